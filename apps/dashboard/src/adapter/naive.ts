@@ -1,0 +1,52 @@
+/**
+ * The only place wiring naive-ui's message and dialog APIs, so stores and views can report and confirm
+ * without being inside <n-message-provider>. Locale follows the i18n locale.
+ */
+import { createDiscreteApi, darkTheme, dateEnUS, dateEsAR, dateJaJP, dateZhCN, enUS, esAR, jaJP, zhCN } from "naive-ui";
+import type { NDateLocale, NLocale } from "naive-ui";
+import { computed } from "vue";
+import type { Locale } from "@runway/shared/locales";
+import { i18n } from "@/i18n";
+
+export const NAIVE_LOCALES: Record<Locale, { locale: NLocale; dateLocale: NDateLocale }> = {
+  en: { locale: enUS, dateLocale: dateEnUS },
+  zh: { locale: zhCN, dateLocale: dateZhCN },
+  ja: { locale: jaJP, dateLocale: dateJaJP },
+  es: { locale: esAR, dateLocale: dateEsAR },
+};
+
+export const naiveLocale = computed(() => NAIVE_LOCALES[i18n.global.locale.value]);
+
+const { message, dialog } = createDiscreteApi(["message", "dialog"], {
+  configProviderProps: computed(() => ({ ...naiveLocale.value, theme: null })),
+});
+
+export function notifySuccess(text: string): void {
+  message.success(text);
+}
+
+export function notifyError(text: string): void {
+  message.error(text, { duration: 6000, closable: true });
+}
+
+export function notifyInfo(text: string): void {
+  message.info(text);
+}
+
+/** A warning dialog; resolves true when the user confirms. */
+export function confirmDialog(p: { title: string; content: string; positiveText: string; negativeText: string }): Promise<boolean> {
+  return new Promise((resolve) => {
+    dialog.warning({
+      title: p.title,
+      content: p.content,
+      positiveText: p.positiveText,
+      negativeText: p.negativeText,
+      onPositiveClick: () => resolve(true),
+      onNegativeClick: () => resolve(false),
+      onClose: () => resolve(false),
+      onMaskClick: () => resolve(false),
+    });
+  });
+}
+
+export { darkTheme };

@@ -1,0 +1,7 @@
+export * from "./auth";
+export * from "./events";
+export * from "./http";
+export * from "./projects";
+export * from "./rollouts";
+export * from "./tasks";
+export type * from "./types";

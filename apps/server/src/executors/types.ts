@@ -1,0 +1,20 @@
+import type { ClaimedRun } from "../store/runs.js";
+
+export interface ExecContext {
+  /** Aborted when a cancel is requested, the lease is lost, or the replica shuts down. */
+  signal: AbortSignal;
+  /** Appends a log entry to the run (fenced: a no-op once this replica lost the run). */
+  log(type: string, payload: Record<string, unknown>): Promise<void>;
+  /** Checked right before a target commit: false when this replica no longer owns the run. */
+  stillOwner(): Promise<boolean>;
+}
+
+export interface ExecOutcome {
+  status: "DONE" | "FAILED" | "CANCELED";
+  result: Record<string, unknown>;
+  message: string;
+}
+
+export interface Executor {
+  execute(run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome>;
+}

@@ -1,0 +1,111 @@
+import { WaitingCauseType, type WaitingCause } from "@runway/shared";
+
+/**
+ * The pending scheduler's decision, as a pure function: given the PENDING runs to evaluate (with what
+ * the store looked up for them) and the live state of their databases and rollouts, say which runs
+ * become AVAILABLE, which recorded causes change, and which runs fail. No I/O, no clock of its own.
+ */
+
+export interface GatingCandidate {
+  runId: string;
+  taskId: string;
+  rolloutId: string;
+  /** `${instanceId}/${database}` */
+  dbKey: string;
+  sequential: boolean;
+  runAt: Date | null;
+  createdAt: Date;
+  /** The project's parallel-tasks-per-rollout limit; 0 means no limit. */
+  limit: number;
+  /** Set when the run can never run (its project or instance was deleted). */
+  orphanReason: string | null;
+  /** Nearest smaller schema version on the same database whose task is neither DONE nor SKIPPED. */
+  versionBlocker: { taskId: string; schemaVersion: string } | null;
+  /** The cause recorded on the run now (null: never evaluated). */
+  cause: WaitingCause | null;
+}
+
+export interface GatingState {
+  now: Date;
+  /** Task id of the AVAILABLE/RUNNING sequential run on a database, by dbKey. */
+  busy: ReadonlyMap<string, string>;
+  /** AVAILABLE + RUNNING runs per rollout. */
+  active: ReadonlyMap<string, number>;
+}
+
+export interface GatingDecision {
+  promote: GatingCandidate[];
+  /** Runs whose cause changed, with the cause to record. */
+  causes: { runId: string; cause: WaitingCause }[];
+  fail: { runId: string; reason: string }[];
+}
+
+type CauseBody = WaitingCause extends infer C ? (C extends WaitingCause ? Omit<C, "since"> : never) : never;
+
+/** First gate that holds the run, or null when none does. `promotedDbs`/`promotedPerRollout` are this pass's promotions. */
+export function firstGate(
+  c: GatingCandidate,
+  state: GatingState,
+  busyThisPass: ReadonlyMap<string, string>,
+  activeThisPass: ReadonlyMap<string, number>,
+): CauseBody | null {
+  if (c.runAt && c.runAt.getTime() > state.now.getTime()) {
+    return { type: WaitingCauseType.RUN_AT, runAt: c.runAt.toISOString() };
+  }
+  if (c.versionBlocker) {
+    return { type: WaitingCauseType.VERSION_ORDER, ...c.versionBlocker };
+  }
+  if (c.sequential) {
+    const holder = busyThisPass.get(c.dbKey) ?? state.busy.get(c.dbKey);
+    if (holder !== undefined) return { type: WaitingCauseType.DATABASE_BUSY, taskId: holder };
+  }
+  if (c.limit > 0) {
+    const active = (state.active.get(c.rolloutId) ?? 0) + (activeThisPass.get(c.rolloutId) ?? 0);
+    if (active >= c.limit) return { type: WaitingCauseType.PARALLEL_LIMIT, limit: c.limit };
+  }
+  return null;
+}
+
+/** Causes are equal when everything but `since` (and the read-time `active`) matches. */
+export function sameCause(a: WaitingCause | null, b: CauseBody): boolean {
+  if (!a || a.type !== b.type) return false;
+  switch (b.type) {
+    case "RUN_AT":
+      return a.type === "RUN_AT" && new Date(a.runAt).getTime() === new Date(b.runAt).getTime();
+    case "VERSION_ORDER":
+      return a.type === "VERSION_ORDER" && a.taskId === b.taskId && a.schemaVersion === b.schemaVersion;
+    case "DATABASE_BUSY":
+      return a.type === "DATABASE_BUSY" && a.taskId === b.taskId;
+    case "PARALLEL_LIMIT":
+      return a.type === "PARALLEL_LIMIT" && a.limit === b.limit;
+  }
+}
+
+function fifo(a: GatingCandidate, b: GatingCandidate): number {
+  const d = a.createdAt.getTime() - b.createdAt.getTime();
+  if (d !== 0) return d;
+  return BigInt(a.runId) < BigInt(b.runId) ? -1 : BigInt(a.runId) > BigInt(b.runId) ? 1 : 0;
+}
+
+export function decide(candidates: readonly GatingCandidate[], state: GatingState): GatingDecision {
+  const ordered = [...candidates].sort(fifo);
+  const busyThisPass = new Map<string, string>();
+  const activeThisPass = new Map<string, number>();
+  const out: GatingDecision = { promote: [], causes: [], fail: [] };
+  const since = state.now.toISOString();
+  for (const c of ordered) {
+    if (c.orphanReason) {
+      out.fail.push({ runId: c.runId, reason: c.orphanReason });
+      continue;
+    }
+    const gate = firstGate(c, state, busyThisPass, activeThisPass);
+    if (gate === null) {
+      out.promote.push(c);
+      if (c.sequential) busyThisPass.set(c.dbKey, c.taskId);
+      activeThisPass.set(c.rolloutId, (activeThisPass.get(c.rolloutId) ?? 0) + 1);
+    } else if (!sameCause(c.cause, gate)) {
+      out.causes.push({ runId: c.runId, cause: { ...gate, since } as WaitingCause });
+    }
+  }
+  return out;
+}

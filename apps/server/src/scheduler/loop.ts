@@ -1,0 +1,68 @@
+/**
+ * Runs `runOnce` on a jittered interval and whenever `wake()` is called, never two at a time. A wake that
+ * arrives during a run triggers one more run right after it, so no wake-up is lost. Errors are reported
+ * and the loop goes on.
+ */
+export class Loop {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = true;
+
+  constructor(
+    private readonly name: string,
+    private readonly runOnce: () => Promise<unknown>,
+    private readonly opts: { intervalMs: number; jitter?: number; onError: (name: string, err: unknown) => void },
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.wake();
+  }
+
+  /** Runs as soon as possible (coalescing bursts of wake-ups). */
+  wake(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.running = this.tick();
+  }
+
+  /** Schedules a run at `at` unless one comes sooner. */
+  wakeAt(at: Date): void {
+    if (this.stopped) return;
+    const delay = Math.max(0, at.getTime() - Date.now());
+    setTimeout(() => this.wake(), Math.min(delay + 5, 2 ** 31 - 1)).unref();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        try {
+          await this.runOnce();
+        } catch (err) {
+          this.opts.onError(this.name, err);
+        }
+      } while (this.again && !this.stopped);
+    } finally {
+      this.running = undefined;
+      if (!this.stopped) {
+        const jitter = this.opts.jitter ?? 0.2;
+        const delay = this.opts.intervalMs * (1 - jitter + Math.random() * 2 * jitter);
+        this.timer = setTimeout(() => this.wake(), delay);
+        this.timer.unref();
+      }
+    }
+  }
+
+  /** Stops scheduling and waits for a run in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.running;
+  }
+}

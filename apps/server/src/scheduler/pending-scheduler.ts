@@ -1,0 +1,134 @@
+import type { Db } from "../store/db.js";
+import {
+  PENDING_PASS_LOCK,
+  dbKey,
+  gatingFailOrphans,
+  gatingLoadActive,
+  gatingLoadAllPending,
+  gatingLoadBusy,
+  gatingLoadChanged,
+  gatingMarkForNextPass,
+  gatingMarkFullPassDone,
+  gatingNextRunAt,
+  gatingPromote,
+  gatingTakeChanges,
+  gatingWriteCauses,
+  notifyChange,
+  tryXactLock,
+} from "../store/gating.js";
+import type { Clock } from "./clock.js";
+import { decide } from "./gating.js";
+
+export interface PassResult {
+  kind: "full" | "live";
+  candidates: number;
+  promoted: number;
+  causesWritten: number;
+  failed: number;
+  nextRunAt: Date | null;
+  /** Work was left for the next pass (revisits): run another pass soon. */
+  more: boolean;
+  durationMs: number;
+}
+
+/**
+ * The pending scheduler: PENDING → AVAILABLE. Runs in every replica; a transaction-scoped advisory lock
+ * makes passes of different replicas take turns, so two replicas can never together break a gate.
+ *
+ * A *live* pass re-evaluates only runs whose situation changed (recorded by writers in gating_dirty_*),
+ * new runs and runs whose run-at time arrived. A *full* pass evaluates every PENDING run; it runs when
+ * requested (deletions), on a replica's first pass and every `fullPassIntervalMs` as a safety net.
+ */
+export class PendingScheduler {
+  private fullDue = true;
+
+  constructor(
+    private readonly deps: {
+      db: Db;
+      clock: Clock;
+      replicaId: string;
+      fullPassIntervalMs: number;
+      /** Limit-held runs loaded per freed rollout in a live pass (the rest wait for the next pass). */
+      perRolloutCandidates?: number;
+      onPass?: (r: PassResult) => void;
+    },
+  ) {}
+
+  requestFullPass(): void {
+    this.fullDue = true;
+  }
+
+  /** One pass. Returns null when another replica holds the lock (that replica's pass covers the work). */
+  async runOnce(opts: { full?: boolean } = {}): Promise<PassResult | null> {
+    const { db, clock, replicaId } = this.deps;
+    const started = performance.now();
+    const result = await db.transaction().execute(async (trx) => {
+      if (!(await tryXactLock(trx, PENDING_PASS_LOCK))) return null;
+      const now = clock.now();
+      const changes = await gatingTakeChanges(trx);
+      const overdue =
+        !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
+      const full = opts.full === true || this.fullDue || changes.fullRequested || overdue;
+      const perRollout = this.deps.perRolloutCandidates ?? 256;
+      const candidates = full
+        ? await gatingLoadAllPending(trx)
+        : await gatingLoadChanged(trx, changes, now, perRollout);
+
+      const dbs = new Map<string, { instanceId: string; database: string }>();
+      for (const d of changes.dbs) dbs.set(dbKey(d.instanceId, d.database), d);
+      const candidateDbs = new Map<string, { instanceId: string; database: string }>();
+      for (const c of candidates) {
+        const [instanceId, ...rest] = c.dbKey.split("/");
+        candidateDbs.set(c.dbKey, { instanceId: instanceId!, database: rest.join("/") });
+      }
+      const rollouts = [...new Set(candidates.map((c) => c.rolloutId))];
+      const busy = await gatingLoadBusy(trx, full ? null : [...candidateDbs.values()]);
+      const active = await gatingLoadActive(trx, rollouts);
+      const decision = decide(candidates, { now, busy, active });
+
+      const changedRollouts = await gatingPromote(trx, decision.promote.map((c) => c.runId), now, replicaId);
+      await gatingWriteCauses(trx, decision.causes, now);
+      await gatingFailOrphans(trx, decision.fail, now, replicaId);
+
+      // A promotion on a database this pass did not load leaves limit-held runs there with a stale
+      // cause; a rollout whose limit-held runs were cut at `perRollout` may have more to promote.
+      const revisitDbs = full
+        ? []
+        : [...new Set(decision.promote.filter((c) => c.sequential && !dbs.has(c.dbKey)).map((c) => c.dbKey))].map(
+            (k) => candidateDbs.get(k)!,
+          );
+      const limitHeld = new Map<string, number>();
+      for (const c of candidates) {
+        if (c.cause?.type === "PARALLEL_LIMIT") limitHeld.set(c.rolloutId, (limitHeld.get(c.rolloutId) ?? 0) + 1);
+      }
+      const revisitRollouts = full
+        ? []
+        : changes.rollouts
+            .filter((r) => !r.allLimited && (limitHeld.get(r.rolloutId) ?? 0) >= perRollout)
+            .map((r) => r.rolloutId);
+      await gatingMarkForNextPass(trx, revisitDbs, revisitRollouts);
+      if (full) await gatingMarkFullPassDone(trx, now);
+
+      const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
+      const touched = new Set<string>(changedRollouts);
+      for (const c of [...decision.causes, ...decision.fail]) touched.add(rolloutOf.get(c.runId)!);
+      await notifyChange(trx, touched);
+      const nextRunAt = await gatingNextRunAt(trx);
+      return {
+        kind: full ? ("full" as const) : ("live" as const),
+        candidates: candidates.length,
+        promoted: decision.promote.length,
+        causesWritten: decision.causes.length,
+        failed: decision.fail.length,
+        nextRunAt,
+        durationMs: 0,
+        more: revisitDbs.length + revisitRollouts.length > 0,
+      };
+    });
+    if (result === null) return null;
+    if (result.kind === "full") this.fullDue = false;
+    const pass: PassResult = { ...result, durationMs: performance.now() - started };
+    this.deps.onPass?.(pass);
+    return pass;
+  }
+}

@@ -1,0 +1,166 @@
+import type { TaskType } from "@runway/shared";
+import type { Db } from "../store/db.js";
+import {
+  taskRunAppendLog,
+  taskRunFinish,
+  taskRunRelease,
+  taskRunsClaim,
+  taskRunsRenewLeases,
+  type ClaimedRun,
+} from "../store/runs.js";
+import type { ExecOutcome, Executor } from "../executors/types.js";
+import type { Clock } from "./clock.js";
+
+interface Execution {
+  run: ClaimedRun;
+  abort: AbortController;
+  /** Why the execution was aborted; decides what (if anything) is written afterwards. */
+  abortReason?: "cancel" | "lost" | "shutdown";
+  done: Promise<void>;
+}
+
+export interface RunningSchedulerDeps {
+  db: Db;
+  clock: Clock;
+  replicaId: string;
+  concurrency: number;
+  leaseTtlMs: number;
+  executorFor: (type: TaskType) => Executor;
+  onClaim?: (runs: ClaimedRun[], now: Date) => void;
+  onFinish?: (run: ClaimedRun, outcome: ExecOutcome, written: boolean) => void;
+  onError?: (err: unknown) => void;
+  /** Called when a slot frees up, so the owner can wake the claim loop. */
+  onSlotFree?: () => void;
+}
+
+/**
+ * The running scheduler: AVAILABLE → RUNNING → DONE/FAILED/CANCELED. Claims at most as many runs as it
+ * has free executor slots, executes them, and writes each outcome as a compare-and-set fenced by
+ * (owner, epoch): a replica that lost a run's lease changes nothing.
+ */
+export class RunningScheduler {
+  private readonly executions = new Map<string, Execution>();
+  private claiming = true;
+
+  constructor(private readonly deps: RunningSchedulerDeps) {}
+
+  get activeCount(): number {
+    return this.executions.size;
+  }
+
+  /** Claims and starts up to the free slots. Returns how many runs were claimed. */
+  async runOnce(): Promise<number> {
+    if (!this.claiming) return 0;
+    const free = this.deps.concurrency - this.executions.size;
+    if (free <= 0) return 0;
+    const now = this.deps.clock.now();
+    const runs = await taskRunsClaim(this.deps.db, {
+      replicaId: this.deps.replicaId,
+      limit: free,
+      leaseTtlMs: this.deps.leaseTtlMs,
+      now,
+    });
+    if (runs.length > 0) this.deps.onClaim?.(runs, now);
+    for (const run of runs) this.start(run);
+    return runs.length;
+  }
+
+  private start(run: ClaimedRun): void {
+    const abort = new AbortController();
+    const exec: Execution = { run, abort, done: Promise.resolve() };
+    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch };
+    exec.done = (async () => {
+      const outcome = await this.deps.executorFor(run.type).execute(run, {
+        signal: abort.signal,
+        log: async (type, payload) => {
+          await taskRunAppendLog(this.deps.db, { ...fence, type, payload, now: this.deps.clock.now() });
+        },
+        stillOwner: async () => {
+          if (exec.abortReason) return false;
+          const r = await taskRunsRenewLeases(this.deps.db, {
+            replicaId: this.deps.replicaId,
+            runs: [{ runId: run.id, epoch: run.epoch }],
+            leaseTtlMs: this.deps.leaseTtlMs,
+            now: this.deps.clock.now(),
+          });
+          return r.get(run.id)?.owned === true;
+        },
+      });
+      let written = false;
+      const now = this.deps.clock.now();
+      if (exec.abortReason === "lost") {
+        written = false;
+      } else if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
+        written = await taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
+      } else {
+        const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status;
+        written = await taskRunFinish(this.deps.db, { ...fence, status, result: outcome.result, message: outcome.message, now });
+      }
+      this.deps.onFinish?.(run, outcome, written);
+    })()
+      .catch((err) => this.deps.onError?.(err))
+      .finally(() => {
+        this.executions.delete(run.id);
+        this.deps.onSlotFree?.();
+      });
+    this.executions.set(run.id, exec);
+  }
+
+  /** Aborts the given runs if this replica executes them (cancel requested through any replica). */
+  cancel(runIds: Iterable<string>): void {
+    for (const id of runIds) {
+      const e = this.executions.get(id);
+      if (e && !e.abortReason) {
+        e.abortReason = "cancel";
+        e.abort.abort("cancel requested");
+      }
+    }
+  }
+
+  /**
+   * Renews the leases of everything this replica executes. A run it no longer owns is aborted without
+   * writing anything; a cancel flag missed by NOTIFY is picked up here.
+   */
+  async renewOnce(): Promise<void> {
+    const list = [...this.executions.values()];
+    if (list.length === 0) return;
+    const status = await taskRunsRenewLeases(this.deps.db, {
+      replicaId: this.deps.replicaId,
+      runs: list.map((e) => ({ runId: e.run.id, epoch: e.run.epoch })),
+      leaseTtlMs: this.deps.leaseTtlMs,
+      now: this.deps.clock.now(),
+    });
+    for (const e of list) {
+      const s = status.get(e.run.id);
+      if (!s || e.abortReason) continue;
+      if (!s.owned) {
+        e.abortReason = "lost";
+        e.abort.abort("lease lost");
+      } else if (s.cancelRequested) {
+        e.abortReason = "cancel";
+        e.abort.abort("cancel requested");
+      }
+    }
+  }
+
+  /** Stops claiming; waits up to `graceMs` for executions, then aborts and releases the rest. */
+  async drain(graceMs: number): Promise<void> {
+    this.claiming = false;
+    const all = () => Promise.all([...this.executions.values()].map((e) => e.done));
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      all().then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) {
+      for (const e of this.executions.values()) {
+        if (!e.abortReason) {
+          e.abortReason = "shutdown";
+          e.abort.abort("replica shutting down");
+        }
+      }
+      await all();
+    }
+  }
+}

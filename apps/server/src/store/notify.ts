@@ -1,0 +1,28 @@
+import { sql } from "kysely";
+import { Channel, type Db } from "./db.js";
+
+/** NOTIFY payloads are limited to 8000 bytes: rollout ids go out in chunks, all in one statement. */
+const CHUNK = 200;
+
+export async function notifyChange(trx: Db, rolloutIds: Iterable<string>): Promise<void> {
+  const ids = [...new Set(rolloutIds)];
+  if (ids.length === 0) return;
+  const payloads: string[] = [];
+  for (let i = 0; i < ids.length; i += CHUNK) payloads.push(JSON.stringify({ rolloutIds: ids.slice(i, i + CHUNK) }));
+  await sql`SELECT pg_notify(${Channel.CHANGE}, p) FROM unnest(${payloads}::text[]) AS p`.execute(trx);
+}
+
+export async function notifyPending(trx: Db): Promise<void> {
+  await sql`SELECT pg_notify(${Channel.PENDING}, '')`.execute(trx);
+}
+
+export async function notifyAvailable(trx: Db): Promise<void> {
+  await sql`SELECT pg_notify(${Channel.AVAILABLE}, '')`.execute(trx);
+}
+
+export async function notifyCancel(trx: Db, runIds: string[]): Promise<void> {
+  if (runIds.length === 0) return;
+  const payloads: string[] = [];
+  for (let i = 0; i < runIds.length; i += CHUNK) payloads.push(JSON.stringify({ runIds: runIds.slice(i, i + CHUNK) }));
+  await sql`SELECT pg_notify(${Channel.CANCEL}, p) FROM unnest(${payloads}::text[]) AS p`.execute(trx);
+}

@@ -1,0 +1,78 @@
+import { sql } from "kysely";
+import { versionSortKey, type TaskType } from "@runway/shared";
+import type { Db } from "./db.js";
+import { StoreError } from "./errors.js";
+import { notifyChange, notifyPending } from "./notify.js";
+
+export interface NewTask {
+  type: TaskType;
+  instanceId: string;
+  database: string;
+  statement: string;
+  schemaVersion?: string | null;
+}
+
+export interface NewRollout {
+  projectId: string;
+  title: string;
+  createdBy: string;
+  stages: { environment: string; tasks: NewTask[] }[];
+}
+
+/**
+ * Creates a rollout with its stages and tasks (all NOT_STARTED) in one transaction, with one statement
+ * per table whatever the number of tasks. New versioned tasks can hold back PENDING runs of higher
+ * versions on their databases, so those databases are marked for the next gating pass.
+ */
+export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<string> {
+  return db.transaction().execute(async (trx) => {
+    const project = await trx.selectFrom("project").select(["id", "deleted"]).where("id", "=", r.projectId).executeTakeFirst();
+    if (!project || project.deleted) throw new StoreError("NOT_FOUND", `project "${r.projectId}" not found`);
+    const instanceIds = [...new Set(r.stages.flatMap((s) => s.tasks.map((t) => t.instanceId)))];
+    if (instanceIds.length > 0) {
+      const found = await trx.selectFrom("instance").select("id").where("id", "in", instanceIds).where("deleted", "=", false).execute();
+      const missing = instanceIds.filter((id) => !found.some((f) => f.id === id));
+      if (missing.length > 0) {
+        throw new StoreError("NOT_FOUND", `instances not found: ${missing.join(", ")}`, { instanceIds: missing });
+      }
+    }
+    const rollout = await trx
+      .insertInto("rollout")
+      .values({ project_id: r.projectId, title: r.title, created_by: r.createdBy, created_at: now })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    const stageIds: string[] = [];
+    if (r.stages.length > 0) {
+      const { rows } = await sql<{ id: string; position: number }>`
+        INSERT INTO stage (rollout_id, environment, position)
+        SELECT ${rollout.id}, e, p - 1 FROM unnest(${r.stages.map((s) => s.environment)}::text[]) WITH ORDINALITY AS x(e, p)
+        ORDER BY p RETURNING id, position`.execute(trx);
+      stageIds.push(...rows.sort((a, b) => a.position - b.position).map((x) => x.id));
+    }
+    const tasks = r.stages.flatMap((s, i) => s.tasks.map((t) => ({ ...t, stageId: stageIds[i]! })));
+    if (tasks.length > 0) {
+      const versions = tasks.map((t) => t.schemaVersion ?? null);
+      await sql`
+        WITH t AS (
+          INSERT INTO task (rollout_id, stage_id, instance_id, database_name, type, statement, schema_version,
+            schema_version_key, created_at, updated_at)
+          SELECT ${rollout.id}, s, i, d, ty, st, v, k, ${now}, ${now}
+          FROM unnest(${tasks.map((t) => t.stageId)}::bigint[], ${tasks.map((t) => t.instanceId)}::text[],
+            ${tasks.map((t) => t.database)}::text[], ${tasks.map((t) => t.type)}::text[],
+            ${tasks.map((t) => t.statement)}::text[], ${versions}::text[],
+            ${versions.map((v) => (v === null ? null : versionSortKey(v)))}::text[]) WITH ORDINALITY AS x(s, i, d, ty, st, v, k, o)
+          ORDER BY o
+          RETURNING instance_id, database_name, schema_version_key
+        )
+        INSERT INTO gating_dirty_database (instance_id, database_name, version_from)
+        SELECT instance_id, database_name, min(schema_version_key) FROM t WHERE schema_version_key IS NOT NULL
+        GROUP BY 1, 2 ORDER BY 1, 2
+        ON CONFLICT (instance_id, database_name) DO UPDATE SET version_from =
+          CASE WHEN gating_dirty_database.version_from IS NULL THEN excluded.version_from
+               ELSE least(gating_dirty_database.version_from, excluded.version_from) END`.execute(trx);
+      await notifyPending(trx);
+    }
+    await notifyChange(trx, [rollout.id]);
+    return rollout.id;
+  });
+}

@@ -1,0 +1,30 @@
+import { sql, type RawBuilder } from "kysely";
+
+/**
+ * SQL fragments appended to a data-modifying CTE named `f` whose rows are runs that just changed status.
+ * They keep task.status in step, append log entries, and record for the pending scheduler what changed —
+ * all in the statement that changed the runs, so no crash can separate them.
+ *
+ * `f` must return: id, task_id, rollout_id, instance_id, database_name, sequential, schema_version_key,
+ * status (the new one), left_active (boolean: the run was AVAILABLE/RUNNING before), message (text).
+ */
+export function runEffects(now: Date, replicaId: string | null): RawBuilder<unknown> {
+  return sql`
+    , eff_task AS (
+      UPDATE task SET status = f.status, updated_at = ${now} FROM f WHERE task.id = f.task_id
+    ), eff_log AS (
+      INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
+      SELECT f.id, ${now}, 'STATUS', ${replicaId}, jsonb_build_object('status', f.status, 'message', f.message) FROM f
+    ), eff_db AS (
+      INSERT INTO gating_dirty_database (instance_id, database_name)
+      SELECT DISTINCT instance_id, database_name FROM f WHERE f.left_active AND f.sequential
+      ORDER BY 1, 2 ON CONFLICT DO NOTHING
+    ), eff_done AS (
+      INSERT INTO gating_dirty_task (task_id)
+      SELECT DISTINCT task_id FROM f WHERE f.status = 'DONE' AND f.schema_version_key IS NOT NULL
+      ORDER BY 1 ON CONFLICT DO NOTHING
+    ), eff_rollout AS (
+      INSERT INTO gating_dirty_rollout (rollout_id)
+      SELECT DISTINCT rollout_id FROM f WHERE f.left_active ORDER BY 1 ON CONFLICT DO NOTHING
+    )`;
+}

@@ -1,0 +1,157 @@
+import type { ColumnType, Generated } from "kysely";
+
+/** Kysely table types for migrations/*.sql. Only the store module uses these. */
+type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+type GenId = ColumnType<string, string | number | bigint | undefined, never>;
+type Int8 = ColumnType<string, string | number | bigint, string | number | bigint>;
+type Json<T = unknown> = ColumnType<T, string | T, string | T>;
+
+export interface ProjectTable {
+  id: string;
+  title: string;
+  parallel_tasks_per_rollout: Generated<number>;
+  deleted: Generated<boolean>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface InstanceTable {
+  id: string;
+  title: string;
+  engine: Generated<string>;
+  connection_url: string;
+  deleted: Generated<boolean>;
+  created_at: Generated<Date>;
+}
+
+export interface RolloutTable {
+  id: GenId;
+  project_id: string;
+  title: string;
+  created_by: string;
+  created_at: Generated<Date>;
+}
+
+export interface StageTable {
+  id: GenId;
+  rollout_id: Int8;
+  environment: string;
+  position: number;
+}
+
+export interface TaskTable {
+  id: GenId;
+  rollout_id: Int8;
+  stage_id: Int8;
+  instance_id: string;
+  database_name: string;
+  type: string;
+  statement: string;
+  schema_version: string | null;
+  schema_version_key: string | null;
+  skipped: Generated<boolean>;
+  skip_reason: string | null;
+  status: Generated<string>;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+export interface TaskRunTable {
+  id: GenId;
+  task_id: Int8;
+  attempt: number;
+  status: string;
+  rollout_id: Int8;
+  instance_id: string;
+  database_name: string;
+  sequential: boolean;
+  schema_version_key: string | null;
+  rerunnable: Generated<boolean>;
+  run_at: NullableTimestamp;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+  started_at: NullableTimestamp;
+  finished_at: NullableTimestamp;
+  created_by: string | null;
+  canceled_by: string | null;
+  owner_replica: string | null;
+  lease_expires_at: NullableTimestamp;
+  lease_epoch: Generated<number>;
+  cancel_requested_at: NullableTimestamp;
+  waiting_cause: Json | null;
+  result: Json | null;
+}
+
+export interface TaskRunLogTable {
+  id: GenId;
+  task_run_id: Int8;
+  at: Generated<Date>;
+  type: string;
+  replica_id: string | null;
+  payload: Generated<Json>;
+}
+
+export interface ReplicaTable {
+  id: string;
+  started_at: Generated<Date>;
+  heartbeat_at: Timestamp;
+  hostname: string | null;
+  pid: number | null;
+  stopping: Generated<boolean>;
+}
+
+export interface AppUserTable {
+  username: string;
+  password_hash: string;
+  role: string;
+  disabled: Generated<boolean>;
+  created_at: Generated<Date>;
+}
+
+export interface UserSessionTable {
+  id: string;
+  username: string;
+  csrf_token: string;
+  created_at: Generated<Date>;
+  expires_at: Timestamp;
+}
+
+export interface ApiTokenTable {
+  id: GenId;
+  username: string;
+  name: string;
+  token_hash: string;
+  created_at: Generated<Date>;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export interface AuditLogTable {
+  id: GenId;
+  at: Generated<Date>;
+  actor: string | null;
+  action: string;
+  target: string | null;
+  outcome: string;
+  detail: Json | null;
+}
+
+export interface DB {
+  project: ProjectTable;
+  instance: InstanceTable;
+  rollout: RolloutTable;
+  stage: StageTable;
+  task: TaskTable;
+  task_run: TaskRunTable;
+  task_run_log: TaskRunLogTable;
+  replica: ReplicaTable;
+  app_user: AppUserTable;
+  user_session: UserSessionTable;
+  api_token: ApiTokenTable;
+  audit_log: AuditLogTable;
+  gating_dirty_database: { instance_id: string; database_name: string; version_from: string | null };
+  gating_dirty_task: { task_id: Int8 };
+  gating_dirty_rollout: { rollout_id: Int8; all_limited: Generated<boolean> };
+  gating_state: { id: number; full_pass_requested: Generated<boolean>; last_full_pass_at: NullableTimestamp };
+}
