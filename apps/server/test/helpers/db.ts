@@ -1,0 +1,78 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { inject } from "vitest";
+import { createDb, createPool, type Db } from "../../src/store/db.js";
+
+export function serverUrl(): string {
+  return inject("pgUrl");
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = "/" + database;
+  return u.toString();
+}
+
+export async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: serverUrl() });
+  await c.connect();
+  try {
+    return await c.query(sql, params);
+  } finally {
+    await c.end();
+  }
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  pool: pg.Pool;
+  db: Db;
+  close(): Promise<void>;
+}
+
+/** A fresh control database cloned from the migrated template (fast: no migrations per file). */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `runway_t_${randomBytes(5).toString("hex")}`;
+  await adminQuery(`CREATE DATABASE ${name} TEMPLATE runway_template`);
+  const url = withDatabase(serverUrl(), name);
+  const pool = createPool(url, 10, "runway test");
+  const db = createDb(pool);
+  return {
+    name,
+    url,
+    pool,
+    db,
+    close: async () => {
+      await db.destroy();
+      await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
+}
+
+/** A target database for executors (a database on the same server). */
+export async function createTargetDatabase(prefix = "target"): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(5).toString("hex")}`;
+  await adminQuery(`CREATE DATABASE ${name}`);
+  return {
+    name,
+    url: withDatabase(serverUrl(), name),
+    drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined),
+  };
+}
+
+/** Polls `fn` until it returns a truthy value or the deadline passes (no fixed sleeps). */
+export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? "condition"}${last ? `: ${String(last)}` : ""}`);
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 20));
+  }
+}

@@ -1,0 +1,37 @@
+import { TaskType } from "@runway/shared";
+import type { Db } from "../../src/store/db.js";
+import { instanceCreate } from "../../src/store/instances.js";
+import { projectCreate } from "../../src/store/projects.js";
+import { rolloutCreate, type NewTask } from "../../src/store/rollouts.js";
+import { tasksRun } from "../../src/store/task-actions.js";
+
+export async function seedProject(db: Db, opts: { id?: string; limit?: number; instanceUrl?: string } = {}) {
+  const id = opts.id ?? "p1";
+  await projectCreate(db, { id, title: `Project ${id}`, parallelTasksPerRollout: opts.limit ?? 0 });
+  await instanceCreate(db, { id: `i-${id}`, title: "Target", connectionUrl: opts.instanceUrl ?? "postgres://nobody@127.0.0.1:1/none" });
+  return { projectId: id, instanceId: `i-${id}` };
+}
+
+export function task(instanceId: string, database: string, p: Partial<NewTask> = {}): NewTask {
+  return {
+    type: p.type ?? TaskType.DATABASE_SCHEMA_UPDATE,
+    instanceId,
+    database,
+    statement: p.statement ?? "SELECT 1",
+    schemaVersion: p.schemaVersion ?? null,
+  };
+}
+
+/** Creates a one-stage rollout and (unless `run: false`) a PENDING run for every task, in order. */
+export async function seedRollout(db: Db, projectId: string, tasks: NewTask[], opts: { run?: boolean; runAt?: Date } = {}) {
+  const now = new Date();
+  const rolloutId = await rolloutCreate(db, { projectId, title: "r", createdBy: "test", stages: [{ environment: "test", tasks }] }, now);
+  const rows = await db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute();
+  const taskIds = rows.map((r) => r.id);
+  if (opts.run !== false) {
+    for (const id of taskIds) {
+      await tasksRun(db, { rolloutId, taskIds: [id], runAt: opts.runAt ?? null, actor: "test", now: new Date() });
+    }
+  }
+  return { rolloutId, taskIds };
+}
