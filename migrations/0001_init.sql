@@ -2,6 +2,15 @@
 -- Runway's control-plane schema. Statuses are checked by the database; at most one active run per task is
 -- enforced by a partial unique index. Never edit this file once applied: add a new numbered file.
 
+-- Identifies this Runway installation in the target databases' ledgers, so two installations (or test
+-- databases) applying to one target never mistake each other's task ids.
+CREATE TABLE installation (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  singleton boolean NOT NULL DEFAULT true UNIQUE CHECK (singleton),
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO installation DEFAULT VALUES;
+
 CREATE TABLE project (
   id text PRIMARY KEY CHECK (id ~ '^[a-z][a-z0-9-]{0,62}$'),
   title text NOT NULL CHECK (length(title) BETWEEN 1 AND 200),
@@ -91,7 +100,7 @@ CREATE TABLE task_run (
   -- Incremented by every claim: with the attempt, the fencing token of the current owner.
   lease_epoch integer NOT NULL DEFAULT 0,
   cancel_requested_at timestamptz,
-  waiting_cause jsonb,
+  -- The waiting cause of a PENDING run lives in task_run_wait (below).
   result jsonb,
   UNIQUE (task_id, attempt)
 );
@@ -99,23 +108,39 @@ CREATE UNIQUE INDEX task_run_one_active_per_task ON task_run (task_id)
   WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING');
 CREATE INDEX task_run_active_idx ON task_run (status, id)
   WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING');
-CREATE INDEX task_run_task_idx ON task_run (task_id, attempt DESC);
 -- Pending scheduler access paths.
 CREATE INDEX task_run_pending_db_idx ON task_run (instance_id, database_name, created_at, id)
   WHERE status = 'PENDING';
-CREATE INDEX task_run_pending_unevaluated_idx ON task_run (created_at, id)
-  WHERE status = 'PENDING' AND waiting_cause IS NULL;
+CREATE INDEX task_run_pending_unversioned_seq_idx ON task_run (instance_id, database_name)
+  WHERE status = 'PENDING' AND sequential AND schema_version_key IS NULL;
+CREATE INDEX task_run_pending_version_idx ON task_run (instance_id, database_name, schema_version_key)
+  WHERE status = 'PENDING' AND schema_version_key IS NOT NULL;
 CREATE INDEX task_run_pending_run_at_idx ON task_run (run_at)
-  WHERE status = 'PENDING' AND (waiting_cause ->> 'type') = 'RUN_AT';
-CREATE INDEX task_run_pending_limit_idx ON task_run (rollout_id, created_at, id)
-  WHERE status = 'PENDING' AND (waiting_cause ->> 'type') = 'PARALLEL_LIMIT';
-CREATE INDEX task_run_pending_blocker_idx ON task_run (((waiting_cause ->> 'taskId')::bigint))
-  WHERE status = 'PENDING' AND (waiting_cause ->> 'type') = 'VERSION_ORDER';
+  WHERE status = 'PENDING' AND run_at IS NOT NULL;
+CREATE INDEX task_run_pending_rollout_idx ON task_run (rollout_id, created_at, id)
+  WHERE status = 'PENDING';
 CREATE INDEX task_run_busy_idx ON task_run (instance_id, database_name)
   WHERE status IN ('AVAILABLE', 'RUNNING') AND sequential;
 CREATE INDEX task_run_rollout_active_idx ON task_run (rollout_id)
   WHERE status IN ('AVAILABLE', 'RUNNING');
 CREATE INDEX task_run_owner_idx ON task_run (owner_replica) WHERE status = 'RUNNING';
+
+-- Why a PENDING run waits, one row per waiting run, persisted so any replica can report it. Kept beside
+-- task_run rather than as a column of it: a full gating pass may rewrite 100k causes, and an update of
+-- task_run touches its seven indexes (measured ~7x slower than this narrow table). Rows go away when
+-- the run leaves PENDING.
+CREATE TABLE task_run_wait (
+  -- No foreign key: a full pass writes up to one row per PENDING run, and a per-row RI check would
+  -- cost as much as the write. The store deletes the row in the statement that moves the run on.
+  run_id bigint PRIMARY KEY,
+  type text NOT NULL CHECK (type IN ('RUN_AT', 'VERSION_ORDER', 'DATABASE_BUSY', 'PARALLEL_LIMIT')),
+  cause jsonb NOT NULL,
+  -- Copied from the run so a freed rollout finds its oldest limit-held runs through one index.
+  rollout_id bigint NOT NULL,
+  run_created_at timestamptz NOT NULL
+);
+CREATE INDEX task_run_wait_limit_idx ON task_run_wait (rollout_id, run_created_at, run_id)
+  WHERE type = 'PARALLEL_LIMIT';
 
 CREATE TABLE task_run_log (
   id bigserial PRIMARY KEY,
@@ -145,6 +170,11 @@ CREATE TABLE gating_dirty_database (
   version_from text COLLATE "C",
   PRIMARY KEY (instance_id, database_name)
 );
+-- Runs created since the last pass (never evaluated yet).
+CREATE TABLE gating_dirty_run (
+  run_id bigint PRIMARY KEY
+);
+-- Versioned tasks that became DONE or SKIPPED: runs they held by version order may go.
 CREATE TABLE gating_dirty_task (
   task_id bigint PRIMARY KEY
 );
@@ -156,7 +186,9 @@ CREATE TABLE gating_dirty_rollout (
 CREATE TABLE gating_state (
   id integer PRIMARY KEY CHECK (id = 1),
   full_pass_requested boolean NOT NULL DEFAULT true,
-  last_full_pass_at timestamptz
+  last_full_pass_at timestamptz,
+  -- `now` of the last pass: runs whose run-at time falls after it are due for a look.
+  last_pass_at timestamptz
 );
 INSERT INTO gating_state (id) VALUES (1);
 

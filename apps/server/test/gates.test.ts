@@ -19,7 +19,8 @@ async function runs() {
   const rows = await t.db
     .selectFrom("task_run")
     .innerJoin("task", "task.id", "task_run.task_id")
-    .select(["task_run.task_id", "task_run.status", "task_run.waiting_cause", "task.status as task_status"])
+    .leftJoin("task_run_wait", "task_run_wait.run_id", "task_run.id")
+    .select(["task_run.task_id", "task_run.status", "task_run_wait.cause as waiting_cause", "task.status as task_status"])
     .orderBy("task_run.task_id")
     .execute();
   return rows as { task_id: string; status: string; waiting_cause: Record<string, unknown> | null; task_status: string }[];

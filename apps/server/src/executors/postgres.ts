@@ -18,13 +18,17 @@ export function targetUrl(connectionUrl: string, database: string): string {
 }
 
 const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS public.runway_ledger (
-  task_id bigint PRIMARY KEY,
+  installation_id uuid NOT NULL,
+  task_id bigint NOT NULL,
   attempt integer NOT NULL,
   run_id bigint NOT NULL,
   schema_version text,
   checksum text NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT now()
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (installation_id, task_id)
 )`;
+/** Serializes first-time ledger creation on a target (concurrent CREATE … IF NOT EXISTS can collide). */
+const LEDGER_LOCK = 7_301_003;
 
 interface PgError extends Error {
   code?: string;
@@ -117,11 +121,17 @@ export class PostgresExecutor implements Executor {
     const checksum = createHash("sha256").update(run.statement).digest("hex");
     let detach = () => undefined as void;
     try {
-      await client.query(LEDGER_DDL).catch((e: PgError) => {
-        // Concurrent first runs on one database race to create the ledger.
-        if (e.code !== "23505" && e.code !== "42P07") throw e;
-      });
-      const applied = await client.query("SELECT attempt, applied_at FROM public.runway_ledger WHERE task_id = $1", [run.taskId]);
+      const exists = await client.query("SELECT to_regclass('public.runway_ledger') IS NOT NULL AS ok");
+      if (!(exists.rows[0] as { ok: boolean }).ok) {
+        await client.query("BEGIN");
+        await client.query("SELECT pg_advisory_xact_lock($1)", [LEDGER_LOCK]);
+        await client.query(LEDGER_DDL);
+        await client.query("COMMIT");
+      }
+      const applied = await client.query(
+        "SELECT attempt, applied_at FROM public.runway_ledger WHERE installation_id = $1 AND task_id = $2",
+        [run.installationId, run.taskId],
+      );
       if (applied.rowCount) {
         const row = applied.rows[0] as { attempt: number; applied_at: Date };
         const message = `already applied by attempt ${row.attempt} at ${row.applied_at.toISOString()}; not applied again`;
@@ -132,8 +142,8 @@ export class PostgresExecutor implements Executor {
       detach = this.cancelOnAbort(client, url, pid, ctx.signal);
       if (ctx.signal.aborted) throw new Error("canceled before start");
       const ledgerInsert = [
-        "INSERT INTO public.runway_ledger (task_id, attempt, run_id, schema_version, checksum) VALUES ($1, $2, $3, $4, $5)",
-        [run.taskId, run.attempt, run.id, run.schemaVersion, checksum],
+        "INSERT INTO public.runway_ledger (installation_id, task_id, attempt, run_id, schema_version, checksum) VALUES ($1, $2, $3, $4, $5, $6)",
+        [run.installationId, run.taskId, run.attempt, run.id, run.schemaVersion, checksum],
       ] as const;
       let rows: number;
       if (runsOutsideTransaction(run.type, run.statement)) {

@@ -19,6 +19,8 @@ export interface GatingCandidate {
   limit: number;
   /** Set when the run can never run (its project or instance was deleted). */
   orphanReason: string | null;
+  /** Byte-ordered schema version key (see versionSortKey), null when unversioned. */
+  versionKey: string | null;
   /** Nearest smaller schema version on the same database whose task is neither DONE nor SKIPPED. */
   versionBlocker: { taskId: string; schemaVersion: string } | null;
   /** The cause recorded on the run now (null: never evaluated). */
@@ -108,4 +110,36 @@ export function decide(candidates: readonly GatingCandidate[], state: GatingStat
     }
   }
   return out;
+}
+
+/**
+ * Sets each versioned candidate's `versionBlocker` to the largest unfinished version on its database that
+ * is strictly smaller than its own (binary search over the database's sorted open versions).
+ */
+export function applyNearestBlockers(
+  candidates: GatingCandidate[],
+  open: { taskId: string; dbKey: string; key: string; version: string }[],
+): void {
+  const byDb = new Map<string, { taskId: string; key: string; version: string }[]>();
+  for (const t of open) {
+    let list = byDb.get(t.dbKey);
+    if (!list) byDb.set(t.dbKey, (list = []));
+    list.push(t);
+  }
+  for (const list of byDb.values()) list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const c of candidates) {
+    c.versionBlocker = null;
+    if (c.versionKey === null) continue;
+    const list = byDb.get(c.dbKey);
+    if (!list) continue;
+    let lo = 0;
+    let hi = list.length; // first index with key >= c.versionKey
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.key < c.versionKey) lo = mid + 1;
+      else hi = mid;
+    }
+    const b = list[lo - 1];
+    if (b) c.versionBlocker = { taskId: b.taskId, schemaVersion: b.version };
+  }
 }

@@ -1,5 +1,6 @@
 import type { Db } from "../store/db.js";
 import {
+  LIMIT_MARGIN,
   PENDING_PASS_LOCK,
   dbKey,
   gatingFailOrphans,
@@ -8,7 +9,7 @@ import {
   gatingLoadBusy,
   gatingLoadChanged,
   gatingMarkForNextPass,
-  gatingMarkFullPassDone,
+  gatingMarkPassDone,
   gatingNextRunAt,
   gatingPromote,
   gatingTakeChanges,
@@ -48,8 +49,6 @@ export class PendingScheduler {
       clock: Clock;
       replicaId: string;
       fullPassIntervalMs: number;
-      /** Limit-held runs loaded per freed rollout in a live pass (the rest wait for the next pass). */
-      perRolloutCandidates?: number;
       onPass?: (r: PassResult) => void;
     },
   ) {}
@@ -69,10 +68,7 @@ export class PendingScheduler {
       const overdue =
         !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.fullDue || changes.fullRequested || overdue;
-      const perRollout = this.deps.perRolloutCandidates ?? 256;
-      const candidates = full
-        ? await gatingLoadAllPending(trx)
-        : await gatingLoadChanged(trx, changes, now, perRollout);
+      const candidates = full ? await gatingLoadAllPending(trx) : await gatingLoadChanged(trx, changes, now);
 
       const dbs = new Map<string, { instanceId: string; database: string }>();
       for (const d of changes.dbs) dbs.set(dbKey(d.instanceId, d.database), d);
@@ -91,29 +87,40 @@ export class PendingScheduler {
       await gatingFailOrphans(trx, decision.fail, now, replicaId);
 
       // A promotion on a database this pass did not load leaves limit-held runs there with a stale
-      // cause; a rollout whose limit-held runs were cut at `perRollout` may have more to promote.
+      // cause; a rollout whose limit-held runs were cut at its free slots + margin (some stale) and that
+      // still has free slots may have more to promote.
       const revisitDbs = full
         ? []
         : [...new Set(decision.promote.filter((c) => c.sequential && !dbs.has(c.dbKey)).map((c) => c.dbKey))].map(
             (k) => candidateDbs.get(k)!,
           );
       const limitHeld = new Map<string, number>();
+      const limitOf = new Map<string, number>();
       for (const c of candidates) {
+        limitOf.set(c.rolloutId, c.limit);
         if (c.cause?.type === "PARALLEL_LIMIT") limitHeld.set(c.rolloutId, (limitHeld.get(c.rolloutId) ?? 0) + 1);
       }
+      const promotedIn = new Map<string, number>();
+      for (const c of decision.promote) promotedIn.set(c.rolloutId, (promotedIn.get(c.rolloutId) ?? 0) + 1);
       const revisitRollouts = full
         ? []
         : changes.rollouts
-            .filter((r) => !r.allLimited && (limitHeld.get(r.rolloutId) ?? 0) >= perRollout)
+            .filter((r) => {
+              const limit = limitOf.get(r.rolloutId) ?? 0;
+              if (r.allLimited || limit === 0) return false;
+              const activeNow = (active.get(r.rolloutId) ?? 0) + (promotedIn.get(r.rolloutId) ?? 0);
+              const cap = Math.max(limit - (active.get(r.rolloutId) ?? 0), 0) + LIMIT_MARGIN;
+              return activeNow < limit && (limitHeld.get(r.rolloutId) ?? 0) >= cap;
+            })
             .map((r) => r.rolloutId);
       await gatingMarkForNextPass(trx, revisitDbs, revisitRollouts);
-      if (full) await gatingMarkFullPassDone(trx, now);
+      await gatingMarkPassDone(trx, now, full);
 
       const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
       const touched = new Set<string>(changedRollouts);
       for (const c of [...decision.causes, ...decision.fail]) touched.add(rolloutOf.get(c.runId)!);
       await notifyChange(trx, touched);
-      const nextRunAt = await gatingNextRunAt(trx);
+      const nextRunAt = await gatingNextRunAt(trx, now);
       return {
         kind: full ? ("full" as const) : ("live" as const),
         candidates: candidates.length,

@@ -10,7 +10,9 @@ import { sql, type RawBuilder } from "kysely";
  */
 export function runEffects(now: Date, replicaId: string | null): RawBuilder<unknown> {
   return sql`
-    , eff_task AS (
+    , eff_wait AS (
+      DELETE FROM task_run_wait USING f WHERE task_run_wait.run_id = f.id
+    ), eff_task AS (
       UPDATE task SET status = f.status, updated_at = ${now} FROM f WHERE task.id = f.task_id
     ), eff_log AS (
       INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)

@@ -7,6 +7,8 @@ import { runEffects } from "./run-effects.js";
 /** A run this replica claimed: everything an executor needs, plus the fencing token (attempt, epoch). */
 export interface ClaimedRun {
   id: string;
+  /** This installation's id: the target ledger's key is (installation, task). */
+  installationId: string;
   taskId: string;
   rolloutId: string;
   attempt: number;
@@ -39,7 +41,7 @@ export async function taskRunsClaim(
   const { rows } = await sql<{
     id: string; task_id: string; rollout_id: string; attempt: number; lease_epoch: number; type: TaskType;
     statement: string; schema_version: string | null; instance_id: string; connection_url: string;
-    database_name: string; rerunnable: boolean; available_at: Date;
+    database_name: string; rerunnable: boolean; available_at: Date; installation_id: string;
   }>`
     WITH c AS (
       SELECT id, updated_at FROM task_run WHERE status = 'AVAILABLE'
@@ -58,12 +60,12 @@ export async function taskRunsClaim(
       SELECT u.id, ${p.now}, 'STATUS', ${p.replicaId}, jsonb_build_object('status', 'RUNNING', 'epoch', u.lease_epoch) FROM u
     )
     SELECT u.id, u.task_id, u.rollout_id, u.attempt, u.lease_epoch, u.rerunnable, u.available_at, t.type, t.statement,
-      t.schema_version, t.instance_id, t.database_name, i.connection_url
+      t.schema_version, t.instance_id, t.database_name, i.connection_url, (SELECT id::text FROM installation) AS installation_id
     FROM u JOIN t ON t.id = u.task_id JOIN instance i ON i.id = t.instance_id
     ORDER BY u.id`.execute(db);
   if (rows.length > 0) await notifyChange(db, rows.map((r) => r.rollout_id));
   return rows.map((r) => ({
-    id: r.id, taskId: r.task_id, rolloutId: r.rollout_id, attempt: r.attempt, epoch: r.lease_epoch, type: r.type,
+    id: r.id, installationId: r.installation_id, taskId: r.task_id, rolloutId: r.rollout_id, attempt: r.attempt, epoch: r.lease_epoch, type: r.type,
     statement: r.statement, schemaVersion: r.schema_version, instanceId: r.instance_id,
     connectionUrl: r.connection_url, database: r.database_name, rerunnable: r.rerunnable, availableAt: r.available_at,
   }));

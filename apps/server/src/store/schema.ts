@@ -79,7 +79,6 @@ export interface TaskRunTable {
   lease_expires_at: NullableTimestamp;
   lease_epoch: Generated<number>;
   cancel_requested_at: NullableTimestamp;
-  waiting_cause: Json | null;
   result: Json | null;
 }
 
@@ -145,13 +144,15 @@ export interface DB {
   task: TaskTable;
   task_run: TaskRunTable;
   task_run_log: TaskRunLogTable;
+  task_run_wait: { run_id: string; type: string; cause: Json; rollout_id: string; run_created_at: Date };
   replica: ReplicaTable;
   app_user: AppUserTable;
   user_session: UserSessionTable;
   api_token: ApiTokenTable;
   audit_log: AuditLogTable;
+  gating_dirty_run: { run_id: Int8 };
   gating_dirty_database: { instance_id: string; database_name: string; version_from: string | null };
   gating_dirty_task: { task_id: Int8 };
   gating_dirty_rollout: { rollout_id: Int8; all_limited: Generated<boolean> };
-  gating_state: { id: number; full_pass_requested: Generated<boolean>; last_full_pass_at: NullableTimestamp };
+  gating_state: { id: number; full_pass_requested: Generated<boolean>; last_full_pass_at: NullableTimestamp; last_pass_at: NullableTimestamp };
 }

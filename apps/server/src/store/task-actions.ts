@@ -64,6 +64,8 @@ export async function tasksRun(
           RETURNING id, task_id
         ), s AS (
           UPDATE task SET status = 'PENDING', updated_at = ${p.now} FROM r WHERE task.id = r.task_id
+        ), g AS (
+          INSERT INTO gating_dirty_run (run_id) SELECT id FROM r
         ), l AS (
           INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
           SELECT r.id, ${p.now}, 'STATUS', NULL, jsonb_build_object('status', 'PENDING', 'message', 'created by ' || ${p.actor}::text,
@@ -143,7 +145,7 @@ export async function taskRunsCancel(
       await sql`
         WITH f AS (
           UPDATE task_run r SET status = 'CANCELED', canceled_by = ${p.actor}, finished_at = ${p.now},
-            updated_at = ${p.now}, waiting_cause = NULL
+            updated_at = ${p.now}
           FROM task_run old WHERE r.id = old.id AND r.id = ANY(${now}::bigint[]) AND r.status IN ('PENDING', 'AVAILABLE')
           RETURNING r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.schema_version_key,
             r.status, old.status = 'AVAILABLE' AS left_active, ('canceled by ' || ${p.actor}::text) AS message

@@ -1,0 +1,139 @@
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { PendingScheduler, type PassResult } from "../apps/server/src/scheduler/pending-scheduler.js";
+import type { DB } from "../apps/server/src/store/schema.js";
+import { taskRunFinish, taskRunsClaim } from "../apps/server/src/store/runs.js";
+import { tasksRun } from "../apps/server/src/store/task-actions.js";
+import { machineInfo, median, startBenchPg, writeResult } from "./lib/pg.js";
+import { seedGating } from "./lib/gating-seed.js";
+
+/**
+ * `pnpm bench:gating`: full and live pending-scheduler passes at 1k / 10k / 100k PENDING runs over 1k
+ * databases and 100 rollouts. Prints a table and writes bench/results/gating.json. Not a timed test.
+ */
+
+const SIZES = (process.env.BENCH_SIZES ?? "1000,10000,100000").split(",").map(Number);
+const REPEAT = 5;
+const CHANGE = 100;
+const REPLICA = "bench";
+
+interface Row {
+  pending: number;
+  fullPassMs: number;
+  fullStatements: number;
+  fullCandidates: number;
+  livePassMs: number;
+  liveStatements: number;
+  liveCandidates: number;
+  livePromoted: number;
+}
+
+async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pending: number): Promise<Row> {
+  const url = await serverPg.freshDatabase(`bench_gating_${pending}`);
+  await seedGating(url, { pending, databases: 1000, rollouts: 100, reserve: CHANGE * (REPEAT + 1), parallelLimit: 10 });
+  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  let statements = 0;
+  const db = new Kysely<DB>({
+    dialect: new PostgresDialect({ pool }),
+    log: (e) => {
+      if (e.level === "query") statements++;
+    },
+  });
+  const scheduler = new PendingScheduler({ db, clock: { now: () => new Date() }, replicaId: REPLICA, fullPassIntervalMs: 86_400_000 });
+  const measure = async (fn: () => Promise<PassResult | null>) => {
+    statements = 0;
+    const t0 = performance.now();
+    const r = await fn();
+    // + BEGIN and COMMIT, which Kysely does not log as queries.
+    return { ms: performance.now() - t0, statements: statements + 2, r: r! };
+  };
+
+  // Warm-up full pass: promotes every run that may go, records every cause.
+  await scheduler.runOnce({ full: true });
+  await taskRunsClaim(db, { replicaId: REPLICA, limit: 1_000_000, leaseTtlMs: 3_600_000, now: new Date() });
+
+  const full: { ms: number; statements: number; candidates: number }[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    // Forget every cause so the pass evaluates and writes all of them, as after a bulk submission.
+    await pool.query(`DELETE FROM task_run_wait`);
+    await pool.query(`VACUUM ANALYZE task_run_wait`);
+    const m = await measure(() => scheduler.runOnce({ full: true }));
+    full.push({ ms: m.ms, statements: m.statements, candidates: m.r.candidates });
+    await taskRunsClaim(db, { replicaId: REPLICA, limit: 1_000_000, leaseTtlMs: 3_600_000, now: new Date() });
+  }
+
+  const reserve = (await pool.query<{ id: string; rollout_id: string }>(
+    `SELECT id, rollout_id FROM task WHERE status = 'NOT_STARTED' ORDER BY id`,
+  )).rows;
+  const live: { ms: number; statements: number; candidates: number; promoted: number }[] = [];
+  for (let i = 0; i < REPEAT; i++) {
+    // 100 runs on random databases finish…
+    const running = (await pool.query<{ id: string; lease_epoch: number }>(
+      `SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' ORDER BY random() LIMIT ${CHANGE}`,
+    )).rows;
+    for (const r of running) {
+      await taskRunFinish(db, { runId: r.id, replicaId: REPLICA, epoch: r.lease_epoch, status: "DONE", result: {}, message: "bench", now: new Date() });
+    }
+    // …and 100 new runs arrive.
+    const batch = reserve.splice(0, CHANGE);
+    const byRollout = new Map<string, string[]>();
+    for (const t of batch) byRollout.set(t.rollout_id, [...(byRollout.get(t.rollout_id) ?? []), t.id]);
+    for (const [rolloutId, taskIds] of byRollout) {
+      await tasksRun(db, { rolloutId, taskIds, runAt: null, actor: "bench", now: new Date() });
+    }
+    const m = await measure(() => scheduler.runOnce());
+    if (m.r.kind !== "live") throw new Error("expected a live pass");
+    live.push({ ms: m.ms, statements: m.statements, candidates: m.r.candidates, promoted: m.r.promoted });
+    await taskRunsClaim(db, { replicaId: REPLICA, limit: 1_000_000, leaseTtlMs: 3_600_000, now: new Date() });
+  }
+  await db.destroy();
+  return {
+    pending,
+    fullPassMs: median(full.map((x) => x.ms)),
+    fullStatements: Math.max(...full.map((x) => x.statements)),
+    fullCandidates: median(full.map((x) => x.candidates)),
+    livePassMs: median(live.map((x) => x.ms)),
+    liveStatements: Math.max(...live.map((x) => x.statements)),
+    liveCandidates: median(live.map((x) => x.candidates)),
+    livePromoted: median(live.map((x) => x.promoted)),
+  };
+}
+
+async function main(): Promise<void> {
+  const serverPg = await startBenchPg();
+  const rows: Row[] = [];
+  try {
+    for (const size of SIZES) {
+      const row = await benchSize(serverPg, size);
+      rows.push(row);
+      console.log(`pending=${size}: full ${row.fullPassMs.toFixed(1)} ms, live ${row.livePassMs.toFixed(1)} ms`);
+    }
+  } finally {
+    await serverPg.stop();
+  }
+  const table = rows.map((r) => ({
+    "pending runs": r.pending,
+    "full pass ms (median of 5)": Number(r.fullPassMs.toFixed(1)),
+    "full: statements": r.fullStatements,
+    "live pass ms (median of 5)": Number(r.livePassMs.toFixed(1)),
+    "live: statements": r.liveStatements,
+    "live: runs evaluated": r.liveCandidates,
+    "live: promoted": r.livePromoted,
+  }));
+  console.table(table);
+  const file = await writeResult("gating", {
+    benchmark: "gating",
+    description:
+      "Pending-scheduler pass time. Full pass: every PENDING run evaluated and its cause written. Live pass: after 100 runs on random databases finish and 100 new runs arrive.",
+    setup: { databases: 1000, rollouts: 100, parallelLimit: 10, repeat: REPEAT, change: CHANGE },
+    targets: { livePassMs: 100, fullPassMsAt100k: 3000 },
+    machine: await machineInfo(),
+    results: rows,
+  });
+  console.log(`wrote ${file}`);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

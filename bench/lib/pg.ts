@@ -1,0 +1,105 @@
+import os from "node:os";
+import path from "node:path";
+import { promises as fs } from "node:fs";
+import net from "node:net";
+import pg from "pg";
+import { startEmbeddedPostgres, type EmbeddedHandle } from "../../apps/server/src/db/embedded.js";
+import { migrate } from "../../apps/server/src/db/migrate.js";
+
+/** One PostgreSQL for a benchmark run: DATABASE_URL when set, else an embedded one under the OS temp dir. */
+export interface BenchPg {
+  serverUrl: string;
+  /** A fresh, migrated control database. */
+  freshDatabase(name: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = "/" + database;
+  return u.toString();
+}
+
+export async function startBenchPg(): Promise<BenchPg> {
+  let embedded: EmbeddedHandle | undefined;
+  let dataDir: string | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "runway-bench-pg-"));
+    embedded = await startEmbeddedPostgres({
+      dataDir,
+      port: await freePort(),
+      persistent: false,
+      settings: { fsync: "off", synchronous_commit: "off", shared_buffers: "512MB", work_mem: "32MB" },
+    });
+    serverUrl = embedded.url;
+  }
+  const url = serverUrl;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    serverUrl: url,
+    async freshDatabase(name) {
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin(`CREATE DATABASE ${name}`);
+      const dbUrl = withDatabase(url, name);
+      await migrate(dbUrl);
+      return dbUrl;
+    },
+    async stop() {
+      await embedded?.stop();
+      if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export async function writeResult(name: string, data: unknown): Promise<string> {
+  const dir = path.join(path.dirname(new URL(import.meta.url).pathname), "..", "results");
+  await fs.mkdir(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  await fs.writeFile(file, JSON.stringify(data, null, 2) + "\n");
+  return file;
+}
+
+export async function machineInfo(): Promise<Record<string, unknown>> {
+  const { execSync } = await import("node:child_process");
+  let commit = "unknown";
+  try {
+    commit = execSync("git rev-parse --short HEAD", { encoding: "utf8" }).trim();
+  } catch {
+    /* not a git checkout */
+  }
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    commit,
+    at: new Date().toISOString(),
+  };
+}

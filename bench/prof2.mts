@@ -1,0 +1,32 @@
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { PendingScheduler } from "../apps/server/src/scheduler/pending-scheduler.js";
+import { migrate } from "../apps/server/src/db/migrate.js";
+import { taskRunFinish, taskRunsClaim } from "../apps/server/src/store/runs.js";
+import { tasksRun } from "../apps/server/src/store/task-actions.js";
+import { seedGating } from "./lib/gating-seed.js";
+const N = Number(process.env.N ?? 100000);
+const base = "postgres://postgres:runway@127.0.0.1:55500/";
+const a = new pg.Client({ connectionString: base + "postgres" }); await a.connect();
+await a.query("DROP DATABASE IF EXISTS prof WITH (FORCE)"); await a.query("CREATE DATABASE prof"); await a.end();
+const url = base + "prof";
+await migrate(url);
+await seedGating(url, { pending: N, databases: 1000, rollouts: 100, reserve: 200, parallelLimit: 10 });
+const pool = new pg.Pool({ connectionString: url });
+let logOn = false;
+const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }), log: (e) => { if (logOn && e.level === "query") console.log(e.queryDurationMillis.toFixed(1), e.query.sql.replace(/\s+/g, " ").slice(0, 80)); } });
+const s = new PendingScheduler({ db, clock: { now: () => new Date() }, replicaId: "x", fullPassIntervalMs: 1e9 });
+logOn = true; let t = performance.now(); await s.runOnce({ full: true }); console.log("full", performance.now() - t); logOn = false;
+await taskRunsClaim(db, { replicaId: "x", limit: 1e6, leaseTtlMs: 3.6e6, now: new Date() });
+for (let it = 0; it < 2; it++) {
+  const running = (await pool.query(`SELECT id, lease_epoch FROM task_run WHERE status='RUNNING' ORDER BY random() LIMIT 100`)).rows;
+  for (const r of running) await taskRunFinish(db, { runId: r.id, replicaId: "x", epoch: r.lease_epoch, status: "DONE", result: {}, message: "", now: new Date() });
+  const res = (await pool.query(`SELECT id, rollout_id FROM task WHERE status='NOT_STARTED' ORDER BY id LIMIT 100`)).rows;
+  const by = new Map<string, string[]>(); for (const r of res) by.set(r.rollout_id, [...(by.get(r.rollout_id) ?? []), r.id]);
+  for (const [rolloutId, taskIds] of by) await tasksRun(db, { rolloutId, taskIds, runAt: null, actor: "b", now: new Date() });
+  logOn = true;
+  t = performance.now(); const r = await s.runOnce(); console.log("live", performance.now() - t, r);
+  logOn = false;
+  await taskRunsClaim(db, { replicaId: "x", limit: 1e6, leaseTtlMs: 3.6e6, now: new Date() });
+}
+await db.destroy();
