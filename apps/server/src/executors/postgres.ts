@@ -59,10 +59,11 @@ const sumRows = (res: pg.QueryResult | pg.QueryResult[]): number =>
 export class PostgresExecutor implements Executor {
   constructor(private readonly opts: { statementTimeoutMs: number; connectTimeoutMs?: number }) {}
 
-  private async connect(url: string, run: ClaimedRun): Promise<pg.Client> {
+  private async connect(url: string, run: ClaimedRun, replicaId: string): Promise<pg.Client> {
     const client = new pg.Client({
       connectionString: url,
-      application_name: `runway run ${run.id} attempt ${run.attempt}`,
+      // Visible in the target's pg_stat_activity; max 63 bytes.
+      application_name: `runway run ${run.id} attempt ${run.attempt} epoch ${run.epoch} ${replicaId}`.slice(0, 63),
       statement_timeout: this.opts.statementTimeoutMs || undefined,
       connectionTimeoutMillis: this.opts.connectTimeoutMs ?? 10_000,
     });
@@ -95,7 +96,7 @@ export class PostgresExecutor implements Executor {
   }
 
   private async createDatabase(run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome> {
-    const client = await this.connect(run.connectionUrl, run);
+    const client = await this.connect(run.connectionUrl, run, ctx.replicaId);
     try {
       const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [run.database]);
       if (exists.rowCount) {
@@ -117,7 +118,7 @@ export class PostgresExecutor implements Executor {
 
   private async apply(run: ClaimedRun, ctx: ExecContext, started: number): Promise<ExecOutcome> {
     const url = targetUrl(run.connectionUrl, run.database);
-    const client = await this.connect(url, run);
+    const client = await this.connect(url, run, ctx.replicaId);
     const checksum = createHash("sha256").update(run.statement).digest("hex");
     let detach = () => undefined as void;
     try {

@@ -3,6 +3,8 @@ import type { ClaimedRun } from "../store/runs.js";
 export interface ExecContext {
   /** Aborted when a cancel is requested, the lease is lost, or the replica shuts down. */
   signal: AbortSignal;
+  /** The executing replica (named in the target's application_name). */
+  replicaId: string;
   /** Appends a log entry to the run (fenced: a no-op once this replica lost the run). */
   log(type: string, payload: Record<string, unknown>): Promise<void>;
   /** Checked right before a target commit: false when this replica no longer owns the run. */

@@ -26,6 +26,8 @@ export interface RunningSchedulerDeps {
   concurrency: number;
   leaseTtlMs: number;
   executorFor: (type: TaskType) => Executor;
+  /** Test-only: write outcomes without the lease fence (a zombie's writes then land). */
+  unsafeNoFence?: boolean;
   onClaim?: (runs: ClaimedRun[], now: Date) => void;
   onFinish?: (run: ClaimedRun, outcome: ExecOutcome, written: boolean) => void;
   onError?: (err: unknown) => void;
@@ -68,14 +70,17 @@ export class RunningScheduler {
   private start(run: ClaimedRun): void {
     const abort = new AbortController();
     const exec: Execution = { run, abort, done: Promise.resolve() };
+    const unfenced = this.deps.unsafeNoFence === true;
     const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch };
     exec.done = (async () => {
       const outcome = await this.deps.executorFor(run.type).execute(run, {
         signal: abort.signal,
+        replicaId: this.deps.replicaId,
         log: async (type, payload) => {
           await taskRunAppendLog(this.deps.db, { ...fence, type, payload, now: this.deps.clock.now() });
         },
         stillOwner: async () => {
+          if (unfenced) return true;
           if (exec.abortReason) return false;
           const r = await taskRunsRenewLeases(this.deps.db, {
             replicaId: this.deps.replicaId,
@@ -88,13 +93,13 @@ export class RunningScheduler {
       });
       let written = false;
       const now = this.deps.clock.now();
-      if (exec.abortReason === "lost") {
+      if (exec.abortReason === "lost" && !unfenced) {
         written = false;
       } else if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
         written = await taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
       } else {
         const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status;
-        written = await taskRunFinish(this.deps.db, { ...fence, status, result: outcome.result, message: outcome.message, now });
+        written = await taskRunFinish(this.deps.db, { ...fence, status, result: outcome.result, message: outcome.message, now, unfenced });
       }
       this.deps.onFinish?.(run, outcome, written);
     })()
@@ -124,6 +129,7 @@ export class RunningScheduler {
   async renewOnce(): Promise<void> {
     const list = [...this.executions.values()];
     if (list.length === 0) return;
+    const unfencedRenew = this.deps.unsafeNoFence === true;
     const status = await taskRunsRenewLeases(this.deps.db, {
       replicaId: this.deps.replicaId,
       runs: list.map((e) => ({ runId: e.run.id, epoch: e.run.epoch })),
@@ -133,7 +139,7 @@ export class RunningScheduler {
     for (const e of list) {
       const s = status.get(e.run.id);
       if (!s || e.abortReason) continue;
-      if (!s.owned) {
+      if (!s.owned && !unfencedRenew) {
         e.abortReason = "lost";
         e.abort.abort("lease lost");
       } else if (s.cancelRequested) {

@@ -23,6 +23,8 @@ export interface RuntimeOptions {
   fullPassIntervalMs: number;
   executorFor: (type: TaskType) => Executor;
   metrics?: Metrics;
+  /** See Config.testBreak: only the chaos harness's self-test sets it. */
+  testBreak?: "lock" | "fencing";
   log: { info: (o: object, msg?: string) => void; error: (o: object, msg?: string) => void };
   /** Test signal: called after every pending pass this replica ran. */
   onPass?: (r: PassResult) => void;
@@ -46,6 +48,7 @@ export class SchedulerRuntime {
       clock: o.clock,
       replicaId: o.replicaId,
       fullPassIntervalMs: o.fullPassIntervalMs,
+      unsafeSkipLock: o.testBreak === "lock",
       onPass: (r) => {
         o.metrics?.passDuration.observe({ kind: r.kind }, r.durationMs / 1000);
         o.metrics?.promoted.inc(r.promoted);
@@ -61,6 +64,7 @@ export class SchedulerRuntime {
       concurrency: o.concurrency,
       leaseTtlMs: o.leaseTtlMs,
       executorFor: o.executorFor,
+      unsafeNoFence: o.testBreak === "fencing",
       onClaim: (runs, now) => {
         o.metrics?.claims.inc(runs.length);
         for (const r of runs) o.metrics?.pickupLatency.observe(Math.max(0, now.getTime() - r.availableAt.getTime()) / 1000);

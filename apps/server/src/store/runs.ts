@@ -79,13 +79,17 @@ export type FinishStatus = "DONE" | "FAILED" | "CANCELED";
  */
 export async function taskRunFinish(
   db: Db,
-  p: Fence & { status: FinishStatus; result: unknown; message: string; now: Date },
+  p: Fence & { status: FinishStatus; result: unknown; message: string; now: Date; unfenced?: boolean },
 ): Promise<boolean> {
+  // `unfenced` exists only so the chaos harness can prove it catches a missing fence.
+  const fence = p.unfenced
+    ? sql`id = ${p.runId} AND status IN ('RUNNING', 'AVAILABLE')`
+    : sql`id = ${p.runId} AND owner_replica = ${p.replicaId} AND lease_epoch = ${p.epoch} AND status = 'RUNNING'`;
   const { rows } = await sql<{ id: string; rollout_id: string }>`
     WITH f AS (
       UPDATE task_run SET status = ${p.status}, result = ${JSON.stringify(p.result ?? null)}::jsonb,
         finished_at = ${p.now}, updated_at = ${p.now}, lease_expires_at = NULL
-      WHERE id = ${p.runId} AND owner_replica = ${p.replicaId} AND lease_epoch = ${p.epoch} AND status = 'RUNNING'
+      WHERE ${fence}
       RETURNING id, task_id, rollout_id, instance_id, database_name, sequential, schema_version_key, status,
         true AS left_active, ${p.message}::text AS message
     ) ${runEffects(p.now, p.replicaId)}
