@@ -7,6 +7,8 @@ export class Loop {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
+  private atTimer: NodeJS.Timeout | undefined;
+  private atTime = Infinity;
   private stopped = true;
 
   constructor(
@@ -31,11 +33,17 @@ export class Loop {
     this.running = this.tick();
   }
 
-  /** Schedules a run at `at` unless one comes sooner. */
+  /** Schedules a run at `at` (one timer: an earlier time replaces a later one). */
   wakeAt(at: Date): void {
-    if (this.stopped) return;
+    if (this.stopped || at.getTime() >= this.atTime) return;
+    clearTimeout(this.atTimer);
+    this.atTime = at.getTime();
     const delay = Math.max(0, at.getTime() - Date.now());
-    setTimeout(() => this.wake(), Math.min(delay + 5, 2 ** 31 - 1)).unref();
+    this.atTimer = setTimeout(() => {
+      this.atTime = Infinity;
+      this.wake();
+    }, Math.min(delay + 5, 2 ** 31 - 1));
+    this.atTimer.unref();
   }
 
   private async tick(): Promise<void> {
@@ -63,6 +71,7 @@ export class Loop {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.atTimer);
     await this.running;
   }
 }

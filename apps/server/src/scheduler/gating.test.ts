@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { applyNearestBlockers, decide, type GatingCandidate } from "./gating.js";
+import { versionSortKey } from "@runway/shared";
+
+const now = new Date("2026-01-01T12:00:00Z");
+let seq = 0;
+function cand(p: Partial<GatingCandidate> = {}): GatingCandidate {
+  seq++;
+  return {
+    runId: String(seq),
+    taskId: `t${seq}`,
+    rolloutId: "r1",
+    dbKey: "i/db",
+    sequential: true,
+    runAt: null,
+    createdAt: new Date(now.getTime() - 1000 + seq),
+    limit: 0,
+    orphanReason: null,
+    versionKey: null,
+    versionBlocker: null,
+    cause: null,
+    ...p,
+  };
+}
+const empty = { now, busy: new Map<string, string>(), active: new Map<string, number>() };
+
+describe("decide", () => {
+  it("promotes in FIFO order and counts this pass's promotions against the database and the limit", () => {
+    const b = cand({ dbKey: "i/b", createdAt: new Date(now.getTime() - 10) });
+    const a1 = cand({ dbKey: "i/a", createdAt: new Date(now.getTime() - 30) });
+    const a2 = cand({ dbKey: "i/a", createdAt: new Date(now.getTime() - 20) });
+    const c = cand({ dbKey: "i/c", createdAt: new Date(now.getTime() - 5), limit: 2 });
+    const d = decide([b, a2, c, a1], empty);
+    expect(d.promote.map((x) => x.runId)).toEqual([a1.runId, b.runId]);
+    expect(d.causes).toEqual([
+      { runId: a2.runId, cause: { type: "DATABASE_BUSY", taskId: a1.taskId, since: now.toISOString() } },
+      { runId: c.runId, cause: { type: "PARALLEL_LIMIT", limit: 2, since: now.toISOString() } },
+    ]);
+  });
+
+  it("checks gates in order: run-at, version order, busy database, parallel limit", () => {
+    const runAt = new Date(now.getTime() + 60_000);
+    const blocker = { taskId: "t0", schemaVersion: "0001" };
+    const busy = new Map([["i/db", "tb"]]);
+    const active = new Map([["r1", 5]]);
+    const all = { now, busy, active };
+    expect(decide([cand({ runAt, versionBlocker: blocker, limit: 1 })], all).causes[0]!.cause.type).toBe("RUN_AT");
+    expect(decide([cand({ versionBlocker: blocker, limit: 1 })], all).causes[0]!.cause.type).toBe("VERSION_ORDER");
+    expect(decide([cand({ limit: 1 })], all).causes[0]!.cause.type).toBe("DATABASE_BUSY");
+    expect(decide([cand({ limit: 1, sequential: false })], all).causes[0]!.cause.type).toBe("PARALLEL_LIMIT");
+    expect(decide([cand({ limit: 6, sequential: false })], all).promote).toHaveLength(1);
+  });
+
+  it("does not rewrite a cause that did not change (its `since` stays)", () => {
+    const cause = { type: "DATABASE_BUSY" as const, taskId: "tb", since: "2025-01-01T00:00:00.000Z" };
+    const d = decide([cand({ cause })], { ...empty, busy: new Map([["i/db", "tb"]]) });
+    expect(d.causes).toEqual([]);
+    const changed = decide([cand({ cause })], { ...empty, busy: new Map([["i/db", "tc"]]) });
+    expect(changed.causes[0]!.cause).toMatchObject({ taskId: "tc", since: now.toISOString() });
+  });
+
+  it("fails orphaned runs instead of gating them", () => {
+    const d = decide([cand({ orphanReason: 'instance "x" was deleted' })], empty);
+    expect(d.fail).toEqual([{ runId: String(seq), reason: 'instance "x" was deleted' }]);
+  });
+});
+
+describe("applyNearestBlockers", () => {
+  it("names the largest unfinished version strictly below the run's own, on the same database", () => {
+    const v = (version: string, dbKey = "i/db") => ({ taskId: `v${version}`, dbKey, key: versionSortKey(version), version });
+    const runs = [
+      cand({ versionKey: versionSortKey("1.2.10") }),
+      cand({ versionKey: versionSortKey("0003") }),
+      cand({ versionKey: versionSortKey("0001"), dbKey: "i/other" }),
+      cand({ versionKey: null }),
+    ];
+    applyNearestBlockers(runs, [v("1.2.9"), v("0002"), v("1.2.10"), v("0003"), v("0000", "i/else")]);
+    expect(runs.map((r) => r.versionBlocker?.schemaVersion ?? null)).toEqual(["1.2.9", "0002", null, null]);
+  });
+});

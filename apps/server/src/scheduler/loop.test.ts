@@ -1,0 +1,59 @@
+import { describe, expect, it } from "vitest";
+import { Loop } from "./loop.js";
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe("Loop", () => {
+  it("never runs twice at once and does not lose a wake-up that arrives during a run", async () => {
+    let running = 0;
+    let maxRunning = 0;
+    let runs = 0;
+    const gate = deferred();
+    const secondRun = deferred();
+    const loop = new Loop(
+      "t",
+      async () => {
+        running++;
+        maxRunning = Math.max(maxRunning, running);
+        runs++;
+        if (runs === 1) await gate.promise;
+        if (runs === 2) secondRun.resolve();
+        running--;
+      },
+      { intervalMs: 60_000, onError: () => undefined },
+    );
+    loop.start();
+    loop.wake();
+    loop.wake();
+    gate.resolve();
+    await secondRun.promise;
+    await loop.stop();
+    expect(maxRunning).toBe(1);
+    expect(runs).toBe(2);
+  });
+
+  it("reports errors and keeps going", async () => {
+    const errors: unknown[] = [];
+    const second = deferred();
+    let n = 0;
+    const loop = new Loop(
+      "t",
+      async () => {
+        n++;
+        if (n === 1) throw new Error("boom");
+        second.resolve();
+      },
+      { intervalMs: 60_000, onError: (_name, e) => errors.push(e) },
+    );
+    loop.start();
+    await new Promise<void>((r) => setImmediate(r));
+    loop.wake();
+    await second.promise;
+    await loop.stop();
+    expect(errors).toHaveLength(1);
+  });
+});
