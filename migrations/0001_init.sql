@@ -72,7 +72,7 @@ CREATE INDEX task_rollout_status_idx ON task (rollout_id, status, id);
 CREATE INDEX task_rollout_idx ON task (rollout_id, id);
 CREATE INDEX task_stage_idx ON task (stage_id, id);
 -- Serves the VERSION_ORDER gate: the nearest smaller unfinished version on one database.
-CREATE INDEX task_open_version_idx ON task (instance_id, database_name, schema_version_key)
+CREATE INDEX task_open_version_idx ON task (instance_id, database_name, schema_version_key, id)
   WHERE schema_version IS NOT NULL AND status NOT IN ('DONE', 'SKIPPED');
 
 CREATE TABLE task_run (

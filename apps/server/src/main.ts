@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const db = createDb(pool);
   const metrics = new Metrics();
   const executor = new PostgresExecutor({ statementTimeoutMs: config.statementTimeoutMs });
-  const app = await buildApp({ db, pool, config, metrics });
+  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url });
   const log = app.log;
   if (config.demo) {
     const rolloutId = await seedDemo(db, url, systemClock.now());
@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     sweepIntervalMs: config.sweepIntervalMs,
     fullPassIntervalMs: config.fullPassIntervalMs,
     executorFor: () => executor,
+    testBreak: config.testBreak,
     metrics,
     log,
   });

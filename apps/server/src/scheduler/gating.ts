@@ -126,7 +126,10 @@ export function applyNearestBlockers(
     if (!list) byDb.set(t.dbKey, (list = []));
     list.push(t);
   }
-  for (const list of byDb.values()) list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  // Ties (equal versions) resolve to the highest task id, as the SQL lookup does, so the recorded cause
+  // does not flip between equally valid blockers.
+  const byId = (a: string, b: string) => (a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0);
+  for (const list of byDb.values()) list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : byId(a.taskId, b.taskId)));
   for (const c of candidates) {
     c.versionBlocker = null;
     if (c.versionKey === null) continue;

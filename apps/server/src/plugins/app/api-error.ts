@@ -1,0 +1,29 @@
+/** The API's stable error codes and their HTTP statuses (issue 3). */
+export const ErrorCode = {
+  INVALID_ARGUMENT: "INVALID_ARGUMENT",
+  UNAUTHENTICATED: "UNAUTHENTICATED",
+  PERMISSION_DENIED: "PERMISSION_DENIED",
+  NOT_FOUND: "NOT_FOUND",
+  FAILED_PRECONDITION: "FAILED_PRECONDITION",
+  CONFLICT: "CONFLICT",
+  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
+  RATE_LIMITED: "RATE_LIMITED",
+  INTERNAL: "INTERNAL",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** An error a route or hook raises on purpose; the error handler sends it as `{error: {code, message, details}}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+}
+
+export const notFound = (message: string) => new ApiError(404, ErrorCode.NOT_FOUND, message);
+export const invalid = (message: string, details?: unknown) => new ApiError(400, ErrorCode.INVALID_ARGUMENT, message, details);

@@ -1,0 +1,50 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "typebox";
+import { rolloutExists } from "../../../store/rollout-reads.js";
+import { ApiError, ErrorCode, notFound } from "../../../plugins/app/api-error.js";
+import { errorResponses, Id } from "../../../schemas/common.js";
+
+const EventsQuery = Type.Object(
+  { rolloutId: Type.Optional(Id("Only this rollout's changes; omit for every rollout")) },
+  { additionalProperties: false },
+);
+
+const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db } = app.ctx;
+  app.get(
+    "/events",
+    {
+      // "manual": @fastify/sse's own 406 body is not our error envelope, so Accept is checked below.
+      sse: "manual",
+      config: { auth: "viewer" },
+      schema: {
+        tags: ["events"],
+        summary: "Server-Sent Events: task and run changes",
+        description:
+          "`text/event-stream`. First `event: ready`, then `event: change` with `data: {\"rolloutId\": \"12\"}` whenever a task or run of the " +
+          "rollout changes on any replica (fed by PostgreSQL LISTEN/NOTIFY; bursts coalesced to one event per rollout per 100 ms). " +
+          "`resync: true` means events may have been missed: refetch. Comment lines every 15 s keep the connection open.",
+        querystring: EventsQuery,
+        response: { ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const accept = req.headers.accept;
+      if (accept && !/text\/event-stream|\*\/\*|text\/\*/.test(accept)) {
+        throw new ApiError(406, ErrorCode.INVALID_ARGUMENT, "this endpoint only produces text/event-stream; send Accept: text/event-stream");
+      }
+      const rolloutId = req.query.rolloutId ?? null;
+      if (rolloutId !== null && !(await rolloutExists(db, rolloutId))) throw notFound(`rollout ${rolloutId} not found`);
+      reply.sse.keepAlive();
+      // Subscribe before "ready": a client that saw "ready" and then fetched has missed nothing.
+      const unsubscribe = app.changeFeed.subscribe(rolloutId, {
+        send: (ev) => void reply.sse.send({ event: "change", data: ev }).catch(() => undefined),
+        close: () => reply.sse.close(),
+      });
+      reply.sse.onClose(unsubscribe);
+      await reply.sse.send({ event: "ready", data: { rolloutId }, retry: 2000 });
+    },
+  );
+};
+
+export default eventRoutes;

@@ -1,0 +1,29 @@
+import type { FastifyInstance } from "fastify";
+import auditRoutes from "./audit-log.js";
+import authRoutes from "./auth.js";
+import eventRoutes from "./events.js";
+import instanceRoutes from "./instances.js";
+import projectRoutes from "./projects.js";
+import rolloutRoutes from "./rollouts.js";
+import taskRunRoutes from "./task-runs.js";
+import taskRoutes from "./tasks.js";
+import tokenRoutes from "./tokens.js";
+import userRoutes from "./users.js";
+import opsRoutes from "../../ops.js";
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** Every /api/v1 route. Default-deny: a route that does not say who may call it fails startup. */
+export default async function apiV1(app: FastifyInstance): Promise<void> {
+  app.addHook("onRoute", (route) => {
+    const config = (route.config ?? {}) as { auth?: string; audit?: string };
+    const ops = ["/healthz", "/readyz", "/metrics"].some((p) => route.url.endsWith(p));
+    if (!ops && route.method !== "HEAD" && config.auth === undefined) throw new Error(`route ${String(route.method)} ${route.url} declares no config.auth`);
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (methods.some((m) => MUTATING.has(m)) && !config.audit) throw new Error(`mutating route ${String(route.method)} ${route.url} declares no config.audit`);
+  });
+  for (const routes of [authRoutes, userRoutes, tokenRoutes, auditRoutes, projectRoutes, instanceRoutes, rolloutRoutes, taskRoutes, taskRunRoutes, eventRoutes]) {
+    await app.register(routes);
+  }
+  await app.register(opsRoutes, { hide: true });
+}

@@ -1,0 +1,111 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { tasksRun, tasksSkip } from "../../../store/task-actions.js";
+import { taskGet, taskList, taskRunList } from "../../../store/task-reads.js";
+import { notFound } from "../../../plugins/app/api-error.js";
+import { RolloutParams } from "../../../schemas/rollouts.js";
+import { RunBody, RunResults, SkipBody, SkipResult, Task, TaskList, TaskListQuery, TaskParams, TaskRunList } from "../../../schemas/tasks.js";
+import { errorResponses } from "../../../schemas/common.js";
+import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
+
+const tags = ["tasks"];
+
+const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { db, clock } = app.ctx;
+
+  app.get(
+    "/rollouts/:rolloutId/tasks",
+    {
+      config: { auth: "viewer" },
+      schema: {
+        tags,
+        summary: "A rollout's tasks with their latest runs",
+        description: "Filter by derived status (repeat `status`) and stage. PENDING runs carry their waitingCause.",
+        params: RolloutParams,
+        querystring: TaskListQuery,
+        response: { 200: TaskList, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const { status, stageId, pageSize = 100, pageToken } = req.query;
+      const { tasks, more } = await taskList(db, {
+        rolloutId: req.params.rolloutId,
+        limit: pageSize,
+        afterId: decodePageToken(pageToken),
+        ...(status ? { statuses: status } : {}),
+        ...(stageId !== undefined ? { stageId } : {}),
+      });
+      return { tasks, nextPageToken: nextToken(tasks, more) };
+    },
+  );
+
+  app.post(
+    "/rollouts/:rolloutId/tasks/run",
+    {
+      config: { auth: "releaser", audit: "tasks.run" },
+      schema: {
+        tags,
+        summary: "Run, schedule or retry tasks",
+        description:
+          "Idempotent per task: an active task reports ALREADY_ACTIVE, a DONE one ALREADY_DONE, a SKIPPED one TASK_SKIPPED. " +
+          "FAILED and CANCELED tasks get a new attempt. `runAt` in the past means now.",
+        params: RolloutParams,
+        body: RunBody,
+        response: { 200: RunResults, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const { taskIds, runAt } = req.body;
+      req.audit.target = `rollout/${req.params.rolloutId}`;
+      req.audit.detail = { taskIds, ...(runAt ? { runAt } : {}) };
+      const results = await tasksRun(db, {
+        rolloutId: req.params.rolloutId,
+        taskIds,
+        runAt: runAt ? new Date(runAt) : null,
+        actor: req.user!.username,
+        now: clock.now(),
+      });
+      req.audit.detail.created = results.filter((r) => r.taskRunId).map((r) => r.taskRunId);
+      return { results };
+    },
+  );
+
+  app.post(
+    "/rollouts/:rolloutId/tasks/skip",
+    {
+      config: { auth: "releaser", audit: "tasks.skip" },
+      schema: {
+        tags,
+        summary: "Skip tasks (all or nothing)",
+        description: "Only NOT_STARTED, FAILED or CANCELED tasks; otherwise 409 naming each offending task, and nothing is skipped.",
+        params: RolloutParams,
+        body: SkipBody,
+        response: { 200: SkipResult, ...errorResponses },
+      },
+    },
+    async (req) => {
+      const { taskIds, reason } = req.body;
+      req.audit.target = `rollout/${req.params.rolloutId}`;
+      req.audit.detail = { taskIds, reason };
+      await tasksSkip(db, { rolloutId: req.params.rolloutId, taskIds, reason, now: clock.now() });
+      return { skipped: taskIds };
+    },
+  );
+
+  app.get(
+    "/tasks/:taskId",
+    { config: { auth: "viewer" }, schema: { tags, summary: "A task with its latest run", params: TaskParams, response: { 200: Task, ...errorResponses } } },
+    async (req) => {
+      const task = await taskGet(db, req.params.taskId);
+      if (!task) throw notFound(`task ${req.params.taskId} not found`);
+      return task;
+    },
+  );
+
+  app.get(
+    "/tasks/:taskId/runs",
+    { config: { auth: "viewer" }, schema: { tags, summary: "Every run of a task, latest attempt first", params: TaskParams, response: { 200: TaskRunList, ...errorResponses } } },
+    async (req) => ({ runs: await taskRunList(db, req.params.taskId) }),
+  );
+};
+
+export default taskRoutes;

@@ -1,0 +1,31 @@
+import { Type } from "typebox";
+import { Slug, Text } from "./common.js";
+
+export const Instance = Type.Object(
+  {
+    id: Slug("Instance id", "pg-main"),
+    title: Text(1, 200),
+    engine: Type.Literal("POSTGRES"),
+    connectionUrl: Type.String({ description: "Connection URL; the password is write-only and shown as ****" }),
+  },
+  { examples: [{ id: "pg-main", title: "Main cluster", engine: "POSTGRES", connectionUrl: "postgres://runway:****@db.internal:5432/postgres" }] },
+);
+
+export const InstanceCreate = Type.Object(
+  {
+    id: Slug("Instance id: lowercase letters, digits and dashes, starting with a letter", "pg-main"),
+    title: Text(1, 200, { examples: ["Main cluster"] }),
+    engine: Type.Optional(Type.Literal("POSTGRES", { default: "POSTGRES" })),
+    connectionUrl: Type.String({
+      minLength: 1,
+      maxLength: 2000,
+      pattern: "^postgres(ql)?://[^\\u0000\\s]+$",
+      description: "postgres:// or postgresql:// URL of the server (any database; tasks name their own)",
+      examples: ["postgres://runway:secret@db.internal:5432/postgres"],
+    }),
+  },
+  { additionalProperties: false, examples: [{ id: "pg-main", title: "Main cluster", connectionUrl: "postgres://runway:secret@db.internal:5432/postgres" }] },
+);
+
+export const InstanceParams = Type.Object({ instanceId: Slug("Instance id", "pg-main") });
+export const InstanceList = Type.Object({ instances: Type.Array(Instance) });

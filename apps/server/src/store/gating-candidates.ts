@@ -1,0 +1,209 @@
+import { sql } from "kysely";
+import type { WaitingCause } from "@runway/shared";
+import type { Db } from "./db.js";
+import type { GatingChanges } from "./gating.js";
+import { applyNearestBlockers, type GatingCandidate } from "../scheduler/gating.js";
+
+/**
+ * Reads of the pending scheduler's pass: which PENDING runs to evaluate, with what a decision needs, and
+ * the live state of their databases and rollouts. One statement each, whatever the backlog.
+ */
+
+interface CandidateRow {
+  id: string;
+  task_id: string;
+  rollout_id: string;
+  instance_id: string;
+  database_name: string;
+  sequential: boolean;
+  run_at: Date | null;
+  created_at: Date;
+  waiting_cause: WaitingCause | null;
+  schema_version_key: string | null;
+  parallel_limit: number;
+  project_id: string;
+  project_deleted: boolean;
+  instance_deleted: boolean | null;
+  blocker_task_id: string | null;
+  blocker_version: string | null;
+}
+
+export const dbKey = (instanceId: string, database: string): string => `${instanceId}/${database}`;
+
+function toCandidate(r: CandidateRow): GatingCandidate {
+  let orphanReason: string | null = null;
+  if (r.project_deleted) orphanReason = `project "${r.project_id}" was deleted`;
+  else if (r.instance_deleted !== false) orphanReason = `instance "${r.instance_id}" was deleted`;
+  return {
+    runId: r.id,
+    taskId: r.task_id,
+    rolloutId: r.rollout_id,
+    dbKey: dbKey(r.instance_id, r.database_name),
+    sequential: r.sequential,
+    runAt: r.run_at,
+    createdAt: r.created_at,
+    limit: r.parallel_limit,
+    orphanReason,
+    versionKey: r.schema_version_key,
+    versionBlocker: r.blocker_task_id ? { taskId: r.blocker_task_id, schemaVersion: r.blocker_version! } : null,
+    cause: r.waiting_cause,
+  };
+}
+
+const baseColumns = sql`
+  r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.run_at, r.created_at,
+  r.schema_version_key, w.cause AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
+  p.deleted AS project_deleted, i.deleted AS instance_deleted`;
+const baseJoins = sql`
+  LEFT JOIN task_run_wait w ON w.run_id = r.id
+  JOIN rollout ro ON ro.id = r.rollout_id
+  JOIN project p ON p.id = ro.project_id
+  LEFT JOIN instance i ON i.id = r.instance_id`;
+
+/**
+ * Every PENDING run. Version blockers are computed in memory from one read of the open versioned tasks
+ * (cheaper than one index probe per run when every run is evaluated).
+ */
+export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> {
+  const { rows } = await sql<CandidateRow>`
+    SELECT ${baseColumns}, NULL AS blocker_task_id, NULL AS blocker_version
+    FROM task_run r ${baseJoins} WHERE r.status = 'PENDING'`.execute(trx);
+  const open = await sql<{ id: string; instance_id: string; database_name: string; schema_version: string; schema_version_key: string }>`
+    SELECT id, instance_id, database_name, schema_version, schema_version_key FROM task
+    WHERE schema_version IS NOT NULL AND status NOT IN ('DONE', 'SKIPPED')`.execute(trx);
+  const candidates = rows.map(toCandidate);
+  applyNearestBlockers(
+    candidates,
+    open.rows.map((t) => ({ taskId: t.id, dbKey: dbKey(t.instance_id, t.database_name), key: t.schema_version_key, version: t.schema_version })),
+  );
+  return candidates;
+}
+
+/** Extra limit-held runs loaded per freed rollout beyond its free slots. */
+export const LIMIT_MARGIN = 8;
+
+/**
+ * The live pass's candidates: only runs whose situation may have changed since they were last evaluated.
+ * A run not selected here still has its recorded cause (see docs/scheduler.md for the argument).
+ */
+export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Date): Promise<GatingCandidate[]> {
+  const inst = changes.dbs.map((d) => d.instanceId);
+  const dbs = changes.dbs.map((d) => d.database);
+  const vfrom = changes.dbs.map((d) => d.versionFrom);
+  const rids = changes.rollouts.map((r) => r.rolloutId);
+  const rall = changes.rollouts.map((r) => r.allLimited);
+  const since = changes.lastPassAt ?? new Date(0);
+  const idQuery = sql<{ id: string }>`
+    WITH cand AS (
+      -- New runs, never evaluated.
+      SELECT unnest(${changes.runs}::bigint[]) AS id
+      UNION
+      -- Runs whose run-at time arrived since the last pass.
+      SELECT r.id FROM task_run r
+      WHERE r.status = 'PENDING' AND r.run_at IS NOT NULL AND r.run_at > ${since} AND r.run_at <= ${now}
+      UNION
+      -- A database whose sequential run ended: a run there can change only if it is sequential and not
+      -- held by version order, i.e. unversioned, or versioned with the database's smallest pending
+      -- version (every larger one is held by that one). New versioned tasks may hold runs above them.
+      -- (LATERAL … OFFSET 0 keeps each lookup an index probe whatever unnest's row estimate.)
+      SELECT x.id FROM unnest(${inst}::text[], ${dbs}::text[], ${vfrom}::text[]) AS d(i, n, vf)
+      CROSS JOIN LATERAL (
+        SELECT r.id FROM task_run r
+        WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
+          AND r.sequential AND r.schema_version_key IS NULL
+        UNION ALL
+        SELECT r.id FROM task_run r
+        WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
+          AND r.schema_version_key = (
+            SELECT min(m.schema_version_key) FROM task_run m
+            WHERE m.instance_id = d.i AND m.database_name = d.n AND m.status = 'PENDING' AND m.schema_version_key IS NOT NULL)
+        UNION ALL
+        SELECT r.id FROM task_run r
+        WHERE d.vf IS NOT NULL AND r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
+          AND r.schema_version_key > (d.vf COLLATE "C")
+        OFFSET 0
+      ) x
+      UNION
+      -- Runs held by a version that became DONE or SKIPPED: those between it and the next unfinished
+      -- version above it on the same database (their nearest smaller unfinished version was it).
+      SELECT x.id FROM unnest(${changes.tasks.map((t) => t.instanceId)}::text[], ${changes.tasks.map((t) => t.database)}::text[],
+        ${changes.tasks.map((t) => t.versionKey)}::text[]) AS v(i, n, k)
+      CROSS JOIN LATERAL (
+        SELECT min(t.schema_version_key) AS next_key FROM task t
+        WHERE t.instance_id = v.i AND t.database_name = v.n AND t.schema_version IS NOT NULL
+          AND t.status NOT IN ('DONE', 'SKIPPED') AND t.schema_version_key > (v.k COLLATE "C")
+      ) nx
+      CROSS JOIN LATERAL (
+        SELECT r.id FROM task_run r
+        WHERE r.instance_id = v.i AND r.database_name = v.n AND r.status = 'PENDING'
+          AND r.schema_version_key IS NOT NULL AND r.schema_version_key > (v.k COLLATE "C")
+          AND (nx.next_key IS NULL OR r.schema_version_key <= nx.next_key)
+        OFFSET 0
+      ) x
+      UNION
+      -- Rollouts with freed slots: the oldest limit-held runs, as many as there are free slots (plus a
+      -- margin for runs whose cause went stale); all of them when the limit itself changed.
+      SELECT l.id FROM unnest(${rids}::bigint[], ${rall}::boolean[]) AS x(rid, all_limited)
+      JOIN rollout ro ON ro.id = x.rid
+      JOIN project p ON p.id = ro.project_id
+      CROSS JOIN LATERAL (
+        SELECT count(*)::int AS n FROM task_run a WHERE a.rollout_id = x.rid AND a.status IN ('AVAILABLE', 'RUNNING')
+      ) act
+      CROSS JOIN LATERAL (
+        SELECT w.run_id AS id FROM task_run_wait w
+        WHERE w.rollout_id = x.rid AND w.type = 'PARALLEL_LIMIT'
+        ORDER BY w.run_created_at, w.run_id
+        LIMIT CASE WHEN x.all_limited OR p.parallel_tasks_per_rollout = 0 THEN NULL
+                   ELSE greatest(p.parallel_tasks_per_rollout - act.n, 0) + ${LIMIT_MARGIN}::int END
+      ) l
+    )
+    SELECT DISTINCT id FROM cand`;
+  const ids = (await idQuery.execute(trx)).rows.map((r) => r.id);
+  const query = sql<CandidateRow>`
+    SELECT ${baseColumns}, vb.id AS blocker_task_id, vb.schema_version AS blocker_version
+    FROM task_run r ${baseJoins}
+    -- Nearest smaller unfinished version on the same database: one probe of task_open_version_idx.
+    LEFT JOIN LATERAL (
+      SELECT t.id, t.schema_version FROM task t
+      WHERE r.schema_version_key IS NOT NULL
+        AND t.instance_id = r.instance_id AND t.database_name = r.database_name
+        AND t.schema_version IS NOT NULL AND t.status NOT IN ('DONE', 'SKIPPED')
+        AND t.schema_version_key < r.schema_version_key
+      ORDER BY t.schema_version_key DESC, t.id DESC LIMIT 1
+    ) vb ON true
+    WHERE r.id = ANY(${ids}::bigint[]) AND r.status = 'PENDING'`;
+  const { rows } = await query.execute(trx);
+  return rows.map(toCandidate);
+}
+
+/** dbKey → task id of the AVAILABLE/RUNNING sequential run there; `null` keys means every database. */
+export async function gatingLoadBusy(
+  trx: Db,
+  keys: { instanceId: string; database: string }[] | null,
+): Promise<Map<string, string>> {
+  const { rows } =
+    keys === null
+      ? await sql<{ instance_id: string; database_name: string; task_id: string }>`
+          SELECT DISTINCT ON (instance_id, database_name) instance_id, database_name, task_id
+          FROM task_run WHERE status IN ('AVAILABLE', 'RUNNING') AND sequential
+          ORDER BY instance_id, database_name, id`.execute(trx)
+      : await sql<{ instance_id: string; database_name: string; task_id: string }>`
+          SELECT d.i AS instance_id, d.n AS database_name, b.task_id
+          FROM unnest(${keys.map((k) => k.instanceId)}::text[], ${keys.map((k) => k.database)}::text[]) AS d(i, n)
+          CROSS JOIN LATERAL (
+            SELECT task_id FROM task_run
+            WHERE instance_id = d.i AND database_name = d.n AND status IN ('AVAILABLE', 'RUNNING') AND sequential
+            ORDER BY id LIMIT 1
+          ) b`.execute(trx);
+  return new Map(rows.map((r) => [dbKey(r.instance_id, r.database_name), r.task_id]));
+}
+
+/** AVAILABLE + RUNNING runs per rollout, for the given rollouts. */
+export async function gatingLoadActive(trx: Db, rolloutIds: string[]): Promise<Map<string, number>> {
+  const { rows } = await sql<{ rollout_id: string; n: number }>`
+    SELECT rollout_id, count(*)::int AS n FROM task_run
+    WHERE status IN ('AVAILABLE', 'RUNNING') AND rollout_id = ANY(${rolloutIds}::bigint[])
+    GROUP BY rollout_id`.execute(trx);
+  return new Map(rows.map((r) => [r.rollout_id, r.n]));
+}
+

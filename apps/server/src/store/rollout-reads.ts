@@ -1,0 +1,98 @@
+import { sql } from "kysely";
+import { TASK_STATUS_ORDER, type TaskStatus } from "@runway/shared";
+import type { Db } from "./db.js";
+import { StoreError } from "./errors.js";
+
+/** A count for every task status (zeros included, so clients need no defaults). */
+export type StatusCounts = Record<TaskStatus, number>;
+
+export interface RolloutSummary {
+  id: string;
+  projectId: string;
+  title: string;
+  createdAt: string;
+  createdBy: string;
+  statusCounts: StatusCounts;
+}
+
+export interface Rollout extends RolloutSummary {
+  stages: { id: string; environment: string; position: number; statusCounts: StatusCounts }[];
+}
+
+export const emptyCounts = (): StatusCounts =>
+  Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as StatusCounts;
+
+/** Counts per group key from `task.status`, the derived status (one index-only scan per rollout). */
+async function countsBy(db: Db, column: "rollout_id" | "stage_id", where: { rolloutIds: string[] }): Promise<Map<string, StatusCounts>> {
+  const out = new Map<string, StatusCounts>();
+  if (where.rolloutIds.length === 0) return out;
+  const { rows } = await sql<{ k: string; status: TaskStatus; n: number }>`
+    SELECT ${sql.ref(column)} AS k, status, count(*)::int AS n FROM task
+    WHERE rollout_id = ANY(${where.rolloutIds}::bigint[]) GROUP BY 1, 2`.execute(db);
+  for (const r of rows) {
+    let c = out.get(r.k);
+    if (!c) out.set(r.k, (c = emptyCounts()));
+    c[r.status] = r.n;
+  }
+  return out;
+}
+
+interface RolloutRow {
+  id: string;
+  project_id: string;
+  title: string;
+  created_at: Date;
+  created_by: string;
+}
+
+const toSummary = (r: RolloutRow, counts: StatusCounts | undefined): RolloutSummary => ({
+  id: r.id,
+  projectId: r.project_id,
+  title: r.title,
+  createdAt: r.created_at.toISOString(),
+  createdBy: r.created_by,
+  statusCounts: counts ?? emptyCounts(),
+});
+
+/** A project's rollouts, newest first, keyset-paged by id (`rollout_project_idx`). */
+export async function rolloutList(
+  db: Db,
+  p: { projectId: string; limit: number; beforeId: string | null },
+): Promise<{ rollouts: RolloutSummary[]; more: boolean }> {
+  const project = await db.selectFrom("project").select("id").where("id", "=", p.projectId).where("deleted", "=", false).executeTakeFirst();
+  if (!project) throw new StoreError("NOT_FOUND", `project "${p.projectId}" not found`);
+  let q = db
+    .selectFrom("rollout")
+    .select(["id", "project_id", "title", "created_at", "created_by"])
+    .where("project_id", "=", p.projectId)
+    .orderBy("id", "desc")
+    .limit(p.limit + 1);
+  if (p.beforeId !== null) q = q.where("id", "<", p.beforeId);
+  const rows = await q.execute();
+  const page = rows.slice(0, p.limit);
+  const counts = await countsBy(db, "rollout_id", { rolloutIds: page.map((r) => r.id) });
+  return { rollouts: page.map((r) => toSummary(r, counts.get(r.id))), more: rows.length > p.limit };
+}
+
+export async function rolloutGet(db: Db, id: string): Promise<Rollout | undefined> {
+  const row = await db
+    .selectFrom("rollout")
+    .select(["id", "project_id", "title", "created_at", "created_by"])
+    .where("id", "=", id)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const [stages, byRollout, byStage] = await Promise.all([
+    db.selectFrom("stage").select(["id", "environment", "position"]).where("rollout_id", "=", id).orderBy("position").execute(),
+    countsBy(db, "rollout_id", { rolloutIds: [id] }),
+    countsBy(db, "stage_id", { rolloutIds: [id] }),
+  ]);
+  return {
+    ...toSummary(row, byRollout.get(id)),
+    stages: stages.map((s) => ({ id: s.id, environment: s.environment, position: s.position, statusCounts: byStage.get(s.id) ?? emptyCounts() })),
+  };
+}
+
+/** Whether the rollout exists (SSE subscriptions and other cheap checks). */
+export async function rolloutExists(db: Db, id: string): Promise<boolean> {
+  return (await db.selectFrom("rollout").select("id").where("id", "=", id).executeTakeFirst()) !== undefined;
+}

@@ -1,0 +1,218 @@
+import { sql } from "kysely";
+import type { TaskRunStatus, TaskStatus, TaskType, WaitingCause } from "@runway/shared";
+import type { Db } from "./db.js";
+import { StoreError } from "./errors.js";
+
+/** As persisted, except that PARALLEL_LIMIT always carries the live `active` count when served. */
+export type ServedWaitingCause =
+  | Exclude<WaitingCause, { type: "PARALLEL_LIMIT" }>
+  | (Extract<WaitingCause, { type: "PARALLEL_LIMIT" }> & { active: number });
+
+export interface TaskRun {
+  id: string;
+  taskId: string;
+  attempt: number;
+  status: TaskRunStatus;
+  runAt: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  createdBy: string | null;
+  canceledBy: string | null;
+  cancelRequestedAt: string | null;
+  replicaId: string | null;
+  waitingCause?: ServedWaitingCause;
+  result?: unknown;
+}
+
+export interface Task {
+  id: string;
+  rolloutId: string;
+  stageId: string;
+  type: TaskType;
+  instanceId: string;
+  database: string;
+  schemaVersion: string | null;
+  statement: string;
+  status: TaskStatus;
+  skipReason?: string;
+  latestRun?: TaskRun;
+}
+
+export interface LogEntry {
+  id: string;
+  at: string;
+  type: string;
+  replicaId: string | null;
+  message: string;
+  data: Record<string, unknown>;
+}
+
+interface RunRow {
+  id: string;
+  task_id: string;
+  rollout_id: string;
+  attempt: number;
+  status: string;
+  run_at: Date | null;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+  created_by: string | null;
+  canceled_by: string | null;
+  cancel_requested_at: Date | null;
+  owner_replica: string | null;
+  waiting_cause: unknown;
+  result: unknown;
+}
+
+const RUN_COLUMNS = sql`r.id, r.task_id, r.rollout_id, r.attempt, r.status, r.run_at, r.created_at, r.started_at,
+  r.finished_at, r.created_by, r.canceled_by, r.cancel_requested_at, r.owner_replica, (SELECT w.cause FROM task_run_wait w WHERE w.run_id = r.id) AS waiting_cause, r.result`;
+
+const iso = (d: Date | null) => d?.toISOString() ?? null;
+
+function toRun(r: RunRow, active: Map<string, number>): TaskRun {
+  const run: TaskRun = {
+    id: r.id,
+    taskId: r.task_id,
+    attempt: r.attempt,
+    status: r.status as TaskRunStatus,
+    runAt: iso(r.run_at),
+    createdAt: r.created_at.toISOString(),
+    startedAt: iso(r.started_at),
+    finishedAt: iso(r.finished_at),
+    createdBy: r.created_by,
+    canceledBy: r.canceled_by,
+    cancelRequestedAt: iso(r.cancel_requested_at),
+    replicaId: r.owner_replica,
+  };
+  const cause = r.waiting_cause as WaitingCause | null;
+  // Only a PENDING run waits; a stale cause on another status would mislead.
+  if (cause && r.status === "PENDING") {
+    run.waitingCause = cause.type === "PARALLEL_LIMIT" ? { ...cause, active: active.get(r.rollout_id) ?? 0 } : cause;
+  }
+  if (r.result !== null && r.result !== undefined) run.result = r.result;
+  return run;
+}
+
+/**
+ * The live AVAILABLE+RUNNING count per rollout, for PARALLEL_LIMIT causes only: the scheduler does not
+ * persist it (it changes every tick), so it is added when read (`task_run_rollout_active_idx`).
+ */
+async function activeCounts(db: Db, rows: RunRow[]): Promise<Map<string, number>> {
+  const ids = [...new Set(rows.filter((r) => r.status === "PENDING" && (r.waiting_cause as WaitingCause | null)?.type === "PARALLEL_LIMIT").map((r) => r.rollout_id))];
+  if (ids.length === 0) return new Map();
+  const { rows: counts } = await sql<{ rollout_id: string; n: number }>`
+    SELECT rollout_id, count(*)::int AS n FROM task_run
+    WHERE rollout_id = ANY(${ids}::bigint[]) AND status IN ('AVAILABLE', 'RUNNING') GROUP BY 1`.execute(db);
+  return new Map(counts.map((c) => [c.rollout_id, c.n]));
+}
+
+async function runsToDto(db: Db, rows: RunRow[]): Promise<TaskRun[]> {
+  const active = await activeCounts(db, rows);
+  return rows.map((r) => toRun(r, active));
+}
+
+interface TaskRow {
+  id: string;
+  rollout_id: string;
+  stage_id: string;
+  type: string;
+  instance_id: string;
+  database_name: string;
+  schema_version: string | null;
+  statement: string;
+  status: string;
+  skip_reason: string | null;
+}
+
+const TASK_COLUMNS = ["id", "rollout_id", "stage_id", "type", "instance_id", "database_name", "schema_version", "statement", "status", "skip_reason"] as const;
+
+/** Tasks with their latest run (the highest attempt), in one query for all the page's runs. */
+async function withLatestRuns(db: Db, rows: TaskRow[]): Promise<Task[]> {
+  const ids = rows.map((r) => r.id);
+  const runs = ids.length === 0 ? [] : (await sql<RunRow>`
+    SELECT DISTINCT ON (r.task_id) ${RUN_COLUMNS} FROM task_run r
+    WHERE r.task_id = ANY(${ids}::bigint[]) ORDER BY r.task_id, r.attempt DESC`.execute(db)).rows;
+  const latest = new Map((await runsToDto(db, runs)).map((r) => [r.taskId, r]));
+  return rows.map((t) => {
+    const task: Task = {
+      id: t.id,
+      rolloutId: t.rollout_id,
+      stageId: t.stage_id,
+      type: t.type as TaskType,
+      instanceId: t.instance_id,
+      database: t.database_name,
+      schemaVersion: t.schema_version,
+      statement: t.statement,
+      status: t.status as TaskStatus,
+    };
+    if (t.skip_reason !== null) task.skipReason = t.skip_reason;
+    const run = latest.get(t.id);
+    if (run) task.latestRun = run;
+    return task;
+  });
+}
+
+/** A rollout's tasks in creation order, filtered by derived status and stage, keyset-paged by id. */
+export async function taskList(
+  db: Db,
+  p: { rolloutId: string; statuses?: TaskStatus[]; stageId?: string; limit: number; afterId: string | null },
+): Promise<{ tasks: Task[]; more: boolean }> {
+  const rollout = await db.selectFrom("rollout").select("id").where("id", "=", p.rolloutId).executeTakeFirst();
+  if (!rollout) throw new StoreError("NOT_FOUND", `rollout ${p.rolloutId} not found`);
+  let q = db.selectFrom("task").select(TASK_COLUMNS).where("rollout_id", "=", p.rolloutId).orderBy("id").limit(p.limit + 1);
+  if (p.statuses && p.statuses.length > 0) q = q.where("status", "in", p.statuses);
+  if (p.stageId !== undefined) q = q.where("stage_id", "=", p.stageId);
+  if (p.afterId !== null) q = q.where("id", ">", p.afterId);
+  const rows = await q.execute();
+  return { tasks: await withLatestRuns(db, rows.slice(0, p.limit)), more: rows.length > p.limit };
+}
+
+export async function taskGet(db: Db, id: string): Promise<Task | undefined> {
+  const rows = await db.selectFrom("task").select(TASK_COLUMNS).where("id", "=", id).execute();
+  return (await withLatestRuns(db, rows))[0];
+}
+
+/** Every run of a task, latest attempt first. */
+export async function taskRunList(db: Db, taskId: string): Promise<TaskRun[]> {
+  const task = await db.selectFrom("task").select("id").where("id", "=", taskId).executeTakeFirst();
+  if (!task) throw new StoreError("NOT_FOUND", `task ${taskId} not found`);
+  const { rows } = await sql<RunRow>`SELECT ${RUN_COLUMNS} FROM task_run r WHERE r.task_id = ${taskId} ORDER BY r.attempt DESC`.execute(db);
+  return runsToDto(db, rows);
+}
+
+export async function taskRunGet(db: Db, id: string): Promise<TaskRun | undefined> {
+  const { rows } = await sql<RunRow>`SELECT ${RUN_COLUMNS} FROM task_run r WHERE r.id = ${id}`.execute(db);
+  return (await runsToDto(db, rows))[0];
+}
+
+/** A run's log in order of writing, keyset-paged by entry id. */
+export async function taskRunLogs(
+  db: Db,
+  p: { taskRunId: string; limit: number; afterId: string | null },
+): Promise<{ entries: LogEntry[]; more: boolean }> {
+  const run = await db.selectFrom("task_run").select("id").where("id", "=", p.taskRunId).executeTakeFirst();
+  if (!run) throw new StoreError("NOT_FOUND", `task run ${p.taskRunId} not found`);
+  let q = db.selectFrom("task_run_log").select(["id", "at", "type", "replica_id", "payload"])
+    .where("task_run_id", "=", p.taskRunId).orderBy("id").limit(p.limit + 1);
+  if (p.afterId !== null) q = q.where("id", ">", p.afterId);
+  const rows = await q.execute();
+  return {
+    more: rows.length > p.limit,
+    entries: rows.slice(0, p.limit).map((r) => {
+      const { message, ...data } = (r.payload ?? {}) as Record<string, unknown>;
+      const text = typeof message === "string" ? message : typeof data.status === "string" ? `status ${data.status}` : r.type;
+      return { id: r.id, at: r.at.toISOString(), type: r.type, replicaId: r.replica_id, message: text, data };
+    }),
+  };
+}
+
+/** Runs per active status, for the Prometheus gauge (served by `task_run_active_idx`). */
+export async function taskRunsCountActive(db: Db): Promise<Record<"PENDING" | "AVAILABLE" | "RUNNING", number>> {
+  const { rows } = await sql<{ status: "PENDING" | "AVAILABLE" | "RUNNING"; n: number }>`
+    SELECT status, count(*)::int AS n FROM task_run WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING') GROUP BY 1`.execute(db);
+  const out = { PENDING: 0, AVAILABLE: 0, RUNNING: 0 };
+  for (const r of rows) out[r.status] = r.n;
+  return out;
+}

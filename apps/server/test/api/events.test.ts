@@ -1,0 +1,139 @@
+import http from "node:http";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
+import { createTestDatabase, waitFor, type TestDatabase } from "../helpers/db.js";
+import { ADMIN_PASSWORD, apiProject, apiRollout, buildTestApp, call, errorOf, login, taskSpec, userWithRole, type Who } from "./harness.js";
+
+interface SseEvent {
+  event: string;
+  data: unknown;
+}
+
+/**
+ * A real HTTP SSE client (node:http without keep-alive, so closing it really closes the socket):
+ * parses `event:`/`data:` blocks as they arrive.
+ */
+async function openStream(baseUrl: string, path: string, headers: Record<string, string>) {
+  const events: SseEvent[] = [];
+  let buffer = "";
+  let req!: http.ClientRequest;
+  const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    req = http.get(baseUrl + path, { agent: false, headers: { accept: "text/event-stream", ...headers } }, resolve);
+    req.on("error", reject);
+  });
+  const ended = new Promise<void>((resolve) => {
+    res.on("close", resolve);
+    res.on("error", () => resolve());
+  });
+  res.setEncoding("utf8");
+  res.on("data", (chunk: string) => {
+    buffer += chunk;
+    let cut: number;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      const event = /^event: ?(.*)$/m.exec(block)?.[1];
+      const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.replace(/^data: ?/, "")).join("\n");
+      if (event || data) events.push({ event: event ?? "message", data: data ? JSON.parse(data) : null });
+    }
+  });
+  return {
+    status: res.statusCode,
+    contentType: res.headers["content-type"],
+    events,
+    ended,
+    close: async () => {
+      req.destroy();
+      await ended;
+    },
+  };
+}
+
+let t: TestDatabase;
+let a: FastifyInstance;
+let b: FastifyInstance;
+let baseB: string;
+let adminA: Who;
+let adminB: Who;
+
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => {
+  await t.close();
+});
+afterEach(async () => {
+  await a?.close();
+  await b?.close();
+});
+
+async function twoReplicas() {
+  a = await buildTestApp(t, { env: { RUNWAY_REPLICA_ID: "replica-a" } });
+  b = await buildTestApp(t, { env: { RUNWAY_REPLICA_ID: "replica-b" } });
+  baseB = await b.listen({ port: 0, host: "127.0.0.1" });
+  adminA = await login(a, "admin", ADMIN_PASSWORD);
+  adminB = await login(b, "admin", ADMIN_PASSWORD);
+}
+
+describe("GET /events (SSE)", () => {
+  it("a cancel through one replica reaches an SSE client of another", async () => {
+    await twoReplicas();
+    const { projectId, instanceId } = await apiProject(a, adminA, "sse");
+    const { rolloutId, taskIds } = await apiRollout(a, adminA, projectId, [[taskSpec(instanceId, "a")]]);
+    const other = await apiRollout(a, adminA, projectId, [[taskSpec(instanceId, "b")]]);
+    const runId = (await call(a, adminA, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } })).json().results[0].taskRunId;
+
+    const viewer = await userWithRole(b, t, "viewer");
+    const stream = await openStream(baseB, `/api/v1/events?rolloutId=${rolloutId}`, { cookie: viewer.headers.cookie! });
+    try {
+      expect(stream.status).toBe(200);
+      expect(stream.contentType).toMatch(/^text\/event-stream/);
+      await waitFor(async () => stream.events.find((e) => e.event === "ready"), { what: "ready event" });
+      // A change to another rollout is not this stream's business.
+      await call(a, adminA, { method: "POST", url: `/api/v1/rollouts/${other.rolloutId}/tasks/run`, payload: { taskIds: other.taskIds } });
+      const cancel = await call(a, adminA, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/task-runs/cancel`, payload: { taskRunIds: [runId] } });
+      expect(cancel.json().results).toEqual([{ taskRunId: runId, outcome: "CANCELED" }]);
+      const change = await waitFor(async () => stream.events.find((e) => e.event === "change"), { what: "change event on replica b" });
+      expect(change.data).toEqual({ rolloutId });
+      expect(stream.events.some((e) => e.event === "change" && (e.data as { rolloutId: string }).rolloutId === other.rolloutId)).toBe(false);
+      // The client refetches and sees the cancel, made on the other replica.
+      const tasks = (await call(b, viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks` })).json().tasks;
+      expect(tasks[0].latestRun).toMatchObject({ status: "CANCELED", canceledBy: "admin" });
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("without rolloutId a stream sees every rollout's changes; bearer tokens work", async () => {
+    await twoReplicas();
+    const { projectId, instanceId } = await apiProject(a, adminA, "sse2");
+    const tok = (await call(b, adminB, { method: "POST", url: "/api/v1/tokens", payload: { name: "sse" } })).json().token;
+    const stream = await openStream(baseB, "/api/v1/events", { authorization: `Bearer ${tok}` });
+    try {
+      await waitFor(async () => stream.events.find((e) => e.event === "ready"), { what: "ready" });
+      const { rolloutId } = await apiRollout(a, adminA, projectId, [[taskSpec(instanceId, "x")]]);
+      await waitFor(async () => stream.events.find((e) => e.event === "change" && (e.data as { rolloutId: string }).rolloutId === rolloutId), { what: "change for the new rollout" });
+    } finally {
+      await stream.close();
+    }
+  });
+
+  it("refuses anonymous clients, unknown rollouts and bad ids before streaming", async () => {
+    await twoReplicas();
+    expect(errorOf(await b.inject({ method: "GET", url: "/api/v1/events?rolloutId=1" })).status).toBe(401);
+    expect(errorOf(await call(b, adminB, { method: "GET", url: "/api/v1/events?rolloutId=987654321" })).status).toBe(404);
+    expect(errorOf(await call(b, adminB, { method: "GET", url: "/api/v1/events?rolloutId=abc" })).status).toBe(400);
+    const notAcceptable = await call(b, adminB, { method: "GET", url: "/api/v1/events", headers: { accept: "application/json" } });
+    expect(notAcceptable.statusCode).toBe(406);
+  });
+
+  it("closing the server ends open streams (shutdown is not held up by clients)", async () => {
+    await twoReplicas();
+    const stream = await openStream(baseB, "/api/v1/events", { cookie: adminB.headers.cookie! });
+    await waitFor(async () => stream.events.find((e) => e.event === "ready"), { what: "ready" });
+    expect(b.changeFeed.subscribers).toBe(1);
+    await b.close();
+    await stream.ended;
+    expect(b.changeFeed.subscribers).toBe(0);
+  });
+});
