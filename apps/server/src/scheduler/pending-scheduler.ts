@@ -85,7 +85,7 @@ export class PendingScheduler {
       const decision = decide(candidates, { now, busy, active });
 
       const changedRollouts = await gatingPromote(trx, decision.promote.map((c) => c.runId), now, replicaId);
-      await gatingWriteCauses(trx, decision.causes, now);
+      await gatingWriteCauses(trx, decision.causes);
       await gatingFailOrphans(trx, decision.fail, now, replicaId);
 
       // A promotion on a database this pass did not load leaves limit-held runs there with a stale

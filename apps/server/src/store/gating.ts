@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
-import type { Db } from "./db.js";
-import { notifyAvailable, notifyChange } from "./notify.js";
+import { Channel, type Db } from "./db.js";
+import { notifyChange } from "./notify.js";
 
 /**
  * SQL of the pending scheduler's pass. Every function is one statement whose cost follows the size of its
@@ -82,7 +82,6 @@ export * from "./gating-candidates.js";
 
 /** PENDING → AVAILABLE (compare-and-set on status), task status, log entry; wakes the running schedulers. */
 export async function gatingPromote(trx: Db, runIds: string[], now: Date, replicaId: string): Promise<string[]> {
-  if (runIds.length === 0) return [];
   const { rows } = await sql<{ id: string; rollout_id: string }>`
     WITH p AS (
       UPDATE task_run SET status = 'AVAILABLE', updated_at = ${now}
@@ -95,18 +94,17 @@ export async function gatingPromote(trx: Db, runIds: string[], now: Date, replic
     ), l AS (
       INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
       SELECT p.id, ${now}, 'STATUS', ${replicaId}, '{"status":"AVAILABLE","message":"all gates passed"}'::jsonb FROM p
+    ), n AS (
+      SELECT pg_notify(${Channel.AVAILABLE}, '') FROM (SELECT 1 FROM p LIMIT 1) x
     )
-    SELECT id, rollout_id FROM p`.execute(trx);
-  if (rows.length > 0) await notifyAvailable(trx);
+    SELECT id, rollout_id, (SELECT count(*) FROM n) AS notified FROM p`.execute(trx);
   return [...new Set(rows.map((r) => r.rollout_id))];
 }
 
 export async function gatingWriteCauses(
   trx: Db,
   causes: { runId: string; cause: WaitingCause }[],
-  now: Date,
 ): Promise<void> {
-  if (causes.length === 0) return;
   // Only for runs still PENDING (the pass holds the lock, but a cancel may have landed meanwhile).
   await sql`
     INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
@@ -114,7 +112,6 @@ export async function gatingWriteCauses(
     FROM unnest(${causes.map((c) => c.runId)}::bigint[], ${causes.map((c) => JSON.stringify(c.cause))}::jsonb[]) AS c(id, cause)
     JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'
     ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`.execute(trx);
-  void now;
 }
 
 /** Fails runs that can never run (project or instance deleted), with the reason in the result. */
@@ -124,7 +121,6 @@ export async function gatingFailOrphans(
   now: Date,
   replicaId: string,
 ): Promise<void> {
-  if (fails.length === 0) return;
   await sql`
     WITH f AS (
       UPDATE task_run r SET status = 'FAILED', finished_at = ${now}, updated_at = ${now},
@@ -148,7 +144,6 @@ export async function gatingMarkForNextPass(
   dbs: { instanceId: string; database: string }[],
   rolloutIds: string[],
 ): Promise<void> {
-  if (dbs.length === 0 && rolloutIds.length === 0) return;
   await sql`
     WITH d AS (
       INSERT INTO gating_dirty_database (instance_id, database_name)
