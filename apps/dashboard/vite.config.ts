@@ -26,7 +26,6 @@ export default defineConfig({
       output: {
         manualChunks(id) {
           if (id.includes("node_modules/echarts") || id.includes("node_modules/zrender")) return "charts";
-          if (id.includes("node_modules/naive-ui")) return "naive";
           return undefined;
         },
       },
@@ -36,5 +35,8 @@ export default defineConfig({
     environment: "happy-dom",
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
     restoreMocks: true,
+    unstubGlobals: true,
+    // Mounting the whole app in happy-dom is slow on a busy 2-core machine.
+    testTimeout: 20_000,
   },
 });

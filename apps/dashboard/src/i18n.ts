@@ -1,19 +1,20 @@
 import { DEFAULT_LOCALE, isLocale, LOCALES, messages, type Locale, type MessageSchema } from "@runway/shared/locales";
-import { createI18n, type DateTimeFormat, type NumberFormat } from "vue-i18n";
+import { createI18n } from "vue-i18n";
 
 export const LOCALE_STORAGE_KEY = "runway.locale";
 
-const dateTimeFormat: DateTimeFormat = {
+const dateTimeFormat = {
   short: { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
   long: { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" },
   time: { hour: "2-digit", minute: "2-digit" },
+  dayTime: { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
   timeSeconds: { hour: "2-digit", minute: "2-digit", second: "2-digit" },
-};
+} satisfies Record<string, Intl.DateTimeFormatOptions>;
 
-const numberFormat: NumberFormat = {
+const numberFormat = {
   integer: { maximumFractionDigits: 0 },
   percent: { style: "percent", maximumFractionDigits: 0 },
-};
+} satisfies Record<string, Intl.NumberFormatOptions>;
 
 /** The saved choice, else the browser's language when we have it, else English. */
 export function initialLocale(storage: Pick<Storage, "getItem"> | undefined = globalThis.localStorage): Locale {
@@ -30,8 +31,8 @@ export function createAppI18n(locale: Locale = initialLocale()) {
     locale,
     fallbackLocale: DEFAULT_LOCALE,
     messages,
-    datetimeFormats: Object.fromEntries(LOCALES.map((l) => [l, dateTimeFormat])) as Record<Locale, DateTimeFormat>,
-    numberFormats: Object.fromEntries(LOCALES.map((l) => [l, numberFormat])) as Record<Locale, NumberFormat>,
+    datetimeFormats: Object.fromEntries(LOCALES.map((l) => [l, dateTimeFormat])) as Record<Locale, typeof dateTimeFormat>,
+    numberFormats: Object.fromEntries(LOCALES.map((l) => [l, numberFormat])) as Record<Locale, typeof numberFormat>,
     missingWarn: false,
     fallbackWarn: false,
   });

@@ -2,9 +2,9 @@
  * The only place wiring naive-ui's message and dialog APIs, so stores and views can report and confirm
  * without being inside <n-message-provider>. Locale follows the i18n locale.
  */
-import { createDiscreteApi, darkTheme, dateEnUS, dateEsAR, dateJaJP, dateZhCN, enUS, esAR, jaJP, zhCN } from "naive-ui";
+import { createDiscreteApi, dateEnUS, dateEsAR, dateJaJP, dateZhCN, enUS, esAR, jaJP, zhCN } from "naive-ui";
 import type { NDateLocale, NLocale } from "naive-ui";
-import { computed } from "vue";
+import { computed, h } from "vue";
 import type { Locale } from "@runway/shared/locales";
 import { i18n } from "@/i18n";
 
@@ -33,12 +33,13 @@ export function notifyInfo(text: string): void {
   message.info(text);
 }
 
-/** A warning dialog; resolves true when the user confirms. */
-export function confirmDialog(p: { title: string; content: string; positiveText: string; negativeText: string }): Promise<boolean> {
+/** A warning dialog, one paragraph per line; resolves true when the user confirms. */
+export function confirmDialog(p: { title: string; lines: string[]; positiveText: string; negativeText: string }): Promise<boolean> {
   return new Promise((resolve) => {
     dialog.warning({
       title: p.title,
-      content: p.content,
+      content: () => h("div", { "data-testid": "confirm-dialog" }, p.lines.map((l) => h("p", { "data-testid": "confirm-line" }, l))),
+      positiveButtonProps: { "data-testid": "confirm-action" } as never,
       positiveText: p.positiveText,
       negativeText: p.negativeText,
       onPositiveClick: () => resolve(true),
@@ -48,5 +49,3 @@ export function confirmDialog(p: { title: string; content: string; positiveText:
     });
   });
 }
-
-export { darkTheme };

@@ -4,6 +4,8 @@ import type { Task } from "@/api/types";
 /** One bar on the timeline: a run's wait (requested → started) or its execution (started → finished). */
 export interface TimelineBar {
   lane: number;
+  /** Row inside the lane: runs that overlap in time get different tracks, so parallel runs stay visible. */
+  track: number;
   start: number;
   end: number;
   taskId: string;
@@ -13,6 +15,8 @@ export interface TimelineBar {
 
 export interface TimelineData {
   lanes: string[];
+  /** Number of tracks in each lane. */
+  tracks: number[];
   bars: TimelineBar[];
   min: number;
   max: number;
@@ -39,19 +43,26 @@ export function buildTimeline(tasks: readonly Task[], now: number): TimelineData
   const bars: TimelineBar[] = [];
   let min = Infinity;
   let max = -Infinity;
-  for (const t of withRuns) {
+  /** Per lane, when each track is free again (greedy interval packing in start order). */
+  const trackEnds: number[][] = lanes.map(() => []);
+  const startOf = (t: Task) => ms(t.latestRun!.createdAt);
+  for (const t of [...withRuns].sort((a, b) => startOf(a) - startOf(b))) {
     const run = t.latestRun!;
     const lane = laneIndex.get(laneKey(t))!;
     const requested = ms(run.createdAt);
     const started = ms(run.startedAt);
     const finished = ms(run.finishedAt);
     const waitEnd = Number.isNaN(started) ? (Number.isNaN(finished) ? now : finished) : started;
+    const runEnd = Number.isNaN(started) ? waitEnd : Number.isNaN(finished) ? now : Math.max(finished, started);
+    const ends = trackEnds[lane]!;
+    let track = ends.findIndex((end) => end <= requested);
+    if (track < 0) track = ends.push(runEnd) - 1;
+    else ends[track] = runEnd;
     if (!Number.isNaN(requested) && waitEnd > requested) {
-      bars.push({ lane, start: requested, end: waitEnd, taskId: t.id, status: run.status, kind: "wait" });
+      bars.push({ lane, track, start: requested, end: waitEnd, taskId: t.id, status: run.status, kind: "wait" });
     }
     if (!Number.isNaN(started)) {
-      const end = Number.isNaN(finished) ? now : finished;
-      bars.push({ lane, start: started, end: Math.max(end, started), taskId: t.id, status: run.status, kind: "exec" });
+      bars.push({ lane, track, start: started, end: runEnd, taskId: t.id, status: run.status, kind: "exec" });
     }
     for (const v of [requested, started, finished]) {
       if (!Number.isNaN(v) && v > 0) {
@@ -61,5 +72,6 @@ export function buildTimeline(tasks: readonly Task[], now: number): TimelineData
     }
   }
   if (bars.some((b) => b.end === now)) max = Math.max(max, now);
-  return { lanes, bars, min: Number.isFinite(min) ? min : now, max: Number.isFinite(max) ? max : now };
+  const tracks = trackEnds.map((e) => Math.max(1, e.length));
+  return { lanes, tracks, bars, min: Number.isFinite(min) ? min : now, max: Number.isFinite(max) ? max : now };
 }

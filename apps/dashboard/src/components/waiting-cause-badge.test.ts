@@ -1,0 +1,47 @@
+import type { WaitingCause } from "@runway/shared";
+import { describe, expect, it, vi } from "vitest";
+import { i18n } from "@/i18n";
+import { installFakeApi, makeRun, makeTask } from "../../test/fake-api";
+import { mountWithApp } from "../../test/mount";
+import WaitingCauseBadge from "./waiting-cause-badge.vue";
+
+async function badge(cause: WaitingCause, status: "PENDING" | "RUNNING" = "PENDING") {
+  installFakeApi((a) => (a.user = { username: "admin", role: "admin" }));
+  const task = makeTask(5, { status, latestRun: makeRun("5", { status, waitingCause: cause }) });
+  return mountWithApp(WaitingCauseBadge, { props: { task }, path: "/rollouts/1" });
+}
+
+const since = "2030-01-01T10:00:00Z";
+
+describe("waiting-cause badge", () => {
+  it("names the blocking task and version, and jumps to it on click", async () => {
+    const { wrapper, router } = await badge({ type: "VERSION_ORDER", taskId: "12", schemaVersion: "0003", since });
+    const tag = wrapper.find('[data-testid="waiting-cause"]');
+    expect(tag.text()).toBe("Waiting for task #12 (version 0003)");
+    await tag.trigger("click");
+    await vi.waitFor(() => expect(router.currentRoute.value.query.task).toBe("12"));
+  });
+
+  it("says the database is busy", async () => {
+    const { wrapper } = await badge({ type: "DATABASE_BUSY", taskId: "7", since });
+    expect(wrapper.text()).toBe("Database busy: task #7 is running");
+  });
+
+  it("shows the parallel limit with the active count", async () => {
+    const { wrapper } = await badge({ type: "PARALLEL_LIMIT", limit: 3, active: 3, since });
+    expect(wrapper.text()).toBe("Parallel limit reached (3/3)");
+  });
+
+  it("shows a scheduled time in local time with a relative time", async () => {
+    const runAt = new Date(Date.now() + 2 * 3600_000 + 60_000).toISOString();
+    const { wrapper } = await badge({ type: "RUN_AT", runAt, since });
+    const sameDay = new Date(runAt).toDateString() === new Date().toDateString();
+    const local = i18n.global.d(new Date(runAt), sameDay ? "time" : "short");
+    expect(wrapper.text()).toBe(`Scheduled for ${local} (in 2 hours)`);
+  });
+
+  it("shows nothing when the task is not PENDING", async () => {
+    const { wrapper } = await badge({ type: "DATABASE_BUSY", taskId: "7", since }, "RUNNING");
+    expect(wrapper.find('[data-testid="waiting-cause"]').exists()).toBe(false);
+  });
+});

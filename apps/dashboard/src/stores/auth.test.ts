@@ -1,0 +1,65 @@
+import { createPinia, setActivePinia } from "pinia";
+import { beforeEach, describe, expect, it } from "vitest";
+import { projectList, projectUpdate } from "@/api";
+import { installFakeApi, type FakeApi } from "../../test/fake-api";
+import { useAuthStore } from "./auth";
+
+describe("auth store", () => {
+  let api: FakeApi;
+  beforeEach(() => {
+    setActivePinia(createPinia());
+    api = installFakeApi();
+  });
+
+  it("has no user when there is no session", async () => {
+    const auth = useAuthStore();
+    expect(await auth.load()).toBeNull();
+    expect(auth.loaded).toBe(true);
+    expect(auth.signedIn).toBe(false);
+    expect(auth.canOperate).toBe(false);
+  });
+
+  it("signs in, then sends the CSRF token on mutations", async () => {
+    const auth = useAuthStore();
+    await auth.login("admin", "secret");
+    expect(auth.user).toMatchObject({ username: "admin", role: "admin" });
+    expect(auth.isAdmin).toBe(true);
+    await projectUpdate("shop", { parallelTasksPerRollout: 4 });
+    expect(api.calls("PATCH", "/projects/shop")[0]?.headers["x-csrf-token"]).toBe("csrf-123");
+    expect(api.projects[0]?.parallelTasksPerRollout).toBe(4);
+  });
+
+  it("rejects a wrong password with the server's message", async () => {
+    const auth = useAuthStore();
+    await expect(auth.login("admin", "nope")).rejects.toThrow("wrong username or password");
+    expect(auth.signedIn).toBe(false);
+  });
+
+  it("shapes the UI by role: viewers may not operate", async () => {
+    api.users.set("vera", { password: "pw", role: "viewer" });
+    api.users.set("rick", { password: "pw", role: "releaser" });
+    const auth = useAuthStore();
+    await auth.login("vera", "pw");
+    expect([auth.canOperate, auth.isAdmin]).toEqual([false, false]);
+    await auth.login("rick", "pw");
+    expect([auth.canOperate, auth.isAdmin]).toEqual([true, false]);
+  });
+
+  it("signs out and forgets the user", async () => {
+    const auth = useAuthStore();
+    await auth.login("admin", "secret");
+    await auth.logout();
+    expect(auth.user).toBeNull();
+    expect(api.user).toBeNull();
+    expect(api.calls("POST", "/auth/logout")[0]?.headers["x-csrf-token"]).toBe("csrf-123");
+  });
+
+  it("notices an ended session on any 401 and marks it expired", async () => {
+    const auth = useAuthStore();
+    await auth.login("admin", "secret");
+    api.user = null; // the server forgot the session
+    await expect(projectList()).rejects.toMatchObject({ status: 401, code: "UNAUTHENTICATED" });
+    expect(auth.signedIn).toBe(false);
+    expect(auth.expired).toBe(true);
+  });
+});

@@ -1,0 +1,55 @@
+import { Role } from "@runway/shared";
+import { defineStore } from "pinia";
+import { computed, ref } from "vue";
+import { authLogin, authLogout, authMe, onUnauthenticated, setCsrfToken, type Me } from "@/api";
+
+/** Who is signed in, and what the role may do. The server still refuses; this only shapes the UI. */
+export const useAuthStore = defineStore("auth", () => {
+  const user = ref<Me | null>(null);
+  const loaded = ref(false);
+  /** Set when a request came back 401 after we thought we were signed in. */
+  const expired = ref(false);
+
+  const role = computed(() => user.value?.role ?? null);
+  const signedIn = computed(() => user.value !== null);
+  /** Run, cancel, skip and retry: releasers and admins. */
+  const canOperate = computed(() => role.value === Role.RELEASER || role.value === Role.ADMIN);
+  const isAdmin = computed(() => role.value === Role.ADMIN);
+
+  function setUser(me: Me | null) {
+    user.value = me;
+    setCsrfToken(me?.csrfToken);
+  }
+
+  async function load(force = false): Promise<Me | null> {
+    if (loaded.value && !force) return user.value;
+    setUser(await authMe());
+    loaded.value = true;
+    return user.value;
+  }
+
+  async function login(username: string, password: string): Promise<Me> {
+    await authLogin(username, password);
+    const me = await authMe();
+    if (!me) throw new Error("signed in, but the session was not kept (are cookies blocked?)");
+    expired.value = false;
+    setUser(me);
+    loaded.value = true;
+    return me;
+  }
+
+  async function logout(): Promise<void> {
+    try {
+      await authLogout();
+    } finally {
+      setUser(null);
+    }
+  }
+
+  onUnauthenticated(() => {
+    if (user.value) expired.value = true;
+    setUser(null);
+  });
+
+  return { user, loaded, expired, role, signedIn, canOperate, isAdmin, load, login, logout };
+});

@@ -1,0 +1,63 @@
+import { expect, test as base, type Page } from "@playwright/test";
+import { Api } from "./api.js";
+import { ADMIN_PASSWORD, startServer, type RunningServer } from "./server.js";
+
+export const PASSWORD = "e2e-password-1";
+
+export interface Env {
+  server: RunningServer;
+  /** Admin API client, plus an instance (`local`, the embedded PostgreSQL) and users viewer/releaser. */
+  admin: Api;
+}
+
+/**
+ * One real server per worker. RUNWAY_CONCURRENCY=1: a replica runs one task at a time, so with a long
+ * task RUNNING, the tasks the parallel limit lets through stay AVAILABLE long enough to look at.
+ */
+export const test = base.extend<{ signIn: (username: string, password?: string) => Promise<Page> }, { env: Env }>({
+  env: [
+    // eslint-disable-next-line no-empty-pattern
+    async ({}, use) => {
+      const server = await startServer({ RUNWAY_CONCURRENCY: "1" });
+      try {
+        const admin = await Api.signIn(server.url, "admin", ADMIN_PASSWORD);
+        await admin.createInstance("local", server.pgUrl);
+        await admin.createUser("vera", PASSWORD, "viewer");
+        await admin.createUser("rick", PASSWORD, "releaser");
+        await use({ server, admin });
+      } finally {
+        await server.stop();
+      }
+    },
+    { scope: "worker", timeout: 240_000 },
+  ],
+  baseURL: async ({ env }, use) => use(env.server.url),
+  // On failure, keep what the server said meanwhile and what the page logged.
+  page: async ({ page, env }, use, testInfo) => {
+    const from = env.server.log().length;
+    const consoleLines: string[] = [];
+    page.on("console", (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
+    page.on("response", (r) => r.status() >= 400 && consoleLines.push(`[http ${r.status()}] ${r.request().method()} ${r.url()}`));
+    await use(page);
+    if (testInfo.status !== testInfo.expectedStatus) {
+      await testInfo.attach("server.log", { body: env.server.log().slice(from) || "(nothing)", contentType: "text/plain" });
+      await testInfo.attach("browser.log", { body: consoleLines.join("\n") || "(nothing)", contentType: "text/plain" });
+    }
+  },
+  signIn: async ({ page }, use) => {
+    await use(async (username, password = username === "admin" ? ADMIN_PASSWORD : PASSWORD) => {
+      await page.goto("/login");
+      await page.getByTestId("username").locator("input").fill(username);
+      await page.getByTestId("password").locator("input").fill(password);
+      await page.getByTestId("sign-in").click();
+      await expect(page.getByTestId("signed-in-as")).toContainText(username);
+      return page;
+    });
+  },
+});
+
+export { expect };
+
+let seq = 0;
+/** A fresh id for fixtures (projects and rollouts of one run never collide). */
+export const uid = (prefix: string) => `${prefix}-${Date.now().toString(36)}-${++seq}`;
