@@ -1,15 +1,34 @@
 import path from "node:path";
 import { promises as fs } from "node:fs";
 import { runner } from "node-pg-migrate";
-import type pg from "pg";
+import pg from "pg";
 import { REPO_ROOT } from "../config.js";
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, "migrations");
 const MIGRATIONS_TABLE = "pgmigrations";
 
 /** Applies every numbered SQL file in `migrations/` not yet applied, in order, under node-pg-migrate's lock. */
+const MIGRATE_LOCK = 7_301_000;
+
+/**
+ * Replicas starting together must not fail: node-pg-migrate's own lock fails instead of waiting, so we
+ * wait on a session advisory lock of our own and run the migrator without its lock.
+ */
 export async function migrate(databaseUrl: string, log: (msg: string) => void = () => undefined): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl, application_name: "runway migrate" });
+  await client.connect();
+  try {
+    await client.query("SELECT pg_advisory_lock($1)", [MIGRATE_LOCK]);
+    await runMigrations(databaseUrl, log);
+  } finally {
+    await client.query("SELECT pg_advisory_unlock($1)", [MIGRATE_LOCK]).catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function runMigrations(databaseUrl: string, log: (msg: string) => void): Promise<void> {
   await runner({
+    noLock: true,
     databaseUrl,
     dir: MIGRATIONS_DIR,
     direction: "up",

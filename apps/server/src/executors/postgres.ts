@@ -53,13 +53,37 @@ function errorResult(e: unknown): Record<string, unknown> {
   };
 }
 
+const CONNECT_ATTEMPTS = 4;
+
+/** An error PostgreSQL raised for a statement (it has an SQLSTATE) rather than a connection failure. */
+function isStatementError(e: unknown): boolean {
+  const code = (e as PgError).code;
+  // Class 08 is connection exceptions; 57P0x is the server shutting down or restarting.
+  return typeof code === "string" && !code.startsWith("08") && !code.startsWith("57P");
+}
+
 const sumRows = (res: pg.QueryResult | pg.QueryResult[]): number =>
   (Array.isArray(res) ? res : [res]).reduce((n, r) => n + (r.rowCount ?? 0), 0);
 
 export class PostgresExecutor implements Executor {
   constructor(private readonly opts: { statementTimeoutMs: number; connectTimeoutMs?: number }) {}
 
+  /**
+   * Connects, retrying a few times: a connection-phase error (a timeout across a pause, a restart of the
+   * target) has not run anything, so it must not fail the task at the first try.
+   */
   private async connect(url: string, run: ClaimedRun, replicaId: string): Promise<pg.Client> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.connectOnce(url, run, replicaId);
+      } catch (e) {
+        if (attempt >= CONNECT_ATTEMPTS || isStatementError(e)) throw e;
+        await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async connectOnce(url: string, run: ClaimedRun, replicaId: string): Promise<pg.Client> {
     const client = new pg.Client({
       connectionString: url,
       // Visible in the target's pg_stat_activity; max 63 bytes.
@@ -68,8 +92,26 @@ export class PostgresExecutor implements Executor {
       connectionTimeoutMillis: this.opts.connectTimeoutMs ?? 10_000,
     });
     client.on("error", () => undefined);
-    await client.connect();
+    try {
+      await client.connect();
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw e;
+    }
     return client;
+  }
+
+  /**
+   * A zombie owner (frozen past its lease) may still hold an open transaction for this run on the
+   * target. End the sessions of older epochs before applying, so it can never commit after the takeover.
+   */
+  private async fenceOlderEpochs(client: pg.Client, run: ClaimedRun): Promise<void> {
+    const prefix = `runway run ${run.id} attempt ${run.attempt} epoch `;
+    await client.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE application_name LIKE $1 AND application_name NOT LIKE $2 AND pid <> pg_backend_pid()`,
+      [prefix.replace(/[%_\\]/g, "\\$&") + "%", (prefix + run.epoch + " ").replace(/[%_\\]/g, "\\$&") + "%"],
+    );
   }
 
   /** Aborts the running statement on the target from a second connection when the signal fires. */
@@ -122,6 +164,7 @@ export class PostgresExecutor implements Executor {
     const checksum = createHash("sha256").update(run.statement).digest("hex");
     let detach = () => undefined as void;
     try {
+      if (run.epoch > 1) await this.fenceOlderEpochs(client, run);
       const exists = await client.query("SELECT to_regclass('public.runway_ledger') IS NOT NULL AS ok");
       if (!(exists.rows[0] as { ok: boolean }).ok) {
         await client.query("BEGIN");

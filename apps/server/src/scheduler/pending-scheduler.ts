@@ -49,6 +49,8 @@ export class PendingScheduler {
       clock: Clock;
       replicaId: string;
       fullPassIntervalMs: number;
+      /** How long a frozen pass may keep the lock (see tryXactLock). */
+      lockIdleTimeoutMs?: number;
       /** Test-only: promote without the advisory lock (breaks the gates under several replicas). */
       unsafeSkipLock?: boolean;
       onPass?: (r: PassResult) => void;
@@ -64,7 +66,7 @@ export class PendingScheduler {
     const { db, clock, replicaId } = this.deps;
     const started = performance.now();
     const result = await db.transaction().execute(async (trx) => {
-      if (!this.deps.unsafeSkipLock && !(await tryXactLock(trx, PENDING_PASS_LOCK))) return null;
+      if (!this.deps.unsafeSkipLock && !(await tryXactLock(trx, PENDING_PASS_LOCK, this.deps.lockIdleTimeoutMs))) return null;
       const now = clock.now();
       const changes = await gatingTakeChanges(trx);
       const overdue =

@@ -30,6 +30,9 @@ export interface RuntimeOptions {
   onPass?: (r: PassResult) => void;
 }
 
+/** A frozen lock holder is cut off within half a lease, so recovery still fits lease + sweep interval. */
+const lockIdleTimeout = (leaseTtlMs: number) => Math.max(1000, Math.floor(leaseTtlMs / 2));
+
 /**
  * Wires one replica's loops: pending scheduler, running scheduler, heartbeat + lease renewal, sweeper.
  * NOTIFY wakes them within milliseconds; a jittered poll is the backstop.
@@ -48,6 +51,7 @@ export class SchedulerRuntime {
       clock: o.clock,
       replicaId: o.replicaId,
       fullPassIntervalMs: o.fullPassIntervalMs,
+      lockIdleTimeoutMs: lockIdleTimeout(o.leaseTtlMs),
       unsafeSkipLock: o.testBreak === "lock",
       onPass: (r) => {
         o.metrics?.passDuration.observe({ kind: r.kind }, r.durationMs / 1000);
@@ -79,6 +83,7 @@ export class SchedulerRuntime {
       db: o.db,
       clock: o.clock,
       replicaId: o.replicaId,
+      lockIdleTimeoutMs: lockIdleTimeout(o.leaseTtlMs),
       onSweep: (r) => {
         o.metrics?.recovered.inc({ outcome: "requeued" }, r.requeued);
         o.metrics?.recovered.inc({ outcome: "failed" }, r.failed);

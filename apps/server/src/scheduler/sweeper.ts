@@ -9,12 +9,21 @@ import type { Clock } from "./clock.js";
  * a replica never takes over a run merely because it is not in its own memory.
  */
 export class Sweeper {
-  constructor(private readonly deps: { db: Db; clock: Clock; replicaId: string; onSweep?: (r: { requeued: number; failed: number }) => void }) {}
+  constructor(
+    private readonly deps: {
+      db: Db;
+      clock: Clock;
+      replicaId: string;
+      /** How long a frozen sweeper may keep the lock (see tryXactLock). */
+      lockIdleTimeoutMs?: number;
+      onSweep?: (r: { requeued: number; failed: number }) => void;
+    },
+  ) {}
 
   async runOnce(): Promise<{ requeued: number; failed: number } | null> {
     const { db, clock, replicaId } = this.deps;
     const res = await db.transaction().execute(async (trx) => {
-      if (!(await tryXactLock(trx, SWEEP_LOCK))) return null;
+      if (!(await tryXactLock(trx, SWEEP_LOCK, this.deps.lockIdleTimeoutMs))) return null;
       const now = clock.now();
       const r = await taskRunsSweepExpired(trx, { now, replicaId });
       await replicasPrune(trx, { now, olderThanMs: 7 * 24 * 3600 * 1000 });

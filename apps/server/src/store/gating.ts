@@ -11,8 +11,15 @@ import { notifyChange } from "./notify.js";
 export const PENDING_PASS_LOCK = 7_301_001;
 export const SWEEP_LOCK = 7_301_002;
 
-export async function tryXactLock(trx: Db, key: number): Promise<boolean> {
-  const { rows } = await sql<{ ok: boolean }>`SELECT pg_try_advisory_xact_lock(${key}) AS ok`.execute(trx);
+/**
+ * Takes a transaction-scoped advisory lock without waiting. `idleTimeoutMs` bounds how long the lock can
+ * outlive a frozen holder: PostgreSQL ends a session idle in its transaction that long (a SIGSTOPped
+ * replica between two statements), which releases the lock.
+ */
+export async function tryXactLock(trx: Db, key: number, idleTimeoutMs = 5000): Promise<boolean> {
+  const { rows } = await sql<{ ok: boolean }>`
+    SELECT set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(idleTimeoutMs)))}, true) IS NOT NULL
+       AND pg_try_advisory_xact_lock(${key}) AS ok`.execute(trx);
   return rows[0]?.ok === true;
 }
 

@@ -1,0 +1,148 @@
+import { promises as fs } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { startBenchPg, type BenchPg } from "../../bench/lib/pg.js";
+import { Api } from "./api.js";
+import { CheckContext, runChecks } from "./checks/index.js";
+import { quiesce, readControl } from "./control.js";
+import { CancelWatcher, cancelBallast, createWorkload, submitRollout } from "./driver.js";
+import type { HarnessLog } from "./facts.js";
+import { planFaults, runFaults } from "./faults.js";
+import type { ChaosOptions } from "./options.js";
+import { ReplicaSet } from "./replicas.js";
+import { summarizeHarness, summarizeWorkload, type Report } from "./report.js";
+import { Rng } from "./rng.js";
+import { readTargets, setupTargets } from "./targets.js";
+import { planWorkload } from "./workload.js";
+
+const ADMIN_PASSWORD = "chaos-admin-password";
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
+      const s = net.createServer().listen(0, "127.0.0.1", () => resolve(s));
+      s.on("error", reject);
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/**
+ * One chaos run: PostgreSQL, N replicas, the seeded workload through the REST API, the seeded fault plan
+ * for the duration, quiescence, then the invariant checks. Always stops what it started.
+ */
+export async function runChaos(o: ChaosOptions, command: string): Promise<Report> {
+  const t0 = Date.now();
+  const say = o.quiet ? () => undefined : (line: string) => console.log(`[chaos ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  const outDir = o.outDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "runway-chaos-")));
+  await fs.mkdir(outDir, { recursive: true });
+  const rng = Rng.fromSeed(o.seed);
+  const w = planWorkload(rng.fork(0), o);
+  const faultPlan = planFaults(rng.fork(1), o);
+  const harness: HarnessLog = { faults: [], cancels: [], retries: [], crashes: [] };
+  const timings: Record<string, number> = {};
+
+  let pgServer: BenchPg | undefined;
+  let control: pg.Pool | undefined;
+  let replicas: ReplicaSet | undefined;
+  const emergency = () => replicas?.killAllNow();
+  const onSignal = (sig: NodeJS.Signals) => {
+    emergency();
+    void (pgServer?.stop() ?? Promise.resolve()).finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
+  };
+  process.on("exit", emergency);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    say(`seed ${o.seed}: ${w.tasks.length} tasks in ${w.rollouts.length} rollouts over ${w.databases.length} databases; ${faultPlan.length} faults planned; logs in ${outDir}`);
+    pgServer = await startBenchPg();
+    const controlUrl = await pgServer.freshDatabase("runway_chaos");
+    await setupTargets(pgServer.serverUrl, w.databases);
+    say(`PostgreSQL up, control database migrated, ${w.databases.length} target databases ready`);
+    control = new pg.Pool({ connectionString: controlUrl, max: 4, application_name: "runway chaos harness" });
+    control.on("error", () => undefined);
+
+    const env: Record<string, string> = {
+      LOG_LEVEL: "warn",
+      RUNWAY_CONCURRENCY: String(o.concurrency),
+      RUNWAY_LEASE_TTL_MS: String(o.leaseTtlMs),
+      RUNWAY_HEARTBEAT_INTERVAL_MS: String(o.heartbeatMs),
+      RUNWAY_SWEEP_INTERVAL_MS: String(o.sweepMs),
+      RUNWAY_POLL_INTERVAL_MS: String(o.pollMs),
+      RUNWAY_FULL_PASS_INTERVAL_MS: String(o.fullPassMs),
+      RUNWAY_DRAIN_GRACE_MS: "2000",
+      RUNWAY_LOGIN_RATE_LIMIT: "1000",
+      ...(o.testBreak ? { NODE_ENV: "test", RUNWAY_TEST_BREAK: o.testBreak } : {}),
+    };
+    replicas = new ReplicaSet({ databaseUrl: controlUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir }, await freePorts(o.replicas));
+    await replicas.startAll();
+    timings.startMs = Date.now() - t0;
+    say(`${o.replicas} replicas up: ${replicas.replicas.map((r) => `${r.id}:${r.port}`).join(" ")}`);
+
+    const api = new Api(replicas);
+    await api.signIn(ADMIN_PASSWORD);
+    const s = await createWorkload(api, w, pgServer.serverUrl);
+    say(`workload created through the API`);
+
+    const tStart = Date.now();
+    const endAt = tStart + o.durationS * 1000;
+    const submittedRollouts = new Set<number>();
+    const submissions = Promise.all(
+      w.rollouts.map(async (r) => {
+        await new Promise((res) => setTimeout(res, r.submitAtMs));
+        await submitRollout(api, r, s);
+        submittedRollouts.add(r.index);
+      }),
+    );
+    submissions.catch(() => undefined); // awaited below; this only keeps Node from calling it unhandled meanwhile
+    const watcher = new CancelWatcher(api, replicas, w, s, submittedRollouts);
+    const watching = watcher.run();
+    watching.catch(() => undefined);
+    await runFaults(faultPlan, replicas, control, endAt, harness.faults, say);
+    await submissions;
+    const left = endAt - Date.now();
+    if (left > 0) await new Promise((res) => setTimeout(res, left));
+    timings.chaosMs = Date.now() - tStart;
+    say(`fault window over: ${harness.faults.length} faults; healing and waiting for quiescence`);
+
+    await replicas.healAll();
+    const canceled = await cancelBallast(api, w, s);
+    if (canceled) say(`canceled ${canceled} ballast runs`);
+    const tQuiesce = Date.now();
+    const quiescent = await quiesce(control, api, w, s, harness.retries, o.quiesceTimeoutMs);
+    watcher.stop();
+    await watching;
+    harness.cancels.push(...watcher.events);
+    timings.quiesceMs = Date.now() - tQuiesce;
+    say(quiescent ? "quiescent; stopping replicas, checking invariants" : `not quiescent (runs left that can never move, or ${o.quiesceTimeoutMs} ms passed); stopping replicas, checking anyway`);
+    // Nothing may change while the facts are read (when not quiescent, draining releases what still runs).
+    await replicas.stopAll(5000);
+    harness.crashes.push(...replicas.crashes);
+
+    const facts = { ...(await readControl(control)), ...(await readTargets(pgServer.serverUrl, w.databases)) };
+    // Raw material for a post-mortem of any violation.
+    await fs.writeFile(path.join(outDir, "facts.json"), JSON.stringify({ ...facts, dataRows: [...facts.dataRows], schemaApplied: [...facts.schemaApplied], databases: [...facts.databases] }));
+    const checks = runChecks(new CheckContext(o, w, s, facts, harness));
+    if (harness.crashes.length > 0) {
+      checks.push({ name: "+ No crash", ok: false, detail: `${harness.crashes.length} replicas exited by themselves`, violations: harness.crashes });
+    }
+    timings.totalMs = Date.now() - t0;
+    const report: Report = {
+      command, outDir, options: o, workload: summarizeWorkload(w), harness: summarizeHarness(harness), quiescent, timings, checks,
+      ok: checks.every((c) => c.ok),
+    };
+    await fs.writeFile(path.join(outDir, "report.json"), JSON.stringify({ ...report, faults: harness.faults, cancels: harness.cancels }, null, 2));
+    return report;
+  } finally {
+    await replicas?.stopAll(5000).catch(() => replicas?.killAllNow());
+    await control?.end().catch(() => undefined);
+    await pgServer?.stop().catch(() => undefined);
+    process.off("exit", emergency);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}

@@ -1,0 +1,18 @@
+import type { CheckResult } from "../facts.js";
+import type { CheckContext } from "./context.js";
+import { checkNoLoss, checkNoRepeat } from "./outcomes.js";
+import { checkFencing, checkRecovery } from "./ownership.js";
+import { checkExclusion, checkParallelLimit, checkRunAt, checkVersionOrder } from "./timeline.js";
+
+export { CheckContext } from "./context.js";
+
+/** The seven invariants of issue 5, plus the run-at gate. */
+export function runChecks(c: CheckContext): CheckResult[] {
+  return [checkNoLoss, checkNoRepeat, checkExclusion, checkParallelLimit, checkVersionOrder, checkFencing, checkRecovery, checkRunAt].map((check) => {
+    try {
+      return check(c);
+    } catch (e) {
+      return { name: check.name, ok: false, detail: "the check itself failed", violations: [String((e as Error).stack ?? e)] };
+    }
+  });
+}

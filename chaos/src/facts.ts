@@ -1,0 +1,103 @@
+/** What the checks look at: rows read from the control database and the targets after quiescence. */
+
+export interface TaskRow {
+  id: string;
+  rolloutId: string;
+  type: string;
+  database: string;
+  schemaVersion: string | null;
+  status: string;
+  limit: number;
+}
+
+export interface RunRow {
+  id: string;
+  taskId: string;
+  attempt: number;
+  status: string;
+  runAt: Date | null;
+  result: { error?: { message?: string } } | null;
+}
+
+export interface LogRow {
+  runId: string;
+  at: Date;
+  type: string;
+  replica: string | null;
+  payload: { status?: string; epoch?: number; message?: string };
+}
+
+export interface JournalRow {
+  db: string;
+  marker: string;
+  taskId: string | null;
+  attempt: number | null;
+  runId: string;
+  epoch: number;
+  replica: string;
+  schemaVersion: string | null;
+  startedAt: Date;
+  committedAt: Date | null;
+}
+
+export interface LedgerRow {
+  db: string;
+  taskId: string;
+  attempt: number;
+  runId: string;
+  schemaVersion: string | null;
+}
+
+export interface Facts {
+  tasks: TaskRow[];
+  runs: RunRow[];
+  logs: LogRow[];
+  journal: JournalRow[];
+  ledger: LedgerRow[];
+  /** Rows in chaos_data per marker (a data update applied twice leaves two). */
+  dataRows: Map<string, number>;
+  /** Markers whose schema change is present (a column of chaos_schema, or a chaos_sdl_ table). */
+  schemaApplied: Set<string>;
+  databases: Set<string>;
+}
+
+/** What the harness did, recorded as it went. */
+export interface FaultEvent {
+  kind: "kill" | "freeze";
+  replica: string;
+  at: number;
+  /** Runs the victim owned (RUNNING) just before the signal. */
+  runs: { id: string; epoch: number }[];
+  /** Freeze: when it was resumed. Kill: when its slot's next process was ready. */
+  endedAt: number;
+  /** Freeze: advisory locks (scheduler loops' keys) the frozen replica's sessions held right after SIGSTOP. */
+  heldLocks?: string[];
+}
+
+export interface CancelEvent {
+  taskKey: string;
+  runId: string;
+  owner: string;
+  via: string;
+  at: number;
+  /** HTTP status and the outcome the API reported (CANCEL_REQUESTED, CANCELED) or the error code. */
+  status: number;
+  outcome: string;
+}
+
+export interface HarnessLog {
+  faults: FaultEvent[];
+  cancels: CancelEvent[];
+  /** Tasks re-run through the API after their non-re-runnable run failed with its owner. */
+  retries: string[];
+  crashes: string[];
+}
+
+/** One invariant's verdict. */
+export interface CheckResult {
+  name: string;
+  ok: boolean;
+  /** What was checked, in numbers. */
+  detail: string;
+  violations: string[];
+}

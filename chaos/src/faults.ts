@@ -1,0 +1,110 @@
+import { setTimeout as delay } from "node:timers/promises";
+import type pg from "pg";
+import type { FaultEvent } from "./facts.js";
+import type { ChaosOptions } from "./options.js";
+import type { ReplicaSet } from "./replicas.js";
+import type { Rng } from "./rng.js";
+
+/** One planned fault: after `gapMs`, SIGKILL (restart after `downMs`) or SIGSTOP (SIGCONT after `downMs`). */
+export interface PlannedFault {
+  kind: "kill" | "freeze";
+  slot: number;
+  gapMs: number;
+  downMs: number;
+}
+
+/** The fault plan, from the seed: enough faults to fill the duration, one at a time. */
+export function planFaults(rng: Rng, o: ChaosOptions): PlannedFault[] {
+  if (o.faults === "none") return [];
+  const out: PlannedFault[] = [];
+  let t = 0;
+  const horizon = o.durationS * 1000;
+  while (t < horizon) {
+    const kind = o.faults === "both" ? (rng.chance(0.55) ? "kill" : "freeze") : o.faults;
+    // A freeze outlasts the lease and a sweep, so the run is taken over before the zombie wakes up.
+    const downMs = kind === "kill" ? rng.int(300, 3000) : o.leaseTtlMs + o.sweepMs + rng.int(1000, 3000);
+    const gapMs = Math.round(o.faultGapMs * (0.5 + rng.int(0, 100) / 100));
+    out.push({ kind, slot: rng.int(0, o.replicas - 1), gapMs, downMs });
+    t += gapMs + downMs;
+  }
+  return out;
+}
+
+/** Lock keys of apps/server/src/store/gating.ts, named for the report. */
+const LOCK_NAMES: Record<string, string> = { "7301001": "the pending-pass lock", "7301002": "the sweep lock" };
+
+/** Advisory locks held by a replica's control-database sessions (its pool names them "runway <id>"). */
+async function heldAdvisoryLocks(control: pg.Pool, replicaId: string): Promise<string[]> {
+  const { rows } = await control.query<{ key: string }>(
+    `SELECT DISTINCT ((l.classid::bigint << 32) | l.objid::bigint)::text AS key
+     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1`,
+    [`runway ${replicaId}`],
+  );
+  return rows.map((r) => LOCK_NAMES[r.key] ?? `advisory lock ${r.key}`);
+}
+
+/**
+ * Carries out the plan until `endAt`. The victim is the planned slot, or the next healthy one when that
+ * slot is not up; a fault is skipped rather than leave fewer than one healthy replica. A killed replica is
+ * restarted in the background (a restart can take a while on a busy machine; the plan goes on meanwhile).
+ * Just before the signal it records the runs the victim owns (for the recovery check). Resolves once every
+ * restart it began has finished.
+ */
+export async function runFaults(
+  plan: PlannedFault[],
+  replicas: ReplicaSet,
+  control: pg.Pool,
+  endAt: number,
+  events: FaultEvent[],
+  log: (line: string) => void,
+): Promise<void> {
+  const restarts: Promise<void>[] = [];
+  for (const f of plan) {
+    const wait = Math.min(f.gapMs, endAt - Date.now());
+    if (wait > 0) await delay(wait);
+    if (Date.now() >= endAt) break;
+    const n = replicas.replicas.length;
+    const order = Array.from({ length: n }, (_, i) => (f.slot + i) % n);
+    const slot = order.find((s) => replicas.replicas[s]!.state === "up");
+    if (slot === undefined || replicas.healthy().length < 2) continue;
+    const victim = replicas.replicas[slot]!;
+    const owned = await control.query<{ id: string; lease_epoch: number }>(
+      "SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' AND owner_replica = $1",
+      [victim.id],
+    );
+    const event: FaultEvent = {
+      kind: f.kind, replica: victim.id, at: 0, endedAt: 0,
+      runs: owned.rows.map((r) => ({ id: r.id, epoch: r.lease_epoch })),
+    };
+    if (f.kind === "kill") {
+      const killed = replicas.kill(slot);
+      event.at = Date.now();
+      events.push(event);
+      await killed;
+      log(`SIGKILL ${victim.id} (owned ${event.runs.length} running); restart in ${f.downMs} ms`);
+      restarts.push(
+        (async () => {
+          await delay(f.downMs);
+          const next = await replicas.start(slot);
+          event.endedAt = Date.now();
+          log(`restarted slot ${slot + 1} as ${next.id} (${((event.endedAt - event.at) / 1000).toFixed(1)} s after the kill)`);
+        })().catch((e: Error) => {
+          replicas.crashes.push(`slot ${slot + 1} did not restart after the kill of ${victim.id}: ${e.message}`);
+        }),
+      );
+    } else {
+      replicas.freeze(slot);
+      event.at = Date.now();
+      events.push(event);
+      event.heldLocks = await heldAdvisoryLocks(control, victim.id);
+      const held = event.heldLocks.length ? `; it holds ${event.heldLocks.join(", ")}` : "";
+      log(`SIGSTOP ${victim.id} (owned ${event.runs.length} running${held}) for ${f.downMs} ms`);
+      await delay(f.downMs);
+      replicas.thaw(slot);
+      event.endedAt = Date.now();
+      log(`SIGCONT ${victim.id}`);
+    }
+  }
+  await Promise.all(restarts);
+}

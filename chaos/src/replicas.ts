@@ -1,0 +1,172 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createWriteStream } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait.js";
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const SERVER_DIR = path.join(REPO_ROOT, "apps/server");
+
+export type ReplicaState = "starting" | "up" | "frozen" | "dead";
+
+/** One replica slot: a port and, over time, a sequence of processes (generations) with their own ids. */
+export interface Replica {
+  slot: number;
+  port: number;
+  generation: number;
+  id: string;
+  state: ReplicaState;
+  proc: ChildProcess | undefined;
+  exited: Promise<void>;
+  /** Set when the harness itself ends the process (kill, stop): any other exit is a crash. */
+  expectExit: boolean;
+}
+
+export interface ReplicaEnv {
+  databaseUrl: string;
+  adminPassword: string;
+  env: Record<string, string>;
+  logDir: string;
+}
+
+/**
+ * N replicas as real server processes: the same entry point as `pnpm start` (apps/server/src/main.ts),
+ * started as `node --import tsx` so that a signal reaches the server itself and not a wrapper.
+ */
+export class ReplicaSet {
+  readonly replicas: Replica[];
+  /** Processes that exited without the harness ending them. */
+  readonly crashes: string[] = [];
+
+  constructor(private readonly cfg: ReplicaEnv, ports: number[]) {
+    this.replicas = ports.map((port, slot) => ({
+      slot, port, generation: 0, id: "", state: "dead", proc: undefined, exited: Promise.resolve(), expectExit: false,
+    }));
+  }
+
+  healthy(): Replica[] {
+    return this.replicas.filter((r) => r.state === "up");
+  }
+
+  private startChain: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Starts a new generation in the slot and waits until it answers /readyz. Starts are serialized: two
+   * server processes starting at once can fail in their migrations ("Another migration is already
+   * running", node-pg-migrate's lock is try-or-fail; see chaos/repro/concurrent-migrate.ts).
+   */
+  start(slot: number): Promise<Replica> {
+    const next = this.startChain.then(() => this.startNow(slot));
+    this.startChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async startNow(slot: number): Promise<Replica> {
+    const r = this.replicas[slot]!;
+    if (r.state !== "dead") throw new Error(`replica slot ${slot} is ${r.state}`);
+    r.generation += 1;
+    // Short ids: the executor's application_name (63 bytes) carries it whole.
+    r.id = `r${slot + 1}g${r.generation}`;
+    r.state = "starting";
+    r.expectExit = false;
+    const log = createWriteStream(path.join(this.cfg.logDir, `${r.id}.log`));
+    const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+      cwd: SERVER_DIR,
+      env: {
+        ...process.env,
+        ...this.cfg.env,
+        DATABASE_URL: this.cfg.databaseUrl,
+        PORT: String(r.port),
+        HOST: "127.0.0.1",
+        RUNWAY_REPLICA_ID: r.id,
+        RUNWAY_DEMO: "0",
+        RUNWAY_ADMIN_PASSWORD: this.cfg.adminPassword,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    proc.stdout?.pipe(log);
+    proc.stderr?.pipe(log);
+    r.proc = proc;
+    const id = r.id;
+    r.exited = new Promise((resolve) =>
+      proc.once("exit", (code, signal) => {
+        if (r.proc === proc) {
+          if (!r.expectExit) this.crashes.push(`${id} exited by itself (code ${code}, signal ${signal})`);
+          r.state = "dead";
+        }
+        resolve();
+      }),
+    );
+    const url = `http://127.0.0.1:${r.port}/readyz`;
+    await waitFor(`replica ${r.id} ready on :${r.port}`, 90_000, async () => {
+      if (r.proc !== proc || r.state === "dead") throw new Error(`replica ${r.id} exited while starting (see ${r.id}.log)`);
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
+      return res?.status === 200;
+    });
+    r.state = "up";
+    return r;
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.replicas.map((r) => this.start(r.slot)));
+  }
+
+  async kill(slot: number): Promise<void> {
+    const r = this.replicas[slot]!;
+    r.expectExit = true;
+    r.proc?.kill("SIGCONT");
+    r.proc?.kill("SIGKILL");
+    await r.exited;
+    r.state = "dead";
+  }
+
+  freeze(slot: number): void {
+    const r = this.replicas[slot]!;
+    r.proc?.kill("SIGSTOP");
+    r.state = "frozen";
+  }
+
+  thaw(slot: number): void {
+    const r = this.replicas[slot]!;
+    if (r.state !== "frozen") return;
+    r.proc?.kill("SIGCONT");
+    r.state = "up";
+  }
+
+  /** Makes every slot healthy again: resumes frozen ones, starts dead ones. */
+  async healAll(): Promise<void> {
+    for (const r of this.replicas) this.thaw(r.slot);
+    await Promise.all(this.replicas.filter((r) => r.state === "dead").map((r) => this.start(r.slot)));
+  }
+
+  /** SIGTERM (drain), SIGKILL after `graceMs`. */
+  async stopAll(graceMs: number): Promise<void> {
+    await Promise.all(
+      this.replicas.map(async (r) => {
+        if (!r.proc || r.proc.exitCode !== null || r.proc.signalCode !== null) return;
+        r.expectExit = true;
+        if (r.state === "frozen") r.proc.kill("SIGCONT");
+        r.proc.kill("SIGTERM");
+        const timer = setTimeout(() => r.proc?.kill("SIGKILL"), graceMs);
+        await r.exited;
+        clearTimeout(timer);
+        r.state = "dead";
+      }),
+    );
+  }
+
+  /** Last resort, synchronous (process exit): kills whatever is still alive. */
+  killAllNow(): void {
+    for (const r of this.replicas) {
+      if (r.proc && r.proc.exitCode === null && r.proc.signalCode === null) {
+        r.expectExit = true;
+        try {
+          r.proc.kill("SIGCONT");
+          r.proc.kill("SIGKILL");
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+  }
+}

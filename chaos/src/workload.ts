@@ -1,0 +1,146 @@
+import type { ChaosOptions } from "./options.js";
+import type { Rng } from "./rng.js";
+import { statementFor, type StatementKind } from "./statements.js";
+
+/**
+ * The workload, derived from the seed alone: projects with different parallel limits, rollouts with
+ * stages of tasks over the target databases, versioned schema changes whose versions are shuffled across
+ * rollouts (so the version-order gate holds runs), data updates, deliberate failures, cancel targets
+ * (long data updates canceled while RUNNING), statements that cannot run in a transaction, database
+ * creations, and tasks scheduled a few seconds ahead.
+ */
+export type TaskKind = Exclude<StatementKind, "create" | "ballast">;
+
+export const TaskTypeOf: Record<StatementKind, string> = {
+  schema: "DATABASE_SCHEMA_UPDATE",
+  sdl: "DATABASE_SDL",
+  data: "DATABASE_DATA_UPDATE",
+  fail: "DATABASE_DATA_UPDATE",
+  cancel: "DATABASE_DATA_UPDATE",
+  nontx: "DATABASE_DATA_UPDATE",
+  create: "DATABASE_CREATE",
+  ballast: "DATABASE_DATA_UPDATE",
+};
+
+export const SEQUENTIAL_TYPES = new Set(["DATABASE_CREATE", "DATABASE_SCHEMA_UPDATE", "DATABASE_SDL"]);
+
+export interface PlannedTask {
+  /** Unique marker, embedded in the statement and in the journal. */
+  key: string;
+  kind: StatementKind;
+  type: string;
+  database: string;
+  schemaVersion: string | null;
+  statement: string;
+  /** Submitted with runAt = submission + this delay. */
+  scheduleDelayMs: number | null;
+  rollout: number;
+}
+
+export interface PlannedRollout {
+  index: number;
+  projectId: string;
+  title: string;
+  stages: { environment: string; tasks: PlannedTask[] }[];
+  /** When (ms after the start of the fault window) its tasks are submitted to run. */
+  submitAtMs: number;
+}
+
+export interface Workload {
+  projects: { id: string; limit: number }[];
+  databases: string[];
+  rollouts: PlannedRollout[];
+  tasks: PlannedTask[];
+}
+
+const pad = (n: number, w: number) => String(n).padStart(w, "0");
+
+/** Ballast runs wait this long (far beyond any run), then are canceled. */
+export const BALLAST_DELAY_MS = 3_600_000;
+
+export function planWorkload(rng: Rng, o: ChaosOptions): Workload {
+  const databases = Array.from({ length: o.databases }, (_, i) => `chaos_db_${pad(i, 2)}`);
+  const projects = o.limits.map((limit, i) => ({ id: `chaos-p${i}`, limit }));
+  const nRollouts = Math.max(projects.length, Math.round((o.tasks * o.rolloutsPer100) / 100));
+  const mix = Object.entries(o.mix).filter(([, w]) => w > 0) as [TaskKind, number][];
+  const submitSpan = o.durationS * 1000 * o.submitSpread;
+
+  const tasks: PlannedTask[] = [];
+  const rollouts: PlannedRollout[] = [];
+  let seq = 0;
+  for (let r = 0; r < nRollouts; r++) {
+    const size = Math.max(1, Math.round((o.tasks / nRollouts) * (0.6 + rng.int(0, 80) / 100)));
+    const own: PlannedTask[] = [];
+    const make = (kind: StatementKind, database: string): PlannedTask => {
+      const key = `t${pad(seq++, 5)}`;
+      const sleepMs = kind === "cancel" ? rng.int(4000, 6000) : rng.int(o.sleepMs[0], o.sleepMs[1]);
+      const scheduled = kind !== "cancel" && rng.chance(0.06);
+      return {
+        key, kind, type: TaskTypeOf[kind], database, schemaVersion: null,
+        statement: statementFor(kind, key, sleepMs),
+        scheduleDelayMs: scheduled ? rng.int(2000, 8000) : null,
+        rollout: r,
+      };
+    };
+    // A database that does not exist yet, created by the rollout itself (now and then).
+    if (!o.testBreak && rng.chance(0.5)) own.push(make("create", `chaos_new_${pad(r, 3)}`));
+    for (let i = 0; i < size; i++) own.push(make(rng.weighted(mix), rng.pick(databases)));
+    const nStages = rng.int(1, 3);
+    const envs = ["staging", "prod", "dr"];
+    const stages = envs.slice(0, nStages).map((environment) => ({ environment, tasks: [] as PlannedTask[] }));
+    own.forEach((t, i) => stages[Math.min(nStages - 1, Math.floor((i * nStages) / own.length))]!.tasks.push(t));
+    rollouts.push({
+      index: r,
+      projectId: projects[r % projects.length]!.id,
+      title: `chaos rollout ${r}`,
+      stages,
+      submitAtMs: r === 0 ? 0 : rng.int(0, Math.round(submitSpan)),
+    });
+    tasks.push(...own);
+  }
+  if (o.ballast > 0) {
+    const r = rollouts.length;
+    projects.push({ id: "chaos-ballast", limit: 0 });
+    const own = Array.from({ length: o.ballast }, (_, i): PlannedTask => {
+      const key = `b${pad(i, 5)}`;
+      return {
+        key, kind: "ballast", type: TaskTypeOf.ballast, database: databases[i % databases.length]!, schemaVersion: null,
+        statement: statementFor("ballast", key, 0), scheduleDelayMs: BALLAST_DELAY_MS, rollout: r,
+      };
+    });
+    rollouts.push({ index: r, projectId: "chaos-ballast", title: "chaos ballast", stages: [{ environment: "later", tasks: own }], submitAtMs: 0 });
+    tasks.push(...own);
+  }
+  assignVersions(rng, databases, tasks, o.versionedShare);
+  return { projects, databases, rollouts, tasks };
+}
+
+/**
+ * Most schema changes carry a version. Per database the versions are a random permutation over the
+ * tasks, so a rollout submitted early often holds a higher version than one submitted later. Half the
+ * databases use dotted versions ("1.9" < "1.10" only when parts compare as numbers).
+ */
+function assignVersions(rng: Rng, databases: string[], tasks: PlannedTask[], share: number): void {
+  for (const db of databases) {
+    const dotted = rng.chance(0.5);
+    const versioned = tasks.filter((t) => t.database === db && (t.kind === "schema" || t.kind === "sdl") && rng.chance(share));
+    rng.shuffle(versioned).forEach((t, i) => {
+      t.schemaVersion = dotted ? `1.${i + 1}` : pad(i + 1, 4);
+    });
+  }
+}
+
+/** Compares versions part by part, numerically where both parts are numbers (independent of the server's). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[._-]/);
+  const pb = b.split(/[._-]/);
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i]!;
+    const y = pb[i]!;
+    const nx = /^\d+$/.test(x);
+    const ny = /^\d+$/.test(y);
+    const c = nx && ny ? Math.sign(Number(BigInt(x) - BigInt(y))) : x < y ? -1 : x > y ? 1 : 0;
+    if (c !== 0) return c;
+  }
+  return Math.sign(pa.length - pb.length);
+}
