@@ -11,6 +11,10 @@ export interface BenchPg {
   serverUrl: string;
   /** A fresh, migrated control database. */
   freshDatabase(name: string): Promise<string>;
+  /** A fresh database without Runway's schema (other queues' own schemas, target databases). */
+  emptyDatabase(name: string): Promise<string>;
+  /** A copy of `template` (which must have no open connections): a prepared workload in a second or two. */
+  cloneDatabase(name: string, template: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -64,6 +68,16 @@ export async function startBenchPg(): Promise<BenchPg> {
       await migrate(dbUrl);
       return dbUrl;
     },
+    async emptyDatabase(name) {
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin(`CREATE DATABASE ${name}`);
+      return withDatabase(url, name);
+    },
+    async cloneDatabase(name, template) {
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await admin(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+      return withDatabase(url, name);
+    },
     async stop() {
       await embedded?.stop();
       if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
@@ -88,8 +102,11 @@ export async function writeResult(name: string, data: unknown): Promise<string> 
 export async function machineInfo(): Promise<Record<string, unknown>> {
   const { execSync } = await import("node:child_process");
   let commit = "unknown";
+  // Uncommitted changes mean the numbers describe more than the commit named.
+  let dirty: boolean | undefined;
   try {
     commit = execSync("git rev-parse --short HEAD", { encoding: "utf8" }).trim();
+    dirty = execSync("git status --porcelain --untracked-files=no", { encoding: "utf8" }).trim() !== "";
   } catch {
     /* not a git checkout */
   }
@@ -100,6 +117,8 @@ export async function machineInfo(): Promise<Record<string, unknown>> {
     node: process.version,
     platform: `${os.platform()} ${os.release()}`,
     commit,
+    ...(dirty !== undefined ? { uncommittedChanges: dirty } : {}),
+    loadAverage: os.loadavg().map((x) => Number(x.toFixed(2))),
     at: new Date().toISOString(),
   };
 }
