@@ -162,24 +162,29 @@ CREATE TABLE replica (
 );
 
 -- Change tracking for the pending scheduler's live pass: writers record what they changed in the same
--- transaction; a pass takes the rows (DELETE … RETURNING) and re-evaluates only what they name.
+-- transaction; a pass takes the rows (DELETE … RETURNING) and re-evaluates only what they name. The tables
+-- are append-only (no unique key on what they name): a writer never waits for a pass holding the same key,
+-- and a pass merges duplicates itself.
+-- Runs created since the last pass (never evaluated yet).
+CREATE TABLE gating_dirty_run (
+  id bigserial PRIMARY KEY,
+  run_id bigint NOT NULL
+);
 CREATE TABLE gating_dirty_database (
+  id bigserial PRIMARY KEY,
   instance_id text NOT NULL,
   database_name text NOT NULL,
   -- New versioned tasks from this version key up may now be blocked: re-check runs above it.
-  version_from text COLLATE "C",
-  PRIMARY KEY (instance_id, database_name)
-);
--- Runs created since the last pass (never evaluated yet).
-CREATE TABLE gating_dirty_run (
-  run_id bigint PRIMARY KEY
+  version_from text COLLATE "C"
 );
 -- Versioned tasks that became DONE or SKIPPED: runs they held by version order may go.
 CREATE TABLE gating_dirty_task (
-  task_id bigint PRIMARY KEY
+  id bigserial PRIMARY KEY,
+  task_id bigint NOT NULL
 );
 CREATE TABLE gating_dirty_rollout (
-  rollout_id bigint PRIMARY KEY,
+  id bigserial PRIMARY KEY,
+  rollout_id bigint NOT NULL,
   -- The limit itself changed: every limit-held run needs its cause rewritten.
   all_limited boolean NOT NULL DEFAULT false
 );

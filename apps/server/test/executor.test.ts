@@ -122,7 +122,7 @@ describe("PostgreSQL executor through the schedulers", () => {
     const [claimed] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 1000, now });
     // Replica A applies the statement on the target, then dies before recording DONE.
     const first = await new PostgresExecutor({ statementTimeoutMs: 10_000 }).execute(claimed!, {
-      signal: new AbortController().signal, replicaId: "A", log: async () => undefined, stillOwner: async () => true,
+      signal: new AbortController().signal, replicaId: "A", fenceTarget: true, log: async () => undefined, stillOwner: async () => true,
     });
     expect(first.status).toBe("DONE");
     now = new Date(now.getTime() + 5000);

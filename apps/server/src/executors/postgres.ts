@@ -164,7 +164,7 @@ export class PostgresExecutor implements Executor {
     const checksum = createHash("sha256").update(run.statement).digest("hex");
     let detach = () => undefined as void;
     try {
-      if (run.epoch > 1) await this.fenceOlderEpochs(client, run);
+      if (run.epoch > 1 && ctx.fenceTarget) await this.fenceOlderEpochs(client, run);
       const exists = await client.query("SELECT to_regclass('public.runway_ledger') IS NOT NULL AS ok");
       if (!(exists.rows[0] as { ok: boolean }).ok) {
         await client.query("BEGIN");

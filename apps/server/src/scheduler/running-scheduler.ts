@@ -76,6 +76,7 @@ export class RunningScheduler {
       const outcome = await this.deps.executorFor(run.type).execute(run, {
         signal: abort.signal,
         replicaId: this.deps.replicaId,
+        fenceTarget: !unfenced,
         log: async (type, payload) => {
           await taskRunAppendLog(this.deps.db, { ...fence, type, payload, now: this.deps.clock.now() });
         },

@@ -46,10 +46,14 @@ export async function gatingTakeChanges(trx: Db): Promise<GatingChanges> {
     rollouts: { rollout_id: string; all_limited: boolean }[];
   }>`
     WITH s AS (SELECT full_pass_requested, last_full_pass_at, last_pass_at FROM gating_state WHERE id = 1),
-    n AS (DELETE FROM gating_dirty_run RETURNING run_id),
-    d AS (DELETE FROM gating_dirty_database RETURNING instance_id, database_name, version_from),
-    t AS (DELETE FROM gating_dirty_task RETURNING task_id),
-    r AS (DELETE FROM gating_dirty_rollout RETURNING rollout_id, all_limited)
+    n0 AS (DELETE FROM gating_dirty_run RETURNING run_id),
+    n AS (SELECT DISTINCT run_id FROM n0),
+    d0 AS (DELETE FROM gating_dirty_database RETURNING instance_id, database_name, version_from),
+    d AS (SELECT instance_id, database_name, min(version_from) AS version_from FROM d0 GROUP BY 1, 2),
+    t0 AS (DELETE FROM gating_dirty_task RETURNING task_id),
+    t AS (SELECT DISTINCT task_id FROM t0),
+    r0 AS (DELETE FROM gating_dirty_rollout RETURNING rollout_id, all_limited),
+    r AS (SELECT rollout_id, bool_or(all_limited) AS all_limited FROM r0 GROUP BY 1)
     SELECT (SELECT full_pass_requested FROM s) AS full,
            (SELECT last_full_pass_at FROM s) AS last_full,
            (SELECT last_pass_at FROM s) AS last_pass,
@@ -155,10 +159,8 @@ export async function gatingMarkForNextPass(
     WITH d AS (
       INSERT INTO gating_dirty_database (instance_id, database_name)
       SELECT * FROM unnest(${dbs.map((d) => d.instanceId)}::text[], ${dbs.map((d) => d.database)}::text[])
-      ON CONFLICT DO NOTHING
     )
-    INSERT INTO gating_dirty_rollout (rollout_id) SELECT unnest(${rolloutIds}::bigint[])
-    ON CONFLICT DO NOTHING`.execute(trx);
+    INSERT INTO gating_dirty_rollout (rollout_id) SELECT unnest(${rolloutIds}::bigint[])`.execute(trx);
 }
 
 /** Earliest future run-at among PENDING runs, so the scheduler can wake exactly then. */

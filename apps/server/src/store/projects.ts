@@ -75,8 +75,7 @@ export async function projectUpdate(
       await sql`
         INSERT INTO gating_dirty_rollout (rollout_id, all_limited)
         SELECT DISTINCT r.rollout_id, true FROM task_run r JOIN rollout ro ON ro.id = r.rollout_id
-        WHERE ro.project_id = ${id} AND r.status = 'PENDING' ORDER BY 1
-        ON CONFLICT (rollout_id) DO UPDATE SET all_limited = true`.execute(trx);
+        WHERE ro.project_id = ${id} AND r.status = 'PENDING'`.execute(trx);
       await notifyPending(trx);
     }
     return toProject(row);

@@ -66,10 +66,7 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
         )
         INSERT INTO gating_dirty_database (instance_id, database_name, version_from)
         SELECT instance_id, database_name, min(schema_version_key) FROM t WHERE schema_version_key IS NOT NULL
-        GROUP BY 1, 2 ORDER BY 1, 2
-        ON CONFLICT (instance_id, database_name) DO UPDATE SET version_from =
-          CASE WHEN gating_dirty_database.version_from IS NULL THEN excluded.version_from
-               ELSE least(gating_dirty_database.version_from, excluded.version_from) END`.execute(trx);
+        GROUP BY 1, 2`.execute(trx);
       await notifyPending(trx);
     }
     await notifyChange(trx, [rollout.id]);

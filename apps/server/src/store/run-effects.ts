@@ -20,13 +20,14 @@ export function runEffects(now: Date, replicaId: string | null): RawBuilder<unkn
     ), eff_db AS (
       INSERT INTO gating_dirty_database (instance_id, database_name)
       SELECT DISTINCT instance_id, database_name FROM f WHERE f.left_active AND f.sequential
-      ORDER BY 1, 2 ON CONFLICT DO NOTHING
     ), eff_done AS (
       INSERT INTO gating_dirty_task (task_id)
       SELECT DISTINCT task_id FROM f WHERE f.status = 'DONE' AND f.schema_version_key IS NOT NULL
-      ORDER BY 1 ON CONFLICT DO NOTHING
     ), eff_rollout AS (
       INSERT INTO gating_dirty_rollout (rollout_id)
-      SELECT DISTINCT rollout_id FROM f WHERE f.left_active ORDER BY 1 ON CONFLICT DO NOTHING
+      SELECT DISTINCT f.rollout_id FROM f
+      -- Only a limit can hold runs back for the rollout's sake (a limit set later marks its rollouts).
+      JOIN rollout ro ON ro.id = f.rollout_id JOIN project p ON p.id = ro.project_id
+      WHERE f.left_active AND p.parallel_tasks_per_rollout > 0
     )`;
 }

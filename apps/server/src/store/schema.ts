@@ -150,9 +150,9 @@ export interface DB {
   user_session: UserSessionTable;
   api_token: ApiTokenTable;
   audit_log: AuditLogTable;
-  gating_dirty_run: { run_id: Int8 };
-  gating_dirty_database: { instance_id: string; database_name: string; version_from: string | null };
-  gating_dirty_task: { task_id: Int8 };
-  gating_dirty_rollout: { rollout_id: Int8; all_limited: Generated<boolean> };
+  gating_dirty_run: { id: GenId; run_id: Int8 };
+  gating_dirty_database: { id: GenId; instance_id: string; database_name: string; version_from: string | null };
+  gating_dirty_task: { id: GenId; task_id: Int8 };
+  gating_dirty_rollout: { id: GenId; rollout_id: Int8; all_limited: Generated<boolean> };
   gating_state: { id: number; full_pass_requested: Generated<boolean>; last_full_pass_at: NullableTimestamp; last_pass_at: NullableTimestamp };
 }

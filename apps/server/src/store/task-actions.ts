@@ -108,8 +108,7 @@ export async function tasksSkip(
         UPDATE task SET skipped = true, skip_reason = ${p.reason}, status = 'SKIPPED', updated_at = ${p.now}
         WHERE id = ANY(${p.taskIds}::bigint[]) RETURNING id, schema_version
       )
-      INSERT INTO gating_dirty_task (task_id) SELECT id FROM s WHERE schema_version IS NOT NULL ORDER BY id
-      ON CONFLICT DO NOTHING`.execute(trx);
+      INSERT INTO gating_dirty_task (task_id) SELECT id FROM s WHERE schema_version IS NOT NULL`.execute(trx);
     await notifyPending(trx);
     await notifyChange(trx, [p.rolloutId]);
   });
