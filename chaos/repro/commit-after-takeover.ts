@@ -100,4 +100,4 @@ try {
   await db.destroy();
   await server.stop();
 }
-process.exitCode = exit;
+process.exit(exit);

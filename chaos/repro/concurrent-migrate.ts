@@ -28,7 +28,7 @@ try {
     }
   }
   console.log(failures ? `BUG: ${failures} of 30 concurrent migrate() calls failed` : "ok: concurrent migrate() calls all succeeded");
-  process.exitCode = failures ? 1 : 0;
+  process.exit(failures ? 1 : 0);
 } finally {
   await pg.stop();
 }

