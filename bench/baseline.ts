@@ -6,7 +6,7 @@ import { BaselinePendingScheduler } from "./baseline/pending-scheduler.js";
 import { BaselineStore } from "./baseline/store.js";
 import { seedGating } from "./lib/gating-seed.js";
 import { applyLiveChange, claimAll, reserveTasks } from "./lib/live-change.js";
-import { machineInfo, median, startBenchPg, writeResult } from "./lib/pg.js";
+import { machineInfo, median, startBenchPg, writeResult, runMain } from "./lib/pg.js";
 import { readResult } from "./lib/results.js";
 import { ratio } from "./lib/stats.js";
 
@@ -147,12 +147,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
-// Exit explicitly: the results are written, and a third-party library's leftover timer must not hold the
-// suite (a 20,000-job throughput run once stayed alive with two timers and no sockets after writing).
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

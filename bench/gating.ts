@@ -4,7 +4,7 @@ import { PendingScheduler, type PassResult } from "../apps/server/src/scheduler/
 import type { DB } from "../apps/server/src/store/schema.js";
 import { taskRunFinish, taskRunsClaim } from "../apps/server/src/store/runs.js";
 import { tasksRun } from "../apps/server/src/store/task-actions.js";
-import { machineInfo, median, startBenchPg, writeResult } from "./lib/pg.js";
+import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/pg.js";
 import { seedGating } from "./lib/gating-seed.js";
 
 /**
@@ -133,7 +133,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+runMain(main);

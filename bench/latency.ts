@@ -1,7 +1,7 @@
 import { createDb, createPool } from "../apps/server/src/store/db.js";
 import { tasksRun } from "../apps/server/src/store/task-actions.js";
 import { graphileStart, graphileUtils } from "./lib/queues.js";
-import { machineInfo, startBenchPg, writeResult, type BenchPg } from "./lib/pg.js";
+import { machineInfo, startBenchPg, writeResult, type BenchPg, runMain } from "./lib/pg.js";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
 import { ratio, sleep, summarize, until } from "./lib/stats.js";
 import { createWorkload, dataTask } from "./lib/workload.js";
@@ -133,12 +133,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
-// Exit explicitly: the results are written, and a third-party library's leftover timer must not hold the
-// suite (a 20,000-job throughput run once stayed alive with two timers and no sockets after writing).
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -10,7 +10,7 @@ import { PendingScheduler } from "../apps/server/src/scheduler/pending-scheduler
 import type { DB } from "../apps/server/src/store/schema.js";
 import { seedHistory } from "./lib/history-seed.js";
 import { explainAll, type Captured, type Explained } from "./lib/explain.js";
-import { machineInfo, startBenchPg, writeResult } from "./lib/pg.js";
+import { machineInfo, startBenchPg, writeResult, runMain } from "./lib/pg.js";
 import { summarize, type Summary } from "./lib/stats.js";
 
 /**
@@ -121,12 +121,4 @@ async function main(): Promise<void> {
   }
 }
 
-// Exit explicitly: the results are written, and a third-party library's leftover timer must not hold the
-// suite (a 20,000-job throughput run once stayed alive with two timers and no sockets after writing).
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

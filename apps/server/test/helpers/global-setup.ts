@@ -1,10 +1,9 @@
 import os from "node:os";
 import path from "node:path";
 import { promises as fs } from "node:fs";
-import net from "node:net";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { startEmbeddedPostgres, type EmbeddedHandle } from "../../src/db/embedded.js";
+import { freePort, startEmbeddedPostgres, type EmbeddedHandle } from "../../src/db/embedded.js";
 import { migrate } from "../../src/db/migrate.js";
 
 declare module "vitest" {
@@ -14,17 +13,6 @@ declare module "vitest" {
 }
 
 export const TEMPLATE_DB = "runway_template";
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on("error", reject);
-  });
-}
 
 function withDatabase(url: string, database: string): string {
   const u = new URL(url);
