@@ -9,8 +9,11 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
 export function createPool(url: string, max = 10, applicationName = "runway"): pg.Pool {
   const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName });
-  // An idle client losing its connection must not crash the process; the pool replaces it.
+  // A client losing its connection must not crash the process: idle ones are replaced by the pool, and a
+  // checked-out one (e.g. ended by idle_in_transaction_session_timeout after this process was paused)
+  // fails its pending query, which the caller sees.
   pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
   return pool;
 }
 
