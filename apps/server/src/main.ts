@@ -23,7 +23,11 @@ async function main(): Promise<void> {
   const pool = createPool(url, 20, `runway ${config.replicaId}`);
   const db = createDb(pool);
   const metrics = new Metrics();
-  const executor = new PostgresExecutor({ statementTimeoutMs: config.statementTimeoutMs });
+  const executor = new PostgresExecutor({
+    statementTimeoutMs: config.statementTimeoutMs,
+    idleInTransactionTimeoutMs: config.leaseTtlMs / 2,
+    poolSize: config.concurrency,
+  });
   const app = await buildApp({ db, pool, config, metrics, databaseUrl: url });
   const log = app.log;
   if (config.demo) {
@@ -57,6 +61,7 @@ async function main(): Promise<void> {
     log.info({ signal }, "draining: no new claims; waiting for running tasks");
     await app.close().catch(() => undefined);
     await runtime.drain(config.drainGraceMs);
+    await executor.close();
     await db.destroy();
     await embedded?.stop();
     process.exit(0);

@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from "kysely";
+import { Channel } from "./db.js";
 
 /**
  * SQL fragments appended to a data-modifying CTE named `f` whose rows are runs that just changed status.
@@ -20,14 +21,38 @@ export function runEffects(now: Date, replicaId: string | null): RawBuilder<unkn
     ), eff_db AS (
       INSERT INTO gating_dirty_database (instance_id, database_name)
       SELECT DISTINCT instance_id, database_name FROM f WHERE f.left_active AND f.sequential
+      RETURNING 1
     ), eff_done AS (
       INSERT INTO gating_dirty_task (task_id)
       SELECT DISTINCT task_id FROM f WHERE f.status = 'DONE' AND f.schema_version_key IS NOT NULL
+      RETURNING 1
     ), eff_rollout AS (
       INSERT INTO gating_dirty_rollout (rollout_id)
       SELECT DISTINCT f.rollout_id FROM f
       -- Only a limit can hold runs back for the rollout's sake (a limit set later marks its rollouts).
       JOIN rollout ro ON ro.id = f.rollout_id JOIN project p ON p.id = ro.project_id
       WHERE f.left_active AND p.parallel_tasks_per_rollout > 0
+      RETURNING 1
     )`;
+}
+
+/**
+ * Select-list expressions for the statement's final SELECT (after runEffects): NOTIFY the pending
+ * schedulers only when the change can let a PENDING run go (something was recorded for them: a live pass
+ * looks at nothing else), the running schedulers when a run became AVAILABLE, and the dashboards with
+ * the rollouts touched. Inside the statement, so a finish costs one round trip; PostgreSQL delivers
+ * identical notifications of one transaction once.
+ */
+export function runEffectsNotify(): RawBuilder<unknown> {
+  return sql`
+    (SELECT count(pg_notify(${Channel.PENDING}, '')) FROM (
+      SELECT 1 FROM eff_db UNION ALL SELECT 1 FROM eff_done UNION ALL SELECT 1 FROM eff_rollout LIMIT 1) x) AS notified_pending,
+    (SELECT count(pg_notify(${Channel.AVAILABLE}, '')) FROM (SELECT 1 FROM f WHERE f.status = 'AVAILABLE' LIMIT 1) x) AS notified_available,
+    ${notifyChangeOf(sql`f`)} AS notified_change`;
+}
+
+/** Notifies the dashboards of every rollout in `rel` (a relation with a rollout_id column). */
+export function notifyChangeOf(rel: RawBuilder<unknown>): RawBuilder<unknown> {
+  return sql`(SELECT count(pg_notify(${Channel.CHANGE}, json_build_object('rolloutIds', json_build_array(x.rollout_id::text))::text))
+    FROM (SELECT DISTINCT rollout_id FROM ${rel}) x)`;
 }

@@ -1,8 +1,7 @@
 import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
 import type { Db } from "./db.js";
-import { notifyAvailable, notifyChange, notifyPending } from "./notify.js";
-import { runEffects } from "./run-effects.js";
+import { notifyChangeOf, runEffects, runEffectsNotify } from "./run-effects.js";
 
 /** A run this replica claimed: everything an executor needs, plus the fencing token (attempt, epoch). */
 export interface ClaimedRun {
@@ -60,10 +59,10 @@ export async function taskRunsClaim(
       SELECT u.id, ${p.now}, 'STATUS', ${p.replicaId}, jsonb_build_object('status', 'RUNNING', 'epoch', u.lease_epoch) FROM u
     )
     SELECT u.id, u.task_id, u.rollout_id, u.attempt, u.lease_epoch, u.rerunnable, u.available_at, t.type, t.statement,
-      t.schema_version, t.instance_id, t.database_name, i.connection_url, (SELECT id::text FROM installation) AS installation_id
+      t.schema_version, t.instance_id, t.database_name, i.connection_url, (SELECT id::text FROM installation) AS installation_id,
+      ${notifyChangeOf(sql`u`)} AS notified
     FROM u JOIN t ON t.id = u.task_id JOIN instance i ON i.id = t.instance_id
     ORDER BY u.id`.execute(db);
-  if (rows.length > 0) await notifyChange(db, rows.map((r) => r.rollout_id));
   return rows.map((r) => ({
     id: r.id, installationId: r.installation_id, taskId: r.task_id, rolloutId: r.rollout_id, attempt: r.attempt, epoch: r.lease_epoch, type: r.type,
     statement: r.statement, schemaVersion: r.schema_version, instanceId: r.instance_id,
@@ -93,11 +92,8 @@ export async function taskRunFinish(
       RETURNING id, task_id, rollout_id, instance_id, database_name, sequential, schema_version_key, status,
         true AS left_active, ${p.message}::text AS message
     ) ${runEffects(p.now, p.replicaId)}
-    SELECT id, rollout_id FROM f`.execute(db);
-  if (rows.length === 0) return false;
-  await notifyPending(db);
-  await notifyChange(db, [rows[0]!.rollout_id]);
-  return true;
+    SELECT id, rollout_id, ${runEffectsNotify()} FROM f`.execute(db);
+  return rows.length > 0;
 }
 
 /** Appends a log entry only while the fence holds (same CAS as every other write of the owner). */
@@ -156,12 +152,8 @@ export async function taskRunsSweepExpired(db: Db, p: { now: Date; replicaId: st
              WHEN r.status = 'CANCELED' THEN 'lease of replica ' || x.owner_replica || ' expired while cancel was requested'
              ELSE 'owning replica stopped responding: ' || x.owner_replica END AS message
     ) ${runEffects(p.now, p.replicaId)}
-    SELECT status, rollout_id FROM f`.execute(db);
-  if (rows.length === 0) return { requeued: 0, failed: 0 };
+    SELECT status, rollout_id, ${runEffectsNotify()} FROM f`.execute(db);
   const requeued = rows.filter((r) => r.status === "AVAILABLE").length;
-  if (requeued > 0) await notifyAvailable(db);
-  if (requeued < rows.length) await notifyPending(db);
-  await notifyChange(db, rows.map((r) => r.rollout_id));
   return { requeued, failed: rows.length - requeued };
 }
 
@@ -186,11 +178,6 @@ export async function taskRunRelease(db: Db, p: Fence & { now: Date; reason: str
       RETURNING id, task_id, rollout_id, instance_id, database_name, sequential, schema_version_key, status,
         status <> 'AVAILABLE' AS left_active, ${p.reason}::text AS message
     ) ${runEffects(p.now, p.replicaId)}
-    SELECT rollout_id, status FROM f`.execute(db);
-  const row = rows[0];
-  if (!row) return false;
-  if (row.status === "AVAILABLE") await notifyAvailable(db);
-  else await notifyPending(db);
-  await notifyChange(db, [row.rollout_id]);
-  return true;
+    SELECT rollout_id, status, ${runEffectsNotify()} FROM f`.execute(db);
+  return rows.length > 0;
 }
