@@ -27,6 +27,22 @@ async function runs() {
 }
 
 describe("pending scheduler gates", () => {
+  it("a run no gate can hold is created AVAILABLE; any gate that could apply makes it PENDING", async () => {
+    const free = await seedProject(t.db, { id: "free" });
+    const limited = await seedProject(t.db, { id: "limited", limit: 5 });
+    const data = (instanceId: string, database: string, schemaVersion: string | null = null) =>
+      task(instanceId, database, { type: TaskType.DATABASE_DATA_UPDATE, schemaVersion });
+    const a = await seedRollout(t.db, free.projectId, [data(free.instanceId, "a"), data(free.instanceId, "b", "0001"), task(free.instanceId, "c")]);
+    const b = await seedRollout(t.db, limited.projectId, [data(limited.instanceId, "d")]);
+    const c = await seedRollout(t.db, free.projectId, [data(free.instanceId, "e")], { runAt: new Date(Date.now() + 3_600_000) });
+    const byTask = new Map((await runs()).map((r) => [r.task_id, r]));
+    expect(byTask.get(a.taskIds[0]!)).toMatchObject({ status: "AVAILABLE", task_status: "AVAILABLE" });
+    for (const id of [a.taskIds[1], a.taskIds[2], b.taskIds[0], c.taskIds[0]]) expect(byTask.get(id!)?.status).toBe("PENDING");
+    const log = await t.db.selectFrom("task_run_log").innerJoin("task_run", "task_run.id", "task_run_log.task_run_id")
+      .select("payload").where("task_run.task_id", "=", a.taskIds[0]!).execute();
+    expect(log.map((l) => l.payload)).toEqual([expect.objectContaining({ status: "AVAILABLE", message: "created by test; no gate applies" })]);
+  });
+
   it("promotes a run nothing holds, and AVAILABLE is the task's own status", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
     await seedRollout(t.db, projectId, [task(instanceId, "a")]);

@@ -4,18 +4,15 @@ import {
   PENDING_PASS_LOCK,
   dbKey,
   gatingFailOrphans,
-  gatingLoadActive,
   gatingLoadAllPending,
-  gatingLoadBusy,
   gatingLoadChanged,
+  gatingLoadOccupancy,
   gatingMarkForNextPass,
   gatingMarkPassDone,
-  gatingNextRunAt,
   gatingPromote,
   gatingTakeChanges,
   gatingWriteCauses,
   notifyChange,
-  tryXactLock,
 } from "../store/gating.js";
 import type { Clock } from "./clock.js";
 import { decide } from "./gating.js";
@@ -66,9 +63,10 @@ export class PendingScheduler {
     const { db, clock, replicaId } = this.deps;
     const started = performance.now();
     const result = await db.transaction().execute(async (trx) => {
-      if (!this.deps.unsafeSkipLock && !(await tryXactLock(trx, PENDING_PASS_LOCK, this.deps.lockIdleTimeoutMs))) return null;
+      const lock = this.deps.unsafeSkipLock ? null : { key: PENDING_PASS_LOCK, idleTimeoutMs: this.deps.lockIdleTimeoutMs };
+      const changes = await gatingTakeChanges(trx, lock);
+      if (changes === null) return null;
       const now = clock.now();
-      const changes = await gatingTakeChanges(trx);
       const overdue =
         !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.fullDue || changes.fullRequested || overdue;
@@ -82,8 +80,7 @@ export class PendingScheduler {
         candidateDbs.set(c.dbKey, { instanceId: instanceId!, database: rest.join("/") });
       }
       const rollouts = [...new Set(candidates.map((c) => c.rolloutId))];
-      const busy = await gatingLoadBusy(trx, full ? null : [...candidateDbs.values()]);
-      const active = await gatingLoadActive(trx, rollouts);
+      const { busy, active } = await gatingLoadOccupancy(trx, full ? null : [...candidateDbs.values()], rollouts);
       const decision = decide(candidates, { now, busy, active });
 
       const changedRollouts = await gatingPromote(trx, decision.promote.map((c) => c.runId), now, replicaId);
@@ -118,13 +115,12 @@ export class PendingScheduler {
             })
             .map((r) => r.rolloutId);
       await gatingMarkForNextPass(trx, revisitDbs, revisitRollouts);
-      await gatingMarkPassDone(trx, now, full);
+      const nextRunAt = await gatingMarkPassDone(trx, now, full);
 
       const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
       const touched = new Set<string>(changedRollouts);
       for (const c of [...decision.causes, ...decision.fail]) touched.add(rolloutOf.get(c.runId)!);
-      await notifyChange(trx, touched);
-      const nextRunAt = await gatingNextRunAt(trx, now);
+      if (touched.size > 0) await notifyChange(trx, touched);
       return {
         kind: full ? ("full" as const) : ("live" as const),
         candidates: candidates.length,

@@ -58,6 +58,8 @@ export class SchedulerRuntime {
         o.metrics?.promoted.inc(r.promoted);
         if (r.nextRunAt) this.loops.pending.wakeAt(r.nextRunAt);
         if (r.more) this.loops.pending.wake();
+        // Our own running scheduler need not wait for the NOTIFY to come back from PostgreSQL.
+        if (r.promoted > 0) this.loops.running.wake();
         o.onPass?.(r);
       },
     });

@@ -207,3 +207,39 @@ export async function gatingLoadActive(trx: Db, rolloutIds: string[]): Promise<M
   return new Map(rows.map((r) => [r.rollout_id, r.n]));
 }
 
+
+/**
+ * gatingLoadBusy and gatingLoadActive in one round trip (the pass's latency is mostly round trips).
+ * Nothing to read without candidates.
+ */
+export async function gatingLoadOccupancy(
+  trx: Db,
+  keys: { instanceId: string; database: string }[] | null,
+  rolloutIds: string[],
+): Promise<{ busy: Map<string, string>; active: Map<string, number> }> {
+  if ((keys !== null && keys.length === 0) || rolloutIds.length === 0) return { busy: new Map(), active: new Map() };
+  const busySql =
+    keys === null
+      ? sql`SELECT DISTINCT ON (instance_id, database_name) instance_id, database_name, task_id
+          FROM task_run WHERE status IN ('AVAILABLE', 'RUNNING') AND sequential
+          ORDER BY instance_id, database_name, id`
+      : sql`SELECT d.i AS instance_id, d.n AS database_name, b.task_id
+          FROM unnest(${keys.map((k) => k.instanceId)}::text[], ${keys.map((k) => k.database)}::text[]) AS d(i, n)
+          CROSS JOIN LATERAL (
+            SELECT task_id FROM task_run
+            WHERE instance_id = d.i AND database_name = d.n AND status IN ('AVAILABLE', 'RUNNING') AND sequential
+            ORDER BY id LIMIT 1
+          ) b`;
+  const { rows } = await sql<{ busy: [string, string, string][]; active: [string, number][] }>`
+    SELECT
+      (SELECT coalesce(json_agg(json_build_array(b.instance_id, b.database_name, b.task_id::text)), '[]') FROM (${busySql}) b) AS busy,
+      (SELECT coalesce(json_agg(json_build_array(a.rollout_id::text, a.n)), '[]') FROM (
+        SELECT rollout_id, count(*)::int AS n FROM task_run
+        WHERE status IN ('AVAILABLE', 'RUNNING') AND rollout_id = ANY(${rolloutIds}::bigint[])
+        GROUP BY rollout_id) a) AS active`.execute(trx);
+  const row = rows[0]!;
+  return {
+    busy: new Map(row.busy.map(([i, n, t]) => [dbKey(i, n), t])),
+    active: new Map(row.active),
+  };
+}

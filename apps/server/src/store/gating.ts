@@ -34,9 +34,18 @@ export interface GatingChanges {
   rollouts: { rolloutId: string; allLimited: boolean }[];
 }
 
-/** Takes (deletes) the change records written since the last pass. Rolls back with the pass on failure. */
-export async function gatingTakeChanges(trx: Db): Promise<GatingChanges> {
+/**
+ * Takes the pass lock (see tryXactLock; `lock: null` skips it, for the chaos self-test only) and, if it
+ * got it, takes (deletes) the change records written since the last pass — one statement. Returns null
+ * when another pass holds the lock. Rolls back with the pass on failure.
+ */
+export async function gatingTakeChanges(trx: Db, lock: { key: number; idleTimeoutMs?: number } | null): Promise<GatingChanges | null> {
+  const locked = lock
+    ? sql`set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(lock.idleTimeoutMs ?? 5000)))}, true) IS NOT NULL
+        AND pg_try_advisory_xact_lock(${lock.key})`
+    : sql`true`;
   const { rows } = await sql<{
+    ok: boolean;
     full: boolean;
     last_full: Date | null;
     last_pass: Date | null;
@@ -45,16 +54,18 @@ export async function gatingTakeChanges(trx: Db): Promise<GatingChanges> {
     tasks: { instance_id: string; database_name: string; schema_version_key: string }[];
     rollouts: { rollout_id: string; all_limited: boolean }[];
   }>`
-    WITH s AS (SELECT full_pass_requested, last_full_pass_at, last_pass_at FROM gating_state WHERE id = 1),
-    n0 AS (DELETE FROM gating_dirty_run RETURNING run_id),
+    WITH lk AS MATERIALIZED (SELECT ${locked} AS ok),
+    s AS (SELECT full_pass_requested, last_full_pass_at, last_pass_at FROM gating_state WHERE id = 1),
+    n0 AS (DELETE FROM gating_dirty_run WHERE (SELECT ok FROM lk) RETURNING run_id),
     n AS (SELECT DISTINCT run_id FROM n0),
-    d0 AS (DELETE FROM gating_dirty_database RETURNING instance_id, database_name, version_from),
+    d0 AS (DELETE FROM gating_dirty_database WHERE (SELECT ok FROM lk) RETURNING instance_id, database_name, version_from),
     d AS (SELECT instance_id, database_name, min(version_from) AS version_from FROM d0 GROUP BY 1, 2),
-    t0 AS (DELETE FROM gating_dirty_task RETURNING task_id),
+    t0 AS (DELETE FROM gating_dirty_task WHERE (SELECT ok FROM lk) RETURNING task_id),
     t AS (SELECT DISTINCT task_id FROM t0),
-    r0 AS (DELETE FROM gating_dirty_rollout RETURNING rollout_id, all_limited),
+    r0 AS (DELETE FROM gating_dirty_rollout WHERE (SELECT ok FROM lk) RETURNING rollout_id, all_limited),
     r AS (SELECT rollout_id, bool_or(all_limited) AS all_limited FROM r0 GROUP BY 1)
-    SELECT (SELECT full_pass_requested FROM s) AS full,
+    SELECT (SELECT ok FROM lk) AS ok,
+           (SELECT full_pass_requested FROM s) AS full,
            (SELECT last_full_pass_at FROM s) AS last_full,
            (SELECT last_pass_at FROM s) AS last_pass,
            (SELECT coalesce(json_agg(n.run_id::text), '[]') FROM n) AS runs,
@@ -65,6 +76,7 @@ export async function gatingTakeChanges(trx: Db): Promise<GatingChanges> {
            (SELECT coalesce(json_agg(json_build_object('rollout_id', r.rollout_id::text, 'all_limited', r.all_limited)), '[]') FROM r) AS rollouts
   `.execute(trx);
   const row = rows[0]!;
+  if (!row.ok) return null;
   return {
     fullRequested: row.full,
     lastFullPassAt: row.last_full,
@@ -76,13 +88,18 @@ export async function gatingTakeChanges(trx: Db): Promise<GatingChanges> {
   };
 }
 
-/** Records the pass's `now` (the start of the next run-at window) and, after a full pass, clears the request. */
-export async function gatingMarkPassDone(trx: Db, now: Date, full: boolean): Promise<void> {
-  await sql`
+/**
+ * Records the pass's `now` (the start of the next run-at window) and, after a full pass, clears the
+ * request. Returns the earliest future run-at among PENDING runs, so the scheduler can wake exactly then.
+ */
+export async function gatingMarkPassDone(trx: Db, now: Date, full: boolean): Promise<Date | null> {
+  const { rows } = await sql<{ t: Date | null }>`
     UPDATE gating_state SET last_pass_at = ${now},
       full_pass_requested = CASE WHEN ${full} THEN false ELSE full_pass_requested END,
       last_full_pass_at = CASE WHEN ${full} THEN ${now}::timestamptz ELSE last_full_pass_at END
-    WHERE id = 1`.execute(trx);
+    WHERE id = 1
+    RETURNING (SELECT min(run_at) FROM task_run WHERE status = 'PENDING' AND run_at IS NOT NULL AND run_at > ${now}) AS t`.execute(trx);
+  return rows[0]?.t ?? null;
 }
 
 export async function gatingRequestFullPass(db: Db): Promise<void> {
@@ -93,6 +110,7 @@ export * from "./gating-candidates.js";
 
 /** PENDING → AVAILABLE (compare-and-set on status), task status, log entry; wakes the running schedulers. */
 export async function gatingPromote(trx: Db, runIds: string[], now: Date, replicaId: string): Promise<string[]> {
+  if (runIds.length === 0) return [];
   const { rows } = await sql<{ id: string; rollout_id: string }>`
     WITH p AS (
       UPDATE task_run SET status = 'AVAILABLE', updated_at = ${now}
@@ -116,6 +134,7 @@ export async function gatingWriteCauses(
   trx: Db,
   causes: { runId: string; cause: WaitingCause }[],
 ): Promise<void> {
+  if (causes.length === 0) return;
   // Only for runs still PENDING (the pass holds the lock, but a cancel may have landed meanwhile).
   await sql`
     INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
@@ -132,6 +151,7 @@ export async function gatingFailOrphans(
   now: Date,
   replicaId: string,
 ): Promise<void> {
+  if (fails.length === 0) return;
   await sql`
     WITH f AS (
       UPDATE task_run r SET status = 'FAILED', finished_at = ${now}, updated_at = ${now},
@@ -155,19 +175,13 @@ export async function gatingMarkForNextPass(
   dbs: { instanceId: string; database: string }[],
   rolloutIds: string[],
 ): Promise<void> {
+  if (dbs.length === 0 && rolloutIds.length === 0) return;
   await sql`
     WITH d AS (
       INSERT INTO gating_dirty_database (instance_id, database_name)
       SELECT * FROM unnest(${dbs.map((d) => d.instanceId)}::text[], ${dbs.map((d) => d.database)}::text[])
     )
     INSERT INTO gating_dirty_rollout (rollout_id) SELECT unnest(${rolloutIds}::bigint[])`.execute(trx);
-}
-
-/** Earliest future run-at among PENDING runs, so the scheduler can wake exactly then. */
-export async function gatingNextRunAt(trx: Db, now: Date): Promise<Date | null> {
-  const { rows } = await sql<{ t: Date | null }>`
-    SELECT min(run_at) AS t FROM task_run WHERE status = 'PENDING' AND run_at IS NOT NULL AND run_at > ${now}`.execute(trx);
-  return rows[0]?.t ?? null;
 }
 
 export { notifyChange };

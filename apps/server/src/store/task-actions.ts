@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { TaskStatus, type TaskType } from "@runway/shared";
-import type { Db } from "./db.js";
+import { Channel, type Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { notifyCancel, notifyChange, notifyPending } from "./notify.js";
 import { runEffects } from "./run-effects.js";
@@ -29,60 +29,74 @@ async function lockTasks(trx: Db, rolloutId: string, taskIds: string[]): Promise
 }
 
 /**
- * Creates a PENDING run for each task that may run (idempotent per task; also how FAILED or CANCELED
+ * Creates a PENDING run (AVAILABLE when no gate applies, see below) for each task that may run (idempotent per task; also how FAILED or CANCELED
  * tasks are retried). Rows are locked, and the partial unique index backs the one-active-run rule.
  */
 export async function tasksRun(
   db: Db,
   p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date },
 ): Promise<{ taskId: string; outcome: RunOutcome; taskRunId?: string }[]> {
-  return db.transaction().execute(async (trx) => {
-    const tasks = await lockTasks(trx, p.rolloutId, p.taskIds);
-    const outcome = new Map<string, RunOutcome>();
-    const create: LockedTask[] = [];
-    for (const t of tasks.values()) {
-      if (t.status === TaskStatus.SKIPPED) outcome.set(t.id, "TASK_SKIPPED");
-      else if (t.status === TaskStatus.DONE) outcome.set(t.id, "ALREADY_DONE");
-      else if (t.status === TaskStatus.PENDING || t.status === TaskStatus.AVAILABLE || t.status === TaskStatus.RUNNING)
-        outcome.set(t.id, "ALREADY_ACTIVE");
-      else create.push(t);
-    }
-    const runAt = p.runAt && p.runAt.getTime() > p.now.getTime() ? p.runAt : null;
-    const created = new Map<string, string>();
-    if (create.length > 0) {
-      const { rows } = await sql<{ id: string; task_id: string }>`
-        WITH n AS (
-          SELECT * FROM unnest(${create.map((t) => t.id)}::bigint[], ${create.map((t) => isRerunnable(t.type, t.statement))}::boolean[])
-            AS n(task_id, rerunnable)
-        ), r AS (
-          INSERT INTO task_run (task_id, attempt, status, rollout_id, instance_id, database_name, sequential,
-            schema_version_key, rerunnable, run_at, created_by, created_at, updated_at)
-          SELECT t.id, coalesce((SELECT max(attempt) FROM task_run x WHERE x.task_id = t.id), 0) + 1, 'PENDING',
-            t.rollout_id, t.instance_id, t.database_name, t.type <> 'DATABASE_DATA_UPDATE', t.schema_version_key,
-            n.rerunnable, ${runAt}, ${p.actor}, ${p.now}, ${p.now}
-          FROM n JOIN task t ON t.id = n.task_id ORDER BY t.id
-          RETURNING id, task_id
-        ), s AS (
-          UPDATE task SET status = 'PENDING', updated_at = ${p.now} FROM r WHERE task.id = r.task_id
-        ), g AS (
-          INSERT INTO gating_dirty_run (run_id) SELECT id FROM r
-        ), l AS (
-          INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
-          SELECT r.id, ${p.now}, 'STATUS', NULL, jsonb_build_object('status', 'PENDING', 'message', 'created by ' || ${p.actor}::text,
-            'runAt', ${runAt}::timestamptz) FROM r
-        )
-        SELECT id, task_id FROM r`.execute(trx);
-      for (const r of rows) {
-        created.set(r.task_id, r.id);
-        outcome.set(r.task_id, "CREATED");
-      }
-      await notifyPending(trx);
-      await notifyChange(trx, [p.rolloutId]);
-    }
-    return p.taskIds.map((id) => {
-      const taskRunId = created.get(id);
-      return taskRunId ? { taskId: id, outcome: outcome.get(id)!, taskRunId } : { taskId: id, outcome: outcome.get(id)! };
-    });
+  const ids = [...new Set(p.taskIds)];
+  // A task's type and statement never change, so reading them unlocked is safe; whether a run may be
+  // re-run after its owner died is decided from them in code (statement-kind.ts).
+  const { rows: known } = await sql<{ id: string; type: TaskType; statement: string }>`
+    SELECT id, type, statement FROM task WHERE rollout_id = ${p.rolloutId} AND id = ANY(${ids}::bigint[])`.execute(db);
+  const missing = ids.filter((id) => !known.some((t) => t.id === id));
+  if (missing.length > 0) {
+    throw new StoreError("NOT_FOUND", `tasks not found in rollout ${p.rolloutId}: ${missing.join(", ")}`, { taskIds: missing });
+  }
+  const runAt = p.runAt && p.runAt.getTime() > p.now.getTime() ? p.runAt : null;
+  // One statement, so one round trip and atomic without BEGIN/COMMIT: lock the tasks, create a run for
+  // each that may run (NOT_STARTED, FAILED, CANCELED), and report every task's status as found under the
+  // lock. The partial unique index backs the one-active-run rule.
+  const { rows } = await sql<{ task_id: string; status: string; run_id: string | null }>`
+    WITH lk AS (
+      SELECT id, status FROM task WHERE rollout_id = ${p.rolloutId} AND id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE
+    ), n AS (
+      SELECT n.task_id, n.rerunnable
+      FROM unnest(${known.map((t) => t.id)}::bigint[], ${known.map((t) => isRerunnable(t.type, t.statement))}::boolean[]) AS n(task_id, rerunnable)
+      JOIN lk ON lk.id = n.task_id
+      WHERE lk.status IN ('NOT_STARTED', 'FAILED', 'CANCELED')
+    ), r AS (
+      -- A run no gate can ever hold (no run-at, not sequential, no schema version, a project without a
+      -- parallel limit, a live project and instance) is created AVAILABLE: the pending scheduler's
+      -- decision for it depends on nothing but the run itself. Every other run starts PENDING.
+      INSERT INTO task_run (task_id, attempt, status, rollout_id, instance_id, database_name, sequential,
+        schema_version_key, rerunnable, run_at, created_by, created_at, updated_at)
+      SELECT t.id, coalesce((SELECT max(attempt) FROM task_run x WHERE x.task_id = t.id), 0) + 1,
+        CASE WHEN t.type = 'DATABASE_DATA_UPDATE' AND t.schema_version_key IS NULL AND ${runAt}::timestamptz IS NULL
+          AND p.parallel_tasks_per_rollout = 0 AND NOT p.deleted AND i.deleted IS FALSE THEN 'AVAILABLE' ELSE 'PENDING' END,
+        t.rollout_id, t.instance_id, t.database_name, t.type <> 'DATABASE_DATA_UPDATE', t.schema_version_key,
+        n.rerunnable, ${runAt}, ${p.actor}, ${p.now}, ${p.now}
+      FROM n JOIN task t ON t.id = n.task_id JOIN rollout ro ON ro.id = t.rollout_id JOIN project p ON p.id = ro.project_id
+      LEFT JOIN instance i ON i.id = t.instance_id
+      ORDER BY t.id
+      RETURNING id, task_id, status
+    ), s AS (
+      UPDATE task SET status = r.status, updated_at = ${p.now} FROM r WHERE task.id = r.task_id
+    ), g AS (
+      INSERT INTO gating_dirty_run (run_id) SELECT id FROM r WHERE r.status = 'PENDING'
+    ), l AS (
+      INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
+      SELECT r.id, ${p.now}, 'STATUS', NULL, jsonb_build_object('status', r.status, 'message',
+        CASE WHEN r.status = 'AVAILABLE' THEN 'created by ' || ${p.actor}::text || '; no gate applies'
+             ELSE 'created by ' || ${p.actor}::text END,
+        'runAt', ${runAt}::timestamptz) FROM r
+    )
+    -- The notifications ride on this statement (evaluated only when a run was created).
+    SELECT lk.id AS task_id, lk.status, r.id AS run_id,
+      (SELECT count(pg_notify(${Channel.PENDING}, '')) FROM (SELECT 1 FROM r WHERE status = 'PENDING' LIMIT 1) x) AS n1,
+      (SELECT count(pg_notify(${Channel.AVAILABLE}, '')) FROM (SELECT 1 FROM r WHERE status = 'AVAILABLE' LIMIT 1) x) AS n2,
+      (SELECT count(pg_notify(${Channel.CHANGE}, ${JSON.stringify({ rolloutIds: [p.rolloutId] })})) FROM (SELECT 1 FROM r LIMIT 1) x) AS n3
+    FROM lk LEFT JOIN r ON r.task_id = lk.id`.execute(db);
+  const found = new Map(rows.map((r) => [r.task_id, r]));
+  return p.taskIds.map((id) => {
+    const r = found.get(id);
+    if (!r) throw new StoreError("NOT_FOUND", `task ${id} not found in rollout ${p.rolloutId}`, { taskIds: [id] });
+    if (r.run_id) return { taskId: id, outcome: "CREATED" as const, taskRunId: r.run_id };
+    const outcome: RunOutcome =
+      r.status === TaskStatus.SKIPPED ? "TASK_SKIPPED" : r.status === TaskStatus.DONE ? "ALREADY_DONE" : "ALREADY_ACTIVE";
+    return { taskId: id, outcome };
   });
 }
 
