@@ -58,6 +58,7 @@ const xacts = (pool: pg.Pool) =>
 /** Starts the workers, polls `remaining` until zero or the cap, stops them; returns the rate. */
 async function drain(s: Scenario, url: string, start: () => Promise<() => Promise<void>>, remaining: (pool: pg.Pool) => Promise<number>): Promise<Row> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
+  pool.on("error", () => undefined);
   const total = await remaining(pool);
   const x0 = await xacts(pool);
   const t0 = performance.now();
@@ -158,14 +159,20 @@ async function prepareAndDrain(serverPg: BenchPg, s: Scenario, templates: Awaite
   await c.connect();
   await c.query(`UPDATE installation SET id = gen_random_uuid()`);
   await c.end();
-  const executor: Executor = s.work === "noop" ? new NoopExecutor() : new PostgresExecutor({ statementTimeoutMs: 60_000 });
+  // One executor per replica, as each server process has its own (pooled target sessions included).
+  const executors: Executor[] = Array.from({ length: s.replicas }, () =>
+    s.work === "noop" ? new NoopExecutor() : new PostgresExecutor({ statementTimeoutMs: 60_000, poolSize: CONCURRENCY }),
+  );
   const passes: PassResult[] = [];
   const row = await drain(
     s,
     url,
     async () => {
-      const r = await startReplicas({ url, count: s.replicas, concurrency: CONCURRENCY, executorFor: () => (_t: TaskType) => executor, onPass: (p) => passes.push(p) });
-      return () => r.stop();
+      const r = await startReplicas({ url, count: s.replicas, concurrency: CONCURRENCY, executorFor: (i) => (_t: TaskType) => executors[i]!, onPass: (p) => passes.push(p) });
+      return async () => {
+        await r.stop();
+        for (const e of executors) if (e instanceof PostgresExecutor) await e.close();
+      };
     },
     runwayRemaining,
   );
@@ -196,8 +203,9 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_THROUGHPUT_ONLY?.split(",");
   const serverPg = await startBenchPg();
   const targetUrl = await serverPg.emptyDatabase(TARGET);
-  // A pooled connection, as a graphile-worker/pg-boss task would hold one; Runway's executor opens one per run.
+  // A pooled connection, as a graphile-worker/pg-boss task would hold one; Runway's executor pools its own per target database.
   const targetPool = new pg.Pool({ connectionString: targetUrl, max: 3 * CONCURRENCY });
+  targetPool.on("error", () => undefined);
   const rows: Row[] = [];
   try {
     const templates = await buildTemplates(serverPg, withDatabase(serverPg.serverUrl, "postgres"));
@@ -222,7 +230,7 @@ async function main(): Promise<void> {
   const file = await writeResult("throughput", {
     benchmark: "throughput",
     description:
-      "Tasks/s draining a queue of trivial tasks queued up front: no-op (scheduler/queue alone) and SELECT 1 on a target database (Runway: its real PostgreSQL executor, a new connection and ledger transaction per run; the queues: a pooled connection). Replicas run in one process, each with its own pools.",
+      "Tasks/s draining a queue of trivial tasks queued up front: no-op (scheduler/queue alone) and SELECT 1 on a target database (Runway: its real PostgreSQL executor, pooled target sessions and a ledger transaction per run; the queues: a pooled connection). Replicas run in one process, each with its own pools.",
     setup: { jobs: JOBS, concurrencyPerReplica: CONCURRENCY, pollMs: POLL_MS, capS: CAP_S, databases: DATABASES, rollouts: ROLLOUTS, gatedParallelLimit: GATED_LIMIT, versionsPerDatabase: JOBS / DATABASES },
     targets: { runwayVsGraphileNoop: 1.0, gatingCostMax: 0.3 },
     machine: await machineInfo(),

@@ -5,7 +5,7 @@ import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { Sweeper } from "../src/scheduler/sweeper.js";
 import { taskRunAppendLog, taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
 import { createDb, createPool } from "../src/store/db.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
@@ -51,6 +51,40 @@ describe("running scheduler", () => {
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
+  });
+
+  it("a finish refills the slots it frees in the same statement, never beyond the concurrency, and each outcome is fenced", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await seedRollout(t.db, projectId, Array.from({ length: 7 }, (_, i) => task(instanceId, `db${i}`)));
+    await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+    const exec = new DeferredExecutor();
+    const claims: number[] = [];
+    const rs = new RunningScheduler({
+      db: t.db, clock, replicaId: "r", concurrency: 3, leaseTtlMs: 60_000, executorFor: () => exec,
+      onClaim: (runs) => claims.push(runs.length),
+    });
+    expect(await rs.runOnce()).toBe(3);
+    const running = async () => (await t.db.selectFrom("task_run").select("id").where("status", "=", "RUNNING").execute()).length;
+    const startedBefore = exec.started.length;
+    // Two finish at once: both outcomes and two new claims go out together (no runOnce in between).
+    exec.finish(exec.executing[0]!);
+    exec.finish(exec.executing[0]!);
+    await waitFor(async () => exec.started.length === startedBefore + 2, { what: "two runs claimed by the finish" });
+    expect(await running()).toBe(3);
+    expect(rs.activeCount).toBeLessThanOrEqual(3 + 2);
+    // A run whose lease another replica took over: its outcome is not written and nothing is claimed beyond the slots.
+    const [victim] = exec.executing;
+    await sql`UPDATE task_run SET owner_replica = 'other', lease_epoch = lease_epoch + 1 WHERE id = ${victim}`.execute(t.db);
+    exec.finish(victim!);
+    await waitFor(async () => exec.started.length === startedBefore + 3, { what: "slot refilled" });
+    expect((await t.db.selectFrom("task_run").select("owner_replica").where("id", "=", victim!).executeTakeFirstOrThrow()).owner_replica).toBe("other");
+    expect(await running()).toBe(4); // 3 of ours + the one "other" owns
+    await waitFor(async () => {
+      exec.finishAll(); // finishes claim the remaining runs, which are deferred in turn
+      return rs.activeCount === 0 && (await running()) <= 1;
+    }, { what: "drained" });
+    expect(exec.started.length).toBe(7);
+    expect(claims[0]).toBe(3);
   });
 
   it("two replicas' pending schedulers never promote two sequential runs on one database nor exceed the limit", async () => {

@@ -48,8 +48,10 @@ export class TargetPools {
         application_name: this.o.applicationName.slice(0, 63),
         allowExitOnIdle: true,
       });
-      // An idle session ended by the server (a restart, a fence of a zombie's session) must not crash us.
+      // A session ended by the server (a restart, a fence of a zombie's session) must not crash us, idle
+      // (the pool's error event) or checked out (the client's; the query in flight fails).
       pool.on("error", () => undefined);
+      pool.on("connect", (client) => client.on("error", () => undefined));
       this.pools.set(url, pool);
     }
     return pool;
@@ -57,9 +59,7 @@ export class TargetPools {
 
   /** A connected client for `url`; give it back with `release` (after which it must not be used). */
   async acquire(url: string): Promise<pg.PoolClient> {
-    const client = await this.poolFor(url).connect();
-    client.on("error", () => undefined);
-    return client;
+    return this.poolFor(url).connect();
   }
 
   /**

@@ -2,12 +2,14 @@ import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
 import {
   taskRunAppendLog,
-  taskRunFinish,
   taskRunRelease,
   taskRunsClaim,
+  taskRunsFinishAndClaim,
   taskRunsRenewLeases,
   type ClaimedRun,
+  type Finish,
 } from "../store/runs.js";
+import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor } from "../executors/types.js";
 import type { Clock } from "./clock.js";
 
@@ -16,6 +18,8 @@ interface Execution {
   abort: AbortController;
   /** Why the execution was aborted; decides what (if anything) is written afterwards. */
   abortReason?: "cancel" | "lost" | "shutdown";
+  /** Its outcome went to the finisher (counted in RunningScheduler.finishing). */
+  finishing?: boolean;
   done: Promise<void>;
 }
 
@@ -43,28 +47,71 @@ export interface RunningSchedulerDeps {
 export class RunningScheduler {
   private readonly executions = new Map<string, Execution>();
   private claiming = true;
+  /** Slots promised to a claim in flight (so two claims never together exceed the concurrency). */
+  private reserved = 0;
+  /** Executions whose outcome is being written: their slots are free for the claim riding on that write. */
+  private finishing = 0;
+  /**
+   * Outcomes that arrive while one is being written go out together, in one statement that also claims
+   * runs for the slots they free.
+   */
+  private readonly finisher: Batcher<Finish, boolean>;
+  /** Lease checks before target commits, batched the same way. */
+  private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, boolean>;
 
-  constructor(private readonly deps: RunningSchedulerDeps) {}
+  constructor(private readonly deps: RunningSchedulerDeps) {
+    this.finisher = new Batcher(async (items) => {
+      const now = deps.clock.now();
+      // The finishing runs' slots (counted free) are free once this statement commits.
+      const limit = this.claiming ? Math.max(0, this.freeSlots()) : 0;
+      this.reserved += limit;
+      try {
+        const { written, claimed } = await taskRunsFinishAndClaim(deps.db, items, {
+          now,
+          ...(deps.unsafeNoFence ? { unfenced: true } : {}),
+          claim: { replicaId: deps.replicaId, limit, leaseTtlMs: deps.leaseTtlMs, now },
+        });
+        if (claimed.length > 0) deps.onClaim?.(claimed, now);
+        for (const run of claimed) this.start(run);
+        return items.map((i) => written.has(i.runId));
+      } finally {
+        this.reserved -= limit;
+      }
+    });
+    this.ownerCheck = new Batcher(async (runs) => {
+      const r = await taskRunsRenewLeases(deps.db, { replicaId: deps.replicaId, runs, leaseTtlMs: deps.leaseTtlMs, now: deps.clock.now() });
+      return runs.map((x) => r.get(x.runId)?.owned === true);
+    });
+  }
 
   get activeCount(): number {
     return this.executions.size;
   }
 
+  private freeSlots(): number {
+    return this.deps.concurrency - (this.executions.size - this.finishing) - this.reserved;
+  }
+
   /** Claims and starts up to the free slots. Returns how many runs were claimed. */
   async runOnce(): Promise<number> {
     if (!this.claiming) return 0;
-    const free = this.deps.concurrency - this.executions.size;
+    const free = this.freeSlots();
     if (free <= 0) return 0;
-    const now = this.deps.clock.now();
-    const runs = await taskRunsClaim(this.deps.db, {
-      replicaId: this.deps.replicaId,
-      limit: free,
-      leaseTtlMs: this.deps.leaseTtlMs,
-      now,
-    });
-    if (runs.length > 0) this.deps.onClaim?.(runs, now);
-    for (const run of runs) this.start(run);
-    return runs.length;
+    this.reserved += free;
+    try {
+      const now = this.deps.clock.now();
+      const runs = await taskRunsClaim(this.deps.db, {
+        replicaId: this.deps.replicaId,
+        limit: free,
+        leaseTtlMs: this.deps.leaseTtlMs,
+        now,
+      });
+      if (runs.length > 0) this.deps.onClaim?.(runs, now);
+      for (const run of runs) this.start(run);
+      return runs.length;
+    } finally {
+      this.reserved -= free;
+    }
   }
 
   private start(run: ClaimedRun): void {
@@ -83,13 +130,7 @@ export class RunningScheduler {
         stillOwner: async () => {
           if (unfenced) return true;
           if (exec.abortReason) return false;
-          const r = await taskRunsRenewLeases(this.deps.db, {
-            replicaId: this.deps.replicaId,
-            runs: [{ runId: run.id, epoch: run.epoch }],
-            leaseTtlMs: this.deps.leaseTtlMs,
-            now: this.deps.clock.now(),
-          });
-          return r.get(run.id)?.owned === true;
+          return this.ownerCheck.push({ runId: run.id, epoch: run.epoch });
         },
       });
       let written = false;
@@ -100,12 +141,15 @@ export class RunningScheduler {
         written = await taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
       } else {
         const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status;
-        written = await taskRunFinish(this.deps.db, { ...fence, status, result: outcome.result, message: outcome.message, now, unfenced });
+        exec.finishing = true;
+        this.finishing++;
+        written = await this.finisher.push({ ...fence, status, result: outcome.result, message: outcome.message });
       }
       this.deps.onFinish?.(run, outcome, written);
     })()
       .catch((err) => this.deps.onError?.(err))
       .finally(() => {
+        if (exec.finishing) this.finishing--;
         this.executions.delete(run.id);
         this.deps.onSlotFree?.();
       });

@@ -43,16 +43,22 @@ export function runEffects(now: Date, replicaId: string | null): RawBuilder<unkn
  * the rollouts touched. Inside the statement, so a finish costs one round trip; PostgreSQL delivers
  * identical notifications of one transaction once.
  */
-export function runEffectsNotify(): RawBuilder<unknown> {
+export function runEffectsNotify(alsoChanged?: RawBuilder<unknown>): RawBuilder<unknown> {
+  const changed = alsoChanged ? sql`(SELECT rollout_id FROM f UNION SELECT rollout_id FROM ${alsoChanged}) ch` : sql`f`;
   return sql`
     (SELECT count(pg_notify(${Channel.PENDING}, '')) FROM (
       SELECT 1 FROM eff_db UNION ALL SELECT 1 FROM eff_done UNION ALL SELECT 1 FROM eff_rollout LIMIT 1) x) AS notified_pending,
     (SELECT count(pg_notify(${Channel.AVAILABLE}, '')) FROM (SELECT 1 FROM f WHERE f.status = 'AVAILABLE' LIMIT 1) x) AS notified_available,
-    ${notifyChangeOf(sql`f`)} AS notified_change`;
+    ${notifyChangeOf(changed)} AS notified_change`;
 }
 
-/** Notifies the dashboards of every rollout in `rel` (a relation with a rollout_id column). */
+/**
+ * Notifies the dashboards of every rollout in `rel` (a relation with a rollout_id column): one
+ * notification for up to 200 rollouts (NOTIFY payloads are limited to 8000 bytes), not one per rollout.
+ */
 export function notifyChangeOf(rel: RawBuilder<unknown>): RawBuilder<unknown> {
-  return sql`(SELECT count(pg_notify(${Channel.CHANGE}, json_build_object('rolloutIds', json_build_array(x.rollout_id::text))::text))
-    FROM (SELECT DISTINCT rollout_id FROM ${rel}) x)`;
+  return sql`(SELECT count(pg_notify(${Channel.CHANGE}, y.payload)) FROM (
+      SELECT json_build_object('rolloutIds', json_agg(x.rollout_id::text))::text AS payload
+      FROM (SELECT rollout_id, (row_number() OVER (ORDER BY rollout_id) - 1) / 200 AS chunk FROM (SELECT DISTINCT rollout_id FROM ${rel}) d) x
+      GROUP BY x.chunk) y)`;
 }

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
 import type { Db } from "./db.js";
 import { notifyChangeOf, runEffects, runEffectsNotify } from "./run-effects.js";
+import { claimCtes, claimedJson, finishCtes, toClaimed, type ClaimParams, type ClaimedJson } from "./run-statements.js";
 
 /** A run this replica claimed: everything an executor needs, plus the fencing token (attempt, epoch). */
 export interface ClaimedRun {
@@ -32,45 +33,22 @@ export interface Fence {
  * AVAILABLE → RUNNING for up to `limit` runs, oldest first, in one statement. SKIP LOCKED lets replicas
  * claim side by side without waiting on or double-claiming each other's rows.
  */
-export async function taskRunsClaim(
-  db: Db,
-  p: { replicaId: string; limit: number; leaseTtlMs: number; now: Date },
-): Promise<ClaimedRun[]> {
+export async function taskRunsClaim(db: Db, p: ClaimParams): Promise<ClaimedRun[]> {
   if (p.limit <= 0) return [];
-  const { rows } = await sql<{
-    id: string; task_id: string; rollout_id: string; attempt: number; lease_epoch: number; type: TaskType;
-    statement: string; schema_version: string | null; instance_id: string; connection_url: string;
-    database_name: string; rerunnable: boolean; available_at: Date; installation_id: string;
-  }>`
-    WITH c AS (
-      SELECT id, updated_at FROM task_run WHERE status = 'AVAILABLE'
-      ORDER BY id LIMIT ${p.limit} FOR UPDATE SKIP LOCKED
-    ), u AS (
-      UPDATE task_run r SET status = 'RUNNING', owner_replica = ${p.replicaId}, lease_epoch = r.lease_epoch + 1,
-        lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs / 1000}),
-        started_at = coalesce(r.started_at, ${p.now}), updated_at = ${p.now}
-      FROM c WHERE r.id = c.id
-      RETURNING r.id, r.task_id, r.rollout_id, r.attempt, r.lease_epoch, r.rerunnable, c.updated_at AS available_at
-    ), t AS (
-      UPDATE task SET status = 'RUNNING', updated_at = ${p.now} FROM u WHERE task.id = u.task_id
-      RETURNING task.id, task.type, task.statement, task.schema_version, task.instance_id, task.database_name
-    ), l AS (
-      INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
-      SELECT u.id, ${p.now}, 'STATUS', ${p.replicaId}, jsonb_build_object('status', 'RUNNING', 'epoch', u.lease_epoch) FROM u
-    )
-    SELECT u.id, u.task_id, u.rollout_id, u.attempt, u.lease_epoch, u.rerunnable, u.available_at, t.type, t.statement,
-      t.schema_version, t.instance_id, t.database_name, i.connection_url, (SELECT id::text FROM installation) AS installation_id,
-      ${notifyChangeOf(sql`u`)} AS notified
-    FROM u JOIN t ON t.id = u.task_id JOIN instance i ON i.id = t.instance_id
-    ORDER BY u.id`.execute(db);
-  return rows.map((r) => ({
-    id: r.id, installationId: r.installation_id, taskId: r.task_id, rolloutId: r.rollout_id, attempt: r.attempt, epoch: r.lease_epoch, type: r.type,
-    statement: r.statement, schemaVersion: r.schema_version, instanceId: r.instance_id,
-    connectionUrl: r.connection_url, database: r.database_name, rerunnable: r.rerunnable, availableAt: r.available_at,
-  }));
+  const { rows } = await sql<{ claimed: ClaimedJson[]; installation_id: string }>`
+    WITH ${claimCtes(p)}
+    SELECT ${claimedJson} AS claimed, (SELECT id::text FROM installation) AS installation_id, ${notifyChangeOf(sql`u`)} AS notified`.execute(db);
+  const row = rows[0]!;
+  return row.claimed.map((r) => toClaimed(r, row.installation_id));
 }
 
 export type FinishStatus = "DONE" | "FAILED" | "CANCELED";
+
+export interface Finish extends Fence {
+  status: FinishStatus;
+  result: unknown;
+  message: string;
+}
 
 /**
  * RUNNING → DONE/FAILED/CANCELED, a compare-and-set on id + owner + epoch + RUNNING: a replica that lost
@@ -78,22 +56,40 @@ export type FinishStatus = "DONE" | "FAILED" | "CANCELED";
  */
 export async function taskRunFinish(
   db: Db,
-  p: Fence & { status: FinishStatus; result: unknown; message: string; now: Date; unfenced?: boolean },
+  p: Finish & { now: Date; unfenced?: boolean },
 ): Promise<boolean> {
-  // `unfenced` exists only so the chaos harness can prove it catches a missing fence.
-  const fence = p.unfenced
-    ? sql`id = ${p.runId} AND status IN ('RUNNING', 'AVAILABLE')`
-    : sql`id = ${p.runId} AND owner_replica = ${p.replicaId} AND lease_epoch = ${p.epoch} AND status = 'RUNNING'`;
-  const { rows } = await sql<{ id: string; rollout_id: string }>`
-    WITH f AS (
-      UPDATE task_run SET status = ${p.status}, result = ${JSON.stringify(p.result ?? null)}::jsonb,
-        finished_at = ${p.now}, updated_at = ${p.now}, lease_expires_at = NULL
-      WHERE ${fence}
-      RETURNING id, task_id, rollout_id, instance_id, database_name, sequential, schema_version_key, status,
-        true AS left_active, ${p.message}::text AS message
-    ) ${runEffects(p.now, p.replicaId)}
-    SELECT id, rollout_id, ${runEffectsNotify()} FROM f`.execute(db);
-  return rows.length > 0;
+  const written = await taskRunsFinish(db, [p], { now: p.now, ...(p.unfenced ? { unfenced: true } : {}) });
+  return written.has(p.runId);
+}
+
+/**
+ * taskRunFinish for many runs in one statement (the running scheduler batches outcomes that arrive
+ * while a write is in flight). Each run has its own fence; returns the ids written.
+ */
+export async function taskRunsFinish(db: Db, items: Finish[], p: { now: Date; unfenced?: boolean }): Promise<Set<string>> {
+  if (items.length === 0) return new Set();
+  const { rows } = await sql<{ id: string }>`
+    WITH ${finishCtes(items, p)}
+    SELECT id, ${runEffectsNotify()} FROM f`.execute(db);
+  return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * taskRunsFinish and taskRunsClaim in one statement: the slots the finished runs free are refilled in
+ * the same round trip and commit. `claim.limit` may be 0.
+ */
+export async function taskRunsFinishAndClaim(
+  db: Db,
+  items: Finish[],
+  p: { now: Date; unfenced?: boolean; claim: ClaimParams },
+): Promise<{ written: Set<string>; claimed: ClaimedRun[] }> {
+  if (p.claim.limit <= 0) return { written: await taskRunsFinish(db, items, p), claimed: [] };
+  const { rows } = await sql<{ finished: string[]; claimed: ClaimedJson[]; installation_id: string }>`
+    WITH ${finishCtes(items, p)}, ${claimCtes(p.claim)}
+    SELECT (SELECT coalesce(json_agg(f.id::text), '[]') FROM f) AS finished, ${claimedJson} AS claimed,
+      (SELECT id::text FROM installation) AS installation_id, ${runEffectsNotify(sql`u`)}`.execute(db);
+  const row = rows[0]!;
+  return { written: new Set(row.finished), claimed: row.claimed.map((r) => toClaimed(r, row.installation_id)) };
 }
 
 /** Appends a log entry only while the fence holds (same CAS as every other write of the owner). */

@@ -1,0 +1,33 @@
+import { describe, expect, it } from "vitest";
+import { Batcher } from "./batcher.js";
+
+describe("Batcher", () => {
+  it("writes the first item at once and what arrives meanwhile in one batch, in order", async () => {
+    const calls: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const b = new Batcher<number, number>(async (xs) => {
+      calls.push(xs);
+      if (calls.length === 1) await gate;
+      return xs.map((x) => x * 10);
+    });
+    const first = b.push(1);
+    const rest = [b.push(2), b.push(3), b.push(4)];
+    release();
+    expect(await first).toBe(10);
+    expect(await Promise.all(rest)).toEqual([20, 30, 40]);
+    expect(calls).toEqual([[1], [2, 3, 4]]);
+  });
+
+  it("a failed write rejects its batch only; later items still go", async () => {
+    let n = 0;
+    const b = new Batcher<number, number>(async (xs) => {
+      if (n++ === 0) throw new Error("boom");
+      return xs;
+    }, { maxBatch: 2 });
+    const a = b.push(1);
+    const c = b.push(2);
+    await expect(a).rejects.toThrow("boom");
+    expect(await c).toBe(2);
+  });
+});
