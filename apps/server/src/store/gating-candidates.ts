@@ -70,7 +70,11 @@ export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> 
     FROM task_run r ${baseJoins} WHERE r.status = 'PENDING'`.execute(trx);
   const open = await sql<{ id: string; instance_id: string; database_name: string; schema_version: string; schema_version_key: string }>`
     SELECT id, instance_id, database_name, schema_version, schema_version_key FROM task
-    WHERE schema_version IS NOT NULL AND status NOT IN ('DONE', 'SKIPPED')`.execute(trx);
+    WHERE schema_version IS NOT NULL AND status NOT IN ('DONE', 'SKIPPED')
+      -- Only databases where a PENDING versioned run can be held: leftovers elsewhere (failed or never-run
+      -- versions of old rollouts) would only be shipped to Node to be ignored.
+      AND (instance_id, database_name) IN (
+        SELECT instance_id, database_name FROM task_run WHERE status = 'PENDING' AND schema_version_key IS NOT NULL)`.execute(trx);
   const candidates = rows.map(toCandidate);
   applyNearestBlockers(
     candidates,
