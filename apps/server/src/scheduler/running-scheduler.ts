@@ -49,6 +49,8 @@ export class RunningScheduler {
   private claiming = true;
   /** Slots promised to a claim in flight (so two claims never together exceed the concurrency). */
   private reserved = 0;
+  /** Past the drain's grace period: a run started now is aborted (and released) at once. */
+  private shuttingDown = false;
   /** Executions whose outcome is being written: their slots are free for the claim riding on that write. */
   private finishing = 0;
   /**
@@ -154,6 +156,7 @@ export class RunningScheduler {
         this.deps.onSlotFree?.();
       });
     this.executions.set(run.id, exec);
+    if (this.shuttingDown) this.abortForShutdown(exec);
   }
 
   /** Aborts the given runs if this replica executes them (cancel requested through any replica). */
@@ -197,7 +200,10 @@ export class RunningScheduler {
   /** Stops claiming; waits up to `graceMs` for executions, then aborts and releases the rest. */
   async drain(graceMs: number): Promise<void> {
     this.claiming = false;
-    const all = () => Promise.all([...this.executions.values()].map((e) => e.done));
+    // A finish already in flight may still start the runs its claim took: wait for those too.
+    const all = async () => {
+      while (this.executions.size > 0) await Promise.all([...this.executions.values()].map((e) => e.done));
+    };
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       all().then(() => false),
@@ -205,13 +211,16 @@ export class RunningScheduler {
     ]);
     clearTimeout(timer);
     if (timedOut) {
-      for (const e of this.executions.values()) {
-        if (!e.abortReason) {
-          e.abortReason = "shutdown";
-          e.abort.abort("replica shutting down");
-        }
-      }
+      this.shuttingDown = true;
+      for (const e of this.executions.values()) this.abortForShutdown(e);
       await all();
+    }
+  }
+
+  private abortForShutdown(e: Execution): void {
+    if (!e.abortReason) {
+      e.abortReason = "shutdown";
+      e.abort.abort("replica shutting down");
     }
   }
 }
