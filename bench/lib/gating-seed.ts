@@ -31,14 +31,14 @@ export async function seedGating(url: string, s: GatingSeed): Promise<void> {
     const total = s.pending + s.reserve;
     // Task i: database i % D, per-database sequence i / D (so versions ascend per database).
     await c.query(
-      `INSERT INTO task (id, rollout_id, stage_id, instance_id, database_name, type, statement, schema_version, schema_version_key, status, created_at)
+      `INSERT INTO task (id, rollout_id, stage_id, instance_id, database_name, type, statement, schema_version, schema_version_key, status, created_at, rerunnable)
        SELECT i + 1, r, r, $4, 'db_' || lpad((i % $2)::text, 5, '0'),
          CASE WHEN k < 70 THEN 'DATABASE_SCHEMA_UPDATE' WHEN k < 95 THEN 'DATABASE_DATA_UPDATE' ELSE 'DATABASE_SDL' END,
          'SELECT 1',
          CASE WHEN k < 70 THEN lpad((i / $2)::text, 6, '0') END,
          CASE WHEN k < 70 THEN 'N' || lpad(length((i / $2)::text)::text, 3, '0') || (i / $2)::text END,
          CASE WHEN i < $5 THEN 'PENDING' ELSE 'NOT_STARTED' END,
-         now()
+         now(), true
        FROM (SELECT i, ((i % $2) % $3) + 1 AS r, (i * 7919 + 13) % 100 AS k FROM generate_series(0, $1 - 1) i) x`,
       [total, s.databases, s.rollouts, INSTANCE, s.pending],
     );

@@ -38,7 +38,7 @@ export async function seedHistory(url: string, s: HistorySeed): Promise<{ runs: 
     // version g / 1000 + 1; a fifth of each rollout in staging. h and k are cheap per-row hashes.
     await c.query(
       `INSERT INTO task (id, rollout_id, stage_id, instance_id, database_name, type, statement, schema_version,
-         schema_version_key, skipped, skip_reason, status, created_at, updated_at)
+         schema_version_key, skipped, skip_reason, status, created_at, updated_at, rerunnable)
        SELECT g + 1, r, (r - 1) * 2 + CASE WHEN pos < n / 5 THEN 1 ELSE 2 END, $4, 'db_' || lpad((g % 1000)::text, 4, '0'),
          CASE WHEN h < 70 THEN 'DATABASE_SCHEMA_UPDATE' ELSE 'DATABASE_DATA_UPDATE' END,
          'ALTER TABLE t ADD COLUMN c' || g || ' integer',
@@ -46,7 +46,7 @@ export async function seedHistory(url: string, s: HistorySeed): Promise<{ runs: 
          CASE WHEN h < 70 THEN 'N' || lpad(length((g / 1000 + 1)::text)::text, 3, '0') || (g / 1000 + 1)::text END,
          k = 98, CASE WHEN k = 98 THEN 'not needed' END,
          CASE WHEN k = 98 THEN 'SKIPPED' WHEN h < 70 OR k < 95 THEN 'DONE' WHEN k < 97 THEN 'FAILED' WHEN k < 98 THEN 'CANCELED' ELSE 'NOT_STARTED' END,
-         now() - interval '30 days', now() - interval '29 days'
+         now() - interval '30 days', now() - interval '29 days', true
        FROM (
          SELECT g,
            CASE WHEN g < nr * t THEN g / t + 1 ELSE nr + 1 END AS r,

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { versionSortKey, type TaskType } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
+import { isRerunnable } from "../executors/statement-kind.js";
 import { notifyChange, notifyPending } from "./notify.js";
 
 export interface NewTask {
@@ -55,12 +56,13 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
       await sql`
         WITH t AS (
           INSERT INTO task (rollout_id, stage_id, instance_id, database_name, type, statement, schema_version,
-            schema_version_key, created_at, updated_at)
-          SELECT ${rollout.id}, s, i, d, ty, st, v, k, ${now}, ${now}
+            schema_version_key, rerunnable, created_at, updated_at)
+          SELECT ${rollout.id}, s, i, d, ty, st, v, k, rr, ${now}, ${now}
           FROM unnest(${tasks.map((t) => t.stageId)}::bigint[], ${tasks.map((t) => t.instanceId)}::text[],
             ${tasks.map((t) => t.database)}::text[], ${tasks.map((t) => t.type)}::text[],
             ${tasks.map((t) => t.statement)}::text[], ${versions}::text[],
-            ${versions.map((v) => (v === null ? null : versionSortKey(v)))}::text[]) WITH ORDINALITY AS x(s, i, d, ty, st, v, k, o)
+            ${versions.map((v) => (v === null ? null : versionSortKey(v)))}::text[],
+            ${tasks.map((t) => isRerunnable(t.type, t.statement))}::boolean[]) WITH ORDINALITY AS x(s, i, d, ty, st, v, k, rr, o)
           ORDER BY o
           RETURNING instance_id, database_name, schema_version_key
         )

@@ -50,6 +50,8 @@ export interface TaskTable {
   statement: string;
   schema_version: string | null;
   schema_version_key: string | null;
+  /** Whether a run may be re-run after its owner died (executors/statement-kind.ts), set at creation. */
+  rerunnable: boolean;
   skipped: Generated<boolean>;
   skip_reason: string | null;
   status: Generated<string>;

@@ -4,7 +4,6 @@ import { Channel, type Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { notifyCancel, notifyChange, notifyPending } from "./notify.js";
 import { runEffects } from "./run-effects.js";
-import { isRerunnable } from "../executors/statement-kind.js";
 
 export type RunOutcome = "CREATED" | "ALREADY_ACTIVE" | "ALREADY_DONE" | "TASK_SKIPPED";
 export type CancelOutcome = "CANCELED" | "CANCEL_REQUESTED";
@@ -37,26 +36,17 @@ export async function tasksRun(
   p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date },
 ): Promise<{ taskId: string; outcome: RunOutcome; taskRunId?: string }[]> {
   const ids = [...new Set(p.taskIds)];
-  // A task's type and statement never change, so reading them unlocked is safe; whether a run may be
-  // re-run after its owner died is decided from them in code (statement-kind.ts).
-  const { rows: known } = await sql<{ id: string; type: TaskType; statement: string }>`
-    SELECT id, type, statement FROM task WHERE rollout_id = ${p.rolloutId} AND id = ANY(${ids}::bigint[])`.execute(db);
-  const missing = ids.filter((id) => !known.some((t) => t.id === id));
-  if (missing.length > 0) {
-    throw new StoreError("NOT_FOUND", `tasks not found in rollout ${p.rolloutId}: ${missing.join(", ")}`, { taskIds: missing });
-  }
   const runAt = p.runAt && p.runAt.getTime() > p.now.getTime() ? p.runAt : null;
   // One statement, so one round trip and atomic without BEGIN/COMMIT: lock the tasks, create a run for
-  // each that may run (NOT_STARTED, FAILED, CANCELED), and report every task's status as found under the
-  // lock. The partial unique index backs the one-active-run rule.
+  // each that may run (NOT_STARTED, FAILED, CANCELED) — nothing at all unless every task was found — and
+  // report every task's status as found under the lock. The partial unique index backs the
+  // one-active-run rule.
   const { rows } = await sql<{ task_id: string; status: string; run_id: string | null }>`
     WITH lk AS (
       SELECT id, status FROM task WHERE rollout_id = ${p.rolloutId} AND id = ANY(${ids}::bigint[]) ORDER BY id FOR UPDATE
     ), n AS (
-      SELECT n.task_id, n.rerunnable
-      FROM unnest(${known.map((t) => t.id)}::bigint[], ${known.map((t) => isRerunnable(t.type, t.statement))}::boolean[]) AS n(task_id, rerunnable)
-      JOIN lk ON lk.id = n.task_id
-      WHERE lk.status IN ('NOT_STARTED', 'FAILED', 'CANCELED')
+      SELECT lk.id AS task_id FROM lk
+      WHERE lk.status IN ('NOT_STARTED', 'FAILED', 'CANCELED') AND (SELECT count(*) FROM lk) = ${ids.length}
     ), r AS (
       -- A run no gate can ever hold (no run-at, not sequential, no schema version, a project without a
       -- parallel limit, a live project and instance) is created AVAILABLE: the pending scheduler's
@@ -67,7 +57,7 @@ export async function tasksRun(
         CASE WHEN t.type = 'DATABASE_DATA_UPDATE' AND t.schema_version_key IS NULL AND ${runAt}::timestamptz IS NULL
           AND p.parallel_tasks_per_rollout = 0 AND NOT p.deleted AND i.deleted IS FALSE THEN 'AVAILABLE' ELSE 'PENDING' END,
         t.rollout_id, t.instance_id, t.database_name, t.type <> 'DATABASE_DATA_UPDATE', t.schema_version_key,
-        n.rerunnable, ${runAt}, ${p.actor}, ${p.now}, ${p.now}
+        t.rerunnable, ${runAt}, ${p.actor}, ${p.now}, ${p.now}
       FROM n JOIN task t ON t.id = n.task_id JOIN rollout ro ON ro.id = t.rollout_id JOIN project p ON p.id = ro.project_id
       LEFT JOIN instance i ON i.id = t.instance_id
       ORDER BY t.id
@@ -90,6 +80,10 @@ export async function tasksRun(
       (SELECT count(pg_notify(${Channel.CHANGE}, ${JSON.stringify({ rolloutIds: [p.rolloutId] })})) FROM (SELECT 1 FROM r LIMIT 1) x) AS n3
     FROM lk LEFT JOIN r ON r.task_id = lk.id`.execute(db);
   const found = new Map(rows.map((r) => [r.task_id, r]));
+  const missing = ids.filter((id) => !found.has(id));
+  if (missing.length > 0) {
+    throw new StoreError("NOT_FOUND", `tasks not found in rollout ${p.rolloutId}: ${missing.join(", ")}`, { taskIds: missing });
+  }
   return p.taskIds.map((id) => {
     const r = found.get(id);
     if (!r) throw new StoreError("NOT_FOUND", `task ${id} not found in rollout ${p.rolloutId}`, { taskIds: [id] });
