@@ -13,26 +13,51 @@ const quietGraphile = new Logger(() => (level, message) => {
 
 export type JobFn = (i: number) => Promise<void>;
 
+/**
+ * A pool we own (graphile-worker accepts one): its error listener outlives the runner's, so a server
+ * stopping right after a runner stopped cannot crash the benchmark with an unhandled pool error.
+ */
+function ownPool(url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on("error", () => undefined);
+  return pool;
+}
+
 export async function graphileStart(p: { url: string; count: number; concurrency: number; task: JobFn }): Promise<{ runners: Runner[]; stop(): Promise<void> }> {
   await runMigrations({ connectionString: p.url, logger: quietGraphile });
   const runners: Runner[] = [];
+  const pools: pg.Pool[] = [];
   for (let i = 0; i < p.count; i++) {
+    const pgPool = ownPool(p.url, p.concurrency + 2);
+    pools.push(pgPool);
     runners.push(
       await run({
-        connectionString: p.url,
+        pgPool,
         concurrency: p.concurrency,
-        maxPoolSize: p.concurrency + 2,
         noHandleSignals: true,
         logger: quietGraphile,
         taskList: { bench: async (payload) => p.task((payload as { i: number }).i) },
       }),
     );
   }
-  return { runners, stop: async () => void (await Promise.all(runners.map((r) => r.stop()))) };
+  return {
+    runners,
+    stop: async () => {
+      await Promise.all(runners.map((r) => r.stop()));
+      await Promise.all(pools.map((pool) => pool.end()));
+    },
+  };
 }
 
 export async function graphileUtils(url: string): Promise<WorkerUtils> {
-  return makeWorkerUtils({ connectionString: url, logger: quietGraphile });
+  const pgPool = ownPool(url, 4);
+  const utils = await makeWorkerUtils({ pgPool, logger: quietGraphile });
+  const release = utils.release.bind(utils);
+  utils.release = async () => {
+    await release();
+    await pgPool.end();
+  };
+  return utils;
 }
 
 /** Enqueues n jobs through graphile-worker's batch function `add_jobs` (add_job per row takes ~3 ms a job here). */
