@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const metrics = new Metrics();
   const executor = new PostgresExecutor({
     statementTimeoutMs: config.statementTimeoutMs,
-    idleInTransactionTimeoutMs: config.leaseTtlMs / 2,
+    idleInTransactionTimeoutMs: Math.floor(config.leaseTtlMs * 0.75),
     poolSize: config.concurrency,
   });
   const app = await buildApp({ db, pool, config, metrics, databaseUrl: url });

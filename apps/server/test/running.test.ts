@@ -3,7 +3,7 @@ import { sql } from "kysely";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { Sweeper } from "../src/scheduler/sweeper.js";
-import { taskRunAppendLog, taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
+import { taskRunAppendLog, taskRunFinish, taskRunsClaim, taskRunsRenewLeases } from "../src/store/runs.js";
 import { createDb, createPool } from "../src/store/db.js";
 import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
@@ -85,6 +85,29 @@ describe("running scheduler", () => {
     }, { what: "drained" });
     expect(exec.started.length).toBe(7);
     expect(claims[0]).toBe(3);
+  });
+
+  it("a run whose row another transaction holds locked does not hold up the renewal of the owner's other leases", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await seedRollout(t.db, projectId, [task(instanceId, "a"), task(instanceId, "b")]);
+    await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+    const [a, b] = await taskRunsClaim(t.db, { replicaId: "r", limit: 2, leaseTtlMs: 60_000, now: new Date() });
+    const other = await t.pool.connect();
+    try {
+      // What a cancel in progress on a frozen replica holds.
+      await other.query("BEGIN");
+      await other.query("SELECT 1 FROM task_run WHERE id = $1 FOR UPDATE", [a!.id]);
+      const runs = [{ runId: a!.id, epoch: a!.epoch }, { runId: b!.id, epoch: b!.epoch }];
+      const later = new Date(Date.now() + 30_000);
+      const state = await taskRunsRenewLeases(t.db, { replicaId: "r", runs, leaseTtlMs: 60_000, now: later });
+      expect(state.get(a!.id)).toEqual({ owned: false, cancelRequested: false, locked: true });
+      expect(state.get(b!.id)).toEqual({ owned: true, cancelRequested: false, locked: false });
+      await other.query("ROLLBACK");
+      const after = await taskRunsRenewLeases(t.db, { replicaId: "someone-else", runs, leaseTtlMs: 60_000, now: later });
+      expect(after.get(a!.id)).toEqual({ owned: false, cancelRequested: false, locked: false });
+    } finally {
+      other.release();
+    }
   });
 
   it("two replicas' pending schedulers never promote two sequential runs on one database nor exceed the limit", async () => {

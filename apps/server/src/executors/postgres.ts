@@ -68,6 +68,18 @@ function isStatementError(e: unknown): boolean {
   return typeof code === "string" && !code.startsWith("08") && !code.startsWith("57P");
 }
 
+/**
+ * The session was lost rather than the statement refused: no SQLSTATE (a socket error, "not queryable"),
+ * a connection exception, a shutdown, or the idle-in-transaction bound (25P03) ending a slow owner's
+ * session. Nothing committed, so the run may go again.
+ */
+function isSessionLoss(e: unknown): boolean {
+  return !isStatementError(e) || (e as PgError).code === "25P03";
+}
+
+/** Claims of one run after which a lost session fails it instead (a statement that crashes its backend). */
+const MAX_CLAIMS_ON_SESSION_LOSS = 5;
+
 const rowCounts = (res: pg.QueryResult | pg.QueryResult[]): number[] =>
   (Array.isArray(res) ? res : [res]).map((r) => r.rowCount ?? 0);
 
@@ -86,9 +98,10 @@ export interface PostgresExecutorOptions {
   statementTimeoutMs: number;
   connectTimeoutMs?: number;
   /**
-   * How long a run's target transaction may sit idle (PostgreSQL then ends the session). Half a lease:
-   * an owner frozen between its lease check and COMMIT loses its transaction before anyone can take
-   * the run over or the sweeper can end it, so it can never commit afterwards.
+   * How long a run's target transaction may sit idle (PostgreSQL then ends the session). Less than a lease
+   * (main.ts: three quarters): the lease check right before COMMIT renews the lease, so an owner frozen
+   * after it loses its transaction before the lease can expire — before anyone can take the run over or
+   * the sweeper can end it — and can never commit afterwards. A live owner that was merely slow gets RETRY.
    */
   idleInTransactionTimeoutMs?: number;
   /** Pooled sessions per target database; default 10. */
@@ -168,6 +181,9 @@ export class PostgresExecutor implements Executor {
     } catch (e) {
       if (ctx.signal.aborted) {
         return { status: "CANCELED", result: errorResult(e), message: `aborted: ${String(ctx.signal.reason ?? "canceled")}` };
+      }
+      if (isSessionLoss(e) && run.epoch < MAX_CLAIMS_ON_SESSION_LOSS) {
+        return { status: "RETRY", result: errorResult(e), message: `target session lost, run requeued: ${(e as Error).message}` };
       }
       return { status: "FAILED", result: errorResult(e), message: (e as Error).message };
     }

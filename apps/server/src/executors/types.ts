@@ -14,7 +14,11 @@ export interface ExecContext {
 }
 
 export interface ExecOutcome {
-  status: "DONE" | "FAILED" | "CANCELED";
+  /**
+   * RETRY: the target connection was lost before anything could commit (a restart, a session ended
+   * while its owner was slow): the run goes back to AVAILABLE when re-running is safe, else FAILED.
+   */
+  status: "DONE" | "FAILED" | "CANCELED" | "RETRY";
   result: Record<string, unknown>;
   message: string;
 }

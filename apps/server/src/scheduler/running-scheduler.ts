@@ -13,6 +13,12 @@ import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor } from "../executors/types.js";
 import type { Clock } from "./clock.js";
 
+/**
+ * Executions are keyed by run and epoch: a replica may claim a run again (a new epoch) while its earlier,
+ * lost execution of it is still winding down, and each must keep its own entry.
+ */
+const execKey = (run: ClaimedRun) => `${run.id}/${run.epoch}`;
+
 interface Execution {
   run: ClaimedRun;
   abort: AbortController;
@@ -59,7 +65,7 @@ export class RunningScheduler {
    */
   private readonly finisher: Batcher<Finish, boolean>;
   /** Lease checks before target commits, batched the same way. */
-  private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, boolean>;
+  private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, "owned" | "lost" | "locked">;
 
   constructor(private readonly deps: RunningSchedulerDeps) {
     this.finisher = new Batcher(async (items) => {
@@ -82,7 +88,10 @@ export class RunningScheduler {
     });
     this.ownerCheck = new Batcher(async (runs) => {
       const r = await taskRunsRenewLeases(deps.db, { replicaId: deps.replicaId, runs, leaseTtlMs: deps.leaseTtlMs, now: deps.clock.now() });
-      return runs.map((x) => r.get(x.runId)?.owned === true);
+      return runs.map((x) => {
+        const state = r.get(x.runId);
+        return state?.owned ? "owned" : state?.locked ? "locked" : "lost";
+      });
     });
   }
 
@@ -131,8 +140,14 @@ export class RunningScheduler {
         },
         stillOwner: async () => {
           if (unfenced) return true;
-          if (exec.abortReason) return false;
-          return this.ownerCheck.push({ runId: run.id, epoch: run.epoch });
+          // A row locked by another transaction is neither ours for sure nor lost: ask again shortly (the
+          // target's idle-in-transaction bound ends the wait if it lasts).
+          for (let i = 0; ; i++) {
+            if (exec.abortReason) return false;
+            const state = await this.ownerCheck.push({ runId: run.id, epoch: run.epoch });
+            if (state !== "locked") return state === "owned";
+            await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 500)));
+          }
         },
       });
       let written = false;
@@ -141,8 +156,10 @@ export class RunningScheduler {
         written = false;
       } else if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
         written = await taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
+      } else if (outcome.status === "RETRY" && exec.abortReason !== "cancel") {
+        written = await taskRunRelease(this.deps.db, { ...fence, now, reason: outcome.message });
       } else {
-        const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status;
+        const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
         exec.finishing = true;
         this.finishing++;
         written = await this.finisher.push({ ...fence, status, result: outcome.result, message: outcome.message });
@@ -152,18 +169,18 @@ export class RunningScheduler {
       .catch((err) => this.deps.onError?.(err))
       .finally(() => {
         if (exec.finishing) this.finishing--;
-        this.executions.delete(run.id);
+        this.executions.delete(execKey(run));
         this.deps.onSlotFree?.();
       });
-    this.executions.set(run.id, exec);
+    this.executions.set(execKey(run), exec);
     if (this.shuttingDown) this.abortForShutdown(exec);
   }
 
   /** Aborts the given runs if this replica executes them (cancel requested through any replica). */
   cancel(runIds: Iterable<string>): void {
-    for (const id of runIds) {
-      const e = this.executions.get(id);
-      if (e && !e.abortReason) {
+    const ids = new Set(runIds);
+    for (const e of this.executions.values()) {
+      if (ids.has(e.run.id) && !e.abortReason) {
         e.abortReason = "cancel";
         e.abort.abort("cancel requested");
       }
@@ -186,7 +203,7 @@ export class RunningScheduler {
     });
     for (const e of list) {
       const s = status.get(e.run.id);
-      if (!s || e.abortReason) continue;
+      if (!s || e.abortReason || s.locked) continue;
       if (!s.owned && !unfencedRenew) {
         e.abortReason = "lost";
         e.abort.abort("lease lost");

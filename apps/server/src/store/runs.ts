@@ -104,6 +104,17 @@ export async function taskRunAppendLog(
   return Number(res.numAffectedRows ?? 0) === 1;
 }
 
+export interface LeaseState {
+  owned: boolean;
+  cancelRequested: boolean;
+  /**
+   * Still ours, but another transaction holds the row lock (e.g. a cancel in progress on a replica that
+   * froze inside it): not renewed this time, and not to be read as lost. Skipping it keeps one locked row
+   * from holding up the renewal of every other lease of this replica.
+   */
+  locked: boolean;
+}
+
 /**
  * Renews the leases of this replica's runs and reports, per run, whether it still owns it and whether a
  * cancel was requested (the backstop when a NOTIFY was missed).
@@ -111,16 +122,28 @@ export async function taskRunAppendLog(
 export async function taskRunsRenewLeases(
   db: Db,
   p: { replicaId: string; runs: { runId: string; epoch: number }[]; leaseTtlMs: number; now: Date },
-): Promise<Map<string, { owned: boolean; cancelRequested: boolean }>> {
-  const out = new Map<string, { owned: boolean; cancelRequested: boolean }>();
-  for (const r of p.runs) out.set(r.runId, { owned: false, cancelRequested: false });
+): Promise<Map<string, LeaseState>> {
+  const out = new Map<string, LeaseState>();
+  for (const r of p.runs) out.set(r.runId, { owned: false, cancelRequested: false, locked: false });
   if (p.runs.length === 0) return out;
-  const { rows } = await sql<{ id: string; cancel: boolean }>`
-    UPDATE task_run t SET lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs / 1000})
-    FROM unnest(${p.runs.map((r) => r.runId)}::bigint[], ${p.runs.map((r) => r.epoch)}::int[]) AS x(id, epoch)
-    WHERE t.id = x.id AND t.lease_epoch = x.epoch AND t.owner_replica = ${p.replicaId} AND t.status = 'RUNNING'
-    RETURNING t.id, t.cancel_requested_at IS NOT NULL AS cancel`.execute(db);
-  for (const r of rows) out.set(r.id, { owned: true, cancelRequested: r.cancel });
+  const { rows } = await sql<{ id: string; owned: boolean; cancel: boolean; locked: boolean }>`
+    WITH x AS (
+      SELECT * FROM unnest(${p.runs.map((r) => r.runId)}::bigint[], ${p.runs.map((r) => r.epoch)}::int[]) AS x(id, epoch)
+    ), l AS (
+      SELECT t.id FROM task_run t JOIN x ON t.id = x.id
+      WHERE t.lease_epoch = x.epoch AND t.owner_replica = ${p.replicaId} AND t.status = 'RUNNING'
+      FOR UPDATE OF t SKIP LOCKED
+    ), u AS (
+      UPDATE task_run t SET lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs / 1000})
+      FROM l WHERE t.id = l.id
+      RETURNING t.id, t.cancel_requested_at IS NOT NULL AS cancel
+    )
+    SELECT x.id::text AS id, u.id IS NOT NULL AS owned, coalesce(u.cancel, false) AS cancel,
+      u.id IS NULL AND EXISTS (
+        SELECT 1 FROM task_run t WHERE t.id = x.id AND t.lease_epoch = x.epoch AND t.owner_replica = ${p.replicaId} AND t.status = 'RUNNING'
+      ) AS locked
+    FROM x LEFT JOIN u ON u.id = x.id`.execute(db);
+  for (const r of rows) out.set(r.id, { owned: r.owned, cancelRequested: r.cancel, locked: r.locked });
   return out;
 }
 

@@ -131,6 +131,9 @@ export async function taskRunsCancel(
   p: { rolloutId: string; taskRunIds: string[]; actor: string; now: Date; replicaId: string | null },
 ): Promise<{ taskRunId: string; outcome: CancelOutcome }[]> {
   return db.transaction().execute(async (trx) => {
+    // The row locks below hold up the owner's lease renewal of these runs: a replica frozen inside this
+    // transaction (SIGSTOP, a long pause) must not keep them for long. PostgreSQL ends it after 2 s idle.
+    await sql`SELECT set_config('idle_in_transaction_session_timeout', '2000', true)`.execute(trx);
     const { rows } = await sql<{ id: string; status: string; rollout_id: string }>`
       SELECT id, status, rollout_id FROM task_run WHERE id = ANY(${p.taskRunIds}::bigint[]) ORDER BY id FOR UPDATE`.execute(trx);
     const found = new Map(rows.map((r) => [r.id, r]));
