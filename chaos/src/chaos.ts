@@ -7,7 +7,7 @@ import { startBenchPg, type BenchPg } from "../../bench/lib/pg.js";
 import { Api } from "./api.js";
 import { CheckContext, runChecks } from "./checks/index.js";
 import { quiesce, readControl } from "./control.js";
-import { CancelWatcher, cancelBallast, createWorkload, submitRollout } from "./driver.js";
+import { CancelWatcher, cancelBallast, cancelLadderLeftovers, createWorkload, submitRollout } from "./driver.js";
 import type { HarnessLog } from "./facts.js";
 import { planFaults, runFaults } from "./faults.js";
 import type { ChaosOptions } from "./options.js";
@@ -33,9 +33,11 @@ async function freePorts(n: number): Promise<number[]> {
 
 /**
  * One chaos run: PostgreSQL, N replicas, the seeded workload through the REST API, the seeded fault plan
- * for the duration, quiescence, then the invariant checks. Always stops what it started.
+ * for the duration, quiescence, then the invariant checks. Always stops what it started. `sharedPg`: a
+ * PostgreSQL server to use instead of starting one (test/run.ts shares one between its scenarios; each
+ * run recreates its control and target databases); the caller stops it.
  */
-export async function runChaos(o: ChaosOptions, command: string): Promise<Report> {
+export async function runChaos(o: ChaosOptions, command: string, sharedPg?: BenchPg): Promise<Report> {
   const t0 = Date.now();
   const say = o.quiet ? () => undefined : (line: string) => console.log(`[chaos ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
   const outDir = o.outDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "runway-chaos-")));
@@ -47,6 +49,7 @@ export async function runChaos(o: ChaosOptions, command: string): Promise<Report
   const timings: Record<string, number> = {};
 
   let pgServer: BenchPg | undefined;
+  let ownPg: BenchPg | undefined;
   let control: pg.Pool | undefined;
   let replicas: ReplicaSet | undefined;
   const emergency = () => replicas?.killAllNow();
@@ -59,12 +62,14 @@ export async function runChaos(o: ChaosOptions, command: string): Promise<Report
   process.once("SIGTERM", onSignal);
   try {
     say(`seed ${o.seed}: ${w.tasks.length} tasks in ${w.rollouts.length} rollouts over ${w.databases.length} databases; ${faultPlan.length} faults planned; logs in ${outDir}`);
-    pgServer = await startBenchPg();
+    pgServer = sharedPg ?? (ownPg = await startBenchPg());
     const controlUrl = await pgServer.freshDatabase("runway_chaos");
     await setupTargets(pgServer.serverUrl, w.databases);
     say(`PostgreSQL up, control database migrated, ${w.databases.length} target databases ready`);
     control = new pg.Pool({ connectionString: controlUrl, max: 4, application_name: "runway chaos harness" });
     control.on("error", () => undefined);
+    // For the sessions the replicas open from now on (see ChaosOptions.deadlockTimeoutMs).
+    if (o.deadlockTimeoutMs) await control.query(`ALTER DATABASE runway_chaos SET deadlock_timeout = '${Math.round(o.deadlockTimeoutMs)}ms'`);
 
     const env: Record<string, string> = {
       LOG_LEVEL: "warn",
@@ -91,11 +96,19 @@ export async function runChaos(o: ChaosOptions, command: string): Promise<Report
     const tStart = Date.now();
     const endAt = tStart + o.durationS * 1000;
     const submittedRollouts = new Set<number>();
+    let ladderLeftovers = 0;
     const submissions = Promise.all(
       w.rollouts.map(async (r) => {
         await new Promise((res) => setTimeout(res, r.submitAtMs));
-        await submitRollout(api, r, s);
+        const late = await submitRollout(api, r, s, tStart);
+        if (late) say(`rollout ${r.index}: ${late} ladder runs submitted after their run-at (they ran at once)`);
         submittedRollouts.add(r.index);
+        if (r.ladderAtMs !== undefined && submittedRollouts.size === w.rollouts.length) say(`every ladder submitted`);
+        if (r.ladderAtMs !== undefined && o.ladders) {
+          const left = tStart + r.ladderAtMs + o.ladders.cancelAfterMs - Date.now();
+          if (left > 0) await new Promise((res) => setTimeout(res, left));
+          ladderLeftovers += await cancelLadderLeftovers(api, r, s);
+        }
       }),
     );
     submissions.catch(() => undefined); // awaited below; this only keeps Node from calling it unhandled meanwhile
@@ -107,6 +120,7 @@ export async function runChaos(o: ChaosOptions, command: string): Promise<Report
     const left = endAt - Date.now();
     if (left > 0) await new Promise((res) => setTimeout(res, left));
     timings.chaosMs = Date.now() - tStart;
+    if (o.ladders) say(`${w.rollouts.length} ladders came due; ${ladderLeftovers} runs left PENDING after their burst were canceled`);
     say(`fault window over: ${harness.faults.length} faults; healing and waiting for quiescence`);
 
     await replicas.healAll();
@@ -140,7 +154,7 @@ export async function runChaos(o: ChaosOptions, command: string): Promise<Report
   } finally {
     await replicas?.stopAll(5000).catch(() => replicas?.killAllNow());
     await control?.end().catch(() => undefined);
-    await pgServer?.stop().catch(() => undefined);
+    await ownPg?.stop().catch(() => undefined);
     process.off("exit", emergency);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -69,14 +69,27 @@ export async function createWorkload(api: Api, w: Workload, serverUrl: string): 
   return s;
 }
 
-/** Submits one rollout's tasks: most now, the scheduled ones with runAt a few seconds ahead. */
-export async function submitRollout(api: Api, r: PlannedRollout, s: Submitted): Promise<void> {
+/**
+ * Submits one rollout's tasks: most now, the scheduled ones with runAt a few seconds ahead. A ladder's
+ * tasks (`ladderAtMs`) run at `windowStart + ladderAtMs + scheduleDelayMs`, one call per run-at, latest
+ * first. Returns how many ladder runs were submitted too late to be scheduled (they then run at once).
+ */
+export async function submitRollout(api: Api, r: PlannedRollout, s: Submitted, windowStart: number): Promise<number> {
   const rid = s.rolloutIds[r.index]!;
   const byDelay = new Map<number | null, string[]>();
   for (const t of r.stages.flatMap((st) => st.tasks)) {
     const ids = byDelay.get(t.scheduleDelayMs) ?? [];
     ids.push(s.taskIdByKey.get(t.key)!);
     byDelay.set(t.scheduleDelayMs, ids);
+  }
+  if (r.ladderAtMs !== undefined) {
+    let late = 0;
+    for (const [delay, ids] of [...byDelay].sort(([a], [b]) => (b ?? 0) - (a ?? 0))) {
+      const at = windowStart + r.ladderAtMs + (delay ?? 0);
+      await api.must("POST", `/rollouts/${rid}/tasks/run`, { taskIds: ids, runAt: new Date(at).toISOString() });
+      if (Date.now() >= at) late += ids.length;
+    }
+    return late;
   }
   // Immediate ones first, then by delay.
   for (const [delay, ids] of [...byDelay].sort(([a], [b]) => (a ?? -1) - (b ?? -1))) {
@@ -85,18 +98,44 @@ export async function submitRollout(api: Api, r: PlannedRollout, s: Submitted): 
       await api.must("POST", `/rollouts/${rid}/tasks/run`, { taskIds: ids.slice(i, i + 1000), ...runAt });
     }
   }
+  return 0;
+}
+
+/**
+ * Cancels the rollout's PENDING runs (never started, so canceled at once). A run that moves on between the
+ * listing and the cancel makes the API refuse the whole request (409), and a replica may die under the
+ * call: list again and retry.
+ */
+async function cancelPendingRuns(api: Api, rolloutId: string): Promise<number> {
+  let canceled = 0;
+  let last = "";
+  for (let attempt = 0; attempt < 10; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, 100));
+    const runIds = (await listTasks(api, rolloutId, "PENDING")).map((t) => t.latestRun!.id);
+    let again = false;
+    for (let i = 0; i < runIds.length; i += 1000) {
+      const ids = runIds.slice(i, i + 1000);
+      const res = await api.call("POST", `/rollouts/${rolloutId}/task-runs/cancel`, { taskRunIds: ids }).catch((e: Error) => ({ status: 0, body: e.message }));
+      if (res.status === 200) canceled += ids.length;
+      else if (res.status === 409 || res.status === 0 || res.status >= 500) again = true;
+      else throw new Error(`cancel of PENDING runs in rollout ${rolloutId}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.status !== 200) last = `HTTP ${res.status} ${JSON.stringify(res.body)}`;
+    }
+    if (!again) return canceled;
+  }
+  throw new Error(`cancel of PENDING runs in rollout ${rolloutId}: gave up after 10 tries (${last})`);
 }
 
 /** Cancels the ballast (PENDING, an hour ahead): canceled at once, it never runs. */
 export async function cancelBallast(api: Api, w: Workload, s: Submitted): Promise<number> {
   const ballast = w.rollouts.find((r) => r.projectId === "chaos-ballast");
   if (!ballast) return 0;
-  const rid = s.rolloutIds[ballast.index]!;
-  const runIds = (await listTasks(api, rid, "PENDING")).map((t) => t.latestRun!.id);
-  for (let i = 0; i < runIds.length; i += 1000) {
-    await api.must("POST", `/rollouts/${rid}/task-runs/cancel`, { taskRunIds: runIds.slice(i, i + 1000) });
-  }
-  return runIds.length;
+  return cancelPendingRuns(api, s.rolloutIds[ballast.index]!);
+}
+
+/** Cancels what is left of a ladder after its burst: the runs still PENDING (see planLadders). */
+export async function cancelLadderLeftovers(api: Api, r: PlannedRollout, s: Submitted): Promise<number> {
+  return cancelPendingRuns(api, s.rolloutIds[r.index]!);
 }
 
 /**

@@ -27,6 +27,12 @@ export function planFaults(rng: Rng, o: ChaosOptions): PlannedFault[] {
     out.push({ kind, slot: rng.int(0, o.replicas - 1), gapMs, downMs });
     t += gapMs + downMs;
   }
+  // `both` means both: a short plan that drew one kind only turns its last fault into the other kind.
+  const last = out[out.length - 1];
+  if (o.faults === "both" && last && out.length > 1 && out.every((f) => f.kind === last.kind)) {
+    last.kind = last.kind === "kill" ? "freeze" : "kill";
+    last.downMs = last.kind === "kill" ? rng.int(300, 3000) : o.leaseTtlMs + o.sweepMs + rng.int(1000, 3000);
+  }
   return out;
 }
 

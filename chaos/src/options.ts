@@ -37,6 +37,19 @@ export interface ChaosOptions {
   mix: Record<TaskKind, number>;
   /** Parallel limits of the projects (0 = none); one project per entry. */
   limits: number[];
+  /**
+   * Run-at ladders instead of the mixed workload (the break-lock self-test; see planLadders in
+   * workload.ts): `count` rollouts, each with one task per offset on one database; the first ladder comes
+   * due `firstAtMs` after the start of the window, the next ones `gapMs` apart; what is still PENDING of a
+   * ladder `cancelAfterMs` after it came due is canceled.
+   */
+  ladders?: { count: number; offsetsMs: number[]; firstAtMs: number; gapMs: number; cancelAfterMs: number };
+  /**
+   * `deadlock_timeout` of the control database's sessions (PostgreSQL's default is 1 s). Passes of the
+   * break-lock build, which overlap, can deadlock on each other's waiting causes; a shorter timeout ends
+   * that sooner, so one deadlock does not hold every replica's pending loop past the next ladder.
+   */
+  deadlockTimeoutMs?: number;
   /** Deliberately broken build (NODE_ENV=test RUNWAY_TEST_BREAK=…): the self-test expects violations. */
   testBreak?: "lock" | "fencing";
   /** Give up waiting for quiescence after this long, milliseconds. */
@@ -77,19 +90,24 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   short: { replicas: 3, durationS: 40, tasks: 300, databases: 12, sleepMs: [100, 800], quiesceTimeoutMs: 60_000 },
   // The documented run (docs/reliability.md): ≥ 10 minutes with 5 replicas.
   long: { replicas: 5, durationS: 600, tasks: 3000, databases: 40, rolloutsPer100: 0.5, submitSpread: 0.8, sleepMs: [100, 800], leaseTtlMs: 5000, heartbeatMs: 1500, sweepMs: 1000, faultGapMs: 12_000, quiesceTimeoutMs: 300_000 },
-  // Self-test: promotion without the advisory lock. Short sequential runs on few databases and limit-1
-  // rollouts; a full pass every second over a large backlog (ballast). Without the lock, a full pass that
-  // found nothing to take from the change tables overlaps the live passes of other replicas, and they
-  // promote from different snapshots.
+  // Self-test: promotion without the advisory lock. Sixteen run-at ladders, one after the other, each of
+  // twelve schema changes on one database in a rollout with limit 1 (see planLadders in workload.ts).
+  // When a ladder comes due, every replica wakes for it at once, and each pass promotes the newest-
+  // submitted run that is due at its own `now`: passes a few milliseconds apart pick different runs.
+  // Without the lock, two such passes that overlap both promote, and the two statements run side by side
+  // (mutual exclusion and parallel limit). With the lock (`--break none`), the same workload passes.
   "break-lock": {
-    testBreak: "lock", replicas: 4, durationS: 25, tasks: 300, databases: 3, rolloutsPer100: 4, submitSpread: 0.3,
-    sleepMs: [50, 250], limits: [1, 1, 1, 2], mix: { schema: 50, sdl: 30, data: 20, fail: 0, cancel: 0, nontx: 0 },
-    versionedShare: 0.5, ballast: 2000, pollMs: 100, fullPassMs: 1000, faults: "none", quiesceTimeoutMs: 30_000,
+    testBreak: "lock", replicas: 3, durationS: 21, databases: 12, limits: [1], sleepMs: [400, 600],
+    mix: { schema: 60, sdl: 40, data: 0, fail: 0, cancel: 0, nontx: 0 }, versionedShare: 0, pollMs: 100,
+    ladders: { count: 16, offsetsMs: [0, 5, 7, 9, 11, 13, 15, 17, 20, 24, 30, 40], firstAtMs: 8000, gapMs: 800, cancelAfterMs: 400 },
+    deadlockTimeoutMs: 100, faults: "none", quiesceTimeoutMs: 30_000,
   },
-  // Self-test: owner writes without the lease fence. Long statements, freezes longer than the lease:
-  // a frozen owner wakes up mid-transaction after its run was taken over and commits anyway.
+  // Self-test: owner writes without the lease fence. Freezes longer than the lease, statements longer
+  // than the freezes: a frozen owner wakes up while its statement is still running on the target, after
+  // its run was taken over, and commits anyway. (A statement that ends early in the freeze leaves its
+  // transaction idle, and the executor's idle bound, three quarters of a lease, ends it before the wake.)
   "break-fencing": {
-    testBreak: "fencing", replicas: 3, durationS: 25, tasks: 120, databases: 12, sleepMs: [1500, 3000],
+    testBreak: "fencing", replicas: 3, durationS: 25, tasks: 60, databases: 12, sleepMs: [6000, 9000],
     limits: [0], mix: { schema: 20, sdl: 0, data: 80, fail: 0, cancel: 0, nontx: 0 }, leaseTtlMs: 2000, heartbeatMs: 500, sweepMs: 400, faults: "freeze", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
   },
 };
@@ -105,6 +123,7 @@ const HELP = `pnpm chaos [options]
   --lease-ms N --heartbeat-ms N --sweep-ms N --poll-ms N
   --faults KIND        both | kill | freeze | none
   --fault-gap-ms N     mean gap between faults
+  --break KIND         lock | fencing | none: the deliberately broken build (default: the preset's)
   --out DIR            report and replica logs (default: a temp dir)
   --quiet              only the final table`;
 
@@ -116,7 +135,7 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
       tasks: { type: "string" }, databases: { type: "string" }, concurrency: { type: "string" },
       "lease-ms": { type: "string" }, "heartbeat-ms": { type: "string" }, "sweep-ms": { type: "string" },
       "poll-ms": { type: "string" }, faults: { type: "string" }, "fault-gap-ms": { type: "string" },
-      out: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      break: { type: "string" }, out: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     allowPositionals: false,
   });
@@ -147,6 +166,10 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
   if (values.faults !== undefined) {
     if (!["both", "kill", "freeze", "none"].includes(values.faults)) throw new Error(`--faults must be both, kill, freeze or none`);
     o.faults = values.faults as ChaosOptions["faults"];
+  }
+  if (values.break !== undefined) {
+    if (!["lock", "fencing", "none"].includes(values.break)) throw new Error(`--break must be lock, fencing or none`);
+    o.testBreak = values.break === "none" ? undefined : (values.break as "lock" | "fencing");
   }
   if (o.replicas < 2 && o.faults !== "none") throw new Error("faults need at least 2 replicas (one must stay healthy)");
   set("outDir", values.out);

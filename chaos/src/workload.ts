@@ -35,6 +35,8 @@ export interface PlannedTask {
   /** Submitted with runAt = submission + this delay. */
   scheduleDelayMs: number | null;
   rollout: number;
+  /** A step of a run-at ladder: the harness cancels it if it is still PENDING after the ladder's burst. */
+  ladder?: boolean;
 }
 
 export interface PlannedRollout {
@@ -44,6 +46,11 @@ export interface PlannedRollout {
   stages: { environment: string; tasks: PlannedTask[] }[];
   /** When (ms after the start of the fault window) its tasks are submitted to run. */
   submitAtMs: number;
+  /**
+   * A run-at ladder (see planLadders): each task runs at this time (ms after the start of the window)
+   * plus its `scheduleDelayMs`, and the tasks are submitted one call each, latest run-at first.
+   */
+  ladderAtMs?: number;
 }
 
 export interface Workload {
@@ -61,6 +68,7 @@ export const BALLAST_DELAY_MS = 3_600_000;
 export function planWorkload(rng: Rng, o: ChaosOptions): Workload {
   const databases = Array.from({ length: o.databases }, (_, i) => `chaos_db_${pad(i, 2)}`);
   const projects = o.limits.map((limit, i) => ({ id: `chaos-p${i}`, limit }));
+  if (o.ladders) return planLadders(rng, o, databases, projects);
   const nRollouts = Math.max(projects.length, Math.round((o.tasks * o.rolloutsPer100) / 100));
   const mix = Object.entries(o.mix).filter(([, w]) => w > 0) as [TaskKind, number][];
   const submitSpan = o.durationS * 1000 * o.submitSpread;
@@ -112,6 +120,52 @@ export function planWorkload(rng: Rng, o: ChaosOptions): Workload {
     tasks.push(...own);
   }
   assignVersions(rng, databases, tasks, o.versionedShare);
+  return { projects, databases, rollouts, tasks };
+}
+
+/**
+ * Run-at ladders, the workload of the break-lock self-test. Each ladder is a rollout of sequential,
+ * unversioned schema changes on one database, in a project with a parallel limit (1): one task per
+ * offset, to run at the ladder's time plus that offset. The tasks are submitted latest run-at first, so
+ * the pending scheduler's FIFO order (creation) is the reverse of the run-at order: a pass promotes the
+ * latest run that is due at its own `now`, and holds the others (DATABASE_BUSY).
+ *
+ * Every replica's pending loop wakes at the ladder's first run-at (it learned that time from its last
+ * pass), and the passes find nothing to take from the change tables. With the advisory lock, one pass
+ * promotes one run and the others skip. Without it, the passes overlap, each with its own `now`, a few
+ * milliseconds apart: two of them that pick different runs both promote, and the two statements run side
+ * by side. The offsets are dense where the replicas' wake-ups fall. Ladders come due one after the other,
+ * each a fresh chance; the harness cancels what is still PENDING of a ladder shortly after its burst
+ * (`cancelAfterMs`), so the next one comes due on a quiet system.
+ */
+function planLadders(rng: Rng, o: ChaosOptions, databases: string[], projects: Workload["projects"]): Workload {
+  const l = o.ladders!;
+  const mix = Object.entries(o.mix).filter(([k, w]) => w > 0 && (k === "schema" || k === "sdl")) as [TaskKind, number][];
+  if (mix.length === 0) throw new Error("ladders need schema or sdl tasks in the mix");
+  const tasks: PlannedTask[] = [];
+  const rollouts: PlannedRollout[] = [];
+  let seq = 0;
+  for (let r = 0; r < l.count; r++) {
+    const database = databases[r % databases.length]!;
+    const own = l.offsetsMs.map((offset): PlannedTask => {
+      const key = `t${pad(seq++, 5)}`;
+      const kind = rng.weighted(mix);
+      return {
+        key, kind, type: TaskTypeOf[kind], database, schemaVersion: null,
+        statement: statementFor(kind, key, rng.int(o.sleepMs[0], o.sleepMs[1])),
+        scheduleDelayMs: offset, rollout: r, ladder: true,
+      };
+    });
+    rollouts.push({
+      index: r,
+      projectId: projects[r % projects.length]!.id,
+      title: `chaos ladder ${r}`,
+      stages: [{ environment: "prod", tasks: own }],
+      submitAtMs: 0,
+      ladderAtMs: l.firstAtMs + r * l.gapMs,
+    });
+    tasks.push(...own);
+  }
   return { projects, databases, rollouts, tasks };
 }
 

@@ -6,8 +6,9 @@ const ACTIVE = new Set(["PENDING", "AVAILABLE", "RUNNING"]);
 
 /**
  * 1. No loss: every task not deliberately canceled or failed is DONE and its change is really in the
- * target; deliberate failures are FAILED with their own error and changed nothing; a canceled task changed
- * nothing; no run is left PENDING, AVAILABLE or RUNNING.
+ * target; deliberate failures are FAILED with their own error and changed nothing; a canceled task (a
+ * cancel target, or a ladder step the harness canceled after the burst) changed nothing; no run is left
+ * PENDING, AVAILABLE or RUNNING.
  */
 export function checkNoLoss(c: CheckContext): CheckResult {
   const v: string[] = [];
@@ -34,7 +35,7 @@ export function checkNoLoss(c: CheckContext): CheckResult {
       if (status !== "CANCELED" || applied || journaled) v.push(`${what} (ballast) should be CANCELED and unapplied; it is ${status}`);
       continue;
     }
-    if (t.kind === "cancel" && status === "CANCELED") {
+    if ((t.kind === "cancel" || t.ladder) && status === "CANCELED") {
       canceled++;
       if (applied || journaled || changed) v.push(`${what} was CANCELED but its change is in the target`);
       continue;
