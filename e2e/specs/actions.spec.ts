@@ -53,7 +53,7 @@ test.describe("task actions", () => {
     const [a, b, c] = (await env.admin.tasks(rolloutId)).map((t) => t.id) as [string, string, string];
     await signIn("rick");
     await page.goto(`/rollouts/${rolloutId}`);
-    for (const id of [a, b, c]) await page.locator(`tr[data-task-id="${id}"] .n-checkbox`).click();
+    for (const id of [a, b, c]) await page.locator(`tr[data-task-id="${id}"]`).getByTestId("select-task").click();
     await expect(page.getByTestId("bulk-action-run")).toContainText("(3)");
     await expect(page.getByTestId("bulk-action-cancel")).toBeDisabled();
     await page.getByTestId("bulk-action-run").click();

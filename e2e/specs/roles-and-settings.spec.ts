@@ -16,7 +16,7 @@ test.describe("roles", () => {
     await expect(page.locator(`tr[data-task-id="${t!.id}"]`)).toHaveAttribute("data-status", "NOT_STARTED");
     await expect(page.locator("[data-testid^=row-action-]")).toHaveCount(0);
     await expect(page.locator("[data-testid^=bulk-action-]")).toHaveCount(0);
-    await expect(page.locator(".task-table .n-checkbox")).toHaveCount(0);
+    await expect(page.locator(".task-table input[type=checkbox]")).toHaveCount(0);
     await expect(page.getByRole("button", { name: "Run", exact: true })).toHaveCount(0);
 
     const vera = await Api.signIn(env.server.url, "vera", PASSWORD);

@@ -5,6 +5,7 @@
 import { TaskStatus, type Role } from "@runway/shared";
 import { vi } from "vitest";
 import type { Project, Rollout, Task, TaskRun } from "@/api/types";
+import { emptyCounts } from "@/lib/task-counts";
 
 export interface RecordedRequest {
   method: string;
@@ -31,7 +32,6 @@ export function makeTask(id: number, over: Partial<Task> = {}): Task {
     schemaVersion: "0001",
     statement: `ALTER TABLE t${id} ADD COLUMN c int;`,
     status: TaskStatus.NOT_STARTED,
-    latestRun: null,
     ...over,
   };
 }
@@ -47,6 +47,8 @@ export function makeRun(taskId: string, over: Partial<TaskRun> = {}): TaskRun {
     startedAt: null,
     finishedAt: null,
     createdBy: "admin",
+    canceledBy: null,
+    cancelRequestedAt: null,
     replicaId: null,
     ...over,
   };
@@ -63,16 +65,18 @@ export class FakeApi {
     title: "Add columns",
     createdAt: "2030-01-01T09:00:00.000Z",
     createdBy: "admin",
-    statusCounts: {},
+    statusCounts: emptyCounts(),
     stages: [
-      { id: "s1", environment: "test", statusCounts: {} },
-      { id: "s2", environment: "prod", statusCounts: {} },
+      { id: "s1", environment: "test", position: 0, statusCounts: emptyCounts() },
+      { id: "s2", environment: "prod", position: 1, statusCounts: emptyCounts() },
     ],
   };
   rolloutCount = 45;
   tasks: Task[] = [];
   maxPageSize = 100;
   requests: RecordedRequest[] = [];
+  /** Change cursors handed out by the task list, each with the tasks as they were then. */
+  snapshots = new Map<string, Map<string, string>>();
   /** Lets a test hold a request until it says so (a deferred), to look at the state in between. */
   beforeReply: ((req: RecordedRequest) => Promise<void> | undefined) | undefined;
   private routes: [string, RegExp, Handler][] = [];
@@ -112,8 +116,17 @@ export class FakeApi {
       const size = Math.min(Number(req.query.get("pageSize") ?? 50), this.maxPageSize);
       const from = Number(req.query.get("pageToken") ?? 0);
       const statuses = req.query.getAll("status");
-      const list = statuses.length ? this.tasks.filter((t) => statuses.includes(t.status)) : this.tasks;
-      return json(200, { tasks: list.slice(from, from + size), nextPageToken: from + size < list.length ? String(from + size) : "" });
+      let list = statuses.length ? this.tasks.filter((t) => statuses.includes(t.status)) : this.tasks;
+      const since = req.query.get("updatedSince");
+      if (since !== null) {
+        const seen = this.snapshots.get(since);
+        if (!seen) return err(400, "INVALID_ARGUMENT", "querystring/updatedSince is not a cursor this API returned");
+        list = list.filter((t) => seen.get(t.id) !== JSON.stringify(t));
+      }
+      // Like the server's: "what changed after this read" — here, a snapshot of every task to compare with.
+      const cursor = `c${this.snapshots.size + 1}`;
+      this.snapshots.set(cursor, new Map(this.tasks.map((t) => [t.id, JSON.stringify(t)])));
+      return json(200, { tasks: list.slice(from, from + size), nextPageToken: from + size < list.length ? String(from + size) : "", cursor });
     });
     r("POST", "/rollouts/:id/tasks/run", (req) => {
       const { taskIds, runAt } = req.body as { taskIds: string[]; runAt?: string };

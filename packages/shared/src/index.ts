@@ -1,2 +1,3 @@
+export type * from "./api.js";
 export * from "./status.js";
 export * from "./version.js";

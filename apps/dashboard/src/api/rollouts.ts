@@ -18,30 +18,49 @@ export function rolloutGet(rolloutId: string): Promise<Rollout> {
   return request<Rollout>("GET", `/rollouts/${encodeURIComponent(rolloutId)}`);
 }
 
+export interface TaskPage extends Page<Task> {
+  /** Pass as `updatedSince` later for what changed after this page was read (null from an older server). */
+  cursor: string | null;
+}
+
 export async function taskList(
   rolloutId: string,
-  p: { status?: readonly TaskStatus[]; stageId?: string; pageSize?: number; pageToken?: string | null } = {},
-): Promise<Page<Task>> {
-  const body = await request<{ tasks: Task[]; nextPageToken?: string | null }>(
+  p: { status?: readonly TaskStatus[]; stageId?: string; updatedSince?: string; pageSize?: number; pageToken?: string | null } = {},
+): Promise<TaskPage> {
+  const body = await request<{ tasks: Task[]; nextPageToken?: string | null; cursor?: string }>(
     "GET",
     `/rollouts/${encodeURIComponent(rolloutId)}/tasks`,
-    { query: { status: p.status, stageId: p.stageId, pageSize: p.pageSize, pageToken: p.pageToken } },
+    { query: { status: p.status, stageId: p.stageId, updatedSince: p.updatedSince, pageSize: p.pageSize, pageToken: p.pageToken } },
   );
-  return { items: body.tasks, nextPageToken: body.nextPageToken || null };
+  return { items: body.tasks, nextPageToken: body.nextPageToken || null, cursor: body.cursor || null };
 }
 
 /** Largest page the dashboard asks for; the server may return fewer. */
 export const TASK_PAGE_SIZE = 1000;
 
-/** Every task of a rollout, page by page; `onPage` sees each page as it arrives. */
-export async function taskListAll(rolloutId: string, onPage?: (tasks: Task[]) => void): Promise<Task[]> {
+export interface TaskListing {
+  tasks: Task[];
+  /** The first page's cursor: anything that changed while later pages were read comes again next time. */
+  cursor: string | null;
+}
+
+/**
+ * Every task of a rollout, page by page (`onPage` sees each page as it arrives); with `updatedSince`,
+ * only those that changed since that cursor.
+ */
+export async function taskListAll(
+  rolloutId: string,
+  opts: { updatedSince?: string; onPage?: (tasks: Task[]) => void } = {},
+): Promise<TaskListing> {
   const all: Task[] = [];
+  let cursor: string | null | undefined;
   let pageToken: string | null = null;
   do {
-    const page: Page<Task> = await taskList(rolloutId, { pageSize: TASK_PAGE_SIZE, pageToken });
+    const page: TaskPage = await taskList(rolloutId, { pageSize: TASK_PAGE_SIZE, pageToken, updatedSince: opts.updatedSince });
     all.push(...page.items);
-    onPage?.(page.items);
+    cursor ??= page.cursor;
+    opts.onPage?.(page.items);
     pageToken = page.nextPageToken;
   } while (pageToken);
-  return all;
+  return { tasks: all, cursor: cursor ?? null };
 }

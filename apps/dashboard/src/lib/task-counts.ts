@@ -13,16 +13,17 @@ export function countByStatus(tasks: readonly Task[]): FullCounts {
   return counts;
 }
 
-export function fillCounts(partial: StatusCounts | undefined): FullCounts {
+/** Served counts are complete; tolerate a partial object anyway (a missing status reads as 0). */
+export function fillCounts(partial: Partial<StatusCounts> | undefined): FullCounts {
   return { ...emptyCounts(), ...partial };
 }
 
-export function totalOf(counts: StatusCounts): number {
+export function totalOf(counts: Partial<StatusCounts>): number {
   return Object.values(counts).reduce<number>((sum, n) => sum + (n ?? 0), 0);
 }
 
 /** Done + skipped: the tasks that need nothing more. */
-export function finishedOf(counts: StatusCounts): number {
+export function finishedOf(counts: Partial<StatusCounts>): number {
   return (counts.DONE ?? 0) + (counts.SKIPPED ?? 0);
 }
 

@@ -10,11 +10,19 @@ const UNITS: [Intl.RelativeTimeFormatUnit, number][] = [
   ["second", 1],
 ];
 
+/** Building an Intl formatter costs far more than using one; a table row asks on every render. */
+const formatters = new Map<string, Intl.RelativeTimeFormat>();
+function formatterFor(locale: string): Intl.RelativeTimeFormat {
+  let f = formatters.get(locale);
+  if (!f) formatters.set(locale, (f = new Intl.RelativeTimeFormat(locale, { numeric: "auto" })));
+  return f;
+}
+
 /** "in 5 minutes", "3 hours ago", "hace 2 días", "5 分钟后" … */
 export function relativeTime(target: Date | string, now: Date, locale: string): string {
   const t = typeof target === "string" ? new Date(target) : target;
   const seconds = Math.round((t.getTime() - now.getTime()) / 1000);
-  const rtf = new Intl.RelativeTimeFormat(locale, { numeric: "auto" });
+  const rtf = formatterFor(locale);
   const abs = Math.abs(seconds);
   for (const [unit, size] of UNITS) {
     if (abs >= size || unit === "second") {

@@ -1,6 +1,7 @@
 import { createPinia, setActivePinia } from "pinia";
 import { beforeEach, describe, expect, it, vi } from "vitest";
 import { installFakeApi, makeRun, makeTask, type FakeApi } from "../../test/fake-api";
+import { emptyCounts } from "@/lib/task-counts";
 import { useAuthStore } from "./auth";
 import { useRolloutStore } from "./rollout";
 
@@ -16,7 +17,7 @@ describe("rollout store", () => {
           status: i % 5 === 0 ? "AVAILABLE" : i % 5 === 1 ? "PENDING" : i % 5 === 2 ? "DONE" : "NOT_STARTED",
         }),
       );
-      a.rollout.statusCounts = { AVAILABLE: 50, PENDING: 50, DONE: 50, NOT_STARTED: 100 };
+      a.rollout.statusCounts = { ...emptyCounts(), AVAILABLE: 50, PENDING: 50, DONE: 50, NOT_STARTED: 100 };
     });
     await useAuthStore().login("admin", "secret");
   });
@@ -80,14 +81,20 @@ describe("rollout store", () => {
     expect(api.requests.length).toBe(before);
   });
 
-  it("reloads once for a burst of coarse change events", async () => {
+  it("catches up once for a burst of coarse change events, fetching only what changed", async () => {
     const store = useRolloutStore();
     await store.load("1");
-    const loadsBefore = api.calls("GET", "/rollouts/1").length;
+    const detailLoads = api.calls("GET", "/rollouts/1").length;
+    const untouched = store.taskById("2");
     api.tasks[0]!.status = "DONE";
     for (let i = 0; i < 5; i++) store.applyEvent({ rolloutIds: ["1"] });
     await vi.waitFor(() => expect(store.taskById("1")?.status).toBe("DONE"));
-    expect(api.calls("GET", "/rollouts/1").length).toBe(loadsBefore + 1);
+    const deltas = api.calls("GET", "/rollouts/1/tasks").filter((r) => r.query.has("updatedSince"));
+    expect(deltas.map((r) => r.query.get("updatedSince"))).toEqual(["c1"]); // the first page's cursor of the load
+    expect(api.calls("GET", "/rollouts/1").length).toBe(detailLoads);
+    expect(store.counts).toMatchObject({ AVAILABLE: 49, DONE: 51 });
+    expect(store.stages[0]!.finished).toBe(11);
+    expect(store.taskById("2")).toBe(untouched);
   });
 
   it("ignores change events for other rollouts", async () => {
@@ -100,21 +107,66 @@ describe("rollout store", () => {
     expect(api.requests.length).toBe(before);
   });
 
-  it("coalesces resyncs that overlap into one more", async () => {
+  it("coalesces catch-ups that overlap into one more, each from the latest cursor", async () => {
     const store = useRolloutStore();
     await store.load("1");
-    const before = api.calls("GET", "/rollouts/1").length;
     await Promise.all([store.resync(), store.resync(), store.resync(), store.resync()]);
-    expect(api.calls("GET", "/rollouts/1").length).toBe(before + 2);
+    const deltas = api.calls("GET", "/rollouts/1/tasks").filter((r) => r.query.has("updatedSince"));
+    expect(deltas.map((r) => r.query.get("updatedSince"))).toEqual(["c1", "c4"]);
   });
 
-  it("keeps the selection to tasks that still exist", async () => {
+  it("leaves the task array alone when a delta changes nothing (nothing re-renders)", async () => {
+    const store = useRolloutStore();
+    await store.load("1");
+    const before = store.tasks;
+    await store.resync();
+    expect(store.tasks).toBe(before);
+  });
+
+  it("appends tasks it did not know and merges those it did", async () => {
+    const store = useRolloutStore();
+    await store.load("1");
+    api.tasks.push(makeTask(251, { stageId: "s2", status: "RUNNING" }));
+    api.tasks[1]!.status = "AVAILABLE";
+    await store.resync();
+    expect(store.tasks).toHaveLength(251);
+    expect(store.taskById("251")?.status).toBe("RUNNING");
+    expect(store.counts).toMatchObject({ AVAILABLE: 51, PENDING: 49, RUNNING: 1 });
+  });
+
+  it("a catch-up asked for while the rollout loads waits for the load, then takes the delta", async () => {
+    const store = useRolloutStore();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    api.beforeReply = (req) => (req.path.endsWith("/tasks") && req.query.get("pageToken") === "200" ? held : undefined);
+    const loading = store.load("1");
+    await vi.waitFor(() => expect(api.calls("GET", "/rollouts/1/tasks")).toHaveLength(3));
+    api.tasks[0]!.status = "FAILED";
+    const caughtUp = store.resync();
+    release();
+    await Promise.all([loading, caughtUp]);
+    const lists = api.calls("GET", "/rollouts/1/tasks");
+    expect(lists.map((r) => r.query.get("updatedSince"))).toEqual([null, null, null, "c1"]);
+    expect(store.taskById("1")?.status).toBe("FAILED");
+  });
+
+  it("reloads everything when the server refuses the cursor", async () => {
+    const store = useRolloutStore();
+    await store.load("1");
+    api.snapshots.clear(); // say, the server was upgraded and no longer knows the cursor
+    api.tasks[0]!.status = "DONE";
+    await store.resync();
+    expect(store.taskById("1")?.status).toBe("DONE");
+    expect(api.calls("GET", "/rollouts/1")).toHaveLength(2);
+  });
+
+  it("keeps the selection to tasks that still exist after a full reload", async () => {
     const store = useRolloutStore();
     await store.load("1");
     store.setSelection(["1", "2", "3"]);
     expect(store.selectedTasks.map((t) => t.id)).toEqual(["1", "2", "3"]);
     api.tasks = api.tasks.filter((t) => t.id !== "2");
-    await store.resync();
+    await store.reload();
     expect(store.selectedIds).toEqual(["1", "3"]);
   });
 });

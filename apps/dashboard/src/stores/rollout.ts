@@ -1,7 +1,8 @@
 import type { TaskStatus } from "@runway/shared";
 import { defineStore } from "pinia";
-import { computed, ref, shallowRef, triggerRef } from "vue";
-import { rolloutGet, taskListAll, type Rollout, type Task } from "@/api";
+import { computed, ref, shallowRef } from "vue";
+import { ApiError, rolloutGet, taskListAll, type Rollout, type Task } from "@/api";
+import { mergeTasks } from "@/lib/task-merge";
 import { countByStatus, fillCounts, finishedOf, totalOf, type FullCounts } from "@/lib/task-counts";
 
 export interface StageProgress {
@@ -15,13 +16,14 @@ export interface StageProgress {
 /** Performance marks ("runway:tasks-page", …) that the UI benchmark reads. */
 const mark = (name: string) => globalThis.performance?.mark?.(`runway:${name}`);
 
-/** Coalesce bursts of change events into one reload. */
+/** Coalesce bursts of change events into one catch-up. */
 export const RESYNC_DEBOUNCE_MS = 250;
 
 /**
  * The rollout page: the rollout, all its tasks (10,000 is normal), the status filter and the selection.
  * Tasks are kept in one array behind a shallowRef (no deep reactivity over 10,000 objects); a change
- * replaces the array and the changed objects.
+ * replaces the array and the changed objects. Live changes arrive as deltas (`updatedSince` the cursor
+ * of the last fetch) merged by id, so an event costs what changed, not a reload of every task.
  */
 export const useRolloutStore = defineStore("rollout", () => {
   const rolloutId = ref<string | null>(null);
@@ -35,6 +37,9 @@ export const useRolloutStore = defineStore("rollout", () => {
   const selectedIds = ref<string[]>([]);
   let index = new Map<string, number>();
   let generation = 0;
+  /** Where the next delta starts: the cursor of the last complete fetch (null: only a full load will do). */
+  let cursor: string | null = null;
+  let loadDone: Promise<void> | null = null;
 
   const counts = computed<FullCounts>(() =>
     complete.value ? countByStatus(tasks.value) : fillCounts(rollout.value?.statusCounts),
@@ -76,37 +81,60 @@ export const useRolloutStore = defineStore("rollout", () => {
     index = new Map(list.map((t, i) => [t.id, i]));
   }
 
-  /** Put changed tasks in place (or append new ones). */
+  /** Put changed tasks in place (or append new ones); a delta that changes nothing leaves the array be. */
   function upsert(changed: readonly Task[]) {
-    const next = tasks.value.slice();
-    for (const t of changed) {
-      if (t.rolloutId !== undefined && String(t.rolloutId) !== rolloutId.value) continue;
-      const i = index.get(t.id);
-      if (i === undefined) {
-        index.set(t.id, next.length);
-        next.push(t);
-      } else next[i] = t;
-    }
-    tasks.value = next;
-    triggerRef(tasks);
+    const next = mergeTasks(tasks.value, index, changed, rolloutId.value);
+    if (next) tasks.value = next;
   }
 
+  /** Everything again: the detail and every task. */
   async function fetchAll(id: string, gen: number): Promise<void> {
     const [detail, list] = await Promise.all([rolloutGet(id), taskListAll(id)]);
     if (gen !== generation) return;
     rollout.value = detail;
-    replaceAll(list);
+    replaceAll(list.tasks);
+    cursor = list.cursor;
     complete.value = true;
-    const known = new Set(list.map((t) => t.id));
+    const known = new Set(list.tasks.map((t) => t.id));
     selectedIds.value = selectedIds.value.filter((s) => known.has(s));
   }
 
+  /**
+   * Only what changed since the cursor. Counts, chips, stages and the timeline are computed from the
+   * tasks, so they follow; the rollout's detail (title, stages) never changes. Tasks are never deleted.
+   */
+  async function fetchChanges(id: string, gen: number, since: string): Promise<void> {
+    const delta = await taskListAll(id, { updatedSince: since });
+    if (gen !== generation) return;
+    upsert(delta.tasks);
+    cursor = delta.cursor;
+  }
+
+  async function catchUp(id: string, gen: number): Promise<void> {
+    const since = complete.value ? cursor : null;
+    if (since === null) return fetchAll(id, gen);
+    try {
+      await fetchChanges(id, gen, since);
+    } catch (err) {
+      // A cursor the server no longer accepts (say, after an upgrade): start over.
+      if (err instanceof ApiError && err.status === 400) return fetchAll(id, gen);
+      throw err;
+    }
+  }
+
   /** Opens a rollout: the detail first, then tasks page by page, shown as they arrive. */
-  async function load(id: string): Promise<void> {
+  function load(id: string): Promise<void> {
+    const done = loadTasks(id);
+    loadDone = done.catch(() => undefined);
+    return done;
+  }
+
+  async function loadTasks(id: string): Promise<void> {
     const gen = ++generation;
     rolloutId.value = id;
     rollout.value = null;
     replaceAll([]);
+    cursor = null;
     complete.value = false;
     selectedIds.value = [];
     error.value = null;
@@ -115,10 +143,12 @@ export const useRolloutStore = defineStore("rollout", () => {
       // The detail and the tasks are fetched side by side. The first page of tasks shows at once; the
       // rest lands in one update (each update of the table walks every row).
       let first = true;
-      const tasksPromise = taskListAll(id, (page) => {
-        mark("tasks-page");
-        if (first && gen === generation) upsert(page);
-        first = false;
+      const tasksPromise = taskListAll(id, {
+        onPage: (page) => {
+          mark("tasks-page");
+          if (first && gen === generation) upsert(page);
+          first = false;
+        },
       });
       tasksPromise.catch(() => undefined);
       const detail = await rolloutGet(id);
@@ -127,7 +157,8 @@ export const useRolloutStore = defineStore("rollout", () => {
       rollout.value = detail;
       const list = await tasksPromise;
       if (gen !== generation) return;
-      replaceAll(list);
+      replaceAll(list.tasks);
+      cursor = list.cursor;
       complete.value = true;
       mark("tasks-complete");
     } catch (err) {
@@ -141,24 +172,34 @@ export const useRolloutStore = defineStore("rollout", () => {
   let running: Promise<void> | null = null;
   let queued: Promise<void> | null = null;
 
-  /** Reloads the rollout and its tasks; calls during a reload coalesce into one more reload. */
-  function resync(): Promise<void> {
+  /**
+   * Catches up with the server: only what changed since the cursor once every task is loaded (everything
+   * with `full`). Calls while one runs coalesce into one more; one during the initial load waits for it.
+   */
+  function resync(full = false): Promise<void> {
     const id = rolloutId.value;
     if (!id) return Promise.resolve();
     if (queued) return queued;
     if (running) {
       queued = running.catch(() => undefined).then(() => {
         queued = null;
-        return resync();
+        return resync(full);
       });
       return queued;
     }
     const gen = generation;
-    running = fetchAll(id, gen).finally(() => {
+    running = (async () => {
+      await loadDone;
+      if (gen !== generation) return;
+      await (full ? fetchAll(id, gen) : catchUp(id, gen));
+    })().finally(() => {
       running = null;
     });
     return running;
   }
+
+  /** Everything again (the detail too). */
+  const reload = () => resync(true);
 
   let debounce: ReturnType<typeof setTimeout> | undefined;
   function scheduleResync() {
@@ -171,7 +212,7 @@ export const useRolloutStore = defineStore("rollout", () => {
 
   /**
    * A live event. Events that carry tasks are applied in place; anything else ("this rollout changed")
-   * triggers a debounced reload.
+   * triggers a debounced catch-up (a delta).
    */
   function applyEvent(data: unknown) {
     const d = (data ?? {}) as { task?: Task; tasks?: Task[]; rolloutId?: unknown; rolloutIds?: unknown[] };
@@ -184,7 +225,9 @@ export const useRolloutStore = defineStore("rollout", () => {
     scheduleResync();
   }
 
+  /** The chip sets the filter at once and the URL follows; the route's echo of the same filter is a no-op. */
   function setFilter(statuses: readonly TaskStatus[]) {
+    if (statuses.length === filter.value.length && statuses.every((s, i) => filter.value[i] === s)) return;
     filter.value = [...statuses];
   }
 
@@ -197,6 +240,8 @@ export const useRolloutStore = defineStore("rollout", () => {
     rolloutId.value = null;
     rollout.value = null;
     replaceAll([]);
+    cursor = null;
+    loadDone = null;
     complete.value = false;
     selectedIds.value = [];
     if (debounce) clearTimeout(debounce);
@@ -206,6 +251,6 @@ export const useRolloutStore = defineStore("rollout", () => {
   return {
     rolloutId, rollout, tasks, loading, complete, error, filter, selectedIds,
     counts, total, finished, visibleTasks, selectedTasks, stages,
-    taskById, load, resync, applyEvent, upsert, setFilter, setSelection, reset,
+    taskById, load, resync, reload, applyEvent, upsert, setFilter, setSelection, reset,
   };
 });

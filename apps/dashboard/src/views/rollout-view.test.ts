@@ -21,7 +21,8 @@ async function openRollout(role: Role, path = "/rollouts/1") {
     ];
   });
   const mounted = await mountWithApp(App, { path });
-  await vi.waitFor(() => expect(mounted.wrapper.findAll("[data-task-id]").length).toBeGreaterThan(0));
+  // The first test also loads the view's modules: give it more than waitFor's default second on a busy machine.
+  await vi.waitFor(() => expect(mounted.wrapper.findAll("[data-task-id]").length).toBeGreaterThan(0), { timeout: 5000 });
   return mounted;
 }
 
@@ -43,6 +44,7 @@ describe("rollout page", () => {
       "row-action-skip",
     ]);
     expect(row("3").findAll("[data-testid^=row-action-]").map((b) => b.attributes("data-testid"))).toEqual(["row-action-cancel"]);
+    expect(wrapper.findAll('[data-testid="select-task"]')).toHaveLength(4);
     wrapper.unmount();
   });
 
@@ -50,7 +52,7 @@ describe("rollout page", () => {
     const { wrapper } = await openRollout("viewer");
     expect(wrapper.findAll("[data-testid^=row-action-]")).toHaveLength(0);
     expect(wrapper.findAll('[data-testid="bulk-actions"]')).toHaveLength(0);
-    expect(wrapper.findAll(".n-checkbox")).toHaveLength(0);
+    expect(wrapper.findAll("input[type=checkbox]")).toHaveLength(0);
     wrapper.unmount();
   });
 

@@ -49,11 +49,25 @@ export const TaskListQuery = Type.Object(
   {
     status: Type.Optional(Type.Array(TaskStatusSchema, { maxItems: 8, uniqueItems: true, description: "Repeat to match any of several statuses" })),
     stageId: Type.Optional(Id("Only this stage's tasks")),
+    updatedSince: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        pattern: "^[A-Za-z0-9_-]+$",
+        description: "`cursor` of an earlier list: only the tasks that changed since (with their latest runs). Not with `status`.",
+      }),
+    ),
     ...PageQuery(100),
   },
   { additionalProperties: false },
 );
-export const TaskList = Type.Object({ tasks: Type.Array(Task), nextPageToken: NextPageToken });
+export const TaskList = Type.Object({
+  tasks: Type.Array(Task),
+  nextPageToken: NextPageToken,
+  cursor: Type.String({
+    description: "Pass as updatedSince later to get what changed after this list was read. When paging, keep the first page's cursor.",
+  }),
+});
 export const TaskParams = Type.Object({ taskId: Id("Task id") });
 export const TaskRunParams = Type.Object({ taskRunId: Id("Task run id") });
 export const TaskRunList = Type.Object({ runs: Type.Array(TaskRun) });

@@ -1,23 +1,8 @@
 import { sql } from "kysely";
-import { TASK_STATUS_ORDER, type TaskStatus } from "@runway/shared";
+import { TASK_STATUS_ORDER, type Rollout, type RolloutSummary, type StatusCounts, type TaskStatus } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 
-/** A count for every task status (zeros included, so clients need no defaults). */
-export type StatusCounts = Record<TaskStatus, number>;
-
-export interface RolloutSummary {
-  id: string;
-  projectId: string;
-  title: string;
-  createdAt: string;
-  createdBy: string;
-  statusCounts: StatusCounts;
-}
-
-export interface Rollout extends RolloutSummary {
-  stages: { id: string; environment: string; position: number; statusCounts: StatusCounts }[];
-}
 
 export const emptyCounts = (): StatusCounts =>
   Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as StatusCounts;

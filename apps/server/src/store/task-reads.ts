@@ -1,52 +1,7 @@
 import { sql } from "kysely";
-import type { TaskRunStatus, TaskStatus, TaskType, WaitingCause } from "@runway/shared";
+import type { LogEntry, RunResult, Task, TaskRun, TaskRunStatus, TaskStatus, TaskType, WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
-
-/** As persisted, except that PARALLEL_LIMIT always carries the live `active` count when served. */
-export type ServedWaitingCause =
-  | Exclude<WaitingCause, { type: "PARALLEL_LIMIT" }>
-  | (Extract<WaitingCause, { type: "PARALLEL_LIMIT" }> & { active: number });
-
-export interface TaskRun {
-  id: string;
-  taskId: string;
-  attempt: number;
-  status: TaskRunStatus;
-  runAt: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  createdBy: string | null;
-  canceledBy: string | null;
-  cancelRequestedAt: string | null;
-  replicaId: string | null;
-  waitingCause?: ServedWaitingCause;
-  result?: unknown;
-}
-
-export interface Task {
-  id: string;
-  rolloutId: string;
-  stageId: string;
-  type: TaskType;
-  instanceId: string;
-  database: string;
-  schemaVersion: string | null;
-  statement: string;
-  status: TaskStatus;
-  skipReason?: string;
-  latestRun?: TaskRun;
-}
-
-export interface LogEntry {
-  id: string;
-  at: string;
-  type: string;
-  replicaId: string | null;
-  message: string;
-  data: Record<string, unknown>;
-}
 
 interface RunRow {
   id: string;
@@ -91,7 +46,7 @@ function toRun(r: RunRow, active: Map<string, number>): TaskRun {
   if (cause && r.status === "PENDING") {
     run.waitingCause = cause.type === "PARALLEL_LIMIT" ? { ...cause, active: active.get(r.rollout_id) ?? 0 } : cause;
   }
-  if (r.result !== null && r.result !== undefined) run.result = r.result;
+  if (r.result !== null && r.result !== undefined) run.result = r.result as RunResult; // written by our executors
   return run;
 }
 
@@ -154,16 +109,35 @@ async function withLatestRuns(db: Db, rows: TaskRow[]): Promise<Task[]> {
   });
 }
 
-/** A rollout's tasks in creation order, filtered by derived status and stage, keyset-paged by id. */
+/**
+ * Ids of a rollout's tasks whose served form may have changed after `since`: the task itself (every status
+ * change stamps it), a RUNNING run's cancel request (stamps only the run), and a PENDING run's waiting
+ * cause (a changed cause gets a new `since`; the pass stamps nothing else). Each branch reads only its
+ * rollout's changed or active rows (`task_rollout_updated_idx`, `task_run_rollout_active_idx`,
+ * `task_run_pending_rollout_idx`), not the rollout's other tasks.
+ */
+const changedTaskIds = (rolloutId: string, since: Date) => sql`
+  SELECT id FROM task WHERE rollout_id = ${rolloutId} AND updated_at > ${since}
+  UNION
+  SELECT task_id FROM task_run WHERE rollout_id = ${rolloutId} AND status IN ('AVAILABLE', 'RUNNING') AND updated_at > ${since}
+  UNION
+  SELECT r.task_id FROM task_run r JOIN task_run_wait w ON w.run_id = r.id
+  WHERE r.rollout_id = ${rolloutId} AND r.status = 'PENDING' AND (w.cause ->> 'since')::timestamptz > ${since}`;
+
+/**
+ * A rollout's tasks in creation order, filtered by derived status and stage, keyset-paged by id; with
+ * `changedSince`, only those that changed after it (see changedTaskIds).
+ */
 export async function taskList(
   db: Db,
-  p: { rolloutId: string; statuses?: TaskStatus[]; stageId?: string; limit: number; afterId: string | null },
+  p: { rolloutId: string; statuses?: TaskStatus[]; stageId?: string; changedSince?: Date; limit: number; afterId: string | null },
 ): Promise<{ tasks: Task[]; more: boolean }> {
   const rollout = await db.selectFrom("rollout").select("id").where("id", "=", p.rolloutId).executeTakeFirst();
   if (!rollout) throw new StoreError("NOT_FOUND", `rollout ${p.rolloutId} not found`);
   let q = db.selectFrom("task").select(TASK_COLUMNS).where("rollout_id", "=", p.rolloutId).orderBy("id").limit(p.limit + 1);
   if (p.statuses && p.statuses.length > 0) q = q.where("status", "in", p.statuses);
   if (p.stageId !== undefined) q = q.where("stage_id", "=", p.stageId);
+  if (p.changedSince !== undefined) q = q.where(sql<boolean>`id IN (${changedTaskIds(p.rolloutId, p.changedSince)})`);
   if (p.afterId !== null) q = q.where("id", ">", p.afterId);
   const rows = await q.execute();
   return { tasks: await withLatestRuns(db, rows.slice(0, p.limit)), more: rows.length > p.limit };

@@ -23,7 +23,8 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           "`text/event-stream`. First `event: ready`, then `event: change` with `data: {\"rolloutId\": \"12\"}` whenever a task or run of the " +
           "rollout changes on any replica (fed by PostgreSQL LISTEN/NOTIFY; bursts coalesced to one event per rollout per 100 ms). " +
-          "`resync: true` means events may have been missed: refetch. Comment lines every 15 s keep the connection open.",
+          "`resync: true` means events may have been missed: refetch. Either way, `GET /rollouts/{id}/tasks?updatedSince=<cursor>` " +
+          "fetches only the tasks that changed. Comment lines every 15 s keep the connection open.",
         querystring: EventsQuery,
         response: { ...errorResponses },
       },

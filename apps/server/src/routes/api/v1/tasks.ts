@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { tasksRun, tasksSkip } from "../../../store/task-actions.js";
 import { taskGet, taskList, taskRunList } from "../../../store/task-reads.js";
-import { notFound } from "../../../plugins/app/api-error.js";
+import { invalid, notFound } from "../../../plugins/app/api-error.js";
 import { RolloutParams } from "../../../schemas/rollouts.js";
 import { RunBody, RunResults, SkipBody, SkipResult, Task, TaskList, TaskListQuery, TaskParams, TaskRunList } from "../../../schemas/tasks.js";
 import { errorResponses } from "../../../schemas/common.js";
+import { decodeChangeCursor, encodeChangeCursor } from "../../../schemas/change-cursor.js";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
 
 const tags = ["tasks"];
@@ -19,22 +20,29 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         summary: "A rollout's tasks with their latest runs",
-        description: "Filter by derived status (repeat `status`) and stage. PENDING runs carry their waitingCause.",
+        description:
+          "Filter by derived status (repeat `status`) and stage. PENDING runs carry their waitingCause. " +
+          "Every list carries a `cursor`; `updatedSince=<cursor>` lists only the tasks that changed since (a live view " +
+          "merges these instead of reloading every task). It may repeat tasks changed shortly before the cursor.",
         params: RolloutParams,
         querystring: TaskListQuery,
         response: { 200: TaskList, ...errorResponses },
       },
     },
     async (req) => {
-      const { status, stageId, pageSize = 100, pageToken } = req.query;
+      const { status, stageId, updatedSince, pageSize = 100, pageToken } = req.query;
+      // A task that changed out of the filtered statuses would silently stay in the client's copy.
+      if (updatedSince !== undefined && status) throw invalid("querystring/updatedSince cannot be combined with status");
+      const readAt = clock.now(); // before the read: what commits during it shows up again next time
       const { tasks, more } = await taskList(db, {
         rolloutId: req.params.rolloutId,
         limit: pageSize,
         afterId: decodePageToken(pageToken),
         ...(status ? { statuses: status } : {}),
         ...(stageId !== undefined ? { stageId } : {}),
+        ...(updatedSince !== undefined ? { changedSince: decodeChangeCursor(updatedSince) } : {}),
       });
-      return { tasks, nextPageToken: nextToken(tasks, more) };
+      return { tasks, nextPageToken: nextToken(tasks, more), cursor: encodeChangeCursor(readAt) };
     },
   );
 
