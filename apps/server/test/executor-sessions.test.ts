@@ -1,16 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import pg from "pg";
 import { PostgresExecutor } from "../src/executors/postgres.js";
 import type { ExecContext } from "../src/executors/types.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { taskRunsClaim, type ClaimedRun } from "../src/store/runs.js";
-import { createTargetDatabase, createTestDatabase, serverUrl, waitFor, type TestDatabase } from "./helpers/db.js";
+import { createTargetDatabase, createTestDatabase, serverUrl, waitFor, type TargetDatabase, type TestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /** The executor's pooled target sessions: nothing a run leaves behind reaches the next run, and a frozen owner cannot commit late. */
 
 let t: TestDatabase;
-let target: Awaited<ReturnType<typeof createTargetDatabase>>;
+let target: TargetDatabase;
 let executor: PostgresExecutor;
 const clock = { now: () => new Date() };
 
@@ -23,16 +22,6 @@ afterEach(async () => {
   await t.close();
   await target.drop();
 });
-
-async function targetQuery<T extends pg.QueryResultRow>(q: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: target.url });
-  await c.connect();
-  try {
-    return (await c.query<T>(q)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 /** Seeds the statements as data updates (no gates among them) and claims them all. */
 async function claimAll(statements: string[]): Promise<ClaimedRun[]> {
@@ -64,10 +53,10 @@ describe("pooled target sessions", () => {
     expect(a.status, a.message).toBe("DONE");
     const b = await executor.execute(second!, ctx());
     expect(b.status, b.message).toBe("DONE");
-    const [seen] = await targetQuery<{ search_path: string; timeout: string; temps: string; locks: string; pid: number }>("SELECT * FROM public.seen");
+    const [seen] = await target.query<{ search_path: string; timeout: string; temps: string; locks: string; pid: number }>("SELECT * FROM public.seen");
     expect(seen).toMatchObject({ search_path: '"$user", public', timeout: "10s", temps: "0", locks: "0" });
     // The same session served both runs (otherwise this test would prove nothing).
-    expect(await targetQuery("SELECT pid FROM public.first_pid")).toEqual([{ pid: seen!.pid }]);
+    expect(await target.query("SELECT pid FROM public.first_pid")).toEqual([{ pid: seen!.pid }]);
   });
 
   it("an owner frozen between its lease check and COMMIT loses its target transaction before its lease runs out", async () => {
@@ -76,7 +65,7 @@ describe("pooled target sessions", () => {
     const out = await executor.execute(run!, ctx({
       // The owner "freezes" after its check passed: it resumes only once PostgreSQL ended its session.
       stillOwner: async () => {
-        await waitFor(async () => (await targetQuery(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'runway run ${run!.id} %'`)).length === 0, {
+        await waitFor(async () => (await target.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'runway run ${run!.id} %'`)).length === 0, {
           what: "the idle transaction ended by the target",
           timeoutMs: 10_000,
         });
@@ -85,8 +74,8 @@ describe("pooled target sessions", () => {
     }));
     // Nothing committed, so the run may go again (the running scheduler requeues it; the ledger guards).
     expect(out.status).toBe("RETRY");
-    expect(await targetQuery("SELECT 1 FROM pg_tables WHERE tablename = 'must_not_commit'")).toEqual([]);
-    expect(await targetQuery(`SELECT 1 FROM runway_ledger WHERE run_id = ${run!.id}`)).toEqual([]);
+    expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'must_not_commit'")).toEqual([]);
+    expect(await target.query(`SELECT 1 FROM runway_ledger WHERE run_id = ${run!.id}`)).toEqual([]);
   });
 
   it("reports the statement's error position relative to the statement, and keeps the session for the next run", async () => {

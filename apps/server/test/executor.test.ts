@@ -1,16 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import pg from "pg";
 import { PostgresExecutor } from "../src/executors/postgres.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { SchedulerRuntime } from "../src/scheduler/runtime.js";
 import { Sweeper } from "../src/scheduler/sweeper.js";
 import { taskRunsClaim } from "../src/store/runs.js";
 import { taskRunsCancel } from "../src/store/task-actions.js";
-import { createTargetDatabase, createTestDatabase, serverUrl, waitFor, type TestDatabase } from "./helpers/db.js";
+import { createTargetDatabase, createTestDatabase, serverUrl, waitFor, type TargetDatabase, type TestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 let t: TestDatabase;
-let target: Awaited<ReturnType<typeof createTargetDatabase>>;
+let target: TargetDatabase;
 const clock = { now: () => new Date() };
 const quiet = { info: () => undefined, error: () => undefined };
 
@@ -22,16 +21,6 @@ afterEach(async () => {
   await t.close();
   await target.drop();
 });
-
-async function targetQuery<T extends pg.QueryResultRow>(q: string): Promise<T[]> {
-  const c = new pg.Client({ connectionString: target.url });
-  await c.connect();
-  try {
-    return (await c.query<T>(q)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 function runtime(replicaId: string) {
   return new SchedulerRuntime({
@@ -69,7 +58,7 @@ describe("PostgreSQL executor through the schedulers", () => {
       const failed = await waitFor(async () => { const r = await runStatus(taskIds[1]!); return r?.status === "FAILED" && r; }, { what: "FAILED" });
       expect(failed.result).toMatchObject({ error: { code: "42P01", position: 15 } });
       expect((failed.result as { error: { message: string } }).error.message).toContain("no_such_table");
-      const ledger = await targetQuery<{ task_id: string; schema_version: string }>("SELECT task_id::text, schema_version FROM runway_ledger");
+      const ledger = await target.query<{ task_id: string; schema_version: string }>("SELECT task_id::text, schema_version FROM runway_ledger");
       expect(ledger).toEqual([{ task_id: taskIds[0], schema_version: "0001" }]);
     } finally {
       await rt.drain(1000);
@@ -98,14 +87,14 @@ describe("PostgreSQL executor through the schedulers", () => {
     await owner.start();
     try {
       const run = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status === "RUNNING" && r; }, { what: "RUNNING" });
-      await waitFor(async () => (await targetQuery(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'runway run ${run.id} %' AND query LIKE '%pg_sleep%'`)).length > 0, { what: "statement on target" });
+      await waitFor(async () => (await target.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'runway run ${run.id} %' AND query LIKE '%pg_sleep%'`)).length > 0, { what: "statement on target" });
       // Requested through the store like any other replica would (this process is not the owner's API).
       const res = await taskRunsCancel(t.db, { rolloutId, taskRunIds: [run.id], actor: "bob", now: new Date(), replicaId: "api" });
       expect(res).toEqual([{ taskRunId: run.id, outcome: "CANCEL_REQUESTED" }]);
       const canceled = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status === "CANCELED" && r; }, { what: "CANCELED" });
       expect(JSON.stringify(canceled.result)).toContain("canceling statement due to user request");
-      expect(await targetQuery("SELECT 1 FROM pg_tables WHERE tablename = 'must_not_exist'")).toEqual([]);
-      expect(await targetQuery(`SELECT 1 FROM runway_ledger WHERE task_id = ${taskIds[0]}`)).toEqual([]);
+      expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'must_not_exist'")).toEqual([]);
+      expect(await target.query(`SELECT 1 FROM runway_ledger WHERE task_id = ${taskIds[0]}`)).toEqual([]);
     } finally {
       await owner.drain(1000);
     }
@@ -133,7 +122,7 @@ describe("PostgreSQL executor through the schedulers", () => {
     try {
       const done = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status === "DONE" && r; }, { what: "DONE" });
       expect(done.result).toMatchObject({ alreadyApplied: true });
-      expect(await targetQuery("SELECT n FROM once")).toEqual([{ n: 1 }]);
+      expect(await target.query("SELECT n FROM once")).toEqual([{ n: 1 }]);
     } finally {
       await b.drain(1000);
     }

@@ -50,13 +50,31 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   };
 }
 
+export interface TargetDatabase {
+  name: string;
+  url: string;
+  /** Runs one query on its own connection (what the test sees on the target, outside any executor). */
+  query<T extends pg.QueryResultRow>(sql: string): Promise<T[]>;
+  drop(): Promise<void>;
+}
+
 /** A target database for executors (a database on the same server). */
-export async function createTargetDatabase(prefix = "target"): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+export async function createTargetDatabase(prefix = "target"): Promise<TargetDatabase> {
   const name = `${prefix}_${randomBytes(5).toString("hex")}`;
   await adminQuery(`CREATE DATABASE ${name}`);
+  const url = withDatabase(serverUrl(), name);
   return {
     name,
-    url: withDatabase(serverUrl(), name),
+    url,
+    query: async <T extends pg.QueryResultRow>(sql: string) => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        return (await c.query<T>(sql)).rows;
+      } finally {
+        await c.end();
+      }
+    },
     drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined),
   };
 }
