@@ -298,9 +298,10 @@ export class PostgresExecutor implements Executor {
   private async applyOutside(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome | { rows: number }> {
     const id = ids(run);
     const checksum = createHash("sha256").update(run.statement).digest("hex");
+    const fence = this.fenceSql(run, ctx);
     const lookup =
       `SET application_name = ${pg.escapeLiteral(this.appName(run, ctx.replicaId))};\n` +
-      (this.fenceSql(run, ctx) ? this.fenceSql(run, ctx) + ";\n" : "") +
+      (fence ? fence + ";\n" : "") +
       `SELECT 1 FROM public.runway_ledger WHERE installation_id = ${id.installation} AND task_id = ${id.task}`;
     let applied: number;
     try {

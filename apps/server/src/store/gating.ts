@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import { Channel, type Db } from "./db.js";
 import { notifyChange } from "./notify.js";
@@ -17,10 +17,14 @@ export const SWEEP_LOCK = 7_301_002;
  * replica between two statements), which releases the lock.
  */
 export async function tryXactLock(trx: Db, key: number, idleTimeoutMs = 5000): Promise<boolean> {
-  const { rows } = await sql<{ ok: boolean }>`
-    SELECT set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(idleTimeoutMs)))}, true) IS NOT NULL
-       AND pg_try_advisory_xact_lock(${key}) AS ok`.execute(trx);
+  const { rows } = await sql<{ ok: boolean }>`SELECT ${tryXactLockExpr(key, idleTimeoutMs)} AS ok`.execute(trx);
   return rows[0]?.ok === true;
+}
+
+/** tryXactLock's condition as an SQL expression, for a statement that takes the lock along with its work. */
+function tryXactLockExpr(key: number, idleTimeoutMs = 5000): RawBuilder<unknown> {
+  return sql`set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(idleTimeoutMs)))}, true) IS NOT NULL
+    AND pg_try_advisory_xact_lock(${key})`;
 }
 
 export interface GatingChanges {
@@ -40,10 +44,7 @@ export interface GatingChanges {
  * when another pass holds the lock. Rolls back with the pass on failure.
  */
 export async function gatingTakeChanges(trx: Db, lock: { key: number; idleTimeoutMs?: number } | null): Promise<GatingChanges | null> {
-  const locked = lock
-    ? sql`set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(lock.idleTimeoutMs ?? 5000)))}, true) IS NOT NULL
-        AND pg_try_advisory_xact_lock(${lock.key})`
-    : sql`true`;
+  const locked = lock ? tryXactLockExpr(lock.key, lock.idleTimeoutMs) : sql`true`;
   const { rows } = await sql<{
     ok: boolean;
     full: boolean;

@@ -1,15 +1,14 @@
 import { sql } from "kysely";
 import { Channel, type Db } from "./db.js";
+import { notifyChangeOf } from "./run-effects.js";
 
-/** NOTIFY payloads are limited to 8000 bytes: rollout ids go out in chunks, all in one statement. */
+/** NOTIFY payloads are limited to 8000 bytes: run ids go out in chunks, all in one statement. */
 const CHUNK = 200;
 
 /** One statement whatever the number of rollouts (none: a statement that notifies nobody). */
 export async function notifyChange(trx: Db, rolloutIds: Iterable<string>): Promise<void> {
   const ids = [...new Set(rolloutIds)];
-  const payloads: string[] = [];
-  for (let i = 0; i < ids.length; i += CHUNK) payloads.push(JSON.stringify({ rolloutIds: ids.slice(i, i + CHUNK) }));
-  await sql`SELECT pg_notify(${Channel.CHANGE}, p) FROM unnest(${payloads}::text[]) AS p`.execute(trx);
+  await sql`SELECT ${notifyChangeOf(sql`(SELECT unnest(${ids}::bigint[]) AS rollout_id) ids`)}`.execute(trx);
 }
 
 export async function notifyPending(trx: Db): Promise<void> {
