@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { TaskType } from "@runway/shared";
 import type { ClaimedRun } from "../store/runs.js";
-import { runsOutsideTransaction } from "./statement-kind.js";
+import { runsOutsideTransaction } from "../domain/statements.js";
 import type { ExecContext, ExecOutcome, Executor } from "./types.js";
 import { TargetPools } from "./target-pools.js";
 
@@ -234,7 +234,7 @@ export class PostgresExecutor implements Executor {
     const detach = this.cancelOnAbort(url, pid, ctx.signal);
     let broken = false;
     try {
-      const outcome = runsOutsideTransaction(run.type, run.statement)
+      const outcome = runsOutsideTransaction(run)
         ? await this.applyOutside(client, run, ctx)
         : await this.applyInTransaction(client, run, ctx);
       if ("status" in outcome) return outcome;

@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { versionSortKey, type TaskType } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
-import { isRerunnable } from "../executors/statement-kind.js";
+import { planStatements, type StatementPlan } from "../domain/statements.js";
 import { notifyChange, notifyPending } from "./notify.js";
 
 export interface NewTask {
@@ -26,6 +26,7 @@ export interface NewRollout {
  * versions on their databases, so those databases are marked for the next gating pass.
  */
 export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<string> {
+  const plans = planRolloutStatements(r);
   return db.transaction().execute(async (trx) => {
     const project = await trx.selectFrom("project").select(["id", "deleted"]).where("id", "=", r.projectId).executeTakeFirst();
     if (!project || project.deleted) throw new StoreError("NOT_FOUND", `project "${r.projectId}" not found`);
@@ -62,7 +63,7 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
             ${tasks.map((t) => t.database)}::text[], ${tasks.map((t) => t.type)}::text[],
             ${tasks.map((t) => t.statement)}::text[], ${versions}::text[],
             ${versions.map((v) => (v === null ? null : versionSortKey(v)))}::text[],
-            ${tasks.map((t) => isRerunnable(t.type, t.statement))}::boolean[]) WITH ORDINALITY AS x(s, i, d, ty, st, v, k, rr, o)
+            ${plans.map((p) => p.rerunnable)}::boolean[]) WITH ORDINALITY AS x(s, i, d, ty, st, v, k, rr, o)
           ORDER BY o
           RETURNING instance_id, database_name, schema_version_key
         )
@@ -74,4 +75,29 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
     await notifyChange(trx, [rollout.id]);
     return rollout.id;
   });
+}
+
+/** Refusals reported in one error; a 10,000-task rollout with one bad statement repeated stays readable. */
+const MAX_REFUSALS_REPORTED = 20;
+
+/**
+ * Parses every task's statement (each distinct text once) before anything is written: transaction control,
+ * a statement that cannot run in a transaction block sharing its task, or a syntax error refuses the
+ * rollout with INVALID_ARGUMENT naming each task (stages/i/tasks/j) and statement.
+ */
+function planRolloutStatements(r: NewRollout): StatementPlan[] {
+  const flat = r.stages.flatMap((s, i) => s.tasks.map((t, j) => ({ ...t, path: `stages/${i}/tasks/${j}` })));
+  const results = planStatements(flat);
+  const errors = flat.flatMap((t, k) => {
+    const res = results[k]!;
+    if (!("refusal" in res)) return [];
+    const { problem, message, statement, position } = res.refusal;
+    return [{ path: `${t.path}/statement`, task: t.path, database: t.database, problem, statement, position, message: `task ${t.path} (database "${t.database}"): ${message}` }];
+  });
+  if (errors.length > 0) {
+    const shown = errors.slice(0, MAX_REFUSALS_REPORTED);
+    const more = errors.length > shown.length ? `; and ${errors.length - shown.length} more` : "";
+    throw new StoreError("INVALID_ARGUMENT", shown.map((e) => e.message).join("; ") + more, { errors: shown, refused: errors.length });
+  }
+  return results.map((res) => (res as { plan: StatementPlan }).plan);
 }

@@ -50,7 +50,7 @@ export interface TaskTable {
   statement: string;
   schema_version: string | null;
   schema_version_key: string | null;
-  /** Whether a run may be re-run after its owner died (executors/statement-kind.ts), set at creation. */
+  /** Whether a run may be re-run after its owner died (domain/statements.ts), set at creation; false exactly for statements run outside a transaction, DATABASE_CREATE aside. */
   rerunnable: boolean;
   skipped: Generated<boolean>;
   skip_reason: string | null;

@@ -1,0 +1,78 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { FastifyInstance } from "fastify";
+import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { ADMIN_PASSWORD, apiProject, buildTestApp, call, errorOf, login, taskSpec, type Who } from "./harness.js";
+
+let t: TestDatabase;
+let app: FastifyInstance;
+let admin: Who;
+beforeAll(async () => {
+  t = await createTestDatabase();
+});
+afterAll(async () => {
+  await t.close();
+});
+afterEach(async () => {
+  await app?.close();
+});
+
+const rolloutCount = async () => (await t.db.selectFrom("rollout").select("id").execute()).length;
+
+describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's parser", () => {
+  it("400 INVALID_ARGUMENT naming the task and the statement for transaction control, a statement that must run alone, and a syntax error", async () => {
+    app = await buildTestApp(t);
+    admin = await login(app, "admin", ADMIN_PASSWORD);
+    const { projectId, instanceId } = await apiProject(app, admin, "stmts");
+    const before = await rolloutCount();
+    const post = (statement: string, type = "DATABASE_SCHEMA_UPDATE") =>
+      call(app, admin, {
+        method: "POST",
+        url: `/api/v1/projects/${projectId}/rollouts`,
+        payload: { title: "t", stages: [{ environment: "a", tasks: [taskSpec(instanceId, "ok")] }, { environment: "b", tasks: [taskSpec(instanceId, "shop", { statement, type })] }] },
+      });
+
+    const control = errorOf(await post("CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int)"));
+    expect(control).toMatchObject({
+      status: 400,
+      code: "INVALID_ARGUMENT",
+      details: { refused: 1, errors: [{ path: "stages/1/tasks/0/statement", task: "stages/1/tasks/0", database: "shop", problem: "TRANSACTION_CONTROL", statement: "COMMIT", position: 26 }] },
+    });
+    expect(control.message).toMatch(/^task stages\/1\/tasks\/0 \(database "shop"\): statement "COMMIT" at position 26 is transaction control \(COMMIT\)/);
+    expect(errorOf(await post("ROLLBACK PREPARED 'x'", "DATABASE_DATA_UPDATE"))).toMatchObject({ status: 400, details: { errors: [{ problem: "TRANSACTION_CONTROL", statement: "ROLLBACK PREPARED 'x'" }] } });
+
+    const alone = errorOf(await post("CREATE TABLE a (id int); CREATE INDEX CONCURRENTLY a_i ON a (id)"));
+    expect(alone).toMatchObject({ status: 400, code: "INVALID_ARGUMENT", details: { errors: [{ problem: "MUST_RUN_ALONE", statement: "CREATE INDEX CONCURRENTLY a_i ON a (id)", position: 26 }] } });
+    expect(alone.message).toMatch(/CREATE INDEX CONCURRENTLY\) cannot run inside a transaction block.*put it in a task of its own/);
+
+    const syntax = errorOf(await post("ALTER TABLE a ADD COLUMN b text;\nALTER TABEL a DROP COLUMN c"));
+    expect(syntax).toMatchObject({ status: 400, code: "INVALID_ARGUMENT", details: { errors: [{ problem: "SYNTAX_ERROR", position: 40 }] } });
+    expect(syntax.message).toBe('task stages/1/tasks/0 (database "shop"): syntax error at or near "TABEL" at position 40');
+    expect(await rolloutCount()).toBe(before);
+  });
+
+  it("many refused tasks: one error lists the first 20 and counts them all", async () => {
+    app = await buildTestApp(t);
+    admin = await login(app, "admin", ADMIN_PASSWORD);
+    const { projectId, instanceId } = await apiProject(app, admin, "many");
+    const tasks = Array.from({ length: 30 }, (_, i) => taskSpec(instanceId, `d${i}`, { statement: "BEGIN; SELECT 1; COMMIT" }));
+    const err = errorOf(await call(app, admin, { method: "POST", url: `/api/v1/projects/${projectId}/rollouts`, payload: { title: "t", stages: [{ environment: "e", tasks }] } }));
+    expect(err).toMatchObject({ status: 400, details: { refused: 30 } });
+    expect((err.details as { errors: unknown[] }).errors).toHaveLength(20);
+    expect(err.message).toMatch(/; and 10 more$/);
+  });
+
+  it("accepted statements record whether they run in a transaction (task.rerunnable)", async () => {
+    app = await buildTestApp(t);
+    admin = await login(app, "admin", ADMIN_PASSWORD);
+    const { projectId, instanceId } = await apiProject(app, admin, "okstmts");
+    const statements = ["CREATE TABLE a (id int); INSERT INTO a VALUES (1)", "CREATE INDEX CONCURRENTLY a_i ON a (id)", "VACUUM a", "DO $$ BEGIN PERFORM 1; END $$", "-- only a comment"];
+    const res = await call(app, admin, {
+      method: "POST",
+      url: `/api/v1/projects/${projectId}/rollouts`,
+      payload: { title: "t", stages: [{ environment: "e", tasks: [...statements.map((statement, i) => taskSpec(instanceId, `d${i}`, { statement })), taskSpec(instanceId, "new", { type: "DATABASE_CREATE", statement: "" })] }] },
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const rows = await t.db.selectFrom("task").select(["database_name", "rerunnable"]).where("rollout_id", "=", res.json().id).orderBy("id").execute();
+    expect(rows.map((r) => [r.database_name, r.rerunnable])).toEqual([["d0", true], ["d1", false], ["d2", false], ["d3", true], ["d4", true], ["new", true]]);
+  });
+});
