@@ -1,24 +1,49 @@
 import pg from "pg";
+import { CONTROL_BOUNDS, destroyConnection } from "../store/db.js";
+
+export interface ListenerOptions {
+  /** How often the connection is pinged (SELECT 1); default 5 s. */
+  pingIntervalMs?: number;
+  /** A ping (and any LISTEN) not answered within this ends the connection; default 5 s. */
+  pingTimeoutMs?: number;
+  /** Connecting; default CONTROL_BOUNDS.connectTimeoutMs. */
+  connectTimeoutMs?: number;
+}
 
 /**
  * One dedicated connection LISTENing on the notification channels, reconnecting with backoff when it
  * drops. After a reconnect every handler is called with `null` (something may have been missed).
+ *
+ * A LISTEN connection only receives, so a peer that vanished without a reset (failover, black-holed
+ * route) would never be noticed: notifications would just stop. TCP keepalives notice a dead peer; a
+ * periodic ping with a bound also notices a peer that is there but no longer answers (issue 10, bug 4).
  */
 export class Listener {
   private client: pg.Client | undefined;
+  private pinger: NodeJS.Timeout | undefined;
   private closed = false;
+  private pinging = false;
   private readonly handlers = new Map<string, Set<(payload: string | null) => void>>();
+  private readonly pingIntervalMs: number;
+  private readonly pingTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
 
   constructor(
     private readonly url: string,
     private readonly onError: (err: unknown) => void = () => undefined,
-  ) {}
+    opts: ListenerOptions = {},
+  ) {
+    this.pingIntervalMs = opts.pingIntervalMs ?? 5_000;
+    this.pingTimeoutMs = opts.pingTimeoutMs ?? 5_000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? CONTROL_BOUNDS.connectTimeoutMs;
+  }
 
   on(channel: string, handler: (payload: string | null) => void): () => void {
     let set = this.handlers.get(channel);
     if (!set) this.handlers.set(channel, (set = new Set()));
     set.add(handler);
-    if (this.client && set.size === 1) void this.client.query(`LISTEN ${this.client.escapeIdentifier(channel)}`).catch(this.onError);
+    const client = this.client;
+    if (client && set.size === 1) void client.query(`LISTEN ${client.escapeIdentifier(channel)}`).catch((err) => this.lost(client, err));
     return () => set.delete(handler);
   }
 
@@ -27,27 +52,60 @@ export class Listener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: "runway listener" });
+    const client = new pg.Client({
+      connectionString: this.url,
+      application_name: "runway listener",
+      connectionTimeoutMillis: this.connectTimeoutMs,
+      query_timeout: this.pingTimeoutMs,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: CONTROL_BOUNDS.keepAliveInitialDelayMs,
+    });
     client.on("notification", (m) => {
       for (const h of this.handlers.get(m.channel) ?? []) h(m.payload ?? "");
     });
-    client.on("error", (err) => {
-      this.onError(err);
-      void this.reconnect(client);
-    });
+    client.on("error", (err) => this.lost(client, err));
     client.on("end", () => void this.reconnect(client));
-    await client.connect();
-    for (const ch of this.handlers.keys()) await client.query(`LISTEN ${client.escapeIdentifier(ch)}`);
+    try {
+      await client.connect();
+      for (const ch of this.handlers.keys()) await client.query(`LISTEN ${client.escapeIdentifier(ch)}`);
+    } catch (err) {
+      destroyConnection(client);
+      await client.end().catch(() => undefined);
+      throw err;
+    }
     this.client = client;
+    clearInterval(this.pinger);
+    this.pinger = setInterval(() => this.ping(client), this.pingIntervalMs);
+    this.pinger.unref();
+  }
+
+  private ping(client: pg.Client): void {
+    if (this.client !== client || this.pinging) return;
+    this.pinging = true;
+    client
+      .query("SELECT 1")
+      .catch((err) => this.lost(client, err))
+      .finally(() => (this.pinging = false));
+  }
+
+  /** The connection failed or stopped answering: end its socket (pg may not have) and connect anew. */
+  private lost(client: pg.Client, err: unknown): void {
+    if (this.client !== client) return;
+    this.onError(err);
+    destroyConnection(client);
+    void this.reconnect(client);
   }
 
   private async reconnect(old: pg.Client): Promise<void> {
     if (this.closed || this.client !== old) return;
     this.client = undefined;
+    clearInterval(this.pinger);
+    destroyConnection(old);
     await old.end().catch(() => undefined);
     for (let delay = 100; !this.closed; delay = Math.min(delay * 2, 5000)) {
       try {
         await this.connect();
+        if (this.closed) return void (await this.close());
         for (const set of this.handlers.values()) for (const h of set) h(null);
         return;
       } catch (err) {
@@ -59,6 +117,14 @@ export class Listener {
 
   async close(): Promise<void> {
     this.closed = true;
-    await this.client?.end().catch(() => undefined);
+    clearInterval(this.pinger);
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    // A bounded end: a silent peer never answers the Terminate message.
+    const ended = client.end().catch(() => undefined);
+    const timer = setTimeout(() => destroyConnection(client), this.pingTimeoutMs);
+    await ended;
+    clearTimeout(timer);
   }
 }

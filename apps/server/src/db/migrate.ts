@@ -41,10 +41,16 @@ async function runMigrations(databaseUrl: string, log: (msg: string) => void): P
   });
 }
 
-/** True when every migration file has been applied (used by /readyz). */
-export async function migrationsCurrent(db: pg.Pool | pg.Client): Promise<boolean> {
+/**
+ * True when every migration file has been applied (used by /readyz). A database that has never been
+ * migrated (no migrations table) is not current; any other error (an unreachable database) is thrown.
+ */
+export async function migrationsCurrent(db: pg.Pool | pg.ClientBase): Promise<boolean> {
   const files = (await fs.readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith(".sql"));
-  const res = await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`).catch(() => undefined);
+  const res = await db.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`).catch((e: { code?: string }) => {
+    if (e.code === "42P01") return undefined;
+    throw e;
+  });
   if (!res) return false;
   const applied = new Set(res.rows.map((r) => r.name));
   return files.every((f) => applied.has(f.replace(/\.sql$/, "")));

@@ -168,9 +168,13 @@ function leadingBlanks(raw: string): number {
       // Block comments nest in PostgreSQL.
       let depth = 0;
       do {
-        if (raw.startsWith("/*", i)) (depth++, (i += 2));
-        else if (raw.startsWith("*/", i)) (depth--, (i += 2));
-        else i++;
+        if (raw.startsWith("/*", i)) {
+          depth++;
+          i += 2;
+        } else if (raw.startsWith("*/", i)) {
+          depth--;
+          i += 2;
+        } else i++;
       } while (depth > 0 && i < raw.length);
     } else return i;
   }

@@ -1,11 +1,23 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "typebox";
 import { migrationsCurrent } from "../db/migrate.js";
+import { withClientWithin } from "../store/db.js";
 import { replicasLive } from "../store/replicas.js";
 import { taskRunsCountActive } from "../store/task-reads.js";
 
 const tags = ["ops"];
 const Status = Type.Object({ status: Type.String() });
+const NotReady = Type.Object({
+  status: Type.Literal("not ready"),
+  /** Stable: DATABASE_UNREACHABLE or MIGRATIONS_PENDING. */
+  code: Type.Union([Type.Literal("DATABASE_UNREACHABLE"), Type.Literal("MIGRATIONS_PENDING")]),
+  message: Type.String(),
+});
+/**
+ * A probe must answer before the prober gives up (Kubernetes' default timeout is 1 s, and load
+ * balancers poll every few seconds), whatever state the control-plane connections are in.
+ */
+const READY_TIMEOUT_MS = 2_000;
 
 /** Probes and metrics: unauthenticated (they reveal counts, never data), served at / and under /api/v1. */
 const opsRoutes: FastifyPluginAsyncTypebox<{ hide: boolean }> = async (app, opts) => {
@@ -15,10 +27,24 @@ const opsRoutes: FastifyPluginAsyncTypebox<{ hide: boolean }> = async (app, opts
 
   app.get(
     "/readyz",
-    { schema: { hide: opts.hide, tags, summary: "Ready: the database answers and every migration is applied", response: { 200: Status, 503: Status } } },
+    {
+      schema: {
+        hide: opts.hide,
+        tags,
+        summary: "Ready: the database answers and every migration is applied",
+        description: `Answers within about ${READY_TIMEOUT_MS / 1000} s: 503 with code DATABASE_UNREACHABLE when the control database does not answer in time, MIGRATIONS_PENDING when a migration of this release is not applied.`,
+        response: { 200: Status, 503: NotReady },
+      },
+    },
     async (_req, reply) => {
-      const ok = await migrationsCurrent(pool).catch(() => false);
-      return reply.code(ok ? 200 : 503).send({ status: ok ? "ready" : "not ready" });
+      let current: boolean;
+      try {
+        current = await withClientWithin(pool, READY_TIMEOUT_MS, (client) => migrationsCurrent(client));
+      } catch (e) {
+        return reply.code(503).send({ status: "not ready", code: "DATABASE_UNREACHABLE", message: `control database unreachable: ${(e as Error).message}` });
+      }
+      if (!current) return reply.code(503).send({ status: "not ready", code: "MIGRATIONS_PENDING", message: "a migration of this release is not applied yet" });
+      return { status: "ready" };
     },
   );
 

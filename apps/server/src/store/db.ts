@@ -7,14 +7,126 @@ export type Db = Kysely<DB>;
 // bigint ids come back as strings (int8 exceeds JS numbers in principle); counts are cast where used.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
 
-export function createPool(url: string, max = 10, applicationName = "runway"): pg.Pool {
-  const pool = new pg.Pool({ connectionString: url, max, application_name: applicationName });
+/**
+ * Bounds on the control-plane connections (issue 10, bug 4). A connection can die without a reset — a
+ * failover, a dropped NAT entry, a black-holed route — and a query sent on it then waits forever, and
+ * with it the loop or request that sent it. So:
+ * - `statementTimeoutMs` (server side, set on every pooled session): the server cancels a statement that
+ *   runs longer, cleanly (57014), and the session stays usable. The longest legitimate control statements
+ *   are the pending scheduler's full pass (~4 s at 100k PENDING runs on a quiet machine, docs/benchmarks.md),
+ *   so 30 s leaves room for a loaded machine and a larger backlog.
+ * - `queryTimeoutMs` (client side): a reply that never comes. A little longer than the statement timeout,
+ *   so a server that answers always answers first; when it fires, the server cannot be reached on this
+ *   socket, and the socket is destroyed so the pool replaces the connection instead of reusing it.
+ * - `connectTimeoutMs`: connecting, and waiting for a free pooled connection (pg-pool bounds both).
+ * - TCP keepalives: idle pooled sockets to a vanished peer are noticed and replaced.
+ */
+export interface ControlBounds {
+  statementTimeoutMs: number;
+  queryTimeoutMs: number;
+  connectTimeoutMs: number;
+  keepAliveInitialDelayMs: number;
+}
+
+export const CONTROL_BOUNDS: ControlBounds = {
+  statementTimeoutMs: 30_000,
+  queryTimeoutMs: 35_000,
+  connectTimeoutMs: 10_000,
+  keepAliveInitialDelayMs: 10_000,
+};
+
+/** pg's own message for a query_timeout (pg/lib/client.js). */
+const QUERY_TIMEOUT_MESSAGE = "Query read timeout";
+
+/** Ends a client's socket at once: its queries fail, and the pool drops it when it is released. */
+export function destroyConnection(client: pg.ClientBase): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/**
+ * A client whose timed-out query also ends the connection. pg's query_timeout only fails the query: the
+ * socket stays, the client still waits for the reply, and every later query on it (Kysely releases it to
+ * the pool as healthy) would queue behind that reply and time out in turn.
+ */
+class ControlClient extends pg.Client {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg.Client.query has a dozen overloads
+  override query(...args: any[]): any {
+    const last = args.length - 1;
+    if (typeof args[last] === "function") {
+      const cb = args[last] as (err: Error | null, res: unknown) => void;
+      args[last] = (err: Error | null, res: unknown) => {
+        if (err?.message === QUERY_TIMEOUT_MESSAGE) destroyConnection(this);
+        cb(err, res);
+      };
+      return (super.query as (...a: unknown[]) => unknown)(...args);
+    }
+    const res = (super.query as (...a: unknown[]) => unknown)(...args);
+    if (res instanceof Promise) {
+      res.catch((err: Error) => {
+        if (err?.message === QUERY_TIMEOUT_MESSAGE) destroyConnection(this);
+      });
+    }
+    return res;
+  }
+}
+
+export function createPool(url: string, max = 10, applicationName = "runway", bounds: ControlBounds = CONTROL_BOUNDS): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max,
+    application_name: applicationName,
+    Client: ControlClient,
+    connectionTimeoutMillis: bounds.connectTimeoutMs,
+    query_timeout: bounds.queryTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: bounds.keepAliveInitialDelayMs,
+    // Set with SET rather than as a startup parameter, which poolers such as PgBouncer refuse; the pool
+    // waits for it before handing the new client out.
+    onConnect: async (client) => {
+      await client.query(`SET statement_timeout = ${Math.trunc(bounds.statementTimeoutMs)}`);
+    },
+  });
   // A client losing its connection must not crash the process: idle ones are replaced by the pool, and a
   // checked-out one (e.g. ended by idle_in_transaction_session_timeout after this process was paused)
   // fails its pending query, which the caller sees.
   pool.on("error", () => undefined);
   pool.on("connect", (client) => client.on("error", () => undefined));
   return pool;
+}
+
+/**
+ * Runs `fn` on a pooled client within `ms`, waiting for the client included. When the time is up the
+ * client's connection is destroyed (the pool replaces it) and the call fails: for probes that must
+ * answer quickly whatever state the connections are in (`/readyz`).
+ */
+export async function withClientWithin<T>(pool: pg.Pool, ms: number, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`control database did not answer within ${ms} ms`)), ms);
+  });
+  const acquiring = pool.connect();
+  try {
+    let client: pg.PoolClient;
+    try {
+      client = await Promise.race([acquiring, expired]);
+    } catch (e) {
+      acquiring.then((c) => c.release(), () => undefined);
+      throw e;
+    }
+    const work = fn(client);
+    try {
+      const result = await Promise.race([work, expired]);
+      client.release();
+      return result;
+    } catch (e) {
+      work.catch(() => undefined);
+      destroyConnection(client);
+      client.release(e as Error);
+      throw e;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function createDb(pool: pg.Pool): Db {

@@ -34,6 +34,7 @@ describe("health, readiness, metrics", () => {
     try {
       const res = await app.inject({ method: "GET", url: "/readyz" });
       expect(res.statusCode).toBe(503);
+      expect(res.json()).toMatchObject({ status: "not ready", code: "MIGRATIONS_PENDING" });
     } finally {
       for (const r of applied.rows) await t.pool.query("INSERT INTO pgmigrations (id, name, run_on) VALUES ($1, $2, $3)", [r.id, r.name, r.run_on]);
     }
