@@ -5,6 +5,7 @@ import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { taskRunsClaim, type ClaimedRun } from "../src/store/runs.js";
 import { createTargetDatabase, createTestDatabase, serverUrl, waitFor, type TargetDatabase, type TestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+import { runSessions } from "./helpers/target-sessions.js";
 
 /** The executor's pooled target sessions: nothing a run leaves behind reaches the next run, and a frozen owner cannot commit late. */
 
@@ -65,7 +66,7 @@ describe("pooled target sessions", () => {
     const out = await executor.execute(run!, ctx({
       // The owner "freezes" after its check passed: it resumes only once PostgreSQL ended its session.
       stillOwner: async () => {
-        await waitFor(async () => (await target.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'runway run ${run!.id} %'`)).length === 0, {
+        await waitFor(async () => (await runSessions(target, run!.id)).length === 0, {
           what: "the idle transaction ended by the target",
           timeoutMs: 10_000,
         });

@@ -7,6 +7,7 @@ import { taskRunsClaim } from "../src/store/runs.js";
 import { taskRunsCancel } from "../src/store/task-actions.js";
 import { createTargetDatabase, createTestDatabase, serverUrl, waitFor, type TargetDatabase, type TestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+import { runSessions } from "./helpers/target-sessions.js";
 
 let t: TestDatabase;
 let target: TargetDatabase;
@@ -87,7 +88,7 @@ describe("PostgreSQL executor through the schedulers", () => {
     await owner.start();
     try {
       const run = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status === "RUNNING" && r; }, { what: "RUNNING" });
-      await waitFor(async () => (await target.query(`SELECT 1 FROM pg_stat_activity WHERE application_name LIKE 'runway run ${run.id} %' AND query LIKE '%pg_sleep%'`)).length > 0, { what: "statement on target" });
+      await waitFor(async () => (await runSessions(target, run.id, "query LIKE '%pg_sleep%'")).length > 0, { what: "statement on target" });
       // Requested through the store like any other replica would (this process is not the owner's API).
       const res = await taskRunsCancel(t.db, { rolloutId, taskRunIds: [run.id], actor: "bob", now: new Date(), replicaId: "api" });
       expect(res).toEqual([{ taskRunId: run.id, outcome: "CANCEL_REQUESTED" }]);

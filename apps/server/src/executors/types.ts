@@ -1,3 +1,4 @@
+import type { TaskType } from "@runway/shared";
 import type { ClaimedRun } from "../store/runs.js";
 
 export interface ExecContext {
@@ -15,14 +16,45 @@ export interface ExecContext {
 
 export interface ExecOutcome {
   /**
-   * RETRY: the target connection was lost before anything could commit (a restart, a session ended
-   * while its owner was slow): the run goes back to AVAILABLE when re-running is safe, else FAILED.
+   * RETRY: the target could not be reached, or the session was lost before COMMIT (a restart, a reset or
+   * silent network path, a session ended while its owner was slow, a cancel that could not be delivered);
+   * nothing of this run committed. result.error = { message, code? }. Unless `notStarted`, a session of
+   * the run may still be alive on the target (the server may not have noticed yet): reconcile before
+   * freeing the run's gate.
    */
   status: "DONE" | "FAILED" | "CANCELED" | "RETRY";
   result: Record<string, unknown>;
   message: string;
+  /** True when the executor guarantees the statement never reached the target (connect failed, or failed before the statement was sent). */
+  notStarted?: boolean;
 }
 
 export interface Executor {
   execute(run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome>;
+}
+
+/** The run a reconcile is about (a ClaimedRun is one). */
+export interface RunRef {
+  id: string;
+  installationId: string;
+  taskId: string;
+  attempt: number;
+  epoch: number;
+  type: TaskType;
+  connectionUrl: string;
+  database: string;
+}
+
+export type Reconciled =
+  | { state: "applied"; attempt: number; appliedAt: Date }
+  | { state: "not_applied" }
+  | { state: "unreachable"; error: string };
+
+/**
+ * Decides a run whose owner is gone from the target itself: ends every session of the run there (any
+ * epoch) and confirms none remains, then reads the ledger. Bounded by `timeoutMs`; `unreachable` when it
+ * could not confirm.
+ */
+export interface TargetReconciler {
+  reconcile(run: RunRef, opts: { timeoutMs: number }): Promise<Reconciled>;
 }

@@ -1,0 +1,108 @@
+import pg from "pg";
+import { TaskType } from "@runway/shared";
+import { runSessionsWhere } from "./session-name.js";
+import { sqlState } from "./target-errors.js";
+import { boundedQuery, destroySocket, type TargetPools } from "./target-pools.js";
+import type { Reconciled, RunRef, TargetReconciler } from "./types.js";
+
+/**
+ * What became of a run whose owner is gone, asked of the target itself. First every session of the run
+ * on the target is ended and confirmed gone: while one is alive it may still commit (or keep building
+ * an index), so nothing read before that is final. Then the target's `runway_ledger` says whether the
+ * change was applied (for DATABASE_CREATE: whether the database exists).
+ *
+ * Every wait is bounded by `timeoutMs`: connecting, each query, and the wait for terminated sessions to
+ * exit. Whatever stops us from confirming — a refused or silent target, a session that outlives the
+ * bound, an error of the server — is `unreachable`, and the caller keeps the run's gate held.
+ */
+export class PostgresReconciler implements TargetReconciler {
+  constructor(private readonly pools: TargetPools) {}
+
+  reconcile(run: RunRef, opts: { timeoutMs: number }): Promise<Reconciled> {
+    return reconcileRun(this.pools, run, { timeoutMs: opts.timeoutMs, epochs: "any" });
+  }
+}
+
+/** How often we look again for sessions that were sent SIGTERM (they exit within milliseconds when alive). */
+const POLL_MS = [20, 50, 100, 200, 500];
+
+export function targetUrl(connectionUrl: string, database: string): string {
+  const u = new URL(connectionUrl);
+  u.pathname = "/" + encodeURIComponent(database);
+  return u.toString();
+}
+
+/**
+ * `epochs: "up to"` leaves newer owners' sessions alone: the executor uses it to learn whether its own
+ * COMMIT went through after losing the connection, when it is not sure it is still the owner.
+ */
+export async function reconcileRun(pools: TargetPools, run: RunRef, opts: { timeoutMs: number; epochs: "any" | "up to" }): Promise<Reconciled> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const left = () => Math.max(1, deadline - Date.now());
+  const creating = run.type === TaskType.DATABASE_CREATE;
+  let client: pg.Client | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const work = async (): Promise<Reconciled> => {
+    const url = creating ? run.connectionUrl : targetUrl(run.connectionUrl, run.database);
+    try {
+      client = await pools.connectOnce(url, `runway reconcile ${run.id}`, { connectTimeoutMs: left() });
+    } catch (e) {
+      // Nothing can have been applied to, or still run on, a database that does not exist.
+      if (!creating && sqlState(e) === "3D000") return { state: "not_applied" };
+      throw e;
+    }
+    await endSessions(client, run, opts.epochs, deadline);
+    return creating ? await databaseExists(client, run, left()) : await ledgerRow(client, run, left());
+  };
+  const bound = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      if (client) destroySocket(client);
+      reject(new Error(`target did not answer within ${opts.timeoutMs} ms`));
+    }, left());
+  });
+  try {
+    return await Promise.race([work(), bound]);
+  } catch (e) {
+    return { state: "unreachable", error: (e as Error).message };
+  } finally {
+    clearTimeout(timer);
+    if (client) pools.closeOnce(client);
+  }
+}
+
+async function endSessions(client: pg.Client, run: RunRef, epochs: "any" | "up to", deadline: number): Promise<void> {
+  const where = runSessionsWhere({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, epochs);
+  for (let i = 0; ; i++) {
+    const left = deadline - Date.now();
+    const { rows } = await boundedQuery<{ pid: number }>(
+      client,
+      `SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE ${where}`,
+      Math.max(1, left),
+    );
+    if (rows.length === 0) return;
+    if (left <= 0) throw new Error(`${rows.length} session(s) of run ${run.id} still alive on the target (pids ${rows.map((r) => r.pid).join(", ")})`);
+    await new Promise((r) => setTimeout(r, Math.min(POLL_MS[Math.min(i, POLL_MS.length - 1)]!, Math.max(1, left))));
+  }
+}
+
+async function ledgerRow(client: pg.Client, run: RunRef, timeoutMs: number): Promise<Reconciled> {
+  try {
+    const { rows } = await boundedQuery<{ attempt: number; applied_at: Date }>(
+      client,
+      "SELECT attempt, applied_at FROM public.runway_ledger WHERE installation_id = $1 AND task_id = $2",
+      timeoutMs,
+      [run.installationId, run.taskId],
+    );
+    const row = rows[0];
+    return row ? { state: "applied", attempt: row.attempt, appliedAt: row.applied_at } : { state: "not_applied" };
+  } catch (e) {
+    if (sqlState(e) === "42P01") return { state: "not_applied" }; // no ledger yet: nothing was ever applied
+    throw e;
+  }
+}
+
+/** DATABASE_CREATE keeps no ledger: the database existing is the change. Its creation time is not recorded, so appliedAt is now. */
+async function databaseExists(client: pg.Client, run: RunRef, timeoutMs: number): Promise<Reconciled> {
+  const { rows } = await boundedQuery<{ now: Date }>(client, "SELECT now() FROM pg_database WHERE datname = $1", timeoutMs, [run.database]);
+  return rows[0] ? { state: "applied", attempt: run.attempt, appliedAt: rows[0].now } : { state: "not_applied" };
+}
