@@ -153,9 +153,10 @@ export class PostgresExecutor implements Executor {
   /**
    * SQL ending the sessions of this run's older epochs: a zombie owner (frozen past its lease) may still
    * hold an open transaction for the run on the target, and must never commit after the takeover.
+   * Protected: the chaos harness's self-test overrides it with no fence (chaos/src/broken-replica.ts).
    */
-  private fenceSql(run: ClaimedRun, ctx: ExecContext): string {
-    if (run.epoch <= 1 || !ctx.fenceTarget) return "";
+  protected fenceSql(run: ClaimedRun, _ctx: ExecContext): string {
+    if (run.epoch <= 1) return "";
     const prefix = `runway run ${run.id} attempt ${run.attempt} epoch `;
     return `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name LIKE ${pg.escapeLiteral(likeEscape(prefix) + "%")}
       AND application_name NOT LIKE ${pg.escapeLiteral(likeEscape(prefix + run.epoch + " ") + "%")} AND pid <> pg_backend_pid()`;

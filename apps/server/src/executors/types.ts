@@ -1,3 +1,4 @@
+import type { TaskType } from "@runway/shared";
 import type { ClaimedRun } from "../store/runs.js";
 
 export interface ExecContext {
@@ -7,21 +8,38 @@ export interface ExecContext {
   replicaId: string;
   /** Appends a log entry to the run (fenced: a no-op once this replica lost the run). */
   log(type: string, payload: Record<string, unknown>): Promise<void>;
-  /** End older epochs' target sessions before applying (off only in the chaos harness's broken build). */
-  fenceTarget: boolean;
   /** Checked right before a target commit: false when this replica no longer owns the run. */
   stillOwner(): Promise<boolean>;
 }
 
 export interface ExecOutcome {
   /**
-   * RETRY: the target connection was lost before anything could commit (a restart, a session ended
-   * while its owner was slow): the run goes back to AVAILABLE when re-running is safe, else FAILED.
+   * RETRY: the target could not be reached, or the session was lost before COMMIT; nothing of this run
+   * committed. result.error = { message, code? }.
    */
   status: "DONE" | "FAILED" | "CANCELED" | "RETRY";
   result: Record<string, unknown>;
   message: string;
+  /**
+   * True when the executor guarantees the statement never reached the target (connect failed, or failed
+   * before the statement was sent).
+   */
+  notStarted?: boolean;
 }
+
+/** What a reconciler needs to find a run's sessions and its ledger row on the target. */
+export interface RunRef { id: string; installationId: string; taskId: string; attempt: number; epoch: number; type: TaskType; connectionUrl: string; database: string; }
+
+export type Reconciled =
+  | { state: "applied"; attempt: number; appliedAt: Date }
+  | { state: "not_applied" }
+  | { state: "unreachable"; error: string };
+
+/**
+ * Settles a run whose owner was lost: terminates the run's target sessions, confirms they are gone, and
+ * reads the target's ledger.
+ */
+export interface TargetReconciler { reconcile(run: RunRef, opts: { timeoutMs: number }): Promise<Reconciled>; }
 
 export interface Executor {
   execute(run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome>;

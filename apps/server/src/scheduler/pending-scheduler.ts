@@ -13,9 +13,10 @@ import {
   gatingTakeChanges,
   gatingWriteCauses,
   notifyChange,
+  type PassLock,
 } from "../store/gating.js";
 import type { Clock } from "./clock.js";
-import { decide } from "./gating.js";
+import { decide } from "../domain/gating.js";
 
 export interface PassResult {
   kind: "full" | "live";
@@ -48,23 +49,22 @@ export class PendingScheduler {
       fullPassIntervalMs: number;
       /** How long a frozen pass may keep the lock (see tryXactLock). */
       lockIdleTimeoutMs?: number;
-      /** Test-only: promote without the advisory lock (breaks the gates under several replicas). */
-      unsafeSkipLock?: boolean;
+      /** How passes of different replicas take turns; default advisoryLock (see PassLock). */
+      lock?: PassLock;
       onPass?: (r: PassResult) => void;
     },
   ) {}
-
-  requestFullPass(): void {
-    this.fullDue = true;
-  }
 
   /** One pass. Returns null when another replica holds the lock (that replica's pass covers the work). */
   async runOnce(opts: { full?: boolean } = {}): Promise<PassResult | null> {
     const { db, clock, replicaId } = this.deps;
     const started = performance.now();
     const result = await db.transaction().execute(async (trx) => {
-      const lock = this.deps.unsafeSkipLock ? null : { key: PENDING_PASS_LOCK, idleTimeoutMs: this.deps.lockIdleTimeoutMs };
-      const changes = await gatingTakeChanges(trx, lock);
+      const changes = await gatingTakeChanges(trx, {
+        key: PENDING_PASS_LOCK,
+        ...(this.deps.lockIdleTimeoutMs !== undefined ? { idleTimeoutMs: this.deps.lockIdleTimeoutMs } : {}),
+        ...(this.deps.lock ? { lock: this.deps.lock } : {}),
+      });
       if (changes === null) return null;
       const now = clock.now();
       const overdue =
@@ -118,9 +118,10 @@ export class PendingScheduler {
       const nextRunAt = await gatingMarkPassDone(trx, now, full);
 
       const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
-      const touched = new Set<string>(changedRollouts);
-      for (const c of [...decision.causes, ...decision.fail]) touched.add(rolloutOf.get(c.runId)!);
-      if (touched.size > 0) await notifyChange(trx, touched);
+      // Promotions and failures notify in their own statements; new causes only here.
+      const touched = new Set<string>(decision.causes.map((c) => rolloutOf.get(c.runId)!));
+      for (const id of changedRollouts) touched.delete(id);
+      await notifyChange(trx, touched);
       return {
         kind: full ? ("full" as const) : ("live" as const),
         candidates: candidates.length,
