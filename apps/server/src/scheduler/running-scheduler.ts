@@ -66,7 +66,7 @@ export class RunningScheduler {
    */
   private readonly finisher: Batcher<Finish, boolean>;
   /** Lease checks before target commits, batched the same way. */
-  private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, "owned" | "lost" | "locked">;
+  private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, "owned" | "lost" | "locked" | "canceled">;
 
   private readonly ownership: Ownership;
 
@@ -94,7 +94,7 @@ export class RunningScheduler {
       const r = await taskRunsRenewLeases(deps.db, { replicaId: deps.replicaId, runs, leaseTtlMs: deps.leaseTtlMs, now: deps.clock.now() });
       return runs.map((x) => {
         const state = r.get(x.runId);
-        return state?.owned ? "owned" : state?.locked ? "locked" : "lost";
+        return state?.owned ? (state.cancelRequested ? "canceled" : "owned") : state?.locked ? "locked" : "lost";
       });
     });
   }
@@ -146,6 +146,11 @@ export class RunningScheduler {
           for (let i = 0; ; i++) {
             if (exec.abortReason) return false;
             const state = await this.ownerCheck.push({ runId: run.id, epoch: run.epoch });
+            if (state === "canceled") {
+              // A recorded cancel wins even when its NOTIFY never came: this run must not commit now.
+              this.abortForCancel(exec);
+              return false;
+            }
             if (state !== "locked") return this.ownership.owns(state);
             await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 500)));
           }
@@ -180,12 +185,13 @@ export class RunningScheduler {
   /** Aborts the given runs if this replica executes them (cancel requested through any replica). */
   cancel(runIds: Iterable<string>): void {
     const ids = new Set(runIds);
-    for (const e of this.executions.values()) {
-      if (ids.has(e.run.id) && !e.abortReason) {
-        e.abortReason = "cancel";
-        e.abort.abort("cancel requested");
-      }
-    }
+    for (const e of this.executions.values()) if (ids.has(e.run.id)) this.abortForCancel(e);
+  }
+
+  private abortForCancel(e: Execution): void {
+    if (e.abortReason) return;
+    e.abortReason = "cancel";
+    e.abort.abort("cancel requested");
   }
 
   /**
@@ -208,8 +214,7 @@ export class RunningScheduler {
         e.abortReason = "lost";
         e.abort.abort("lease lost");
       } else if (s.cancelRequested) {
-        e.abortReason = "cancel";
-        e.abort.abort("cancel requested");
+        this.abortForCancel(e);
       }
     }
   }

@@ -165,8 +165,9 @@ export async function taskRunsFinishAndClaim(
 
 /**
  * Gives a RUNNING run back — the draining replica aborted it (`release`), or its target session was lost
- * before anything committed (`requeue`): AVAILABLE when re-running is safe, otherwise FAILED. Fenced
- * like every owner write.
+ * before anything committed (`requeue`): CANCELED when a cancel was recorded (nothing committed, and the
+ * cancel must not be lost with the owner's session), else AVAILABLE when re-running is safe, otherwise
+ * FAILED. Fenced like every owner write.
  */
 export async function taskRunRelease(
   db: Db,
@@ -177,10 +178,12 @@ export async function taskRunRelease(
     steps: [{
       name: p.transition ?? "release",
       sql: ({ guard, returning }) => sql`
-        UPDATE task_run r SET status = CASE WHEN r.rerunnable THEN 'AVAILABLE' ELSE 'FAILED' END,
+        UPDATE task_run r SET
+          status = CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'CANCELED' WHEN r.rerunnable THEN 'AVAILABLE' ELSE 'FAILED' END,
           owner_replica = NULL, lease_expires_at = NULL, updated_at = ${p.now},
-          finished_at = CASE WHEN r.rerunnable THEN NULL ELSE ${p.now}::timestamptz END,
-          result = CASE WHEN r.rerunnable THEN r.result ELSE jsonb_build_object('error', jsonb_build_object('message', ${p.reason}::text)) END
+          finished_at = CASE WHEN r.rerunnable AND r.cancel_requested_at IS NULL THEN NULL ELSE ${p.now}::timestamptz END,
+          result = CASE WHEN r.cancel_requested_at IS NOT NULL OR r.rerunnable THEN r.result
+            ELSE jsonb_build_object('error', jsonb_build_object('message', ${p.reason}::text)) END
         WHERE r.id = ${p.runId} AND ${guard} AND ${fence({ replica: sql`${p.replicaId}::text`, epoch: sql`${p.epoch}::int` })}
         RETURNING ${returning}, ${p.reason}::text AS reason, NULL::jsonb AS detail`,
     }],

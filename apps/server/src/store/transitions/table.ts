@@ -27,8 +27,8 @@ export const TRANSITIONS = {
   cancelAvailable: { from: "AVAILABLE", to: ["CANCELED"], by: "api", fence: "run rows locked; status" },
   claim: { from: "AVAILABLE", to: ["RUNNING"], by: "running-scheduler", fence: "status; FOR UPDATE SKIP LOCKED" },
   finish: { from: "RUNNING", to: ["DONE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
-  release: { from: "RUNNING", to: ["AVAILABLE", "FAILED"], by: "drain", fence: "owner + lease epoch; status" },
-  requeue: { from: "RUNNING", to: ["AVAILABLE", "FAILED"], by: "owner", fence: "owner + lease epoch; status" },
+  release: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "drain", fence: "owner + lease epoch; status" },
+  requeue: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
   sweep: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "sweeper", fence: "sweep lock; lease expired; status" },
 } as const satisfies Record<string, Transition>;
 
