@@ -12,8 +12,8 @@ import { ACTIVE, TRANSITIONS, type TransitionName } from "./table.js";
  * - a run that is no longer PENDING loses its waiting cause;
  * - a STATUS log entry `{status, message, from, to, by, replica, epoch, reason}` (+ the step's `detail`);
  * - change marks for the live pass: a new PENDING run; a database whose sequential run left
- *   AVAILABLE/RUNNING; a versioned task that became DONE; a rollout with a limit whose run left
- *   AVAILABLE/RUNNING;
+ *   AVAILABLE/RUNNING (or was canceled while PENDING, see freesGates); a versioned task that became DONE;
+ *   the same for a rollout with a limit;
  * - NOTIFY runway_pending when something was marked, runway_available when a run became AVAILABLE,
  *   runway_change with the rollouts touched — inside the statement, so they cost no round trip and go
  *   out exactly when it commits (PostgreSQL delivers identical notifications of a transaction once).
@@ -62,6 +62,16 @@ const RETURNING = sql`r.id, r.task_id, r.rollout_id, r.instance_id, r.database_n
 const lit = (v: string | null) => (v === null ? sql`NULL::text` : sql`${v}::text`);
 const list = (vs: readonly string[]) => sql.join(vs.map((v) => sql.lit(v)));
 
+/**
+ * Whether the change may let a held run go: a run left AVAILABLE/RUNNING — or a PENDING run was
+ * canceled, since a pass in flight may have counted it as promoted when deciding others' causes.
+ */
+function freesGates(from: string | null): RawBuilder<unknown> {
+  if (from === "PENDING") return sql`status = 'CANCELED'`;
+  if (from !== null && ACTIVE.includes(from as never)) return sql`status <> ALL(ARRAY[${list(ACTIVE)}])`;
+  return sql`false`;
+}
+
 export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Changed[] } & Record<string, unknown>> {
   if (p.steps.length === 0) throw new Error("transitionStatement needs a step");
   const stepRel = (i: number) => sql.ref(`step_${i}`);
@@ -75,7 +85,7 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
       const t = TRANSITIONS[s.name];
       return sql`SELECT id, task_id, rollout_id, instance_id, database_name, sequential, schema_version_key, status,
           lease_epoch, reason, detail, ${lit(t.from)} AS from_status, ${lit(t.by)} AS by_actor,
-          ${lit(t.from)} = ANY(ARRAY[${list(ACTIVE)}]) AND status <> ALL(ARRAY[${list(ACTIVE)}]) AS left_active,
+          ${freesGates(t.from)} AS left_active,
           status = ANY(ARRAY[${list(t.to)}]) AS allowed
         FROM ${stepRel(i)}`;
     }),

@@ -4,9 +4,12 @@ import { transitionStatement } from "./builder.js";
 
 /** The pending scheduler's transitions. The pass holds its lock (see PassLock) around both. */
 
-/** PENDING → AVAILABLE (compare-and-set on status). Returns the rollouts changed. */
-export async function gatingPromote(trx: Db, runIds: string[], now: Date, replicaId: string): Promise<string[]> {
-  if (runIds.length === 0) return [];
+/**
+ * PENDING → AVAILABLE (compare-and-set on status). Returns the runs promoted: a run canceled since the
+ * pass read it is not, and must not count against any gate.
+ */
+export async function gatingPromote(trx: Db, runIds: string[], now: Date, replicaId: string): Promise<Set<string>> {
+  if (runIds.length === 0) return new Set();
   const { rows } = await transitionStatement({
     steps: [{
       name: "promote",
@@ -18,7 +21,7 @@ export async function gatingPromote(trx: Db, runIds: string[], now: Date, replic
     now,
     replicaId,
   }).execute(trx);
-  return [...new Set(rows[0]!.changed.map((c) => c.rolloutId))];
+  return new Set(rows[0]!.changed.map((c) => c.id));
 }
 
 /** PENDING → FAILED for runs that can never run (project or instance deleted), the reason in the result. */
