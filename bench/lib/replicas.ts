@@ -44,7 +44,6 @@ export async function startReplicas(p: {
     // concurrency + room for the pending pass, heartbeats and the executor's fenced writes.
     const db = createDb(createPool(p.url, p.concurrency + 4, `runway ${replicaId}`));
     const listener = new Listener(p.url);
-    await listener.start();
     listeners.push(listener);
     const runtime = new SchedulerRuntime(
       {
@@ -58,6 +57,7 @@ export async function startReplicas(p: {
       },
       { db, clock: systemClock, listener, executorFor: p.executorFor(i), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
     );
+    await listener.start();
     runtimes.push(runtime);
     dbs.push(db);
   }

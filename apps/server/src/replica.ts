@@ -50,7 +50,6 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   };
   const executor = overrides.executor ? overrides.executor(executorOptions) : new PostgresExecutor(executorOptions);
   const listener = new Listener(url, (err) => console.error("listener connection error", err));
-  await listener.start();
   const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener });
   const log = app.log;
   if (config.demo) {
@@ -66,6 +65,8 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     log,
     strategies: { ...(overrides.passLock ? { passLock: overrides.passLock } : {}), ...(overrides.ownership ? { ownership: overrides.ownership } : {}) },
   });
+  // After the change feed and the schedulers registered their channels: one LISTEN round.
+  await listener.start();
   await runtime.start();
   await app.listen({ port: config.port, host: config.host });
   log.info({ replicaId: config.replicaId }, `Runway is listening on http://${config.host}:${config.port}`);

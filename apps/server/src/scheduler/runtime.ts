@@ -119,24 +119,24 @@ export class SchedulerRuntime {
       sweep: new Loop("sweep", () => this.sweeper.runOnce(), { intervalMs: config.sweepIntervalMs, onError }),
       prune: new Loop("prune", () => pruner.runOnce(), { intervalMs: PRUNE_INTERVAL_MS, onError }),
     };
-  }
-
-  async start(): Promise<void> {
-    const { listener } = this.d;
-    await replicaRegister(this.d.db, { replicaId: this.config.replicaId, now: this.d.clock.now() });
+    // Registered now, so a listener started afterwards LISTENs on every channel in one go.
+    const { listener } = d;
     this.unlisten.push(
       listener.on(Channel.PENDING, () => this.loops.pending.wake()),
       listener.on(Channel.AVAILABLE, () => this.loops.running.wake()),
       listener.on(Channel.CANCEL, (payload) => {
-        const onError = (err: unknown) => this.d.log.error({ err, loop: "cancel" }, "cancel loop failed");
-        if (payload === null) return void this.running.renewOnce().catch(onError);
+        if (payload === null) return void this.running.renewOnce().catch((err) => onError("cancel", err));
         try {
           this.running.cancel((JSON.parse(payload) as { runIds: string[] }).runIds);
         } catch (err) {
-          onError(err);
+          onError("cancel", err);
         }
       }),
     );
+  }
+
+  async start(): Promise<void> {
+    await replicaRegister(this.d.db, { replicaId: this.config.replicaId, now: this.d.clock.now() });
     for (const loop of Object.values(this.loops)) loop.start();
   }
 

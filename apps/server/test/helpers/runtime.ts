@@ -14,9 +14,9 @@ export async function startRuntime(
     Partial<Pick<RuntimeDeps, "log" | "clock">>,
 ): Promise<{ runtime: SchedulerRuntime; stop: (graceMs?: number) => Promise<void> }> {
   const listener = new Listener(p.url);
-  await listener.start();
   const { db, url: _url, config, ...deps } = p;
   const runtime = new SchedulerRuntime({ ...loadConfig({}, []), ...config }, { clock: { now: () => new Date() }, log: quiet, ...deps, db, listener });
+  await listener.start();
   await runtime.start();
   return {
     runtime,
