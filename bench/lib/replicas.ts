@@ -1,6 +1,7 @@
 import type { TaskType } from "@runway/shared";
 import { createDb, createPool, type Db } from "../../apps/server/src/store/db.js";
 import { SchedulerRuntime } from "../../apps/server/src/scheduler/runtime.js";
+import { Listener } from "../../apps/server/src/db/listener.js";
 import type { PassResult } from "../../apps/server/src/scheduler/pending-scheduler.js";
 import { systemClock } from "../../apps/server/src/scheduler/clock.js";
 import type { ClaimedRun } from "../../apps/server/src/store/runs.js";
@@ -36,26 +37,27 @@ export async function startReplicas(p: {
 }): Promise<Replicas> {
   const runtimes: SchedulerRuntime[] = [];
   const dbs: Db[] = [];
+  const listeners: Listener[] = [];
   const quiet = { info: () => undefined, error: (o: object, msg?: string) => console.error(msg ?? "error", o) };
   for (let i = 0; i < p.count; i++) {
     const replicaId = `bench-${i + 1}`;
     // concurrency + room for the pending pass, heartbeats and the executor's fenced writes.
     const db = createDb(createPool(p.url, p.concurrency + 4, `runway ${replicaId}`));
-    const runtime = new SchedulerRuntime({
-      db,
-      databaseUrl: p.url,
-      clock: systemClock,
-      replicaId,
-      concurrency: p.concurrency,
-      pollIntervalMs: p.pollIntervalMs ?? 1000,
-      leaseTtlMs: 15_000,
-      heartbeatIntervalMs: 3000,
-      sweepIntervalMs: 2000,
-      fullPassIntervalMs: 300_000,
-      executorFor: p.executorFor(i),
-      log: quiet,
-      ...(p.onPass ? { onPass: p.onPass } : {}),
-    });
+    const listener = new Listener(p.url);
+    listeners.push(listener);
+    const runtime = new SchedulerRuntime(
+      {
+        replicaId,
+        concurrency: p.concurrency,
+        pollIntervalMs: p.pollIntervalMs ?? 1000,
+        leaseTtlMs: 15_000,
+        heartbeatIntervalMs: 3000,
+        sweepIntervalMs: 2000,
+        fullPassIntervalMs: 300_000,
+      },
+      { db, clock: systemClock, listener, executorFor: p.executorFor(i), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
+    );
+    await listener.start();
     runtimes.push(runtime);
     dbs.push(db);
   }
@@ -65,6 +67,7 @@ export async function startReplicas(p: {
     dbs,
     async stop() {
       await Promise.all(runtimes.map((r) => r.drain(5000)));
+      await Promise.all(listeners.map((l) => l.close()));
       await Promise.all(dbs.map((d) => d.destroy()));
     },
   };

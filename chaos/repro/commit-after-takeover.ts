@@ -50,7 +50,6 @@ async function zombieRun(part: number) {
     signal: new AbortController().signal,
     replicaId: "zombie",
     log: async () => undefined,
-    fenceTarget: false,
     stillOwner: async () => {
       const owned = (await taskRunsRenewLeases(db, { replicaId: "zombie", runs: [{ runId: run!.id, epoch: run!.epoch }], leaseTtlMs: 300, now: new Date() })).get(run!.id)!.owned;
       checked();
@@ -92,7 +91,7 @@ try {
   );
   z2.resume();
   const o2 = await z2.outcome;
-  const o3 = await executor.execute(again as ClaimedRun, { signal: new AbortController().signal, replicaId: "b", fenceTarget: true, log: async () => undefined, stillOwner: async () => true });
+  const o3 = await executor.execute(again as ClaimedRun, { signal: new AbortController().signal, replicaId: "b", log: async () => undefined, stillOwner: async () => true });
   console.log(`part 2 (fence on the target): the zombie ended ${o2.status} (${o2.message.slice(0, 60)}), the new owner ${o3.status} (${o3.message.slice(0, 40)}); rows applied: ${await applied(2)}`);
 } finally {
   await target.end();

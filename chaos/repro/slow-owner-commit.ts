@@ -43,7 +43,6 @@ try {
   const ctx = (checkMs: number): ExecContext => ({
     signal: new AbortController().signal,
     replicaId: "repro",
-    fenceTarget: true,
     log: async () => undefined,
     stillOwner: () => new Promise((resolve) => setTimeout(() => resolve(true), checkMs)),
   });

@@ -81,9 +81,8 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
       RUNWAY_FULL_PASS_INTERVAL_MS: String(o.fullPassMs),
       RUNWAY_DRAIN_GRACE_MS: "2000",
       RUNWAY_LOGIN_RATE_LIMIT: "1000",
-      ...(o.testBreak ? { NODE_ENV: "test", RUNWAY_TEST_BREAK: o.testBreak } : {}),
     };
-    replicas = new ReplicaSet({ databaseUrl: controlUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir }, await freePorts(o.replicas));
+    replicas = new ReplicaSet({ databaseUrl: controlUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir, ...(o.testBreak ? { broken: o.testBreak } : {}) }, await freePorts(o.replicas));
     await replicas.startAll();
     timings.startMs = Date.now() - t0;
     say(`${o.replicas} replicas up: ${replicas.replicas.map((r) => `${r.id}:${r.port}`).join(" ")}`);

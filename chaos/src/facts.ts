@@ -24,7 +24,8 @@ export interface LogRow {
   at: Date;
   type: string;
   replica: string | null;
-  payload: { status?: string; epoch?: number; message?: string };
+  /** STATUS entries: `by` is the actor (owner, sweeper, api, …); the sweeper's name the lost `owner`. */
+  payload: { status?: string; epoch?: number; message?: string; by?: string; owner?: string };
 }
 
 export interface JournalRow {

@@ -50,7 +50,7 @@ export interface ChaosOptions {
    * that sooner, so one deadlock does not hold every replica's pending loop past the next ladder.
    */
   deadlockTimeoutMs?: number;
-  /** Deliberately broken build (NODE_ENV=test RUNWAY_TEST_BREAK=…): the self-test expects violations. */
+  /** Deliberately broken replicas (src/broken-replica.ts): the self-test expects violations. */
   testBreak?: "lock" | "fencing";
   /** Give up waiting for quiescence after this long, milliseconds. */
   quiesceTimeoutMs: number;

@@ -24,6 +24,8 @@ export interface Replica {
 
 export interface ReplicaEnv {
   databaseUrl: string;
+  /** Start broken-replica.ts with this kind instead of the server's own entry (the self-tests). */
+  broken?: "lock" | "fencing";
   adminPassword: string;
   env: Record<string, string>;
   logDir: string;
@@ -31,7 +33,8 @@ export interface ReplicaEnv {
 
 /**
  * N replicas as real server processes: the same entry point as `pnpm start` (apps/server/src/main.ts),
- * started as `node --import tsx` so that a signal reaches the server itself and not a wrapper.
+ * or broken-replica.ts for the self-tests, started as `node --import tsx` so that a signal reaches the
+ * server itself and not a wrapper.
  */
 export class ReplicaSet {
   readonly replicas: Replica[];
@@ -71,7 +74,8 @@ export class ReplicaSet {
     r.state = "starting";
     r.expectExit = false;
     const log = createWriteStream(path.join(this.cfg.logDir, `${r.id}.log`));
-    const proc = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    const entry = this.cfg.broken ? [path.join(REPO_ROOT, "chaos/src/broken-replica.ts"), this.cfg.broken] : ["src/main.ts"];
+    const proc = spawn(process.execPath, ["--import", "tsx", ...entry], {
       cwd: SERVER_DIR,
       env: {
         ...process.env,

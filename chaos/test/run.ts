@@ -1,7 +1,7 @@
 /**
  * The chaos part of `pnpm test`: the short run (kills and freezes) must pass, and the harness must catch a
- * violation when a safety mechanism is broken on purpose (a NODE_ENV=test build with RUNWAY_TEST_BREAK=lock
- * or =fencing). The scenarios share one PostgreSQL server. Seeds are fixed so CI replays the same workload
+ * violation when a safety mechanism is broken on purpose (replicas started from src/broken-replica.ts
+ * with a broken pass lock or broken fencing injected). The scenarios share one PostgreSQL server. Seeds are fixed so CI replays the same workload
  * and fault plan; CHAOS_SEED overrides them, CHAOS_ONLY=<preset> runs one scenario.
  * Prints "N passed, M failed" last; exits non-zero when anything failed.
  */

@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type pg from "pg";
 import { REPO_ROOT, type Config } from "./config.js";
 import type { Metrics } from "./metrics.js";
-import type { SchedulerRuntime } from "./scheduler/runtime.js";
+import type { Listener } from "./db/listener.js";
 import { systemClock, type Clock } from "./scheduler/clock.js";
 import type { Db } from "./store/db.js";
 import validation from "./plugins/external/validation.js";
@@ -25,9 +25,10 @@ export interface AppDeps {
   pool: pg.Pool;
   config: Config;
   metrics: Metrics;
-  /** The control database's URL: the SSE change feed holds its own LISTEN connection. */
+  /** The control database's URL (the SSE change feed's LISTEN connection when no `listener` is given). */
   databaseUrl: string;
-  runtime?: SchedulerRuntime;
+  /** The replica's LISTEN connection, shared by its schedulers and the change feed. */
+  listener?: Listener;
   clock?: Clock;
   /** Built dashboard to serve at / (default apps/dashboard/dist; skipped when absent). */
   dashboardDir?: string;
@@ -61,7 +62,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(errors);
   await app.register(auth);
   await app.register(audit);
-  await app.register(changeFeed, { databaseUrl: deps.databaseUrl, ...(deps.changeWindowMs !== undefined ? { windowMs: deps.changeWindowMs } : {}) });
+  await app.register(changeFeed, {
+    databaseUrl: deps.databaseUrl,
+    ...(deps.listener ? { listener: deps.listener } : {}),
+    ...(deps.changeWindowMs !== undefined ? { windowMs: deps.changeWindowMs } : {}),
+  });
   await app.register(bootstrap, { print: deps.print ?? ((line: string) => console.log(line)) });
 
   await app.register(opsRoutes, { hide: false });

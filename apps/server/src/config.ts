@@ -27,12 +27,6 @@ export interface Config {
   /** Login attempts per username per minute on one replica; five times as many per client IP (API). */
   loginRateLimit: number;
   logLevel: string;
-  /**
-   * Deliberately breaks one safety mechanism, to prove the chaos harness catches it. Honoured only with
-   * NODE_ENV=test: RUNWAY_TEST_BREAK=lock (promotion without the advisory lock) or =fencing (owner
-   * writes without the lease fence).
-   */
-  testBreak: "lock" | "fencing" | undefined;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -65,9 +59,5 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     sessionTtlMs: int(env, "RUNWAY_SESSION_TTL_MS", 12 * 3600 * 1000, 60_000),
     loginRateLimit: int(env, "RUNWAY_LOGIN_RATE_LIMIT", 10, 1),
     logLevel: env.LOG_LEVEL || "info",
-    testBreak:
-      env.NODE_ENV === "test" && (env.RUNWAY_TEST_BREAK === "lock" || env.RUNWAY_TEST_BREAK === "fencing")
-        ? env.RUNWAY_TEST_BREAK
-        : undefined,
   };
 }

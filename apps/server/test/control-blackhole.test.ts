@@ -41,15 +41,17 @@ describe("control-plane connections that go silent", () => {
     const { rolloutId, taskIds } = await seedRollout(t.db, projectId, [task(instanceId, "a", { type: "DATABASE_DATA_UPDATE" }), task(instanceId, "b", { type: "DATABASE_DATA_UPDATE" })], { run: false });
     await tasksRun(t.db, { rolloutId, taskIds: [taskIds[0]!], runAt: null, actor: "t", now: new Date() });
     const exec = new DeferredExecutor();
-    const rt = new SchedulerRuntime({
-      db: createDb(pool), databaseUrl: url, clock: { now: () => new Date() }, replicaId: "r1", concurrency: 2,
-      pollIntervalMs: 200, leaseTtlMs: 60_000, heartbeatIntervalMs: 300, sweepIntervalMs: 300, fullPassIntervalMs: 60_000,
-      executorFor: () => exec, log: { info: () => undefined, error: () => undefined },
-    });
+    const listener = new Listener(url);
+    const rt = new SchedulerRuntime(
+      { replicaId: "r1", concurrency: 2, pollIntervalMs: 200, leaseTtlMs: 60_000, heartbeatIntervalMs: 300, sweepIntervalMs: 300, fullPassIntervalMs: 60_000 },
+      { db: createDb(pool), clock: { now: () => new Date() }, listener, executorFor: () => exec, log: { info: () => undefined, error: () => undefined } },
+    );
     await rt.start();
+    await listener.start();
     cleanups.push(async () => {
       exec.finishAll();
       await rt.drain(2_000);
+      await listener.close();
     });
     await waitFor(async () => exec.executing.length === 1, { what: "first run claimed" });
     const heartbeat = async () => (await t.db.selectFrom("replica").select("heartbeat_at").where("id", "=", "r1").executeTakeFirstOrThrow()).heartbeat_at;

@@ -35,7 +35,6 @@ async function claimAll(statements: string[]): Promise<ClaimedRun[]> {
 const ctx = (over: Partial<ExecContext> = {}): ExecContext => ({
   signal: new AbortController().signal,
   replicaId: "A",
-  fenceTarget: true,
   log: async () => undefined,
   stillOwner: async () => true,
   ...over,

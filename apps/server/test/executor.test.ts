@@ -1,18 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PostgresExecutor } from "../src/executors/postgres.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { SchedulerRuntime } from "../src/scheduler/runtime.js";
 import { Sweeper } from "../src/scheduler/sweeper.js";
 import { taskRunsClaim } from "../src/store/runs.js";
 import { taskRunsCancel } from "../src/store/task-actions.js";
 import { createTargetDatabase, createTestDatabase, serverUrl, waitFor, type TargetDatabase, type TestDatabase } from "./helpers/db.js";
+import { startRuntime } from "./helpers/runtime.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 import { runSessions } from "./helpers/target-sessions.js";
 
 let t: TestDatabase;
 let target: TargetDatabase;
 const clock = { now: () => new Date() };
-const quiet = { info: () => undefined, error: () => undefined };
 
 beforeEach(async () => {
   t = await createTestDatabase();
@@ -24,19 +23,11 @@ afterEach(async () => {
 });
 
 function runtime(replicaId: string) {
-  return new SchedulerRuntime({
+  return startRuntime({
     db: t.db,
-    databaseUrl: t.url,
-    clock,
-    replicaId,
-    concurrency: 4,
-    pollIntervalMs: 200,
-    leaseTtlMs: 10_000,
-    heartbeatIntervalMs: 500,
-    sweepIntervalMs: 500,
-    fullPassIntervalMs: 60_000,
+    url: t.url,
+    config: { replicaId, concurrency: 4, pollIntervalMs: 200, leaseTtlMs: 10_000, heartbeatIntervalMs: 500, sweepIntervalMs: 500, fullPassIntervalMs: 60_000 },
     executorFor: () => new PostgresExecutor({ statementTimeoutMs: 60_000 }),
-    log: quiet,
   });
 }
 
@@ -50,8 +41,7 @@ describe("PostgreSQL executor through the schedulers", () => {
       task(instanceId, target.name, { statement: "CREATE TABLE applied_ok (id int); INSERT INTO applied_ok VALUES (1), (2)", schemaVersion: "0001" }),
       task(instanceId, target.name, { statement: "SELECT * FROM no_such_table", type: "DATABASE_DATA_UPDATE" }),
     ]);
-    const rt = runtime("r1");
-    await rt.start();
+    const rt = await runtime("r1");
     try {
       const ok = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status !== "PENDING" && r?.status !== "AVAILABLE" && r?.status !== "RUNNING" && r; }, { what: "finished" });
       expect(ok.status, JSON.stringify(ok.result)).toBe("DONE");
@@ -62,7 +52,7 @@ describe("PostgreSQL executor through the schedulers", () => {
       const ledger = await target.query<{ task_id: string; schema_version: string }>("SELECT task_id::text, schema_version FROM runway_ledger");
       expect(ledger).toEqual([{ task_id: taskIds[0], schema_version: "0001" }]);
     } finally {
-      await rt.drain(1000);
+      await rt.stop(1000);
     }
   });
 
@@ -84,8 +74,7 @@ describe("PostgreSQL executor through the schedulers", () => {
     const { rolloutId, taskIds } = await seedRollout(t.db, projectId, [
       task(instanceId, target.name, { statement: "CREATE TABLE must_not_exist (id int); SELECT pg_sleep(60)" }),
     ]);
-    const owner = runtime("owner");
-    await owner.start();
+    const owner = await runtime("owner");
     try {
       const run = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status === "RUNNING" && r; }, { what: "RUNNING" });
       await waitFor(async () => (await runSessions(target, run.id, "query LIKE '%pg_sleep%'")).length > 0, { what: "statement on target" });
@@ -97,7 +86,7 @@ describe("PostgreSQL executor through the schedulers", () => {
       expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'must_not_exist'")).toEqual([]);
       expect(await target.query(`SELECT 1 FROM runway_ledger WHERE task_id = ${taskIds[0]}`)).toEqual([]);
     } finally {
-      await owner.drain(1000);
+      await owner.stop(1000);
     }
   });
 
@@ -112,20 +101,19 @@ describe("PostgreSQL executor through the schedulers", () => {
     const [claimed] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 1000, now });
     // Replica A applies the statement on the target, then dies before recording DONE.
     const first = await new PostgresExecutor({ statementTimeoutMs: 10_000 }).execute(claimed!, {
-      signal: new AbortController().signal, replicaId: "A", fenceTarget: true, log: async () => undefined, stillOwner: async () => true,
+      signal: new AbortController().signal, replicaId: "A", log: async () => undefined, stillOwner: async () => true,
     });
     expect(first.status).toBe("DONE");
     now = new Date(now.getTime() + 5000);
     expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S" }).runOnce()).toEqual({ requeued: 1, failed: 0 });
     // Another replica picks the run up and runs it again through the real loop.
-    const b = runtime("B");
-    await b.start();
+    const b = await runtime("B");
     try {
       const done = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status === "DONE" && r; }, { what: "DONE" });
       expect(done.result).toMatchObject({ alreadyApplied: true });
       expect(await target.query("SELECT n FROM once")).toEqual([{ n: 1 }]);
     } finally {
-      await b.drain(1000);
+      await b.stop(1000);
     }
   });
 });

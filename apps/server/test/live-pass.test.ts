@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
-import { decide } from "../src/scheduler/gating.js";
+import { decide } from "../src/domain/gating.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { gatingLoadActive, gatingLoadAllPending, gatingLoadBusy } from "../src/store/gating.js";
+import { gatingLoadAllPending, gatingLoadOccupancy } from "../src/store/gating.js";
 import { projectUpdate } from "../src/store/projects.js";
 import { rolloutCreate } from "../src/store/rollouts.js";
 import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
@@ -23,8 +23,7 @@ afterEach(async () => {
 async function oracle(db: Db, now: Date) {
   return db.transaction().execute(async (trx) => {
     const candidates = await gatingLoadAllPending(trx);
-    const busy = await gatingLoadBusy(trx, null);
-    const active = await gatingLoadActive(trx, [...new Set(candidates.map((c) => c.rolloutId))]);
+    const { busy, active } = await gatingLoadOccupancy(trx, null, [...new Set(candidates.map((c) => c.rolloutId))]);
     return { candidates, decision: decide(candidates, { now, busy, active }) };
   });
 }

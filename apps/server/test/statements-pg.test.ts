@@ -80,7 +80,7 @@ describe("regression (issue 10, bug 9): a statement that contains COMMIT", () =>
     await new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce();
     const [run] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 60_000, now: new Date() });
     const exec = new PostgresExecutor({ statementTimeoutMs: 60_000 });
-    const ctx: ExecContext = { signal: new AbortController().signal, replicaId: "A", fenceTarget: true, log: async () => undefined, stillOwner: async () => true };
+    const ctx: ExecContext = { signal: new AbortController().signal, replicaId: "A", log: async () => undefined, stillOwner: async () => true };
     try {
       const out = await exec.execute(run!, ctx);
       expect(out.status, out.message).toBe("DONE");

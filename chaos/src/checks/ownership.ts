@@ -2,14 +2,13 @@ import type { CheckResult, LogRow } from "../facts.js";
 import { recoveryBoundMs } from "../options.js";
 import { iso, push, type CheckContext } from "./context.js";
 
-const SWEPT = /^(?:lease of replica (\S+) expired|owning replica stopped responding: (\S+))/;
-const NOT_OWNER_WRITE = /^(?:lease of replica |owning replica stopped responding|canceled by )/;
-
-/** The replica whose lease the sweeper took away, if this entry is the sweeper's. */
+/** The replica whose lease the sweeper took away, if this entry is the sweeper's (its `by` and `owner`). */
 function sweptFrom(l: LogRow): string | undefined {
-  const m = l.type === "STATUS" ? SWEPT.exec(l.payload.message ?? "") : null;
-  return m ? (m[1] ?? m[2]) : undefined;
+  return l.type === "STATUS" && l.payload.by === "sweeper" ? l.payload.owner : undefined;
 }
+
+/** Actors that write as the run's owner (a draining replica releases its own runs). */
+const OWNER_ACTORS = new Set(["owner", "drain"]);
 
 interface Takeover {
   at: Date;
@@ -37,7 +36,7 @@ function takenOverAt(c: CheckContext, byRun: Map<string, Takeover[]>, runId: str
 /** An entry the owner of the run writes (execution logs and terminal statuses), as opposed to sweeper or API. */
 function isOwnerWrite(l: LogRow): boolean {
   if (l.type === "EXECUTE" || l.type === "LEDGER_HIT") return true;
-  return l.type === "STATUS" && ["DONE", "FAILED", "CANCELED"].includes(l.payload.status ?? "") && !NOT_OWNER_WRITE.test(l.payload.message ?? "");
+  return l.type === "STATUS" && ["DONE", "FAILED", "CANCELED"].includes(l.payload.status ?? "") && OWNER_ACTORS.has(l.payload.by ?? "");
 }
 
 /**

@@ -135,8 +135,8 @@ export class PostgresExecutor implements Executor, TargetReconciler {
     return t > 0 ? t + this.queryTimeoutMs : 6 * this.queryTimeoutMs;
   }
 
-  private fenceSql(run: ClaimedRun, ctx: ExecContext): string {
-    if (run.epoch <= 1 || !ctx.fenceTarget) return "";
+  protected fenceSql(run: ClaimedRun, _ctx: ExecContext): string {
+    if (run.epoch <= 1) return "";
     return targetFenceSql({ installationId: run.installationId, runId: run.id, epoch: run.epoch });
   }
 

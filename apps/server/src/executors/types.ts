@@ -8,8 +8,6 @@ export interface ExecContext {
   replicaId: string;
   /** Appends a log entry to the run (fenced: a no-op once this replica lost the run). */
   log(type: string, payload: Record<string, unknown>): Promise<void>;
-  /** End older epochs' target sessions before applying (off only in the chaos harness's broken build). */
-  fenceTarget: boolean;
   /** Checked right before a target commit: false when this replica no longer owns the run. */
   stillOwner(): Promise<boolean>;
 }

@@ -13,9 +13,10 @@ import {
   gatingTakeChanges,
   gatingWriteCauses,
   notifyChange,
+  type PassLock,
 } from "../store/gating.js";
 import type { Clock } from "./clock.js";
-import { decide } from "./gating.js";
+import { decide, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
 
 export interface PassResult {
   kind: "full" | "live";
@@ -48,23 +49,22 @@ export class PendingScheduler {
       fullPassIntervalMs: number;
       /** How long a frozen pass may keep the lock (see tryXactLock). */
       lockIdleTimeoutMs?: number;
-      /** Test-only: promote without the advisory lock (breaks the gates under several replicas). */
-      unsafeSkipLock?: boolean;
+      /** How passes of different replicas take turns; default advisoryLock (see PassLock). */
+      lock?: PassLock;
       onPass?: (r: PassResult) => void;
     },
   ) {}
-
-  requestFullPass(): void {
-    this.fullDue = true;
-  }
 
   /** One pass. Returns null when another replica holds the lock (that replica's pass covers the work). */
   async runOnce(opts: { full?: boolean } = {}): Promise<PassResult | null> {
     const { db, clock, replicaId } = this.deps;
     const started = performance.now();
     const result = await db.transaction().execute(async (trx) => {
-      const lock = this.deps.unsafeSkipLock ? null : { key: PENDING_PASS_LOCK, idleTimeoutMs: this.deps.lockIdleTimeoutMs };
-      const changes = await gatingTakeChanges(trx, lock);
+      const changes = await gatingTakeChanges(trx, {
+        key: PENDING_PASS_LOCK,
+        ...(this.deps.lockIdleTimeoutMs !== undefined ? { idleTimeoutMs: this.deps.lockIdleTimeoutMs } : {}),
+        ...(this.deps.lock ? { lock: this.deps.lock } : {}),
+      });
       if (changes === null) return null;
       const now = clock.now();
       const overdue =
@@ -81,9 +81,7 @@ export class PendingScheduler {
       }
       const rollouts = [...new Set(candidates.map((c) => c.rolloutId))];
       const { busy, active } = await gatingLoadOccupancy(trx, full ? null : [...candidateDbs.values()], rollouts);
-      const decision = decide(candidates, { now, busy, active });
-
-      const changedRollouts = await gatingPromote(trx, decision.promote.map((c) => c.runId), now, replicaId);
+      const decision = await this.decideAndPromote(trx, candidates, { now, busy, active });
       await gatingWriteCauses(trx, decision.causes);
       await gatingFailOrphans(trx, decision.fail, now, replicaId);
 
@@ -118,9 +116,10 @@ export class PendingScheduler {
       const nextRunAt = await gatingMarkPassDone(trx, now, full);
 
       const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
-      const touched = new Set<string>(changedRollouts);
-      for (const c of [...decision.causes, ...decision.fail]) touched.add(rolloutOf.get(c.runId)!);
-      if (touched.size > 0) await notifyChange(trx, touched);
+      // Promotions and failures notify in their own statements; new causes only here.
+      const touched = new Set<string>(decision.causes.map((c) => rolloutOf.get(c.runId)!));
+      for (const c of decision.promote) touched.delete(c.rolloutId);
+      await notifyChange(trx, touched);
       return {
         kind: full ? ("full" as const) : ("live" as const),
         candidates: candidates.length,
@@ -137,5 +136,32 @@ export class PendingScheduler {
     const pass: PassResult = { ...result, durationMs: performance.now() - started };
     this.deps.onPass?.(pass);
     return pass;
+  }
+
+  /**
+   * decide(), then promote; a run only counts against a gate if its promotion was written. A promotion
+   * whose compare-and-set failed (the run was canceled after the pass read it) is taken out and the rest
+   * decided again, with the promotions written so far counted as active — so what the canceled run would
+   * have blocked can go in this very pass, and no cause names it. Bounded: each round needs a cancel
+   * that raced this pass.
+   */
+  private async decideAndPromote(trx: Db, candidates: GatingCandidate[], state: GatingState): Promise<GatingDecision> {
+    const busy = new Map(state.busy);
+    const active = new Map(state.active);
+    const promoted: GatingCandidate[] = [];
+    let left = candidates;
+    for (let round = 0; ; round++) {
+      const decision = decide(left, { now: state.now, busy, active });
+      const written = await gatingPromote(trx, decision.promote.map((c) => c.runId), state.now, this.deps.replicaId);
+      for (const c of decision.promote) {
+        if (!written.has(c.runId)) continue;
+        promoted.push(c);
+        if (c.sequential && !busy.has(c.dbKey)) busy.set(c.dbKey, c.taskId);
+        active.set(c.rolloutId, (active.get(c.rolloutId) ?? 0) + 1);
+      }
+      if (written.size === decision.promote.length || round >= 3) return { ...decision, promote: promoted };
+      const gone = new Set(decision.promote.filter((c) => !written.has(c.runId)).map((c) => c.runId));
+      left = left.filter((c) => !gone.has(c.runId) && !written.has(c.runId));
+    }
   }
 }

@@ -12,6 +12,7 @@ import {
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor } from "../executors/types.js";
 import type { Clock } from "./clock.js";
+import { leaseOwnership, type Ownership } from "./ownership.js";
 
 /**
  * Executions are keyed by run and epoch: a replica may claim a run again (a new epoch) while its earlier,
@@ -36,8 +37,8 @@ export interface RunningSchedulerDeps {
   concurrency: number;
   leaseTtlMs: number;
   executorFor: (type: TaskType) => Executor;
-  /** Test-only: write outcomes without the lease fence (a zombie's writes then land). */
-  unsafeNoFence?: boolean;
+  /** Default leaseOwnership (see Ownership). */
+  ownership?: Ownership;
   onClaim?: (runs: ClaimedRun[], now: Date) => void;
   onFinish?: (run: ClaimedRun, outcome: ExecOutcome, written: boolean) => void;
   onError?: (err: unknown) => void;
@@ -65,9 +66,12 @@ export class RunningScheduler {
    */
   private readonly finisher: Batcher<Finish, boolean>;
   /** Lease checks before target commits, batched the same way. */
-  private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, "owned" | "lost" | "locked">;
+  private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, "owned" | "lost" | "locked" | "canceled">;
+
+  private readonly ownership: Ownership;
 
   constructor(private readonly deps: RunningSchedulerDeps) {
+    this.ownership = deps.ownership ?? leaseOwnership;
     this.finisher = new Batcher(async (items) => {
       const now = deps.clock.now();
       // The finishing runs' slots (counted free) are free once this statement commits.
@@ -76,7 +80,7 @@ export class RunningScheduler {
       try {
         const { written, claimed } = await taskRunsFinishAndClaim(deps.db, items, {
           now,
-          ...(deps.unsafeNoFence ? { unfenced: true } : {}),
+          fence: this.ownership.fence,
           claim: { replicaId: deps.replicaId, limit, leaseTtlMs: deps.leaseTtlMs, now },
         });
         if (claimed.length > 0) deps.onClaim?.(claimed, now);
@@ -90,7 +94,7 @@ export class RunningScheduler {
       const r = await taskRunsRenewLeases(deps.db, { replicaId: deps.replicaId, runs, leaseTtlMs: deps.leaseTtlMs, now: deps.clock.now() });
       return runs.map((x) => {
         const state = r.get(x.runId);
-        return state?.owned ? "owned" : state?.locked ? "locked" : "lost";
+        return state?.owned ? (state.cancelRequested ? "canceled" : "owned") : state?.locked ? "locked" : "lost";
       });
     });
   }
@@ -128,41 +132,43 @@ export class RunningScheduler {
   private start(run: ClaimedRun): void {
     const abort = new AbortController();
     const exec: Execution = { run, abort, done: Promise.resolve() };
-    const unfenced = this.deps.unsafeNoFence === true;
-    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch };
+    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
     exec.done = (async () => {
       const outcome = await this.deps.executorFor(run.type).execute(run, {
         signal: abort.signal,
         replicaId: this.deps.replicaId,
-        fenceTarget: !unfenced,
         log: async (type, payload) => {
           await taskRunAppendLog(this.deps.db, { ...fence, type, payload, now: this.deps.clock.now() });
         },
         stillOwner: async () => {
-          if (unfenced) return true;
           // A row locked by another transaction is neither ours for sure nor lost: ask again shortly (the
           // target's idle-in-transaction bound ends the wait if it lasts).
           for (let i = 0; ; i++) {
             if (exec.abortReason) return false;
             const state = await this.ownerCheck.push({ runId: run.id, epoch: run.epoch });
-            if (state !== "locked") return state === "owned";
+            if (state === "canceled") {
+              // A recorded cancel wins even when its NOTIFY never came: this run must not commit now.
+              this.abortForCancel(exec);
+              return false;
+            }
+            if (state !== "locked") return this.ownership.owns(state);
             await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 500)));
           }
         },
       });
       let written = false;
       const now = this.deps.clock.now();
-      if (exec.abortReason === "lost" && !unfenced) {
+      if (exec.abortReason === "lost") {
         written = false;
       } else if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
         written = await taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
       } else if (outcome.status === "RETRY" && exec.abortReason !== "cancel") {
-        written = await taskRunRelease(this.deps.db, { ...fence, now, reason: outcome.message });
+        written = await taskRunRelease(this.deps.db, { ...fence, now, reason: outcome.message, transition: "requeue" });
       } else {
         const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
         exec.finishing = true;
         this.finishing++;
-        written = await this.finisher.push({ ...fence, status, result: outcome.result, message: outcome.message });
+        written = await this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, status, result: outcome.result, message: outcome.message });
       }
       this.deps.onFinish?.(run, outcome, written);
     })()
@@ -179,12 +185,13 @@ export class RunningScheduler {
   /** Aborts the given runs if this replica executes them (cancel requested through any replica). */
   cancel(runIds: Iterable<string>): void {
     const ids = new Set(runIds);
-    for (const e of this.executions.values()) {
-      if (ids.has(e.run.id) && !e.abortReason) {
-        e.abortReason = "cancel";
-        e.abort.abort("cancel requested");
-      }
-    }
+    for (const e of this.executions.values()) if (ids.has(e.run.id)) this.abortForCancel(e);
+  }
+
+  private abortForCancel(e: Execution): void {
+    if (e.abortReason) return;
+    e.abortReason = "cancel";
+    e.abort.abort("cancel requested");
   }
 
   /**
@@ -194,7 +201,6 @@ export class RunningScheduler {
   async renewOnce(): Promise<void> {
     const list = [...this.executions.values()];
     if (list.length === 0) return;
-    const unfencedRenew = this.deps.unsafeNoFence === true;
     const status = await taskRunsRenewLeases(this.deps.db, {
       replicaId: this.deps.replicaId,
       runs: list.map((e) => ({ runId: e.run.id, epoch: e.run.epoch })),
@@ -204,12 +210,11 @@ export class RunningScheduler {
     for (const e of list) {
       const s = status.get(e.run.id);
       if (!s || e.abortReason || s.locked) continue;
-      if (!s.owned && !unfencedRenew) {
+      if (!this.ownership.owns(s.owned ? "owned" : "lost")) {
         e.abortReason = "lost";
         e.abort.abort("lease lost");
       } else if (s.cancelRequested) {
-        e.abortReason = "cancel";
-        e.abort.abort("cancel requested");
+        this.abortForCancel(e);
       }
     }
   }

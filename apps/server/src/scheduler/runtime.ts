@@ -1,133 +1,151 @@
 import type { TaskType } from "@runway/shared";
+import type { Config } from "../config.js";
 import { Listener } from "../db/listener.js";
 import { Channel, type Db } from "../store/db.js";
-import { replicaHeartbeat, replicaRegister } from "../store/replicas.js";
+import type { PassLock } from "../store/gating.js";
+import { replicaRegister } from "../store/replicas.js";
 import type { Executor } from "../executors/types.js";
 import type { Metrics } from "../metrics.js";
 import type { Clock } from "./clock.js";
+import { Heartbeat } from "./heartbeat.js";
 import { Loop } from "./loop.js";
+import type { Ownership } from "./ownership.js";
 import { PendingScheduler, type PassResult } from "./pending-scheduler.js";
+import { ReplicaPruner } from "./replica-pruner.js";
 import { RunningScheduler } from "./running-scheduler.js";
 import { Sweeper } from "./sweeper.js";
 
-export interface RuntimeOptions {
+/** The settings the loops read. */
+export type RuntimeConfig = Pick<
+  Config,
+  "replicaId" | "concurrency" | "pollIntervalMs" | "leaseTtlMs" | "heartbeatIntervalMs" | "sweepIntervalMs" | "fullPassIntervalMs"
+>;
+
+/** Strategies a replica may be started with instead of the production ones (the chaos self-tests). */
+export interface RuntimeStrategies {
+  passLock?: PassLock;
+  ownership?: Ownership;
+}
+
+export interface RuntimeDeps {
   db: Db;
-  databaseUrl: string;
   clock: Clock;
-  replicaId: string;
-  concurrency: number;
-  pollIntervalMs: number;
-  leaseTtlMs: number;
-  heartbeatIntervalMs: number;
-  sweepIntervalMs: number;
-  fullPassIntervalMs: number;
   executorFor: (type: TaskType) => Executor;
+  /** The replica's one LISTEN connection, shared with the dashboard's change feed. */
+  listener: Listener;
   metrics?: Metrics;
-  /** See Config.testBreak: only the chaos harness's self-test sets it. */
-  testBreak?: "lock" | "fencing";
   log: { info: (o: object, msg?: string) => void; error: (o: object, msg?: string) => void };
+  strategies?: RuntimeStrategies;
   /** Test signal: called after every pending pass this replica ran. */
   onPass?: (r: PassResult) => void;
 }
 
 /** A frozen lock holder is cut off within half a lease, so recovery still fits lease + sweep interval. */
 const lockIdleTimeout = (leaseTtlMs: number) => Math.max(1000, Math.floor(leaseTtlMs / 2));
+/** Forgetting long-gone replicas is housekeeping: once a minute is plenty. */
+const PRUNE_INTERVAL_MS = 60_000;
 
 /**
- * Wires one replica's loops: pending scheduler, running scheduler, heartbeat + lease renewal, sweeper.
- * NOTIFY wakes them within milliseconds; a jittered poll is the backstop.
+ * Wires one replica's loops: pending scheduler, running scheduler, heartbeat + lease renewal, sweeper,
+ * replica pruning. NOTIFY wakes them within milliseconds; a jittered poll is the backstop.
  */
 export class SchedulerRuntime {
   readonly pending: PendingScheduler;
   readonly running: RunningScheduler;
   readonly sweeper: Sweeper;
-  readonly listener: Listener;
-  private readonly loops: { pending: Loop; running: Loop; heartbeat: Loop; sweep: Loop };
+  readonly heartbeat: Heartbeat;
+  private readonly loops: { pending: Loop; running: Loop; heartbeat: Loop; sweep: Loop; prune: Loop };
+  private readonly unlisten: (() => void)[] = [];
 
-  constructor(private readonly o: RuntimeOptions) {
-    const onError = (name: string, err: unknown) => o.log.error({ err, loop: name }, `${name} loop failed`);
+  constructor(
+    private readonly config: RuntimeConfig,
+    private readonly d: RuntimeDeps,
+  ) {
+    const { db, clock, metrics } = d;
+    const { replicaId } = config;
+    const onError = (name: string, err: unknown) => d.log.error({ err, loop: name }, `${name} loop failed`);
     this.pending = new PendingScheduler({
-      db: o.db,
-      clock: o.clock,
-      replicaId: o.replicaId,
-      fullPassIntervalMs: o.fullPassIntervalMs,
-      lockIdleTimeoutMs: lockIdleTimeout(o.leaseTtlMs),
-      unsafeSkipLock: o.testBreak === "lock",
+      db,
+      clock,
+      replicaId,
+      fullPassIntervalMs: config.fullPassIntervalMs,
+      lockIdleTimeoutMs: lockIdleTimeout(config.leaseTtlMs),
+      ...(d.strategies?.passLock ? { lock: d.strategies.passLock } : {}),
       onPass: (r) => {
-        o.metrics?.passDuration.observe({ kind: r.kind }, r.durationMs / 1000);
-        o.metrics?.promoted.inc(r.promoted);
+        metrics?.passDuration.observe({ kind: r.kind }, r.durationMs / 1000);
+        metrics?.promoted.inc(r.promoted);
         if (r.nextRunAt) this.loops.pending.wakeAt(r.nextRunAt);
         if (r.more) this.loops.pending.wake();
         // Our own running scheduler need not wait for the NOTIFY to come back from PostgreSQL.
         if (r.promoted > 0) this.loops.running.wake();
-        o.onPass?.(r);
+        d.onPass?.(r);
       },
     });
     this.running = new RunningScheduler({
-      db: o.db,
-      clock: o.clock,
-      replicaId: o.replicaId,
-      concurrency: o.concurrency,
-      leaseTtlMs: o.leaseTtlMs,
-      executorFor: o.executorFor,
-      unsafeNoFence: o.testBreak === "fencing",
+      db,
+      clock,
+      replicaId,
+      concurrency: config.concurrency,
+      leaseTtlMs: config.leaseTtlMs,
+      executorFor: d.executorFor,
+      ...(d.strategies?.ownership ? { ownership: d.strategies.ownership } : {}),
       onClaim: (runs, now) => {
-        o.metrics?.claims.inc(runs.length);
-        for (const r of runs) o.metrics?.pickupLatency.observe(Math.max(0, now.getTime() - r.availableAt.getTime()) / 1000);
+        metrics?.claims.inc(runs.length);
+        for (const r of runs) metrics?.pickupLatency.observe(Math.max(0, now.getTime() - r.availableAt.getTime()) / 1000);
       },
-      onFinish: (run, outcome, written) => {
-        o.metrics?.finished.inc({ status: written ? outcome.status : "LOST" });
+      onFinish: (_run, outcome, written) => {
+        metrics?.finished.inc({ status: written ? outcome.status : "LOST" });
       },
-      onError: (err) => o.log.error({ err }, "execution failed"),
+      onError: (err) => d.log.error({ err }, "execution failed"),
       onSlotFree: () => this.loops.running.wake(),
     });
     this.sweeper = new Sweeper({
-      db: o.db,
-      clock: o.clock,
-      replicaId: o.replicaId,
-      lockIdleTimeoutMs: lockIdleTimeout(o.leaseTtlMs),
+      db,
+      clock,
+      replicaId,
+      lockIdleTimeoutMs: lockIdleTimeout(config.leaseTtlMs),
       onSweep: (r) => {
-        o.metrics?.recovered.inc({ outcome: "requeued" }, r.requeued);
-        o.metrics?.recovered.inc({ outcome: "failed" }, r.failed);
-        o.log.info(r, "recovered runs with expired leases");
+        metrics?.recovered.inc({ outcome: "requeued" }, r.requeued);
+        metrics?.recovered.inc({ outcome: "failed" }, r.failed);
+        d.log.info(r, "recovered runs with expired leases");
       },
     });
+    this.heartbeat = new Heartbeat({ db, clock, replicaId, renewLeases: () => this.running.renewOnce() });
+    const pruner = new ReplicaPruner({ db, clock });
     this.loops = {
-      pending: new Loop("pending", () => this.pending.runOnce(), { intervalMs: o.pollIntervalMs, onError }),
-      running: new Loop("running", () => this.running.runOnce(), { intervalMs: o.pollIntervalMs, onError }),
-      heartbeat: new Loop("heartbeat", () => this.heartbeat(), { intervalMs: o.heartbeatIntervalMs, jitter: 0.1, onError }),
-      sweep: new Loop("sweep", () => this.sweeper.runOnce(), { intervalMs: o.sweepIntervalMs, onError }),
+      pending: new Loop("pending", () => this.pending.runOnce(), { intervalMs: config.pollIntervalMs, onError }),
+      running: new Loop("running", () => this.running.runOnce(), { intervalMs: config.pollIntervalMs, onError }),
+      heartbeat: new Loop("heartbeat", () => this.heartbeat.runOnce(), { intervalMs: config.heartbeatIntervalMs, jitter: 0.1, onError }),
+      sweep: new Loop("sweep", () => this.sweeper.runOnce(), { intervalMs: config.sweepIntervalMs, onError }),
+      prune: new Loop("prune", () => pruner.runOnce(), { intervalMs: PRUNE_INTERVAL_MS, onError }),
     };
-    this.listener = new Listener(o.databaseUrl, (err) => o.log.error({ err }, "listener connection error"));
-    this.listener.on(Channel.PENDING, () => this.loops.pending.wake());
-    this.listener.on(Channel.AVAILABLE, () => this.loops.running.wake());
-    this.listener.on(Channel.CANCEL, (payload) => {
-      if (payload === null) return void this.running.renewOnce().catch((err) => onError("cancel", err));
-      try {
-        this.running.cancel((JSON.parse(payload) as { runIds: string[] }).runIds);
-      } catch (err) {
-        onError("cancel", err);
-      }
-    });
-  }
-
-  private async heartbeat(): Promise<void> {
-    await replicaHeartbeat(this.o.db, { replicaId: this.o.replicaId, now: this.o.clock.now() });
-    await this.running.renewOnce();
+    // Registered now, so a listener started afterwards LISTENs on every channel in one go.
+    const { listener } = d;
+    this.unlisten.push(
+      listener.on(Channel.PENDING, () => this.loops.pending.wake()),
+      listener.on(Channel.AVAILABLE, () => this.loops.running.wake()),
+      listener.on(Channel.CANCEL, (payload) => {
+        if (payload === null) return void this.running.renewOnce().catch((err) => onError("cancel", err));
+        try {
+          this.running.cancel((JSON.parse(payload) as { runIds: string[] }).runIds);
+        } catch (err) {
+          onError("cancel", err);
+        }
+      }),
+    );
   }
 
   async start(): Promise<void> {
-    await replicaRegister(this.o.db, { replicaId: this.o.replicaId, now: this.o.clock.now() });
-    await this.listener.start();
+    await replicaRegister(this.d.db, { replicaId: this.config.replicaId, now: this.d.clock.now() });
     for (const loop of Object.values(this.loops)) loop.start();
   }
 
   /** SIGTERM: stop claiming, let executions finish within `graceMs`, release the rest, stop the loops. */
   async drain(graceMs: number): Promise<void> {
     await this.loops.running.stop();
-    await replicaHeartbeat(this.o.db, { replicaId: this.o.replicaId, now: this.o.clock.now(), stopping: true }).catch(() => undefined);
+    await this.heartbeat.stopping().catch(() => undefined);
     await this.running.drain(graceMs);
-    await Promise.all([this.loops.pending.stop(), this.loops.sweep.stop(), this.loops.heartbeat.stop()]);
-    await this.listener.close();
+    await Promise.all([this.loops.pending.stop(), this.loops.sweep.stop(), this.loops.heartbeat.stop(), this.loops.prune.stop()]);
+    for (const off of this.unlisten.splice(0)) off();
   }
 }

@@ -1,8 +1,12 @@
 import type { Db } from "../store/db.js";
 import { SWEEP_LOCK, tryXactLock } from "../store/gating.js";
-import { replicasPrune } from "../store/replicas.js";
 import { taskRunsSweepExpired } from "../store/runs.js";
 import type { Clock } from "./clock.js";
+
+export interface SweepResult {
+  requeued: number;
+  failed: number;
+}
 
 /**
  * Recovers runs whose owner stopped renewing its lease. One replica sweeps at a time (advisory lock);
@@ -14,20 +18,18 @@ export class Sweeper {
       db: Db;
       clock: Clock;
       replicaId: string;
-      /** How long a frozen sweeper may keep the lock (see tryXactLock). */
+      /** How long a frozen sweeper may keep the lock (see PassLock). */
       lockIdleTimeoutMs?: number;
-      onSweep?: (r: { requeued: number; failed: number }) => void;
+      onSweep?: (r: SweepResult) => void;
     },
   ) {}
 
-  async runOnce(): Promise<{ requeued: number; failed: number } | null> {
+  /** One sweep; null when another replica holds the sweep lock. */
+  async runOnce(): Promise<SweepResult | null> {
     const { db, clock, replicaId } = this.deps;
     const res = await db.transaction().execute(async (trx) => {
       if (!(await tryXactLock(trx, SWEEP_LOCK, this.deps.lockIdleTimeoutMs))) return null;
-      const now = clock.now();
-      const r = await taskRunsSweepExpired(trx, { now, replicaId });
-      await replicasPrune(trx, { now, olderThanMs: 7 * 24 * 3600 * 1000 });
-      return r;
+      return taskRunsSweepExpired(trx, { now: clock.now(), replicaId });
     });
     if (res && res.requeued + res.failed > 0) this.deps.onSweep?.(res);
     return res;

@@ -1,8 +1,7 @@
 import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
-import type { GatingChanges } from "./gating.js";
-import { applyNearestBlockers, type GatingCandidate } from "../scheduler/gating.js";
+import { applyNearestBlockers, dbKey, type GatingCandidate } from "../domain/gating.js";
 
 /**
  * Reads of the pending scheduler's pass: which PENDING runs to evaluate, with what a decision needs, and
@@ -28,7 +27,18 @@ interface CandidateRow {
   blocker_version: string | null;
 }
 
-export const dbKey = (instanceId: string, database: string): string => `${instanceId}/${database}`;
+export { dbKey };
+
+export interface GatingChanges {
+  fullRequested: boolean;
+  lastFullPassAt: Date | null;
+  lastPassAt: Date | null;
+  runs: string[];
+  dbs: { instanceId: string; database: string; versionFrom: string | null }[];
+  /** Versioned tasks that became DONE or SKIPPED, with where they live. */
+  tasks: { instanceId: string; database: string; versionKey: string }[];
+  rollouts: { rolloutId: string; allLimited: boolean }[];
+}
 
 function toCandidate(r: CandidateRow): GatingCandidate {
   let orphanReason: string | null = null;
@@ -180,40 +190,9 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
   return rows.map(toCandidate);
 }
 
-/** dbKey → task id of the AVAILABLE/RUNNING sequential run there; `null` keys means every database. */
-export async function gatingLoadBusy(
-  trx: Db,
-  keys: { instanceId: string; database: string }[] | null,
-): Promise<Map<string, string>> {
-  const { rows } =
-    keys === null
-      ? await sql<{ instance_id: string; database_name: string; task_id: string }>`
-          SELECT DISTINCT ON (instance_id, database_name) instance_id, database_name, task_id
-          FROM task_run WHERE status IN ('AVAILABLE', 'RUNNING') AND sequential
-          ORDER BY instance_id, database_name, id`.execute(trx)
-      : await sql<{ instance_id: string; database_name: string; task_id: string }>`
-          SELECT d.i AS instance_id, d.n AS database_name, b.task_id
-          FROM unnest(${keys.map((k) => k.instanceId)}::text[], ${keys.map((k) => k.database)}::text[]) AS d(i, n)
-          CROSS JOIN LATERAL (
-            SELECT task_id FROM task_run
-            WHERE instance_id = d.i AND database_name = d.n AND status IN ('AVAILABLE', 'RUNNING') AND sequential
-            ORDER BY id LIMIT 1
-          ) b`.execute(trx);
-  return new Map(rows.map((r) => [dbKey(r.instance_id, r.database_name), r.task_id]));
-}
-
-/** AVAILABLE + RUNNING runs per rollout, for the given rollouts. */
-export async function gatingLoadActive(trx: Db, rolloutIds: string[]): Promise<Map<string, number>> {
-  const { rows } = await sql<{ rollout_id: string; n: number }>`
-    SELECT rollout_id, count(*)::int AS n FROM task_run
-    WHERE status IN ('AVAILABLE', 'RUNNING') AND rollout_id = ANY(${rolloutIds}::bigint[])
-    GROUP BY rollout_id`.execute(trx);
-  return new Map(rows.map((r) => [r.rollout_id, r.n]));
-}
-
-
 /**
- * gatingLoadBusy and gatingLoadActive in one round trip (the pass's latency is mostly round trips).
+ * The busy databases (dbKey → task id of the AVAILABLE/RUNNING sequential run there; `null` keys: every
+ * database) and the active runs per rollout, in one round trip (the pass's latency is mostly round trips).
  * Nothing to read without candidates.
  */
 export async function gatingLoadOccupancy(

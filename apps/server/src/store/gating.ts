@@ -1,7 +1,9 @@
-import { sql, type RawBuilder } from "kysely";
+import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
-import { Channel, type Db } from "./db.js";
+import type { Db } from "./db.js";
+import type { GatingChanges } from "./gating-candidates.js";
 import { notifyChange } from "./notify.js";
+import { advisoryLock, type PassLock } from "./transitions/fence.js";
 
 /**
  * SQL of the pending scheduler's pass. Every function is one statement whose cost follows the size of its
@@ -11,40 +13,22 @@ import { notifyChange } from "./notify.js";
 export const PENDING_PASS_LOCK = 7_301_001;
 export const SWEEP_LOCK = 7_301_002;
 
-/**
- * Takes a transaction-scoped advisory lock without waiting. `idleTimeoutMs` bounds how long the lock can
- * outlive a frozen holder: PostgreSQL ends a session idle in its transaction that long (a SIGSTOPped
- * replica between two statements), which releases the lock.
- */
-export async function tryXactLock(trx: Db, key: number, idleTimeoutMs = 5000): Promise<boolean> {
-  const { rows } = await sql<{ ok: boolean }>`SELECT ${tryXactLockExpr(key, idleTimeoutMs)} AS ok`.execute(trx);
+/** Takes the lock without waiting (see PassLock); false when another transaction holds it. */
+export async function tryXactLock(trx: Db, key: number, idleTimeoutMs = 5000, lock: PassLock = advisoryLock): Promise<boolean> {
+  const { rows } = await sql<{ ok: boolean }>`SELECT ${lock(key, idleTimeoutMs)} AS ok`.execute(trx);
   return rows[0]?.ok === true;
 }
 
-/** tryXactLock's condition as an SQL expression, for a statement that takes the lock along with its work. */
-function tryXactLockExpr(key: number, idleTimeoutMs = 5000): RawBuilder<unknown> {
-  return sql`set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(idleTimeoutMs)))}, true) IS NOT NULL
-    AND pg_try_advisory_xact_lock(${key})`;
-}
-
-export interface GatingChanges {
-  fullRequested: boolean;
-  lastFullPassAt: Date | null;
-  lastPassAt: Date | null;
-  runs: string[];
-  dbs: { instanceId: string; database: string; versionFrom: string | null }[];
-  /** Versioned tasks that became DONE or SKIPPED, with where they live. */
-  tasks: { instanceId: string; database: string; versionKey: string }[];
-  rollouts: { rolloutId: string; allLimited: boolean }[];
-}
 
 /**
- * Takes the pass lock (see tryXactLock; `lock: null` skips it, for the chaos self-test only) and, if it
- * got it, takes (deletes) the change records written since the last pass — one statement. Returns null
- * when another pass holds the lock. Rolls back with the pass on failure.
+ * Takes the pass lock and, if it got it, takes (deletes) the change records written since the last pass —
+ * one statement. Returns null when another pass holds the lock. Rolls back with the pass on failure.
  */
-export async function gatingTakeChanges(trx: Db, lock: { key: number; idleTimeoutMs?: number } | null): Promise<GatingChanges | null> {
-  const locked = lock ? tryXactLockExpr(lock.key, lock.idleTimeoutMs) : sql`true`;
+export async function gatingTakeChanges(
+  trx: Db,
+  p: { key: number; idleTimeoutMs?: number; lock?: PassLock },
+): Promise<GatingChanges | null> {
+  const locked = (p.lock ?? advisoryLock)(p.key, p.idleTimeoutMs ?? 5000);
   const { rows } = await sql<{
     ok: boolean;
     full: boolean;
@@ -108,28 +92,8 @@ export async function gatingRequestFullPass(db: Db): Promise<void> {
 }
 
 export * from "./gating-candidates.js";
-
-/** PENDING → AVAILABLE (compare-and-set on status), task status, log entry; wakes the running schedulers. */
-export async function gatingPromote(trx: Db, runIds: string[], now: Date, replicaId: string): Promise<string[]> {
-  if (runIds.length === 0) return [];
-  const { rows } = await sql<{ id: string; rollout_id: string }>`
-    WITH p AS (
-      UPDATE task_run SET status = 'AVAILABLE', updated_at = ${now}
-      WHERE id = ANY(${runIds}::bigint[]) AND status = 'PENDING'
-      RETURNING id, task_id, rollout_id
-    ), w AS (
-      DELETE FROM task_run_wait USING p WHERE task_run_wait.run_id = p.id
-    ), t AS (
-      UPDATE task SET status = 'AVAILABLE', updated_at = ${now} FROM p WHERE task.id = p.task_id
-    ), l AS (
-      INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
-      SELECT p.id, ${now}, 'STATUS', ${replicaId}, '{"status":"AVAILABLE","message":"all gates passed"}'::jsonb FROM p
-    ), n AS (
-      SELECT pg_notify(${Channel.AVAILABLE}, '') FROM (SELECT 1 FROM p LIMIT 1) x
-    )
-    SELECT id, rollout_id, (SELECT count(*) FROM n) AS notified FROM p`.execute(trx);
-  return [...new Set(rows.map((r) => r.rollout_id))];
-}
+export { gatingFailOrphans, gatingPromote } from "./transitions/pass.js";
+export { advisoryLock, type PassLock } from "./transitions/fence.js";
 
 export async function gatingWriteCauses(
   trx: Db,
@@ -143,31 +107,6 @@ export async function gatingWriteCauses(
     FROM unnest(${causes.map((c) => c.runId)}::bigint[], ${causes.map((c) => JSON.stringify(c.cause))}::jsonb[]) AS c(id, cause)
     JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'
     ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`.execute(trx);
-}
-
-/** Fails runs that can never run (project or instance deleted), with the reason in the result. */
-export async function gatingFailOrphans(
-  trx: Db,
-  fails: { runId: string; reason: string }[],
-  now: Date,
-  replicaId: string,
-): Promise<void> {
-  if (fails.length === 0) return;
-  await sql`
-    WITH f AS (
-      UPDATE task_run r SET status = 'FAILED', finished_at = ${now}, updated_at = ${now},
-        result = jsonb_build_object('error', jsonb_build_object('message', c.reason))
-      FROM unnest(${fails.map((f) => f.runId)}::bigint[], ${fails.map((f) => f.reason)}::text[]) AS c(id, reason)
-      WHERE r.id = c.id AND r.status = 'PENDING'
-      RETURNING r.id, r.task_id, c.reason
-    ), t AS (
-      UPDATE task SET status = 'FAILED', updated_at = ${now} FROM f WHERE task.id = f.task_id
-    ), w AS (
-      DELETE FROM task_run_wait USING f WHERE task_run_wait.run_id = f.id
-    )
-    INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
-    SELECT f.id, ${now}, 'STATUS', ${replicaId}, jsonb_build_object('status', 'FAILED', 'message', f.reason) FROM f
-  `.execute(trx);
 }
 
 /** Re-marks databases and rollouts for the next pass (work this pass could not finish or made stale). */

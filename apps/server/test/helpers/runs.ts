@@ -34,7 +34,6 @@ export function execCtx(over: Partial<ExecContext> = {}): ExecContext {
   return {
     signal: new AbortController().signal,
     replicaId: "A",
-    fenceTarget: true,
     log: async () => undefined,
     stillOwner: async () => true,
     ...over,

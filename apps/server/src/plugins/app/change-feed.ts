@@ -90,14 +90,22 @@ declare module "fastify" {
 }
 
 export default fp(
-  async function changeFeed(app: FastifyInstance, opts: { databaseUrl: string; windowMs?: number }) {
+  /**
+   * `listener`: the replica's LISTEN connection, shared with its schedulers (the replica closes it).
+   * Without one (an app without schedulers, as in tests) the feed opens and closes its own.
+   */
+  async function changeFeed(app: FastifyInstance, opts: { databaseUrl: string; listener?: Listener; windowMs?: number }) {
     const feed = new ChangeFeed(opts.windowMs ?? 100);
-    const listener = new Listener(opts.databaseUrl, (err) => app.log.error({ err }, "change-feed listener error"));
-    listener.on(Channel.CHANGE, feed.onNotify);
-    await listener.start();
+    const own = opts.listener ? undefined : new Listener(opts.databaseUrl, (err) => app.log.error({ err }, "change-feed listener error"));
+    const listener = opts.listener ?? own!;
+    const off = listener.on(Channel.CHANGE, feed.onNotify);
+    await own?.start();
     app.decorate("changeFeed", feed);
     app.addHook("preClose", async () => feed.close());
-    app.addHook("onClose", async () => listener.close());
+    app.addHook("onClose", async () => {
+      off();
+      await own?.close();
+    });
   },
   { name: "runway-change-feed" },
 );

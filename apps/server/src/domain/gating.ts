@@ -6,6 +6,8 @@ import { WaitingCauseType, type WaitingCause } from "@runway/shared";
  * become AVAILABLE, which recorded causes change, and which runs fail. No I/O, no clock of its own.
  */
 
+export const dbKey = (instanceId: string, database: string): string => `${instanceId}/${database}`;
+
 export interface GatingCandidate {
   runId: string;
   taskId: string;

@@ -1,0 +1,70 @@
+import { sql } from "kysely";
+import type { Db } from "../db.js";
+import { transitionStatement } from "./builder.js";
+
+/** Transitions the API makes: creating runs and canceling runs that have not started. */
+
+/**
+ * Creates a run for each of the tasks that may run (NOT_STARTED, FAILED, CANCELED) — nothing at all unless
+ * every task was found — and reports every task's status as found under the row lock. One statement.
+ * A run no gate can ever hold (no run-at, not sequential, no schema version, a project without a
+ * parallel limit, a live project and instance) is created AVAILABLE: the pending scheduler's decision
+ * for it depends on nothing but the run itself. Every other run starts PENDING.
+ */
+export async function taskRunsCreate(
+  db: Db,
+  p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date },
+): Promise<{ task_id: string; status: string; run_id: string | null }[]> {
+  const { rows } = await transitionStatement({
+    inputs: sql`lk AS (
+      SELECT id, status FROM task WHERE rollout_id = ${p.rolloutId} AND id = ANY(${p.taskIds}::bigint[]) ORDER BY id FOR UPDATE
+    ), to_run AS (
+      SELECT lk.id AS task_id FROM lk
+      WHERE lk.status IN ('NOT_STARTED', 'FAILED', 'CANCELED') AND (SELECT count(*) FROM lk) = ${p.taskIds.length}
+    )`,
+    steps: [{
+      name: "create",
+      sql: ({ guard, returning }) => sql`
+        INSERT INTO task_run AS r (task_id, attempt, status, rollout_id, instance_id, database_name, sequential,
+          schema_version_key, rerunnable, run_at, created_by, created_at, updated_at)
+        SELECT t.id, coalesce((SELECT max(attempt) FROM task_run x WHERE x.task_id = t.id), 0) + 1,
+          CASE WHEN t.type = 'DATABASE_DATA_UPDATE' AND t.schema_version_key IS NULL AND ${p.runAt}::timestamptz IS NULL
+            AND pr.parallel_tasks_per_rollout = 0 AND NOT pr.deleted AND i.deleted IS FALSE THEN 'AVAILABLE' ELSE 'PENDING' END,
+          t.rollout_id, t.instance_id, t.database_name, t.type <> 'DATABASE_DATA_UPDATE', t.schema_version_key,
+          t.rerunnable, ${p.runAt}, ${p.actor}, ${p.now}, ${p.now}
+        FROM to_run n JOIN task t ON t.id = n.task_id JOIN rollout ro ON ro.id = t.rollout_id JOIN project pr ON pr.id = ro.project_id
+        LEFT JOIN instance i ON i.id = t.instance_id
+        WHERE ${guard}
+        ORDER BY t.id
+        RETURNING ${returning},
+          CASE WHEN r.status = 'AVAILABLE' THEN 'created by ' || ${p.actor}::text || '; no gate applies'
+               ELSE 'created by ' || ${p.actor}::text END AS reason,
+          jsonb_build_object('runAt', ${p.runAt}::timestamptz) AS detail`,
+    }],
+    extra: (rel) => sql`(SELECT coalesce(json_agg(json_build_object('task_id', lk.id::text, 'status', lk.status, 'run_id', s.id::text)), '[]')
+      FROM lk LEFT JOIN ${rel(0)} s ON s.task_id = lk.id) AS tasks`,
+    now: p.now,
+    replicaId: null,
+  }).execute(db);
+  return (rows[0] as unknown as { tasks: { task_id: string; status: string; run_id: string | null }[] }).tasks;
+}
+
+/** PENDING or AVAILABLE → CANCELED. The caller holds the runs' row locks. Returns the rollouts changed. */
+export async function taskRunsCancelNow(
+  trx: Db,
+  p: { runIds: string[]; actor: string; now: Date; replicaId: string | null },
+): Promise<void> {
+  if (p.runIds.length === 0) return;
+  const cancel = ({ guard, returning }: { guard: ReturnType<typeof sql>; returning: ReturnType<typeof sql> }) => sql`
+    UPDATE task_run r SET status = 'CANCELED', canceled_by = ${p.actor}, finished_at = ${p.now}, updated_at = ${p.now}
+    WHERE r.id = ANY(${p.runIds}::bigint[]) AND ${guard}
+    RETURNING ${returning}, 'canceled by ' || ${p.actor}::text AS reason, NULL::jsonb AS detail`;
+  await transitionStatement({
+    steps: [
+      { name: "cancelPending", sql: cancel },
+      { name: "cancelAvailable", sql: cancel },
+    ],
+    now: p.now,
+    replicaId: p.replicaId,
+  }).execute(trx);
+}

@@ -1,0 +1,137 @@
+import { sql, type RawBuilder } from "kysely";
+import { Channel } from "../db.js";
+import { notifyChangeOf } from "../notify.js";
+import { ACTIVE, TRANSITIONS, type TransitionName } from "./table.js";
+
+/**
+ * Builds one SQL statement from one or more run transitions and the effects every transition has, so no
+ * crash can separate a run's status from its task's status, its log entry, what it records for the
+ * pending scheduler, or its notifications:
+ *
+ * - task.status follows the run's new status;
+ * - a run that is no longer PENDING loses its waiting cause;
+ * - a STATUS log entry `{status, message, from, to, by, replica, epoch, reason}` (+ the step's `detail`);
+ * - change marks for the live pass: a new PENDING run; a database whose sequential run left
+ *   AVAILABLE/RUNNING (or was canceled while PENDING, see freesGates); a versioned task that became DONE;
+ *   the same for a rollout with a limit;
+ * - NOTIFY runway_pending when something was marked, runway_available when a run became AVAILABLE,
+ *   runway_change with the rollouts touched — inside the statement, so they cost no round trip and go
+ *   out exactly when it commits (PostgreSQL delivers identical notifications of a transaction once).
+ *
+ * Every name in the statement is made here; callers pass SQL for one step at a time.
+ */
+
+export interface TransitionStep {
+  name: TransitionName;
+  /** CTEs the step reads (e.g. the rows it acts on, locked), defined with it. */
+  inputs?: RawBuilder<unknown>;
+  /**
+   * The step's data-modifying statement on `task_run r` (UPDATE … or INSERT INTO task_run AS r …). It must
+   * include `guard` in its WHERE clause (the transition's status compare-and-set) and end with
+   * `RETURNING ${returning}, <reason text> AS reason, <detail jsonb or NULL> AS detail`.
+   */
+  sql: (g: { guard: RawBuilder<unknown>; returning: RawBuilder<unknown> }) => RawBuilder<unknown>;
+}
+
+export interface StatementParts {
+  /** CTEs the steps read (e.g. the rows they act on), defined by the same caller. */
+  inputs?: RawBuilder<unknown>;
+  steps: TransitionStep[];
+  /**
+   * Select-list expressions the caller wants besides the standard `changed` column; `stepRel(i)` names
+   * step i's rows (the RETURNING columns, plus `attempt`, `rerunnable`, `updated_at` of the run).
+   */
+  extra?: (stepRel: (i: number) => RawBuilder<unknown>) => RawBuilder<unknown>;
+  now: Date;
+  /** The replica writing (logged); null for the API. */
+  replicaId: string | null;
+}
+
+/** One changed run, as the statement reports it. */
+export interface Changed {
+  id: string;
+  taskId: string;
+  rolloutId: string;
+  from: string | null;
+  status: string;
+}
+
+const RETURNING = sql`r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.schema_version_key,
+  r.status, r.lease_epoch, r.attempt, r.rerunnable, r.updated_at`;
+
+const lit = (v: string | null) => (v === null ? sql`NULL::text` : sql`${v}::text`);
+const list = (vs: readonly string[]) => sql.join(vs.map((v) => sql.lit(v)));
+
+/**
+ * Whether the change may let a held run go: a run left AVAILABLE/RUNNING — or a PENDING run was
+ * canceled, since a pass in flight may have counted it as promoted when deciding others' causes.
+ */
+function freesGates(from: string | null): RawBuilder<unknown> {
+  if (from === "PENDING") return sql`status = 'CANCELED'`;
+  if (from !== null && ACTIVE.includes(from as never)) return sql`status <> ALL(ARRAY[${list(ACTIVE)}])`;
+  return sql`false`;
+}
+
+export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Changed[] } & Record<string, unknown>> {
+  if (p.steps.length === 0) throw new Error("transitionStatement needs a step");
+  const stepRel = (i: number) => sql.ref(`step_${i}`);
+  const steps = p.steps.map((s, i) => {
+    const t = TRANSITIONS[s.name];
+    const guard = t.from === null ? sql`true` : sql`r.status = ${sql.lit(t.from)}`;
+    return sql`${stepRel(i)} AS (${s.sql({ guard, returning: RETURNING })})`;
+  });
+  const union = sql.join(
+    p.steps.map((s, i) => {
+      const t = TRANSITIONS[s.name];
+      return sql`SELECT id, task_id, rollout_id, instance_id, database_name, sequential, schema_version_key, status,
+          lease_epoch, reason, detail, ${lit(t.from)} AS from_status, ${lit(t.by)} AS by_actor,
+          ${freesGates(t.from)} AS left_active,
+          status = ANY(ARRAY[${list(t.to)}]) AS allowed
+        FROM ${stepRel(i)}`;
+    }),
+    sql` UNION ALL `,
+  );
+  const inputs = [p.inputs, ...p.steps.map((s) => s.inputs)].filter((x): x is RawBuilder<unknown> => x !== undefined);
+  return sql`
+    WITH ${inputs.length ? sql`${sql.join(inputs)}, ` : sql``}${sql.join(steps)},
+    ch AS (${union}),
+    eff_wait AS (
+      DELETE FROM task_run_wait USING ch WHERE task_run_wait.run_id = ch.id AND ch.status <> 'PENDING'
+    ), eff_task AS (
+      UPDATE task SET status = ch.status, updated_at = ${p.now} FROM ch WHERE task.id = ch.task_id
+    ), eff_log AS (
+      INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
+      SELECT ch.id, ${p.now}, 'STATUS', ${p.replicaId}::text, jsonb_build_object('status', ch.status, 'message', ch.reason,
+        'from', ch.from_status, 'to', ch.status, 'by', ch.by_actor, 'replica', ${p.replicaId}::text,
+        'epoch', ch.lease_epoch, 'reason', ch.reason) || coalesce(ch.detail, '{}'::jsonb)
+      FROM ch
+    ), eff_run AS (
+      INSERT INTO gating_dirty_run (run_id) SELECT id FROM ch WHERE ch.status = 'PENDING' RETURNING 1
+    ), eff_db AS (
+      INSERT INTO gating_dirty_database (instance_id, database_name)
+      SELECT DISTINCT instance_id, database_name FROM ch WHERE ch.left_active AND ch.sequential
+      RETURNING 1
+    ), eff_done AS (
+      INSERT INTO gating_dirty_task (task_id)
+      SELECT DISTINCT task_id FROM ch WHERE ch.status = 'DONE' AND ch.schema_version_key IS NOT NULL
+      RETURNING 1
+    ), eff_rollout AS (
+      INSERT INTO gating_dirty_rollout (rollout_id)
+      SELECT DISTINCT ch.rollout_id FROM ch
+      -- Only a limit can hold runs back for the rollout's sake (a limit set later marks its rollouts).
+      JOIN rollout ro ON ro.id = ch.rollout_id JOIN project p ON p.id = ro.project_id
+      WHERE ch.left_active AND p.parallel_tasks_per_rollout > 0
+      RETURNING 1
+    )
+    SELECT
+      (SELECT coalesce(json_agg(json_build_object('id', ch.id::text, 'taskId', ch.task_id::text, 'rolloutId', ch.rollout_id::text,
+        'from', ch.from_status, 'status', ch.status) ORDER BY ch.id), '[]') FROM ch) AS changed,
+      -- A step that produced a status its transition does not allow is a bug: fail the whole statement.
+      (SELECT count(*) FROM ch WHERE CASE WHEN ch.allowed THEN false
+        ELSE ('run ' || ch.id || ': ' || ch.by_actor || ' may not move it to ' || ch.status)::int = 0 END) AS disallowed,
+      (SELECT count(pg_notify(${Channel.PENDING}, '')) FROM (
+        SELECT 1 FROM eff_run UNION ALL SELECT 1 FROM eff_db UNION ALL SELECT 1 FROM eff_done UNION ALL SELECT 1 FROM eff_rollout LIMIT 1) x) AS notified_pending,
+      (SELECT count(pg_notify(${Channel.AVAILABLE}, '')) FROM (SELECT 1 FROM ch WHERE ch.status = 'AVAILABLE' LIMIT 1) x) AS notified_available,
+      ${notifyChangeOf(sql`ch`)} AS notified_change
+      ${p.extra ? sql`, ${p.extra(stepRel)}` : sql``}`;
+}

@@ -1,0 +1,28 @@
+import { sql, type RawBuilder } from "kysely";
+
+/**
+ * What makes an owner's write safe: an SQL condition on the run row `r` given the writer's replica id and
+ * lease epoch. Production uses leaseFence; the chaos harness's self-test injects a broken one to prove
+ * its fencing invariant notices (chaos/src/broken-replica.ts). The builder's status guard (RUNNING)
+ * applies either way.
+ */
+export type OwnerFence = (writer: { replica: RawBuilder<unknown>; epoch: RawBuilder<unknown> }) => RawBuilder<unknown>;
+
+/** The run is still this replica's, in the claim (epoch) the writer holds. */
+export const leaseFence: OwnerFence = (w) => sql`r.owner_replica = ${w.replica} AND r.lease_epoch = ${w.epoch}`;
+
+/**
+ * How a pass or a sweep makes replicas take turns: an SQL condition that is true when this transaction
+ * may go ahead. Production uses advisoryLock; the chaos harness's self-test injects one that lets every
+ * replica through.
+ */
+export type PassLock = (key: number, idleTimeoutMs: number) => RawBuilder<unknown>;
+
+/**
+ * pg_try_advisory_xact_lock without waiting. `idleTimeoutMs` bounds how long the lock can outlive a
+ * frozen holder: PostgreSQL ends a session idle in its transaction that long (a SIGSTOPped replica
+ * between two statements), which releases the lock.
+ */
+export const advisoryLock: PassLock = (key, idleTimeoutMs) =>
+  sql`set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(idleTimeoutMs)))}, true) IS NOT NULL
+    AND pg_try_advisory_xact_lock(${key})`;

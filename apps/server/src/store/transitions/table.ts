@@ -1,0 +1,38 @@
+/**
+ * Every way a task run changes status, as data. The statements in this folder are built from it
+ * (transitionStatement takes a transition's name and gets its status guard, its actor and its log entry
+ * from here), and docs/scheduler.md's table is checked against it by test/transitions-doc.test.ts.
+ *
+ * `from: null` creates the run. `fence` says what makes the change safe under many replicas; it is
+ * documentation for people, the SQL of each statement implements it.
+ */
+
+export type RunState = "PENDING" | "AVAILABLE" | "RUNNING" | "DONE" | "FAILED" | "CANCELED";
+
+/** Who moves the run: recorded as `by` in every STATUS log entry. */
+export type Actor = "api" | "pending-scheduler" | "running-scheduler" | "owner" | "drain" | "sweeper";
+
+export interface Transition {
+  from: RunState | null;
+  to: readonly RunState[];
+  by: Actor;
+  fence: string;
+}
+
+export const TRANSITIONS = {
+  create: { from: null, to: ["PENDING", "AVAILABLE"], by: "api", fence: "task rows locked; one active run per task (unique index)" },
+  promote: { from: "PENDING", to: ["AVAILABLE"], by: "pending-scheduler", fence: "pass lock; status" },
+  failOrphan: { from: "PENDING", to: ["FAILED"], by: "pending-scheduler", fence: "pass lock; status" },
+  cancelPending: { from: "PENDING", to: ["CANCELED"], by: "api", fence: "run rows locked; status" },
+  cancelAvailable: { from: "AVAILABLE", to: ["CANCELED"], by: "api", fence: "run rows locked; status" },
+  claim: { from: "AVAILABLE", to: ["RUNNING"], by: "running-scheduler", fence: "status; FOR UPDATE SKIP LOCKED" },
+  finish: { from: "RUNNING", to: ["DONE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
+  release: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "drain", fence: "owner + lease epoch; status" },
+  requeue: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
+  sweep: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "sweeper", fence: "sweep lock; lease expired; status" },
+} as const satisfies Record<string, Transition>;
+
+export type TransitionName = keyof typeof TRANSITIONS;
+
+/** A run counts against its database's and rollout's gates while AVAILABLE or RUNNING. */
+export const ACTIVE: readonly RunState[] = ["AVAILABLE", "RUNNING"];

@@ -1,0 +1,28 @@
+import { loadConfig } from "../../src/config.js";
+import { Listener } from "../../src/db/listener.js";
+import { SchedulerRuntime, type RuntimeConfig, type RuntimeDeps } from "../../src/scheduler/runtime.js";
+import type { Db } from "../../src/store/db.js";
+
+const quiet = { info: () => undefined, error: () => undefined };
+
+/**
+ * A replica's scheduler loops in this process, with its own LISTEN connection: the default Config with
+ * `config` on top. `stop()` drains and closes the connection.
+ */
+export async function startRuntime(
+  p: { db: Db; url: string; config: Partial<RuntimeConfig> & { replicaId: string } } & Omit<RuntimeDeps, "db" | "listener" | "log" | "clock"> &
+    Partial<Pick<RuntimeDeps, "log" | "clock">>,
+): Promise<{ runtime: SchedulerRuntime; stop: (graceMs?: number) => Promise<void> }> {
+  const listener = new Listener(p.url);
+  const { db, url: _url, config, ...deps } = p;
+  const runtime = new SchedulerRuntime({ ...loadConfig({}, []), ...config }, { clock: { now: () => new Date() }, log: quiet, ...deps, db, listener });
+  await listener.start();
+  await runtime.start();
+  return {
+    runtime,
+    stop: async (graceMs = 1000) => {
+      await runtime.drain(graceMs);
+      await listener.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * A replica with one safety mechanism deliberately broken, for the harness's self-tests: they must see
+ * the invariants fail. Started by ReplicaSet instead of apps/server/src/main.ts (`--break KIND`):
+ *
+ * - `lock`: pending passes take no lock, so replicas promote side by side (breaks invariants 3–5);
+ * - `fencing`: owner writes ignore owner and epoch, lease checks always answer "still yours", and the
+ *   executor does not end older epochs' target sessions (breaks invariant 6).
+ *
+ * The server itself has no switch for this: the broken parts are injected here as alternative
+ * strategies (ReplicaOverrides).
+ */
+import { sql } from "kysely";
+import { loadConfig } from "../../apps/server/src/config.js";
+import { PostgresExecutor } from "../../apps/server/src/executors/postgres.js";
+import { startReplica, type ReplicaOverrides } from "../../apps/server/src/replica.js";
+
+class UnfencedExecutor extends PostgresExecutor {
+  protected override fenceSql(): string {
+    return "";
+  }
+}
+
+export const BROKEN: Record<"lock" | "fencing", ReplicaOverrides> = {
+  lock: { passLock: () => sql`true` },
+  fencing: {
+    ownership: { fence: () => sql`true`, owns: () => true },
+    executor: (o) => new UnfencedExecutor(o),
+  },
+};
+
+const kind = process.argv[2];
+if (kind !== "lock" && kind !== "fencing") {
+  console.error(`usage: broken-replica.ts lock|fencing (got ${kind})`);
+  process.exit(2);
+}
+startReplica(loadConfig(), BROKEN[kind]).catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
