@@ -7,11 +7,7 @@ import { sql } from "kysely";
 import type { TSchema } from "typebox";
 import { PendingScheduler } from "../../src/scheduler/pending-scheduler.js";
 import { taskRunFinish, taskRunsClaim } from "../../src/store/runs.js";
-import { ApiTokenCreate, Login, UserCreate, UserPatch } from "../../src/schemas/auth.js";
-import { InstanceCreate } from "../../src/schemas/instances.js";
-import { ProjectCreate, ProjectPatch } from "../../src/schemas/projects.js";
-import { RolloutCreate } from "../../src/schemas/rollouts.js";
-import { CancelBody, RunBody, SkipBody } from "../../src/schemas/tasks.js";
+import { ApiTokenCreate, CancelBody, InstanceCreate, Login, ProjectCreate, ProjectPatch, RolloutCreate, RunBody, SkipBody, UserCreate, UserPatch } from "@runway/shared/schemas";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { ADMIN_PASSWORD, apiProject, apiRollout, buildTestApp, call, login, taskSpec, type Who } from "./harness.js";
 
