@@ -2,8 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { promises as fs } from "node:fs";
 import pg from "pg";
-import { freePort, startEmbeddedPostgres, type EmbeddedHandle } from "../../apps/server/src/db/embedded.js";
-import { migrate } from "../../apps/server/src/db/migrate.js";
+import { type EmbeddedHandle, freePort, migrate, startEmbeddedPostgres } from "@runway/server/db";
 
 /** One PostgreSQL for a benchmark run: DATABASE_URL when set, else an embedded one under the OS temp dir. */
 export interface BenchPg {

@@ -1,0 +1,5 @@
+/** `@runway/server`: the app as a whole, for benchmarks that run it in-process. See README.md here. */
+export { buildApp } from "../app.js";
+export { loadConfig } from "../config.js";
+export { Metrics } from "../metrics.js";
+export { hashPassword, newApiToken, sha256 } from "../auth/secrets.js";
