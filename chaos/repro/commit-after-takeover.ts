@@ -13,7 +13,8 @@
  *   pnpm --filter @runway/chaos exec tsx repro/commit-after-takeover.ts   # exits 1 while the bug is there
  */
 import pg from "pg";
-import { startBenchPg, withDatabase } from "../../bench/lib/pg.js";
+import { startBenchPg } from "../../bench/lib/pg.js";
+import { withDatabase } from "@runway/server/db";
 import { type ClaimedRun, createDb, createPool, taskRunsCancel, taskRunsClaim, taskRunsRenewLeases } from "@runway/server/store";
 import { PostgresExecutor } from "@runway/server/executors";
 import { PendingScheduler, Sweeper, systemClock } from "@runway/server/scheduler";

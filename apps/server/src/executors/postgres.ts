@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { TaskType } from "@runway/shared";
+import { withDatabase } from "../db/url.js";
 import type { ClaimedRun } from "../store/runs.js";
 import { runsOutsideTransaction } from "./statement-kind.js";
 import type { ExecContext, ExecOutcome, Executor } from "./types.js";
@@ -17,11 +18,6 @@ import { TargetPools } from "./target-pools.js";
  * simple-protocol query; (2) COMMIT, after the lease check.
  */
 
-export function targetUrl(connectionUrl: string, database: string): string {
-  const u = new URL(connectionUrl);
-  u.pathname = "/" + encodeURIComponent(database);
-  return u.toString();
-}
 
 const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS public.runway_ledger (
   installation_id uuid NOT NULL,
@@ -228,7 +224,7 @@ export class PostgresExecutor implements Executor {
   }
 
   private async apply(run: ClaimedRun, ctx: ExecContext, started: number): Promise<ExecOutcome> {
-    const url = targetUrl(run.connectionUrl, run.database);
+    const url = withDatabase(run.connectionUrl, run.database);
     const client = await this.acquire(url);
     const pid = (client as unknown as { processID?: number }).processID;
     const detach = this.cancelOnAbort(url, pid, ctx.signal);
