@@ -1,6 +1,6 @@
 import { createPinia, setActivePinia } from "pinia";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { installFakeApi, makeRun, makeTask, type FakeApi } from "../../test/fake-api";
+import { installFakeApi, makeTask, type FakeApi } from "../../test/fake-api";
 import { emptyCounts } from "@/lib/task-counts";
 import { useAuthStore } from "./auth";
 import { useRolloutStore } from "./rollout";
