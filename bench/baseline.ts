@@ -1,7 +1,7 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { PendingScheduler } from "../apps/server/src/scheduler/pending-scheduler.js";
-import type { DB } from "../apps/server/src/store/schema.js";
+import { PendingScheduler } from "@runway/server/scheduler";
+import type { DB } from "@runway/server/store";
 import { BaselinePendingScheduler } from "./baseline/pending-scheduler.js";
 import { BaselineStore } from "./baseline/store.js";
 import { seedGating } from "./lib/gating-seed.js";

@@ -1,9 +1,7 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { PendingScheduler, type PassResult } from "../apps/server/src/scheduler/pending-scheduler.js";
-import type { DB } from "../apps/server/src/store/schema.js";
-import { taskRunFinish, taskRunsClaim } from "../apps/server/src/store/runs.js";
-import { tasksRun } from "../apps/server/src/store/task-actions.js";
+import { type PassResult, PendingScheduler } from "@runway/server/scheduler";
+import { type DB, taskRunFinish, taskRunsClaim, tasksRun } from "@runway/server/store";
 import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/pg.js";
 import { seedGating } from "./lib/gating-seed.js";
 

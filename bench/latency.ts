@@ -1,5 +1,4 @@
-import { createDb, createPool } from "../apps/server/src/store/db.js";
-import { tasksRun } from "../apps/server/src/store/task-actions.js";
+import { createDb, createPool, tasksRun } from "@runway/server/store";
 import { graphileStart, graphileUtils } from "./lib/queues.js";
 import { machineInfo, startBenchPg, writeResult, type BenchPg, runMain } from "./lib/pg.js";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";

@@ -1,13 +1,8 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { buildApp } from "../apps/server/src/app.js";
-import { loadConfig } from "../apps/server/src/config.js";
-import { Metrics } from "../apps/server/src/metrics.js";
-import { hashPassword, newApiToken, sha256 } from "../apps/server/src/auth/secrets.js";
-import { userCreate } from "../apps/server/src/store/users.js";
-import { tokenCreate } from "../apps/server/src/store/tokens.js";
-import { PendingScheduler } from "../apps/server/src/scheduler/pending-scheduler.js";
-import type { DB } from "../apps/server/src/store/schema.js";
+import { buildApp, hashPassword, loadConfig, Metrics, newApiToken, sha256 } from "@runway/server";
+import { type DB, tokenCreate, userCreate } from "@runway/server/store";
+import { PendingScheduler } from "@runway/server/scheduler";
 import { seedHistory } from "./lib/history-seed.js";
 import { explainAll, type Captured, type Explained } from "./lib/explain.js";
 import { machineInfo, startBenchPg, writeResult, runMain } from "./lib/pg.js";

@@ -1,12 +1,11 @@
 import pg from "pg";
 import type { TaskType } from "@runway/shared";
-import { createDb, createPool } from "../apps/server/src/store/db.js";
-import { PostgresExecutor } from "../apps/server/src/executors/postgres.js";
-import type { Executor } from "../apps/server/src/executors/types.js";
-import type { NewTask } from "../apps/server/src/store/rollouts.js";
-import type { PassResult } from "../apps/server/src/scheduler/pending-scheduler.js";
+import { createDb, createPool, type NewTask } from "@runway/server/store";
+import { type Executor, PostgresExecutor } from "@runway/server/executors";
+import type { PassResult } from "@runway/server/scheduler";
+import { withDatabase } from "@runway/server/db";
 import { graphileEnqueue, graphileRemaining, graphileStart, pgBossEnqueue, pgBossRemaining, pgBossStart, type JobFn } from "./lib/queues.js";
-import { machineInfo, startBenchPg, withDatabase, writeResult, type BenchPg, runMain } from "./lib/pg.js";
+import { machineInfo, startBenchPg, writeResult, type BenchPg, runMain } from "./lib/pg.js";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
 import { ratio, sleep } from "./lib/stats.js";
 import { createWorkload, dataTask, runAll, schemaTask } from "./lib/workload.js";

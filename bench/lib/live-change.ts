@@ -1,7 +1,5 @@
 import type pg from "pg";
-import type { Db } from "../../apps/server/src/store/db.js";
-import { taskRunFinish, taskRunsClaim } from "../../apps/server/src/store/runs.js";
-import { tasksRun } from "../../apps/server/src/store/task-actions.js";
+import { type Db, taskRunFinish, taskRunsClaim, tasksRun } from "@runway/server/store";
 
 /**
  * The change a running system sees between two ticks, as bench/gating.ts makes it before each live pass:

@@ -2,8 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { promises as fs } from "node:fs";
 import pg from "pg";
-import { freePort, startEmbeddedPostgres, type EmbeddedHandle } from "../../apps/server/src/db/embedded.js";
-import { migrate } from "../../apps/server/src/db/migrate.js";
+import { freePort, migrate, startEmbeddedPostgres, withDatabase, type EmbeddedHandle } from "@runway/server/db";
 
 /** One PostgreSQL for a benchmark run: DATABASE_URL when set, else an embedded one under the OS temp dir. */
 export interface BenchPg {
@@ -15,12 +14,6 @@ export interface BenchPg {
   /** A copy of `template` (which must have no open connections): a prepared workload in a second or two. */
   cloneDatabase(name: string, template: string): Promise<string>;
   stop(): Promise<void>;
-}
-
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = "/" + database;
-  return u.toString();
 }
 
 export async function startBenchPg(): Promise<BenchPg> {

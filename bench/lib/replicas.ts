@@ -1,11 +1,7 @@
 import type { TaskType } from "@runway/shared";
-import { createDb, createPool, type Db } from "../../apps/server/src/store/db.js";
-import { SchedulerRuntime } from "../../apps/server/src/scheduler/runtime.js";
-import { Listener } from "../../apps/server/src/db/listener.js";
-import type { PassResult } from "../../apps/server/src/scheduler/pending-scheduler.js";
-import { systemClock } from "../../apps/server/src/scheduler/clock.js";
-import type { ClaimedRun } from "../../apps/server/src/store/runs.js";
-import type { ExecContext, ExecOutcome, Executor } from "../../apps/server/src/executors/types.js";
+import { type ClaimedRun, createDb, createPool, type Db } from "@runway/server/store";
+import { Listener, type PassResult, SchedulerRuntime, systemClock } from "@runway/server/scheduler";
+import type { ExecContext, ExecOutcome, Executor } from "@runway/server/executors";
 
 /** Executes nothing: measures the scheduler alone (claim, finish, gating), as an injected library executor. */
 export class NoopExecutor implements Executor {

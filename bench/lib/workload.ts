@@ -1,10 +1,6 @@
 import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
-import type { Db } from "../../apps/server/src/store/db.js";
-import { instanceCreate } from "../../apps/server/src/store/instances.js";
-import { projectCreate } from "../../apps/server/src/store/projects.js";
-import { rolloutCreate, type NewTask } from "../../apps/server/src/store/rollouts.js";
-import { tasksRun } from "../../apps/server/src/store/task-actions.js";
+import { type Db, instanceCreate, type NewTask, projectCreate, rolloutCreate, tasksRun } from "@runway/server/store";
 
 /**
  * Builds a workload through the store's own write functions (project, instance, rollouts, runs), so what

@@ -13,14 +13,11 @@
  *   pnpm --filter @runway/chaos exec tsx repro/commit-after-takeover.ts   # exits 1 while the bug is there
  */
 import pg from "pg";
-import { startBenchPg, withDatabase } from "../../bench/lib/pg.js";
-import { createDb, createPool } from "../../apps/server/src/store/db.js";
-import { taskRunsClaim, taskRunsRenewLeases, type ClaimedRun } from "../../apps/server/src/store/runs.js";
-import { taskRunsCancel } from "../../apps/server/src/store/task-actions.js";
-import { PostgresExecutor } from "../../apps/server/src/executors/postgres.js";
-import { PendingScheduler } from "../../apps/server/src/scheduler/pending-scheduler.js";
-import { Sweeper } from "../../apps/server/src/scheduler/sweeper.js";
-import { systemClock } from "../../apps/server/src/scheduler/clock.js";
+import { startBenchPg } from "../../bench/lib/pg.js";
+import { withDatabase } from "@runway/server/db";
+import { type ClaimedRun, createDb, createPool, taskRunsCancel, taskRunsClaim, taskRunsRenewLeases } from "@runway/server/store";
+import { PostgresExecutor } from "@runway/server/executors";
+import { PendingScheduler, Sweeper, systemClock } from "@runway/server/scheduler";
 import { seedProject, seedRollout, task } from "../../apps/server/test/helpers/fixtures.js";
 import { waitFor } from "../src/wait.js";
 

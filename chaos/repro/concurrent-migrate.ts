@@ -7,7 +7,7 @@
  *   pnpm --filter @runway/chaos exec tsx repro/concurrent-migrate.ts   # exits 1 while the bug is there
  */
 import { startBenchPg } from "../../bench/lib/pg.js";
-import { migrate } from "../../apps/server/src/db/migrate.js";
+import { migrate } from "@runway/server/db";
 
 // A runner that failed on the lock leaves its client connected; stopping PostgreSQL then kills it (57P01).
 process.on("uncaughtException", (e: Error & { code?: string }) => {

@@ -13,12 +13,8 @@
  */
 import pg from "pg";
 import { startBenchPg } from "../../bench/lib/pg.js";
-import { createDb, createPool } from "../../apps/server/src/store/db.js";
-import { SWEEP_LOCK } from "../../apps/server/src/store/gating.js";
-import { taskRunsClaim } from "../../apps/server/src/store/runs.js";
-import { PendingScheduler } from "../../apps/server/src/scheduler/pending-scheduler.js";
-import { Sweeper } from "../../apps/server/src/scheduler/sweeper.js";
-import { systemClock } from "../../apps/server/src/scheduler/clock.js";
+import { createDb, createPool, SWEEP_LOCK, taskRunsClaim } from "@runway/server/store";
+import { PendingScheduler, Sweeper, systemClock } from "@runway/server/scheduler";
 import { seedProject, seedRollout, task } from "../../apps/server/test/helpers/fixtures.js";
 import { waitFor } from "../src/wait.js";
 

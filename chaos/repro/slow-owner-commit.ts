@@ -17,9 +17,8 @@
 import pg from "pg";
 import { TaskType } from "../../packages/shared/src/index.js";
 import { startBenchPg } from "../../bench/lib/pg.js";
-import { PostgresExecutor } from "../../apps/server/src/executors/postgres.js";
-import type { ExecContext } from "../../apps/server/src/executors/types.js";
-import type { ClaimedRun } from "../../apps/server/src/store/runs.js";
+import { type ExecContext, PostgresExecutor } from "@runway/server/executors";
+import type { ClaimedRun } from "@runway/server/store";
 
 const IDLE_BOUND_MS = 500; // what main.ts passes for a 1 s lease
 const CHECK_MS = 800; // a slow but successful lease check: still well within the 1 s lease

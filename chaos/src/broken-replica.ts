@@ -10,9 +10,8 @@
  * strategies (ReplicaOverrides).
  */
 import { sql } from "kysely";
-import { loadConfig } from "../../apps/server/src/config.js";
-import { PostgresExecutor } from "../../apps/server/src/executors/postgres.js";
-import { startReplica, type ReplicaOverrides } from "../../apps/server/src/replica.js";
+import { loadConfig, startReplica, type ReplicaOverrides } from "@runway/server";
+import { PostgresExecutor } from "@runway/server/executors";
 
 class UnfencedExecutor extends PostgresExecutor {
   protected override fenceSql(): string {

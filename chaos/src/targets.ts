@@ -1,5 +1,5 @@
 import pg from "pg";
-import { withDatabase } from "../../bench/lib/pg.js";
+import { withDatabase } from "@runway/server/db";
 import type { JournalRow, LedgerRow } from "./facts.js";
 import { TARGET_SETUP } from "./statements.js";
 

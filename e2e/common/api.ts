@@ -2,24 +2,11 @@
  * A small client of the REST API for fixtures: signs in with a session cookie and sends the CSRF token on
  * mutations, exactly as the dashboard does.
  */
-import type { Role, TaskStatus, TaskType, WaitingCause } from "@runway/shared";
+import type { Role } from "@runway/shared";
+import type { NewTask, Task, TaskList } from "@runway/shared/schemas";
 
-export interface ApiTask {
-  id: string;
-  stageId: string;
-  database: string;
-  status: TaskStatus;
-  schemaVersion: string | null;
-  latestRun?: { id: string; status: string; waitingCause?: WaitingCause };
-}
-
-export interface NewTask {
-  type: TaskType;
-  instanceId: string;
-  database: string;
-  statement: string;
-  schemaVersion?: string;
-}
+/** The wire types, as the server serves and accepts them. */
+export type { NewTask, Task as ApiTask };
 
 export class Api {
   private cookie = "";
@@ -71,12 +58,12 @@ export class Api {
     return r.id;
   }
 
-  async tasks(rolloutId: string): Promise<ApiTask[]> {
-    const all: ApiTask[] = [];
+  async tasks(rolloutId: string): Promise<Task[]> {
+    const all: Task[] = [];
     let token: string | null = null;
     do {
       const q: string = `pageSize=1000${token ? `&pageToken=${encodeURIComponent(token)}` : ""}`;
-      const page: { tasks: ApiTask[]; nextPageToken: string | null } = await this.call("GET", `/rollouts/${rolloutId}/tasks?${q}`);
+      const page: TaskList = await this.call("GET", `/rollouts/${rolloutId}/tasks?${q}`);
       all.push(...page.tasks);
       token = page.nextPageToken;
     } while (token);

@@ -126,7 +126,7 @@ export class FakeApi {
       // Like the server's: "what changed after this read" — here, a snapshot of every task to compare with.
       const cursor = `c${this.snapshots.size + 1}`;
       this.snapshots.set(cursor, new Map(this.tasks.map((t) => [t.id, JSON.stringify(t)])));
-      return json(200, { tasks: list.slice(from, from + size), nextPageToken: from + size < list.length ? String(from + size) : "", cursor });
+      return json(200, { tasks: list.slice(from, from + size), nextPageToken: from + size < list.length ? String(from + size) : null, cursor });
     });
     r("POST", "/rollouts/:id/tasks/run", (req) => {
       const { taskIds, runAt } = req.body as { taskIds: string[]; runAt?: string };
@@ -147,7 +147,7 @@ export class FakeApi {
       const bad = taskIds.filter((id) => !["NOT_STARTED", "FAILED", "CANCELED"].includes(this.tasks.find((t) => t.id === id)!.status));
       if (bad.length) return err(409, "FAILED_PRECONDITION", `tasks ${bad.join(", ")} cannot be skipped`);
       for (const t of this.tasks) if (taskIds.includes(t.id)) Object.assign(t, { status: "SKIPPED", skipReason: reason });
-      return json(200, {});
+      return json(200, { skipped: taskIds });
     });
     r("POST", "/rollouts/:id/task-runs/cancel", (req) => {
       const { taskRunIds } = req.body as { taskRunIds: string[] };
@@ -163,7 +163,7 @@ export class FakeApi {
       const t = this.tasks.find((x) => x.id === id);
       return json(200, { runs: t?.latestRun ? [t.latestRun] : [] });
     });
-    r("GET", "/task-runs/:id/logs", () => json(200, { entries: [{ at: "2030-01-01T10:00:01Z", type: "started", replicaId: "r1", message: "claimed" }] }));
+    r("GET", "/task-runs/:id/logs", () => json(200, { entries: [{ id: "1", at: "2030-01-01T10:00:01Z", type: "STATUS", replicaId: "r1", message: "claimed", data: {} }], nextPageToken: null }));
   }
 
   fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {

@@ -6,7 +6,7 @@ import { Metrics } from "../src/metrics.js";
 import { SchedulerRuntime } from "../src/scheduler/runtime.js";
 import { CONTROL_BOUNDS, createDb, createPool, type ControlBounds } from "../src/store/db.js";
 import { tasksRun } from "../src/store/task-actions.js";
-import { ADMIN_PASSWORD, login, testConfig } from "./api/harness.js";
+import { ADMIN_PASSWORD, login, testConfig } from "./helpers/api.js";
 import { BlackholeProxy } from "./helpers/blackhole-proxy.js";
 import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";

@@ -1,4 +1,5 @@
 import { buildUrl } from "./http";
+import type { ChangeEvent } from "./types";
 
 /**
  * The rollout's Server-Sent Events stream. The browser's EventSource reconnects by itself after a
@@ -6,13 +7,10 @@ import { buildUrl } from "./http";
  */
 export type LiveState = "connecting" | "live" | "reconnecting";
 
-/** Event names the server may use besides the default "message". */
-export const EVENT_NAMES = ["message", "change", "task", "run", "rollout"] as const;
-
 export interface LiveHandlers {
   onState: (state: LiveState) => void;
-  /** A change arrived; `data` is the parsed JSON payload (or the raw string). */
-  onEvent: (data: unknown, name: string) => void;
+  /** The server's `change` event: a rollout changed (its `ready` event is the stream opening). */
+  onEvent: (event: ChangeEvent) => void;
   /** The stream (re)opened after a gap: events may have been missed. */
   onResync: () => void;
 }
@@ -55,18 +53,7 @@ export function openRolloutEvents(rolloutId: string, handlers: LiveHandlers, opt
         delay = Math.min(delay * 2, maxDelay);
       }
     };
-    for (const name of EVENT_NAMES) {
-      es.addEventListener(name, (ev) => {
-        const raw = (ev as MessageEvent<string>).data;
-        let data: unknown = raw;
-        try {
-          data = JSON.parse(raw);
-        } catch {
-          // not JSON: hand the raw text on
-        }
-        handlers.onEvent(data, name);
-      });
-    }
+    es.addEventListener("change", (ev) => handlers.onEvent(JSON.parse((ev as MessageEvent<string>).data) as ChangeEvent));
   };
 
   handlers.onState("connecting");

@@ -1,15 +1,14 @@
 import { request } from "./http";
-import type { Project } from "./types";
+import type { Project, ProjectList, ProjectPatch } from "./types";
 
 export async function projectList(): Promise<Project[]> {
-  const body = await request<{ projects: Project[] } | Project[]>("GET", "/projects");
-  return Array.isArray(body) ? body : body.projects;
+  return (await request<ProjectList>("GET", "/projects")).projects;
 }
 
 export function projectGet(projectId: string): Promise<Project> {
   return request<Project>("GET", `/projects/${encodeURIComponent(projectId)}`);
 }
 
-export function projectUpdate(projectId: string, patch: Partial<Omit<Project, "id">>): Promise<Project> {
+export function projectUpdate(projectId: string, patch: ProjectPatch): Promise<Project> {
   return request<Project>("PATCH", `/projects/${encodeURIComponent(projectId)}`, { body: patch });
 }

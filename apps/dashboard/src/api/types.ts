@@ -1,49 +1,11 @@
 /**
- * Shapes of the REST API (issue 3). The resources (tasks, runs, rollouts, log entries) are defined once in
- * @runway/shared, which the server's store returns; the rest are the dashboard's view of small replies.
+ * Shapes of the REST API: the server's own TypeBox schemas (`@runway/shared/schemas`), as types only, so
+ * none of typebox reaches the bundle.
  */
-import type { Role } from "@runway/shared";
+export type * from "@runway/shared/schemas";
 
-export type {
-  LogEntry,
-  Rollout,
-  RolloutSummary,
-  RunError,
-  RunResult,
-  ServedWaitingCause,
-  Stage,
-  StatusCounts,
-  Task,
-  TaskRun,
-} from "@runway/shared";
-
-export interface Me {
-  username: string;
-  role: Role;
-  csrfToken?: string;
-}
-
-export interface Project {
-  id: string;
-  title: string;
-  parallelTasksPerRollout: number;
-}
-
+/** One page of a list, as the dashboard's api functions hand it on (each list names its items its own way). */
 export interface Page<T> {
   items: T[];
   nextPageToken: string | null;
-}
-
-export type RunOutcome = "CREATED" | "ALREADY_ACTIVE" | "ALREADY_DONE" | "TASK_SKIPPED";
-export type CancelOutcome = "CANCELED" | "CANCEL_REQUESTED";
-
-export interface RunResultRow {
-  taskId: string;
-  outcome: RunOutcome;
-  taskRunId?: string;
-}
-
-export interface CancelResultRow {
-  taskRunId: string;
-  outcome: CancelOutcome;
 }

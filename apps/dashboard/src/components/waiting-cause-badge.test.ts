@@ -1,4 +1,4 @@
-import type { ServedWaitingCause } from "@runway/shared";
+import type { ServedWaitingCause } from "@/api/types";
 import { createPinia, setActivePinia } from "pinia";
 import { describe, expect, it, vi } from "vitest";
 import { nextTick } from "vue";

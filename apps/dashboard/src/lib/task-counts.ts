@@ -1,30 +1,23 @@
-import { TASK_STATUS_ORDER, TaskStatus } from "@runway/shared";
+import { TASK_STATUS_ORDER, type TaskStatus } from "@runway/shared";
 import type { StatusCounts, Task } from "@/api/types";
 
-export type FullCounts = Record<TaskStatus, number>;
-
-export function emptyCounts(): FullCounts {
-  return Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as FullCounts;
+export function emptyCounts(): StatusCounts {
+  return Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as StatusCounts;
 }
 
-export function countByStatus(tasks: readonly Task[]): FullCounts {
+export function countByStatus(tasks: readonly Task[]): StatusCounts {
   const counts = emptyCounts();
-  for (const t of tasks) counts[t.status] = (counts[t.status] ?? 0) + 1;
+  for (const t of tasks) counts[t.status] += 1;
   return counts;
 }
 
-/** Served counts are complete; tolerate a partial object anyway (a missing status reads as 0). */
-export function fillCounts(partial: Partial<StatusCounts> | undefined): FullCounts {
-  return { ...emptyCounts(), ...partial };
-}
-
-export function totalOf(counts: Partial<StatusCounts>): number {
-  return Object.values(counts).reduce<number>((sum, n) => sum + (n ?? 0), 0);
+export function totalOf(counts: StatusCounts): number {
+  return Object.values(counts).reduce((sum, n) => sum + n, 0);
 }
 
 /** Done + skipped: the tasks that need nothing more. */
-export function finishedOf(counts: Partial<StatusCounts>): number {
-  return (counts.DONE ?? 0) + (counts.SKIPPED ?? 0);
+export function finishedOf(counts: StatusCounts): number {
+  return counts.DONE + counts.SKIPPED;
 }
 
 /** Status filter from a URL query value (`?status=AVAILABLE&status=PENDING`); unknown values are dropped. */

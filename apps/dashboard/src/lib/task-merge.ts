@@ -14,7 +14,7 @@ export function sameTask(a: Task, b: Task): boolean {
 export function mergeTasks(list: readonly Task[], index: Map<string, number>, changed: readonly Task[], rolloutId: string | null): Task[] | null {
   let next: Task[] | null = null;
   for (const t of changed) {
-    if (t.rolloutId !== undefined && rolloutId !== null && String(t.rolloutId) !== rolloutId) continue;
+    if (rolloutId !== null && t.rolloutId !== rolloutId) continue;
     const i = index.get(t.id);
     if (i === undefined) {
       next ??= list.slice();

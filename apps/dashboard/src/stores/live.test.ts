@@ -28,12 +28,13 @@ describe("live store", () => {
     expect(live.state).toBe("live");
   });
 
-  it("hands events to the rollout store", () => {
+  it("hands events to the rollout store, which catches up", async () => {
     const live = useLiveStore();
     live.connect("1", options);
     latest().open();
-    latest().emit("message", { task: makeTask(2, { status: "AVAILABLE" }) });
-    expect(useRolloutStore().taskById("2")?.status).toBe("AVAILABLE");
+    api.tasks[1]!.status = "AVAILABLE";
+    latest().emit("change", { rolloutId: "1" });
+    await vi.waitFor(() => expect(useRolloutStore().taskById("2")?.status).toBe("AVAILABLE"));
   });
 
   it("shows reconnecting while the stream is down and reloads when it is back", async () => {

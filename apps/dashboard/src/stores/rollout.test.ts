@@ -1,6 +1,6 @@
 import { createPinia, setActivePinia } from "pinia";
 import { beforeEach, describe, expect, it, vi } from "vitest";
-import { installFakeApi, makeRun, makeTask, type FakeApi } from "../../test/fake-api";
+import { installFakeApi, makeTask, type FakeApi } from "../../test/fake-api";
 import { emptyCounts } from "@/lib/task-counts";
 import { useAuthStore } from "./auth";
 import { useRolloutStore } from "./rollout";
@@ -70,24 +70,13 @@ describe("rollout store", () => {
     ]);
   });
 
-  it("applies an event that carries a task in place, and counts follow", async () => {
-    const store = useRolloutStore();
-    await store.load("1");
-    const before = api.requests.length;
-    store.applyEvent({ task: { ...store.taskById("1")!, status: "RUNNING", latestRun: makeRun("1", { status: "RUNNING" }) } });
-    expect(store.taskById("1")?.status).toBe("RUNNING");
-    expect(store.counts.RUNNING).toBe(1);
-    expect(store.counts.AVAILABLE).toBe(49);
-    expect(api.requests.length).toBe(before);
-  });
-
   it("catches up once for a burst of coarse change events, fetching only what changed", async () => {
     const store = useRolloutStore();
     await store.load("1");
     const detailLoads = api.calls("GET", "/rollouts/1").length;
     const untouched = store.taskById("2");
     api.tasks[0]!.status = "DONE";
-    for (let i = 0; i < 5; i++) store.applyEvent({ rolloutIds: ["1"] });
+    for (let i = 0; i < 5; i++) store.applyEvent({ rolloutId: "1" });
     await vi.waitFor(() => expect(store.taskById("1")?.status).toBe("DONE"));
     const deltas = api.calls("GET", "/rollouts/1/tasks").filter((r) => r.query.has("updatedSince"));
     expect(deltas.map((r) => r.query.get("updatedSince"))).toEqual(["c1"]); // the first page's cursor of the load
@@ -101,9 +90,7 @@ describe("rollout store", () => {
     const store = useRolloutStore();
     await store.load("1");
     const before = api.requests.length;
-    store.applyEvent({ rolloutIds: ["99"] });
-    store.applyEvent({ task: makeTask(999, { rolloutId: "2" }) });
-    expect(store.taskById("999")).toBeUndefined();
+    store.applyEvent({ rolloutId: "99" });
     expect(api.requests.length).toBe(before);
   });
 

@@ -1,14 +1,14 @@
 import type { TaskStatus } from "@runway/shared";
 import { defineStore } from "pinia";
 import { computed, ref, shallowRef } from "vue";
-import { ApiError, rolloutGet, taskListAll, type Rollout, type Task } from "@/api";
+import { ApiError, rolloutGet, taskListAll, type ChangeEvent, type Rollout, type StatusCounts, type Task } from "@/api";
 import { mergeTasks } from "@/lib/task-merge";
-import { countByStatus, fillCounts, finishedOf, totalOf, type FullCounts } from "@/lib/task-counts";
+import { countByStatus, emptyCounts, finishedOf, totalOf } from "@/lib/task-counts";
 
 export interface StageProgress {
   id: string;
   environment: string;
-  counts: FullCounts;
+  counts: StatusCounts;
   total: number;
   finished: number;
 }
@@ -41,8 +41,8 @@ export const useRolloutStore = defineStore("rollout", () => {
   let cursor: string | null = null;
   let loadDone: Promise<void> | null = null;
 
-  const counts = computed<FullCounts>(() =>
-    complete.value ? countByStatus(tasks.value) : fillCounts(rollout.value?.statusCounts),
+  const counts = computed<StatusCounts>(() =>
+    complete.value ? countByStatus(tasks.value) : (rollout.value?.statusCounts ?? emptyCounts()),
   );
   const total = computed(() => totalOf(counts.value));
   const finished = computed(() => finishedOf(counts.value));
@@ -65,7 +65,7 @@ export const useRolloutStore = defineStore("rollout", () => {
       }
     }
     return (rollout.value?.stages ?? []).map((s) => {
-      const c = complete.value ? countByStatus(byStage.get(s.id) ?? []) : fillCounts(s.statusCounts);
+      const c = complete.value ? countByStatus(byStage.get(s.id) ?? []) : s.statusCounts;
       return { id: s.id, environment: s.environment, counts: c, total: totalOf(c), finished: finishedOf(c) };
     });
   });
@@ -211,17 +211,11 @@ export const useRolloutStore = defineStore("rollout", () => {
   }
 
   /**
-   * A live event. Events that carry tasks are applied in place; anything else ("this rollout changed")
-   * triggers a debounced catch-up (a delta).
+   * A live event: this rollout changed (events carry no tasks), or `resync` after a gap. Either way a
+   * debounced catch-up fetches what changed since the cursor (a delta), once for a burst.
    */
-  function applyEvent(data: unknown) {
-    const d = (data ?? {}) as { task?: Task; tasks?: Task[]; rolloutId?: unknown; rolloutIds?: unknown[] };
-    if (d.rolloutIds && rolloutId.value && !d.rolloutIds.map(String).includes(rolloutId.value)) return;
-    const carried = d.tasks ?? (d.task ? [d.task] : []);
-    if (carried.length > 0 && carried.every((t) => t && typeof t.id === "string" && typeof t.status === "string")) {
-      upsert(carried);
-      return;
-    }
+  function applyEvent(event: ChangeEvent) {
+    if (event.rolloutId !== null && event.rolloutId !== rolloutId.value) return;
     scheduleResync();
   }
 

@@ -1,15 +1,14 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { TaskType } from "@runway/shared";
+import { withDatabase } from "../db/url.js";
 import type { ClaimedRun } from "../store/runs.js";
 import { runsOutsideTransaction } from "../domain/statements.js";
-import { PostgresReconciler, reconcileRun, targetUrl } from "./reconcile.js";
+import { PostgresReconciler, reconcileRun } from "./reconcile.js";
 import { runSessionName, targetFenceSql } from "./session-name.js";
 import { classify, errorResult, TargetFault } from "./target-errors.js";
 import { boundedQuery, destroySocket, TargetPools } from "./target-pools.js";
 import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReconciler } from "./types.js";
-
-export { targetUrl };
 
 /**
  * Applies a task's statement to its target PostgreSQL database. Transactional statements commit together
@@ -267,7 +266,7 @@ export class PostgresExecutor implements Executor, TargetReconciler {
   }
 
   private async apply(run: ClaimedRun, ctx: ExecContext, p: Progress, started: number): Promise<ExecOutcome> {
-    const url = targetUrl(run.connectionUrl, run.database);
+    const url = withDatabase(run.connectionUrl, run.database);
     const client = await this.connect(() => this.pools.acquire(url), (c) => this.pools.release(c, true), ctx.signal);
     p.phase = "prepare";
     const detach = this.cancelOnAbort(url, client, ctx.signal, p);

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { withDatabase } from "../db/url.js";
 import { TaskType } from "@runway/shared";
 import { runSessionsWhere } from "./session-name.js";
 import { sqlState } from "./target-errors.js";
@@ -26,12 +27,6 @@ export class PostgresReconciler implements TargetReconciler {
 /** How often we look again for sessions that were sent SIGTERM (they exit within milliseconds when alive). */
 const POLL_MS = [20, 50, 100, 200, 500];
 
-export function targetUrl(connectionUrl: string, database: string): string {
-  const u = new URL(connectionUrl);
-  u.pathname = "/" + encodeURIComponent(database);
-  return u.toString();
-}
-
 /**
  * `epochs: "up to"` leaves newer owners' sessions alone: the executor uses it to learn whether its own
  * COMMIT went through after losing the connection, when it is not sure it is still the owner.
@@ -43,7 +38,7 @@ export async function reconcileRun(pools: TargetPools, run: RunRef, opts: { time
   let client: pg.Client | undefined;
   let timer: NodeJS.Timeout | undefined;
   const work = async (): Promise<Reconciled> => {
-    const url = creating ? run.connectionUrl : targetUrl(run.connectionUrl, run.database);
+    const url = creating ? run.connectionUrl : withDatabase(run.connectionUrl, run.database);
     try {
       client = await pools.connectOnce(url, `runway reconcile ${run.id}`, { connectTimeoutMs: left() });
     } catch (e) {

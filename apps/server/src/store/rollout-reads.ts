@@ -1,5 +1,6 @@
 import { sql } from "kysely";
-import { TASK_STATUS_ORDER, type Rollout, type RolloutSummary, type StatusCounts, type TaskStatus } from "@runway/shared";
+import { TASK_STATUS_ORDER, type TaskStatus } from "@runway/shared";
+import type { Rollout, RolloutSummary, StatusCounts } from "@runway/shared/schemas";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 

@@ -1,5 +1,6 @@
 import { sql } from "kysely";
-import type { LogEntry, RunResult, Task, TaskRun, TaskRunStatus, TaskStatus, TaskType, WaitingCause } from "@runway/shared";
+import type { TaskRunStatus, TaskStatus, TaskType, WaitingCause } from "@runway/shared";
+import type { LogEntry, RunResult, Task, TaskRun } from "@runway/shared/schemas";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 

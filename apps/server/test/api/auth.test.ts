@@ -1,19 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, USER_PASSWORD, buildTestApp, call, errorOf, login, userWithRole, type Who } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { useApiApp } from "../helpers/api-app.js";
+import { ADMIN_PASSWORD, USER_PASSWORD, buildTestApp, call, errorOf, login, type Who } from "../helpers/api.js";
+import { createTestDatabase } from "../helpers/db.js";
 
-let t: TestDatabase;
-let app: FastifyInstance;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.close();
-});
-afterEach(async () => {
-  await app?.close();
-});
+// Tests that sign out, disable or re-password someone sign in their own users, not the fixture's.
+const api = useApiApp();
 
 describe("admin bootstrap", () => {
   it("creates admin once with a generated password printed once; a second start prints nothing", async () => {
@@ -37,45 +29,42 @@ describe("admin bootstrap", () => {
   });
 
   it("uses RUNWAY_ADMIN_PASSWORD when set", async () => {
-    app = await buildTestApp(t);
-    expect((await login(app, "admin", ADMIN_PASSWORD)).username).toBe("admin");
+    expect((await login(api.app, "admin", ADMIN_PASSWORD)).username).toBe("admin");
   });
 });
 
 describe("login, logout, me", () => {
   it("sets an httpOnly SameSite cookie and returns the CSRF token; me echoes it", async () => {
-    app = await buildTestApp(t);
-    const res = await app.inject({ method: "POST", url: "/api/v1/auth/login", payload: { username: "admin", password: ADMIN_PASSWORD } });
+    const res = await api.app.inject({ method: "POST", url: "/api/v1/auth/login", payload: { username: "admin", password: ADMIN_PASSWORD } });
     expect(res.statusCode).toBe(200);
     const cookie = res.cookies.find((c) => c.name === "runway_session")!;
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax", path: "/" });
     const body = res.json();
     expect(body).toMatchObject({ username: "admin", role: "admin", via: "session" });
-    const me = await app.inject({ method: "GET", url: "/api/v1/auth/me", cookies: { runway_session: cookie.value } });
+    const me = await api.app.inject({ method: "GET", url: "/api/v1/auth/me", cookies: { runway_session: cookie.value } });
     expect(me.json()).toEqual({ username: "admin", role: "admin", via: "session", csrfToken: body.csrfToken });
     // The table stores a hash, never the cookie value.
-    const stored = await t.db.selectFrom("user_session").select("id").execute();
+    const stored = await api.db.selectFrom("user_session").select("id").execute();
     expect(stored.map((s) => s.id)).not.toContain(cookie.value);
   });
 
   it("refuses a wrong password, an unknown user and a disabled user alike (401), and audits the attempts", async () => {
-    app = await buildTestApp(t);
-    const viewer = await userWithRole(app, t, "viewer");
-    await t.db.updateTable("app_user").set({ disabled: true }).where("username", "=", viewer.username).execute();
+    const viewer = await api.user("viewer");
+    await api.db.updateTable("app_user").set({ disabled: true }).where("username", "=", viewer.username).execute();
     for (const payload of [
       { username: "admin", password: "wrong-password" },
       { username: "nobody", password: "whatever-pass" },
       { username: viewer.username, password: USER_PASSWORD },
     ]) {
-      const res = await app.inject({ method: "POST", url: "/api/v1/auth/login", payload });
+      const res = await api.app.inject({ method: "POST", url: "/api/v1/auth/login", payload });
       expect(errorOf(res)).toMatchObject({ status: 401, code: "UNAUTHENTICATED", message: "wrong username or password, or the user is disabled" });
     }
-    const audit = await t.db.selectFrom("audit_log").select(["actor", "outcome"]).where("action", "=", "auth.login").where("outcome", "<>", "SUCCESS").execute();
+    const audit = await api.db.selectFrom("audit_log").select(["actor", "outcome"]).where("action", "=", "auth.login").where("outcome", "<>", "SUCCESS").execute();
     expect(audit).toEqual(expect.arrayContaining([{ actor: "nobody", outcome: "UNAUTHENTICATED" }, { actor: "admin", outcome: "UNAUTHENTICATED" }]));
   });
 
   it("rate limits repeated logins for one username (429 RATE_LIMITED with retry-after)", async () => {
-    app = await buildTestApp(t, { env: { RUNWAY_LOGIN_RATE_LIMIT: "3" } });
+    const app = await api.extraApp({ env: { RUNWAY_LOGIN_RATE_LIMIT: "3" } });
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) {
       const res = await app.inject({ method: "POST", url: "/api/v1/auth/login", payload: { username: "admin", password: `guess-${i}` } });
@@ -92,26 +81,24 @@ describe("login, logout, me", () => {
   });
 
   it("logout ends the session (the cookie no longer works) and needs the CSRF header", async () => {
-    app = await buildTestApp(t);
-    const admin = await login(app, "admin", ADMIN_PASSWORD);
-    const noCsrf = await app.inject({ method: "POST", url: "/api/v1/auth/logout", headers: { cookie: admin.headers.cookie! } });
+    const admin = await login(api.app, "admin", ADMIN_PASSWORD);
+    const noCsrf = await api.app.inject({ method: "POST", url: "/api/v1/auth/logout", headers: { cookie: admin.headers.cookie! } });
     expect(errorOf(noCsrf)).toMatchObject({ status: 403, code: "PERMISSION_DENIED" });
-    const out = await call(app, admin, { method: "POST", url: "/api/v1/auth/logout" });
+    const out = await api.call(admin, { method: "POST", url: "/api/v1/auth/logout" });
     expect(out.statusCode).toBe(204);
-    const me = await call(app, admin, { method: "GET", url: "/api/v1/auth/me" });
+    const me = await api.call(admin, { method: "GET", url: "/api/v1/auth/me" });
     expect(errorOf(me)).toMatchObject({ status: 401, code: "UNAUTHENTICATED" });
   });
 
   it("me without credentials is 401; with a malformed Authorization header 401", async () => {
-    app = await buildTestApp(t);
-    expect(errorOf(await app.inject({ method: "GET", url: "/api/v1/auth/me" })).status).toBe(401);
-    const bad = await app.inject({ method: "GET", url: "/api/v1/auth/me", headers: { authorization: "Basic abc" } });
+    expect(errorOf(await api.app.inject({ method: "GET", url: "/api/v1/auth/me" })).status).toBe(401);
+    const bad = await api.app.inject({ method: "GET", url: "/api/v1/auth/me", headers: { authorization: "Basic abc" } });
     expect(errorOf(bad)).toMatchObject({ status: 401, code: "UNAUTHENTICATED" });
   });
 
   it("an expired session is refused", async () => {
     let now = new Date();
-    app = await buildTestApp(t, { clock: { now: () => now } });
+    const app = await api.extraApp({ clock: { now: () => now } });
     const admin = await login(app, "admin", ADMIN_PASSWORD);
     expect((await call(app, admin, { method: "GET", url: "/api/v1/auth/me" })).statusCode).toBe(200);
     now = new Date(now.getTime() + 13 * 3600 * 1000);
@@ -121,17 +108,16 @@ describe("login, logout, me", () => {
 
 describe("CSRF", () => {
   it("cookie-authenticated mutations need the session's token; bearer calls do not", async () => {
-    app = await buildTestApp(t);
-    const admin = await login(app, "admin", ADMIN_PASSWORD);
+    const admin = await login(api.app, "admin", ADMIN_PASSWORD);
     const payload = { id: "csrf-p", title: "P" };
-    const missing = await app.inject({ method: "POST", url: "/api/v1/projects", headers: { cookie: admin.headers.cookie! }, payload });
+    const missing = await api.app.inject({ method: "POST", url: "/api/v1/projects", headers: { cookie: admin.headers.cookie! }, payload });
     expect(errorOf(missing)).toMatchObject({ status: 403, code: "PERMISSION_DENIED" });
     expect(errorOf(missing).message).toMatch(/x-csrf-token/);
-    const wrong = await app.inject({ method: "POST", url: "/api/v1/projects", headers: { cookie: admin.headers.cookie!, "x-csrf-token": "nope" }, payload });
+    const wrong = await api.app.inject({ method: "POST", url: "/api/v1/projects", headers: { cookie: admin.headers.cookie!, "x-csrf-token": "nope" }, payload });
     expect(wrong.statusCode).toBe(403);
-    expect(await t.db.selectFrom("project").select("id").where("id", "=", "csrf-p").executeTakeFirst()).toBeUndefined();
-    const token = await call(app, admin, { method: "POST", url: "/api/v1/tokens", payload: { name: "ci" } });
-    const bearer = await app.inject({ method: "POST", url: "/api/v1/projects", headers: { authorization: `Bearer ${token.json().token}` }, payload });
+    expect(await api.db.selectFrom("project").select("id").where("id", "=", "csrf-p").executeTakeFirst()).toBeUndefined();
+    const token = await api.call(admin, { method: "POST", url: "/api/v1/tokens", payload: { name: "ci" } });
+    const bearer = await api.app.inject({ method: "POST", url: "/api/v1/projects", headers: { authorization: `Bearer ${token.json().token}` }, payload });
     expect(bearer.statusCode).toBe(201);
   });
 });
@@ -139,52 +125,50 @@ describe("CSRF", () => {
 describe("users (admin)", () => {
   let admin: Who;
   it("lists, creates and updates users; viewers and releasers are refused", async () => {
-    app = await buildTestApp(t);
-    admin = await login(app, "admin", ADMIN_PASSWORD);
-    const created = await call(app, admin, { method: "POST", url: "/api/v1/users", payload: { username: "carol", password: "carol-password", role: "viewer" } });
+    admin = await login(api.app, "admin", ADMIN_PASSWORD);
+    const created = await api.call(admin, { method: "POST", url: "/api/v1/users", payload: { username: "carol", password: "carol-password", role: "viewer" } });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ username: "carol", role: "viewer", disabled: false });
     expect(created.body).not.toContain("password");
-    const dup = await call(app, admin, { method: "POST", url: "/api/v1/users", payload: { username: "carol", password: "carol-password", role: "viewer" } });
+    const dup = await api.call(admin, { method: "POST", url: "/api/v1/users", payload: { username: "carol", password: "carol-password", role: "viewer" } });
     expect(errorOf(dup)).toMatchObject({ status: 409, code: "CONFLICT" });
-    const list = await call(app, admin, { method: "GET", url: "/api/v1/users" });
+    const list = await api.call(admin, { method: "GET", url: "/api/v1/users" });
     expect(list.json().users.map((u: { username: string }) => u.username)).toEqual(expect.arrayContaining(["admin", "carol"]));
-    const promoted = await call(app, admin, { method: "PATCH", url: "/api/v1/users/carol", payload: { role: "releaser" } });
+    const promoted = await api.call(admin, { method: "PATCH", url: "/api/v1/users/carol", payload: { role: "releaser" } });
     expect(promoted.json().role).toBe("releaser");
-    const missing = await call(app, admin, { method: "PATCH", url: "/api/v1/users/nobody", payload: { role: "viewer" } });
+    const missing = await api.call(admin, { method: "PATCH", url: "/api/v1/users/nobody", payload: { role: "viewer" } });
     expect(errorOf(missing)).toMatchObject({ status: 404, code: "NOT_FOUND" });
-    const empty = await call(app, admin, { method: "PATCH", url: "/api/v1/users/carol", payload: {} });
+    const empty = await api.call(admin, { method: "PATCH", url: "/api/v1/users/carol", payload: {} });
     expect(errorOf(empty)).toMatchObject({ status: 400, code: "INVALID_ARGUMENT" });
-    const weak = await call(app, admin, { method: "POST", url: "/api/v1/users", payload: { username: "dave", password: "short", role: "viewer" } });
+    const weak = await api.call(admin, { method: "POST", url: "/api/v1/users", payload: { username: "dave", password: "short", role: "viewer" } });
     expect(errorOf(weak).message).toMatch(/body\/password/);
     for (const role of ["viewer", "releaser"] as const) {
-      const who = await userWithRole(app, t, role);
-      expect(errorOf(await call(app, who, { method: "GET", url: "/api/v1/users" })).status).toBe(403);
-      expect(errorOf(await call(app, who, { method: "POST", url: "/api/v1/users", payload: { username: "eve", password: "eve-password", role: "admin" } })).code).toBe("PERMISSION_DENIED");
-      expect(errorOf(await call(app, who, { method: "PATCH", url: "/api/v1/users/carol", payload: { role: "admin" } })).status).toBe(403);
+      const who = await api.user(role);
+      expect(errorOf(await api.call(who, { method: "GET", url: "/api/v1/users" })).status).toBe(403);
+      expect(errorOf(await api.call(who, { method: "POST", url: "/api/v1/users", payload: { username: "eve", password: "eve-password", role: "admin" } })).code).toBe("PERMISSION_DENIED");
+      expect(errorOf(await api.call(who, { method: "PATCH", url: "/api/v1/users/carol", payload: { role: "admin" } })).status).toBe(403);
     }
   });
 
   it("disabling a user ends their sessions and stops their tokens; a new password ends sessions", async () => {
-    app = await buildTestApp(t);
-    admin = await login(app, "admin", ADMIN_PASSWORD);
-    const viewer = await userWithRole(app, t, "viewer");
-    const tok = (await call(app, viewer, { method: "POST", url: "/api/v1/tokens", payload: { name: "x" } })).json().token as string;
-    const disable = await call(app, admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { disabled: true } });
+    admin = await login(api.app, "admin", ADMIN_PASSWORD);
+    const viewer = await api.user("viewer");
+    const tok = (await api.call(viewer, { method: "POST", url: "/api/v1/tokens", payload: { name: "x" } })).json().token as string;
+    const disable = await api.call(admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { disabled: true } });
     expect(disable.json().disabled).toBe(true);
-    expect((await call(app, viewer, { method: "GET", url: "/api/v1/auth/me" })).statusCode).toBe(401);
-    expect((await app.inject({ method: "GET", url: "/api/v1/auth/me", headers: { authorization: `Bearer ${tok}` } })).statusCode).toBe(401);
-    await call(app, admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { disabled: false } });
-    const again = await login(app, viewer.username, USER_PASSWORD);
-    await call(app, admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { password: "a-new-password" } });
-    expect((await call(app, again, { method: "GET", url: "/api/v1/auth/me" })).statusCode).toBe(401);
-    expect((await login(app, viewer.username, "a-new-password")).username).toBe(viewer.username);
+    expect((await api.call(viewer, { method: "GET", url: "/api/v1/auth/me" })).statusCode).toBe(401);
+    expect((await api.app.inject({ method: "GET", url: "/api/v1/auth/me", headers: { authorization: `Bearer ${tok}` } })).statusCode).toBe(401);
+    await api.call(admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { disabled: false } });
+    const again = await login(api.app, viewer.username, USER_PASSWORD);
+    await api.call(admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { password: "a-new-password" } });
+    expect((await api.call(again, { method: "GET", url: "/api/v1/auth/me" })).statusCode).toBe(401);
+    expect((await login(api.app, viewer.username, "a-new-password")).username).toBe(viewer.username);
   });
 
   it("refuses to demote or disable the last enabled admin (409 FAILED_PRECONDITION)", async () => {
     const solo = await createTestDatabase();
     try {
-      app = await buildTestApp(solo);
+      const app: FastifyInstance = await buildTestApp(solo);
       admin = await login(app, "admin", ADMIN_PASSWORD);
       for (const payload of [{ role: "viewer" }, { disabled: true }]) {
         const res = await call(app, admin, { method: "PATCH", url: "/api/v1/users/admin", payload });
@@ -201,60 +185,58 @@ describe("users (admin)", () => {
 
 describe("API tokens", () => {
   it("are shown once, stored hashed, listed per user (admins see all), revocable", async () => {
-    app = await buildTestApp(t);
-    const admin = await login(app, "admin", ADMIN_PASSWORD);
-    const viewer = await userWithRole(app, t, "viewer");
-    const created = await call(app, viewer, { method: "POST", url: "/api/v1/tokens", payload: { name: "read-only bot" } });
+    const admin = await login(api.app, "admin", ADMIN_PASSWORD);
+    const viewer = await api.user("viewer");
+    const created = await api.call(viewer, { method: "POST", url: "/api/v1/tokens", payload: { name: "read-only bot" } });
     expect(created.statusCode).toBe(201);
     const { token, id } = created.json() as { token: string; id: string };
     expect(token).toMatch(/^rwt_[A-Za-z0-9_-]{43}$/);
-    const stored = await t.db.selectFrom("api_token").select("token_hash").where("id", "=", id).executeTakeFirstOrThrow();
+    const stored = await api.db.selectFrom("api_token").select("token_hash").where("id", "=", id).executeTakeFirstOrThrow();
     expect(stored.token_hash).not.toContain(token);
     const bearer = { username: viewer.username, headers: { authorization: `Bearer ${token}` } };
-    expect((await call(app, bearer, { method: "GET", url: "/api/v1/auth/me" })).json()).toEqual({ username: viewer.username, role: "viewer", via: "token" });
+    expect((await api.call(bearer, { method: "GET", url: "/api/v1/auth/me" })).json()).toEqual({ username: viewer.username, role: "viewer", via: "token" });
     // A token acts with its user's role.
-    expect(errorOf(await call(app, bearer, { method: "POST", url: "/api/v1/projects", payload: { id: "tp", title: "x" } })).status).toBe(403);
+    expect(errorOf(await api.call(bearer, { method: "POST", url: "/api/v1/projects", payload: { id: "tp", title: "x" } })).status).toBe(403);
 
-    const mine = (await call(app, viewer, { method: "GET", url: "/api/v1/tokens" })).json().tokens;
+    const mine = (await api.call(viewer, { method: "GET", url: "/api/v1/tokens" })).json().tokens;
     expect(mine.every((x: { username: string }) => x.username === viewer.username)).toBe(true);
     expect(JSON.stringify(mine)).not.toContain(token);
     expect(mine[0].lastUsedAt).not.toBeNull();
-    const all = (await call(app, admin, { method: "GET", url: "/api/v1/tokens" })).json().tokens;
+    const all = (await api.call(admin, { method: "GET", url: "/api/v1/tokens" })).json().tokens;
     expect(all.some((x: { id: string }) => x.id === id)).toBe(true);
 
-    const releaser = await userWithRole(app, t, "releaser");
-    expect(errorOf(await call(app, releaser, { method: "DELETE", url: `/api/v1/tokens/${id}` })).status).toBe(404);
-    expect((await call(app, viewer, { method: "DELETE", url: `/api/v1/tokens/${id}` })).statusCode).toBe(204);
-    expect((await call(app, viewer, { method: "DELETE", url: `/api/v1/tokens/${id}` })).statusCode).toBe(204);
-    expect(errorOf(await call(app, bearer, { method: "GET", url: "/api/v1/auth/me" })).status).toBe(401);
-    expect(errorOf(await call(app, admin, { method: "DELETE", url: "/api/v1/tokens/999999" })).code).toBe("NOT_FOUND");
-    const other = (await call(app, releaser, { method: "POST", url: "/api/v1/tokens", payload: { name: "r" } })).json();
-    expect((await call(app, admin, { method: "DELETE", url: `/api/v1/tokens/${other.id}` })).statusCode).toBe(204);
-    expect(errorOf(await app.inject({ method: "GET", url: "/api/v1/tokens" })).status).toBe(401);
-    expect(errorOf(await call(app, admin, { method: "POST", url: "/api/v1/tokens", payload: { name: "" } })).status).toBe(400);
+    const releaser = await api.user("releaser");
+    expect(errorOf(await api.call(releaser, { method: "DELETE", url: `/api/v1/tokens/${id}` })).status).toBe(404);
+    expect((await api.call(viewer, { method: "DELETE", url: `/api/v1/tokens/${id}` })).statusCode).toBe(204);
+    expect((await api.call(viewer, { method: "DELETE", url: `/api/v1/tokens/${id}` })).statusCode).toBe(204);
+    expect(errorOf(await api.call(bearer, { method: "GET", url: "/api/v1/auth/me" })).status).toBe(401);
+    expect(errorOf(await api.call(admin, { method: "DELETE", url: "/api/v1/tokens/999999" })).code).toBe("NOT_FOUND");
+    const other = (await api.call(releaser, { method: "POST", url: "/api/v1/tokens", payload: { name: "r" } })).json();
+    expect((await api.call(admin, { method: "DELETE", url: `/api/v1/tokens/${other.id}` })).statusCode).toBe(204);
+    expect(errorOf(await api.app.inject({ method: "GET", url: "/api/v1/tokens" })).status).toBe(401);
+    expect(errorOf(await api.call(admin, { method: "POST", url: "/api/v1/tokens", payload: { name: "" } })).status).toBe(400);
   });
 });
 
 describe("audit log", () => {
   it("records every mutation with actor, action, target and outcome; admins only; paged newest first", async () => {
-    app = await buildTestApp(t);
-    const admin = await login(app, "admin", ADMIN_PASSWORD);
-    await call(app, admin, { method: "POST", url: "/api/v1/projects", payload: { id: "audited", title: "A" } });
-    await call(app, admin, { method: "POST", url: "/api/v1/projects", payload: { id: "audited", title: "A" } });
-    await call(app, admin, { method: "PATCH", url: "/api/v1/projects/audited", payload: { title: "B" } });
-    const res = await call(app, admin, { method: "GET", url: "/api/v1/audit-log?action=project.create&pageSize=1" });
+    const admin = await login(api.app, "admin", ADMIN_PASSWORD);
+    await api.call(admin, { method: "POST", url: "/api/v1/projects", payload: { id: "audited", title: "A" } });
+    await api.call(admin, { method: "POST", url: "/api/v1/projects", payload: { id: "audited", title: "A" } });
+    await api.call(admin, { method: "PATCH", url: "/api/v1/projects/audited", payload: { title: "B" } });
+    const res = await api.call(admin, { method: "GET", url: "/api/v1/audit-log?action=project.create&pageSize=1" });
     const page1 = res.json();
     expect(page1.entries).toEqual([expect.objectContaining({ actor: "admin", action: "project.create", target: "project/audited", outcome: "CONFLICT" })]);
-    const page2 = (await call(app, admin, { method: "GET", url: `/api/v1/audit-log?action=project.create&pageSize=1&pageToken=${page1.nextPageToken}` })).json();
+    const page2 = (await api.call(admin, { method: "GET", url: `/api/v1/audit-log?action=project.create&pageSize=1&pageToken=${page1.nextPageToken}` })).json();
     expect(page2.entries[0]).toMatchObject({ outcome: "SUCCESS", target: "project/audited" });
-    const update = (await call(app, admin, { method: "GET", url: "/api/v1/audit-log?action=project.update&actor=admin" })).json().entries[0];
+    const update = (await api.call(admin, { method: "GET", url: "/api/v1/audit-log?action=project.update&actor=admin" })).json().entries[0];
     expect(update).toMatchObject({ target: "project/audited", outcome: "SUCCESS", detail: { title: "B", via: "session" } });
-    expect(errorOf(await call(app, admin, { method: "GET", url: "/api/v1/audit-log?pageToken=garbage" })).code).toBe("INVALID_ARGUMENT");
-    const releaser = await userWithRole(app, t, "releaser");
-    expect(errorOf(await call(app, releaser, { method: "GET", url: "/api/v1/audit-log" })).status).toBe(403);
+    expect(errorOf(await api.call(admin, { method: "GET", url: "/api/v1/audit-log?pageToken=garbage" })).code).toBe("INVALID_ARGUMENT");
+    const releaser = await api.user("releaser");
+    expect(errorOf(await api.call(releaser, { method: "GET", url: "/api/v1/audit-log" })).status).toBe(403);
     // A denied attempt by a signed-in user is a fact worth keeping.
-    await call(app, releaser, { method: "POST", url: "/api/v1/projects", payload: { id: "nope", title: "x" } });
-    const denied = (await call(app, admin, { method: "GET", url: `/api/v1/audit-log?actor=${releaser.username}&action=project.create` })).json().entries;
+    await api.call(releaser, { method: "POST", url: "/api/v1/projects", payload: { id: "nope", title: "x" } });
+    const denied = (await api.call(admin, { method: "GET", url: `/api/v1/audit-log?actor=${releaser.username}&action=project.create` })).json().entries;
     expect(denied[0]).toMatchObject({ outcome: "PERMISSION_DENIED" });
   });
 });

@@ -1,8 +1,9 @@
 import http from "node:http";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
-import { createTestDatabase, waitFor, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, apiProject, apiRollout, buildTestApp, call, errorOf, login, taskSpec, userWithRole, type Who } from "./harness.js";
+import { useApiApp } from "../helpers/api-app.js";
+import { ADMIN_PASSWORD, apiProject, apiRollout, call, errorOf, login, taskSpec, userWithRole, type Who } from "../helpers/api.js";
+import { waitFor } from "../helpers/db.js";
 
 interface SseEvent {
   event: string;
@@ -49,49 +50,35 @@ async function openStream(baseUrl: string, path: string, headers: Record<string,
   };
 }
 
-let t: TestDatabase;
-let a: FastifyInstance;
+const api = useApiApp();
 let b: FastifyInstance;
 let baseB: string;
-let adminA: Who;
 let adminB: Who;
 
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.close();
-});
-afterEach(async () => {
-  await a?.close();
-  await b?.close();
-});
-
+/** A second replica beside the fixture's app; it listens, so SSE clients connect to it over HTTP. */
 async function twoReplicas() {
-  a = await buildTestApp(t, { env: { RUNWAY_REPLICA_ID: "replica-a" } });
-  b = await buildTestApp(t, { env: { RUNWAY_REPLICA_ID: "replica-b" } });
+  b = await api.extraApp({ env: { RUNWAY_REPLICA_ID: "replica-b" } });
   baseB = await b.listen({ port: 0, host: "127.0.0.1" });
-  adminA = await login(a, "admin", ADMIN_PASSWORD);
   adminB = await login(b, "admin", ADMIN_PASSWORD);
 }
 
 describe("GET /events (SSE)", () => {
   it("a cancel through one replica reaches an SSE client of another", async () => {
     await twoReplicas();
-    const { projectId, instanceId } = await apiProject(a, adminA, "sse");
-    const { rolloutId, taskIds } = await apiRollout(a, adminA, projectId, [[taskSpec(instanceId, "a")]]);
-    const other = await apiRollout(a, adminA, projectId, [[taskSpec(instanceId, "b")]]);
-    const runId = (await call(a, adminA, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } })).json().results[0].taskRunId;
+    const { projectId, instanceId } = await apiProject(api.app, api.admin, "sse");
+    const { rolloutId, taskIds } = await apiRollout(api.app, api.admin, projectId, [[taskSpec(instanceId, "a")]]);
+    const other = await apiRollout(api.app, api.admin, projectId, [[taskSpec(instanceId, "b")]]);
+    const runId = (await api.call(api.admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } })).json().results[0].taskRunId;
 
-    const viewer = await userWithRole(b, t, "viewer");
+    const viewer = await userWithRole(b, api.t, "viewer");
     const stream = await openStream(baseB, `/api/v1/events?rolloutId=${rolloutId}`, { cookie: viewer.headers.cookie! });
     try {
       expect(stream.status).toBe(200);
       expect(stream.contentType).toMatch(/^text\/event-stream/);
       await waitFor(async () => stream.events.find((e) => e.event === "ready"), { what: "ready event" });
       // A change to another rollout is not this stream's business.
-      await call(a, adminA, { method: "POST", url: `/api/v1/rollouts/${other.rolloutId}/tasks/run`, payload: { taskIds: other.taskIds } });
-      const cancel = await call(a, adminA, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/task-runs/cancel`, payload: { taskRunIds: [runId] } });
+      await api.call(api.admin, { method: "POST", url: `/api/v1/rollouts/${other.rolloutId}/tasks/run`, payload: { taskIds: other.taskIds } });
+      const cancel = await api.call(api.admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/task-runs/cancel`, payload: { taskRunIds: [runId] } });
       expect(cancel.json().results).toEqual([{ taskRunId: runId, outcome: "CANCELED" }]);
       const change = await waitFor(async () => stream.events.find((e) => e.event === "change"), { what: "change event on replica b" });
       expect(change.data).toEqual({ rolloutId });
@@ -106,12 +93,12 @@ describe("GET /events (SSE)", () => {
 
   it("without rolloutId a stream sees every rollout's changes; bearer tokens work", async () => {
     await twoReplicas();
-    const { projectId, instanceId } = await apiProject(a, adminA, "sse2");
+    const { projectId, instanceId } = await apiProject(api.app, api.admin, "sse2");
     const tok = (await call(b, adminB, { method: "POST", url: "/api/v1/tokens", payload: { name: "sse" } })).json().token;
     const stream = await openStream(baseB, "/api/v1/events", { authorization: `Bearer ${tok}` });
     try {
       await waitFor(async () => stream.events.find((e) => e.event === "ready"), { what: "ready" });
-      const { rolloutId } = await apiRollout(a, adminA, projectId, [[taskSpec(instanceId, "x")]]);
+      const { rolloutId } = await apiRollout(api.app, api.admin, projectId, [[taskSpec(instanceId, "x")]]);
       await waitFor(async () => stream.events.find((e) => e.event === "change" && (e.data as { rolloutId: string }).rolloutId === rolloutId), { what: "change for the new rollout" });
     } finally {
       await stream.close();

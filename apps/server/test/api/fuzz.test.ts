@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { beforeAll, expect, it } from "vitest";
 import fc from "fast-check";
 import { Ajv, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
-import type { FastifyInstance } from "fastify";
 import { sql } from "kysely";
 import type { TSchema } from "typebox";
 import { PendingScheduler } from "../../src/scheduler/pending-scheduler.js";
 import { taskRunFinish, taskRunsClaim } from "../../src/store/runs.js";
-import { ApiTokenCreate, Login, UserCreate, UserPatch } from "../../src/schemas/auth.js";
-import { InstanceCreate } from "../../src/schemas/instances.js";
-import { ProjectCreate, ProjectPatch } from "../../src/schemas/projects.js";
-import { RolloutCreate } from "../../src/schemas/rollouts.js";
-import { CancelBody, RunBody, SkipBody } from "../../src/schemas/tasks.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, apiProject, apiRollout, buildTestApp, call, login, taskSpec, type Who } from "./harness.js";
+import { ApiTokenCreate, CancelBody, InstanceCreate, Login, ProjectCreate, ProjectPatch, RolloutCreate, RunBody, SkipBody, UserCreate, UserPatch } from "@runway/shared/schemas";
+import { useApiApp } from "../helpers/api-app.js";
+import { apiProject, apiRollout, taskSpec } from "../helpers/api.js";
 
 /**
  * Thousands of generated bad requests at every mutating endpoint: malformed or wrongly typed bodies,
@@ -26,24 +21,20 @@ const CODES = new Set(["INVALID_ARGUMENT", "UNAUTHENTICATED", "PERMISSION_DENIED
 const TABLES = ["project", "instance", "rollout", "stage", "task", "task_run", "task_run_log", "app_user", "user_session", "api_token", "replica",
   "gating_dirty_database", "gating_dirty_task", "gating_dirty_rollout", "gating_state"];
 
-let t: TestDatabase;
-let app: FastifyInstance;
-let admin: Who;
+const api = useApiApp();
 const ids = { rollout: "", notStarted: "", pendingTask: "", pendingRun: "", doneRun: "", otherRolloutRun: "", otherTask: "" };
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  app = await buildTestApp(t);
-  admin = await login(app, "admin", ADMIN_PASSWORD);
-  const { projectId, instanceId } = await apiProject(app, admin, "fuzz");
-  const r = await apiRollout(app, admin, projectId, [[taskSpec(instanceId, "a"), taskSpec(instanceId, "b"), taskSpec(instanceId, "c")]]);
-  const other = await apiRollout(app, admin, projectId, [[taskSpec(instanceId, "z")]]);
+  // Fixed ids: the generated requests below avoid naming these.
+  const { projectId, instanceId } = await apiProject(api.app, api.admin, "fuzz");
+  const r = await apiRollout(api.app, api.admin, projectId, [[taskSpec(instanceId, "a"), taskSpec(instanceId, "b"), taskSpec(instanceId, "c")]]);
+  const other = await apiRollout(api.app, api.admin, projectId, [[taskSpec(instanceId, "z")]]);
   const runRes = async (rolloutId: string, taskIds: string[]) =>
-    (await call(app, admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } })).json().results as { taskRunId: string }[];
+    (await api.call(api.admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } })).json().results as { taskRunId: string }[];
   const [done] = await runRes(r.rolloutId, [r.taskIds[2]!]);
-  await new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "fz", fullPassIntervalMs: 3_600_000 }).runOnce({ full: true });
-  const [claimed] = await taskRunsClaim(t.db, { replicaId: "fz", limit: 1, leaseTtlMs: 60_000, now: new Date() });
-  await taskRunFinish(t.db, { runId: claimed!.id, replicaId: "fz", epoch: claimed!.epoch, status: "DONE", result: {}, message: "ok", now: new Date() });
+  await new PendingScheduler({ db: api.db, clock: { now: () => new Date() }, replicaId: "fz", fullPassIntervalMs: 3_600_000 }).runOnce({ full: true });
+  const [claimed] = await taskRunsClaim(api.db, { replicaId: "fz", limit: 1, leaseTtlMs: 60_000, now: new Date() });
+  await taskRunFinish(api.db, { runId: claimed!.id, replicaId: "fz", epoch: claimed!.epoch, status: "DONE", result: {}, message: "ok", now: new Date() });
   const [pending] = await runRes(r.rolloutId, [r.taskIds[1]!]);
   const [otherRun] = await runRes(other.rolloutId, other.taskIds);
   Object.assign(ids, {
@@ -51,15 +42,11 @@ beforeAll(async () => {
     doneRun: done!.taskRunId, otherRolloutRun: otherRun!.taskRunId, otherTask: other.taskIds[0],
   });
 });
-afterAll(async () => {
-  await app?.close();
-  await t?.close();
-});
 
 /** One hash over every table but the audit log: one statement, cheap enough to take after every request. */
 async function fingerprint(): Promise<string> {
   const parts = TABLES.map((name) => sql`coalesce((SELECT md5(string_agg(x::text, '|' ORDER BY x::text)) FROM ${sql.table(name)} x), '-')`);
-  const { rows } = await sql<{ h: string }>`SELECT concat_ws(',', ${sql.join(parts)}) AS h`.execute(t.db);
+  const { rows } = await sql<{ h: string }>`SELECT concat_ws(',', ${sql.join(parts)}) AS h`.execute(api.db);
   return rows[0]!.h;
 }
 
@@ -163,10 +150,10 @@ it(`${RUNS} generated bad requests to mutating endpoints: no 5xx, always the err
   await fc.assert(
     fc.asyncProperty(fc.oneof({ arbitrary: badBody, weight: 6 }, { arbitrary: wrongIds, weight: 1 }, { arbitrary: badPaths, weight: 3 }), async (req) => {
       const headers: Record<string, string> = {};
-      if (req.auth !== "none") headers.cookie = admin.headers.cookie!;
-      if (req.auth === "session") headers["x-csrf-token"] = admin.headers["x-csrf-token"]!;
+      if (req.auth !== "none") headers.cookie = api.admin.headers.cookie!;
+      if (req.auth === "session") headers["x-csrf-token"] = api.admin.headers["x-csrf-token"]!;
       if (req.contentType) headers["content-type"] = req.contentType;
-      const res = await app.inject({ method: req.method as "POST", url: req.url, headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
+      const res = await api.app.inject({ method: req.method as "POST", url: req.url, headers, ...(req.payload !== undefined ? { payload: req.payload } : {}) });
       n++;
       seen.add(res.statusCode);
       expect(res.statusCode, `${req.method} ${req.url} ${req.payload?.slice(0, 300)} → ${res.body.slice(0, 300)}`).toBeGreaterThanOrEqual(400);

@@ -1,55 +1,40 @@
 import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { FastifyInstance } from "fastify";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replicaHeartbeat } from "../../src/store/replicas.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, apiProject, apiRollout, buildTestApp, call, errorOf, login, taskSpec } from "./harness.js";
+import { useApiApp } from "../helpers/api-app.js";
+import { errorOf, taskSpec } from "../helpers/api.js";
 
-let t: TestDatabase;
-let app: FastifyInstance;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.close();
-});
-afterEach(async () => {
-  await app?.close();
-});
+const api = useApiApp();
 
 describe("health, readiness, metrics", () => {
   it("healthz and readyz at / and under /api/v1, without credentials", async () => {
-    app = await buildTestApp(t);
     for (const prefix of ["", "/api/v1"]) {
-      expect((await app.inject({ method: "GET", url: `${prefix}/healthz` })).json()).toEqual({ status: "ok" });
-      expect((await app.inject({ method: "GET", url: `${prefix}/readyz` })).json()).toEqual({ status: "ready" });
+      expect((await api.app.inject({ method: "GET", url: `${prefix}/healthz` })).json()).toEqual({ status: "ok" });
+      expect((await api.app.inject({ method: "GET", url: `${prefix}/readyz` })).json()).toEqual({ status: "ready" });
     }
   });
 
   it("readyz is 503 while a migration is missing", async () => {
-    app = await buildTestApp(t);
-    const applied = await t.pool.query<{ id: number; name: string; run_on: Date }>("DELETE FROM pgmigrations RETURNING *");
+    const applied = await api.t.pool.query<{ id: number; name: string; run_on: Date }>("DELETE FROM pgmigrations RETURNING *");
     try {
-      const res = await app.inject({ method: "GET", url: "/readyz" });
+      const res = await api.app.inject({ method: "GET", url: "/readyz" });
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({ status: "not ready", code: "MIGRATIONS_PENDING" });
     } finally {
-      for (const r of applied.rows) await t.pool.query("INSERT INTO pgmigrations (id, name, run_on) VALUES ($1, $2, $3)", [r.id, r.name, r.run_on]);
+      for (const r of applied.rows) await api.t.pool.query("INSERT INTO pgmigrations (id, name, run_on) VALUES ($1, $2, $3)", [r.id, r.name, r.run_on]);
     }
   });
 
   it("metrics: runs by status and live replicas come from the database at scrape time", async () => {
-    app = await buildTestApp(t);
-    const admin = await login(app, "admin", ADMIN_PASSWORD);
-    const { projectId, instanceId } = await apiProject(app, admin, "metrics");
-    const { rolloutId, taskIds } = await apiRollout(app, admin, projectId, [[taskSpec(instanceId, "a"), taskSpec(instanceId, "b")]]);
-    await call(app, admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
-    await replicaHeartbeat(t.db, { replicaId: "metrics-r1", now: new Date() });
-    await replicaHeartbeat(t.db, { replicaId: "metrics-old", now: new Date(Date.now() - 3_600_000) });
+    const { projectId, instanceId } = await api.project();
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "a"), taskSpec(instanceId, "b")]], api.admin);
+    await api.call(api.admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
+    await replicaHeartbeat(api.db, { replicaId: "metrics-r1", now: new Date() });
+    await replicaHeartbeat(api.db, { replicaId: "metrics-old", now: new Date(Date.now() - 3_600_000) });
     for (const url of ["/metrics", "/api/v1/metrics"]) {
-      const res = await app.inject({ method: "GET", url });
+      const res = await api.app.inject({ method: "GET", url });
       expect(res.statusCode).toBe(200);
       expect(res.headers["content-type"]).toMatch(/^text\/plain/);
       expect(res.body).toMatch(/^runway_task_runs\{status="PENDING"\} 2$/m);
@@ -62,8 +47,7 @@ describe("health, readiness, metrics", () => {
 
 describe("OpenAPI", () => {
   it("serves the document with every endpoint of the issue, examples and security schemes; and the UI", async () => {
-    app = await buildTestApp(t);
-    const doc = (await app.inject({ method: "GET", url: "/api/openapi.json" })).json();
+    const doc = (await api.app.inject({ method: "GET", url: "/api/openapi.json" })).json();
     expect(doc.openapi).toBe("3.1.0");
     const expected: [string, string][] = [
       ["get", "/api/v1/projects"], ["post", "/api/v1/projects"], ["get", "/api/v1/projects/{projectId}"], ["patch", "/api/v1/projects/{projectId}"],
@@ -79,7 +63,7 @@ describe("OpenAPI", () => {
     const run = doc.paths["/api/v1/rollouts/{rolloutId}/tasks/run"].post;
     expect(JSON.stringify(run.requestBody)).toContain("example");
     expect(Object.keys(doc.components.securitySchemes)).toEqual(expect.arrayContaining(["session", "bearer"]));
-    const ui = await app.inject({ method: "GET", url: "/api/docs/" });
+    const ui = await api.app.inject({ method: "GET", url: "/api/docs/" });
     expect(ui.statusCode).toBe(200);
     expect(ui.headers["content-type"]).toMatch(/text\/html/);
   });
@@ -98,7 +82,7 @@ describe("dashboard", () => {
   });
 
   it("serves the built dashboard with an SPA fallback; /api stays JSON", async () => {
-    app = await buildTestApp(t, { dashboardDir: dir });
+    const app = await api.extraApp({ dashboardDir: dir });
     const root = await app.inject({ method: "GET", url: "/" });
     expect(root.body).toContain("<title>Runway</title>");
     const deep = await app.inject({ method: "GET", url: "/rollouts/12?tab=tasks" });
@@ -112,7 +96,6 @@ describe("dashboard", () => {
   });
 
   it("without a build, / is a JSON 404", async () => {
-    app = await buildTestApp(t);
-    expect(errorOf(await app.inject({ method: "GET", url: "/" })).status).toBe(404);
+    expect(errorOf(await api.app.inject({ method: "GET", url: "/" })).status).toBe(404);
   });
 });

@@ -1,32 +1,24 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
-import type { FastifyInstance } from "fastify";
+import { beforeAll, expect, it } from "vitest";
 import type { Role } from "@runway/shared";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, apiProject, apiRollout, bearerFor, buildTestApp, call, login, taskSpec, userWithRole, type Who } from "./harness.js";
+import { useApiApp } from "../helpers/api-app.js";
+import { apiProject, taskSpec, type Who } from "../helpers/api.js";
 
 /**
  * Every endpoint × every principal. Bodies are deliberately invalid (or ids unknown), so a caller who is
  * let through gets a 2xx/400/404/409 — never a change — and one who is not gets 401 (anonymous) or 403.
  */
-let t: TestDatabase;
-let app: FastifyInstance;
+const api = useApiApp();
 const who = {} as Record<Role, Who>;
 let r = { rolloutId: "", taskIds: [] as string[] };
 
 beforeAll(async () => {
-  t = await createTestDatabase();
-  app = await buildTestApp(t);
-  const admin = await login(app, "admin", ADMIN_PASSWORD);
-  const { projectId, instanceId } = await apiProject(app, admin, "roles");
-  r = await apiRollout(app, admin, projectId, [[taskSpec(instanceId, "a")]]);
+  // A fixed id: the matrix below names project "roles".
+  const { projectId, instanceId } = await apiProject(api.app, api.admin, "roles");
+  r = await api.rollout(projectId, [[taskSpec(instanceId, "a")]], api.admin);
   // Bearer tokens: a session would end at the first logout in the matrix.
-  who.admin = await bearerFor(app, admin);
-  who.releaser = await bearerFor(app, await userWithRole(app, t, "releaser"));
-  who.viewer = await bearerFor(app, await userWithRole(app, t, "viewer"));
-});
-afterAll(async () => {
-  await app.close();
-  await t.close();
+  who.admin = await api.bearer(api.admin);
+  who.releaser = await api.bearer(api.releaser);
+  who.viewer = await api.bearer(api.viewer);
 });
 
 type Need = Role | "public";
@@ -70,12 +62,12 @@ const endpoints = (): [string, string, Need][] => [
 const RANK: Record<Need, number> = { public: -1, viewer: 0, releaser: 1, admin: 2 };
 
 it("each endpoint admits exactly the roles it should", async () => {
-  const before = await t.db.selectFrom("task_run").select("id").execute();
+  const before = await api.db.selectFrom("task_run").select("id").execute();
   const failures: string[] = [];
   for (const [method, path, need] of endpoints()) {
     const body = method === "GET" || method === "DELETE" ? {} : { payload: {} };
     for (const principal of [null, "viewer", "releaser", "admin"] as const) {
-      const res = await call(app, principal ? who[principal] : null, { method: method as "GET", url: `/api/v1${path}`, ...body });
+      const res = await api.call(principal ? who[principal] : null, { method: method as "GET", url: `/api/v1${path}`, ...body });
       const rank = principal ? RANK[principal] : -1;
       const expected = rank >= RANK[need] ? "allowed" : principal ? 403 : 401;
       const got = res.statusCode === 401 || res.statusCode === 403 ? res.statusCode : "allowed";
@@ -83,5 +75,5 @@ it("each endpoint admits exactly the roles it should", async () => {
     }
   }
   expect(failures).toEqual([]);
-  expect(await t.db.selectFrom("task_run").select("id").execute()).toEqual(before);
+  expect(await api.db.selectFrom("task_run").select("id").execute()).toEqual(before);
 });

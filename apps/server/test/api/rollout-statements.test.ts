@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, apiProject, buildTestApp, call, errorOf, login, taskSpec, type Who } from "./harness.js";
+import { ADMIN_PASSWORD, apiProject, buildTestApp, call, errorOf, login, taskSpec, type Who } from "../helpers/api.js";
 
 let t: TestDatabase;
 let app: FastifyInstance;

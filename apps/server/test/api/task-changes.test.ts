@@ -1,63 +1,42 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { FastifyInstance } from "fastify";
+import { describe, expect, it } from "vitest";
+import type { TaskList } from "@runway/shared/schemas";
 import { PendingScheduler } from "../../src/scheduler/pending-scheduler.js";
 import { CHANGE_OVERLAP_MS } from "../../src/schemas/change-cursor.js";
 import { taskRunsClaim } from "../../src/store/runs.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, apiProject, apiRollout, buildTestApp, call, errorOf, login, taskSpec, userWithRole, type Who } from "./harness.js";
+import { useApiApp } from "../helpers/api-app.js";
+import { errorOf, taskSpec } from "../helpers/api.js";
 
 /**
  * `GET /rollouts/:id/tasks?updatedSince=<cursor>`: the dashboard's live view merges these deltas instead of
  * reloading every task. The app runs on a clock the test moves, so "changed after the cursor" is exact.
  */
-let t: TestDatabase;
-let app: FastifyInstance;
-let releaser: Who;
-let viewer: Who;
-let seq = 0;
 const T0 = Date.parse("2031-03-01T10:00:00Z");
 let nowMs = T0;
 const clock = { now: () => new Date(nowMs) };
 /** Minutes after T0: far apart compared with the overlap, so only what the test changed is "recent". */
 const at = (minutes: number) => (nowMs = T0 + minutes * 60_000);
 
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.close();
-});
-afterEach(async () => {
-  await app?.close();
-});
+const api = useApiApp({ clock });
 
+/** A rollout of two stages (five tasks) in a fresh project, made at T0. */
 async function setup() {
   at(0);
-  app = await buildTestApp(t, { clock });
-  const admin = await login(app, "admin", ADMIN_PASSWORD);
-  releaser = await userWithRole(app, t, "releaser");
-  viewer = await userWithRole(app, t, "viewer");
-  const { projectId, instanceId } = await apiProject(app, admin, `tc${++seq}`);
-  return apiRollout(app, releaser, projectId, [
+  const { projectId, instanceId } = await api.project();
+  return api.rollout(projectId, [
     [taskSpec(instanceId, "a"), taskSpec(instanceId, "b"), taskSpec(instanceId, "c")],
     [taskSpec(instanceId, "d"), taskSpec(instanceId, "e")],
   ]);
 }
 
-interface ListBody {
-  tasks: { id: string; status: string; latestRun?: { id: string; waitingCause?: { type: string }; cancelRequestedAt: string | null } }[];
-  nextPageToken: string | null;
-  cursor: string;
-}
-const list = async (rolloutId: string, query = ""): Promise<ListBody> => {
-  const res = await call(app, viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks${query}` });
+const list = async (rolloutId: string, query = ""): Promise<TaskList> => {
+  const res = await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks${query}` });
   expect(res.statusCode, res.body).toBe(200);
   return res.json();
 };
 const since = (rolloutId: string, cursor: string, more = "") => list(rolloutId, `?updatedSince=${cursor}${more}`);
-const ids = (body: ListBody) => body.tasks.map((x) => x.id);
-const post = (url: string, payload: object) => call(app, releaser, { method: "POST", url: `/api/v1${url}`, payload });
-const pass = () => new PendingScheduler({ db: t.db, clock, replicaId: "r1", fullPassIntervalMs: 3_600_000 }).runOnce({ full: true });
+const ids = (body: TaskList) => body.tasks.map((x) => x.id);
+const post = (url: string, payload: object) => api.call(api.releaser, { method: "POST", url: `/api/v1${url}`, payload });
+const pass = () => new PendingScheduler({ db: api.db, clock, replicaId: "r1", fullPassIntervalMs: 3_600_000 }).runOnce({ full: true });
 
 describe("task list deltas (updatedSince)", () => {
   it("returns only the tasks whose status, cancel request or waiting cause changed after the cursor", async () => {
@@ -90,7 +69,7 @@ describe("task list deltas (updatedSince)", () => {
     at(50);
     await post(`/rollouts/${rolloutId}/tasks/run`, { taskIds: [c] });
     await pass();
-    await taskRunsClaim(t.db, { replicaId: "r1", limit: 100, leaseTtlMs: 3_600_000, now: clock.now() });
+    await taskRunsClaim(api.db, { replicaId: "r1", limit: 100, leaseTtlMs: 3_600_000, now: clock.now() });
     const running = (await list(rolloutId, "?status=RUNNING")).tasks[0]!;
     expect(running.id).toBe(c);
     at(60);
@@ -133,10 +112,10 @@ describe("task list deltas (updatedSince)", () => {
     expect(ids(p2)).toEqual(taskIds.slice(2, 4));
     expect(ids(await since(rolloutId, cursor, `&stageId=${stageIds[1]}`))).toEqual(taskIds.slice(3));
 
-    const bad = async (q: string) => errorOf(await call(app, viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks${q}` }));
+    const bad = async (q: string) => errorOf(await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks${q}` }));
     expect(await bad(`?updatedSince=${cursor}&status=SKIPPED`)).toMatchObject({ status: 400, message: expect.stringMatching(/status/) });
     expect(await bad(`?updatedSince=${Buffer.from("k:12").toString("base64url")}`)).toMatchObject({ status: 400, message: expect.stringMatching(/updatedSince/) });
     for (const q of ["?updatedSince=", "?updatedSince=a%20b", `?updatedSince=${"x".repeat(101)}`]) expect((await bad(q)).status, q).toBe(400);
-    expect((await call(app, viewer, { method: "GET", url: `/api/v1/rollouts/424242424242/tasks?updatedSince=${cursor}` })).statusCode).toBe(404);
+    expect((await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/424242424242/tasks?updatedSince=${cursor}` })).statusCode).toBe(404);
   });
 });

@@ -1,16 +1,11 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { inject } from "vitest";
+import { withDatabase } from "../../src/db/url.js";
 import { createDb, createPool, type Db } from "../../src/store/db.js";
 
 export function serverUrl(): string {
   return inject("pgUrl");
-}
-
-export function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = "/" + database;
-  return u.toString();
 }
 
 export async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {

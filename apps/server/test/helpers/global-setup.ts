@@ -5,6 +5,7 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { freePort, startEmbeddedPostgres, type EmbeddedHandle } from "../../src/db/embedded.js";
 import { migrate } from "../../src/db/migrate.js";
+import { withDatabase } from "../../src/db/url.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -13,12 +14,6 @@ declare module "vitest" {
 }
 
 export const TEMPLATE_DB = "runway_template";
-
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = "/" + database;
-  return u.toString();
-}
 
 let embedded: EmbeddedHandle | undefined;
 let dataDir: string | undefined;

@@ -2,12 +2,7 @@ import fp from "fastify-plugin";
 import type { FastifyInstance } from "fastify";
 import { Listener } from "../../db/listener.js";
 import { Channel } from "../../store/db.js";
-
-/** What an SSE client is told: this rollout changed (refetch it); `resync` after a possible gap. */
-export interface ChangeEvent {
-  rolloutId: string | null;
-  resync?: boolean;
-}
+import type { ChangeEvent } from "@runway/shared/schemas";
 
 export interface ChangeSink {
   send(ev: ChangeEvent): void;

@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { auditList } from "../../../store/audit.js";
-import { AuditEntries, AuditQuery } from "../../../schemas/auth.js";
-import { errorResponses } from "../../../schemas/common.js";
+import { AuditEntries, AuditQuery, errorResponses } from "@runway/shared/schemas";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
 
 const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {

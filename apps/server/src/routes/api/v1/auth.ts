@@ -4,8 +4,7 @@ import { sessionCreate, sessionDelete } from "../../../store/sessions.js";
 import { userCredentials } from "../../../store/users.js";
 import { ApiError, ErrorCode } from "../../../plugins/app/api-error.js";
 import { SESSION_COOKIE } from "../../../plugins/app/auth.js";
-import { Login, Me } from "../../../schemas/auth.js";
-import { errorResponses, NoContent } from "../../../schemas/common.js";
+import { errorResponses, Login, Me, NoContent } from "@runway/shared/schemas";
 
 const tags = ["auth"];
 

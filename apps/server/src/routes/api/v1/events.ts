@@ -1,13 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Type } from "typebox";
 import { rolloutExists } from "../../../store/rollout-reads.js";
 import { ApiError, ErrorCode, notFound } from "../../../plugins/app/api-error.js";
-import { errorResponses, Id } from "../../../schemas/common.js";
-
-const EventsQuery = Type.Object(
-  { rolloutId: Type.Optional(Id("Only this rollout's changes; omit for every rollout")) },
-  { additionalProperties: false },
-);
+import { errorResponses, EventsQuery } from "@runway/shared/schemas";
 
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app.ctx;

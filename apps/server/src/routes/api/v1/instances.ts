@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { instanceCreate, instanceDelete, instanceGet, instanceList, type Instance as StoredInstance } from "../../../store/instances.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
-import { Instance, InstanceCreate, InstanceList, InstanceParams } from "../../../schemas/instances.js";
-import { errorResponses, NoContent } from "../../../schemas/common.js";
+import { errorResponses, Instance, InstanceCreate, InstanceList, InstanceParams, NoContent } from "@runway/shared/schemas";
 
 const tags = ["instances"];
 const MASK = "****";

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { projectCreate, projectDelete, projectGet, projectList, projectUpdate } from "../../../store/projects.js";
 import { notFound } from "../../../plugins/app/api-error.js";
-import { Project, ProjectCreate, ProjectList, ProjectParams, ProjectPatch } from "../../../schemas/projects.js";
-import { errorResponses, NoContent } from "../../../schemas/common.js";
+import { errorResponses, NoContent, Project, ProjectCreate, ProjectList, ProjectParams, ProjectPatch } from "@runway/shared/schemas";
 
 const tags = ["projects"];
 

@@ -3,9 +3,7 @@ import { TaskType } from "@runway/shared";
 import { rolloutCreate } from "../../../store/rollouts.js";
 import { rolloutGet, rolloutList } from "../../../store/rollout-reads.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
-import { MAX_TASKS_PER_ROLLOUT, Rollout, RolloutCreate, RolloutList, RolloutListQuery, RolloutParams } from "../../../schemas/rollouts.js";
-import { ProjectParams } from "../../../schemas/projects.js";
-import { errorResponses } from "../../../schemas/common.js";
+import { errorResponses, MAX_TASKS_PER_ROLLOUT, ProjectParams, Rollout, RolloutCreate, RolloutList, RolloutListQuery, RolloutParams } from "@runway/shared/schemas";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
 
 const tags = ["rollouts"];

@@ -2,9 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { taskRunsCancel } from "../../../store/task-actions.js";
 import { taskRunGet, taskRunLogs } from "../../../store/task-reads.js";
 import { notFound } from "../../../plugins/app/api-error.js";
-import { RolloutParams } from "../../../schemas/rollouts.js";
-import { CancelBody, CancelResults, LogEntries, LogQuery, TaskRun, TaskRunParams } from "../../../schemas/tasks.js";
-import { errorResponses } from "../../../schemas/common.js";
+import { CancelBody, CancelResults, errorResponses, LogEntries, LogQuery, RolloutParams, TaskRun, TaskRunParams } from "@runway/shared/schemas";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
 
 const tags = ["tasks"];

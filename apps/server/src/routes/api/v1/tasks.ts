@@ -2,9 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { tasksRun, tasksSkip } from "../../../store/task-actions.js";
 import { taskGet, taskList, taskRunList } from "../../../store/task-reads.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
-import { RolloutParams } from "../../../schemas/rollouts.js";
-import { RunBody, RunResults, SkipBody, SkipResult, Task, TaskList, TaskListQuery, TaskParams, TaskRunList } from "../../../schemas/tasks.js";
-import { errorResponses } from "../../../schemas/common.js";
+import { errorResponses, RolloutParams, RunBody, RunResults, SkipBody, SkipResult, Task, TaskList, TaskListQuery, TaskParams, TaskRunList } from "@runway/shared/schemas";
 import { decodeChangeCursor, encodeChangeCursor } from "../../../schemas/change-cursor.js";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
 

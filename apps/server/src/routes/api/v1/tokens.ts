@@ -2,8 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { newApiToken, sha256 } from "../../../auth/secrets.js";
 import { tokenCreate, tokenList, tokenRevoke } from "../../../store/tokens.js";
 import { hasRole } from "../../../plugins/app/auth.js";
-import { ApiTokenCreate, ApiTokenCreated, ApiTokenList, ApiTokenParams } from "../../../schemas/auth.js";
-import { errorResponses, NoContent } from "../../../schemas/common.js";
+import { ApiTokenCreate, ApiTokenCreated, ApiTokenList, ApiTokenParams, errorResponses, NoContent } from "@runway/shared/schemas";
 
 const tags = ["auth"];
 

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { hashPassword } from "../../../auth/secrets.js";
 import { userCreate, userList, userUpdate } from "../../../store/users.js";
-import { User, UserCreate, UserList, UserParams, UserPatch } from "../../../schemas/auth.js";
-import { errorResponses } from "../../../schemas/common.js";
+import { errorResponses, User, UserCreate, UserList, UserParams, UserPatch } from "@runway/shared/schemas";
 
 const tags = ["auth"];
 

@@ -1,12 +1,11 @@
-import { Type } from "typebox";
-import { SCHEMA_VERSION_PATTERN, TASK_TYPES } from "@runway/shared";
-import { Id, NextPageToken, Nullable, PageQuery, Slug, StatusCounts, Text, Timestamp } from "./common.js";
+import { Type, type Static } from "typebox";
+import { SCHEMA_VERSION_PATTERN } from "../version.js";
+import { Id, Nullable, Slug, StatusCounts, TaskTypeSchema, Text, Timestamp } from "./common.js";
+import { NextPageToken, PageQuery } from "./page.js";
 
 export const MAX_STAGES = 100;
 export const MAX_TASKS_PER_ROLLOUT = 10000;
 export const MAX_STATEMENT_LENGTH = 1_000_000;
-
-export const TaskTypeSchema = Type.Enum([...TASK_TYPES], { description: "DATABASE_CREATE, DATABASE_SCHEMA_UPDATE and DATABASE_SDL are sequential per database" });
 
 /** PostgreSQL database names: at most 63 bytes; letters, digits, _ $ and - (quoted by the executor). */
 export const DatabaseName = Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_$-]{0,62}$", description: "Target database name", examples: ["orders"] });
@@ -20,6 +19,7 @@ const createExample = {
   ],
 };
 
+/** A task as a new rollout declares it. */
 export const NewTask = Type.Object(
   {
     type: TaskTypeSchema,
@@ -30,6 +30,7 @@ export const NewTask = Type.Object(
   },
   { additionalProperties: false },
 );
+export type NewTask = Static<typeof NewTask>;
 
 export const RolloutCreate = Type.Object(
   {
@@ -47,6 +48,10 @@ export const RolloutCreate = Type.Object(
   },
   { additionalProperties: false, examples: [createExample] },
 );
+export type RolloutCreate = Static<typeof RolloutCreate>;
+
+export const Stage = Type.Object({ id: Id("Stage id"), environment: Type.String(), position: Type.Integer(), statusCounts: StatusCounts });
+export type Stage = Static<typeof Stage>;
 
 const summaryFields = {
   id: Id("Rollout id"),
@@ -58,11 +63,11 @@ const summaryFields = {
 };
 
 export const RolloutSummary = Type.Object(summaryFields);
-export const Rollout = Type.Object({
-  ...summaryFields,
-  stages: Type.Array(Type.Object({ id: Id("Stage id"), environment: Type.String(), position: Type.Integer(), statusCounts: StatusCounts })),
-});
+export type RolloutSummary = Static<typeof RolloutSummary>;
+export const Rollout = Type.Object({ ...summaryFields, stages: Type.Array(Stage) });
+export type Rollout = Static<typeof Rollout>;
 
 export const RolloutParams = Type.Object({ rolloutId: Id("Rollout id") });
 export const RolloutListQuery = Type.Object(PageQuery(50), { additionalProperties: false });
 export const RolloutList = Type.Object({ rollouts: Type.Array(RolloutSummary), nextPageToken: NextPageToken });
+export type RolloutList = Static<typeof RolloutList>;

@@ -6,7 +6,7 @@ import { Metrics } from "../../src/metrics.js";
 import { hashPassword } from "../../src/auth/secrets.js";
 import { userCreate } from "../../src/store/users.js";
 import type { Clock } from "../../src/scheduler/clock.js";
-import type { TestDatabase } from "../helpers/db.js";
+import type { TestDatabase } from "./db.js";
 
 export const ADMIN_PASSWORD = "admin-password-for-tests";
 export const USER_PASSWORD = "user-password-for-tests";

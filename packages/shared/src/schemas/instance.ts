@@ -1,4 +1,4 @@
-import { Type } from "typebox";
+import { Type, type Static } from "typebox";
 import { Slug, Text } from "./common.js";
 
 export const Instance = Type.Object(
@@ -10,6 +10,7 @@ export const Instance = Type.Object(
   },
   { examples: [{ id: "pg-main", title: "Main cluster", engine: "POSTGRES", connectionUrl: "postgres://runway:****@db.internal:5432/postgres" }] },
 );
+export type Instance = Static<typeof Instance>;
 
 export const InstanceCreate = Type.Object(
   {
@@ -26,6 +27,8 @@ export const InstanceCreate = Type.Object(
   },
   { additionalProperties: false, examples: [{ id: "pg-main", title: "Main cluster", connectionUrl: "postgres://runway:secret@db.internal:5432/postgres" }] },
 );
+export type InstanceCreate = Static<typeof InstanceCreate>;
 
 export const InstanceParams = Type.Object({ instanceId: Slug("Instance id", "pg-main") });
 export const InstanceList = Type.Object({ instances: Type.Array(Instance) });
+export type InstanceList = Static<typeof InstanceList>;

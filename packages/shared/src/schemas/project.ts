@@ -1,4 +1,4 @@
-import { Type } from "typebox";
+import { Type, type Static } from "typebox";
 import { Slug, Text } from "./common.js";
 
 const example = { id: "payments", title: "Payments", parallelTasksPerRollout: 4 };
@@ -11,6 +11,7 @@ export const Project = Type.Object(
   },
   { examples: [example] },
 );
+export type Project = Static<typeof Project>;
 
 export const ProjectCreate = Type.Object(
   {
@@ -20,6 +21,7 @@ export const ProjectCreate = Type.Object(
   },
   { additionalProperties: false, examples: [example] },
 );
+export type ProjectCreate = Static<typeof ProjectCreate>;
 
 export const ProjectPatch = Type.Object(
   {
@@ -28,6 +30,8 @@ export const ProjectPatch = Type.Object(
   },
   { additionalProperties: false, minProperties: 1, examples: [{ parallelTasksPerRollout: 2 }] },
 );
+export type ProjectPatch = Static<typeof ProjectPatch>;
 
 export const ProjectParams = Type.Object({ projectId: Slug("Project id", "payments") });
 export const ProjectList = Type.Object({ projects: Type.Array(Project) });
+export type ProjectList = Static<typeof ProjectList>;

@@ -1,0 +1,6 @@
+/** `@runway/server`: the app as a whole, for benchmarks that run it in-process. See README.md here. */
+export { buildApp } from "../app.js";
+export { loadConfig } from "../config.js";
+export { startReplica, type ReplicaOverrides } from "../replica.js";
+export { Metrics } from "../metrics.js";
+export { hashPassword, newApiToken, sha256 } from "../auth/secrets.js";

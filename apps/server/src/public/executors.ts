@@ -1,0 +1,3 @@
+/** `@runway/server/executors`: the PostgreSQL executor and the interface every executor implements. See README.md here. */
+export { PostgresExecutor } from "../executors/postgres.js";
+export type { ExecContext, ExecOutcome, Executor } from "../executors/types.js";

@@ -1,0 +1,11 @@
+/** `@runway/server/store`: the store functions benchmarks and chaos reproductions drive. See README.md here. */
+export { createDb, createPool, type Db } from "../store/db.js";
+export type { DB } from "../store/schema.js";
+export { SWEEP_LOCK } from "../store/gating.js";
+export { instanceCreate } from "../store/instances.js";
+export { projectCreate } from "../store/projects.js";
+export { rolloutCreate, type NewTask } from "../store/rollouts.js";
+export { taskRunFinish, taskRunsClaim, taskRunsRenewLeases, type ClaimedRun } from "../store/runs.js";
+export { taskRunsCancel, tasksRun } from "../store/task-actions.js";
+export { tokenCreate } from "../store/tokens.js";
+export { userCreate } from "../store/users.js";

@@ -1,0 +1,21 @@
+import { Type, type Static } from "typebox";
+import { Id, Nullable, Timestamp } from "./common.js";
+import { NextPageToken, PageQuery } from "./page.js";
+
+export const AuditQuery = Type.Object(
+  { actor: Type.Optional(Type.String({ maxLength: 64 })), action: Type.Optional(Type.String({ maxLength: 64 })), ...PageQuery(100) },
+  { additionalProperties: false },
+);
+export type AuditQuery = Static<typeof AuditQuery>;
+export const AuditEntry = Type.Object({
+  id: Id("Entry id"),
+  at: Timestamp(),
+  actor: Nullable(Type.String()),
+  action: Type.String({ examples: ["task-runs.cancel"] }),
+  target: Nullable(Type.String({ examples: ["rollout/12"] })),
+  outcome: Type.String({ description: "SUCCESS or the error code", examples: ["SUCCESS", "CONFLICT"] }),
+  detail: Type.Unknown(),
+});
+export type AuditEntry = Static<typeof AuditEntry>;
+export const AuditEntries = Type.Object({ entries: Type.Array(AuditEntry), nextPageToken: NextPageToken });
+export type AuditEntries = Static<typeof AuditEntries>;

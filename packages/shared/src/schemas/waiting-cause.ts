@@ -1,0 +1,19 @@
+import { Type, type Static } from "typebox";
+import { Id, Timestamp } from "./common.js";
+
+const since = Timestamp("Since when this cause holds");
+
+/**
+ * A waiting cause as served. The stored one (`WaitingCause` in status.ts) is the same but for
+ * PARALLEL_LIMIT's `active`, which the API fills in with the rollout's live AVAILABLE+RUNNING count.
+ */
+export const ServedWaitingCause = Type.Union(
+  [
+    Type.Object({ type: Type.Literal("RUN_AT"), runAt: Timestamp(), since }),
+    Type.Object({ type: Type.Literal("VERSION_ORDER"), taskId: Id("The unfinished task with a smaller version"), schemaVersion: Type.String(), since }),
+    Type.Object({ type: Type.Literal("DATABASE_BUSY"), taskId: Id("The task whose run holds the database"), since }),
+    Type.Object({ type: Type.Literal("PARALLEL_LIMIT"), limit: Type.Integer(), active: Type.Integer({ description: "AVAILABLE+RUNNING runs of the rollout now" }), since }),
+  ],
+  { description: "Why a PENDING run waits: the first gate that holds it" },
+);
+export type ServedWaitingCause = Static<typeof ServedWaitingCause>;
