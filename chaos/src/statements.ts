@@ -22,17 +22,17 @@ CREATE TABLE chaos_journal (
 CREATE TABLE chaos_schema (id integer);
 CREATE TABLE chaos_data (marker text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
 
--- application_name is "runway:<installation tag>:<runId>:<epoch>:<replicaId>" (executors/session-name.ts).
+-- application_name is "runway run <runId> attempt <n> epoch <e> <replicaId>".
 CREATE FUNCTION chaos_begin(p_marker text) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   app text := current_setting('application_name');
-  w text[] := string_to_array(app, ':');
+  w text[] := string_to_array(app, ' ');
 BEGIN
-  IF w[1] IS DISTINCT FROM 'runway' OR w[3] !~ '^[0-9]+$' OR w[4] !~ '^[0-9]+$' THEN
+  IF w[1] IS DISTINCT FROM 'runway' OR w[2] IS DISTINCT FROM 'run' THEN
     RAISE EXCEPTION 'chaos: unexpected application_name %', app;
   END IF;
   INSERT INTO chaos_journal (marker, task_id, attempt, run_id, epoch, replica, schema_version, app, started_at)
-  SELECT p_marker, l.task_id, l.attempt, w[3]::bigint, w[4]::integer, w[5], l.schema_version, app, clock_timestamp()
+  SELECT p_marker, l.task_id, l.attempt, w[3]::bigint, w[7]::integer, w[8], l.schema_version, app, clock_timestamp()
   FROM (SELECT 1) AS one LEFT JOIN public.runway_ledger l ON l.run_id = w[3]::bigint;
 END $$;
 
