@@ -57,8 +57,7 @@ describe("target fence", () => {
       await session(target, name(3, installationId, "42420")),
       await session(other, name(3)), // the same run on another database
     ];
-    const [{ count }] = await target.query<{ count: string }>(targetFenceSql({ installationId, runId, epoch: 10 }));
-    expect(count).toBe("2");
+    expect(await target.query(targetFenceSql({ installationId, runId, epoch: 10 }))).toEqual([{ count: "2" }]);
     for (const s of older) expect(await s.done).toMatch(/terminating connection due to administrator command/);
     for (const s of kept) expect(await alive(target, s.pid)).toBe(true); // pg_stat_activity is server-wide
   });
