@@ -182,4 +182,22 @@ describe("the COMMIT whose answer is lost", () => {
     expect(out.message).toMatch(/ledger confirms it committed/);
     expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'committed_blind'")).toHaveLength(1);
   });
+
+  it("RETRY when the ledger shows it did not commit", async () => {
+    executor = new PostgresExecutor({ statementTimeoutMs: 500, queryTimeoutMs: 1000 });
+    const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE reset_before_commit ()" });
+    const out = await executor.execute(run, execCtx({ stillOwner: async () => { proxy.reset(); return true; } }));
+    expect(out.status, out.message).toBe("RETRY");
+    expect(out.notStarted).toBeFalsy();
+    expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'reset_before_commit'")).toEqual([]);
+  });
+
+  it("RETRY with COMMIT_UNKNOWN when the ledger cannot be read either, within the commit and query bounds", async () => {
+    executor = new PostgresExecutor({ statementTimeoutMs: 500, queryTimeoutMs: 1000 });
+    const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE maybe_committed ()" });
+    const [out, ms] = await timed(executor.execute(run, execCtx({ stillOwner: async () => { proxy.blackhole(); return true; } })));
+    expect(out.status, out.message).toBe("RETRY");
+    expect(errorOf(out.result).code).toBe("COMMIT_UNKNOWN");
+    expect(ms).toBeLessThan(500 + 1000 + 1000 + SLACK_MS);
+  });
 });

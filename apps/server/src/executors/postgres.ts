@@ -250,13 +250,16 @@ export class PostgresExecutor implements Executor, TargetReconciler {
 
   /**
    * The connection was lost during COMMIT: it may or may not have committed. Our session is ended at
-   * the target, then the ledger tells (bounded). Not confirmed applied: RETRY, and a re-run's ledger check
-   * decides for good.
+   * the target, then the ledger tells (bounded). Not applied: RETRY. Unknown (the target cannot be asked):
+   * RETRY with COMMIT_UNKNOWN, and the ledger decides later (a reconcile, or a re-run's ledger check).
    */
   private async commitLost(client: pg.PoolClient, run: ClaimedRun, e: unknown, rows: number): Promise<{ rows: number; note: string }> {
     destroySocket(client);
     const seen = await reconcileRun(this.pools, run, { timeoutMs: this.queryTimeoutMs, epochs: "up to" });
-    if (seen.state !== "applied") throw e;
+    if (seen.state === "not_applied") throw e;
+    if (seen.state === "unreachable") {
+      throw new TargetFault("COMMIT_UNKNOWN", `the connection was lost during COMMIT (${(e as Error).message}) and the target's ledger could not be read: ${seen.error}`);
+    }
     return { rows, note: `the connection was lost during COMMIT; the target's ledger confirms it committed (${(e as Error).message})` };
   }
 
