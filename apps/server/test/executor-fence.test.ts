@@ -105,8 +105,11 @@ describe("target fence", () => {
   });
 
   it("names fit PostgreSQL's 63 bytes with the longest ids, whatever the replica id", () => {
-    const n = runSessionName({ installationId: randomUUID(), runId: "9".repeat(18), epoch: 2 ** 31 - 1 }, "réplica with spaces".repeat(5));
+    const long = runSessionName({ installationId: randomUUID(), runId: "9".repeat(19), epoch: 2 ** 31 - 1 }, "replica");
+    expect(long).toMatch(/^runway run 9{19} in [0-9a-f]{10} epoch 2147483647( |$)/);
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(63);
+    const n = runSessionName({ installationId: randomUUID(), runId: "12", epoch: 3 }, "réplica with spaces".repeat(5));
     expect(Buffer.byteLength(n)).toBeLessThanOrEqual(63);
-    expect(n).toMatch(/^runway:[0-9a-f]{12}:9{18}:2147483647:r_plica_with_/);
+    expect(n).toMatch(/^runway run 12 in [0-9a-f]{10} epoch 3 r_plica_with_spaces/);
   });
 });

@@ -47,7 +47,7 @@ describe("reconcile", () => {
     const out = await executor.reconcile(run, { timeoutMs: 10_000 });
     expect(out).toEqual({ state: "not_applied" });
     // Checked right away, not polled: reconcile itself waited for them to exit.
-    expect(await runSessions(target, run.id, `application_name LIKE 'runway:${installationTag(run.installationId)}:%'`)).toEqual([]);
+    expect(await runSessions(target, run.id, `application_name LIKE '% in ${installationTag(run.installationId)} %'`)).toEqual([]);
     for (const s of mine) expect(await s.done).toMatch(/terminating connection due to administrator command/);
     const pids = (await target.query<{ pid: number }>("SELECT pid FROM pg_stat_activity")).map((r) => r.pid);
     for (const s of others) expect(pids).toContain(s.pid);
