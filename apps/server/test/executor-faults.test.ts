@@ -1,7 +1,7 @@
 import { TaskType } from "@runway/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PostgresExecutor } from "../src/executors/postgres.js";
-import { TargetPools } from "../src/executors/target-pools.js";
+import { boundedQuery, TargetPools } from "../src/executors/target-pools.js";
 import { createTargetDatabase, serverUrl, waitFor, withDatabase, type TargetDatabase } from "./helpers/db.js";
 import { FaultProxy } from "./helpers/fault-proxy.js";
 import { execCtx, runOn } from "./helpers/runs.js";
@@ -166,6 +166,21 @@ describe("a silent target (no RST) holds nothing for long", () => {
     } finally {
       const [, ms] = await timed(pools.close()); // the idle session's goodbye is never answered
       expect(ms).toBeLessThan(500 + SLACK_MS);
+    }
+  });
+});
+
+describe("client-side bounds", () => {
+  it("a bound beyond Node's timer range (a long statement_timeout × many statements) is clamped, not turned into 1 ms", async () => {
+    const pools = new TargetPools({
+      size: 1, maxPools: 1, idleMs: 1000, statementTimeoutMs: 0, connectTimeoutMs: 5000, keepAliveIdleMs: 10_000, queryTimeoutMs: 1000, applicationName: "runway test",
+    });
+    try {
+      const client = await pools.acquire(target.url);
+      await boundedQuery(client, "SELECT pg_sleep(0.2)", 3_600_000 * 1000);
+      pools.release(client, false);
+    } finally {
+      await pools.close();
     }
   });
 });
