@@ -53,7 +53,7 @@ describe("errors below the SQL layer are never the statement's fault", () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 30_000 });
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "SELECT pg_sleep(2); CREATE TABLE reset_me ()" });
     const p = executor.execute(run, execCtx());
-    await waitFor(async () => (await runSessions(target, run.id, "state = 'active'")).length > 0, { what: "statement running" });
+    await waitFor(async () => (await runSessions(target, run.id, "wait_event = 'PgSleep'")).length > 0, { what: "statement running" });
     proxy.reset();
     const out = await p;
     expect(out.status, out.message).toBe("RETRY");
@@ -69,7 +69,7 @@ describe("errors below the SQL layer are never the statement's fault", () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 30_000 });
     const run = runOn(target.name, { statement: "SELECT pg_sleep(30)" });
     const p = executor.execute(run, execCtx());
-    const [s] = await waitFor(async () => { const r = await runSessions(target, run.id, "state = 'active'"); return r.length > 0 && r; }, { what: "statement running" });
+    const [s] = await waitFor(async () => { const r = await runSessions(target, run.id, "wait_event = 'PgSleep'"); return r.length > 0 && r; }, { what: "statement running" });
     await target.query(`SELECT pg_terminate_backend(${s!.pid})`);
     const out = await p;
     expect(out.status, out.message).toBe("RETRY");
@@ -126,7 +126,7 @@ describe("a silent target (no RST) holds nothing for long", () => {
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "SELECT pg_sleep(60)" });
     const abort = new AbortController();
     const p = executor.execute(run, execCtx({ signal: abort.signal }));
-    await waitFor(async () => (await runSessions(target, run.id, "state = 'active'")).length > 0, { what: "statement running" });
+    await waitFor(async () => (await runSessions(target, run.id, "wait_event = 'PgSleep'")).length > 0, { what: "statement running" });
     proxy.blackhole();
     abort.abort("cancel requested");
     const [out, ms] = await timed(p);
@@ -143,7 +143,7 @@ describe("a silent target (no RST) holds nothing for long", () => {
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE canceled_here (); SELECT pg_sleep(60)" });
     const abort = new AbortController();
     const p = executor.execute(run, execCtx({ signal: abort.signal }));
-    await waitFor(async () => (await runSessions(target, run.id, "query LIKE '%pg_sleep%'")).length > 0, { what: "statement running" });
+    await waitFor(async () => (await runSessions(target, run.id, "wait_event = 'PgSleep'")).length > 0, { what: "statement running" });
     abort.abort("cancel requested");
     const out = await p;
     expect(out.status, out.message).toBe("CANCELED");

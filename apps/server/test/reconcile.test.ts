@@ -80,7 +80,7 @@ describe("reconcile", () => {
     const owner = new PostgresExecutor({ statementTimeoutMs: 60_000 }); // the owner that stopped heartbeating
     cleanups.push(() => owner.close());
     const p = owner.execute(run, execCtx());
-    await waitFor(async () => (await runSessions(target, run.id, "state = 'active'")).length > 0, { what: "CIC running on the target" });
+    await waitFor(async () => (await runSessions(target, run.id, "query LIKE 'CREATE INDEX%'")).length > 0, { what: "CIC running on the target" });
     const out = await executor.reconcile({ ...run, epoch: 2 }, { timeoutMs: 10_000 });
     expect(out).toEqual({ state: "not_applied" });
     expect(await runSessions(target, run.id)).toEqual([]);
