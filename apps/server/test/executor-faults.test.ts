@@ -49,6 +49,17 @@ describe("errors below the SQL layer are never the statement's fault", () => {
     expect(ms).toBeLessThan(SLACK_MS);
   });
 
+  it("a target that drops new connections (restarting) is RETRY, not started; once it is back, the next run applies", async () => {
+    executor = new PostgresExecutor({ statementTimeoutMs: 10_000 });
+    proxy.refuse();
+    const down = await executor.execute(runOn(target.name, { connectionUrl: viaProxy() }), execCtx());
+    expect(down).toMatchObject({ status: "RETRY", notStarted: true });
+    expect(down.message).toMatch(/target unreachable/);
+    proxy.pass();
+    const up = await executor.execute(runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE back_again ()" }), execCtx());
+    expect(up.status, up.message).toBe("DONE");
+  });
+
   it("a connection reset mid-statement is RETRY (statement sent), and nothing of the run commits", async () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 30_000 });
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "SELECT pg_sleep(2); CREATE TABLE reset_me ()" });
