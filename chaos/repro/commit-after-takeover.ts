@@ -84,7 +84,7 @@ try {
   await target.query(
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
      WHERE datname = current_database() AND application_name LIKE $1 AND split_part(application_name, ' ', 7)::int < $2`,
-    [`runway run ${again!.id} attempt % epoch %`, again!.epoch],
+    [`runway run ${again!.id} in % epoch %`, again!.epoch],
   );
   z2.resume();
   const o2 = await z2.outcome;

@@ -44,7 +44,7 @@ describe("a recorded cancel without its NOTIFY", () => {
     const runOf = (taskId: string) =>
       t.db.selectFrom("task_run").select(["id", "status", "cancel_requested_at"]).where("task_id", "=", taskId).orderBy("attempt", "desc").executeTakeFirstOrThrow();
     const activeSession = (id: string) => async () =>
-      (await target.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'runway:%:${id}:%' AND state = 'active'`))[0];
+      (await target.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'runway run ${id} %' AND state = 'active'`))[0];
     try {
       // 1. The cancel lands while the statement runs: the check before COMMIT sees it and rolls back.
       expect(await rs.runOnce()).toBe(1);

@@ -1,7 +1,7 @@
 import { TaskType } from "@runway/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PostgresExecutor } from "../src/executors/postgres.js";
-import { TargetPools } from "../src/executors/target-pools.js";
+import { boundedQuery, TargetPools } from "../src/executors/target-pools.js";
 import { createTargetDatabase, serverUrl, waitFor, type TargetDatabase } from "./helpers/db.js";
 import { withDatabase } from "../src/db/url.js";
 import { FaultProxy } from "./helpers/fault-proxy.js";
@@ -50,11 +50,22 @@ describe("errors below the SQL layer are never the statement's fault", () => {
     expect(ms).toBeLessThan(SLACK_MS);
   });
 
+  it("a target that drops new connections (restarting) is RETRY, not started; once it is back, the next run applies", async () => {
+    executor = new PostgresExecutor({ statementTimeoutMs: 10_000 });
+    proxy.refuse();
+    const down = await executor.execute(runOn(target.name, { connectionUrl: viaProxy() }), execCtx());
+    expect(down).toMatchObject({ status: "RETRY", notStarted: true });
+    expect(down.message).toMatch(/target unreachable/);
+    proxy.pass();
+    const up = await executor.execute(runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE back_again ()" }), execCtx());
+    expect(up.status, up.message).toBe("DONE");
+  });
+
   it("a connection reset mid-statement is RETRY (statement sent), and nothing of the run commits", async () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 30_000 });
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "SELECT pg_sleep(2); CREATE TABLE reset_me ()" });
     const p = executor.execute(run, execCtx());
-    await waitFor(async () => (await runSessions(target, run.id, "state = 'active'")).length > 0, { what: "statement running" });
+    await waitFor(async () => (await runSessions(target, run.id, "wait_event = 'PgSleep'")).length > 0, { what: "statement running" });
     proxy.reset();
     const out = await p;
     expect(out.status, out.message).toBe("RETRY");
@@ -70,7 +81,7 @@ describe("errors below the SQL layer are never the statement's fault", () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 30_000 });
     const run = runOn(target.name, { statement: "SELECT pg_sleep(30)" });
     const p = executor.execute(run, execCtx());
-    const [s] = await waitFor(async () => { const r = await runSessions(target, run.id, "state = 'active'"); return r.length > 0 && r; }, { what: "statement running" });
+    const [s] = await waitFor(async () => { const r = await runSessions(target, run.id, "wait_event = 'PgSleep'"); return r.length > 0 && r; }, { what: "statement running" });
     await target.query(`SELECT pg_terminate_backend(${s!.pid})`);
     const out = await p;
     expect(out.status, out.message).toBe("RETRY");
@@ -127,7 +138,7 @@ describe("a silent target (no RST) holds nothing for long", () => {
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "SELECT pg_sleep(60)" });
     const abort = new AbortController();
     const p = executor.execute(run, execCtx({ signal: abort.signal }));
-    await waitFor(async () => (await runSessions(target, run.id, "state = 'active'")).length > 0, { what: "statement running" });
+    await waitFor(async () => (await runSessions(target, run.id, "wait_event = 'PgSleep'")).length > 0, { what: "statement running" });
     proxy.blackhole();
     abort.abort("cancel requested");
     const [out, ms] = await timed(p);
@@ -144,7 +155,7 @@ describe("a silent target (no RST) holds nothing for long", () => {
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE canceled_here (); SELECT pg_sleep(60)" });
     const abort = new AbortController();
     const p = executor.execute(run, execCtx({ signal: abort.signal }));
-    await waitFor(async () => (await runSessions(target, run.id, "query LIKE '%pg_sleep%'")).length > 0, { what: "statement running" });
+    await waitFor(async () => (await runSessions(target, run.id, "wait_event = 'PgSleep'")).length > 0, { what: "statement running" });
     abort.abort("cancel requested");
     const out = await p;
     expect(out.status, out.message).toBe("CANCELED");
@@ -171,6 +182,21 @@ describe("a silent target (no RST) holds nothing for long", () => {
   });
 });
 
+describe("client-side bounds", () => {
+  it("a bound beyond Node's timer range (a long statement_timeout × many statements) is clamped, not turned into 1 ms", async () => {
+    const pools = new TargetPools({
+      size: 1, maxPools: 1, idleMs: 1000, statementTimeoutMs: 0, connectTimeoutMs: 5000, keepAliveIdleMs: 10_000, queryTimeoutMs: 1000, applicationName: "runway test",
+    });
+    try {
+      const client = await pools.acquire(target.url);
+      await boundedQuery(client, "SELECT pg_sleep(0.2)", 3_600_000 * 1000);
+      pools.release(client, false);
+    } finally {
+      await pools.close();
+    }
+  });
+});
+
 describe("the COMMIT whose answer is lost", () => {
   it("asks the target's ledger: DONE when the commit went through", async () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 500, queryTimeoutMs: 1000 });
@@ -182,5 +208,23 @@ describe("the COMMIT whose answer is lost", () => {
     expect(out.status, out.message).toBe("DONE");
     expect(out.message).toMatch(/ledger confirms it committed/);
     expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'committed_blind'")).toHaveLength(1);
+  });
+
+  it("RETRY when the ledger shows it did not commit", async () => {
+    executor = new PostgresExecutor({ statementTimeoutMs: 500, queryTimeoutMs: 1000 });
+    const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE reset_before_commit ()" });
+    const out = await executor.execute(run, execCtx({ stillOwner: async () => { proxy.reset(); return true; } }));
+    expect(out.status, out.message).toBe("RETRY");
+    expect(out.notStarted).toBeFalsy();
+    expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'reset_before_commit'")).toEqual([]);
+  });
+
+  it("RETRY with COMMIT_UNKNOWN when the ledger cannot be read either, within the commit and query bounds", async () => {
+    executor = new PostgresExecutor({ statementTimeoutMs: 500, queryTimeoutMs: 1000 });
+    const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE maybe_committed ()" });
+    const [out, ms] = await timed(executor.execute(run, execCtx({ stillOwner: async () => { proxy.blackhole(); return true; } })));
+    expect(out.status, out.message).toBe("RETRY");
+    expect(errorOf(out.result).code).toBe("COMMIT_UNKNOWN");
+    expect(ms).toBeLessThan(500 + 1000 + 1000 + SLACK_MS);
   });
 });

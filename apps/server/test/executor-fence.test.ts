@@ -57,8 +57,7 @@ describe("target fence", () => {
       await session(target, name(3, installationId, "42420")),
       await session(other, name(3)), // the same run on another database
     ];
-    const [fenced] = await target.query<{ count: string }>(targetFenceSql({ installationId, runId, epoch: 10 }));
-    expect(fenced?.count).toBe("2");
+    expect(await target.query(targetFenceSql({ installationId, runId, epoch: 10 }))).toEqual([{ count: "2" }]);
     for (const s of older) expect(await s.done).toMatch(/terminating connection due to administrator command/);
     for (const s of kept) expect(await alive(target, s.pid)).toBe(true); // pg_stat_activity is server-wide
   });
@@ -67,7 +66,7 @@ describe("target fence", () => {
     const owner = runOn(target.name, { epoch: 5, statement: "SELECT pg_sleep(1.5); CREATE TABLE epoch_test (id int)" });
     const zombie = { ...owner, epoch: 4 };
     const ownerP = executor().execute(owner, execCtx({ replicaId: "R5" }));
-    await waitFor(async () => (await runSessions(target, owner.id, "state = 'active'")).length > 0, { what: "owner's statement running" });
+    await waitFor(async () => (await runSessions(target, owner.id, "wait_event = 'PgSleep'")).length > 0, { what: "owner's statement running" });
     // The zombie wakes up and sends its prefix, fence included; it then waits on the owner's ledger row.
     const zombieP = executor().execute(zombie, execCtx({ replicaId: "R4", stillOwner: async () => false }));
     const [o, z] = await Promise.all([ownerP, zombieP]);
@@ -80,7 +79,7 @@ describe("target fence", () => {
   it("a new owner ends the older epoch's session of its run, which then gets RETRY, not FAILED", async () => {
     const first = runOn(target.name, { epoch: 1, statement: "CREATE TABLE taken_over (); SELECT pg_sleep(30)" });
     const firstP = executor().execute(first, execCtx({ replicaId: "R1" }));
-    await waitFor(async () => (await runSessions(target, first.id, "query LIKE '%pg_sleep%'")).length > 0, { what: "first owner running" });
+    await waitFor(async () => (await runSessions(target, first.id, "wait_event = 'PgSleep'")).length > 0, { what: "first owner running" });
     const second = { ...first, epoch: 2, statement: "CREATE TABLE taken_over ()" };
     const o2 = await executor().execute(second, execCtx({ replicaId: "R2" }));
     expect(o2.status, o2.message).toBe("DONE");
@@ -97,7 +96,7 @@ describe("target fence", () => {
     const runAelsewhere = { ...runA, database: other.name, epoch: 1, statement: "SELECT pg_sleep(1.5); CREATE TABLE a_elsewhere ()" };
     const pB = executor().execute(runB, execCtx({ replicaId: "B1" }));
     const pAelsewhere = executor().execute(runAelsewhere, execCtx({ replicaId: "A1" }));
-    await waitFor(async () => (await runSessions(target, id, "state = 'active'")).length > 0 && (await runSessions(other, id, "state = 'active'")).length > 0, { what: "both running" });
+    await waitFor(async () => (await runSessions(target, id, "wait_event = 'PgSleep'")).length > 0 && (await runSessions(other, id, "wait_event = 'PgSleep'")).length > 0, { what: "both running" });
     const oA = await executor().execute(runA, execCtx({ replicaId: "A2" })); // fences "older epochs of run 7"
     expect(oA.status, oA.message).toBe("DONE");
     const [oB, oAelsewhere] = await Promise.all([pB, pAelsewhere]);
@@ -106,8 +105,11 @@ describe("target fence", () => {
   });
 
   it("names fit PostgreSQL's 63 bytes with the longest ids, whatever the replica id", () => {
-    const n = runSessionName({ installationId: randomUUID(), runId: "9".repeat(18), epoch: 2 ** 31 - 1 }, "réplica with spaces".repeat(5));
+    const long = runSessionName({ installationId: randomUUID(), runId: "9".repeat(19), epoch: 2 ** 31 - 1 }, "replica");
+    expect(long).toMatch(/^runway run 9{19} in [0-9a-f]{10} epoch 2147483647( |$)/);
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(63);
+    const n = runSessionName({ installationId: randomUUID(), runId: "12", epoch: 3 }, "réplica with spaces".repeat(5));
     expect(Buffer.byteLength(n)).toBeLessThanOrEqual(63);
-    expect(n).toMatch(/^runway:[0-9a-f]{12}:9{18}:2147483647:r_plica_with_/);
+    expect(n).toMatch(/^runway run 12 in [0-9a-f]{10} epoch 3 r_plica_with_spaces/);
   });
 });

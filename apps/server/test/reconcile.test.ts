@@ -47,7 +47,7 @@ describe("reconcile", () => {
     const out = await executor.reconcile(run, { timeoutMs: 10_000 });
     expect(out).toEqual({ state: "not_applied" });
     // Checked right away, not polled: reconcile itself waited for them to exit.
-    expect(await runSessions(target, run.id, `application_name LIKE 'runway:${installationTag(run.installationId)}:%'`)).toEqual([]);
+    expect(await runSessions(target, run.id, `application_name LIKE '% in ${installationTag(run.installationId)} %'`)).toEqual([]);
     for (const s of mine) expect(await s.done).toMatch(/terminating connection due to administrator command/);
     const pids = (await target.query<{ pid: number }>("SELECT pid FROM pg_stat_activity")).map((r) => r.pid);
     for (const s of others) expect(pids).toContain(s.pid);
@@ -80,7 +80,7 @@ describe("reconcile", () => {
     const owner = new PostgresExecutor({ statementTimeoutMs: 60_000 }); // the owner that stopped heartbeating
     cleanups.push(() => owner.close());
     const p = owner.execute(run, execCtx());
-    await waitFor(async () => (await runSessions(target, run.id, "state = 'active'")).length > 0, { what: "CIC running on the target" });
+    await waitFor(async () => (await runSessions(target, run.id, "query LIKE 'CREATE INDEX%'")).length > 0, { what: "CIC running on the target" });
     const out = await executor.reconcile({ ...run, epoch: 2 }, { timeoutMs: 10_000 });
     expect(out).toEqual({ state: "not_applied" });
     expect(await runSessions(target, run.id)).toEqual([]);

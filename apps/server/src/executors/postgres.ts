@@ -1,11 +1,12 @@
-import { createHash } from "node:crypto";
 import pg from "pg";
 import { TaskType } from "@runway/shared";
 import { withDatabase } from "../db/url.js";
 import type { ClaimedRun } from "../store/runs.js";
-import { runsOutsideTransaction } from "../domain/statements.js";
+import { cancelOnAbort, connectUnlessAborted, failureOutcome, type Progress } from "./abort.js";
+import { ledgerEnsure, ledgerHitMessage, ledgerIds, ledgerInsertSql, ledgerLookupSql, ledgerRecord } from "./ledger.js";
 import { PostgresReconciler, reconcileRun } from "./reconcile.js";
 import { runSessionName, targetFenceSql } from "./session-name.js";
+import { runsOutsideTransaction } from "../domain/statements.js";
 import { classify, errorResult, TargetFault } from "./target-errors.js";
 import { boundedQuery, destroySocket, TargetPools } from "./target-pools.js";
 import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReconciler } from "./types.js";
@@ -24,40 +25,8 @@ import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReco
  * COMMIT (refused, reset or silent connections, a restart) is RETRY: nothing of the run committed.
  */
 
-const LEDGER_DDL = `CREATE TABLE IF NOT EXISTS public.runway_ledger (
-  installation_id uuid NOT NULL,
-  task_id bigint NOT NULL,
-  attempt integer NOT NULL,
-  run_id bigint NOT NULL,
-  schema_version text,
-  checksum text NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (installation_id, task_id)
-)`;
-/** Serializes first-time ledger creation on a target (concurrent CREATE … IF NOT EXISTS can collide). */
-const LEDGER_LOCK = 7_301_003;
-
-/**
- * How far an execution got, which decides what a lost session may have left behind: before "sent" the
- * statement never reached the target; at "commit" it may have committed. `abandoned`: we closed our end
- * of the session without the server confirming the statement ended (a cancel not delivered in time).
- */
-interface Progress {
-  phase: "connect" | "prepare" | "sent" | "commit";
-  abandoned: boolean;
-}
-
 const rowCounts = (res: pg.QueryResult | pg.QueryResult[]): number[] =>
   (Array.isArray(res) ? res : [res]).map((r) => r.rowCount ?? 0);
-
-const DIGITS = /^\d+$/;
-const UUID = /^[0-9a-f-]{36}$/i;
-
-/** Literal SQL for the run's identity; every value comes from our own database, checked all the same. */
-function ids(run: ClaimedRun): { installation: string; task: string; run: string; attempt: number } {
-  if (!UUID.test(run.installationId) || !DIGITS.test(run.taskId) || !DIGITS.test(run.id)) throw new Error(`malformed run identity ${run.id}`);
-  return { installation: `'${run.installationId}'`, task: run.taskId, run: run.id, attempt: Math.trunc(run.attempt) };
-}
 
 export interface PostgresExecutorOptions {
   statementTimeoutMs: number;
@@ -139,58 +108,25 @@ export class PostgresExecutor implements Executor, TargetReconciler {
     return targetFenceSql({ installationId: run.installationId, runId: run.id, epoch: run.epoch });
   }
 
-  /** Connects, giving up at once on an abort (a connection that opens later is closed). */
-  private async connect<C extends pg.ClientBase>(open: () => Promise<C>, dispose: (c: C) => void, signal: AbortSignal): Promise<C> {
-    if (signal.aborted) throw new TargetFault("CANCELED_BEFORE_START", "canceled before start");
-    const opening = open();
-    let onAbort = () => undefined as void;
-    const aborted = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new TargetFault("CANCELED_BEFORE_START", "canceled while connecting"));
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+  /** Why this replica may not go on (a control-plane failure is not the statement's fault either), or "". */
+  private async ownershipLost(ctx: ExecContext): Promise<string> {
     try {
-      return await Promise.race([opening, aborted]);
+      return (await ctx.stillOwner()) ? "" : "lease lost";
     } catch (e) {
-      if (signal.aborted) opening.then(dispose, () => undefined);
-      throw e;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
+      return `ownership could not be confirmed (${(e as Error).message})`;
     }
   }
 
-  /**
-   * On abort, cancels the running statement from a second connection (bounded by its own connect
-   * timeout). If the statement has not ended within cancelTimeoutMs — the target is silent, or the cancel
-   * did not take — our end of the session is closed so the execution can end; the session may live on
-   * at the target, and the outcome (RETRY) says so.
-   */
-  private cancelOnAbort(url: string, client: pg.ClientBase, signal: AbortSignal, p: Progress): () => void {
-    const pid = (client as unknown as { processID?: number }).processID;
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      timer = setTimeout(() => {
-        p.abandoned = true;
-        destroySocket(client);
-      }, this.cancelTimeoutMs);
-      if (!pid) return;
-      void this.pools
-        .connectOnce(url, "runway cancel", { connectTimeoutMs: this.cancelTimeoutMs })
-        .then((c) => boundedQuery(c, "SELECT pg_cancel_backend($1)", this.cancelTimeoutMs, [pid]).finally(() => this.pools.closeOnce(c)))
-        .catch(() => undefined);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-    return () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    };
+  /** Run log entries are informational: failing to write one must not decide the outcome. */
+  private async note(ctx: ExecContext, type: string, payload: Record<string, unknown>): Promise<void> {
+    await ctx.log(type, payload).catch(() => undefined);
   }
 
   async execute(run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome> {
     const started = performance.now();
     const p: Progress = { phase: "connect", abandoned: false };
     try {
-      ids(run);
+      ledgerIds(run);
       runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
     } catch (e) {
       return { status: "FAILED", result: errorResult(e), message: (e as Error).message, notStarted: true };
@@ -198,36 +134,19 @@ export class PostgresExecutor implements Executor, TargetReconciler {
     try {
       return run.type === TaskType.DATABASE_CREATE ? await this.createDatabase(run, ctx, p) : await this.apply(run, ctx, p, started);
     } catch (e) {
-      return this.failure(e, ctx, p);
+      return failureOutcome(e, ctx.signal, p, this.cancelTimeoutMs);
     }
-  }
-
-  private failure(e: unknown, ctx: ExecContext, p: Progress): ExecOutcome {
-    const notStarted = p.phase === "connect" || p.phase === "prepare";
-    const flag = notStarted ? { notStarted: true } : {};
-    const reason = `aborted: ${String(ctx.signal.reason ?? "canceled")}`;
-    if (p.abandoned) {
-      const err = new TargetFault("CANCEL_UNDELIVERED", `the statement did not end within ${this.cancelTimeoutMs} ms of the abort; our end of its session was closed (${(e as Error).message})`);
-      return { status: "RETRY", result: errorResult(err), message: `target session lost before commit: ${err.message}`, ...flag };
-    }
-    const code = e instanceof TargetFault ? e.code : undefined;
-    // Ended cleanly by the server, or by us before sending anything: nothing of the run is left there.
-    const clean = code === "LEASE_LOST" || code === "CANCELED_BEFORE_START" || classify(e, p.phase === "connect") === "statement";
-    if (ctx.signal.aborted && (clean || notStarted)) return { status: "CANCELED", result: errorResult(e), message: reason, ...flag };
-    if (clean && !code) return { status: "FAILED", result: errorResult(e), message: (e as Error).message, ...flag };
-    const why = code === "LEASE_LOST" ? "lease lost" : notStarted ? "target unreachable" : "target session lost before commit";
-    return { status: "RETRY", result: errorResult(e), message: `${why}: ${(e as Error).message}`, ...flag };
   }
 
   private async createDatabase(run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome> {
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
-    const client = await this.connect(() => this.pools.connectOnce(run.connectionUrl, name), (c) => this.pools.closeOnce(c), ctx.signal);
+    const client = await connectUnlessAborted(() => this.pools.connectOnce(run.connectionUrl, name), (c) => this.pools.closeOnce(c), ctx.signal);
     p.phase = "prepare";
-    const detach = this.cancelOnAbort(run.connectionUrl, client, ctx.signal, p);
+    const detach = cancelOnAbort(this.pools, run.connectionUrl, client, ctx.signal, p, this.cancelTimeoutMs);
     try {
       const exists = await boundedQuery(client, "SELECT 1 FROM pg_database WHERE datname = $1", this.queryTimeoutMs, [run.database]);
       if (exists.rowCount) {
-        await ctx.log("EXECUTE", { message: `database "${run.database}" already exists` });
+        await this.note(ctx, "EXECUTE", { message: `database "${run.database}" already exists` });
         return { status: "DONE", result: { created: false }, message: `database "${run.database}" already exists`, notStarted: true };
       }
       const stmt = run.statement.trim() || `CREATE DATABASE ${client.escapeIdentifier(run.database)}`;
@@ -246,30 +165,17 @@ export class PostgresExecutor implements Executor, TargetReconciler {
     }
   }
 
-  private async ensureLedger(client: pg.PoolClient): Promise<void> {
-    await boundedQuery(client, `BEGIN; SELECT pg_advisory_xact_lock(${LEDGER_LOCK}); ${LEDGER_DDL}; COMMIT`, this.queryTimeoutMs);
-  }
-
   private async ledgerHit(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, concurrent: boolean): Promise<ExecOutcome> {
-    const id = ids(run);
-    const { rows } = await boundedQuery<{ attempt: number; applied_at: Date }>(
-      client,
-      `SELECT attempt, applied_at FROM public.runway_ledger WHERE installation_id = ${id.installation} AND task_id = ${id.task}`,
-      this.queryTimeoutMs,
-    );
-    const row = rows[0];
-    const message = row
-      ? `already applied by attempt ${row.attempt} at ${row.applied_at.toISOString()}; not applied again`
-      : "applied concurrently by another attempt; not applied again";
-    await ctx.log("LEDGER_HIT", { message, concurrent });
+    const message = await ledgerHitMessage(client, run, this.queryTimeoutMs);
+    await this.note(ctx, "LEDGER_HIT", { message, concurrent });
     return { status: "DONE", result: { alreadyApplied: true, rowsAffected: 0 }, message };
   }
 
   private async apply(run: ClaimedRun, ctx: ExecContext, p: Progress, started: number): Promise<ExecOutcome> {
     const url = withDatabase(run.connectionUrl, run.database);
-    const client = await this.connect(() => this.pools.acquire(url), (c) => this.pools.release(c, true), ctx.signal);
+    const client = await connectUnlessAborted(() => this.pools.acquire(url), (c) => this.pools.release(c, true), ctx.signal);
     p.phase = "prepare";
-    const detach = this.cancelOnAbort(url, client, ctx.signal, p);
+    const detach = cancelOnAbort(this.pools, url, client, ctx.signal, p, this.cancelTimeoutMs);
     let broken = false;
     try {
       const outcome = runsOutsideTransaction(run)
@@ -292,8 +198,6 @@ export class PostgresExecutor implements Executor, TargetReconciler {
   }
 
   private async applyInTransaction(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome | { rows: number; note?: string }> {
-    const id = ids(run);
-    const checksum = createHash("sha256").update(run.statement).digest("hex");
     const idleMs = Math.max(100, Math.round(this.opts.idleInTransactionTimeoutMs ?? 0));
     const fence = this.fenceSql(run, ctx);
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
@@ -302,7 +206,7 @@ export class PostgresExecutor implements Executor, TargetReconciler {
       `SET LOCAL application_name = ${pg.escapeLiteral(name)}`,
       ...(this.opts.idleInTransactionTimeoutMs ? [`SET LOCAL idle_in_transaction_session_timeout = ${idleMs}`] : []),
       ...(fence ? [fence] : []),
-      `INSERT INTO public.runway_ledger (installation_id, task_id, attempt, run_id, schema_version, checksum) VALUES (${id.installation}, ${id.task}, ${id.attempt}, ${id.run}, ${run.schemaVersion === null ? "NULL" : pg.escapeLiteral(run.schemaVersion)}, '${checksum}')`,
+      ledgerInsertSql(run),
     ];
     const prefix = parts.join(";\n") + ";\n";
     const rollback = () => boundedQuery(client, "ROLLBACK", this.queryTimeoutMs).catch(() => undefined);
@@ -319,16 +223,17 @@ export class PostgresExecutor implements Executor, TargetReconciler {
         const pos = err.position ? Number(err.position) : undefined;
         const inPrefix = pos !== undefined ? pos <= prefix.length : err.table === "runway_ledger";
         if (inPrefix && err.code === "42P01" && tries === 0) {
-          await this.ensureLedger(client);
+          await ledgerEnsure(client, this.queryTimeoutMs);
           continue;
         }
         if (inPrefix && err.code === "23505") return this.ledgerHit(client, run, ctx, true);
         if (pos !== undefined && !inPrefix) err.position = String(pos - prefix.length);
         throw err;
       }
-      if (!(await ctx.stillOwner())) {
+      const lost = await this.ownershipLost(ctx);
+      if (lost) {
         await rollback();
-        throw new TargetFault("LEASE_LOST", "lease lost before commit; rolled back");
+        throw new TargetFault("LEASE_LOST", `${lost} before commit; rolled back`);
       }
       const rows = counts.slice(parts.length).reduce((a, b) => a + b, 0);
       p.phase = "commit";
@@ -344,47 +249,44 @@ export class PostgresExecutor implements Executor, TargetReconciler {
 
   /**
    * The connection was lost during COMMIT: it may or may not have committed. Our session is ended at
-   * the target, then the ledger tells (bounded). Not confirmed applied: RETRY, and a re-run's ledger check
-   * decides for good.
+   * the target, then the ledger tells (bounded). Not applied: RETRY. Unknown (the target cannot be asked):
+   * RETRY with COMMIT_UNKNOWN, and the ledger decides later (a reconcile, or a re-run's ledger check).
    */
   private async commitLost(client: pg.PoolClient, run: ClaimedRun, e: unknown, rows: number): Promise<{ rows: number; note: string }> {
     destroySocket(client);
     const seen = await reconcileRun(this.pools, run, { timeoutMs: this.queryTimeoutMs, epochs: "up to" });
-    if (seen.state !== "applied") throw e;
+    if (seen.state === "not_applied") throw e;
+    if (seen.state === "unreachable") {
+      throw new TargetFault("COMMIT_UNKNOWN", `the connection was lost during COMMIT (${(e as Error).message}) and the target's ledger could not be read: ${seen.error}`);
+    }
     return { rows, note: `the connection was lost during COMMIT; the target's ledger confirms it committed (${(e as Error).message})` };
   }
 
   /** Statements that cannot run in a transaction block (CREATE INDEX CONCURRENTLY, VACUUM …). */
   private async applyOutside(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome | { rows: number; note?: string }> {
-    const id = ids(run);
-    const checksum = createHash("sha256").update(run.statement).digest("hex");
     const fence = this.fenceSql(run, ctx);
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
     const lookup =
       `SET application_name = ${pg.escapeLiteral(name)};\n` +
       (fence ? fence + ";\n" : "") +
-      `SELECT 1 FROM public.runway_ledger WHERE installation_id = ${id.installation} AND task_id = ${id.task}`;
+      ledgerLookupSql(run);
     let applied: number;
     try {
       applied = rowCounts(await boundedQuery(client, lookup, this.queryTimeoutMs)).at(-1)!;
     } catch (e) {
       if ((e as { code?: string }).code !== "42P01") throw e;
-      await this.ensureLedger(client);
+      await ledgerEnsure(client, this.queryTimeoutMs);
       applied = rowCounts(await boundedQuery(client, lookup, this.queryTimeoutMs)).at(-1)!;
     }
     if (applied > 0) return this.ledgerHit(client, run, ctx, false);
     if (ctx.signal.aborted) throw new TargetFault("CANCELED_BEFORE_START", "canceled before start");
     // No transaction will hold this statement back at the end: a zombie owner must not even start it.
-    if (!(await ctx.stillOwner())) throw new TargetFault("LEASE_LOST", "lease lost before the statement was sent; nothing ran");
+    const lost = await this.ownershipLost(ctx);
+    if (lost) throw new TargetFault("LEASE_LOST", `${lost} before the statement was sent; nothing ran`);
     p.phase = "sent";
     const rows = rowCounts(await boundedQuery(client, run.statement, this.statementBound(run.statement))).reduce((a, b) => a + b, 0);
     try {
-      await boundedQuery(
-        client,
-        `INSERT INTO public.runway_ledger (installation_id, task_id, attempt, run_id, schema_version, checksum) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-        this.queryTimeoutMs,
-        [run.installationId, run.taskId, run.attempt, run.id, run.schemaVersion, checksum],
-      );
+      await ledgerRecord(client, run, this.queryTimeoutMs);
     } catch (e) {
       // The statement is applied whatever becomes of its record: DONE, saying the ledger lacks it.
       return { rows, note: `the ledger row could not be written (${(e as Error).message})` };

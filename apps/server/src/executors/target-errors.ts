@@ -33,7 +33,7 @@ export function classify(e: unknown, connecting: boolean): "statement" | "sessio
 /** Errors of our own making below the SQL layer, with a stable code for result.error. */
 export class TargetFault extends Error {
   constructor(
-    readonly code: "CONNECT_TIMEOUT" | "QUERY_TIMEOUT" | "CANCEL_UNDELIVERED" | "LEASE_LOST" | "CANCELED_BEFORE_START",
+    readonly code: "CONNECT_TIMEOUT" | "QUERY_TIMEOUT" | "CANCEL_UNDELIVERED" | "COMMIT_UNKNOWN" | "LEASE_LOST" | "CANCELED_BEFORE_START",
     message: string,
   ) {
     super(message);

@@ -29,6 +29,9 @@ function socketOf(client: pg.ClientBase): net.Socket | undefined {
   return (client as unknown as { connection?: { stream?: net.Socket } }).connection?.stream;
 }
 
+/** Node's timers fire at once beyond this (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Runs a query with a client-side bound (0: none). pg reads `query_timeout` from the query config too. */
 export function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
   client: pg.ClientBase,
@@ -36,7 +39,7 @@ export function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
   timeoutMs: number,
   values?: unknown[],
 ): Promise<pg.QueryResult<R>> {
-  return client.query<R>({ text, values, query_timeout: timeoutMs > 0 ? Math.ceil(timeoutMs) : undefined } as pg.QueryConfig);
+  return client.query<R>({ text, values, query_timeout: timeoutMs > 0 ? Math.min(Math.ceil(timeoutMs), MAX_TIMER_MS) : undefined } as pg.QueryConfig);
 }
 
 /**

@@ -18,7 +18,8 @@ export interface ExecOutcome {
    * silent network path, a session ended while its owner was slow, a cancel that could not be delivered);
    * nothing of this run committed. result.error = { message, code? }. Unless `notStarted`, a session of
    * the run may still be alive on the target (the server may not have noticed yet): reconcile before
-   * freeing the run's gate.
+   * freeing the run's gate. One exception, code COMMIT_UNKNOWN: the connection was lost during COMMIT and
+   * the ledger could not be read; the commit may have gone through, and only the ledger can tell.
    */
   status: "DONE" | "FAILED" | "CANCELED" | "RETRY";
   result: Record<string, unknown>;
