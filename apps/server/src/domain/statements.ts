@@ -198,13 +198,17 @@ export function parseStatements(sql: string): ParsedStatement[] {
   }
   // Locations are byte offsets into the UTF-8 text; the last statement has no length (to the end).
   const bytes = Buffer.from(sql, "utf8");
+  // Characters before each statement, counted on from the previous one: linear in the script's size.
+  let countedBytes = 0;
+  let countedChars = 0;
   return (tree.stmts ?? []).map((s) => {
     const start = s.stmt_location ?? 0;
+    countedChars += charCount(bytes.subarray(countedBytes, start).toString("utf8"));
+    countedBytes = start;
     const raw = bytes.subarray(start, s.stmt_len ? start + s.stmt_len : bytes.length).toString("utf8");
     const lead = leadingBlanks(raw);
     const text = raw.slice(lead).trimEnd().replace(/;$/, "").trimEnd();
-    const position = charCount(bytes.subarray(0, start).toString("utf8")) + charCount(raw.slice(0, lead)) + 1;
-    return { text, position, ...classify(s.stmt) };
+    return { text, position: countedChars + charCount(raw.slice(0, lead)) + 1, ...classify(s.stmt) };
   });
 }
 
