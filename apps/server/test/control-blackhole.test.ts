@@ -104,10 +104,11 @@ describe("control-plane connections that go silent", () => {
       expect(res.json()).toMatchObject({ status: "not ready", code: "DATABASE_UNREACHABLE" });
       expect(ms).toBeLessThan(5_000); // READY_TIMEOUT_MS is 2 s
     }
-    // An API call answers (an error) within the pool's bounds instead of hanging.
+    // An API call answers (503, retry later) within the pool's bounds instead of hanging.
     const t0 = Date.now();
     const res = await app.inject({ method: "GET", url: "/api/v1/projects", headers: admin.headers });
-    expect(res.statusCode).toBeGreaterThanOrEqual(500);
+    expect(res.statusCode).toBe(503);
+    expect(res.json()).toMatchObject({ error: { code: "UNAVAILABLE" } });
     expect(Date.now() - t0).toBeLessThan(SHORT.queryTimeoutMs + SHORT.connectTimeoutMs + 5_000);
 
     proxy.heal();
@@ -122,7 +123,7 @@ describe("control-plane connections that go silent", () => {
     proxy.blackholeExisting();
     const t0 = Date.now();
     await expect(pool.query("SELECT 1")).rejects.toThrow(/Query read timeout/);
-    expect(Date.now() - t0).toBeLessThan(SHORT.queryTimeoutMs + 3_000);
+    expect(Date.now() - t0).toBeLessThan(SHORT.queryTimeoutMs + 5_000);
     // The only pooled connection was dropped, not reused: the next query opens a fresh one.
     expect((await pool.query<{ ok: number }>("SELECT 1 AS ok")).rows).toEqual([{ ok: 1 }]);
   }, 60_000);

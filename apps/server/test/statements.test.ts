@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
+import { parseSync } from "libpg-query";
 import { parseStatements, planStatement, planStatements, runsOutsideTransaction, StatementSyntaxError } from "../src/domain/statements.js";
 import { STATEMENT_CASES } from "./helpers/statement-cases.js";
 
@@ -78,7 +79,7 @@ describe("planStatement: what a task may contain and how it runs", () => {
 });
 
 describe("planStatements: cost at the size of a large rollout", () => {
-  it("10,000 tasks: distinct statements parse in well under a second once warm; a repeated one parses once", () => {
+  it("10,000 tasks: our work adds little to the parser's own; a repeated statement parses once", () => {
     const rollout = (tag: string) =>
       Array.from({ length: 10_000 }, (_, i) => ({
         type: TaskType.DATABASE_SCHEMA_UPDATE,
@@ -89,18 +90,19 @@ describe("planStatements: cost at the size of a large rollout", () => {
       f();
       return performance.now() - t0;
     };
+    // The first parses after start also compile the parser's WebAssembly (V8 compiles lazily, then tiers up).
     const first = rollout("a");
     let plans: ReturnType<typeof planStatements> = [];
-    // The first parses after start also compile the parser's WebAssembly (V8 compiles lazily, then tiers up).
     const coldMs = time(() => (plans = planStatements(first)));
-    const warmMs = time(() => planStatements(rollout("b")));
+    const warm = rollout("b");
+    const parserMs = time(() => warm.forEach((t) => parseSync(t.statement)));
+    const warmMs = time(() => planStatements(rollout("c")));
     const repeatedMs = time(() => planStatements(first.map((t) => ({ ...t, statement: first[0]!.statement }))));
-    console.log(JSON.stringify({ tasks: first.length, statementsPerTask: 3, coldMs: Math.round(coldMs), warmMs: Math.round(warmMs), repeatedMs: Math.round(repeatedMs) }));
+    console.log(JSON.stringify({ tasks: first.length, statementsPerTask: 3, coldMs: Math.round(coldMs), warmMs: Math.round(warmMs), parserOnlyMs: Math.round(parserMs), repeatedMs: Math.round(repeatedMs) }));
     expect(plans.every((p) => "plan" in p && p.plan.statements === 3)).toBe(true);
-    // Regression guards sized for a two-core machine at load ~11 (measured there: cold 4.7 s, warm 2.1 s);
-    // on a quiet one: cold ~0.7 s, warm ~0.3 s, repeated ~2 ms.
-    expect(coldMs).toBeLessThan(10_000);
-    expect(warmMs).toBeLessThan(5_000);
-    expect(repeatedMs).toBeLessThan(200);
+    // Relative bounds, so a loaded machine does not fail them (absolute times are logged above; on a quiet
+    // machine ~0.3 s warm and ~0.7 s cold for 10,000 distinct statements, ~2 ms repeated).
+    expect(warmMs).toBeLessThan(parserMs * 3 + 200);
+    expect(repeatedMs).toBeLessThan(warmMs / 4 + 50);
   });
 });

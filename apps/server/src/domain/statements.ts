@@ -1,5 +1,8 @@
 import { loadModule, parseSync } from "libpg-query";
 import { TaskType } from "@runway/shared";
+import { classify, StatementKind, type Node } from "./statement-kinds.js";
+
+export { StatementKind } from "./statement-kinds.js";
 
 /**
  * What a task's statement is, decided once when its rollout is created, with PostgreSQL's own parser
@@ -13,16 +16,6 @@ import { TaskType } from "@runway/shared";
  * string as one implicit transaction block, so such a statement has to be the only one of its task.
  */
 await loadModule();
-
-export const StatementKind = {
-  /** Runs inside the run's transaction (almost everything). */
-  TRANSACTIONAL: "TRANSACTIONAL",
-  /** PostgreSQL refuses it inside a transaction block (SQLSTATE 25001): CREATE INDEX CONCURRENTLY, VACUUM … */
-  NO_TRANSACTION: "NO_TRANSACTION",
-  /** BEGIN, COMMIT, ROLLBACK, SAVEPOINT, PREPARE TRANSACTION, COMMIT PREPARED …: refused in a task. */
-  TRANSACTION_CONTROL: "TRANSACTION_CONTROL",
-} as const;
-export type StatementKind = (typeof StatementKind)[keyof typeof StatementKind];
 
 export interface ParsedStatement {
   /** The statement's text as written (without the separating semicolon and surrounding blanks). */
@@ -45,108 +38,6 @@ export class StatementSyntaxError extends Error {
     super(message);
     this.name = "StatementSyntaxError";
   }
-}
-
-type Node = Record<string, unknown>;
-interface DefElem { defname?: string; arg?: Node }
-
-const defElems = (list: unknown): DefElem[] =>
-  Array.isArray(list) ? list.map((d) => ((d as { DefElem?: DefElem }).DefElem ?? {})) : [];
-
-/** A boolean option spelled false/off/0 (the grammar keeps it as a String, a TypeName or an Integer). */
-function isFalse(arg: Node | undefined): boolean {
-  if (!arg) return false; // a bare option name means true
-  const str = (arg.String as { sval?: string } | undefined)?.sval;
-  const name = ((arg.TypeName as { names?: { String?: { sval?: string } }[] } | undefined)?.names ?? []).at(-1)?.String?.sval;
-  const int = arg.Integer as { ival?: number } | undefined;
-  const word = (str ?? name)?.toLowerCase();
-  return word === "false" || word === "off" || word === "0" || (int !== undefined && (int.ival ?? 0) === 0);
-}
-const optionOff = (options: unknown, name: string) => defElems(options).some((d) => d.defname === name && isFalse(d.arg));
-const hasOption = (options: unknown, name: string) => defElems(options).some((d) => d.defname === name);
-
-const TRANSACTION_COMMANDS: Record<string, string> = {
-  TRANS_STMT_BEGIN: "BEGIN",
-  TRANS_STMT_START: "START TRANSACTION",
-  TRANS_STMT_COMMIT: "COMMIT",
-  TRANS_STMT_ROLLBACK: "ROLLBACK",
-  TRANS_STMT_SAVEPOINT: "SAVEPOINT",
-  TRANS_STMT_RELEASE: "RELEASE SAVEPOINT",
-  TRANS_STMT_ROLLBACK_TO: "ROLLBACK TO SAVEPOINT",
-  TRANS_STMT_PREPARE: "PREPARE TRANSACTION",
-  TRANS_STMT_COMMIT_PREPARED: "COMMIT PREPARED",
-  TRANS_STMT_ROLLBACK_PREPARED: "ROLLBACK PREPARED",
-};
-
-/**
- * The command name when PostgreSQL (17) calls PreventInTransactionBlock for this statement. Where that
- * depends on the target's catalog (DROP SUBSCRIPTION of a subscription with a replication slot), the
- * answer is "outside": running a single statement outside a transaction always works; it only costs
- * re-runnability.
- */
-function noTransactionCommand(node: string, s: Node): string | undefined {
-  switch (node) {
-    case "IndexStmt":
-      return s.concurrent ? "CREATE INDEX CONCURRENTLY" : undefined;
-    case "DropStmt":
-      return s.concurrent ? "DROP INDEX CONCURRENTLY" : undefined;
-    case "ReindexStmt": {
-      if (hasOption(s.params, "concurrently") && !optionOff(s.params, "concurrently")) return "REINDEX CONCURRENTLY";
-      const kind = { REINDEX_OBJECT_SCHEMA: "REINDEX SCHEMA", REINDEX_OBJECT_DATABASE: "REINDEX DATABASE", REINDEX_OBJECT_SYSTEM: "REINDEX SYSTEM" }[String(s.kind)];
-      return kind;
-    }
-    case "AlterTableStmt": {
-      const cmds = (s.cmds as { AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }[] | undefined) ?? [];
-      return cmds.some((c) => c.AlterTableCmd?.subtype === "AT_DetachPartition" && c.AlterTableCmd.def?.PartitionCmd?.concurrent)
-        ? "ALTER TABLE … DETACH PARTITION … CONCURRENTLY"
-        : undefined;
-    }
-    case "VacuumStmt":
-      // ANALYZE alone may run in a transaction block; VACUUM (with or without ANALYZE) may not.
-      return s.is_vacuumcmd ? "VACUUM" : undefined;
-    case "CreatedbStmt":
-      return "CREATE DATABASE";
-    case "DropdbStmt":
-      return "DROP DATABASE";
-    case "AlterDatabaseStmt":
-      return hasOption(s.options, "tablespace") ? "ALTER DATABASE … SET TABLESPACE" : undefined;
-    case "AlterSystemStmt":
-      return "ALTER SYSTEM";
-    case "CreateTableSpaceStmt":
-      return "CREATE TABLESPACE";
-    case "DropTableSpaceStmt":
-      return "DROP TABLESPACE";
-    case "ClusterStmt":
-      // CLUSTER without a table clusters every table, each in its own transaction.
-      return s.relation ? undefined : "CLUSTER";
-    case "DiscardStmt":
-      return s.target === "DISCARD_ALL" ? "DISCARD ALL" : undefined;
-    case "CreateSubscriptionStmt":
-      // create_slot defaults to true, and to false with connect = false.
-      return optionOff(s.options, "create_slot") || optionOff(s.options, "connect") ? undefined : "CREATE SUBSCRIPTION";
-    case "AlterSubscriptionStmt": {
-      const kind = String(s.kind);
-      if (kind === "ALTER_SUBSCRIPTION_REFRESH") return "ALTER SUBSCRIPTION … REFRESH PUBLICATION";
-      if (kind.endsWith("_PUBLICATION")) return optionOff(s.options, "refresh") ? undefined : "ALTER SUBSCRIPTION … PUBLICATION (refresh)";
-      if (kind === "ALTER_SUBSCRIPTION_OPTIONS" && (hasOption(s.options, "failover") || hasOption(s.options, "two_phase")))
-        return "ALTER SUBSCRIPTION … SET (failover / two_phase)";
-      return undefined;
-    }
-    case "DropSubscriptionStmt":
-      return "DROP SUBSCRIPTION";
-    default:
-      return undefined;
-  }
-}
-
-function classify(stmt: Node): Pick<ParsedStatement, "node" | "kind" | "command"> {
-  const node = Object.keys(stmt)[0] ?? "Unknown";
-  const body = (stmt[node] ?? {}) as Node;
-  if (node === "TransactionStmt") {
-    return { node, kind: StatementKind.TRANSACTION_CONTROL, command: TRANSACTION_COMMANDS[String(body.kind)] ?? "transaction control" };
-  }
-  const command = noTransactionCommand(node, body);
-  return command ? { node, kind: StatementKind.NO_TRANSACTION, command } : { node, kind: StatementKind.TRANSACTIONAL };
 }
 
 /** Code points, as PostgreSQL counts positions (a JS string's length counts UTF-16 units). */
@@ -198,13 +89,17 @@ export function parseStatements(sql: string): ParsedStatement[] {
   }
   // Locations are byte offsets into the UTF-8 text; the last statement has no length (to the end).
   const bytes = Buffer.from(sql, "utf8");
+  // Characters before each statement, counted on from the previous one: linear in the script's size.
+  let countedBytes = 0;
+  let countedChars = 0;
   return (tree.stmts ?? []).map((s) => {
     const start = s.stmt_location ?? 0;
+    countedChars += charCount(bytes.subarray(countedBytes, start).toString("utf8"));
+    countedBytes = start;
     const raw = bytes.subarray(start, s.stmt_len ? start + s.stmt_len : bytes.length).toString("utf8");
     const lead = leadingBlanks(raw);
     const text = raw.slice(lead).trimEnd().replace(/;$/, "").trimEnd();
-    const position = charCount(bytes.subarray(0, start).toString("utf8")) + charCount(raw.slice(0, lead)) + 1;
-    return { text, position, ...classify(s.stmt) };
+    return { text, position: countedChars + charCount(raw.slice(0, lead)) + 1, ...classify(s.stmt) };
   });
 }
 
@@ -233,12 +128,14 @@ export interface StatementRefusal {
   position?: number;
 }
 
+export type PlanResult = { plan: StatementPlan } | { refusal: StatementRefusal };
+
 const MAX_QUOTED = 120;
 const truncate = (text: string) => (text.length > MAX_QUOTED ? text.slice(0, MAX_QUOTED) + "…" : text);
 const quote = (text: string) => JSON.stringify(truncate(text));
 
 /** Decides how a task's statement runs, or why it is refused. */
-export function planStatement(type: TaskType, sql: string): { plan: StatementPlan } | { refusal: StatementRefusal } {
+export function planStatement(type: TaskType, sql: string): PlanResult {
   let parsed: ParsedStatement[];
   try {
     parsed = parseStatements(sql);
@@ -284,12 +181,36 @@ export function runsOutsideTransaction(run: { type: TaskType; rerunnable: boolea
 }
 
 /** Plans many tasks, parsing each distinct statement once (a rollout often repeats one statement). */
-export function planStatements(tasks: readonly { type: TaskType; statement: string }[]): ({ plan: StatementPlan } | { refusal: StatementRefusal })[] {
-  const cache = new Map<string, ReturnType<typeof planStatement>>();
-  return tasks.map((t) => {
-    const key = `${t.type === TaskType.DATABASE_CREATE ? "C" : "S"}${t.statement}`;
+export function planStatements(tasks: readonly { type: TaskType; statement: string }[]): PlanResult[] {
+  const plan = memoizedPlanner();
+  return tasks.map((t) => plan(t.type, t.statement));
+}
+
+/**
+ * planStatements, handing the event loop back every `sliceMs` of parsing: a rollout body may hold 16 MiB
+ * of SQL (seconds of parsing), and the replica's heartbeats and requests must not wait for all of it.
+ */
+export async function planStatementsYielding(tasks: readonly { type: TaskType; statement: string }[], sliceMs = 20): Promise<PlanResult[]> {
+  const plan = memoizedPlanner();
+  const out: PlanResult[] = [];
+  let sliceStart = performance.now();
+  for (const t of tasks) {
+    out.push(plan(t.type, t.statement));
+    if (performance.now() - sliceStart > sliceMs) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
+  return out;
+}
+
+function memoizedPlanner(): (type: TaskType, statement: string) => PlanResult {
+  const cache = new Map<string, PlanResult>();
+  return (type, statement) => {
+    // DATABASE_CREATE plans differently from every other type; the others alike.
+    const key = `${type === TaskType.DATABASE_CREATE ? "C" : "S"}${statement}`;
     let r = cache.get(key);
-    if (!r) cache.set(key, (r = planStatement(t.type, t.statement)));
+    if (!r) cache.set(key, (r = planStatement(type, statement)));
     return r;
-  });
+  };
 }

@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import { versionSortKey, type TaskType } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
-import { planStatements, type StatementPlan } from "../domain/statements.js";
+import { planStatementsYielding, type StatementPlan } from "../domain/statements.js";
 import { notifyChange, notifyPending } from "./notify.js";
 
 export interface NewTask {
@@ -26,7 +26,7 @@ export interface NewRollout {
  * versions on their databases, so those databases are marked for the next gating pass.
  */
 export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<string> {
-  const plans = planRolloutStatements(r);
+  const plans = await planRolloutStatements(r);
   return db.transaction().execute(async (trx) => {
     const project = await trx.selectFrom("project").select(["id", "deleted"]).where("id", "=", r.projectId).executeTakeFirst();
     if (!project || project.deleted) throw new StoreError("NOT_FOUND", `project "${r.projectId}" not found`);
@@ -85,9 +85,9 @@ const MAX_REFUSALS_REPORTED = 20;
  * a statement that cannot run in a transaction block sharing its task, or a syntax error refuses the
  * rollout with INVALID_ARGUMENT naming each task (stages/i/tasks/j) and statement.
  */
-function planRolloutStatements(r: NewRollout): StatementPlan[] {
+async function planRolloutStatements(r: NewRollout): Promise<StatementPlan[]> {
   const flat = r.stages.flatMap((s, i) => s.tasks.map((t, j) => ({ ...t, path: `stages/${i}/tasks/${j}` })));
-  const results = planStatements(flat);
+  const results = await planStatementsYielding(flat);
   const errors = flat.flatMap((t, k) => {
     const res = results[k]!;
     if (!("refusal" in res)) return [];
