@@ -6,7 +6,8 @@ import { migrate } from "./db/migrate.js";
 import { createDb, createPool } from "./store/db.js";
 import { Metrics } from "./metrics.js";
 import { SchedulerRuntime, type RuntimeStrategies } from "./scheduler/runtime.js";
-import { systemClock } from "./scheduler/clock.js";
+import { ControlClock, monotonicWallClock } from "./scheduler/clock.js";
+import { controlClockRead } from "./store/clock.js";
 import { PostgresExecutor, type PostgresExecutorOptions } from "./executors/postgres.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
@@ -18,6 +19,11 @@ import { buildApp } from "./app.js";
  */
 export interface ReplicaOverrides extends RuntimeStrategies {
   executor?: (opts: PostgresExecutorOptions) => PostgresExecutor;
+  /**
+   * The process clock (epoch ms) the replica measures the control database's clock against; a skewed
+   * one shows the replica behaves the same whatever its own clock says.
+   */
+  processClock?: () => number;
 }
 
 export interface ReplicaHandle {
@@ -42,6 +48,10 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   await migrate(url);
   const pool = createPool(url, 20, `runway ${config.replicaId}`);
   const db = createDb(pool);
+  // Run-at times, leases, sessions and cursors are judged by the control database's clock, never this
+  // process's: the first readings are taken before anything uses it, the heartbeat refreshes it.
+  const clock = new ControlClock((local) => controlClockRead(db, local), overrides.processClock ?? monotonicWallClock);
+  await clock.sync();
   const metrics = new Metrics();
   const executorOptions: PostgresExecutorOptions = {
     statementTimeoutMs: config.statementTimeoutMs,
@@ -51,15 +61,15 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   const executor = overrides.executor ? overrides.executor(executorOptions) : new PostgresExecutor(executorOptions);
   const listener = new Listener(url, (err) => console.error("listener connection error", err));
   await listener.start();
-  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener });
+  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener, clock });
   const log = app.log;
   if (config.demo) {
-    const rolloutId = await seedDemo(db, url, systemClock.now());
+    const rolloutId = await seedDemo(db, url, clock.now());
     if (rolloutId) log.info({ rolloutId }, "seeded the demo project and rollout");
   }
   const runtime = new SchedulerRuntime(config, {
     db,
-    clock: systemClock,
+    clock,
     executorFor: () => executor,
     listener,
     metrics,
