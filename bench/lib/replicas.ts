@@ -3,7 +3,7 @@ import { createDb, createPool, type Db } from "../../apps/server/src/store/db.js
 import { SchedulerRuntime } from "../../apps/server/src/scheduler/runtime.js";
 import { Listener } from "../../apps/server/src/db/listener.js";
 import type { PassResult } from "../../apps/server/src/scheduler/pending-scheduler.js";
-import { systemClock } from "../../apps/server/src/scheduler/clock.js";
+import { ControlClock } from "../../apps/server/src/scheduler/clock.js";
 import type { ClaimedRun } from "../../apps/server/src/store/runs.js";
 import type { ExecContext, ExecOutcome, Executor } from "../../apps/server/src/executors/types.js";
 
@@ -56,7 +56,7 @@ export async function startReplicas(p: {
         sweepIntervalMs: 2000,
         fullPassIntervalMs: 300_000,
       },
-      { db, clock: systemClock, listener, executorFor: p.executorFor(i), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
+      { db, clock: ControlClock.of(db), listener, executorFor: p.executorFor(i), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
     );
     runtimes.push(runtime);
     dbs.push(db);

@@ -7,7 +7,6 @@ import { createDb, createPool } from "./store/db.js";
 import { Metrics } from "./metrics.js";
 import { SchedulerRuntime, type RuntimeStrategies } from "./scheduler/runtime.js";
 import { ControlClock, monotonicWallClock } from "./scheduler/clock.js";
-import { controlClockRead } from "./store/clock.js";
 import { PostgresExecutor, type PostgresExecutorOptions } from "./executors/postgres.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
@@ -50,7 +49,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   const db = createDb(pool);
   // Run-at times, leases, sessions and cursors are judged by the control database's clock, never this
   // process's: the first readings are taken before anything uses it, the heartbeat refreshes it.
-  const clock = new ControlClock((local) => controlClockRead(db, local), overrides.processClock ?? monotonicWallClock);
+  const clock = ControlClock.of(db, overrides.processClock ?? monotonicWallClock);
   await clock.sync();
   const metrics = new Metrics();
   const executorOptions: PostgresExecutorOptions = {

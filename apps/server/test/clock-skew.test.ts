@@ -3,7 +3,6 @@ import { sql } from "kysely";
 import { ControlClock, monotonicWallClock } from "../src/scheduler/clock.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { Sweeper } from "../src/scheduler/sweeper.js";
-import { controlClockRead } from "../src/store/clock.js";
 import type { Db } from "../src/store/db.js";
 import { taskRunsClaim } from "../src/store/runs.js";
 import { createTargetDatabase, createTestDatabase, waitFor, type TargetDatabase, type TestDatabase } from "./helpers/db.js";
@@ -21,7 +20,7 @@ const OFFSETS = [TEN_MIN, -TEN_MIN];
 
 /** A replica's clock whose process clock is `offsetMs` off. */
 function replicaClock(db: Db, offsetMs: number): ControlClock {
-  return new ControlClock((local) => controlClockRead(db, local), () => monotonicWallClock() + offsetMs);
+  return ControlClock.of(db, () => monotonicWallClock() + offsetMs);
 }
 
 let t: TestDatabase;

@@ -1,3 +1,6 @@
+import type { Db } from "../store/db.js";
+import { controlClockRead } from "../store/clock.js";
+
 /**
  * Time is injected so tests (and SQL, which takes `now` as a parameter) agree on what "now" is.
  *
@@ -46,6 +49,11 @@ export class ControlClock implements Clock {
   private offset: number | undefined;
   /** now() never goes backwards when a new reading corrects the offset down. */
   private last = -Infinity;
+
+  /** The control database's clock, measured from a process clock (`local`: injected only to skew it in tests). */
+  static of(db: Db, local: () => number = monotonicWallClock): ControlClock {
+    return new ControlClock((l) => controlClockRead(db, l), local);
+  }
 
   constructor(
     /** Reads the source once, timing the round trip with the local clock it is given. */
