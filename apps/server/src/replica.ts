@@ -78,6 +78,9 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   await runtime.start();
   await app.listen({ port: config.port, host: config.host });
   log.info({ replicaId: config.replicaId }, `Runway is listening on http://${config.host}:${config.port}`);
+  // Harmless (the database's clock decides), but an operator wants to know the host's clock is off.
+  const skew = clock.estimate;
+  if (skew && Math.abs(skew.offsetMs) > 5000) log.warn(skew, "this host's clock differs from the control database's; the database's is used");
 
   let stopped: Promise<void> | undefined;
   const stop = () =>

@@ -9,6 +9,7 @@ import { createTargetDatabase, createTestDatabase, waitFor, type TargetDatabase,
 import { DeferredExecutor } from "./helpers/executors.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 import { startRuntime } from "./helpers/runtime.js";
+import { ADMIN_PASSWORD, buildTestApp, login, testConfig } from "./api/harness.js";
 
 /**
  * Bug 10: the control database's clock decides run-at and lease expiry. Each replica here counts with a
@@ -161,5 +162,25 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
       { timeoutMs: 10_000, intervalMs: 100, what: "the expired run to be recovered" },
     );
     expect(await run(healthy!.id)).toEqual({ status: "RUNNING", owner_replica: "owner", lease_epoch: healthy!.epoch });
+  });
+
+  it.each(OFFSETS)("the API of a replica whose clock is %d ms off stamps sessions and audit entries by the database's clock", async (offsetMs) => {
+    const clock = replicaClock(t.db, offsetMs);
+    await clock.sync();
+    const app = await buildTestApp(t, { clock });
+    try {
+      await login(app, "admin", ADMIN_PASSWORD);
+      const { rows } = await sql<{ expires_in_ms: number; audit_age_ms: number }>`
+        SELECT (extract(epoch FROM s.expires_at - clock_timestamp()) * 1000)::float8 AS expires_in_ms,
+               (SELECT (extract(epoch FROM clock_timestamp() - max(a.at)) * 1000)::float8 FROM audit_log a) AS audit_age_ms
+        FROM user_session s`.execute(t.db);
+      const ttl = testConfig().sessionTtlMs;
+      expect(rows[0]!.expires_in_ms).toBeGreaterThan(ttl - 60_000);
+      expect(rows[0]!.expires_in_ms).toBeLessThanOrEqual(ttl + 1000);
+      expect(rows[0]!.audit_age_ms).toBeGreaterThan(-1000);
+      expect(rows[0]!.audit_age_ms).toBeLessThan(60_000);
+    } finally {
+      await app.close();
+    }
   });
 });
