@@ -1,6 +1,6 @@
 import type { TaskType } from "@runway/shared";
 import { type ClaimedRun, createDb, createPool, type Db } from "@runway/server/store";
-import { Listener, type PassResult, SchedulerRuntime, systemClock } from "@runway/server/scheduler";
+import { ControlClock, Listener, type PassResult, SchedulerRuntime } from "@runway/server/scheduler";
 import type { ExecContext, ExecOutcome, Executor } from "@runway/server/executors";
 
 /** Executes nothing: measures the scheduler alone (claim, finish, gating), as an injected library executor. */
@@ -51,7 +51,7 @@ export async function startReplicas(p: {
         sweepIntervalMs: 2000,
         fullPassIntervalMs: 300_000,
       },
-      { db, clock: systemClock, listener, executorFor: p.executorFor(i), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
+      { db, clock: ControlClock.of(db), listener, executorFor: p.executorFor(i), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
     );
     await listener.start();
     runtimes.push(runtime);

@@ -6,7 +6,7 @@ import { migrate } from "./db/migrate.js";
 import { createDb, createPool } from "./store/db.js";
 import { Metrics } from "./metrics.js";
 import { SchedulerRuntime, type RuntimeStrategies } from "./scheduler/runtime.js";
-import { systemClock } from "./scheduler/clock.js";
+import { ControlClock, monotonicWallClock } from "./scheduler/clock.js";
 import { PostgresExecutor, type PostgresExecutorOptions } from "./executors/postgres.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
@@ -18,6 +18,11 @@ import { buildApp } from "./app.js";
  */
 export interface ReplicaOverrides extends RuntimeStrategies {
   executor?: (opts: PostgresExecutorOptions) => PostgresExecutor;
+  /**
+   * The process clock (epoch ms) the replica measures the control database's clock against; a skewed
+   * one shows the replica behaves the same whatever its own clock says.
+   */
+  processClock?: () => number;
 }
 
 export interface ReplicaHandle {
@@ -42,6 +47,10 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   await migrate(url);
   const pool = createPool(url, 20, `runway ${config.replicaId}`);
   const db = createDb(pool);
+  // Run-at times, leases, sessions and cursors are judged by the control database's clock, never this
+  // process's: the first readings are taken before anything uses it, the heartbeat refreshes it.
+  const clock = ControlClock.of(db, overrides.processClock ?? monotonicWallClock);
+  await clock.sync();
   const metrics = new Metrics();
   const executorOptions: PostgresExecutorOptions = {
     statementTimeoutMs: config.statementTimeoutMs,
@@ -50,15 +59,15 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   };
   const executor = overrides.executor ? overrides.executor(executorOptions) : new PostgresExecutor(executorOptions);
   const listener = new Listener(url, (err) => console.error("listener connection error", err));
-  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener });
+  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener, clock });
   const log = app.log;
   if (config.demo) {
-    const rolloutId = await seedDemo(db, url, systemClock.now());
+    const rolloutId = await seedDemo(db, url, clock.now());
     if (rolloutId) log.info({ rolloutId }, "seeded the demo project and rollout");
   }
   const runtime = new SchedulerRuntime(config, {
     db,
-    clock: systemClock,
+    clock,
     executorFor: () => executor,
     listener,
     metrics,
@@ -70,6 +79,9 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   await runtime.start();
   await app.listen({ port: config.port, host: config.host });
   log.info({ replicaId: config.replicaId }, `Runway is listening on http://${config.host}:${config.port}`);
+  // Harmless (the database's clock decides), but an operator wants to know the host's clock is off.
+  const skew = clock.estimate;
+  if (skew && Math.abs(skew.offsetMs) > 5000) log.warn(skew, "this host's clock differs from the control database's; the database's is used");
 
   let stopped: Promise<void> | undefined;
   const stop = () =>

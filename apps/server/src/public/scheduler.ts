@@ -1,5 +1,5 @@
 /** `@runway/server/scheduler`: the schedulers, the sweeper and the clock. See README.md here. */
-export { systemClock } from "../scheduler/clock.js";
+export { ControlClock, systemClock } from "../scheduler/clock.js";
 export { PendingScheduler, type PassResult } from "../scheduler/pending-scheduler.js";
 export { SchedulerRuntime } from "../scheduler/runtime.js";
 export { Sweeper } from "../scheduler/sweeper.js";

@@ -56,4 +56,26 @@ describe("Loop", () => {
     await loop.stop();
     expect(errors).toHaveLength(1);
   });
+
+  it("wakes at a time of its own clock, however far that clock is from the process's", async () => {
+    for (const offsetMs of [600_000, -600_000]) {
+      // The loop's clock is the control database's; here it is ten minutes from the process clock.
+      const clock = { now: () => new Date(Date.now() + offsetMs) };
+      const woke = deferred();
+      let runs = 0;
+      const loop = new Loop("t", async () => {
+        if (++runs === 2) woke.resolve();
+      }, { intervalMs: 60_000, onError: () => undefined, clock });
+      loop.start();
+      const started = performance.now();
+      loop.wakeAt(new Date(clock.now().getTime() + 300));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error("wakeAt did not fire within 30 s")), 30_000)));
+      await Promise.race([woke.promise, late]);
+      clearTimeout(timer);
+      const waited = performance.now() - started;
+      await loop.stop();
+      expect(waited).toBeGreaterThanOrEqual(290);
+    }
+  });
 });

@@ -1,3 +1,5 @@
+import { msUntil, systemClock, type Clock } from "./clock.js";
+
 /**
  * Runs `runOnce` on a jittered interval and whenever `wake()` is called, never two at a time. A wake that
  * arrives during a run triggers one more run right after it, so no wake-up is lost. Errors are reported
@@ -14,7 +16,13 @@ export class Loop {
   constructor(
     private readonly name: string,
     private readonly runOnce: () => Promise<unknown>,
-    private readonly opts: { intervalMs: number; jitter?: number; onError: (name: string, err: unknown) => void },
+    private readonly opts: {
+      intervalMs: number;
+      jitter?: number;
+      onError: (name: string, err: unknown) => void;
+      /** The clock `wakeAt` times are on (the control database's in a replica). */
+      clock?: Clock;
+    },
   ) {}
 
   start(): void {
@@ -33,12 +41,15 @@ export class Loop {
     this.running = this.tick();
   }
 
-  /** Schedules a run at `at` (one timer: an earlier time replaces a later one). */
+  /**
+   * Schedules a run at `at` by the loop's clock (one timer: an earlier time replaces a later one). The
+   * delay is taken from that clock, never the process's: a run-at is a database time.
+   */
   wakeAt(at: Date): void {
     if (this.stopped || at.getTime() >= this.atTime) return;
     clearTimeout(this.atTimer);
     this.atTime = at.getTime();
-    const delay = Math.max(0, at.getTime() - Date.now());
+    const delay = msUntil(this.opts.clock ?? systemClock, at);
     this.atTimer = setTimeout(() => {
       this.atTime = Infinity;
       this.wake();

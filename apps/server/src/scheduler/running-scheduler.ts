@@ -44,6 +44,8 @@ export interface RunningSchedulerDeps {
   onError?: (err: unknown) => void;
   /** Called when a slot frees up, so the owner can wake the claim loop. */
   onSlotFree?: () => void;
+  /** False while the replica cannot heartbeat (Heartbeat.healthy): it claims nothing then. */
+  mayClaim?: () => boolean;
 }
 
 /**
@@ -75,7 +77,7 @@ export class RunningScheduler {
     this.finisher = new Batcher(async (items) => {
       const now = deps.clock.now();
       // The finishing runs' slots (counted free) are free once this statement commits.
-      const limit = this.claiming ? Math.max(0, this.freeSlots()) : 0;
+      const limit = this.claimsAllowed() ? Math.max(0, this.freeSlots()) : 0;
       this.reserved += limit;
       try {
         const { written, claimed } = await taskRunsFinishAndClaim(deps.db, items, {
@@ -103,13 +105,18 @@ export class RunningScheduler {
     return this.executions.size;
   }
 
+  /** Not draining, and the heartbeat gets through (a run claimed now could not keep its lease otherwise). */
+  private claimsAllowed(): boolean {
+    return this.claiming && (this.deps.mayClaim?.() ?? true);
+  }
+
   private freeSlots(): number {
     return this.deps.concurrency - (this.executions.size - this.finishing) - this.reserved;
   }
 
   /** Claims and starts up to the free slots. Returns how many runs were claimed. */
   async runOnce(): Promise<number> {
-    if (!this.claiming) return 0;
+    if (!this.claimsAllowed()) return 0;
     const free = this.freeSlots();
     if (free <= 0) return 0;
     this.reserved += free;

@@ -3,11 +3,10 @@ import type { Config } from "../config.js";
 import { Listener } from "../db/listener.js";
 import { Channel, type Db } from "../store/db.js";
 import type { PassLock } from "../store/gating.js";
-import { replicaRegister } from "../store/replicas.js";
 import type { Executor } from "../executors/types.js";
 import type { Metrics } from "../metrics.js";
 import type { Clock } from "./clock.js";
-import { Heartbeat } from "./heartbeat.js";
+import { Heartbeat, heartbeatStaleAfterMs } from "./heartbeat.js";
 import { Loop } from "./loop.js";
 import type { Ownership } from "./ownership.js";
 import { PendingScheduler, type PassResult } from "./pending-scheduler.js";
@@ -29,6 +28,10 @@ export interface RuntimeStrategies {
 
 export interface RuntimeDeps {
   db: Db;
+  /**
+   * The control database's clock in production (ControlClock): every time the loops pass to SQL and every
+   * run-at they wait for is on it. Its `sync` runs before the first loop and on every heartbeat.
+   */
   clock: Clock;
   executorFor: (type: TaskType) => Executor;
   /** The replica's one LISTEN connection, shared with the dashboard's change feed. */
@@ -64,6 +67,7 @@ export class SchedulerRuntime {
     const { db, clock, metrics } = d;
     const { replicaId } = config;
     const onError = (name: string, err: unknown) => d.log.error({ err, loop: name }, `${name} loop failed`);
+    const every = (intervalMs: number, jitter?: number) => ({ intervalMs, onError, clock, ...(jitter !== undefined ? { jitter } : {}) });
     this.pending = new PendingScheduler({
       db,
       clock,
@@ -98,6 +102,7 @@ export class SchedulerRuntime {
       },
       onError: (err) => d.log.error({ err }, "execution failed"),
       onSlotFree: () => this.loops.running.wake(),
+      mayClaim: () => this.heartbeat.healthy(),
     });
     this.sweeper = new Sweeper({
       db,
@@ -110,14 +115,21 @@ export class SchedulerRuntime {
         d.log.info(r, "recovered runs with expired leases");
       },
     });
-    this.heartbeat = new Heartbeat({ db, clock, replicaId, renewLeases: () => this.running.renewOnce() });
+    this.heartbeat = new Heartbeat({
+      db,
+      clock,
+      replicaId,
+      renewLeases: () => this.running.renewOnce(),
+      staleAfterMs: heartbeatStaleAfterMs(config),
+      onRecovered: () => this.loops.running.wake(),
+    });
     const pruner = new ReplicaPruner({ db, clock });
     this.loops = {
-      pending: new Loop("pending", () => this.pending.runOnce(), { intervalMs: config.pollIntervalMs, onError }),
-      running: new Loop("running", () => this.running.runOnce(), { intervalMs: config.pollIntervalMs, onError }),
-      heartbeat: new Loop("heartbeat", () => this.heartbeat.runOnce(), { intervalMs: config.heartbeatIntervalMs, jitter: 0.1, onError }),
-      sweep: new Loop("sweep", () => this.sweeper.runOnce(), { intervalMs: config.sweepIntervalMs, onError }),
-      prune: new Loop("prune", () => pruner.runOnce(), { intervalMs: PRUNE_INTERVAL_MS, onError }),
+      pending: new Loop("pending", () => this.pending.runOnce(), every(config.pollIntervalMs)),
+      running: new Loop("running", () => this.running.runOnce(), every(config.pollIntervalMs)),
+      heartbeat: new Loop("heartbeat", () => this.heartbeat.runOnce(), every(config.heartbeatIntervalMs, 0.1)),
+      sweep: new Loop("sweep", () => this.sweeper.runOnce(), every(config.sweepIntervalMs)),
+      prune: new Loop("prune", () => pruner.runOnce(), every(PRUNE_INTERVAL_MS)),
     };
     // Registered now, so a listener started afterwards LISTENs on every channel in one go.
     const { listener } = d;
@@ -136,7 +148,8 @@ export class SchedulerRuntime {
   }
 
   async start(): Promise<void> {
-    await replicaRegister(this.d.db, { replicaId: this.config.replicaId, now: this.d.clock.now() });
+    // The clock's first readings and the replica's row come before any loop uses either.
+    await this.heartbeat.register();
     for (const loop of Object.values(this.loops)) loop.start();
   }
 
