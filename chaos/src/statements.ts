@@ -4,6 +4,9 @@
  * task id and version from the ledger row the executor inserted earlier in the same transaction) and the
  * target's clock; a deferred trigger stamps the moment of COMMIT. A rolled-back attempt leaves nothing.
  */
+/** Advisory lock key (two int4) every sequential chaos statement holds shared for its transaction. */
+export const GATE_LOCK = [7302, 1] as const;
+
 export const TARGET_SETUP = `
 CREATE TABLE chaos_journal (
   id bigserial PRIMARY KEY,
@@ -17,22 +20,47 @@ CREATE TABLE chaos_journal (
   app text NOT NULL,
   started_at timestamptz NOT NULL,
   ended_at timestamptz,
-  committed_at timestamptz
+  committed_at timestamptz,
+  -- The session that ran it, and the other sequential transactions still open on this database when it
+  -- began (see GATE_LOCK below); an empty list unless a gate was freed early.
+  pid integer,
+  backend_start timestamptz,
+  overlaps jsonb
 );
+-- Sequential statements that began while another one's transaction was open, counted outside any
+-- transaction (nextval is never rolled back): a rolled-back attempt's journal row is gone, its count is not.
+CREATE SEQUENCE chaos_overlap_seen;
 CREATE TABLE chaos_schema (id integer);
 CREATE TABLE chaos_data (marker text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
 
 -- application_name is "runway run <runId> attempt <n> epoch <e> <replicaId>".
-CREATE FUNCTION chaos_begin(p_marker text) RETURNS void LANGUAGE plpgsql AS $$
+-- A sequential statement (p_sequential) takes a shared transaction-level advisory lock, GATE_LOCK, held
+-- until its transaction ends (COMMIT, rollback, or the session's death), and lists the other holders:
+-- sequential transactions still open on this database. pg_locks is read live, so the list is exact at
+-- the moment the statement begins; no sampling.
+CREATE FUNCTION chaos_begin(p_marker text, p_sequential boolean DEFAULT false) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   app text := current_setting('application_name');
   w text[] := string_to_array(app, ' ');
+  others jsonb;
 BEGIN
   IF w[1] IS DISTINCT FROM 'runway' OR w[2] IS DISTINCT FROM 'run' THEN
     RAISE EXCEPTION 'chaos: unexpected application_name %', app;
   END IF;
-  INSERT INTO chaos_journal (marker, task_id, attempt, run_id, epoch, replica, schema_version, app, started_at)
-  SELECT p_marker, l.task_id, l.attempt, w[3]::bigint, w[7]::integer, w[8], l.schema_version, app, clock_timestamp()
+  IF p_sequential THEN
+    PERFORM pg_advisory_xact_lock_shared(${GATE_LOCK[0]}, ${GATE_LOCK[1]});
+    SELECT jsonb_agg(jsonb_build_object('pid', l.pid, 'app', a.application_name, 'state', a.state,
+                                        'xactStart', a.xact_start, 'backendStart', a.backend_start))
+      INTO others
+      FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE l.locktype = 'advisory' AND l.classid = ${GATE_LOCK[0]} AND l.objid = ${GATE_LOCK[1]} AND l.objsubid = 2
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        AND l.granted AND l.pid <> pg_backend_pid();
+    IF others IS NOT NULL THEN PERFORM nextval('chaos_overlap_seen'); END IF;
+  END IF;
+  INSERT INTO chaos_journal (marker, task_id, attempt, run_id, epoch, replica, schema_version, app, started_at, pid, backend_start, overlaps)
+  SELECT p_marker, l.task_id, l.attempt, w[3]::bigint, w[7]::integer, w[8], l.schema_version, app, clock_timestamp(),
+         pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()), others
   FROM (SELECT 1) AS one LEFT JOIN public.runway_ledger l ON l.run_id = w[3]::bigint;
 END $$;
 
@@ -64,7 +92,8 @@ export type StatementKind = "schema" | "sdl" | "data" | "fail" | "cancel" | "non
 /** The statement of one task; `key` is its unique marker (also a valid identifier suffix). */
 export function statementFor(kind: StatementKind, key: string, sleepMs: number): string {
   const sleep = `SELECT pg_sleep(${(sleepMs / 1000).toFixed(3)});`;
-  const wrap = (body: string) => [`SELECT chaos_begin('${key}');`, sleep, body, `SELECT chaos_end('${key}');`].join("\n");
+  const begin = kind === "schema" || kind === "sdl" ? `SELECT chaos_begin('${key}', true);` : `SELECT chaos_begin('${key}');`;
+  const wrap = (body: string) => [begin, sleep, body, `SELECT chaos_end('${key}');`].join("\n");
   switch (kind) {
     case "schema":
       return wrap(`ALTER TABLE chaos_schema ADD COLUMN c_${key} integer;`);
