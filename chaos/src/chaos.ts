@@ -9,6 +9,7 @@ import { startClusters, viaPort, type Clusters } from "./clusters.js";
 import { healNetwork, type FaultWorld } from "./env-faults.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { quiesce, readControl } from "./control.js";
+import { readWaits } from "./control-waits.js";
 import { CancelWatcher, cancelBallast, cancelLadderLeftovers, createWorkload, submitRollout } from "./driver.js";
 import type { HarnessLog } from "./facts.js";
 import { planFaults, runFaults } from "./faults.js";
@@ -155,9 +156,9 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     // Severed connections keep target sessions (and their locks) alive until the proxies close them.
     await Promise.all(proxies.map((p) => p.close()));
 
-    const facts = { ...(await readControl(control)), ...(await readTargets(clusters.target.serverUrl, w.databases)) };
+    const facts = { ...(await readControl(control)), ...(await readTargets(clusters.target.serverUrl, w.databases)), waits: await readWaits(control) };
     // Raw material for a post-mortem of any violation.
-    await fs.writeFile(path.join(outDir, "facts.json"), JSON.stringify({ ...facts, dataRows: [...facts.dataRows], schemaApplied: [...facts.schemaApplied], databases: [...facts.databases] }));
+    await fs.writeFile(path.join(outDir, "facts.json"), JSON.stringify({ ...facts, dataRows: [...facts.dataRows], waits: [...facts.waits], schemaApplied: [...facts.schemaApplied], databases: [...facts.databases] }));
     const checks = runChecks(new CheckContext(o, w, s, facts, harness));
     if (harness.crashes.length > 0) {
       checks.push({ name: "+ No crash", ok: false, detail: `${harness.crashes.length} replicas exited by themselves`, violations: harness.crashes });

@@ -75,6 +75,8 @@ export interface Facts {
   databases: Set<string>;
   /** Sequential statements (committed or not) that began while another one's transaction was open. */
   overlapsSeen?: number;
+  /** Waiting causes of PENDING runs at the end (run id → "TYPE {cause}"). */
+  waits?: Map<string, string>;
 }
 
 /** What the harness did, recorded as it went. */

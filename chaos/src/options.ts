@@ -41,6 +41,8 @@ export interface ChaosOptions {
    * They make every full pending pass read a large backlog, as a busy installation's would.
    */
   ballast: number;
+  /** Share of schema changes that sleep 4–6 s, longer than a lease (0: none, and no draw for it). */
+  slowShare: number;
   /** Share of schema changes that carry a version. */
   versionedShare: number;
   /** Relative weights of the kinds of task (see workload.ts). */
@@ -90,6 +92,7 @@ const base: ChaosOptions = {
   limits: [1, 2, 4, 0],
   mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3 },
   ballast: 0,
+  slowShare: 0,
   versionedShare: 0.8,
   quiesceTimeoutMs: 120_000,
   quiet: false,
@@ -101,10 +104,10 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // a PostgreSQL restart (which path and which cluster: drawn), each once first, in a seeded order.
   short: {
     replicas: 3, durationS: 45, tasks: 300, databases: 12, sleepMs: [100, 800], quiesceTimeoutMs: 60_000,
-    faults: "kill,freeze,blackhole,restart", faultGapMs: 4000,
+    faults: "kill,freeze,blackhole,restart", faultGapMs: 4000, slowShare: 0.1,
   },
   // The documented run (docs/reliability.md): ≥ 10 minutes with 5 replicas, every fault kind.
-  long: { replicas: 5, durationS: 600, tasks: 3000, databases: 40, rolloutsPer100: 0.5, submitSpread: 0.8, sleepMs: [100, 800], leaseTtlMs: 5000, heartbeatMs: 1500, sweepMs: 1000, faultGapMs: 12_000, quiesceTimeoutMs: 300_000, faults: "all" },
+  long: { replicas: 5, durationS: 600, tasks: 3000, databases: 40, rolloutsPer100: 0.5, submitSpread: 0.8, sleepMs: [100, 800], leaseTtlMs: 5000, heartbeatMs: 1500, sweepMs: 1000, faultGapMs: 12_000, quiesceTimeoutMs: 300_000, faults: "all", slowShare: 0.05 },
   // Self-test: promotion without the advisory lock. Sixteen run-at ladders, one after the other, each of
   // twelve schema changes on one database in a rollout with limit 1 (see planLadders in workload.ts).
   // When a ladder comes due, every replica wakes for it at once, and each pass promotes the newest-

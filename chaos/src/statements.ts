@@ -25,7 +25,7 @@ CREATE TABLE chaos_journal (
   -- began (see GATE_LOCK below); an empty list unless a gate was freed early.
   pid integer,
   backend_start timestamptz,
-  overlaps jsonb
+  open_beside jsonb
 );
 -- Sequential statements that began while another one's transaction was open, counted outside any
 -- transaction (nextval is never rolled back): a rolled-back attempt's journal row is gone, its count is not.
@@ -58,7 +58,7 @@ BEGIN
         AND l.granted AND l.pid <> pg_backend_pid();
     IF others IS NOT NULL THEN PERFORM nextval('chaos_overlap_seen'); END IF;
   END IF;
-  INSERT INTO chaos_journal (marker, task_id, attempt, run_id, epoch, replica, schema_version, app, started_at, pid, backend_start, overlaps)
+  INSERT INTO chaos_journal (marker, task_id, attempt, run_id, epoch, replica, schema_version, app, started_at, pid, backend_start, open_beside)
   SELECT p_marker, l.task_id, l.attempt, w[3]::bigint, w[7]::integer, w[8], l.schema_version, app, clock_timestamp(),
          pg_backend_pid(), (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()), others
   FROM (SELECT 1) AS one LEFT JOIN public.runway_ledger l ON l.run_id = w[3]::bigint;

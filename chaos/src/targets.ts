@@ -41,12 +41,12 @@ export async function readTargets(serverUrl: string, databases: string[]): Promi
   });
   for (const db of databases) {
     await withClient(withDatabase(serverUrl, db), async (c) => {
-      const j = await c.query(`SELECT marker, task_id, attempt, run_id, epoch, replica, schema_version, started_at, committed_at, pid, overlaps
+      const j = await c.query(`SELECT marker, task_id, attempt, run_id, epoch, replica, schema_version, started_at, committed_at, pid, open_beside
         FROM chaos_journal ORDER BY id`);
       for (const r of j.rows) {
         out.journal.push({
           db, marker: r.marker, taskId: r.task_id, attempt: r.attempt, runId: r.run_id, epoch: r.epoch, replica: r.replica,
-          schemaVersion: r.schema_version, startedAt: r.started_at, committedAt: r.committed_at, pid: r.pid, overlaps: r.overlaps,
+          schemaVersion: r.schema_version, startedAt: r.started_at, committedAt: r.committed_at, pid: r.pid, overlaps: r.open_beside,
         });
       }
       const seen = await c.query(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM chaos_overlap_seen`);

@@ -19,6 +19,8 @@ export interface StuckInput {
   boundMs: number;
   /** PENDING runs that may wait for good: held by a version that can never be DONE (correct behaviour). */
   heldForGood: Set<string>;
+  /** Waiting causes at the end, for the report. */
+  waits?: Map<string, string>;
 }
 
 /** Time in [a, b] outside every fault interval. */
@@ -68,7 +70,8 @@ export function findStuckRuns(x: StuckInput): { violations: string[]; claims: nu
     });
     if (!FINAL.has(r.status) && r.status !== "RUNNING" && !x.heldForGood.has(r.id)) {
       const last = log[log.length - 1];
-      v.push(`run ${r.id} (task ${r.taskId}) is still ${r.status} at the end, ${((x.endedAt - x.healedAt) / 1000).toFixed(0)} s after the faults healed${last ? `; last change ${last.status} at ${iso(last.at)}` : ""}`);
+      const wait = x.waits?.get(r.id);
+      v.push(`run ${r.id} (task ${r.taskId}) is still ${r.status}${wait ? ` (waiting: ${wait})` : ""} at the end, ${((x.endedAt - x.healedAt) / 1000).toFixed(0)} s after the faults healed${last ? `; last change ${last.status} at ${iso(last.at)}` : ""}`);
     }
   }
   return { violations: v, claims, longestMs };
@@ -97,7 +100,7 @@ export function checkNoStuckRun(c: CheckContext): CheckResult {
     .filter((l) => l.type === "STATUS" && l.payload.status)
     .map((l) => ({ runId: l.runId, at: l.at.getTime(), status: l.payload.status!, epoch: l.payload.epoch, replica: l.replica }));
   const held = heldForGood(c.facts.tasks, c.facts.runs);
-  const r = findStuckRuns({ runs: c.facts.runs, statusLog, faults: c.harness.faults, healedAt, endedAt, boundMs: bound, heldForGood: held });
+  const r = findStuckRuns({ runs: c.facts.runs, statusLog, faults: c.harness.faults, healedAt, endedAt, boundMs: bound, heldForGood: held, waits: c.facts.waits });
   return {
     name: "8. No stuck run",
     ok: r.violations.length === 0,
