@@ -67,14 +67,16 @@ export async function runClockSkew(
   event.at = Date.now();
   await killed;
   event.detail = `${offset > 0 ? "+" : ""}${Math.round(offset / 1000)} s`;
-  const skewed = await replicas.start(slot, { clockOffsetMs: offset });
-  log(`SIGKILL ${event.replica}, restarted as ${skewed.id} with its clock ${event.detail} off, for ${secs(f.downMs)}`);
+  // The slot's Replica object is reused by its next generation: keep this one's id.
+  const skewedId = (await replicas.start(slot, { clockOffsetMs: offset })).id;
+  log(`SIGKILL ${event.replica}, restarted as ${skewedId} with its clock ${event.detail} off, for ${secs(f.downMs)}`);
   await delay(f.downMs);
-  if (skewed.state !== "up" || replicas.replicas[slot]!.id !== skewed.id) {
+  const r = replicas.replicas[slot]!;
+  if (r.state !== "up" || r.id !== skewedId) {
     event.endedAt = Date.now();
     return;
   }
-  const end: FaultEvent = { kind: "kill", partOf: "clock-skew", replica: skewed.id, at: 0, endedAt: 0, runs: await owned(skewed.id).catch(() => []) };
+  const end: FaultEvent = { kind: "kill", partOf: "clock-skew", replica: skewedId, at: 0, endedAt: 0, runs: await owned(skewedId).catch(() => []) };
   const again = replicas.kill(slot);
   end.at = Date.now();
   event.endedAt = end.at;
@@ -85,9 +87,9 @@ export async function runClockSkew(
       await delay(500);
       const next = await replicas.start(slot);
       end.endedAt = Date.now();
-      log(`clock skew over: ${skewed.id} killed, slot ${slot + 1} restarted as ${next.id} with a right clock`);
+      log(`clock skew over: ${skewedId} killed, slot ${slot + 1} restarted as ${next.id} with a right clock`);
     })().catch((e: Error) => {
-      replicas.crashes.push(`slot ${slot + 1} did not restart after the clock skew of ${skewed.id}: ${e.message}`);
+      replicas.crashes.push(`slot ${slot + 1} did not restart after the clock skew of ${skewedId}: ${e.message}`);
     }),
   );
 }

@@ -75,6 +75,8 @@ export interface Facts {
   databases: Set<string>;
   /** Sequential statements (committed or not) that began while another one's transaction was open. */
   overlapsSeen?: number;
+  /** "cic" statements (CREATE INDEX CONCURRENTLY, no journal row) that ran beside an older open sequential transaction. */
+  cicOverlapsSeen?: number;
   /** Waiting causes of PENDING runs at the end (run id → "TYPE {cause}"). */
   waits?: Map<string, string>;
 }

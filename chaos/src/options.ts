@@ -90,7 +90,7 @@ const base: ChaosOptions = {
   faults: "both",
   targetRetryS: 20,
   limits: [1, 2, 4, 0],
-  mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3 },
+  mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 0 },
   ballast: 0,
   slowShare: 0,
   versionedShare: 0.8,
@@ -104,10 +104,12 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // a PostgreSQL restart (which path and which cluster: drawn), each once first, in a seeded order.
   short: {
     replicas: 3, durationS: 45, tasks: 300, databases: 12, sleepMs: [100, 800], quiesceTimeoutMs: 60_000,
-    faults: "kill,freeze,blackhole,restart", faultGapMs: 4000, slowShare: 0.1,
+    faults: "kill,freeze,blackhole,restart", faultGapMs: 4000, slowShare: 0.05,
+    mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 2 },
   },
   // The documented run (docs/reliability.md): ≥ 10 minutes with 5 replicas, every fault kind.
-  long: { replicas: 5, durationS: 600, tasks: 3000, databases: 40, rolloutsPer100: 0.5, submitSpread: 0.8, sleepMs: [100, 800], leaseTtlMs: 5000, heartbeatMs: 1500, sweepMs: 1000, faultGapMs: 12_000, quiesceTimeoutMs: 300_000, faults: "all", slowShare: 0.05 },
+  long: { replicas: 5, durationS: 600, tasks: 3000, databases: 40, rolloutsPer100: 0.5, submitSpread: 0.8, sleepMs: [100, 800], leaseTtlMs: 5000, heartbeatMs: 1500, sweepMs: 1000, faultGapMs: 12_000, quiesceTimeoutMs: 300_000, faults: "all", slowShare: 0.05,
+    mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 2 } },
   // Self-test: promotion without the advisory lock. Sixteen run-at ladders, one after the other, each of
   // twelve schema changes on one database in a rollout with limit 1 (see planLadders in workload.ts).
   // When a ladder comes due, every replica wakes for it at once, and each pass promotes the newest-
@@ -116,7 +118,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // (mutual exclusion and parallel limit). With the lock (`--break none`), the same workload passes.
   "break-lock": {
     testBreak: "lock", replicas: 3, durationS: 21, databases: 12, limits: [1], sleepMs: [400, 600],
-    mix: { schema: 60, sdl: 40, data: 0, fail: 0, cancel: 0, nontx: 0 }, versionedShare: 0, pollMs: 100,
+    mix: { schema: 60, sdl: 40, data: 0, fail: 0, cancel: 0, nontx: 0, cic: 0 }, versionedShare: 0, pollMs: 100,
     ladders: { count: 16, offsetsMs: [0, 5, 7, 9, 11, 13, 15, 17, 20, 24, 30, 40], firstAtMs: 8000, gapMs: 800, cancelAfterMs: 400 },
     deadlockTimeoutMs: 100, faults: "none", quiesceTimeoutMs: 30_000,
   },
@@ -126,7 +128,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // transaction idle, and the executor's idle bound, three quarters of a lease, ends it before the wake.)
   "break-fencing": {
     testBreak: "fencing", replicas: 3, durationS: 25, tasks: 60, databases: 12, sleepMs: [6000, 9000],
-    limits: [0], mix: { schema: 20, sdl: 0, data: 80, fail: 0, cancel: 0, nontx: 0 }, leaseTtlMs: 2000, heartbeatMs: 500, sweepMs: 400, faults: "freeze", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
+    limits: [0], mix: { schema: 20, sdl: 0, data: 80, fail: 0, cancel: 0, nontx: 0, cic: 0 }, leaseTtlMs: 2000, heartbeatMs: 500, sweepMs: 400, faults: "freeze", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
   },
 };
 

@@ -28,7 +28,7 @@ export function summarizeWorkload(w: Workload): Record<string, number> {
     dataUpdates: count("data"),
     failOnPurpose: count("fail"),
     cancelTargets: count("cancel"),
-    nonTransactional: count("nontx"),
+    nonTransactional: count("nontx") + count("cic"),
     databaseCreates: count("create"),
     scheduled: w.tasks.filter((t) => t.scheduleDelayMs !== null && t.kind !== "ballast").length,
     ballast: count("ballast"),

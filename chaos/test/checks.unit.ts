@@ -106,6 +106,11 @@ describe("no gate freed early", () => {
     assert.deepEqual(r.violations, ["2 more sequential statement(s) began beside an open sequential transaction and then rolled back (a rollback keeps only the count)"]);
   });
 
+  it("flags a CREATE INDEX CONCURRENTLY that ran beside an older open transaction (counted by the index expression)", () => {
+    const r = findEarlyGates([row({})], 0, 1);
+    assert.deepEqual(r.violations, ["1 non-transactional schema change(s) (CREATE INDEX CONCURRENTLY) ran while a sequential transaction that began before them was still open"]);
+  });
+
   it("passes statements that saw no open sequential transaction", () => {
     assert.deepEqual(findEarlyGates([row({}), row({ marker: "t00002", overlaps: [] })], 0).violations, []);
   });
