@@ -43,6 +43,8 @@ export interface ChaosOptions {
   ballast: number;
   /** Share of schema changes that sleep 4–6 s, longer than a lease (0: none, and no draw for it). */
   slowShare: number;
+  /** Sleep of the "cic" tasks (CREATE INDEX CONCURRENTLY), milliseconds. */
+  cicSleepMs: [number, number];
   /** Share of schema changes that carry a version. */
   versionedShare: number;
   /** Relative weights of the kinds of task (see workload.ts). */
@@ -93,6 +95,7 @@ const base: ChaosOptions = {
   mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 0 },
   ballast: 0,
   slowShare: 0,
+  cicSleepMs: [4000, 6000],
   versionedShare: 0.8,
   quiesceTimeoutMs: 120_000,
   quiet: false,
@@ -110,6 +113,15 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // The documented run (docs/reliability.md): ≥ 10 minutes with 5 replicas, every fault kind.
   long: { replicas: 5, durationS: 600, tasks: 3000, databases: 40, rolloutsPer100: 0.5, submitSpread: 0.8, sleepMs: [100, 800], leaseTtlMs: 5000, heartbeatMs: 1500, sweepMs: 1000, faultGapMs: 12_000, quiesceTimeoutMs: 300_000, faults: "all", slowShare: 0.05,
     mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 2 } },
+  // The sweeper against non-re-runnable changes: owners frozen or cut off from the control database
+  // while their CREATE INDEX CONCURRENTLY (8–12 s, outside a transaction) runs on a target; the sweeper
+  // ends those runs, and the next sequential change on the database must not begin while the index
+  // build still runs (invariant 9). Few databases and no parallel limit, so that next change is due.
+  "sweep-gate": {
+    replicas: 3, durationS: 40, tasks: 120, databases: 4, limits: [0], sleepMs: [100, 400], cicSleepMs: [8000, 12_000],
+    mix: { schema: 30, sdl: 10, data: 20, fail: 0, cancel: 0, nontx: 0, cic: 12 },
+    faults: "freeze,blackhole-control", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
+  },
   // Self-test: promotion without the advisory lock. Sixteen run-at ladders, one after the other, each of
   // twelve schema changes on one database in a rollout with limit 1 (see planLadders in workload.ts).
   // When a ladder comes due, every replica wakes for it at once, and each pass promotes the newest-
@@ -133,7 +145,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
 };
 
 const HELP = `pnpm chaos [options]
-  --preset NAME        short (default) | long | break-lock | break-fencing
+  --preset NAME        short (default) | long | sweep-gate | break-lock | break-fencing
   --replicas N         server processes (default 3)
   --duration S         seconds of faults and submissions
   --seed N             reproduces the workload and the fault plan (default: random, printed)

@@ -85,7 +85,8 @@ export function planWorkload(rng: Rng, o: ChaosOptions): Workload {
       // A slow schema change outlasts a lease: a takeover in its middle finds its session still running
       // (invariant 9). Drawn only when asked for, so other presets keep their seeded workloads.
       const slow = kind === "schema" && o.slowShare > 0 && rng.chance(o.slowShare);
-      const sleepMs = kind === "cancel" || kind === "cic" || slow ? rng.int(4000, 6000) : rng.int(o.sleepMs[0], o.sleepMs[1]);
+      const sleepMs = kind === "cic" ? rng.int(o.cicSleepMs[0], o.cicSleepMs[1])
+        : kind === "cancel" || slow ? rng.int(4000, 6000) : rng.int(o.sleepMs[0], o.sleepMs[1]);
       const scheduled = kind !== "cancel" && rng.chance(0.06);
       return {
         key, kind, type: TaskTypeOf[kind], database, schemaVersion: null,
