@@ -7,6 +7,7 @@ import { Api } from "./api.js";
 import { CheckContext, runChecks } from "./checks/index.js";
 import { startClusters, viaPort, type Clusters } from "./clusters.js";
 import { healNetwork, type FaultWorld } from "./env-faults.js";
+import { usesProxies } from "./fault-kinds.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { quiesce, readControl } from "./control.js";
 import { readWaits } from "./control-waits.js";
@@ -74,10 +75,15 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     await setupTargets(clusters.target.serverUrl, w.databases);
     const controlProxies = Array.from({ length: o.replicas }, (_, i) => new FaultProxy(`control path of slot ${i + 1}`, clusters!.control.port));
     const targetProxy = new FaultProxy("target path", clusters.target.port);
-    proxies.push(...controlProxies, targetProxy);
-    await Promise.all(proxies.map((p) => p.listen()));
+    // The proxies relay every replica's traffic through this process's event loop, which a loaded
+    // machine slows down: a plan without network faults connects the replicas directly, as before.
+    const proxied = usesProxies(o.faults);
+    if (proxied) {
+      proxies.push(...controlProxies, targetProxy);
+      await Promise.all(proxies.map((p) => p.listen()));
+    }
     const world: FaultWorld = { clusters, controlProxies, targetProxy };
-    say(`PostgreSQL up (control :${clusters.control.port}, targets :${clusters.target.port}), control database migrated, ${w.databases.length} target databases ready; proxies: control ${controlProxies.map((p) => `:${p.port}`).join(" ")}, targets :${targetProxy.port}`);
+    say(`PostgreSQL up (control :${clusters.control.port}, targets :${clusters.target.port}), control database migrated, ${w.databases.length} target databases ready; ${proxied ? `proxies: control ${controlProxies.map((p) => `:${p.port}`).join(" ")}, targets :${targetProxy.port}` : "no proxies (no network faults planned)"}`);
     control = new pg.Pool({ connectionString: controlUrl, max: 4, application_name: "runway chaos harness" });
     control.on("error", () => undefined);
     // For the sessions the replicas open from now on (see ChaosOptions.deadlockTimeoutMs).
@@ -95,8 +101,9 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
       RUNWAY_LOGIN_RATE_LIMIT: "1000",
       RUNWAY_TARGET_RETRY_S: String(o.targetRetryS),
       ...(o.testBreak ? { NODE_ENV: "test", RUNWAY_TEST_BREAK: o.testBreak } : {}),
+      ...o.replicaEnv,
     };
-    const databaseUrl = (slot: number) => viaPort(controlUrl, controlProxies[slot]!.port);
+    const databaseUrl = (slot: number) => (proxied ? viaPort(controlUrl, controlProxies[slot]!.port) : controlUrl);
     replicas = new ReplicaSet({ databaseUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir }, await freePorts(o.replicas));
     await replicas.startAll();
     timings.startMs = Date.now() - t0;
@@ -104,7 +111,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
 
     const api = new Api(replicas);
     await api.signIn(ADMIN_PASSWORD);
-    const s = await createWorkload(api, w, viaPort(clusters.target.serverUrl, targetProxy.port));
+    const s = await createWorkload(api, w, proxied ? viaPort(clusters.target.serverUrl, targetProxy.port) : clusters.target.serverUrl);
     say(`workload created through the API`);
 
     const tStart = Date.now();

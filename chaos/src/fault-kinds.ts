@@ -44,6 +44,10 @@ export function parseFaultSpec(spec: string): FaultKind[][] {
   });
 }
 
+/** Whether a spec can draw a network fault (the replicas then reach PostgreSQL through the proxies). */
+export const usesProxies = (spec: string): boolean =>
+  parseFaultSpec(spec).flat().some((k) => k.startsWith("blackhole") || k.startsWith("reset") || k.startsWith("latency"));
+
 /** The original specs (kill and freeze only) keep their original, seed-compatible plan. */
 export const isLegacySpec = (spec: string) => spec === "both" || spec === "kill" || spec === "freeze" || spec === "none";
 
