@@ -68,7 +68,7 @@ export interface ChaosOptions {
   testBreak?: "lock" | "fencing";
   /**
    * Extra environment of the replicas only (the harness's bounds still use the options above): a broken
-   * configuration for a self-test, e.g. a sweep interval of 11 days (`break-sweep`).
+   * configuration for a self-test, e.g. leases of 11 days (`break-lease`).
    */
   replicaEnv?: Record<string, string>;
   /** Give up waiting for quiescence after this long, milliseconds. */
@@ -127,11 +127,11 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
     mix: { schema: 30, sdl: 10, data: 20, fail: 0, cancel: 0, nontx: 0, cic: 12 },
     faults: "freeze,blackhole-control", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
   },
-  // Self-test of invariant 8 (no stuck run): replicas whose sweeper never runs (an 11-day interval, while
-  // the harness's bound assumes the preset's 0.7 s). The runs of a killed replica stay RUNNING for good.
-  "break-sweep": {
+  // Self-test of invariant 8 (no stuck run): replicas whose leases last 11 days (while the harness's
+  // bound assumes the preset's 3 s). No sweeper ever takes a killed replica's runs: they stay RUNNING.
+  "break-lease": {
     replicas: 3, durationS: 20, tasks: 80, databases: 6, faults: "kill", faultGapMs: 4000, quiesceTimeoutMs: 40_000,
-    replicaEnv: { RUNWAY_SWEEP_INTERVAL_MS: "1000000000" },
+    replicaEnv: { RUNWAY_LEASE_TTL_MS: "1000000000" },
   },
   // Self-test: promotion without the advisory lock. Sixteen run-at ladders, one after the other, each of
   // twelve schema changes on one database in a rollout with limit 1 (see planLadders in workload.ts).
@@ -156,7 +156,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
 };
 
 const HELP = `pnpm chaos [options]
-  --preset NAME        short (default) | long | sweep-gate | break-sweep | break-lock | break-fencing
+  --preset NAME        short (default) | long | sweep-gate | break-lease | break-lock | break-fencing
   --replicas N         server processes (default 3)
   --duration S         seconds of faults and submissions
   --seed N             reproduces the workload and the fault plan (default: random, printed)
