@@ -45,6 +45,14 @@ const scenarios: Scenario[] = [
     expect: (r) => (["3.", "4.", "5."].some((p) => failed(r, p)) ? null : "the broken build passed invariants 3, 4 and 5"),
   },
   {
+    // Replicas with 11-day leases (a broken configuration; the harness's bound assumes 3 s): no sweeper
+    // takes a killed replica's runs. Live proof of invariant 8; test/checks.unit.ts has the crafted cases.
+    name: "self-test: runs of a killed replica that are never taken over are caught (no stuck run)",
+    preset: "break-lease",
+    seed: 1,
+    expect: (r) => (failed(r, "8.") ? null : "the broken build passed invariant 8"),
+  },
+  {
     name: "self-test: owner writes without the lease fence are caught (fencing)",
     preset: "break-fencing",
     seed: 1,
