@@ -110,6 +110,11 @@ export class FaultProxy {
     });
     const connect = () => {
       c.connect = undefined;
+      // The client gave up inside the black hole: nothing to deliver, no session to open.
+      if (client.destroyed || client.readableEnded) {
+        this.conns.delete(c);
+        return;
+      }
       const up = net.connect({ port: this.upstreamPort, host: "127.0.0.1" });
       c.upstream = up;
       up.setNoDelay(true);
