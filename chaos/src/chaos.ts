@@ -7,7 +7,7 @@ import { Api } from "./api.js";
 import { CheckContext, runChecks } from "./checks/index.js";
 import { startClusters, viaPort, type Clusters } from "./clusters.js";
 import { healNetwork, type FaultWorld } from "./env-faults.js";
-import { usesProxies } from "./fault-kinds.js";
+import { usesProxies, usesRestarts } from "./fault-kinds.js";
 import { FaultProxy } from "./fault-proxy.js";
 import { quiesce, readControl } from "./control.js";
 import { readWaits } from "./control-waits.js";
@@ -72,9 +72,14 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     say(`seed ${o.seed}: ${w.tasks.length} tasks in ${w.rollouts.length} rollouts over ${w.databases.length} databases; ${faultPlan.length} faults planned; logs in ${outDir}`);
     clusters = shared ?? (ownClusters = await startClusters());
     const controlUrl = await clusters.freshControlDatabase("runway_chaos");
-    await setupTargets(clusters.target.serverUrl, w.databases);
+    // Targets get their own cluster when the plan restarts PostgreSQL (one cluster restarts, the other
+    // stays up). Otherwise they share the control cluster, as before issue 10: measured at load ~30, the
+    // lock-less build's ladders ran 3–6 s per step with a second cluster and 0.6–1.9 s with one, and only
+    // the latter let the break-lock self-test catch the broken lock (docs/reliability.md).
+    const targetCluster = usesRestarts(o.faults) ? clusters.target : clusters.control;
+    await setupTargets(targetCluster.serverUrl, w.databases);
     const controlProxies = Array.from({ length: o.replicas }, (_, i) => new FaultProxy(`control path of slot ${i + 1}`, clusters!.control.port));
-    const targetProxy = new FaultProxy("target path", clusters.target.port);
+    const targetProxy = new FaultProxy("target path", targetCluster.port);
     // The proxies relay every replica's traffic through this process's event loop, which a loaded
     // machine slows down: a plan without network faults connects the replicas directly, as before.
     const proxied = usesProxies(o.faults);
@@ -83,7 +88,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
       await Promise.all(proxies.map((p) => p.listen()));
     }
     const world: FaultWorld = { clusters, controlProxies, targetProxy };
-    say(`PostgreSQL up (control :${clusters.control.port}, targets :${clusters.target.port}), control database migrated, ${w.databases.length} target databases ready; ${proxied ? `proxies: control ${controlProxies.map((p) => `:${p.port}`).join(" ")}, targets :${targetProxy.port}` : "no proxies (no network faults planned)"}`);
+    say(`PostgreSQL up (control :${clusters.control.port}, targets :${targetCluster.port}${targetCluster === clusters.control ? ", the same cluster" : ""}), control database migrated, ${w.databases.length} target databases ready; ${proxied ? `proxies: control ${controlProxies.map((p) => `:${p.port}`).join(" ")}, targets :${targetProxy.port}` : "no proxies (no network faults planned)"}`);
     control = new pg.Pool({ connectionString: controlUrl, max: 4, application_name: "runway chaos harness" });
     control.on("error", () => undefined);
     // For the sessions the replicas open from now on (see ChaosOptions.deadlockTimeoutMs).
@@ -111,7 +116,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
 
     const api = new Api(replicas);
     await api.signIn(ADMIN_PASSWORD);
-    const s = await createWorkload(api, w, proxied ? viaPort(clusters.target.serverUrl, targetProxy.port) : clusters.target.serverUrl);
+    const s = await createWorkload(api, w, proxied ? viaPort(targetCluster.serverUrl, targetProxy.port) : targetCluster.serverUrl);
     say(`workload created through the API`);
 
     const tStart = Date.now();
@@ -163,7 +168,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     // Severed connections keep target sessions (and their locks) alive until the proxies close them.
     await Promise.all(proxies.map((p) => p.close()));
 
-    const facts = { ...(await readControl(control)), ...(await readTargets(clusters.target.serverUrl, w.databases)), waits: await readWaits(control) };
+    const facts = { ...(await readControl(control)), ...(await readTargets(targetCluster.serverUrl, w.databases)), waits: await readWaits(control) };
     // Raw material for a post-mortem of any violation.
     await fs.writeFile(path.join(outDir, "facts.json"), JSON.stringify({ ...facts, dataRows: [...facts.dataRows], waits: [...facts.waits], schemaApplied: [...facts.schemaApplied], databases: [...facts.databases] }));
     const checks = runChecks(new CheckContext(o, w, s, facts, harness));

@@ -48,6 +48,9 @@ export function parseFaultSpec(spec: string): FaultKind[][] {
 export const usesProxies = (spec: string): boolean =>
   parseFaultSpec(spec).flat().some((k) => k.startsWith("blackhole") || k.startsWith("reset") || k.startsWith("latency"));
 
+/** Whether a spec can draw a PostgreSQL restart (targets then live in their own cluster). */
+export const usesRestarts = (spec: string): boolean => parseFaultSpec(spec).flat().some((k) => k.startsWith("restart"));
+
 /** The original specs (kill and freeze only) keep their original, seed-compatible plan. */
 export const isLegacySpec = (spec: string) => spec === "both" || spec === "kill" || spec === "freeze" || spec === "none";
 
