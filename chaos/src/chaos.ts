@@ -3,10 +3,14 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import pg from "pg";
-import { startBenchPg, type BenchPg } from "../../bench/lib/pg.js";
 import { Api } from "./api.js";
 import { CheckContext, runChecks } from "./checks/index.js";
+import { startClusters, viaPort, type Clusters } from "./clusters.js";
+import { healNetwork, type FaultWorld } from "./env-faults.js";
+import { usesProxies, usesRestarts } from "./fault-kinds.js";
+import { FaultProxy } from "./fault-proxy.js";
 import { quiesce, readControl } from "./control.js";
+import { readWaits } from "./control-waits.js";
 import { CancelWatcher, cancelBallast, cancelLadderLeftovers, createWorkload, submitRollout } from "./driver.js";
 import type { HarnessLog } from "./facts.js";
 import { planFaults, runFaults } from "./faults.js";
@@ -33,11 +37,14 @@ async function freePorts(n: number): Promise<number[]> {
 
 /**
  * One chaos run: PostgreSQL, N replicas, the seeded workload through the REST API, the seeded fault plan
- * for the duration, quiescence, then the invariant checks. Always stops what it started. `sharedPg`: a
- * PostgreSQL server to use instead of starting one (test/run.ts shares one between its scenarios; each
- * run recreates its control and target databases); the caller stops it.
+ * for the duration, quiescence, then the invariant checks. Always stops what it started. `shared`: the
+ * control and target PostgreSQL clusters to use instead of starting them (test/run.ts shares them between
+ * its scenarios; each run recreates its control and target databases); the caller stops them.
+ *
+ * Every replica reaches PostgreSQL through the harness's fault proxies (fault-proxy.ts): its own to the
+ * control database, and one shared by all to the target cluster. The harness itself connects directly.
  */
-export async function runChaos(o: ChaosOptions, command: string, sharedPg?: BenchPg): Promise<Report> {
+export async function runChaos(o: ChaosOptions, command: string, shared?: Clusters): Promise<Report> {
   const t0 = Date.now();
   const say = o.quiet ? () => undefined : (line: string) => console.log(`[chaos ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
   const outDir = o.outDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "runway-chaos-")));
@@ -48,24 +55,40 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
   const harness: HarnessLog = { faults: [], cancels: [], retries: [], crashes: [] };
   const timings: Record<string, number> = {};
 
-  let pgServer: BenchPg | undefined;
-  let ownPg: BenchPg | undefined;
+  let clusters: Clusters | undefined;
+  let ownClusters: Clusters | undefined;
   let control: pg.Pool | undefined;
   let replicas: ReplicaSet | undefined;
+  const proxies: FaultProxy[] = [];
   const emergency = () => replicas?.killAllNow();
   const onSignal = (sig: NodeJS.Signals) => {
     emergency();
-    void (pgServer?.stop() ?? Promise.resolve()).finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
+    void (ownClusters?.stop() ?? Promise.resolve()).finally(() => process.exit(sig === "SIGINT" ? 130 : 143));
   };
   process.on("exit", emergency);
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
     say(`seed ${o.seed}: ${w.tasks.length} tasks in ${w.rollouts.length} rollouts over ${w.databases.length} databases; ${faultPlan.length} faults planned; logs in ${outDir}`);
-    pgServer = sharedPg ?? (ownPg = await startBenchPg());
-    const controlUrl = await pgServer.freshDatabase("runway_chaos");
-    await setupTargets(pgServer.serverUrl, w.databases);
-    say(`PostgreSQL up, control database migrated, ${w.databases.length} target databases ready`);
+    clusters = shared ?? (ownClusters = await startClusters());
+    const controlUrl = await clusters.freshControlDatabase("runway_chaos");
+    // Targets get their own cluster when the plan restarts PostgreSQL (one cluster restarts, the other
+    // stays up). Otherwise they share the control cluster, as before issue 10: measured at load ~30, the
+    // lock-less build's ladders ran 3–6 s per step with a second cluster and 0.6–1.9 s with one, and only
+    // the latter let the break-lock self-test catch the broken lock (docs/reliability.md).
+    const targetCluster = usesRestarts(o.faults) ? clusters.target : clusters.control;
+    await setupTargets(targetCluster.serverUrl, w.databases);
+    const controlProxies = Array.from({ length: o.replicas }, (_, i) => new FaultProxy(`control path of slot ${i + 1}`, clusters!.control.port));
+    const targetProxy = new FaultProxy("target path", targetCluster.port);
+    // The proxies relay every replica's traffic through this process's event loop, which a loaded
+    // machine slows down: a plan without network faults connects the replicas directly, as before.
+    const proxied = usesProxies(o.faults);
+    if (proxied) {
+      proxies.push(...controlProxies, targetProxy);
+      await Promise.all(proxies.map((p) => p.listen()));
+    }
+    const world: FaultWorld = { clusters, controlProxies, targetProxy };
+    say(`PostgreSQL up (control :${clusters.control.port}, targets :${targetCluster.port}${targetCluster === clusters.control ? ", the same cluster" : ""}), control database migrated, ${w.databases.length} target databases ready; ${proxied ? `proxies: control ${controlProxies.map((p) => `:${p.port}`).join(" ")}, targets :${targetProxy.port}` : "no proxies (no network faults planned)"}`);
     control = new pg.Pool({ connectionString: controlUrl, max: 4, application_name: "runway chaos harness" });
     control.on("error", () => undefined);
     // For the sessions the replicas open from now on (see ChaosOptions.deadlockTimeoutMs).
@@ -81,15 +104,18 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
       RUNWAY_FULL_PASS_INTERVAL_MS: String(o.fullPassMs),
       RUNWAY_DRAIN_GRACE_MS: "2000",
       RUNWAY_LOGIN_RATE_LIMIT: "1000",
+      RUNWAY_TARGET_RETRY_S: String(o.targetRetryS),
+      ...o.replicaEnv,
     };
-    replicas = new ReplicaSet({ databaseUrl: controlUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir, ...(o.testBreak ? { broken: o.testBreak } : {}) }, await freePorts(o.replicas));
+    const databaseUrl = (slot: number) => (proxied ? viaPort(controlUrl, controlProxies[slot]!.port) : controlUrl);
+    replicas = new ReplicaSet({ databaseUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir, ...(o.testBreak ? { broken: o.testBreak } : {}) }, await freePorts(o.replicas));
     await replicas.startAll();
     timings.startMs = Date.now() - t0;
     say(`${o.replicas} replicas up: ${replicas.replicas.map((r) => `${r.id}:${r.port}`).join(" ")}`);
 
     const api = new Api(replicas);
     await api.signIn(ADMIN_PASSWORD);
-    const s = await createWorkload(api, w, pgServer.serverUrl);
+    const s = await createWorkload(api, w, proxied ? viaPort(targetCluster.serverUrl, targetProxy.port) : targetCluster.serverUrl);
     say(`workload created through the API`);
 
     const tStart = Date.now();
@@ -114,7 +140,7 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
     const watcher = new CancelWatcher(api, replicas, w, s, submittedRollouts);
     const watching = watcher.run();
     watching.catch(() => undefined);
-    await runFaults(faultPlan, replicas, control, endAt, harness.faults, say);
+    await runFaults(faultPlan, replicas, control, endAt, harness.faults, say, world);
     await submissions;
     const left = endAt - Date.now();
     if (left > 0) await new Promise((res) => setTimeout(res, left));
@@ -122,7 +148,9 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
     if (o.ladders) say(`${w.rollouts.length} ladders came due; ${ladderLeftovers} runs left PENDING after their burst were canceled`);
     say(`fault window over: ${harness.faults.length} faults; healing and waiting for quiescence`);
 
+    healNetwork(world);
     await replicas.healAll();
+    harness.healedAt = Date.now();
     const canceled = await cancelBallast(api, w, s);
     if (canceled) say(`canceled ${canceled} ballast runs`);
     const tQuiesce = Date.now();
@@ -131,14 +159,17 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
     await watching;
     harness.cancels.push(...watcher.events);
     timings.quiesceMs = Date.now() - tQuiesce;
+    harness.readAt = Date.now();
     say(quiescent ? "quiescent; stopping replicas, checking invariants" : `not quiescent (runs left that can never move, or ${o.quiesceTimeoutMs} ms passed); stopping replicas, checking anyway`);
     // Nothing may change while the facts are read (when not quiescent, draining releases what still runs).
     await replicas.stopAll(5000);
     harness.crashes.push(...replicas.crashes);
+    // Severed connections keep target sessions (and their locks) alive until the proxies close them.
+    await Promise.all(proxies.map((p) => p.close()));
 
-    const facts = { ...(await readControl(control)), ...(await readTargets(pgServer.serverUrl, w.databases)) };
+    const facts = { ...(await readControl(control)), ...(await readTargets(targetCluster.serverUrl, w.databases)), waits: await readWaits(control) };
     // Raw material for a post-mortem of any violation.
-    await fs.writeFile(path.join(outDir, "facts.json"), JSON.stringify({ ...facts, dataRows: [...facts.dataRows], schemaApplied: [...facts.schemaApplied], databases: [...facts.databases] }));
+    await fs.writeFile(path.join(outDir, "facts.json"), JSON.stringify({ ...facts, dataRows: [...facts.dataRows], waits: [...facts.waits], schemaApplied: [...facts.schemaApplied], databases: [...facts.databases] }));
     const checks = runChecks(new CheckContext(o, w, s, facts, harness));
     if (harness.crashes.length > 0) {
       checks.push({ name: "+ No crash", ok: false, detail: `${harness.crashes.length} replicas exited by themselves`, violations: harness.crashes });
@@ -152,8 +183,9 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
     return report;
   } finally {
     await replicas?.stopAll(5000).catch(() => replicas?.killAllNow());
+    await Promise.all(proxies.map((p) => p.close().catch(() => undefined)));
     await control?.end().catch(() => undefined);
-    await ownPg?.stop().catch(() => undefined);
+    await ownClusters?.stop().catch(() => undefined);
     process.off("exit", emergency);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);

@@ -36,7 +36,7 @@ export async function quiesce(
   retries: string[],
   timeoutMs: number,
 ): Promise<boolean> {
-  const nontx = new Set(w.tasks.filter((t) => t.kind === "nontx").map((t) => s.taskIdByKey.get(t.key)!));
+  const nontx = new Set(w.tasks.filter((t) => t.kind === "nontx" || t.kind === "cic").map((t) => s.taskIdByKey.get(t.key)!));
   let calm = 0;
   let stuck = 0;
   try {

@@ -1,3 +1,5 @@
+import type { FaultKind } from "./fault-kinds.js";
+
 /** What the checks look at: rows read from the control database and the targets after quiescence. */
 
 export interface TaskRow {
@@ -39,6 +41,18 @@ export interface JournalRow {
   schemaVersion: string | null;
   startedAt: Date;
   committedAt: Date | null;
+  /** The target session (backend pid) that ran it. */
+  pid?: number | null;
+  /** Sequential statements only: other sequential transactions open on the database when it began. */
+  overlaps?: OpenSession[] | null;
+}
+
+/** A target session seen holding the gate lock (see GATE_LOCK in statements.ts). */
+export interface OpenSession {
+  pid: number;
+  app: string | null;
+  state: string | null;
+  xactStart: string | null;
 }
 
 export interface LedgerRow {
@@ -60,11 +74,17 @@ export interface Facts {
   /** Markers whose schema change is present (a column of chaos_schema, or a chaos_sdl_ table). */
   schemaApplied: Set<string>;
   databases: Set<string>;
+  /** Sequential statements (committed or not) that began while another one's transaction was open. */
+  overlapsSeen?: number;
+  /** "cic" statements (CREATE INDEX CONCURRENTLY, no journal row) that ran beside an older open sequential transaction. */
+  cicOverlapsSeen?: number;
+  /** Waiting causes of PENDING runs at the end (run id → "TYPE {cause}"). */
+  waits?: Map<string, string>;
 }
 
 /** What the harness did, recorded as it went. */
 export interface FaultEvent {
-  kind: "kill" | "freeze";
+  kind: FaultKind;
   replica: string;
   at: number;
   /** Runs the victim owned (RUNNING) just before the signal. */
@@ -73,6 +93,10 @@ export interface FaultEvent {
   endedAt: number;
   /** Freeze: advisory locks (scheduler loops' keys) the frozen replica's sessions held right after SIGSTOP. */
   heldLocks?: string[];
+  /** Network and clock faults: what exactly (e.g. "severed", "resumed", "+240 s"). */
+  detail?: string;
+  /** Set on an event that is a step of another fault (the kill that ends a clock skew). */
+  partOf?: FaultKind;
 }
 
 export interface CancelEvent {
@@ -92,6 +116,10 @@ export interface HarnessLog {
   /** Tasks re-run through the API after their non-re-runnable run failed with its owner. */
   retries: string[];
   crashes: string[];
+  /** When the fault window ended and every fault was healed (harness clock). */
+  healedAt?: number;
+  /** When quiescence ended and the facts were read (harness clock). */
+  readAt?: number;
 }
 
 /** One invariant's verdict. */

@@ -1,26 +1,23 @@
 import { setTimeout as delay } from "node:timers/promises";
 import type pg from "pg";
+import { runClockSkew, runPathFault, runRestart, type FaultWorld } from "./env-faults.js";
 import type { FaultEvent } from "./facts.js";
+import { REPLICA_FAULTS, TAKEOVER_FAULTS, isLegacySpec, parseFaultSpec, planMixedFaults, type PlannedFault } from "./fault-kinds.js";
 import type { ChaosOptions } from "./options.js";
 import type { ReplicaSet } from "./replicas.js";
 import type { Rng } from "./rng.js";
 
-/** One planned fault: after `gapMs`, SIGKILL (restart after `downMs`) or SIGSTOP (SIGCONT after `downMs`). */
-export interface PlannedFault {
-  kind: "kill" | "freeze";
-  slot: number;
-  gapMs: number;
-  downMs: number;
-}
+export type { PlannedFault } from "./fault-kinds.js";
 
 /** The fault plan, from the seed: enough faults to fill the duration, one at a time. */
 export function planFaults(rng: Rng, o: ChaosOptions): PlannedFault[] {
   if (o.faults === "none") return [];
+  if (!isLegacySpec(o.faults)) return planMixedFaults(rng, o, parseFaultSpec(o.faults));
   const out: PlannedFault[] = [];
   let t = 0;
   const horizon = o.durationS * 1000;
   while (t < horizon) {
-    const kind = o.faults === "both" ? (rng.chance(0.55) ? "kill" : "freeze") : o.faults;
+    const kind = o.faults === "both" ? (rng.chance(0.55) ? "kill" : "freeze") : (o.faults as "kill" | "freeze");
     // A freeze outlasts the lease and a sweep, so the run is taken over before the zombie wakes up.
     const downMs = kind === "kill" ? rng.int(300, 3000) : o.leaseTtlMs + o.sweepMs + rng.int(1000, 3000);
     const gapMs = Math.round(o.faultGapMs * (0.5 + rng.int(0, 100) / 100));
@@ -64,26 +61,52 @@ export async function runFaults(
   endAt: number,
   events: FaultEvent[],
   log: (line: string) => void,
+  world?: FaultWorld,
 ): Promise<void> {
   const restarts: Promise<void>[] = [];
+  const ownedBy = async (replicaId: string) => {
+    const q = () => control.query<{ id: string; lease_epoch: number }>(
+      "SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' AND owner_replica = $1",
+      [replicaId],
+    );
+    // The harness's own pool may still hold a session a control-database restart ended: one retry.
+    const res = await q().catch(() => q());
+    return res.rows.map((r) => ({ id: r.id, epoch: r.lease_epoch }));
+  };
   for (const f of plan) {
     const wait = Math.min(f.gapMs, endAt - Date.now());
     if (wait > 0) await delay(wait);
     if (Date.now() >= endAt) break;
+    if (!REPLICA_FAULTS.has(f.kind)) {
+      // The target path of every replica, or a whole PostgreSQL cluster: no victim to pick.
+      if (!world) throw new Error(`fault ${f.kind} needs the fault world (proxies, clusters)`);
+      const event: FaultEvent = { kind: f.kind, replica: "*", at: Date.now(), endedAt: 0, runs: [] };
+      events.push(event);
+      if (f.kind.startsWith("restart")) await runRestart(f, world, event, log);
+      else await runPathFault(f, 0, world, event, log);
+      continue;
+    }
     const n = replicas.replicas.length;
     const order = Array.from({ length: n }, (_, i) => (f.slot + i) % n);
     const slot = order.find((s) => replicas.replicas[s]!.state === "up");
-    if (slot === undefined || replicas.healthy().length < 2) continue;
+    if (slot === undefined || replicas.healthy().length < 2) {
+      log(`skipped ${f.kind}: fewer than two healthy replicas`);
+      continue;
+    }
     const victim = replicas.replicas[slot]!;
-    const owned = await control.query<{ id: string; lease_epoch: number }>(
-      "SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' AND owner_replica = $1",
-      [victim.id],
-    );
+    // Only a victim that stops renewing has its runs taken over (invariant 7 checks those).
     const event: FaultEvent = {
       kind: f.kind, replica: victim.id, at: 0, endedAt: 0,
-      runs: owned.rows.map((r) => ({ id: r.id, epoch: r.lease_epoch })),
+      runs: TAKEOVER_FAULTS.has(f.kind) ? await ownedBy(victim.id) : [],
     };
-    if (f.kind === "kill") {
+    if (f.kind === "clock-skew") {
+      events.push(event);
+      await runClockSkew(f, slot, replicas, event, events, restarts, ownedBy, log);
+    } else if (f.kind !== "kill" && f.kind !== "freeze") {
+      if (!world) throw new Error(`fault ${f.kind} needs the fault world (proxies, clusters)`);
+      events.push(event);
+      await runPathFault(f, slot, world, event, log);
+    } else if (f.kind === "kill") {
       const killed = replicas.kill(slot);
       event.at = Date.now();
       events.push(event);

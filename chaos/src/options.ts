@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { parseFaultSpec } from "./fault-kinds.js";
 import type { TaskKind } from "./workload.js";
 
 /** Everything a chaos run depends on. The workload and the fault plan follow from `seed` alone. */
@@ -23,14 +24,27 @@ export interface ChaosOptions {
   sweepMs: number;
   pollMs: number;
   fullPassMs: number;
-  /** Mean gap between two faults, milliseconds; which faults: kills, freezes or both. */
+  /** Mean gap between two faults, milliseconds. */
   faultGapMs: number;
-  faults: "both" | "kill" | "freeze" | "none";
+  /**
+   * Which faults: `both` (kill and freeze), `all`, `none`, or a comma list of kinds and groups (see
+   * fault-kinds.ts), e.g. `kill,freeze,blackhole,restart`.
+   */
+  faults: string;
+  /**
+   * RUNWAY_TARGET_RETRY_S of the replicas: how long a run may wait on an unreachable target before it
+   * fails. Part of the no-stuck-run bound.
+   */
+  targetRetryS: number;
   /**
    * Ballast: this many extra PENDING runs scheduled an hour ahead (canceled when the fault window ends).
    * They make every full pending pass read a large backlog, as a busy installation's would.
    */
   ballast: number;
+  /** Share of schema changes that sleep 4–6 s, longer than a lease (0: none, and no draw for it). */
+  slowShare: number;
+  /** Sleep of the "cic" tasks (CREATE INDEX CONCURRENTLY), milliseconds. */
+  cicSleepMs: [number, number];
   /** Share of schema changes that carry a version. */
   versionedShare: number;
   /** Relative weights of the kinds of task (see workload.ts). */
@@ -52,6 +66,11 @@ export interface ChaosOptions {
   deadlockTimeoutMs?: number;
   /** Deliberately broken replicas (src/broken-replica.ts): the self-test expects violations. */
   testBreak?: "lock" | "fencing";
+  /**
+   * Extra environment of the replicas only (the harness's bounds still use the options above): a broken
+   * configuration for a self-test, e.g. leases of 11 days (`break-lease`).
+   */
+  replicaEnv?: Record<string, string>;
   /** Give up waiting for quiescence after this long, milliseconds. */
   quiesceTimeoutMs: number;
   /** Where the report JSON and replica logs go (default: a new dir under the OS temp dir). */
@@ -76,9 +95,12 @@ const base: ChaosOptions = {
   fullPassMs: 300_000,
   faultGapMs: 7000,
   faults: "both",
+  targetRetryS: 20,
   limits: [1, 2, 4, 0],
-  mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3 },
+  mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 0 },
   ballast: 0,
+  slowShare: 0,
+  cicSleepMs: [4000, 6000],
   versionedShare: 0.8,
   quiesceTimeoutMs: 120_000,
   quiet: false,
@@ -86,10 +108,32 @@ const base: ChaosOptions = {
 
 /** Named starting points; flags given on the command line override them. */
 export const PRESETS: Record<string, Partial<ChaosOptions>> = {
-  // The CI run: ≤ 2 minutes with 3 replicas on a 2-core machine.
-  short: { replicas: 3, durationS: 40, tasks: 300, databases: 12, sleepMs: [100, 800], quiesceTimeoutMs: 60_000 },
-  // The documented run (docs/reliability.md): ≥ 10 minutes with 5 replicas.
-  long: { replicas: 5, durationS: 600, tasks: 3000, databases: 40, rolloutsPer100: 0.5, submitSpread: 0.8, sleepMs: [100, 800], leaseTtlMs: 5000, heartbeatMs: 1500, sweepMs: 1000, faultGapMs: 12_000, quiesceTimeoutMs: 300_000 },
+  // The CI run: < 3 minutes with 3 replicas on a 2-core machine. Kill, freeze, a network black hole and
+  // a PostgreSQL restart (which path and which cluster: drawn), each once first, in a seeded order.
+  short: {
+    replicas: 3, durationS: 45, tasks: 300, databases: 12, sleepMs: [100, 800], quiesceTimeoutMs: 60_000,
+    faults: "kill,freeze,blackhole,restart", faultGapMs: 4000, slowShare: 0.05,
+    mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 2 },
+  },
+  // The documented run (docs/reliability.md): ≥ 10 minutes with 5 replicas, every fault kind.
+  long: { replicas: 5, durationS: 600, tasks: 3000, databases: 40, rolloutsPer100: 0.5, submitSpread: 0.8, sleepMs: [100, 800], leaseTtlMs: 5000, heartbeatMs: 1500, sweepMs: 1000, faultGapMs: 12_000, quiesceTimeoutMs: 300_000, faults: "all", slowShare: 0.05,
+    mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 2 } },
+  // The sweeper against non-re-runnable changes: owners frozen or cut off from the control database
+  // while their CREATE INDEX CONCURRENTLY (8–12 s, outside a transaction) runs on a target; the sweeper
+  // ends those runs, and the next sequential change on the database must not begin while the index
+  // build still runs (invariant 9). Few databases and no parallel limit, so that next change is due.
+  "sweep-gate": {
+    replicas: 3, durationS: 40, tasks: 120, databases: 4, limits: [0], sleepMs: [100, 400], cicSleepMs: [8000, 12_000],
+    mix: { schema: 30, sdl: 10, data: 20, fail: 0, cancel: 0, nontx: 0, cic: 12 },
+    faults: "freeze,blackhole-control", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
+  },
+  // Self-test of invariant 8 (no stuck run): replicas whose leases last 11 days (while the harness's
+  // bound assumes the preset's 3 s). No sweeper ever takes a killed replica's runs: they stay RUNNING.
+  "break-lease": {
+    // The quiescence wait (which cannot end) outlasts the bound of 25.7 s after the kill.
+    replicas: 3, durationS: 15, tasks: 80, databases: 6, faults: "kill", faultGapMs: 4000, quiesceTimeoutMs: 30_000,
+    replicaEnv: { RUNWAY_LEASE_TTL_MS: "1000000000" },
+  },
   // Self-test: promotion without the advisory lock. Sixteen run-at ladders, one after the other, each of
   // twelve schema changes on one database in a rollout with limit 1 (see planLadders in workload.ts).
   // When a ladder comes due, every replica wakes for it at once, and each pass promotes the newest-
@@ -98,7 +142,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // (mutual exclusion and parallel limit). With the lock (`--break none`), the same workload passes.
   "break-lock": {
     testBreak: "lock", replicas: 3, durationS: 21, databases: 12, limits: [1], sleepMs: [400, 600],
-    mix: { schema: 60, sdl: 40, data: 0, fail: 0, cancel: 0, nontx: 0 }, versionedShare: 0, pollMs: 100,
+    mix: { schema: 60, sdl: 40, data: 0, fail: 0, cancel: 0, nontx: 0, cic: 0 }, versionedShare: 0, pollMs: 100,
     ladders: { count: 16, offsetsMs: [0, 5, 7, 9, 11, 13, 15, 17, 20, 24, 30, 40], firstAtMs: 8000, gapMs: 800, cancelAfterMs: 400 },
     deadlockTimeoutMs: 100, faults: "none", quiesceTimeoutMs: 30_000,
   },
@@ -108,12 +152,12 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // transaction idle, and the executor's idle bound, three quarters of a lease, ends it before the wake.)
   "break-fencing": {
     testBreak: "fencing", replicas: 3, durationS: 25, tasks: 60, databases: 12, sleepMs: [6000, 9000],
-    limits: [0], mix: { schema: 20, sdl: 0, data: 80, fail: 0, cancel: 0, nontx: 0 }, leaseTtlMs: 2000, heartbeatMs: 500, sweepMs: 400, faults: "freeze", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
+    limits: [0], mix: { schema: 20, sdl: 0, data: 80, fail: 0, cancel: 0, nontx: 0, cic: 0 }, leaseTtlMs: 2000, heartbeatMs: 500, sweepMs: 400, faults: "freeze", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
   },
 };
 
 const HELP = `pnpm chaos [options]
-  --preset NAME        short (default) | long | break-lock | break-fencing
+  --preset NAME        short (default) | long | sweep-gate | break-lease | break-lock | break-fencing
   --replicas N         server processes (default 3)
   --duration S         seconds of faults and submissions
   --seed N             reproduces the workload and the fault plan (default: random, printed)
@@ -121,7 +165,11 @@ const HELP = `pnpm chaos [options]
   --databases N        target databases
   --concurrency N      executor slots per replica
   --lease-ms N --heartbeat-ms N --sweep-ms N --poll-ms N
-  --faults KIND        both | kill | freeze | none
+  --faults LIST        both | all | none | kinds and groups, comma separated:
+                       kill freeze blackhole-control blackhole-target reset-control reset-target
+                       latency-control latency-target restart-control restart-target clock-skew;
+                       groups: blackhole reset latency restart network
+  --retry-s N          RUNWAY_TARGET_RETRY_S of the replicas (default 20)
   --fault-gap-ms N     mean gap between faults
   --break KIND         lock | fencing | none: the deliberately broken build (default: the preset's)
   --out DIR            report and replica logs (default: a temp dir)
@@ -135,7 +183,7 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
       tasks: { type: "string" }, databases: { type: "string" }, concurrency: { type: "string" },
       "lease-ms": { type: "string" }, "heartbeat-ms": { type: "string" }, "sweep-ms": { type: "string" },
       "poll-ms": { type: "string" }, faults: { type: "string" }, "fault-gap-ms": { type: "string" },
-      break: { type: "string" }, out: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      "retry-s": { type: "string" }, break: { type: "string" }, out: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
     },
     allowPositionals: false,
   });
@@ -163,10 +211,9 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
   set("sweepMs", num(values["sweep-ms"], "sweep-ms", 10));
   set("pollMs", num(values["poll-ms"], "poll-ms", 10));
   set("faultGapMs", num(values["fault-gap-ms"], "fault-gap-ms", 100));
-  if (values.faults !== undefined) {
-    if (!["both", "kill", "freeze", "none"].includes(values.faults)) throw new Error(`--faults must be both, kill, freeze or none`);
-    o.faults = values.faults as ChaosOptions["faults"];
-  }
+  if (values.faults !== undefined) o.faults = values.faults;
+  parseFaultSpec(o.faults); // throws on an unknown kind
+  set("targetRetryS", num(values["retry-s"], "retry-s", 1));
   if (values.break !== undefined) {
     if (!["lock", "fencing", "none"].includes(values.break)) throw new Error(`--break must be lock, fencing or none`);
     o.testBreak = values.break === "none" ? undefined : (values.break as "lock" | "fencing");
@@ -178,6 +225,9 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
 }
 
 export { HELP };
+
+/** The no-stuck-run bound: lease TTL + sweep interval + the target retry window + 2 s. */
+export const stuckBoundMs = (o: ChaosOptions): number => o.leaseTtlMs + o.sweepMs + o.targetRetryS * 1000 + 2000;
 
 /** The recovery-time bound of invariant 7: lease TTL + sweep interval + 2 s. */
 export const recoveryBoundMs = (o: ChaosOptions): number => o.leaseTtlMs + o.sweepMs + 2000;

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { waitFor } from "./wait.js";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -20,10 +20,19 @@ export interface Replica {
   exited: Promise<void>;
   /** Set when the harness itself ends the process (kill, stop): any other exit is a crash. */
   expectExit: boolean;
+  /** The process clock's offset (fault kind clock-skew; see clock-skew.ts), 0 when right. */
+  clockOffsetMs: number;
 }
 
+export interface StartOptions {
+  clockOffsetMs?: number;
+}
+
+const CLOCK_SKEW_PRELOAD = pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), "clock-skew.ts")).href;
+
 export interface ReplicaEnv {
-  databaseUrl: string;
+  /** The control database's URL for a slot (each slot reaches it through its own fault proxy). */
+  databaseUrl: string | ((slot: number) => string);
   /** Start broken-replica.ts with this kind instead of the server's own entry (the self-tests). */
   broken?: "lock" | "fencing";
   adminPassword: string;
@@ -43,7 +52,7 @@ export class ReplicaSet {
 
   constructor(private readonly cfg: ReplicaEnv, ports: number[]) {
     this.replicas = ports.map((port, slot) => ({
-      slot, port, generation: 0, id: "", state: "dead", proc: undefined, exited: Promise.resolve(), expectExit: false,
+      slot, port, generation: 0, id: "", state: "dead", proc: undefined, exited: Promise.resolve(), expectExit: false, clockOffsetMs: 0,
     }));
   }
 
@@ -59,13 +68,13 @@ export class ReplicaSet {
    * running", B4 in docs/reliability.md; chaos/repro/concurrent-migrate.ts). The first start of all slots
    * (startAll) is concurrent, which also keeps B4's fix (migrate() waits on its own lock) tested.
    */
-  start(slot: number): Promise<Replica> {
-    const next = this.startChain.then(() => this.startNow(slot));
+  start(slot: number, opts: StartOptions = {}): Promise<Replica> {
+    const next = this.startChain.then(() => this.startNow(slot, opts));
     this.startChain = next.catch(() => undefined);
     return next;
   }
 
-  private async startNow(slot: number): Promise<Replica> {
+  private async startNow(slot: number, opts: StartOptions = {}): Promise<Replica> {
     const r = this.replicas[slot]!;
     if (r.state !== "dead") throw new Error(`replica slot ${slot} is ${r.state}`);
     r.generation += 1;
@@ -74,13 +83,16 @@ export class ReplicaSet {
     r.state = "starting";
     r.expectExit = false;
     const log = createWriteStream(path.join(this.cfg.logDir, `${r.id}.log`));
+    r.clockOffsetMs = opts.clockOffsetMs ?? 0;
+    const skew = r.clockOffsetMs ? ["--import", CLOCK_SKEW_PRELOAD] : [];
     const entry = this.cfg.broken ? [path.join(REPO_ROOT, "chaos/src/broken-replica.ts"), this.cfg.broken] : ["src/main.ts"];
-    const proc = spawn(process.execPath, ["--import", "tsx", ...entry], {
+    const proc = spawn(process.execPath, ["--import", "tsx", ...skew, ...entry], {
       cwd: SERVER_DIR,
       env: {
         ...process.env,
         ...this.cfg.env,
-        DATABASE_URL: this.cfg.databaseUrl,
+        DATABASE_URL: typeof this.cfg.databaseUrl === "string" ? this.cfg.databaseUrl : this.cfg.databaseUrl(slot),
+        ...(r.clockOffsetMs ? { CHAOS_CLOCK_OFFSET_MS: String(r.clockOffsetMs) } : {}),
         PORT: String(r.port),
         HOST: "127.0.0.1",
         RUNWAY_REPLICA_ID: r.id,

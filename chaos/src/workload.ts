@@ -18,6 +18,7 @@ export const TaskTypeOf: Record<StatementKind, string> = {
   fail: "DATABASE_DATA_UPDATE",
   cancel: "DATABASE_DATA_UPDATE",
   nontx: "DATABASE_DATA_UPDATE",
+  cic: "DATABASE_SCHEMA_UPDATE",
   create: "DATABASE_CREATE",
   ballast: "DATABASE_DATA_UPDATE",
 };
@@ -81,7 +82,11 @@ export function planWorkload(rng: Rng, o: ChaosOptions): Workload {
     const own: PlannedTask[] = [];
     const make = (kind: StatementKind, database: string): PlannedTask => {
       const key = `t${pad(seq++, 5)}`;
-      const sleepMs = kind === "cancel" ? rng.int(4000, 6000) : rng.int(o.sleepMs[0], o.sleepMs[1]);
+      // A slow schema change outlasts a lease: a takeover in its middle finds its session still running
+      // (invariant 9). Drawn only when asked for, so other presets keep their seeded workloads.
+      const slow = kind === "schema" && o.slowShare > 0 && rng.chance(o.slowShare);
+      const sleepMs = kind === "cic" ? rng.int(o.cicSleepMs[0], o.cicSleepMs[1])
+        : kind === "cancel" || slow ? rng.int(4000, 6000) : rng.int(o.sleepMs[0], o.sleepMs[1]);
       const scheduled = kind !== "cancel" && rng.chance(0.06);
       return {
         key, kind, type: TaskTypeOf[kind], database, schemaVersion: null,

@@ -3,12 +3,14 @@ import type { CheckContext } from "./context.js";
 import { checkNoLoss, checkNoRepeat } from "./outcomes.js";
 import { checkFencing, checkRecovery } from "./ownership.js";
 import { checkExclusion, checkParallelLimit, checkRunAt, checkVersionOrder } from "./timeline.js";
+import { checkNoEarlyGate } from "./gate.js";
+import { checkNoStuckRun } from "./stuck.js";
 
 export { CheckContext } from "./context.js";
 
-/** The seven invariants of issue 5, plus the run-at gate. */
+/** The seven invariants of issue 5, the two of issue 10 (no stuck run, no gate freed early), and the run-at gate. */
 export function runChecks(c: CheckContext): CheckResult[] {
-  return [checkNoLoss, checkNoRepeat, checkExclusion, checkParallelLimit, checkVersionOrder, checkFencing, checkRecovery, checkRunAt].map((check) => {
+  return [checkNoLoss, checkNoRepeat, checkExclusion, checkParallelLimit, checkVersionOrder, checkFencing, checkRecovery, checkNoStuckRun, checkNoEarlyGate, checkRunAt].map((check) => {
     try {
       return check(c);
     } catch (e) {
