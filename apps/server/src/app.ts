@@ -39,6 +39,16 @@ export interface AppDeps {
 
 /** Every route's body is capped; only rollout creation raises its own limit. */
 const BODY_LIMIT = 1024 * 1024;
+/**
+ * A connection silent in both directions this long is closed. Longer than the SSE heartbeat (15 s), so
+ * idle streams survive; slow bodies and slow headers are cut sooner by the request and header timeouts.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 60_000;
+
+/** Fastify's trustProxy: a hop count becomes "believe the nearest n proxies". */
+function trustProxyOption(t: Config["trustProxy"]): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  return typeof t === "number" ? (_addr, hop) => hop < t : t;
+}
 
 /**
  * Builds the HTTP application. Plugins load in tiers: external infrastructure (validation, cookies, rate
@@ -50,6 +60,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: { level: deps.config.logLevel },
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
+    trustProxy: trustProxyOption(deps.config.trustProxy),
+    requestTimeout: deps.config.requestTimeoutMs,
+    keepAliveTimeout: deps.config.keepAliveTimeoutMs,
+    connectionTimeout: IDLE_SOCKET_TIMEOUT_MS,
+    // Node checks the request and header timeouts every connectionsCheckingInterval (default 30 s).
+    http: { headersTimeout: deps.config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     // Malformed URLs (bad percent-encoding) fail before routing; they get the same envelope as the rest.
     frameworkErrors: sendError,
   }).withTypeProvider<TypeBoxTypeProvider>();
