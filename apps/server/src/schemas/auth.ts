@@ -22,6 +22,11 @@ export const Me = Type.Object(
   { examples: [{ username: "admin", role: "admin", csrfToken: "q1Yk…", via: "session" }] },
 );
 
+export const SignedOutEverywhere = Type.Object(
+  { endedSessions: Type.Integer({ minimum: 0 }), revokedTokens: Type.Integer({ minimum: 0 }) },
+  { examples: [{ endedSessions: 2, revokedTokens: 1 }] },
+);
+
 export const User = Type.Object({ username: Username, role: RoleSchema, disabled: Type.Boolean(), createdAt: Timestamp() });
 export const UserList = Type.Object({ users: Type.Array(User) });
 export const UserParams = Type.Object({ username: Username });
@@ -41,15 +46,25 @@ export const ApiToken = Type.Object({
   createdAt: Timestamp(),
   lastUsedAt: Nullable(Timestamp("Kept to the minute")),
   revokedAt: Nullable(Timestamp()),
+  expiresAt: Nullable(Timestamp("After this the token is refused; null: never")),
 });
 export const ApiTokenCreated = Type.Object(
   { ...ApiToken.properties, token: Type.String({ description: "The secret: shown once, stored only as a hash. Send as `Authorization: Bearer <token>`" }) },
-  { examples: [{ id: "3", username: "ci", name: "deploy pipeline", createdAt: "2030-01-01T00:00:00.000Z", lastUsedAt: null, revokedAt: null, token: "rwt_…" }] },
+  { examples: [{ id: "3", username: "ci", name: "deploy pipeline", createdAt: "2030-01-01T00:00:00.000Z", lastUsedAt: null, revokedAt: null, expiresAt: "2030-04-01T00:00:00.000Z", token: "rwt_…" }] },
 );
 export const ApiTokenList = Type.Object({ tokens: Type.Array(ApiToken) });
+export const TOKEN_MAX_DAYS = 3650;
 export const ApiTokenCreate = Type.Object(
-  { name: Text(1, 100, { examples: ["deploy pipeline"] }) },
-  { additionalProperties: false, examples: [{ name: "deploy pipeline" }] },
+  {
+    name: Text(1, 100, { examples: ["deploy pipeline"] }),
+    expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: TOKEN_MAX_DAYS, description: "The token expires this many days from now" })),
+    expiresAt: Type.Optional(Timestamp("The token expires at this time (in the future, at most 10 years away)")),
+  },
+  {
+    additionalProperties: false,
+    description: "Give at most one of expiresInDays and expiresAt; with neither the token never expires",
+    examples: [{ name: "deploy pipeline", expiresInDays: 90 }],
+  },
 );
 export const ApiTokenParams = Type.Object({ id: Id("Token id", "3") });
 

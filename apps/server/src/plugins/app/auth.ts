@@ -44,7 +44,7 @@ async function resolveUser(app: FastifyInstance, req: FastifyRequest): Promise<R
     const m = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(header);
     if (!m) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the Authorization header must be `Bearer <API token>`") };
     const token = await tokenAuthenticate(db, { tokenHash: sha256(m[1]!), now: clock.now() });
-    if (!token) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the API token is unknown, revoked, or its user is disabled") };
+    if (!token) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the API token is unknown, revoked or expired, or its user is disabled") };
     return { user: { username: token.username, role: token.role, via: "token", tokenId: token.id } };
   }
   const cookie = req.cookies[SESSION_COOKIE];

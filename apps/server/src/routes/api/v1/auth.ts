@@ -4,10 +4,10 @@ import { loginKeys } from "../../../auth/login-throttle.js";
 import { loginFailureClear, loginFailureRecord, loginLockedUntil } from "../../../store/login-failures.js";
 import { randomSecret, sha256, verifyDummy, verifyPassword } from "../../../auth/secrets.js";
 import { sessionCreate, sessionDelete } from "../../../store/sessions.js";
-import { userCredentials } from "../../../store/users.js";
+import { userCredentials, userSignOutEverywhere } from "../../../store/users.js";
 import { ApiError, ErrorCode } from "../../../plugins/app/api-error.js";
 import { SESSION_COOKIE } from "../../../plugins/app/auth.js";
-import { Login, Me } from "../../../schemas/auth.js";
+import { Login, Me, SignedOutEverywhere } from "../../../schemas/auth.js";
 import { errorResponses, NoContent } from "../../../schemas/common.js";
 
 const tags = ["auth"];
@@ -86,6 +86,26 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (req.user?.sessionHash) await sessionDelete(db, req.user.sessionHash);
       reply.clearCookie(SESSION_COOKIE, { path: "/" });
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    "/auth/sign-out-everywhere",
+    {
+      config: { auth: "viewer", audit: "auth.sign-out-everywhere" },
+      schema: {
+        tags,
+        summary: "Sign out everywhere: end all your sessions and revoke all your API tokens",
+        description: "For when a device or a token may be in the wrong hands. Open event streams of yours end too.",
+        response: { 200: SignedOutEverywhere, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const result = await userSignOutEverywhere(db, { username: req.user!.username, now: clock.now() });
+      req.audit.target = `user/${req.user!.username}`;
+      req.audit.detail = result;
+      reply.clearCookie(SESSION_COOKIE, { path: "/" });
+      return { endedSessions: result.sessions, revokedTokens: result.tokens };
     },
   );
 
