@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "./scheduler/clock.js";
 import type { Db } from "./store/db.js";
 import validation from "./plugins/external/validation.js";
 import http from "./plugins/external/http.js";
+import securityHeaders from "./plugins/external/security-headers.js";
 import openapi from "./plugins/external/swagger.js";
 import dashboard from "./plugins/external/dashboard.js";
 import context from "./plugins/app/context.js";
@@ -51,8 +52,8 @@ function trustProxyOption(t: Config["trustProxy"]): boolean | string[] | ((addr:
 }
 
 /**
- * Builds the HTTP application. Plugins load in tiers: external infrastructure (validation, cookies, rate
- * limits, SSE, OpenAPI, static files), then the app's own (context, errors, auth, audit, change feed,
+ * Builds the HTTP application. Plugins load in tiers: external infrastructure (security headers, validation,
+ * cookies, rate limits, SSE, OpenAPI, static files), then the app's own (context, errors, auth, audit, change feed,
  * admin bootstrap), then thin routes that call the store.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -70,6 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: sendError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  await app.register(securityHeaders);
   await app.register(validation);
   await app.register(http);
   await app.register(openapi);
