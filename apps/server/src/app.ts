@@ -17,6 +17,7 @@ import errors, { sendError } from "./plugins/app/errors.js";
 import auth from "./plugins/app/auth.js";
 import audit from "./plugins/app/audit.js";
 import changeFeed from "./plugins/app/change-feed.js";
+import streams from "./plugins/app/streams.js";
 import bootstrap from "./plugins/app/bootstrap.js";
 import apiV1 from "./routes/api/v1/index.js";
 import opsRoutes from "./routes/ops.js";
@@ -80,6 +81,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(auth);
   await app.register(audit);
   await app.register(changeFeed, { databaseUrl: deps.databaseUrl, ...(deps.changeWindowMs !== undefined ? { windowMs: deps.changeWindowMs } : {}) });
+  await app.register(streams);
   await app.register(bootstrap, { print: deps.print ?? ((line: string) => console.log(line)) });
 
   await app.register(opsRoutes, { hide: false });

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { Role } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
+import { notifyAuthChange } from "./auth-notify.js";
 
 export interface ApiToken {
   id: string;
@@ -80,5 +81,6 @@ export async function tokenRevoke(db: Db, p: { id: string; username?: string; no
   if (p.username !== undefined) q = q.where("username", "=", p.username);
   const row = await q.returning(COLUMNS).executeTakeFirst();
   if (!row) throw new StoreError("NOT_FOUND", `API token ${p.id} not found`);
+  await notifyAuthChange(db, row.username);
   return toToken(row);
 }

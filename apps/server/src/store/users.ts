@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { Role } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
+import { notifyAuthChange } from "./auth-notify.js";
 
 export interface User {
   username: string;
@@ -80,6 +81,7 @@ export async function userUpdate(
       await trx.deleteFrom("user_session").where("username", "=", username).execute();
     }
     if (patch.passwordHash) await revokeTokens(trx, username, now);
+    if (role !== before.role || disabled !== before.disabled || patch.passwordHash) await notifyAuthChange(trx, username);
     return toUser(row);
   });
 }
@@ -93,7 +95,9 @@ async function revokeTokens(db: Db, username: string, now: Date): Promise<number
 export async function userSignOutEverywhere(db: Db, p: { username: string; now: Date }): Promise<{ sessions: number; tokens: number }> {
   return db.transaction().execute(async (trx) => {
     const sessions = await trx.deleteFrom("user_session").where("username", "=", p.username).executeTakeFirst();
-    return { sessions: Number(sessions.numDeletedRows), tokens: await revokeTokens(trx, p.username, p.now) };
+    const tokens = await revokeTokens(trx, p.username, p.now);
+    await notifyAuthChange(trx, p.username);
+    return { sessions: Number(sessions.numDeletedRows), tokens };
   });
 }
 
