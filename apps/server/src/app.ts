@@ -9,7 +9,7 @@ import { systemClock, type Clock } from "./scheduler/clock.js";
 import type { Db } from "./store/db.js";
 import validation from "./plugins/external/validation.js";
 import http from "./plugins/external/http.js";
-import securityHeaders from "./plugins/external/security-headers.js";
+import securityHeaders, { PRE_ROUTING_HEADERS } from "./plugins/external/security-headers.js";
 import openapi from "./plugins/external/swagger.js";
 import dashboard from "./plugins/external/dashboard.js";
 import context from "./plugins/app/context.js";
@@ -69,7 +69,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Node checks the request and header timeouts every connectionsCheckingInterval (default 30 s).
     http: { headersTimeout: deps.config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     // Malformed URLs (bad percent-encoding) fail before routing; they get the same envelope as the rest.
-    frameworkErrors: sendError,
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply.headers(PRE_ROUTING_HEADERS)),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(securityHeaders);

@@ -51,6 +51,10 @@ describe("security headers", () => {
       ["healthz", await app.inject({ method: "GET", url: "/healthz" })],
     ];
     for (const [what, res] of answers) expectSecurityHeaders(res, what);
+    // Refused before routing (no hook runs): the headers a JSON error needs.
+    const badUrl = await app.inject({ method: "GET", url: "/api/v1/projects/%E0%A4%A" });
+    expect(badUrl.statusCode).toBe(400);
+    expect(badUrl.headers).toMatchObject({ "x-content-type-options": "nosniff", "x-frame-options": "DENY", "content-security-policy": "default-src 'none'; frame-ancestors 'none'" });
     expect(answers.find(([w]) => w === "dashboard")![1].statusCode).toBe(200);
     expect(answers.find(([w]) => w === "docs")![1].statusCode).toBe(200);
     for (const [what, res] of answers) expect(res.headers["strict-transport-security"], what).toBeUndefined();

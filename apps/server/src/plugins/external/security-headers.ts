@@ -27,6 +27,18 @@ export const CSP_DIRECTIVES = {
   frameAncestors: ["'none'"],
 };
 
+/**
+ * For the few answers Fastify makes before routing (a malformed URL), where no hook runs: a JSON error
+ * body needs no more than this.
+ */
+export const PRE_ROUTING_HEADERS = {
+  "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "cache-control": "no-store",
+} as const;
+
 /** HSTS is sent only over TLS: on plain HTTP it means nothing, and on a LAN install it must not stick. */
 const HSTS = "max-age=31536000; includeSubDomains";
 
