@@ -9,6 +9,7 @@ import { systemClock, type Clock } from "./scheduler/clock.js";
 import type { Db } from "./store/db.js";
 import validation from "./plugins/external/validation.js";
 import http from "./plugins/external/http.js";
+import securityHeaders, { PRE_ROUTING_HEADERS } from "./plugins/external/security-headers.js";
 import openapi from "./plugins/external/swagger.js";
 import dashboard from "./plugins/external/dashboard.js";
 import context from "./plugins/app/context.js";
@@ -16,6 +17,7 @@ import errors, { sendError } from "./plugins/app/errors.js";
 import auth from "./plugins/app/auth.js";
 import audit from "./plugins/app/audit.js";
 import changeFeed from "./plugins/app/change-feed.js";
+import streams from "./plugins/app/streams.js";
 import bootstrap from "./plugins/app/bootstrap.js";
 import apiV1 from "./routes/api/v1/index.js";
 import opsRoutes from "./routes/ops.js";
@@ -40,10 +42,20 @@ export interface AppDeps {
 
 /** Every route's body is capped; only rollout creation raises its own limit. */
 const BODY_LIMIT = 1024 * 1024;
+/**
+ * A connection silent in both directions this long is closed. Longer than the SSE heartbeat (15 s), so
+ * idle streams survive; slow bodies and slow headers are cut sooner by the request and header timeouts.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 60_000;
+
+/** Fastify's trustProxy: a hop count becomes "believe the nearest n proxies". */
+function trustProxyOption(t: Config["trustProxy"]): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  return typeof t === "number" ? (_addr, hop) => hop < t : t;
+}
 
 /**
- * Builds the HTTP application. Plugins load in tiers: external infrastructure (validation, cookies, rate
- * limits, SSE, OpenAPI, static files), then the app's own (context, errors, auth, audit, change feed,
+ * Builds the HTTP application. Plugins load in tiers: external infrastructure (security headers, validation,
+ * cookies, rate limits, SSE, OpenAPI, static files), then the app's own (context, errors, auth, audit, change feed,
  * admin bootstrap), then thin routes that call the store.
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -51,10 +63,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: { level: deps.config.logLevel },
     bodyLimit: BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
+    trustProxy: trustProxyOption(deps.config.trustProxy),
+    requestTimeout: deps.config.requestTimeoutMs,
+    keepAliveTimeout: deps.config.keepAliveTimeoutMs,
+    connectionTimeout: IDLE_SOCKET_TIMEOUT_MS,
+    // Node checks the request and header timeouts every connectionsCheckingInterval (default 30 s).
+    http: { headersTimeout: deps.config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     // Malformed URLs (bad percent-encoding) fail before routing; they get the same envelope as the rest.
-    frameworkErrors: sendError,
+    frameworkErrors: (err, req, reply) => sendError(err, req, reply.headers(PRE_ROUTING_HEADERS)),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  await app.register(securityHeaders);
   await app.register(validation);
   await app.register(http);
   await app.register(openapi);
@@ -67,6 +86,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.listener ? { listener: deps.listener } : {}),
     ...(deps.changeWindowMs !== undefined ? { windowMs: deps.changeWindowMs } : {}),
   });
+  await app.register(streams);
   await app.register(bootstrap, { print: deps.print ?? ((line: string) => console.log(line)) });
 
   await app.register(opsRoutes, { hide: false });

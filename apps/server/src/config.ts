@@ -24,9 +24,34 @@ export interface Config {
   adminPassword: string | undefined;
   /** How long a dashboard session lasts (API). */
   sessionTtlMs: number;
-  /** Login attempts per username per minute on one replica; five times as many per client IP (API). */
+  /**
+   * Failed sign-ins allowed per username and client address before backoff; five times as many per client
+   * address across usernames (API; shared by all replicas).
+   */
   loginRateLimit: number;
+  /**
+   * Which proxies to believe about the client: false (X-Forwarded-* ignored), true (any), a hop count, or
+   * addresses/CIDRs. Decides req.ip (login limits, audit) and req.protocol (the cookie's Secure flag, HSTS).
+   */
+  trustProxy: boolean | number | string[];
+  /** Time to receive a whole request (headers and body), the headers alone, and idle time between keep-alive requests. */
+  requestTimeoutMs: number;
+  headersTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Open SSE streams allowed per user on one replica, and in total on one replica; past either cap: 429. */
+  sseMaxPerUser: number;
+  sseMaxStreams: number;
+  /** How often an open SSE stream's credential is checked again (it is also checked at once on sign-out, disable, role change, revoke). */
+  sseRecheckMs: number;
   logLevel: string;
+}
+
+/** RUNWAY_TRUST_PROXY: "true", a hop count ("1": the nearest proxy), or a comma-separated list of addresses/CIDRs. */
+function trustProxy(raw: string | undefined): boolean | number | string[] {
+  if (raw === undefined || raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "true") return true;
+  if (/^[1-9][0-9]?$/.test(raw)) return Number(raw);
+  return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -38,6 +63,14 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv): Config {
+  const config = readConfig(env, argv);
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    throw new Error(`RUNWAY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed RUNWAY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);
+  }
+  return config;
+}
+
+function readConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
   const noDemo = argv.includes("--no-demo") || env.RUNWAY_DEMO === "0" || env.RUNWAY_DEMO === "false";
   return {
     databaseUrl: env.DATABASE_URL || undefined,
@@ -58,6 +91,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     adminPassword: env.RUNWAY_ADMIN_PASSWORD || undefined,
     sessionTtlMs: int(env, "RUNWAY_SESSION_TTL_MS", 12 * 3600 * 1000, 60_000),
     loginRateLimit: int(env, "RUNWAY_LOGIN_RATE_LIMIT", 10, 1),
+    trustProxy: trustProxy(env.RUNWAY_TRUST_PROXY),
+    requestTimeoutMs: int(env, "RUNWAY_REQUEST_TIMEOUT_MS", 30_000, 1000),
+    headersTimeoutMs: int(env, "RUNWAY_HEADERS_TIMEOUT_MS", 10_000, 1000),
+    keepAliveTimeoutMs: int(env, "RUNWAY_KEEP_ALIVE_TIMEOUT_MS", 5_000, 1000),
+    sseMaxPerUser: int(env, "RUNWAY_SSE_MAX_PER_USER", 10, 1),
+    sseMaxStreams: int(env, "RUNWAY_SSE_MAX_STREAMS", 1000, 1),
+    sseRecheckMs: int(env, "RUNWAY_SSE_RECHECK_MS", 30_000, 100),
     logLevel: env.LOG_LEVEL || "info",
   };
 }

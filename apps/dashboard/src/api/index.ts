@@ -4,4 +4,5 @@ export * from "./http";
 export * from "./projects";
 export * from "./rollouts";
 export * from "./tasks";
+export * from "./tokens";
 export type * from "./types";

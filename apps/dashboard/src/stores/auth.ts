@@ -1,7 +1,7 @@
 import { Role } from "@runway/shared";
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
-import { authLogin, authLogout, authMe, onUnauthenticated, setCsrfToken, type Me } from "@/api";
+import { authLogin, authLogout, authMe, onUnauthenticated, setCsrfToken, signOutEverywhere as apiSignOutEverywhere, type Me } from "@/api";
 
 /** Who is signed in, and what the role may do. The server still refuses; this only shapes the UI. */
 export const useAuthStore = defineStore("auth", () => {
@@ -46,10 +46,16 @@ export const useAuthStore = defineStore("auth", () => {
     }
   }
 
+  /** Ends every session of this user (this one too) and revokes all their API tokens. */
+  async function signOutEverywhere(): Promise<void> {
+    await apiSignOutEverywhere();
+    setUser(null);
+  }
+
   onUnauthenticated(() => {
     if (user.value) expired.value = true;
     setUser(null);
   });
 
-  return { user, loaded, expired, role, signedIn, canOperate, isAdmin, load, login, logout };
+  return { user, loaded, expired, role, signedIn, canOperate, isAdmin, load, login, logout, signOutEverywhere };
 });

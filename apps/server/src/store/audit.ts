@@ -8,16 +8,45 @@ export interface AuditEntry {
   target: string | null;
   outcome: string;
   detail: unknown;
+  clientAddress: string | null;
 }
 
-export async function auditAppend(
-  db: Db,
-  e: { at: Date; actor: string | null; action: string; target: string | null; outcome: string; detail: unknown },
-): Promise<void> {
+/** The outcome an entry has from the moment a request starts acting until it answers. */
+export const AUDIT_IN_PROGRESS = "IN_PROGRESS";
+
+interface Fields {
+  actor: string | null;
+  target: string | null;
+  outcome: string;
+  detail: unknown;
+}
+
+/** One complete entry (requests refused before they acted: denials). */
+export async function auditAppend(db: Db, e: Fields & { at: Date; action: string; clientAddress: string | null }): Promise<void> {
   await db
     .insertInto("audit_log")
-    .values({ at: e.at, actor: e.actor, action: e.action, target: e.target, outcome: e.outcome, detail: JSON.stringify(e.detail ?? null) })
+    .values({ at: e.at, actor: e.actor, action: e.action, target: e.target, outcome: e.outcome, detail: JSON.stringify(e.detail ?? null), client_addr: e.clientAddress })
     .execute();
+}
+
+/** The entry of a request about to act, with outcome IN_PROGRESS; its id for auditFinish. */
+export async function auditBegin(db: Db, e: { at: Date; action: string; actor: string | null; target: string | null; clientAddress: string | null }): Promise<string> {
+  const row = await db
+    .insertInto("audit_log")
+    .values({ at: e.at, actor: e.actor, action: e.action, target: e.target, outcome: AUDIT_IN_PROGRESS, detail: null, client_addr: e.clientAddress })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** Records how the request ended. False when the entry was not there to update. */
+export async function auditFinish(db: Db, id: string, e: Fields): Promise<boolean> {
+  const res = await db
+    .updateTable("audit_log")
+    .set({ actor: e.actor, target: e.target, outcome: e.outcome, detail: JSON.stringify(e.detail ?? null) })
+    .where("id", "=", id)
+    .executeTakeFirst();
+  return res.numUpdatedRows === 1n;
 }
 
 /** Newest first, keyset-paged by id (the `audit_log_at_idx` index). */
@@ -40,6 +69,7 @@ export async function auditList(
       target: r.target,
       outcome: r.outcome,
       detail: r.detail,
+      clientAddress: r.client_addr,
     })),
   };
 }

@@ -126,6 +126,7 @@ export interface ApiTokenTable {
   created_at: Generated<Date>;
   last_used_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  expires_at: NullableTimestamp;
 }
 
 export interface AuditLogTable {
@@ -136,6 +137,14 @@ export interface AuditLogTable {
   target: string | null;
   outcome: string;
   detail: Json | null;
+  client_addr: string | null;
+}
+
+export interface LoginFailureTable {
+  key: string;
+  failures: number;
+  last_failure_at: Date;
+  locked_until: Date | null;
 }
 
 export interface DB {
@@ -152,6 +161,7 @@ export interface DB {
   user_session: UserSessionTable;
   api_token: ApiTokenTable;
   audit_log: AuditLogTable;
+  login_failure: LoginFailureTable;
   gating_dirty_run: { id: GenId; run_id: Int8 };
   gating_dirty_database: { id: GenId; instance_id: string; database_name: string; version_from: string | null };
   gating_dirty_task: { id: GenId; task_id: Int8 };

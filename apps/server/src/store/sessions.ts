@@ -1,5 +1,6 @@
 import type { Role } from "@runway/shared";
-import type { Db } from "./db.js";
+import { sql } from "kysely";
+import { Channel, type Db } from "./db.js";
 
 /** A session as the auth hook sees it. `idHash` is the SHA-256 of the cookie value; the raw value is never stored. */
 export interface SessionUser {
@@ -35,6 +36,9 @@ export async function sessionGet(db: Db, p: { idHash: string; now: Date }): Prom
   return row && { username: row.username, role: row.role as Role, csrfToken: row.csrf_token };
 }
 
+/** Ends a session (sign-out); streams opened with it are told through the auth channel. */
 export async function sessionDelete(db: Db, idHash: string): Promise<void> {
-  await db.deleteFrom("user_session").where("id", "=", idHash).execute();
+  await sql`
+    WITH gone AS (DELETE FROM user_session WHERE id = ${idHash} RETURNING username)
+    SELECT pg_notify(${Channel.AUTH}, json_build_object('username', username)::text) FROM gone`.execute(db);
 }

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { Role } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
+import { notifyAuthChange } from "./auth-notify.js";
 
 export interface User {
   username: string;
@@ -48,13 +49,15 @@ export async function userCreate(db: Db, p: { username: string; passwordHash: st
 
 /**
  * Changes role, disabled flag and/or password. Refuses to leave no enabled admin (nobody could manage
- * users any more). Disabling or a new password ends the user's sessions; tokens stop working through
- * the disabled flag, which every token lookup checks.
+ * users any more). Disabling or a new password ends the user's sessions; a new password also revokes the
+ * user's API tokens (whoever knew the old password may have made some). A disabled user's tokens stop
+ * working through the disabled flag, which every token lookup checks.
  */
 export async function userUpdate(
   db: Db,
   username: string,
   patch: { role?: Role; disabled?: boolean; passwordHash?: string },
+  now: Date,
 ): Promise<User> {
   return db.transaction().execute(async (trx) => {
     // Locking every admin row serializes concurrent demotions, so two can never both pass the check.
@@ -77,7 +80,24 @@ export async function userUpdate(
     if ((disabled && !before.disabled) || patch.passwordHash) {
       await trx.deleteFrom("user_session").where("username", "=", username).execute();
     }
+    if (patch.passwordHash) await revokeTokens(trx, username, now);
+    if (role !== before.role || disabled !== before.disabled || patch.passwordHash) await notifyAuthChange(trx, username);
     return toUser(row);
+  });
+}
+
+async function revokeTokens(db: Db, username: string, now: Date): Promise<number> {
+  const res = await db.updateTable("api_token").set({ revoked_at: now }).where("username", "=", username).where("revoked_at", "is", null).executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+/** "Sign out everywhere": ends every session of the user and revokes every API token of theirs. */
+export async function userSignOutEverywhere(db: Db, p: { username: string; now: Date }): Promise<{ sessions: number; tokens: number }> {
+  return db.transaction().execute(async (trx) => {
+    const sessions = await trx.deleteFrom("user_session").where("username", "=", p.username).executeTakeFirst();
+    const tokens = await revokeTokens(trx, p.username, p.now);
+    await notifyAuthChange(trx, p.username);
+    return { sessions: Number(sessions.numDeletedRows), tokens };
   });
 }
 

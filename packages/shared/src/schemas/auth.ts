@@ -18,3 +18,9 @@ export const Me = Type.Object(
   { examples: [{ username: "admin", role: "admin", csrfToken: "q1Yk…", via: "session" }] },
 );
 export type Me = Static<typeof Me>;
+
+export const SignedOutEverywhere = Type.Object(
+  { endedSessions: Type.Integer({ minimum: 0 }), revokedTokens: Type.Integer({ minimum: 0 }) },
+  { examples: [{ endedSessions: 2, revokedTokens: 1 }] },
+);
+export type SignedOutEverywhere = Static<typeof SignedOutEverywhere>;

@@ -4,6 +4,7 @@ import type { Role } from "@runway/shared";
 import { safeEqual, sha256 } from "../../auth/secrets.js";
 import { sessionGet } from "../../store/sessions.js";
 import { tokenAuthenticate } from "../../store/tokens.js";
+import type { Db } from "../../store/db.js";
 import { ApiError, ErrorCode } from "./api-error.js";
 
 export const SESSION_COOKIE = "runway_session";
@@ -17,6 +18,24 @@ export interface AuthUser {
   sessionHash?: string;
   csrfToken?: string;
   tokenId?: string;
+  /** What the request authenticated with, to check again later (a long-lived SSE stream). */
+  credential: Credential;
+}
+
+/** A session cookie or an API token, by the SHA-256 the tables store. */
+export interface Credential {
+  kind: "session" | "token";
+  hash: string;
+}
+
+/** The user a credential stands for now: undefined when it is unknown, expired, revoked or its user disabled. */
+export async function authenticate(db: Db, now: Date, credential: Credential): Promise<AuthUser | undefined> {
+  if (credential.kind === "token") {
+    const token = await tokenAuthenticate(db, { tokenHash: credential.hash, now });
+    return token && { username: token.username, role: token.role, via: "token", tokenId: token.id, credential };
+  }
+  const s = await sessionGet(db, { idHash: credential.hash, now });
+  return s && { username: s.username, role: s.role, via: "session", sessionHash: credential.hash, csrfToken: s.csrfToken, credential };
 }
 
 declare module "fastify" {
@@ -43,16 +62,15 @@ async function resolveUser(app: FastifyInstance, req: FastifyRequest): Promise<R
   if (header !== undefined) {
     const m = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(header);
     if (!m) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the Authorization header must be `Bearer <API token>`") };
-    const token = await tokenAuthenticate(db, { tokenHash: sha256(m[1]!), now: clock.now() });
-    if (!token) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the API token is unknown, revoked, or its user is disabled") };
-    return { user: { username: token.username, role: token.role, via: "token", tokenId: token.id } };
+    const user = await authenticate(db, clock.now(), { kind: "token", hash: sha256(m[1]!) });
+    if (!user) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the API token is unknown, revoked or expired, or its user is disabled") };
+    return { user };
   }
   const cookie = req.cookies[SESSION_COOKIE];
   if (!cookie) return { user: null };
-  const sessionHash = sha256(cookie);
-  const s = await sessionGet(db, { idHash: sessionHash, now: clock.now() });
-  if (!s) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the session has expired or ended; sign in again") };
-  return { user: { username: s.username, role: s.role, via: "session", sessionHash, csrfToken: s.csrfToken } };
+  const user = await authenticate(db, clock.now(), { kind: "session", hash: sha256(cookie) });
+  if (!user) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the session has expired or ended; sign in again") };
+  return { user };
 }
 
 /**

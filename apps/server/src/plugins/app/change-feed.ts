@@ -81,6 +81,7 @@ export class ChangeFeed {
 declare module "fastify" {
   interface FastifyInstance {
     changeFeed: ChangeFeed;
+    notifications: Listener;
   }
 }
 
@@ -96,6 +97,8 @@ export default fp(
     const off = listener.on(Channel.CHANGE, feed.onNotify);
     await own?.start();
     app.decorate("changeFeed", feed);
+    // Shared with other plugins that need notifications (plugins/app/streams.ts): one LISTEN connection per replica.
+    app.decorate("notifications", listener);
     app.addHook("preClose", async () => feed.close());
     app.addHook("onClose", async () => {
       off();

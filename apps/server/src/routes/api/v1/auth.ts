@@ -1,43 +1,44 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { loginKeys } from "../../../auth/login-throttle.js";
+import { loginFailureClear, loginFailureRecord, loginLockedUntil } from "../../../store/login-failures.js";
 import { randomSecret, sha256, verifyDummy, verifyPassword } from "../../../auth/secrets.js";
 import { sessionCreate, sessionDelete } from "../../../store/sessions.js";
-import { userCredentials } from "../../../store/users.js";
+import { userCredentials, userSignOutEverywhere } from "../../../store/users.js";
 import { ApiError, ErrorCode } from "../../../plugins/app/api-error.js";
 import { SESSION_COOKIE } from "../../../plugins/app/auth.js";
-import { errorResponses, Login, Me, NoContent } from "@runway/shared/schemas";
+import { errorResponses, Login, Me, NoContent, SignedOutEverywhere } from "@runway/shared/schemas";
 
 const tags = ["auth"];
 
 const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, clock, config } = app.ctx;
-  // Brute force: per username (one account guessed from many addresses) and per client address (many
-  // accounts guessed from one). Checked after parsing (preHandler) because the username is in the body.
-  const loginLimits = [
-    app.createRateLimit({ max: config.loginRateLimit * 5, timeWindow: 60_000, keyGenerator: (req) => `login-ip:${req.ip}` }),
-    app.createRateLimit({
-      max: config.loginRateLimit,
-      timeWindow: 60_000,
-      keyGenerator: (req) => `login-user:${(req.body as { username?: string } | undefined)?.username ?? ""}`,
-    }),
-  ];
+  /**
+   * Brute force (auth/login-throttle.ts). Checked in preValidation: after the body is parsed (the username
+   * is in it) but before the audit entry and the password hash are spent on an attempt that is refused anyway.
+   */
+  const throttle = async (req: FastifyRequest, reply: FastifyReply) => {
+    const keys = loginKeys({ username: (req.body as { username?: unknown } | undefined)?.username, address: req.ip, failuresAllowed: config.loginRateLimit });
+    const now = clock.now();
+    const until = await loginLockedUntil(db, { keys: [keys.address.key, ...(keys.pair ? [keys.pair.key] : [])], now });
+    if (until) {
+      const seconds = Math.max(1, Math.ceil((until.getTime() - now.getTime()) / 1000));
+      reply.header("retry-after", seconds);
+      throw new ApiError(429, ErrorCode.RATE_LIMITED, `too many failed sign-ins; retry in ${seconds} s`);
+    }
+  };
 
   app.post(
     "/auth/login",
     {
       config: { auth: "public", audit: "auth.login" },
-      preHandler: async (req, reply) => {
-        for (const limit of loginLimits) {
-          const r = await limit(req);
-          if (!r.isAllowed && r.isExceeded) {
-            reply.header("retry-after", r.ttlInSeconds);
-            throw new ApiError(429, ErrorCode.RATE_LIMITED, `too many sign-in attempts; retry in ${r.ttlInSeconds} s`);
-          }
-        }
-      },
+      preValidation: throttle,
       schema: {
         tags,
         summary: "Sign in",
-        description: "Sets the httpOnly session cookie and returns the CSRF token to send as x-csrf-token on mutations. Rate limited.",
+        description:
+          "Sets the httpOnly session cookie and returns the CSRF token to send as x-csrf-token on mutations. Failed attempts are " +
+          "limited per username and client address, with growing waits (429 with retry-after).",
         security: [],
         body: Login,
         response: { 200: Me, ...errorResponses },
@@ -49,7 +50,13 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       req.audit.target = `user/${username}`;
       const cred = await userCredentials(db, username);
       const ok = cred && !cred.disabled ? await verifyPassword(cred.passwordHash, password) : await verifyDummy(password);
-      if (!ok || !cred) throw new ApiError(401, ErrorCode.UNAUTHENTICATED, "wrong username or password, or the user is disabled");
+      const keys = loginKeys({ username, address: req.ip, failuresAllowed: config.loginRateLimit });
+      if (!ok || !cred) {
+        const now = clock.now();
+        for (const k of [keys.pair, keys.address]) if (k) await loginFailureRecord(db, { key: k.key, now, policy: k.policy });
+        throw new ApiError(401, ErrorCode.UNAUTHENTICATED, "wrong username or password, or the user is disabled");
+      }
+      if (keys.pair) await loginFailureClear(db, keys.pair.key);
       // A new session id at every login: a session fixed before login is worth nothing after it.
       const previous = req.cookies[SESSION_COOKIE];
       if (previous) await sessionDelete(db, sha256(previous));
@@ -78,6 +85,26 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (req.user?.sessionHash) await sessionDelete(db, req.user.sessionHash);
       reply.clearCookie(SESSION_COOKIE, { path: "/" });
       return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    "/auth/sign-out-everywhere",
+    {
+      config: { auth: "viewer", audit: "auth.sign-out-everywhere" },
+      schema: {
+        tags,
+        summary: "Sign out everywhere: end all your sessions and revoke all your API tokens",
+        description: "For when a device or a token may be in the wrong hands. Open event streams of yours end too.",
+        response: { 200: SignedOutEverywhere, ...errorResponses },
+      },
+    },
+    async (req, reply) => {
+      const result = await userSignOutEverywhere(db, { username: req.user!.username, now: clock.now() });
+      req.audit.target = `user/${req.user!.username}`;
+      req.audit.detail = result;
+      reply.clearCookie(SESSION_COOKIE, { path: "/" });
+      return { endedSessions: result.sessions, revokedTokens: result.tokens };
     },
   );
 

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { rolloutExists } from "../../../store/rollout-reads.js";
 import { ApiError, ErrorCode, notFound } from "../../../plugins/app/api-error.js";
 import { errorResponses, EventsQuery } from "@runway/shared/schemas";
+import { hasRole } from "../../../plugins/app/auth.js";
 
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app.ctx;
@@ -18,7 +19,9 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
           "`text/event-stream`. First `event: ready`, then `event: change` with `data: {\"rolloutId\": \"12\"}` whenever a task or run of the " +
           "rollout changes on any replica (fed by PostgreSQL LISTEN/NOTIFY; bursts coalesced to one event per rollout per 100 ms). " +
           "`resync: true` means events may have been missed: refetch. Either way, `GET /rollouts/{id}/tasks?updatedSince=<cursor>` " +
-          "fetches only the tasks that changed. Comment lines every 15 s keep the connection open.",
+          "fetches only the tasks that changed. Comment lines every 15 s keep the connection open. " +
+          "Open streams are capped per user and per replica (429 past either). A stream ends, after `event: end` with " +
+          "`data: {\"reason\": …}`, when its session or token ends, its user is disabled, or may no longer read it.",
         querystring: EventsQuery,
         response: { ...errorResponses },
       },
@@ -30,13 +33,22 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const rolloutId = req.query.rolloutId ?? null;
       if (rolloutId !== null && !(await rolloutExists(db, rolloutId))) throw notFound(`rollout ${rolloutId} not found`);
+      const release = app.streams.admit({
+        user: req.user!,
+        allowed: (user) => hasRole(user, "viewer"),
+        // Tell the client why before closing: an EventSource would otherwise just reconnect.
+        close: (reason) => void reply.sse.send({ event: "end", data: { reason } }).catch(() => undefined).finally(() => reply.sse.close()),
+      });
       reply.sse.keepAlive();
       // Subscribe before "ready": a client that saw "ready" and then fetched has missed nothing.
       const unsubscribe = app.changeFeed.subscribe(rolloutId, {
         send: (ev) => void reply.sse.send({ event: "change", data: ev }).catch(() => undefined),
         close: () => reply.sse.close(),
       });
-      reply.sse.onClose(unsubscribe);
+      reply.sse.onClose(() => {
+        unsubscribe();
+        release();
+      });
       await reply.sse.send({ event: "ready", data: { rolloutId }, retry: 2000 });
     },
   );

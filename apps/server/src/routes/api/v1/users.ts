@@ -36,7 +36,9 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         summary: "Change a user's role, disable or enable them, or set a new password",
-        description: "Disabling or a new password ends the user's sessions; a disabled user's API tokens stop working. The last enabled admin cannot be demoted or disabled.",
+        description:
+          "Disabling or a new password ends the user's sessions; a new password also revokes their API tokens, and a disabled " +
+          "user's tokens stop working. The last enabled admin cannot be demoted or disabled.",
         params: UserParams,
         body: UserPatch,
         response: { 200: User, ...errorResponses },
@@ -50,7 +52,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...(role !== undefined ? { role } : {}),
         ...(disabled !== undefined ? { disabled } : {}),
         ...(password !== undefined ? { passwordHash: await hashPassword(password) } : {}),
-      });
+      }, clock.now());
     },
   );
 };
