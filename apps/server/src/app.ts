@@ -7,6 +7,7 @@ import type { Metrics } from "./metrics.js";
 import type { SchedulerRuntime } from "./scheduler/runtime.js";
 import { systemClock, type Clock } from "./scheduler/clock.js";
 import type { Db } from "./store/db.js";
+import type { Trust } from "./trust.js";
 import validation from "./plugins/external/validation.js";
 import http from "./plugins/external/http.js";
 import openapi from "./plugins/external/swagger.js";
@@ -27,6 +28,8 @@ export interface AppDeps {
   metrics: Metrics;
   /** The control database's URL: the SSE change feed holds its own LISTEN connection. */
   databaseUrl: string;
+  /** Secret sealing and the target guard (trust.ts: startTrust). */
+  trust: Trust;
   runtime?: SchedulerRuntime;
   clock?: Clock;
   /** Built dashboard to serve at / (default apps/dashboard/dist; skipped when absent). */
@@ -57,7 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(validation);
   await app.register(http);
   await app.register(openapi);
-  await app.register(context, { db: deps.db, pool: deps.pool, config: deps.config, metrics: deps.metrics, clock: deps.clock ?? systemClock });
+  await app.register(context, { db: deps.db, pool: deps.pool, config: deps.config, metrics: deps.metrics, clock: deps.clock ?? systemClock, trust: deps.trust });
   await app.register(errors);
   await app.register(auth);
   await app.register(audit);

@@ -27,6 +27,10 @@ export interface Config {
   /** Login attempts per username per minute on one replica; five times as many per client IP (API). */
   loginRateLimit: number;
   logLevel: string;
+  /** RUNWAY_SECRET_KEY (base64, 32 bytes): seals stored secrets; without it, `<dataDir>/secret.key`. */
+  secretKey: string | undefined;
+  /** RUNWAY_SECRET_KEY_PREVIOUS: during a key rotation, the old key (opens, never seals). */
+  secretKeyPrevious: string | undefined;
   /**
    * Deliberately breaks one safety mechanism, to prove the chaos harness catches it. Honoured only with
    * NODE_ENV=test: RUNWAY_TEST_BREAK=lock (promotion without the advisory lock) or =fencing (owner
@@ -65,6 +69,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     sessionTtlMs: int(env, "RUNWAY_SESSION_TTL_MS", 12 * 3600 * 1000, 60_000),
     loginRateLimit: int(env, "RUNWAY_LOGIN_RATE_LIMIT", 10, 1),
     logLevel: env.LOG_LEVEL || "info",
+    secretKey: env.RUNWAY_SECRET_KEY || undefined,
+    secretKeyPrevious: env.RUNWAY_SECRET_KEY_PREVIOUS || undefined,
     testBreak:
       env.NODE_ENV === "test" && (env.RUNWAY_TEST_BREAK === "lock" || env.RUNWAY_TEST_BREAK === "fencing")
         ? env.RUNWAY_TEST_BREAK

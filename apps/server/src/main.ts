@@ -8,6 +8,7 @@ import { systemClock } from "./scheduler/clock.js";
 import { PostgresExecutor } from "./executors/postgres.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
+import { startTrust } from "./trust.js";
 
 /** Process entry: database (embedded unless DATABASE_URL), migrations, scheduler loops, HTTP server. */
 async function main(): Promise<void> {
@@ -22,16 +23,24 @@ async function main(): Promise<void> {
   await migrate(url);
   const pool = createPool(url, 20, `runway ${config.replicaId}`);
   const db = createDb(pool);
+  const trust = await startTrust(db, config);
   const metrics = new Metrics();
   const executor = new PostgresExecutor({
     statementTimeoutMs: config.statementTimeoutMs,
     idleInTransactionTimeoutMs: Math.floor(config.leaseTtlMs * 0.75),
     poolSize: config.concurrency,
+    guard: trust.guard,
+    secrets: trust.secrets,
   });
-  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url });
+  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, trust });
   const log = app.log;
+  if (trust.sealed > 0) log.info({ sealed: trust.sealed }, "encrypted stored secrets that were still in plaintext");
   if (config.demo) {
-    const rolloutId = await seedDemo(db, url, systemClock.now());
+    // The demo needs a role of its own on the server (CREATEROLE); without it, Runway starts without the demo.
+    const rolloutId = await seedDemo(db, url, systemClock.now(), trust.secrets).catch((err: unknown) => {
+      log.warn({ err }, "the demo was not seeded");
+      return null;
+    });
     if (rolloutId) log.info({ rolloutId }, "seeded the demo project and rollout");
   }
   const runtime = new SchedulerRuntime({

@@ -5,6 +5,8 @@ import type { ClaimedRun } from "../store/runs.js";
 import { runsOutsideTransaction } from "./statement-kind.js";
 import type { ExecContext, ExecOutcome, Executor } from "./types.js";
 import { TargetPools } from "./target-pools.js";
+import type { TargetGuard } from "./target-guard.js";
+import { openSecret, type SecretBox } from "../secrets/secret-box.js";
 
 /**
  * Applies a task's statement to its target PostgreSQL database. Transactional statements commit together
@@ -109,6 +111,10 @@ export interface PostgresExecutorOptions {
   /** Target databases that keep idle sessions; default 32. */
   maxPools?: number;
   poolIdleMs?: number;
+  /** Refuses target sessions that reach the control plane (always set by main.ts). */
+  guard?: TargetGuard;
+  /** Opens the claimed run's sealed connection URL (always set by main.ts). */
+  secrets?: SecretBox;
 }
 
 export class PostgresExecutor implements Executor {
@@ -122,6 +128,7 @@ export class PostgresExecutor implements Executor {
       statementTimeoutMs: opts.statementTimeoutMs,
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
       applicationName: "runway executor (idle)",
+      ...(opts.guard ? { guard: opts.guard } : {}),
     });
   }
 
@@ -190,16 +197,16 @@ export class PostgresExecutor implements Executor {
   }
 
   private async createDatabase(run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome> {
-    const client = await this.pools.connectOnce(run.connectionUrl, this.appName(run, ctx.replicaId));
+    const client = await this.pools.connectOnce(openSecret(run.connectionUrl, this.opts.secrets), this.appName(run, ctx.replicaId));
     try {
       const exists = await client.query("SELECT 1 FROM pg_database WHERE datname = $1", [run.database]);
       if (exists.rowCount) {
         await ctx.log("EXECUTE", { message: `database "${run.database}" already exists` });
         return { status: "DONE", result: { created: false }, message: `database "${run.database}" already exists` };
       }
-      const stmt = run.statement.trim() || `CREATE DATABASE ${client.escapeIdentifier(run.database)}`;
+      // Always built here from the validated name: a task's free-form text never runs for this type.
       try {
-        await client.query(stmt);
+        await client.query(`CREATE DATABASE ${client.escapeIdentifier(run.database)}`);
       } catch (e) {
         // Another attempt created it between our check and our statement: same end state.
         if ((e as PgError).code !== "42P04") throw e;
@@ -228,7 +235,7 @@ export class PostgresExecutor implements Executor {
   }
 
   private async apply(run: ClaimedRun, ctx: ExecContext, started: number): Promise<ExecOutcome> {
-    const url = targetUrl(run.connectionUrl, run.database);
+    const url = targetUrl(openSecret(run.connectionUrl, this.opts.secrets), run.database);
     const client = await this.acquire(url);
     const pid = (client as unknown as { processID?: number }).processID;
     const detach = this.cancelOnAbort(url, pid, ctx.signal);

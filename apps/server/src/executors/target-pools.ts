@@ -12,6 +12,8 @@ export interface TargetPoolOptions {
   connectTimeoutMs: number;
   /** application_name of an idle pooled session (a run names itself for the time it runs). */
   applicationName: string;
+  /** Refuses sessions that reach the control plane (target-guard.ts); checked before a session is used. */
+  guard?: { check(client: pg.ClientBase, url: string): Promise<void> };
 }
 
 /**
@@ -59,7 +61,14 @@ export class TargetPools {
 
   /** A connected client for `url`; give it back with `release` (after which it must not be used). */
   async acquire(url: string): Promise<pg.PoolClient> {
-    return this.poolFor(url).connect();
+    const client = await this.poolFor(url).connect();
+    try {
+      await this.o.guard?.check(client, url);
+    } catch (e) {
+      client.release(true);
+      throw e;
+    }
+    return client;
   }
 
   /**
@@ -86,6 +95,7 @@ export class TargetPools {
     client.on("error", () => undefined);
     try {
       await client.connect();
+      await this.o.guard?.check(client, url);
     } catch (e) {
       await client.end().catch(() => undefined);
       throw e;

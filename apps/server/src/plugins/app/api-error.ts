@@ -8,6 +8,8 @@ export const ErrorCode = {
   CONFLICT: "CONFLICT",
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   RATE_LIMITED: "RATE_LIMITED",
+  /** 422: an instance URL that reaches the control plane (details.reason: executors/target-guard.ts). */
+  TARGET_REFUSED: "TARGET_REFUSED",
   INTERNAL: "INTERNAL",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
