@@ -16,6 +16,7 @@ import context from "./plugins/app/context.js";
 import errors, { sendError } from "./plugins/app/errors.js";
 import auth from "./plugins/app/auth.js";
 import audit from "./plugins/app/audit.js";
+import projectAccess from "./plugins/app/project-access.js";
 import changeFeed from "./plugins/app/change-feed.js";
 import bootstrap from "./plugins/app/bootstrap.js";
 import apiV1 from "./routes/api/v1/index.js";
@@ -63,6 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(context, { db: deps.db, pool: deps.pool, config: deps.config, metrics: deps.metrics, clock: deps.clock ?? systemClock, trust: deps.trust });
   await app.register(errors);
   await app.register(auth);
+  await app.register(projectAccess);
   await app.register(audit);
   await app.register(changeFeed, { databaseUrl: deps.databaseUrl, ...(deps.changeWindowMs !== undefined ? { windowMs: deps.changeWindowMs } : {}) });
   await app.register(bootstrap, { print: deps.print ?? ((line: string) => console.log(line)) });

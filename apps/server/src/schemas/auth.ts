@@ -1,5 +1,6 @@
 import { Type } from "typebox";
 import { Role } from "@runway/shared";
+import { ProjectRoles } from "./project-roles.js";
 import { Id, NextPageToken, Nullable, PageQuery, Text, Timestamp } from "./common.js";
 
 export const RoleSchema = Type.Enum(Object.values(Role), { description: "viewer: read; releaser: also run, skip, cancel, create rollouts; admin: everything" });
@@ -18,8 +19,9 @@ export const Me = Type.Object(
     role: RoleSchema,
     csrfToken: Type.Optional(Type.String({ description: "Send as the x-csrf-token header on every mutation made with the session cookie" })),
     via: Type.Enum(["session", "token"]),
+    projectRoles: Type.Optional(ProjectRoles),
   },
-  { examples: [{ username: "admin", role: "admin", csrfToken: "q1Yk…", via: "session" }] },
+  { examples: [{ username: "admin", role: "admin", csrfToken: "q1Yk…", via: "session", projectRoles: {} }] },
 );
 
 export const User = Type.Object({ username: Username, role: RoleSchema, disabled: Type.Boolean(), createdAt: Timestamp() });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, buildTestApp, call, errorOf, login, userWithRole, type Who } from "./harness.js";
+import { ADMIN_PASSWORD, buildTestApp, call, errorOf, login, testSecrets, userWithRole, type Who } from "./harness.js";
 
 let t: TestDatabase;
 let app: FastifyInstance;
@@ -92,8 +92,10 @@ describe("instances", () => {
     }
     const audit = await t.db.selectFrom("audit_log").select("detail").where("action", "=", "instance.create").executeTakeFirstOrThrow();
     expect(JSON.stringify(audit.detail)).not.toContain("s3cr3t");
-    // The stored URL keeps the password: executors need it.
-    expect((await t.db.selectFrom("instance").select("connection_url").where("id", "=", "pg-main").executeTakeFirstOrThrow()).connection_url).toBe(url);
+    // The stored URL is sealed (executors open it with the key); the password is not in the row.
+    const stored = (await t.db.selectFrom("instance").select("connection_url").where("id", "=", "pg-main").executeTakeFirstOrThrow()).connection_url;
+    expect(stored).not.toContain("s3cr3t");
+    expect(testSecrets.open(stored)).toBe(url);
     expect((await call(app, admin, { method: "DELETE", url: "/api/v1/instances/pg-main" })).statusCode).toBe(204);
     expect(errorOf(await call(app, viewer, { method: "GET", url: "/api/v1/instances/pg-main" })).status).toBe(404);
   });
