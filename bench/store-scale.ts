@@ -1,6 +1,8 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { buildApp } from "../apps/server/src/app.js";
+import { generateKey } from "../apps/server/src/secrets/secret-box.js";
+import { startTrust } from "../apps/server/src/trust.js";
 import { loadConfig } from "../apps/server/src/config.js";
 import { Metrics } from "../apps/server/src/metrics.js";
 import { hashPassword, newApiToken, sha256 } from "../apps/server/src/auth/secrets.js";
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
       log: (e) => void (e.level === "query" && capture?.push({ sql: e.query.sql, parameters: [...e.query.parameters] })),
     });
     const config = loadConfig({ LOG_LEVEL: "silent", RUNWAY_ADMIN_PASSWORD: "bench-admin-password", RUNWAY_DEMO: "0", RUNWAY_REPLICA_ID: "bench" }, []);
-    const app = await buildApp({ db, pool, config, metrics: new Metrics(), databaseUrl: url, dashboardDir: "/nonexistent", print: () => undefined });
+    const app = await buildApp({ db, pool, config, metrics: new Metrics(), databaseUrl: url, dashboardDir: "/nonexistent", print: () => undefined, trust: await startTrust(db, { ...config, secretKey: generateKey().toString("base64") }) });
     await app.ready();
     const token = newApiToken();
     await userCreate(db, { username: "bench", role: "viewer", passwordHash: await hashPassword("bench-viewer-password"), now: new Date() });

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -64,10 +65,13 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
     say(`seed ${o.seed}: ${w.tasks.length} tasks in ${w.rollouts.length} rollouts over ${w.databases.length} databases; ${faultPlan.length} faults planned; logs in ${outDir}`);
     pgServer = sharedPg ?? (ownPg = await startBenchPg());
     const controlUrl = await pgServer.freshDatabase("runway_chaos");
-    await setupTargets(pgServer.serverUrl, w.databases);
+    // Targets as a non-superuser role that the control database refuses: Runway refuses anything else on its own server.
+    const targetUrl = await pgServer.targetRoleUrl();
+    await setupTargets(pgServer.serverUrl, targetUrl, w.databases);
     say(`PostgreSQL up, control database migrated, ${w.databases.length} target databases ready`);
     control = new pg.Pool({ connectionString: controlUrl, max: 4, application_name: "runway chaos harness" });
     control.on("error", () => undefined);
+    await control.query("REVOKE CONNECT, TEMPORARY ON DATABASE runway_chaos FROM PUBLIC");
     // For the sessions the replicas open from now on (see ChaosOptions.deadlockTimeoutMs).
     if (o.deadlockTimeoutMs) await control.query(`ALTER DATABASE runway_chaos SET deadlock_timeout = '${Math.round(o.deadlockTimeoutMs)}ms'`);
 
@@ -81,6 +85,7 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
       RUNWAY_FULL_PASS_INTERVAL_MS: String(o.fullPassMs),
       RUNWAY_DRAIN_GRACE_MS: "2000",
       RUNWAY_LOGIN_RATE_LIMIT: "1000",
+      RUNWAY_SECRET_KEY: randomBytes(32).toString("base64"),
       ...(o.testBreak ? { NODE_ENV: "test", RUNWAY_TEST_BREAK: o.testBreak } : {}),
     };
     replicas = new ReplicaSet({ databaseUrl: controlUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir }, await freePorts(o.replicas));
@@ -90,7 +95,7 @@ export async function runChaos(o: ChaosOptions, command: string, sharedPg?: Benc
 
     const api = new Api(replicas);
     await api.signIn(ADMIN_PASSWORD);
-    const s = await createWorkload(api, w, pgServer.serverUrl);
+    const s = await createWorkload(api, w, targetUrl);
     say(`workload created through the API`);
 
     const tStart = Date.now();
