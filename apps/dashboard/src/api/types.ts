@@ -17,10 +17,15 @@ export type {
   TaskRun,
 } from "@runway/shared";
 
+/** A per-project role: replaces the global role inside that project (`none` hides it). */
+export type ProjectRole = "none" | "viewer" | "releaser";
+
 export interface Me {
   username: string;
   role: Role;
   csrfToken?: string;
+  /** The user's per-project roles; other projects use `role`. */
+  projectRoles?: Record<string, ProjectRole>;
 }
 
 export interface Project {
