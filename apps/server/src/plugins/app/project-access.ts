@@ -1,5 +1,5 @@
 import fp from "fastify-plugin";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import type { Role } from "@runway/shared";
 import { LRUCache } from "lru-cache";
 import type { Db } from "../../store/db.js";
