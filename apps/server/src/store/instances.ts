@@ -126,3 +126,11 @@ export async function instancesAttachedOrThrow(db: Db, projectId: string, stages
     { task: first.path, instanceIds: bad },
   );
 }
+
+/** Instances attached only to projects in `hiddenProjectIds` (a user with `none` there does not see them). */
+export async function instancesOnlyIn(db: Db, hiddenProjectIds: string[]): Promise<Set<string>> {
+  if (hiddenProjectIds.length === 0) return new Set();
+  const { rows } = await sql<{ instance_id: string }>`
+    SELECT instance_id FROM project_instance GROUP BY instance_id HAVING bool_and(project_id = ANY(${hiddenProjectIds}::text[]))`.execute(db);
+  return new Set(rows.map((r) => r.instance_id));
+}

@@ -78,6 +78,12 @@ describe("roles per project", () => {
       expect(errorOf(await call(app, viewer, { method: "GET", url })), url).toMatchObject({ status: 403, code: "PERMISSION_DENIED" });
     }
     expect((await call(app, viewer, { method: "GET", url: `/api/v1/rollouts/${alphaRollout.rolloutId}/tasks` })).statusCode).toBe(200);
+    // An instance only the hidden project uses is hidden too.
+    const instances = (await call(app, viewer, { method: "GET", url: "/api/v1/instances" })).json().instances.map((i: { id: string }) => i.id);
+    expect(instances).toContain(a.instanceId);
+    expect(instances).not.toContain(b.instanceId);
+    expect(errorOf(await call(app, viewer, { method: "GET", url: `/api/v1/instances/${b.instanceId}` })).status).toBe(404);
+    expect((await call(app, admin, { method: "GET", url: `/api/v1/instances/${b.instanceId}` })).statusCode).toBe(200);
 
     const hidden = await openStream(base, `/api/v1/events?rolloutId=${betaRollout.rolloutId}`, viewer.headers);
     expect(hidden.status).toBe(403);

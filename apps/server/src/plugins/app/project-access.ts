@@ -54,6 +54,12 @@ export default fp(
   { name: "runway-project-access", dependencies: ["runway-auth"] },
 );
 
+/** Projects hidden from the user (`none` grants); admins see everything. */
+export async function hiddenProjectsOf(db: Db, user: AuthUser): Promise<string[]> {
+  if (user.role === "admin") return [];
+  return Object.entries(await projectGrantsOf(db, user.username)).filter(([, role]) => role === "none").map(([id]) => id);
+}
+
 /** A rollout's project never changes, so the SSE filter remembers it (bounded). */
 const rolloutProjectCache = new LRUCache<string, string>({ max: 100_000 });
 

@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import {
-  instanceCreate, instanceDelete, instanceGet, instanceList, instanceUpdate, projectInstanceAttach, projectInstanceDetach,
+  instanceCreate, instanceDelete, instanceGet, instanceList, instancesOnlyIn, instanceUpdate, projectInstanceAttach, projectInstanceDetach,
   type Instance as StoredInstance,
 } from "../../../store/instances.js";
 import { ApiError, ErrorCode, invalid, notFound } from "../../../plugins/app/api-error.js";
 import { TargetRefusedError } from "../../../executors/target-guard.js";
+import { hiddenProjectsOf } from "../../../plugins/app/project-access.js";
 import { Instance, InstanceCreate, InstanceList, InstanceParams, InstancePatch, ProjectInstanceParams } from "../../../schemas/instances.js";
 import { ProjectParams } from "../../../schemas/projects.js";
 import { errorResponses, NoContent } from "../../../schemas/common.js";
@@ -55,7 +56,11 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     "/instances",
     { config: { auth: "viewer" }, schema: { tags, summary: "List instances (passwords masked)", response: { 200: InstanceList, ...errorResponses } } },
-    async () => ({ instances: (await instanceList(db)).map(masked) }),
+    async (req) => {
+      // Instances used only by projects hidden from the caller are hidden too.
+      const hidden = await instancesOnlyIn(db, await hiddenProjectsOf(db, req.user!));
+      return { instances: (await instanceList(db)).filter((i) => !hidden.has(i.id)).map(masked) };
+    },
   );
 
   app.post(
@@ -84,7 +89,8 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { config: { auth: "viewer" }, schema: { tags, summary: "Get an instance (password masked)", params: InstanceParams, response: { 200: Instance, ...errorResponses } } },
     async (req) => {
       const instance = await instanceGet(db, req.params.instanceId);
-      if (!instance) throw notFound(`instance "${req.params.instanceId}" not found`);
+      const hidden = instance ? await instancesOnlyIn(db, await hiddenProjectsOf(db, req.user!)) : new Set<string>();
+      if (!instance || hidden.has(instance.id)) throw notFound(`instance "${req.params.instanceId}" not found`);
       return masked(instance);
     },
   );
