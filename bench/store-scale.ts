@@ -1,6 +1,6 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
-import { buildApp, hashPassword, loadConfig, Metrics, newApiToken, sha256 } from "@runway/server";
+import { buildApp, generateKey, hashPassword, loadConfig, Metrics, newApiToken, sha256, startTrust } from "@runway/server";
 import { type DB, tokenCreate, userCreate } from "@runway/server/store";
 import { PendingScheduler } from "@runway/server/scheduler";
 import { seedHistory } from "./lib/history-seed.js";
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
       log: (e) => void (e.level === "query" && capture?.push({ sql: e.query.sql, parameters: [...e.query.parameters] })),
     });
     const config = loadConfig({ LOG_LEVEL: "silent", RUNWAY_ADMIN_PASSWORD: "bench-admin-password", RUNWAY_DEMO: "0", RUNWAY_REPLICA_ID: "bench" }, []);
-    const app = await buildApp({ db, pool, config, metrics: new Metrics(), databaseUrl: url, dashboardDir: "/nonexistent", print: () => undefined });
+    const app = await buildApp({ db, pool, config, metrics: new Metrics(), databaseUrl: url, dashboardDir: "/nonexistent", print: () => undefined, trust: await startTrust(db, { ...config, secretKey: generateKey().toString("base64") }) });
     await app.ready();
     const token = newApiToken();
     await userCreate(db, { username: "bench", role: "viewer", passwordHash: await hashPassword("bench-viewer-password"), now: new Date() });

@@ -201,13 +201,14 @@ const SCENARIOS: Scenario[] = [
 async function main(): Promise<void> {
   const only = process.env.BENCH_THROUGHPUT_ONLY?.split(",");
   const serverPg = await startBenchPg();
-  const targetUrl = await serverPg.emptyDatabase(TARGET);
+  const targetRole = await serverPg.targetRoleUrl();
+  const targetUrl = await serverPg.emptyDatabase(TARGET, new URL(targetRole).username);
   // A pooled connection, as a graphile-worker/pg-boss task would hold one; Runway's executor pools its own per target database.
   const targetPool = new pg.Pool({ connectionString: targetUrl, max: 3 * CONCURRENCY });
   targetPool.on("error", () => undefined);
   const rows: Row[] = [];
   try {
-    const templates = await buildTemplates(serverPg, withDatabase(serverPg.serverUrl, "postgres"));
+    const templates = await buildTemplates(serverPg, withDatabase(targetRole, TARGET));
     for (const s of SCENARIOS) {
       if (only && !only.some((o) => `${s.system}:${s.work}:${s.replicas}`.startsWith(o))) continue;
       rows.push(await runScenario(serverPg, s, templates, targetPool));

@@ -9,12 +9,19 @@ export interface BenchPg {
   serverUrl: string;
   /** A fresh, migrated control database. */
   freshDatabase(name: string): Promise<string>;
-  /** A fresh database without Runway's schema (other queues' own schemas, target databases). */
-  emptyDatabase(name: string): Promise<string>;
+  /** A fresh database without Runway's schema (other queues' own schemas, target databases), owned by `owner`. */
+  emptyDatabase(name: string, owner?: string): Promise<string>;
+  /**
+   * The server as a non-superuser role that may own target databases: Runway refuses targets that reach
+   * its control server as a superuser (docs/security.md). Created on first call.
+   */
+  targetRoleUrl(): Promise<string>;
   /** A copy of `template` (which must have no open connections): a prepared workload in a second or two. */
   cloneDatabase(name: string, template: string): Promise<string>;
   stop(): Promise<void>;
 }
+
+const TARGET_ROLE = "bench_target";
 
 export async function startBenchPg(): Promise<BenchPg> {
   let embedded: EmbeddedHandle | undefined;
@@ -45,14 +52,23 @@ export async function startBenchPg(): Promise<BenchPg> {
     async freshDatabase(name) {
       await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       await admin(`CREATE DATABASE ${name}`);
+      // Only Runway's own role may connect: a target role on this server must not reach the control database.
+      await admin(`REVOKE CONNECT, TEMPORARY ON DATABASE ${name} FROM PUBLIC`);
       const dbUrl = withDatabase(url, name);
       await migrate(dbUrl);
       return dbUrl;
     },
-    async emptyDatabase(name) {
+    async emptyDatabase(name, owner) {
       await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await admin(`CREATE DATABASE ${name}`);
+      await admin(`CREATE DATABASE ${name}${owner ? ` OWNER ${owner}` : ""}`);
       return withDatabase(url, name);
+    },
+    async targetRoleUrl() {
+      await admin(`DO $$ BEGIN CREATE ROLE ${TARGET_ROLE} LOGIN CREATEDB PASSWORD '${TARGET_ROLE}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+      const u = new URL(url);
+      u.username = TARGET_ROLE;
+      u.password = TARGET_ROLE;
+      return u.toString();
     },
     async cloneDatabase(name, template) {
       await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
-import { type Db, instanceCreate, type NewTask, projectCreate, rolloutCreate, tasksRun } from "@runway/server/store";
+import { type Db, instanceCreate, type NewTask, projectCreate, rolloutCreate, type Sealer, tasksRun } from "@runway/server/store";
 
 /**
  * Builds a workload through the store's own write functions (project, instance, rollouts, runs), so what
@@ -10,12 +10,18 @@ export interface Workload {
   rollouts: { id: string; taskIds: string[] }[];
 }
 
+/**
+ * The benchmark's executors get no secret key, so its instance URL is stored as rows from before
+ * encryption were (opening a sealed URL is one AES-GCM decryption per run: microseconds).
+ */
+const plaintextRows: Sealer = { seal: (s) => s };
+
 export async function createWorkload(
   db: Db,
   p: { parallelLimit: number; connectionUrl: string; rollouts: NewTask[][] },
 ): Promise<Workload> {
   await projectCreate(db, { id: "bench", title: "Bench", parallelTasksPerRollout: p.parallelLimit });
-  await instanceCreate(db, { id: "bench-i", title: "Bench target", connectionUrl: p.connectionUrl });
+  await instanceCreate(db, { id: "bench-i", title: "Bench target", connectionUrl: p.connectionUrl, projectIds: ["bench"] }, plaintextRows);
   const rollouts: Workload["rollouts"] = [];
   for (const [i, tasks] of p.rollouts.entries()) {
     const id = await rolloutCreate(db, { projectId: "bench", title: `bench ${i + 1}`, createdBy: "bench", stages: [{ environment: "prod", tasks }] }, new Date());

@@ -38,7 +38,8 @@ let replicas: ReplicaSet | undefined;
 let bug = true;
 try {
   const controlUrl = await server.freshDatabase("runway_repro_renewal");
-  await server.emptyDatabase("repro_target");
+  const targetUrl = await server.targetRoleUrl();
+  await server.emptyDatabase("repro_target", new URL(targetUrl).username);
   replicas = new ReplicaSet(
     {
       databaseUrl: controlUrl,
@@ -51,8 +52,8 @@ try {
   await replicas.startAll();
   const api = new Api(replicas);
   await api.signIn("repro-admin-password");
-  await api.must("POST", "/instances", { id: "t", title: "target", connectionUrl: server.serverUrl }, 201);
   await api.must("POST", "/projects", { id: "p", title: "p", parallelTasksPerRollout: 0 }, 201);
+  await api.must("POST", "/instances", { id: "t", title: "target", connectionUrl: targetUrl, projectIds: ["p"] }, 201);
   const task = (n: number) => ({ type: "DATABASE_DATA_UPDATE", instanceId: "t", database: "repro_target", statement: `SELECT pg_sleep(6) /* ${n} */` });
   const { id: rollout } = await api.must<{ id: string }>("POST", "/projects/p/rollouts", { title: "r", stages: [{ environment: "prod", tasks: [task(1), task(2)] }] }, 201);
   const { tasks } = await api.must<{ tasks: { id: string }[] }>("GET", `/rollouts/${rollout}/tasks`);

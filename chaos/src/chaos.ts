@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -77,7 +78,9 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     // lock-less build's ladders ran 3–6 s per step with a second cluster and 0.6–1.9 s with one, and only
     // the latter let the break-lock self-test catch the broken lock (docs/reliability.md).
     const targetCluster = usesRestarts(o.faults) ? clusters.target : clusters.control;
-    await setupTargets(targetCluster.serverUrl, w.databases);
+    // Targets as a non-superuser role that the control database refuses: Runway refuses anything else on its own server.
+    const targetRoleUrl = await clusters.targetRoleUrl(targetCluster);
+    await setupTargets(targetCluster.serverUrl, targetRoleUrl, w.databases);
     const controlProxies = Array.from({ length: o.replicas }, (_, i) => new FaultProxy(`control path of slot ${i + 1}`, clusters!.control.port));
     const targetProxy = new FaultProxy("target path", targetCluster.port);
     // The proxies relay every replica's traffic through this process's event loop, which a loaded
@@ -91,6 +94,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     say(`PostgreSQL up (control :${clusters.control.port}, targets :${targetCluster.port}${targetCluster === clusters.control ? ", the same cluster" : ""}), control database migrated, ${w.databases.length} target databases ready; ${proxied ? `proxies: control ${controlProxies.map((p) => `:${p.port}`).join(" ")}, targets :${targetProxy.port}` : "no proxies (no network faults planned)"}`);
     control = new pg.Pool({ connectionString: controlUrl, max: 4, application_name: "runway chaos harness" });
     control.on("error", () => undefined);
+    await control.query("REVOKE CONNECT, TEMPORARY ON DATABASE runway_chaos FROM PUBLIC");
     // For the sessions the replicas open from now on (see ChaosOptions.deadlockTimeoutMs).
     if (o.deadlockTimeoutMs) await control.query(`ALTER DATABASE runway_chaos SET deadlock_timeout = '${Math.round(o.deadlockTimeoutMs)}ms'`);
 
@@ -106,6 +110,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
       RUNWAY_LOGIN_RATE_LIMIT: "1000",
       RUNWAY_TARGET_RETRY_S: String(o.targetRetryS),
       ...o.replicaEnv,
+      RUNWAY_SECRET_KEY: randomBytes(32).toString("base64"),
     };
     const databaseUrl = (slot: number) => (proxied ? viaPort(controlUrl, controlProxies[slot]!.port) : controlUrl);
     replicas = new ReplicaSet({ databaseUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir, ...(o.testBreak ? { broken: o.testBreak } : {}) }, await freePorts(o.replicas));
@@ -115,7 +120,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
 
     const api = new Api(replicas);
     await api.signIn(ADMIN_PASSWORD);
-    const s = await createWorkload(api, w, proxied ? viaPort(targetCluster.serverUrl, targetProxy.port) : targetCluster.serverUrl);
+    const s = await createWorkload(api, w, proxied ? viaPort(targetRoleUrl, targetProxy.port) : targetRoleUrl);
     say(`workload created through the API`);
 
     const tStart = Date.now();

@@ -29,8 +29,15 @@ export interface Clusters {
   target: Cluster;
   /** A fresh, migrated control database on the control cluster. */
   freshControlDatabase(name: string): Promise<string>;
+  /**
+   * `cluster` as a non-superuser role that may own target databases (created on first call): Runway
+   * refuses targets that reach its control cluster as a superuser or as a role that may read it.
+   */
+  targetRoleUrl(cluster: Cluster): Promise<string>;
   stop(): Promise<void>;
 }
+
+const TARGET_ROLE = "chaos_target";
 
 const SETTINGS = { fsync: "off", synchronous_commit: "off", full_page_writes: "off", shared_buffers: "128MB" };
 
@@ -87,12 +94,27 @@ export async function startClusters(): Promise<Clusters> {
       try {
         await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(db)} WITH (FORCE)`);
         await c.query(`CREATE DATABASE ${c.escapeIdentifier(db)}`);
+        // Only Runway's own role may connect: the target role on this cluster must not reach it.
+        await c.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${c.escapeIdentifier(db)} FROM PUBLIC`);
       } finally {
         await c.end();
       }
       const url = withDatabase(control.serverUrl, db);
       await migrate(url);
       return url;
+    },
+    async targetRoleUrl(cluster) {
+      const c = new pg.Client({ connectionString: cluster.serverUrl });
+      await c.connect();
+      try {
+        await c.query(`DO $$ BEGIN CREATE ROLE ${TARGET_ROLE} LOGIN CREATEDB PASSWORD '${TARGET_ROLE}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+      } finally {
+        await c.end();
+      }
+      const u = new URL(cluster.serverUrl);
+      u.username = TARGET_ROLE;
+      u.password = TARGET_ROLE;
+      return u.toString();
     },
     async stop() {
       await Promise.all([control.stop(), target.stop()]);

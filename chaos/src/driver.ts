@@ -37,10 +37,10 @@ async function listTasks(api: Api, rolloutId: string, status?: string): Promise<
 
 /** Creates the instance, the projects and every rollout through the API (before any fault). */
 export async function createWorkload(api: Api, w: Workload, serverUrl: string): Promise<Submitted> {
-  await api.must("POST", "/instances", { id: INSTANCE_ID, title: "Chaos target server", connectionUrl: serverUrl }, 201);
   for (const p of w.projects) {
     await api.must("POST", "/projects", { id: p.id, title: `Chaos ${p.id}`, parallelTasksPerRollout: p.limit }, 201);
   }
+  await api.must("POST", "/instances", { id: INSTANCE_ID, title: "Chaos target server", connectionUrl: serverUrl, projectIds: w.projects.map((p) => p.id) }, 201);
   const s: Submitted = { rolloutIds: [], taskIdByKey: new Map(), keyByTaskId: new Map() };
   for (const r of w.rollouts) {
     const body = {

@@ -14,13 +14,15 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
 }
 
 /** Fresh target databases with the journal, the tables the tasks change, and the journal functions. */
-export async function setupTargets(serverUrl: string, databases: string[]): Promise<void> {
+/** Databases owned by the target role (`targetUrl`), their objects too: the tasks run as that role. */
+export async function setupTargets(serverUrl: string, targetUrl: string, databases: string[]): Promise<void> {
+  const owner = new URL(targetUrl).username;
   await withClient(serverUrl, async (c) => {
     const old = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'chaos\\_%'`);
     for (const { datname } of old.rows) await c.query(`DROP DATABASE ${c.escapeIdentifier(datname)} WITH (FORCE)`);
-    for (const db of databases) await c.query(`CREATE DATABASE ${c.escapeIdentifier(db)}`);
+    for (const db of databases) await c.query(`CREATE DATABASE ${c.escapeIdentifier(db)} OWNER ${c.escapeIdentifier(owner)}`);
   });
-  for (const db of databases) await withClient(withDatabase(serverUrl, db), (c) => c.query(TARGET_SETUP));
+  for (const db of databases) await withClient(withDatabase(targetUrl, db), (c) => c.query(TARGET_SETUP));
 }
 
 export interface TargetRead {

@@ -10,6 +10,7 @@ import path from "node:path";
 import { chromium, type Page } from "@playwright/test";
 import { Api, type NewTask } from "../common/api.js";
 import { ADMIN_PASSWORD, REPO_ROOT, startServer } from "../common/server.js";
+import { prepareTarget } from "../common/target.js";
 
 const TASKS = 10_000;
 const RUNS = 5;
@@ -19,8 +20,8 @@ const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(
 const round = (x: number) => Math.round(x * 10) / 10;
 
 async function seed(api: Api, pgUrl: string): Promise<string> {
-  await api.createInstance("bench", pgUrl);
-  await api.createProject("bench-ui", 0);
+  await api.createInstance("bench", await prepareTarget(pgUrl));
+  await api.createProject("bench-ui", 0, ["bench"]);
   const tasks = (from: number, n: number): NewTask[] =>
     Array.from({ length: n }, (_, i) => ({
       type: (from + i) % 4 === 0 ? "DATABASE_DATA_UPDATE" : "DATABASE_SCHEMA_UPDATE",

@@ -45,8 +45,11 @@ export class Api {
     return this.call("POST", "/instances", { id, title: id, connectionUrl });
   }
 
-  createProject(id: string, parallelTasksPerRollout: number) {
-    return this.call<{ id: string }>("POST", "/projects", { id, title: `Project ${id}`, parallelTasksPerRollout });
+  /** Creates a project with `instanceIds` attached (tasks may only name their project's instances). */
+  async createProject(id: string, parallelTasksPerRollout: number, instanceIds = ["local"]) {
+    const project = await this.call<{ id: string }>("POST", "/projects", { id, title: `Project ${id}`, parallelTasksPerRollout });
+    for (const instanceId of instanceIds) await this.call("PUT", `/projects/${id}/instances/${instanceId}`);
+    return project;
   }
 
   getProject(id: string) {

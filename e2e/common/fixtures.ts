@@ -1,12 +1,13 @@
 import { expect, test as base, type Page } from "@playwright/test";
 import { Api } from "./api.js";
 import { ADMIN_PASSWORD, startServer, type RunningServer } from "./server.js";
+import { prepareTarget } from "./target.js";
 
 export const PASSWORD = "e2e-password-1";
 
 export interface Env {
   server: RunningServer;
-  /** Admin API client, plus an instance (`local`, the embedded PostgreSQL) and users viewer/releaser. */
+  /** Admin API client, plus an instance (`local`: common/target.ts on the embedded PostgreSQL) and users viewer/releaser. */
   admin: Api;
 }
 
@@ -21,7 +22,7 @@ export const test = base.extend<{ signIn: (username: string, password?: string) 
       const server = await startServer({ RUNWAY_CONCURRENCY: "1" });
       try {
         const admin = await Api.signIn(server.url, "admin", ADMIN_PASSWORD);
-        await admin.createInstance("local", server.pgUrl);
+        await admin.createInstance("local", await prepareTarget(server.pgUrl));
         await admin.createUser("vera", PASSWORD, "viewer");
         await admin.createUser("rick", PASSWORD, "releaser");
         await use({ server, admin });

@@ -1,13 +1,14 @@
 import { expect } from "@playwright/test";
 import type { Api, ApiTask, NewTask } from "./api.js";
+import { TARGET_DB } from "./target.js";
 
 const LONG = "SELECT pg_sleep(600)";
 
-const data = (statement: string): NewTask => ({ type: "DATABASE_DATA_UPDATE", instanceId: "local", database: "postgres", statement });
+const data = (statement: string): NewTask => ({ type: "DATABASE_DATA_UPDATE", instanceId: "local", database: TARGET_DB, statement });
 const schema = (statement: string, schemaVersion: string): NewTask => ({
   type: "DATABASE_SCHEMA_UPDATE",
   instanceId: "local",
-  database: "postgres",
+  database: TARGET_DB,
   statement,
   schemaVersion,
 });

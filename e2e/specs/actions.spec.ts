@@ -1,7 +1,8 @@
 import { expect, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
+import { TARGET_DB } from "../common/target.js";
 
-const task = (statement: string, database = "postgres"): NewTask => ({ type: "DATABASE_DATA_UPDATE", instanceId: "local", database, statement });
+const task = (statement: string, database = TARGET_DB): NewTask => ({ type: "DATABASE_DATA_UPDATE", instanceId: "local", database, statement });
 
 test.describe("task actions", () => {
   test("run a task at a future time and see its RUN_AT badge; a past time is refused", async ({ page, signIn, env }) => {

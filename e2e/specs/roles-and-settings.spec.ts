@@ -1,5 +1,6 @@
 import { Api } from "../common/api.js";
 import { startTcpProxy } from "../common/tcp-proxy.js";
+import { TARGET_DB } from "../common/target.js";
 import { expect, PASSWORD, test, uid } from "../common/fixtures.js";
 
 test.describe("roles", () => {
@@ -7,7 +8,7 @@ test.describe("roles", () => {
     const project = uid("viewer");
     await env.admin.createProject(project, 0);
     const rolloutId = await env.admin.createRollout(project, "Read only", [
-      { environment: "prod", tasks: [{ type: "DATABASE_DATA_UPDATE", instanceId: "local", database: "postgres", statement: "SELECT 1" }] },
+      { environment: "prod", tasks: [{ type: "DATABASE_DATA_UPDATE", instanceId: "local", database: TARGET_DB, statement: "SELECT 1" }] },
     ]);
     const [t] = await env.admin.tasks(rolloutId);
 
@@ -60,7 +61,7 @@ test.describe("rollouts list", () => {
   test("shows progress and status per rollout, pages through them, and opens one", async ({ page, signIn, env }) => {
     const project = uid("list");
     await env.admin.createProject(project, 0);
-    const task = { type: "DATABASE_DATA_UPDATE" as const, instanceId: "local", database: "postgres", statement: "SELECT 1" };
+    const task = { type: "DATABASE_DATA_UPDATE" as const, instanceId: "local", database: TARGET_DB, statement: "SELECT 1" };
     const ids: string[] = [];
     for (let i = 1; i <= 21; i++) ids.push(await env.admin.createRollout(project, `Release ${i}`, [{ environment: "prod", tasks: [task, task] }]));
     const newest = ids[ids.length - 1]!;
@@ -94,7 +95,7 @@ test.describe("live connection", () => {
   test("shows when the live connection is lost, and catches up when it is back", async ({ page, signIn, env }) => {
     const project = uid("live");
     await env.admin.createProject(project, 0);
-    const task = { type: "DATABASE_DATA_UPDATE" as const, instanceId: "local", database: "postgres", statement: "SELECT 1" };
+    const task = { type: "DATABASE_DATA_UPDATE" as const, instanceId: "local", database: TARGET_DB, statement: "SELECT 1" };
     const rolloutId = await env.admin.createRollout(project, "Live", [{ environment: "prod", tasks: [task, task] }]);
     const [a] = await env.admin.tasks(rolloutId);
 

@@ -55,7 +55,7 @@ export function makeRun(taskId: string, over: Partial<TaskRun> = {}): TaskRun {
 }
 
 export class FakeApi {
-  user: { username: string; role: Role } | null = null;
+  user: { username: string; role: Role; projectRoles?: Record<string, "none" | "viewer" | "releaser"> } | null = null;
   users = new Map<string, { password: string; role: Role }>([["admin", { password: "secret", role: "admin" }]]);
   csrf = "csrf-123";
   projects: Project[] = [{ id: "shop", title: "Shop", parallelTasksPerRollout: 2 }];

@@ -7,6 +7,7 @@ import type { Metrics } from "./metrics.js";
 import type { Listener } from "./db/listener.js";
 import { systemClock, type Clock } from "./scheduler/clock.js";
 import type { Db } from "./store/db.js";
+import type { Trust } from "./trust.js";
 import validation from "./plugins/external/validation.js";
 import http from "./plugins/external/http.js";
 import securityHeaders, { PRE_ROUTING_HEADERS } from "./plugins/external/security-headers.js";
@@ -16,6 +17,7 @@ import context from "./plugins/app/context.js";
 import errors, { sendError } from "./plugins/app/errors.js";
 import auth from "./plugins/app/auth.js";
 import audit from "./plugins/app/audit.js";
+import projectAccess from "./plugins/app/project-access.js";
 import changeFeed from "./plugins/app/change-feed.js";
 import streams from "./plugins/app/streams.js";
 import bootstrap from "./plugins/app/bootstrap.js";
@@ -31,6 +33,8 @@ export interface AppDeps {
   databaseUrl: string;
   /** The replica's LISTEN connection, shared by its schedulers and the change feed. */
   listener?: Listener;
+  /** Secret sealing and the target guard (trust.ts: startTrust). */
+  trust: Trust;
   clock?: Clock;
   /** Built dashboard to serve at / (default apps/dashboard/dist; skipped when absent). */
   dashboardDir?: string;
@@ -77,9 +81,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(validation);
   await app.register(http);
   await app.register(openapi);
-  await app.register(context, { db: deps.db, pool: deps.pool, config: deps.config, metrics: deps.metrics, clock: deps.clock ?? systemClock });
+  await app.register(context, { db: deps.db, pool: deps.pool, config: deps.config, metrics: deps.metrics, clock: deps.clock ?? systemClock, trust: deps.trust });
   await app.register(errors);
   await app.register(auth);
+  await app.register(projectAccess);
   await app.register(audit);
   await app.register(changeFeed, {
     databaseUrl: deps.databaseUrl,

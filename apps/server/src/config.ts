@@ -24,6 +24,10 @@ export interface Config {
   adminPassword: string | undefined;
   /** How long a dashboard session lasts (API). */
   sessionTtlMs: number;
+  /** RUNWAY_SECRET_KEY (base64, 32 bytes): seals stored secrets; without it, `<dataDir>/secret.key`. */
+  secretKey: string | undefined;
+  /** RUNWAY_SECRET_KEY_PREVIOUS: during a key rotation, the old key (opens, never seals). */
+  secretKeyPrevious: string | undefined;
   /**
    * Failed sign-ins allowed per username and client address before backoff; five times as many per client
    * address across usernames (API; shared by all replicas).
@@ -99,5 +103,7 @@ function readConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
     sseMaxStreams: int(env, "RUNWAY_SSE_MAX_STREAMS", 1000, 1),
     sseRecheckMs: int(env, "RUNWAY_SSE_RECHECK_MS", 30_000, 100),
     logLevel: env.LOG_LEVEL || "info",
+    secretKey: env.RUNWAY_SECRET_KEY || undefined,
+    secretKeyPrevious: env.RUNWAY_SECRET_KEY_PREVIOUS || undefined,
   };
 }

@@ -1,33 +1,69 @@
 import pg from "pg";
 import { TaskType } from "@runway/shared";
 import type { Db } from "./store/db.js";
-import { instanceCreate } from "./store/instances.js";
+import { randomSecret } from "./auth/secrets.js";
+import { instanceCreate, type Sealer } from "./store/instances.js";
 import { projectCreate } from "./store/projects.js";
 import { rolloutCreate, type NewTask } from "./store/rollouts.js";
 import { tasksRun } from "./store/task-actions.js";
 
 const DATABASES = ["shop", "billing", "inventory", "search", "auth", "reports", "notify", "ledger"];
 
+/** The demo's target role: owns the demo databases and nothing else (no superuser, no CREATEROLE). */
+export const DEMO_ROLE = "runway_demo";
+const DEMO_LOCK = 7_301_020;
+
 /**
- * Seeds a demo on first start of an empty database: a project with a parallel limit, an instance that is
- * the same PostgreSQL server, eight target databases and a rollout whose runs a person can watch move
- * through PENDING → AVAILABLE → RUNNING → DONE.
+ * Prepares the embedded server for the demo's targets: a dedicated role that owns only the demo
+ * databases (its password random, kept only sealed in the instance row), and a control database that
+ * refuses it, so a demo task cannot reach Runway's own tables (docs/security.md). Returns the instance
+ * URL.
  */
-export async function seedDemo(db: Db, controlUrl: string, now: Date): Promise<string | null> {
-  const any = await db.selectFrom("project").select("id").limit(1).executeTakeFirst();
-  if (any) return null;
+async function prepareDemoTargets(admin: pg.Client, controlUrl: string): Promise<string> {
+  const password = randomSecret(24);
+  const role = admin.escapeIdentifier(DEMO_ROLE);
+  const exists = await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [DEMO_ROLE]);
+  // CREATEDB for the DATABASE_CREATE task; the password is a literal (utility statements take no parameters).
+  await admin.query(`${exists.rowCount ? "ALTER" : "CREATE"} ROLE ${role} LOGIN CREATEDB NOSUPERUSER NOCREATEROLE NOBYPASSRLS PASSWORD ${admin.escapeLiteral(password)}`);
+  const { rows } = await admin.query<{ db: string }>("SELECT current_database() AS db");
+  const control = admin.escapeIdentifier(rows[0]!.db);
+  await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${control} FROM PUBLIC`);
+  await admin.query(`GRANT CONNECT, TEMPORARY ON DATABASE ${control} TO CURRENT_USER`);
+  for (const name of DATABASES) {
+    const db = admin.escapeIdentifier(`demo_${name}`);
+    const found = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [`demo_${name}`]);
+    await admin.query(found.rowCount ? `ALTER DATABASE ${db} OWNER TO ${role}` : `CREATE DATABASE ${db} OWNER ${role}`);
+  }
+  const url = new URL(controlUrl);
+  url.username = DEMO_ROLE;
+  url.password = password;
+  url.pathname = `/demo_${DATABASES[0]}`;
+  return url.toString();
+}
+
+/**
+ * Seeds a demo on first start of an empty database: a project with a parallel limit, an instance on the
+ * same PostgreSQL server (as the demo role, see prepareDemoTargets), eight target databases and a rollout
+ * whose runs a person can watch move through PENDING → AVAILABLE → RUNNING → DONE.
+ */
+export async function seedDemo(db: Db, controlUrl: string, now: Date, secrets: Sealer): Promise<string | null> {
   const admin = new pg.Client({ connectionString: controlUrl });
   await admin.connect();
   try {
-    for (const name of DATABASES) {
-      const exists = await admin.query("SELECT 1 FROM pg_database WHERE datname = $1", [`demo_${name}`]);
-      if (!exists.rowCount) await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(`demo_${name}`)}`);
-    }
+    // Replicas starting together: one seeds (and sets the role's password) while the others wait, then
+    // find the project. The session lock ends with the connection.
+    await admin.query("SELECT pg_advisory_lock($1)", [DEMO_LOCK]);
+    const any = await db.selectFrom("project").select("id").limit(1).executeTakeFirst();
+    if (any) return null;
+    return await seed(db, await prepareDemoTargets(admin, controlUrl), now, secrets);
   } finally {
     await admin.end();
   }
+}
+
+async function seed(db: Db, instanceUrl: string, now: Date, secrets: Sealer): Promise<string> {
   await projectCreate(db, { id: "demo", title: "Demo project", parallelTasksPerRollout: 3 });
-  await instanceCreate(db, { id: "local", title: "Local PostgreSQL", connectionUrl: controlUrl });
+  await instanceCreate(db, { id: "local", title: "Local PostgreSQL (demo role)", connectionUrl: instanceUrl, projectIds: ["demo"] }, secrets);
   const t = (type: NewTask["type"], database: string, statement: string, schemaVersion?: string): NewTask => ({
     type,
     instanceId: "local",

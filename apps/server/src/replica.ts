@@ -10,6 +10,7 @@ import { ControlClock, monotonicWallClock } from "./scheduler/clock.js";
 import { PostgresExecutor, type PostgresExecutorOptions } from "./executors/postgres.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
+import { startTrust } from "./trust.js";
 
 /**
  * What a replica may be started with instead of the production parts. Only the chaos harness's
@@ -47,6 +48,8 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   await migrate(url);
   const pool = createPool(url, 20, `runway ${config.replicaId}`);
   const db = createDb(pool);
+  // Refuses to start with a wrong or missing secret key, before anything could fail runs with it.
+  const trust = await startTrust(db, config);
   // Run-at times, leases, sessions and cursors are judged by the control database's clock, never this
   // process's: the first readings are taken before anything uses it, the heartbeat refreshes it.
   const clock = ControlClock.of(db, overrides.processClock ?? monotonicWallClock);
@@ -56,13 +59,20 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     statementTimeoutMs: config.statementTimeoutMs,
     idleInTransactionTimeoutMs: Math.floor(config.leaseTtlMs * 0.75),
     poolSize: config.concurrency,
+    guard: trust.guard,
+    secrets: trust.secrets,
   };
   const executor = overrides.executor ? overrides.executor(executorOptions) : new PostgresExecutor(executorOptions);
   const listener = new Listener(url, (err) => console.error("listener connection error", err));
-  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener, clock });
+  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener, clock, trust });
   const log = app.log;
+  if (trust.sealed > 0) log.info({ sealed: trust.sealed }, "encrypted stored secrets that were still in plaintext");
   if (config.demo) {
-    const rolloutId = await seedDemo(db, url, clock.now());
+    // The demo needs a role of its own on the server (CREATEROLE); without it, Runway starts without the demo.
+    const rolloutId = await seedDemo(db, url, clock.now(), trust.secrets).catch((err: unknown) => {
+      log.warn({ err }, "the demo was not seeded");
+      return null;
+    });
     if (rolloutId) log.info({ rolloutId }, "seeded the demo project and rollout");
   }
   const runtime = new SchedulerRuntime(config, {

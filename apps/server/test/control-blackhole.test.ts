@@ -6,7 +6,9 @@ import { Metrics } from "../src/metrics.js";
 import { SchedulerRuntime } from "../src/scheduler/runtime.js";
 import { CONTROL_BOUNDS, createDb, createPool, type ControlBounds } from "../src/store/db.js";
 import { tasksRun } from "../src/store/task-actions.js";
-import { ADMIN_PASSWORD, login, testConfig } from "./helpers/api.js";
+import { ADMIN_PASSWORD, login, testConfig, testSecrets } from "./helpers/api.js";
+import { TargetGuard } from "../src/executors/target-guard.js";
+import { controlIdentity } from "../src/store/control.js";
 import { BlackholeProxy } from "./helpers/blackhole-proxy.js";
 import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
@@ -88,6 +90,7 @@ describe("control-plane connections that go silent", () => {
     const pool = createPool(url, 10, "runway api", SHORT);
     cleanups.push(() => pool.end());
     const app: FastifyInstance = await buildApp({
+      trust: { secrets: testSecrets, guard: new TargetGuard(await controlIdentity(t.db)) },
       db: createDb(pool), pool, config: testConfig(), metrics: new Metrics(), databaseUrl: url,
       dashboardDir: "/nonexistent-dashboard", changeWindowMs: 10, print: () => undefined,
     });

@@ -45,6 +45,20 @@ describe("auth store", () => {
     expect([auth.canOperate, auth.isAdmin]).toEqual([true, false]);
   });
 
+  it("shapes the UI by the role in the project: a project role replaces the global one there", async () => {
+    api.users.set("rick", { password: "pw", role: "releaser" });
+    api.users.set("vera", { password: "pw", role: "viewer" });
+    const auth = useAuthStore();
+    await auth.login("rick", "pw");
+    api.user = { ...api.user!, projectRoles: { prod: "viewer" } };
+    await auth.load(true);
+    expect([auth.canOperateIn("prod"), auth.canOperateIn("dev"), auth.roleIn("prod")]).toEqual([false, true, "viewer"]);
+    await auth.login("vera", "pw");
+    api.user = { ...api.user!, projectRoles: { dev: "releaser" } };
+    await auth.load(true);
+    expect([auth.canOperateIn("dev"), auth.canOperateIn("prod"), auth.canOperate]).toEqual([true, false, false]);
+  });
+
   it("signs out and forgets the user", async () => {
     const auth = useAuthStore();
     await auth.login("admin", "secret");

@@ -2,6 +2,7 @@ import { Role } from "@runway/shared";
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
 import { authLogin, authLogout, authMe, onUnauthenticated, setCsrfToken, signOutEverywhere as apiSignOutEverywhere, type Me } from "@/api";
+import type { ProjectRole } from "@/api/types";
 
 /** Who is signed in, and what the role may do. The server still refuses; this only shapes the UI. */
 export const useAuthStore = defineStore("auth", () => {
@@ -15,6 +16,16 @@ export const useAuthStore = defineStore("auth", () => {
   /** Run, cancel, skip and retry: releasers and admins. */
   const canOperate = computed(() => role.value === Role.RELEASER || role.value === Role.ADMIN);
   const isAdmin = computed(() => role.value === Role.ADMIN);
+  /** The role inside one project: a project role replaces the global one there; admins are admins everywhere. */
+  function roleIn(projectId: string | null | undefined): Role | ProjectRole | null {
+    if (!role.value || role.value === Role.ADMIN || !projectId) return role.value;
+    return user.value?.projectRoles?.[projectId] ?? role.value;
+  }
+  /** Run, cancel, skip and retry in that project (the server checks the same rule). */
+  function canOperateIn(projectId: string | null | undefined): boolean {
+    const r = roleIn(projectId);
+    return r === Role.RELEASER || r === Role.ADMIN;
+  }
 
   function setUser(me: Me | null) {
     user.value = me;
@@ -57,5 +68,5 @@ export const useAuthStore = defineStore("auth", () => {
     setUser(null);
   });
 
-  return { user, loaded, expired, role, signedIn, canOperate, isAdmin, load, login, logout, signOutEverywhere };
+  return { user, loaded, expired, role, signedIn, canOperate, isAdmin, roleIn, canOperateIn, load, login, logout, signOutEverywhere };
 });

@@ -42,6 +42,20 @@ async function makeSearchable(target: string): Promise<void> {
   }
 }
 
+/** Moves `secret.key*` files out of `dir` until `restore` (see secrets/keys.ts). */
+async function setAsideKeyFiles(dir: string): Promise<{ restore(): Promise<void> }> {
+  const names = (await fs.readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith("secret.key"));
+  if (names.length === 0) return { restore: async () => undefined };
+  const aside = await fs.mkdtemp(path.join(path.dirname(dir), ".runway-keys-"));
+  for (const n of names) await fs.rename(path.join(dir, n), path.join(aside, n));
+  return {
+    restore: async () => {
+      for (const n of names) await fs.rename(path.join(aside, n), path.join(dir, n));
+      await fs.rmdir(aside);
+    },
+  };
+}
+
 const EXIT_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"] as const;
 
 /**
@@ -111,8 +125,14 @@ export async function startEmbeddedPostgres(opts: {
   });
   const initialised = await fs.stat(path.join(dataDir, "PG_VERSION")).then(() => true, () => false);
   if (!initialised) {
-    // initdb wants an empty directory owned by the server's user.
-    await server.initialise();
+    // initdb wants an empty directory owned by the server's user. A secret key file may already be there
+    // (a replica that used DATABASE_URL with this data directory): it is kept aside meanwhile.
+    const kept = await setAsideKeyFiles(dataDir);
+    try {
+      await server.initialise();
+    } finally {
+      await kept.restore();
+    }
   }
   await server.start();
   return { url, stop: () => server.stop() };

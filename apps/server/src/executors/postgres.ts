@@ -10,6 +10,8 @@ import { runsOutsideTransaction } from "../domain/statements.js";
 import { classify, errorResult, TargetFault } from "./target-errors.js";
 import { boundedQuery, destroySocket, TargetPools } from "./target-pools.js";
 import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReconciler } from "./types.js";
+import type { TargetGuard } from "./target-guard.js";
+import { openSecret, type SecretBox } from "../secrets/secret-box.js";
 
 /**
  * Applies a task's statement to its target PostgreSQL database. Transactional statements commit together
@@ -53,6 +55,10 @@ export interface PostgresExecutorOptions {
   /** Target databases that keep idle sessions; default 32. */
   maxPools?: number;
   poolIdleMs?: number;
+  /** Refuses target sessions that reach the control plane (always set by main.ts). */
+  guard?: TargetGuard;
+  /** Opens the claimed run's sealed connection URL (always set by main.ts). */
+  secrets?: SecretBox;
 }
 
 export class PostgresExecutor implements Executor, TargetReconciler {
@@ -73,6 +79,7 @@ export class PostgresExecutor implements Executor, TargetReconciler {
       keepAliveIdleMs: opts.keepAliveIdleMs ?? 10_000,
       queryTimeoutMs: this.queryTimeoutMs,
       applicationName: "runway executor (idle)",
+      ...(opts.guard ? { guard: opts.guard } : {}),
     });
     this.reconciler = new PostgresReconciler(this.pools);
   }
@@ -84,7 +91,13 @@ export class PostgresExecutor implements Executor, TargetReconciler {
 
   /** See TargetReconciler: uses this executor's connections (and their bounds). */
   reconcile(run: RunRef, opts: { timeoutMs: number }): Promise<Reconciled> {
-    return this.reconciler.reconcile(run, opts);
+    let connectionUrl: string;
+    try {
+      connectionUrl = openSecret(run.connectionUrl, this.opts.secrets);
+    } catch (e) {
+      return Promise.resolve({ state: "unreachable", error: (e as Error).message });
+    }
+    return this.reconciler.reconcile({ ...run, connectionUrl }, opts);
   }
 
   /**
@@ -132,7 +145,9 @@ export class PostgresExecutor implements Executor, TargetReconciler {
       return { status: "FAILED", result: errorResult(e), message: (e as Error).message, notStarted: true };
     }
     try {
-      return run.type === TaskType.DATABASE_CREATE ? await this.createDatabase(run, ctx, p) : await this.apply(run, ctx, p, started);
+      // The stored URL is sealed (secrets/secret-box.ts): opened here, once, for this execution only.
+      const opened = { ...run, connectionUrl: openSecret(run.connectionUrl, this.opts.secrets) };
+      return run.type === TaskType.DATABASE_CREATE ? await this.createDatabase(opened, ctx, p) : await this.apply(opened, ctx, p, started);
     } catch (e) {
       return failureOutcome(e, ctx.signal, p, this.cancelTimeoutMs);
     }
@@ -149,7 +164,8 @@ export class PostgresExecutor implements Executor, TargetReconciler {
         await this.note(ctx, "EXECUTE", { message: `database "${run.database}" already exists` });
         return { status: "DONE", result: { created: false }, message: `database "${run.database}" already exists`, notStarted: true };
       }
-      const stmt = run.statement.trim() || `CREATE DATABASE ${client.escapeIdentifier(run.database)}`;
+      // Always built here from the validated name: a task's free-form text never runs for this type.
+      const stmt = `CREATE DATABASE ${client.escapeIdentifier(run.database)}`;
       if (ctx.signal.aborted) throw new TargetFault("CANCELED_BEFORE_START", "canceled before start");
       p.phase = "sent";
       try {

@@ -22,6 +22,8 @@ export interface TargetPoolOptions {
   queryTimeoutMs: number;
   /** application_name of an idle pooled session (a run names itself for the time it runs). */
   applicationName: string;
+  /** Refuses sessions that reach the control plane (target-guard.ts); checked before a session is used. */
+  guard?: { check(client: pg.ClientBase, url: string): Promise<void> };
 }
 
 /** The socket under a pg client (pg keeps it on `connection.stream`; not in its typings). */
@@ -139,7 +141,14 @@ export class TargetPools {
 
   /** A connected client for `url`; give it back with `release` (after which it must not be used). */
   async acquire(url: string): Promise<pg.PoolClient> {
-    return this.poolFor(url).connect();
+    const client = await this.poolFor(url).connect();
+    try {
+      await this.o.guard?.check(client, url);
+    } catch (e) {
+      client.release(true);
+      throw e;
+    }
+    return client;
   }
 
   /**
@@ -163,6 +172,7 @@ export class TargetPools {
     client.on("error", () => undefined);
     try {
       await client.connect();
+      await this.o.guard?.check(client, url);
     } catch (e) {
       destroySocket(client);
       throw e;

@@ -4,3 +4,5 @@ export { loadConfig } from "../config.js";
 export { startReplica, type ReplicaOverrides } from "../replica.js";
 export { Metrics } from "../metrics.js";
 export { hashPassword, newApiToken, sha256 } from "../auth/secrets.js";
+export { startTrust } from "../trust.js";
+export { generateKey, SecretBox } from "../secrets/secret-box.js";

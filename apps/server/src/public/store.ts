@@ -2,7 +2,7 @@
 export { createDb, createPool, type Db } from "../store/db.js";
 export type { DB } from "../store/schema.js";
 export { SWEEP_LOCK } from "../store/gating.js";
-export { instanceCreate } from "../store/instances.js";
+export { instanceCreate, type Sealer } from "../store/instances.js";
 export { projectCreate } from "../store/projects.js";
 export { rolloutCreate, type NewTask } from "../store/rollouts.js";
 export { taskRunFinish, taskRunsClaim, taskRunsRenewLeases, type ClaimedRun } from "../store/runs.js";

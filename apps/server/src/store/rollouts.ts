@@ -4,6 +4,7 @@ import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { planStatementsYielding, type StatementPlan } from "../domain/statements.js";
 import { notifyChange, notifyPending } from "./notify.js";
+import { instancesAttachedOrThrow } from "./instances.js";
 
 export interface NewTask {
   type: TaskType;
@@ -38,6 +39,7 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
         throw new StoreError("NOT_FOUND", `instances not found: ${missing.join(", ")}`, { instanceIds: missing });
       }
     }
+    await instancesAttachedOrThrow(trx, r.projectId, r.stages);
     const rollout = await trx
       .insertInto("rollout")
       .values({ project_id: r.projectId, title: r.title, created_by: r.createdBy, created_at: now })

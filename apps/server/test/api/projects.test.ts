@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { useApiApp } from "../helpers/api-app.js";
-import { errorOf } from "../helpers/api.js";
+import { errorOf, testSecrets } from "../helpers/api.js";
 
 const api = useApiApp();
 
@@ -69,8 +69,10 @@ describe("instances", () => {
     }
     const audit = await api.db.selectFrom("audit_log").select("detail").where("action", "=", "instance.create").executeTakeFirstOrThrow();
     expect(JSON.stringify(audit.detail)).not.toContain("s3cr3t");
-    // The stored URL keeps the password: executors need it.
-    expect((await api.db.selectFrom("instance").select("connection_url").where("id", "=", "pg-main").executeTakeFirstOrThrow()).connection_url).toBe(url);
+    // The stored URL is sealed (executors open it with the key); the password is not in the row.
+    const stored = (await api.db.selectFrom("instance").select("connection_url").where("id", "=", "pg-main").executeTakeFirstOrThrow()).connection_url;
+    expect(stored).not.toContain("s3cr3t");
+    expect(testSecrets.open(stored)).toBe(url);
     expect((await api.call(api.admin, { method: "DELETE", url: "/api/v1/instances/pg-main" })).statusCode).toBe(204);
     expect(errorOf(await api.call(api.viewer, { method: "GET", url: "/api/v1/instances/pg-main" })).status).toBe(404);
   });

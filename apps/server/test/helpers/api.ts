@@ -7,6 +7,12 @@ import { hashPassword } from "../../src/auth/secrets.js";
 import { userCreate } from "../../src/store/users.js";
 import type { Clock } from "../../src/scheduler/clock.js";
 import type { TestDatabase } from "./db.js";
+import { TargetGuard } from "../../src/executors/target-guard.js";
+import { generateKey, SecretBox } from "../../src/secrets/secret-box.js";
+import { controlIdentity } from "../../src/store/control.js";
+
+/** One key per test process; the secrets tests (test/security) use their own. */
+export const testSecrets = new SecretBox(generateKey());
 
 export const ADMIN_PASSWORD = "admin-password-for-tests";
 export const USER_PASSWORD = "user-password-for-tests";
@@ -17,9 +23,10 @@ export function testConfig(env: Record<string, string> = {}) {
 
 export async function buildTestApp(
   t: TestDatabase,
-  opts: { env?: Record<string, string>; dashboardDir?: string; print?: (line: string) => void; clock?: Clock } = {},
+  opts: { env?: Record<string, string>; dashboardDir?: string; print?: (line: string) => void; clock?: Clock; secrets?: SecretBox } = {},
 ): Promise<FastifyInstance> {
   return buildApp({
+    trust: { secrets: opts.secrets ?? testSecrets, guard: new TargetGuard(await controlIdentity(t.db)) },
     db: t.db,
     pool: t.pool,
     config: testConfig(opts.env),
@@ -89,7 +96,7 @@ export const taskSpec = (instanceId: string, database: string, p: Partial<TaskSp
 export async function apiProject(app: FastifyInstance, admin: Who, id: string, limit = 0): Promise<{ projectId: string; instanceId: string }> {
   for (const [url, payload] of [
     ["/api/v1/projects", { id, title: `Project ${id}`, parallelTasksPerRollout: limit }],
-    ["/api/v1/instances", { id: `i-${id}`, title: "Target", connectionUrl: "postgres://nobody@127.0.0.1:1/none" }],
+    ["/api/v1/instances", { id: `i-${id}`, title: "Target", connectionUrl: "postgres://nobody@127.0.0.1:1/none", projectIds: [id] }],
   ] as const) {
     const res = await call(app, admin, { method: "POST", url, payload });
     if (res.statusCode !== 201) throw new Error(`${url}: ${res.statusCode} ${res.body}`);

@@ -8,6 +8,11 @@ export function serverUrl(): string {
   return inject("pgUrl");
 }
 
+/** The test server as the non-superuser target role (global-setup.ts): what instances connect as. */
+export function targetServerUrl(): string {
+  return inject("pgTargetUrl");
+}
+
 export async function adminQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: serverUrl() });
   await c.connect();
@@ -30,6 +35,8 @@ export interface TestDatabase {
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `runway_t_${randomBytes(5).toString("hex")}`;
   await adminQuery(`CREATE DATABASE ${name} TEMPLATE runway_template`);
+  // Like a real control database: only its owner may connect, so the target role cannot reach it.
+  await adminQuery(`REVOKE CONNECT, TEMPORARY ON DATABASE ${name} FROM PUBLIC`);
   const url = withDatabase(serverUrl(), name);
   const pool = createPool(url, 10, "runway test");
   const db = createDb(pool);
@@ -53,11 +60,11 @@ export interface TargetDatabase {
   drop(): Promise<void>;
 }
 
-/** A target database for executors (a database on the same server). */
+/** A target database for executors (on the same server, owned by the non-superuser target role). */
 export async function createTargetDatabase(prefix = "target"): Promise<TargetDatabase> {
   const name = `${prefix}_${randomBytes(5).toString("hex")}`;
-  await adminQuery(`CREATE DATABASE ${name}`);
-  const url = withDatabase(serverUrl(), name);
+  await adminQuery(`CREATE DATABASE ${name} OWNER ${new URL(targetServerUrl()).username}`);
+  const url = withDatabase(targetServerUrl(), name);
   return {
     name,
     url,

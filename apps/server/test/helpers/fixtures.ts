@@ -1,15 +1,31 @@
 import { TaskType } from "@runway/shared";
 import type { Db } from "../../src/store/db.js";
-import { instanceCreate } from "../../src/store/instances.js";
+import { instanceCreate, type Sealer } from "../../src/store/instances.js";
 import { projectCreate } from "../../src/store/projects.js";
 import { rolloutCreate, type NewTask } from "../../src/store/rollouts.js";
 import { tasksRun } from "../../src/store/task-actions.js";
 
+/**
+ * Fixtures store connection URLs as rows from before encryption looked (plaintext), which every executor
+ * opens without a key; the secrets tests (test/security) cover sealing.
+ */
+export const plaintextRows: Sealer = { seal: (s) => s };
+
+/**
+ * A project with its own instance (attached). An instance never connects as the superuser: the server's
+ * URL is replaced by the target role's (same server, see global-setup.ts), as the target guard requires.
+ */
 export async function seedProject(db: Db, opts: { id?: string; limit?: number; instanceUrl?: string } = {}) {
   const id = opts.id ?? "p1";
   await projectCreate(db, { id, title: `Project ${id}`, parallelTasksPerRollout: opts.limit ?? 0 });
-  await instanceCreate(db, { id: `i-${id}`, title: "Target", connectionUrl: opts.instanceUrl ?? "postgres://nobody@127.0.0.1:1/none" });
+  const url = opts.instanceUrl === undefined ? "postgres://nobody@127.0.0.1:1/none" : await asTargetRole(opts.instanceUrl);
+  await instanceCreate(db, { id: `i-${id}`, title: "Target", connectionUrl: url, projectIds: [id] }, plaintextRows);
   return { projectId: id, instanceId: `i-${id}` };
+}
+
+/** Under vitest, the test server's superuser URL becomes the target role's; chaos repro scripts keep theirs. */
+async function asTargetRole(url: string): Promise<string> {
+  return process.env.VITEST ? (await import("./target-role.js")).asTargetRole(url) : url;
 }
 
 export function task(instanceId: string, database: string, p: Partial<NewTask> = {}): NewTask {

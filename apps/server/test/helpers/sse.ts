@@ -7,7 +7,7 @@ export interface SseEvent {
 
 /**
  * A real HTTP SSE client (node:http without keep-alive, so closing it really closes the socket):
- * parses `event:`/`data:` blocks as they arrive.
+ * parses `event:`/`data:` blocks as they arrive. A non-200 answer is read whole into `body`.
  */
 export async function openStream(baseUrl: string, path: string, headers: Record<string, string>) {
   const events: SseEvent[] = [];
@@ -24,6 +24,7 @@ export async function openStream(baseUrl: string, path: string, headers: Record<
   res.setEncoding("utf8");
   res.on("data", (chunk: string) => {
     buffer += chunk;
+    if (res.statusCode !== 200) return;
     let cut: number;
     while ((cut = buffer.indexOf("\n\n")) >= 0) {
       const block = buffer.slice(0, cut);
@@ -38,6 +39,10 @@ export async function openStream(baseUrl: string, path: string, headers: Record<
     contentType: res.headers["content-type"],
     events,
     ended,
+    body: async () => {
+      await ended;
+      return buffer;
+    },
     close: async () => {
       req.destroy();
       await ended;

@@ -1,4 +1,5 @@
 import { Type, type Static } from "typebox";
+import { ProjectRoles } from "./project-member.js";
 import { RoleSchema } from "./user.js";
 
 export const Login = Type.Object(
@@ -14,8 +15,9 @@ export const Me = Type.Object(
     role: RoleSchema,
     csrfToken: Type.Optional(Type.String({ description: "Send as the x-csrf-token header on every mutation made with the session cookie" })),
     via: Type.Enum(["session", "token"]),
+    projectRoles: Type.Optional(ProjectRoles),
   },
-  { examples: [{ username: "admin", role: "admin", csrfToken: "q1Yk…", via: "session" }] },
+  { examples: [{ username: "admin", role: "admin", csrfToken: "q1Yk…", via: "session", projectRoles: {} }] },
 );
 export type Me = Static<typeof Me>;
 

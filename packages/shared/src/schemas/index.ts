@@ -18,6 +18,7 @@ export * from "./task-run.js";
 export * from "./task.js";
 export * from "./log.js";
 export * from "./user.js";
+export * from "./project-member.js";
 export * from "./auth.js";
 export * from "./token.js";
 export * from "./audit.js";

@@ -8,6 +8,8 @@ export const ErrorCode = {
   CONFLICT: "CONFLICT",
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   RATE_LIMITED: "RATE_LIMITED",
+  /** 422: an instance URL that reaches the control plane (details.reason: executors/target-guard.ts). */
+  TARGET_REFUSED: "TARGET_REFUSED",
   INTERNAL: "INTERNAL",
   /** The control database cannot be reached or did not answer in time: retry later (503). */
   UNAVAILABLE: "UNAVAILABLE",

@@ -5,6 +5,7 @@ import type { Config } from "../../config.js";
 import type { Metrics } from "../../metrics.js";
 import type { Clock } from "../../scheduler/clock.js";
 import type { Db } from "../../store/db.js";
+import type { Trust } from "../../trust.js";
 
 /** What routes and hooks may use. Routes call store functions with `db`; they never build SQL. */
 export interface AppContext {
@@ -13,6 +14,8 @@ export interface AppContext {
   config: Config;
   metrics: Metrics;
   clock: Clock;
+  /** Secret sealing and the target guard (trust.ts). */
+  trust: Trust;
 }
 
 declare module "fastify" {

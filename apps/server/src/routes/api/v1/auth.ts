@@ -5,6 +5,7 @@ import { loginFailureClear, loginFailureRecord, loginLockedUntil } from "../../.
 import { randomSecret, sha256, verifyDummy, verifyPassword } from "../../../auth/secrets.js";
 import { sessionCreate, sessionDelete } from "../../../store/sessions.js";
 import { userCredentials, userSignOutEverywhere } from "../../../store/users.js";
+import { projectGrantsOf } from "../../../store/project-members.js";
 import { ApiError, ErrorCode } from "../../../plugins/app/api-error.js";
 import { SESSION_COOKIE } from "../../../plugins/app/auth.js";
 import { errorResponses, Login, Me, NoContent, SignedOutEverywhere } from "@runway/shared/schemas";
@@ -113,7 +114,12 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { config: { auth: "viewer" }, schema: { tags, summary: "The signed-in user (and the session's CSRF token)", response: { 200: Me, ...errorResponses } } },
     async (req) => {
       const user = req.user!;
-      return { username: user.username, role: user.role, via: user.via, ...(user.csrfToken ? { csrfToken: user.csrfToken } : {}) };
+      const projectRoles = user.role === "admin" ? {} : await projectGrantsOf(db, user.username);
+      return {
+        username: user.username, role: user.role, via: user.via,
+        ...(Object.keys(projectRoles).length > 0 ? { projectRoles } : {}),
+        ...(user.csrfToken ? { csrfToken: user.csrfToken } : {}),
+      };
     },
   );
 };

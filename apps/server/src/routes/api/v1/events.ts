@@ -2,7 +2,9 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { rolloutExists } from "../../../store/rollout-reads.js";
 import { ApiError, ErrorCode, notFound } from "../../../plugins/app/api-error.js";
 import { errorResponses, EventsQuery } from "@runway/shared/schemas";
+import type { ChangeEvent } from "@runway/shared/schemas";
 import { hasRole } from "../../../plugins/app/auth.js";
+import { assertRolloutReadable, rolloutVisibility } from "../../../plugins/app/project-access.js";
 
 const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app.ctx;
@@ -33,6 +35,10 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const rolloutId = req.query.rolloutId ?? null;
       if (rolloutId !== null && !(await rolloutExists(db, rolloutId))) throw notFound(`rollout ${rolloutId} not found`);
+      if (rolloutId !== null) await assertRolloutReadable(db, req.user!, rolloutId);
+      // Changes of projects hidden from the user (a `none` project role) are not sent.
+      const visible = await rolloutVisibility(db, req.user!);
+      const send = (ev: ChangeEvent) => void reply.sse.send({ event: "change", data: ev }).catch(() => undefined);
       const release = app.streams.admit({
         user: req.user!,
         allowed: (user) => hasRole(user, "viewer"),
@@ -42,7 +48,10 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reply.sse.keepAlive();
       // Subscribe before "ready": a client that saw "ready" and then fetched has missed nothing.
       const unsubscribe = app.changeFeed.subscribe(rolloutId, {
-        send: (ev) => void reply.sse.send({ event: "change", data: ev }).catch(() => undefined),
+        send: (ev) => {
+          if (!visible || ev.rolloutId === null) return send(ev);
+          void visible(ev.rolloutId).then((ok) => ok && send(ev), () => undefined);
+        },
         close: () => reply.sse.close(),
       });
       reply.sse.onClose(() => {

@@ -4,6 +4,7 @@ import authRoutes from "./auth.js";
 import eventRoutes from "./events.js";
 import instanceRoutes from "./instances.js";
 import projectRoutes from "./projects.js";
+import projectMemberRoutes from "./project-members.js";
 import rolloutRoutes from "./rollouts.js";
 import taskRunRoutes from "./task-runs.js";
 import taskRoutes from "./tasks.js";
@@ -22,7 +23,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (methods.some((m) => MUTATING.has(m)) && !config.audit) throw new Error(`mutating route ${String(route.method)} ${route.url} declares no config.audit`);
   });
-  for (const routes of [authRoutes, userRoutes, tokenRoutes, auditRoutes, projectRoutes, instanceRoutes, rolloutRoutes, taskRoutes, taskRunRoutes, eventRoutes]) {
+  for (const routes of [authRoutes, userRoutes, tokenRoutes, auditRoutes, projectRoutes, projectMemberRoutes, instanceRoutes, rolloutRoutes, taskRoutes, taskRunRoutes, eventRoutes]) {
     await app.register(routes);
   }
   await app.register(opsRoutes, { hide: true });

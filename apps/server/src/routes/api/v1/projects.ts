@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { projectCreate, projectDelete, projectGet, projectList, projectUpdate } from "../../../store/projects.js";
 import { notFound } from "../../../plugins/app/api-error.js";
 import { errorResponses, NoContent, Project, ProjectCreate, ProjectList, ProjectParams, ProjectPatch } from "@runway/shared/schemas";
+import { effectiveRole } from "../../../plugins/app/project-access.js";
+import { projectGrantsOf } from "../../../store/project-members.js";
 
 const tags = ["projects"];
 
@@ -10,8 +12,11 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/projects",
-    { config: { auth: "viewer" }, schema: { tags, summary: "List projects", response: { 200: ProjectList, ...errorResponses } } },
-    async () => ({ projects: await projectList(db) }),
+    { config: { auth: "viewer" }, schema: { tags, summary: "List projects", description: "Only the projects the caller may see (a `none` project role hides one).", response: { 200: ProjectList, ...errorResponses } } },
+    async (req) => {
+      const grants = req.user!.role === "admin" ? {} : await projectGrantsOf(db, req.user!.username);
+      return { projects: (await projectList(db)).filter((p) => effectiveRole(req.user!, grants[p.id]) !== "none") };
+    },
   );
 
   app.post(

@@ -49,6 +49,9 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
         s.tasks.forEach((t, j) => {
           if (t.type !== TaskType.DATABASE_CREATE && t.statement.trim() === "")
             throw invalid(`body/stages/${i}/tasks/${j}/statement must not be blank for ${t.type}`);
+          // Runway builds CREATE DATABASE from the validated name; free-form SQL never runs for this type.
+          if (t.type === TaskType.DATABASE_CREATE && t.statement !== "")
+            throw invalid(`body/stages/${i}/tasks/${j}/statement must be empty for DATABASE_CREATE: the database is created from its name`);
         }),
       );
       const id = await rolloutCreate(

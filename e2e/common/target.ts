@@ -1,0 +1,40 @@
+/**
+ * The e2e target: a database owned by a non-superuser role on the server's embedded PostgreSQL. Runway
+ * refuses targets that reach its control plane (the control database `postgres`, or the server as a
+ * superuser), so the browser tests' tasks run here, as production ones would.
+ */
+import { createRequire } from "node:module";
+import path from "node:path";
+import { REPO_ROOT } from "./server.js";
+
+interface PgClient {
+  connect(): Promise<void>;
+  query(sql: string): Promise<{ rowCount: number | null }>;
+  end(): Promise<void>;
+}
+// pg from the server package: the e2e package needs no driver of its own for this one setup step.
+const pg = createRequire(path.join(REPO_ROOT, "apps/server/package.json"))("pg") as { Client: new (o: { connectionString: string }) => PgClient };
+
+export const TARGET_DB = "e2e_target";
+const ROLE = "e2e_target";
+const PASSWORD = "e2e-target-password";
+
+/** Creates the role and its database (once per server) and returns the instance URL. */
+export async function prepareTarget(superuserUrl: string): Promise<string> {
+  const c = new pg.Client({ connectionString: superuserUrl });
+  await c.connect();
+  try {
+    const role = await c.query(`SELECT 1 FROM pg_roles WHERE rolname = '${ROLE}'`);
+    if (!role.rowCount) await c.query(`CREATE ROLE ${ROLE} LOGIN CREATEDB PASSWORD '${PASSWORD}'`);
+    const db = await c.query(`SELECT 1 FROM pg_database WHERE datname = '${TARGET_DB}'`);
+    if (!db.rowCount) await c.query(`CREATE DATABASE ${TARGET_DB} OWNER ${ROLE}`);
+    await c.query("REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC");
+  } finally {
+    await c.end();
+  }
+  const url = new URL(superuserUrl);
+  url.username = ROLE;
+  url.password = PASSWORD;
+  url.pathname = `/${TARGET_DB}`;
+  return url.toString();
+}
