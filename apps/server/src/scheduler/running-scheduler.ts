@@ -156,20 +156,7 @@ export class RunningScheduler {
           }
         },
       });
-      let written = false;
-      const now = this.deps.clock.now();
-      if (exec.abortReason === "lost") {
-        written = false;
-      } else if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
-        written = await taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
-      } else if (outcome.status === "RETRY" && exec.abortReason !== "cancel") {
-        written = await taskRunRelease(this.deps.db, { ...fence, now, reason: outcome.message, transition: "requeue" });
-      } else {
-        const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
-        exec.finishing = true;
-        this.finishing++;
-        written = await this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, status, result: outcome.result, message: outcome.message });
-      }
+      const written = await this.persist(exec, () => this.writeOutcome(exec, outcome));
       this.deps.onFinish?.(run, outcome, written);
     })()
       .catch((err) => this.deps.onError?.(err))
@@ -180,6 +167,45 @@ export class RunningScheduler {
       });
     this.executions.set(execKey(run), exec);
     if (this.shuttingDown) this.abortForShutdown(exec);
+  }
+
+  /**
+   * Writes an execution's outcome. A write that fails (the control database unreachable, a dropped
+   * connection) is not the end: the outcome is kept and written again with a capped backoff, while the
+   * execution stays in `executions` so the heartbeat keeps renewing its lease. It stops when written, or
+   * when the fence says no (false), or once the heartbeat found the run lost — then the sweeper decides.
+   */
+  private async persist(exec: Execution, write: () => Promise<boolean>): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      if (exec.abortReason === "lost") return false;
+      try {
+        return await write();
+      } catch (err) {
+        this.deps.onError?.(err);
+        if (exec.finishing) {
+          // Not being written now: the slot is busy again until the next try.
+          exec.finishing = false;
+          this.finishing--;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5000)));
+      }
+    }
+  }
+
+  private async writeOutcome(exec: Execution, outcome: ExecOutcome): Promise<boolean> {
+    const { run } = exec;
+    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
+    const now = this.deps.clock.now();
+    if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
+      return taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
+    }
+    if (outcome.status === "RETRY" && exec.abortReason !== "cancel") {
+      return taskRunRelease(this.deps.db, { ...fence, now, reason: outcome.message, transition: "requeue" });
+    }
+    const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
+    exec.finishing = true;
+    this.finishing++;
+    return this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, status, result: outcome.result, message: outcome.message });
   }
 
   /** Aborts the given runs if this replica executes them (cancel requested through any replica). */
