@@ -2,6 +2,7 @@ import type { TaskType } from "@runway/shared";
 import { createDb, createPool, type Db } from "../../apps/server/src/store/db.js";
 import { SchedulerRuntime } from "../../apps/server/src/scheduler/runtime.js";
 import { Listener } from "../../apps/server/src/db/listener.js";
+import { LedgerReconciler } from "../../apps/server/src/executors/ledger-reconciler.js";
 import type { PassResult } from "../../apps/server/src/scheduler/pending-scheduler.js";
 import { systemClock } from "../../apps/server/src/scheduler/clock.js";
 import type { ClaimedRun } from "../../apps/server/src/store/runs.js";
@@ -55,7 +56,7 @@ export async function startReplicas(p: {
         sweepIntervalMs: 2000,
         fullPassIntervalMs: 300_000,
       },
-      { db, clock: systemClock, listener, executorFor: p.executorFor(i), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
+      { db, clock: systemClock, listener, executorFor: p.executorFor(i), reconciler: new LedgerReconciler(), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
     );
     await listener.start();
     runtimes.push(runtime);

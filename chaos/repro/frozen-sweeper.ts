@@ -18,6 +18,7 @@ import { SWEEP_LOCK } from "../../apps/server/src/store/gating.js";
 import { taskRunsClaim } from "../../apps/server/src/store/runs.js";
 import { PendingScheduler } from "../../apps/server/src/scheduler/pending-scheduler.js";
 import { Sweeper } from "../../apps/server/src/scheduler/sweeper.js";
+import { LedgerReconciler } from "../../apps/server/src/executors/ledger-reconciler.js";
 import { systemClock } from "../../apps/server/src/scheduler/clock.js";
 import { seedProject, seedRollout, task } from "../../apps/server/test/helpers/fixtures.js";
 import { waitFor } from "../src/wait.js";
@@ -52,7 +53,7 @@ async function frozenSweeper(idleTimeout?: string): Promise<void> {
 
 /** Runs another replica's sweeper every 200 ms for up to `ms`; returns when the run left RUNNING. */
 async function recoveredWithin(runId: string, ms: number): Promise<number | null> {
-  const sweeper = new Sweeper({ db, clock: systemClock, replicaId: "b" });
+  const sweeper = new Sweeper({ db, clock: systemClock, replicaId: "b", reconciler: new LedgerReconciler() });
   const t0 = Date.now();
   try {
     await waitFor("recovery", ms, async () => {

@@ -8,6 +8,8 @@ import { Metrics } from "./metrics.js";
 import { SchedulerRuntime, type RuntimeStrategies } from "./scheduler/runtime.js";
 import { systemClock } from "./scheduler/clock.js";
 import { PostgresExecutor, type PostgresExecutorOptions } from "./executors/postgres.js";
+import { LedgerReconciler } from "./executors/ledger-reconciler.js";
+import type { TargetReconciler } from "./executors/types.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
 
@@ -18,6 +20,7 @@ import { buildApp } from "./app.js";
  */
 export interface ReplicaOverrides extends RuntimeStrategies {
   executor?: (opts: PostgresExecutorOptions) => PostgresExecutor;
+  reconciler?: TargetReconciler;
 }
 
 export interface ReplicaHandle {
@@ -60,6 +63,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     db,
     clock: systemClock,
     executorFor: () => executor,
+    reconciler: overrides.reconciler ?? new LedgerReconciler(),
     listener,
     metrics,
     log,

@@ -68,6 +68,11 @@ export interface TaskRun {
   replicaId: string | null;
   /** Only on a PENDING run: the first gate that holds it. */
   waitingCause?: ServedWaitingCause;
+  /**
+   * Only on a RUNNING run whose owner was lost while its target could not be reached: it keeps holding
+   * its gate until the sweeper confirms on the target what became of it.
+   */
+  ownerLost?: { since: string; error: string | null };
   result?: RunResult;
 }
 

@@ -4,7 +4,7 @@ import { Listener } from "../db/listener.js";
 import { Channel, type Db } from "../store/db.js";
 import type { PassLock } from "../store/gating.js";
 import { replicaRegister } from "../store/replicas.js";
-import type { Executor } from "../executors/types.js";
+import type { Executor, TargetReconciler } from "../executors/types.js";
 import type { Metrics } from "../metrics.js";
 import type { Clock } from "./clock.js";
 import { Heartbeat } from "./heartbeat.js";
@@ -31,6 +31,8 @@ export interface RuntimeDeps {
   db: Db;
   clock: Clock;
   executorFor: (type: TaskType) => Executor;
+  /** Settles runs whose owner was lost, on their target (the sweeper). */
+  reconciler: TargetReconciler;
   /** The replica's one LISTEN connection, shared with the dashboard's change feed. */
   listener: Listener;
   metrics?: Metrics;
@@ -103,11 +105,12 @@ export class SchedulerRuntime {
       db,
       clock,
       replicaId,
-      lockIdleTimeoutMs: lockIdleTimeout(config.leaseTtlMs),
+      reconciler: d.reconciler,
       onSweep: (r) => {
         metrics?.recovered.inc({ outcome: "requeued" }, r.requeued);
         metrics?.recovered.inc({ outcome: "failed" }, r.failed);
-        d.log.info(r, "recovered runs with expired leases");
+        metrics?.recovered.inc({ outcome: "applied" }, r.applied);
+        d.log.info(r, "settled runs with expired leases");
       },
     });
     this.heartbeat = new Heartbeat({ db, clock, replicaId, renewLeases: () => this.running.renewOnce() });

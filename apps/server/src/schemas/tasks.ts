@@ -28,6 +28,10 @@ export const TaskRun = Type.Object({
   cancelRequestedAt: Nullable(Timestamp()),
   replicaId: Nullable(Type.String({ description: "Replica that owns (or last owned) the run" })),
   waitingCause: Type.Optional(WaitingCause),
+  ownerLost: Type.Optional(Type.Object(
+    { since: Timestamp(), error: Nullable(Type.String()) },
+    { description: "RUNNING, owner lost since `since`, waiting to confirm on the target (which could not be reached: `error`)" },
+  )),
   result: Type.Optional(Type.Unknown({ description: "Executor result: rows affected, or the PostgreSQL error with code and position" })),
 });
 

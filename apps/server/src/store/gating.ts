@@ -11,13 +11,8 @@ import { advisoryLock, type PassLock } from "./transitions/fence.js";
  */
 
 export const PENDING_PASS_LOCK = 7_301_001;
+/** No longer taken (sweeps need no lock since they settle runs on the target first); kept reserved. */
 export const SWEEP_LOCK = 7_301_002;
-
-/** Takes the lock without waiting (see PassLock); false when another transaction holds it. */
-export async function tryXactLock(trx: Db, key: number, idleTimeoutMs = 5000, lock: PassLock = advisoryLock): Promise<boolean> {
-  const { rows } = await sql<{ ok: boolean }>`SELECT ${lock(key, idleTimeoutMs)} AS ok`.execute(trx);
-  return rows[0]?.ok === true;
-}
 
 
 /**

@@ -82,6 +82,8 @@ export interface TaskRunTable {
   lease_epoch: Generated<number>;
   cancel_requested_at: NullableTimestamp;
   result: Json | null;
+  owner_lost_at: NullableTimestamp;
+  owner_lost_error: string | null;
 }
 
 export interface TaskRunLogTable {

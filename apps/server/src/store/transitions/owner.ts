@@ -79,11 +79,16 @@ const claimedJson = (rel: ReturnType<typeof sql.ref>) => sql`
   FROM ${rel} s JOIN task t ON t.id = s.task_id JOIN instance i ON i.id = t.instance_id) AS claimed,
   (SELECT id::text FROM installation) AS installation_id`;
 
-/** The one place a claimed run's row becomes a ClaimedRun (a decrypt step for the URL would go here). */
+/** Every read of an instance's connection URL goes through here (a decrypt step would go here). */
+export function connectionUrlOf(stored: string): string {
+  return stored;
+}
+
+/** The one place a claimed run's row becomes a ClaimedRun. */
 function toClaimed(r: ClaimedJson, installationId: string): ClaimedRun {
   return {
     id: r.id, installationId, taskId: r.task_id, rolloutId: r.rollout_id, attempt: r.attempt, epoch: r.lease_epoch, type: r.type,
-    statement: r.statement, schemaVersion: r.schema_version, instanceId: r.instance_id, connectionUrl: r.connection_url,
+    statement: r.statement, schemaVersion: r.schema_version, instanceId: r.instance_id, connectionUrl: connectionUrlOf(r.connection_url),
     database: r.database_name, rerunnable: r.rerunnable, availableAt: new Date(r.available_at),
   };
 }
