@@ -55,6 +55,7 @@ export async function startReplicas(p: {
         heartbeatIntervalMs: 3000,
         sweepIntervalMs: 2000,
         fullPassIntervalMs: 300_000,
+        targetRetryMs: 600_000,
       },
       { db, clock: systemClock, listener, executorFor: p.executorFor(i), reconciler: new LedgerReconciler(), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
     );

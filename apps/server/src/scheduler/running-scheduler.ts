@@ -2,6 +2,7 @@ import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
 import {
   taskRunAppendLog,
+  taskRunRetry,
   taskRunRelease,
   taskRunsClaim,
   taskRunsFinishAndClaim,
@@ -10,7 +11,8 @@ import {
   type Finish,
 } from "../store/runs.js";
 import { Batcher } from "./batcher.js";
-import type { ExecOutcome, Executor } from "../executors/types.js";
+import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
+import { retryDelayMs } from "../domain/retry.js";
 import type { Clock } from "./clock.js";
 import { leaseOwnership, type Ownership } from "./ownership.js";
 
@@ -39,6 +41,13 @@ export interface RunningSchedulerDeps {
   executorFor: (type: TaskType) => Executor;
   /** Default leaseOwnership (see Ownership). */
   ownership?: Ownership;
+  /** How long a run whose target cannot be reached is retried before it FAILs (default 600 s). */
+  targetRetryMs?: number;
+  /**
+   * Settles a non-re-runnable run whose session was lost mid-statement (applied or not?). Without one
+   * such a run FAILs.
+   */
+  reconciler?: TargetReconciler;
   onClaim?: (runs: ClaimedRun[], now: Date) => void;
   onFinish?: (run: ClaimedRun, outcome: ExecOutcome, written: boolean) => void;
   onError?: (err: unknown) => void;
@@ -199,13 +208,48 @@ export class RunningScheduler {
     if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
       return taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
     }
-    if (outcome.status === "RETRY" && exec.abortReason !== "cancel") {
-      return taskRunRelease(this.deps.db, { ...fence, now, reason: outcome.message, transition: "requeue" });
-    }
+    if (outcome.status === "RETRY" && exec.abortReason !== "cancel") return this.writeRetry(exec, outcome);
     const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
     exec.finishing = true;
     this.finishing++;
     return this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, status, result: outcome.result, message: outcome.message });
+  }
+
+  /**
+   * RETRY: nothing of the run committed. A run that may go again (re-runnable, or its statement never
+   * reached the target) goes back to PENDING with a backoff, until the retry window is used up — then it
+   * FAILs saying so. A non-re-runnable statement that may have started is settled on the target first
+   * (the reconciler): applied → DONE, not applied → FAILED, target unreachable → left to the sweeper.
+   */
+  private async writeRetry(exec: Execution, outcome: ExecOutcome): Promise<boolean> {
+    const { run } = exec;
+    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
+    const now = this.deps.clock.now();
+    const error = errorMessage(outcome);
+    const finish = (status: "DONE" | "FAILED", result: unknown, message: string) => {
+      exec.finishing = true;
+      this.finishing++;
+      return this.finisher.push({ ...fence, status, result, message });
+    };
+    if (run.rerunnable || outcome.notStarted) {
+      const since = run.retrySince ?? now;
+      const windowMs = this.deps.targetRetryMs ?? 600_000;
+      if (now.getTime() - since.getTime() >= windowMs) {
+        const message = `target unreachable for ${Math.round((now.getTime() - since.getTime()) / 1000)} s ` +
+          `(${run.retryAttempts + 1} attempts, limit RUNWAY_TARGET_RETRY_S=${Math.round(windowMs / 1000)}): ${error}`;
+        return finish("FAILED", { error: { ...errorOf(outcome), message } }, message);
+      }
+      const retryAt = new Date(now.getTime() + retryDelayMs(run.retryAttempts));
+      return taskRunRetry(this.deps.db, { ...fence, now, retryAt, error });
+    }
+    if (!this.deps.reconciler) return finish("FAILED", outcome.result, outcome.message);
+    const r = await this.deps.reconciler.reconcile(run, { timeoutMs: 5000 });
+    if (r.state === "applied") {
+      const message = `applied by attempt ${r.attempt} at ${r.appliedAt.toISOString()} (confirmed on the target after the session was lost)`;
+      return finish("DONE", { alreadyApplied: true, appliedAt: r.appliedAt.toISOString() }, message);
+    }
+    if (r.state === "not_applied") return finish("FAILED", outcome.result, `${outcome.message}; not applied on the target`);
+    return false; // unreachable: stop renewing; once the lease runs out the sweeper settles it
   }
 
   /** Aborts the given runs if this replica executes them (cancel requested through any replica). */
@@ -271,4 +315,12 @@ export class RunningScheduler {
       e.abort.abort("replica shutting down");
     }
   }
+}
+
+function errorOf(o: ExecOutcome): { message?: string; code?: string } {
+  return ((o.result as { error?: { message?: string; code?: string } }).error ?? {});
+}
+
+function errorMessage(o: ExecOutcome): string {
+  return errorOf(o).message ?? o.message;
 }

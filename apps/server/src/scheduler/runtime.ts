@@ -18,7 +18,7 @@ import { Sweeper } from "./sweeper.js";
 /** The settings the loops read. */
 export type RuntimeConfig = Pick<
   Config,
-  "replicaId" | "concurrency" | "pollIntervalMs" | "leaseTtlMs" | "heartbeatIntervalMs" | "sweepIntervalMs" | "fullPassIntervalMs"
+  "replicaId" | "concurrency" | "pollIntervalMs" | "leaseTtlMs" | "heartbeatIntervalMs" | "sweepIntervalMs" | "fullPassIntervalMs" | "targetRetryMs"
 >;
 
 /** Strategies a replica may be started with instead of the production ones (the chaos self-tests). */
@@ -90,6 +90,8 @@ export class SchedulerRuntime {
       concurrency: config.concurrency,
       leaseTtlMs: config.leaseTtlMs,
       executorFor: d.executorFor,
+      targetRetryMs: config.targetRetryMs,
+      reconciler: d.reconciler,
       ...(d.strategies?.ownership ? { ownership: d.strategies.ownership } : {}),
       onClaim: (runs, now) => {
         metrics?.claims.inc(runs.length);

@@ -84,6 +84,10 @@ export interface TaskRunTable {
   result: Json | null;
   owner_lost_at: NullableTimestamp;
   owner_lost_error: string | null;
+  retry_at: NullableTimestamp;
+  retry_since: NullableTimestamp;
+  retry_attempts: Generated<number>;
+  retry_error: string | null;
 }
 
 export interface TaskRunLogTable {

@@ -29,6 +29,7 @@ export const TRANSITIONS = {
   finish: { from: "RUNNING", to: ["DONE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
   release: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "drain", fence: "owner + lease epoch; status" },
   requeue: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
+  retry: { from: "RUNNING", to: ["PENDING", "CANCELED"], by: "owner", fence: "owner + lease epoch; status; nothing of the run committed" },
   sweep: {
     from: "RUNNING",
     to: ["DONE", "AVAILABLE", "FAILED", "CANCELED"],
