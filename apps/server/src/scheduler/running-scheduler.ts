@@ -12,7 +12,7 @@ import {
 } from "../store/runs.js";
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
-import { retryDelayMs } from "../domain/retry.js";
+import { decideRetry } from "../domain/retry.js";
 import type { Clock } from "./clock.js";
 import { leaseOwnership, type Ownership } from "./ownership.js";
 
@@ -67,6 +67,8 @@ export class RunningScheduler {
   private reserved = 0;
   /** Past the drain's grace period: a run started now is aborted (and released) at once. */
   private shuttingDown = false;
+  /** Past the drain's bound: executions still running are left to the sweeper, outcome writes give up. */
+  private abandoned = false;
   /** Executions whose outcome is being written: their slots are free for the claim riding on that write. */
   private finishing = 0;
   /**
@@ -186,7 +188,7 @@ export class RunningScheduler {
    */
   private async persist(exec: Execution, write: () => Promise<boolean>): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
-      if (exec.abortReason === "lost") return false;
+      if (exec.abortReason === "lost" || this.abandoned) return false;
       try {
         return await write();
       } catch (err) {
@@ -225,23 +227,14 @@ export class RunningScheduler {
     const { run } = exec;
     const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
     const now = this.deps.clock.now();
-    const error = errorMessage(outcome);
     const finish = (status: "DONE" | "FAILED", result: unknown, message: string) => {
       exec.finishing = true;
       this.finishing++;
       return this.finisher.push({ ...fence, status, result, message });
     };
-    if (run.rerunnable || outcome.notStarted) {
-      const since = run.retrySince ?? now;
-      const windowMs = this.deps.targetRetryMs ?? 600_000;
-      if (now.getTime() - since.getTime() >= windowMs) {
-        const message = `target unreachable for ${Math.round((now.getTime() - since.getTime()) / 1000)} s ` +
-          `(${run.retryAttempts + 1} attempts, limit RUNWAY_TARGET_RETRY_S=${Math.round(windowMs / 1000)}): ${error}`;
-        return finish("FAILED", { error: { ...errorOf(outcome), message } }, message);
-      }
-      const retryAt = new Date(now.getTime() + retryDelayMs(run.retryAttempts));
-      return taskRunRetry(this.deps.db, { ...fence, now, retryAt, error });
-    }
+    const d = decideRetry(run, outcome, now, this.deps.targetRetryMs ?? 600_000);
+    if (d.kind === "fail") return finish("FAILED", { error: d.error }, d.message);
+    if (d.kind === "retry") return taskRunRetry(this.deps.db, { ...fence, now, retryAt: d.retryAt, error: d.error });
     if (!this.deps.reconciler) return finish("FAILED", outcome.result, outcome.message);
     const r = await this.deps.reconciler.reconcile(run, { timeoutMs: 5000 });
     if (r.state === "applied") {
@@ -289,24 +282,32 @@ export class RunningScheduler {
     }
   }
 
-  /** Stops claiming; waits up to `graceMs` for executions, then aborts and releases the rest. */
-  async drain(graceMs: number): Promise<void> {
+  /**
+   * Stops claiming; waits up to `graceMs` for executions, then aborts and releases the rest. Returns
+   * within grace + `abortBoundMs` even when an execution ignores its abort (a silent target): such a run
+   * is left RUNNING — a session of it may still be alive — and, its lease no longer renewed, the sweeper
+   * settles it on the target. Outcome writes still being retried then give up the same way.
+   */
+  async drain(graceMs: number, abortBoundMs = 5000): Promise<void> {
     this.claiming = false;
-    // A finish already in flight may still start the runs its claim took: wait for those too.
+    if (await this.settled(graceMs)) return;
+    this.shuttingDown = true;
+    for (const e of this.executions.values()) this.abortForShutdown(e);
+    if (await this.settled(abortBoundMs)) return;
+    this.abandoned = true;
+    const left = [...this.executions.values()].map((e) => e.run.id);
+    this.deps.onError?.(new Error(`drain: run(s) ${left.join(", ")} did not end within ${abortBoundMs} ms of their abort; left to the sweeper`));
+  }
+
+  /** Whether every execution ended within `ms` (including runs a finish in flight claimed meanwhile). */
+  private async settled(ms: number): Promise<boolean> {
     const all = async () => {
       while (this.executions.size > 0) await Promise.all([...this.executions.values()].map((e) => e.done));
     };
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      all().then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-    ]);
+    const done = await Promise.race([all().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
     clearTimeout(timer);
-    if (timedOut) {
-      this.shuttingDown = true;
-      for (const e of this.executions.values()) this.abortForShutdown(e);
-      await all();
-    }
+    return done;
   }
 
   private abortForShutdown(e: Execution): void {
@@ -317,10 +318,3 @@ export class RunningScheduler {
   }
 }
 
-function errorOf(o: ExecOutcome): { message?: string; code?: string } {
-  return ((o.result as { error?: { message?: string; code?: string } }).error ?? {});
-}
-
-function errorMessage(o: ExecOutcome): string {
-  return errorOf(o).message ?? o.message;
-}
