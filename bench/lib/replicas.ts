@@ -1,7 +1,7 @@
 import type { TaskType } from "@runway/shared";
 import { type ClaimedRun, createDb, createPool, type Db } from "@runway/server/store";
 import { ControlClock, Listener, type PassResult, SchedulerRuntime } from "@runway/server/scheduler";
-import type { ExecContext, ExecOutcome, Executor } from "@runway/server/executors";
+import { PostgresExecutor, type ExecContext, type ExecOutcome, type Executor } from "@runway/server/executors";
 
 /** Executes nothing: measures the scheduler alone (claim, finish, gating), as an injected library executor. */
 export class NoopExecutor implements Executor {
@@ -34,6 +34,8 @@ export async function startReplicas(p: {
   const runtimes: SchedulerRuntime[] = [];
   const dbs: Db[] = [];
   const listeners: Listener[] = [];
+  // Settles runs of a lost owner (rare in a benchmark): the production reconciler, on its own connections.
+  const reconciler = new PostgresExecutor({ statementTimeoutMs: 60_000 });
   const quiet = { info: () => undefined, error: (o: object, msg?: string) => console.error(msg ?? "error", o) };
   for (let i = 0; i < p.count; i++) {
     const replicaId = `bench-${i + 1}`;
@@ -50,8 +52,9 @@ export async function startReplicas(p: {
         heartbeatIntervalMs: 3000,
         sweepIntervalMs: 2000,
         fullPassIntervalMs: 300_000,
+        targetRetryMs: 600_000,
       },
-      { db, clock: ControlClock.of(db), listener, executorFor: p.executorFor(i), log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
+      { db, clock: ControlClock.of(db), listener, executorFor: p.executorFor(i), reconciler, log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
     );
     await listener.start();
     runtimes.push(runtime);
@@ -65,6 +68,7 @@ export async function startReplicas(p: {
       await Promise.all(runtimes.map((r) => r.drain(5000)));
       await Promise.all(listeners.map((l) => l.close()));
       await Promise.all(dbs.map((d) => d.destroy()));
+      await reconciler.close();
     },
   };
 }

@@ -67,7 +67,7 @@ try {
   // Part 1: canceled while the owner is paused; the sweeper ends it CANCELED; the zombie commits anyway.
   const z1 = await zombieRun(1);
   await taskRunsCancel(db, { rolloutId: z1.rolloutId, taskRunIds: [z1.run.id], actor: "repro", now: new Date(), replicaId: "b" });
-  await new Sweeper({ db, clock: systemClock, replicaId: "b" }).runOnce();
+  await new Sweeper({ db, clock: systemClock, replicaId: "b", reconciler: executor }).runOnce();
   const swept = await statusOf(z1.run.id);
   z1.resume();
   const o1 = await z1.outcome;
@@ -79,7 +79,7 @@ try {
 
   // Part 2: the mitigation. The new owner (epoch 2) ends older epochs' target sessions of this run first.
   const z2 = await zombieRun(2);
-  await new Sweeper({ db, clock: systemClock, replicaId: "b" }).runOnce();
+  await new Sweeper({ db, clock: systemClock, replicaId: "b", reconciler: executor }).runOnce();
   const [again] = await taskRunsClaim(db, { replicaId: "b", limit: 1, leaseTtlMs: 30_000, now: new Date() });
   await target.query(
     `SELECT pg_terminate_backend(pid) FROM pg_stat_activity

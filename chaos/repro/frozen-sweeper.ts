@@ -15,6 +15,7 @@ import pg from "pg";
 import { startBenchPg } from "../../bench/lib/pg.js";
 import { createDb, createPool, SWEEP_LOCK, taskRunsClaim } from "@runway/server/store";
 import { PendingScheduler, Sweeper, systemClock } from "@runway/server/scheduler";
+import { PostgresExecutor } from "@runway/server/executors";
 import { seedProject, seedRollout, task } from "../../apps/server/test/helpers/fixtures.js";
 import { waitFor } from "../src/wait.js";
 
@@ -48,7 +49,7 @@ async function frozenSweeper(idleTimeout?: string): Promise<void> {
 
 /** Runs another replica's sweeper every 200 ms for up to `ms`; returns when the run left RUNNING. */
 async function recoveredWithin(runId: string, ms: number): Promise<number | null> {
-  const sweeper = new Sweeper({ db, clock: systemClock, replicaId: "b" });
+  const sweeper = new Sweeper({ db, clock: systemClock, replicaId: "b", reconciler: new PostgresExecutor({ statementTimeoutMs: 60_000 }) });
   const t0 = Date.now();
   try {
     await waitFor("recovery", ms, async () => {

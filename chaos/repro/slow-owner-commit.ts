@@ -37,7 +37,7 @@ try {
     id: String(id), installationId: "00000000-0000-4000-8000-000000000001", taskId: String(id), rolloutId: "1",
     attempt: 1, epoch: 1, type: TaskType.DATABASE_DATA_UPDATE, statement: `INSERT INTO t VALUES (${id})`,
     schemaVersion: null, instanceId: "local", connectionUrl: server.serverUrl, database: "runway_repro_slow_owner",
-    rerunnable: true, availableAt: new Date(),
+    rerunnable: true, availableAt: new Date(), retrySince: null, retryAttempts: 0,
   });
   const ctx = (checkMs: number): ExecContext => ({
     signal: new AbortController().signal,

@@ -20,6 +20,8 @@ export interface Config {
   fullPassIntervalMs: number;
   statementTimeoutMs: number;
   drainGraceMs: number;
+  /** How long a run whose target cannot be reached keeps being retried before it FAILs. */
+  targetRetryMs: number;
   demo: boolean;
   adminPassword: string | undefined;
   /** How long a dashboard session lasts (API). */
@@ -91,6 +93,7 @@ function readConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
     fullPassIntervalMs: int(env, "RUNWAY_FULL_PASS_INTERVAL_MS", 300000, 1000),
     statementTimeoutMs: int(env, "RUNWAY_STATEMENT_TIMEOUT_MS", 3600000, 0),
     drainGraceMs: int(env, "RUNWAY_DRAIN_GRACE_MS", 30000, 0),
+    targetRetryMs: int(env, "RUNWAY_TARGET_RETRY_S", 600, 0) * 1000,
     demo: !noDemo,
     adminPassword: env.RUNWAY_ADMIN_PASSWORD || undefined,
     sessionTtlMs: int(env, "RUNWAY_SESSION_TTL_MS", 12 * 3600 * 1000, 60_000),

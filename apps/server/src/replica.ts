@@ -8,6 +8,7 @@ import { Metrics } from "./metrics.js";
 import { SchedulerRuntime, type RuntimeStrategies } from "./scheduler/runtime.js";
 import { ControlClock, monotonicWallClock } from "./scheduler/clock.js";
 import { PostgresExecutor, type PostgresExecutorOptions } from "./executors/postgres.js";
+import type { TargetReconciler } from "./executors/types.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
 import { startTrust } from "./trust.js";
@@ -24,6 +25,8 @@ export interface ReplicaOverrides extends RuntimeStrategies {
    * one shows the replica behaves the same whatever its own clock says.
    */
   processClock?: () => number;
+  /** Settles runs whose owner was lost (the sweeper); default: the executor, on its own connections. */
+  reconciler?: TargetReconciler;
 }
 
 export interface ReplicaHandle {
@@ -79,6 +82,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     db,
     clock,
     executorFor: () => executor,
+    reconciler: overrides.reconciler ?? executor,
     listener,
     metrics,
     log,

@@ -10,12 +10,14 @@ import { DeferredExecutor } from "./helpers/executors.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 import { startRuntime } from "./helpers/runtime.js";
 import { ADMIN_PASSWORD, buildTestApp, login, testConfig } from "./helpers/api.js";
+import { useReconciler } from "./helpers/reconciler.js";
 
 /**
  * Bug 10: the control database's clock decides run-at and lease expiry. Each replica here counts with a
  * process clock ten minutes off (injected: the clock it measures the database's against), and must behave
  * exactly like one whose clock is right.
  */
+const reconciler = useReconciler();
 const TEN_MIN = 10 * 60_000;
 const OFFSETS = [TEN_MIN, -TEN_MIN];
 
@@ -96,7 +98,7 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
       executorFor: () => exec,
     });
     // A replica with a right clock sweeping beside it.
-    const sweeper = new Sweeper({ db: t.db, clock: replicaClock(t.db, 0), replicaId: "right" });
+    const sweeper = new Sweeper({ db: t.db, clock: replicaClock(t.db, 0), replicaId: "right", reconciler });
     try {
       await waitFor(async () => exec.executing.length === 1, { what: "the run to be claimed" });
       // Several heartbeats (each renews the lease) while the right-clocked replica sweeps.
@@ -141,7 +143,7 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
     const [healthy] = await taskRunsClaim(t.db, { replicaId: "owner", limit: 1, leaseTtlMs: 60_000, now: right.now() });
     const fast = replicaClock(t.db, TEN_MIN);
     await fast.sync();
-    const fastSweeper = new Sweeper({ db: t.db, clock: fast, replicaId: "fast" });
+    const fastSweeper = new Sweeper({ db: t.db, clock: fast, replicaId: "fast", reconciler });
     for (let i = 0; i < 3; i++) await fastSweeper.runOnce();
     expect(await run(healthy!.id)).toEqual({ status: "RUNNING", owner_replica: "owner", lease_epoch: healthy!.epoch });
 
@@ -153,7 +155,7 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
     );
     const slow = replicaClock(t.db, -TEN_MIN);
     await slow.sync();
-    const slowSweeper = new Sweeper({ db: t.db, clock: slow, replicaId: "slow" });
+    const slowSweeper = new Sweeper({ db: t.db, clock: slow, replicaId: "slow", reconciler });
     await waitFor(
       async () => {
         await slowSweeper.runOnce();

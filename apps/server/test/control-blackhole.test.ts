@@ -9,6 +9,7 @@ import { tasksRun } from "../src/store/task-actions.js";
 import { ADMIN_PASSWORD, login, testConfig, testSecrets } from "./helpers/api.js";
 import { TargetGuard } from "../src/executors/target-guard.js";
 import { controlIdentity } from "../src/store/control.js";
+import { useReconciler } from "./helpers/reconciler.js";
 import { BlackholeProxy } from "./helpers/blackhole-proxy.js";
 import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
@@ -19,6 +20,7 @@ import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
  * a replica for good. The production bounds are tens of seconds (store/db.ts); these tests shorten the
  * pool's so they take seconds, and keep the listener's defaults.
  */
+const reconciler = useReconciler();
 const SHORT: ControlBounds = { ...CONTROL_BOUNDS, statementTimeoutMs: 4_000, queryTimeoutMs: 5_000, connectTimeoutMs: 4_000 };
 
 let t: TestDatabase;
@@ -45,8 +47,8 @@ describe("control-plane connections that go silent", () => {
     const exec = new DeferredExecutor();
     const listener = new Listener(url);
     const rt = new SchedulerRuntime(
-      { replicaId: "r1", concurrency: 2, pollIntervalMs: 200, leaseTtlMs: 60_000, heartbeatIntervalMs: 300, sweepIntervalMs: 300, fullPassIntervalMs: 60_000 },
-      { db: createDb(pool), clock: { now: () => new Date() }, listener, executorFor: () => exec, log: { info: () => undefined, error: () => undefined } },
+      { replicaId: "r1", concurrency: 2, pollIntervalMs: 200, leaseTtlMs: 60_000, heartbeatIntervalMs: 300, sweepIntervalMs: 300, fullPassIntervalMs: 60_000, targetRetryMs: 600_000 },
+      { db: createDb(pool), clock: { now: () => new Date() }, listener, executorFor: () => exec, reconciler, log: { info: () => undefined, error: () => undefined } },
     );
     await rt.start();
     await listener.start();

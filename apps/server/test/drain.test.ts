@@ -3,6 +3,7 @@ import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
+import type { ExecOutcome, Executor } from "../src/executors/types.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 let t: TestDatabase;
@@ -42,5 +43,22 @@ describe("drain (SIGTERM)", () => {
     expect(await status(third!.id)).toMatchObject({ status: "FAILED" });
     expect(r.activeCount).toBe(0);
     await waitFor(async () => (await t.db.selectFrom("task_run").select("id").where("status", "=", "AVAILABLE").execute()).length === 2);
+  });
+
+  it("returns within grace + its bound even when an execution ignores its abort; the run is left RUNNING for the sweeper", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await seedRollout(t.db, projectId, [task(instanceId, "a"), task(instanceId, "b")]);
+    await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+    // A target gone silent: the execution never returns, whatever its signal says.
+    const silent: Executor = { execute: () => new Promise<ExecOutcome>(() => undefined) };
+    const errors: string[] = [];
+    const r = new RunningScheduler({ db: t.db, clock, replicaId: "r", concurrency: 2, leaseTtlMs: 60_000, executorFor: () => silent, onError: (e) => errors.push(String(e)) });
+    expect(await r.runOnce()).toBe(2);
+    const started = Date.now();
+    await r.drain(300, 300);
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(errors.join()).toContain("left to the sweeper");
+    const runs = await t.db.selectFrom("task_run").select(["status", "owner_replica"]).execute();
+    expect(runs).toEqual([{ status: "RUNNING", owner_replica: "r" }, { status: "RUNNING", owner_replica: "r" }]);
   });
 });

@@ -5,7 +5,7 @@ import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { gatingLoadAllPending, gatingLoadOccupancy } from "../src/store/gating.js";
 import { projectUpdate } from "../src/store/projects.js";
 import { rolloutCreate } from "../src/store/rollouts.js";
-import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
+import { taskRunFinish, taskRunRetry, taskRunsClaim } from "../src/store/runs.js";
 import { taskRunsCancel, tasksRun, tasksSkip } from "../src/store/task-actions.js";
 import type { Db } from "../src/store/db.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
@@ -78,8 +78,13 @@ describe("live passes", () => {
       } else if (op < 0.8) {
         const running = await t.db.selectFrom("task_run").select(["id", "lease_epoch"]).where("status", "=", "RUNNING").orderBy("id").execute();
         const r = pick(running);
-        if (r) {
-          const status = rnd() < 0.8 ? "DONE" : "FAILED";
+        const x = rnd();
+        if (r && x < 0.25) {
+          // The target could not be reached: back to PENDING until a retry time (TARGET_UNREACHABLE).
+          const retryAt = new Date(clock.getTime() + 1000 + Math.floor(rnd() * 4000));
+          await taskRunRetry(t.db, { runId: r.id, replicaId: "w", epoch: r.lease_epoch, now: clock, retryAt, error: "connect ECONNREFUSED" });
+        } else if (r) {
+          const status = x < 0.85 ? "DONE" : "FAILED";
           await taskRunFinish(t.db, { runId: r.id, replicaId: "w", epoch: r.lease_epoch, status, result: {}, message: "", now: clock });
         }
       } else if (op < 0.87) {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sql } from "kysely";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
+import type { TargetReconciler } from "../src/executors/types.js";
 import { Sweeper } from "../src/scheduler/sweeper.js";
 import { taskRunAppendLog, taskRunFinish, taskRunsClaim, taskRunsRenewLeases } from "../src/store/runs.js";
 import { createDb, createPool } from "../src/store/db.js";
@@ -181,6 +182,9 @@ async function waitUntilNotRunning(runId: string): Promise<void> {
   }
 }
 
+/** These runs' targets are not real (DeferredExecutor): the target says nothing was applied. */
+const nothingApplied: TargetReconciler = { reconcile: async () => ({ state: "not_applied" }) };
+
 describe("leases, fencing and recovery", () => {
   it("a run taken over by recovery cannot be completed or logged by its old owner", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
@@ -190,7 +194,7 @@ describe("leases, fencing and recovery", () => {
     await new PendingScheduler({ db: t.db, clock: clk, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const [a] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 1000, now });
     now = new Date(now.getTime() + 5000); // A stopped heartbeating; its lease expired
-    expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S" }).runOnce()).toEqual({ requeued: 1, failed: 0 });
+    expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S", reconciler: nothingApplied }).runOnce()).toMatchObject({ requeued: 1, failed: 0 });
     const [b] = await taskRunsClaim(t.db, { replicaId: "B", limit: 1, leaseTtlMs: 60_000, now });
     expect(b!.id).toBe(a!.id);
     expect(b!.epoch).toBe(a!.epoch + 1);
@@ -215,7 +219,7 @@ describe("leases, fencing and recovery", () => {
     // A replica with a tiny lease that never renews it (as if frozen or killed).
     const dead = new RunningScheduler({ db: t.db, clock, replicaId: "dead", concurrency: 5, leaseTtlMs: 200, executorFor: () => exec });
     expect(await dead.runOnce()).toBe(2);
-    const sweeper = new Sweeper({ db: t.db, clock, replicaId: "S" });
+    const sweeper = new Sweeper({ db: t.db, clock, replicaId: "S", reconciler: nothingApplied });
     const deadline = Date.now() + 10_000;
     let swept = { requeued: 0, failed: 0 };
     while (swept.requeued + swept.failed < 2 && Date.now() < deadline) {

@@ -24,19 +24,29 @@ function takeovers(c: CheckContext): Map<string, Takeover[]> {
   return out;
 }
 
-/** When the claim (run, epoch) was taken away from its owner by the sweeper, if it was. */
+/**
+ * When the claim (run, epoch) was taken away from its owner, if it was: by the sweeper, or by a newer
+ * claim (whoever moved the run in between, the epoch-`epoch` owner may write nothing after that).
+ */
 function takenOverAt(c: CheckContext, byRun: Map<string, Takeover[]>, runId: string, epoch: number): Date | undefined {
   const claims = c.claimsByRun.get(runId) ?? [];
   const claim = claims.find((x) => x.epoch === epoch);
   if (!claim) return undefined;
-  const next = claims.find((x) => x.epoch > epoch)?.at.getTime() ?? Infinity;
-  return (byRun.get(runId) ?? []).find((t) => t.lost === claim.replica && t.at >= claim.at && t.at.getTime() <= next)?.at;
+  const newer = claims.find((x) => x.epoch > epoch);
+  const next = newer?.at.getTime() ?? Infinity;
+  const swept = (byRun.get(runId) ?? []).find((t) => t.lost === claim.replica && t.at >= claim.at && t.at.getTime() <= next)?.at;
+  return swept ?? newer?.at;
 }
 
-/** An entry the owner of the run writes (execution logs and terminal statuses), as opposed to sweeper or API. */
+/** An entry the owner of the run writes (execution logs and every status it sets), as opposed to sweeper or API. */
 function isOwnerWrite(l: LogRow): boolean {
   if (l.type === "EXECUTE" || l.type === "LEDGER_HIT") return true;
-  return l.type === "STATUS" && ["DONE", "FAILED", "CANCELED"].includes(l.payload.status ?? "") && OWNER_ACTORS.has(l.payload.by ?? "");
+  return l.type === "STATUS" && OWNER_ACTORS.has(l.payload.by ?? "");
+}
+
+/** A terminal status the owner wrote (for the recovery check: the victim finished first). */
+function isOwnerFinish(l: LogRow): boolean {
+  return isOwnerWrite(l) && l.type === "STATUS" && ["DONE", "FAILED", "CANCELED"].includes(l.payload.status ?? "");
 }
 
 /**
@@ -85,7 +95,7 @@ export function checkRecovery(c: CheckContext): CheckResult {
     const why = f.heldLocks?.length ? ` (the frozen replica held ${f.heldLocks.join(" and ")})` : "";
     for (const run of f.runs) {
       const after = (c.logsByRun.get(run.id) ?? []).filter((l) => l.type === "STATUS" && l.at.getTime() >= f.at - 1000);
-      const ownFinish = after.find((l) => l.replica === f.replica && isOwnerWrite(l) && l.at.getTime() <= f.at + 1000);
+      const ownFinish = after.find((l) => l.replica === f.replica && isOwnerFinish(l) && l.at.getTime() <= f.at + 1000);
       if (ownFinish) {
         finishedFirst++; // finished between the snapshot and the signal
         continue;

@@ -81,6 +81,7 @@ export const WaitingCauseType = {
   VERSION_ORDER: "VERSION_ORDER",
   DATABASE_BUSY: "DATABASE_BUSY",
   PARALLEL_LIMIT: "PARALLEL_LIMIT",
+  TARGET_UNREACHABLE: "TARGET_UNREACHABLE",
 } as const;
 export type WaitingCauseType = (typeof WaitingCauseType)[keyof typeof WaitingCauseType];
 
@@ -89,7 +90,9 @@ export type WaitingCause =
   | { type: "RUN_AT"; runAt: string; since: string }
   | { type: "VERSION_ORDER"; taskId: string; schemaVersion: string; since: string }
   | { type: "DATABASE_BUSY"; taskId: string; since: string }
-  | { type: "PARALLEL_LIMIT"; limit: number; since: string; active?: number };
+  | { type: "PARALLEL_LIMIT"; limit: number; since: string; active?: number }
+  /** The target refused or dropped the connection before COMMIT: retried at `retryAt` (backoff). */
+  | { type: "TARGET_UNREACHABLE"; attempts: number; lastError: string; retryAt: string; since: string };
 
 export const Role = {
   VIEWER: "viewer",

@@ -40,6 +40,15 @@ describe("waiting-cause badge", () => {
     expect(wrapper.text()).toBe("Database busy: task #7 is running");
   });
 
+  it("says the target is unreachable, with the attempt, and the last error in the explanation", async () => {
+    const retryAt = new Date(Date.now() + 60_000).toISOString();
+    const { wrapper } = await badge({ type: "TARGET_UNREACHABLE", attempts: 3, lastError: "connect ECONNREFUSED 10.0.0.5:5432", retryAt, since });
+    expect(wrapper.text()).toMatch(/^Target unreachable, attempt 3; retry in \d+ (seconds|minute)/);
+    await wrapper.find('[data-testid="waiting-cause"]').trigger("mouseenter");
+    await vi.waitFor(() => expect(document.body.textContent).toContain("Last error: connect ECONNREFUSED 10.0.0.5:5432"));
+    wrapper.unmount();
+  });
+
   it("shows the parallel limit with the active count", async () => {
     const { wrapper } = await badge({ type: "PARALLEL_LIMIT", limit: 3, active: 3, since });
     expect(wrapper.text()).toBe("Parallel limit reached (3/3)");

@@ -19,6 +19,7 @@ function cand(p: Partial<GatingCandidate> = {}): GatingCandidate {
     versionKey: null,
     versionBlocker: null,
     cause: null,
+    targetRetry: null,
     ...p,
   };
 }
@@ -76,5 +77,18 @@ describe("applyNearestBlockers", () => {
     ];
     applyNearestBlockers(runs, [v("1.2.9"), v("0002"), v("1.2.10"), v("0003"), v("0000", "i/else")]);
     expect(runs.map((r) => r.versionBlocker?.schemaVersion ?? null)).toEqual(["1.2.9", "0002", null, null]);
+  });
+
+  it("holds a run whose target was unreachable until its retry time, with the cause since the first failure", () => {
+    const since = new Date(now.getTime() - 60_000);
+    const held = cand({ targetRetry: { retryAt: new Date(now.getTime() + 4000), since, attempts: 3, lastError: "ECONNREFUSED" } });
+    const due = cand({ dbKey: "i/other", targetRetry: { retryAt: new Date(now.getTime() - 1), since, attempts: 4, lastError: "ECONNREFUSED" } });
+    const d = decide([held, due], empty);
+    expect(d.promote.map((c) => c.runId)).toEqual([due.runId]);
+    expect(d.causes).toEqual([{ runId: held.runId, cause: {
+      type: "TARGET_UNREACHABLE", attempts: 3, lastError: "ECONNREFUSED", retryAt: new Date(now.getTime() + 4000).toISOString(), since: since.toISOString(),
+    } }]);
+    // Recorded already: nothing to rewrite.
+    expect(decide([{ ...held, cause: d.causes[0]!.cause }], empty).causes).toEqual([]);
   });
 });

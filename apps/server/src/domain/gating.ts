@@ -27,6 +27,8 @@ export interface GatingCandidate {
   versionBlocker: { taskId: string; schemaVersion: string } | null;
   /** The cause recorded on the run now (null: never evaluated). */
   cause: WaitingCause | null;
+  /** Set when the run's target could not be reached: it may not start again before `retryAt`. */
+  targetRetry: { retryAt: Date; since: Date; attempts: number; lastError: string } | null;
 }
 
 export interface GatingState {
@@ -53,6 +55,10 @@ export function firstGate(
   busyThisPass: ReadonlyMap<string, string>,
   activeThisPass: ReadonlyMap<string, number>,
 ): CauseBody | null {
+  if (c.targetRetry && c.targetRetry.retryAt.getTime() > state.now.getTime()) {
+    const { attempts, lastError, retryAt } = c.targetRetry;
+    return { type: WaitingCauseType.TARGET_UNREACHABLE, attempts, lastError, retryAt: retryAt.toISOString() };
+  }
   if (c.runAt && c.runAt.getTime() > state.now.getTime()) {
     return { type: WaitingCauseType.RUN_AT, runAt: c.runAt.toISOString() };
   }
@@ -82,6 +88,9 @@ export function sameCause(a: WaitingCause | null, b: CauseBody): boolean {
       return a.type === "DATABASE_BUSY" && a.taskId === b.taskId;
     case "PARALLEL_LIMIT":
       return a.type === "PARALLEL_LIMIT" && a.limit === b.limit;
+    case "TARGET_UNREACHABLE":
+      return a.type === "TARGET_UNREACHABLE" && a.attempts === b.attempts && a.lastError === b.lastError &&
+        new Date(a.retryAt).getTime() === new Date(b.retryAt).getTime();
   }
 }
 
@@ -108,7 +117,9 @@ export function decide(candidates: readonly GatingCandidate[], state: GatingStat
       if (c.sequential) busyThisPass.set(c.dbKey, c.taskId);
       activeThisPass.set(c.rolloutId, (activeThisPass.get(c.rolloutId) ?? 0) + 1);
     } else if (!sameCause(c.cause, gate)) {
-      out.causes.push({ runId: c.runId, cause: { ...gate, since } as WaitingCause });
+      // An unreachable target's cause holds since the first failed attempt, not since this pass.
+      const from = gate.type === WaitingCauseType.TARGET_UNREACHABLE ? c.targetRetry!.since.toISOString() : since;
+      out.causes.push({ runId: c.runId, cause: { ...gate, since: from } as WaitingCause });
     }
   }
   return out;

@@ -2,6 +2,7 @@ import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
 import {
   taskRunAppendLog,
+  taskRunRetry,
   taskRunRelease,
   taskRunsClaim,
   taskRunsFinishAndClaim,
@@ -10,7 +11,8 @@ import {
   type Finish,
 } from "../store/runs.js";
 import { Batcher } from "./batcher.js";
-import type { ExecOutcome, Executor } from "../executors/types.js";
+import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
+import { decideRetry } from "../domain/retry.js";
 import type { Clock } from "./clock.js";
 import { leaseOwnership, type Ownership } from "./ownership.js";
 
@@ -39,6 +41,13 @@ export interface RunningSchedulerDeps {
   executorFor: (type: TaskType) => Executor;
   /** Default leaseOwnership (see Ownership). */
   ownership?: Ownership;
+  /** How long a run whose target cannot be reached is retried before it FAILs (default 600 s). */
+  targetRetryMs?: number;
+  /**
+   * Settles a non-re-runnable run whose session was lost mid-statement (applied or not?). Without one
+   * such a run FAILs.
+   */
+  reconciler?: TargetReconciler;
   onClaim?: (runs: ClaimedRun[], now: Date) => void;
   onFinish?: (run: ClaimedRun, outcome: ExecOutcome, written: boolean) => void;
   onError?: (err: unknown) => void;
@@ -60,6 +69,8 @@ export class RunningScheduler {
   private reserved = 0;
   /** Past the drain's grace period: a run started now is aborted (and released) at once. */
   private shuttingDown = false;
+  /** Past the drain's bound: executions still running are left to the sweeper, outcome writes give up. */
+  private abandoned = false;
   /** Executions whose outcome is being written: their slots are free for the claim riding on that write. */
   private finishing = 0;
   /**
@@ -163,20 +174,7 @@ export class RunningScheduler {
           }
         },
       });
-      let written = false;
-      const now = this.deps.clock.now();
-      if (exec.abortReason === "lost") {
-        written = false;
-      } else if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
-        written = await taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
-      } else if (outcome.status === "RETRY" && exec.abortReason !== "cancel") {
-        written = await taskRunRelease(this.deps.db, { ...fence, now, reason: outcome.message, transition: "requeue" });
-      } else {
-        const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
-        exec.finishing = true;
-        this.finishing++;
-        written = await this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, status, result: outcome.result, message: outcome.message });
-      }
+      const written = await this.persist(exec, () => this.writeOutcome(exec, outcome));
       this.deps.onFinish?.(run, outcome, written);
     })()
       .catch((err) => this.deps.onError?.(err))
@@ -187,6 +185,71 @@ export class RunningScheduler {
       });
     this.executions.set(execKey(run), exec);
     if (this.shuttingDown) this.abortForShutdown(exec);
+  }
+
+  /**
+   * Writes an execution's outcome. A write that fails (the control database unreachable, a dropped
+   * connection) is not the end: the outcome is kept and written again with a capped backoff, while the
+   * execution stays in `executions` so the heartbeat keeps renewing its lease. It stops when written, or
+   * when the fence says no (false), or once the heartbeat found the run lost — then the sweeper decides.
+   */
+  private async persist(exec: Execution, write: () => Promise<boolean>): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      if (exec.abortReason === "lost" || this.abandoned) return false;
+      try {
+        return await write();
+      } catch (err) {
+        this.deps.onError?.(err);
+        if (exec.finishing) {
+          // Not being written now: the slot is busy again until the next try.
+          exec.finishing = false;
+          this.finishing--;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 5000)));
+      }
+    }
+  }
+
+  private async writeOutcome(exec: Execution, outcome: ExecOutcome): Promise<boolean> {
+    const { run } = exec;
+    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
+    const now = this.deps.clock.now();
+    if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
+      return taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
+    }
+    if (outcome.status === "RETRY" && exec.abortReason !== "cancel") return this.writeRetry(exec, outcome);
+    const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
+    exec.finishing = true;
+    this.finishing++;
+    return this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, status, result: outcome.result, message: outcome.message });
+  }
+
+  /**
+   * RETRY: nothing of the run committed. A run that may go again (re-runnable, or its statement never
+   * reached the target) goes back to PENDING with a backoff, until the retry window is used up — then it
+   * FAILs saying so. A non-re-runnable statement that may have started is settled on the target first
+   * (the reconciler): applied → DONE, not applied → FAILED, target unreachable → left to the sweeper.
+   */
+  private async writeRetry(exec: Execution, outcome: ExecOutcome): Promise<boolean> {
+    const { run } = exec;
+    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
+    const now = this.deps.clock.now();
+    const finish = (status: "DONE" | "FAILED", result: unknown, message: string) => {
+      exec.finishing = true;
+      this.finishing++;
+      return this.finisher.push({ ...fence, status, result, message });
+    };
+    const d = decideRetry(run, outcome, now, this.deps.targetRetryMs ?? 600_000);
+    if (d.kind === "fail") return finish("FAILED", { error: d.error }, d.message);
+    if (d.kind === "retry") return taskRunRetry(this.deps.db, { ...fence, now, retryAt: d.retryAt, error: d.error });
+    if (!this.deps.reconciler) return finish("FAILED", outcome.result, outcome.message);
+    const r = await this.deps.reconciler.reconcile(run, { timeoutMs: 5000 });
+    if (r.state === "applied") {
+      const message = `applied by attempt ${r.attempt} at ${r.appliedAt.toISOString()} (confirmed on the target after the session was lost)`;
+      return finish("DONE", { alreadyApplied: true, appliedAt: r.appliedAt.toISOString() }, message);
+    }
+    if (r.state === "not_applied") return finish("FAILED", outcome.result, `${outcome.message}; not applied on the target`);
+    return false; // unreachable: stop renewing; once the lease runs out the sweeper settles it
   }
 
   /** Aborts the given runs if this replica executes them (cancel requested through any replica). */
@@ -226,24 +289,32 @@ export class RunningScheduler {
     }
   }
 
-  /** Stops claiming; waits up to `graceMs` for executions, then aborts and releases the rest. */
-  async drain(graceMs: number): Promise<void> {
+  /**
+   * Stops claiming; waits up to `graceMs` for executions, then aborts and releases the rest. Returns
+   * within grace + `abortBoundMs` even when an execution ignores its abort (a silent target): such a run
+   * is left RUNNING — a session of it may still be alive — and, its lease no longer renewed, the sweeper
+   * settles it on the target. Outcome writes still being retried then give up the same way.
+   */
+  async drain(graceMs: number, abortBoundMs = 5000): Promise<void> {
     this.claiming = false;
-    // A finish already in flight may still start the runs its claim took: wait for those too.
+    if (await this.settled(graceMs)) return;
+    this.shuttingDown = true;
+    for (const e of this.executions.values()) this.abortForShutdown(e);
+    if (await this.settled(abortBoundMs)) return;
+    this.abandoned = true;
+    const left = [...this.executions.values()].map((e) => e.run.id);
+    this.deps.onError?.(new Error(`drain: run(s) ${left.join(", ")} did not end within ${abortBoundMs} ms of their abort; left to the sweeper`));
+  }
+
+  /** Whether every execution ended within `ms` (including runs a finish in flight claimed meanwhile). */
+  private async settled(ms: number): Promise<boolean> {
     const all = async () => {
       while (this.executions.size > 0) await Promise.all([...this.executions.values()].map((e) => e.done));
     };
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      all().then(() => false),
-      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs))),
-    ]);
+    const done = await Promise.race([all().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)))]);
     clearTimeout(timer);
-    if (timedOut) {
-      this.shuttingDown = true;
-      for (const e of this.executions.values()) this.abortForShutdown(e);
-      await all();
-    }
+    return done;
   }
 
   private abortForShutdown(e: Execution): void {
@@ -253,3 +324,4 @@ export class RunningScheduler {
     }
   }
 }
+

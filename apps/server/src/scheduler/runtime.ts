@@ -3,7 +3,7 @@ import type { Config } from "../config.js";
 import { Listener } from "../db/listener.js";
 import { Channel, type Db } from "../store/db.js";
 import type { PassLock } from "../store/gating.js";
-import type { Executor } from "../executors/types.js";
+import type { Executor, TargetReconciler } from "../executors/types.js";
 import type { Metrics } from "../metrics.js";
 import type { Clock } from "./clock.js";
 import { Heartbeat, heartbeatStaleAfterMs } from "./heartbeat.js";
@@ -17,7 +17,7 @@ import { Sweeper } from "./sweeper.js";
 /** The settings the loops read. */
 export type RuntimeConfig = Pick<
   Config,
-  "replicaId" | "concurrency" | "pollIntervalMs" | "leaseTtlMs" | "heartbeatIntervalMs" | "sweepIntervalMs" | "fullPassIntervalMs"
+  "replicaId" | "concurrency" | "pollIntervalMs" | "leaseTtlMs" | "heartbeatIntervalMs" | "sweepIntervalMs" | "fullPassIntervalMs" | "targetRetryMs"
 >;
 
 /** Strategies a replica may be started with instead of the production ones (the chaos self-tests). */
@@ -34,6 +34,8 @@ export interface RuntimeDeps {
    */
   clock: Clock;
   executorFor: (type: TaskType) => Executor;
+  /** Settles runs whose owner was lost, on their target (the sweeper). */
+  reconciler: TargetReconciler;
   /** The replica's one LISTEN connection, shared with the dashboard's change feed. */
   listener: Listener;
   metrics?: Metrics;
@@ -92,6 +94,8 @@ export class SchedulerRuntime {
       concurrency: config.concurrency,
       leaseTtlMs: config.leaseTtlMs,
       executorFor: d.executorFor,
+      targetRetryMs: config.targetRetryMs,
+      reconciler: d.reconciler,
       ...(d.strategies?.ownership ? { ownership: d.strategies.ownership } : {}),
       onClaim: (runs, now) => {
         metrics?.claims.inc(runs.length);
@@ -108,11 +112,12 @@ export class SchedulerRuntime {
       db,
       clock,
       replicaId,
-      lockIdleTimeoutMs: lockIdleTimeout(config.leaseTtlMs),
+      reconciler: d.reconciler,
       onSweep: (r) => {
         metrics?.recovered.inc({ outcome: "requeued" }, r.requeued);
         metrics?.recovered.inc({ outcome: "failed" }, r.failed);
-        d.log.info(r, "recovered runs with expired leases");
+        metrics?.recovered.inc({ outcome: "applied" }, r.applied);
+        d.log.info(r, "settled runs with expired leases");
       },
     });
     this.heartbeat = new Heartbeat({

@@ -25,6 +25,10 @@ interface CandidateRow {
   instance_deleted: boolean | null;
   blocker_task_id: string | null;
   blocker_version: string | null;
+  retry_at: Date | null;
+  retry_since: Date | null;
+  retry_attempts: number;
+  retry_error: string | null;
 }
 
 export { dbKey };
@@ -57,13 +61,16 @@ function toCandidate(r: CandidateRow): GatingCandidate {
     versionKey: r.schema_version_key,
     versionBlocker: r.blocker_task_id ? { taskId: r.blocker_task_id, schemaVersion: r.blocker_version! } : null,
     cause: r.waiting_cause,
+    targetRetry: r.retry_at
+      ? { retryAt: r.retry_at, since: r.retry_since ?? r.retry_at, attempts: r.retry_attempts, lastError: r.retry_error ?? "" }
+      : null,
   };
 }
 
 const baseColumns = sql`
   r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.run_at, r.created_at,
   r.schema_version_key, w.cause AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
-  p.deleted AS project_deleted, i.deleted AS instance_deleted`;
+  p.deleted AS project_deleted, i.deleted AS instance_deleted, r.retry_at, r.retry_since, r.retry_attempts, r.retry_error`;
 const baseJoins = sql`
   LEFT JOIN task_run_wait w ON w.run_id = r.id
   JOIN rollout ro ON ro.id = r.rollout_id
@@ -115,6 +122,10 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
       -- Runs whose run-at time arrived since the last pass.
       SELECT r.id FROM task_run r
       WHERE r.status = 'PENDING' AND r.run_at IS NOT NULL AND r.run_at > ${since} AND r.run_at <= ${now}
+      UNION
+      -- Runs whose retry time (after an unreachable target) arrived since the last pass.
+      SELECT r.id FROM task_run r
+      WHERE r.status = 'PENDING' AND r.retry_at IS NOT NULL AND r.retry_at > ${since} AND r.retry_at <= ${now}
       UNION
       -- A database whose sequential run ended: a run there can change only if it is sequential and not
       -- held by version order, i.e. unversioned, or versioned with the database's smallest pending

@@ -11,13 +11,8 @@ import { advisoryLock, type PassLock } from "./transitions/fence.js";
  */
 
 export const PENDING_PASS_LOCK = 7_301_001;
+/** No longer taken (sweeps need no lock since they settle runs on the target first); kept reserved. */
 export const SWEEP_LOCK = 7_301_002;
-
-/** Takes the lock without waiting (see PassLock); false when another transaction holds it. */
-export async function tryXactLock(trx: Db, key: number, idleTimeoutMs = 5000, lock: PassLock = advisoryLock): Promise<boolean> {
-  const { rows } = await sql<{ ok: boolean }>`SELECT ${lock(key, idleTimeoutMs)} AS ok`.execute(trx);
-  return rows[0]?.ok === true;
-}
 
 
 /**
@@ -75,7 +70,7 @@ export async function gatingTakeChanges(
 
 /**
  * Records the pass's `now` (the start of the next run-at window) and, after a full pass, clears the
- * request. Returns the earliest future run-at among PENDING runs, so the scheduler can wake exactly then.
+ * request. Returns the earliest future run-at (or retry time) among PENDING runs, so the scheduler can wake exactly then.
  */
 export async function gatingMarkPassDone(trx: Db, now: Date, full: boolean): Promise<Date | null> {
   const { rows } = await sql<{ t: Date | null }>`
@@ -83,7 +78,9 @@ export async function gatingMarkPassDone(trx: Db, now: Date, full: boolean): Pro
       full_pass_requested = CASE WHEN ${full} THEN false ELSE full_pass_requested END,
       last_full_pass_at = CASE WHEN ${full} THEN ${now}::timestamptz ELSE last_full_pass_at END
     WHERE id = 1
-    RETURNING (SELECT min(run_at) FROM task_run WHERE status = 'PENDING' AND run_at IS NOT NULL AND run_at > ${now}) AS t`.execute(trx);
+    RETURNING least(
+      (SELECT min(run_at) FROM task_run WHERE status = 'PENDING' AND run_at IS NOT NULL AND run_at > ${now}),
+      (SELECT min(retry_at) FROM task_run WHERE status = 'PENDING' AND retry_at IS NOT NULL AND retry_at > ${now})) AS t`.execute(trx);
   return rows[0]?.t ?? null;
 }
 

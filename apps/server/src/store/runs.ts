@@ -6,7 +6,7 @@ import type { Fence } from "./transitions/owner.js";
 /** Owner writes that do not change a run's status: fenced log entries and lease renewal. */
 
 export * from "./transitions/owner.js";
-export { taskRunsSweepExpired } from "./transitions/sweep.js";
+export * from "./transitions/sweep.js";
 export { leaseFence, type OwnerFence } from "./transitions/fence.js";
 
 /** Appends a log entry only while the fence holds (same CAS as every other write of the owner). */

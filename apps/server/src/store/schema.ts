@@ -82,6 +82,12 @@ export interface TaskRunTable {
   lease_epoch: Generated<number>;
   cancel_requested_at: NullableTimestamp;
   result: Json | null;
+  owner_lost_at: NullableTimestamp;
+  owner_lost_error: string | null;
+  retry_at: NullableTimestamp;
+  retry_since: NullableTimestamp;
+  retry_attempts: Generated<number>;
+  retry_error: string | null;
 }
 
 export interface TaskRunLogTable {

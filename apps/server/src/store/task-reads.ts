@@ -18,12 +18,14 @@ interface RunRow {
   canceled_by: string | null;
   cancel_requested_at: Date | null;
   owner_replica: string | null;
+  owner_lost_at: Date | null;
+  owner_lost_error: string | null;
   waiting_cause: unknown;
   result: unknown;
 }
 
 const RUN_COLUMNS = sql`r.id, r.task_id, r.rollout_id, r.attempt, r.status, r.run_at, r.created_at, r.started_at,
-  r.finished_at, r.created_by, r.canceled_by, r.cancel_requested_at, r.owner_replica, (SELECT w.cause FROM task_run_wait w WHERE w.run_id = r.id) AS waiting_cause, r.result`;
+  r.finished_at, r.created_by, r.canceled_by, r.cancel_requested_at, r.owner_replica, r.owner_lost_at, r.owner_lost_error, (SELECT w.cause FROM task_run_wait w WHERE w.run_id = r.id) AS waiting_cause, r.result`;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -47,6 +49,7 @@ function toRun(r: RunRow, active: Map<string, number>): TaskRun {
   if (cause && r.status === "PENDING") {
     run.waitingCause = cause.type === "PARALLEL_LIMIT" ? { ...cause, active: active.get(r.rollout_id) ?? 0 } : cause;
   }
+  if (r.owner_lost_at && r.status === "RUNNING") run.ownerLost = { since: r.owner_lost_at.toISOString(), error: r.owner_lost_error };
   if (r.result !== null && r.result !== undefined) run.result = r.result as RunResult; // written by our executors
   return run;
 }

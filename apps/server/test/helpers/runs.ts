@@ -26,6 +26,8 @@ export function runOn(database: string, over: Partial<ClaimedRun> = {}): Claimed
     database,
     rerunnable: true,
     availableAt: new Date(),
+    retrySince: null,
+    retryAttempts: 0,
     ...over,
   };
 }

@@ -2,6 +2,7 @@ import { loadConfig } from "../../src/config.js";
 import { Listener } from "../../src/db/listener.js";
 import { SchedulerRuntime, type RuntimeConfig, type RuntimeDeps } from "../../src/scheduler/runtime.js";
 import type { Db } from "../../src/store/db.js";
+import { PostgresExecutor } from "../../src/executors/postgres.js";
 
 const quiet = { info: () => undefined, error: () => undefined };
 
@@ -10,12 +11,14 @@ const quiet = { info: () => undefined, error: () => undefined };
  * `config` on top. `stop()` drains and closes the connection.
  */
 export async function startRuntime(
-  p: { db: Db; url: string; config: Partial<RuntimeConfig> & { replicaId: string } } & Omit<RuntimeDeps, "db" | "listener" | "log" | "clock"> &
-    Partial<Pick<RuntimeDeps, "log" | "clock">>,
+  p: { db: Db; url: string; config: Partial<RuntimeConfig> & { replicaId: string } } & Omit<RuntimeDeps, "db" | "listener" | "log" | "clock" | "reconciler"> &
+    Partial<Pick<RuntimeDeps, "log" | "clock" | "reconciler">>,
 ): Promise<{ runtime: SchedulerRuntime; stop: (graceMs?: number) => Promise<void> }> {
   const listener = new Listener(p.url);
   const { db, url: _url, config, ...deps } = p;
-  const runtime = new SchedulerRuntime({ ...loadConfig({}, []), ...config }, { clock: { now: () => new Date() }, log: quiet, ...deps, db, listener });
+  // Without one given: the production reconciler, on its own bounded target connections (closed at stop).
+  const own = deps.reconciler ? undefined : new PostgresExecutor({ statementTimeoutMs: 60_000 });
+  const runtime = new SchedulerRuntime({ ...loadConfig({}, []), ...config }, { clock: { now: () => new Date() }, log: quiet, reconciler: own!, ...deps, db, listener });
   await listener.start();
   await runtime.start();
   return {
@@ -23,6 +26,7 @@ export async function startRuntime(
     stop: async (graceMs = 1000) => {
       await runtime.drain(graceMs);
       await listener.close();
+      await own?.close();
     },
   };
 }

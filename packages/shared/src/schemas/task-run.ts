@@ -44,6 +44,16 @@ export const TaskRun = Type.Object({
   cancelRequestedAt: Nullable(Timestamp()),
   replicaId: Nullable(Type.String({ description: "Replica that owns (or last owned) the run" })),
   waitingCause: Type.Optional(ServedWaitingCause),
+  /**
+   * Only on a RUNNING run whose owner was lost while its target could not be reached: it keeps holding
+   * its gate until the sweeper confirms on the target what became of it.
+   */
+  ownerLost: Type.Optional(
+    Type.Object(
+      { since: Timestamp(), error: Nullable(Type.String()) },
+      { description: "RUNNING, owner lost since `since`, waiting to confirm on the target (which could not be reached: `error`)" },
+    ),
+  ),
   result: Type.Optional(RunResult),
 });
 export type TaskRun = Static<typeof TaskRun>;

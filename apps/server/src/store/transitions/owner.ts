@@ -23,6 +23,9 @@ export interface ClaimedRun {
   database: string;
   rerunnable: boolean;
   availableAt: Date;
+  /** Set when earlier executions could not reach the target: since when, and how many. */
+  retrySince: Date | null;
+  retryAttempts: number;
 }
 
 export interface Fence {
@@ -49,7 +52,7 @@ export interface ClaimParams {
 interface ClaimedJson {
   id: string; task_id: string; rollout_id: string; attempt: number; lease_epoch: number; rerunnable: boolean;
   available_at: string; type: TaskType; statement: string; schema_version: string | null; instance_id: string;
-  database_name: string; connection_url: string;
+  database_name: string; connection_url: string; retry_since: string | null; retry_attempts: number;
 }
 
 /** AVAILABLE → RUNNING for up to `limit` runs, oldest first, SKIP LOCKED. */
@@ -65,7 +68,8 @@ function claimStep(p: ClaimParams): TransitionStep {
         started_at = coalesce(r.started_at, ${p.now}), updated_at = ${p.now}
       FROM claim_pick c
       WHERE r.id = c.id AND ${guard}
-      RETURNING ${returning}, 'claimed by ' || ${p.replicaId}::text AS reason, NULL::jsonb AS detail, c.updated_at AS available_at`,
+      RETURNING ${returning}, 'claimed by ' || ${p.replicaId}::text AS reason, NULL::jsonb AS detail, c.updated_at AS available_at,
+        r.retry_since, r.retry_attempts`,
   };
 }
 
@@ -75,16 +79,23 @@ const claimedJson = (rel: ReturnType<typeof sql.ref>) => sql`
     'id', s.id::text, 'task_id', s.task_id::text, 'rollout_id', s.rollout_id::text, 'attempt', s.attempt,
     'lease_epoch', s.lease_epoch, 'rerunnable', s.rerunnable, 'available_at', s.available_at, 'type', t.type,
     'statement', t.statement, 'schema_version', t.schema_version, 'instance_id', t.instance_id,
-    'database_name', t.database_name, 'connection_url', i.connection_url) ORDER BY s.id), '[]')
+    'database_name', t.database_name, 'connection_url', i.connection_url,
+    'retry_since', s.retry_since, 'retry_attempts', s.retry_attempts) ORDER BY s.id), '[]')
   FROM ${rel} s JOIN task t ON t.id = s.task_id JOIN instance i ON i.id = t.instance_id) AS claimed,
   (SELECT id::text FROM installation) AS installation_id`;
 
-/** The one place a claimed run's row becomes a ClaimedRun (a decrypt step for the URL would go here). */
+/** Every read of an instance's connection URL goes through here (a decrypt step would go here). */
+export function connectionUrlOf(stored: string): string {
+  return stored;
+}
+
+/** The one place a claimed run's row becomes a ClaimedRun. */
 function toClaimed(r: ClaimedJson, installationId: string): ClaimedRun {
   return {
     id: r.id, installationId, taskId: r.task_id, rolloutId: r.rollout_id, attempt: r.attempt, epoch: r.lease_epoch, type: r.type,
-    statement: r.statement, schemaVersion: r.schema_version, instanceId: r.instance_id, connectionUrl: r.connection_url,
+    statement: r.statement, schemaVersion: r.schema_version, instanceId: r.instance_id, connectionUrl: connectionUrlOf(r.connection_url),
     database: r.database_name, rerunnable: r.rerunnable, availableAt: new Date(r.available_at),
+    retrySince: r.retry_since ? new Date(r.retry_since) : null, retryAttempts: r.retry_attempts,
   };
 }
 
@@ -186,6 +197,36 @@ export async function taskRunRelease(
             ELSE jsonb_build_object('error', jsonb_build_object('message', ${p.reason}::text)) END
         WHERE r.id = ${p.runId} AND ${guard} AND ${fence({ replica: sql`${p.replicaId}::text`, epoch: sql`${p.epoch}::int` })}
         RETURNING ${returning}, ${p.reason}::text AS reason, NULL::jsonb AS detail`,
+    }],
+    now: p.now,
+    replicaId: p.replicaId,
+  }).execute(db);
+  return rows[0]!.changed.length > 0;
+}
+
+/**
+ * The target could not be reached, or the session was lost before COMMIT, and nothing of the run
+ * committed: back to PENDING until `retryAt` (the pending scheduler records TARGET_UNREACHABLE
+ * meanwhile) — CANCELED instead when a cancel was recorded. Fenced like every owner write.
+ */
+export async function taskRunRetry(
+  db: Db,
+  p: Fence & { now: Date; retryAt: Date; error: string; fence?: OwnerFence },
+): Promise<boolean> {
+  const fence = p.fence ?? leaseFence;
+  const { rows } = await transitionStatement({
+    steps: [{
+      name: "retry",
+      sql: ({ guard, returning }) => sql`
+        UPDATE task_run r SET
+          status = CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'CANCELED' ELSE 'PENDING' END,
+          finished_at = CASE WHEN r.cancel_requested_at IS NOT NULL THEN ${p.now}::timestamptz END,
+          owner_replica = NULL, lease_expires_at = NULL, updated_at = ${p.now},
+          retry_at = ${p.retryAt}, retry_since = coalesce(r.retry_since, ${p.now}), retry_attempts = r.retry_attempts + 1,
+          retry_error = ${p.error}
+        WHERE r.id = ${p.runId} AND ${guard} AND ${fence({ replica: sql`${p.replicaId}::text`, epoch: sql`${p.epoch}::int` })}
+        RETURNING ${returning}, 'target unreachable, retry at ' || ${p.retryAt.toISOString()}::text || ': ' || ${p.error}::text AS reason,
+          jsonb_build_object('retryAt', ${p.retryAt.toISOString()}::text, 'attempts', r.retry_attempts) AS detail`,
     }],
     now: p.now,
     replicaId: p.replicaId,

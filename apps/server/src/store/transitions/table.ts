@@ -29,7 +29,13 @@ export const TRANSITIONS = {
   finish: { from: "RUNNING", to: ["DONE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
   release: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "drain", fence: "owner + lease epoch; status" },
   requeue: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
-  sweep: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "sweeper", fence: "sweep lock; lease expired; status" },
+  retry: { from: "RUNNING", to: ["PENDING", "CANCELED"], by: "owner", fence: "owner + lease epoch; status; nothing of the run committed" },
+  sweep: {
+    from: "RUNNING",
+    to: ["DONE", "AVAILABLE", "FAILED", "CANCELED"],
+    by: "sweeper",
+    fence: "lease expired, same epoch; status; only after the target confirmed no session of the run is alive",
+  },
 } as const satisfies Record<string, Transition>;
 
 export type TransitionName = keyof typeof TRANSITIONS;
