@@ -37,7 +37,7 @@ INSERT INTO chaos_cic VALUES (1);
 CREATE SEQUENCE chaos_cic_overlap_seen;
 CREATE TABLE chaos_data (marker text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
 
--- application_name is "runway run <runId> attempt <n> epoch <e> <replicaId>".
+-- application_name is "runway run <runId> in <installation tag> epoch <e> <replicaId>" (executors/session-name.ts).
 -- A sequential statement (p_sequential) takes a shared transaction-level advisory lock, GATE_LOCK, held
 -- until its transaction ends (COMMIT, rollback, or the session's death), and lists the other holders:
 -- sequential transactions still open on this database. pg_locks is read live, so the list is exact at
