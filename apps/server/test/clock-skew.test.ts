@@ -98,7 +98,9 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
       executorFor: () => exec,
     });
     // A replica with a right clock sweeping beside it.
-    const sweeper = new Sweeper({ db: t.db, clock: replicaClock(t.db, 0), replicaId: "right", reconciler });
+    const right = replicaClock(t.db, 0);
+    await right.sync();
+    const sweeper = new Sweeper({ db: t.db, clock: right, replicaId: "right", reconciler });
     try {
       await waitFor(async () => exec.executing.length === 1, { what: "the run to be claimed" });
       // Several heartbeats (each renews the lease) while the right-clocked replica sweeps.

@@ -2,7 +2,7 @@ import { TaskType } from "@runway/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PostgresExecutor } from "../src/executors/postgres.js";
 import { boundedQuery, TargetPools } from "../src/executors/target-pools.js";
-import { createTargetDatabase, serverUrl, waitFor, type TargetDatabase } from "./helpers/db.js";
+import { createTargetDatabase, targetServerUrl, waitFor, type TargetDatabase } from "./helpers/db.js";
 import { withDatabase } from "../src/db/url.js";
 import { FaultProxy } from "./helpers/fault-proxy.js";
 import { execCtx, runOn } from "./helpers/runs.js";
@@ -21,7 +21,7 @@ let executor: PostgresExecutor | undefined;
 
 beforeEach(async () => {
   target = await createTargetDatabase();
-  const u = new URL(serverUrl());
+  const u = new URL(targetServerUrl());
   proxy = await FaultProxy.start(u.hostname, Number(u.port));
 });
 afterEach(async () => {
@@ -31,7 +31,7 @@ afterEach(async () => {
   await target.drop();
 });
 
-const viaProxy = () => proxy.rewrite(serverUrl());
+const viaProxy = () => proxy.rewrite(targetServerUrl());
 const errorOf = (result: Record<string, unknown>) => result.error as { message: string; code?: string };
 
 async function timed<T>(p: Promise<T>): Promise<[T, number]> {

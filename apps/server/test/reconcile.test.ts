@@ -4,7 +4,7 @@ import { TaskType } from "@runway/shared";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PostgresExecutor } from "../src/executors/postgres.js";
 import { installationTag, runSessionName } from "../src/executors/session-name.js";
-import { createTargetDatabase, serverUrl, waitFor, type TargetDatabase } from "./helpers/db.js";
+import { createTargetDatabase, targetServerUrl, waitFor, type TargetDatabase } from "./helpers/db.js";
 import { FaultProxy } from "./helpers/fault-proxy.js";
 import { execCtx, runOn, sessionAs } from "./helpers/runs.js";
 import { runSessions } from "./helpers/target-sessions.js";
@@ -97,12 +97,12 @@ describe("reconcile", () => {
   });
 
   it("a black-holed target: unreachable within the bound", async () => {
-    const u = new URL(serverUrl());
+    const u = new URL(targetServerUrl());
     const proxy = await FaultProxy.start(u.hostname, Number(u.port));
     cleanups.push(() => proxy.close());
     proxy.blackhole();
     const t0 = Date.now();
-    const out = await executor.reconcile(runOn(target.name, { connectionUrl: proxy.rewrite(serverUrl()) }), { timeoutMs: 1500 });
+    const out = await executor.reconcile(runOn(target.name, { connectionUrl: proxy.rewrite(targetServerUrl()) }), { timeoutMs: 1500 });
     expect(out.state).toBe("unreachable");
     expect(Date.now() - t0).toBeLessThan(1500 + 3000);
   });

@@ -1,3 +1,4 @@
+import { TargetRefusedError } from "./target-guard.js";
 import type pg from "pg";
 import { classify, errorResult, TargetFault } from "./target-errors.js";
 import { boundedQuery, destroySocket, type TargetPools } from "./target-pools.js";
@@ -71,6 +72,8 @@ export function failureOutcome(e: unknown, signal: AbortSignal, p: Progress, can
     const err = new TargetFault("CANCEL_UNDELIVERED", `the statement did not end within ${cancelTimeoutMs} ms of the abort; our end of its session was closed (${(e as Error).message})`);
     return { status: "RETRY", result: errorResult(err), message: `target session lost before commit: ${err.message}`, ...flag };
   }
+  // The target guard refused the connection (it reaches the control plane): no retry can change that.
+  if (e instanceof TargetRefusedError) return { status: "FAILED", result: errorResult(e), message: e.message, notStarted: true };
   const code = e instanceof TargetFault ? e.code : undefined;
   // Ended cleanly by the server, or by us before sending anything: nothing of the run is left there.
   const clean = code === "LEASE_LOST" || code === "CANCELED_BEFORE_START" || classify(e, p.phase === "connect") === "statement";

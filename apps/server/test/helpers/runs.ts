@@ -3,7 +3,7 @@ import pg from "pg";
 import { TaskType } from "@runway/shared";
 import type { ExecContext } from "../../src/executors/types.js";
 import type { ClaimedRun } from "../../src/store/runs.js";
-import { serverUrl } from "./db.js";
+import { targetServerUrl } from "./db.js";
 
 /**
  * Runs built by hand for executor tests that need exact identities (two installations sharing a run id,
@@ -22,7 +22,7 @@ export function runOn(database: string, over: Partial<ClaimedRun> = {}): Claimed
     statement: "SELECT 1",
     schemaVersion: null,
     instanceId: "i",
-    connectionUrl: serverUrl(),
+    connectionUrl: targetServerUrl(),
     database,
     rerunnable: true,
     availableAt: new Date(),
