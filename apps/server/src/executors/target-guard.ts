@@ -1,5 +1,6 @@
 import pg from "pg";
 import { LRUCache } from "lru-cache";
+import type { ControlIdentity } from "../store/control.js";
 
 /**
  * The control plane is never a target. Runway's own database holds every instance's credentials and
@@ -9,11 +10,7 @@ import { LRUCache } from "lru-cache";
  * control database, or runs as a role that could get there or out to the server's OS.
  */
 
-/** This installation's control database, read once at startup (store/control.ts). */
-export interface ControlIdentity {
-  systemIdentifier: string;
-  database: string;
-}
+export type { ControlIdentity };
 
 export const TargetRefusal = {
   /** The task's database is Runway's own control database. */

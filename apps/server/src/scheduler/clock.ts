@@ -1,5 +1,5 @@
 import type { Db } from "../store/db.js";
-import { controlClockRead } from "../store/clock.js";
+import { controlClockRead, type ClockSample } from "../store/clock.js";
 
 /**
  * Time is injected so tests (and SQL, which takes `now` as a parameter) agree on what "now" is.
@@ -27,12 +27,7 @@ export function msUntil(clock: Clock, at: Date): number {
  */
 export const monotonicWallClock = (): number => performance.timeOrigin + performance.now();
 
-/** One reading of the source clock: its time, and the local times the question left and the answer came. */
-export interface ClockSample {
-  sentAt: number;
-  sourceAt: number;
-  receivedAt: number;
-}
+export type { ClockSample };
 
 /** Readings kept: the offset is taken from the one with the shortest round trip among them (NTP's filter). */
 const WINDOW = 8;

@@ -1,5 +1,4 @@
 import { sql } from "kysely";
-import type { ClockSample } from "../scheduler/clock.js";
 import type { Db } from "./db.js";
 
 /**
@@ -7,6 +6,13 @@ import type { Db } from "./db.js";
  * start of its transaction). The round trip is timed on a connection already taken from the pool, so
  * waiting for a connection does not count as network delay.
  */
+/** One reading of the source clock: its time, and the local times the question left and the answer came. */
+export interface ClockSample {
+  sentAt: number;
+  sourceAt: number;
+  receivedAt: number;
+}
+
 export async function controlClockRead(db: Db, local: () => number): Promise<ClockSample> {
   return db.connection().execute(async (conn) => {
     const sentAt = local();

@@ -1,6 +1,11 @@
 import { sql } from "kysely";
 import type { Db } from "./db.js";
-import type { ControlIdentity } from "../executors/target-guard.js";
+
+/** This installation's control database, read once at startup. */
+export interface ControlIdentity {
+  systemIdentifier: string;
+  database: string;
+}
 
 /** Which PostgreSQL cluster and database the control plane is: targets that reach it are refused. */
 export async function controlIdentity(db: Db): Promise<ControlIdentity> {
