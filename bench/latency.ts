@@ -39,7 +39,11 @@ async function ours(serverPg: BenchPg, gated: boolean): Promise<Sample[]> {
   const w = await createWorkload(db, {
     parallelLimit: 0,
     connectionUrl: "postgres://nobody@127.0.0.1:1/none",
-    rollouts: [Array.from({ length: N }, (_, i) => (gated ? { ...dataTask(`db_${i}`), type: "DATABASE_SCHEMA_UPDATE" as const } : dataTask(`db_${i}`)))],
+    rollouts: [
+      Array.from({ length: N }, (_, i) =>
+        gated ? { ...dataTask(`db_${i}`), type: "DATABASE_SCHEMA_UPDATE" as const } : dataTask(`db_${i}`),
+      ),
+    ],
   });
   const rollout = w.rollouts[0]!;
   const started = new Map<string, { at: number; wall: number; availableAt: number }>();
@@ -48,7 +52,10 @@ async function ours(serverPg: BenchPg, gated: boolean): Promise<Sample[]> {
     url,
     count: 1,
     concurrency: CONCURRENCY,
-    executorFor: () => () => new NoopExecutor((run) => started.set(run.taskId, { at: performance.now(), wall: Date.now(), availableAt: run.availableAt.getTime() })),
+    executorFor: () => () =>
+      new NoopExecutor((run) =>
+        started.set(run.taskId, { at: performance.now(), wall: Date.now(), availableAt: run.availableAt.getTime() }),
+      ),
     onPass: () => passes++,
   });
   const running = replicas.runtimes[0]!.running;
@@ -60,7 +67,8 @@ async function ours(serverPg: BenchPg, gated: boolean): Promise<Sample[]> {
       const t0 = performance.now();
       await tasksRun(db, { rolloutId: rollout.id, taskIds: [taskId], runAt: null, actor: "bench", now: new Date() });
       const createMs = performance.now() - t0;
-      if (!(await until(() => started.has(taskId), TIMEOUT_MS))) throw new Error(`run of task ${taskId} did not start within ${TIMEOUT_MS} ms`);
+      if (!(await until(() => started.has(taskId), TIMEOUT_MS)))
+        throw new Error(`run of task ${taskId} did not start within ${TIMEOUT_MS} ms`);
       const s = started.get(taskId)!;
       samples.push({ totalMs: s.at - t0, createMs, toAvailableMs: s.availableAt - wall0, availableToStartMs: s.wall - s.availableAt });
       await until(() => running.activeCount === 0, TIMEOUT_MS);
@@ -77,7 +85,12 @@ async function graphile(serverPg: BenchPg): Promise<Sample[]> {
   const url = await serverPg.emptyDatabase("bench_latency_graphile");
   const started = new Map<number, number>();
   const done = new Set<number>();
-  const worker = await graphileStart({ url, count: 1, concurrency: CONCURRENCY, task: async (i) => void started.set(i, performance.now()) });
+  const worker = await graphileStart({
+    url,
+    count: 1,
+    concurrency: CONCURRENCY,
+    task: async (i) => void started.set(i, performance.now()),
+  });
   worker.runners[0]!.events.on("job:complete", ({ job }) => done.add((job.payload as { i: number }).i));
   const utils = await graphileUtils(url);
   const samples: Sample[] = [];
@@ -120,8 +133,24 @@ async function main(): Promise<void> {
     { system: "Runway (tasksRun → RUNNING)", ...os },
     { system: "Runway via pending pass", ...ogs },
     { system: "graphile-worker (addJob → task start)", ...gs },
-    { system: "ratio Runway ÷ graphile-worker", n: os.n, p50: ratio(os.p50, gs.p50), p95: ratio(os.p95, gs.p95), p99: ratio(os.p99, gs.p99), max: ratio(os.max, gs.max), mean: ratio(os.mean, gs.mean) },
-    { system: "ratio via pending pass ÷ graphile-worker", n: ogs.n, p50: ratio(ogs.p50, gs.p50), p95: ratio(ogs.p95, gs.p95), p99: ratio(ogs.p99, gs.p99), max: ratio(ogs.max, gs.max), mean: ratio(ogs.mean, gs.mean) },
+    {
+      system: "ratio Runway ÷ graphile-worker",
+      n: os.n,
+      p50: ratio(os.p50, gs.p50),
+      p95: ratio(os.p95, gs.p95),
+      p99: ratio(os.p99, gs.p99),
+      max: ratio(os.max, gs.max),
+      mean: ratio(os.mean, gs.mean),
+    },
+    {
+      system: "ratio via pending pass ÷ graphile-worker",
+      n: ogs.n,
+      p50: ratio(ogs.p50, gs.p50),
+      p95: ratio(ogs.p95, gs.p95),
+      p99: ratio(ogs.p99, gs.p99),
+      max: ratio(ogs.max, gs.max),
+      mean: ratio(ogs.mean, gs.mean),
+    },
   ];
   console.table(rows);
   const breakdown = {

@@ -43,8 +43,20 @@ async function main(): Promise<void> {
       dialect: new PostgresDialect({ pool }),
       log: (e) => void (e.level === "query" && capture?.push({ sql: e.query.sql, parameters: [...e.query.parameters] })),
     });
-    const config = loadConfig({ LOG_LEVEL: "silent", RUNWAY_ADMIN_PASSWORD: "bench-admin-password", RUNWAY_DEMO: "0", RUNWAY_REPLICA_ID: "bench" }, []);
-    const app = await buildApp({ db, pool, config, metrics: new Metrics(), databaseUrl: url, dashboardDir: "/nonexistent", print: () => undefined, trust: await startTrust(db, { ...config, secretKey: generateKey().toString("base64") }) });
+    const config = loadConfig(
+      { LOG_LEVEL: "silent", RUNWAY_ADMIN_PASSWORD: "bench-admin-password", RUNWAY_DEMO: "0", RUNWAY_REPLICA_ID: "bench" },
+      [],
+    );
+    const app = await buildApp({
+      db,
+      pool,
+      config,
+      metrics: new Metrics(),
+      databaseUrl: url,
+      dashboardDir: "/nonexistent",
+      print: () => undefined,
+      trust: await startTrust(db, { ...config, secretKey: generateKey().toString("base64") }),
+    });
     await app.ready();
     const token = newApiToken();
     await userCreate(db, { username: "bench", role: "viewer", passwordHash: await hashPassword("bench-viewer-password"), now: new Date() });
@@ -55,8 +67,14 @@ async function main(): Promise<void> {
     const big = seeded.bigRolloutId;
     const endpoints: Endpoint[] = [
       { name: `tasks of a ${TASKS_PER_ROLLOUT}-task rollout, status=FAILED`, url: `/api/v1/rollouts/${mid}/tasks?status=FAILED` },
-      { name: `tasks of a ${TASKS_PER_ROLLOUT}-task rollout, status=DONE (first page of 100)`, url: `/api/v1/rollouts/${mid}/tasks?status=DONE` },
-      { name: `tasks of a ${TASKS_PER_ROLLOUT}-task rollout, status=FAILED&status=CANCELED`, url: `/api/v1/rollouts/${mid}/tasks?status=FAILED&status=CANCELED` },
+      {
+        name: `tasks of a ${TASKS_PER_ROLLOUT}-task rollout, status=DONE (first page of 100)`,
+        url: `/api/v1/rollouts/${mid}/tasks?status=DONE`,
+      },
+      {
+        name: `tasks of a ${TASKS_PER_ROLLOUT}-task rollout, status=FAILED&status=CANCELED`,
+        url: `/api/v1/rollouts/${mid}/tasks?status=FAILED&status=CANCELED`,
+      },
       { name: `rollout with status counts (${TASKS_PER_ROLLOUT} tasks)`, url: `/api/v1/rollouts/${mid}` },
       { name: `tasks of a ${BIG_ROLLOUT}-task rollout, status=FAILED`, url: `/api/v1/rollouts/${big}/tasks?status=FAILED` },
       { name: `rollout with status counts (${BIG_ROLLOUT} tasks)`, url: `/api/v1/rollouts/${big}` },
@@ -79,7 +97,9 @@ async function main(): Promise<void> {
       await call();
       ep.queries = await explainAll(pool, capture);
       capture = null;
-      console.log(`${ep.name}: p50 ${ep.latency.p50} ms, p95 ${ep.latency.p95} ms, ${ep.queries.length} SELECTs, seq scans: ${ep.queries.flatMap((q) => q.seqScans).join(", ") || "none"}`);
+      console.log(
+        `${ep.name}: p50 ${ep.latency.p50} ms, p95 ${ep.latency.p95} ms, ${ep.queries.length} SELECTs, seq scans: ${ep.queries.flatMap((q) => q.seqScans).join(", ") || "none"}`,
+      );
     }
     await app.close();
 
@@ -98,12 +118,25 @@ async function main(): Promise<void> {
     }
     await db.destroy();
 
-    const rows = endpoints.map((e) => ({ endpoint: e.name, url: e.url, ...e.latency!, seqScans: [...new Set(e.queries!.flatMap((q) => q.seqScans))] }));
+    const rows = endpoints.map((e) => ({
+      endpoint: e.name,
+      url: e.url,
+      ...e.latency!,
+      seqScans: [...new Set(e.queries!.flatMap((q) => q.seqScans))],
+    }));
     console.table(rows.map((r) => ({ endpoint: r.endpoint, p50: r.p50, p95: r.p95, max: r.max, "seq scans": r.seqScans.join(", ") })));
     const file = await writeResult("store-scale", {
       benchmark: "store-scale",
-      description: "API latency (in-process inject, bearer token) of a rollout's task list and status counts with ~1M finished runs in history, and EXPLAIN ANALYZE of every SELECT issued.",
-      setup: { rollouts: ROLLOUTS + 1, tasks: seeded.tasks, runs: seeded.runs, seedSeconds: Number(seedS.toFixed(1)), requests: REQUESTS, warmup: WARMUP },
+      description:
+        "API latency (in-process inject, bearer token) of a rollout's task list and status counts with ~1M finished runs in history, and EXPLAIN ANALYZE of every SELECT issued.",
+      setup: {
+        rollouts: ROLLOUTS + 1,
+        tasks: seeded.tasks,
+        runs: seeded.runs,
+        seedSeconds: Number(seedS.toFixed(1)),
+        requests: REQUESTS,
+        warmup: WARMUP,
+      },
       targets: { taskListP95Ms: 50 },
       machine: await machineInfo(),
       results: rows,

@@ -4,7 +4,15 @@ import { createDb, createPool, type NewTask } from "@runway/server/store";
 import { type Executor, PostgresExecutor } from "@runway/server/executors";
 import type { PassResult } from "@runway/server/scheduler";
 import { withDatabase } from "@runway/server/db";
-import { graphileEnqueue, graphileRemaining, graphileStart, pgBossEnqueue, pgBossRemaining, pgBossStart, type JobFn } from "./lib/queues.js";
+import {
+  graphileEnqueue,
+  graphileRemaining,
+  graphileStart,
+  pgBossEnqueue,
+  pgBossRemaining,
+  pgBossStart,
+  type JobFn,
+} from "./lib/queues.js";
 import { machineInfo, startBenchPg, writeResult, type BenchPg, runMain } from "./lib/pg.js";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
 import { ratio, sleep } from "./lib/stats.js";
@@ -55,7 +63,12 @@ const xacts = (pool: pg.Pool) =>
   count(pool, `SELECT (xact_commit + xact_rollback)::float8 AS n FROM pg_stat_database WHERE datname = current_database()`);
 
 /** Starts the workers, polls `remaining` until zero or the cap, stops them; returns the rate. */
-async function drain(s: Scenario, url: string, start: () => Promise<() => Promise<void>>, remaining: (pool: pg.Pool) => Promise<number>): Promise<Row> {
+async function drain(
+  s: Scenario,
+  url: string,
+  start: () => Promise<() => Promise<void>>,
+  remaining: (pool: pg.Pool) => Promise<number>,
+): Promise<Row> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   pool.on("error", () => undefined);
   const total = await remaining(pool);
@@ -112,36 +125,62 @@ function runwayTasks(kind: "ungated" | "gated" | "one-rollout"): NewTask[][] {
   );
 }
 
-async function buildTemplates(serverPg: BenchPg, targetUrl: string): Promise<Record<"ungated" | "gated" | "one-rollout" | "graphile" | "pgboss", string>> {
+async function buildTemplates(
+  serverPg: BenchPg,
+  targetUrl: string,
+): Promise<Record<"ungated" | "gated" | "one-rollout" | "graphile" | "pgboss", string>> {
   const t0 = performance.now();
-  const kinds = SCENARIOS.some((s) => s.system === "runway-1-rollout") ? (["ungated", "gated", "one-rollout"] as const) : (["ungated", "gated"] as const);
+  const kinds = SCENARIOS.some((s) => s.system === "runway-1-rollout")
+    ? (["ungated", "gated", "one-rollout"] as const)
+    : (["ungated", "gated"] as const);
   for (const kind of kinds) {
     const url = await serverPg.freshDatabase(`bench_tpl_${kind.replace("-", "_")}`);
     const db = createDb(createPool(url, 2, "bench setup"));
-    const w = await createWorkload(db, { parallelLimit: kind === "gated" ? GATED_LIMIT : 0, connectionUrl: targetUrl, rollouts: runwayTasks(kind) });
+    const w = await createWorkload(db, {
+      parallelLimit: kind === "gated" ? GATED_LIMIT : 0,
+      connectionUrl: targetUrl,
+      rollouts: runwayTasks(kind),
+    });
     await runAll(db, w);
     await db.destroy();
   }
   await graphileEnqueue(await serverPg.emptyDatabase("bench_tpl_graphile"), JOBS);
   await pgBossEnqueue(await serverPg.emptyDatabase("bench_tpl_pgboss"), JOBS);
   console.log(`workloads built in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  return { ungated: "bench_tpl_ungated", gated: "bench_tpl_gated", "one-rollout": "bench_tpl_one_rollout", graphile: "bench_tpl_graphile", pgboss: "bench_tpl_pgboss" };
+  return {
+    ungated: "bench_tpl_ungated",
+    gated: "bench_tpl_gated",
+    "one-rollout": "bench_tpl_one_rollout",
+    graphile: "bench_tpl_graphile",
+    pgboss: "bench_tpl_pgboss",
+  };
 }
 
-const runwayRemaining = (pool: pg.Pool) => count(pool, `SELECT count(*)::int AS n FROM task_run WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING')`);
+const runwayRemaining = (pool: pg.Pool) =>
+  count(pool, `SELECT count(*)::int AS n FROM task_run WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING')`);
 
 function jobFn(work: Work, targetPool: pg.Pool): JobFn {
   return work === "noop" ? async () => undefined : async () => void (await targetPool.query("SELECT 1"));
 }
 
-async function runScenario(serverPg: BenchPg, s: Scenario, templates: Awaited<ReturnType<typeof buildTemplates>>, targetPool: pg.Pool): Promise<Row> {
+async function runScenario(
+  serverPg: BenchPg,
+  s: Scenario,
+  templates: Awaited<ReturnType<typeof buildTemplates>>,
+  targetPool: pg.Pool,
+): Promise<Row> {
   const t0 = performance.now();
   const row = await prepareAndDrain(serverPg, s, templates, targetPool);
   console.log(`  (scenario took ${((performance.now() - t0) / 1000).toFixed(1)} s in all)`);
   return row;
 }
 
-async function prepareAndDrain(serverPg: BenchPg, s: Scenario, templates: Awaited<ReturnType<typeof buildTemplates>>, targetPool: pg.Pool): Promise<Row> {
+async function prepareAndDrain(
+  serverPg: BenchPg,
+  s: Scenario,
+  templates: Awaited<ReturnType<typeof buildTemplates>>,
+  targetPool: pg.Pool,
+): Promise<Row> {
   const name = `bench_tp_${s.system.replace(/-/g, "_")}_${s.work}_${s.replicas}`;
   if (s.system === "graphile-worker" || s.system === "pg-boss") {
     const graphile = s.system === "graphile-worker";
@@ -167,7 +206,13 @@ async function prepareAndDrain(serverPg: BenchPg, s: Scenario, templates: Awaite
     s,
     url,
     async () => {
-      const r = await startReplicas({ url, count: s.replicas, concurrency: CONCURRENCY, executorFor: (i) => (_t: TaskType) => executors[i]!, onPass: (p) => passes.push(p) });
+      const r = await startReplicas({
+        url,
+        count: s.replicas,
+        concurrency: CONCURRENCY,
+        executorFor: (i) => (_t: TaskType) => executors[i]!,
+        onPass: (p) => passes.push(p),
+      });
       return async () => {
         await r.stop();
         for (const e of executors) if (e instanceof PostgresExecutor) await e.close();
@@ -186,16 +231,21 @@ async function prepareAndDrain(serverPg: BenchPg, s: Scenario, templates: Awaite
 }
 
 const SCENARIOS: Scenario[] = [
-  ...[1, 3].flatMap((replicas) => [
-    { system: "runway", work: "noop", replicas },
-    { system: "graphile-worker", work: "noop", replicas },
-    { system: "pg-boss", work: "noop", replicas },
-    { system: "runway-gated", work: "noop", replicas },
-    { system: "runway", work: "select1", replicas },
-    { system: "graphile-worker", work: "select1", replicas },
-  ] satisfies Scenario[]),
+  ...[1, 3].flatMap(
+    (replicas) =>
+      [
+        { system: "runway", work: "noop", replicas },
+        { system: "graphile-worker", work: "noop", replicas },
+        { system: "pg-boss", work: "noop", replicas },
+        { system: "runway-gated", work: "noop", replicas },
+        { system: "runway", work: "select1", replicas },
+        { system: "graphile-worker", work: "select1", replicas },
+      ] satisfies Scenario[],
+  ),
   // Diagnostic, not in the default run (it needs its own 20,000-task workload): BENCH_THROUGHPUT_ONLY=runway-1-rollout.
-  ...(process.env.BENCH_THROUGHPUT_ONLY?.includes("runway-1-rollout") ? [{ system: "runway-1-rollout", work: "noop", replicas: 1 } satisfies Scenario] : []),
+  ...(process.env.BENCH_THROUGHPUT_ONLY?.includes("runway-1-rollout")
+    ? [{ system: "runway-1-rollout", work: "noop", replicas: 1 } satisfies Scenario]
+    : []),
 ];
 
 async function main(): Promise<void> {
@@ -217,7 +267,8 @@ async function main(): Promise<void> {
     await targetPool.end();
     await serverPg.stop();
   }
-  const find = (system: System, work: Work, replicas: number) => rows.find((r) => r.system === system && r.work === work && r.replicas === replicas)?.tasksPerSec;
+  const find = (system: System, work: Work, replicas: number) =>
+    rows.find((r) => r.system === system && r.work === work && r.replicas === replicas)?.tasksPerSec;
   const ratios = [1, 3].map((replicas) => ({
     replicas,
     runwayVsGraphileNoop: ratio(find("runway", "noop", replicas), find("graphile-worker", "noop", replicas)),
@@ -225,13 +276,32 @@ async function main(): Promise<void> {
     runwayVsGraphileSelect1: ratio(find("runway", "select1", replicas), find("graphile-worker", "select1", replicas)),
     gatedVsUngated: ratio(find("runway-gated", "noop", replicas), find("runway", "noop", replicas)),
   }));
-  console.table(rows.map((r) => ({ system: r.system, work: r.work, replicas: r.replicas, "tasks/s": r.tasksPerSec, seconds: r.seconds, capped: r.capped, "xacts/task": r.xactsPerTask })));
+  console.table(
+    rows.map((r) => ({
+      system: r.system,
+      work: r.work,
+      replicas: r.replicas,
+      "tasks/s": r.tasksPerSec,
+      seconds: r.seconds,
+      capped: r.capped,
+      "xacts/task": r.xactsPerTask,
+    })),
+  );
   console.table(ratios);
   const file = await writeResult("throughput", {
     benchmark: "throughput",
     description:
       "Tasks/s draining a queue of trivial tasks queued up front: no-op (scheduler/queue alone) and SELECT 1 on a target database (Runway: its real PostgreSQL executor, pooled target sessions and a ledger transaction per run; the queues: a pooled connection). Replicas run in one process, each with its own pools.",
-    setup: { jobs: JOBS, concurrencyPerReplica: CONCURRENCY, pollMs: POLL_MS, capS: CAP_S, databases: DATABASES, rollouts: ROLLOUTS, gatedParallelLimit: GATED_LIMIT, versionsPerDatabase: JOBS / DATABASES },
+    setup: {
+      jobs: JOBS,
+      concurrencyPerReplica: CONCURRENCY,
+      pollMs: POLL_MS,
+      capS: CAP_S,
+      databases: DATABASES,
+      rollouts: ROLLOUTS,
+      gatedParallelLimit: GATED_LIMIT,
+      versionsPerDatabase: JOBS / DATABASES,
+    },
     targets: { runwayVsGraphileNoop: 1.0, gatingCostMax: 0.3 },
     machine: await machineInfo(),
     results: rows,

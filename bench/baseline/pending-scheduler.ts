@@ -11,9 +11,7 @@ import type { BaselineRun, BaselineStore, BaselineTask } from "./store.js";
  */
 
 export type BaselineCause =
-  | { type: "VERSION_ORDER"; taskId: string }
-  | { type: "DATABASE_BUSY"; taskId: string }
-  | { type: "PARALLEL_LIMIT" };
+  { type: "VERSION_ORDER"; taskId: string } | { type: "DATABASE_BUSY"; taskId: string } | { type: "PARALLEL_LIMIT" };
 
 export interface BaselinePassResult {
   /** PENDING runs listed at the start of the pass. */
@@ -71,7 +69,11 @@ export class BaselinePendingScheduler {
   }
 
   /** `schedulePendingTaskRun`: the four gates in order, then the promotion. */
-  private async schedulePendingTaskRun(taskRun: BaselineRun, availableDBs: Set<string>, rolloutCounts: Map<string, number>): Promise<boolean> {
+  private async schedulePendingTaskRun(
+    taskRun: BaselineRun,
+    availableDBs: Set<string>,
+    rolloutCounts: Map<string, number>,
+  ): Promise<boolean> {
     const task = await this.store.getTaskById(taskRun.taskId);
     if (!task) throw new Error(`task ${taskRun.taskId} not found`);
     // Check 1: run-at time (the reference records no cause for it).

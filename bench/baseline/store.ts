@@ -51,14 +51,28 @@ export class BaselineStore {
 
   /** `GetTaskByID`. */
   async getTaskById(id: string): Promise<BaselineTask | null> {
-    const rows = await this.q<{ id: string; rollout_id: string; instance_id: string; database_name: string; type: TaskType; schema_version: string | null }>(
+    const rows = await this.q<{
+      id: string;
+      rollout_id: string;
+      instance_id: string;
+      database_name: string;
+      type: TaskType;
+      schema_version: string | null;
+    }>(
       `SELECT id, rollout_id, stage_id, instance_id, database_name, type, statement, schema_version, skipped, status
        FROM task WHERE id = $1`,
       [id],
     );
     const r = rows[0];
     return r
-      ? { id: r.id, planId: r.rollout_id, instanceId: r.instance_id, databaseName: r.database_name, type: r.type, schemaVersion: r.schema_version }
+      ? {
+          id: r.id,
+          planId: r.rollout_id,
+          instanceId: r.instance_id,
+          databaseName: r.database_name,
+          type: r.type,
+          schemaVersion: r.schema_version,
+        }
       : null;
   }
 
@@ -85,7 +99,10 @@ export class BaselineStore {
 
   /** `GetPlan`: the rollout, for its project. */
   async getPlan(id: string): Promise<{ id: string; projectId: string } | null> {
-    const rows = await this.q<{ id: string; project_id: string }>(`SELECT id, project_id, title, created_by, created_at FROM rollout WHERE id = $1`, [id]);
+    const rows = await this.q<{ id: string; project_id: string }>(
+      `SELECT id, project_id, title, created_by, created_at FROM rollout WHERE id = $1`,
+      [id],
+    );
     return rows[0] ? { id: rows[0].id, projectId: rows[0].project_id } : null;
   }
 

@@ -22,9 +22,11 @@ const BIG_TABLE = 10_000;
  */
 export async function explainAll(pool: pg.Pool, captured: Captured[]): Promise<Explained[]> {
   const sizes = new Map(
-    (await pool.query<{ relname: string; n: number }>(`SELECT relname, reltuples::bigint::float8 AS n FROM pg_class WHERE relkind IN ('r', 'p')`)).rows.map(
-      (r) => [r.relname, r.n],
-    ),
+    (
+      await pool.query<{ relname: string; n: number }>(
+        `SELECT relname, reltuples::bigint::float8 AS n FROM pg_class WHERE relkind IN ('r', 'p')`,
+      )
+    ).rows.map((r) => [r.relname, r.n]),
   );
   const out: Explained[] = [];
   for (const q of captured) {

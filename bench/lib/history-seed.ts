@@ -16,7 +16,10 @@ export interface HistorySeed {
 
 const INSTANCE = "bench-i";
 
-export async function seedHistory(url: string, s: HistorySeed): Promise<{ runs: number; tasks: number; bigRolloutId: string; midRolloutId: string }> {
+export async function seedHistory(
+  url: string,
+  s: HistorySeed,
+): Promise<{ runs: number; tasks: number; bigRolloutId: string; midRolloutId: string }> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {

@@ -11,11 +11,21 @@ export async function applyLiveChange(
   pool: pg.Pool,
   p: { change: number; replicaId: string; reserve: { id: string; rollout_id: string }[] },
 ): Promise<{ id: string; rollout_id: string }[]> {
-  const running = (await pool.query<{ id: string; lease_epoch: number }>(
-    `SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' ORDER BY random() LIMIT ${p.change}`,
-  )).rows;
+  const running = (
+    await pool.query<{ id: string; lease_epoch: number }>(
+      `SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' ORDER BY random() LIMIT ${p.change}`,
+    )
+  ).rows;
   for (const r of running) {
-    await taskRunFinish(db, { runId: r.id, replicaId: p.replicaId, epoch: r.lease_epoch, status: "DONE", result: {}, message: "bench", now: new Date() });
+    await taskRunFinish(db, {
+      runId: r.id,
+      replicaId: p.replicaId,
+      epoch: r.lease_epoch,
+      status: "DONE",
+      result: {},
+      message: "bench",
+      now: new Date(),
+    });
   }
   const batch = p.reserve.slice(0, p.change);
   const byRollout = new Map<string, string[]>();
@@ -32,5 +42,6 @@ export async function claimAll(db: Db, replicaId: string): Promise<number> {
 }
 
 export async function reserveTasks(pool: pg.Pool): Promise<{ id: string; rollout_id: string }[]> {
-  return (await pool.query<{ id: string; rollout_id: string }>(`SELECT id, rollout_id FROM task WHERE status = 'NOT_STARTED' ORDER BY id`)).rows;
+  return (await pool.query<{ id: string; rollout_id: string }>(`SELECT id, rollout_id FROM task WHERE status = 'NOT_STARTED' ORDER BY id`))
+    .rows;
 }

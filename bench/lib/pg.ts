@@ -64,7 +64,9 @@ export async function startBenchPg(): Promise<BenchPg> {
       return withDatabase(url, name);
     },
     async targetRoleUrl() {
-      await admin(`DO $$ BEGIN CREATE ROLE ${TARGET_ROLE} LOGIN CREATEDB PASSWORD '${TARGET_ROLE}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+      await admin(
+        `DO $$ BEGIN CREATE ROLE ${TARGET_ROLE} LOGIN CREATEDB PASSWORD '${TARGET_ROLE}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+      );
       const u = new URL(url);
       u.username = TARGET_ROLE;
       u.password = TARGET_ROLE;
@@ -104,7 +106,10 @@ export async function machineInfo(): Promise<Record<string, unknown>> {
   try {
     commit = execSync("git rev-parse --short HEAD", { encoding: "utf8" }).trim();
     // The benchmark's own outputs (results, the regenerated docs) do not make the measured code dirty.
-    dirty = execSync("git status --porcelain --untracked-files=no -- ':(top)' ':(top,exclude)bench/results' ':(top,exclude)docs/benchmarks.md'", { encoding: "utf8" }).trim() !== "";
+    dirty =
+      execSync("git status --porcelain --untracked-files=no -- ':(top)' ':(top,exclude)bench/results' ':(top,exclude)docs/benchmarks.md'", {
+        encoding: "utf8",
+      }).trim() !== "";
   } catch {
     /* not a git checkout */
   }

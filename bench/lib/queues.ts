@@ -23,7 +23,12 @@ function ownPool(url: string, max: number): pg.Pool {
   return pool;
 }
 
-export async function graphileStart(p: { url: string; count: number; concurrency: number; task: JobFn }): Promise<{ runners: Runner[]; stop(): Promise<void> }> {
+export async function graphileStart(p: {
+  url: string;
+  count: number;
+  concurrency: number;
+  task: JobFn;
+}): Promise<{ runners: Runner[]; stop(): Promise<void> }> {
   await runMigrations({ connectionString: p.url, logger: quietGraphile });
   const runners: Runner[] = [];
   const pools: pg.Pool[] = [];
@@ -84,7 +89,12 @@ export async function graphileRemaining(pool: pg.Pool): Promise<number> {
 const QUEUE = "bench";
 
 /** pg-boss 10 without cron or maintenance supervision (neither plays a part in a 20k-job burst). */
-export async function pgBossStart(p: { url: string; count: number; concurrency: number; task: JobFn }): Promise<{ bosses: PgBoss[]; stop(): Promise<void> }> {
+export async function pgBossStart(p: {
+  url: string;
+  count: number;
+  concurrency: number;
+  task: JobFn;
+}): Promise<{ bosses: PgBoss[]; stop(): Promise<void> }> {
   const bosses: PgBoss[] = [];
   for (let i = 0; i < p.count; i++) {
     const boss = new PgBoss({ connectionString: p.url, max: p.concurrency + 2, supervise: false, schedule: false });
@@ -111,5 +121,10 @@ export async function pgBossEnqueue(url: string, n: number): Promise<void> {
 }
 
 export async function pgBossRemaining(pool: pg.Pool): Promise<number> {
-  return (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`, [QUEUE])).rows[0]!.n;
+  return (
+    await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`,
+      [QUEUE],
+    )
+  ).rows[0]!.n;
 }

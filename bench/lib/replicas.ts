@@ -54,7 +54,15 @@ export async function startReplicas(p: {
         fullPassIntervalMs: 300_000,
         targetRetryMs: 600_000,
       },
-      { db, clock: ControlClock.of(db), listener, executorFor: p.executorFor(i), reconciler, log: quiet, ...(p.onPass ? { onPass: p.onPass } : {}) },
+      {
+        db,
+        clock: ControlClock.of(db),
+        listener,
+        executorFor: p.executorFor(i),
+        reconciler,
+        log: quiet,
+        ...(p.onPass ? { onPass: p.onPass } : {}),
+      },
     );
     await listener.start();
     runtimes.push(runtime);

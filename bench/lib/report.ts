@@ -34,20 +34,36 @@ async function runSection(): Promise<string> {
     startedAt: string;
     totalSeconds: number;
     steps: { step: string; seconds: number; ok: boolean }[];
-    load: { uptimeBefore: string; uptimeAfter: string; before: number[]; after: number[]; during1mMax: number | null; during1mMean: number | null };
+    load: {
+      uptimeBefore: string;
+      uptimeAfter: string;
+      before: number[];
+      after: number[];
+      during1mMax: number | null;
+      during1mMean: number | null;
+    };
     versions: Record<string, string>;
     machine: Machine;
   }>("run");
   if (!r) return missing("run");
   const m = r.machine;
-  return table(["", ""], [
-    ["Machine", `${m.cpus} × ${m.cpuModel ?? "CPU"}, ${m.memoryGiB} GiB, ${m.platform}`],
-    ["Node.js / PostgreSQL", `${r.versions.node} / ${r.versions.postgres} (${r.versions.postgresSettings})`],
-    ["Compared with", `graphile-worker ${r.versions.graphileWorker}, pg-boss ${r.versions.pgBoss} (node-postgres ${r.versions.pg})`],
-    ["Commit measured", `${m.commit}${m.uncommittedChanges ? " plus uncommitted changes in the working tree" : ""}`],
-    ["Run", `${r.startedAt}, ${Math.round(r.totalSeconds)} s in all (${r.steps.map((s) => `${s.step} ${Math.round(s.seconds)} s${s.ok ? "" : " FAILED"}`).join(", ")})`],
-    ["Load average (1/5/15 min)", `before ${r.load.before.join(" / ")}; after ${r.load.after.join(" / ")}; during (1-min, every 10 s) mean ${fmt(r.load.during1mMean)}, max ${fmt(r.load.during1mMax)}`],
-  ]);
+  return table(
+    ["", ""],
+    [
+      ["Machine", `${m.cpus} × ${m.cpuModel ?? "CPU"}, ${m.memoryGiB} GiB, ${m.platform}`],
+      ["Node.js / PostgreSQL", `${r.versions.node} / ${r.versions.postgres} (${r.versions.postgresSettings})`],
+      ["Compared with", `graphile-worker ${r.versions.graphileWorker}, pg-boss ${r.versions.pgBoss} (node-postgres ${r.versions.pg})`],
+      ["Commit measured", `${m.commit}${m.uncommittedChanges ? " plus uncommitted changes in the working tree" : ""}`],
+      [
+        "Run",
+        `${r.startedAt}, ${Math.round(r.totalSeconds)} s in all (${r.steps.map((s) => `${s.step} ${Math.round(s.seconds)} s${s.ok ? "" : " FAILED"}`).join(", ")})`,
+      ],
+      [
+        "Load average (1/5/15 min)",
+        `before ${r.load.before.join(" / ")}; after ${r.load.after.join(" / ")}; during (1-min, every 10 s) mean ${fmt(r.load.during1mMean)}, max ${fmt(r.load.during1mMax)}`,
+      ],
+    ],
+  );
 }
 
 interface GatingRow {
@@ -70,7 +86,15 @@ async function gatingSection(): Promise<string> {
   return [
     table(
       ["pending runs", "full pass ms", "full: statements", "live pass ms", "live: statements", "live: runs evaluated", "live: promoted"],
-      rows.map((x) => [x.pending, ms(x.fullPassMs), x.fullStatements, ms(x.livePassMs), x.liveStatements, x.liveCandidates, x.livePromoted]),
+      rows.map((x) => [
+        x.pending,
+        ms(x.fullPassMs),
+        x.fullStatements,
+        ms(x.livePassMs),
+        x.liveStatements,
+        x.liveCandidates,
+        x.livePromoted,
+      ]),
     ),
     "",
     `- Live pass ≤ 100 ms at every size: ${verdict(rows.every((x) => x.livePassMs <= 100))} (slowest ${ms(worstLive.livePassMs)} ms at ${worstLive.pending}).`,
@@ -104,7 +128,17 @@ async function baselineSection(): Promise<string> {
   const estRatio = at10k?.ourLiveMedianMs ? Math.round(at10k.baselineEstimatedMs / at10k.ourLiveMedianMs) : null;
   return [
     table(
-      ["pending runs", "baseline pass ms", "baseline estimate ms", "runs evaluated", "baseline statements (per run)", "our live ms", "baseline ÷ live", "our full ms", "baseline ÷ full"],
+      [
+        "pending runs",
+        "baseline pass ms",
+        "baseline estimate ms",
+        "runs evaluated",
+        "baseline statements (per run)",
+        "our live ms",
+        "baseline ÷ live",
+        "our full ms",
+        "baseline ÷ full",
+      ],
       r.results.map((x) => [
         x.pending,
         `${ge(x)}${x.baselineMs}`,
@@ -122,7 +156,11 @@ async function baselineSection(): Promise<string> {
     "",
     at10k
       ? `- Live pass ≥ 100× faster than the baseline's pass at 10k: ${
-          at10k.ratioVsLive !== null && at10k.ratioVsLive >= 100 ? "met" : estRatio !== null && estRatio >= 100 ? "met by the estimate (the measured lower bound is below 100×)" : "**missed**"
+          at10k.ratioVsLive !== null && at10k.ratioVsLive >= 100
+            ? "met"
+            : estRatio !== null && estRatio >= 100
+              ? "met by the estimate (the measured lower bound is below 100×)"
+              : "**missed**"
         } (${ge(at10k)}${fmt(at10k.ratioVsLive)}× measured, ~${fmt(estRatio)}× estimated).`
       : "- 10k not measured.",
   ].join("\n");
@@ -132,7 +170,14 @@ type Summary = { n: number; p50: number; p95: number; p99: number; max: number; 
 
 async function latencySection(): Promise<string> {
   const r = await readResult<{
-    results: { ours: Summary; oursGated?: Summary; graphile: Summary; ratio: Summary; ratioGated?: Summary; breakdown: Record<string, Summary> };
+    results: {
+      ours: Summary;
+      oursGated?: Summary;
+      graphile: Summary;
+      ratio: Summary;
+      ratioGated?: Summary;
+      breakdown: Record<string, Summary>;
+    };
     setup: { runs: number };
   }>("latency");
   if (!r) return missing("latency");
@@ -140,33 +185,41 @@ async function latencySection(): Promise<string> {
   const row = (name: string, s: Summary, unit = "") => [name, `${s.p50}${unit}`, `${s.p95}${unit}`, `${s.p99}${unit}`, `${s.max}${unit}`];
   const within = ratio.p50 <= 1.5 && ratio.p95 <= 1.5 && ratio.p99 <= 1.5;
   return [
-    table(["ms (n = " + ours.n + ")", "p50", "p95", "p99", "max"], [
-      row("Runway: tasksRun → RUNNING (data update, no gate can hold it)", ours),
-      ...(oursGated ? [row("Runway: tasksRun → RUNNING (schema change, through a pending pass)", oursGated)] : []),
-      row("graphile-worker: addJob → task start", graphile),
-      row("Runway ÷ graphile-worker", ratio, "×"),
-      ...(ratioGated ? [row("Runway through a pending pass ÷ graphile-worker", ratioGated, "×")] : []),
-    ]),
+    table(
+      ["ms (n = " + ours.n + ")", "p50", "p95", "p99", "max"],
+      [
+        row("Runway: tasksRun → RUNNING (data update, no gate can hold it)", ours),
+        ...(oursGated ? [row("Runway: tasksRun → RUNNING (schema change, through a pending pass)", oursGated)] : []),
+        row("graphile-worker: addJob → task start", graphile),
+        row("Runway ÷ graphile-worker", ratio, "×"),
+        ...(ratioGated ? [row("Runway through a pending pass ÷ graphile-worker", ratioGated, "×")] : []),
+      ],
+    ),
     "",
     "Where Runway's time goes (p50/p95/p99/max, ms; the middle two are wall-clock with 1 ms resolution):",
     "",
-    table(["part", "p50", "p95", "p99", "max"], [
-      row("create call (tasksRun)", breakdown.createCall!),
-      row("AVAILABLE → executor (NOTIFY, claim)", breakdown.availableToStart!),
-      ...(breakdown.gatedCreateCall
-        ? [
-            row("through a pass: create call", breakdown.gatedCreateCall),
-            row("through a pass: create call start → AVAILABLE (pass start)", breakdown.gatedCreateToAvailable!),
-            row("through a pass: AVAILABLE → executor (rest of the pass, claim)", breakdown.gatedAvailableToStart!),
-          ]
-        : []),
-      row("graphile-worker: addJob call", breakdown.graphileAddJobCall!),
-    ]),
+    table(
+      ["part", "p50", "p95", "p99", "max"],
+      [
+        row("create call (tasksRun)", breakdown.createCall!),
+        row("AVAILABLE → executor (NOTIFY, claim)", breakdown.availableToStart!),
+        ...(breakdown.gatedCreateCall
+          ? [
+              row("through a pass: create call", breakdown.gatedCreateCall),
+              row("through a pass: create call start → AVAILABLE (pass start)", breakdown.gatedCreateToAvailable!),
+              row("through a pass: AVAILABLE → executor (rest of the pass, claim)", breakdown.gatedAvailableToStart!),
+            ]
+          : []),
+        row("graphile-worker: addJob call", breakdown.graphileAddJobCall!),
+      ],
+    ),
     "",
     `- p50 ≤ 10 ms: ${verdict(ours.p50 <= 10)} (${ours.p50} ms). p99 ≤ 50 ms: ${verdict(ours.p99 <= 50)} (${ours.p99} ms).`,
     `- Within 1.5× of graphile-worker (p50, p95, p99): ${verdict(within)} (${ratio.p50}×, ${ratio.p95}×, ${ratio.p99}×).`,
     ...(oursGated && ratioGated
-      ? [`- Through a pending pass: p50 ${oursGated.p50} ms, p99 ${oursGated.p99} ms, ${ratioGated.p50}× graphile-worker at p50 (no target; shown so the fast path above is not mistaken for the general case).`]
+      ? [
+          `- Through a pending pass: p50 ${oursGated.p50} ms, p99 ${oursGated.p99} ms, ${ratioGated.p50}× graphile-worker at p50 (no target; shown so the fast path above is not mistaken for the general case).`,
+        ]
       : []),
   ].join("\n");
 }
@@ -185,12 +238,30 @@ interface TpRow {
 }
 
 async function throughputSection(): Promise<string> {
-  const r = await readResult<{ results: TpRow[]; ratios: { replicas: number; runwayVsGraphileNoop: number | null; runwayVsPgBossNoop: number | null; runwayVsGraphileSelect1: number | null; gatedVsUngated: number | null }[]; setup: { capS: number; concurrencyPerReplica: number } }>("throughput");
+  const r = await readResult<{
+    results: TpRow[];
+    ratios: {
+      replicas: number;
+      runwayVsGraphileNoop: number | null;
+      runwayVsPgBossNoop: number | null;
+      runwayVsGraphileSelect1: number | null;
+      gatedVsUngated: number | null;
+    }[];
+    setup: { capS: number; concurrencyPerReplica: number };
+  }>("throughput");
   if (!r) return missing("throughput");
   const label: Record<string, string> = { noop: "no-op", select1: "SELECT 1 on a target" };
   const lines = [
     table(
-      ["system", "work", "replicas", "tasks/s", "done / queued in s", "transactions per task", "our pending passes: first (runs promoted), then live mean"],
+      [
+        "system",
+        "work",
+        "replicas",
+        "tasks/s",
+        "done / queued in s",
+        "transactions per task",
+        "our pending passes: first (runs promoted), then live mean",
+      ],
       r.results.map((x) => [
         x.system,
         label[x.work] ?? x.work,
@@ -205,14 +276,21 @@ async function throughputSection(): Promise<string> {
     ),
     "",
     table(
-      ["replicas", "Runway ÷ graphile-worker (no-op)", "Runway ÷ pg-boss (no-op)", "Runway ÷ graphile-worker (SELECT 1)", "gated ÷ ungated (Runway, no-op)"],
+      [
+        "replicas",
+        "Runway ÷ graphile-worker (no-op)",
+        "Runway ÷ pg-boss (no-op)",
+        "Runway ÷ graphile-worker (SELECT 1)",
+        "gated ÷ ungated (Runway, no-op)",
+      ],
       r.ratios.map((x) => [x.replicas, x.runwayVsGraphileNoop, x.runwayVsPgBossNoop, x.runwayVsGraphileSelect1, x.gatedVsUngated]),
     ),
     "",
   ];
   for (const x of r.ratios) {
     const cost = x.gatedVsUngated === null ? null : Math.round((1 - x.gatedVsUngated) * 100);
-    const costText = cost === null ? "not measured" : cost <= 0 ? `met (gated ran ${-cost}% faster than ungated)` : `${verdict(cost <= 30)} (${cost}%)`;
+    const costText =
+      cost === null ? "not measured" : cost <= 0 ? `met (gated ran ${-cost}% faster than ungated)` : `${verdict(cost <= 30)} (${cost}%)`;
     lines.push(
       `- ${x.replicas} replica(s): throughput ≥ graphile-worker's: ${x.runwayVsGraphileNoop === null ? "not measured" : `${verdict(x.runwayVsGraphileNoop >= 1)} (${x.runwayVsGraphileNoop}×)`}; gating costs ≤ 30%: ${costText}.`,
     );
@@ -237,7 +315,14 @@ async function storeSection(): Promise<string> {
       ["GET", "p50 ms", "p95 ms", "max ms", "SQL execution ms (sum, EXPLAIN ANALYZE)", "big tables read by a seq scan"],
       r.results.map((x) => {
         const sqlMs = r.endpoints.find((e) => e.name === x.endpoint)?.queries.reduce((a, q) => a + q.executionMs, 0);
-        return [`${x.endpoint} (\`${x.url}\`)`, x.p50, x.p95, x.max, sqlMs === undefined ? null : Number(sqlMs.toFixed(2)), x.seqScans.join(", ") || "none"];
+        return [
+          `${x.endpoint} (\`${x.url}\`)`,
+          x.p50,
+          x.p95,
+          x.max,
+          sqlMs === undefined ? null : Number(sqlMs.toFixed(2)),
+          x.seqScans.join(", ") || "none",
+        ];
       }),
     ),
     "",
@@ -246,7 +331,18 @@ async function storeSection(): Promise<string> {
   ];
   const scans = r.endpoints.flatMap((e) => e.queries.filter((q) => q.seqScans.length > 0).map((q) => ({ e: e.name, q })));
   for (const { e, q } of scans) {
-    lines.push("", `Sequential scan in "${e}" (${q.executionMs} ms):`, "", "```sql", q.sql, "```", "", "```", q.plan.split("\n").slice(0, 14).join("\n"), "```");
+    lines.push(
+      "",
+      `Sequential scan in "${e}" (${q.executionMs} ms):`,
+      "",
+      "```sql",
+      q.sql,
+      "```",
+      "",
+      "```",
+      q.plan.split("\n").slice(0, 14).join("\n"),
+      "```",
+    );
   }
   return lines.join("\n");
 }

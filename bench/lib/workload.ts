@@ -24,7 +24,11 @@ export async function createWorkload(
   await instanceCreate(db, { id: "bench-i", title: "Bench target", connectionUrl: p.connectionUrl, projectIds: ["bench"] }, plaintextRows);
   const rollouts: Workload["rollouts"] = [];
   for (const [i, tasks] of p.rollouts.entries()) {
-    const id = await rolloutCreate(db, { projectId: "bench", title: `bench ${i + 1}`, createdBy: "bench", stages: [{ environment: "prod", tasks }] }, new Date());
+    const id = await rolloutCreate(
+      db,
+      { projectId: "bench", title: `bench ${i + 1}`, createdBy: "bench", stages: [{ environment: "prod", tasks }] },
+      new Date(),
+    );
     const { rows } = await sql<{ id: string }>`SELECT id FROM task WHERE rollout_id = ${id} ORDER BY id`.execute(db);
     rollouts.push({ id, taskIds: rows.map((r) => r.id) });
   }

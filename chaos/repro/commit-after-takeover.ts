@@ -36,7 +36,9 @@ const { instanceId, projectId } = await seedProject(db, { instanceUrl: server.se
 
 /** A zombie: claims the run, applies it, passes the ownership check, then pauses before COMMIT. */
 async function zombieRun(part: number) {
-  const { rolloutId } = await seedRollout(db, projectId, [task(instanceId, "repro_target", { statement: `INSERT INTO t VALUES (${part})` })]);
+  const { rolloutId } = await seedRollout(db, projectId, [
+    task(instanceId, "repro_target", { statement: `INSERT INTO t VALUES (${part})` }),
+  ]);
   await new PendingScheduler({ db, clock: systemClock, replicaId: "a", fullPassIntervalMs: 300_000 }).runOnce({ full: true });
   const [run] = await taskRunsClaim(db, { replicaId: "zombie", limit: 1, leaseTtlMs: 300, now: new Date() });
   let checked!: () => void;
@@ -48,20 +50,33 @@ async function zombieRun(part: number) {
     replicaId: "zombie",
     log: async () => undefined,
     stillOwner: async () => {
-      const owned = (await taskRunsRenewLeases(db, { replicaId: "zombie", runs: [{ runId: run!.id, epoch: run!.epoch }], leaseTtlMs: 300, now: new Date() })).get(run!.id)!.owned;
+      const owned = (
+        await taskRunsRenewLeases(db, {
+          replicaId: "zombie",
+          runs: [{ runId: run!.id, epoch: run!.epoch }],
+          leaseTtlMs: 300,
+          now: new Date(),
+        })
+      ).get(run!.id)!.owned;
       checked();
       await paused; // the process stops here, between the check and COMMIT
       return owned;
     },
   });
   await isChecked;
-  await waitFor("the zombie's lease to expire", 5000, async () =>
-    (await db.selectFrom("task_run").select("lease_expires_at").where("id", "=", run!.id).executeTakeFirstOrThrow()).lease_expires_at! < new Date());
+  await waitFor(
+    "the zombie's lease to expire",
+    5000,
+    async () =>
+      (await db.selectFrom("task_run").select("lease_expires_at").where("id", "=", run!.id).executeTakeFirstOrThrow()).lease_expires_at! <
+      new Date(),
+  );
   return { run: run!, rolloutId, outcome, resume };
 }
 
 const applied = async (part: number) => Number((await target.query("SELECT count(*) AS n FROM t WHERE part = $1", [part])).rows[0].n);
-const statusOf = async (runId: string) => (await db.selectFrom("task_run").select("status").where("id", "=", runId).executeTakeFirstOrThrow()).status;
+const statusOf = async (runId: string) =>
+  (await db.selectFrom("task_run").select("status").where("id", "=", runId).executeTakeFirstOrThrow()).status;
 let exit = 0;
 try {
   // Part 1: canceled while the owner is paused; the sweeper ends it CANCELED; the zombie commits anyway.
@@ -71,7 +86,9 @@ try {
   const swept = await statusOf(z1.run.id);
   z1.resume();
   const o1 = await z1.outcome;
-  console.log(`part 1: run ${z1.run.id} is ${swept} (taken over by the sweeper); the paused owner then finished with ${o1.status}; rows applied: ${await applied(1)}`);
+  console.log(
+    `part 1: run ${z1.run.id} is ${swept} (taken over by the sweeper); the paused owner then finished with ${o1.status}; rows applied: ${await applied(1)}`,
+  );
   if (swept === "CANCELED" && (await applied(1)) > 0) {
     exit = 1;
     console.log("BUG: the run is CANCELED, yet the replica that had lost it committed its change on the target");
@@ -88,8 +105,15 @@ try {
   );
   z2.resume();
   const o2 = await z2.outcome;
-  const o3 = await executor.execute(again as ClaimedRun, { signal: new AbortController().signal, replicaId: "b", log: async () => undefined, stillOwner: async () => true });
-  console.log(`part 2 (fence on the target): the zombie ended ${o2.status} (${o2.message.slice(0, 60)}), the new owner ${o3.status} (${o3.message.slice(0, 40)}); rows applied: ${await applied(2)}`);
+  const o3 = await executor.execute(again as ClaimedRun, {
+    signal: new AbortController().signal,
+    replicaId: "b",
+    log: async () => undefined,
+    stillOwner: async () => true,
+  });
+  console.log(
+    `part 2 (fence on the target): the zombie ended ${o2.status} (${o2.message.slice(0, 60)}), the new owner ${o3.status} (${o3.message.slice(0, 40)}); rows applied: ${await applied(2)}`,
+  );
 } finally {
   await target.end();
   await admin.end();

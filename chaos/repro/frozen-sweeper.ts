@@ -31,8 +31,11 @@ async function expiredRun(n: number): Promise<string> {
   await seedRollout(db, projectId, [task(instanceId, `d${n}`)]);
   await new PendingScheduler({ db, clock: systemClock, replicaId: "a", fullPassIntervalMs: 300_000 }).runOnce({ full: true });
   const [run] = await taskRunsClaim(db, { replicaId: "frozen", limit: 1, leaseTtlMs: 300, now: new Date() });
-  await waitFor("the lease to expire", 5000, async () =>
-    (await pool.query("SELECT lease_expires_at < now() AS x FROM task_run WHERE id = $1", [run!.id])).rows[0].x === true);
+  await waitFor(
+    "the lease to expire",
+    5000,
+    async () => (await pool.query("SELECT lease_expires_at < now() AS x FROM task_run WHERE id = $1", [run!.id])).rows[0].x === true,
+  );
   return run!.id;
 }
 
@@ -79,9 +82,11 @@ try {
   const b = await expiredRun(2);
   await frozenSweeper("1s");
   const t2 = await recoveredWithin(b, 6000);
-  console.log(t2 === null
-    ? "mitigation did not help"
-    : `mitigation: with idle_in_transaction_session_timeout = 1s on the sweep transaction, recovered after ${t2} ms`);
+  console.log(
+    t2 === null
+      ? "mitigation did not help"
+      : `mitigation: with idle_in_transaction_session_timeout = 1s on the sweep transaction, recovered after ${t2} ms`,
+  );
 } finally {
   for (const c of stalled) await c.end().catch(() => undefined);
   await db.destroy();

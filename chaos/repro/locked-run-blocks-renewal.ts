@@ -45,7 +45,13 @@ try {
       databaseUrl: controlUrl,
       adminPassword: "repro-admin-password",
       logDir,
-      env: { LOG_LEVEL: "warn", RUNWAY_LEASE_TTL_MS: "2000", RUNWAY_HEARTBEAT_INTERVAL_MS: "500", RUNWAY_SWEEP_INTERVAL_MS: "400", RUNWAY_POLL_INTERVAL_MS: "200" },
+      env: {
+        LOG_LEVEL: "warn",
+        RUNWAY_LEASE_TTL_MS: "2000",
+        RUNWAY_HEARTBEAT_INTERVAL_MS: "500",
+        RUNWAY_SWEEP_INTERVAL_MS: "400",
+        RUNWAY_POLL_INTERVAL_MS: "200",
+      },
     },
     [47311],
   );
@@ -54,8 +60,18 @@ try {
   await api.signIn("repro-admin-password");
   await api.must("POST", "/projects", { id: "p", title: "p", parallelTasksPerRollout: 0 }, 201);
   await api.must("POST", "/instances", { id: "t", title: "target", connectionUrl: targetUrl, projectIds: ["p"] }, 201);
-  const task = (n: number) => ({ type: "DATABASE_DATA_UPDATE", instanceId: "t", database: "repro_target", statement: `SELECT pg_sleep(6) /* ${n} */` });
-  const { id: rollout } = await api.must<{ id: string }>("POST", "/projects/p/rollouts", { title: "r", stages: [{ environment: "prod", tasks: [task(1), task(2)] }] }, 201);
+  const task = (n: number) => ({
+    type: "DATABASE_DATA_UPDATE",
+    instanceId: "t",
+    database: "repro_target",
+    statement: `SELECT pg_sleep(6) /* ${n} */`,
+  });
+  const { id: rollout } = await api.must<{ id: string }>(
+    "POST",
+    "/projects/p/rollouts",
+    { title: "r", stages: [{ environment: "prod", tasks: [task(1), task(2)] }] },
+    201,
+  );
   const { tasks } = await api.must<{ tasks: { id: string }[] }>("GET", `/rollouts/${rollout}/tasks`);
   await api.must("POST", `/rollouts/${rollout}/tasks/run`, { taskIds: tasks.map((t) => t.id) });
 
@@ -79,30 +95,50 @@ try {
   await new Promise((r) => setTimeout(r, 5000));
   // A plain read is not blocked by row locks: has the owner kept run `free`'s lease alive meanwhile?
   const { rows: lease } = await control.query<{ expired_ms: number; status: string }>(
-    "SELECT status, (extract(epoch FROM clock_timestamp() - lease_expires_at) * 1000)::int AS expired_ms FROM task_run WHERE id = $1", [free]);
+    "SELECT status, (extract(epoch FROM clock_timestamp() - lease_expires_at) * 1000)::int AS expired_ms FROM task_run WHERE id = $1",
+    [free],
+  );
   await holder.query("COMMIT");
   await holder.end();
 
   // After the lock is gone, both runs should finish within a few seconds (6 s statements).
-  const finished = await waitFor("both runs finished", 25_000, async () => {
-    const { rows } = await control.query("SELECT count(*)::int AS n FROM task_run WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING')");
-    return rows[0].n === 0;
-  }, 300).then(() => true, () => false);
+  const finished = await waitFor(
+    "both runs finished",
+    25_000,
+    async () => {
+      const { rows } = await control.query("SELECT count(*)::int AS n FROM task_run WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING')");
+      return rows[0].n === 0;
+    },
+    300,
+  ).then(
+    () => true,
+    () => false,
+  );
   const { rows: log } = await control.query<{ id: string; at: Date; payload: { status?: string; epoch?: number; message?: string } }>(
-    "SELECT task_run_id AS id, at, payload FROM task_run_log WHERE type = 'STATUS' ORDER BY id");
-  for (const l of log) console.log(`  ${l.at.toISOString().slice(11, 23)} run ${l.id}: ${l.payload.status ?? ""} ${l.payload.epoch ? `epoch ${l.payload.epoch}` : ""}${l.payload.message ?? ""}`);
+    "SELECT task_run_id AS id, at, payload FROM task_run_log WHERE type = 'STATUS' ORDER BY id",
+  );
+  for (const l of log)
+    console.log(
+      `  ${l.at.toISOString().slice(11, 23)} run ${l.id}: ${l.payload.status ?? ""} ${l.payload.epoch ? `epoch ${l.payload.epoch}` : ""}${l.payload.message ?? ""}`,
+    );
   const sweptWhileLocked = log.some((l) => l.id === free && /lease of replica \S+ expired/.test(l.payload.message ?? ""));
   const lostWhileLocked = sweptWhileLocked || (lease[0]?.status === "RUNNING" && (lease[0]?.expired_ms ?? 0) > 0);
-  const epochs = await control.query<{ id: string; lease_epoch: number; status: string }>("SELECT id, lease_epoch, status FROM task_run ORDER BY id");
+  const epochs = await control.query<{ id: string; lease_epoch: number; status: string }>(
+    "SELECT id, lease_epoch, status FROM task_run ORDER BY id",
+  );
   await control.end();
   if (lostWhileLocked) {
     console.log(
       `BUG 1: run ${free}, owned by a healthy replica and never locked, lost its lease while run ${locked}'s row was locked` +
-        (sweptWhileLocked ? " (the sweeper took it away)" : ` (at the end of the 5 s its lease had been expired for ${lease[0]!.expired_ms} ms)`),
+        (sweptWhileLocked
+          ? " (the sweeper took it away)"
+          : ` (at the end of the 5 s its lease had been expired for ${lease[0]!.expired_ms} ms)`),
     );
   }
   if (!finished) {
-    console.log(`BUG 2: 25 s after the lock was released the runs still have not finished: ${epochs.rows.map((r) => `run ${r.id} ${r.status} at epoch ${r.lease_epoch}`).join(", ")}.`);
+    console.log(
+      `BUG 2: 25 s after the lock was released the runs still have not finished: ${epochs.rows.map((r) => `run ${r.id} ${r.status} at epoch ${r.lease_epoch}`).join(", ")}.`,
+    );
     console.log("       Each time the owner re-claims a run it lost, the old execution's cleanup removes the new one from");
     console.log("       the set of runs it renews (RunningScheduler.executions is keyed by run id), so every new claim");
     console.log("       loses its lease one lease later, and the run goes RUNNING → AVAILABLE → RUNNING forever.");

@@ -34,10 +34,22 @@ try {
 
   const executor = new PostgresExecutor({ statementTimeoutMs: 0, idleInTransactionTimeoutMs: IDLE_BOUND_MS, poolSize: 2 });
   const run = (id: number): ClaimedRun => ({
-    id: String(id), installationId: "00000000-0000-4000-8000-000000000001", taskId: String(id), rolloutId: "1",
-    attempt: 1, epoch: 1, type: TaskType.DATABASE_DATA_UPDATE, statement: `INSERT INTO t VALUES (${id})`,
-    schemaVersion: null, instanceId: "local", connectionUrl: server.serverUrl, database: "runway_repro_slow_owner",
-    rerunnable: true, availableAt: new Date(), retrySince: null, retryAttempts: 0,
+    id: String(id),
+    installationId: "00000000-0000-4000-8000-000000000001",
+    taskId: String(id),
+    rolloutId: "1",
+    attempt: 1,
+    epoch: 1,
+    type: TaskType.DATABASE_DATA_UPDATE,
+    statement: `INSERT INTO t VALUES (${id})`,
+    schemaVersion: null,
+    instanceId: "local",
+    connectionUrl: server.serverUrl,
+    database: "runway_repro_slow_owner",
+    rerunnable: true,
+    availableAt: new Date(),
+    retrySince: null,
+    retryAttempts: 0,
   });
   const ctx = (checkMs: number): ExecContext => ({
     signal: new AbortController().signal,
@@ -50,7 +62,11 @@ try {
   console.log(`run 1, lease check took ${CHECK_MS} ms (still the owner): ${slow.status} — ${slow.message}`);
   await executor.close();
   bug = slow.status === "FAILED";
-  console.log(bug ? "BUG: a live owner's run failed because its lease check was slower than the idle-in-transaction bound" : `ok: not failed (${slow.status})`);
+  console.log(
+    bug
+      ? "BUG: a live owner's run failed because its lease check was slower than the idle-in-transaction bound"
+      : `ok: not failed (${slow.status})`,
+  );
 } finally {
   await server.stop();
 }

@@ -6,7 +6,11 @@ import type { ReplicaSet, Replica } from "./replicas.js";
  * (or round-robin); idempotent calls are retried on another replica when one dies under them.
  */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly body: unknown, what: string) {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+    what: string,
+  ) {
     super(`${what}: HTTP ${status} ${JSON.stringify(body)}`);
   }
 }

@@ -26,10 +26,14 @@ const ADMIN_PASSWORD = "chaos-admin-password";
 
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer().listen(0, "127.0.0.1", () => resolve(s));
-      s.on("error", reject);
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer().listen(0, "127.0.0.1", () => resolve(s));
+          s.on("error", reject);
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -47,7 +51,9 @@ async function freePorts(n: number): Promise<number[]> {
  */
 export async function runChaos(o: ChaosOptions, command: string, shared?: Clusters): Promise<Report> {
   const t0 = Date.now();
-  const say = o.quiet ? () => undefined : (line: string) => console.log(`[chaos ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+  const say = o.quiet
+    ? () => undefined
+    : (line: string) => console.log(`[chaos ${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
   const outDir = o.outDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "runway-chaos-")));
   await fs.mkdir(outDir, { recursive: true });
   const rng = Rng.fromSeed(o.seed);
@@ -70,7 +76,9 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    say(`seed ${o.seed}: ${w.tasks.length} tasks in ${w.rollouts.length} rollouts over ${w.databases.length} databases; ${faultPlan.length} faults planned; logs in ${outDir}`);
+    say(
+      `seed ${o.seed}: ${w.tasks.length} tasks in ${w.rollouts.length} rollouts over ${w.databases.length} databases; ${faultPlan.length} faults planned; logs in ${outDir}`,
+    );
     clusters = shared ?? (ownClusters = await startClusters());
     const controlUrl = await clusters.freshControlDatabase("runway_chaos");
     // Targets get their own cluster when the plan restarts PostgreSQL (one cluster restarts, the other
@@ -81,7 +89,10 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     // Targets as a non-superuser role that the control database refuses: Runway refuses anything else on its own server.
     const targetRoleUrl = await clusters.targetRoleUrl(targetCluster);
     await setupTargets(targetCluster.serverUrl, targetRoleUrl, w.databases);
-    const controlProxies = Array.from({ length: o.replicas }, (_, i) => new FaultProxy(`control path of slot ${i + 1}`, clusters!.control.port));
+    const controlProxies = Array.from(
+      { length: o.replicas },
+      (_, i) => new FaultProxy(`control path of slot ${i + 1}`, clusters!.control.port),
+    );
     const targetProxy = new FaultProxy("target path", targetCluster.port);
     // The proxies relay every replica's traffic through this process's event loop, which a loaded
     // machine slows down: a plan without network faults connects the replicas directly, as before.
@@ -91,12 +102,15 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
       await Promise.all(proxies.map((p) => p.listen()));
     }
     const world: FaultWorld = { clusters, controlProxies, targetProxy };
-    say(`PostgreSQL up (control :${clusters.control.port}, targets :${targetCluster.port}${targetCluster === clusters.control ? ", the same cluster" : ""}), control database migrated, ${w.databases.length} target databases ready; ${proxied ? `proxies: control ${controlProxies.map((p) => `:${p.port}`).join(" ")}, targets :${targetProxy.port}` : "no proxies (no network faults planned)"}`);
+    say(
+      `PostgreSQL up (control :${clusters.control.port}, targets :${targetCluster.port}${targetCluster === clusters.control ? ", the same cluster" : ""}), control database migrated, ${w.databases.length} target databases ready; ${proxied ? `proxies: control ${controlProxies.map((p) => `:${p.port}`).join(" ")}, targets :${targetProxy.port}` : "no proxies (no network faults planned)"}`,
+    );
     control = new pg.Pool({ connectionString: controlUrl, max: 4, application_name: "runway chaos harness" });
     control.on("error", () => undefined);
     await control.query("REVOKE CONNECT, TEMPORARY ON DATABASE runway_chaos FROM PUBLIC");
     // For the sessions the replicas open from now on (see ChaosOptions.deadlockTimeoutMs).
-    if (o.deadlockTimeoutMs) await control.query(`ALTER DATABASE runway_chaos SET deadlock_timeout = '${Math.round(o.deadlockTimeoutMs)}ms'`);
+    if (o.deadlockTimeoutMs)
+      await control.query(`ALTER DATABASE runway_chaos SET deadlock_timeout = '${Math.round(o.deadlockTimeoutMs)}ms'`);
 
     const env: Record<string, string> = {
       LOG_LEVEL: "warn",
@@ -113,7 +127,10 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
       RUNWAY_SECRET_KEY: randomBytes(32).toString("base64"),
     };
     const databaseUrl = (slot: number) => (proxied ? viaPort(controlUrl, controlProxies[slot]!.port) : controlUrl);
-    replicas = new ReplicaSet({ databaseUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir, ...(o.testBreak ? { broken: o.testBreak } : {}) }, await freePorts(o.replicas));
+    replicas = new ReplicaSet(
+      { databaseUrl, adminPassword: ADMIN_PASSWORD, env, logDir: outDir, ...(o.testBreak ? { broken: o.testBreak } : {}) },
+      await freePorts(o.replicas),
+    );
     await replicas.startAll();
     timings.startMs = Date.now() - t0;
     say(`${o.replicas} replicas up: ${replicas.replicas.map((r) => `${r.id}:${r.port}`).join(" ")}`);
@@ -165,26 +182,58 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     harness.cancels.push(...watcher.events);
     timings.quiesceMs = Date.now() - tQuiesce;
     harness.readAt = Date.now();
-    say(quiescent ? "quiescent; stopping replicas, checking invariants" : `not quiescent (runs left that can never move, or ${o.quiesceTimeoutMs} ms passed); stopping replicas, checking anyway`);
+    say(
+      quiescent
+        ? "quiescent; stopping replicas, checking invariants"
+        : `not quiescent (runs left that can never move, or ${o.quiesceTimeoutMs} ms passed); stopping replicas, checking anyway`,
+    );
     // Nothing may change while the facts are read (when not quiescent, draining releases what still runs).
     await replicas.stopAll(5000);
     harness.crashes.push(...replicas.crashes);
     // Severed connections keep target sessions (and their locks) alive until the proxies close them.
     await Promise.all(proxies.map((p) => p.close()));
 
-    const facts = { ...(await readControl(control)), ...(await readTargets(targetCluster.serverUrl, w.databases)), waits: await readWaits(control) };
+    const facts = {
+      ...(await readControl(control)),
+      ...(await readTargets(targetCluster.serverUrl, w.databases)),
+      waits: await readWaits(control),
+    };
     // Raw material for a post-mortem of any violation.
-    await fs.writeFile(path.join(outDir, "facts.json"), JSON.stringify({ ...facts, dataRows: [...facts.dataRows], waits: [...facts.waits], schemaApplied: [...facts.schemaApplied], databases: [...facts.databases] }));
+    await fs.writeFile(
+      path.join(outDir, "facts.json"),
+      JSON.stringify({
+        ...facts,
+        dataRows: [...facts.dataRows],
+        waits: [...facts.waits],
+        schemaApplied: [...facts.schemaApplied],
+        databases: [...facts.databases],
+      }),
+    );
     const checks = runChecks(new CheckContext(o, w, s, facts, harness));
     if (harness.crashes.length > 0) {
-      checks.push({ name: "+ No crash", ok: false, detail: `${harness.crashes.length} replicas exited by themselves`, violations: harness.crashes });
+      checks.push({
+        name: "+ No crash",
+        ok: false,
+        detail: `${harness.crashes.length} replicas exited by themselves`,
+        violations: harness.crashes,
+      });
     }
     timings.totalMs = Date.now() - t0;
     const report: Report = {
-      command, outDir, options: o, workload: summarizeWorkload(w), harness: summarizeHarness(harness), quiescent, timings, checks,
+      command,
+      outDir,
+      options: o,
+      workload: summarizeWorkload(w),
+      harness: summarizeHarness(harness),
+      quiescent,
+      timings,
+      checks,
       ok: checks.every((c) => c.ok),
     };
-    await fs.writeFile(path.join(outDir, "report.json"), JSON.stringify({ ...report, faults: harness.faults, cancels: harness.cancels }, null, 2));
+    await fs.writeFile(
+      path.join(outDir, "report.json"),
+      JSON.stringify({ ...report, faults: harness.faults, cancels: harness.cancels }, null, 2),
+    );
     return report;
   } finally {
     await replicas?.stopAll(5000).catch(() => replicas?.killAllNow());

@@ -72,7 +72,10 @@ async function embedded(name: string): Promise<Cluster> {
 
 function external(name: string, url: string): Cluster {
   return {
-    name, serverUrl: url, port: Number(new URL(url).port || 5432), canRestart: false,
+    name,
+    serverUrl: url,
+    port: Number(new URL(url).port || 5432),
+    canRestart: false,
     restart: async () => {
       throw new Error(`cannot restart ${name}: DATABASE_URL is an external server`);
     },
@@ -107,7 +110,9 @@ export async function startClusters(): Promise<Clusters> {
       const c = new pg.Client({ connectionString: cluster.serverUrl });
       await c.connect();
       try {
-        await c.query(`DO $$ BEGIN CREATE ROLE ${TARGET_ROLE} LOGIN CREATEDB PASSWORD '${TARGET_ROLE}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+        await c.query(
+          `DO $$ BEGIN CREATE ROLE ${TARGET_ROLE} LOGIN CREATEDB PASSWORD '${TARGET_ROLE}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`,
+        );
       } finally {
         await c.end();
       }

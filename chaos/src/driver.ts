@@ -40,7 +40,12 @@ export async function createWorkload(api: Api, w: Workload, serverUrl: string): 
   for (const p of w.projects) {
     await api.must("POST", "/projects", { id: p.id, title: `Chaos ${p.id}`, parallelTasksPerRollout: p.limit }, 201);
   }
-  await api.must("POST", "/instances", { id: INSTANCE_ID, title: "Chaos target server", connectionUrl: serverUrl, projectIds: w.projects.map((p) => p.id) }, 201);
+  await api.must(
+    "POST",
+    "/instances",
+    { id: INSTANCE_ID, title: "Chaos target server", connectionUrl: serverUrl, projectIds: w.projects.map((p) => p.id) },
+    201,
+  );
   const s: Submitted = { rolloutIds: [], taskIdByKey: new Map(), keyByTaskId: new Map() };
   for (const r of w.rollouts) {
     const body = {
@@ -48,7 +53,10 @@ export async function createWorkload(api: Api, w: Workload, serverUrl: string): 
       stages: r.stages.map((st) => ({
         environment: st.environment,
         tasks: st.tasks.map((t) => ({
-          type: t.type, instanceId: INSTANCE_ID, database: t.database, statement: t.statement,
+          type: t.type,
+          instanceId: INSTANCE_ID,
+          database: t.database,
+          statement: t.statement,
           ...(t.schemaVersion ? { schemaVersion: t.schemaVersion } : {}),
         })),
       })),
@@ -56,7 +64,9 @@ export async function createWorkload(api: Api, w: Workload, serverUrl: string): 
     const created = await api.must<{ id: string }>("POST", `/projects/${r.projectId}/rollouts`, body, 201);
     s.rolloutIds[r.index] = created.id;
     // Statements are unique (each carries its task's marker), except DATABASE_CREATE's: by database.
-    const byText = new Map((await listTasks(api, created.id)).map((t) => [t.type === "DATABASE_CREATE" ? `db:${t.database}` : t.statement, t.id]));
+    const byText = new Map(
+      (await listTasks(api, created.id)).map((t) => [t.type === "DATABASE_CREATE" ? `db:${t.database}` : t.statement, t.id]),
+    );
     for (const st of r.stages) {
       for (const t of st.tasks) {
         const id = byText.get(t.kind === "create" ? `db:${t.database}` : t.statement);
@@ -115,7 +125,9 @@ async function cancelPendingRuns(api: Api, rolloutId: string): Promise<number> {
     let again = false;
     for (let i = 0; i < runIds.length; i += 1000) {
       const ids = runIds.slice(i, i + 1000);
-      const res = await api.call("POST", `/rollouts/${rolloutId}/task-runs/cancel`, { taskRunIds: ids }).catch((e: Error) => ({ status: 0, body: e.message }));
+      const res = await api
+        .call("POST", `/rollouts/${rolloutId}/task-runs/cancel`, { taskRunIds: ids })
+        .catch((e: Error) => ({ status: 0, body: e.message }));
       if (res.status === 200) canceled += ids.length;
       else if (res.status === 409 || res.status === 0 || res.status >= 500) again = true;
       else throw new Error(`cancel of PENDING runs in rollout ${rolloutId}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
@@ -149,9 +161,17 @@ export class CancelWatcher {
   private stopped = false;
   private rr = 0;
 
-  constructor(private readonly api: Api, private readonly replicas: ReplicaSet, w: Workload, s: Submitted, private readonly submittedRollouts: Set<number>) {
+  constructor(
+    private readonly api: Api,
+    private readonly replicas: ReplicaSet,
+    w: Workload,
+    s: Submitted,
+    private readonly submittedRollouts: Set<number>,
+  ) {
     this.pending = new Map(
-      w.tasks.filter((t) => t.kind === "cancel").map((t) => [s.taskIdByKey.get(t.key)!, { key: t.key, rolloutId: s.rolloutIds[t.rollout]! }]),
+      w.tasks
+        .filter((t) => t.kind === "cancel")
+        .map((t) => [s.taskIdByKey.get(t.key)!, { key: t.key, rolloutId: s.rolloutIds[t.rollout]! }]),
     );
     this.rolloutIndex = new Map(w.tasks.filter((t) => t.kind === "cancel").map((t) => [s.rolloutIds[t.rollout]!, t.rollout]));
   }
@@ -171,10 +191,21 @@ export class CancelWatcher {
           const via = others[this.rr++ % others.length]!;
           try {
             const res = await this.api.call<{ results?: { outcome: string }[]; error?: { code: string } }>(
-              "POST", `/rollouts/${rolloutId}/task-runs/cancel`, { taskRunIds: [run.id] }, via,
+              "POST",
+              `/rollouts/${rolloutId}/task-runs/cancel`,
+              { taskRunIds: [run.id] },
+              via,
             );
             const outcome = res.body?.results?.[0]?.outcome ?? res.body?.error?.code ?? "?";
-            this.events.push({ taskKey: target.key, runId: run.id, owner: run.replicaId, via: via.id, at: Date.now(), status: res.status, outcome });
+            this.events.push({
+              taskKey: target.key,
+              runId: run.id,
+              owner: run.replicaId,
+              via: via.id,
+              at: Date.now(),
+              status: res.status,
+              outcome,
+            });
             if (res.status < 500) this.pending.delete(t.id);
           } catch {
             /* the replica went down under the call: try again next round */

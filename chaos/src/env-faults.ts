@@ -25,7 +25,13 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
  * A network fault on one path for `downMs`, then healed: the control path of `slot`, or the target path
  * of every replica. Fills in `event` (at, endedAt, detail).
  */
-export async function runPathFault(f: PlannedFault, slot: number, world: FaultWorld, event: FaultEvent, log: (line: string) => void): Promise<void> {
+export async function runPathFault(
+  f: PlannedFault,
+  slot: number,
+  world: FaultWorld,
+  event: FaultEvent,
+  log: (line: string) => void,
+): Promise<void> {
   const target = f.kind.endsWith("-target");
   const proxy = target ? world.targetProxy : world.controlProxies[slot]!;
   const path = target ? "every replica ↔ targets" : `${event.replica} ↔ control database`;
@@ -33,12 +39,22 @@ export async function runPathFault(f: PlannedFault, slot: number, world: FaultWo
   else if (f.kind.startsWith("reset")) proxy.reset();
   else proxy.latency(f.latencyMs ?? 100);
   event.at = Date.now();
-  const what = f.kind.startsWith("latency") ? `+${f.latencyMs} ms latency` : f.kind.startsWith("reset") ? "connections reset" : "black hole";
+  const what = f.kind.startsWith("latency")
+    ? `+${f.latencyMs} ms latency`
+    : f.kind.startsWith("reset")
+      ? "connections reset"
+      : "black hole";
   log(`${what} on ${path}${event.runs.length ? ` (it owned ${event.runs.length} running)` : ""} for ${secs(f.downMs)}`);
   await delay(f.downMs);
   proxy.heal({ sever: f.sever });
   event.endedAt = Date.now();
-  event.detail = f.kind.startsWith("blackhole") ? (f.sever ? "severed" : "resumed") : f.kind.startsWith("latency") ? `${f.latencyMs} ms` : undefined;
+  event.detail = f.kind.startsWith("blackhole")
+    ? f.sever
+      ? "severed"
+      : "resumed"
+    : f.kind.startsWith("latency")
+      ? `${f.latencyMs} ms`
+      : undefined;
   log(`healed ${path}${event.detail ? ` (${event.detail})` : ""}`);
 }
 
@@ -59,8 +75,14 @@ export async function runRestart(f: PlannedFault, world: FaultWorld, event: Faul
  * recovery check covers the runs the skewed replica owned then.
  */
 export async function runClockSkew(
-  f: PlannedFault, slot: number, replicas: ReplicaSet, event: FaultEvent, events: FaultEvent[],
-  restarts: Promise<void>[], owned: (replicaId: string) => Promise<FaultEvent["runs"]>, log: (line: string) => void,
+  f: PlannedFault,
+  slot: number,
+  replicas: ReplicaSet,
+  event: FaultEvent,
+  events: FaultEvent[],
+  restarts: Promise<void>[],
+  owned: (replicaId: string) => Promise<FaultEvent["runs"]>,
+  log: (line: string) => void,
 ): Promise<void> {
   const offset = f.offsetMs ?? 0;
   const killed = replicas.kill(slot);
@@ -76,7 +98,14 @@ export async function runClockSkew(
     event.endedAt = Date.now();
     return;
   }
-  const end: FaultEvent = { kind: "kill", partOf: "clock-skew", replica: skewedId, at: 0, endedAt: 0, runs: await owned(skewedId).catch(() => []) };
+  const end: FaultEvent = {
+    kind: "kill",
+    partOf: "clock-skew",
+    replica: skewedId,
+    at: 0,
+    endedAt: 0,
+    runs: await owned(skewedId).catch(() => []),
+  };
   const again = replicas.kill(slot);
   end.at = Date.now();
   event.endedAt = end.at;

@@ -6,9 +6,17 @@ import type { Rng } from "./rng.js";
  * path to the control database (one replica at a time), or every replica's path to the target cluster.
  */
 export const FAULT_KINDS = [
-  "kill", "freeze",
-  "blackhole-control", "blackhole-target", "reset-control", "reset-target", "latency-control", "latency-target",
-  "restart-control", "restart-target", "clock-skew",
+  "kill",
+  "freeze",
+  "blackhole-control",
+  "blackhole-target",
+  "reset-control",
+  "reset-target",
+  "latency-control",
+  "latency-target",
+  "restart-control",
+  "restart-target",
+  "clock-skew",
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -39,17 +47,25 @@ export function parseFaultSpec(spec: string): FaultKind[][] {
     const n = name.trim();
     if ((FAULT_KINDS as readonly string[]).includes(n)) return [n as FaultKind];
     const g = GROUPS[n];
-    if (!g) throw new Error(`unknown fault kind "${n}" (kinds: ${FAULT_KINDS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}; or all, both, none)`);
+    if (!g)
+      throw new Error(
+        `unknown fault kind "${n}" (kinds: ${FAULT_KINDS.join(", ")}; groups: ${Object.keys(GROUPS).join(", ")}; or all, both, none)`,
+      );
     return g;
   });
 }
 
 /** Whether a spec can draw a network fault (the replicas then reach PostgreSQL through the proxies). */
 export const usesProxies = (spec: string): boolean =>
-  parseFaultSpec(spec).flat().some((k) => k.startsWith("blackhole") || k.startsWith("reset") || k.startsWith("latency"));
+  parseFaultSpec(spec)
+    .flat()
+    .some((k) => k.startsWith("blackhole") || k.startsWith("reset") || k.startsWith("latency"));
 
 /** Whether a spec can draw a PostgreSQL restart (targets then live in their own cluster). */
-export const usesRestarts = (spec: string): boolean => parseFaultSpec(spec).flat().some((k) => k.startsWith("restart"));
+export const usesRestarts = (spec: string): boolean =>
+  parseFaultSpec(spec)
+    .flat()
+    .some((k) => k.startsWith("restart"));
 
 /** The original specs (kill and freeze only) keep their original, seed-compatible plan. */
 export const isLegacySpec = (spec: string) => spec === "both" || spec === "kill" || spec === "freeze" || spec === "none";

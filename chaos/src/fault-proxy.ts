@@ -40,7 +40,10 @@ export class FaultProxy {
   readonly stats = { accepted: 0, reset: 0, severed: 0 };
   port = 0;
 
-  constructor(readonly name: string, private readonly upstreamPort: number) {
+  constructor(
+    readonly name: string,
+    private readonly upstreamPort: number,
+  ) {
     this.server = net.createServer((client) => this.accept(client));
     this.server.on("error", () => undefined);
   }

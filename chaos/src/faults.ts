@@ -65,10 +65,11 @@ export async function runFaults(
 ): Promise<void> {
   const restarts: Promise<void>[] = [];
   const ownedBy = async (replicaId: string) => {
-    const q = () => control.query<{ id: string; lease_epoch: number }>(
-      "SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' AND owner_replica = $1",
-      [replicaId],
-    );
+    const q = () =>
+      control.query<{ id: string; lease_epoch: number }>(
+        "SELECT id, lease_epoch FROM task_run WHERE status = 'RUNNING' AND owner_replica = $1",
+        [replicaId],
+      );
     // The harness's own pool may still hold a session a control-database restart ended: one retry.
     const res = await q().catch(() => q());
     return res.rows.map((r) => ({ id: r.id, epoch: r.lease_epoch }));
@@ -96,7 +97,10 @@ export async function runFaults(
     const victim = replicas.replicas[slot]!;
     // Only a victim that stops renewing has its runs taken over (invariant 7 checks those).
     const event: FaultEvent = {
-      kind: f.kind, replica: victim.id, at: 0, endedAt: 0,
+      kind: f.kind,
+      replica: victim.id,
+      at: 0,
+      endedAt: 0,
       runs: TAKEOVER_FAULTS.has(f.kind) ? await ownedBy(victim.id) : [],
     };
     if (f.kind === "clock-skew") {

@@ -111,27 +111,63 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // The CI run: < 3 minutes with 3 replicas on a 2-core machine. Kill, freeze, a network black hole and
   // a PostgreSQL restart (which path and which cluster: drawn), each once first, in a seeded order.
   short: {
-    replicas: 3, durationS: 45, tasks: 300, databases: 12, sleepMs: [100, 800], quiesceTimeoutMs: 60_000,
-    faults: "kill,freeze,blackhole,restart", faultGapMs: 4000, slowShare: 0.05,
+    replicas: 3,
+    durationS: 45,
+    tasks: 300,
+    databases: 12,
+    sleepMs: [100, 800],
+    quiesceTimeoutMs: 60_000,
+    faults: "kill,freeze,blackhole,restart",
+    faultGapMs: 4000,
+    slowShare: 0.05,
     mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 2 },
   },
   // The documented run (docs/reliability.md): ≥ 10 minutes with 5 replicas, every fault kind.
-  long: { replicas: 5, durationS: 600, tasks: 3000, databases: 40, rolloutsPer100: 0.5, submitSpread: 0.8, sleepMs: [100, 800], leaseTtlMs: 5000, heartbeatMs: 1500, sweepMs: 1000, faultGapMs: 12_000, quiesceTimeoutMs: 300_000, faults: "all", slowShare: 0.05,
-    mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 2 } },
+  long: {
+    replicas: 5,
+    durationS: 600,
+    tasks: 3000,
+    databases: 40,
+    rolloutsPer100: 0.5,
+    submitSpread: 0.8,
+    sleepMs: [100, 800],
+    leaseTtlMs: 5000,
+    heartbeatMs: 1500,
+    sweepMs: 1000,
+    faultGapMs: 12_000,
+    quiesceTimeoutMs: 300_000,
+    faults: "all",
+    slowShare: 0.05,
+    mix: { schema: 30, sdl: 8, data: 40, fail: 4, cancel: 4, nontx: 3, cic: 2 },
+  },
   // The sweeper against non-re-runnable changes: owners frozen or cut off from the control database
   // while their CREATE INDEX CONCURRENTLY (8–12 s, outside a transaction) runs on a target; the sweeper
   // ends those runs, and the next sequential change on the database must not begin while the index
   // build still runs (invariant 9). Few databases and no parallel limit, so that next change is due.
   "sweep-gate": {
-    replicas: 3, durationS: 40, tasks: 120, databases: 4, limits: [0], sleepMs: [100, 400], cicSleepMs: [8000, 12_000],
+    replicas: 3,
+    durationS: 40,
+    tasks: 120,
+    databases: 4,
+    limits: [0],
+    sleepMs: [100, 400],
+    cicSleepMs: [8000, 12_000],
     mix: { schema: 30, sdl: 10, data: 20, fail: 0, cancel: 0, nontx: 0, cic: 12 },
-    faults: "freeze,blackhole-control", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
+    faults: "freeze,blackhole-control",
+    faultGapMs: 4000,
+    quiesceTimeoutMs: 60_000,
   },
   // Self-test of invariant 8 (no stuck run): replicas whose leases last 11 days (while the harness's
   // bound assumes the preset's 3 s). No sweeper ever takes a killed replica's runs: they stay RUNNING.
   "break-lease": {
     // The quiescence wait (which cannot end) outlasts the bound of 25.7 s after the kill.
-    replicas: 3, durationS: 15, tasks: 80, databases: 6, faults: "kill", faultGapMs: 4000, quiesceTimeoutMs: 30_000,
+    replicas: 3,
+    durationS: 15,
+    tasks: 80,
+    databases: 6,
+    faults: "kill",
+    faultGapMs: 4000,
+    quiesceTimeoutMs: 30_000,
     replicaEnv: { RUNWAY_LEASE_TTL_MS: "1000000000" },
   },
   // Self-test: promotion without the advisory lock. Sixteen run-at ladders, one after the other, each of
@@ -141,18 +177,39 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // Without the lock, two such passes that overlap both promote, and the two statements run side by side
   // (mutual exclusion and parallel limit). With the lock (`--break none`), the same workload passes.
   "break-lock": {
-    testBreak: "lock", replicas: 3, durationS: 21, databases: 12, limits: [1], sleepMs: [400, 600],
-    mix: { schema: 60, sdl: 40, data: 0, fail: 0, cancel: 0, nontx: 0, cic: 0 }, versionedShare: 0, pollMs: 100,
+    testBreak: "lock",
+    replicas: 3,
+    durationS: 21,
+    databases: 12,
+    limits: [1],
+    sleepMs: [400, 600],
+    mix: { schema: 60, sdl: 40, data: 0, fail: 0, cancel: 0, nontx: 0, cic: 0 },
+    versionedShare: 0,
+    pollMs: 100,
     ladders: { count: 16, offsetsMs: [0, 5, 7, 9, 11, 13, 15, 17, 20, 24, 30, 40], firstAtMs: 8000, gapMs: 800, cancelAfterMs: 400 },
-    deadlockTimeoutMs: 100, faults: "none", quiesceTimeoutMs: 30_000,
+    deadlockTimeoutMs: 100,
+    faults: "none",
+    quiesceTimeoutMs: 30_000,
   },
   // Self-test: owner writes without the lease fence. Freezes longer than the lease, statements longer
   // than the freezes: a frozen owner wakes up while its statement is still running on the target, after
   // its run was taken over, and commits anyway. (A statement that ends early in the freeze leaves its
   // transaction idle, and the executor's idle bound, three quarters of a lease, ends it before the wake.)
   "break-fencing": {
-    testBreak: "fencing", replicas: 3, durationS: 25, tasks: 60, databases: 12, sleepMs: [6000, 9000],
-    limits: [0], mix: { schema: 20, sdl: 0, data: 80, fail: 0, cancel: 0, nontx: 0, cic: 0 }, leaseTtlMs: 2000, heartbeatMs: 500, sweepMs: 400, faults: "freeze", faultGapMs: 4000, quiesceTimeoutMs: 60_000,
+    testBreak: "fencing",
+    replicas: 3,
+    durationS: 25,
+    tasks: 60,
+    databases: 12,
+    sleepMs: [6000, 9000],
+    limits: [0],
+    mix: { schema: 20, sdl: 0, data: 80, fail: 0, cancel: 0, nontx: 0, cic: 0 },
+    leaseTtlMs: 2000,
+    heartbeatMs: 500,
+    sweepMs: 400,
+    faults: "freeze",
+    faultGapMs: 4000,
+    quiesceTimeoutMs: 60_000,
   },
 };
 
@@ -179,11 +236,24 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
   const { values } = parseArgs({
     args: argv,
     options: {
-      preset: { type: "string" }, replicas: { type: "string" }, duration: { type: "string" }, seed: { type: "string" },
-      tasks: { type: "string" }, databases: { type: "string" }, concurrency: { type: "string" },
-      "lease-ms": { type: "string" }, "heartbeat-ms": { type: "string" }, "sweep-ms": { type: "string" },
-      "poll-ms": { type: "string" }, faults: { type: "string" }, "fault-gap-ms": { type: "string" },
-      "retry-s": { type: "string" }, break: { type: "string" }, out: { type: "string" }, quiet: { type: "boolean" }, help: { type: "boolean", short: "h" },
+      preset: { type: "string" },
+      replicas: { type: "string" },
+      duration: { type: "string" },
+      seed: { type: "string" },
+      tasks: { type: "string" },
+      databases: { type: "string" },
+      concurrency: { type: "string" },
+      "lease-ms": { type: "string" },
+      "heartbeat-ms": { type: "string" },
+      "sweep-ms": { type: "string" },
+      "poll-ms": { type: "string" },
+      faults: { type: "string" },
+      "fault-gap-ms": { type: "string" },
+      "retry-s": { type: "string" },
+      break: { type: "string" },
+      out: { type: "string" },
+      quiet: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
     },
     allowPositionals: false,
   });

@@ -50,9 +50,20 @@ export class ReplicaSet {
   /** Processes that exited without the harness ending them. */
   readonly crashes: string[] = [];
 
-  constructor(private readonly cfg: ReplicaEnv, ports: number[]) {
+  constructor(
+    private readonly cfg: ReplicaEnv,
+    ports: number[],
+  ) {
     this.replicas = ports.map((port, slot) => ({
-      slot, port, generation: 0, id: "", state: "dead", proc: undefined, exited: Promise.resolve(), expectExit: false, clockOffsetMs: 0,
+      slot,
+      port,
+      generation: 0,
+      id: "",
+      state: "dead",
+      proc: undefined,
+      exited: Promise.resolve(),
+      expectExit: false,
+      clockOffsetMs: 0,
     }));
   }
 

@@ -9,7 +9,14 @@ export interface Report {
   outDir: string;
   options: ChaosOptions;
   workload: Record<string, number>;
-  harness: { kills: number; freezes: number; faults: Record<string, number>; cancels: Record<string, number>; retries: number; crashes: string[] };
+  harness: {
+    kills: number;
+    freezes: number;
+    faults: Record<string, number>;
+    cancels: Record<string, number>;
+    retries: number;
+    crashes: string[];
+  };
   quiescent: boolean;
   timings: Record<string, number>;
   checks: CheckResult[];
@@ -56,7 +63,11 @@ export function formatTable(checks: CheckResult[]): string {
   const rows = checks.map((c) => [c.name, c.ok ? "PASS" : `FAIL (${c.violations.length})`, c.detail]);
   const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length), i === 0 ? 9 : 6));
   const line = (cells: string[]) => `| ${cells[0]!.padEnd(widths[0]!)} | ${cells[1]!.padEnd(widths[1]!)} | ${cells[2]} |`;
-  const out = [line(["Invariant", "Result", "Detail"]), `|${"-".repeat(widths[0]! + 2)}|${"-".repeat(widths[1]! + 2)}|--------|`, ...rows.map(line)];
+  const out = [
+    line(["Invariant", "Result", "Detail"]),
+    `|${"-".repeat(widths[0]! + 2)}|${"-".repeat(widths[1]! + 2)}|--------|`,
+    ...rows.map(line),
+  ];
   for (const c of checks.filter((x) => !x.ok)) {
     out.push("", `${c.name}: violations`);
     for (const v of summarize(c.violations)) out.push(`  - ${v}`);

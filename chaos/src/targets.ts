@@ -37,19 +37,38 @@ export interface TargetRead {
 
 /** Reads every target's journal, ledger and changed tables. */
 export async function readTargets(serverUrl: string, databases: string[]): Promise<TargetRead> {
-  const out: TargetRead = { journal: [], ledger: [], dataRows: new Map(), schemaApplied: new Set(), databases: new Set(), overlapsSeen: 0, cicOverlapsSeen: 0 };
+  const out: TargetRead = {
+    journal: [],
+    ledger: [],
+    dataRows: new Map(),
+    schemaApplied: new Set(),
+    databases: new Set(),
+    overlapsSeen: 0,
+    cicOverlapsSeen: 0,
+  };
   await withClient(serverUrl, async (c) => {
     const res = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'chaos\\_%'`);
     for (const r of res.rows) out.databases.add(r.datname);
   });
   for (const db of databases) {
     await withClient(withDatabase(serverUrl, db), async (c) => {
-      const j = await c.query(`SELECT marker, task_id, attempt, run_id, epoch, replica, schema_version, started_at, committed_at, pid, open_beside
+      const j =
+        await c.query(`SELECT marker, task_id, attempt, run_id, epoch, replica, schema_version, started_at, committed_at, pid, open_beside
         FROM chaos_journal ORDER BY id`);
       for (const r of j.rows) {
         out.journal.push({
-          db, marker: r.marker, taskId: r.task_id, attempt: r.attempt, runId: r.run_id, epoch: r.epoch, replica: r.replica,
-          schemaVersion: r.schema_version, startedAt: r.started_at, committedAt: r.committed_at, pid: r.pid, overlaps: r.open_beside,
+          db,
+          marker: r.marker,
+          taskId: r.task_id,
+          attempt: r.attempt,
+          runId: r.run_id,
+          epoch: r.epoch,
+          replica: r.replica,
+          schemaVersion: r.schema_version,
+          startedAt: r.started_at,
+          committedAt: r.committed_at,
+          pid: r.pid,
+          overlaps: r.open_beside,
         });
       }
       const seen = await c.query(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM chaos_overlap_seen`);
@@ -59,7 +78,8 @@ export async function readTargets(serverUrl: string, databases: string[]): Promi
       const hasLedger = (await c.query(`SELECT to_regclass('public.runway_ledger') IS NOT NULL AS ok`)).rows[0].ok as boolean;
       if (hasLedger) {
         const l = await c.query(`SELECT task_id, attempt, run_id, schema_version FROM runway_ledger`);
-        for (const r of l.rows) out.ledger.push({ db, taskId: r.task_id, attempt: r.attempt, runId: r.run_id, schemaVersion: r.schema_version });
+        for (const r of l.rows)
+          out.ledger.push({ db, taskId: r.task_id, attempt: r.attempt, runId: r.run_id, schemaVersion: r.schema_version });
       }
       const d = await c.query<{ marker: string; n: string }>(`SELECT marker, count(*) AS n FROM chaos_data GROUP BY marker`);
       for (const r of d.rows) out.dataRows.set(r.marker, Number(r.n));

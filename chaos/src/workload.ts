@@ -85,11 +85,19 @@ export function planWorkload(rng: Rng, o: ChaosOptions): Workload {
       // A slow schema change outlasts a lease: a takeover in its middle finds its session still running
       // (invariant 9). Drawn only when asked for, so other presets keep their seeded workloads.
       const slow = kind === "schema" && o.slowShare > 0 && rng.chance(o.slowShare);
-      const sleepMs = kind === "cic" ? rng.int(o.cicSleepMs[0], o.cicSleepMs[1])
-        : kind === "cancel" || slow ? rng.int(4000, 6000) : rng.int(o.sleepMs[0], o.sleepMs[1]);
+      const sleepMs =
+        kind === "cic"
+          ? rng.int(o.cicSleepMs[0], o.cicSleepMs[1])
+          : kind === "cancel" || slow
+            ? rng.int(4000, 6000)
+            : rng.int(o.sleepMs[0], o.sleepMs[1]);
       const scheduled = kind !== "cancel" && rng.chance(0.06);
       return {
-        key, kind, type: TaskTypeOf[kind], database, schemaVersion: null,
+        key,
+        kind,
+        type: TaskTypeOf[kind],
+        database,
+        schemaVersion: null,
         statement: statementFor(kind, key, sleepMs),
         scheduleDelayMs: scheduled ? rng.int(2000, 8000) : null,
         rollout: r,
@@ -117,11 +125,23 @@ export function planWorkload(rng: Rng, o: ChaosOptions): Workload {
     const own = Array.from({ length: o.ballast }, (_, i): PlannedTask => {
       const key = `b${pad(i, 5)}`;
       return {
-        key, kind: "ballast", type: TaskTypeOf.ballast, database: databases[i % databases.length]!, schemaVersion: null,
-        statement: statementFor("ballast", key, 0), scheduleDelayMs: BALLAST_DELAY_MS, rollout: r,
+        key,
+        kind: "ballast",
+        type: TaskTypeOf.ballast,
+        database: databases[i % databases.length]!,
+        schemaVersion: null,
+        statement: statementFor("ballast", key, 0),
+        scheduleDelayMs: BALLAST_DELAY_MS,
+        rollout: r,
       };
     });
-    rollouts.push({ index: r, projectId: "chaos-ballast", title: "chaos ballast", stages: [{ environment: "later", tasks: own }], submitAtMs: 0 });
+    rollouts.push({
+      index: r,
+      projectId: "chaos-ballast",
+      title: "chaos ballast",
+      stages: [{ environment: "later", tasks: own }],
+      submitAtMs: 0,
+    });
     tasks.push(...own);
   }
   assignVersions(rng, databases, tasks, o.versionedShare);
@@ -156,9 +176,15 @@ function planLadders(rng: Rng, o: ChaosOptions, databases: string[], projects: W
       const key = `t${pad(seq++, 5)}`;
       const kind = rng.weighted(mix);
       return {
-        key, kind, type: TaskTypeOf[kind], database, schemaVersion: null,
+        key,
+        kind,
+        type: TaskTypeOf[kind],
+        database,
+        schemaVersion: null,
         statement: statementFor(kind, key, rng.int(o.sleepMs[0], o.sleepMs[1])),
-        scheduleDelayMs: offset, rollout: r, ladder: true,
+        scheduleDelayMs: offset,
+        rollout: r,
+        ladder: true,
       };
     });
     rollouts.push({

@@ -27,42 +27,51 @@ function stuckInput(over: Partial<StuckInput>): StuckInput {
 
 describe("no stuck run", () => {
   it("flags a claim that never ends (RUNNING at the end) and one that ended long after the bound", () => {
-    const r = findStuckRuns(stuckInput({
-      runs: [{ id: "1", taskId: "11", status: "RUNNING" }, { id: "2", taskId: "12", status: "DONE" }],
-      statusLog: [
-        { runId: "1", at: s(90), status: "RUNNING", epoch: 1, replica: "r1g1" },
-        { runId: "2", at: s(110), status: "RUNNING", epoch: 2, replica: "r2g1" },
-        { runId: "2", at: s(150), status: "DONE", replica: "r2g1" },
-      ],
-    }));
+    const r = findStuckRuns(
+      stuckInput({
+        runs: [
+          { id: "1", taskId: "11", status: "RUNNING" },
+          { id: "2", taskId: "12", status: "DONE" },
+        ],
+        statusLog: [
+          { runId: "1", at: s(90), status: "RUNNING", epoch: 1, replica: "r1g1" },
+          { runId: "2", at: s(110), status: "RUNNING", epoch: 2, replica: "r2g1" },
+          { runId: "2", at: s(150), status: "DONE", replica: "r2g1" },
+        ],
+      }),
+    );
     assert.equal(r.violations.length, 2, r.violations.join("\n"));
     assert.match(r.violations[0]!, /run 1: claim of epoch 1 by r1g1 .* still RUNNING at the end/);
     assert.match(r.violations[1]!, /run 2: claim of epoch 2 .* lasted 40\.0 s .* became DONE/);
   });
 
   it("does not count time inside a fault: a claim held through a 60 s black hole and done 10 s after it healed is fine", () => {
-    const r = findStuckRuns(stuckInput({
-      runs: [{ id: "1", taskId: "11", status: "DONE" }],
-      statusLog: [
-        { runId: "1", at: s(10), status: "RUNNING", epoch: 1, replica: "r1g1" },
-        { runId: "1", at: s(80), status: "DONE", replica: "r1g1" },
-      ],
-      faults: [{ at: s(12), endedAt: s(70) }],
-    }));
+    const r = findStuckRuns(
+      stuckInput({
+        runs: [{ id: "1", taskId: "11", status: "DONE" }],
+        statusLog: [
+          { runId: "1", at: s(10), status: "RUNNING", epoch: 1, replica: "r1g1" },
+          { runId: "1", at: s(80), status: "DONE", replica: "r1g1" },
+        ],
+        faults: [{ at: s(12), endedAt: s(70) }],
+      }),
+    );
     assert.deepEqual(r.violations, []);
     assert.equal(r.longestMs, 12_000);
   });
 
   it("a backlog is not a stuck run: PENDING and AVAILABLE waits do not count, final runs pass", () => {
-    const r = findStuckRuns(stuckInput({
-      runs: [{ id: "1", taskId: "11", status: "DONE" }],
-      statusLog: [
-        { runId: "1", at: s(0), status: "PENDING", replica: null },
-        { runId: "1", at: s(60), status: "AVAILABLE", replica: null },
-        { runId: "1", at: s(150), status: "RUNNING", epoch: 1, replica: "r1g1" },
-        { runId: "1", at: s(151), status: "DONE", replica: "r1g1" },
-      ],
-    }));
+    const r = findStuckRuns(
+      stuckInput({
+        runs: [{ id: "1", taskId: "11", status: "DONE" }],
+        statusLog: [
+          { runId: "1", at: s(0), status: "PENDING", replica: null },
+          { runId: "1", at: s(60), status: "AVAILABLE", replica: null },
+          { runId: "1", at: s(150), status: "RUNNING", epoch: 1, replica: "r1g1" },
+          { runId: "1", at: s(151), status: "DONE", replica: "r1g1" },
+        ],
+      }),
+    );
     assert.deepEqual(r.violations, []);
   });
 
@@ -72,7 +81,10 @@ describe("no stuck run", () => {
       { id: "12", rolloutId: "1", type: "DATABASE_SCHEMA_UPDATE", database: "d", schemaVersion: "1.10", status: "PENDING", limit: 1 },
       { id: "13", rolloutId: "1", type: "DATABASE_DATA_UPDATE", database: "d", schemaVersion: null, status: "PENDING", limit: 1 },
     ];
-    const runs = [{ id: "2", taskId: "12", status: "PENDING" }, { id: "3", taskId: "13", status: "AVAILABLE" }];
+    const runs = [
+      { id: "2", taskId: "12", status: "PENDING" },
+      { id: "3", taskId: "13", status: "AVAILABLE" },
+    ];
     const held = heldForGood(tasks, runs);
     assert.deepEqual([...held], ["2"]);
     const r = findStuckRuns(stuckInput({ runs, heldForGood: held }));
@@ -81,34 +93,64 @@ describe("no stuck run", () => {
   });
 
   it("measures fault-free time across overlapping and unhealed faults", () => {
-    const faults = [{ at: s(10), endedAt: s(20) }, { at: s(15), endedAt: s(30) }, { at: s(50), endedAt: 0 }];
+    const faults = [
+      { at: s(10), endedAt: s(20) },
+      { at: s(15), endedAt: s(30) },
+      { at: s(50), endedAt: 0 },
+    ];
     assert.equal(faultFreeMs(s(0), s(60), faults, s(55)), 60_000 - 20_000 - 5000);
   });
 });
 
 const row = (over: Partial<JournalRow>): JournalRow => ({
-  db: "chaos_db_00", marker: "t00001", taskId: "1", attempt: 1, runId: "10", epoch: 1, replica: "r1g1", schemaVersion: null,
-  startedAt: new Date(s(5)), committedAt: new Date(s(6)), pid: 4242, overlaps: null, ...over,
+  db: "chaos_db_00",
+  marker: "t00001",
+  taskId: "1",
+  attempt: 1,
+  runId: "10",
+  epoch: 1,
+  replica: "r1g1",
+  schemaVersion: null,
+  startedAt: new Date(s(5)),
+  committedAt: new Date(s(6)),
+  pid: 4242,
+  overlaps: null,
+  ...over,
 });
 
 describe("no gate freed early", () => {
   it("flags a sequential statement that began beside another one's open transaction, naming it", () => {
-    const r = findEarlyGates([
-      row({}),
-      row({ marker: "t00002", runId: "11", pid: 4343, overlaps: [{ pid: 4242, app: "runway run 10 attempt 1 epoch 1 r1g1", state: "active", xactStart: new Date(s(4)).toISOString() }] }),
-    ], 1);
+    const r = findEarlyGates(
+      [
+        row({}),
+        row({
+          marker: "t00002",
+          runId: "11",
+          pid: 4343,
+          overlaps: [{ pid: 4242, app: "runway run 10 attempt 1 epoch 1 r1g1", state: "active", xactStart: new Date(s(4)).toISOString() }],
+        }),
+      ],
+      1,
+    );
     assert.equal(r.violations.length, 1);
-    assert.match(r.violations[0]!, /t00002 \(run 11 epoch 1, r1g1, pid 4343\) began at .* while pid 4242 "runway run 10 attempt 1 epoch 1 r1g1" \(active/);
+    assert.match(
+      r.violations[0]!,
+      /t00002 \(run 11 epoch 1, r1g1, pid 4343\) began at .* while pid 4242 "runway run 10 attempt 1 epoch 1 r1g1" \(active/,
+    );
   });
 
   it("flags overlaps seen by attempts that rolled back (only their count survives)", () => {
     const r = findEarlyGates([row({})], 2);
-    assert.deepEqual(r.violations, ["2 more sequential statement(s) began beside an open sequential transaction and then rolled back (a rollback keeps only the count)"]);
+    assert.deepEqual(r.violations, [
+      "2 more sequential statement(s) began beside an open sequential transaction and then rolled back (a rollback keeps only the count)",
+    ]);
   });
 
   it("flags a CREATE INDEX CONCURRENTLY that ran beside an older open transaction (counted by the index expression)", () => {
     const r = findEarlyGates([row({})], 0, 1);
-    assert.deepEqual(r.violations, ["1 non-transactional schema change(s) (CREATE INDEX CONCURRENTLY) ran while a sequential transaction that began before them was still open"]);
+    assert.deepEqual(r.violations, [
+      "1 non-transactional schema change(s) (CREATE INDEX CONCURRENTLY) ran while a sequential transaction that began before them was still open",
+    ]);
   });
 
   it("passes statements that saw no open sequential transaction", () => {
@@ -117,12 +159,19 @@ describe("no gate freed early", () => {
 });
 
 describe("fault plan", () => {
-  const o = (faults: string, extra: Partial<ChaosOptions> = {}) => ({ ...(parseOptions(["--preset", "short", "--seed", "1"]) as ChaosOptions), faults, ...extra });
+  const o = (faults: string, extra: Partial<ChaosOptions> = {}) => ({
+    ...(parseOptions(["--preset", "short", "--seed", "1"]) as ChaosOptions),
+    faults,
+    ...extra,
+  });
 
   it("the short preset's plan starts with one fault of each of its four kinds, for every seed", () => {
     for (let seed = 0; seed < 50; seed++) {
       const plan = planMixedFaults(Rng.fromSeed(seed).fork(1), o(PRESETS.short!.faults!), parseFaultSpec(PRESETS.short!.faults!));
-      const first = plan.slice(0, 4).map((f) => f.kind.split("-")[0]).sort();
+      const first = plan
+        .slice(0, 4)
+        .map((f) => f.kind.split("-")[0])
+        .sort();
       assert.deepEqual(first, ["blackhole", "freeze", "kill", "restart"], `seed ${seed}`);
     }
   });
@@ -144,15 +193,26 @@ async function echo(): Promise<{ port: number; conns: net.Socket[]; close: () =>
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
   return {
-    port: (srv.address() as net.AddressInfo).port, conns,
-    close: () => new Promise<void>((r) => { for (const c of conns) c.destroy(); srv.close(() => r()); }),
+    port: (srv.address() as net.AddressInfo).port,
+    conns,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const c of conns) c.destroy();
+        srv.close(() => r());
+      }),
   };
 }
 
 /** Sends `msg`, resolves with the first reply, or "timeout" / "error: CODE" within `ms`. */
 function ask(sock: net.Socket, msg: string, ms: number): Promise<string> {
   return new Promise((resolve) => {
-    const done = (v: string) => { clearTimeout(t); sock.off("data", onData); sock.off("error", onErr); sock.off("close", onClose); resolve(v); };
+    const done = (v: string) => {
+      clearTimeout(t);
+      sock.off("data", onData);
+      sock.off("error", onErr);
+      sock.off("close", onClose);
+      resolve(v);
+    };
     const onData = (d: Buffer) => done(String(d));
     const onErr = (e: NodeJS.ErrnoException) => done(`error: ${e.code}`);
     const onClose = () => done("closed");
@@ -164,10 +224,11 @@ function ask(sock: net.Socket, msg: string, ms: number): Promise<string> {
   });
 }
 
-const connect = (port: number) => new Promise<net.Socket>((resolve, reject) => {
-  const c = net.connect({ port, host: "127.0.0.1" }, () => resolve(c));
-  c.once("error", reject);
-});
+const connect = (port: number) =>
+  new Promise<net.Socket>((resolve, reject) => {
+    const c = net.connect({ port, host: "127.0.0.1" }, () => resolve(c));
+    c.once("error", reject);
+  });
 
 describe("fault proxy", () => {
   it("forwards, black-holes without closing, resumes in order, severs, resets and delays", async () => {
@@ -217,9 +278,18 @@ describe("fault proxy", () => {
 describe("clock-skew preload", () => {
   it("moves Date.now and new Date() by the offset, not dates built from a value", () => {
     const preload = path.join(path.dirname(fileURLToPath(import.meta.url)), "../src/clock-skew.ts");
-    const out = execFileSync(process.execPath, ["--import", "tsx", "--import", preload, "-e",
-      "console.log(JSON.stringify([Date.now(), new Date().getTime(), new Date(0).getTime(), new Date() instanceof Date]))"],
-    { env: { ...process.env, CHAOS_CLOCK_OFFSET_MS: "-300000" }, encoding: "utf8" });
+    const out = execFileSync(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "--import",
+        preload,
+        "-e",
+        "console.log(JSON.stringify([Date.now(), new Date().getTime(), new Date(0).getTime(), new Date() instanceof Date]))",
+      ],
+      { env: { ...process.env, CHAOS_CLOCK_OFFSET_MS: "-300000" }, encoding: "utf8" },
+    );
     const [now, newDate, zero, isDate] = JSON.parse(out) as [number, number, number, boolean];
     assert.ok(Math.abs(Date.now() - 300_000 - now) < 10_000, `Date.now() ${now}`);
     assert.ok(Math.abs(Date.now() - 300_000 - newDate) < 10_000, `new Date() ${newDate}`);

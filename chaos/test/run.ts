@@ -31,8 +31,15 @@ const scenarios: Scenario[] = [
     preset: "short",
     seed: 3,
     expect: (r) => {
-      if (!r.ok) return `violations: ${r.checks.filter((c) => !c.ok).map((c) => c.name).join(", ")}`;
-      const n = (prefix: string) => Object.entries(r.harness.faults).filter(([k]) => k.startsWith(prefix)).reduce((a, [, x]) => a + x, 0);
+      if (!r.ok)
+        return `violations: ${r.checks
+          .filter((c) => !c.ok)
+          .map((c) => c.name)
+          .join(", ")}`;
+      const n = (prefix: string) =>
+        Object.entries(r.harness.faults)
+          .filter(([k]) => k.startsWith(prefix))
+          .reduce((a, [, x]) => a + x, 0);
       const missing = ["kill", "freeze", "blackhole", "restart"].filter((k) => n(k) === 0);
       if (missing.length) return `every kind of fault must run; missing: ${missing.join(", ")} (ran: ${JSON.stringify(r.harness.faults)})`;
       return null;

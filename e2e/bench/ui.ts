@@ -36,8 +36,16 @@ async function seed(api: Api, pgUrl: string): Promise<string> {
   ]);
   const ids = (await api.tasks(rolloutId)).map((t) => t.id);
   // A spread of statuses without executing anything: skipped, scheduled far ahead (PENDING), not started.
-  await api.skip(rolloutId, ids.filter((_, i) => i % 10 < 3), "bench");
-  await api.run(rolloutId, ids.filter((_, i) => i % 10 >= 3 && i % 10 < 6), new Date(Date.now() + 7 * 86_400_000).toISOString());
+  await api.skip(
+    rolloutId,
+    ids.filter((_, i) => i % 10 < 3),
+    "bench",
+  );
+  await api.run(
+    rolloutId,
+    ids.filter((_, i) => i % 10 >= 3 && i % 10 < 6),
+    new Date(Date.now() + 7 * 86_400_000).toISOString(),
+  );
   return rolloutId;
 }
 
@@ -61,7 +69,9 @@ async function chipSwitch(page: Page, chip: string): Promise<number> {
       if (button.getAttribute("aria-pressed") !== "true") return false;
       const rows = [...document.querySelectorAll("tr[data-task-id]")];
       if (rows.length === 0) return false;
-      return chip === "ALL" ? new Set(rows.map((r) => r.getAttribute("data-status"))).size > 1 : rows.every((r) => r.getAttribute("data-status") === chip);
+      return chip === "ALL"
+        ? new Set(rows.map((r) => r.getAttribute("data-status"))).size > 1
+        : rows.every((r) => r.getAttribute("data-status") === chip);
     };
     await new Promise<void>((resolve) => {
       const check = () => (done() ? requestAnimationFrame(() => resolve()) : requestAnimationFrame(check));
@@ -139,7 +149,12 @@ async function main() {
         generatedAt: new Date().toISOString(),
         // Other work on the machine skews every number: the load average says how busy it was.
         loadAverage: os.loadavg().map(round),
-        machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+        machine: {
+          cpus: os.cpus().length,
+          cpuModel: os.cpus()[0]?.model,
+          memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+          node: process.version,
+        },
         browser: `chromium ${browser.version()} (headless, --disable-gpu)`,
         tasks: TASKS,
         statuses: { SKIPPED: 3000, PENDING: 3000, NOT_STARTED: 4000 },
@@ -152,7 +167,12 @@ async function main() {
         },
         chipSwitch: {
           medianMs: round(median(switches.map((s) => s.ms))),
-          p95Ms: round(pct(switches.map((s) => s.ms), 95)),
+          p95Ms: round(
+            pct(
+              switches.map((s) => s.ms),
+              95,
+            ),
+          ),
           maxMs: round(Math.max(...switches.map((s) => s.ms))),
           samples: switches.map((s) => ({ chip: s.chip, ms: round(s.ms) })),
         },
@@ -169,7 +189,13 @@ async function main() {
       const out = path.join(REPO_ROOT, "bench/results/ui.json");
       mkdirSync(path.dirname(out), { recursive: true });
       writeFileSync(out, JSON.stringify(result, null, 2) + "\n");
-      console.log(JSON.stringify({ firstRender: result.firstRender.medianMs, chipSwitch: result.chipSwitch.medianMs, scroll: result.scroll }, null, 2));
+      console.log(
+        JSON.stringify(
+          { firstRender: result.firstRender.medianMs, chipSwitch: result.chipSwitch.medianMs, scroll: result.scroll },
+          null,
+          2,
+        ),
+      );
       console.log(`wrote ${out}`);
     } finally {
       await browser.close();

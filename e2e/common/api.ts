@@ -31,7 +31,11 @@ export class Api {
     const headers: Record<string, string> = { cookie: this.cookie };
     if (body !== undefined) headers["content-type"] = "application/json";
     if (method !== "GET") headers["x-csrf-token"] = this.csrf;
-    const res = await fetch(`${this.baseUrl}/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${this.baseUrl}/api/v1${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
     return (text ? JSON.parse(text) : undefined) as T;
@@ -88,6 +92,7 @@ export class Api {
   /** Cancels every active run of a rollout (test clean-up: frees the workers for the next test). */
   async cancelAll(rolloutId: string) {
     const active = (await this.tasks(rolloutId)).filter((t) => ["PENDING", "AVAILABLE", "RUNNING"].includes(t.status) && t.latestRun);
-    if (active.length) await this.call("POST", `/rollouts/${rolloutId}/task-runs/cancel`, { taskRunIds: active.map((t) => t.latestRun!.id) });
+    if (active.length)
+      await this.call("POST", `/rollouts/${rolloutId}/task-runs/cancel`, { taskRunIds: active.map((t) => t.latestRun!.id) });
   }
 }

@@ -35,7 +35,9 @@ export async function createGatesRollout(api: Api, projectId: string): Promise<G
   const tasks = await api.tasks(rolloutId);
   const [a, b, c, d, e, v1, v2] = tasks.map((t) => t.id) as [string, string, string, string, string, string, string];
   await api.run(rolloutId, [a, b, c]);
-  await expect.poll(async () => statusesOf(await api.tasks(rolloutId), [a, b, c]), { timeout: 30_000 }).toEqual(["AVAILABLE", "AVAILABLE", "RUNNING"]);
+  await expect
+    .poll(async () => statusesOf(await api.tasks(rolloutId), [a, b, c]), { timeout: 30_000 })
+    .toEqual(["AVAILABLE", "AVAILABLE", "RUNNING"]);
   await api.run(rolloutId, [d, e, v1, v2]);
   await expect
     .poll(async () => causesOf(await api.tasks(rolloutId), [d, e, v1, v2]), { timeout: 30_000 })
@@ -44,7 +46,10 @@ export async function createGatesRollout(api: Api, projectId: string): Promise<G
 }
 
 export function statusesOf(tasks: ApiTask[], ids: string[]): string[] {
-  return tasks.filter((t) => ids.includes(t.id)).map((t) => t.status).sort();
+  return tasks
+    .filter((t) => ids.includes(t.id))
+    .map((t) => t.status)
+    .sort();
 }
 
 export function causesOf(tasks: ApiTask[], ids: string[]): (string | undefined)[] {

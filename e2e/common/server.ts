@@ -40,7 +40,10 @@ async function waitReady(url: string, child: ChildProcess, log: () => string, ti
   child.once("exit", () => (exited = true));
   while (Date.now() < deadline) {
     if (exited) throw new Error(`server exited before it was ready:\n${log().slice(-20_000)}`);
-    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return;
     // Poll the condition (readiness), not a fixed delay for state.
     await new Promise((r) => setTimeout(r, 200));

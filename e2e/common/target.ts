@@ -13,7 +13,9 @@ interface PgClient {
   end(): Promise<void>;
 }
 // pg from the server package: the e2e package needs no driver of its own for this one setup step.
-const pg = createRequire(path.join(REPO_ROOT, "apps/server/package.json"))("pg") as { Client: new (o: { connectionString: string }) => PgClient };
+const pg = createRequire(path.join(REPO_ROOT, "apps/server/package.json"))("pg") as {
+  Client: new (o: { connectionString: string }) => PgClient;
+};
 
 export const TARGET_DB = "e2e_target";
 const ROLE = "e2e_target";

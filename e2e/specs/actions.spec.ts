@@ -2,7 +2,12 @@ import { expect, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
 import { TARGET_DB } from "../common/target.js";
 
-const task = (statement: string, database = TARGET_DB): NewTask => ({ type: "DATABASE_DATA_UPDATE", instanceId: "local", database, statement });
+const task = (statement: string, database = TARGET_DB): NewTask => ({
+  type: "DATABASE_DATA_UPDATE",
+  instanceId: "local",
+  database,
+  statement,
+});
 
 test.describe("task actions", () => {
   test("run a task at a future time and see its RUN_AT badge; a past time is refused", async ({ page, signIn, env }) => {
@@ -39,7 +44,7 @@ test.describe("task actions", () => {
     await expect(badge).toHaveAttribute("data-cause", "RUN_AT");
     await expect(badge).toContainText("Scheduled for");
     await expect(badge).toContainText("(in 2 hours)");
-    if ((await page.evaluate((s) => new Date(s.replace(" ", "T")).toDateString() === new Date().toDateString(), future))) {
+    if (await page.evaluate((s) => new Date(s.replace(" ", "T")).toDateString() === new Date().toDateString(), future)) {
       await expect(badge).toHaveText(`Scheduled for ${hhmm} (in 2 hours)`);
     }
     await env.admin.cancelAll(rolloutId);

@@ -63,7 +63,8 @@ test.describe("rollouts list", () => {
     await env.admin.createProject(project, 0);
     const task = { type: "DATABASE_DATA_UPDATE" as const, instanceId: "local", database: TARGET_DB, statement: "SELECT 1" };
     const ids: string[] = [];
-    for (let i = 1; i <= 21; i++) ids.push(await env.admin.createRollout(project, `Release ${i}`, [{ environment: "prod", tasks: [task, task] }]));
+    for (let i = 1; i <= 21; i++)
+      ids.push(await env.admin.createRollout(project, `Release ${i}`, [{ environment: "prod", tasks: [task, task] }]));
     const newest = ids[ids.length - 1]!;
     const [first] = await env.admin.tasks(newest);
     await env.admin.skip(newest, [first!.id], "not needed");

@@ -20,7 +20,10 @@ test.describe.serial("rollout page held by its gates", () => {
     await signIn("admin");
     await page.goto(`/rollouts/${gates.rolloutId}`);
     await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
-    const available = (await env.admin.tasks(gates.rolloutId)).filter((t) => t.status === "AVAILABLE").map((t) => t.id).sort();
+    const available = (await env.admin.tasks(gates.rolloutId))
+      .filter((t) => t.status === "AVAILABLE")
+      .map((t) => t.id)
+      .sort();
     expect(available).toHaveLength(2);
     const chip = page.getByTestId("chip-AVAILABLE");
     await expect(chip).toHaveAttribute("data-count", "2");
@@ -78,7 +81,9 @@ test.describe.serial("rollout page held by its gates", () => {
     await page.locator(".n-base-select-option", { hasText: "中文" }).click();
     await page.reload();
     await expect(page.getByTestId("chip-AVAILABLE")).toContainText("就绪");
-    await expect(page.locator(`tr[data-task-id="${gates.ids.limited[0]}"] [data-testid="waiting-cause"]`)).toHaveText("已达并行上限（3/3）");
+    await expect(page.locator(`tr[data-task-id="${gates.ids.limited[0]}"] [data-testid="waiting-cause"]`)).toHaveText(
+      "已达并行上限（3/3）",
+    );
   });
 
   test("the timeline draws the runs", async ({ page, signIn }) => {

@@ -26,7 +26,10 @@ test.describe("content security policy", () => {
     const project = uid("csp");
     await env.admin.createProject(project, 2);
     const rolloutId = await env.admin.createRollout(project, "CSP check", [
-      { environment: "staging", tasks: [{ type: "DATABASE_DATA_UPDATE", instanceId: "local", database: "postgres", statement: "SELECT 1" }] },
+      {
+        environment: "staging",
+        tasks: [{ type: "DATABASE_DATA_UPDATE", instanceId: "local", database: "postgres", statement: "SELECT 1" }],
+      },
     ]);
     const res = await page.goto("/login");
     const csp = res!.headers()["content-security-policy"]!;
@@ -68,7 +71,12 @@ test.describe("API tokens dialog", () => {
     expect(secret).toMatch(/^rwt_/);
     const row = dialog.getByTestId("token-row").filter({ hasText: "laptop cli" });
     await expect(row).toBeVisible();
-    const expires = new Date(Date.now() + 90 * 24 * 3600 * 1000).toLocaleDateString("en-US", { month: "short", day: "numeric", year: "numeric", timeZone: "Europe/Madrid" });
+    const expires = new Date(Date.now() + 90 * 24 * 3600 * 1000).toLocaleDateString("en-US", {
+      month: "short",
+      day: "numeric",
+      year: "numeric",
+      timeZone: "Europe/Madrid",
+    });
     await expect(row.getByTestId("token-expires")).toContainText(expires.split(",")[0]!);
 
     const me = await request.get("/api/v1/auth/me", { headers: { authorization: `Bearer ${secret}` } });

@@ -107,7 +107,11 @@ export class FakeApi {
     r("GET", "/projects/:id/rollouts", (req) => {
       const size = Number(req.query.get("pageSize") ?? 20);
       const from = Number(req.query.get("pageToken") ?? 0);
-      const all = Array.from({ length: this.rolloutCount }, (_, i) => ({ ...this.rollout, id: String(this.rolloutCount - i), title: `Rollout ${this.rolloutCount - i}` }));
+      const all = Array.from({ length: this.rolloutCount }, (_, i) => ({
+        ...this.rollout,
+        id: String(this.rolloutCount - i),
+        title: `Rollout ${this.rolloutCount - i}`,
+      }));
       const next = from + size < all.length ? String(from + size) : null;
       return json(200, { rollouts: all.slice(from, from + size), nextPageToken: next });
     });
@@ -126,7 +130,11 @@ export class FakeApi {
       // Like the server's: "what changed after this read" — here, a snapshot of every task to compare with.
       const cursor = `c${this.snapshots.size + 1}`;
       this.snapshots.set(cursor, new Map(this.tasks.map((t) => [t.id, JSON.stringify(t)])));
-      return json(200, { tasks: list.slice(from, from + size), nextPageToken: from + size < list.length ? String(from + size) : null, cursor });
+      return json(200, {
+        tasks: list.slice(from, from + size),
+        nextPageToken: from + size < list.length ? String(from + size) : null,
+        cursor,
+      });
     });
     r("POST", "/rollouts/:id/tasks/run", (req) => {
       const { taskIds, runAt } = req.body as { taskIds: string[]; runAt?: string };
@@ -163,14 +171,27 @@ export class FakeApi {
       const t = this.tasks.find((x) => x.id === id);
       return json(200, { runs: t?.latestRun ? [t.latestRun] : [] });
     });
-    r("GET", "/task-runs/:id/logs", () => json(200, { entries: [{ id: "1", at: "2030-01-01T10:00:01Z", type: "STATUS", replicaId: "r1", message: "claimed", data: {} }], nextPageToken: null }));
+    r("GET", "/task-runs/:id/logs", () =>
+      json(200, {
+        entries: [{ id: "1", at: "2030-01-01T10:00:01Z", type: "STATUS", replicaId: "r1", message: "claimed", data: {} }],
+        nextPageToken: null,
+      }),
+    );
   }
 
   fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const url = new URL(String(input), "http://localhost");
-    const headers = Object.fromEntries(Object.entries((init?.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]));
+    const headers = Object.fromEntries(
+      Object.entries((init?.headers ?? {}) as Record<string, string>).map(([k, v]) => [k.toLowerCase(), v]),
+    );
     const method = init?.method ?? "GET";
-    const req: RecordedRequest = { method, path: url.pathname, query: url.searchParams, headers, body: init?.body ? JSON.parse(String(init.body)) : undefined };
+    const req: RecordedRequest = {
+      method,
+      path: url.pathname,
+      query: url.searchParams,
+      headers,
+      body: init?.body ? JSON.parse(String(init.body)) : undefined,
+    };
     this.requests.push(req);
     await this.beforeReply?.(req);
     let reply: Reply = err(404, "NOT_FOUND", `no route ${method} ${url.pathname}`);

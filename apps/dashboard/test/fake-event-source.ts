@@ -31,4 +31,3 @@ export class FakeEventSource {
     for (const fn of this.listeners.get(name) ?? []) fn(new MessageEvent(name, { data: JSON.stringify(data) }));
   }
 }
-

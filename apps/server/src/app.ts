@@ -81,7 +81,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(validation);
   await app.register(http);
   await app.register(openapi);
-  await app.register(context, { db: deps.db, pool: deps.pool, config: deps.config, metrics: deps.metrics, clock: deps.clock ?? systemClock, trust: deps.trust });
+  await app.register(context, {
+    db: deps.db,
+    pool: deps.pool,
+    config: deps.config,
+    metrics: deps.metrics,
+    clock: deps.clock ?? systemClock,
+    trust: deps.trust,
+  });
   await app.register(errors);
   await app.register(auth);
   await app.register(projectAccess);

@@ -57,7 +57,10 @@ function trustProxy(raw: string | undefined): boolean | number | string[] {
   if (raw === undefined || raw === "" || raw === "false" || raw === "0") return false;
   if (raw === "true") return true;
   if (/^[1-9][0-9]?$/.test(raw)) return Number(raw);
-  return raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
@@ -71,7 +74,9 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): n
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv): Config {
   const config = readConfig(env, argv);
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
-    throw new Error(`RUNWAY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed RUNWAY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`);
+    throw new Error(
+      `RUNWAY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed RUNWAY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`,
+    );
   }
   return config;
 }

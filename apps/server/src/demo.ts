@@ -24,7 +24,9 @@ async function prepareDemoTargets(admin: pg.Client, controlUrl: string): Promise
   const role = admin.escapeIdentifier(DEMO_ROLE);
   const exists = await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [DEMO_ROLE]);
   // CREATEDB for the DATABASE_CREATE task; the password is a literal (utility statements take no parameters).
-  await admin.query(`${exists.rowCount ? "ALTER" : "CREATE"} ROLE ${role} LOGIN CREATEDB NOSUPERUSER NOCREATEROLE NOBYPASSRLS PASSWORD ${admin.escapeLiteral(password)}`);
+  await admin.query(
+    `${exists.rowCount ? "ALTER" : "CREATE"} ROLE ${role} LOGIN CREATEDB NOSUPERUSER NOCREATEROLE NOBYPASSRLS PASSWORD ${admin.escapeLiteral(password)}`,
+  );
   const { rows } = await admin.query<{ db: string }>("SELECT current_database() AS db");
   const control = admin.escapeIdentifier(rows[0]!.db);
   await admin.query(`REVOKE CONNECT, TEMPORARY ON DATABASE ${control} FROM PUBLIC`);
@@ -63,7 +65,11 @@ export async function seedDemo(db: Db, controlUrl: string, now: Date, secrets: S
 
 async function seed(db: Db, instanceUrl: string, now: Date, secrets: Sealer): Promise<string> {
   await projectCreate(db, { id: "demo", title: "Demo project", parallelTasksPerRollout: 3 });
-  await instanceCreate(db, { id: "local", title: "Local PostgreSQL (demo role)", connectionUrl: instanceUrl, projectIds: ["demo"] }, secrets);
+  await instanceCreate(
+    db,
+    { id: "local", title: "Local PostgreSQL (demo role)", connectionUrl: instanceUrl, projectIds: ["demo"] },
+    secrets,
+  );
   const t = (type: NewTask["type"], database: string, statement: string, schemaVersion?: string): NewTask => ({
     type,
     instanceId: "local",
@@ -76,10 +82,23 @@ async function seed(db: Db, instanceUrl: string, now: Date, secrets: Sealer): Pr
     {
       environment: "staging",
       tasks: [
-        ...DATABASES.map((d) => schema(d, "0001", `SELECT pg_sleep(2); CREATE TABLE IF NOT EXISTS event (id bigserial PRIMARY KEY, name text NOT NULL, at timestamptz NOT NULL DEFAULT now())`)),
-        ...DATABASES.slice(0, 4).map((d) => schema(d, "0002", `SELECT pg_sleep(3); ALTER TABLE event ADD COLUMN IF NOT EXISTS source text`)),
+        ...DATABASES.map((d) =>
+          schema(
+            d,
+            "0001",
+            `SELECT pg_sleep(2); CREATE TABLE IF NOT EXISTS event (id bigserial PRIMARY KEY, name text NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
+          ),
+        ),
         ...DATABASES.slice(0, 4).map((d) =>
-          t(TaskType.DATABASE_DATA_UPDATE, d, `SELECT pg_sleep(1); INSERT INTO event (name) SELECT 'seed-' || g FROM generate_series(1, 100) g`, "0002.1"),
+          schema(d, "0002", `SELECT pg_sleep(3); ALTER TABLE event ADD COLUMN IF NOT EXISTS source text`),
+        ),
+        ...DATABASES.slice(0, 4).map((d) =>
+          t(
+            TaskType.DATABASE_DATA_UPDATE,
+            d,
+            `SELECT pg_sleep(1); INSERT INTO event (name) SELECT 'seed-' || g FROM generate_series(1, 100) g`,
+            "0002.1",
+          ),
         ),
       ],
     },

@@ -86,7 +86,10 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     listener,
     metrics,
     log,
-    strategies: { ...(overrides.passLock ? { passLock: overrides.passLock } : {}), ...(overrides.ownership ? { ownership: overrides.ownership } : {}) },
+    strategies: {
+      ...(overrides.passLock ? { passLock: overrides.passLock } : {}),
+      ...(overrides.ownership ? { ownership: overrides.ownership } : {}),
+    },
   });
   // After the change feed and the schedulers registered their channels: one LISTEN round.
   await listener.start();
@@ -95,7 +98,8 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   log.info({ replicaId: config.replicaId }, `Runway is listening on http://${config.host}:${config.port}`);
   // Harmless (the database's clock decides), but an operator wants to know the host's clock is off.
   const skew = clock.estimate;
-  if (skew && Math.abs(skew.offsetMs) > 5000) log.warn(skew, "this host's clock differs from the control database's; the database's is used");
+  if (skew && Math.abs(skew.offsetMs) > 5000)
+    log.warn(skew, "this host's clock differs from the control database's; the database's is used");
 
   let stopped: Promise<void> | undefined;
   const stop = () =>

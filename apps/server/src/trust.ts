@@ -17,7 +17,10 @@ export interface Trust {
  * key throws here, before serving anything), seals plaintext secrets, and learns which cluster is the
  * control plane so that no target connection can reach it.
  */
-export async function startTrust(db: Db, config: Pick<Config, "secretKey" | "secretKeyPrevious" | "dataDir">): Promise<Trust & { sealed: number }> {
+export async function startTrust(
+  db: Db,
+  config: Pick<Config, "secretKey" | "secretKeyPrevious" | "dataDir">,
+): Promise<Trust & { sealed: number }> {
   const { box } = await loadKeys(config);
   const { sealed } = await secretsStartup(db, box);
   return { secrets: box, guard: new TargetGuard(await controlIdentity(db)), sealed };

@@ -38,16 +38,23 @@ function afterCandidateRead(hook: () => Promise<void>): KyselyPlugin {
 
 const clock = { now: () => new Date() };
 const runs = (db: TestDatabase["db"]) =>
-  db.selectFrom("task_run").leftJoin("task_run_wait", "task_run_wait.run_id", "task_run.id")
-    .select(["task_run.id", "task_run.status", "task_run_wait.cause"]).orderBy("task_run.id").execute();
+  db
+    .selectFrom("task_run")
+    .leftJoin("task_run_wait", "task_run_wait.run_id", "task_run.id")
+    .select(["task_run.id", "task_run.status", "task_run_wait.cause"])
+    .orderBy("task_run.id")
+    .execute();
 
 describe("a cancel during a pending pass", () => {
   it("does not leave what the canceled run would have blocked waiting (sequential database)", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
     const { rolloutId } = await seedRollout(t.db, projectId, [task(instanceId, "d"), task(instanceId, "d")]);
     const [x] = await t.db.selectFrom("task_run").select(["id"]).orderBy("id").execute();
-    const hooked = t.db.withPlugin(afterCandidateRead(() =>
-      taskRunsCancel(t.db, { rolloutId, taskRunIds: [x!.id], actor: "alice", now: new Date(), replicaId: "api" }).then(() => undefined)));
+    const hooked = t.db.withPlugin(
+      afterCandidateRead(() =>
+        taskRunsCancel(t.db, { rolloutId, taskRunIds: [x!.id], actor: "alice", now: new Date(), replicaId: "api" }).then(() => undefined),
+      ),
+    );
     await new PendingScheduler({ db: hooked, clock, replicaId: "p1", fullPassIntervalMs: 1e12 }).runOnce();
     // The racing pass itself already promotes the next run: the canceled one never counted.
     const after = await runs(t.db);
@@ -62,8 +69,11 @@ describe("a cancel during a pending pass", () => {
       task(instanceId, "b", { type: "DATABASE_DATA_UPDATE" }),
     ]);
     const [x] = await t.db.selectFrom("task_run").select(["id"]).orderBy("id").execute();
-    const hooked = t.db.withPlugin(afterCandidateRead(() =>
-      taskRunsCancel(t.db, { rolloutId, taskRunIds: [x!.id], actor: "alice", now: new Date(), replicaId: "api" }).then(() => undefined)));
+    const hooked = t.db.withPlugin(
+      afterCandidateRead(() =>
+        taskRunsCancel(t.db, { rolloutId, taskRunIds: [x!.id], actor: "alice", now: new Date(), replicaId: "api" }).then(() => undefined),
+      ),
+    );
     await new PendingScheduler({ db: hooked, clock, replicaId: "p1", fullPassIntervalMs: 1e12 }).runOnce();
     const other = new PendingScheduler({ db: t.db, clock, replicaId: "p2", fullPassIntervalMs: 1e12 });
     (other as unknown as { fullDue: boolean }).fullDue = false; // live passes only

@@ -38,13 +38,27 @@ describe("a recorded cancel without its NOTIFY", () => {
     const done: string[] = [];
     // No listener and no heartbeat loop: the cancel's NOTIFY is never delivered.
     const rs = new RunningScheduler({
-      db: t.db, clock, replicaId: "A", concurrency: 1, leaseTtlMs: 15_000, executorFor: () => exec,
+      db: t.db,
+      clock,
+      replicaId: "A",
+      concurrency: 1,
+      leaseTtlMs: 15_000,
+      executorFor: () => exec,
       onFinish: (r, o, w) => done.push(`${r.id}:${o.status}:${w}`),
     });
     const runOf = (taskId: string) =>
-      t.db.selectFrom("task_run").select(["id", "status", "cancel_requested_at"]).where("task_id", "=", taskId).orderBy("attempt", "desc").executeTakeFirstOrThrow();
+      t.db
+        .selectFrom("task_run")
+        .select(["id", "status", "cancel_requested_at"])
+        .where("task_id", "=", taskId)
+        .orderBy("attempt", "desc")
+        .executeTakeFirstOrThrow();
     const activeSession = (id: string) => async () =>
-      (await target.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'runway run ${id} %' AND state = 'active'`))[0];
+      (
+        await target.query<{ pid: number }>(
+          `SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'runway run ${id} %' AND state = 'active'`,
+        )
+      )[0];
     try {
       // 1. The cancel lands while the statement runs: the check before COMMIT sees it and rolls back.
       expect(await rs.runOnce()).toBe(1);

@@ -104,16 +104,24 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
     try {
       await waitFor(async () => exec.executing.length === 1, { what: "the run to be claimed" });
       // Several heartbeats (each renews the lease) while the right-clocked replica sweeps.
-      const first = (await t.db.selectFrom("replica").select("heartbeat_at").where("id", "=", "skewed").executeTakeFirstOrThrow()).heartbeat_at;
+      const first = (await t.db.selectFrom("replica").select("heartbeat_at").where("id", "=", "skewed").executeTakeFirstOrThrow())
+        .heartbeat_at;
       await waitFor(
         async () => {
           await sweeper.runOnce();
-          const hb = (await t.db.selectFrom("replica").select("heartbeat_at").where("id", "=", "skewed").executeTakeFirstOrThrow()).heartbeat_at;
+          const hb = (await t.db.selectFrom("replica").select("heartbeat_at").where("id", "=", "skewed").executeTakeFirstOrThrow())
+            .heartbeat_at;
           return new Date(hb).getTime() - new Date(first).getTime() >= 1500;
         },
         { timeoutMs: 30_000, intervalMs: 100, what: "heartbeats over 1.5 s" },
       );
-      const { rows } = await sql<{ status: string; owner_replica: string | null; lease_epoch: number; lease_left_ms: number; hb_age_ms: number }>`
+      const { rows } = await sql<{
+        status: string;
+        owner_replica: string | null;
+        lease_epoch: number;
+        lease_left_ms: number;
+        hb_age_ms: number;
+      }>`
         SELECT r.status, r.owner_replica, r.lease_epoch,
                (extract(epoch FROM r.lease_expires_at - clock_timestamp()) * 1000)::float8 AS lease_left_ms,
                (extract(epoch FROM clock_timestamp() - p.heartbeat_at) * 1000)::float8 AS hb_age_ms
@@ -139,7 +147,8 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
     const right = replicaClock(t.db, 0);
     await right.sync();
     await new PendingScheduler({ db: t.db, clock: right, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce();
-    const run = async (id: string) => t.db.selectFrom("task_run").select(["status", "owner_replica", "lease_epoch"]).where("id", "=", id).executeTakeFirstOrThrow();
+    const run = async (id: string) =>
+      t.db.selectFrom("task_run").select(["status", "owner_replica", "lease_epoch"]).where("id", "=", id).executeTakeFirstOrThrow();
 
     // A lease with a minute left: a sweeper ten minutes fast must leave it alone.
     const [healthy] = await taskRunsClaim(t.db, { replicaId: "owner", limit: 1, leaseTtlMs: 60_000, now: right.now() });
@@ -152,7 +161,12 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
     // A lease that ran out by the database's clock: a sweeper ten minutes slow recovers it now, not in ten minutes.
     const [expiring] = await taskRunsClaim(t.db, { replicaId: "owner", limit: 1, leaseTtlMs: 300, now: right.now() });
     await waitFor(
-      async () => (await sql<{ ok: boolean }>`SELECT lease_expires_at < clock_timestamp() AS ok FROM task_run WHERE id = ${expiring!.id}`.execute(t.db)).rows[0]!.ok,
+      async () =>
+        (
+          await sql<{ ok: boolean }>`SELECT lease_expires_at < clock_timestamp() AS ok FROM task_run WHERE id = ${expiring!.id}`.execute(
+            t.db,
+          )
+        ).rows[0]!.ok,
       { what: "the short lease to expire by the database's clock" },
     );
     const slow = replicaClock(t.db, -TEN_MIN);
@@ -168,23 +182,26 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
     expect(await run(healthy!.id)).toEqual({ status: "RUNNING", owner_replica: "owner", lease_epoch: healthy!.epoch });
   });
 
-  it.each(OFFSETS)("the API of a replica whose clock is %d ms off stamps sessions and audit entries by the database's clock", async (offsetMs) => {
-    const clock = replicaClock(t.db, offsetMs);
-    await clock.sync();
-    const app = await buildTestApp(t, { clock });
-    try {
-      await login(app, "admin", ADMIN_PASSWORD);
-      const { rows } = await sql<{ expires_in_ms: number; audit_age_ms: number }>`
+  it.each(OFFSETS)(
+    "the API of a replica whose clock is %d ms off stamps sessions and audit entries by the database's clock",
+    async (offsetMs) => {
+      const clock = replicaClock(t.db, offsetMs);
+      await clock.sync();
+      const app = await buildTestApp(t, { clock });
+      try {
+        await login(app, "admin", ADMIN_PASSWORD);
+        const { rows } = await sql<{ expires_in_ms: number; audit_age_ms: number }>`
         SELECT (extract(epoch FROM s.expires_at - clock_timestamp()) * 1000)::float8 AS expires_in_ms,
                (SELECT (extract(epoch FROM clock_timestamp() - max(a.at)) * 1000)::float8 FROM audit_log a) AS audit_age_ms
         FROM user_session s`.execute(t.db);
-      const ttl = testConfig().sessionTtlMs;
-      expect(rows[0]!.expires_in_ms).toBeGreaterThan(ttl - 60_000);
-      expect(rows[0]!.expires_in_ms).toBeLessThanOrEqual(ttl + 1000);
-      expect(rows[0]!.audit_age_ms).toBeGreaterThan(-1000);
-      expect(rows[0]!.audit_age_ms).toBeLessThan(60_000);
-    } finally {
-      await app.close();
-    }
-  });
+        const ttl = testConfig().sessionTtlMs;
+        expect(rows[0]!.expires_in_ms).toBeGreaterThan(ttl - 60_000);
+        expect(rows[0]!.expires_in_ms).toBeLessThanOrEqual(ttl + 1000);
+        expect(rows[0]!.audit_age_ms).toBeGreaterThan(-1000);
+        expect(rows[0]!.audit_age_ms).toBeLessThan(60_000);
+      } finally {
+        await app.close();
+      }
+    },
+  );
 });

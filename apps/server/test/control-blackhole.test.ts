@@ -42,13 +42,34 @@ describe("control-plane connections that go silent", () => {
     const pool = createPool(url, 10, "runway r1", SHORT);
     cleanups.push(() => pool.end());
     const { projectId, instanceId } = await seedProject(t.db);
-    const { rolloutId, taskIds } = await seedRollout(t.db, projectId, [task(instanceId, "a", { type: "DATABASE_DATA_UPDATE" }), task(instanceId, "b", { type: "DATABASE_DATA_UPDATE" })], { run: false });
+    const { rolloutId, taskIds } = await seedRollout(
+      t.db,
+      projectId,
+      [task(instanceId, "a", { type: "DATABASE_DATA_UPDATE" }), task(instanceId, "b", { type: "DATABASE_DATA_UPDATE" })],
+      { run: false },
+    );
     await tasksRun(t.db, { rolloutId, taskIds: [taskIds[0]!], runAt: null, actor: "t", now: new Date() });
     const exec = new DeferredExecutor();
     const listener = new Listener(url);
     const rt = new SchedulerRuntime(
-      { replicaId: "r1", concurrency: 2, pollIntervalMs: 200, leaseTtlMs: 60_000, heartbeatIntervalMs: 300, sweepIntervalMs: 300, fullPassIntervalMs: 60_000, targetRetryMs: 600_000 },
-      { db: createDb(pool), clock: { now: () => new Date() }, listener, executorFor: () => exec, reconciler, log: { info: () => undefined, error: () => undefined } },
+      {
+        replicaId: "r1",
+        concurrency: 2,
+        pollIntervalMs: 200,
+        leaseTtlMs: 60_000,
+        heartbeatIntervalMs: 300,
+        sweepIntervalMs: 300,
+        fullPassIntervalMs: 60_000,
+        targetRetryMs: 600_000,
+      },
+      {
+        db: createDb(pool),
+        clock: { now: () => new Date() },
+        listener,
+        executorFor: () => exec,
+        reconciler,
+        log: { info: () => undefined, error: () => undefined },
+      },
     );
     await rt.start();
     await listener.start();
@@ -58,11 +79,16 @@ describe("control-plane connections that go silent", () => {
       await listener.close();
     });
     await waitFor(async () => exec.executing.length === 1, { what: "first run claimed" });
-    const heartbeat = async () => (await t.db.selectFrom("replica").select("heartbeat_at").where("id", "=", "r1").executeTakeFirstOrThrow()).heartbeat_at;
+    const heartbeat = async () =>
+      (await t.db.selectFrom("replica").select("heartbeat_at").where("id", "=", "r1").executeTakeFirstOrThrow()).heartbeat_at;
 
     proxy.blackholeExisting(); // the old primary is gone without a reset; the address reaches a healthy server
     const silencedAt = Date.now();
-    await waitFor(async () => new Date(await heartbeat()).getTime() > silencedAt + 500, { timeoutMs: 45_000, intervalMs: 200, what: "heartbeat after the black hole" });
+    await waitFor(async () => new Date(await heartbeat()).getTime() > silencedAt + 500, {
+      timeoutMs: 45_000,
+      intervalMs: 200,
+      what: "heartbeat after the black hole",
+    });
     // The listener and the running loop are back too: a new run is claimed.
     await tasksRun(t.db, { rolloutId, taskIds: [taskIds[1]!], runAt: null, actor: "t", now: new Date() });
     await waitFor(async () => exec.executing.length === 2, { timeoutMs: 45_000, what: "second run claimed" });
@@ -82,7 +108,11 @@ describe("control-plane connections that go silent", () => {
     const silencedAt = Date.now();
     await waitFor(async () => seen.includes(null), { timeoutMs: 30_000, intervalMs: 100, what: "listener reconnect" });
     const detectedMs = Date.now() - silencedAt;
-    await waitFor(async () => (await notify("after"), seen.includes("after")), { timeoutMs: 10_000, intervalMs: 200, what: "notification after reconnect" });
+    await waitFor(async () => (await notify("after"), seen.includes("after")), {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      what: "notification after reconnect",
+    });
     console.log(JSON.stringify({ listenerReconnectedAfterMs: detectedMs }));
     expect(detectedMs).toBeLessThan(20_000); // ping every 5 s, answered within 5 s
   }, 60_000);
@@ -93,8 +123,14 @@ describe("control-plane connections that go silent", () => {
     cleanups.push(() => pool.end());
     const app: FastifyInstance = await buildApp({
       trust: { secrets: testSecrets, guard: new TargetGuard(await controlIdentity(t.db)) },
-      db: createDb(pool), pool, config: testConfig(), metrics: new Metrics(), databaseUrl: url,
-      dashboardDir: "/nonexistent-dashboard", changeWindowMs: 10, print: () => undefined,
+      db: createDb(pool),
+      pool,
+      config: testConfig(),
+      metrics: new Metrics(),
+      databaseUrl: url,
+      dashboardDir: "/nonexistent-dashboard",
+      changeWindowMs: 10,
+      print: () => undefined,
     });
     cleanups.push(() => app.close());
     const admin = await login(app, "admin", ADMIN_PASSWORD);
@@ -117,8 +153,16 @@ describe("control-plane connections that go silent", () => {
     expect(Date.now() - t0).toBeLessThan(SHORT.queryTimeoutMs + SHORT.connectTimeoutMs + 5_000);
 
     proxy.heal();
-    await waitFor(async () => (await app.inject({ method: "GET", url: "/readyz" })).statusCode === 200, { timeoutMs: 30_000, intervalMs: 250, what: "ready again" });
-    await waitFor(async () => (await app.inject({ method: "GET", url: "/api/v1/projects", headers: admin.headers })).statusCode === 200, { timeoutMs: 30_000, intervalMs: 250, what: "API again" });
+    await waitFor(async () => (await app.inject({ method: "GET", url: "/readyz" })).statusCode === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: "ready again",
+    });
+    await waitFor(async () => (await app.inject({ method: "GET", url: "/api/v1/projects", headers: admin.headers })).statusCode === 200, {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: "API again",
+    });
   }, 120_000);
 
   it("a pooled session has the statement timeout; a query on a dead connection fails within the client bound and the pool replaces it", async () => {
@@ -133,4 +177,3 @@ describe("control-plane connections that go silent", () => {
     expect((await pool.query<{ ok: number }>("SELECT 1 AS ok")).rows).toEqual([{ ok: 1 }]);
   }, 60_000);
 });
-

@@ -36,7 +36,7 @@ describe("drain (SIGTERM)", () => {
     exec.finish(first!.id);
     await draining;
     const status = async (id: string) =>
-      (await t.db.selectFrom("task_run").select(["status", "owner_replica"]).where("id", "=", id).executeTakeFirstOrThrow());
+      await t.db.selectFrom("task_run").select(["status", "owner_replica"]).where("id", "=", id).executeTakeFirstOrThrow();
     expect(await status(first!.id)).toMatchObject({ status: "DONE" });
     // Aborted at the end of the grace period: re-runnable goes back to AVAILABLE, VACUUM cannot be re-run.
     expect(await status(second!.id)).toMatchObject({ status: "AVAILABLE", owner_replica: null });
@@ -52,13 +52,24 @@ describe("drain (SIGTERM)", () => {
     // A target gone silent: the execution never returns, whatever its signal says.
     const silent: Executor = { execute: () => new Promise<ExecOutcome>(() => undefined) };
     const errors: string[] = [];
-    const r = new RunningScheduler({ db: t.db, clock, replicaId: "r", concurrency: 2, leaseTtlMs: 60_000, executorFor: () => silent, onError: (e) => errors.push(String(e)) });
+    const r = new RunningScheduler({
+      db: t.db,
+      clock,
+      replicaId: "r",
+      concurrency: 2,
+      leaseTtlMs: 60_000,
+      executorFor: () => silent,
+      onError: (e) => errors.push(String(e)),
+    });
     expect(await r.runOnce()).toBe(2);
     const started = Date.now();
     await r.drain(300, 300);
     expect(Date.now() - started).toBeLessThan(5000);
     expect(errors.join()).toContain("left to the sweeper");
     const runs = await t.db.selectFrom("task_run").select(["status", "owner_replica"]).execute();
-    expect(runs).toEqual([{ status: "RUNNING", owner_replica: "r" }, { status: "RUNNING", owner_replica: "r" }]);
+    expect(runs).toEqual([
+      { status: "RUNNING", owner_replica: "r" },
+      { status: "RUNNING", owner_replica: "r" },
+    ]);
   });
 });

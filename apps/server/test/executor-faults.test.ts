@@ -57,7 +57,10 @@ describe("errors below the SQL layer are never the statement's fault", () => {
     expect(down).toMatchObject({ status: "RETRY", notStarted: true });
     expect(down.message).toMatch(/target unreachable/);
     proxy.pass();
-    const up = await executor.execute(runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE back_again ()" }), execCtx());
+    const up = await executor.execute(
+      runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE back_again ()" }),
+      execCtx(),
+    );
     expect(up.status, up.message).toBe("DONE");
   });
 
@@ -81,7 +84,13 @@ describe("errors below the SQL layer are never the statement's fault", () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 30_000 });
     const run = runOn(target.name, { statement: "SELECT pg_sleep(30)" });
     const p = executor.execute(run, execCtx());
-    const [s] = await waitFor(async () => { const r = await runSessions(target, run.id, "wait_event = 'PgSleep'"); return r.length > 0 && r; }, { what: "statement running" });
+    const [s] = await waitFor(
+      async () => {
+        const r = await runSessions(target, run.id, "wait_event = 'PgSleep'");
+        return r.length > 0 && r;
+      },
+      { what: "statement running" },
+    );
     await target.query(`SELECT pg_terminate_backend(${s!.pid})`);
     const out = await p;
     expect(out.status, out.message).toBe("RETRY");
@@ -122,7 +131,12 @@ describe("a silent target (no RST) holds nothing for long", () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 500, queryTimeoutMs: 500, poolSize: 1 });
     const warm = await executor.execute(runOn(target.name, { connectionUrl: viaProxy(), type: TaskType.DATABASE_DATA_UPDATE }), execCtx());
     expect(warm.status, warm.message).toBe("DONE");
-    await waitFor(async () => (await target.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'runway executor (idle)' AND state = 'idle'")).length > 0, { what: "session back in the pool" });
+    await waitFor(
+      async () =>
+        (await target.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'runway executor (idle)' AND state = 'idle'")).length >
+        0,
+      { what: "session back in the pool" },
+    );
     proxy.blackhole();
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE never_here ()" });
     // BEGIN, SET LOCAL, INSERT ledger, statement: 4 statements × 500 ms + 500 ms margin.
@@ -164,14 +178,25 @@ describe("a silent target (no RST) holds nothing for long", () => {
 
   it("a session returned to its pool over a silent path is closed within the query bound, and close() does not hang", async () => {
     const pools = new TargetPools({
-      size: 2, maxPools: 4, idleMs: 60_000, statementTimeoutMs: 0, connectTimeoutMs: 1000, keepAliveIdleMs: 10_000, queryTimeoutMs: 500, applicationName: "runway test",
+      size: 2,
+      maxPools: 4,
+      idleMs: 60_000,
+      statementTimeoutMs: 0,
+      connectTimeoutMs: 1000,
+      keepAliveIdleMs: 10_000,
+      queryTimeoutMs: 500,
+      applicationName: "runway test",
     });
     try {
       const client = await pools.acquire(withDatabase(viaProxy(), target.name));
       const socket = (client as unknown as { connection: { stream: { destroyed: boolean } } }).connection.stream;
       const idle = await pools.acquire(withDatabase(viaProxy(), target.name));
       pools.release(idle, false);
-      await waitFor(async () => (await target.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'runway test' AND state = 'idle'")).length === 2, { what: "both sessions idle" });
+      await waitFor(
+        async () =>
+          (await target.query("SELECT 1 FROM pg_stat_activity WHERE application_name = 'runway test' AND state = 'idle'")).length === 2,
+        { what: "both sessions idle" },
+      );
       proxy.blackhole();
       pools.release(client, false); // DISCARD ALL goes into the black hole
       await waitFor(async () => socket.destroyed, { what: "socket closed", timeoutMs: 500 + SLACK_MS });
@@ -185,7 +210,14 @@ describe("a silent target (no RST) holds nothing for long", () => {
 describe("client-side bounds", () => {
   it("a bound beyond Node's timer range (a long statement_timeout × many statements) is clamped, not turned into 1 ms", async () => {
     const pools = new TargetPools({
-      size: 1, maxPools: 1, idleMs: 1000, statementTimeoutMs: 0, connectTimeoutMs: 5000, keepAliveIdleMs: 10_000, queryTimeoutMs: 1000, applicationName: "runway test",
+      size: 1,
+      maxPools: 1,
+      idleMs: 1000,
+      statementTimeoutMs: 0,
+      connectTimeoutMs: 5000,
+      keepAliveIdleMs: 10_000,
+      queryTimeoutMs: 1000,
+      applicationName: "runway test",
     });
     try {
       const client = await pools.acquire(target.url);
@@ -201,10 +233,16 @@ describe("the COMMIT whose answer is lost", () => {
   it("asks the target's ledger: DONE when the commit went through", async () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 500, queryTimeoutMs: 1000 });
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE committed_blind ()" });
-    const out = await executor.execute(run, execCtx({
-      // Right before COMMIT: from now on the current connection's replies are held; new connections pass.
-      stillOwner: async () => { proxy.blackhole({ existing: true, replies: true }); return true; },
-    }));
+    const out = await executor.execute(
+      run,
+      execCtx({
+        // Right before COMMIT: from now on the current connection's replies are held; new connections pass.
+        stillOwner: async () => {
+          proxy.blackhole({ existing: true, replies: true });
+          return true;
+        },
+      }),
+    );
     expect(out.status, out.message).toBe("DONE");
     expect(out.message).toMatch(/ledger confirms it committed/);
     expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'committed_blind'")).toHaveLength(1);
@@ -213,7 +251,15 @@ describe("the COMMIT whose answer is lost", () => {
   it("RETRY when the ledger shows it did not commit", async () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 500, queryTimeoutMs: 1000 });
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE reset_before_commit ()" });
-    const out = await executor.execute(run, execCtx({ stillOwner: async () => { proxy.reset(); return true; } }));
+    const out = await executor.execute(
+      run,
+      execCtx({
+        stillOwner: async () => {
+          proxy.reset();
+          return true;
+        },
+      }),
+    );
     expect(out.status, out.message).toBe("RETRY");
     expect(out.notStarted).toBeFalsy();
     expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'reset_before_commit'")).toEqual([]);
@@ -222,7 +268,17 @@ describe("the COMMIT whose answer is lost", () => {
   it("RETRY with COMMIT_UNKNOWN when the ledger cannot be read either, within the commit and query bounds", async () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 500, queryTimeoutMs: 1000 });
     const run = runOn(target.name, { connectionUrl: viaProxy(), statement: "CREATE TABLE maybe_committed ()" });
-    const [out, ms] = await timed(executor.execute(run, execCtx({ stillOwner: async () => { proxy.blackhole(); return true; } })));
+    const [out, ms] = await timed(
+      executor.execute(
+        run,
+        execCtx({
+          stillOwner: async () => {
+            proxy.blackhole();
+            return true;
+          },
+        }),
+      ),
+    );
     expect(out.status, out.message).toBe("RETRY");
     expect(errorOf(out.result).code).toBe("COMMIT_UNKNOWN");
     expect(ms).toBeLessThan(500 + 1000 + 1000 + SLACK_MS);

@@ -66,7 +66,9 @@ describe("target fence", () => {
     const owner = runOn(target.name, { epoch: 5, statement: "SELECT pg_sleep(1.5); CREATE TABLE epoch_test (id int)" });
     const zombie = { ...owner, epoch: 4 };
     const ownerP = executor().execute(owner, execCtx({ replicaId: "R5" }));
-    await waitFor(async () => (await runSessions(target, owner.id, "wait_event = 'PgSleep'")).length > 0, { what: "owner's statement running" });
+    await waitFor(async () => (await runSessions(target, owner.id, "wait_event = 'PgSleep'")).length > 0, {
+      what: "owner's statement running",
+    });
     // The zombie wakes up and sends its prefix, fence included; it then waits on the owner's ledger row.
     const zombieP = executor().execute(zombie, execCtx({ replicaId: "R4", stillOwner: async () => false }));
     const [o, z] = await Promise.all([ownerP, zombieP]);
@@ -96,7 +98,12 @@ describe("target fence", () => {
     const runAelsewhere = { ...runA, database: other.name, epoch: 1, statement: "SELECT pg_sleep(1.5); CREATE TABLE a_elsewhere ()" };
     const pB = executor().execute(runB, execCtx({ replicaId: "B1" }));
     const pAelsewhere = executor().execute(runAelsewhere, execCtx({ replicaId: "A1" }));
-    await waitFor(async () => (await runSessions(target, id, "wait_event = 'PgSleep'")).length > 0 && (await runSessions(other, id, "wait_event = 'PgSleep'")).length > 0, { what: "both running" });
+    await waitFor(
+      async () =>
+        (await runSessions(target, id, "wait_event = 'PgSleep'")).length > 0 &&
+        (await runSessions(other, id, "wait_event = 'PgSleep'")).length > 0,
+      { what: "both running" },
+    );
     const oA = await executor().execute(runA, execCtx({ replicaId: "A2" })); // fences "older epochs of run 7"
     expect(oA.status, oA.message).toBe("DONE");
     const [oB, oAelsewhere] = await Promise.all([pB, pAelsewhere]);

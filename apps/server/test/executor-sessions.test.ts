@@ -27,7 +27,11 @@ afterEach(async () => {
 /** Seeds the statements as data updates (no gates among them) and claims them all. */
 async function claimAll(statements: string[]): Promise<ClaimedRun[]> {
   const { projectId, instanceId } = await seedProject(t.db, { instanceUrl: serverUrl() });
-  await seedRollout(t.db, projectId, statements.map((statement) => task(instanceId, target.name, { statement, type: "DATABASE_DATA_UPDATE" })));
+  await seedRollout(
+    t.db,
+    projectId,
+    statements.map((statement) => task(instanceId, target.name, { statement, type: "DATABASE_DATA_UPDATE" })),
+  );
   await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
   return taskRunsClaim(t.db, { replicaId: "A", limit: statements.length, leaseTtlMs: 60_000, now: new Date() });
 }
@@ -53,7 +57,9 @@ describe("pooled target sessions", () => {
     expect(a.status, a.message).toBe("DONE");
     const b = await executor.execute(second!, ctx());
     expect(b.status, b.message).toBe("DONE");
-    const [seen] = await target.query<{ search_path: string; timeout: string; temps: string; locks: string; pid: number }>("SELECT * FROM public.seen");
+    const [seen] = await target.query<{ search_path: string; timeout: string; temps: string; locks: string; pid: number }>(
+      "SELECT * FROM public.seen",
+    );
     expect(seen).toMatchObject({ search_path: '"$user", public', timeout: "10s", temps: "0", locks: "0" });
     // The same session served both runs (otherwise this test would prove nothing).
     expect(await target.query("SELECT pid FROM public.first_pid")).toEqual([{ pid: seen!.pid }]);
@@ -62,16 +68,19 @@ describe("pooled target sessions", () => {
   it("an owner frozen between its lease check and COMMIT loses its target transaction before its lease runs out", async () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 10_000, idleInTransactionTimeoutMs: 300 });
     const [run] = await claimAll(["CREATE TABLE must_not_commit (id int)"]);
-    const out = await executor.execute(run!, ctx({
-      // The owner "freezes" after its check passed: it resumes only once PostgreSQL ended its session.
-      stillOwner: async () => {
-        await waitFor(async () => (await runSessions(target, run!.id)).length === 0, {
-          what: "the idle transaction ended by the target",
-          timeoutMs: 10_000,
-        });
-        return true;
-      },
-    }));
+    const out = await executor.execute(
+      run!,
+      ctx({
+        // The owner "freezes" after its check passed: it resumes only once PostgreSQL ended its session.
+        stillOwner: async () => {
+          await waitFor(async () => (await runSessions(target, run!.id)).length === 0, {
+            what: "the idle transaction ended by the target",
+            timeoutMs: 10_000,
+          });
+          return true;
+        },
+      }),
+    );
     // Nothing committed, so the run may go again (the running scheduler requeues it; the ledger guards).
     expect(out.status).toBe("RETRY");
     expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'must_not_commit'")).toEqual([]);
@@ -80,7 +89,10 @@ describe("pooled target sessions", () => {
 
   it("reports the statement's error position relative to the statement, and keeps the session for the next run", async () => {
     executor = new PostgresExecutor({ statementTimeoutMs: 10_000, poolSize: 1 });
-    const [bad, good] = await claimAll(["SELECT 1;\nSELECT nope FROM pg_class", "CREATE TABLE after_error AS SELECT pg_backend_pid() AS pid"]);
+    const [bad, good] = await claimAll([
+      "SELECT 1;\nSELECT nope FROM pg_class",
+      "CREATE TABLE after_error AS SELECT pg_backend_pid() AS pid",
+    ]);
     const a = await executor.execute(bad!, ctx());
     expect(a.status).toBe("FAILED");
     expect(a.result).toMatchObject({ error: { code: "42703", position: 18 } });

@@ -29,30 +29,60 @@ function runtime(replicaId: string) {
   return startRuntime({
     db: t.db,
     url: t.url,
-    config: { replicaId, concurrency: 4, pollIntervalMs: 200, leaseTtlMs: 10_000, heartbeatIntervalMs: 500, sweepIntervalMs: 500, fullPassIntervalMs: 60_000 },
+    config: {
+      replicaId,
+      concurrency: 4,
+      pollIntervalMs: 200,
+      leaseTtlMs: 10_000,
+      heartbeatIntervalMs: 500,
+      sweepIntervalMs: 500,
+      fullPassIntervalMs: 60_000,
+    },
     executorFor: () => new PostgresExecutor({ statementTimeoutMs: 60_000 }),
   });
 }
 
 const runStatus = async (taskId: string) =>
-  (await t.db.selectFrom("task_run").select(["id", "status", "result"]).where("task_id", "=", taskId).orderBy("attempt", "desc").executeTakeFirst());
+  await t.db
+    .selectFrom("task_run")
+    .select(["id", "status", "result"])
+    .where("task_id", "=", taskId)
+    .orderBy("attempt", "desc")
+    .executeTakeFirst();
 
 describe("PostgreSQL executor through the schedulers", () => {
   it("applies a statement with its ledger row; errors carry the PostgreSQL message, code and position", async () => {
     const { projectId, instanceId } = await seedProject(t.db, { instanceUrl: serverUrl() });
     const { taskIds } = await seedRollout(t.db, projectId, [
-      task(instanceId, target.name, { statement: "CREATE TABLE applied_ok (id int); INSERT INTO applied_ok VALUES (1), (2)", schemaVersion: "0001" }),
+      task(instanceId, target.name, {
+        statement: "CREATE TABLE applied_ok (id int); INSERT INTO applied_ok VALUES (1), (2)",
+        schemaVersion: "0001",
+      }),
       task(instanceId, target.name, { statement: "SELECT * FROM no_such_table", type: "DATABASE_DATA_UPDATE" }),
     ]);
     const rt = await runtime("r1");
     try {
-      const ok = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status !== "PENDING" && r?.status !== "AVAILABLE" && r?.status !== "RUNNING" && r; }, { what: "finished" });
+      const ok = await waitFor(
+        async () => {
+          const r = await runStatus(taskIds[0]!);
+          return r?.status !== "PENDING" && r?.status !== "AVAILABLE" && r?.status !== "RUNNING" && r;
+        },
+        { what: "finished" },
+      );
       expect(ok.status, JSON.stringify(ok.result)).toBe("DONE");
       expect(ok.result).toMatchObject({ rowsAffected: 2 });
-      const failed = await waitFor(async () => { const r = await runStatus(taskIds[1]!); return r?.status === "FAILED" && r; }, { what: "FAILED" });
+      const failed = await waitFor(
+        async () => {
+          const r = await runStatus(taskIds[1]!);
+          return r?.status === "FAILED" && r;
+        },
+        { what: "FAILED" },
+      );
       expect(failed.result).toMatchObject({ error: { code: "42P01", position: 15 } });
       expect((failed.result as { error: { message: string } }).error.message).toContain("no_such_table");
-      const ledger = await target.query<{ task_id: string; schema_version: string }>("SELECT task_id::text, schema_version FROM runway_ledger");
+      const ledger = await target.query<{ task_id: string; schema_version: string }>(
+        "SELECT task_id::text, schema_version FROM runway_ledger",
+      );
       expect(ledger).toEqual([{ task_id: taskIds[0], schema_version: "0001" }]);
     } finally {
       await rt.stop(1000);
@@ -65,10 +95,19 @@ describe("PostgreSQL executor through the schedulers", () => {
     await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const runs = await t.db.selectFrom("task_run").select(["id", "status"]).orderBy("id").execute();
     expect(runs.map((r) => r.status)).toEqual(["AVAILABLE", "PENDING"]);
-    const res = await taskRunsCancel(t.db, { rolloutId, taskRunIds: runs.map((r) => r.id), actor: "alice", now: new Date(), replicaId: null });
+    const res = await taskRunsCancel(t.db, {
+      rolloutId,
+      taskRunIds: runs.map((r) => r.id),
+      actor: "alice",
+      now: new Date(),
+      replicaId: null,
+    });
     expect(res.map((r) => r.outcome)).toEqual(["CANCELED", "CANCELED"]);
-    const after = await t.db.selectFrom("task_run").innerJoin("task", "task.id", "task_run.task_id")
-      .select(["task_run.status", "task_run.canceled_by", "task.status as task_status"]).execute();
+    const after = await t.db
+      .selectFrom("task_run")
+      .innerJoin("task", "task.id", "task_run.task_id")
+      .select(["task_run.status", "task_run.canceled_by", "task.status as task_status"])
+      .execute();
     expect(after.every((r) => r.status === "CANCELED" && r.task_status === "CANCELED" && r.canceled_by === "alice")).toBe(true);
   });
 
@@ -79,12 +118,24 @@ describe("PostgreSQL executor through the schedulers", () => {
     ]);
     const owner = await runtime("owner");
     try {
-      const run = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status === "RUNNING" && r; }, { what: "RUNNING" });
+      const run = await waitFor(
+        async () => {
+          const r = await runStatus(taskIds[0]!);
+          return r?.status === "RUNNING" && r;
+        },
+        { what: "RUNNING" },
+      );
       await waitFor(async () => (await runSessions(target, run.id, "query LIKE '%pg_sleep%'")).length > 0, { what: "statement on target" });
       // Requested through the store like any other replica would (this process is not the owner's API).
       const res = await taskRunsCancel(t.db, { rolloutId, taskRunIds: [run.id], actor: "bob", now: new Date(), replicaId: "api" });
       expect(res).toEqual([{ taskRunId: run.id, outcome: "CANCEL_REQUESTED" }]);
-      const canceled = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status === "CANCELED" && r; }, { what: "CANCELED" });
+      const canceled = await waitFor(
+        async () => {
+          const r = await runStatus(taskIds[0]!);
+          return r?.status === "CANCELED" && r;
+        },
+        { what: "CANCELED" },
+      );
       expect(JSON.stringify(canceled.result)).toContain("canceling statement due to user request");
       expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'must_not_exist'")).toEqual([]);
       expect(await target.query(`SELECT 1 FROM runway_ledger WHERE task_id = ${taskIds[0]}`)).toEqual([]);
@@ -104,17 +155,29 @@ describe("PostgreSQL executor through the schedulers", () => {
     const [claimed] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 1000, now });
     // Replica A applies the statement on the target, then dies before recording DONE.
     const first = await new PostgresExecutor({ statementTimeoutMs: 10_000 }).execute(claimed!, {
-      signal: new AbortController().signal, replicaId: "A", log: async () => undefined, stillOwner: async () => true,
+      signal: new AbortController().signal,
+      replicaId: "A",
+      log: async () => undefined,
+      stillOwner: async () => true,
     });
     expect(first.status).toBe("DONE");
     now = new Date(now.getTime() + 5000);
     // The sweeper ends the run's target sessions and reads the target's ledger: applied, so DONE.
-    expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S", reconciler }).runOnce())
-      .toMatchObject({ applied: 1, requeued: 0, failed: 0 });
+    expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S", reconciler }).runOnce()).toMatchObject({
+      applied: 1,
+      requeued: 0,
+      failed: 0,
+    });
     // Another replica running meanwhile does not run it again.
     const b = await runtime("B");
     try {
-      const done = await waitFor(async () => { const r = await runStatus(taskIds[0]!); return r?.status === "DONE" && r; }, { what: "DONE" });
+      const done = await waitFor(
+        async () => {
+          const r = await runStatus(taskIds[0]!);
+          return r?.status === "DONE" && r;
+        },
+        { what: "DONE" },
+      );
       expect(done.result).toMatchObject({ alreadyApplied: true });
       expect(await target.query("SELECT n FROM once")).toEqual([{ n: 1 }]);
     } finally {

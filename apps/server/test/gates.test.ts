@@ -13,7 +13,12 @@ afterEach(async () => {
 });
 
 const scheduler = (opts: { fullPassIntervalMs?: number } = {}) =>
-  new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "r1", fullPassIntervalMs: opts.fullPassIntervalMs ?? 3_600_000 });
+  new PendingScheduler({
+    db: t.db,
+    clock: { now: () => new Date() },
+    replicaId: "r1",
+    fullPassIntervalMs: opts.fullPassIntervalMs ?? 3_600_000,
+  });
 
 async function runs() {
   const rows = await t.db
@@ -32,15 +37,25 @@ describe("pending scheduler gates", () => {
     const limited = await seedProject(t.db, { id: "limited", limit: 5 });
     const data = (instanceId: string, database: string, schemaVersion: string | null = null) =>
       task(instanceId, database, { type: TaskType.DATABASE_DATA_UPDATE, schemaVersion });
-    const a = await seedRollout(t.db, free.projectId, [data(free.instanceId, "a"), data(free.instanceId, "b", "0001"), task(free.instanceId, "c")]);
+    const a = await seedRollout(t.db, free.projectId, [
+      data(free.instanceId, "a"),
+      data(free.instanceId, "b", "0001"),
+      task(free.instanceId, "c"),
+    ]);
     const b = await seedRollout(t.db, limited.projectId, [data(limited.instanceId, "d")]);
     const c = await seedRollout(t.db, free.projectId, [data(free.instanceId, "e")], { runAt: new Date(Date.now() + 3_600_000) });
     const byTask = new Map((await runs()).map((r) => [r.task_id, r]));
     expect(byTask.get(a.taskIds[0]!)).toMatchObject({ status: "AVAILABLE", task_status: "AVAILABLE" });
     for (const id of [a.taskIds[1], a.taskIds[2], b.taskIds[0], c.taskIds[0]]) expect(byTask.get(id!)?.status).toBe("PENDING");
-    const log = await t.db.selectFrom("task_run_log").innerJoin("task_run", "task_run.id", "task_run_log.task_run_id")
-      .select("payload").where("task_run.task_id", "=", a.taskIds[0]!).execute();
-    expect(log.map((l) => l.payload)).toEqual([expect.objectContaining({ status: "AVAILABLE", message: "created by test; no gate applies" })]);
+    const log = await t.db
+      .selectFrom("task_run_log")
+      .innerJoin("task_run", "task_run.id", "task_run_log.task_run_id")
+      .select("payload")
+      .where("task_run.task_id", "=", a.taskIds[0]!)
+      .execute();
+    expect(log.map((l) => l.payload)).toEqual([
+      expect.objectContaining({ status: "AVAILABLE", message: "created by test; no gate applies" }),
+    ]);
   });
 
   it("promotes a run nothing holds, and AVAILABLE is the task's own status", async () => {
@@ -95,10 +110,12 @@ describe("pending scheduler gates", () => {
 
   it("VERSION_ORDER: 1.2.9 < 1.2.10, and a DONE or SKIPPED smaller version no longer holds", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
-    const { rolloutId, taskIds } = await seedRollout(t.db, projectId, [
-      task(instanceId, "db", { schemaVersion: "1.2.10" }),
-      task(instanceId, "db", { schemaVersion: "1.2.9" }),
-    ], { run: false });
+    const { rolloutId, taskIds } = await seedRollout(
+      t.db,
+      projectId,
+      [task(instanceId, "db", { schemaVersion: "1.2.10" }), task(instanceId, "db", { schemaVersion: "1.2.9" })],
+      { run: false },
+    );
     const { tasksRun, tasksSkip } = await import("../src/store/task-actions.js");
     await tasksRun(t.db, { rolloutId, taskIds: [taskIds[0]!], runAt: null, actor: "t", now: new Date() });
     await scheduler().runOnce();
@@ -126,7 +143,11 @@ describe("pending scheduler gates", () => {
 
   it("PARALLEL_LIMIT: AVAILABLE+RUNNING per rollout never exceed the project's limit", async () => {
     const { projectId, instanceId } = await seedProject(t.db, { limit: 2 });
-    await seedRollout(t.db, projectId, ["a", "b", "c", "d"].map((d) => task(instanceId, d)));
+    await seedRollout(
+      t.db,
+      projectId,
+      ["a", "b", "c", "d"].map((d) => task(instanceId, d)),
+    );
     await scheduler().runOnce();
     const rs = await runs();
     expect(rs.map((r) => r.status)).toEqual(["AVAILABLE", "AVAILABLE", "PENDING", "PENDING"]);

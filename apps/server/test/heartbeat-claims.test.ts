@@ -58,11 +58,12 @@ class BlackholeProxy {
 
   heal(): void {
     this.swallow = undefined;
-    for (const c of [...this.conns]) if (c.dead) {
-      this.conns.delete(c);
-      c.client.destroy();
-      c.up.destroy();
-    }
+    for (const c of [...this.conns])
+      if (c.dead) {
+        this.conns.delete(c);
+        c.client.destroy();
+        c.up.destroy();
+      }
   }
 
   async close(): Promise<void> {

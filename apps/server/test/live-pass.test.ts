@@ -40,75 +40,111 @@ function prng(seed: number) {
 }
 
 describe("live passes", () => {
-  it.each((process.env.LIVE_PASS_SEEDS ?? "1,2,3,4").split(",").map(Number))("leave nothing promotable and every cause exact, like a full pass (seed %i)", async (seed) => {
-    const rnd = prng(seed);
-    const pick = <T>(xs: T[]): T | undefined => xs[Math.floor(rnd() * xs.length)];
-    const p1 = await seedProject(t.db, { id: "p1", limit: 2 });
-    await seedProject(t.db, { id: "p2", limit: 0 });
-    const dbs = ["a", "b", "c", "d"];
-    const types = [TaskType.DATABASE_SCHEMA_UPDATE, TaskType.DATABASE_SDL, TaskType.DATABASE_DATA_UPDATE];
-    let version = 0;
-    let clock = new Date("2030-01-01T00:00:00Z");
-    const now = () => clock;
-    // Huge full-pass interval: after the first pass every pass is live.
-    const scheduler = new PendingScheduler({ db: t.db, clock: { now }, replicaId: "live", fullPassIntervalMs: 1e12 });
-    await scheduler.runOnce();
+  it.each((process.env.LIVE_PASS_SEEDS ?? "1,2,3,4").split(",").map(Number))(
+    "leave nothing promotable and every cause exact, like a full pass (seed %i)",
+    async (seed) => {
+      const rnd = prng(seed);
+      const pick = <T>(xs: T[]): T | undefined => xs[Math.floor(rnd() * xs.length)];
+      const p1 = await seedProject(t.db, { id: "p1", limit: 2 });
+      await seedProject(t.db, { id: "p2", limit: 0 });
+      const dbs = ["a", "b", "c", "d"];
+      const types = [TaskType.DATABASE_SCHEMA_UPDATE, TaskType.DATABASE_SDL, TaskType.DATABASE_DATA_UPDATE];
+      let version = 0;
+      let clock = new Date("2030-01-01T00:00:00Z");
+      const now = () => clock;
+      // Huge full-pass interval: after the first pass every pass is live.
+      const scheduler = new PendingScheduler({ db: t.db, clock: { now }, replicaId: "live", fullPassIntervalMs: 1e12 });
+      await scheduler.runOnce();
 
-    for (let step = 0; step < 100; step++) {
-      clock = new Date(clock.getTime() + 1000);
-      const op = rnd();
-      if (op < 0.2) {
-        const project = rnd() < 0.7 ? "p1" : "p2";
-        const tasks = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => {
-          const versioned = rnd() < 0.6;
-          // Mostly ascending versions, sometimes one below existing ones.
-          const v = versioned ? String(rnd() < 0.8 ? (version += 1) : Math.floor(rnd() * version)).padStart(4, "0") : null;
-          return task(`i-${project}`, pick(dbs)!, { type: pick(types)!, schemaVersion: v });
-        });
-        await rolloutCreate(t.db, { projectId: project, title: "r", createdBy: "t", stages: [{ environment: "e", tasks }] }, clock);
-      } else if (op < 0.45) {
-        const ts = await t.db.selectFrom("task").select(["id", "rollout_id"]).where("status", "in", ["NOT_STARTED", "FAILED", "CANCELED"]).orderBy("id").execute();
-        const x = pick(ts);
-        if (x) {
-          const runAt = rnd() < 0.2 ? new Date(clock.getTime() + 2000 + Math.floor(rnd() * 4000)) : null;
-          await tasksRun(t.db, { rolloutId: x.rollout_id, taskIds: [x.id], runAt, actor: "t", now: clock });
+      for (let step = 0; step < 100; step++) {
+        clock = new Date(clock.getTime() + 1000);
+        const op = rnd();
+        if (op < 0.2) {
+          const project = rnd() < 0.7 ? "p1" : "p2";
+          const tasks = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => {
+            const versioned = rnd() < 0.6;
+            // Mostly ascending versions, sometimes one below existing ones.
+            const v = versioned ? String(rnd() < 0.8 ? (version += 1) : Math.floor(rnd() * version)).padStart(4, "0") : null;
+            return task(`i-${project}`, pick(dbs)!, { type: pick(types)!, schemaVersion: v });
+          });
+          await rolloutCreate(t.db, { projectId: project, title: "r", createdBy: "t", stages: [{ environment: "e", tasks }] }, clock);
+        } else if (op < 0.45) {
+          const ts = await t.db
+            .selectFrom("task")
+            .select(["id", "rollout_id"])
+            .where("status", "in", ["NOT_STARTED", "FAILED", "CANCELED"])
+            .orderBy("id")
+            .execute();
+          const x = pick(ts);
+          if (x) {
+            const runAt = rnd() < 0.2 ? new Date(clock.getTime() + 2000 + Math.floor(rnd() * 4000)) : null;
+            await tasksRun(t.db, { rolloutId: x.rollout_id, taskIds: [x.id], runAt, actor: "t", now: clock });
+          }
+        } else if (op < 0.6) {
+          await taskRunsClaim(t.db, { replicaId: "w", limit: 1 + Math.floor(rnd() * 3), leaseTtlMs: 1e9, now: clock });
+        } else if (op < 0.8) {
+          const running = await t.db
+            .selectFrom("task_run")
+            .select(["id", "lease_epoch"])
+            .where("status", "=", "RUNNING")
+            .orderBy("id")
+            .execute();
+          const r = pick(running);
+          const x = rnd();
+          if (r && x < 0.25) {
+            // The target could not be reached: back to PENDING until a retry time (TARGET_UNREACHABLE).
+            const retryAt = new Date(clock.getTime() + 1000 + Math.floor(rnd() * 4000));
+            await taskRunRetry(t.db, {
+              runId: r.id,
+              replicaId: "w",
+              epoch: r.lease_epoch,
+              now: clock,
+              retryAt,
+              error: "connect ECONNREFUSED",
+            });
+          } else if (r) {
+            const status = x < 0.85 ? "DONE" : "FAILED";
+            await taskRunFinish(t.db, { runId: r.id, replicaId: "w", epoch: r.lease_epoch, status, result: {}, message: "", now: clock });
+          }
+        } else if (op < 0.87) {
+          const runs = await t.db
+            .selectFrom("task_run")
+            .select(["id", "rollout_id"])
+            .where("status", "in", ["PENDING", "AVAILABLE"])
+            .orderBy("id")
+            .execute();
+          const r = pick(runs);
+          if (r) await taskRunsCancel(t.db, { rolloutId: r.rollout_id, taskRunIds: [r.id], actor: "t", now: clock, replicaId: null });
+        } else if (op < 0.94) {
+          const ts = await t.db
+            .selectFrom("task")
+            .select(["id", "rollout_id"])
+            .where("status", "in", ["NOT_STARTED", "FAILED", "CANCELED"])
+            .orderBy("id")
+            .execute();
+          const x = pick(ts);
+          if (x) await tasksSkip(t.db, { rolloutId: x.rollout_id, taskIds: [x.id], reason: "t", now: clock });
+        } else {
+          await projectUpdate(t.db, p1.projectId, { parallelTasksPerRollout: Math.floor(rnd() * 4) }, clock);
         }
-      } else if (op < 0.6) {
-        await taskRunsClaim(t.db, { replicaId: "w", limit: 1 + Math.floor(rnd() * 3), leaseTtlMs: 1e9, now: clock });
-      } else if (op < 0.8) {
-        const running = await t.db.selectFrom("task_run").select(["id", "lease_epoch"]).where("status", "=", "RUNNING").orderBy("id").execute();
-        const r = pick(running);
-        const x = rnd();
-        if (r && x < 0.25) {
-          // The target could not be reached: back to PENDING until a retry time (TARGET_UNREACHABLE).
-          const retryAt = new Date(clock.getTime() + 1000 + Math.floor(rnd() * 4000));
-          await taskRunRetry(t.db, { runId: r.id, replicaId: "w", epoch: r.lease_epoch, now: clock, retryAt, error: "connect ECONNREFUSED" });
-        } else if (r) {
-          const status = x < 0.85 ? "DONE" : "FAILED";
-          await taskRunFinish(t.db, { runId: r.id, replicaId: "w", epoch: r.lease_epoch, status, result: {}, message: "", now: clock });
-        }
-      } else if (op < 0.87) {
-        const runs = await t.db.selectFrom("task_run").select(["id", "rollout_id"]).where("status", "in", ["PENDING", "AVAILABLE"]).orderBy("id").execute();
-        const r = pick(runs);
-        if (r) await taskRunsCancel(t.db, { rolloutId: r.rollout_id, taskRunIds: [r.id], actor: "t", now: clock, replicaId: null });
-      } else if (op < 0.94) {
-        const ts = await t.db.selectFrom("task").select(["id", "rollout_id"]).where("status", "in", ["NOT_STARTED", "FAILED", "CANCELED"]).orderBy("id").execute();
-        const x = pick(ts);
-        if (x) await tasksSkip(t.db, { rolloutId: x.rollout_id, taskIds: [x.id], reason: "t", now: clock });
-      } else {
-        await projectUpdate(t.db, p1.projectId, { parallelTasksPerRollout: Math.floor(rnd() * 4) }, clock);
-      }
 
-      // A live pass, plus the follow-ups it asks for.
-      for (let i = 0; i < 10; i++) {
-        const r = await scheduler.runOnce();
-        expect(r?.kind).toBe("live");
-        if (!r?.more) break;
+        // A live pass, plus the follow-ups it asks for.
+        for (let i = 0; i < 10; i++) {
+          const r = await scheduler.runOnce();
+          expect(r?.kind).toBe("live");
+          if (!r?.more) break;
+        }
+        const { candidates, decision } = await oracle(t.db, clock);
+        expect(
+          decision.promote.map((c) => c.runId),
+          `step ${step}: a full pass would still promote`,
+        ).toEqual([]);
+        // decide() compares with the recorded causes: any cause it would write is one the live pass missed.
+        expect(
+          decision.causes,
+          `step ${step}: recorded causes differ from a full evaluation of ${candidates.length} runs: ${JSON.stringify(decision.causes.map((c) => ({ ...c, was: candidates.find((x) => x.runId === c.runId)?.cause })))} ${JSON.stringify(candidates.filter((x) => decision.causes.some((c) => c.runId === x.runId)))}`,
+        ).toEqual([]);
       }
-      const { candidates, decision } = await oracle(t.db, clock);
-      expect(decision.promote.map((c) => c.runId), `step ${step}: a full pass would still promote`).toEqual([]);
-      // decide() compares with the recorded causes: any cause it would write is one the live pass missed.
-      expect(decision.causes, `step ${step}: recorded causes differ from a full evaluation of ${candidates.length} runs: ${JSON.stringify(decision.causes.map((c) => ({ ...c, was: candidates.find((x) => x.runId === c.runId)?.cause })))} ${JSON.stringify(candidates.filter((x) => decision.causes.some((c) => c.runId === x.runId)))}`).toEqual([]);
-    }
-  });
+    },
+  );
 });

@@ -55,8 +55,14 @@ describe("an outcome whose write fails", () => {
     const errors: string[] = [];
     const finished: string[] = [];
     const a = new RunningScheduler({
-      db: t.db.withPlugin(failFinishes(3)), clock, replicaId: "A", concurrency: 1, leaseTtlMs: 15_000,
-      executorFor: () => exec, onError: (e) => errors.push(String(e)), onFinish: (_r, o, w) => finished.push(`${o.status}:${w}`),
+      db: t.db.withPlugin(failFinishes(3)),
+      clock,
+      replicaId: "A",
+      concurrency: 1,
+      leaseTtlMs: 15_000,
+      executorFor: () => exec,
+      onError: (e) => errors.push(String(e)),
+      onFinish: (_r, o, w) => finished.push(`${o.status}:${w}`),
     });
     try {
       expect(await a.runOnce()).toBe(1);
@@ -75,13 +81,20 @@ describe("an outcome whose write fails", () => {
   it("stops being retried once the heartbeat finds the run lost (the sweeper decides then)", async () => {
     const clock = { now: () => new Date() };
     const { projectId, instanceId } = await seedProject(t.db, { instanceUrl: serverUrl() });
-    await seedRollout(t.db, projectId, [task(instanceId, target.name, { type: "DATABASE_DATA_UPDATE", statement: "CREATE TABLE lost ()" })]);
+    await seedRollout(t.db, projectId, [
+      task(instanceId, target.name, { type: "DATABASE_DATA_UPDATE", statement: "CREATE TABLE lost ()" }),
+    ]);
     await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce();
     const exec = new PostgresExecutor({ statementTimeoutMs: 30_000 });
     const finished: string[] = [];
     const a = new RunningScheduler({
-      db: t.db.withPlugin(failFinishes(1_000)), clock, replicaId: "A", concurrency: 1, leaseTtlMs: 15_000,
-      executorFor: () => exec, onFinish: (_r, o, w) => finished.push(`${o.status}:${w}`),
+      db: t.db.withPlugin(failFinishes(1_000)),
+      clock,
+      replicaId: "A",
+      concurrency: 1,
+      leaseTtlMs: 15_000,
+      executorFor: () => exec,
+      onFinish: (_r, o, w) => finished.push(`${o.status}:${w}`),
     });
     try {
       expect(await a.runOnce()).toBe(1);

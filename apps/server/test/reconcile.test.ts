@@ -39,7 +39,10 @@ describe("reconcile", () => {
   it("ends every session of the run (any epoch) and returns only once they are gone; no ledger: not_applied", async () => {
     const run = runOn(target.name, { epoch: 3 });
     const me = { installationId: run.installationId, runId: run.id };
-    const mine = [await session(target.url, runSessionName({ ...me, epoch: 1 }, "old")), await session(target.url, runSessionName({ ...me, epoch: 3 }, "now"))];
+    const mine = [
+      await session(target.url, runSessionName({ ...me, epoch: 1 }, "old")),
+      await session(target.url, runSessionName({ ...me, epoch: 3 }, "now")),
+    ];
     const others = [
       await session(target.url, runSessionName({ ...me, installationId: randomUUID(), epoch: 1 }, "other-installation")),
       await session(target.url, runSessionName({ ...me, runId: `${run.id}1`, epoch: 1 }, "other-run")),
@@ -80,14 +83,18 @@ describe("reconcile", () => {
     const owner = new PostgresExecutor({ statementTimeoutMs: 60_000 }); // the owner that stopped heartbeating
     cleanups.push(() => owner.close());
     const p = owner.execute(run, execCtx());
-    await waitFor(async () => (await runSessions(target, run.id, "query LIKE 'CREATE INDEX%'")).length > 0, { what: "CIC running on the target" });
+    await waitFor(async () => (await runSessions(target, run.id, "query LIKE 'CREATE INDEX%'")).length > 0, {
+      what: "CIC running on the target",
+    });
     const out = await executor.reconcile({ ...run, epoch: 2 }, { timeoutMs: 10_000 });
     expect(out).toEqual({ state: "not_applied" });
     expect(await runSessions(target, run.id)).toEqual([]);
     // Nothing of it can finish later: the next sequential change may start now.
     await blocker.query("COMMIT");
     expect((await p).status).toBe("RETRY");
-    expect(await target.query("SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'big_idx' AND i.indisvalid")).toEqual([]);
+    expect(
+      await target.query("SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'big_idx' AND i.indisvalid"),
+    ).toEqual([]);
   });
 
   it("DATABASE_CREATE: applied exactly when the database exists", async () => {

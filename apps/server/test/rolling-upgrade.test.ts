@@ -26,11 +26,18 @@ afterAll(async () => {
 
 /** isRerunnable() of the release before 0004 (its executors/statement-kind.ts), which computed task_run.rerunnable in code. */
 const PRE_0004_NON_TRANSACTIONAL = [
-  /\bCREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b/i, /\bDROP\s+INDEX\s+CONCURRENTLY\b/i, /\bREINDEX\b[^;]*\bCONCURRENTLY\b/i,
-  /\bDETACH\s+PARTITION\b[^;]*\bCONCURRENTLY\b/i, /^\s*VACUUM\b/im, /\bCREATE\s+DATABASE\b/i, /\bDROP\s+DATABASE\b/i,
-  /\bALTER\s+SYSTEM\b/i, /\bCREATE\s+TABLESPACE\b/i,
+  /\bCREATE\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b/i,
+  /\bDROP\s+INDEX\s+CONCURRENTLY\b/i,
+  /\bREINDEX\b[^;]*\bCONCURRENTLY\b/i,
+  /\bDETACH\s+PARTITION\b[^;]*\bCONCURRENTLY\b/i,
+  /^\s*VACUUM\b/im,
+  /\bCREATE\s+DATABASE\b/i,
+  /\bDROP\s+DATABASE\b/i,
+  /\bALTER\s+SYSTEM\b/i,
+  /\bCREATE\s+TABLESPACE\b/i,
 ];
-const pre0004Rerunnable = (type: string, statement: string) => type === "DATABASE_CREATE" || !PRE_0004_NON_TRANSACTIONAL.some((re) => re.test(statement));
+const pre0004Rerunnable = (type: string, statement: string) =>
+  type === "DATABASE_CREATE" || !PRE_0004_NON_TRANSACTIONAL.some((re) => re.test(statement));
 
 describe("regression (issue 10, bug 12): the release before 0004 (4d69534) against this schema", () => {
   it("creates rollouts and runs with its own statements; this release schedules and claims them as that release decided", async () => {
@@ -43,7 +50,13 @@ describe("regression (issue 10, bug 12): the release before 0004 (4d69534) again
       { database: "d", type: "DATABASE_CREATE", statement: "", version: null },
     ];
     // rolloutCreate as of 4d69534: the task INSERT names no rerunnable column.
-    const rollout = (await t.db.insertInto("rollout").values({ project_id: projectId, title: "prev", created_by: "old", created_at: now }).returning("id").executeTakeFirstOrThrow()).id;
+    const rollout = (
+      await t.db
+        .insertInto("rollout")
+        .values({ project_id: projectId, title: "prev", created_by: "old", created_at: now })
+        .returning("id")
+        .executeTakeFirstOrThrow()
+    ).id;
     const { rows: stages } = await sql<{ id: string }>`
       INSERT INTO stage (rollout_id, environment, position)
       SELECT ${rollout}, e, p - 1 FROM unnest(${["e"]}::text[]) WITH ORDINALITY AS x(e, p) ORDER BY p RETURNING id, position`.execute(t.db);
@@ -63,7 +76,12 @@ describe("regression (issue 10, bug 12): the release before 0004 (4d69534) again
       INSERT INTO gating_dirty_database (instance_id, database_name, version_from)
       SELECT instance_id, database_name, min(schema_version_key) FROM t WHERE schema_version_key IS NOT NULL
       GROUP BY 1, 2`.execute(t.db);
-    const created = await t.db.selectFrom("task").select(["id", "type", "statement", "rerunnable"]).where("rollout_id", "=", rollout).orderBy("id").execute();
+    const created = await t.db
+      .selectFrom("task")
+      .select(["id", "type", "statement", "rerunnable"])
+      .where("rollout_id", "=", rollout)
+      .orderBy("id")
+      .execute();
     // The trigger of 0005 decided as that release does.
     expect(created.map((x) => x.rerunnable)).toEqual(created.map((x) => pre0004Rerunnable(x.type, x.statement)));
     expect(created.map((x) => x.rerunnable)).toEqual([true, false, false, true]);
@@ -94,27 +112,47 @@ describe("regression (issue 10, bug 12): the release before 0004 (4d69534) again
     // This release schedules and claims them; what the executor reads matches what that release decided.
     await new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "new", fullPassIntervalMs: 1e12 }).runOnce();
     const claimed = await taskRunsClaim(t.db, { replicaId: "new", limit: 10, leaseTtlMs: 60_000, now: new Date() });
-    expect(claimed.map((r) => [r.database, r.rerunnable]).sort()).toEqual([["a", true], ["b", false], ["c", false], ["d", true]]);
+    expect(claimed.map((r) => [r.database, r.rerunnable]).sort()).toEqual([
+      ["a", true],
+      ["b", false],
+      ["c", false],
+      ["d", true],
+    ]);
   });
 
   it("a row that names rerunnable keeps its value (the trigger only fills a missing one)", async () => {
     const { instanceId } = await seedProject(t.db, { id: "keep" });
-    const stage = (await t.db.selectFrom("stage").select(["id", "rollout_id"]).executeTakeFirstOrThrow());
+    const stage = await t.db.selectFrom("stage").select(["id", "rollout_id"]).executeTakeFirstOrThrow();
     const { rows } = await sql<{ rerunnable: boolean }>`
       INSERT INTO task (rollout_id, stage_id, instance_id, database_name, type, statement, rerunnable)
-      VALUES (${stage.rollout_id}, ${stage.id}, ${instanceId}, 'k', 'DATABASE_SCHEMA_UPDATE', 'VACUUM', true) RETURNING rerunnable`.execute(t.db);
+      VALUES (${stage.rollout_id}, ${stage.id}, ${instanceId}, 'k', 'DATABASE_SCHEMA_UPDATE', 'VACUUM', true) RETURNING rerunnable`.execute(
+      t.db,
+    );
     expect(rows).toEqual([{ rerunnable: true }]);
   });
 });
 
 /** squawk's rules that catch a change the previous release cannot live with (the rest are about locks and style). */
-const ROLLING_RULES = ["adding-required-field", "adding-not-nullable-field", "renaming-column", "renaming-table", "ban-drop-column", "ban-drop-table", "changing-column-type"];
+const ROLLING_RULES = [
+  "adding-required-field",
+  "adding-not-nullable-field",
+  "renaming-column",
+  "renaming-table",
+  "ban-drop-column",
+  "ban-drop-table",
+  "changing-column-type",
+];
 /** Findings already shipped; each with what makes it safe now. Never add to this list: fix the migration. */
 const SHIPPED: Record<string, string> = {
   "0004_task_rerunnable.sql:adding-not-nullable-field": "0005 fills rerunnable for writers that omit it (BEFORE INSERT trigger)",
 };
 
-interface Finding { file: string; rule_name: string; line: number; message: string }
+interface Finding {
+  file: string;
+  rule_name: string;
+  line: number;
+  message: string;
+}
 const SQUAWK = path.join(import.meta.dirname, "../node_modules/.bin/squawk");
 function squawk(files: string[]): Promise<Finding[]> {
   return new Promise((resolve, reject) => {
@@ -132,11 +170,12 @@ function squawk(files: string[]): Promise<Finding[]> {
 
 describe("migrations lint (squawk): nothing the previous release cannot live with", () => {
   it("no migration adds NOT NULL without a default, renames, drops or retypes what the previous release uses", async () => {
-    const files = (await fs.readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith(".sql")).sort().map((f) => path.join(MIGRATIONS_DIR, f));
+    const files = (await fs.readdir(MIGRATIONS_DIR))
+      .filter((f) => f.endsWith(".sql"))
+      .sort()
+      .map((f) => path.join(MIGRATIONS_DIR, f));
     const findings = (await squawk(files)).filter((f) => ROLLING_RULES.includes(f.rule_name));
-    const unexplained = findings
-      .map((f) => `${path.basename(f.file)}:${f.rule_name}`)
-      .filter((key) => !(key in SHIPPED));
+    const unexplained = findings.map((f) => `${path.basename(f.file)}:${f.rule_name}`).filter((key) => !(key in SHIPPED));
     expect(unexplained, JSON.stringify(findings, null, 1)).toEqual([]);
   });
 
@@ -144,16 +183,19 @@ describe("migrations lint (squawk): nothing the previous release cannot live wit
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "runway-squawk-"));
     try {
       const bad = path.join(dir, "9999_bad.sql");
-      await fs.writeFile(bad, [
-        "ALTER TABLE task ADD COLUMN owner text NOT NULL;",
-        "ALTER TABLE task ALTER COLUMN skip_reason SET NOT NULL;",
-        "ALTER TABLE task RENAME COLUMN statement TO sql;",
-        "ALTER TABLE stage RENAME TO phase;",
-        "ALTER TABLE task DROP COLUMN skip_reason;",
-        "DROP TABLE task_run_wait;",
-        "ALTER TABLE task ALTER COLUMN database_name TYPE varchar(63);",
-        "ALTER TABLE task ADD COLUMN fine text NOT NULL DEFAULT '';",
-      ].join("\n"));
+      await fs.writeFile(
+        bad,
+        [
+          "ALTER TABLE task ADD COLUMN owner text NOT NULL;",
+          "ALTER TABLE task ALTER COLUMN skip_reason SET NOT NULL;",
+          "ALTER TABLE task RENAME COLUMN statement TO sql;",
+          "ALTER TABLE stage RENAME TO phase;",
+          "ALTER TABLE task DROP COLUMN skip_reason;",
+          "DROP TABLE task_run_wait;",
+          "ALTER TABLE task ALTER COLUMN database_name TYPE varchar(63);",
+          "ALTER TABLE task ADD COLUMN fine text NOT NULL DEFAULT '';",
+        ].join("\n"),
+      );
       const rules = (await squawk([bad])).filter((f) => ROLLING_RULES.includes(f.rule_name)).map((f) => f.rule_name);
       expect([...new Set(rules)].sort()).toEqual([...ROLLING_RULES].sort());
       expect(rules).toHaveLength(ROLLING_RULES.length); // the last line (NOT NULL with a default) passes

@@ -23,7 +23,11 @@ const clock = { now: () => new Date() };
 describe("running scheduler", () => {
   it("three replicas contending claim every AVAILABLE run exactly once", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
-    await seedRollout(t.db, projectId, Array.from({ length: 30 }, (_, i) => task(instanceId, `db${i}`)));
+    await seedRollout(
+      t.db,
+      projectId,
+      Array.from({ length: 30 }, (_, i) => task(instanceId, `db${i}`)),
+    );
     await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     // Each replica gets its own pool so the claims really race on the server.
     const pools = [1, 2, 3].map(() => createPool(t.url, 4));
@@ -56,12 +60,21 @@ describe("running scheduler", () => {
 
   it("a finish refills the slots it frees in the same statement, never beyond the concurrency, and each outcome is fenced", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
-    await seedRollout(t.db, projectId, Array.from({ length: 7 }, (_, i) => task(instanceId, `db${i}`)));
+    await seedRollout(
+      t.db,
+      projectId,
+      Array.from({ length: 7 }, (_, i) => task(instanceId, `db${i}`)),
+    );
     await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const exec = new DeferredExecutor();
     const claims: number[] = [];
     const rs = new RunningScheduler({
-      db: t.db, clock, replicaId: "r", concurrency: 3, leaseTtlMs: 60_000, executorFor: () => exec,
+      db: t.db,
+      clock,
+      replicaId: "r",
+      concurrency: 3,
+      leaseTtlMs: 60_000,
+      executorFor: () => exec,
       onClaim: (runs) => claims.push(runs.length),
     });
     expect(await rs.runOnce()).toBe(3);
@@ -78,12 +91,17 @@ describe("running scheduler", () => {
     await sql`UPDATE task_run SET owner_replica = 'other', lease_epoch = lease_epoch + 1 WHERE id = ${victim}`.execute(t.db);
     exec.finish(victim!);
     await waitFor(async () => exec.started.length === startedBefore + 3, { what: "slot refilled" });
-    expect((await t.db.selectFrom("task_run").select("owner_replica").where("id", "=", victim!).executeTakeFirstOrThrow()).owner_replica).toBe("other");
+    expect(
+      (await t.db.selectFrom("task_run").select("owner_replica").where("id", "=", victim!).executeTakeFirstOrThrow()).owner_replica,
+    ).toBe("other");
     expect(await running()).toBe(4); // 3 of ours + the one "other" owns
-    await waitFor(async () => {
-      exec.finishAll(); // finishes claim the remaining runs, which are deferred in turn
-      return rs.activeCount === 0 && (await running()) <= 1;
-    }, { what: "drained" });
+    await waitFor(
+      async () => {
+        exec.finishAll(); // finishes claim the remaining runs, which are deferred in turn
+        return rs.activeCount === 0 && (await running()) <= 1;
+      },
+      { what: "drained" },
+    );
     expect(exec.started.length).toBe(7);
     expect(claims[0]).toBe(3);
   });
@@ -98,7 +116,10 @@ describe("running scheduler", () => {
       // What a cancel in progress on a frozen replica holds.
       await other.query("BEGIN");
       await other.query("SELECT 1 FROM task_run WHERE id = $1 FOR UPDATE", [a!.id]);
-      const runs = [{ runId: a!.id, epoch: a!.epoch }, { runId: b!.id, epoch: b!.epoch }];
+      const runs = [
+        { runId: a!.id, epoch: a!.epoch },
+        { runId: b!.id, epoch: b!.epoch },
+      ];
       const later = new Date(Date.now() + 30_000);
       const state = await taskRunsRenewLeases(t.db, { replicaId: "r", runs, leaseTtlMs: 60_000, now: later });
       expect(state.get(a!.id)).toEqual({ owned: false, cancelRequested: false, locked: true });
@@ -119,7 +140,9 @@ describe("running scheduler", () => {
     for (let i = 0; i < 6; i++) tasks.push(task(instanceId, "a", { type: "DATABASE_DATA_UPDATE" }));
     await seedRollout(t.db, projectId, tasks);
     const pools = [createPool(t.url, 4), createPool(t.url, 4)];
-    const pendings = pools.map((pool, i) => new PendingScheduler({ db: createDb(pool), clock, replicaId: `p${i}`, fullPassIntervalMs: i === 0 ? 1e9 : 0 }));
+    const pendings = pools.map(
+      (pool, i) => new PendingScheduler({ db: createDb(pool), clock, replicaId: `p${i}`, fullPassIntervalMs: i === 0 ? 1e9 : 0 }),
+    );
     const exec = new DeferredExecutor();
     const runner = new RunningScheduler({ db: t.db, clock, replicaId: "r", concurrency: 100, leaseTtlMs: 60_000, executorFor: () => exec });
     const check = async () => {
@@ -194,7 +217,10 @@ describe("leases, fencing and recovery", () => {
     await new PendingScheduler({ db: t.db, clock: clk, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const [a] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 1000, now });
     now = new Date(now.getTime() + 5000); // A stopped heartbeating; its lease expired
-    expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S", reconciler: nothingApplied }).runOnce()).toMatchObject({ requeued: 1, failed: 0 });
+    expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S", reconciler: nothingApplied }).runOnce()).toMatchObject({
+      requeued: 1,
+      failed: 0,
+    });
     const [b] = await taskRunsClaim(t.db, { replicaId: "B", limit: 1, leaseTtlMs: 60_000, now });
     expect(b!.id).toBe(a!.id);
     expect(b!.epoch).toBe(a!.epoch + 1);
@@ -203,7 +229,9 @@ describe("leases, fencing and recovery", () => {
     expect(await taskRunFinish(t.db, { ...fenceA, status: "DONE", result: {}, message: "zombie", now })).toBe(false);
     // Even the same replica name with the old epoch is fenced off (a zombie that re-claimed is a new epoch).
     expect(await taskRunFinish(t.db, { ...fenceA, replicaId: "B", status: "DONE", result: {}, message: "old epoch", now })).toBe(false);
-    expect(await taskRunFinish(t.db, { runId: b!.id, replicaId: "B", epoch: b!.epoch, status: "DONE", result: {}, message: "ok", now })).toBe(true);
+    expect(
+      await taskRunFinish(t.db, { runId: b!.id, replicaId: "B", epoch: b!.epoch, status: "DONE", result: {}, message: "ok", now }),
+    ).toBe(true);
     const logs = await t.db.selectFrom("task_run_log").select(["type", "payload"]).where("task_run_id", "=", a!.id).orderBy("id").execute();
     expect(JSON.stringify(logs)).toContain("lease of replica A expired");
   });
@@ -228,8 +256,12 @@ describe("leases, fencing and recovery", () => {
       await new Promise((res) => setTimeout(res, 50));
     }
     expect(swept).toEqual({ requeued: 1, failed: 1 });
-    const rows = await t.db.selectFrom("task_run").innerJoin("task", "task.id", "task_run.task_id")
-      .select(["task.database_name", "task_run.status", "task_run.result", "task.status as task_status"]).orderBy("task.id").execute();
+    const rows = await t.db
+      .selectFrom("task_run")
+      .innerJoin("task", "task.id", "task_run.task_id")
+      .select(["task.database_name", "task_run.status", "task_run.result", "task.status as task_status"])
+      .orderBy("task.id")
+      .execute();
     expect(rows[0]).toMatchObject({ database_name: "a", status: "AVAILABLE", task_status: "AVAILABLE" });
     expect(rows[1]).toMatchObject({ database_name: "b", status: "FAILED", task_status: "FAILED" });
     expect((rows[1]!.result as { error: { message: string } }).error.message).toBe("owning replica stopped responding");

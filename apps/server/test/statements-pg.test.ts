@@ -57,16 +57,25 @@ describe("regression (issue 10, bug 9): a statement that contains COMMIT", () =>
       ["CREATE TABLE zombie_write (id int); COMMIT", "COMMIT"],
       ["CREATE TABLE s (id int); SAVEPOINT a; INSERT INTO s VALUES (1); RELEASE a", "SAVEPOINT a"],
     ] as const) {
-      const err = await seedRollout(t.db, projectId, [task(instanceId, "ok"), task(instanceId, target.name, { statement, type: TaskType.DATABASE_DATA_UPDATE })]).then(
+      const err = await seedRollout(t.db, projectId, [
+        task(instanceId, "ok"),
+        task(instanceId, target.name, { statement, type: TaskType.DATABASE_DATA_UPDATE }),
+      ]).then(
         () => undefined,
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(StoreError);
       expect(err).toMatchObject({
         code: "INVALID_ARGUMENT",
-        details: { errors: [{ task: "stages/0/tasks/1", path: "stages/0/tasks/1/statement", problem: "TRANSACTION_CONTROL", statement: refused }] },
+        details: {
+          errors: [{ task: "stages/0/tasks/1", path: "stages/0/tasks/1/statement", problem: "TRANSACTION_CONTROL", statement: refused }],
+        },
       });
-      expect((err as Error).message).toMatch(new RegExp(`^task stages/0/tasks/1 \\(database "${target.name}"\\): statement "${refused}" at position \\d+ is transaction control`));
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `^task stages/0/tasks/1 \\(database "${target.name}"\\): statement "${refused}" at position \\d+ is transaction control`,
+        ),
+      );
     }
     expect(await rollouts()).toBe(before);
     expect(await target.query("SELECT tablename FROM pg_tables WHERE tablename IN ('part_a', 'part_b', 'zombie_write')")).toEqual([]);
@@ -75,12 +84,21 @@ describe("regression (issue 10, bug 9): a statement that contains COMMIT", () =>
   it("a statement PostgreSQL refuses in a transaction block runs outside one, as decided at creation", async () => {
     const { projectId, instanceId } = await seedProject(t.db, { id: "cic", instanceUrl: serverUrl() });
     await target.query("CREATE TABLE cic_t (a int)");
-    const { taskIds } = await seedRollout(t.db, projectId, [task(instanceId, target.name, { statement: "-- concurrently\nCREATE INDEX CONCURRENTLY cic_i ON cic_t (a);" })]);
-    expect((await t.db.selectFrom("task").select("rerunnable").where("id", "=", taskIds[0]!).executeTakeFirstOrThrow()).rerunnable).toBe(false);
+    const { taskIds } = await seedRollout(t.db, projectId, [
+      task(instanceId, target.name, { statement: "-- concurrently\nCREATE INDEX CONCURRENTLY cic_i ON cic_t (a);" }),
+    ]);
+    expect((await t.db.selectFrom("task").select("rerunnable").where("id", "=", taskIds[0]!).executeTakeFirstOrThrow()).rerunnable).toBe(
+      false,
+    );
     await new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce();
     const [run] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 60_000, now: new Date() });
     const exec = new PostgresExecutor({ statementTimeoutMs: 60_000 });
-    const ctx: ExecContext = { signal: new AbortController().signal, replicaId: "A", log: async () => undefined, stillOwner: async () => true };
+    const ctx: ExecContext = {
+      signal: new AbortController().signal,
+      replicaId: "A",
+      log: async () => undefined,
+      stillOwner: async () => true,
+    };
     try {
       const out = await exec.execute(run!, ctx);
       expect(out.status, out.message).toBe("DONE");

@@ -39,25 +39,39 @@ describe("parseStatements: classification by PostgreSQL's parser", () => {
 describe("planStatement: what a task may contain and how it runs", () => {
   const S = TaskType.DATABASE_SCHEMA_UPDATE;
   it("transactional statements run in the run's transaction and are re-runnable", () => {
-    expect(planStatement(S, "CREATE TABLE a (id int); INSERT INTO a VALUES (1)")).toEqual({ plan: { statements: 2, runsInTransaction: true, rerunnable: true } });
+    expect(planStatement(S, "CREATE TABLE a (id int); INSERT INTO a VALUES (1)")).toEqual({
+      plan: { statements: 2, runsInTransaction: true, rerunnable: true },
+    });
   });
   it("a statement that cannot run in a transaction block runs alone, outside one, and is not re-runnable", () => {
-    expect(planStatement(S, "CREATE INDEX CONCURRENTLY i ON t (a);")).toEqual({ plan: { statements: 1, runsInTransaction: false, rerunnable: false } });
-    expect(planStatement(TaskType.DATABASE_DATA_UPDATE, "-- weekly\nVACUUM t")).toEqual({ plan: { statements: 1, runsInTransaction: false, rerunnable: false } });
+    expect(planStatement(S, "CREATE INDEX CONCURRENTLY i ON t (a);")).toEqual({
+      plan: { statements: 1, runsInTransaction: false, rerunnable: false },
+    });
+    expect(planStatement(TaskType.DATABASE_DATA_UPDATE, "-- weekly\nVACUUM t")).toEqual({
+      plan: { statements: 1, runsInTransaction: false, rerunnable: false },
+    });
   });
   it("DATABASE_CREATE runs outside a transaction but is re-runnable (it checks first)", () => {
     expect(planStatement(TaskType.DATABASE_CREATE, "")).toEqual({ plan: { statements: 0, runsInTransaction: false, rerunnable: true } });
-    expect(planStatement(TaskType.DATABASE_CREATE, "CREATE DATABASE shop")).toEqual({ plan: { statements: 1, runsInTransaction: false, rerunnable: true } });
+    expect(planStatement(TaskType.DATABASE_CREATE, "CREATE DATABASE shop")).toEqual({
+      plan: { statements: 1, runsInTransaction: false, rerunnable: true },
+    });
   });
   it("refuses transaction control, naming the statement and where it is", () => {
     const r = planStatement(S, "BEGIN; CREATE TABLE part_a (id int); COMMIT; CREATE TABLE part_b (id int)");
     expect(r).toMatchObject({ refusal: { problem: "TRANSACTION_CONTROL", statement: "BEGIN", position: 1 } });
     expect((r as { refusal: { message: string } }).refusal.message).toMatch(/"BEGIN" at position 1 is transaction control \(BEGIN\)/);
-    expect(planStatement(S, "CREATE TABLE zombie_write (id int); COMMIT")).toMatchObject({ refusal: { problem: "TRANSACTION_CONTROL", statement: "COMMIT", position: 37 } });
+    expect(planStatement(S, "CREATE TABLE zombie_write (id int); COMMIT")).toMatchObject({
+      refusal: { problem: "TRANSACTION_CONTROL", statement: "COMMIT", position: 37 },
+    });
     expect(planStatement(TaskType.DATABASE_CREATE, "COMMIT PREPARED 'x'")).toMatchObject({ refusal: { problem: "TRANSACTION_CONTROL" } });
   });
   it("refuses a statement that cannot run in a transaction block beside any other statement", () => {
-    for (const sql of ["CREATE TABLE a (id int); CREATE INDEX CONCURRENTLY i ON a (id)", "SET lock_timeout = '1s'; VACUUM t", "VACUUM a; VACUUM b"]) {
+    for (const sql of [
+      "CREATE TABLE a (id int); CREATE INDEX CONCURRENTLY i ON a (id)",
+      "SET lock_timeout = '1s'; VACUUM t",
+      "VACUUM a; VACUUM b",
+    ]) {
       expect(planStatement(S, sql), sql).toMatchObject({ refusal: { problem: "MUST_RUN_ALONE" } });
     }
     expect(planStatement(S, "CREATE TABLE a (id int); CREATE INDEX CONCURRENTLY i ON a (id)")).toMatchObject({
@@ -98,7 +112,16 @@ describe("planStatements: cost at the size of a large rollout", () => {
     const parserMs = time(() => warm.forEach((t) => parseSync(t.statement)));
     const warmMs = time(() => planStatements(rollout("c")));
     const repeatedMs = time(() => planStatements(first.map((t) => ({ ...t, statement: first[0]!.statement }))));
-    console.log(JSON.stringify({ tasks: first.length, statementsPerTask: 3, coldMs: Math.round(coldMs), warmMs: Math.round(warmMs), parserOnlyMs: Math.round(parserMs), repeatedMs: Math.round(repeatedMs) }));
+    console.log(
+      JSON.stringify({
+        tasks: first.length,
+        statementsPerTask: 3,
+        coldMs: Math.round(coldMs),
+        warmMs: Math.round(warmMs),
+        parserOnlyMs: Math.round(parserMs),
+        repeatedMs: Math.round(repeatedMs),
+      }),
+    );
     expect(plans.every((p) => "plan" in p && p.plan.statements === 3)).toBe(true);
     // Relative bounds, so a loaded machine does not fail them (absolute times are logged above; on a quiet
     // machine ~0.3 s warm and ~0.7 s cold for 10,000 distinct statements, ~2 ms repeated).

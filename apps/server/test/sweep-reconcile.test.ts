@@ -31,8 +31,12 @@ afterEach(async () => {
 
 const reconciler = useReconciler();
 const runsOf = (db: TestDatabase["db"]) =>
-  db.selectFrom("task_run").leftJoin("task_run_wait", "task_run_wait.run_id", "task_run.id")
-    .select(["task_run.id", "task_run.status", "task_run.result", "task_run.owner_lost_at", "task_run_wait.type as wait"]).orderBy("task_run.id").execute();
+  db
+    .selectFrom("task_run")
+    .leftJoin("task_run_wait", "task_run_wait.run_id", "task_run.id")
+    .select(["task_run.id", "task_run.status", "task_run.result", "task_run.owner_lost_at", "task_run_wait.type as wait"])
+    .orderBy("task_run.id")
+    .execute();
 
 describe("the sweeper settles a lost owner's run on its target", () => {
   it("applied on the target: DONE, even with a cancel recorded, and the next version may go", async () => {
@@ -48,17 +52,30 @@ describe("the sweeper settles a lost owner's run on its target", () => {
     const [run] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 15_000, now });
     // Replica A commits on the target, then dies before writing DONE; a cancel is recorded meanwhile.
     const executor = new PostgresExecutor({ statementTimeoutMs: 10_000 });
-    const out = await executor.execute(run!, { signal: new AbortController().signal, replicaId: "A", log: async () => undefined, stillOwner: async () => true });
+    const out = await executor.execute(run!, {
+      signal: new AbortController().signal,
+      replicaId: "A",
+      log: async () => undefined,
+      stillOwner: async () => true,
+    });
     await executor.close();
     expect(out.status).toBe("DONE");
-    expect((await taskRunsCancel(t.db, { rolloutId, taskRunIds: [run!.id], actor: "bob", now, replicaId: "api" }))[0]!.outcome).toBe("CANCEL_REQUESTED");
+    expect((await taskRunsCancel(t.db, { rolloutId, taskRunIds: [run!.id], actor: "bob", now, replicaId: "api" }))[0]!.outcome).toBe(
+      "CANCEL_REQUESTED",
+    );
     now = new Date(now.getTime() + 20_000);
     expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S", reconciler }).runOnce()).toMatchObject({ applied: 1 });
     await pending.runOnce();
     const [v1, v2] = await runsOf(t.db);
     expect(v1).toMatchObject({ status: "DONE", result: { alreadyApplied: true, ownerLost: "A" } });
     expect(v2).toMatchObject({ status: "AVAILABLE" });
-    const log = await t.db.selectFrom("task_run_log").select("payload").where("task_run_id", "=", run!.id).where("type", "=", "STATUS").orderBy("id", "desc").executeTakeFirstOrThrow();
+    const log = await t.db
+      .selectFrom("task_run_log")
+      .select("payload")
+      .where("task_run_id", "=", run!.id)
+      .where("type", "=", "STATUS")
+      .orderBy("id", "desc")
+      .executeTakeFirstOrThrow();
     expect(log.payload).toMatchObject({ by: "sweeper", owner: "A", from: "RUNNING", to: "DONE" });
   });
 
@@ -84,7 +101,10 @@ describe("the sweeper settles a lost owner's run on its target", () => {
         (await target.query(`SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'runway run ${runA.id} %'`)).length > 0;
       await waitFor(cicAlive, { what: "CIC executing on the target" });
       // A never renews (no heartbeat): its lease runs out while the CIC still waits.
-      await waitFor(async () => (await t.db.selectFrom("task_run").select("id").where("lease_expires_at", "<", new Date()).execute()).length === 1, { what: "lease expired" });
+      await waitFor(
+        async () => (await t.db.selectFrom("task_run").select("id").where("lease_expires_at", "<", new Date()).execute()).length === 1,
+        { what: "lease expired" },
+      );
       const swept = await new Sweeper({ db: t.db, clock, replicaId: "S", reconciler }).runOnce();
       // Ended on the target first; then either the sweeper's write or A's own (A is slow, not gone: its
       // execution sees its session end and writes with its still valid fence) ends the run.
@@ -122,11 +142,21 @@ describe("the sweeper settles a lost owner's run on its target", () => {
     expect(held[0]).toMatchObject({ id: run!.id, status: "RUNNING" });
     expect(held[0]!.owner_lost_at).toEqual(now);
     expect(held[1]).toMatchObject({ status: "PENDING", wait: "DATABASE_BUSY" });
-    const logs = await t.db.selectFrom("task_run_log").select("payload").where("task_run_id", "=", run!.id).where("type", "=", "OWNER_LOST").execute();
+    const logs = await t.db
+      .selectFrom("task_run_log")
+      .select("payload")
+      .where("task_run_id", "=", run!.id)
+      .where("type", "=", "OWNER_LOST")
+      .execute();
     expect(logs).toHaveLength(1); // logged once, not every sweep
     // The task-run API shows why it still holds its gate.
-    expect(await taskRunGet(t.db, run!.id)).toMatchObject({ status: "RUNNING", ownerLost: { since: now.toISOString(), error: expect.any(String) } });
-    expect(String((logs[0]!.payload as unknown as { message: string }).message)).toMatch(/owner A lost since .*, waiting to confirm on the target/);
+    expect(await taskRunGet(t.db, run!.id)).toMatchObject({
+      status: "RUNNING",
+      ownerLost: { since: now.toISOString(), error: expect.any(String) },
+    });
+    expect(String((logs[0]!.payload as unknown as { message: string }).message)).toMatch(
+      /owner A lost since .*, waiting to confirm on the target/,
+    );
 
     // The target answers again: nothing was applied, the run is re-runnable → requeued, the gate freed.
     await t.db.updateTable("instance").set({ connection_url: serverUrl() }).where("id", "=", instanceId).execute();

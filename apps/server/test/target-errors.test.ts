@@ -28,7 +28,9 @@ describe("target error classification", () => {
   });
 
   it("result.error names pg's own timeouts", () => {
-    expect(errorResult(new Error("timeout exceeded when trying to connect"))).toEqual({ error: { message: "timeout exceeded when trying to connect", code: "CONNECT_TIMEOUT" } });
+    expect(errorResult(new Error("timeout exceeded when trying to connect"))).toEqual({
+      error: { message: "timeout exceeded when trying to connect", code: "CONNECT_TIMEOUT" },
+    });
     expect(errorResult(new Error("Query read timeout"))).toMatchObject({ error: { code: "QUERY_TIMEOUT" } });
     expect(errorResult(nodeError("ECONNRESET"))).toMatchObject({ error: { code: "ECONNRESET" } });
   });

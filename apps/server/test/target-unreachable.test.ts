@@ -26,7 +26,9 @@ class UnreachableExecutor implements Executor {
   async execute(): Promise<ExecOutcome> {
     this.attempts++;
     return {
-      status: "RETRY", notStarted: this.notStarted, message: "target unreachable: connect ECONNREFUSED 127.0.0.1:1",
+      status: "RETRY",
+      notStarted: this.notStarted,
+      message: "target unreachable: connect ECONNREFUSED 127.0.0.1:1",
       result: { error: { message: "connect ECONNREFUSED 127.0.0.1:1", code: "ECONNREFUSED" } },
     };
   }
@@ -37,12 +39,31 @@ describe("a target that cannot be reached", () => {
     let now = new Date("2030-01-01T00:00:00Z");
     const clock = { now: () => now };
     const { projectId, instanceId } = await seedProject(t.db);
-    const { taskIds } = await seedRollout(t.db, projectId, [task(instanceId, "a", { schemaVersion: "1" }), task(instanceId, "a", { schemaVersion: "2" })]);
+    const { taskIds } = await seedRollout(t.db, projectId, [
+      task(instanceId, "a", { schemaVersion: "1" }),
+      task(instanceId, "a", { schemaVersion: "2" }),
+    ]);
     const pending = new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e12 });
     const exec = new UnreachableExecutor(true);
-    const rs = new RunningScheduler({ db: t.db, clock, replicaId: "r", concurrency: 2, leaseTtlMs: 60_000, executorFor: () => exec, targetRetryMs: 10_000 });
-    const v1 = async () => (await taskRunGet(t.db, (await t.db.selectFrom("task_run").select("id").where("task_id", "=", taskIds[0]!).executeTakeFirstOrThrow()).id))!;
-    const v2 = async () => (await taskRunGet(t.db, (await t.db.selectFrom("task_run").select("id").where("task_id", "=", taskIds[1]!).executeTakeFirstOrThrow()).id))!;
+    const rs = new RunningScheduler({
+      db: t.db,
+      clock,
+      replicaId: "r",
+      concurrency: 2,
+      leaseTtlMs: 60_000,
+      executorFor: () => exec,
+      targetRetryMs: 10_000,
+    });
+    const v1 = async () =>
+      (await taskRunGet(
+        t.db,
+        (await t.db.selectFrom("task_run").select("id").where("task_id", "=", taskIds[0]!).executeTakeFirstOrThrow()).id,
+      ))!;
+    const v2 = async () =>
+      (await taskRunGet(
+        t.db,
+        (await t.db.selectFrom("task_run").select("id").where("task_id", "=", taskIds[1]!).executeTakeFirstOrThrow()).id,
+      ))!;
     const attempt = async () => {
       expect(await pending.runOnce()).toMatchObject({ promoted: 1 });
       expect(await rs.runOnce()).toBe(1);
@@ -54,7 +75,13 @@ describe("a target that cannot be reached", () => {
     await attempt();
     expect(await v1()).toMatchObject({
       status: "PENDING",
-      waitingCause: { type: "TARGET_UNREACHABLE", attempts: 1, lastError: "connect ECONNREFUSED 127.0.0.1:1", retryAt: new Date(t0.getTime() + 1000).toISOString(), since: t0.toISOString() },
+      waitingCause: {
+        type: "TARGET_UNREACHABLE",
+        attempts: 1,
+        lastError: "connect ECONNREFUSED 127.0.0.1:1",
+        retryAt: new Date(t0.getTime() + 1000).toISOString(),
+        since: t0.toISOString(),
+      },
     });
     expect(await v2()).toMatchObject({ status: "PENDING", waitingCause: { type: "VERSION_ORDER", taskId: taskIds[0] } });
     // Not before its retry time.
@@ -64,7 +91,12 @@ describe("a target that cannot be reached", () => {
     await attempt();
     expect(await v1()).toMatchObject({
       status: "PENDING",
-      waitingCause: { type: "TARGET_UNREACHABLE", attempts: 2, retryAt: new Date(now.getTime() + 2000).toISOString(), since: t0.toISOString() },
+      waitingCause: {
+        type: "TARGET_UNREACHABLE",
+        attempts: 2,
+        retryAt: new Date(now.getTime() + 2000).toISOString(),
+        since: t0.toISOString(),
+      },
     });
 
     // Past the window (10 s here; RUNWAY_TARGET_RETRY_S, default 600): FAILED, and the message says why.
@@ -74,7 +106,9 @@ describe("a target that cannot be reached", () => {
     await waitFor(async () => rs.activeCount === 0, { what: "execution ended" });
     const failed = await v1();
     expect(failed.status).toBe("FAILED");
-    expect((failed.result as { error: { message: string } }).error.message).toMatch(/^target unreachable for 12 s \(3 attempts, limit RUNWAY_TARGET_RETRY_S=10\): connect ECONNREFUSED/);
+    expect((failed.result as { error: { message: string } }).error.message).toMatch(
+      /^target unreachable for 12 s \(3 attempts, limit RUNWAY_TARGET_RETRY_S=10\): connect ECONNREFUSED/,
+    );
     expect(exec.attempts).toBe(3);
     await pending.runOnce();
     expect(await v2()).toMatchObject({ status: "PENDING", waitingCause: { type: "VERSION_ORDER" } });
@@ -92,7 +126,15 @@ describe("a target that cannot be reached", () => {
     const reconciler: TargetReconciler = { reconcile: async (run) => answers[run.database]! };
     answers.a = { state: "applied", attempt: 1, appliedAt: new Date("2030-01-01T00:00:00Z") };
     answers.b = { state: "not_applied" };
-    const rs = new RunningScheduler({ db: t.db, clock, replicaId: "r", concurrency: 2, leaseTtlMs: 60_000, executorFor: () => new UnreachableExecutor(false), reconciler });
+    const rs = new RunningScheduler({
+      db: t.db,
+      clock,
+      replicaId: "r",
+      concurrency: 2,
+      leaseTtlMs: 60_000,
+      executorFor: () => new UnreachableExecutor(false),
+      reconciler,
+    });
     expect(await rs.runOnce()).toBe(2);
     await waitFor(async () => rs.activeCount === 0, { what: "executions ended" });
     const runs = await t.db.selectFrom("task_run").select(["status", "result"]).orderBy("id").execute();

@@ -16,20 +16,32 @@ import { iso, type CheckContext } from "./context.js";
  * Invariant 3 compares committed [start, commit] intervals; this one also sees the sessions that never
  * committed, which is where a sweeper that frees a database too early shows.
  */
-export function findEarlyGates(sequential: JournalRow[], overlapsSeen: number, cicOverlapsSeen = 0): { violations: string[]; withDetail: number } {
+export function findEarlyGates(
+  sequential: JournalRow[],
+  overlapsSeen: number,
+  cicOverlapsSeen = 0,
+): { violations: string[]; withDetail: number } {
   const v: string[] = [];
   let withDetail = 0;
   for (const j of sequential) {
     if (!j.overlaps?.length) continue;
     withDetail++;
-    const open = j.overlaps.map((o) => `pid ${o.pid} "${o.app ?? "?"}" (${o.state ?? "?"}${o.xactStart ? `, transaction since ${iso(new Date(o.xactStart))}` : ""})`);
-    v.push(`${j.db}: ${j.marker} (run ${j.runId} epoch ${j.epoch}, ${j.replica}, pid ${j.pid ?? "?"}) began at ${iso(j.startedAt)} while ${open.join(" and ")} was still open`);
+    const open = j.overlaps.map(
+      (o) => `pid ${o.pid} "${o.app ?? "?"}" (${o.state ?? "?"}${o.xactStart ? `, transaction since ${iso(new Date(o.xactStart))}` : ""})`,
+    );
+    v.push(
+      `${j.db}: ${j.marker} (run ${j.runId} epoch ${j.epoch}, ${j.replica}, pid ${j.pid ?? "?"}) began at ${iso(j.startedAt)} while ${open.join(" and ")} was still open`,
+    );
   }
   if (overlapsSeen > withDetail) {
-    v.push(`${overlapsSeen - withDetail} more sequential statement(s) began beside an open sequential transaction and then rolled back (a rollback keeps only the count)`);
+    v.push(
+      `${overlapsSeen - withDetail} more sequential statement(s) began beside an open sequential transaction and then rolled back (a rollback keeps only the count)`,
+    );
   }
   if (cicOverlapsSeen > 0) {
-    v.push(`${cicOverlapsSeen} non-transactional schema change(s) (CREATE INDEX CONCURRENTLY) ran while a sequential transaction that began before them was still open`);
+    v.push(
+      `${cicOverlapsSeen} non-transactional schema change(s) (CREATE INDEX CONCURRENTLY) ran while a sequential transaction that began before them was still open`,
+    );
   }
   return { violations: v, withDetail };
 }

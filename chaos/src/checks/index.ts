@@ -10,7 +10,18 @@ export { CheckContext } from "./context.js";
 
 /** The seven invariants of issue 5, the two of issue 10 (no stuck run, no gate freed early), and the run-at gate. */
 export function runChecks(c: CheckContext): CheckResult[] {
-  return [checkNoLoss, checkNoRepeat, checkExclusion, checkParallelLimit, checkVersionOrder, checkFencing, checkRecovery, checkNoStuckRun, checkNoEarlyGate, checkRunAt].map((check) => {
+  return [
+    checkNoLoss,
+    checkNoRepeat,
+    checkExclusion,
+    checkParallelLimit,
+    checkVersionOrder,
+    checkFencing,
+    checkRecovery,
+    checkNoStuckRun,
+    checkNoEarlyGate,
+    checkRunAt,
+  ].map((check) => {
     try {
       return check(c);
     } catch (e) {

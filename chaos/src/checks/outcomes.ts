@@ -14,7 +14,10 @@ export function checkNoLoss(c: CheckContext): CheckResult {
   const v: string[] = [];
   for (const r of c.facts.runs) if (ACTIVE.has(r.status)) v.push(`run ${r.id} (task ${r.taskId}) is still ${r.status}`);
   const ledgerTasks = new Set(c.facts.ledger.map((l) => l.taskId));
-  let done = 0, failedAsMeant = 0, canceled = 0, cancelLostRace = 0;
+  let done = 0,
+    failedAsMeant = 0,
+    canceled = 0,
+    cancelLostRace = 0;
   const ballast = c.w.tasks.filter((t) => t.kind === "ballast").length;
   for (const t of c.w.tasks) {
     const id = c.s.taskIdByKey.get(t.key)!;
@@ -26,7 +29,8 @@ export function checkNoLoss(c: CheckContext): CheckResult {
     const what = `task ${id} (${t.key}, ${t.kind} on ${t.database})`;
     if (t.kind === "fail") {
       const msg = c.latestRun(id)?.result?.error?.message ?? "";
-      if (status !== "FAILED" || !msg.includes(DELIBERATE_FAILURE)) v.push(`${what} should have FAILED deliberately; it is ${status} (${msg || "no error"})`);
+      if (status !== "FAILED" || !msg.includes(DELIBERATE_FAILURE))
+        v.push(`${what} should have FAILED deliberately; it is ${status} (${msg || "no error"})`);
       else failedAsMeant++;
       if (applied || journaled) v.push(`${what} failed but its change is in the target`);
       continue;
@@ -81,13 +85,16 @@ export function checkNoRepeat(c: CheckContext): CheckResult {
       const taskId = c.s.taskIdByKey.get(marker);
       if (!ledger) v.push(`${marker}: journal row of run ${j.runId} has no ledger row`);
       else if (ledger.taskId !== taskId || j.taskId !== taskId || ledger.attempt !== j.attempt) {
-        v.push(`${marker}: journal (task ${j.taskId}, attempt ${j.attempt}) and ledger (task ${ledger.taskId}, attempt ${ledger.attempt}) disagree; expected task ${taskId}`);
+        v.push(
+          `${marker}: journal (task ${j.taskId}, attempt ${j.attempt}) and ledger (task ${ledger.taskId}, attempt ${ledger.attempt}) disagree; expected task ${taskId}`,
+        );
       }
     }
   }
   for (const l of c.facts.ledger) {
     const plan = c.planByTaskId.get(l.taskId);
-    if (plan && plan.kind !== "nontx" && plan.kind !== "cic" && !c.committedByMarker.has(plan.key)) v.push(`task ${l.taskId} (${plan.key}) is in the ledger but not in the journal`);
+    if (plan && plan.kind !== "nontx" && plan.kind !== "cic" && !c.committedByMarker.has(plan.key))
+      v.push(`task ${l.taskId} (${plan.key}) is in the ledger but not in the journal`);
   }
   for (const [marker, n] of c.facts.dataRows) if (n > 1) v.push(`${marker} inserted ${n} data rows`);
   return {

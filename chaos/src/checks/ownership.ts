@@ -60,9 +60,12 @@ export function checkFencing(c: CheckContext): CheckResult {
   for (const [runId, claims] of c.claimsByRun) for (const cl of claims) if (takenOverAt(c, byRun, runId, cl.epoch)) claimsTaken++;
   for (const j of c.committed) {
     const t = takenOverAt(c, byRun, j.runId, j.epoch);
-    if (!(c.claimsByRun.get(j.runId) ?? []).some((x) => x.epoch === j.epoch)) v.push(`${j.marker}: committed by run ${j.runId} epoch ${j.epoch}, which no claim logged`);
+    if (!(c.claimsByRun.get(j.runId) ?? []).some((x) => x.epoch === j.epoch))
+      v.push(`${j.marker}: committed by run ${j.runId} epoch ${j.epoch}, which no claim logged`);
     if (t && j.committedAt!.getTime() > t.getTime()) {
-      v.push(`${j.marker}: ${j.replica} committed run ${j.runId} (epoch ${j.epoch}) at ${iso(j.committedAt!)}, ${j.committedAt!.getTime() - t.getTime()} ms after its lease was taken over`);
+      v.push(
+        `${j.marker}: ${j.replica} committed run ${j.runId} (epoch ${j.epoch}) at ${iso(j.committedAt!)}, ${j.committedAt!.getTime() - t.getTime()} ms after its lease was taken over`,
+      );
     }
   }
   for (const l of c.facts.logs) {
@@ -70,7 +73,9 @@ export function checkFencing(c: CheckContext): CheckResult {
     const claim = (c.claimsByRun.get(l.runId) ?? []).filter((x) => x.replica === l.replica && x.at <= l.at).pop();
     const t = claim && takenOverAt(c, byRun, l.runId, claim.epoch);
     if (t && l.at.getTime() > t.getTime()) {
-      v.push(`run ${l.runId}: ${l.replica} wrote ${l.type} ${l.payload.status ?? ""} at ${iso(l.at)} after its lease was taken over at ${iso(t)}`);
+      v.push(
+        `run ${l.runId}: ${l.replica} wrote ${l.type} ${l.payload.status ?? ""} at ${iso(l.at)} after its lease was taken over at ${iso(t)}`,
+      );
     }
   }
   return {
@@ -113,7 +118,8 @@ export function checkRecovery(c: CheckContext): CheckResult {
     }
   }
   times.sort((a, b) => a - b);
-  const q = (p: number) => (times.length ? `${(times[Math.min(times.length - 1, Math.floor(p * times.length))]! / 1000).toFixed(1)} s` : "n/a");
+  const q = (p: number) =>
+    times.length ? `${(times[Math.min(times.length - 1, Math.floor(p * times.length))]! / 1000).toFixed(1)} s` : "n/a";
   return {
     name: "7. Recovery time",
     ok: v.length === 0,

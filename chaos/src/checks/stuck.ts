@@ -28,7 +28,8 @@ export function faultFreeMs(a: number, b: number, faults: { at: number; endedAt:
   if (b <= a) return 0;
   const iv = faults.map((f) => [f.at, f.endedAt > 0 ? f.endedAt : Math.max(healedAt, f.at)] as const).sort((x, y) => x[0] - y[0]);
   let covered = 0;
-  let curS = -Infinity, curE = -Infinity;
+  let curS = -Infinity,
+    curE = -Infinity;
   const flush = () => {
     if (curE > curS) covered += Math.max(0, Math.min(curE, b) - Math.max(curS, a));
   };
@@ -53,7 +54,8 @@ export function findStuckRuns(x: StuckInput): { violations: string[]; claims: nu
   const v: string[] = [];
   const byRun = new Map<string, StuckInput["statusLog"]>();
   for (const l of x.statusLog) push(byRun, l.runId, l);
-  let claims = 0, longestMs = 0;
+  let claims = 0,
+    longestMs = 0;
   for (const r of x.runs) {
     const log = (byRun.get(r.id) ?? []).sort((a, b) => a.at - b.at);
     log.forEach((l, i) => {
@@ -65,13 +67,17 @@ export function findStuckRuns(x: StuckInput): { violations: string[]; claims: nu
       longestMs = Math.max(longestMs, ms);
       if (ms > x.boundMs) {
         const how = next ? `until it became ${next.status} at ${iso(next.at)}` : `and was still ${r.status} at the end`;
-        v.push(`run ${r.id}: claim of epoch ${l.epoch ?? "?"} by ${l.replica ?? "?"} at ${iso(l.at)} lasted ${(ms / 1000).toFixed(1)} s of fault-free time ${how} (bound ${(x.boundMs / 1000).toFixed(1)} s)`);
+        v.push(
+          `run ${r.id}: claim of epoch ${l.epoch ?? "?"} by ${l.replica ?? "?"} at ${iso(l.at)} lasted ${(ms / 1000).toFixed(1)} s of fault-free time ${how} (bound ${(x.boundMs / 1000).toFixed(1)} s)`,
+        );
       }
     });
     if (!FINAL.has(r.status) && r.status !== "RUNNING" && !x.heldForGood.has(r.id)) {
       const last = log[log.length - 1];
       const wait = x.waits?.get(r.id);
-      v.push(`run ${r.id} (task ${r.taskId}) is still ${r.status}${wait ? ` (waiting: ${wait})` : ""} at the end, ${((x.endedAt - x.healedAt) / 1000).toFixed(0)} s after the faults healed${last ? `; last change ${last.status} at ${iso(last.at)}` : ""}`);
+      v.push(
+        `run ${r.id} (task ${r.taskId}) is still ${r.status}${wait ? ` (waiting: ${wait})` : ""} at the end, ${((x.endedAt - x.healedAt) / 1000).toFixed(0)} s after the faults healed${last ? `; last change ${last.status} at ${iso(last.at)}` : ""}`,
+      );
     }
   }
   return { violations: v, claims, longestMs };
@@ -80,7 +86,8 @@ export function findStuckRuns(x: StuckInput): { violations: string[]; claims: nu
 /** PENDING runs of versioned tasks behind a lower version on the same database that ended not DONE. */
 export function heldForGood(tasks: TaskRow[], runs: { id: string; taskId: string; status: string }[]): Set<string> {
   const deadVersions = new Map<string, string[]>();
-  for (const t of tasks) if (t.schemaVersion && (t.status === "FAILED" || t.status === "CANCELED")) push(deadVersions, t.database, t.schemaVersion);
+  for (const t of tasks)
+    if (t.schemaVersion && (t.status === "FAILED" || t.status === "CANCELED")) push(deadVersions, t.database, t.schemaVersion);
   const taskById = new Map(tasks.map((t) => [t.id, t]));
   const out = new Set<string>();
   for (const r of runs) {
@@ -104,7 +111,16 @@ export function checkNoStuckRun(c: CheckContext): CheckResult {
   // replica (kill, freeze, its control path, its clock) leaves others to take its runs over within the
   // lease and a sweep, which the bound already allows for.
   const systemWide = c.harness.faults.filter((f) => f.replica === "*");
-  const r = findStuckRuns({ runs: c.facts.runs, statusLog, faults: systemWide, healedAt, endedAt, boundMs: bound, heldForGood: held, waits: c.facts.waits });
+  const r = findStuckRuns({
+    runs: c.facts.runs,
+    statusLog,
+    faults: systemWide,
+    healedAt,
+    endedAt,
+    boundMs: bound,
+    heldForGood: held,
+    waits: c.facts.waits,
+  });
   return {
     name: "8. No stuck run",
     ok: r.violations.length === 0,

@@ -40,8 +40,14 @@ export function checkParallelLimit(c: CheckContext): CheckResult {
   for (const [rolloutId, rows] of byRollout) {
     const limit = c.taskById.get(c.s.taskIdByKey.get(rows[0]!.marker)!)!.limit;
     // Sweep line; at equal times an end comes before a start (touching intervals do not overlap).
-    const points = rows.flatMap((j) => [{ t: start(j), d: 1, j }, { t: end(j), d: -1, j }]).sort((a, b) => a.t - b.t || a.d - b.d);
-    let now = 0, peak = 0;
+    const points = rows
+      .flatMap((j) => [
+        { t: start(j), d: 1, j },
+        { t: end(j), d: -1, j },
+      ])
+      .sort((a, b) => a.t - b.t || a.d - b.d);
+    let now = 0,
+      peak = 0;
     const open = new Set<JournalRow>();
     for (const p of points) {
       now += p.d;
@@ -49,7 +55,8 @@ export function checkParallelLimit(c: CheckContext): CheckResult {
       else open.delete(p.j);
       if (now > peak) {
         peak = now;
-        if (limit > 0 && now > limit) v.push(`rollout ${rolloutId} (limit ${limit}): ${now} executing at ${iso(p.t)}: ${[...open].map((j) => j.marker).join(", ")}`);
+        if (limit > 0 && now > limit)
+          v.push(`rollout ${rolloutId} (limit ${limit}): ${now} executing at ${iso(p.t)}: ${[...open].map((j) => j.marker).join(", ")}`);
       }
     }
     if (limit > 0) peaks.push(`${peak}/${limit}`);
@@ -77,8 +84,10 @@ export function checkVersionOrder(c: CheckContext): CheckResult {
     rows.sort((a, b) => end(a.j) - end(b.j));
     n += rows.length;
     for (let i = 1; i < rows.length; i++) {
-      const a = rows[i - 1]!, b = rows[i]!;
-      if (compareVersions(a.version, b.version) > 0) v.push(`${db}: version ${a.version} (${a.j.marker}) committed before ${b.version} (${b.j.marker})`);
+      const a = rows[i - 1]!,
+        b = rows[i]!;
+      if (compareVersions(a.version, b.version) > 0)
+        v.push(`${db}: version ${a.version} (${a.j.marker}) committed before ${b.version} (${b.j.marker})`);
     }
   }
   return { name: "5. Version order", ok: v.length === 0, detail: `${n} versioned changes on ${byDb.size} databases`, violations: v };

@@ -13,7 +13,9 @@ function readLocale(file: string): unknown {
 
 describe("locales", () => {
   it("has exactly one file per supported locale", () => {
-    const files = readdirSync(localesDir).filter((f) => f.endsWith(".json")).sort();
+    const files = readdirSync(localesDir)
+      .filter((f) => f.endsWith(".json"))
+      .sort();
     expect(files).toEqual(LOCALES.map((l) => `${l}.json`).sort());
   });
 
@@ -42,11 +44,7 @@ describe("locales", () => {
     const wanted = [
       ...TASK_STATUS_ORDER.flatMap((s) => [`taskStatus.${s}`, `taskStatusHint.${s}`]),
       ...Object.values(TaskType).map((t) => `taskType.${t}`),
-      ...Object.values(WaitingCauseType).flatMap((w) => [
-        `waitingCause.${w}`,
-        `waitingCauseDetail.${w}`,
-        `waitingCauseExplain.${w}`,
-      ]),
+      ...Object.values(WaitingCauseType).flatMap((w) => [`waitingCause.${w}`, `waitingCauseDetail.${w}`, `waitingCauseExplain.${w}`]),
       ...Object.values(Role).map((r) => `role.${r}`),
     ];
     expect(wanted.filter((k) => !keys.has(k))).toEqual([]);

@@ -38,7 +38,12 @@ export function confirmDialog(p: { title: string; lines: string[]; positiveText:
   return new Promise((resolve) => {
     dialog.warning({
       title: p.title,
-      content: () => h("div", { "data-testid": "confirm-dialog" }, p.lines.map((l) => h("p", { "data-testid": "confirm-line" }, l))),
+      content: () =>
+        h(
+          "div",
+          { "data-testid": "confirm-dialog" },
+          p.lines.map((l) => h("p", { "data-testid": "confirm-line" }, l)),
+        ),
       positiveButtonProps: { "data-testid": "confirm-action" } as never,
       positiveText: p.positiveText,
       negativeText: p.negativeText,

@@ -6,11 +6,9 @@ export async function rolloutList(
   projectId: string,
   p: { pageSize?: number; pageToken?: string | null } = {},
 ): Promise<Page<RolloutSummary>> {
-  const body = await request<RolloutList>(
-    "GET",
-    `/projects/${encodeURIComponent(projectId)}/rollouts`,
-    { query: { pageSize: p.pageSize, pageToken: p.pageToken } },
-  );
+  const body = await request<RolloutList>("GET", `/projects/${encodeURIComponent(projectId)}/rollouts`, {
+    query: { pageSize: p.pageSize, pageToken: p.pageToken },
+  });
   return { items: body.rollouts, nextPageToken: body.nextPageToken };
 }
 
@@ -27,11 +25,9 @@ export async function taskList(
   rolloutId: string,
   p: { status?: readonly TaskStatus[]; stageId?: string; updatedSince?: string; pageSize?: number; pageToken?: string | null } = {},
 ): Promise<TaskPage> {
-  const body = await request<TaskList>(
-    "GET",
-    `/rollouts/${encodeURIComponent(rolloutId)}/tasks`,
-    { query: { status: p.status, stageId: p.stageId, updatedSince: p.updatedSince, pageSize: p.pageSize, pageToken: p.pageToken } },
-  );
+  const body = await request<TaskList>("GET", `/rollouts/${encodeURIComponent(rolloutId)}/tasks`, {
+    query: { status: p.status, stageId: p.stageId, updatedSince: p.updatedSince, pageSize: p.pageSize, pageToken: p.pageToken },
+  });
   return { items: body.tasks, nextPageToken: body.nextPageToken, cursor: body.cursor };
 }
 

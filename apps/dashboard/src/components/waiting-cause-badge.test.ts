@@ -42,7 +42,13 @@ describe("waiting-cause badge", () => {
 
   it("says the target is unreachable, with the attempt, and the last error in the explanation", async () => {
     const retryAt = new Date(Date.now() + 60_000).toISOString();
-    const { wrapper } = await badge({ type: "TARGET_UNREACHABLE", attempts: 3, lastError: "connect ECONNREFUSED 10.0.0.5:5432", retryAt, since });
+    const { wrapper } = await badge({
+      type: "TARGET_UNREACHABLE",
+      attempts: 3,
+      lastError: "connect ECONNREFUSED 10.0.0.5:5432",
+      retryAt,
+      since,
+    });
     expect(wrapper.text()).toMatch(/^Target unreachable, attempt 3; retry in \d+ (seconds|minute)/);
     await wrapper.find('[data-testid="waiting-cause"]').trigger("mouseenter");
     await vi.waitFor(() => expect(document.body.textContent).toContain("Last error: connect ECONNREFUSED 10.0.0.5:5432"));

@@ -4,7 +4,10 @@ import { makeRun, makeTask } from "../../test/fake-api";
 import { actionsFor, confirmLines, partition } from "./task-actions";
 
 const withStatus = (id: number, status: (typeof TASK_STATUS_ORDER)[number]) =>
-  makeTask(id, { status, ...(status === "NOT_STARTED" || status === "SKIPPED" ? {} : { latestRun: makeRun(String(id), { status: status as never }) }) });
+  makeTask(id, {
+    status,
+    ...(status === "NOT_STARTED" || status === "SKIPPED" ? {} : { latestRun: makeRun(String(id), { status: status as never }) }),
+  });
 
 describe("task actions", () => {
   it("offers each action only in the statuses that allow it", () => {

@@ -28,7 +28,12 @@ describe("mergeTasks", () => {
     const before = list();
     const index = indexOf(before);
     const next = mergeTasks(before, index, [makeTask(4), makeTask(4, { status: "SKIPPED" }), makeTask(1, { status: "DONE" })], "1")!;
-    expect(next.map((t) => [t.id, t.status])).toEqual([["1", "DONE"], ["2", "NOT_STARTED"], ["3", "NOT_STARTED"], ["4", "SKIPPED"]]);
+    expect(next.map((t) => [t.id, t.status])).toEqual([
+      ["1", "DONE"],
+      ["2", "NOT_STARTED"],
+      ["3", "NOT_STARTED"],
+      ["4", "SKIPPED"],
+    ]);
     expect(index.get("4")).toBe(3);
   });
 

@@ -11,7 +11,12 @@ export function sameTask(a: Task, b: Task): boolean {
  * really change are skipped. Returns the new list, or `null` when nothing changed: the caller then keeps
  * the old array, and nothing that renders it does any work. Unchanged tasks keep their identity.
  */
-export function mergeTasks(list: readonly Task[], index: Map<string, number>, changed: readonly Task[], rolloutId: string | null): Task[] | null {
+export function mergeTasks(
+  list: readonly Task[],
+  index: Map<string, number>,
+  changed: readonly Task[],
+  rolloutId: string | null,
+): Task[] | null {
   let next: Task[] | null = null;
   for (const t of changed) {
     if (rolloutId !== null && t.rolloutId !== rolloutId) continue;

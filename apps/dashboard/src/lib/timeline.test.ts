@@ -8,8 +8,16 @@ const ms = (s: number) => new Date(at(s)).getTime();
 describe("timeline", () => {
   it("puts runs in one lane per database with wait and execution bars", () => {
     const tasks = [
-      makeTask(1, { database: "a", status: "DONE", latestRun: makeRun("1", { status: "DONE", createdAt: at(0), startedAt: at(2), finishedAt: at(5) }) }),
-      makeTask(2, { database: "b", status: "RUNNING", latestRun: makeRun("2", { status: "RUNNING", createdAt: at(1), startedAt: at(1), finishedAt: null }) }),
+      makeTask(1, {
+        database: "a",
+        status: "DONE",
+        latestRun: makeRun("1", { status: "DONE", createdAt: at(0), startedAt: at(2), finishedAt: at(5) }),
+      }),
+      makeTask(2, {
+        database: "b",
+        status: "RUNNING",
+        latestRun: makeRun("2", { status: "RUNNING", createdAt: at(1), startedAt: at(1), finishedAt: null }),
+      }),
       makeTask(3, { database: "a", status: "PENDING", latestRun: makeRun("3", { status: "PENDING", createdAt: at(3) }) }),
       makeTask(4, { database: "c" }),
     ];
@@ -41,7 +49,10 @@ describe("timeline", () => {
   it("names lanes by instance when two instances share a database name", () => {
     const run = makeRun("x", { createdAt: at(0) });
     const data = buildTimeline(
-      [makeTask(1, { instanceId: "eu", database: "app", latestRun: run }), makeTask(2, { instanceId: "us", database: "app", latestRun: run })],
+      [
+        makeTask(1, { instanceId: "eu", database: "app", latestRun: run }),
+        makeTask(2, { instanceId: "us", database: "app", latestRun: run }),
+      ],
       ms(5),
     );
     expect(data.lanes).toEqual(["eu/app", "us/app"]);

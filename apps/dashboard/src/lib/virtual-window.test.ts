@@ -5,7 +5,12 @@ const base = { rowHeight: 40, overscan: 5, viewport: 400 };
 
 describe("virtualWindow", () => {
   it("renders the rows in view plus the overscan, and pads for the rest", () => {
-    expect(virtualWindow({ ...base, count: 10_000, scrollTop: 0 })).toEqual({ start: 0, end: 16, padTop: 0, padBottom: (10_000 - 16) * 40 });
+    expect(virtualWindow({ ...base, count: 10_000, scrollTop: 0 })).toEqual({
+      start: 0,
+      end: 16,
+      padTop: 0,
+      padBottom: (10_000 - 16) * 40,
+    });
     const w = virtualWindow({ ...base, count: 10_000, scrollTop: 4_000 });
     expect(w).toEqual({ start: 95, end: 116, padTop: 95 * 40, padBottom: (10_000 - 116) * 40 });
     expect(w.padTop + (w.end - w.start) * 40 + w.padBottom).toBe(10_000 * 40);

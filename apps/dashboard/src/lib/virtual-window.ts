@@ -9,7 +9,13 @@ export interface VirtualWindow {
   padBottom: number;
 }
 
-export function virtualWindow(p: { count: number; scrollTop: number; viewport: number; rowHeight: number; overscan: number }): VirtualWindow {
+export function virtualWindow(p: {
+  count: number;
+  scrollTop: number;
+  viewport: number;
+  rowHeight: number;
+  overscan: number;
+}): VirtualWindow {
   const { count, rowHeight, overscan } = p;
   const inView = Math.ceil(Math.max(p.viewport, rowHeight) / rowHeight) + 1;
   // A stale scrollTop (the list just got shorter) must still show the last rows, never an empty window.

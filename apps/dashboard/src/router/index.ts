@@ -38,7 +38,11 @@ export function createAppRouter(history: RouterHistory = createWebHistory()): Ro
     const auth = useAuthStore();
     // A failed session probe (not a 401: that is "no session") is tried once more before we send the
     // user to sign in.
-    if (!auth.loaded) await auth.load().catch(() => auth.load(true)).catch(() => null);
+    if (!auth.loaded)
+      await auth
+        .load()
+        .catch(() => auth.load(true))
+        .catch(() => null);
     if (to.name === "login" && auth.signedIn) return { path: typeof to.query.redirect === "string" ? to.query.redirect : "/" };
     if (!to.meta.public && !auth.signedIn) return { name: "login", query: { redirect: to.fullPath } };
     if (to.meta.admin && !auth.isAdmin) return { name: "projects" };

@@ -181,10 +181,12 @@ export const useRolloutStore = defineStore("rollout", () => {
     if (!id) return Promise.resolve();
     if (queued) return queued;
     if (running) {
-      queued = running.catch(() => undefined).then(() => {
-        queued = null;
-        return resync(full);
-      });
+      queued = running
+        .catch(() => undefined)
+        .then(() => {
+          queued = null;
+          return resync(full);
+        });
       return queued;
     }
     const gen = generation;
@@ -243,8 +245,28 @@ export const useRolloutStore = defineStore("rollout", () => {
   }
 
   return {
-    rolloutId, rollout, tasks, loading, complete, error, filter, selectedIds,
-    counts, total, finished, visibleTasks, selectedTasks, stages,
-    taskById, load, resync, reload, applyEvent, upsert, setFilter, setSelection, reset,
+    rolloutId,
+    rollout,
+    tasks,
+    loading,
+    complete,
+    error,
+    filter,
+    selectedIds,
+    counts,
+    total,
+    finished,
+    visibleTasks,
+    selectedTasks,
+    stages,
+    taskById,
+    load,
+    resync,
+    reload,
+    applyEvent,
+    upsert,
+    setFilter,
+    setSelection,
+    reset,
   };
 });

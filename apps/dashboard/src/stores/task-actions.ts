@@ -50,11 +50,17 @@ export const useTaskActionsStore = defineStore("taskActions", () => {
         rows = results.map((r) => ({ taskId: byRun.get(r.taskRunId) ?? r.taskRunId, outcome: r.outcome, changed: CHANGED.has(r.outcome) }));
       } else if (action === "skip") {
         const reason = opts.reason?.trim() ?? "";
-        await inBatches(eligible.map((t) => t.id), async (b) => (await tasksSkip(rolloutId, b, reason), []));
+        await inBatches(
+          eligible.map((t) => t.id),
+          async (b) => (await tasksSkip(rolloutId, b, reason), []),
+        );
         rows = eligible.map((t) => ({ taskId: t.id, outcome: "SKIPPED", changed: true }));
       } else {
         const runAt = action === "run" ? opts.runAt : undefined;
-        const results = await inBatches(eligible.map((t) => t.id), (b) => tasksRun(rolloutId, b, runAt));
+        const results = await inBatches(
+          eligible.map((t) => t.id),
+          (b) => tasksRun(rolloutId, b, runAt),
+        );
         rows = results.map((r) => ({ taskId: r.taskId, outcome: r.outcome, changed: CHANGED.has(r.outcome) }));
       }
       report.value = { action, rows };

@@ -39,11 +39,16 @@ describe("rollout page", () => {
   it("offers actions to a releaser, only where the status allows", async () => {
     const { wrapper } = await openRollout("releaser");
     const row = (id: string) => wrapper.find(`tr[data-task-id="${id}"]`);
-    expect(row("1").findAll("[data-testid^=row-action-]").map((b) => b.attributes("data-testid"))).toEqual([
-      "row-action-run",
-      "row-action-skip",
-    ]);
-    expect(row("3").findAll("[data-testid^=row-action-]").map((b) => b.attributes("data-testid"))).toEqual(["row-action-cancel"]);
+    expect(
+      row("1")
+        .findAll("[data-testid^=row-action-]")
+        .map((b) => b.attributes("data-testid")),
+    ).toEqual(["row-action-run", "row-action-skip"]);
+    expect(
+      row("3")
+        .findAll("[data-testid^=row-action-]")
+        .map((b) => b.attributes("data-testid")),
+    ).toEqual(["row-action-cancel"]);
     expect(wrapper.findAll('[data-testid="select-task"]')).toHaveLength(4);
     wrapper.unmount();
   });

@@ -14,7 +14,10 @@ export interface ThrottleKey {
 }
 
 /** The keys of one attempt. `username` may be anything the client sent (it has not been validated yet). */
-export function loginKeys(p: { username: unknown; address: string; failuresAllowed: number }): { pair?: ThrottleKey; address: ThrottleKey } {
+export function loginKeys(p: { username: unknown; address: string; failuresAllowed: number }): {
+  pair?: ThrottleKey;
+  address: ThrottleKey;
+} {
   const address = { key: `addr:${p.address}`, policy: { ...PAIR_LOCK, free: p.failuresAllowed * 5 } };
   if (typeof p.username !== "string" || p.username === "" || p.username.length > 64) return { address };
   return { pair: { key: `user:${p.username}|addr:${p.address}`, policy: { ...PAIR_LOCK, free: p.failuresAllowed } }, address };

@@ -118,12 +118,17 @@ export async function startEmbeddedPostgres(opts: {
     authMethod: "scram-sha-256",
     persistent: opts.persistent ?? true,
     createPostgresUser: isRoot,
-    postgresFlags: Object.entries({ listen_addresses: "127.0.0.1", max_connections: "300", ...opts.settings })
-      .flatMap(([k, v]) => ["-c", `${k}=${v}`]),
+    postgresFlags: Object.entries({ listen_addresses: "127.0.0.1", max_connections: "300", ...opts.settings }).flatMap(([k, v]) => [
+      "-c",
+      `${k}=${v}`,
+    ]),
     onLog: log,
     onError: (e) => log(`[error] ${String(e)}`),
   });
-  const initialised = await fs.stat(path.join(dataDir, "PG_VERSION")).then(() => true, () => false);
+  const initialised = await fs.stat(path.join(dataDir, "PG_VERSION")).then(
+    () => true,
+    () => false,
+  );
   if (!initialised) {
     // initdb wants an empty directory owned by the server's user. A secret key file may already be there
     // (a replica that used DATABASE_URL with this data directory): it is kept aside meanwhile.

@@ -82,12 +82,24 @@ describe("applyNearestBlockers", () => {
   it("holds a run whose target was unreachable until its retry time, with the cause since the first failure", () => {
     const since = new Date(now.getTime() - 60_000);
     const held = cand({ targetRetry: { retryAt: new Date(now.getTime() + 4000), since, attempts: 3, lastError: "ECONNREFUSED" } });
-    const due = cand({ dbKey: "i/other", targetRetry: { retryAt: new Date(now.getTime() - 1), since, attempts: 4, lastError: "ECONNREFUSED" } });
+    const due = cand({
+      dbKey: "i/other",
+      targetRetry: { retryAt: new Date(now.getTime() - 1), since, attempts: 4, lastError: "ECONNREFUSED" },
+    });
     const d = decide([held, due], empty);
     expect(d.promote.map((c) => c.runId)).toEqual([due.runId]);
-    expect(d.causes).toEqual([{ runId: held.runId, cause: {
-      type: "TARGET_UNREACHABLE", attempts: 3, lastError: "ECONNREFUSED", retryAt: new Date(now.getTime() + 4000).toISOString(), since: since.toISOString(),
-    } }]);
+    expect(d.causes).toEqual([
+      {
+        runId: held.runId,
+        cause: {
+          type: "TARGET_UNREACHABLE",
+          attempts: 3,
+          lastError: "ECONNREFUSED",
+          retryAt: new Date(now.getTime() + 4000).toISOString(),
+          since: since.toISOString(),
+        },
+      },
+    ]);
     // Recorded already: nothing to rewrite.
     expect(decide([{ ...held, cause: d.causes[0]!.cause }], empty).causes).toEqual([]);
   });

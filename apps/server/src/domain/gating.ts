@@ -89,8 +89,12 @@ export function sameCause(a: WaitingCause | null, b: CauseBody): boolean {
     case "PARALLEL_LIMIT":
       return a.type === "PARALLEL_LIMIT" && a.limit === b.limit;
     case "TARGET_UNREACHABLE":
-      return a.type === "TARGET_UNREACHABLE" && a.attempts === b.attempts && a.lastError === b.lastError &&
-        new Date(a.retryAt).getTime() === new Date(b.retryAt).getTime();
+      return (
+        a.type === "TARGET_UNREACHABLE" &&
+        a.attempts === b.attempts &&
+        a.lastError === b.lastError &&
+        new Date(a.retryAt).getTime() === new Date(b.retryAt).getTime()
+      );
   }
 }
 

@@ -25,7 +25,8 @@ export function decideRetry(
   const since = run.retrySince ?? now;
   const elapsed = now.getTime() - since.getTime();
   if (elapsed >= windowMs) {
-    const message = `target unreachable for ${Math.round(elapsed / 1000)} s (${run.retryAttempts + 1} attempts, ` +
+    const message =
+      `target unreachable for ${Math.round(elapsed / 1000)} s (${run.retryAttempts + 1} attempts, ` +
       `limit RUNWAY_TARGET_RETRY_S=${Math.round(windowMs / 1000)}): ${error}`;
     return { kind: "fail", message, error: { ...err, message } };
   }

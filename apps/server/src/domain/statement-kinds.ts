@@ -14,10 +14,12 @@ export const StatementKind = {
 export type StatementKind = (typeof StatementKind)[keyof typeof StatementKind];
 
 export type Node = Record<string, unknown>;
-interface DefElem { defname?: string; arg?: Node }
+interface DefElem {
+  defname?: string;
+  arg?: Node;
+}
 
-const defElems = (list: unknown): DefElem[] =>
-  Array.isArray(list) ? list.map((d) => ((d as { DefElem?: DefElem }).DefElem ?? {})) : [];
+const defElems = (list: unknown): DefElem[] => (Array.isArray(list) ? list.map((d) => (d as { DefElem?: DefElem }).DefElem ?? {}) : []);
 
 /** A boolean option spelled false/off/0 (the grammar keeps it as a String, a TypeName or an Integer). */
 function isFalse(arg: Node | undefined): boolean {
@@ -58,11 +60,16 @@ function noTransactionCommand(node: string, s: Node): string | undefined {
       return s.concurrent ? "DROP INDEX CONCURRENTLY" : undefined;
     case "ReindexStmt": {
       if (hasOption(s.params, "concurrently") && !optionOff(s.params, "concurrently")) return "REINDEX CONCURRENTLY";
-      const kind = { REINDEX_OBJECT_SCHEMA: "REINDEX SCHEMA", REINDEX_OBJECT_DATABASE: "REINDEX DATABASE", REINDEX_OBJECT_SYSTEM: "REINDEX SYSTEM" }[String(s.kind)];
+      const kind = {
+        REINDEX_OBJECT_SCHEMA: "REINDEX SCHEMA",
+        REINDEX_OBJECT_DATABASE: "REINDEX DATABASE",
+        REINDEX_OBJECT_SYSTEM: "REINDEX SYSTEM",
+      }[String(s.kind)];
       return kind;
     }
     case "AlterTableStmt": {
-      const cmds = (s.cmds as { AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }[] | undefined) ?? [];
+      const cmds =
+        (s.cmds as { AlterTableCmd?: { subtype?: string; def?: { PartitionCmd?: { concurrent?: boolean } } } }[] | undefined) ?? [];
       return cmds.some((c) => c.AlterTableCmd?.subtype === "AT_DetachPartition" && c.AlterTableCmd.def?.PartitionCmd?.concurrent)
         ? "ALTER TABLE … DETACH PARTITION … CONCURRENTLY"
         : undefined;

@@ -142,7 +142,13 @@ export function planStatement(type: TaskType, sql: string): PlanResult {
   } catch (e) {
     if (!(e instanceof StatementSyntaxError)) throw e;
     const where = e.position === undefined ? "" : ` at position ${e.position}`;
-    return { refusal: { problem: TaskStatementProblem.SYNTAX_ERROR, message: `${e.message}${where}`, ...(e.position === undefined ? {} : { position: e.position }) } };
+    return {
+      refusal: {
+        problem: TaskStatementProblem.SYNTAX_ERROR,
+        message: `${e.message}${where}`,
+        ...(e.position === undefined ? {} : { position: e.position }),
+      },
+    };
   }
   const control = parsed.find((s) => s.kind === StatementKind.TRANSACTION_CONTROL);
   if (control) {

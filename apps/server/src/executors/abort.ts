@@ -39,7 +39,14 @@ export async function connectUnlessAborted<C>(open: () => Promise<C>, dispose: (
  * not take — our end of the session is closed so the execution can end; the session may live on at the
  * target, and the outcome (RETRY) says so. Returns the detach function.
  */
-export function cancelOnAbort(pools: TargetPools, url: string, client: pg.ClientBase, signal: AbortSignal, p: Progress, timeoutMs: number): () => void {
+export function cancelOnAbort(
+  pools: TargetPools,
+  url: string,
+  client: pg.ClientBase,
+  signal: AbortSignal,
+  p: Progress,
+  timeoutMs: number,
+): () => void {
   const pid = (client as unknown as { processID?: number }).processID;
   let timer: NodeJS.Timeout | undefined;
   const onAbort = () => {
@@ -69,7 +76,10 @@ export function failureOutcome(e: unknown, signal: AbortSignal, p: Progress, can
   const notStarted = p.phase === "connect" || p.phase === "prepare";
   const flag = notStarted ? { notStarted: true } : {};
   if (p.abandoned) {
-    const err = new TargetFault("CANCEL_UNDELIVERED", `the statement did not end within ${cancelTimeoutMs} ms of the abort; our end of its session was closed (${(e as Error).message})`);
+    const err = new TargetFault(
+      "CANCEL_UNDELIVERED",
+      `the statement did not end within ${cancelTimeoutMs} ms of the abort; our end of its session was closed (${(e as Error).message})`,
+    );
     return { status: "RETRY", result: errorResult(err), message: `target session lost before commit: ${err.message}`, ...flag };
   }
   // The target guard refused the connection (it reaches the control plane): no retry can change that.

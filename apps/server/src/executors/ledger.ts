@@ -27,7 +27,8 @@ const UUID = /^[0-9a-f-]{36}$/i;
 
 /** Literal SQL for the run's identity; every value comes from our own database, checked all the same. */
 export function ledgerIds(run: ClaimedRun): { installation: string; task: string; run: string; attempt: number } {
-  if (!UUID.test(run.installationId) || !DIGITS.test(run.taskId) || !DIGITS.test(run.id)) throw new Error(`malformed run identity ${run.id}`);
+  if (!UUID.test(run.installationId) || !DIGITS.test(run.taskId) || !DIGITS.test(run.id))
+    throw new Error(`malformed run identity ${run.id}`);
   return { installation: `'${run.installationId}'`, task: run.taskId, run: run.id, attempt: Math.trunc(run.attempt) };
 }
 

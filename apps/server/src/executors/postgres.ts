@@ -27,8 +27,7 @@ import { openSecret, type SecretBox } from "../secrets/secret-box.js";
  * COMMIT (refused, reset or silent connections, a restart) is RETRY: nothing of the run committed.
  */
 
-const rowCounts = (res: pg.QueryResult | pg.QueryResult[]): number[] =>
-  (Array.isArray(res) ? res : [res]).map((r) => r.rowCount ?? 0);
+const rowCounts = (res: pg.QueryResult | pg.QueryResult[]): number[] => (Array.isArray(res) ? res : [res]).map((r) => r.rowCount ?? 0);
 
 export interface PostgresExecutorOptions {
   statementTimeoutMs: number;
@@ -155,7 +154,11 @@ export class PostgresExecutor implements Executor, TargetReconciler {
 
   private async createDatabase(run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome> {
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
-    const client = await connectUnlessAborted(() => this.pools.connectOnce(run.connectionUrl, name), (c) => this.pools.closeOnce(c), ctx.signal);
+    const client = await connectUnlessAborted(
+      () => this.pools.connectOnce(run.connectionUrl, name),
+      (c) => this.pools.closeOnce(c),
+      ctx.signal,
+    );
     p.phase = "prepare";
     const detach = cancelOnAbort(this.pools, run.connectionUrl, client, ctx.signal, p, this.cancelTimeoutMs);
     try {
@@ -189,7 +192,11 @@ export class PostgresExecutor implements Executor, TargetReconciler {
 
   private async apply(run: ClaimedRun, ctx: ExecContext, p: Progress, started: number): Promise<ExecOutcome> {
     const url = withDatabase(run.connectionUrl, run.database);
-    const client = await connectUnlessAborted(() => this.pools.acquire(url), (c) => this.pools.release(c, true), ctx.signal);
+    const client = await connectUnlessAborted(
+      () => this.pools.acquire(url),
+      (c) => this.pools.release(c, true),
+      ctx.signal,
+    );
     p.phase = "prepare";
     const detach = cancelOnAbort(this.pools, url, client, ctx.signal, p, this.cancelTimeoutMs);
     let broken = false;
@@ -201,7 +208,11 @@ export class PostgresExecutor implements Executor, TargetReconciler {
       const durationMs = Math.round(performance.now() - started);
       broken = outcome.note !== undefined;
       const message = `applied: ${outcome.rows} row(s) affected in ${durationMs} ms${outcome.note ? `; ${outcome.note}` : ""}`;
-      return { status: "DONE", result: { rowsAffected: outcome.rows, durationMs, ...(outcome.note ? { note: outcome.note } : {}) }, message };
+      return {
+        status: "DONE",
+        result: { rowsAffected: outcome.rows, durationMs, ...(outcome.note ? { note: outcome.note } : {}) },
+        message,
+      };
     } catch (e) {
       // A statement error leaves a usable session (rolled back, reset on release); anything else may not.
       broken = classify(e, false) !== "statement";
@@ -213,7 +224,12 @@ export class PostgresExecutor implements Executor, TargetReconciler {
     }
   }
 
-  private async applyInTransaction(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome | { rows: number; note?: string }> {
+  private async applyInTransaction(
+    client: pg.PoolClient,
+    run: ClaimedRun,
+    ctx: ExecContext,
+    p: Progress,
+  ): Promise<ExecOutcome | { rows: number; note?: string }> {
     const idleMs = Math.max(100, Math.round(this.opts.idleInTransactionTimeoutMs ?? 0));
     const fence = this.fenceSql(run, ctx);
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
@@ -273,19 +289,24 @@ export class PostgresExecutor implements Executor, TargetReconciler {
     const seen = await reconcileRun(this.pools, run, { timeoutMs: this.queryTimeoutMs, epochs: "up to" });
     if (seen.state === "not_applied") throw e;
     if (seen.state === "unreachable") {
-      throw new TargetFault("COMMIT_UNKNOWN", `the connection was lost during COMMIT (${(e as Error).message}) and the target's ledger could not be read: ${seen.error}`);
+      throw new TargetFault(
+        "COMMIT_UNKNOWN",
+        `the connection was lost during COMMIT (${(e as Error).message}) and the target's ledger could not be read: ${seen.error}`,
+      );
     }
     return { rows, note: `the connection was lost during COMMIT; the target's ledger confirms it committed (${(e as Error).message})` };
   }
 
   /** Statements that cannot run in a transaction block (CREATE INDEX CONCURRENTLY, VACUUM …). */
-  private async applyOutside(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome | { rows: number; note?: string }> {
+  private async applyOutside(
+    client: pg.PoolClient,
+    run: ClaimedRun,
+    ctx: ExecContext,
+    p: Progress,
+  ): Promise<ExecOutcome | { rows: number; note?: string }> {
     const fence = this.fenceSql(run, ctx);
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
-    const lookup =
-      `SET application_name = ${pg.escapeLiteral(name)};\n` +
-      (fence ? fence + ";\n" : "") +
-      ledgerLookupSql(run);
+    const lookup = `SET application_name = ${pg.escapeLiteral(name)};\n` + (fence ? fence + ";\n" : "") + ledgerLookupSql(run);
     let applied: number;
     try {
       applied = rowCounts(await boundedQuery(client, lookup, this.queryTimeoutMs)).at(-1)!;

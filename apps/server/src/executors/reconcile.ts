@@ -31,7 +31,11 @@ const POLL_MS = [20, 50, 100, 200, 500];
  * `epochs: "up to"` leaves newer owners' sessions alone: the executor uses it to learn whether its own
  * COMMIT went through after losing the connection, when it is not sure it is still the owner.
  */
-export async function reconcileRun(pools: TargetPools, run: RunRef, opts: { timeoutMs: number; epochs: "any" | "up to" }): Promise<Reconciled> {
+export async function reconcileRun(
+  pools: TargetPools,
+  run: RunRef,
+  opts: { timeoutMs: number; epochs: "any" | "up to" },
+): Promise<Reconciled> {
   const deadline = Date.now() + opts.timeoutMs;
   const left = () => Math.max(1, deadline - Date.now());
   const creating = run.type === TaskType.DATABASE_CREATE;
@@ -75,7 +79,8 @@ async function endSessions(client: pg.Client, run: RunRef, epochs: "any" | "up t
       Math.max(1, left),
     );
     if (rows.length === 0) return;
-    if (left <= 0) throw new Error(`${rows.length} session(s) of run ${run.id} still alive on the target (pids ${rows.map((r) => r.pid).join(", ")})`);
+    if (left <= 0)
+      throw new Error(`${rows.length} session(s) of run ${run.id} still alive on the target (pids ${rows.map((r) => r.pid).join(", ")})`);
     await new Promise((r) => setTimeout(r, Math.min(POLL_MS[Math.min(i, POLL_MS.length - 1)]!, Math.max(1, left))));
   }
 }

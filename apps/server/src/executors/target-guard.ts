@@ -63,12 +63,18 @@ FROM (SELECT system_identifier::text AS sysid FROM pg_control_system()) s, pg_ro
 export function refusalOf(p: TargetProbe, control: ControlIdentity): TargetRefusedError | null {
   if (p.sysid !== control.systemIdentifier) return null;
   const on = `on Runway's own PostgreSQL server (system identifier ${p.sysid})`;
-  const refuse = (code: TargetRefusal, why: string) => new TargetRefusedError(code, `target refused: ${why} ${on}; use a role that owns only the target databases`);
+  const refuse = (code: TargetRefusal, why: string) =>
+    new TargetRefusedError(code, `target refused: ${why} ${on}; use a role that owns only the target databases`);
   if (p.db === control.database) return refuse(TargetRefusal.TARGET_IS_CONTROL_DATABASE, `database "${p.db}" is Runway's control database`);
   if (p.super) return refuse(TargetRefusal.TARGET_ROLE_IS_SUPERUSER, `role "${p.role}" is a superuser`);
-  if (p.controlConnect) return refuse(TargetRefusal.TARGET_ROLE_CAN_READ_CONTROL_DATABASE, `role "${p.role}" may connect to the control database "${control.database}"`);
+  if (p.controlConnect)
+    return refuse(
+      TargetRefusal.TARGET_ROLE_CAN_READ_CONTROL_DATABASE,
+      `role "${p.role}" may connect to the control database "${control.database}"`,
+    );
   if (p.bypassrls) return refuse(TargetRefusal.TARGET_ROLE_BYPASSES_RLS, `role "${p.role}" bypasses row-level security`);
-  if (p.serverOs.length > 0) return refuse(TargetRefusal.TARGET_ROLE_REACHES_SERVER_OS, `role "${p.role}" is a member of ${p.serverOs.join(", ")}`);
+  if (p.serverOs.length > 0)
+    return refuse(TargetRefusal.TARGET_ROLE_REACHES_SERVER_OS, `role "${p.role}" is a member of ${p.serverOs.join(", ")}`);
   if (p.createrole) return refuse(TargetRefusal.TARGET_ROLE_CREATES_ROLES, `role "${p.role}" may create roles`);
   return null;
 }

@@ -41,7 +41,11 @@ export function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
   timeoutMs: number,
   values?: unknown[],
 ): Promise<pg.QueryResult<R>> {
-  return client.query<R>({ text, values, query_timeout: timeoutMs > 0 ? Math.min(Math.ceil(timeoutMs), MAX_TIMER_MS) : undefined } as pg.QueryConfig);
+  return client.query<R>({
+    text,
+    values,
+    query_timeout: timeoutMs > 0 ? Math.min(Math.ceil(timeoutMs), MAX_TIMER_MS) : undefined,
+  } as pg.QueryConfig);
 }
 
 /**

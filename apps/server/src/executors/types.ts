@@ -45,9 +45,7 @@ export interface RunRef {
 }
 
 export type Reconciled =
-  | { state: "applied"; attempt: number; appliedAt: Date }
-  | { state: "not_applied" }
-  | { state: "unreachable"; error: string };
+  { state: "applied"; attempt: number; appliedAt: Date } | { state: "not_applied" } | { state: "unreachable"; error: string };
 
 /**
  * Decides a run whose owner is gone from the target itself: ends every session of the run there (any

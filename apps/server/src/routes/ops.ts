@@ -41,16 +41,28 @@ const opsRoutes: FastifyPluginAsyncTypebox<{ hide: boolean }> = async (app, opts
       try {
         current = await withClientWithin(pool, READY_TIMEOUT_MS, (client) => migrationsCurrent(client));
       } catch (e) {
-        return reply.code(503).send({ status: "not ready", code: "DATABASE_UNREACHABLE", message: `control database unreachable: ${(e as Error).message}` });
+        return reply
+          .code(503)
+          .send({ status: "not ready", code: "DATABASE_UNREACHABLE", message: `control database unreachable: ${(e as Error).message}` });
       }
-      if (!current) return reply.code(503).send({ status: "not ready", code: "MIGRATIONS_PENDING", message: "a migration of this release is not applied yet" });
+      if (!current)
+        return reply
+          .code(503)
+          .send({ status: "not ready", code: "MIGRATIONS_PENDING", message: "a migration of this release is not applied yet" });
       return { status: "ready" };
     },
   );
 
   app.get(
     "/metrics",
-    { schema: { hide: opts.hide, tags, summary: "Prometheus metrics", description: "Runs by active status and live replicas are read from the database at scrape time; the rest are this replica's." } },
+    {
+      schema: {
+        hide: opts.hide,
+        tags,
+        summary: "Prometheus metrics",
+        description: "Runs by active status and live replicas are read from the database at scrape time; the rest are this replica's.",
+      },
+    },
     async (_req, reply) => {
       const now = clock.now();
       const [byStatus, live] = await Promise.all([

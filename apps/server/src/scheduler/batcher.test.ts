@@ -21,10 +21,13 @@ describe("Batcher", () => {
 
   it("a failed write rejects its batch only; later items still go", async () => {
     let n = 0;
-    const b = new Batcher<number, number>(async (xs) => {
-      if (n++ === 0) throw new Error("boom");
-      return xs;
-    }, { maxBatch: 2 });
+    const b = new Batcher<number, number>(
+      async (xs) => {
+        if (n++ === 0) throw new Error("boom");
+        return xs;
+      },
+      { maxBatch: 2 },
+    );
     const a = b.push(1);
     const c = b.push(2);
     await expect(a).rejects.toThrow("boom");

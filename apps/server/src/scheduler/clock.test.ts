@@ -43,12 +43,15 @@ describe("ControlClock", () => {
       // The answer was delayed on the way back: its midpoint guess is 400 ms late.
       { rtt: 800, skew: -400 },
     ];
-    const clock = new ControlClock(async () => {
-      const a = answers.shift()!;
-      const sentAt = local;
-      local += a.rtt;
-      return { sentAt, sourceAt: sentAt + a.rtt / 2 + 5000 + a.skew, receivedAt: local };
-    }, () => local);
+    const clock = new ControlClock(
+      async () => {
+        const a = answers.shift()!;
+        const sentAt = local;
+        local += a.rtt;
+        return { sentAt, sourceAt: sentAt + a.rtt / 2 + 5000 + a.skew, receivedAt: local };
+      },
+      () => local,
+    );
     await clock.sync();
     await clock.sync();
     expect(clock.estimate).toEqual({ offsetMs: 5000, rttMs: 10 });
@@ -57,7 +60,10 @@ describe("ControlClock", () => {
   it("never goes backwards when a reading corrects the offset down", async () => {
     const offsets = [1000, 1000, 1000, 900];
     let local = 0;
-    const clock = new ControlClock(async () => ({ sentAt: local, sourceAt: local + offsets.shift()!, receivedAt: local }), () => local);
+    const clock = new ControlClock(
+      async () => ({ sentAt: local, sourceAt: local + offsets.shift()!, receivedAt: local }),
+      () => local,
+    );
     await clock.sync();
     const before = clock.now().getTime();
     await clock.sync();
@@ -69,10 +75,13 @@ describe("ControlClock", () => {
 
   it("fails its sync when the source cannot be read, keeping the last offset", async () => {
     let fail = false;
-    const clock = new ControlClock(async () => {
-      if (fail) throw new Error("connection lost");
-      return { sentAt: 0, sourceAt: 7, receivedAt: 0 };
-    }, () => 0);
+    const clock = new ControlClock(
+      async () => {
+        if (fail) throw new Error("connection lost");
+        return { sentAt: 0, sourceAt: 7, receivedAt: 0 };
+      },
+      () => 0,
+    );
     await clock.sync();
     fail = true;
     await expect(clock.sync()).rejects.toThrow("connection lost");

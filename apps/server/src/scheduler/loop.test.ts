@@ -63,14 +63,20 @@ describe("Loop", () => {
       const clock = { now: () => new Date(Date.now() + offsetMs) };
       const woke = deferred();
       let runs = 0;
-      const loop = new Loop("t", async () => {
-        if (++runs === 2) woke.resolve();
-      }, { intervalMs: 60_000, onError: () => undefined, clock });
+      const loop = new Loop(
+        "t",
+        async () => {
+          if (++runs === 2) woke.resolve();
+        },
+        { intervalMs: 60_000, onError: () => undefined, clock },
+      );
       loop.start();
       const started = performance.now();
       loop.wakeAt(new Date(clock.now().getTime() + 300));
       let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error("wakeAt did not fire within 30 s")), 30_000)));
+      const late = new Promise<void>(
+        (_, reject) => (timer = setTimeout(() => reject(new Error("wakeAt did not fire within 30 s")), 30_000)),
+      );
       await Promise.race([woke.promise, late]);
       clearTimeout(timer);
       const waited = performance.now() - started;

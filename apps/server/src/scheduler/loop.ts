@@ -50,10 +50,13 @@ export class Loop {
     clearTimeout(this.atTimer);
     this.atTime = at.getTime();
     const delay = msUntil(this.opts.clock ?? systemClock, at);
-    this.atTimer = setTimeout(() => {
-      this.atTime = Infinity;
-      this.wake();
-    }, Math.min(delay + 5, 2 ** 31 - 1));
+    this.atTimer = setTimeout(
+      () => {
+        this.atTime = Infinity;
+        this.wake();
+      },
+      Math.min(delay + 5, 2 ** 31 - 1),
+    );
     this.atTimer.unref();
   }
 

@@ -67,8 +67,7 @@ export class PendingScheduler {
       });
       if (changes === null) return null;
       const now = clock.now();
-      const overdue =
-        !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
+      const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.fullDue || changes.fullRequested || overdue;
       const candidates = full ? await gatingLoadAllPending(trx) : await gatingLoadChanged(trx, changes, now);
 
@@ -90,8 +89,8 @@ export class PendingScheduler {
       // still has free slots may have more to promote.
       const revisitDbs = full
         ? []
-        : [...new Set(decision.promote.filter((c) => c.sequential && !dbs.has(c.dbKey)).map((c) => c.dbKey))].map(
-            (k) => candidateDbs.get(k)!,
+        : [...new Set(decision.promote.filter((c) => c.sequential && !dbs.has(c.dbKey)).map((c) => c.dbKey))].map((k) =>
+            candidateDbs.get(k)!,
           );
       const limitHeld = new Map<string, number>();
       const limitOf = new Map<string, number>();
@@ -152,7 +151,12 @@ export class PendingScheduler {
     let left = candidates;
     for (let round = 0; ; round++) {
       const decision = decide(left, { now: state.now, busy, active });
-      const written = await gatingPromote(trx, decision.promote.map((c) => c.runId), state.now, this.deps.replicaId);
+      const written = await gatingPromote(
+        trx,
+        decision.promote.map((c) => c.runId),
+        state.now,
+        this.deps.replicaId,
+      );
       for (const c of decision.promote) {
         if (!written.has(c.runId)) continue;
         promoted.push(c);

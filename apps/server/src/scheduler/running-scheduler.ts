@@ -218,10 +218,18 @@ export class RunningScheduler {
       return taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
     }
     if (outcome.status === "RETRY" && exec.abortReason !== "cancel") return this.writeRetry(exec, outcome);
-    const status = exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
+    const status =
+      exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
     exec.finishing = true;
     this.finishing++;
-    return this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, status, result: outcome.result, message: outcome.message });
+    return this.finisher.push({
+      runId: run.id,
+      replicaId: this.deps.replicaId,
+      epoch: run.epoch,
+      status,
+      result: outcome.result,
+      message: outcome.message,
+    });
   }
 
   /**
@@ -303,7 +311,9 @@ export class RunningScheduler {
     if (await this.settled(abortBoundMs)) return;
     this.abandoned = true;
     const left = [...this.executions.values()].map((e) => e.run.id);
-    this.deps.onError?.(new Error(`drain: run(s) ${left.join(", ")} did not end within ${abortBoundMs} ms of their abort; left to the sweeper`));
+    this.deps.onError?.(
+      new Error(`drain: run(s) ${left.join(", ")} did not end within ${abortBoundMs} ms of their abort; left to the sweeper`),
+    );
   }
 
   /** Whether every execution ended within `ms` (including runs a finish in flight claimed meanwhile). */
@@ -324,4 +334,3 @@ export class RunningScheduler {
     }
   }
 }
-

@@ -17,7 +17,14 @@ import { Sweeper } from "./sweeper.js";
 /** The settings the loops read. */
 export type RuntimeConfig = Pick<
   Config,
-  "replicaId" | "concurrency" | "pollIntervalMs" | "leaseTtlMs" | "heartbeatIntervalMs" | "sweepIntervalMs" | "fullPassIntervalMs" | "targetRetryMs"
+  | "replicaId"
+  | "concurrency"
+  | "pollIntervalMs"
+  | "leaseTtlMs"
+  | "heartbeatIntervalMs"
+  | "sweepIntervalMs"
+  | "fullPassIntervalMs"
+  | "targetRetryMs"
 >;
 
 /** Strategies a replica may be started with instead of the production ones (the chaos self-tests). */

@@ -59,7 +59,8 @@ export class Sweeper {
       res.unconfirmed++;
       return;
     }
-    const outcome = r.state === "applied" ? { kind: "applied" as const, attempt: r.attempt, appliedAt: r.appliedAt } : { kind: "not_applied" as const };
+    const outcome =
+      r.state === "applied" ? { kind: "applied" as const, attempt: r.attempt, appliedAt: r.appliedAt } : { kind: "not_applied" as const };
     const status = await taskRunSweep(db, { run, outcome, now: clock.now(), replicaId });
     if (status === "DONE") res.applied++;
     else if (status === "AVAILABLE") res.requeued++;

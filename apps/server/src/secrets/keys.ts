@@ -47,7 +47,8 @@ async function readKeyFile(file: string): Promise<Buffer | null> {
     throw e;
   }
   const st = await fs.stat(file);
-  if ((st.mode & 0o077) !== 0) throw new SecretKeyError(`${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
+  if ((st.mode & 0o077) !== 0)
+    throw new SecretKeyError(`${file} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); chmod 600 it`);
   return parseKey(text, file);
 }
 

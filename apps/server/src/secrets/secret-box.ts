@@ -34,7 +34,9 @@ export function parseKey(raw: string, what: string): Buffer {
   const text = raw.trim();
   const key = Buffer.from(text.replace(/-/g, "+").replace(/_/g, "/"), "base64");
   if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(text) || key.length !== KEY_BYTES) {
-    throw new SecretKeyError(`${what} must be ${KEY_BYTES} random bytes in base64 (e.g. \`openssl rand -base64 32\`); got ${key.length} bytes`);
+    throw new SecretKeyError(
+      `${what} must be ${KEY_BYTES} random bytes in base64 (e.g. \`openssl rand -base64 32\`); got ${key.length} bytes`,
+    );
   }
   return key;
 }

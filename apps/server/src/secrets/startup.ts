@@ -1,5 +1,12 @@
 import type { Db } from "../store/db.js";
-import { secretKeyCheckAdd, secretKeyChecks, secretKeyChecksKeepOnly, secretsLocked, storedSecretReplace, storedSecrets } from "../store/secrets.js";
+import {
+  secretKeyCheckAdd,
+  secretKeyChecks,
+  secretKeyChecksKeepOnly,
+  secretsLocked,
+  storedSecretReplace,
+  storedSecrets,
+} from "../store/secrets.js";
 import { SecretBox, SecretKeyError } from "./secret-box.js";
 
 /** What a key check value seals: opening it proves the key, and it tells nothing else. */
@@ -23,7 +30,8 @@ export async function secretsStartup(db: Db, box: SecretBox): Promise<{ sealed: 
       } catch {
         ok = false;
       }
-      if (!ok) throw new SecretKeyError(`the secret key with id ${c.keyId} does not open its check value in the database: the key is wrong`);
+      if (!ok)
+        throw new SecretKeyError(`the secret key with id ${c.keyId} does not open its check value in the database: the key is wrong`);
     }
     if (checks.length > 0 && ours.length === 0) {
       throw new SecretKeyError(
@@ -38,7 +46,9 @@ export async function secretsStartup(db: Db, box: SecretBox): Promise<{ sealed: 
   for (const s of stored) {
     const keyId = SecretBox.keyIdOfValue(s.value);
     if (keyId !== null && !box.keyIds.includes(keyId)) {
-      throw new SecretKeyError(`instance "${s.instanceId}" is sealed with key ${keyId}, which this replica does not have; set RUNWAY_SECRET_KEY_PREVIOUS to it while rotating`);
+      throw new SecretKeyError(
+        `instance "${s.instanceId}" is sealed with key ${keyId}, which this replica does not have; set RUNWAY_SECRET_KEY_PREVIOUS to it while rotating`,
+      );
     }
   }
   return { sealed: await resealAll(db, box, (v) => !SecretBox.isSealed(v)) };
@@ -70,7 +80,8 @@ export async function secretsRotate(db: Db, box: SecretBox): Promise<{ resealed:
     if (n === 0) break;
   }
   const left = (await storedSecrets(db)).filter((s) => SecretBox.keyIdOfValue(s.value) !== box.keyId);
-  if (left.length > 0) throw new SecretKeyError(`instances still sealed with an old key: ${left.map((s) => s.instanceId).join(", ")}; run rotate-key again`);
+  if (left.length > 0)
+    throw new SecretKeyError(`instances still sealed with an old key: ${left.map((s) => s.instanceId).join(", ")}; run rotate-key again`);
   await secretKeyChecksKeepOnly(db, box.keyId);
   return { resealed };
 }

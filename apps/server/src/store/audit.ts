@@ -25,15 +25,34 @@ interface Fields {
 export async function auditAppend(db: Db, e: Fields & { at: Date; action: string; clientAddress: string | null }): Promise<void> {
   await db
     .insertInto("audit_log")
-    .values({ at: e.at, actor: e.actor, action: e.action, target: e.target, outcome: e.outcome, detail: JSON.stringify(e.detail ?? null), client_addr: e.clientAddress })
+    .values({
+      at: e.at,
+      actor: e.actor,
+      action: e.action,
+      target: e.target,
+      outcome: e.outcome,
+      detail: JSON.stringify(e.detail ?? null),
+      client_addr: e.clientAddress,
+    })
     .execute();
 }
 
 /** The entry of a request about to act, with outcome IN_PROGRESS; its id for auditFinish. */
-export async function auditBegin(db: Db, e: { at: Date; action: string; actor: string | null; target: string | null; clientAddress: string | null }): Promise<string> {
+export async function auditBegin(
+  db: Db,
+  e: { at: Date; action: string; actor: string | null; target: string | null; clientAddress: string | null },
+): Promise<string> {
   const row = await db
     .insertInto("audit_log")
-    .values({ at: e.at, actor: e.actor, action: e.action, target: e.target, outcome: AUDIT_IN_PROGRESS, detail: null, client_addr: e.clientAddress })
+    .values({
+      at: e.at,
+      actor: e.actor,
+      action: e.action,
+      target: e.target,
+      outcome: AUDIT_IN_PROGRESS,
+      detail: null,
+      client_addr: e.clientAddress,
+    })
     .returning("id")
     .executeTakeFirstOrThrow();
   return row.id;
@@ -54,7 +73,11 @@ export async function auditList(
   db: Db,
   p: { limit: number; beforeId: string | null; actor?: string; action?: string },
 ): Promise<{ entries: AuditEntry[]; more: boolean }> {
-  let q = db.selectFrom("audit_log").selectAll().orderBy("id", "desc").limit(p.limit + 1);
+  let q = db
+    .selectFrom("audit_log")
+    .selectAll()
+    .orderBy("id", "desc")
+    .limit(p.limit + 1);
   if (p.beforeId !== null) q = q.where("id", "<", p.beforeId);
   if (p.actor !== undefined) q = q.where("actor", "=", p.actor);
   if (p.action !== undefined) q = q.where("action", "=", p.action);

@@ -110,7 +110,10 @@ export async function withClientWithin<T>(pool: pg.Pool, ms: number, fn: (client
     try {
       client = await Promise.race([acquiring, expired]);
     } catch (e) {
-      acquiring.then((c) => c.release(), () => undefined);
+      acquiring.then(
+        (c) => c.release(),
+        () => undefined,
+      );
       throw e;
     }
     const work = fn(client);

@@ -95,7 +95,12 @@ export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> 
   const candidates = rows.map(toCandidate);
   applyNearestBlockers(
     candidates,
-    open.rows.map((t) => ({ taskId: t.id, dbKey: dbKey(t.instance_id, t.database_name), key: t.schema_version_key, version: t.schema_version })),
+    open.rows.map((t) => ({
+      taskId: t.id,
+      dbKey: dbKey(t.instance_id, t.database_name),
+      key: t.schema_version_key,
+      version: t.schema_version,
+    })),
   );
   return candidates;
 }

@@ -14,7 +14,6 @@ export const PENDING_PASS_LOCK = 7_301_001;
 /** No longer taken (sweeps need no lock since they settle runs on the target first); kept reserved. */
 export const SWEEP_LOCK = 7_301_002;
 
-
 /**
  * Takes the pass lock and, if it got it, takes (deletes) the change records written since the last pass —
  * one statement. Returns null when another pass holds the lock. Rolls back with the pass on failure.
@@ -92,10 +91,7 @@ export * from "./gating-candidates.js";
 export { gatingFailOrphans, gatingPromote } from "./transitions/pass.js";
 export { advisoryLock, type PassLock } from "./transitions/fence.js";
 
-export async function gatingWriteCauses(
-  trx: Db,
-  causes: { runId: string; cause: WaitingCause }[],
-): Promise<void> {
+export async function gatingWriteCauses(trx: Db, causes: { runId: string; cause: WaitingCause }[]): Promise<void> {
   if (causes.length === 0) return;
   // Only for runs still PENDING (the pass holds the lock, but a cancel may have landed meanwhile).
   await sql`
@@ -107,11 +103,7 @@ export async function gatingWriteCauses(
 }
 
 /** Re-marks databases and rollouts for the next pass (work this pass could not finish or made stale). */
-export async function gatingMarkForNextPass(
-  trx: Db,
-  dbs: { instanceId: string; database: string }[],
-  rolloutIds: string[],
-): Promise<void> {
+export async function gatingMarkForNextPass(trx: Db, dbs: { instanceId: string; database: string }[], rolloutIds: string[]): Promise<void> {
   if (dbs.length === 0 && rolloutIds.length === 0) return;
   await sql`
     WITH d AS (

@@ -44,7 +44,12 @@ export async function instanceCreate(
 }
 
 /** Changes title and/or connection URL (sealed). */
-export async function instanceUpdate(db: Db, id: string, patch: { title?: string; connectionUrl?: string }, box: Sealer): Promise<Instance> {
+export async function instanceUpdate(
+  db: Db,
+  id: string,
+  patch: { title?: string; connectionUrl?: string },
+  box: Sealer,
+): Promise<Instance> {
   const row = await db
     .updateTable("instance")
     .set({
@@ -60,8 +65,12 @@ export async function instanceUpdate(db: Db, id: string, patch: { title?: string
 }
 
 export async function instanceGet(db: Db, id: string): Promise<Instance | undefined> {
-  const row = await db.selectFrom("instance").select(["id", "title", "connection_url"]).where("id", "=", id)
-    .where("deleted", "=", false).executeTakeFirst();
+  const row = await db
+    .selectFrom("instance")
+    .select(["id", "title", "connection_url"])
+    .where("id", "=", id)
+    .where("deleted", "=", false)
+    .executeTakeFirst();
   return row && toInstance(row);
 }
 
@@ -78,7 +87,12 @@ export async function instanceList(db: Db, p: { projectId?: string } = {}): Prom
 /** Soft delete: the pending scheduler fails PENDING runs on this instance with a clear result. */
 export async function instanceDelete(db: Db, id: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const res = await trx.updateTable("instance").set({ deleted: true }).where("id", "=", id).where("deleted", "=", false).executeTakeFirst();
+    const res = await trx
+      .updateTable("instance")
+      .set({ deleted: true })
+      .where("id", "=", id)
+      .where("deleted", "=", false)
+      .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) throw new StoreError("NOT_FOUND", `instance "${id}" not found`);
     await gatingRequestFullPass(trx);
     await notifyPending(trx);
@@ -91,8 +105,11 @@ async function attach(db: Db, projectId: string, instanceId: string): Promise<vo
       EXISTS (SELECT 1 FROM instance WHERE id = ${instanceId} AND NOT deleted) AS instance`.execute(db);
   if (!rows[0]!.project) throw new StoreError("NOT_FOUND", `project "${projectId}" not found`);
   if (!rows[0]!.instance) throw new StoreError("NOT_FOUND", `instance "${instanceId}" not found`);
-  await db.insertInto("project_instance").values({ project_id: projectId, instance_id: instanceId })
-    .onConflict((oc) => oc.columns(["project_id", "instance_id"]).doNothing()).execute();
+  await db
+    .insertInto("project_instance")
+    .values({ project_id: projectId, instance_id: instanceId })
+    .onConflict((oc) => oc.columns(["project_id", "instance_id"]).doNothing())
+    .execute();
 }
 
 /** Lets the project's tasks name the instance (idempotent). */
@@ -102,8 +119,13 @@ export async function projectInstanceAttach(db: Db, p: { projectId: string; inst
 
 /** New tasks of the project may no longer name the instance; existing tasks keep their runs. */
 export async function projectInstanceDetach(db: Db, p: { projectId: string; instanceId: string }): Promise<void> {
-  const res = await db.deleteFrom("project_instance").where("project_id", "=", p.projectId).where("instance_id", "=", p.instanceId).executeTakeFirst();
-  if (Number(res.numDeletedRows) === 0) throw new StoreError("NOT_FOUND", `instance "${p.instanceId}" is not attached to project "${p.projectId}"`);
+  const res = await db
+    .deleteFrom("project_instance")
+    .where("project_id", "=", p.projectId)
+    .where("instance_id", "=", p.instanceId)
+    .executeTakeFirst();
+  if (Number(res.numDeletedRows) === 0)
+    throw new StoreError("NOT_FOUND", `instance "${p.instanceId}" is not attached to project "${p.projectId}"`);
 }
 
 /**
@@ -113,7 +135,12 @@ export async function projectInstanceDetach(db: Db, p: { projectId: string; inst
 export async function instancesAttachedOrThrow(db: Db, projectId: string, stages: { tasks: { instanceId: string }[] }[]): Promise<void> {
   const ids = [...new Set(stages.flatMap((s) => s.tasks.map((t) => t.instanceId)))];
   if (ids.length === 0) return;
-  const rows = await db.selectFrom("project_instance").select("instance_id").where("project_id", "=", projectId).where("instance_id", "in", ids).execute();
+  const rows = await db
+    .selectFrom("project_instance")
+    .select("instance_id")
+    .where("project_id", "=", projectId)
+    .where("instance_id", "in", ids)
+    .execute();
   const attached = new Set(rows.map((r) => r.instance_id));
   const bad = ids.filter((id) => !attached.has(id));
   if (bad.length === 0) return;
@@ -131,6 +158,8 @@ export async function instancesAttachedOrThrow(db: Db, projectId: string, stages
 export async function instancesOnlyIn(db: Db, hiddenProjectIds: string[]): Promise<Set<string>> {
   if (hiddenProjectIds.length === 0) return new Set();
   const { rows } = await sql<{ instance_id: string }>`
-    SELECT instance_id FROM project_instance GROUP BY instance_id HAVING bool_and(project_id = ANY(${hiddenProjectIds}::text[]))`.execute(db);
+    SELECT instance_id FROM project_instance GROUP BY instance_id HAVING bool_and(project_id = ANY(${hiddenProjectIds}::text[]))`.execute(
+    db,
+  );
   return new Set(rows.map((r) => r.instance_id));
 }

@@ -6,11 +6,7 @@ import { StoreError } from "./errors.js";
 export type ProjectRole = "none" | "viewer" | "releaser";
 
 /** What a project-scoped request names; each resolves to its project. */
-export type ProjectRef =
-  | { projectId: string }
-  | { rolloutId: string }
-  | { taskId: string }
-  | { taskRunId: string };
+export type ProjectRef = { projectId: string } | { rolloutId: string } | { taskId: string } | { taskRunId: string };
 
 export interface ProjectMember {
   username: string;
@@ -30,7 +26,11 @@ function projectOf(ref: ProjectRef) {
  * The project `ref` belongs to and the user's grant there (null: none, the global role applies), in one
  * round trip. Undefined when `ref` names nothing (the route answers 404 itself).
  */
-export async function projectGrantOf(db: Db, username: string, ref: ProjectRef): Promise<{ projectId: string; grant: ProjectRole | null } | undefined> {
+export async function projectGrantOf(
+  db: Db,
+  username: string,
+  ref: ProjectRef,
+): Promise<{ projectId: string; grant: ProjectRole | null } | undefined> {
   const { rows } = await sql<{ project_id: string; role: ProjectRole | null }>`
     SELECT p.id AS project_id, m.role FROM project p
     LEFT JOIN project_member m ON m.project_id = p.id AND m.username = ${username}
@@ -46,19 +46,32 @@ export async function projectGrantsOf(db: Db, username: string): Promise<Record<
 }
 
 export async function projectMemberList(db: Db, projectId: string): Promise<ProjectMember[]> {
-  const rows = await db.selectFrom("project_member").select(["username", "role", "granted_by", "granted_at"])
-    .where("project_id", "=", projectId).orderBy("username").execute();
-  return rows.map((r) => ({ username: r.username, role: r.role as ProjectRole, grantedBy: r.granted_by, grantedAt: r.granted_at.toISOString() }));
+  const rows = await db
+    .selectFrom("project_member")
+    .select(["username", "role", "granted_by", "granted_at"])
+    .where("project_id", "=", projectId)
+    .orderBy("username")
+    .execute();
+  return rows.map((r) => ({
+    username: r.username,
+    role: r.role as ProjectRole,
+    grantedBy: r.granted_by,
+    grantedAt: r.granted_at.toISOString(),
+  }));
 }
 
 /** Grants (or changes) a user's role in a project. Admins need none: they are admins everywhere. */
-export async function projectMemberSet(db: Db, p: { projectId: string; username: string; role: ProjectRole; grantedBy: string; now: Date }): Promise<ProjectMember> {
+export async function projectMemberSet(
+  db: Db,
+  p: { projectId: string; username: string; role: ProjectRole; grantedBy: string; now: Date },
+): Promise<ProjectMember> {
   const { rows } = await sql<{ project: boolean; user_role: string | null }>`
     SELECT EXISTS (SELECT 1 FROM project WHERE id = ${p.projectId} AND NOT deleted) AS project,
       (SELECT role FROM app_user WHERE username = ${p.username}) AS user_role`.execute(db);
   if (!rows[0]!.project) throw new StoreError("NOT_FOUND", `project "${p.projectId}" not found`);
   if (rows[0]!.user_role === null) throw new StoreError("NOT_FOUND", `user "${p.username}" not found`);
-  if (rows[0]!.user_role === "admin") throw new StoreError("FAILED_PRECONDITION", `user "${p.username}" is an admin, and admins are admins in every project`);
+  if (rows[0]!.user_role === "admin")
+    throw new StoreError("FAILED_PRECONDITION", `user "${p.username}" is an admin, and admins are admins in every project`);
   const row = await db
     .insertInto("project_member")
     .values({ project_id: p.projectId, username: p.username, role: p.role, granted_by: p.grantedBy, granted_at: p.now })
@@ -70,8 +83,13 @@ export async function projectMemberSet(db: Db, p: { projectId: string; username:
 
 /** Back to the global role in that project. */
 export async function projectMemberDelete(db: Db, p: { projectId: string; username: string }): Promise<void> {
-  const res = await db.deleteFrom("project_member").where("project_id", "=", p.projectId).where("username", "=", p.username).executeTakeFirst();
-  if (Number(res.numDeletedRows) === 0) throw new StoreError("NOT_FOUND", `user "${p.username}" has no role of its own in project "${p.projectId}"`);
+  const res = await db
+    .deleteFrom("project_member")
+    .where("project_id", "=", p.projectId)
+    .where("username", "=", p.username)
+    .executeTakeFirst();
+  if (Number(res.numDeletedRows) === 0)
+    throw new StoreError("NOT_FOUND", `user "${p.username}" has no role of its own in project "${p.projectId}"`);
 }
 
 /** The projects of `rolloutIds` (the SSE stream filters by them). */

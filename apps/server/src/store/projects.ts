@@ -58,8 +58,13 @@ export async function projectUpdate(
   now: Date,
 ): Promise<Project> {
   return db.transaction().execute(async (trx) => {
-    const before = await trx.selectFrom("project").select(["parallel_tasks_per_rollout"]).where("id", "=", id)
-      .where("deleted", "=", false).forUpdate().executeTakeFirst();
+    const before = await trx
+      .selectFrom("project")
+      .select(["parallel_tasks_per_rollout"])
+      .where("id", "=", id)
+      .where("deleted", "=", false)
+      .forUpdate()
+      .executeTakeFirst();
     if (!before) throw new StoreError("NOT_FOUND", `project "${id}" not found`);
     const row = await trx
       .updateTable("project")
@@ -85,7 +90,12 @@ export async function projectUpdate(
 /** Soft delete: the pending scheduler fails the project's PENDING runs with a clear result. */
 export async function projectDelete(db: Db, id: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    const res = await trx.updateTable("project").set({ deleted: true }).where("id", "=", id).where("deleted", "=", false).executeTakeFirst();
+    const res = await trx
+      .updateTable("project")
+      .set({ deleted: true })
+      .where("id", "=", id)
+      .where("deleted", "=", false)
+      .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 0) throw new StoreError("NOT_FOUND", `project "${id}" not found`);
     await gatingRequestFullPass(trx);
     await notifyPending(trx);

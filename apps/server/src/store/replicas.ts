@@ -17,7 +17,10 @@ export async function replicaHeartbeat(db: Db, p: { replicaId: string; now: Date
 }
 
 /** Replicas whose heartbeat is younger than `withinMs`. */
-export async function replicasLive(db: Db, p: { now: Date; withinMs: number }): Promise<{ id: string; heartbeatAt: Date; stopping: boolean }[]> {
+export async function replicasLive(
+  db: Db,
+  p: { now: Date; withinMs: number },
+): Promise<{ id: string; heartbeatAt: Date; stopping: boolean }[]> {
   const { rows } = await sql<{ id: string; heartbeat_at: Date; stopping: boolean }>`
     SELECT id, heartbeat_at, stopping FROM replica
     WHERE heartbeat_at > ${p.now}::timestamptz - make_interval(secs => ${p.withinMs / 1000}) ORDER BY id`.execute(db);

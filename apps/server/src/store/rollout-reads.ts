@@ -4,9 +4,7 @@ import type { Rollout, RolloutSummary, StatusCounts } from "@runway/shared/schem
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 
-
-export const emptyCounts = (): StatusCounts =>
-  Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as StatusCounts;
+export const emptyCounts = (): StatusCounts => Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as StatusCounts;
 
 /** Counts per group key from `task.status`, the derived status (one index-only scan per rollout). */
 async function countsBy(db: Db, column: "rollout_id" | "stage_id", where: { rolloutIds: string[] }): Promise<Map<string, StatusCounts>> {
@@ -74,7 +72,12 @@ export async function rolloutGet(db: Db, id: string): Promise<Rollout | undefine
   ]);
   return {
     ...toSummary(row, byRollout.get(id)),
-    stages: stages.map((s) => ({ id: s.id, environment: s.environment, position: s.position, statusCounts: byStage.get(s.id) ?? emptyCounts() })),
+    stages: stages.map((s) => ({
+      id: s.id,
+      environment: s.environment,
+      position: s.position,
+      statusCounts: byStage.get(s.id) ?? emptyCounts(),
+    })),
   };
 }
 

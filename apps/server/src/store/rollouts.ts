@@ -94,7 +94,17 @@ async function planRolloutStatements(r: NewRollout): Promise<StatementPlan[]> {
     const res = results[k]!;
     if (!("refusal" in res)) return [];
     const { problem, message, statement, position } = res.refusal;
-    return [{ path: `${t.path}/statement`, task: t.path, database: t.database, problem, statement, position, message: `task ${t.path} (database "${t.database}"): ${message}` }];
+    return [
+      {
+        path: `${t.path}/statement`,
+        task: t.path,
+        database: t.database,
+        problem,
+        statement,
+        position,
+        message: `task ${t.path} (database "${t.database}"): ${message}`,
+      },
+    ];
   });
   if (errors.length > 0) {
     const shown = errors.slice(0, MAX_REFUSALS_REPORTED);

@@ -172,7 +172,12 @@ export interface DB {
   gating_dirty_database: { id: GenId; instance_id: string; database_name: string; version_from: string | null };
   gating_dirty_task: { id: GenId; task_id: Int8 };
   gating_dirty_rollout: { id: GenId; rollout_id: Int8; all_limited: Generated<boolean> };
-  gating_state: { id: number; full_pass_requested: Generated<boolean>; last_full_pass_at: NullableTimestamp; last_pass_at: NullableTimestamp };
+  gating_state: {
+    id: number;
+    full_pass_requested: Generated<boolean>;
+    last_full_pass_at: NullableTimestamp;
+    last_pass_at: NullableTimestamp;
+  };
   secret_key_check: { key_id: string; check_value: string; created_at: Generated<Date> };
   project_instance: { project_id: string; instance_id: string; created_at: Generated<Date> };
   project_member: { project_id: string; username: string; role: string; granted_by: string; granted_at: Generated<Date> };

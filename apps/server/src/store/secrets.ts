@@ -31,8 +31,11 @@ export async function secretKeyChecks(db: Db): Promise<KeyCheck[]> {
 }
 
 export async function secretKeyCheckAdd(db: Db, c: KeyCheck): Promise<void> {
-  await db.insertInto("secret_key_check").values({ key_id: c.keyId, check_value: c.checkValue })
-    .onConflict((oc) => oc.column("key_id").doNothing()).execute();
+  await db
+    .insertInto("secret_key_check")
+    .values({ key_id: c.keyId, check_value: c.checkValue })
+    .onConflict((oc) => oc.column("key_id").doNothing())
+    .execute();
 }
 
 /** After a rotation: only the new key's check remains, so a replica with just the old key refuses to start. */
@@ -48,7 +51,11 @@ export async function storedSecrets(db: Db): Promise<StoredSecret[]> {
 
 /** Compare-and-set: replaces the value only if nobody changed it meanwhile. True when replaced. */
 export async function storedSecretReplace(db: Db, p: { instanceId: string; before: string; after: string }): Promise<boolean> {
-  const res = await db.updateTable("instance").set({ connection_url: p.after })
-    .where("id", "=", p.instanceId).where("connection_url", "=", p.before).executeTakeFirst();
+  const res = await db
+    .updateTable("instance")
+    .set({ connection_url: p.after })
+    .where("id", "=", p.instanceId)
+    .where("connection_url", "=", p.before)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }

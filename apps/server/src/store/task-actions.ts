@@ -56,10 +56,7 @@ export async function tasksRun(
 const SKIPPABLE = new Set<string>([TaskStatus.NOT_STARTED, TaskStatus.FAILED, TaskStatus.CANCELED]);
 
 /** Skips every task or none: a task in any other status than NOT_STARTED, FAILED or CANCELED refuses all. */
-export async function tasksSkip(
-  db: Db,
-  p: { rolloutId: string; taskIds: string[]; reason: string; now: Date },
-): Promise<void> {
+export async function tasksSkip(db: Db, p: { rolloutId: string; taskIds: string[]; reason: string; now: Date }): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const tasks = await lockTasks(trx, p.rolloutId, p.taskIds);
     const refused = [...tasks.values()].filter((t) => !SKIPPABLE.has(t.status));
@@ -118,7 +115,9 @@ export async function taskRunsCancel(
           WHERE id = ANY(${running}::bigint[]) AND status = 'RUNNING' RETURNING id
         )
         INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
-        SELECT id, ${p.now}, 'CANCEL_REQUESTED', ${p.replicaId}, jsonb_build_object('message', 'cancel requested by ' || ${p.actor}::text) FROM f`.execute(trx);
+        SELECT id, ${p.now}, 'CANCEL_REQUESTED', ${p.replicaId}, jsonb_build_object('message', 'cancel requested by ' || ${p.actor}::text) FROM f`.execute(
+        trx,
+      );
       await notifyCancel(trx, running);
     }
     await notifyChange(trx, [p.rolloutId]);

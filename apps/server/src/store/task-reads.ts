@@ -59,7 +59,13 @@ function toRun(r: RunRow, active: Map<string, number>): TaskRun {
  * persist it (it changes every tick), so it is added when read (`task_run_rollout_active_idx`).
  */
 async function activeCounts(db: Db, rows: RunRow[]): Promise<Map<string, number>> {
-  const ids = [...new Set(rows.filter((r) => r.status === "PENDING" && (r.waiting_cause as WaitingCause | null)?.type === "PARALLEL_LIMIT").map((r) => r.rollout_id))];
+  const ids = [
+    ...new Set(
+      rows
+        .filter((r) => r.status === "PENDING" && (r.waiting_cause as WaitingCause | null)?.type === "PARALLEL_LIMIT")
+        .map((r) => r.rollout_id),
+    ),
+  ];
   if (ids.length === 0) return new Map();
   const { rows: counts } = await sql<{ rollout_id: string; n: number }>`
     SELECT rollout_id, count(*)::int AS n FROM task_run
@@ -85,14 +91,30 @@ interface TaskRow {
   skip_reason: string | null;
 }
 
-const TASK_COLUMNS = ["id", "rollout_id", "stage_id", "type", "instance_id", "database_name", "schema_version", "statement", "status", "skip_reason"] as const;
+const TASK_COLUMNS = [
+  "id",
+  "rollout_id",
+  "stage_id",
+  "type",
+  "instance_id",
+  "database_name",
+  "schema_version",
+  "statement",
+  "status",
+  "skip_reason",
+] as const;
 
 /** Tasks with their latest run (the highest attempt), in one query for all the page's runs. */
 async function withLatestRuns(db: Db, rows: TaskRow[]): Promise<Task[]> {
   const ids = rows.map((r) => r.id);
-  const runs = ids.length === 0 ? [] : (await sql<RunRow>`
+  const runs =
+    ids.length === 0
+      ? []
+      : (
+          await sql<RunRow>`
     SELECT DISTINCT ON (r.task_id) ${RUN_COLUMNS} FROM task_run r
-    WHERE r.task_id = ANY(${ids}::bigint[]) ORDER BY r.task_id, r.attempt DESC`.execute(db)).rows;
+    WHERE r.task_id = ANY(${ids}::bigint[]) ORDER BY r.task_id, r.attempt DESC`.execute(db)
+        ).rows;
   const latest = new Map((await runsToDto(db, runs)).map((r) => [r.taskId, r]));
   return rows.map((t) => {
     const task: Task = {
@@ -138,7 +160,12 @@ export async function taskList(
 ): Promise<{ tasks: Task[]; more: boolean }> {
   const rollout = await db.selectFrom("rollout").select("id").where("id", "=", p.rolloutId).executeTakeFirst();
   if (!rollout) throw new StoreError("NOT_FOUND", `rollout ${p.rolloutId} not found`);
-  let q = db.selectFrom("task").select(TASK_COLUMNS).where("rollout_id", "=", p.rolloutId).orderBy("id").limit(p.limit + 1);
+  let q = db
+    .selectFrom("task")
+    .select(TASK_COLUMNS)
+    .where("rollout_id", "=", p.rolloutId)
+    .orderBy("id")
+    .limit(p.limit + 1);
   if (p.statuses && p.statuses.length > 0) q = q.where("status", "in", p.statuses);
   if (p.stageId !== undefined) q = q.where("stage_id", "=", p.stageId);
   if (p.changedSince !== undefined) q = q.where(sql<boolean>`id IN (${changedTaskIds(p.rolloutId, p.changedSince)})`);
@@ -172,8 +199,12 @@ export async function taskRunLogs(
 ): Promise<{ entries: LogEntry[]; more: boolean }> {
   const run = await db.selectFrom("task_run").select("id").where("id", "=", p.taskRunId).executeTakeFirst();
   if (!run) throw new StoreError("NOT_FOUND", `task run ${p.taskRunId} not found`);
-  let q = db.selectFrom("task_run_log").select(["id", "at", "type", "replica_id", "payload"])
-    .where("task_run_id", "=", p.taskRunId).orderBy("id").limit(p.limit + 1);
+  let q = db
+    .selectFrom("task_run_log")
+    .select(["id", "at", "type", "replica_id", "payload"])
+    .where("task_run_id", "=", p.taskRunId)
+    .orderBy("id")
+    .limit(p.limit + 1);
   if (p.afterId !== null) q = q.where("id", ">", p.afterId);
   const rows = await q.execute();
   return {

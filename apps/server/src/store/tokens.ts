@@ -39,7 +39,10 @@ const toToken = (r: Row): ApiToken => ({
 const TOUCH_EVERY_SECONDS = 60;
 
 /** `expiresAt` null: the token lives until revoked. */
-export async function tokenCreate(db: Db, p: { username: string; name: string; tokenHash: string; now: Date; expiresAt?: Date | null }): Promise<ApiToken> {
+export async function tokenCreate(
+  db: Db,
+  p: { username: string; name: string; tokenHash: string; now: Date; expiresAt?: Date | null },
+): Promise<ApiToken> {
   const row = await db
     .insertInto("api_token")
     .values({ username: p.username, name: p.name, token_hash: p.tokenHash, created_at: p.now, expires_at: p.expiresAt ?? null })
@@ -56,7 +59,10 @@ export async function tokenList(db: Db, p: { username?: string }): Promise<ApiTo
 }
 
 /** The token's user when the token is live (not revoked, not expired) and its user enabled; marks the token used. */
-export async function tokenAuthenticate(db: Db, p: { tokenHash: string; now: Date }): Promise<{ id: string; username: string; role: Role } | undefined> {
+export async function tokenAuthenticate(
+  db: Db,
+  p: { tokenHash: string; now: Date },
+): Promise<{ id: string; username: string; role: Role } | undefined> {
   const { rows } = await sql<{ id: string; username: string; role: string; stale: boolean }>`
     SELECT t.id, u.username, u.role,
       (t.last_used_at IS NULL OR t.last_used_at < ${p.now}::timestamptz - make_interval(secs => ${TOUCH_EVERY_SECONDS})) AS stale

@@ -18,7 +18,12 @@ interface Row {
   created_at: Date;
 }
 
-const toUser = (r: Row): User => ({ username: r.username, role: r.role as Role, disabled: r.disabled, createdAt: r.created_at.toISOString() });
+const toUser = (r: Row): User => ({
+  username: r.username,
+  role: r.role as Role,
+  disabled: r.disabled,
+  createdAt: r.created_at.toISOString(),
+});
 const COLUMNS = ["username", "role", "disabled", "created_at"] as const;
 
 export async function userList(db: Db): Promise<User[]> {
@@ -31,8 +36,15 @@ export async function userGet(db: Db, username: string): Promise<User | undefine
 }
 
 /** The stored hash, for login only: it never leaves the auth code. */
-export async function userCredentials(db: Db, username: string): Promise<{ passwordHash: string; role: Role; disabled: boolean } | undefined> {
-  const row = await db.selectFrom("app_user").select(["password_hash", "role", "disabled"]).where("username", "=", username).executeTakeFirst();
+export async function userCredentials(
+  db: Db,
+  username: string,
+): Promise<{ passwordHash: string; role: Role; disabled: boolean } | undefined> {
+  const row = await db
+    .selectFrom("app_user")
+    .select(["password_hash", "role", "disabled"])
+    .where("username", "=", username)
+    .executeTakeFirst();
   return row && { passwordHash: row.password_hash, role: row.role as Role, disabled: row.disabled };
 }
 
@@ -62,13 +74,23 @@ export async function userUpdate(
   return db.transaction().execute(async (trx) => {
     // Locking every admin row serializes concurrent demotions, so two can never both pass the check.
     await sql`SELECT 1 FROM app_user WHERE role = 'admin' ORDER BY username FOR UPDATE`.execute(trx);
-    const before = await trx.selectFrom("app_user").select(["role", "disabled"]).where("username", "=", username).forUpdate().executeTakeFirst();
+    const before = await trx
+      .selectFrom("app_user")
+      .select(["role", "disabled"])
+      .where("username", "=", username)
+      .forUpdate()
+      .executeTakeFirst();
     if (!before) throw new StoreError("NOT_FOUND", `user "${username}" not found`);
     const role = patch.role ?? before.role;
     const disabled = patch.disabled ?? before.disabled;
     if (before.role === "admin" && !before.disabled && (role !== "admin" || disabled)) {
-      const others = await trx.selectFrom("app_user").select("username").where("role", "=", "admin")
-        .where("disabled", "=", false).where("username", "<>", username).executeTakeFirst();
+      const others = await trx
+        .selectFrom("app_user")
+        .select("username")
+        .where("role", "=", "admin")
+        .where("disabled", "=", false)
+        .where("username", "<>", username)
+        .executeTakeFirst();
       if (!others) throw new StoreError("FAILED_PRECONDITION", `user "${username}" is the last enabled admin; make another admin first`);
     }
     const row = await trx
@@ -87,7 +109,12 @@ export async function userUpdate(
 }
 
 async function revokeTokens(db: Db, username: string, now: Date): Promise<number> {
-  const res = await db.updateTable("api_token").set({ revoked_at: now }).where("username", "=", username).where("revoked_at", "is", null).executeTakeFirst();
+  const res = await db
+    .updateTable("api_token")
+    .set({ revoked_at: now })
+    .where("username", "=", username)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
   return Number(res.numUpdatedRows);
 }
 

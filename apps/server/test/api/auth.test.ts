@@ -35,7 +35,11 @@ describe("admin bootstrap", () => {
 
 describe("login, logout, me", () => {
   it("sets an httpOnly SameSite cookie and returns the CSRF token; me echoes it", async () => {
-    const res = await api.app.inject({ method: "POST", url: "/api/v1/auth/login", payload: { username: "admin", password: ADMIN_PASSWORD } });
+    const res = await api.app.inject({
+      method: "POST",
+      url: "/api/v1/auth/login",
+      payload: { username: "admin", password: ADMIN_PASSWORD },
+    });
     expect(res.statusCode).toBe(200);
     const cookie = res.cookies.find((c) => c.name === "runway_session")!;
     expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax", path: "/" });
@@ -57,10 +61,24 @@ describe("login, logout, me", () => {
       { username: viewer.username, password: USER_PASSWORD },
     ]) {
       const res = await api.app.inject({ method: "POST", url: "/api/v1/auth/login", payload });
-      expect(errorOf(res)).toMatchObject({ status: 401, code: "UNAUTHENTICATED", message: "wrong username or password, or the user is disabled" });
+      expect(errorOf(res)).toMatchObject({
+        status: 401,
+        code: "UNAUTHENTICATED",
+        message: "wrong username or password, or the user is disabled",
+      });
     }
-    const audit = await api.db.selectFrom("audit_log").select(["actor", "outcome"]).where("action", "=", "auth.login").where("outcome", "<>", "SUCCESS").execute();
-    expect(audit).toEqual(expect.arrayContaining([{ actor: "nobody", outcome: "UNAUTHENTICATED" }, { actor: "admin", outcome: "UNAUTHENTICATED" }]));
+    const audit = await api.db
+      .selectFrom("audit_log")
+      .select(["actor", "outcome"])
+      .where("action", "=", "auth.login")
+      .where("outcome", "<>", "SUCCESS")
+      .execute();
+    expect(audit).toEqual(
+      expect.arrayContaining([
+        { actor: "nobody", outcome: "UNAUTHENTICATED" },
+        { actor: "admin", outcome: "UNAUTHENTICATED" },
+      ]),
+    );
   });
 
   it("rate limits repeated failed logins for one username (429 RATE_LIMITED with retry-after)", async () => {
@@ -70,7 +88,12 @@ describe("login, logout, me", () => {
     // its own keeps this test's lock away from the other tests' sign-ins.
     const remoteAddress = "198.51.100.77";
     for (let i = 0; i < 5; i++) {
-      const res = await app.inject({ method: "POST", url: "/api/v1/auth/login", payload: { username: "admin", password: `guess-${i}` }, remoteAddress });
+      const res = await app.inject({
+        method: "POST",
+        url: "/api/v1/auth/login",
+        payload: { username: "admin", password: `guess-${i}` },
+        remoteAddress,
+      });
       statuses.push(res.statusCode);
       if (res.statusCode === 429) {
         expect(errorOf(res).code).toBe("RATE_LIMITED");
@@ -79,7 +102,12 @@ describe("login, logout, me", () => {
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     // Another username is limited separately (per username), up to five times the limit per address.
-    const other = await app.inject({ method: "POST", url: "/api/v1/auth/login", payload: { username: "someone", password: "guess-x" }, remoteAddress });
+    const other = await app.inject({
+      method: "POST",
+      url: "/api/v1/auth/login",
+      payload: { username: "someone", password: "guess-x" },
+      remoteAddress,
+    });
     expect(other.statusCode).toBe(401);
   });
 
@@ -116,11 +144,21 @@ describe("CSRF", () => {
     const missing = await api.app.inject({ method: "POST", url: "/api/v1/projects", headers: { cookie: admin.headers.cookie! }, payload });
     expect(errorOf(missing)).toMatchObject({ status: 403, code: "PERMISSION_DENIED" });
     expect(errorOf(missing).message).toMatch(/x-csrf-token/);
-    const wrong = await api.app.inject({ method: "POST", url: "/api/v1/projects", headers: { cookie: admin.headers.cookie!, "x-csrf-token": "nope" }, payload });
+    const wrong = await api.app.inject({
+      method: "POST",
+      url: "/api/v1/projects",
+      headers: { cookie: admin.headers.cookie!, "x-csrf-token": "nope" },
+      payload,
+    });
     expect(wrong.statusCode).toBe(403);
     expect(await api.db.selectFrom("project").select("id").where("id", "=", "csrf-p").executeTakeFirst()).toBeUndefined();
     const token = await api.call(admin, { method: "POST", url: "/api/v1/tokens", payload: { name: "ci" } });
-    const bearer = await api.app.inject({ method: "POST", url: "/api/v1/projects", headers: { authorization: `Bearer ${token.json().token}` }, payload });
+    const bearer = await api.app.inject({
+      method: "POST",
+      url: "/api/v1/projects",
+      headers: { authorization: `Bearer ${token.json().token}` },
+      payload,
+    });
     expect(bearer.statusCode).toBe(201);
   });
 });
@@ -129,11 +167,19 @@ describe("users (admin)", () => {
   let admin: Who;
   it("lists, creates and updates users; viewers and releasers are refused", async () => {
     admin = await login(api.app, "admin", ADMIN_PASSWORD);
-    const created = await api.call(admin, { method: "POST", url: "/api/v1/users", payload: { username: "carol", password: "carol-password", role: "viewer" } });
+    const created = await api.call(admin, {
+      method: "POST",
+      url: "/api/v1/users",
+      payload: { username: "carol", password: "carol-password", role: "viewer" },
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toMatchObject({ username: "carol", role: "viewer", disabled: false });
     expect(created.body).not.toContain("password");
-    const dup = await api.call(admin, { method: "POST", url: "/api/v1/users", payload: { username: "carol", password: "carol-password", role: "viewer" } });
+    const dup = await api.call(admin, {
+      method: "POST",
+      url: "/api/v1/users",
+      payload: { username: "carol", password: "carol-password", role: "viewer" },
+    });
     expect(errorOf(dup)).toMatchObject({ status: 409, code: "CONFLICT" });
     const list = await api.call(admin, { method: "GET", url: "/api/v1/users" });
     expect(list.json().users.map((u: { username: string }) => u.username)).toEqual(expect.arrayContaining(["admin", "carol"]));
@@ -143,12 +189,24 @@ describe("users (admin)", () => {
     expect(errorOf(missing)).toMatchObject({ status: 404, code: "NOT_FOUND" });
     const empty = await api.call(admin, { method: "PATCH", url: "/api/v1/users/carol", payload: {} });
     expect(errorOf(empty)).toMatchObject({ status: 400, code: "INVALID_ARGUMENT" });
-    const weak = await api.call(admin, { method: "POST", url: "/api/v1/users", payload: { username: "dave", password: "short", role: "viewer" } });
+    const weak = await api.call(admin, {
+      method: "POST",
+      url: "/api/v1/users",
+      payload: { username: "dave", password: "short", role: "viewer" },
+    });
     expect(errorOf(weak).message).toMatch(/body\/password/);
     for (const role of ["viewer", "releaser"] as const) {
       const who = await api.user(role);
       expect(errorOf(await api.call(who, { method: "GET", url: "/api/v1/users" })).status).toBe(403);
-      expect(errorOf(await api.call(who, { method: "POST", url: "/api/v1/users", payload: { username: "eve", password: "eve-password", role: "admin" } })).code).toBe("PERMISSION_DENIED");
+      expect(
+        errorOf(
+          await api.call(who, {
+            method: "POST",
+            url: "/api/v1/users",
+            payload: { username: "eve", password: "eve-password", role: "admin" },
+          }),
+        ).code,
+      ).toBe("PERMISSION_DENIED");
       expect(errorOf(await api.call(who, { method: "PATCH", url: "/api/v1/users/carol", payload: { role: "admin" } })).status).toBe(403);
     }
   });
@@ -160,7 +218,9 @@ describe("users (admin)", () => {
     const disable = await api.call(admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { disabled: true } });
     expect(disable.json().disabled).toBe(true);
     expect((await api.call(viewer, { method: "GET", url: "/api/v1/auth/me" })).statusCode).toBe(401);
-    expect((await api.app.inject({ method: "GET", url: "/api/v1/auth/me", headers: { authorization: `Bearer ${tok}` } })).statusCode).toBe(401);
+    expect((await api.app.inject({ method: "GET", url: "/api/v1/auth/me", headers: { authorization: `Bearer ${tok}` } })).statusCode).toBe(
+      401,
+    );
     await api.call(admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { disabled: false } });
     const again = await login(api.app, viewer.username, USER_PASSWORD);
     await api.call(admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { password: "a-new-password" } });
@@ -177,7 +237,11 @@ describe("users (admin)", () => {
         const res = await call(app, admin, { method: "PATCH", url: "/api/v1/users/admin", payload });
         expect(errorOf(res)).toMatchObject({ status: 409, code: "FAILED_PRECONDITION" });
       }
-      await call(app, admin, { method: "POST", url: "/api/v1/users", payload: { username: "admin2", password: "admin2-password", role: "admin" } });
+      await call(app, admin, {
+        method: "POST",
+        url: "/api/v1/users",
+        payload: { username: "admin2", password: "admin2-password", role: "admin" },
+      });
       expect((await call(app, admin, { method: "PATCH", url: "/api/v1/users/admin", payload: { role: "viewer" } })).statusCode).toBe(200);
       await app.close();
     } finally {
@@ -197,9 +261,15 @@ describe("API tokens", () => {
     const stored = await api.db.selectFrom("api_token").select("token_hash").where("id", "=", id).executeTakeFirstOrThrow();
     expect(stored.token_hash).not.toContain(token);
     const bearer = { username: viewer.username, headers: { authorization: `Bearer ${token}` } };
-    expect((await api.call(bearer, { method: "GET", url: "/api/v1/auth/me" })).json()).toEqual({ username: viewer.username, role: "viewer", via: "token" });
+    expect((await api.call(bearer, { method: "GET", url: "/api/v1/auth/me" })).json()).toEqual({
+      username: viewer.username,
+      role: "viewer",
+      via: "token",
+    });
     // A token acts with its user's role.
-    expect(errorOf(await api.call(bearer, { method: "POST", url: "/api/v1/projects", payload: { id: "tp", title: "x" } })).status).toBe(403);
+    expect(errorOf(await api.call(bearer, { method: "POST", url: "/api/v1/projects", payload: { id: "tp", title: "x" } })).status).toBe(
+      403,
+    );
 
     const mine = (await api.call(viewer, { method: "GET", url: "/api/v1/tokens" })).json().tokens;
     expect(mine.every((x: { username: string }) => x.username === viewer.username)).toBe(true);
@@ -229,8 +299,12 @@ describe("audit log", () => {
     await api.call(admin, { method: "PATCH", url: "/api/v1/projects/audited", payload: { title: "B" } });
     const res = await api.call(admin, { method: "GET", url: "/api/v1/audit-log?action=project.create&pageSize=1" });
     const page1 = res.json();
-    expect(page1.entries).toEqual([expect.objectContaining({ actor: "admin", action: "project.create", target: "project/audited", outcome: "CONFLICT" })]);
-    const page2 = (await api.call(admin, { method: "GET", url: `/api/v1/audit-log?action=project.create&pageSize=1&pageToken=${page1.nextPageToken}` })).json();
+    expect(page1.entries).toEqual([
+      expect.objectContaining({ actor: "admin", action: "project.create", target: "project/audited", outcome: "CONFLICT" }),
+    ]);
+    const page2 = (
+      await api.call(admin, { method: "GET", url: `/api/v1/audit-log?action=project.create&pageSize=1&pageToken=${page1.nextPageToken}` })
+    ).json();
     expect(page2.entries[0]).toMatchObject({ outcome: "SUCCESS", target: "project/audited" });
     const update = (await api.call(admin, { method: "GET", url: "/api/v1/audit-log?action=project.update&actor=admin" })).json().entries[0];
     expect(update).toMatchObject({ target: "project/audited", outcome: "SUCCESS", detail: { title: "B", via: "session" } });
@@ -239,7 +313,9 @@ describe("audit log", () => {
     expect(errorOf(await api.call(releaser, { method: "GET", url: "/api/v1/audit-log" })).status).toBe(403);
     // A denied attempt by a signed-in user is a fact worth keeping.
     await api.call(releaser, { method: "POST", url: "/api/v1/projects", payload: { id: "nope", title: "x" } });
-    const denied = (await api.call(admin, { method: "GET", url: `/api/v1/audit-log?actor=${releaser.username}&action=project.create` })).json().entries;
+    const denied = (
+      await api.call(admin, { method: "GET", url: `/api/v1/audit-log?actor=${releaser.username}&action=project.create` })
+    ).json().entries;
     expect(denied[0]).toMatchObject({ outcome: "PERMISSION_DENIED" });
   });
 });

@@ -23,7 +23,9 @@ describe("GET /events (SSE)", () => {
     const { projectId, instanceId } = await apiProject(api.app, api.admin, "sse");
     const { rolloutId, taskIds } = await apiRollout(api.app, api.admin, projectId, [[taskSpec(instanceId, "a")]]);
     const other = await apiRollout(api.app, api.admin, projectId, [[taskSpec(instanceId, "b")]]);
-    const runId = (await api.call(api.admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } })).json().results[0].taskRunId;
+    const runId = (
+      await api.call(api.admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } })
+    ).json().results[0].taskRunId;
 
     const viewer = await userWithRole(b, api.t, "viewer");
     const stream = await openStream(baseB, `/api/v1/events?rolloutId=${rolloutId}`, { cookie: viewer.headers.cookie! });
@@ -32,12 +34,22 @@ describe("GET /events (SSE)", () => {
       expect(stream.contentType).toMatch(/^text\/event-stream/);
       await waitFor(async () => stream.events.find((e) => e.event === "ready"), { what: "ready event" });
       // A change to another rollout is not this stream's business.
-      await api.call(api.admin, { method: "POST", url: `/api/v1/rollouts/${other.rolloutId}/tasks/run`, payload: { taskIds: other.taskIds } });
-      const cancel = await api.call(api.admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/task-runs/cancel`, payload: { taskRunIds: [runId] } });
+      await api.call(api.admin, {
+        method: "POST",
+        url: `/api/v1/rollouts/${other.rolloutId}/tasks/run`,
+        payload: { taskIds: other.taskIds },
+      });
+      const cancel = await api.call(api.admin, {
+        method: "POST",
+        url: `/api/v1/rollouts/${rolloutId}/task-runs/cancel`,
+        payload: { taskRunIds: [runId] },
+      });
       expect(cancel.json().results).toEqual([{ taskRunId: runId, outcome: "CANCELED" }]);
       const change = await waitFor(async () => stream.events.find((e) => e.event === "change"), { what: "change event on replica b" });
       expect(change.data).toEqual({ rolloutId });
-      expect(stream.events.some((e) => e.event === "change" && (e.data as { rolloutId: string }).rolloutId === other.rolloutId)).toBe(false);
+      expect(stream.events.some((e) => e.event === "change" && (e.data as { rolloutId: string }).rolloutId === other.rolloutId)).toBe(
+        false,
+      );
       // The client refetches and sees the cancel, made on the other replica.
       const tasks = (await call(b, viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks` })).json().tasks;
       expect(tasks[0].latestRun).toMatchObject({ status: "CANCELED", canceledBy: "admin" });
@@ -54,7 +66,10 @@ describe("GET /events (SSE)", () => {
     try {
       await waitFor(async () => stream.events.find((e) => e.event === "ready"), { what: "ready" });
       const { rolloutId } = await apiRollout(api.app, api.admin, projectId, [[taskSpec(instanceId, "x")]]);
-      await waitFor(async () => stream.events.find((e) => e.event === "change" && (e.data as { rolloutId: string }).rolloutId === rolloutId), { what: "change for the new rollout" });
+      await waitFor(
+        async () => stream.events.find((e) => e.event === "change" && (e.data as { rolloutId: string }).rolloutId === rolloutId),
+        { what: "change for the new rollout" },
+      );
     } finally {
       await stream.close();
     }

@@ -23,7 +23,8 @@ describe("health, readiness, metrics", () => {
       expect(res.statusCode).toBe(503);
       expect(res.json()).toMatchObject({ status: "not ready", code: "MIGRATIONS_PENDING" });
     } finally {
-      for (const r of applied.rows) await api.t.pool.query("INSERT INTO pgmigrations (id, name, run_on) VALUES ($1, $2, $3)", [r.id, r.name, r.run_on]);
+      for (const r of applied.rows)
+        await api.t.pool.query("INSERT INTO pgmigrations (id, name, run_on) VALUES ($1, $2, $3)", [r.id, r.name, r.run_on]);
     }
   });
 
@@ -40,7 +41,8 @@ describe("health, readiness, metrics", () => {
       expect(res.body).toMatch(/^runway_task_runs\{status="PENDING"\} 2$/m);
       expect(res.body).toMatch(/^runway_task_runs\{status="RUNNING"\} 0$/m);
       expect(res.body).toMatch(/^runway_live_replicas 1$/m);
-      for (const name of ["runway_pending_pass_duration_seconds", "runway_pickup_latency_seconds", "runway_runs_claimed_total"]) expect(res.body).toContain(name);
+      for (const name of ["runway_pending_pass_duration_seconds", "runway_pickup_latency_seconds", "runway_runs_claimed_total"])
+        expect(res.body).toContain(name);
     }
   });
 });
@@ -50,14 +52,35 @@ describe("OpenAPI", () => {
     const doc = (await api.app.inject({ method: "GET", url: "/api/openapi.json" })).json();
     expect(doc.openapi).toBe("3.1.0");
     const expected: [string, string][] = [
-      ["get", "/api/v1/projects"], ["post", "/api/v1/projects"], ["get", "/api/v1/projects/{projectId}"], ["patch", "/api/v1/projects/{projectId}"],
-      ["get", "/api/v1/instances"], ["post", "/api/v1/instances"],
-      ["get", "/api/v1/projects/{projectId}/rollouts"], ["post", "/api/v1/projects/{projectId}/rollouts"], ["get", "/api/v1/rollouts/{rolloutId}"],
-      ["get", "/api/v1/rollouts/{rolloutId}/tasks"], ["post", "/api/v1/rollouts/{rolloutId}/tasks/run"], ["post", "/api/v1/rollouts/{rolloutId}/tasks/skip"],
-      ["post", "/api/v1/rollouts/{rolloutId}/task-runs/cancel"], ["get", "/api/v1/tasks/{taskId}/runs"], ["get", "/api/v1/task-runs/{taskRunId}/logs"],
-      ["get", "/api/v1/events"], ["post", "/api/v1/auth/login"], ["post", "/api/v1/auth/logout"], ["get", "/api/v1/auth/me"],
-      ["get", "/api/v1/users"], ["post", "/api/v1/users"], ["patch", "/api/v1/users/{username}"], ["get", "/api/v1/tokens"], ["post", "/api/v1/tokens"],
-      ["delete", "/api/v1/tokens/{id}"], ["get", "/api/v1/audit-log"], ["get", "/healthz"], ["get", "/readyz"], ["get", "/metrics"],
+      ["get", "/api/v1/projects"],
+      ["post", "/api/v1/projects"],
+      ["get", "/api/v1/projects/{projectId}"],
+      ["patch", "/api/v1/projects/{projectId}"],
+      ["get", "/api/v1/instances"],
+      ["post", "/api/v1/instances"],
+      ["get", "/api/v1/projects/{projectId}/rollouts"],
+      ["post", "/api/v1/projects/{projectId}/rollouts"],
+      ["get", "/api/v1/rollouts/{rolloutId}"],
+      ["get", "/api/v1/rollouts/{rolloutId}/tasks"],
+      ["post", "/api/v1/rollouts/{rolloutId}/tasks/run"],
+      ["post", "/api/v1/rollouts/{rolloutId}/tasks/skip"],
+      ["post", "/api/v1/rollouts/{rolloutId}/task-runs/cancel"],
+      ["get", "/api/v1/tasks/{taskId}/runs"],
+      ["get", "/api/v1/task-runs/{taskRunId}/logs"],
+      ["get", "/api/v1/events"],
+      ["post", "/api/v1/auth/login"],
+      ["post", "/api/v1/auth/logout"],
+      ["get", "/api/v1/auth/me"],
+      ["get", "/api/v1/users"],
+      ["post", "/api/v1/users"],
+      ["patch", "/api/v1/users/{username}"],
+      ["get", "/api/v1/tokens"],
+      ["post", "/api/v1/tokens"],
+      ["delete", "/api/v1/tokens/{id}"],
+      ["get", "/api/v1/audit-log"],
+      ["get", "/healthz"],
+      ["get", "/readyz"],
+      ["get", "/metrics"],
     ];
     for (const [method, p] of expected) expect(doc.paths[p]?.[method], `${method} ${p}`).toBeDefined();
     const run = doc.paths["/api/v1/rollouts/{rolloutId}/tasks/run"].post;

@@ -6,7 +6,11 @@ const api = useApiApp();
 
 describe("projects", () => {
   it("create, get, list, patch, delete", async () => {
-    const created = await api.call(api.admin, { method: "POST", url: "/api/v1/projects", payload: { id: "payments", title: "Payments", parallelTasksPerRollout: 3 } });
+    const created = await api.call(api.admin, {
+      method: "POST",
+      url: "/api/v1/projects",
+      payload: { id: "payments", title: "Payments", parallelTasksPerRollout: 3 },
+    });
     expect(created.statusCode).toBe(201);
     expect(created.json()).toEqual({ id: "payments", title: "Payments", parallelTasksPerRollout: 3 });
     const noLimit = await api.call(api.admin, { method: "POST", url: "/api/v1/projects", payload: { id: "billing", title: "Billing" } });
@@ -14,7 +18,11 @@ describe("projects", () => {
     expect((await api.call(api.viewer, { method: "GET", url: "/api/v1/projects/payments" })).json().title).toBe("Payments");
     const list = (await api.call(api.viewer, { method: "GET", url: "/api/v1/projects" })).json().projects.map((p: { id: string }) => p.id);
     expect(list).toEqual(expect.arrayContaining(["payments", "billing"]));
-    const patched = await api.call(api.admin, { method: "PATCH", url: "/api/v1/projects/payments", payload: { parallelTasksPerRollout: 1 } });
+    const patched = await api.call(api.admin, {
+      method: "PATCH",
+      url: "/api/v1/projects/payments",
+      payload: { parallelTasksPerRollout: 1 },
+    });
     expect(patched.json()).toEqual({ id: "payments", title: "Payments", parallelTasksPerRollout: 1 });
     expect((await api.call(api.admin, { method: "DELETE", url: "/api/v1/projects/billing" })).statusCode).toBe(204);
     expect(errorOf(await api.call(api.viewer, { method: "GET", url: "/api/v1/projects/billing" })).code).toBe("NOT_FOUND");
@@ -22,11 +30,20 @@ describe("projects", () => {
 
   it("errors: duplicate 409, unknown 404, bad ids, bad fields 400", async () => {
     await api.call(api.admin, { method: "POST", url: "/api/v1/projects", payload: { id: "dup", title: "D" } });
-    expect(errorOf(await api.call(api.admin, { method: "POST", url: "/api/v1/projects", payload: { id: "dup", title: "D" } }))).toMatchObject({ status: 409, code: "CONFLICT", message: 'project "dup" already exists' });
-    expect(errorOf(await api.call(api.admin, { method: "GET", url: "/api/v1/projects/missing" }))).toMatchObject({ status: 404, code: "NOT_FOUND" });
-    expect(errorOf(await api.call(api.admin, { method: "PATCH", url: "/api/v1/projects/missing", payload: { title: "x" } })).status).toBe(404);
+    expect(
+      errorOf(await api.call(api.admin, { method: "POST", url: "/api/v1/projects", payload: { id: "dup", title: "D" } })),
+    ).toMatchObject({ status: 409, code: "CONFLICT", message: 'project "dup" already exists' });
+    expect(errorOf(await api.call(api.admin, { method: "GET", url: "/api/v1/projects/missing" }))).toMatchObject({
+      status: 404,
+      code: "NOT_FOUND",
+    });
+    expect(errorOf(await api.call(api.admin, { method: "PATCH", url: "/api/v1/projects/missing", payload: { title: "x" } })).status).toBe(
+      404,
+    );
     expect(errorOf(await api.call(api.admin, { method: "DELETE", url: "/api/v1/projects/missing" })).status).toBe(404);
-    expect(errorOf(await api.call(api.admin, { method: "GET", url: "/api/v1/projects/Bad_Id" })).message).toMatch(/^params\/projectId must match pattern/);
+    expect(errorOf(await api.call(api.admin, { method: "GET", url: "/api/v1/projects/Bad_Id" })).message).toMatch(
+      /^params\/projectId must match pattern/,
+    );
     const bad = [
       { id: "ok-id", title: "" },
       { id: "ok-id", title: "t", parallelTasksPerRollout: -1 },
@@ -36,9 +53,12 @@ describe("projects", () => {
       { id: "ok-id", title: "t\u0000" },
       { id: "ok-id" },
     ];
-    for (const payload of bad) expect(errorOf(await api.call(api.admin, { method: "POST", url: "/api/v1/projects", payload })).status).toBe(400);
+    for (const payload of bad)
+      expect(errorOf(await api.call(api.admin, { method: "POST", url: "/api/v1/projects", payload })).status).toBe(400);
     expect(errorOf(await api.call(api.admin, { method: "PATCH", url: "/api/v1/projects/dup", payload: {} })).status).toBe(400);
-    expect(errorOf(await api.call(api.admin, { method: "PATCH", url: "/api/v1/projects/dup", payload: { id: "other" } })).message).toBe('body has an unknown field "id"');
+    expect(errorOf(await api.call(api.admin, { method: "PATCH", url: "/api/v1/projects/dup", payload: { id: "other" } })).message).toBe(
+      'body has an unknown field "id"',
+    );
   });
 
   it("roles: viewers and releasers read but cannot change projects; nobody anonymous", async () => {
@@ -58,9 +78,18 @@ describe("projects", () => {
 describe("instances", () => {
   it("create, list, get, delete; the password never comes back", async () => {
     const url = "postgres://runway:s3cr3t@db.internal:5432/postgres?sslmode=require&password=other";
-    const created = await api.call(api.admin, { method: "POST", url: "/api/v1/instances", payload: { id: "pg-main", title: "Main", connectionUrl: url } });
+    const created = await api.call(api.admin, {
+      method: "POST",
+      url: "/api/v1/instances",
+      payload: { id: "pg-main", title: "Main", connectionUrl: url },
+    });
     expect(created.statusCode).toBe(201);
-    expect(created.json()).toEqual({ id: "pg-main", title: "Main", engine: "POSTGRES", connectionUrl: "postgres://runway:****@db.internal:5432/postgres?sslmode=require&password=****" });
+    expect(created.json()).toEqual({
+      id: "pg-main",
+      title: "Main",
+      engine: "POSTGRES",
+      connectionUrl: "postgres://runway:****@db.internal:5432/postgres?sslmode=require&password=****",
+    });
     const list = await api.call(api.viewer, { method: "GET", url: "/api/v1/instances" });
     const get = await api.call(api.viewer, { method: "GET", url: "/api/v1/instances/pg-main" });
     for (const res of [created, list, get]) {
@@ -70,7 +99,8 @@ describe("instances", () => {
     const audit = await api.db.selectFrom("audit_log").select("detail").where("action", "=", "instance.create").executeTakeFirstOrThrow();
     expect(JSON.stringify(audit.detail)).not.toContain("s3cr3t");
     // The stored URL is sealed (executors open it with the key); the password is not in the row.
-    const stored = (await api.db.selectFrom("instance").select("connection_url").where("id", "=", "pg-main").executeTakeFirstOrThrow()).connection_url;
+    const stored = (await api.db.selectFrom("instance").select("connection_url").where("id", "=", "pg-main").executeTakeFirstOrThrow())
+      .connection_url;
     expect(stored).not.toContain("s3cr3t");
     expect(testSecrets.open(stored)).toBe(url);
     expect((await api.call(api.admin, { method: "DELETE", url: "/api/v1/instances/pg-main" })).statusCode).toBe(204);

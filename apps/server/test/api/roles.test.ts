@@ -71,7 +71,8 @@ it("each endpoint admits exactly the roles it should", async () => {
       const rank = principal ? RANK[principal] : -1;
       const expected = rank >= RANK[need] ? "allowed" : principal ? 403 : 401;
       const got = res.statusCode === 401 || res.statusCode === 403 ? res.statusCode : "allowed";
-      if (got !== expected || res.statusCode >= 500) failures.push(`${method} ${path} as ${principal ?? "anonymous"}: ${res.statusCode} (expected ${expected})`);
+      if (got !== expected || res.statusCode >= 500)
+        failures.push(`${method} ${path} as ${principal ?? "anonymous"}: ${res.statusCode} (expected ${expected})`);
     }
   }
   expect(failures).toEqual([]);

@@ -28,24 +28,55 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
       call(app, admin, {
         method: "POST",
         url: `/api/v1/projects/${projectId}/rollouts`,
-        payload: { title: "t", stages: [{ environment: "a", tasks: [taskSpec(instanceId, "ok")] }, { environment: "b", tasks: [taskSpec(instanceId, "shop", { statement, type })] }] },
+        payload: {
+          title: "t",
+          stages: [
+            { environment: "a", tasks: [taskSpec(instanceId, "ok")] },
+            { environment: "b", tasks: [taskSpec(instanceId, "shop", { statement, type })] },
+          ],
+        },
       });
 
     const control = errorOf(await post("CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int)"));
     expect(control).toMatchObject({
       status: 400,
       code: "INVALID_ARGUMENT",
-      details: { refused: 1, errors: [{ path: "stages/1/tasks/0/statement", task: "stages/1/tasks/0", database: "shop", problem: "TRANSACTION_CONTROL", statement: "COMMIT", position: 26 }] },
+      details: {
+        refused: 1,
+        errors: [
+          {
+            path: "stages/1/tasks/0/statement",
+            task: "stages/1/tasks/0",
+            database: "shop",
+            problem: "TRANSACTION_CONTROL",
+            statement: "COMMIT",
+            position: 26,
+          },
+        ],
+      },
     });
-    expect(control.message).toMatch(/^task stages\/1\/tasks\/0 \(database "shop"\): statement "COMMIT" at position 26 is transaction control \(COMMIT\)/);
-    expect(errorOf(await post("ROLLBACK PREPARED 'x'", "DATABASE_DATA_UPDATE"))).toMatchObject({ status: 400, details: { errors: [{ problem: "TRANSACTION_CONTROL", statement: "ROLLBACK PREPARED 'x'" }] } });
+    expect(control.message).toMatch(
+      /^task stages\/1\/tasks\/0 \(database "shop"\): statement "COMMIT" at position 26 is transaction control \(COMMIT\)/,
+    );
+    expect(errorOf(await post("ROLLBACK PREPARED 'x'", "DATABASE_DATA_UPDATE"))).toMatchObject({
+      status: 400,
+      details: { errors: [{ problem: "TRANSACTION_CONTROL", statement: "ROLLBACK PREPARED 'x'" }] },
+    });
 
     const alone = errorOf(await post("CREATE TABLE a (id int); CREATE INDEX CONCURRENTLY a_i ON a (id)"));
-    expect(alone).toMatchObject({ status: 400, code: "INVALID_ARGUMENT", details: { errors: [{ problem: "MUST_RUN_ALONE", statement: "CREATE INDEX CONCURRENTLY a_i ON a (id)", position: 26 }] } });
+    expect(alone).toMatchObject({
+      status: 400,
+      code: "INVALID_ARGUMENT",
+      details: { errors: [{ problem: "MUST_RUN_ALONE", statement: "CREATE INDEX CONCURRENTLY a_i ON a (id)", position: 26 }] },
+    });
     expect(alone.message).toMatch(/CREATE INDEX CONCURRENTLY\) cannot run inside a transaction block.*put it in a task of its own/);
 
     const syntax = errorOf(await post("ALTER TABLE a ADD COLUMN b text;\nALTER TABEL a DROP COLUMN c"));
-    expect(syntax).toMatchObject({ status: 400, code: "INVALID_ARGUMENT", details: { errors: [{ problem: "SYNTAX_ERROR", position: 40 }] } });
+    expect(syntax).toMatchObject({
+      status: 400,
+      code: "INVALID_ARGUMENT",
+      details: { errors: [{ problem: "SYNTAX_ERROR", position: 40 }] },
+    });
     expect(syntax.message).toBe('task stages/1/tasks/0 (database "shop"): syntax error at or near "TABEL" at position 40');
     expect(await rolloutCount()).toBe(before);
   });
@@ -55,7 +86,13 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
     admin = await login(app, "admin", ADMIN_PASSWORD);
     const { projectId, instanceId } = await apiProject(app, admin, "many");
     const tasks = Array.from({ length: 30 }, (_, i) => taskSpec(instanceId, `d${i}`, { statement: "BEGIN; SELECT 1; COMMIT" }));
-    const err = errorOf(await call(app, admin, { method: "POST", url: `/api/v1/projects/${projectId}/rollouts`, payload: { title: "t", stages: [{ environment: "e", tasks }] } }));
+    const err = errorOf(
+      await call(app, admin, {
+        method: "POST",
+        url: `/api/v1/projects/${projectId}/rollouts`,
+        payload: { title: "t", stages: [{ environment: "e", tasks }] },
+      }),
+    );
     expect(err).toMatchObject({ status: 400, details: { refused: 30 } });
     expect((err.details as { errors: unknown[] }).errors).toHaveLength(20);
     expect(err.message).toMatch(/; and 10 more$/);
@@ -65,14 +102,43 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
     app = await buildTestApp(t);
     admin = await login(app, "admin", ADMIN_PASSWORD);
     const { projectId, instanceId } = await apiProject(app, admin, "okstmts");
-    const statements = ["CREATE TABLE a (id int); INSERT INTO a VALUES (1)", "CREATE INDEX CONCURRENTLY a_i ON a (id)", "VACUUM a", "DO $$ BEGIN PERFORM 1; END $$", "-- only a comment"];
+    const statements = [
+      "CREATE TABLE a (id int); INSERT INTO a VALUES (1)",
+      "CREATE INDEX CONCURRENTLY a_i ON a (id)",
+      "VACUUM a",
+      "DO $$ BEGIN PERFORM 1; END $$",
+      "-- only a comment",
+    ];
     const res = await call(app, admin, {
       method: "POST",
       url: `/api/v1/projects/${projectId}/rollouts`,
-      payload: { title: "t", stages: [{ environment: "e", tasks: [...statements.map((statement, i) => taskSpec(instanceId, `d${i}`, { statement })), taskSpec(instanceId, "new", { type: "DATABASE_CREATE", statement: "" })] }] },
+      payload: {
+        title: "t",
+        stages: [
+          {
+            environment: "e",
+            tasks: [
+              ...statements.map((statement, i) => taskSpec(instanceId, `d${i}`, { statement })),
+              taskSpec(instanceId, "new", { type: "DATABASE_CREATE", statement: "" }),
+            ],
+          },
+        ],
+      },
     });
     expect(res.statusCode, res.body).toBe(201);
-    const rows = await t.db.selectFrom("task").select(["database_name", "rerunnable"]).where("rollout_id", "=", res.json().id).orderBy("id").execute();
-    expect(rows.map((r) => [r.database_name, r.rerunnable])).toEqual([["d0", true], ["d1", false], ["d2", false], ["d3", true], ["d4", true], ["new", true]]);
+    const rows = await t.db
+      .selectFrom("task")
+      .select(["database_name", "rerunnable"])
+      .where("rollout_id", "=", res.json().id)
+      .orderBy("id")
+      .execute();
+    expect(rows.map((r) => [r.database_name, r.rerunnable])).toEqual([
+      ["d0", true],
+      ["d1", false],
+      ["d2", false],
+      ["d3", true],
+      ["d4", true],
+      ["new", true],
+    ]);
   });
 });

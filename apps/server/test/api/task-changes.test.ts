@@ -53,7 +53,10 @@ describe("task list deltas (updatedSince)", () => {
     await post(`/rollouts/${rolloutId}/tasks/run`, { taskIds: [a], runAt: new Date(T0 + 7 * 86_400_000).toISOString() });
     await post(`/rollouts/${rolloutId}/tasks/skip`, { taskIds: [b], reason: "done by hand" });
     const delta = await since(rolloutId, full.cursor);
-    expect(delta.tasks.map((x) => [x.id, x.status])).toEqual([[a, "PENDING"], [b, "SKIPPED"]]);
+    expect(delta.tasks.map((x) => [x.id, x.status])).toEqual([
+      [a, "PENDING"],
+      [b, "SKIPPED"],
+    ]);
     expect(delta.cursor).not.toBe(full.cursor);
 
     // A pass writes a's waiting cause (RUN_AT) and stamps nothing else.
@@ -114,8 +117,14 @@ describe("task list deltas (updatedSince)", () => {
 
     const bad = async (q: string) => errorOf(await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks${q}` }));
     expect(await bad(`?updatedSince=${cursor}&status=SKIPPED`)).toMatchObject({ status: 400, message: expect.stringMatching(/status/) });
-    expect(await bad(`?updatedSince=${Buffer.from("k:12").toString("base64url")}`)).toMatchObject({ status: 400, message: expect.stringMatching(/updatedSince/) });
-    for (const q of ["?updatedSince=", "?updatedSince=a%20b", `?updatedSince=${"x".repeat(101)}`]) expect((await bad(q)).status, q).toBe(400);
-    expect((await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/424242424242/tasks?updatedSince=${cursor}` })).statusCode).toBe(404);
+    expect(await bad(`?updatedSince=${Buffer.from("k:12").toString("base64url")}`)).toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/updatedSince/),
+    });
+    for (const q of ["?updatedSince=", "?updatedSince=a%20b", `?updatedSince=${"x".repeat(101)}`])
+      expect((await bad(q)).status, q).toBe(400);
+    expect(
+      (await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/424242424242/tasks?updatedSince=${cursor}` })).statusCode,
+    ).toBe(404);
   });
 });

@@ -6,10 +6,23 @@ import { apiRollout, errorOf, taskSpec, type Who } from "../helpers/api.js";
 
 const api = useApiApp();
 
-const pass = () => new PendingScheduler({ db: api.db, clock: { now: () => new Date() }, replicaId: "r1", fullPassIntervalMs: 3_600_000 }).runOnce({ full: true });
-const run = (rolloutId: string, body: object, who: Who = api.releaser) => api.call(who, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: body });
-const tasks = async (rolloutId: string, query = "") => (await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks${query}` })).json();
-const runCount = async () => Number((await api.db.selectFrom("task_run").select((e) => e.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+const pass = () =>
+  new PendingScheduler({ db: api.db, clock: { now: () => new Date() }, replicaId: "r1", fullPassIntervalMs: 3_600_000 }).runOnce({
+    full: true,
+  });
+const run = (rolloutId: string, body: object, who: Who = api.releaser) =>
+  api.call(who, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: body });
+const tasks = async (rolloutId: string, query = "") =>
+  (await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks${query}` })).json();
+const runCount = async () =>
+  Number(
+    (
+      await api.db
+        .selectFrom("task_run")
+        .select((e) => e.fn.countAll().as("n"))
+        .executeTakeFirstOrThrow()
+    ).n,
+  );
 
 /** Claims every AVAILABLE run as replica r1. */
 async function claimAll() {
@@ -23,12 +36,19 @@ describe("task list", () => {
       [taskSpec(instanceId, "a"), taskSpec(instanceId, "b"), taskSpec(instanceId, "c")],
       [taskSpec(instanceId, "d")],
     ]);
-    expect((await run(rolloutId, { taskIds: [taskIds[0], taskIds[1]] })).json().results.map((r: { outcome: string }) => r.outcome)).toEqual(["CREATED", "CREATED"]);
+    expect((await run(rolloutId, { taskIds: [taskIds[0], taskIds[1]] })).json().results.map((r: { outcome: string }) => r.outcome)).toEqual(
+      ["CREATED", "CREATED"],
+    );
     await pass();
     const all = await tasks(rolloutId);
     expect(all.tasks.map((x: { status: string }) => x.status)).toEqual(["AVAILABLE", "PENDING", "NOT_STARTED", "NOT_STARTED"]);
     const held = all.tasks[1];
-    expect(held.latestRun).toMatchObject({ attempt: 1, status: "PENDING", createdBy: api.releaser.username, waitingCause: { type: "PARALLEL_LIMIT", limit: 1, active: 1 } });
+    expect(held.latestRun).toMatchObject({
+      attempt: 1,
+      status: "PENDING",
+      createdBy: api.releaser.username,
+      waitingCause: { type: "PARALLEL_LIMIT", limit: 1, active: 1 },
+    });
     expect(all.tasks[2].latestRun).toBeUndefined();
     const filtered = await tasks(rolloutId, "?status=AVAILABLE&status=PENDING");
     expect(filtered.tasks.map((x: { id: string }) => x.id)).toEqual([taskIds[0], taskIds[1]]);
@@ -38,12 +58,27 @@ describe("task list", () => {
     expect(p1.tasks).toHaveLength(3);
     const p2 = await tasks(rolloutId, `?pageSize=3&pageToken=${p1.nextPageToken}`);
     expect(p2).toMatchObject({ tasks: [{ id: taskIds[3] }], nextPageToken: null });
-    for (const q of ["?status=BOGUS", "?stageId=x", "?pageSize=5000", "?status=A&status=B&status=C&status=D&status=E&status=F&status=G&status=H&status=I"]) {
+    for (const q of [
+      "?status=BOGUS",
+      "?stageId=x",
+      "?pageSize=5000",
+      "?status=A&status=B&status=C&status=D&status=E&status=F&status=G&status=H&status=I",
+    ]) {
       expect(errorOf(await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks${q}` })).status, q).toBe(400);
     }
     expect(errorOf(await api.call(api.viewer, { method: "GET", url: "/api/v1/rollouts/424242424242/tasks" })).status).toBe(404);
     const one = (await api.call(api.viewer, { method: "GET", url: `/api/v1/tasks/${taskIds[1]}` })).json();
-    expect(one).toMatchObject({ id: taskIds[1], rolloutId, stageId: stageIds[0], type: "DATABASE_SCHEMA_UPDATE", instanceId, database: "b", schemaVersion: null, statement: "SELECT 1", status: "PENDING" });
+    expect(one).toMatchObject({
+      id: taskIds[1],
+      rolloutId,
+      stageId: stageIds[0],
+      type: "DATABASE_SCHEMA_UPDATE",
+      instanceId,
+      database: "b",
+      schemaVersion: null,
+      statement: "SELECT 1",
+      status: "PENDING",
+    });
     expect(errorOf(await api.call(api.viewer, { method: "GET", url: "/api/v1/tasks/424242424242" })).status).toBe(404);
   });
 });
@@ -51,7 +86,9 @@ describe("task list", () => {
 describe("POST /rollouts/:rolloutId/tasks/run", () => {
   it("is idempotent per task and reports each outcome; runAt in the future waits, in the past means now", async () => {
     const { projectId, instanceId } = await api.project();
-    const { rolloutId, taskIds } = await apiRollout(api.app, api.releaser, projectId, [[taskSpec(instanceId, "a"), taskSpec(instanceId, "b"), taskSpec(instanceId, "c"), taskSpec(instanceId, "d")]]);
+    const { rolloutId, taskIds } = await apiRollout(api.app, api.releaser, projectId, [
+      [taskSpec(instanceId, "a"), taskSpec(instanceId, "b"), taskSpec(instanceId, "c"), taskSpec(instanceId, "d")],
+    ]);
     const [a, b, c, d] = taskIds as [string, string, string, string];
     const first = (await run(rolloutId, { taskIds: [a] })).json().results;
     expect(first).toEqual([{ taskId: a, outcome: "CREATED", taskRunId: expect.stringMatching(/^\d+$/) }]);
@@ -67,10 +104,30 @@ describe("POST /rollouts/:rolloutId/tasks/run", () => {
     // DONE → ALREADY_DONE; SKIPPED → TASK_SKIPPED; FAILED → a new attempt.
     const claimed = await claimAll();
     const runA = claimed.find((r) => r.taskId === a)!;
-    await taskRunFinish(api.db, { runId: runA.id, replicaId: "r1", epoch: runA.epoch, status: "DONE", result: { rowsAffected: 0 }, message: "ok", now: new Date() });
+    await taskRunFinish(api.db, {
+      runId: runA.id,
+      replicaId: "r1",
+      epoch: runA.epoch,
+      status: "DONE",
+      result: { rowsAffected: 0 },
+      message: "ok",
+      now: new Date(),
+    });
     const runC = claimed.find((r) => r.taskId === c)!;
-    await taskRunFinish(api.db, { runId: runC.id, replicaId: "r1", epoch: runC.epoch, status: "FAILED", result: { error: { message: "boom", code: "XX000" } }, message: "failed", now: new Date() });
-    await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/skip`, payload: { taskIds: [d], reason: "not needed" } });
+    await taskRunFinish(api.db, {
+      runId: runC.id,
+      replicaId: "r1",
+      epoch: runC.epoch,
+      status: "FAILED",
+      result: { error: { message: "boom", code: "XX000" } },
+      message: "failed",
+      now: new Date(),
+    });
+    await api.call(api.releaser, {
+      method: "POST",
+      url: `/api/v1/rollouts/${rolloutId}/tasks/skip`,
+      payload: { taskIds: [d], reason: "not needed" },
+    });
     const again = (await run(rolloutId, { taskIds: [a, c, d] })).json().results;
     expect(again).toEqual([
       { taskId: a, outcome: "ALREADY_DONE" },
@@ -78,7 +135,10 @@ describe("POST /rollouts/:rolloutId/tasks/run", () => {
       { taskId: d, outcome: "TASK_SKIPPED" },
     ]);
     const runs = (await api.call(api.viewer, { method: "GET", url: `/api/v1/tasks/${c}/runs` })).json().runs;
-    expect(runs.map((r: { attempt: number; status: string }) => [r.attempt, r.status])).toEqual([[2, "PENDING"], [1, "FAILED"]]);
+    expect(runs.map((r: { attempt: number; status: string }) => [r.attempt, r.status])).toEqual([
+      [2, "PENDING"],
+      [1, "FAILED"],
+    ]);
     expect(runs[1]).toMatchObject({ result: { error: { message: "boom", code: "XX000" } }, replicaId: "r1" });
     expect(runs[1].finishedAt).toEqual(expect.any(String));
     expect((await tasks(rolloutId)).tasks[3]).toMatchObject({ status: "SKIPPED", skipReason: "not needed" });
@@ -115,8 +175,14 @@ describe("POST /rollouts/:rolloutId/tasks/run", () => {
       });
       expect(errorOf(res).status, JSON.stringify(payload).slice(0, 80)).toBe(400);
     }
-    expect(errorOf(await run(r1.rolloutId, { taskIds: [r1.taskIds[0]] }, api.viewer))).toMatchObject({ status: 403, code: "PERMISSION_DENIED" });
-    expect((await api.app.inject({ method: "POST", url: `/api/v1/rollouts/${r1.rolloutId}/tasks/run`, payload: { taskIds: [r1.taskIds[0]] } })).statusCode).toBe(401);
+    expect(errorOf(await run(r1.rolloutId, { taskIds: [r1.taskIds[0]] }, api.viewer))).toMatchObject({
+      status: 403,
+      code: "PERMISSION_DENIED",
+    });
+    expect(
+      (await api.app.inject({ method: "POST", url: `/api/v1/rollouts/${r1.rolloutId}/tasks/run`, payload: { taskIds: [r1.taskIds[0]] } }))
+        .statusCode,
+    ).toBe(401);
     expect(await runCount()).toBe(before);
     // Admins hold the releaser's rights.
     expect((await run(r1.rolloutId, { taskIds: [r1.taskIds[0]] }, api.admin)).statusCode).toBe(200);
@@ -126,19 +192,46 @@ describe("POST /rollouts/:rolloutId/tasks/run", () => {
 describe("POST /rollouts/:rolloutId/tasks/skip", () => {
   it("skips NOT_STARTED, FAILED and CANCELED tasks; anything else refuses the whole request naming each task", async () => {
     const { projectId, instanceId } = await api.project();
-    const { rolloutId, taskIds } = await apiRollout(api.app, api.releaser, projectId, [[taskSpec(instanceId, "a"), taskSpec(instanceId, "b"), taskSpec(instanceId, "c")]]);
+    const { rolloutId, taskIds } = await apiRollout(api.app, api.releaser, projectId, [
+      [taskSpec(instanceId, "a"), taskSpec(instanceId, "b"), taskSpec(instanceId, "c")],
+    ]);
     const [a, b, c] = taskIds as [string, string, string];
     await run(rolloutId, { taskIds: [b, c] });
-    const skip = (ids: string[], who: Who = api.releaser) => api.call(who, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/skip`, payload: { taskIds: ids, reason: "manual" } });
+    const skip = (ids: string[], who: Who = api.releaser) =>
+      api.call(who, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/skip`, payload: { taskIds: ids, reason: "manual" } });
     const refused = errorOf(await skip([a, b, c]));
-    expect(refused).toMatchObject({ status: 409, code: "CONFLICT", details: { tasks: [{ taskId: b, status: "PENDING" }, { taskId: c, status: "PENDING" }] } });
+    expect(refused).toMatchObject({
+      status: 409,
+      code: "CONFLICT",
+      details: {
+        tasks: [
+          { taskId: b, status: "PENDING" },
+          { taskId: c, status: "PENDING" },
+        ],
+      },
+    });
     expect(refused.message).toContain(`task ${b} is PENDING`);
     expect((await tasks(rolloutId)).tasks[0].status).toBe("NOT_STARTED");
     expect(errorOf(await skip([a], api.viewer)).status).toBe(403);
-    expect(errorOf(await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/skip`, payload: { taskIds: [a] } })).message).toMatch(/reason/);
-    expect(errorOf(await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/skip`, payload: { taskIds: [a], reason: "" } })).status).toBe(400);
+    expect(
+      errorOf(await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/skip`, payload: { taskIds: [a] } }))
+        .message,
+    ).toMatch(/reason/);
+    expect(
+      errorOf(
+        await api.call(api.releaser, {
+          method: "POST",
+          url: `/api/v1/rollouts/${rolloutId}/tasks/skip`,
+          payload: { taskIds: [a], reason: "" },
+        }),
+      ).status,
+    ).toBe(400);
     expect(errorOf(await skip(["987654321"])).status).toBe(404);
-    const cancel = await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/task-runs/cancel`, payload: { taskRunIds: [(await tasks(rolloutId)).tasks[1].latestRun.id] } });
+    const cancel = await api.call(api.releaser, {
+      method: "POST",
+      url: `/api/v1/rollouts/${rolloutId}/task-runs/cancel`,
+      payload: { taskRunIds: [(await tasks(rolloutId)).tasks[1].latestRun.id] },
+    });
     expect(cancel.statusCode).toBe(200);
     const ok = await skip([a, b]);
     expect(ok.json()).toEqual({ skipped: [a, b] });
@@ -149,7 +242,14 @@ describe("POST /rollouts/:rolloutId/tasks/skip", () => {
 describe("POST /rollouts/:rolloutId/task-runs/cancel", () => {
   it("cancels PENDING and AVAILABLE at once, requests RUNNING; other statuses or rollouts refuse everything", async () => {
     const { projectId, instanceId } = await api.project();
-    const { rolloutId, taskIds } = await apiRollout(api.app, api.releaser, projectId, [[taskSpec(instanceId, "a"), taskSpec(instanceId, "b"), taskSpec(instanceId, "c", { type: "DATABASE_DATA_UPDATE" }), taskSpec(instanceId, "d")]]);
+    const { rolloutId, taskIds } = await apiRollout(api.app, api.releaser, projectId, [
+      [
+        taskSpec(instanceId, "a"),
+        taskSpec(instanceId, "b"),
+        taskSpec(instanceId, "c", { type: "DATABASE_DATA_UPDATE" }),
+        taskSpec(instanceId, "d"),
+      ],
+    ]);
     const other = await apiRollout(api.app, api.releaser, projectId, [[taskSpec(instanceId, "z")]]);
     // Earlier tests' runs out of the way: the claim below must take task a's.
     await pass();
@@ -161,18 +261,27 @@ describe("POST /rollouts/:rolloutId/task-runs/cancel", () => {
     await pass();
     const statuses = async () => (await tasks(rolloutId)).tasks.map((x: { latestRun: { status: string } }) => x.latestRun.status);
     expect(await statuses()).toEqual(["RUNNING", "AVAILABLE", "AVAILABLE", "AVAILABLE"]);
-    const cancel = (ids: string[], who: Who = api.releaser) => api.call(who, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/task-runs/cancel`, payload: { taskRunIds: ids } });
+    const cancel = (ids: string[], who: Who = api.releaser) =>
+      api.call(who, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/task-runs/cancel`, payload: { taskRunIds: ids } });
 
     expect(errorOf(await cancel([runIds[1]!, otherRun]))).toMatchObject({ status: 404, details: { taskRunIds: [otherRun] } });
     expect(errorOf(await cancel([runIds[1]!], api.viewer)).status).toBe(403);
     expect(errorOf(await cancel([])).status).toBe(400);
     const res = await cancel([runIds[0]!, runIds[1]!]);
-    expect(res.json().results).toEqual([{ taskRunId: runIds[0], outcome: "CANCEL_REQUESTED" }, { taskRunId: runIds[1], outcome: "CANCELED" }]);
+    expect(res.json().results).toEqual([
+      { taskRunId: runIds[0], outcome: "CANCEL_REQUESTED" },
+      { taskRunId: runIds[1], outcome: "CANCELED" },
+    ]);
     expect(await statuses()).toEqual(["RUNNING", "CANCELED", "AVAILABLE", "AVAILABLE"]);
     const canceled = (await api.call(api.viewer, { method: "GET", url: `/api/v1/task-runs/${runIds[1]}` })).json();
     expect(canceled).toMatchObject({ status: "CANCELED", canceledBy: api.releaser.username });
     const requested = (await api.call(api.viewer, { method: "GET", url: `/api/v1/task-runs/${runIds[0]}` })).json();
-    expect(requested).toMatchObject({ status: "RUNNING", canceledBy: api.releaser.username, cancelRequestedAt: expect.any(String), replicaId: "r1" });
+    expect(requested).toMatchObject({
+      status: "RUNNING",
+      canceledBy: api.releaser.username,
+      cancelRequestedAt: expect.any(String),
+      replicaId: "r1",
+    });
     // A CANCELED run in the list refuses the whole request: the AVAILABLE one stays.
     const refused = errorOf(await cancel([runIds[1]!, runIds[2]!]));
     expect(refused).toMatchObject({ status: 409, code: "CONFLICT", details: { taskRuns: [{ taskRunId: runIds[1], status: "CANCELED" }] } });
@@ -189,11 +298,20 @@ describe("runs and logs", () => {
     await pass();
     const logs = (await api.call(api.viewer, { method: "GET", url: `/api/v1/task-runs/${runId}/logs` })).json();
     expect(logs.nextPageToken).toBeNull();
-    expect(logs.entries[0]).toMatchObject({ type: "STATUS", replicaId: null, message: `created by ${api.releaser.username}`, data: { status: "PENDING" } });
+    expect(logs.entries[0]).toMatchObject({
+      type: "STATUS",
+      replicaId: null,
+      message: `created by ${api.releaser.username}`,
+      data: { status: "PENDING" },
+    });
     expect(logs.entries.length).toBeGreaterThanOrEqual(2);
-    expect(logs.entries.every((e: { at: string; message: string }) => typeof e.message === "string" && !Number.isNaN(Date.parse(e.at)))).toBe(true);
+    expect(
+      logs.entries.every((e: { at: string; message: string }) => typeof e.message === "string" && !Number.isNaN(Date.parse(e.at))),
+    ).toBe(true);
     const p1 = (await api.call(api.viewer, { method: "GET", url: `/api/v1/task-runs/${runId}/logs?pageSize=1` })).json();
-    const p2 = (await api.call(api.viewer, { method: "GET", url: `/api/v1/task-runs/${runId}/logs?pageSize=1&pageToken=${p1.nextPageToken}` })).json();
+    const p2 = (
+      await api.call(api.viewer, { method: "GET", url: `/api/v1/task-runs/${runId}/logs?pageSize=1&pageToken=${p1.nextPageToken}` })
+    ).json();
     expect(p2.entries[0].id).toBe(logs.entries[1].id);
     expect(errorOf(await api.call(api.viewer, { method: "GET", url: "/api/v1/task-runs/88888888/logs" })).status).toBe(404);
     expect(errorOf(await api.call(api.viewer, { method: "GET", url: "/api/v1/tasks/88888888/runs" })).status).toBe(404);

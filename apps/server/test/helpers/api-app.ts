@@ -3,7 +3,18 @@ import type { Role } from "@runway/shared";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import type { Clock } from "../../src/scheduler/clock.js";
 import type { Db } from "../../src/store/db.js";
-import { ADMIN_PASSWORD, apiProject, apiRollout, bearerFor, buildTestApp, call, login, userWithRole, type taskSpec, type Who } from "./api.js";
+import {
+  ADMIN_PASSWORD,
+  apiProject,
+  apiRollout,
+  bearerFor,
+  buildTestApp,
+  call,
+  login,
+  userWithRole,
+  type taskSpec,
+  type Who,
+} from "./api.js";
 import { createTestDatabase, type TestDatabase } from "./db.js";
 
 type AppOptions = Parameters<typeof buildTestApp>[1];
@@ -26,7 +37,11 @@ export interface ApiApp {
   /** A fresh project (unique id) and instance, made by the admin. */
   project(limit?: number): Promise<{ projectId: string; instanceId: string }>;
   /** A rollout made through the API by `who` (default: the releaser); its task and stage ids in order. */
-  rollout(projectId: string, stages: ReturnType<typeof taskSpec>[][], who?: Who): Promise<{ rolloutId: string; taskIds: string[]; stageIds: string[] }>;
+  rollout(
+    projectId: string,
+    stages: ReturnType<typeof taskSpec>[][],
+    who?: Who,
+  ): Promise<{ rolloutId: string; taskIds: string[]; stageIds: string[] }>;
   /** Another app on the file's database (other config, a second replica); closed after the test. */
   extraApp(opts?: AppOptions): Promise<FastifyInstance>;
 }

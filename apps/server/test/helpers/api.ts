@@ -18,7 +18,16 @@ export const ADMIN_PASSWORD = "admin-password-for-tests";
 export const USER_PASSWORD = "user-password-for-tests";
 
 export function testConfig(env: Record<string, string> = {}) {
-  return loadConfig({ LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", RUNWAY_ADMIN_PASSWORD: ADMIN_PASSWORD, RUNWAY_REPLICA_ID: "api-test", RUNWAY_LOGIN_RATE_LIMIT: "1000", ...env }, []);
+  return loadConfig(
+    {
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
+      RUNWAY_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      RUNWAY_REPLICA_ID: "api-test",
+      RUNWAY_LOGIN_RATE_LIMIT: "1000",
+      ...env,
+    },
+    [],
+  );
 }
 
 export async function buildTestApp(
@@ -93,7 +102,12 @@ export const taskSpec = (instanceId: string, database: string, p: Partial<TaskSp
 });
 
 /** A project + instance made by an admin through the API. */
-export async function apiProject(app: FastifyInstance, admin: Who, id: string, limit = 0): Promise<{ projectId: string; instanceId: string }> {
+export async function apiProject(
+  app: FastifyInstance,
+  admin: Who,
+  id: string,
+  limit = 0,
+): Promise<{ projectId: string; instanceId: string }> {
   for (const [url, payload] of [
     ["/api/v1/projects", { id, title: `Project ${id}`, parallelTasksPerRollout: limit }],
     ["/api/v1/instances", { id: `i-${id}`, title: "Target", connectionUrl: "postgres://nobody@127.0.0.1:1/none", projectIds: [id] }],

@@ -10,7 +10,10 @@ export class BlackholeProxy {
   private silentNew = false;
   port = 0;
 
-  constructor(private readonly upstreamPort: number, private readonly upstreamHost = "127.0.0.1") {
+  constructor(
+    private readonly upstreamPort: number,
+    private readonly upstreamHost = "127.0.0.1",
+  ) {
     this.server = net.createServer((client) => {
       client.on("error", () => undefined);
       if (this.silentNew) {

@@ -82,7 +82,10 @@ export async function createTargetDatabase(prefix = "target"): Promise<TargetDat
 }
 
 /** Polls `fn` until it returns a truthy value or the deadline passes (no fixed sleeps). */
-export async function waitFor<T>(fn: () => Promise<T | undefined | null | false>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined | null | false>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
   let last: unknown;
   for (;;) {

@@ -80,7 +80,8 @@ export class FaultProxy {
       pair.upstream?.destroy();
       this.pairs.delete(pair);
     });
-    if (this.mode === "blackhole") client.pause(); // connected, then silence; linked up on pass()
+    if (this.mode === "blackhole")
+      client.pause(); // connected, then silence; linked up on pass()
     else this.link(pair);
   }
 

@@ -47,7 +47,9 @@ export async function setup(project: TestProject): Promise<void> {
     await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
     // CREATEDB for DATABASE_CREATE tasks; nothing else (no superuser, no CREATEROLE, no server files).
     const exists = await admin.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [TARGET_ROLE]);
-    await admin.query(`${exists.rowCount ? "ALTER" : "CREATE"} ROLE ${TARGET_ROLE} LOGIN CREATEDB NOSUPERUSER NOCREATEROLE NOBYPASSRLS PASSWORD '${targetPassword}'`);
+    await admin.query(
+      `${exists.rowCount ? "ALTER" : "CREATE"} ROLE ${TARGET_ROLE} LOGIN CREATEDB NOSUPERUSER NOCREATEROLE NOBYPASSRLS PASSWORD '${targetPassword}'`,
+    );
   } finally {
     await admin.end();
   }

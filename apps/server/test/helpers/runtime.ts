@@ -11,14 +11,20 @@ const quiet = { info: () => undefined, error: () => undefined };
  * `config` on top. `stop()` drains and closes the connection.
  */
 export async function startRuntime(
-  p: { db: Db; url: string; config: Partial<RuntimeConfig> & { replicaId: string } } & Omit<RuntimeDeps, "db" | "listener" | "log" | "clock" | "reconciler"> &
+  p: { db: Db; url: string; config: Partial<RuntimeConfig> & { replicaId: string } } & Omit<
+    RuntimeDeps,
+    "db" | "listener" | "log" | "clock" | "reconciler"
+  > &
     Partial<Pick<RuntimeDeps, "log" | "clock" | "reconciler">>,
 ): Promise<{ runtime: SchedulerRuntime; stop: (graceMs?: number) => Promise<void> }> {
   const listener = new Listener(p.url);
   const { db, url: _url, config, ...deps } = p;
   // Without one given: the production reconciler, on its own bounded target connections (closed at stop).
   const own = deps.reconciler ? undefined : new PostgresExecutor({ statementTimeoutMs: 60_000 });
-  const runtime = new SchedulerRuntime({ ...loadConfig({}, []), ...config }, { clock: { now: () => new Date() }, log: quiet, reconciler: own!, ...deps, db, listener });
+  const runtime = new SchedulerRuntime(
+    { ...loadConfig({}, []), ...config },
+    { clock: { now: () => new Date() }, log: quiet, reconciler: own!, ...deps, db, listener },
+  );
   await listener.start();
   await runtime.start();
   return {

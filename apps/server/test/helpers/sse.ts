@@ -30,7 +30,11 @@ export async function openStream(baseUrl: string, path: string, headers: Record<
       const block = buffer.slice(0, cut);
       buffer = buffer.slice(cut + 2);
       const event = /^event: ?(.*)$/m.exec(block)?.[1];
-      const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.replace(/^data: ?/, "")).join("\n");
+      const data = block
+        .split("\n")
+        .filter((l) => l.startsWith("data:"))
+        .map((l) => l.replace(/^data: ?/, ""))
+        .join("\n");
       if (event || data) events.push({ event: event ?? "message", data: data ? JSON.parse(data) : null });
     }
   });

@@ -54,7 +54,11 @@ export const STATEMENT_CASES: StatementCase[] = [
   { sql: "REINDEX SCHEMA public", kind: "NO_TRANSACTION", command: "REINDEX SCHEMA" },
   { sql: "REINDEX DATABASE", kind: "NO_TRANSACTION", command: "REINDEX DATABASE" },
   { sql: "REINDEX SYSTEM", kind: "NO_TRANSACTION", command: "REINDEX SYSTEM" },
-  { sql: "ALTER TABLE p DETACH PARTITION c CONCURRENTLY", kind: "NO_TRANSACTION", command: "ALTER TABLE … DETACH PARTITION … CONCURRENTLY" },
+  {
+    sql: "ALTER TABLE p DETACH PARTITION c CONCURRENTLY",
+    kind: "NO_TRANSACTION",
+    command: "ALTER TABLE … DETACH PARTITION … CONCURRENTLY",
+  },
   { sql: "VACUUM", kind: "NO_TRANSACTION", command: "VACUUM" },
   { sql: "VACUUM (ANALYZE, VERBOSE) t", kind: "NO_TRANSACTION", command: "VACUUM" },
   { sql: "vacuum full t", kind: "NO_TRANSACTION", command: "VACUUM" },
@@ -67,9 +71,23 @@ export const STATEMENT_CASES: StatementCase[] = [
   { sql: "DROP TABLESPACE IF EXISTS never", kind: "NO_TRANSACTION", command: "DROP TABLESPACE" },
   { sql: "CLUSTER", kind: "NO_TRANSACTION", command: "CLUSTER" },
   { sql: "DISCARD ALL", kind: "NO_TRANSACTION", command: "DISCARD ALL" },
-  { sql: "CREATE SUBSCRIPTION sub1 CONNECTION 'host=/nonexistent dbname=x' PUBLICATION pub", kind: "NO_TRANSACTION", command: "CREATE SUBSCRIPTION" },
-  { sql: "ALTER SUBSCRIPTION sub1 REFRESH PUBLICATION", kind: "NO_TRANSACTION", command: "ALTER SUBSCRIPTION … REFRESH PUBLICATION", conservative: true },
-  { sql: "ALTER SUBSCRIPTION sub1 ADD PUBLICATION pub", kind: "NO_TRANSACTION", command: "ALTER SUBSCRIPTION … PUBLICATION (refresh)", conservative: true },
+  {
+    sql: "CREATE SUBSCRIPTION sub1 CONNECTION 'host=/nonexistent dbname=x' PUBLICATION pub",
+    kind: "NO_TRANSACTION",
+    command: "CREATE SUBSCRIPTION",
+  },
+  {
+    sql: "ALTER SUBSCRIPTION sub1 REFRESH PUBLICATION",
+    kind: "NO_TRANSACTION",
+    command: "ALTER SUBSCRIPTION … REFRESH PUBLICATION",
+    conservative: true,
+  },
+  {
+    sql: "ALTER SUBSCRIPTION sub1 ADD PUBLICATION pub",
+    kind: "NO_TRANSACTION",
+    command: "ALTER SUBSCRIPTION … PUBLICATION (refresh)",
+    conservative: true,
+  },
   { sql: "DROP SUBSCRIPTION IF EXISTS sub1", kind: "NO_TRANSACTION", command: "DROP SUBSCRIPTION", conservative: true },
 
   // Fine inside a transaction block.
@@ -88,7 +106,7 @@ export const STATEMENT_CASES: StatementCase[] = [
   { sql: "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE", kind: "TRANSACTIONAL" },
   { sql: "SET LOCAL lock_timeout = '1s'", kind: "TRANSACTIONAL" },
   { sql: "DO $$ BEGIN PERFORM 1; END $$", kind: "TRANSACTIONAL" },
-  { sql: "CREATE TABLE begin_commit (\"commit\" int)", kind: "TRANSACTIONAL" },
+  { sql: 'CREATE TABLE begin_commit ("commit" int)', kind: "TRANSACTIONAL" },
   { sql: "SELECT 'COMMIT; VACUUM' AS not_a_statement", kind: "TRANSACTIONAL" },
   { sql: "INSERT INTO t VALUES (1) /* ; COMMIT */", kind: "TRANSACTIONAL" },
   { sql: "ALTER TABLE t ADD COLUMN b text NOT NULL DEFAULT 'x'", kind: "TRANSACTIONAL" },

@@ -4,9 +4,28 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { refusalOf, TargetRefusal } from "../../src/executors/target-guard.js";
 import { instanceCreate } from "../../src/store/instances.js";
-import { adminQuery, createTargetDatabase, createTestDatabase, serverUrl, targetServerUrl, type TargetDatabase, type TestDatabase } from "../helpers/db.js";
+import {
+  adminQuery,
+  createTargetDatabase,
+  createTestDatabase,
+  serverUrl,
+  targetServerUrl,
+  type TargetDatabase,
+  type TestDatabase,
+} from "../helpers/db.js";
 import { withDatabase } from "../../src/db/url.js";
-import { ADMIN_PASSWORD, apiRollout, buildTestApp, call, errorOf, login, taskSpec, testSecrets, userWithRole, type Who } from "../helpers/api.js";
+import {
+  ADMIN_PASSWORD,
+  apiRollout,
+  buildTestApp,
+  call,
+  errorOf,
+  login,
+  taskSpec,
+  testSecrets,
+  userWithRole,
+  type Who,
+} from "../helpers/api.js";
 import { finalRuns, guardedRuntime } from "./setup.js";
 
 /**
@@ -30,9 +49,15 @@ beforeAll(async () => {
   app = await buildTestApp(t);
   admin = await login(app, "admin", ADMIN_PASSWORD);
   releaser = await userWithRole(app, t, "releaser");
-  expect((await call(app, admin, { method: "POST", url: "/api/v1/projects", payload: { id: "demo", title: "Demo" } })).statusCode).toBe(201);
+  expect((await call(app, admin, { method: "POST", url: "/api/v1/projects", payload: { id: "demo", title: "Demo" } })).statusCode).toBe(
+    201,
+  );
   // A target on the same server as the non-superuser role: what a correct instance looks like.
-  const ok = await call(app, admin, { method: "POST", url: "/api/v1/instances", payload: { id: "good", title: "Good", connectionUrl: targetServerUrl(), projectIds: ["demo"] } });
+  const ok = await call(app, admin, {
+    method: "POST",
+    url: "/api/v1/instances",
+    payload: { id: "good", title: "Good", connectionUrl: targetServerUrl(), projectIds: ["demo"] },
+  });
   expect(ok.statusCode, ok.body).toBe(201);
   rt = await guardedRuntime(t, testSecrets);
 });
@@ -57,14 +82,26 @@ describe("the control plane is never a target", () => {
       [withDatabase(serverUrl(), target.name), TargetRefusal.TARGET_ROLE_IS_SUPERUSER],
     ] as const;
     for (const [connectionUrl, reason] of cases) {
-      const res = await call(app, admin, { method: "POST", url: "/api/v1/instances", payload: { id: "local", title: "Local", connectionUrl } });
+      const res = await call(app, admin, {
+        method: "POST",
+        url: "/api/v1/instances",
+        payload: { id: "local", title: "Local", connectionUrl },
+      });
       const err = errorOf(res);
       expect(err, res.body).toMatchObject({ status: 422, code: "TARGET_REFUSED", details: { reason } });
       expect(res.body).not.toContain(superCredentials());
     }
     const patch = await call(app, admin, { method: "PATCH", url: "/api/v1/instances/good", payload: { connectionUrl: controlUrl() } });
-    expect(errorOf(patch)).toMatchObject({ status: 422, code: "TARGET_REFUSED", details: { reason: TargetRefusal.TARGET_IS_CONTROL_DATABASE } });
-    const audit = await t.db.selectFrom("audit_log").select(["outcome", "detail"]).where("action", "in", ["instance.create", "instance.update"]).execute();
+    expect(errorOf(patch)).toMatchObject({
+      status: 422,
+      code: "TARGET_REFUSED",
+      details: { reason: TargetRefusal.TARGET_IS_CONTROL_DATABASE },
+    });
+    const audit = await t.db
+      .selectFrom("audit_log")
+      .select(["outcome", "detail"])
+      .where("action", "in", ["instance.create", "instance.update"])
+      .execute();
     expect(audit.filter((a) => a.outcome === "TARGET_REFUSED")).toHaveLength(3);
     expect(JSON.stringify(audit)).not.toContain(superCredentials());
   });
@@ -74,7 +111,10 @@ describe("the control plane is never a target", () => {
     await instanceCreate(t.db, { id: "local", title: "Local", connectionUrl: controlUrl(), projectIds: ["demo"] }, testSecrets);
     const marker = `/tmp/runway-sec-${randomBytes(6).toString("hex")}`;
     const runs = await runAll(releaser, [
-      taskSpec("local", t.name, { type: "DATABASE_DATA_UPDATE", statement: `UPDATE app_user SET role = 'admin' WHERE username = '${releaser.username}'` }),
+      taskSpec("local", t.name, {
+        type: "DATABASE_DATA_UPDATE",
+        statement: `UPDATE app_user SET role = 'admin' WHERE username = '${releaser.username}'`,
+      }),
       taskSpec("local", t.name, { type: "DATABASE_DATA_UPDATE", statement: `COPY (SELECT 1) TO PROGRAM 'touch ${marker}'` }),
       taskSpec("local", target.name, { type: "DATABASE_DATA_UPDATE", statement: `COPY (SELECT 1) TO PROGRAM 'touch ${marker}'` }),
     ]);
@@ -95,14 +135,20 @@ describe("the control plane is never a target", () => {
       taskSpec("good", target.name, { type: "DATABASE_DATA_UPDATE", statement: probe }),
       taskSpec("good", target.name, { type: "DATABASE_DATA_UPDATE", statement: users }),
     ]);
-    expect(runs.map((r) => [r.status, r.result.error?.code])).toEqual([["FAILED", "42P01"], ["FAILED", "42P01"]]);
+    expect(runs.map((r) => [r.status, r.result.error?.code])).toEqual([
+      ["FAILED", "42P01"],
+      ["FAILED", "42P01"],
+    ]);
     expect(runs[0]!.result.error!.message).toBe('relation "instance" does not exist');
     // Nor through another database of the server: the control database refuses the target role.
     const hop = await runAll(releaser, [taskSpec("good", t.name, { type: "DATABASE_DATA_UPDATE", statement: probe })]);
     expect(hop[0]!.status).toBe("FAILED");
     expect(hop[0]!.result.error!.message).toMatch(/permission denied for database|CONNECT privilege/);
     const viewer = await userWithRole(app, t, "viewer");
-    const runsSeen = await call(app, viewer, { method: "GET", url: `/api/v1/tasks/${(await t.db.selectFrom("task").select("id").orderBy("id", "desc").executeTakeFirstOrThrow()).id}/runs` });
+    const runsSeen = await call(app, viewer, {
+      method: "GET",
+      url: `/api/v1/tasks/${(await t.db.selectFrom("task").select("id").orderBy("id", "desc").executeTakeFirstOrThrow()).id}/runs`,
+    });
     for (const secret of [new URL(targetServerUrl()).password, "argon2", "rw1:"]) expect(runsSeen.body).not.toContain(secret);
   });
 
@@ -131,7 +177,16 @@ describe("the control plane is never a target", () => {
       }
     }
     // Another server is not the control plane: its superuser is that server's business.
-    const probe = { sysid: "1", db: t.name, role: "postgres", super: true, bypassrls: true, createrole: true, serverOs: ["pg_execute_server_program"], controlConnect: true };
+    const probe = {
+      sysid: "1",
+      db: t.name,
+      role: "postgres",
+      super: true,
+      bypassrls: true,
+      createrole: true,
+      serverOs: ["pg_execute_server_program"],
+      controlConnect: true,
+    };
     expect(refusalOf(probe, { systemIdentifier: "2", database: t.name })).toBeNull();
     expect(refusalOf(probe, { systemIdentifier: "1", database: t.name })?.code).toBe(TargetRefusal.TARGET_IS_CONTROL_DATABASE);
   });
@@ -142,7 +197,15 @@ describe("DATABASE_CREATE and project instances", () => {
     const bad = await call(app, releaser, {
       method: "POST",
       url: "/api/v1/projects/demo/rollouts",
-      payload: { title: "x", stages: [{ environment: "e", tasks: [taskSpec("good", "newdb", { type: "DATABASE_CREATE", statement: "CREATE DATABASE newdb; ALTER ROLE x SUPERUSER" })] }] },
+      payload: {
+        title: "x",
+        stages: [
+          {
+            environment: "e",
+            tasks: [taskSpec("good", "newdb", { type: "DATABASE_CREATE", statement: "CREATE DATABASE newdb; ALTER ROLE x SUPERUSER" })],
+          },
+        ],
+      },
     });
     expect(errorOf(bad)).toMatchObject({ status: 400, code: "INVALID_ARGUMENT" });
     expect(errorOf(bad).message).toContain("body/stages/0/tasks/0/statement must be empty for DATABASE_CREATE");
@@ -158,8 +221,14 @@ describe("DATABASE_CREATE and project instances", () => {
   });
 
   it("a task may only name an instance of its rollout's project (400 naming the task); an admin attaches instances", async () => {
-    expect((await call(app, admin, { method: "POST", url: "/api/v1/projects", payload: { id: "other", title: "Other" } })).statusCode).toBe(201);
-    const inst = await call(app, admin, { method: "POST", url: "/api/v1/instances", payload: { id: "other-pg", title: "Other", connectionUrl: targetServerUrl(), projectIds: ["other"] } });
+    expect((await call(app, admin, { method: "POST", url: "/api/v1/projects", payload: { id: "other", title: "Other" } })).statusCode).toBe(
+      201,
+    );
+    const inst = await call(app, admin, {
+      method: "POST",
+      url: "/api/v1/instances",
+      payload: { id: "other-pg", title: "Other", connectionUrl: targetServerUrl(), projectIds: ["other"] },
+    });
     expect(inst.statusCode, inst.body).toBe(201);
     const create = () =>
       call(app, releaser, {
@@ -168,17 +237,28 @@ describe("DATABASE_CREATE and project instances", () => {
         payload: { title: "x", stages: [{ environment: "e", tasks: [taskSpec("good", target.name), taskSpec("other-pg", target.name)] }] },
       });
     const refused = errorOf(await create());
-    expect(refused).toMatchObject({ status: 400, code: "INVALID_ARGUMENT", details: { task: "stages/0/tasks/1", instanceIds: ["other-pg"] } });
+    expect(refused).toMatchObject({
+      status: 400,
+      code: "INVALID_ARGUMENT",
+      details: { task: "stages/0/tasks/1", instanceIds: ["other-pg"] },
+    });
     expect(refused.message).toBe('stages/0/tasks/1 names instance "other-pg", which is not attached to project "demo"');
     expect(errorOf(await call(app, releaser, { method: "PUT", url: "/api/v1/projects/demo/instances/other-pg" })).status).toBe(403);
     expect((await call(app, admin, { method: "PUT", url: "/api/v1/projects/demo/instances/other-pg" })).statusCode).toBe(204);
     expect((await create()).statusCode).toBe(201);
     const listed = await call(app, releaser, { method: "GET", url: "/api/v1/projects/demo/instances" });
-    expect(listed.json().instances.map((i: { id: string }) => i.id).sort()).toEqual(["good", "local", "other-pg"]);
+    expect(
+      listed
+        .json()
+        .instances.map((i: { id: string }) => i.id)
+        .sort(),
+    ).toEqual(["good", "local", "other-pg"]);
     expect(listed.body).not.toContain(new URL(targetServerUrl()).password);
     expect((await call(app, admin, { method: "DELETE", url: "/api/v1/projects/demo/instances/other-pg" })).statusCode).toBe(204);
     expect(errorOf(await create()).status).toBe(400);
-    const actions = (await t.db.selectFrom("audit_log").select("action").where("action", "like", "project.instance.%").execute()).map((a) => a.action);
+    const actions = (await t.db.selectFrom("audit_log").select("action").where("action", "like", "project.instance.%").execute()).map(
+      (a) => a.action,
+    );
     expect(actions).toEqual(expect.arrayContaining(["project.instance.attach", "project.instance.detach"]));
   });
 });

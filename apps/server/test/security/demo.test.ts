@@ -32,7 +32,10 @@ describe("demo", () => {
     const url = new URL(secrets.open(instance.connection_url));
     expect(url.username).toBe(DEMO_ROLE);
     expect(instance.connection_url).not.toContain(url.password);
-    const role = await adminQuery("SELECT rolsuper, rolcreaterole, has_database_privilege(rolname, $1, 'CONNECT') AS control FROM pg_roles WHERE rolname = $2", [t.name, DEMO_ROLE]);
+    const role = await adminQuery(
+      "SELECT rolsuper, rolcreaterole, has_database_privilege(rolname, $1, 'CONNECT') AS control FROM pg_roles WHERE rolname = $2",
+      [t.name, DEMO_ROLE],
+    );
     expect(role.rows).toEqual([{ rolsuper: false, rolcreaterole: false, control: false }]);
 
     const rt = await guardedRuntime(t, secrets);
@@ -44,7 +47,12 @@ describe("demo", () => {
         },
         { timeoutMs: 240_000, intervalMs: 500, what: "the demo rollout to finish" },
       );
-      const failed = await t.db.selectFrom("task_run").select(["result"]).where("rollout_id", "=", rolloutId!).where("status", "<>", "DONE").execute();
+      const failed = await t.db
+        .selectFrom("task_run")
+        .select(["result"])
+        .where("rollout_id", "=", rolloutId!)
+        .where("status", "<>", "DONE")
+        .execute();
       expect(failed.map((f) => JSON.stringify(f.result))).toEqual([]);
       expect(new Set(statuses)).toEqual(new Set(["DONE"]));
     } finally {

@@ -50,7 +50,12 @@ describe("audit writes that fail fail the request", () => {
     const res = await call(app, admin, { method: "PATCH", url: "/api/v1/projects/half", payload: { title: "after" } });
     expect(errorOf(res)).toMatchObject({ status: 500, code: "INTERNAL" });
     expect(errorOf(res).message).toMatch(/carried out but its audit entry \d+ could not be completed/);
-    const entry = await t.db.selectFrom("audit_log").select(["outcome", "actor", "client_addr"]).where("action", "=", "project.update").orderBy("id", "desc").executeTakeFirstOrThrow();
+    const entry = await t.db
+      .selectFrom("audit_log")
+      .select(["outcome", "actor", "client_addr"])
+      .where("action", "=", "project.update")
+      .orderBy("id", "desc")
+      .executeTakeFirstOrThrow();
     expect(entry).toEqual({ outcome: "IN_PROGRESS", actor: "admin", client_addr: "127.0.0.1" });
   });
 
@@ -62,7 +67,12 @@ describe("audit writes that fail fail the request", () => {
   });
 
   it("every entry records the client address", async () => {
-    const res = await call(app, admin, { method: "POST", url: "/api/v1/projects", payload: { id: "addr", title: "x" }, remoteAddress: "203.0.113.7" });
+    const res = await call(app, admin, {
+      method: "POST",
+      url: "/api/v1/projects",
+      payload: { id: "addr", title: "x" },
+      remoteAddress: "203.0.113.7",
+    });
     expect(res.statusCode).toBe(201);
     const list = (await call(app, admin, { method: "GET", url: "/api/v1/audit-log?action=project.create&pageSize=1" })).json();
     expect(list.entries[0]).toMatchObject({ target: "project/addr", outcome: "SUCCESS", clientAddress: "203.0.113.7" });

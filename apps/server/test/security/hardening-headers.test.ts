@@ -54,7 +54,11 @@ describe("security headers", () => {
     // Refused before routing (no hook runs): the headers a JSON error needs.
     const badUrl = await app.inject({ method: "GET", url: "/api/v1/projects/%E0%A4%A" });
     expect(badUrl.statusCode).toBe(400);
-    expect(badUrl.headers).toMatchObject({ "x-content-type-options": "nosniff", "x-frame-options": "DENY", "content-security-policy": "default-src 'none'; frame-ancestors 'none'" });
+    expect(badUrl.headers).toMatchObject({
+      "x-content-type-options": "nosniff",
+      "x-frame-options": "DENY",
+      "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    });
     expect(answers.find(([w]) => w === "dashboard")![1].statusCode).toBe(200);
     expect(answers.find(([w]) => w === "docs")![1].statusCode).toBe(200);
     for (const [what, res] of answers) expect(res.headers["strict-transport-security"], what).toBeUndefined();
@@ -77,8 +81,14 @@ describe("security headers", () => {
     expect((await app.inject({ method: "GET", url: "/healthz", headers: https })).headers["strict-transport-security"]).toBeUndefined();
     await app.close();
     app = await buildTestApp(t, { env: { RUNWAY_TRUST_PROXY: "1" } });
-    expect((await app.inject({ method: "GET", url: "/healthz", headers: https })).headers["strict-transport-security"]).toBe("max-age=31536000; includeSubDomains");
-    expect((await app.inject({ method: "GET", url: "/api/v1/auth/me", headers: https })).headers["strict-transport-security"]).toBeDefined();
-    expect((await app.inject({ method: "GET", url: "/healthz", headers: { "x-forwarded-proto": "http" } })).headers["strict-transport-security"]).toBeUndefined();
+    expect((await app.inject({ method: "GET", url: "/healthz", headers: https })).headers["strict-transport-security"]).toBe(
+      "max-age=31536000; includeSubDomains",
+    );
+    expect(
+      (await app.inject({ method: "GET", url: "/api/v1/auth/me", headers: https })).headers["strict-transport-security"],
+    ).toBeDefined();
+    expect(
+      (await app.inject({ method: "GET", url: "/healthz", headers: { "x-forwarded-proto": "http" } })).headers["strict-transport-security"],
+    ).toBeUndefined();
   });
 });

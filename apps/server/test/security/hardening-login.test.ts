@@ -67,7 +67,9 @@ describe("sign-in limits", () => {
     expect((await attempt("admin", ADMIN_PASSWORD)).statusCode).toBe(200);
     expect((await attempt("admin", "wrong-5")).statusCode).toBe(401); // the success started the count afresh
     // Locked attempts are not audited (they would let anyone fill the table); failures are.
-    const outcomes = (await t.db.selectFrom("audit_log").select("outcome").where("action", "=", "auth.login").execute()).map((r) => r.outcome);
+    const outcomes = (await t.db.selectFrom("audit_log").select("outcome").where("action", "=", "auth.login").execute()).map(
+      (r) => r.outcome,
+    );
     expect(outcomes).not.toContain("RATE_LIMITED");
   });
 
@@ -86,7 +88,12 @@ describe("RUNWAY_TRUST_PROXY", () => {
     app = await buildTestApp(t, { clock });
     const res = await attempt("admin", ADMIN_PASSWORD, { headers: forwarded });
     expect(res.cookies.find((c) => c.name === "runway_session")!.secure).toBeFalsy();
-    const entry = await t.db.selectFrom("audit_log").select("client_addr").where("action", "=", "auth.login").orderBy("id", "desc").executeTakeFirstOrThrow();
+    const entry = await t.db
+      .selectFrom("audit_log")
+      .select("client_addr")
+      .where("action", "=", "auth.login")
+      .orderBy("id", "desc")
+      .executeTakeFirstOrThrow();
     expect(entry.client_addr).toBe("127.0.0.1");
   });
 
@@ -94,7 +101,12 @@ describe("RUNWAY_TRUST_PROXY", () => {
     app = await buildTestApp(t, { env: { RUNWAY_TRUST_PROXY: "1", RUNWAY_LOGIN_RATE_LIMIT: "2" }, clock });
     const res = await attempt("admin", ADMIN_PASSWORD, { headers: forwarded });
     expect(res.cookies.find((c) => c.name === "runway_session")!.secure).toBe(true);
-    const entry = await t.db.selectFrom("audit_log").select("client_addr").where("action", "=", "auth.login").orderBy("id", "desc").executeTakeFirstOrThrow();
+    const entry = await t.db
+      .selectFrom("audit_log")
+      .select("client_addr")
+      .where("action", "=", "auth.login")
+      .orderBy("id", "desc")
+      .executeTakeFirstOrThrow();
     expect(entry.client_addr).toBe("203.0.113.9");
     const plain = await attempt("admin", ADMIN_PASSWORD, { headers: { "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "http" } });
     expect(plain.cookies.find((c) => c.name === "runway_session")!.secure).toBeFalsy();

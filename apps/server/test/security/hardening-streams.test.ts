@@ -32,7 +32,11 @@ async function replica(env: Record<string, string> = {}, clock?: { now: () => Da
 }
 
 async function stream(base: string, who: Who) {
-  const s = await openStream(base, "/api/v1/events", who.headers.cookie ? { cookie: who.headers.cookie } : { authorization: who.headers.authorization! });
+  const s = await openStream(
+    base,
+    "/api/v1/events",
+    who.headers.cookie ? { cookie: who.headers.cookie } : { authorization: who.headers.authorization! },
+  );
   streams.push(s);
   if (s.status === 200) await waitFor(async () => s.events.find((e) => e.event === "ready"), { what: "ready event" });
   return s;
@@ -114,7 +118,9 @@ describe("a stream ends when its credential no longer holds", () => {
     let now = new Date();
     const { app, base } = await replica({ RUNWAY_SSE_RECHECK_MS: "200" }, { now: () => now });
     const viewer = await userWithRole(app, t, "viewer");
-    const created = (await call(app, viewer, { method: "POST", url: "/api/v1/tokens", payload: { name: "short", expiresInDays: 1 } })).json();
+    const created = (
+      await call(app, viewer, { method: "POST", url: "/api/v1/tokens", payload: { name: "short", expiresInDays: 1 } })
+    ).json();
     const s = await stream(base, { username: viewer.username, headers: { authorization: `Bearer ${created.token}` } });
     now = new Date(now.getTime() + 2 * 24 * 3600 * 1000);
     await expectEnded(s, /ended/);

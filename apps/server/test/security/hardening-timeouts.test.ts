@@ -14,7 +14,9 @@ let app: FastifyInstance;
 let port: number;
 beforeAll(async () => {
   t = await createTestDatabase();
-  app = await buildTestApp(t, { env: { RUNWAY_REQUEST_TIMEOUT_MS: "2000", RUNWAY_HEADERS_TIMEOUT_MS: "1000", RUNWAY_KEEP_ALIVE_TIMEOUT_MS: "1000" } });
+  app = await buildTestApp(t, {
+    env: { RUNWAY_REQUEST_TIMEOUT_MS: "2000", RUNWAY_HEADERS_TIMEOUT_MS: "1000", RUNWAY_KEEP_ALIVE_TIMEOUT_MS: "1000" },
+  });
   port = Number(new URL(await app.listen({ port: 0, host: "127.0.0.1" })).port);
 });
 afterAll(async () => {
@@ -45,7 +47,7 @@ describe("connection timeouts", () => {
   it("50 slow-body connections are closed after the request timeout", async () => {
     const conns = Array.from({ length: 50 }, () => {
       const c = rawConnection(
-        "POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{\"username\":",
+        'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"username":',
       );
       // Trickle a byte now and then: activity that an idle timeout alone would not catch.
       const trickle = setInterval(() => c.socket.write(" "), 300);

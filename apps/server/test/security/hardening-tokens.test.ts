@@ -22,7 +22,10 @@ afterAll(async () => {
   await t.close();
 });
 
-async function mint(who: Who, payload: Record<string, unknown>): Promise<{ id: string; token: string; expiresAt: string | null; bearer: Who }> {
+async function mint(
+  who: Who,
+  payload: Record<string, unknown>,
+): Promise<{ id: string; token: string; expiresAt: string | null; bearer: Who }> {
   const res = await call(app, who, { method: "POST", url: "/api/v1/tokens", payload });
   expect(res.statusCode, res.body).toBe(201);
   const body = res.json();
@@ -64,7 +67,10 @@ describe("expiry", () => {
       { name: "x", expiresInDays: 1.5 },
       { name: "x", expiresAt: "2030-02-30T00:00:00Z" },
     ]) {
-      expect(errorOf(await call(app, viewer, { method: "POST", url: "/api/v1/tokens", payload })), JSON.stringify(payload)).toMatchObject({ status: 400, code: "INVALID_ARGUMENT" });
+      expect(errorOf(await call(app, viewer, { method: "POST", url: "/api/v1/tokens", payload })), JSON.stringify(payload)).toMatchObject({
+        status: 400,
+        code: "INVALID_ARGUMENT",
+      });
     }
   });
 });
@@ -85,7 +91,11 @@ describe("revocation", () => {
     const releaser = await userWithRole(app, t, "releaser");
     const { bearer, id } = await mint(releaser, { name: "deploy" });
     expect((await me(bearer)).statusCode).toBe(200);
-    const res = await call(app, admin, { method: "PATCH", url: `/api/v1/users/${releaser.username}`, payload: { password: "a-brand-new-password" } });
+    const res = await call(app, admin, {
+      method: "PATCH",
+      url: `/api/v1/users/${releaser.username}`,
+      payload: { password: "a-brand-new-password" },
+    });
     expect(res.statusCode).toBe(200);
     expect(errorOf(await me(bearer)).status).toBe(401);
     expect(errorOf(await me(releaser)).status).toBe(401);
@@ -111,14 +121,19 @@ describe("revocation", () => {
     for (const who of [viewer, second, a.bearer, b.bearer]) expect((await me(who)).statusCode).toBe(401);
     expect((await me(bystander.bearer)).statusCode).toBe(200);
     expect((await me(admin)).statusCode).toBe(200);
-    const entry = (await call(app, admin, { method: "GET", url: `/api/v1/audit-log?action=auth.sign-out-everywhere&actor=${viewer.username}` })).json().entries[0];
+    const entry = (
+      await call(app, admin, { method: "GET", url: `/api/v1/audit-log?action=auth.sign-out-everywhere&actor=${viewer.username}` })
+    ).json().entries[0];
     expect(entry).toMatchObject({ outcome: "SUCCESS", target: `user/${viewer.username}`, detail: { sessions: 2, tokens: 2 } });
   });
 
   it("a token can sign its own user out everywhere (a leaked token's owner may hold only the token)", async () => {
     const viewer = await userWithRole(app, t, "viewer");
     const { bearer } = await mint(viewer, { name: "only" });
-    expect((await call(app, bearer, { method: "POST", url: "/api/v1/auth/sign-out-everywhere" })).json()).toEqual({ endedSessions: 1, revokedTokens: 1 });
+    expect((await call(app, bearer, { method: "POST", url: "/api/v1/auth/sign-out-everywhere" })).json()).toEqual({
+      endedSessions: 1,
+      revokedTokens: 1,
+    });
     expect((await me(bearer)).statusCode).toBe(401);
   });
 });

@@ -2,7 +2,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
 import { createTestDatabase, waitFor, type TestDatabase } from "../helpers/db.js";
 import { openStream } from "../helpers/sse.js";
-import { ADMIN_PASSWORD, apiProject, apiRollout, buildTestApp, call, errorOf, login, taskSpec, userWithRole, type Who } from "../helpers/api.js";
+import {
+  ADMIN_PASSWORD,
+  apiProject,
+  apiRollout,
+  buildTestApp,
+  call,
+  errorOf,
+  login,
+  taskSpec,
+  userWithRole,
+  type Who,
+} from "../helpers/api.js";
 
 /** Per-project roles: a grant replaces the global role inside one project, in the API and the SSE stream. */
 let t: TestDatabase;
@@ -28,7 +39,11 @@ afterAll(async () => {
 const grant = (projectId: string, who: Who, role: string, as: Who = admin) =>
   call(app, as, { method: "PUT", url: `/api/v1/projects/${projectId}/members/${who.username}`, payload: { role } });
 const createIn = (who: Who, p: { projectId: string; instanceId: string }) =>
-  call(app, who, { method: "POST", url: `/api/v1/projects/${p.projectId}/rollouts`, payload: { title: "r", stages: [{ environment: "e", tasks: [taskSpec(p.instanceId, "d")] }] } });
+  call(app, who, {
+    method: "POST",
+    url: `/api/v1/projects/${p.projectId}/rollouts`,
+    payload: { title: "r", stages: [{ environment: "e", tasks: [taskSpec(p.instanceId, "d")] }] },
+  });
 
 describe("roles per project", () => {
   it("a viewer made releaser in one project releases there and nowhere else; a releaser made viewer cannot release there", async () => {
@@ -42,11 +57,25 @@ describe("roles per project", () => {
     expect(created.statusCode, created.body).toBe(201);
     const rolloutId = created.json().id as string;
     const tasks = (await call(app, vic, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks` })).json().tasks as { id: string }[];
-    expect((await call(app, vic, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds: [tasks[0]!.id] } })).statusCode).toBe(200);
+    expect(
+      (await call(app, vic, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds: [tasks[0]!.id] } }))
+        .statusCode,
+    ).toBe(200);
     const denied = errorOf(await createIn(vic, b));
     expect(denied).toMatchObject({ status: 403, code: "PERMISSION_DENIED" });
-    expect(errorOf(await createIn(rel, a))).toMatchObject({ status: 403, message: expect.stringContaining(`needs the releaser role in project "alpha"; ${rel.username} is viewer there`) });
-    expect(errorOf(await call(app, rel, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/skip`, payload: { taskIds: [tasks[0]!.id], reason: "x" } })).status).toBe(403);
+    expect(errorOf(await createIn(rel, a))).toMatchObject({
+      status: 403,
+      message: expect.stringContaining(`needs the releaser role in project "alpha"; ${rel.username} is viewer there`),
+    });
+    expect(
+      errorOf(
+        await call(app, rel, {
+          method: "POST",
+          url: `/api/v1/rollouts/${rolloutId}/tasks/skip`,
+          payload: { taskIds: [tasks[0]!.id], reason: "x" },
+        }),
+      ).status,
+    ).toBe(403);
     expect((await createIn(rel, b)).statusCode).toBe(201);
 
     const me = (await call(app, vic, { method: "GET", url: "/api/v1/auth/me" })).json();
@@ -57,12 +86,14 @@ describe("roles per project", () => {
     expect(errorOf(await createIn(vic, a)).status).toBe(403);
     const members = (await call(app, admin, { method: "GET", url: "/api/v1/projects/alpha/members" })).json().members;
     expect(members).toEqual([expect.objectContaining({ username: rel.username, role: "viewer" })]);
-    const audit = (await t.db.selectFrom("audit_log").select(["action", "outcome"]).where("action", "like", "project.member.%").execute());
-    expect(audit).toEqual(expect.arrayContaining([
-      { action: "project.member.grant", outcome: "SUCCESS" },
-      { action: "project.member.grant", outcome: "PERMISSION_DENIED" },
-      { action: "project.member.revoke", outcome: "SUCCESS" },
-    ]));
+    const audit = await t.db.selectFrom("audit_log").select(["action", "outcome"]).where("action", "like", "project.member.%").execute();
+    expect(audit).toEqual(
+      expect.arrayContaining([
+        { action: "project.member.grant", outcome: "SUCCESS" },
+        { action: "project.member.grant", outcome: "PERMISSION_DENIED" },
+        { action: "project.member.revoke", outcome: "SUCCESS" },
+      ]),
+    );
   });
 
   it("`none` hides a project: its list entry, its rollouts, tasks and runs, and its events on the stream", async () => {
@@ -74,12 +105,20 @@ describe("roles per project", () => {
     const projects = (await call(app, viewer, { method: "GET", url: "/api/v1/projects" })).json().projects.map((p: { id: string }) => p.id);
     expect(projects).toContain("alpha");
     expect(projects).not.toContain("beta");
-    for (const url of [`/api/v1/projects/beta`, `/api/v1/projects/beta/rollouts`, `/api/v1/rollouts/${betaRollout.rolloutId}`, `/api/v1/rollouts/${betaRollout.rolloutId}/tasks`, `/api/v1/tasks/${betaRollout.taskIds[0]}`]) {
+    for (const url of [
+      `/api/v1/projects/beta`,
+      `/api/v1/projects/beta/rollouts`,
+      `/api/v1/rollouts/${betaRollout.rolloutId}`,
+      `/api/v1/rollouts/${betaRollout.rolloutId}/tasks`,
+      `/api/v1/tasks/${betaRollout.taskIds[0]}`,
+    ]) {
       expect(errorOf(await call(app, viewer, { method: "GET", url })), url).toMatchObject({ status: 403, code: "PERMISSION_DENIED" });
     }
     expect((await call(app, viewer, { method: "GET", url: `/api/v1/rollouts/${alphaRollout.rolloutId}/tasks` })).statusCode).toBe(200);
     // An instance only the hidden project uses is hidden too.
-    const instances = (await call(app, viewer, { method: "GET", url: "/api/v1/instances" })).json().instances.map((i: { id: string }) => i.id);
+    const instances = (await call(app, viewer, { method: "GET", url: "/api/v1/instances" }))
+      .json()
+      .instances.map((i: { id: string }) => i.id);
     expect(instances).toContain(a.instanceId);
     expect(instances).not.toContain(b.instanceId);
     expect(errorOf(await call(app, viewer, { method: "GET", url: `/api/v1/instances/${b.instanceId}` })).status).toBe(404);
@@ -92,13 +131,25 @@ describe("roles per project", () => {
     const stream = await openStream(base, "/api/v1/events", viewer.headers);
     const adminStream = await openStream(base, "/api/v1/events", admin.headers);
     try {
-      await waitFor(async () => stream.events.some((e) => e.event === "ready") && adminStream.events.some((e) => e.event === "ready"), { what: "ready" });
+      await waitFor(async () => stream.events.some((e) => e.event === "ready") && adminStream.events.some((e) => e.event === "ready"), {
+        what: "ready",
+      });
       // Beta changes first, then alpha: once the alpha event arrives, a beta event would have too.
       for (const r of [betaRollout, alphaRollout]) {
-        expect((await call(app, admin, { method: "POST", url: `/api/v1/rollouts/${r.rolloutId}/tasks/run`, payload: { taskIds: r.taskIds } })).statusCode).toBe(200);
+        expect(
+          (await call(app, admin, { method: "POST", url: `/api/v1/rollouts/${r.rolloutId}/tasks/run`, payload: { taskIds: r.taskIds } }))
+            .statusCode,
+        ).toBe(200);
       }
-      const changed = (s: typeof stream, id: string) => s.events.some((e) => e.event === "change" && (e.data as { rolloutId: string }).rolloutId === id);
-      await waitFor(async () => changed(stream, alphaRollout.rolloutId) && changed(adminStream, betaRollout.rolloutId) && changed(adminStream, alphaRollout.rolloutId), { what: "change events" });
+      const changed = (s: typeof stream, id: string) =>
+        s.events.some((e) => e.event === "change" && (e.data as { rolloutId: string }).rolloutId === id);
+      await waitFor(
+        async () =>
+          changed(stream, alphaRollout.rolloutId) &&
+          changed(adminStream, betaRollout.rolloutId) &&
+          changed(adminStream, alphaRollout.rolloutId),
+        { what: "change events" },
+      );
       expect(changed(stream, betaRollout.rolloutId)).toBe(false);
     } finally {
       await stream.close();

@@ -22,7 +22,7 @@ afterAll(async () => {
   await t?.close();
 });
 
-const stored = async () => (await t.db.selectFrom("instance").select(["id", "connection_url"]).orderBy("id").execute());
+const stored = async () => await t.db.selectFrom("instance").select(["id", "connection_url"]).orderBy("id").execute();
 const key64 = (k: Buffer) => k.toString("base64");
 
 describe("secrets at rest", () => {
@@ -47,15 +47,23 @@ describe("secrets at rest", () => {
       const again = await loadKeys({ secretKey: undefined, secretKeyPrevious: undefined, dataDir: dir });
       expect(again.box.keyId).toBe(first.box.keyId);
       await fs.chmod(path.join(dir, KEY_FILE), 0o644);
-      await expect(loadKeys({ secretKey: undefined, secretKeyPrevious: undefined, dataDir: dir })).rejects.toThrow(/readable by other users/);
-      await expect(loadKeys({ secretKey: "c2hvcnQ=", secretKeyPrevious: undefined, dataDir: dir })).rejects.toThrow(/RUNWAY_SECRET_KEY must be 32 random bytes/);
+      await expect(loadKeys({ secretKey: undefined, secretKeyPrevious: undefined, dataDir: dir })).rejects.toThrow(
+        /readable by other users/,
+      );
+      await expect(loadKeys({ secretKey: "c2hvcnQ=", secretKeyPrevious: undefined, dataDir: dir })).rejects.toThrow(
+        /RUNWAY_SECRET_KEY must be 32 random bytes/,
+      );
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
   });
 
   it("first start seals plaintext rows (idempotent); the API never answers with the secret; a wrong key refuses to start", async () => {
-    await instanceCreate(t.db, { id: "legacy", title: "Legacy", connectionUrl: "postgres://app:legacy-pass@db.example:5432/app" }, plaintextRows);
+    await instanceCreate(
+      t.db,
+      { id: "legacy", title: "Legacy", connectionUrl: "postgres://app:legacy-pass@db.example:5432/app" },
+      plaintextRows,
+    );
     const key = generateKey();
     const env = { secretKey: key64(key), secretKeyPrevious: undefined, dataDir: "/nonexistent" };
     const trust = await startTrust(t.db, env);
@@ -68,9 +76,17 @@ describe("secrets at rest", () => {
     const app = await buildTestApp(t, { secrets: trust.secrets });
     try {
       const admin = await login(app, "admin", ADMIN_PASSWORD);
-      const created = await call(app, admin, { method: "POST", url: "/api/v1/instances", payload: { id: "fresh", title: "F", connectionUrl: "postgres://app:fresh-pass@127.0.0.1:1/app" } });
+      const created = await call(app, admin, {
+        method: "POST",
+        url: "/api/v1/instances",
+        payload: { id: "fresh", title: "F", connectionUrl: "postgres://app:fresh-pass@127.0.0.1:1/app" },
+      });
       expect(created.statusCode, created.body).toBe(201);
-      const answers = [created, await call(app, admin, { method: "GET", url: "/api/v1/instances" }), await call(app, admin, { method: "GET", url: "/api/v1/audit-log" })];
+      const answers = [
+        created,
+        await call(app, admin, { method: "GET", url: "/api/v1/instances" }),
+        await call(app, admin, { method: "GET", url: "/api/v1/audit-log" }),
+      ];
       const metrics = await app.inject({ method: "GET", url: "/metrics" });
       for (const res of [...answers, metrics]) {
         expect(res.body).not.toContain("legacy-pass");
@@ -86,7 +102,9 @@ describe("secrets at rest", () => {
     for (const r of await stored()) expect(SecretBox.keyIdOfValue(r.connection_url)).toBe(trust.secrets.keyId);
 
     const wrong = { ...env, secretKey: key64(generateKey()) };
-    await expect(startTrust(t.db, wrong)).rejects.toThrow(/is not the key the stored secrets are sealed with .*Every replica needs the same key/);
+    await expect(startTrust(t.db, wrong)).rejects.toThrow(
+      /is not the key the stored secrets are sealed with .*Every replica needs the same key/,
+    );
   });
 
   it("rotation re-seals everything under the new key; the old key is accepted while it runs and refused after", async () => {
@@ -96,7 +114,8 @@ describe("secrets at rest", () => {
     try {
       const oldBox = new SecretBox(oldKey);
       await secretsStartup(t2.db, oldBox);
-      for (const id of ["a", "b", "c"]) await instanceCreate(t2.db, { id, title: id, connectionUrl: `postgres://u:pw-${id}@h/${id}` }, oldBox);
+      for (const id of ["a", "b", "c"])
+        await instanceCreate(t2.db, { id, title: id, connectionUrl: `postgres://u:pw-${id}@h/${id}` }, oldBox);
       // Replicas restarted with both keys open old and new values alike.
       const both = new SecretBox(newKey, [oldKey]);
       await secretsStartup(t2.db, both);

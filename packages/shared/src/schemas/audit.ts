@@ -13,9 +13,16 @@ export const AuditEntry = Type.Object({
   actor: Nullable(Type.String()),
   action: Type.String({ examples: ["task-runs.cancel"] }),
   target: Nullable(Type.String({ examples: ["rollout/12"] })),
-  outcome: Type.String({ description: "SUCCESS, the error code, or IN_PROGRESS (the request was acting; its outcome was not recorded)", examples: ["SUCCESS", "CONFLICT"] }),
+  outcome: Type.String({
+    description: "SUCCESS, the error code, or IN_PROGRESS (the request was acting; its outcome was not recorded)",
+    examples: ["SUCCESS", "CONFLICT"],
+  }),
   detail: Type.Unknown(),
-  clientAddress: Nullable(Type.String({ description: "The client's address (from X-Forwarded-For when RUNWAY_TRUST_PROXY is set); null for entries older than the column" })),
+  clientAddress: Nullable(
+    Type.String({
+      description: "The client's address (from X-Forwarded-For when RUNWAY_TRUST_PROXY is set); null for entries older than the column",
+    }),
+  ),
 });
 export type AuditEntry = Static<typeof AuditEntry>;
 export const AuditEntries = Type.Object({ entries: Type.Array(AuditEntry), nextPageToken: NextPageToken });

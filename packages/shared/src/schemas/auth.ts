@@ -13,7 +13,9 @@ export const Me = Type.Object(
   {
     username: Type.String(),
     role: RoleSchema,
-    csrfToken: Type.Optional(Type.String({ description: "Send as the x-csrf-token header on every mutation made with the session cookie" })),
+    csrfToken: Type.Optional(
+      Type.String({ description: "Send as the x-csrf-token header on every mutation made with the session cookie" }),
+    ),
     via: Type.Enum(["session", "token"]),
     projectRoles: Type.Optional(ProjectRoles),
   },

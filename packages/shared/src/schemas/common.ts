@@ -7,8 +7,7 @@ import { TASK_STATUS_ORDER, TASK_TYPES, TaskStatus } from "../status.js";
  */
 
 /** bigint ids travel as decimal strings. 18 digits stay inside int8, so a huge id is a 404, not a SQL error. */
-export const Id = (description: string, example = "42") =>
-  Type.String({ pattern: "^[1-9][0-9]{0,17}$", description, examples: [example] });
+export const Id = (description: string, example = "42") => Type.String({ pattern: "^[1-9][0-9]{0,17}$", description, examples: [example] });
 
 /** Project and instance ids (the tables' CHECK). */
 export const Slug = (description: string, example: string) =>
@@ -22,10 +21,17 @@ export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]
 
 export const ID_LIST_MAX = 1000;
 export const IdList = (what: string) =>
-  Type.Array(Id(`${what} id`), { minItems: 1, maxItems: ID_LIST_MAX, uniqueItems: true, description: `1–${ID_LIST_MAX} distinct ${what} ids` });
+  Type.Array(Id(`${what} id`), {
+    minItems: 1,
+    maxItems: ID_LIST_MAX,
+    uniqueItems: true,
+    description: `1–${ID_LIST_MAX} distinct ${what} ids`,
+  });
 
 export const TaskStatusSchema = Type.Enum([...TASK_STATUS_ORDER], { description: "Derived task status" });
-export const TaskTypeSchema = Type.Enum([...TASK_TYPES], { description: "DATABASE_CREATE, DATABASE_SCHEMA_UPDATE and DATABASE_SDL are sequential per database" });
+export const TaskTypeSchema = Type.Enum([...TASK_TYPES], {
+  description: "DATABASE_CREATE, DATABASE_SCHEMA_UPDATE and DATABASE_SDL are sequential per database",
+});
 
 const count = Type.Integer({ minimum: 0 });
 /** Spelled out (not built from TASK_STATUS_ORDER) so that its static type has every status as a key. */

@@ -8,7 +8,11 @@ export const Instance = Type.Object(
     engine: Type.Literal("POSTGRES"),
     connectionUrl: Type.String({ description: "Connection URL; the password is write-only and shown as ****" }),
   },
-  { examples: [{ id: "pg-main", title: "Main cluster", engine: "POSTGRES", connectionUrl: "postgres://runway:****@db.internal:5432/postgres" }] },
+  {
+    examples: [
+      { id: "pg-main", title: "Main cluster", engine: "POSTGRES", connectionUrl: "postgres://runway:****@db.internal:5432/postgres" },
+    ],
+  },
 );
 export type Instance = Static<typeof Instance>;
 
@@ -28,14 +32,34 @@ export const InstanceCreate = Type.Object(
     title: Text(1, 200, { examples: ["Main cluster"] }),
     engine: Type.Optional(Type.Literal("POSTGRES", { default: "POSTGRES" })),
     connectionUrl: ConnectionUrl,
-    projectIds: Type.Optional(Type.Array(Slug("Project id", "payments"), { maxItems: 1000, uniqueItems: true, description: "Projects whose tasks may use the instance" })),
+    projectIds: Type.Optional(
+      Type.Array(Slug("Project id", "payments"), {
+        maxItems: 1000,
+        uniqueItems: true,
+        description: "Projects whose tasks may use the instance",
+      }),
+    ),
   },
-  { additionalProperties: false, examples: [{ id: "pg-main", title: "Main cluster", connectionUrl: "postgres://runway:secret@db.internal:5432/postgres", projectIds: ["payments"] }] },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        id: "pg-main",
+        title: "Main cluster",
+        connectionUrl: "postgres://runway:secret@db.internal:5432/postgres",
+        projectIds: ["payments"],
+      },
+    ],
+  },
 );
 
 export const InstancePatch = Type.Object(
   { title: Type.Optional(Text(1, 200)), connectionUrl: Type.Optional(ConnectionUrl) },
-  { additionalProperties: false, minProperties: 1, examples: [{ connectionUrl: "postgres://runway:new-secret@db.internal:5432/postgres" }] },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    examples: [{ connectionUrl: "postgres://runway:new-secret@db.internal:5432/postgres" }],
+  },
 );
 export type InstanceCreate = Static<typeof InstanceCreate>;
 export type InstancePatch = Static<typeof InstancePatch>;

@@ -10,7 +10,9 @@ export const ProjectRoleSchema = Type.Enum(["none", "viewer", "releaser"], {
 export type ProjectRole = Static<typeof ProjectRoleSchema>;
 
 /** /auth/me: the caller's grants (project id → role); other projects use the global role. */
-export const ProjectRoles = Type.Record(Type.String(), ProjectRoleSchema, { description: "Per-project roles of the user; elsewhere the global role applies" });
+export const ProjectRoles = Type.Record(Type.String(), ProjectRoleSchema, {
+  description: "Per-project roles of the user; elsewhere the global role applies",
+});
 export type ProjectRoles = Static<typeof ProjectRoles>;
 
 export const ProjectMember = Type.Object(

@@ -8,14 +8,44 @@ export const MAX_TASKS_PER_ROLLOUT = 10000;
 export const MAX_STATEMENT_LENGTH = 1_000_000;
 
 /** PostgreSQL database names: at most 63 bytes; letters, digits, _ $ and - (quoted by the executor). */
-export const DatabaseName = Type.String({ pattern: "^[A-Za-z_][A-Za-z0-9_$-]{0,62}$", description: "Target database name", examples: ["orders"] });
-export const SchemaVersion = Type.String({ pattern: SCHEMA_VERSION_PATTERN.source, description: "Versions compare part by part, numerically where both parts are numbers", examples: ["0007"] });
+export const DatabaseName = Type.String({
+  pattern: "^[A-Za-z_][A-Za-z0-9_$-]{0,62}$",
+  description: "Target database name",
+  examples: ["orders"],
+});
+export const SchemaVersion = Type.String({
+  pattern: SCHEMA_VERSION_PATTERN.source,
+  description: "Versions compare part by part, numerically where both parts are numbers",
+  examples: ["0007"],
+});
 
 const createExample = {
   title: "Add orders.status",
   stages: [
-    { environment: "staging", tasks: [{ type: "DATABASE_SCHEMA_UPDATE", instanceId: "pg-main", database: "orders_staging", statement: "ALTER TABLE orders ADD COLUMN status text", schemaVersion: "0007" }] },
-    { environment: "prod", tasks: [{ type: "DATABASE_SCHEMA_UPDATE", instanceId: "pg-main", database: "orders", statement: "ALTER TABLE orders ADD COLUMN status text", schemaVersion: "0007" }] },
+    {
+      environment: "staging",
+      tasks: [
+        {
+          type: "DATABASE_SCHEMA_UPDATE",
+          instanceId: "pg-main",
+          database: "orders_staging",
+          statement: "ALTER TABLE orders ADD COLUMN status text",
+          schemaVersion: "0007",
+        },
+      ],
+    },
+    {
+      environment: "prod",
+      tasks: [
+        {
+          type: "DATABASE_SCHEMA_UPDATE",
+          instanceId: "pg-main",
+          database: "orders",
+          statement: "ALTER TABLE orders ADD COLUMN status text",
+          schemaVersion: "0007",
+        },
+      ],
+    },
   ],
 };
 

@@ -20,7 +20,9 @@ export type Task = Static<typeof Task>;
 
 export const TaskListQuery = Type.Object(
   {
-    status: Type.Optional(Type.Array(TaskStatusSchema, { maxItems: 8, uniqueItems: true, description: "Repeat to match any of several statuses" })),
+    status: Type.Optional(
+      Type.Array(TaskStatusSchema, { maxItems: 8, uniqueItems: true, description: "Repeat to match any of several statuses" }),
+    ),
     stageId: Type.Optional(Id("Only this stage's tasks")),
     updatedSince: Type.Optional(
       Type.String({
@@ -62,7 +64,16 @@ export type RunResultRow = Static<typeof RunResultRow>;
 export type RunOutcome = RunResultRow["outcome"];
 export const RunResults = Type.Object(
   { results: Type.Array(RunResultRow) },
-  { examples: [{ results: [{ taskId: "101", outcome: "CREATED", taskRunId: "900" }, { taskId: "102", outcome: "ALREADY_DONE" }] }] },
+  {
+    examples: [
+      {
+        results: [
+          { taskId: "101", outcome: "CREATED", taskRunId: "900" },
+          { taskId: "102", outcome: "ALREADY_DONE" },
+        ],
+      },
+    ],
+  },
 );
 export type RunResults = Static<typeof RunResults>;
 

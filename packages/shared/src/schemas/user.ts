@@ -2,7 +2,9 @@ import { Type, type Static } from "typebox";
 import { Role } from "../status.js";
 import { Timestamp } from "./common.js";
 
-export const RoleSchema = Type.Enum(Role, { description: "viewer: read; releaser: also run, skip, cancel, create rollouts; admin: everything" });
+export const RoleSchema = Type.Enum(Role, {
+  description: "viewer: read; releaser: also run, skip, cancel, create rollouts; admin: everything",
+});
 export const Username = Type.String({ pattern: "^[a-z][a-z0-9._-]{0,63}$", examples: ["alice"] });
 /** Long enough to matter, short enough that hashing stays cheap. */
 export const Password = Type.String({ minLength: 8, maxLength: 200, examples: ["correct horse battery staple"] });

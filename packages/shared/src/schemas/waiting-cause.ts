@@ -10,9 +10,19 @@ const since = Timestamp("Since when this cause holds");
 export const ServedWaitingCause = Type.Union(
   [
     Type.Object({ type: Type.Literal("RUN_AT"), runAt: Timestamp(), since }),
-    Type.Object({ type: Type.Literal("VERSION_ORDER"), taskId: Id("The unfinished task with a smaller version"), schemaVersion: Type.String(), since }),
+    Type.Object({
+      type: Type.Literal("VERSION_ORDER"),
+      taskId: Id("The unfinished task with a smaller version"),
+      schemaVersion: Type.String(),
+      since,
+    }),
     Type.Object({ type: Type.Literal("DATABASE_BUSY"), taskId: Id("The task whose run holds the database"), since }),
-    Type.Object({ type: Type.Literal("PARALLEL_LIMIT"), limit: Type.Integer(), active: Type.Integer({ description: "AVAILABLE+RUNNING runs of the rollout now" }), since }),
+    Type.Object({
+      type: Type.Literal("PARALLEL_LIMIT"),
+      limit: Type.Integer(),
+      active: Type.Integer({ description: "AVAILABLE+RUNNING runs of the rollout now" }),
+      since,
+    }),
     Type.Object({
       type: Type.Literal("TARGET_UNREACHABLE"),
       attempts: Type.Integer({ minimum: 1, description: "Executions that could not reach the target so far" }),

@@ -61,7 +61,13 @@ export default fp(
     app.addHook("preHandler", async (req) => {
       const action = req.routeOptions.config.audit;
       if (!action) return;
-      req.auditId = await auditBegin(db, { at: clock.now(), action, actor: req.user?.username ?? null, target: defaultTarget(req), clientAddress: req.ip });
+      req.auditId = await auditBegin(db, {
+        at: clock.now(),
+        action,
+        actor: req.user?.username ?? null,
+        target: defaultTarget(req),
+        clientAddress: req.ip,
+      });
     });
 
     app.addHook("onSend", async (req, reply, payload) => {

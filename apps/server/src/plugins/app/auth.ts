@@ -64,7 +64,10 @@ async function resolveUser(app: FastifyInstance, req: FastifyRequest): Promise<R
     const m = /^Bearer ([A-Za-z0-9_-]{1,200})$/.exec(header);
     if (!m) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the Authorization header must be `Bearer <API token>`") };
     const user = await authenticate(db, clock.now(), { kind: "token", hash: sha256(m[1]!) });
-    if (!user) return { error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the API token is unknown, revoked or expired, or its user is disabled") };
+    if (!user)
+      return {
+        error: new ApiError(401, ErrorCode.UNAUTHENTICATED, "the API token is unknown, revoked or expired, or its user is disabled"),
+      };
     return { user };
   }
   const cookie = req.cookies[SESSION_COOKIE];
@@ -92,16 +95,29 @@ export default fp(
       }
       if ("error" in resolved) throw resolved.error;
       const user = resolved.user;
-      if (!user) throw new ApiError(401, ErrorCode.UNAUTHENTICATED, "sign in with POST /api/v1/auth/login, or send `Authorization: Bearer <API token>`");
+      if (!user)
+        throw new ApiError(
+          401,
+          ErrorCode.UNAUTHENTICATED,
+          "sign in with POST /api/v1/auth/login, or send `Authorization: Bearer <API token>`",
+        );
       req.user = user;
       // Routes naming a project's things are checked against the role in that project (project-access.ts).
       if (!hasRole(user, need) && !projectRefOf(req)) {
-        throw new ApiError(403, ErrorCode.PERMISSION_DENIED, `${req.method} ${req.routeOptions.url} needs the ${need} role; ${user.username} is ${user.role}`);
+        throw new ApiError(
+          403,
+          ErrorCode.PERMISSION_DENIED,
+          `${req.method} ${req.routeOptions.url} needs the ${need} role; ${user.username} is ${user.role}`,
+        );
       }
       if (user.via === "session" && !SAFE_METHODS.has(req.method)) {
         const sent = req.headers[CSRF_HEADER];
         if (typeof sent !== "string" || !user.csrfToken || !safeEqual(sent, user.csrfToken)) {
-          throw new ApiError(403, ErrorCode.PERMISSION_DENIED, `missing or wrong ${CSRF_HEADER} header: send the csrfToken from GET /api/v1/auth/me`);
+          throw new ApiError(
+            403,
+            ErrorCode.PERMISSION_DENIED,
+            `missing or wrong ${CSRF_HEADER} header: send the csrfToken from GET /api/v1/auth/me`,
+          );
         }
       }
     });

@@ -30,10 +30,10 @@ interface AjvError {
 function describeValidation(context: string, errors: AjvError[]): { message: string; details: unknown } {
   const items = errors.map((e) => {
     const path = `${context}${e.instancePath}`;
-    if (e.keyword === "additionalProperties") return { path, message: `${path} has an unknown field "${String(e.params.additionalProperty)}"` };
+    if (e.keyword === "additionalProperties")
+      return { path, message: `${path} has an unknown field "${String(e.params.additionalProperty)}"` };
     if (e.keyword === "enum") return { path, message: `${path} must be one of ${(e.params.allowedValues as unknown[]).join(", ")}` };
-    if (e.keyword === "pattern" && e.params.pattern === NO_NUL)
-      return { path, message: `${path} must not contain NUL characters` };
+    if (e.keyword === "pattern" && e.params.pattern === NO_NUL) return { path, message: `${path} must not contain NUL characters` };
     return { path, message: `${path} ${e.message ?? "is invalid"}` };
   });
   return { message: items.map((i) => i.message).join("; "), details: { errors: items } };
@@ -51,7 +51,8 @@ function pgClientError(err: unknown): ApiError | undefined {
 }
 
 /** pg's messages for a connection that died, timed out or could not be had (pg, pg-pool). */
-const CONNECTION_MESSAGES = /^(Query read timeout|timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|control database did not answer)/;
+const CONNECTION_MESSAGES =
+  /^(Query read timeout|timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|control database did not answer)/;
 const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
 
 /**
@@ -61,7 +62,8 @@ const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTU
  */
 function controlUnavailable(err: unknown): ApiError | undefined {
   const { code, message } = err as { code?: unknown; message?: unknown };
-  const byCode = typeof code === "string" && (SOCKET_CODES.has(code) || code.startsWith("08") || code.startsWith("57P") || code === "57014");
+  const byCode =
+    typeof code === "string" && (SOCKET_CODES.has(code) || code.startsWith("08") || code.startsWith("57P") || code === "57014");
   if (!byCode && !(typeof message === "string" && CONNECTION_MESSAGES.test(message))) return undefined;
   return new ApiError(503, ErrorCode.UNAVAILABLE, "the control database is unavailable or did not answer in time; retry later");
 }
@@ -76,9 +78,15 @@ export function toApiError(err: unknown, request: FastifyRequest): ApiError {
     return new ApiError(400, ErrorCode.INVALID_ARGUMENT, message, details);
   }
   const status = fe.statusCode;
-  if (status === 413) return new ApiError(413, ErrorCode.PAYLOAD_TOO_LARGE, `request body is larger than ${request.routeOptions.bodyLimit ?? "the limit of"} bytes`);
+  if (status === 413)
+    return new ApiError(
+      413,
+      ErrorCode.PAYLOAD_TOO_LARGE,
+      `request body is larger than ${request.routeOptions.bodyLimit ?? "the limit of"} bytes`,
+    );
   if (status === 429) return new ApiError(429, ErrorCode.RATE_LIMITED, fe.message ?? "too many requests");
-  if (status === 415) return new ApiError(415, ErrorCode.INVALID_ARGUMENT, `${fe.message ?? "unsupported content type"}; send application/json`);
+  if (status === 415)
+    return new ApiError(415, ErrorCode.INVALID_ARGUMENT, `${fe.message ?? "unsupported content type"}; send application/json`);
   if (status === 404) return new ApiError(404, ErrorCode.NOT_FOUND, fe.message ?? "not found");
   if (status === 401) return new ApiError(401, ErrorCode.UNAUTHENTICATED, fe.message ?? "authentication required");
   if (status === 403) return new ApiError(403, ErrorCode.PERMISSION_DENIED, fe.message ?? "forbidden");

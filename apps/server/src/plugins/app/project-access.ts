@@ -38,7 +38,11 @@ export default fp(
       const ref = projectRefOf(req);
       if (!ref) return;
       const denied = (where: string, role: string) =>
-        new ApiError(403, ErrorCode.PERMISSION_DENIED, `${req.method} ${req.routeOptions.url} needs the ${need} role${where}; ${user.username} is ${role}${where ? " there" : ""}`);
+        new ApiError(
+          403,
+          ErrorCode.PERMISSION_DENIED,
+          `${req.method} ${req.routeOptions.url} needs the ${need} role${where}; ${user.username} is ${role}${where ? " there" : ""}`,
+        );
       if (user.role === "admin") return;
       const found = await projectGrantOf(app.ctx.db, user.username, ref);
       if (!found) {
@@ -57,7 +61,9 @@ export default fp(
 /** Projects hidden from the user (`none` grants); admins see everything. */
 export async function hiddenProjectsOf(db: Db, user: AuthUser): Promise<string[]> {
   if (user.role === "admin") return [];
-  return Object.entries(await projectGrantsOf(db, user.username)).filter(([, role]) => role === "none").map(([id]) => id);
+  return Object.entries(await projectGrantsOf(db, user.username))
+    .filter(([, role]) => role === "none")
+    .map(([id]) => id);
 }
 
 /** A rollout's project never changes, so the SSE filter remembers it (bounded). */
@@ -71,7 +77,11 @@ const rolloutProjectCache = new LRUCache<string, string>({ max: 100_000 });
 export async function rolloutVisibility(db: Db, user: AuthUser): Promise<((rolloutId: string) => Promise<boolean>) | null> {
   if (user.role === "admin") return null;
   const grants = await projectGrantsOf(db, user.username);
-  const hidden = new Set(Object.entries(grants).filter(([, role]) => role === "none").map(([id]) => id));
+  const hidden = new Set(
+    Object.entries(grants)
+      .filter(([, role]) => role === "none")
+      .map(([id]) => id),
+  );
   if (hidden.size === 0) return null;
   return async (rolloutId) => {
     let projectId = rolloutProjectCache.get(rolloutId);

@@ -47,10 +47,18 @@ export class StreamRegistry {
     const username = entry.user.username;
     const mine = this.perUser.get(username) ?? 0;
     if (mine >= this.opts.maxPerUser) {
-      throw new ApiError(429, ErrorCode.RATE_LIMITED, `${username} already has ${mine} open event streams on this replica (at most ${this.opts.maxPerUser}); close one first`);
+      throw new ApiError(
+        429,
+        ErrorCode.RATE_LIMITED,
+        `${username} already has ${mine} open event streams on this replica (at most ${this.opts.maxPerUser}); close one first`,
+      );
     }
     if (this.entries.size >= this.opts.maxTotal) {
-      throw new ApiError(429, ErrorCode.RATE_LIMITED, `this replica serves its maximum of ${this.opts.maxTotal} event streams; retry later`);
+      throw new ApiError(
+        429,
+        ErrorCode.RATE_LIMITED,
+        `this replica serves its maximum of ${this.opts.maxTotal} event streams; retry later`,
+      );
     }
     this.entries.add(entry);
     this.perUser.set(username, mine + 1);
@@ -128,7 +136,10 @@ export default fp(
       }
       void registry.recheck(username).catch((err: unknown) => app.log.error({ err }, "event stream re-check failed"));
     });
-    const timer = setInterval(() => void registry.sweep().catch((err: unknown) => app.log.error({ err }, "event stream sweep failed")), config.sseRecheckMs);
+    const timer = setInterval(
+      () => void registry.sweep().catch((err: unknown) => app.log.error({ err }, "event stream sweep failed")),
+      config.sseRecheckMs,
+    );
     timer.unref();
     app.addHook("onClose", async () => clearInterval(timer));
   },

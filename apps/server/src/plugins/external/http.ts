@@ -12,7 +12,11 @@ export default fp(
     await app.register(rateLimit, {
       global: false,
       errorResponseBuilder: (_req, ctx) =>
-        new ApiError(429, ErrorCode.RATE_LIMITED, `too many requests: at most ${ctx.max} per ${ctx.after}; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+        new ApiError(
+          429,
+          ErrorCode.RATE_LIMITED,
+          `too many requests: at most ${ctx.max} per ${ctx.after}; retry in ${Math.ceil(ctx.ttl / 1000)} s`,
+        ),
     });
     // Proxies close connections that stay silent; a comment line every 15 s keeps an idle stream open.
     await app.register(fastifySSE, { heartbeatInterval: 15_000 });

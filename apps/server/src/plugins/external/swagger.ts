@@ -36,7 +36,10 @@ export default fp(
         ],
       },
     });
-    await app.register(swaggerUi, { routePrefix: "/api/docs", uiConfig: { deepLinking: true, tryItOutEnabled: false, validatorUrl: null } });
+    await app.register(swaggerUi, {
+      routePrefix: "/api/docs",
+      uiConfig: { deepLinking: true, tryItOutEnabled: false, validatorUrl: null },
+    });
     app.get("/api/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   },
   { name: "runway-openapi" },

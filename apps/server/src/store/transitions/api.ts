@@ -22,9 +22,10 @@ export async function taskRunsCreate(
       SELECT lk.id AS task_id FROM lk
       WHERE lk.status IN ('NOT_STARTED', 'FAILED', 'CANCELED') AND (SELECT count(*) FROM lk) = ${p.taskIds.length}
     )`,
-    steps: [{
-      name: "create",
-      sql: ({ guard, returning }) => sql`
+    steps: [
+      {
+        name: "create",
+        sql: ({ guard, returning }) => sql`
         INSERT INTO task_run AS r (task_id, attempt, status, rollout_id, instance_id, database_name, sequential,
           schema_version_key, rerunnable, run_at, created_by, created_at, updated_at)
         SELECT t.id, coalesce((SELECT max(attempt) FROM task_run x WHERE x.task_id = t.id), 0) + 1,
@@ -40,8 +41,11 @@ export async function taskRunsCreate(
           CASE WHEN r.status = 'AVAILABLE' THEN 'created by ' || ${p.actor}::text || '; no gate applies'
                ELSE 'created by ' || ${p.actor}::text END AS reason,
           jsonb_build_object('runAt', ${p.runAt}::timestamptz) AS detail`,
-    }],
-    extra: (rel) => sql`(SELECT coalesce(json_agg(json_build_object('task_id', lk.id::text, 'status', lk.status, 'run_id', s.id::text)), '[]')
+      },
+    ],
+    extra: (
+      rel,
+    ) => sql`(SELECT coalesce(json_agg(json_build_object('task_id', lk.id::text, 'status', lk.status, 'run_id', s.id::text)), '[]')
       FROM lk LEFT JOIN ${rel(0)} s ON s.task_id = lk.id) AS tasks`,
     now: p.now,
     replicaId: null,

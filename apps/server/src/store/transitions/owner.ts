@@ -50,9 +50,21 @@ export interface ClaimParams {
 }
 
 interface ClaimedJson {
-  id: string; task_id: string; rollout_id: string; attempt: number; lease_epoch: number; rerunnable: boolean;
-  available_at: string; type: TaskType; statement: string; schema_version: string | null; instance_id: string;
-  database_name: string; connection_url: string; retry_since: string | null; retry_attempts: number;
+  id: string;
+  task_id: string;
+  rollout_id: string;
+  attempt: number;
+  lease_epoch: number;
+  rerunnable: boolean;
+  available_at: string;
+  type: TaskType;
+  statement: string;
+  schema_version: string | null;
+  instance_id: string;
+  database_name: string;
+  connection_url: string;
+  retry_since: string | null;
+  retry_attempts: number;
 }
 
 /** AVAILABLE → RUNNING for up to `limit` runs, oldest first, SKIP LOCKED. */
@@ -92,10 +104,22 @@ export function connectionUrlOf(stored: string): string {
 /** The one place a claimed run's row becomes a ClaimedRun. */
 function toClaimed(r: ClaimedJson, installationId: string): ClaimedRun {
   return {
-    id: r.id, installationId, taskId: r.task_id, rolloutId: r.rollout_id, attempt: r.attempt, epoch: r.lease_epoch, type: r.type,
-    statement: r.statement, schemaVersion: r.schema_version, instanceId: r.instance_id, connectionUrl: connectionUrlOf(r.connection_url),
-    database: r.database_name, rerunnable: r.rerunnable, availableAt: new Date(r.available_at),
-    retrySince: r.retry_since ? new Date(r.retry_since) : null, retryAttempts: r.retry_attempts,
+    id: r.id,
+    installationId,
+    taskId: r.task_id,
+    rolloutId: r.rollout_id,
+    attempt: r.attempt,
+    epoch: r.lease_epoch,
+    type: r.type,
+    statement: r.statement,
+    schemaVersion: r.schema_version,
+    instanceId: r.instance_id,
+    connectionUrl: connectionUrlOf(r.connection_url),
+    database: r.database_name,
+    rerunnable: r.rerunnable,
+    availableAt: new Date(r.available_at),
+    retrySince: r.retry_since ? new Date(r.retry_since) : null,
+    retryAttempts: r.retry_attempts,
   };
 }
 
@@ -186,9 +210,10 @@ export async function taskRunRelease(
 ): Promise<boolean> {
   const fence = p.fence ?? leaseFence;
   const { rows } = await transitionStatement({
-    steps: [{
-      name: p.transition ?? "release",
-      sql: ({ guard, returning }) => sql`
+    steps: [
+      {
+        name: p.transition ?? "release",
+        sql: ({ guard, returning }) => sql`
         UPDATE task_run r SET
           status = CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'CANCELED' WHEN r.rerunnable THEN 'AVAILABLE' ELSE 'FAILED' END,
           owner_replica = NULL, lease_expires_at = NULL, updated_at = ${p.now},
@@ -197,7 +222,8 @@ export async function taskRunRelease(
             ELSE jsonb_build_object('error', jsonb_build_object('message', ${p.reason}::text)) END
         WHERE r.id = ${p.runId} AND ${guard} AND ${fence({ replica: sql`${p.replicaId}::text`, epoch: sql`${p.epoch}::int` })}
         RETURNING ${returning}, ${p.reason}::text AS reason, NULL::jsonb AS detail`,
-    }],
+      },
+    ],
     now: p.now,
     replicaId: p.replicaId,
   }).execute(db);
@@ -209,15 +235,13 @@ export async function taskRunRelease(
  * committed: back to PENDING until `retryAt` (the pending scheduler records TARGET_UNREACHABLE
  * meanwhile) — CANCELED instead when a cancel was recorded. Fenced like every owner write.
  */
-export async function taskRunRetry(
-  db: Db,
-  p: Fence & { now: Date; retryAt: Date; error: string; fence?: OwnerFence },
-): Promise<boolean> {
+export async function taskRunRetry(db: Db, p: Fence & { now: Date; retryAt: Date; error: string; fence?: OwnerFence }): Promise<boolean> {
   const fence = p.fence ?? leaseFence;
   const { rows } = await transitionStatement({
-    steps: [{
-      name: "retry",
-      sql: ({ guard, returning }) => sql`
+    steps: [
+      {
+        name: "retry",
+        sql: ({ guard, returning }) => sql`
         UPDATE task_run r SET
           status = CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'CANCELED' ELSE 'PENDING' END,
           finished_at = CASE WHEN r.cancel_requested_at IS NOT NULL THEN ${p.now}::timestamptz END,
@@ -227,7 +251,8 @@ export async function taskRunRetry(
         WHERE r.id = ${p.runId} AND ${guard} AND ${fence({ replica: sql`${p.replicaId}::text`, epoch: sql`${p.epoch}::int` })}
         RETURNING ${returning}, 'target unreachable, retry at ' || ${p.retryAt.toISOString()}::text || ': ' || ${p.error}::text AS reason,
           jsonb_build_object('retryAt', ${p.retryAt.toISOString()}::text, 'attempts', r.retry_attempts) AS detail`,
-    }],
+      },
+    ],
     now: p.now,
     replicaId: p.replicaId,
   }).execute(db);

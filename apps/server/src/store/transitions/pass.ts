@@ -11,13 +11,15 @@ import { transitionStatement } from "./builder.js";
 export async function gatingPromote(trx: Db, runIds: string[], now: Date, replicaId: string): Promise<Set<string>> {
   if (runIds.length === 0) return new Set();
   const { rows } = await transitionStatement({
-    steps: [{
-      name: "promote",
-      sql: ({ guard, returning }) => sql`
+    steps: [
+      {
+        name: "promote",
+        sql: ({ guard, returning }) => sql`
         UPDATE task_run r SET status = 'AVAILABLE', updated_at = ${now}
         WHERE r.id = ANY(${runIds}::bigint[]) AND ${guard}
         RETURNING ${returning}, 'all gates passed' AS reason, NULL::jsonb AS detail`,
-    }],
+      },
+    ],
     now,
     replicaId,
   }).execute(trx);
@@ -28,15 +30,17 @@ export async function gatingPromote(trx: Db, runIds: string[], now: Date, replic
 export async function gatingFailOrphans(trx: Db, fails: { runId: string; reason: string }[], now: Date, replicaId: string): Promise<void> {
   if (fails.length === 0) return;
   await transitionStatement({
-    steps: [{
-      name: "failOrphan",
-      sql: ({ guard, returning }) => sql`
+    steps: [
+      {
+        name: "failOrphan",
+        sql: ({ guard, returning }) => sql`
         UPDATE task_run r SET status = 'FAILED', finished_at = ${now}, updated_at = ${now},
           result = jsonb_build_object('error', jsonb_build_object('message', c.reason))
         FROM unnest(${fails.map((f) => f.runId)}::bigint[], ${fails.map((f) => f.reason)}::text[]) AS c(id, reason)
         WHERE r.id = c.id AND ${guard}
         RETURNING ${returning}, c.reason AS reason, NULL::jsonb AS detail`,
-    }],
+      },
+    ],
     now,
     replicaId,
   }).execute(trx);

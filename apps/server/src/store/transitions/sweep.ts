@@ -30,8 +30,18 @@ export interface ExpiredRun {
 /** Up to `limit` expired runs, oldest first. A plain read: nothing is locked while the target is asked. */
 export async function taskRunsExpired(db: Db, p: { now: Date; limit: number }): Promise<ExpiredRun[]> {
   const { rows } = await sql<{
-    id: string; task_id: string; attempt: number; lease_epoch: number; type: TaskType; connection_url: string; database_name: string;
-    owner_replica: string | null; rerunnable: boolean; cancel: boolean; owner_lost_at: Date | null; installation_id: string;
+    id: string;
+    task_id: string;
+    attempt: number;
+    lease_epoch: number;
+    type: TaskType;
+    connection_url: string;
+    database_name: string;
+    owner_replica: string | null;
+    rerunnable: boolean;
+    cancel: boolean;
+    owner_lost_at: Date | null;
+    installation_id: string;
   }>`
     SELECT r.id, r.task_id, r.attempt, r.lease_epoch, t.type, i.connection_url, r.database_name, r.owner_replica, r.rerunnable,
       r.cancel_requested_at IS NOT NULL AS cancel, r.owner_lost_at, (SELECT id::text FROM installation) AS installation_id
@@ -39,16 +49,23 @@ export async function taskRunsExpired(db: Db, p: { now: Date; limit: number }): 
     WHERE r.status = 'RUNNING' AND r.lease_expires_at < ${p.now}
     ORDER BY r.id LIMIT ${p.limit}`.execute(db);
   return rows.map((r) => ({
-    id: r.id, installationId: r.installation_id, taskId: r.task_id, attempt: r.attempt, epoch: r.lease_epoch, type: r.type,
-    connectionUrl: connectionUrlOf(r.connection_url), database: r.database_name, owner: r.owner_replica, rerunnable: r.rerunnable,
-    cancelRequested: r.cancel, ownerLostAt: r.owner_lost_at,
+    id: r.id,
+    installationId: r.installation_id,
+    taskId: r.task_id,
+    attempt: r.attempt,
+    epoch: r.lease_epoch,
+    type: r.type,
+    connectionUrl: connectionUrlOf(r.connection_url),
+    database: r.database_name,
+    owner: r.owner_replica,
+    rerunnable: r.rerunnable,
+    cancelRequested: r.cancel,
+    ownerLostAt: r.owner_lost_at,
   }));
 }
 
 /** What the target said of an expired run, as the sweeper writes it. */
-export type SweepOutcome =
-  | { kind: "applied"; attempt: number; appliedAt: Date }
-  | { kind: "not_applied" };
+export type SweepOutcome = { kind: "applied"; attempt: number; appliedAt: Date } | { kind: "not_applied" };
 
 /**
  * Ends an expired run as the target's ledger says: applied → DONE (a recorded cancel never hides an
@@ -80,16 +97,18 @@ export async function taskRunSweep(
     result = { error: { message: "owning replica stopped responding", replicaId: owner } };
   }
   const { rows } = await transitionStatement({
-    steps: [{
-      name: "sweep",
-      sql: ({ guard, returning }) => sql`
+    steps: [
+      {
+        name: "sweep",
+        sql: ({ guard, returning }) => sql`
         UPDATE task_run r SET status = ${status}, owner_replica = NULL, lease_expires_at = NULL, updated_at = ${p.now},
           finished_at = ${status === "AVAILABLE" ? null : p.now},
           result = ${result === undefined ? sql`r.result` : sql`${JSON.stringify(result)}::jsonb`},
           owner_lost_at = NULL, owner_lost_error = NULL
         WHERE r.id = ${run.id} AND r.lease_epoch = ${run.epoch} AND r.lease_expires_at < ${p.now} AND ${guard}
         RETURNING ${returning}, ${reason}::text AS reason, jsonb_build_object('owner', ${run.owner}::text) AS detail`,
-    }],
+      },
+    ],
     now: p.now,
     replicaId: p.replicaId,
   }).execute(db);

@@ -19,7 +19,11 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
    * is in it) but before the audit entry and the password hash are spent on an attempt that is refused anyway.
    */
   const throttle = async (req: FastifyRequest, reply: FastifyReply) => {
-    const keys = loginKeys({ username: (req.body as { username?: unknown } | undefined)?.username, address: req.ip, failuresAllowed: config.loginRateLimit });
+    const keys = loginKeys({
+      username: (req.body as { username?: unknown } | undefined)?.username,
+      address: req.ip,
+      failuresAllowed: config.loginRateLimit,
+    });
     const now = clock.now();
     const until = await loginLockedUntil(db, { keys: [keys.address.key, ...(keys.pair ? [keys.pair.key] : [])], now });
     if (until) {
@@ -64,7 +68,13 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const sessionId = randomSecret();
       const csrfToken = randomSecret();
       const now = clock.now();
-      await sessionCreate(db, { idHash: sha256(sessionId), username, csrfToken, now, expiresAt: new Date(now.getTime() + config.sessionTtlMs) });
+      await sessionCreate(db, {
+        idHash: sha256(sessionId),
+        username,
+        csrfToken,
+        now,
+        expiresAt: new Date(now.getTime() + config.sessionTtlMs),
+      });
       reply.setCookie(SESSION_COOKIE, sessionId, {
         path: "/",
         httpOnly: true,
@@ -111,12 +121,17 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/auth/me",
-    { config: { auth: "viewer" }, schema: { tags, summary: "The signed-in user (and the session's CSRF token)", response: { 200: Me, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: { tags, summary: "The signed-in user (and the session's CSRF token)", response: { 200: Me, ...errorResponses } },
+    },
     async (req) => {
       const user = req.user!;
       const projectRoles = user.role === "admin" ? {} : await projectGrantsOf(db, user.username);
       return {
-        username: user.username, role: user.role, via: user.via,
+        username: user.username,
+        role: user.role,
+        via: user.via,
         ...(Object.keys(projectRoles).length > 0 ? { projectRoles } : {}),
         ...(user.csrfToken ? { csrfToken: user.csrfToken } : {}),
       };

@@ -18,12 +18,12 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ["events"],
         summary: "Server-Sent Events: task and run changes",
         description:
-          "`text/event-stream`. First `event: ready`, then `event: change` with `data: {\"rolloutId\": \"12\"}` whenever a task or run of the " +
+          '`text/event-stream`. First `event: ready`, then `event: change` with `data: {"rolloutId": "12"}` whenever a task or run of the ' +
           "rollout changes on any replica (fed by PostgreSQL LISTEN/NOTIFY; bursts coalesced to one event per rollout per 100 ms). " +
           "`resync: true` means events may have been missed: refetch. Either way, `GET /rollouts/{id}/tasks?updatedSince=<cursor>` " +
           "fetches only the tasks that changed. Comment lines every 15 s keep the connection open. " +
           "Open streams are capped per user and per replica (429 past either). A stream ends, after `event: end` with " +
-          "`data: {\"reason\": …}`, when its session or token ends, its user is disabled, or may no longer read it.",
+          '`data: {"reason": …}`, when its session or token ends, its user is disabled, or may no longer read it.',
         querystring: EventsQuery,
         response: { ...errorResponses },
       },
@@ -31,7 +31,11 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       const accept = req.headers.accept;
       if (accept && !/text\/event-stream|\*\/\*|text\/\*/.test(accept)) {
-        throw new ApiError(406, ErrorCode.INVALID_ARGUMENT, "this endpoint only produces text/event-stream; send Accept: text/event-stream");
+        throw new ApiError(
+          406,
+          ErrorCode.INVALID_ARGUMENT,
+          "this endpoint only produces text/event-stream; send Accept: text/event-stream",
+        );
       }
       const rolloutId = req.query.rolloutId ?? null;
       if (rolloutId !== null && !(await rolloutExists(db, rolloutId))) throw notFound(`rollout ${rolloutId} not found`);
@@ -43,14 +47,21 @@ const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
         user: req.user!,
         allowed: (user) => hasRole(user, "viewer"),
         // Tell the client why before closing: an EventSource would otherwise just reconnect.
-        close: (reason) => void reply.sse.send({ event: "end", data: { reason } }).catch(() => undefined).finally(() => reply.sse.close()),
+        close: (reason) =>
+          void reply.sse
+            .send({ event: "end", data: { reason } })
+            .catch(() => undefined)
+            .finally(() => reply.sse.close()),
       });
       reply.sse.keepAlive();
       // Subscribe before "ready": a client that saw "ready" and then fetched has missed nothing.
       const unsubscribe = app.changeFeed.subscribe(rolloutId, {
         send: (ev) => {
           if (!visible || ev.rolloutId === null) return send(ev);
-          void visible(ev.rolloutId).then((ok) => ok && send(ev), () => undefined);
+          void visible(ev.rolloutId).then(
+            (ok) => ok && send(ev),
+            () => undefined,
+          );
         },
         close: () => reply.sse.close(),
       });

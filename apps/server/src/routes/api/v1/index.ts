@@ -19,11 +19,25 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
   app.addHook("onRoute", (route) => {
     const config = (route.config ?? {}) as { auth?: string; audit?: string };
     const ops = ["/healthz", "/readyz", "/metrics"].some((p) => route.url.endsWith(p));
-    if (!ops && route.method !== "HEAD" && config.auth === undefined) throw new Error(`route ${String(route.method)} ${route.url} declares no config.auth`);
+    if (!ops && route.method !== "HEAD" && config.auth === undefined)
+      throw new Error(`route ${String(route.method)} ${route.url} declares no config.auth`);
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (methods.some((m) => MUTATING.has(m)) && !config.audit) throw new Error(`mutating route ${String(route.method)} ${route.url} declares no config.audit`);
+    if (methods.some((m) => MUTATING.has(m)) && !config.audit)
+      throw new Error(`mutating route ${String(route.method)} ${route.url} declares no config.audit`);
   });
-  for (const routes of [authRoutes, userRoutes, tokenRoutes, auditRoutes, projectRoutes, projectMemberRoutes, instanceRoutes, rolloutRoutes, taskRoutes, taskRunRoutes, eventRoutes]) {
+  for (const routes of [
+    authRoutes,
+    userRoutes,
+    tokenRoutes,
+    auditRoutes,
+    projectRoutes,
+    projectMemberRoutes,
+    instanceRoutes,
+    rolloutRoutes,
+    taskRoutes,
+    taskRunRoutes,
+    eventRoutes,
+  ]) {
     await app.register(routes);
   }
   await app.register(opsRoutes, { hide: true });

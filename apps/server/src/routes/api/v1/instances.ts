@@ -1,12 +1,29 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import {
-  instanceCreate, instanceDelete, instanceGet, instanceList, instancesOnlyIn, instanceUpdate, projectInstanceAttach, projectInstanceDetach,
+  instanceCreate,
+  instanceDelete,
+  instanceGet,
+  instanceList,
+  instancesOnlyIn,
+  instanceUpdate,
+  projectInstanceAttach,
+  projectInstanceDetach,
   type Instance as StoredInstance,
 } from "../../../store/instances.js";
 import { ApiError, ErrorCode, invalid, notFound } from "../../../plugins/app/api-error.js";
 import { TargetRefusedError } from "../../../executors/target-guard.js";
 import { hiddenProjectsOf } from "../../../plugins/app/project-access.js";
-import { errorResponses, Instance, InstanceCreate, InstanceList, InstanceParams, InstancePatch, NoContent, ProjectInstanceParams, ProjectParams } from "@runway/shared/schemas";
+import {
+  errorResponses,
+  Instance,
+  InstanceCreate,
+  InstanceList,
+  InstanceParams,
+  InstancePatch,
+  NoContent,
+  ProjectInstanceParams,
+  ProjectParams,
+} from "@runway/shared/schemas";
 
 const tags = ["instances"];
 const MASK = "****";
@@ -53,7 +70,10 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/instances",
-    { config: { auth: "viewer" }, schema: { tags, summary: "List instances (passwords masked)", response: { 200: InstanceList, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: { tags, summary: "List instances (passwords masked)", response: { 200: InstanceList, ...errorResponses } },
+    },
     async (req) => {
       // Instances used only by projects hidden from the caller are hidden too.
       const hidden = await instancesOnlyIn(db, await hiddenProjectsOf(db, req.user!));
@@ -68,7 +88,8 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         summary: "Register a PostgreSQL instance",
-        description: "Runway connects once to check the URL is not its own control plane (422 TARGET_REFUSED); an unreachable server is accepted and checked at every connect.",
+        description:
+          "Runway connects once to check the URL is not its own control plane (422 TARGET_REFUSED); an unreachable server is accepted and checked at every connect.",
         body: InstanceCreate,
         response: { 201: Instance, ...errorResponses },
       },
@@ -84,7 +105,15 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/instances/:instanceId",
-    { config: { auth: "viewer" }, schema: { tags, summary: "Get an instance (password masked)", params: InstanceParams, response: { 200: Instance, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: {
+        tags,
+        summary: "Get an instance (password masked)",
+        params: InstanceParams,
+        response: { 200: Instance, ...errorResponses },
+      },
+    },
     async (req) => {
       const instance = await instanceGet(db, req.params.instanceId);
       const hidden = instance ? await instancesOnlyIn(db, await hiddenProjectsOf(db, req.user!)) : new Set<string>();
@@ -97,12 +126,22 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/instances/:instanceId",
     {
       config: { auth: "admin", audit: "instance.update" },
-      schema: { tags, summary: "Change an instance's title or connection URL", description: "A new URL is checked like a new instance's.", params: InstanceParams, body: InstancePatch, response: { 200: Instance, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "Change an instance's title or connection URL",
+        description: "A new URL is checked like a new instance's.",
+        params: InstanceParams,
+        body: InstancePatch,
+        response: { 200: Instance, ...errorResponses },
+      },
     },
     async (req) => {
       const { title, connectionUrl } = req.body;
       req.audit.target = `instance/${req.params.instanceId}`;
-      req.audit.detail = { ...(title !== undefined ? { title } : {}), ...(connectionUrl !== undefined ? { connectionUrl: maskConnectionUrl(connectionUrl) } : {}) };
+      req.audit.detail = {
+        ...(title !== undefined ? { title } : {}),
+        ...(connectionUrl !== undefined ? { connectionUrl: maskConnectionUrl(connectionUrl) } : {}),
+      };
       if (connectionUrl !== undefined) await checkTarget(connectionUrl);
       const patch = { ...(title !== undefined ? { title } : {}), ...(connectionUrl !== undefined ? { connectionUrl } : {}) };
       return masked(await instanceUpdate(db, req.params.instanceId, patch, trust.secrets));
@@ -113,7 +152,13 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/instances/:instanceId",
     {
       config: { auth: "admin", audit: "instance.delete" },
-      schema: { tags, summary: "Delete an instance", description: "Its waiting runs fail with a clear result.", params: InstanceParams, response: { 204: NoContent, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "Delete an instance",
+        description: "Its waiting runs fail with a clear result.",
+        params: InstanceParams,
+        response: { 204: NoContent, ...errorResponses },
+      },
     },
     async (req, reply) => {
       req.audit.target = `instance/${req.params.instanceId}`;
@@ -126,7 +171,12 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/projects/:projectId/instances",
     {
       config: { auth: "viewer" },
-      schema: { tags, summary: "Instances the project's tasks may use (passwords masked)", params: ProjectParams, response: { 200: InstanceList, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "Instances the project's tasks may use (passwords masked)",
+        params: ProjectParams,
+        response: { 200: InstanceList, ...errorResponses },
+      },
     },
     async (req) => ({ instances: (await instanceList(db, { projectId: req.params.projectId })).map(masked) }),
   );
@@ -135,7 +185,13 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/projects/:projectId/instances/:instanceId",
     {
       config: { auth: "admin", audit: "project.instance.attach" },
-      schema: { tags, summary: "Attach an instance to a project", description: "Its tasks may then name the instance. Idempotent.", params: ProjectInstanceParams, response: { 204: NoContent, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "Attach an instance to a project",
+        description: "Its tasks may then name the instance. Idempotent.",
+        params: ProjectInstanceParams,
+        response: { 204: NoContent, ...errorResponses },
+      },
     },
     async (req, reply) => {
       req.audit.target = `project/${req.params.projectId}/instance/${req.params.instanceId}`;
@@ -148,7 +204,13 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/projects/:projectId/instances/:instanceId",
     {
       config: { auth: "admin", audit: "project.instance.detach" },
-      schema: { tags, summary: "Detach an instance from a project", description: "New tasks of the project may no longer name it; existing tasks keep running.", params: ProjectInstanceParams, response: { 204: NoContent, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "Detach an instance from a project",
+        description: "New tasks of the project may no longer name it; existing tasks keep running.",
+        params: ProjectInstanceParams,
+        response: { 204: NoContent, ...errorResponses },
+      },
     },
     async (req, reply) => {
       req.audit.target = `project/${req.params.projectId}/instance/${req.params.instanceId}`;

@@ -1,6 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { projectMemberDelete, projectMemberList, projectMemberSet } from "../../../store/project-members.js";
-import { errorResponses, NoContent, ProjectMember, ProjectMemberGrant, ProjectMemberList, ProjectMemberParams, ProjectParams } from "@runway/shared/schemas";
+import {
+  errorResponses,
+  NoContent,
+  ProjectMember,
+  ProjectMemberGrant,
+  ProjectMemberList,
+  ProjectMemberParams,
+  ProjectParams,
+} from "@runway/shared/schemas";
 
 const tags = ["projects"];
 
@@ -10,7 +18,15 @@ const projectMemberRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/projects/:projectId/members",
-    { config: { auth: "admin" }, schema: { tags, summary: "Users with a role of their own in the project", params: ProjectParams, response: { 200: ProjectMemberList, ...errorResponses } } },
+    {
+      config: { auth: "admin" },
+      schema: {
+        tags,
+        summary: "Users with a role of their own in the project",
+        params: ProjectParams,
+        response: { 200: ProjectMemberList, ...errorResponses },
+      },
+    },
     async (req) => ({ members: await projectMemberList(db, req.params.projectId) }),
   );
 
@@ -21,7 +37,8 @@ const projectMemberRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         summary: "Grant a user a role in a project",
-        description: "Replaces the user's global role in this project (none, viewer or releaser); takes effect at the user's next request. Admins cannot be given one (409).",
+        description:
+          "Replaces the user's global role in this project (none, viewer or releaser); takes effect at the user's next request. Admins cannot be given one (409).",
         params: ProjectMemberParams,
         body: ProjectMemberGrant,
         response: { 200: ProjectMember, ...errorResponses },
@@ -39,7 +56,13 @@ const projectMemberRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/projects/:projectId/members/:username",
     {
       config: { auth: "admin", audit: "project.member.revoke" },
-      schema: { tags, summary: "Revoke a user's project role", description: "The global role applies in the project again.", params: ProjectMemberParams, response: { 204: NoContent, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "Revoke a user's project role",
+        description: "The global role applies in the project again.",
+        params: ProjectMemberParams,
+        response: { 204: NoContent, ...errorResponses },
+      },
     },
     async (req, reply) => {
       req.audit.target = `project/${req.params.projectId}/member/${req.params.username}`;

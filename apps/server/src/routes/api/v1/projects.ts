@@ -12,7 +12,15 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/projects",
-    { config: { auth: "viewer" }, schema: { tags, summary: "List projects", description: "Only the projects the caller may see (a `none` project role hides one).", response: { 200: ProjectList, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: {
+        tags,
+        summary: "List projects",
+        description: "Only the projects the caller may see (a `none` project role hides one).",
+        response: { 200: ProjectList, ...errorResponses },
+      },
+    },
     async (req) => {
       const grants = req.user!.role === "admin" ? {} : await projectGrantsOf(db, req.user!.username);
       return { projects: (await projectList(db)).filter((p) => effectiveRole(req.user!, grants[p.id]) !== "none") };
@@ -21,7 +29,10 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     "/projects",
-    { config: { auth: "admin", audit: "project.create" }, schema: { tags, summary: "Create a project", body: ProjectCreate, response: { 201: Project, ...errorResponses } } },
+    {
+      config: { auth: "admin", audit: "project.create" },
+      schema: { tags, summary: "Create a project", body: ProjectCreate, response: { 201: Project, ...errorResponses } },
+    },
     async (req, reply) => {
       const { id, title, parallelTasksPerRollout = 0 } = req.body;
       req.audit.target = `project/${id}`;
@@ -32,7 +43,10 @@ const projectRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/projects/:projectId",
-    { config: { auth: "viewer" }, schema: { tags, summary: "Get a project", params: ProjectParams, response: { 200: Project, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: { tags, summary: "Get a project", params: ProjectParams, response: { 200: Project, ...errorResponses } },
+    },
     async (req) => {
       const project = await projectGet(db, req.params.projectId);
       if (!project) throw notFound(`project "${req.params.projectId}" not found`);

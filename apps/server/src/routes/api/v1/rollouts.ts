@@ -3,7 +3,16 @@ import { TaskType } from "@runway/shared";
 import { rolloutCreate } from "../../../store/rollouts.js";
 import { rolloutGet, rolloutList } from "../../../store/rollout-reads.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
-import { errorResponses, MAX_TASKS_PER_ROLLOUT, ProjectParams, Rollout, RolloutCreate, RolloutList, RolloutListQuery, RolloutParams } from "@runway/shared/schemas";
+import {
+  errorResponses,
+  MAX_TASKS_PER_ROLLOUT,
+  ProjectParams,
+  Rollout,
+  RolloutCreate,
+  RolloutList,
+  RolloutListQuery,
+  RolloutParams,
+} from "@runway/shared/schemas";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
 
 const tags = ["rollouts"];
@@ -17,11 +26,21 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/projects/:projectId/rollouts",
     {
       config: { auth: "viewer" },
-      schema: { tags, summary: "A project's rollouts, newest first, with task counts by status", params: ProjectParams, querystring: RolloutListQuery, response: { 200: RolloutList, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "A project's rollouts, newest first, with task counts by status",
+        params: ProjectParams,
+        querystring: RolloutListQuery,
+        response: { 200: RolloutList, ...errorResponses },
+      },
     },
     async (req) => {
       const { pageSize = 50, pageToken } = req.query;
-      const { rollouts, more } = await rolloutList(db, { projectId: req.params.projectId, limit: pageSize, beforeId: decodePageToken(pageToken) });
+      const { rollouts, more } = await rolloutList(db, {
+        projectId: req.params.projectId,
+        limit: pageSize,
+        beforeId: decodePageToken(pageToken),
+      });
       return { rollouts, nextPageToken: nextToken(rollouts, more) };
     },
   );
@@ -56,7 +75,12 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
       const id = await rolloutCreate(
         db,
-        { projectId: req.params.projectId, title, createdBy: req.user!.username, stages: stages.map((s) => ({ environment: s.environment, tasks: s.tasks })) },
+        {
+          projectId: req.params.projectId,
+          title,
+          createdBy: req.user!.username,
+          stages: stages.map((s) => ({ environment: s.environment, tasks: s.tasks })),
+        },
         clock.now(),
       );
       req.audit.target = `rollout/${id}`;
@@ -66,7 +90,15 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/rollouts/:rolloutId",
-    { config: { auth: "viewer" }, schema: { tags, summary: "A rollout with its stages and task counts by status", params: RolloutParams, response: { 200: Rollout, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: {
+        tags,
+        summary: "A rollout with its stages and task counts by status",
+        params: RolloutParams,
+        response: { 200: Rollout, ...errorResponses },
+      },
+    },
     async (req) => {
       const rollout = await rolloutGet(db, req.params.rolloutId);
       if (!rollout) throw notFound(`rollout ${req.params.rolloutId} not found`);

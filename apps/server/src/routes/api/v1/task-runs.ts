@@ -2,7 +2,16 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { taskRunsCancel } from "../../../store/task-actions.js";
 import { taskRunGet, taskRunLogs } from "../../../store/task-reads.js";
 import { notFound } from "../../../plugins/app/api-error.js";
-import { CancelBody, CancelResults, errorResponses, LogEntries, LogQuery, RolloutParams, TaskRun, TaskRunParams } from "@runway/shared/schemas";
+import {
+  CancelBody,
+  CancelResults,
+  errorResponses,
+  LogEntries,
+  LogQuery,
+  RolloutParams,
+  TaskRun,
+  TaskRunParams,
+} from "@runway/shared/schemas";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
 
 const tags = ["tasks"];
@@ -42,7 +51,10 @@ const taskRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/task-runs/:taskRunId",
-    { config: { auth: "viewer" }, schema: { tags, summary: "A task run", params: TaskRunParams, response: { 200: TaskRun, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: { tags, summary: "A task run", params: TaskRunParams, response: { 200: TaskRun, ...errorResponses } },
+    },
     async (req) => {
       const run = await taskRunGet(db, req.params.taskRunId);
       if (!run) throw notFound(`task run ${req.params.taskRunId} not found`);
@@ -54,11 +66,21 @@ const taskRunRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/task-runs/:taskRunId/logs",
     {
       config: { auth: "viewer" },
-      schema: { tags, summary: "A run's log entries, oldest first", params: TaskRunParams, querystring: LogQuery, response: { 200: LogEntries, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "A run's log entries, oldest first",
+        params: TaskRunParams,
+        querystring: LogQuery,
+        response: { 200: LogEntries, ...errorResponses },
+      },
     },
     async (req) => {
       const { pageSize = 500, pageToken } = req.query;
-      const { entries, more } = await taskRunLogs(db, { taskRunId: req.params.taskRunId, limit: pageSize, afterId: decodePageToken(pageToken) });
+      const { entries, more } = await taskRunLogs(db, {
+        taskRunId: req.params.taskRunId,
+        limit: pageSize,
+        afterId: decodePageToken(pageToken),
+      });
       return { entries, nextPageToken: nextToken(entries, more) };
     },
   );

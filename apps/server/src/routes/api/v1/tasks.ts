@@ -2,7 +2,19 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { tasksRun, tasksSkip } from "../../../store/task-actions.js";
 import { taskGet, taskList, taskRunList } from "../../../store/task-reads.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
-import { errorResponses, RolloutParams, RunBody, RunResults, SkipBody, SkipResult, Task, TaskList, TaskListQuery, TaskParams, TaskRunList } from "@runway/shared/schemas";
+import {
+  errorResponses,
+  RolloutParams,
+  RunBody,
+  RunResults,
+  SkipBody,
+  SkipResult,
+  Task,
+  TaskList,
+  TaskListQuery,
+  TaskParams,
+  TaskRunList,
+} from "@runway/shared/schemas";
 import { decodeChangeCursor, encodeChangeCursor } from "../../../schemas/change-cursor.js";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
 
@@ -99,7 +111,10 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/tasks/:taskId",
-    { config: { auth: "viewer" }, schema: { tags, summary: "A task with its latest run", params: TaskParams, response: { 200: Task, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: { tags, summary: "A task with its latest run", params: TaskParams, response: { 200: Task, ...errorResponses } },
+    },
     async (req) => {
       const task = await taskGet(db, req.params.taskId);
       if (!task) throw notFound(`task ${req.params.taskId} not found`);
@@ -109,7 +124,15 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/tasks/:taskId/runs",
-    { config: { auth: "viewer" }, schema: { tags, summary: "Every run of a task, latest attempt first", params: TaskParams, response: { 200: TaskRunList, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: {
+        tags,
+        summary: "Every run of a task, latest attempt first",
+        params: TaskParams,
+        response: { 200: TaskRunList, ...errorResponses },
+      },
+    },
     async (req) => ({ runs: await taskRunList(db, req.params.taskId) }),
   );
 };

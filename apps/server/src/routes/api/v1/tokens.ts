@@ -3,7 +3,15 @@ import { newApiToken, sha256 } from "../../../auth/secrets.js";
 import { tokenCreate, tokenList, tokenRevoke } from "../../../store/tokens.js";
 import { hasRole } from "../../../plugins/app/auth.js";
 import { ApiError, ErrorCode, invalid } from "../../../plugins/app/api-error.js";
-import { ApiTokenCreate, ApiTokenCreated, ApiTokenList, ApiTokenParams, errorResponses, NoContent, TOKEN_MAX_DAYS } from "@runway/shared/schemas";
+import {
+  ApiTokenCreate,
+  ApiTokenCreated,
+  ApiTokenList,
+  ApiTokenParams,
+  errorResponses,
+  NoContent,
+  TOKEN_MAX_DAYS,
+} from "@runway/shared/schemas";
 
 const tags = ["auth"];
 const DAY_MS = 24 * 3600 * 1000;
@@ -25,7 +33,10 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     "/tokens",
-    { config: { auth: "viewer" }, schema: { tags, summary: "List API tokens (your own; admins see everyone's)", response: { 200: ApiTokenList, ...errorResponses } } },
+    {
+      config: { auth: "viewer" },
+      schema: { tags, summary: "List API tokens (your own; admins see everyone's)", response: { 200: ApiTokenList, ...errorResponses } },
+    },
     async (req) => {
       const user = req.user!;
       return { tokens: await tokenList(db, hasRole(user, "admin") ? {} : { username: user.username }) };
@@ -47,7 +58,12 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (req, reply) => {
       const user = req.user!;
       // A leaked token must not be able to outlive its own revocation by minting successors.
-      if (user.via !== "session") throw new ApiError(403, ErrorCode.PERMISSION_DENIED, "an API token cannot create API tokens; sign in (POST /api/v1/auth/login) and create it with the session");
+      if (user.via !== "session")
+        throw new ApiError(
+          403,
+          ErrorCode.PERMISSION_DENIED,
+          "an API token cannot create API tokens; sign in (POST /api/v1/auth/login) and create it with the session",
+        );
       const now = clock.now();
       const expiresAt = tokenExpiry(req.body, now);
       const secret = newApiToken();
@@ -62,7 +78,12 @@ const tokenRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/tokens/:id",
     {
       config: { auth: "viewer", audit: "token.revoke" },
-      schema: { tags, summary: "Revoke an API token (yours; admins: anyone's). Idempotent.", params: ApiTokenParams, response: { 204: NoContent, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "Revoke an API token (yours; admins: anyone's). Idempotent.",
+        params: ApiTokenParams,
+        response: { 204: NoContent, ...errorResponses },
+      },
     },
     async (req, reply) => {
       const user = req.user!;

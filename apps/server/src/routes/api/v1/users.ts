@@ -48,11 +48,16 @@ const userRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { role, disabled, password } = req.body;
       req.audit.target = `user/${req.params.username}`;
       req.audit.detail = { role, disabled, passwordChanged: password !== undefined };
-      return userUpdate(db, req.params.username, {
-        ...(role !== undefined ? { role } : {}),
-        ...(disabled !== undefined ? { disabled } : {}),
-        ...(password !== undefined ? { passwordHash: await hashPassword(password) } : {}),
-      }, clock.now());
+      return userUpdate(
+        db,
+        req.params.username,
+        {
+          ...(role !== undefined ? { role } : {}),
+          ...(disabled !== undefined ? { disabled } : {}),
+          ...(password !== undefined ? { passwordHash: await hashPassword(password) } : {}),
+        },
+        clock.now(),
+      );
     },
   );
 };
