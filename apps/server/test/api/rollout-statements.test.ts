@@ -1,31 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { FastifyInstance } from "fastify";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, apiProject, buildTestApp, call, errorOf, login, taskSpec, type Who } from "../helpers/api.js";
+import { describe, expect, it } from "vitest";
+import { useApiApp } from "../helpers/api-app.js";
+import { apiProject, errorOf, taskSpec } from "../helpers/api.js";
 
-let t: TestDatabase;
-let app: FastifyInstance;
-let admin: Who;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.close();
-});
-afterEach(async () => {
-  await app?.close();
-});
+const api = useApiApp();
 
-const rolloutCount = async () => (await t.db.selectFrom("rollout").select("id").execute()).length;
+const rolloutCount = async () => (await api.db.selectFrom("rollout").select("id").execute()).length;
 
 describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's parser", () => {
   it("400 INVALID_ARGUMENT naming the task and the statement for transaction control, a statement that must run alone, and a syntax error", async () => {
-    app = await buildTestApp(t);
-    admin = await login(app, "admin", ADMIN_PASSWORD);
-    const { projectId, instanceId } = await apiProject(app, admin, "stmts");
+    const { projectId, instanceId } = await apiProject(api.app, api.admin, "stmts");
     const before = await rolloutCount();
     const post = (statement: string, type = "DATABASE_SCHEMA_UPDATE") =>
-      call(app, admin, {
+      api.call(api.admin, {
         method: "POST",
         url: `/api/v1/projects/${projectId}/rollouts`,
         payload: {
@@ -82,12 +68,10 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
   });
 
   it("many refused tasks: one error lists the first 20 and counts them all", async () => {
-    app = await buildTestApp(t);
-    admin = await login(app, "admin", ADMIN_PASSWORD);
-    const { projectId, instanceId } = await apiProject(app, admin, "many");
+    const { projectId, instanceId } = await apiProject(api.app, api.admin, "many");
     const tasks = Array.from({ length: 30 }, (_, i) => taskSpec(instanceId, `d${i}`, { statement: "BEGIN; SELECT 1; COMMIT" }));
     const err = errorOf(
-      await call(app, admin, {
+      await api.call(api.admin, {
         method: "POST",
         url: `/api/v1/projects/${projectId}/rollouts`,
         payload: { title: "t", stages: [{ environment: "e", tasks }] },
@@ -99,9 +83,7 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
   });
 
   it("accepted statements record whether they run in a transaction (task.rerunnable)", async () => {
-    app = await buildTestApp(t);
-    admin = await login(app, "admin", ADMIN_PASSWORD);
-    const { projectId, instanceId } = await apiProject(app, admin, "okstmts");
+    const { projectId, instanceId } = await apiProject(api.app, api.admin, "okstmts");
     const statements = [
       "CREATE TABLE a (id int); INSERT INTO a VALUES (1)",
       "CREATE INDEX CONCURRENTLY a_i ON a (id)",
@@ -109,7 +91,7 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
       "DO $$ BEGIN PERFORM 1; END $$",
       "-- only a comment",
     ];
-    const res = await call(app, admin, {
+    const res = await api.call(api.admin, {
       method: "POST",
       url: `/api/v1/projects/${projectId}/rollouts`,
       payload: {
@@ -126,7 +108,7 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
       },
     });
     expect(res.statusCode, res.body).toBe(201);
-    const rows = await t.db
+    const rows = await api.db
       .selectFrom("task")
       .select(["database_name", "rerunnable"])
       .where("rollout_id", "=", res.json().id)

@@ -1,26 +1,21 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, buildTestApp, call, login } from "../helpers/api.js";
+import { useApiApp } from "../helpers/api-app.js";
+import { ADMIN_PASSWORD, call, login } from "../helpers/api.js";
 
 /** Issue 11, hardening: security headers on every answer; no-store on answers that carry secrets; HSTS only over TLS. */
-let t: TestDatabase;
+const api = useApiApp();
 let app: FastifyInstance;
 let dashboardDir: string;
-beforeAll(async () => {
-  t = await createTestDatabase();
+beforeAll(() => {
   dashboardDir = mkdtempSync(path.join(os.tmpdir(), "runway-dash-"));
   writeFileSync(path.join(dashboardDir, "index.html"), "<!doctype html><title>Runway</title>");
 });
-afterAll(async () => {
-  await t.close();
+afterAll(() => {
   rmSync(dashboardDir, { recursive: true, force: true });
-});
-afterEach(async () => {
-  await app?.close();
 });
 
 function expectSecurityHeaders(res: LightMyRequestResponse, what: string) {
@@ -37,7 +32,7 @@ function expectSecurityHeaders(res: LightMyRequestResponse, what: string) {
 
 describe("security headers", () => {
   it("on API answers, errors, 404s, the dashboard and the API docs", async () => {
-    app = await buildTestApp(t, { dashboardDir });
+    app = await api.extraApp({ dashboardDir });
     const admin = await login(app, "admin", ADMIN_PASSWORD);
     const answers: [string, LightMyRequestResponse][] = [
       ["me", await call(app, admin, { method: "GET", url: "/api/v1/auth/me" })],
@@ -65,7 +60,7 @@ describe("security headers", () => {
   });
 
   it("Cache-Control: no-store on login, token creation and auth/me (they carry secrets)", async () => {
-    app = await buildTestApp(t);
+    app = api.app;
     const res = await app.inject({ method: "POST", url: "/api/v1/auth/login", payload: { username: "admin", password: ADMIN_PASSWORD } });
     expect(res.headers["cache-control"]).toBe("no-store");
     const admin = await login(app, "admin", ADMIN_PASSWORD);
@@ -77,10 +72,9 @@ describe("security headers", () => {
 
   it("HSTS only over TLS: X-Forwarded-Proto https counts only with RUNWAY_TRUST_PROXY", async () => {
     const https = { "x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.1" };
-    app = await buildTestApp(t);
+    app = api.app;
     expect((await app.inject({ method: "GET", url: "/healthz", headers: https })).headers["strict-transport-security"]).toBeUndefined();
-    await app.close();
-    app = await buildTestApp(t, { env: { RUNWAY_TRUST_PROXY: "1" } });
+    app = await api.extraApp({ env: { RUNWAY_TRUST_PROXY: "1" } });
     expect((await app.inject({ method: "GET", url: "/healthz", headers: https })).headers["strict-transport-security"]).toBe(
       "max-age=31536000; includeSubDomains",
     );

@@ -1,49 +1,37 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FastifyInstance } from "fastify";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { describe, expect, it } from "vitest";
 import { isStrictDateTime } from "../../src/http/strict-input.js";
-import { ADMIN_PASSWORD, apiProject, apiRollout, buildTestApp, call, errorOf, login, taskSpec, type Who } from "../helpers/api.js";
+import { useApiApp } from "../helpers/api-app.js";
+import { apiProject, apiRollout, errorOf, taskSpec } from "../helpers/api.js";
 
 /**
  * Issue 11, hardening: strings PostgreSQL cannot store faithfully (NUL, unpaired surrogates) and dates
  * a Date cannot hold are refused at the edge, for every route and every part of the request.
  */
-let t: TestDatabase;
-let app: FastifyInstance;
-let admin: Who;
-beforeAll(async () => {
-  t = await createTestDatabase();
-  app = await buildTestApp(t);
-  admin = await login(app, "admin", ADMIN_PASSWORD);
-});
-afterAll(async () => {
-  await app.close();
-  await t.close();
-});
+const api = useApiApp();
 
 const json = { "content-type": "application/json" };
 
 describe("lone surrogates and NUL", () => {
   it("a title with a lone surrogate is a 400 and nothing is stored (it used to be stored, its audit entry lost)", async () => {
-    const before = await t.db
+    const before = await api.db
       .selectFrom("audit_log")
       .select(({ fn }) => fn.countAll<string>().as("n"))
       .executeTakeFirstOrThrow();
     for (const title of ["\ud800", "a\udc00b", "x\ud83d"]) {
-      const res = await call(app, admin, { method: "POST", url: "/api/v1/projects", payload: { id: "sur", title } });
+      const res = await api.call(api.admin, { method: "POST", url: "/api/v1/projects", payload: { id: "sur", title } });
       expect(errorOf(res)).toMatchObject({ status: 400, code: "INVALID_ARGUMENT" });
       expect(errorOf(res).message).toMatch(/body\/title must not contain NUL characters or unpaired UTF-16 surrogates/);
     }
-    expect(await t.db.selectFrom("project").select("id").where("id", "=", "sur").executeTakeFirst()).toBeUndefined();
+    expect(await api.db.selectFrom("project").select("id").where("id", "=", "sur").executeTakeFirst()).toBeUndefined();
     // Raw JSON with the escape, as an attacker would send it.
-    const raw = await app.inject({
+    const raw = await api.app.inject({
       method: "POST",
       url: "/api/v1/projects",
-      headers: { ...admin.headers, ...json },
+      headers: { ...api.admin.headers, ...json },
       payload: '{"id":"sur","title":"\\ud800"}',
     });
     expect(errorOf(raw).status).toBe(400);
-    const after = await t.db
+    const after = await api.db
       .selectFrom("audit_log")
       .select(({ fn }) => fn.countAll<string>().as("n"))
       .executeTakeFirstOrThrow();
@@ -51,9 +39,9 @@ describe("lone surrogates and NUL", () => {
   });
 
   it("a well-formed pair (emoji) is fine and audited", async () => {
-    const res = await call(app, admin, { method: "POST", url: "/api/v1/projects", payload: { id: "rocket", title: "🚀 launch" } });
+    const res = await api.call(api.admin, { method: "POST", url: "/api/v1/projects", payload: { id: "rocket", title: "🚀 launch" } });
     expect(res.statusCode).toBe(201);
-    const entry = await t.db
+    const entry = await api.db
       .selectFrom("audit_log")
       .select(["outcome", "target"])
       .where("action", "=", "project.create")
@@ -63,7 +51,7 @@ describe("lone surrogates and NUL", () => {
   });
 
   it("NUL in a login username is a 400 before any SQL (it used to reach PostgreSQL)", async () => {
-    const res = await app.inject({
+    const res = await api.app.inject({
       method: "POST",
       url: "/api/v1/auth/login",
       payload: { username: "ad\u0000min", password: "whatever-pass" },
@@ -73,34 +61,34 @@ describe("lone surrogates and NUL", () => {
   });
 
   it("covers field names, nested arrays, the query string and path params", async () => {
-    const key = await app.inject({
+    const key = await api.app.inject({
       method: "POST",
       url: "/api/v1/projects",
-      headers: { ...admin.headers, ...json },
+      headers: { ...api.admin.headers, ...json },
       payload: '{"id":"k","title":"t","\\ud800":1}',
     });
     expect(errorOf(key).message).toMatch(/body \(a field name\)/);
-    const { projectId, instanceId } = await apiProject(app, admin, "nested");
-    const nested = await call(app, admin, {
+    const { projectId, instanceId } = await apiProject(api.app, api.admin, "nested");
+    const nested = await api.call(api.admin, {
       method: "POST",
       url: `/api/v1/projects/${projectId}/rollouts`,
       payload: { title: "r", stages: [{ environment: "e", tasks: [taskSpec(instanceId, "db", { statement: "SELECT '\u0000'" })] }] },
     });
     expect(errorOf(nested).message).toMatch(/^body\/stages\/0\/tasks\/0\/statement must not contain/);
-    const query = await call(app, admin, { method: "GET", url: "/api/v1/audit-log?actor=%00" });
+    const query = await api.call(api.admin, { method: "GET", url: "/api/v1/audit-log?actor=%00" });
     expect(errorOf(query).message).toMatch(/^querystring\/actor must not contain/);
-    const surrogateQuery = await call(app, admin, { method: "GET", url: "/api/v1/audit-log?action=%ED%A0%80" });
+    const surrogateQuery = await api.call(api.admin, { method: "GET", url: "/api/v1/audit-log?action=%ED%A0%80" });
     // Bad UTF-8 percent-encoding decodes to U+FFFD or fails: either way no lone surrogate gets through.
     expect([200, 400]).toContain(surrogateQuery.statusCode);
-    const param = await call(app, admin, { method: "GET", url: "/api/v1/projects/a%00b" });
+    const param = await api.call(api.admin, { method: "GET", url: "/api/v1/projects/a%00b" });
     expect(errorOf(param)).toMatchObject({ status: 400 });
   });
 });
 
 describe("dates", () => {
   it("runAt on a leap second is a 400 (it used to run the task at once)", async () => {
-    const { projectId, instanceId } = await apiProject(app, admin, "dates");
-    const { rolloutId, taskIds } = await apiRollout(app, admin, projectId, [[taskSpec(instanceId, "db")]]);
+    const { projectId, instanceId } = await apiProject(api.app, api.admin, "dates");
+    const { rolloutId, taskIds } = await apiRollout(api.app, api.admin, projectId, [[taskSpec(instanceId, "db")]]);
     for (const runAt of [
       "2099-12-31T23:59:60Z",
       "2030-02-30T00:00:00Z",
@@ -112,18 +100,26 @@ describe("dates", () => {
       "soon",
       "2030-01-01T00:00:00+24:00",
     ]) {
-      const res = await call(app, admin, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds, runAt } });
+      const res = await api.call(api.admin, {
+        method: "POST",
+        url: `/api/v1/rollouts/${rolloutId}/tasks/run`,
+        payload: { taskIds, runAt },
+      });
       expect(errorOf(res), runAt).toMatchObject({ status: 400, code: "INVALID_ARGUMENT" });
       expect(errorOf(res).message).toMatch(/body\/runAt must match format "date-time"/);
     }
-    expect(await t.db.selectFrom("task_run").select("id").where("task_id", "=", taskIds[0]!).execute()).toEqual([]);
-    const ok = await call(app, admin, {
+    expect(await api.db.selectFrom("task_run").select("id").where("task_id", "=", taskIds[0]!).execute()).toEqual([]);
+    const ok = await api.call(api.admin, {
       method: "POST",
       url: `/api/v1/rollouts/${rolloutId}/tasks/run`,
       payload: { taskIds, runAt: "2099-12-31T23:59:59.5+01:00" },
     });
     expect(ok.statusCode).toBe(200);
-    const run = await t.db.selectFrom("task_run").select(["status", "run_at"]).where("task_id", "=", taskIds[0]!).executeTakeFirstOrThrow();
+    const run = await api.db
+      .selectFrom("task_run")
+      .select(["status", "run_at"])
+      .where("task_id", "=", taskIds[0]!)
+      .executeTakeFirstOrThrow();
     expect(run.status).toBe("PENDING");
     expect(run.run_at!.toISOString()).toBe("2099-12-31T22:59:59.500Z");
   });
@@ -145,14 +141,14 @@ describe("dates", () => {
 
 describe("refused requests that name bad text", () => {
   it("a denial naming a NUL in the path is audited with the character replaced", async () => {
-    const res = await app.inject({
+    const res = await api.app.inject({
       method: "POST",
       url: "/api/v1/rollouts/a%00b/tasks/run",
-      headers: { cookie: admin.headers.cookie!, "x-csrf-token": "wrong" },
+      headers: { cookie: api.admin.headers.cookie!, "x-csrf-token": "wrong" },
       payload: {},
     });
     expect(errorOf(res)).toMatchObject({ status: 403 });
-    const entry = await t.db
+    const entry = await api.db
       .selectFrom("audit_log")
       .select(["target", "outcome"])
       .where("action", "=", "tasks.run")

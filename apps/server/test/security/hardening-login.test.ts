@@ -1,23 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { FastifyInstance } from "fastify";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { ADMIN_PASSWORD, buildTestApp, errorOf } from "../helpers/api.js";
+import { useApiApp } from "../helpers/api-app.js";
+import { ADMIN_PASSWORD, errorOf } from "../helpers/api.js";
 
 /**
  * Issue 11, hardening: sign-in limits count failures only, per username and client address, with
  * backoff; RUNWAY_TRUST_PROXY makes the address and the cookie's Secure flag follow X-Forwarded-*.
  */
-let t: TestDatabase;
+const api = useApiApp();
+/** This test's app (api.extraApp: its own limits and clock; closed after the test). */
 let app: FastifyInstance;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.close();
-});
 afterEach(async () => {
-  await app?.close();
-  await t.db.deleteFrom("login_failure").execute();
+  await api.db.deleteFrom("login_failure").execute();
 });
 
 let now = new Date("2030-01-01T00:00:00Z");
@@ -36,7 +30,7 @@ function attempt(username: string, password: string, opts: { from?: string; head
 
 describe("sign-in limits", () => {
   it("ten wrong passwords from one address do not lock admin out for everyone else (they used to)", async () => {
-    app = await buildTestApp(t, { env: { RUNWAY_LOGIN_RATE_LIMIT: "10" }, clock });
+    app = await api.extraApp({ env: { RUNWAY_LOGIN_RATE_LIMIT: "10" }, clock });
     for (let i = 0; i < 10; i++) expect((await attempt("admin", `guess-${i}`, { from: "198.51.100.1" })).statusCode).toBe(401);
     const locked = await attempt("admin", ADMIN_PASSWORD, { from: "198.51.100.1" });
     expect(errorOf(locked)).toMatchObject({ status: 429, code: "RATE_LIMITED" });
@@ -46,7 +40,7 @@ describe("sign-in limits", () => {
   });
 
   it("successes do not count, and a success clears the failures of its username and address", async () => {
-    app = await buildTestApp(t, { env: { RUNWAY_LOGIN_RATE_LIMIT: "3" }, clock });
+    app = await api.extraApp({ env: { RUNWAY_LOGIN_RATE_LIMIT: "3" }, clock });
     for (let i = 0; i < 12; i++) expect((await attempt("admin", ADMIN_PASSWORD)).statusCode).toBe(200);
     for (let round = 0; round < 4; round++) {
       expect((await attempt("admin", "wrong-one")).statusCode).toBe(401);
@@ -56,7 +50,7 @@ describe("sign-in limits", () => {
   });
 
   it("waits grow with further failures (30 s, 60 s, …) and are refused without checking the password", async () => {
-    app = await buildTestApp(t, { env: { RUNWAY_LOGIN_RATE_LIMIT: "2" }, clock });
+    app = await api.extraApp({ env: { RUNWAY_LOGIN_RATE_LIMIT: "2" }, clock });
     expect((await attempt("admin", "wrong-1")).statusCode).toBe(401);
     expect((await attempt("admin", "wrong-2")).statusCode).toBe(401);
     expect((await attempt("admin", ADMIN_PASSWORD)).headers["retry-after"]).toBe("30");
@@ -67,14 +61,14 @@ describe("sign-in limits", () => {
     expect((await attempt("admin", ADMIN_PASSWORD)).statusCode).toBe(200);
     expect((await attempt("admin", "wrong-5")).statusCode).toBe(401); // the success started the count afresh
     // Locked attempts are not audited (they would let anyone fill the table); failures are.
-    const outcomes = (await t.db.selectFrom("audit_log").select("outcome").where("action", "=", "auth.login").execute()).map(
+    const outcomes = (await api.db.selectFrom("audit_log").select("outcome").where("action", "=", "auth.login").execute()).map(
       (r) => r.outcome,
     );
     expect(outcomes).not.toContain("RATE_LIMITED");
   });
 
   it("one address spraying many usernames is held after five times the per-user allowance", async () => {
-    app = await buildTestApp(t, { env: { RUNWAY_LOGIN_RATE_LIMIT: "1" }, clock });
+    app = await api.extraApp({ env: { RUNWAY_LOGIN_RATE_LIMIT: "1" }, clock });
     for (let i = 0; i < 5; i++) expect((await attempt(`user${i}`, "wrong-pass", { from: "198.51.100.2" })).statusCode).toBe(401);
     expect((await attempt("admin", ADMIN_PASSWORD, { from: "198.51.100.2" })).statusCode).toBe(429);
     expect((await attempt("admin", ADMIN_PASSWORD, { from: "198.51.100.3" })).statusCode).toBe(200);
@@ -85,10 +79,10 @@ describe("RUNWAY_TRUST_PROXY", () => {
   const forwarded = { "x-forwarded-for": "203.0.113.9", "x-forwarded-proto": "https" };
 
   it("unset: X-Forwarded-* are ignored (address is the peer, cookie not Secure)", async () => {
-    app = await buildTestApp(t, { clock });
+    app = await api.extraApp({ clock });
     const res = await attempt("admin", ADMIN_PASSWORD, { headers: forwarded });
     expect(res.cookies.find((c) => c.name === "runway_session")!.secure).toBeFalsy();
-    const entry = await t.db
+    const entry = await api.db
       .selectFrom("audit_log")
       .select("client_addr")
       .where("action", "=", "auth.login")
@@ -98,10 +92,10 @@ describe("RUNWAY_TRUST_PROXY", () => {
   });
 
   it("set: the address and the Secure flag follow the proxy's headers, and limits key on the forwarded address", async () => {
-    app = await buildTestApp(t, { env: { RUNWAY_TRUST_PROXY: "1", RUNWAY_LOGIN_RATE_LIMIT: "2" }, clock });
+    app = await api.extraApp({ env: { RUNWAY_TRUST_PROXY: "1", RUNWAY_LOGIN_RATE_LIMIT: "2" }, clock });
     const res = await attempt("admin", ADMIN_PASSWORD, { headers: forwarded });
     expect(res.cookies.find((c) => c.name === "runway_session")!.secure).toBe(true);
-    const entry = await t.db
+    const entry = await api.db
       .selectFrom("audit_log")
       .select("client_addr")
       .where("action", "=", "auth.login")

@@ -1,33 +1,26 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { FastifyBaseLogger, FastifyInstance } from "fastify";
-import { createTestDatabase, waitFor, type TestDatabase } from "../helpers/db.js";
+import { afterEach, describe, expect, it } from "vitest";
+import type { FastifyBaseLogger } from "fastify";
+import { waitFor } from "../helpers/db.js";
 import { openStream } from "../helpers/sse.js";
 import { StreamRegistry } from "../../src/plugins/app/streams.js";
 import { hasRole, type AuthUser } from "../../src/plugins/app/auth.js";
-import { ADMIN_PASSWORD, bearerFor, buildTestApp, call, login, userWithRole, type Who } from "../helpers/api.js";
+import { useApiApp } from "../helpers/api-app.js";
+import { ADMIN_PASSWORD, bearerFor, call, login, userWithRole, type Who } from "../helpers/api.js";
 
 /**
  * Issue 11, hardening: SSE streams are capped per user and per replica (3,000 streams from one viewer
  * token used to be accepted), and a stream ends when its user signs out, is disabled, loses the right to
  * read it, or its token is revoked or expires.
  */
-let t: TestDatabase;
-const apps: FastifyInstance[] = [];
+const api = useApiApp();
 const streams: Awaited<ReturnType<typeof openStream>>[] = [];
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t.close();
-});
+// Runs before the fixture's afterEach (hooks unwind in reverse), which closes the replicas.
 afterEach(async () => {
   await Promise.all(streams.splice(0).map((s) => s.close()));
-  await Promise.all(apps.splice(0).map((a) => a.close()));
 });
 
 async function replica(env: Record<string, string> = {}, clock?: { now: () => Date }) {
-  const app = await buildTestApp(t, { env, ...(clock ? { clock } : {}) });
-  apps.push(app);
+  const app = await api.extraApp({ env, ...(clock ? { clock } : {}) });
   return { app, base: await app.listen({ port: 0, host: "127.0.0.1" }) };
 }
 
@@ -51,13 +44,13 @@ async function expectEnded(s: Awaited<ReturnType<typeof openStream>>, reason: Re
 describe("caps", () => {
   it("per user: past RUNWAY_SSE_MAX_PER_USER a stream is refused with 429; closing one makes room", async () => {
     const { app, base } = await replica({ RUNWAY_SSE_MAX_PER_USER: "3" });
-    const viewer = await bearerFor(app, await userWithRole(app, t, "viewer"));
+    const viewer = await bearerFor(app, await userWithRole(app, api.t, "viewer"));
     const open = [await stream(base, viewer), await stream(base, viewer), await stream(base, viewer)];
     const refused = await stream(base, viewer);
     expect(refused.status).toBe(429);
     expect(refused.contentType).toMatch(/application\/json/);
     // Someone else is not affected.
-    const other = await stream(base, await userWithRole(app, t, "viewer"));
+    const other = await stream(base, await userWithRole(app, api.t, "viewer"));
     expect(other.status).toBe(200);
     await open[0]!.close();
     await waitFor(async () => app.streams.size === 3, { what: "the closed stream released" });
@@ -66,16 +59,16 @@ describe("caps", () => {
 
   it("per replica: past RUNWAY_SSE_MAX_STREAMS every further stream is refused with 429", async () => {
     const { app, base } = await replica({ RUNWAY_SSE_MAX_STREAMS: "2" });
-    expect((await stream(base, await userWithRole(app, t, "viewer"))).status).toBe(200);
-    expect((await stream(base, await userWithRole(app, t, "viewer"))).status).toBe(200);
-    expect((await stream(base, await userWithRole(app, t, "admin"))).status).toBe(429);
+    expect((await stream(base, await userWithRole(app, api.t, "viewer"))).status).toBe(200);
+    expect((await stream(base, await userWithRole(app, api.t, "viewer"))).status).toBe(200);
+    expect((await stream(base, await userWithRole(app, api.t, "admin"))).status).toBe(429);
   });
 });
 
 describe("a stream ends when its credential no longer holds", () => {
   it("sign-out ends the session's streams", async () => {
     const { app, base } = await replica();
-    const viewer = await userWithRole(app, t, "viewer");
+    const viewer = await userWithRole(app, api.t, "viewer");
     const s = await stream(base, viewer);
     expect((await call(app, viewer, { method: "POST", url: "/api/v1/auth/logout" })).statusCode).toBe(204);
     await expectEnded(s, /session or API token has ended/);
@@ -85,7 +78,7 @@ describe("a stream ends when its credential no longer holds", () => {
     const a = await replica();
     const b = await replica();
     const admin = await login(a.app, "admin", ADMIN_PASSWORD);
-    const viewer = await userWithRole(b.app, t, "viewer");
+    const viewer = await userWithRole(b.app, api.t, "viewer");
     const token = await bearerFor(b.app, viewer);
     const [bySession, byToken] = [await stream(b.base, viewer), await stream(b.base, token)];
     await call(a.app, admin, { method: "PATCH", url: `/api/v1/users/${viewer.username}`, payload: { disabled: true } });
@@ -95,7 +88,7 @@ describe("a stream ends when its credential no longer holds", () => {
 
   it("revoking the token ends its streams and only those", async () => {
     const { app, base } = await replica();
-    const viewer = await userWithRole(app, t, "viewer");
+    const viewer = await userWithRole(app, api.t, "viewer");
     const created = (await call(app, viewer, { method: "POST", url: "/api/v1/tokens", payload: { name: "one" } })).json();
     const token = { username: viewer.username, headers: { authorization: `Bearer ${created.token}` } };
     const [byToken, bySession] = [await stream(base, token), await stream(base, viewer)];
@@ -107,7 +100,7 @@ describe("a stream ends when its credential no longer holds", () => {
 
   it("sign out everywhere ends every stream of the user", async () => {
     const { app, base } = await replica();
-    const viewer = await userWithRole(app, t, "viewer");
+    const viewer = await userWithRole(app, api.t, "viewer");
     const token = await bearerFor(app, viewer);
     const all = [await stream(base, viewer), await stream(base, token)];
     await call(app, viewer, { method: "POST", url: "/api/v1/auth/sign-out-everywhere" });
@@ -117,7 +110,7 @@ describe("a stream ends when its credential no longer holds", () => {
   it("an expiring token's stream ends at the next interval check (nobody announces an expiry)", async () => {
     let now = new Date();
     const { app, base } = await replica({ RUNWAY_SSE_RECHECK_MS: "200" }, { now: () => now });
-    const viewer = await userWithRole(app, t, "viewer");
+    const viewer = await userWithRole(app, api.t, "viewer");
     const created = (
       await call(app, viewer, { method: "POST", url: "/api/v1/tokens", payload: { name: "short", expiresInDays: 1 } })
     ).json();

@@ -1,27 +1,19 @@
 import net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { FastifyInstance } from "fastify";
-import { createTestDatabase, waitFor, type TestDatabase } from "../helpers/db.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../helpers/db.js";
 import { openStream } from "../helpers/sse.js";
-import { ADMIN_PASSWORD, bearerFor, buildTestApp, login } from "../helpers/api.js";
+import { useApiApp } from "../helpers/api-app.js";
 
 /**
  * Issue 11, hardening: request, header and keep-alive timeouts. 50 connections that trickle a body used
  * to stay open for 400 s (Fastify's default request timeout is none).
  */
-let t: TestDatabase;
-let app: FastifyInstance;
+const api = useApiApp({
+  env: { RUNWAY_REQUEST_TIMEOUT_MS: "2000", RUNWAY_HEADERS_TIMEOUT_MS: "1000", RUNWAY_KEEP_ALIVE_TIMEOUT_MS: "1000" },
+});
 let port: number;
 beforeAll(async () => {
-  t = await createTestDatabase();
-  app = await buildTestApp(t, {
-    env: { RUNWAY_REQUEST_TIMEOUT_MS: "2000", RUNWAY_HEADERS_TIMEOUT_MS: "1000", RUNWAY_KEEP_ALIVE_TIMEOUT_MS: "1000" },
-  });
-  port = Number(new URL(await app.listen({ port: 0, host: "127.0.0.1" })).port);
-});
-afterAll(async () => {
-  await app.close();
-  await t.close();
+  port = Number(new URL(await api.app.listen({ port: 0, host: "127.0.0.1" })).port);
 });
 
 /** Opens a raw connection, writes `first`, and resolves with what the server said once it closed the connection. */
@@ -80,7 +72,7 @@ describe("connection timeouts", () => {
   });
 
   it("an event stream outlives the request timeout (the request itself was complete long ago)", async () => {
-    const admin = await bearerFor(app, await login(app, "admin", ADMIN_PASSWORD));
+    const admin = await api.bearer(api.admin);
     const s = await openStream(`http://127.0.0.1:${port}`, "/api/v1/events", { authorization: admin.headers.authorization! });
     try {
       await waitFor(async () => s.events.find((e) => e.event === "ready"), { what: "ready" });

@@ -3,26 +3,21 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { generateKey, SecretBox, SecretKeyError } from "../../src/secrets/secret-box.js";
 import { KEY_FILE, loadKeys } from "../../src/secrets/keys.js";
 import { secretsRotate, secretsStartup } from "../../src/secrets/startup.js";
 import { instanceCreate } from "../../src/store/instances.js";
 import { startTrust } from "../../src/trust.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { createTestDatabase } from "../helpers/db.js";
 import { plaintextRows } from "../helpers/fixtures.js";
-import { ADMIN_PASSWORD, buildTestApp, call, login } from "../helpers/api.js";
+import { useApiApp } from "../helpers/api-app.js";
+import { ADMIN_PASSWORD, call, login } from "../helpers/api.js";
 
 const SERVER_DIR = path.resolve(import.meta.dirname, "../..");
-let t: TestDatabase;
-beforeAll(async () => {
-  t = await createTestDatabase();
-});
-afterAll(async () => {
-  await t?.close();
-});
+const api = useApiApp();
 
-const stored = async () => await t.db.selectFrom("instance").select(["id", "connection_url"]).orderBy("id").execute();
+const stored = async () => await api.db.selectFrom("instance").select(["id", "connection_url"]).orderBy("id").execute();
 const key64 = (k: Buffer) => k.toString("base64");
 
 describe("secrets at rest", () => {
@@ -60,49 +55,46 @@ describe("secrets at rest", () => {
 
   it("first start seals plaintext rows (idempotent); the API never answers with the secret; a wrong key refuses to start", async () => {
     await instanceCreate(
-      t.db,
+      api.db,
       { id: "legacy", title: "Legacy", connectionUrl: "postgres://app:legacy-pass@db.example:5432/app" },
       plaintextRows,
     );
     const key = generateKey();
     const env = { secretKey: key64(key), secretKeyPrevious: undefined, dataDir: "/nonexistent" };
-    const trust = await startTrust(t.db, env);
+    const trust = await startTrust(api.db, env);
     expect(trust.sealed).toBe(1);
-    expect((await startTrust(t.db, env)).sealed).toBe(0);
+    expect((await startTrust(api.db, env)).sealed).toBe(0);
     const [row] = await stored();
     expect(row!.connection_url).not.toContain("legacy-pass");
     expect(trust.secrets.open(row!.connection_url)).toBe("postgres://app:legacy-pass@db.example:5432/app");
 
-    const app = await buildTestApp(t, { secrets: trust.secrets });
-    try {
-      const admin = await login(app, "admin", ADMIN_PASSWORD);
-      const created = await call(app, admin, {
-        method: "POST",
-        url: "/api/v1/instances",
-        payload: { id: "fresh", title: "F", connectionUrl: "postgres://app:fresh-pass@127.0.0.1:1/app" },
-      });
-      expect(created.statusCode, created.body).toBe(201);
-      const answers = [
-        created,
-        await call(app, admin, { method: "GET", url: "/api/v1/instances" }),
-        await call(app, admin, { method: "GET", url: "/api/v1/audit-log" }),
-      ];
-      const metrics = await app.inject({ method: "GET", url: "/metrics" });
-      for (const res of [...answers, metrics]) {
-        expect(res.body).not.toContain("legacy-pass");
-        expect(res.body).not.toContain("fresh-pass");
-      }
-      expect(answers[1]!.json().instances.map((i: { connectionUrl: string }) => i.connectionUrl)).toEqual([
-        "postgres://app:****@127.0.0.1:1/app",
-        "postgres://app:****@db.example:5432/app",
-      ]);
-    } finally {
-      await app.close();
+    // Its own app: the fixture's seals with the test process's key, this one with the key just started.
+    const app = await api.extraApp({ secrets: trust.secrets });
+    const admin = await login(app, "admin", ADMIN_PASSWORD);
+    const created = await call(app, admin, {
+      method: "POST",
+      url: "/api/v1/instances",
+      payload: { id: "fresh", title: "F", connectionUrl: "postgres://app:fresh-pass@127.0.0.1:1/app" },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const answers = [
+      created,
+      await call(app, admin, { method: "GET", url: "/api/v1/instances" }),
+      await call(app, admin, { method: "GET", url: "/api/v1/audit-log" }),
+    ];
+    const metrics = await app.inject({ method: "GET", url: "/metrics" });
+    for (const res of [...answers, metrics]) {
+      expect(res.body).not.toContain("legacy-pass");
+      expect(res.body).not.toContain("fresh-pass");
     }
+    expect(answers[1]!.json().instances.map((i: { connectionUrl: string }) => i.connectionUrl)).toEqual([
+      "postgres://app:****@127.0.0.1:1/app",
+      "postgres://app:****@db.example:5432/app",
+    ]);
     for (const r of await stored()) expect(SecretBox.keyIdOfValue(r.connection_url)).toBe(trust.secrets.keyId);
 
     const wrong = { ...env, secretKey: key64(generateKey()) };
-    await expect(startTrust(t.db, wrong)).rejects.toThrow(
+    await expect(startTrust(api.db, wrong)).rejects.toThrow(
       /is not the key the stored secrets are sealed with .*Every replica needs the same key/,
     );
   });
