@@ -18,7 +18,7 @@ export interface RunRow {
   attempt: number;
   status: string;
   runAt: Date | null;
-  result: { error?: { message?: string } } | null;
+  result: { error?: { message?: string; code?: string } } | null;
 }
 
 export interface LogRow {

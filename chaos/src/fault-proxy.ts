@@ -15,9 +15,15 @@ import net from "node:net";
  * - **latency**: each chunk is delivered `ms` after it arrived, both directions, order kept.
  *
  * Limit: TCP keepalive probes are answered by the proxy's own kernel, so they cannot notice a black
- * hole here (on a real network they would). Only application-level bounds (query and connect timeouts)
- * detect it. A server whose upstream is down (a restart) makes the proxy reset the client connection.
+ * hole here (on a real network they would). So the proxy does what the replica's kernel would: a severed
+ * connection's client side is reset KEEPALIVE_VERDICT_MS after the black hole began (the executor's
+ * keepalives: 10 s idle, then probes a second apart, ten of them). Its server side stays open, as the
+ * server has no way to know. A server whose upstream is down (a restart) makes the proxy reset the client
+ * connection.
  */
+
+/** When the replica's keepalives would have declared a silent connection dead (executors/target-pools.ts). */
+export const KEEPALIVE_VERDICT_MS = 20_000;
 export type ProxyMode = { kind: "ok" } | { kind: "blackhole" } | { kind: "reset" } | { kind: "latency"; ms: number };
 
 interface Conn {
@@ -63,8 +69,11 @@ export class FaultProxy {
 
   blackhole(): void {
     this.mode = { kind: "blackhole" };
+    this.blackholeAt = Date.now();
     for (const c of this.conns) c.held = true;
   }
+
+  private blackholeAt = 0;
 
   reset(): void {
     this.mode = { kind: "reset" };
@@ -84,6 +93,9 @@ export class FaultProxy {
       if (opts.sever) {
         c.severed = true;
         this.stats.severed++;
+        // What the replica's kernel would do on a real network once its keepalive probes went unanswered.
+        const verdict = setTimeout(() => c.client.resetAndDestroy(), Math.max(0, this.blackholeAt + KEEPALIVE_VERDICT_MS - Date.now()));
+        verdict.unref();
         continue;
       }
       if (c.connect) c.connect();

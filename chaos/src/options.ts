@@ -167,6 +167,9 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
     databases: 6,
     faults: "kill",
     faultGapMs: 4000,
+    // Statements of seconds, so every kill finds runs its victim owns (with sub-second ones a quiet
+    // machine finished the workload before the first kill, and the broken build had nothing to strand).
+    sleepMs: [2000, 4000],
     quiesceTimeoutMs: 30_000,
     replicaEnv: { RUNWAY_LEASE_TTL_MS: "1000000000" },
   },

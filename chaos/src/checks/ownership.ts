@@ -1,6 +1,7 @@
 import type { CheckResult, LogRow } from "../facts.js";
 import { recoveryBoundMs } from "../options.js";
 import { iso, push, type CheckContext } from "./context.js";
+import { faultFreeMs } from "./stuck.js";
 
 /** The replica whose lease the sweeper took away, if this entry is the sweeper's (its `by` and `owner`). */
 function sweptFrom(l: LogRow): string | undefined {
@@ -95,6 +96,7 @@ export function checkRecovery(c: CheckContext): CheckResult {
   const bound = recoveryBoundMs(c.o);
   const times: number[] = [];
   let finishedFirst = 0;
+  const systemWide = c.harness.faults.filter((f) => f.replica === "*");
   for (const f of c.harness.faults) {
     // A frozen replica that holds the sweep lock stops every replica's recovery (chaos/repro/frozen-sweeper.ts).
     const why = f.heldLocks?.length ? ` (the frozen replica held ${f.heldLocks.join(" and ")})` : "";
@@ -112,7 +114,9 @@ export function checkRecovery(c: CheckContext): CheckResult {
         v.push(`${f.kind} of ${f.replica} at ${iso(f.at)}: run ${run.id} never continued elsewhere${why}`);
         continue;
       }
-      const ms = next.at.getTime() - f.at;
+      // Time while a fault stopped every replica (the target path cut, a PostgreSQL restart) does not count:
+      // the sweeper must keep a run whose target it cannot reach to confirm what became of it (issue 10, rule 2).
+      const ms = faultFreeMs(f.at, next.at.getTime(), systemWide, c.harness.healedAt ?? Date.now());
       times.push(ms);
       if (ms > bound) v.push(`${f.kind} of ${f.replica} at ${iso(f.at)}: run ${run.id} continued after ${ms} ms (bound ${bound} ms)${why}`);
     }
