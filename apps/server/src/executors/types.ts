@@ -1,5 +1,4 @@
-import type { TaskType } from "@runway/shared";
-import type { ClaimedRun } from "../store/runs.js";
+import type { ClaimedRun, RunRef } from "../store/runs.js";
 
 export interface ExecContext {
   /** Aborted when a cancel is requested, the lease is lost, or the replica shuts down. */
@@ -32,17 +31,7 @@ export interface Executor {
   execute(run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome>;
 }
 
-/** The run a reconcile is about (a ClaimedRun is one). */
-export interface RunRef {
-  id: string;
-  installationId: string;
-  taskId: string;
-  attempt: number;
-  epoch: number;
-  type: TaskType;
-  connectionUrl: string;
-  database: string;
-}
+export type { RunRef };
 
 export type Reconciled =
   { state: "applied"; attempt: number; appliedAt: Date } | { state: "not_applied" } | { state: "unreachable"; error: string };

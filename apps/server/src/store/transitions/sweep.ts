@@ -11,8 +11,11 @@ import { connectionUrlOf } from "./owner.js";
  * and renewed in the meantime keeps its run.
  */
 
-/** A RUNNING run whose lease expired, with what a TargetReconciler needs. */
-export interface ExpiredRun {
+/**
+ * What a reconciler needs to find a run's sessions and its ledger row on the target (executors/types.ts
+ * TargetReconciler). A ClaimedRun and an ExpiredRun are both one.
+ */
+export interface RunRef {
   id: string;
   installationId: string;
   taskId: string;
@@ -21,6 +24,10 @@ export interface ExpiredRun {
   type: TaskType;
   connectionUrl: string;
   database: string;
+}
+
+/** A RUNNING run whose lease expired, with what a TargetReconciler needs. */
+export interface ExpiredRun extends RunRef {
   owner: string | null;
   rerunnable: boolean;
   cancelRequested: boolean;
