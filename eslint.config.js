@@ -35,6 +35,11 @@ export default tseslint.config(
       "vue/no-unused-properties": "error",
     },
   },
+  {
+    // Node scripts in plain JavaScript (build and start scripts).
+    files: ["**/*.mjs"],
+    languageOptions: { globals: { console: "readonly", process: "readonly", URL: "readonly" } },
+  },
   // Layout belongs to Prettier (`pnpm format`): turns off every rule above that would fight it.
   prettier,
   {

@@ -1,8 +1,8 @@
-import path from "node:path";
 import Fastify, { type FastifyInstance } from "fastify";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type pg from "pg";
-import { REPO_ROOT, type Config } from "./config.js";
+import type { Config } from "./config.js";
+import { DASHBOARD_DIR } from "./paths.js";
 import type { Metrics } from "./metrics.js";
 import type { Listener } from "./db/listener.js";
 import { systemClock, type Clock } from "./scheduler/clock.js";
@@ -103,6 +103,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(opsRoutes, { hide: false });
   await app.register(apiV1, { prefix: "/api/v1" });
-  await app.register(dashboard, { dir: deps.dashboardDir ?? path.join(REPO_ROOT, "apps/dashboard/dist") });
+  await app.register(dashboard, { dir: deps.dashboardDir ?? DASHBOARD_DIR });
   return app;
 }

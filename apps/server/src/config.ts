@@ -1,8 +1,11 @@
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "./paths.js";
+import { ConfigError, readSettings } from "./config/read.js";
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+export { ConfigError } from "./config/read.js";
+
+export { REPO_ROOT } from "./paths.js";
 
 /** Every setting is an environment variable; README.md documents them in one table. */
 export interface Config {
@@ -63,55 +66,77 @@ function trustProxy(raw: string | undefined): boolean | number | string[] {
     .filter((s) => s !== "");
 }
 
-function int(env: NodeJS.ProcessEnv, name: string, fallback: number, min = 0): number {
-  const raw = env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer ≥ ${min}, got "${raw}"`);
-  return n;
-}
-
+/**
+ * The replica's configuration from the environment. Every value is checked against the settings table
+ * (config/settings.ts); all bad values are reported together in one ConfigError.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv): Config {
-  const config = readConfig(env, argv);
+  const given = readSettings(env);
+  const config = readConfig(given, argv);
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
-    throw new Error(
-      `RUNWAY_HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed RUNWAY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`,
-    );
+    throw new ConfigError([
+      {
+        env: "RUNWAY_HEADERS_TIMEOUT_MS",
+        given: String(config.headersTimeoutMs),
+        message: `must not exceed RUNWAY_REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`,
+      },
+    ]);
   }
   return config;
 }
 
-function readConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
-  const noDemo = argv.includes("--no-demo") || env.RUNWAY_DEMO === "0" || env.RUNWAY_DEMO === "false";
+function readConfig(given: Map<string, string>, argv: string[]): Config {
+  const str = (name: string) => given.get(name);
+  const int = (name: string, fallback: number) => (given.has(name) ? Number(given.get(name)) : fallback);
+  const demoFlag = str("RUNWAY_DEMO");
+  const noDemo = argv.includes("--no-demo") || demoFlag === "0" || demoFlag === "false";
   return {
-    databaseUrl: env.DATABASE_URL || undefined,
-    dataDir: path.resolve(env.RUNWAY_DATA_DIR || path.join(REPO_ROOT, ".runway")),
-    embeddedPgPort: int(env, "RUNWAY_PG_PORT", 54329, 1),
-    port: int(env, "PORT", 8080),
-    host: env.HOST || "127.0.0.1",
-    replicaId: env.RUNWAY_REPLICA_ID || `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
-    concurrency: int(env, "RUNWAY_CONCURRENCY", 8, 1),
-    pollIntervalMs: int(env, "RUNWAY_POLL_INTERVAL_MS", 1000, 10),
-    leaseTtlMs: int(env, "RUNWAY_LEASE_TTL_MS", 15000, 100),
-    heartbeatIntervalMs: int(env, "RUNWAY_HEARTBEAT_INTERVAL_MS", 3000, 10),
-    sweepIntervalMs: int(env, "RUNWAY_SWEEP_INTERVAL_MS", 2000, 10),
-    fullPassIntervalMs: int(env, "RUNWAY_FULL_PASS_INTERVAL_MS", 300000, 1000),
-    statementTimeoutMs: int(env, "RUNWAY_STATEMENT_TIMEOUT_MS", 3600000, 0),
-    drainGraceMs: int(env, "RUNWAY_DRAIN_GRACE_MS", 30000, 0),
-    targetRetryMs: int(env, "RUNWAY_TARGET_RETRY_S", 600, 0) * 1000,
+    databaseUrl: str("DATABASE_URL"),
+    dataDir: path.resolve(str("RUNWAY_DATA_DIR") ?? path.join(REPO_ROOT, ".runway")),
+    embeddedPgPort: int("RUNWAY_PG_PORT", 54329),
+    port: int("PORT", 8080),
+    host: str("HOST") ?? "127.0.0.1",
+    replicaId: str("RUNWAY_REPLICA_ID") ?? `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
+    concurrency: int("RUNWAY_CONCURRENCY", 8),
+    pollIntervalMs: int("RUNWAY_POLL_INTERVAL_MS", 1000),
+    leaseTtlMs: int("RUNWAY_LEASE_TTL_MS", 15000),
+    heartbeatIntervalMs: int("RUNWAY_HEARTBEAT_INTERVAL_MS", 3000),
+    sweepIntervalMs: int("RUNWAY_SWEEP_INTERVAL_MS", 2000),
+    fullPassIntervalMs: int("RUNWAY_FULL_PASS_INTERVAL_MS", 300000),
+    statementTimeoutMs: int("RUNWAY_STATEMENT_TIMEOUT_MS", 3600000),
+    drainGraceMs: int("RUNWAY_DRAIN_GRACE_MS", 30000),
+    targetRetryMs: int("RUNWAY_TARGET_RETRY_S", 600) * 1000,
     demo: !noDemo,
-    adminPassword: env.RUNWAY_ADMIN_PASSWORD || undefined,
-    sessionTtlMs: int(env, "RUNWAY_SESSION_TTL_MS", 12 * 3600 * 1000, 60_000),
-    loginRateLimit: int(env, "RUNWAY_LOGIN_RATE_LIMIT", 10, 1),
-    trustProxy: trustProxy(env.RUNWAY_TRUST_PROXY),
-    requestTimeoutMs: int(env, "RUNWAY_REQUEST_TIMEOUT_MS", 30_000, 1000),
-    headersTimeoutMs: int(env, "RUNWAY_HEADERS_TIMEOUT_MS", 10_000, 1000),
-    keepAliveTimeoutMs: int(env, "RUNWAY_KEEP_ALIVE_TIMEOUT_MS", 5_000, 1000),
-    sseMaxPerUser: int(env, "RUNWAY_SSE_MAX_PER_USER", 10, 1),
-    sseMaxStreams: int(env, "RUNWAY_SSE_MAX_STREAMS", 1000, 1),
-    sseRecheckMs: int(env, "RUNWAY_SSE_RECHECK_MS", 30_000, 100),
-    logLevel: env.LOG_LEVEL || "info",
-    secretKey: env.RUNWAY_SECRET_KEY || undefined,
-    secretKeyPrevious: env.RUNWAY_SECRET_KEY_PREVIOUS || undefined,
+    adminPassword: str("RUNWAY_ADMIN_PASSWORD"),
+    sessionTtlMs: int("RUNWAY_SESSION_TTL_MS", 12 * 3600 * 1000),
+    loginRateLimit: int("RUNWAY_LOGIN_RATE_LIMIT", 10),
+    trustProxy: trustProxy(str("RUNWAY_TRUST_PROXY")),
+    requestTimeoutMs: int("RUNWAY_REQUEST_TIMEOUT_MS", 30_000),
+    headersTimeoutMs: int("RUNWAY_HEADERS_TIMEOUT_MS", 10_000),
+    keepAliveTimeoutMs: int("RUNWAY_KEEP_ALIVE_TIMEOUT_MS", 5_000),
+    sseMaxPerUser: int("RUNWAY_SSE_MAX_PER_USER", 10),
+    sseMaxStreams: int("RUNWAY_SSE_MAX_STREAMS", 1000),
+    sseRecheckMs: int("RUNWAY_SSE_RECHECK_MS", 30_000),
+    logLevel: str("LOG_LEVEL") ?? "info",
+    secretKey: str("RUNWAY_SECRET_KEY"),
+    secretKeyPrevious: str("RUNWAY_SECRET_KEY_PREVIOUS"),
   };
+}
+
+const SECRET_FIELDS = ["adminPassword", "secretKey", "secretKeyPrevious"] as const;
+
+/** The configuration as logged at start: every field, secrets masked, the database URL without its password. */
+export function describeConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...config };
+  for (const f of SECRET_FIELDS) if (config[f] !== undefined) out[f] = "********";
+  if (config.databaseUrl) {
+    try {
+      const u = new URL(config.databaseUrl);
+      if (u.password) u.password = "********";
+      out.databaseUrl = u.toString();
+    } catch {
+      out.databaseUrl = "********";
+    }
+  }
+  return out;
 }

@@ -1,8 +1,29 @@
-import { loadConfig } from "./config.js";
-import { startReplica } from "./replica.js";
+import { ConfigError, loadConfig } from "./config.js";
+import { renderHelp } from "./config/read.js";
 
-/** Process entry (`pnpm start`): one replica with the production parts. */
-startReplica(loadConfig()).catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+/** Process entry (`pnpm start`, or `node dist/main.js` when built): one replica with the production parts. */
+function main(): void {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(renderHelp());
+    return;
+  }
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(`runway: invalid configuration (${err.problems.length} problem${err.problems.length === 1 ? "" : "s"}):`);
+    for (const p of err.problems) console.error(`  ${p.env}=${JSON.stringify(p.given)}: ${p.message}`);
+    console.error("Run with --help for every setting.");
+    process.exit(2);
+  }
+  // Imported only now: --help and a bad configuration answer without loading the whole server.
+  import("./replica.js")
+    .then(({ startReplica }) => startReplica(config))
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
+
+main();

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { Config } from "./config.js";
+import { describeConfig, type Config } from "./config.js";
 import { startEmbeddedPostgres, type EmbeddedHandle } from "./db/embedded.js";
 import { Listener } from "./db/listener.js";
 import { migrate } from "./db/migrate.js";
@@ -69,6 +69,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   const listener = new Listener(url, (err) => console.error("listener connection error", err));
   const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener, clock, trust });
   const log = app.log;
+  log.info({ config: describeConfig(config) }, "effective configuration");
   if (trust.sealed > 0) log.info({ sealed: trust.sealed }, "encrypted stored secrets that were still in plaintext");
   if (config.demo) {
     // The demo needs a role of its own on the server (CREATEROLE); without it, Runway starts without the demo.

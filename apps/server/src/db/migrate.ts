@@ -1,10 +1,9 @@
-import path from "node:path";
 import { promises as fs } from "node:fs";
 import { runner } from "node-pg-migrate";
 import pg from "pg";
-import { REPO_ROOT } from "../config.js";
+import { MIGRATIONS_DIR } from "../paths.js";
 
-export const MIGRATIONS_DIR = path.join(REPO_ROOT, "migrations");
+export { MIGRATIONS_DIR };
 const MIGRATIONS_TABLE = "pgmigrations";
 
 /** Applies every numbered SQL file in `migrations/` not yet applied, in order, under node-pg-migrate's lock. */
