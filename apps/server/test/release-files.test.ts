@@ -45,16 +45,40 @@ describe("release file names (Flyway style)", () => {
   });
 
   it("refuses duplicate versions, duplicate names and empty files", () => {
-    expect(() => parseReleaseFiles([{ name: "V1__a.sql", content: "SELECT 1" }, { name: "V1.0__b.sql", content: "SELECT 2" }])).not.toThrow();
-    expect(() => parseReleaseFiles([{ name: "V1__a.sql", content: "SELECT 1" }, { name: "V001__b.sql", content: "SELECT 2" }])).toThrow(/same version/);
-    expect(() => parseReleaseFiles([{ name: "a/V1__a.sql", content: "SELECT 1" }, { name: "b/V1__a.sql", content: "SELECT 1" }])).toThrow(/two files/);
+    expect(() =>
+      parseReleaseFiles([
+        { name: "V1__a.sql", content: "SELECT 1" },
+        { name: "V1.0__b.sql", content: "SELECT 2" },
+      ]),
+    ).not.toThrow();
+    expect(() =>
+      parseReleaseFiles([
+        { name: "V1__a.sql", content: "SELECT 1" },
+        { name: "V001__b.sql", content: "SELECT 2" },
+      ]),
+    ).toThrow(/same version/);
+    expect(() =>
+      parseReleaseFiles([
+        { name: "a/V1__a.sql", content: "SELECT 1" },
+        { name: "b/V1__a.sql", content: "SELECT 1" },
+      ]),
+    ).toThrow(/two files/);
     expect(() => parseReleaseFiles([{ name: "V1__a.sql", content: " \n" }])).toThrow(/empty/);
   });
 
   it("hashes content: any change to a name, type or byte changes the release hash; order does not", () => {
-    const a = parseReleaseFiles([{ name: "V1__a.sql", content: "SELECT 1" }, { name: "V2__b.sql", content: "SELECT 2" }]).files;
-    const b = parseReleaseFiles([{ name: "V2__b.sql", content: "SELECT 2" }, { name: "V1__a.sql", content: "SELECT 1" }]).files;
-    const c = parseReleaseFiles([{ name: "V1__a.sql", content: "SELECT 1 " }, { name: "V2__b.sql", content: "SELECT 2" }]).files;
+    const a = parseReleaseFiles([
+      { name: "V1__a.sql", content: "SELECT 1" },
+      { name: "V2__b.sql", content: "SELECT 2" },
+    ]).files;
+    const b = parseReleaseFiles([
+      { name: "V2__b.sql", content: "SELECT 2" },
+      { name: "V1__a.sql", content: "SELECT 1" },
+    ]).files;
+    const c = parseReleaseFiles([
+      { name: "V1__a.sql", content: "SELECT 1 " },
+      { name: "V2__b.sql", content: "SELECT 2" },
+    ]).files;
     expect(releaseHash(a)).toBe(releaseHash(b));
     expect(releaseHash(a)).not.toBe(releaseHash(c));
     expect(a[0]!.sha256).toBe(sha256("SELECT 1"));

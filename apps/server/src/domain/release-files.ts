@@ -131,6 +131,8 @@ export function parseReleaseFiles(inputs: FileInput[]): { files: ReleaseFile[]; 
 
 /** The release's identity: SHA-256 over every file's name, type and content hash, in name order. */
 export function releaseHash(files: Pick<ReleaseFile, "name" | "type" | "sha256">[]): string {
-  const lines = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((f) => `${f.name}\0${f.type}\0${f.sha256}\n`);
+  const lines = [...files]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((f) => `${f.name}\0${f.type}\0${f.sha256}\n`);
   return sha256(lines.join(""));
 }

@@ -56,9 +56,13 @@ export interface ReleasePlan {
 export function verifyReleaseHash(release: ReleaseWithFiles): void {
   const bad = release.files.find((f) => sha256(f.statement) !== f.sha256);
   if (bad || releaseHash(release.files) !== release.contentHash)
-    throw new StoreError("FAILED_PRECONDITION", `release ${release.id} does not match its content hash${bad ? ` (file ${bad.name})` : ""}`, {
-      reason: "RELEASE_CORRUPT",
-    });
+    throw new StoreError(
+      "FAILED_PRECONDITION",
+      `release ${release.id} does not match its content hash${bad ? ` (file ${bad.name})` : ""}`,
+      {
+        reason: "RELEASE_CORRUPT",
+      },
+    );
 }
 
 interface Resolved {
@@ -82,7 +86,7 @@ async function resolveStages(db: Db, projectId: string, stages: StageInput[]): P
       const targets: Resolved["targets"] = [];
       const add = (instanceId: string, database: string) => {
         const key = `${instanceId}\0${database}`;
-        if (!seen.has(key)) seen.add(key), targets.push({ instanceId, database });
+        if (!seen.has(key)) (seen.add(key), targets.push({ instanceId, database }));
       };
       for (const t of s.targets) {
         if ("group" in t) {
@@ -140,19 +144,29 @@ export async function planRelease(
  * The rollout a plan stands for: per stage, per database, its pending files in order. Refuses a plan with
  * unreadable ledgers (nothing is known there) or nothing to apply; stages with nothing pending are left out.
  */
-export function rolloutFromPlan(release: ReleaseWithFiles, plan: ReleasePlan, p: { projectId: string; title: string; createdBy: string }): NewRollout {
+export function rolloutFromPlan(
+  release: ReleaseWithFiles,
+  plan: ReleasePlan,
+  p: { projectId: string; title: string; createdBy: string },
+): NewRollout {
   const unreadable = plan.stages.flatMap((s) => s.databases.filter((d) => d.error));
   if (unreadable.length > 0)
     throw new StoreError(
       "FAILED_PRECONDITION",
       `the ledger of ${unreadable.length} database(s) could not be read, e.g. ${unreadable[0]!.instanceId}/${unreadable[0]!.database}: ${unreadable[0]!.error}`,
-      { reason: "LEDGER_UNREADABLE", databases: unreadable.slice(0, 20).map((d) => ({ instanceId: d.instanceId, database: d.database, error: d.error })) },
+      {
+        reason: "LEDGER_UNREADABLE",
+        databases: unreadable.slice(0, 20).map((d) => ({ instanceId: d.instanceId, database: d.database, error: d.error })),
+      },
     );
   if (plan.totals.tasks > MAX_RELEASE_ROLLOUT_TASKS)
     throw new StoreError("INVALID_ARGUMENT", `the plan has ${plan.totals.tasks} tasks; at most ${MAX_RELEASE_ROLLOUT_TASKS} per rollout`);
   if (plan.totals.tasks === 0)
-    throw new StoreError("FAILED_PRECONDITION", "every target already has every file of the release: nothing to roll out", { reason: "NOTHING_PENDING" });
+    throw new StoreError("FAILED_PRECONDITION", "every target already has every file of the release: nothing to roll out", {
+      reason: "NOTHING_PENDING",
+    });
   const byName = new Map(release.files.map((f) => [f.name, f]));
+  const versions = taskVersions(release.files);
   return {
     projectId: p.projectId,
     title: p.title,
@@ -164,9 +178,29 @@ export function rolloutFromPlan(release: ReleaseWithFiles, plan: ReleasePlan, p:
         tasks: s.databases.flatMap((d) =>
           d.pending.map((name) => {
             const f = byName.get(name)!;
-            return { type: f.type as TaskType, instanceId: d.instanceId, database: d.database, statement: f.statement, schemaVersion: f.version };
+            return {
+              type: f.type as TaskType,
+              instanceId: d.instanceId,
+              database: d.database,
+              statement: f.statement,
+              schemaVersion: versions.get(name)!,
+            };
           }),
         ),
       })),
   };
+}
+
+/**
+ * The schema version each file's task carries. Unversioned files must run after the release's versioned
+ * ones (a seed needs its table), and the gating orders tasks by version, so they get `<last>.R.<n>`: it
+ * sorts after every version up to the release's last (a non-numeric part sorts after a numeric one) and
+ * keeps them in name order. Pending detection never reads it back for them: an unversioned file is
+ * known by its checksum.
+ */
+export function taskVersions(files: ReleaseWithFiles["files"]): Map<string, string> {
+  const versioned = files.filter((f) => f.version !== null);
+  const last = versioned.length > 0 ? versioned[versioned.length - 1]!.version! : "0";
+  let n = 0;
+  return new Map(files.map((f) => [f.name, f.version ?? `${last}.R.${String(++n).padStart(3, "0")}`]));
 }

@@ -82,7 +82,8 @@ export async function databaseGroupUpdate(db: Db, p: { projectId: string; name: 
 
 export async function databaseGroupDelete(db: Db, p: { projectId: string; name: string }): Promise<void> {
   const res = await db.deleteFrom("database_group").where("project_id", "=", p.projectId).where("name", "=", p.name).executeTakeFirst();
-  if (Number(res.numDeletedRows) === 0) throw new StoreError("NOT_FOUND", `database group "${p.name}" not found in project "${p.projectId}"`);
+  if (Number(res.numDeletedRows) === 0)
+    throw new StoreError("NOT_FOUND", `database group "${p.name}" not found in project "${p.projectId}"`);
 }
 
 export async function databaseGroupList(db: Db, projectId: string): Promise<DatabaseGroup[]> {

@@ -18,7 +18,15 @@ export interface ReleaseWithFiles extends Release {
   files: ReleaseFile[];
 }
 
-type Row = { id: string; project_id: string; title: string; content_hash: string; created_by: string; created_at: Date; file_count: number };
+type Row = {
+  id: string;
+  project_id: string;
+  title: string;
+  content_hash: string;
+  created_by: string;
+  created_at: Date;
+  file_count: number;
+};
 const toRelease = (r: Row): Release => ({
   id: r.id,
   projectId: r.project_id,
@@ -39,7 +47,12 @@ export async function releaseCreate(
   now: Date,
 ): Promise<{ release: Release; created: boolean }> {
   return db.transaction().execute(async (trx) => {
-    const project = await trx.selectFrom("project").select("id").where("id", "=", p.projectId).where("deleted", "=", false).executeTakeFirst();
+    const project = await trx
+      .selectFrom("project")
+      .select("id")
+      .where("id", "=", p.projectId)
+      .where("deleted", "=", false)
+      .executeTakeFirst();
     if (!project) throw new StoreError("NOT_FOUND", `project "${p.projectId}" not found`);
     const row = await trx
       .insertInto("release")
@@ -66,7 +79,9 @@ async function releaseGetIn(db: Db, p: { id?: string; projectId?: string; conten
   let q = db
     .selectFrom("release as r")
     .select(["r.id", "r.project_id", "r.title", "r.content_hash", "r.created_by", "r.created_at"])
-    .select((eb) => eb.selectFrom("release_file as f").whereRef("f.release_id", "=", "r.id").select(eb.fn.countAll<number>().as("n")).as("file_count"));
+    .select((eb) =>
+      eb.selectFrom("release_file as f").whereRef("f.release_id", "=", "r.id").select(eb.fn.countAll<number>().as("n")).as("file_count"),
+    );
   if (p.id !== undefined) q = q.where("r.id", "=", p.id);
   if (p.projectId !== undefined) q = q.where("r.project_id", "=", p.projectId);
   if (p.contentHash !== undefined) q = q.where("r.content_hash", "=", p.contentHash);
@@ -75,14 +90,22 @@ async function releaseGetIn(db: Db, p: { id?: string; projectId?: string; conten
 }
 
 /** A project's releases, newest first (keyset page on id). */
-export async function releaseList(db: Db, p: { projectId: string; limit: number; beforeId?: string }): Promise<{ releases: Release[]; more: boolean }> {
+export async function releaseList(
+  db: Db,
+  p: { projectId: string; limit: number; beforeId?: string },
+): Promise<{ releases: Release[]; more: boolean }> {
   let q = db
     .selectFrom("release as r")
     .select(["r.id", "r.project_id", "r.title", "r.content_hash", "r.created_by", "r.created_at"])
-    .select((eb) => eb.selectFrom("release_file as f").whereRef("f.release_id", "=", "r.id").select(eb.fn.countAll<number>().as("n")).as("file_count"))
+    .select((eb) =>
+      eb.selectFrom("release_file as f").whereRef("f.release_id", "=", "r.id").select(eb.fn.countAll<number>().as("n")).as("file_count"),
+    )
     .where("r.project_id", "=", p.projectId);
   if (p.beforeId !== undefined) q = q.where("r.id", "<", p.beforeId);
-  const rows = await q.orderBy("r.id", "desc").limit(p.limit + 1).execute();
+  const rows = await q
+    .orderBy("r.id", "desc")
+    .limit(p.limit + 1)
+    .execute();
   return { releases: rows.slice(0, p.limit).map((r) => toRelease(r as Row)), more: rows.length > p.limit };
 }
 

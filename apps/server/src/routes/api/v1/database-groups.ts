@@ -67,7 +67,8 @@ const databaseGroupRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> =
       schema: {
         tags: ["instances"],
         summary: "List the instance's databases on the target now (with the instance's credentials)",
-        description: "A failed listing is recorded in `error`; the list stays the previous one. A periodic loop refreshes every instance too.",
+        description:
+          "A failed listing is recorded in `error`; the list stays the previous one. A periodic loop refreshes every instance too.",
         params: InstanceParams,
         response: { 200: InstanceDatabases, ...errorResponses },
       },
@@ -130,7 +131,11 @@ const databaseGroupRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> =
       const { name, instanceId, pattern, includes = [], excludes = [] } = req.body;
       req.audit.target = `project/${req.params.projectId}/database-group/${name}`;
       req.audit.detail = { instanceId, pattern, includes, excludes };
-      const g = await databaseGroupCreate(db, { projectId: req.params.projectId, name, instanceId, pattern, includes, excludes }, clock.now());
+      const g = await databaseGroupCreate(
+        db,
+        { projectId: req.params.projectId, name, instanceId, pattern, includes, excludes },
+        clock.now(),
+      );
       const { resolution } = await withResolution(g);
       return reply.code(201).send(groupOut(g, resolution.databases.length));
     },
@@ -162,7 +167,12 @@ const databaseGroupRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> =
     "/projects/:projectId/database-groups/:name",
     {
       config: { auth: "releaser", audit: "database-group.delete" },
-      schema: { tags: ["database groups"], summary: "Delete a database group", params: DatabaseGroupParams, response: { 204: NoContent, ...errorResponses } },
+      schema: {
+        tags: ["database groups"],
+        summary: "Delete a database group",
+        params: DatabaseGroupParams,
+        response: { 204: NoContent, ...errorResponses },
+      },
     },
     async (req, reply) => {
       req.audit.target = `project/${req.params.projectId}/database-group/${req.params.name}`;

@@ -41,9 +41,13 @@ const UploadQuery = Type.Object(
 /** Releases (uploaded SQL files), their preview against each target's ledger, and rollouts from them. */
 const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async (app, { reader }) => {
   const { db, clock } = app.ctx;
-  await app.register(multipart, { limits: { fileSize: MAX_RELEASE_BYTES, files: MAX_RELEASE_FILES, fields: 10, parts: MAX_RELEASE_FILES + 10 } });
-  app.addContentTypeParser(["application/zip", "application/octet-stream"], { parseAs: "buffer", bodyLimit: MAX_RELEASE_BYTES }, (_req, body, done) =>
-    done(null, body),
+  await app.register(multipart, {
+    limits: { fileSize: MAX_RELEASE_BYTES, files: MAX_RELEASE_FILES, fields: 10, parts: MAX_RELEASE_FILES + 10 },
+  });
+  app.addContentTypeParser(
+    ["application/zip", "application/octet-stream"],
+    { parseAs: "buffer", bodyLimit: MAX_RELEASE_BYTES },
+    (_req, body, done) => done(null, body),
   );
 
   const store = async (req: FastifyRequest, projectId: string, title: string, inputs: FileInput[], expectHash?: string) => {
@@ -57,9 +61,16 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
     if (parsed.files.length === 0) throw invalid("the upload holds no .sql file", { reason: "RELEASE_EMPTY", ignored: parsed.ignored });
     const contentHash = releaseHash(parsed.files);
     if (expectHash && expectHash !== contentHash)
-      throw invalid(`body/contentHash is ${expectHash}, the files hash to ${contentHash}`, { reason: "CONTENT_HASH_MISMATCH", contentHash });
+      throw invalid(`body/contentHash is ${expectHash}, the files hash to ${contentHash}`, {
+        reason: "CONTENT_HASH_MISMATCH",
+        contentHash,
+      });
     req.audit.detail = { title, files: parsed.files.length, contentHash, ignored: parsed.ignored.length };
-    const { release, created } = await releaseCreate(db, { projectId, title, createdBy: req.user!.username, contentHash, files: parsed.files }, clock.now());
+    const { release, created } = await releaseCreate(
+      db,
+      { projectId, title, createdBy: req.user!.username, contentHash, files: parsed.files },
+      clock.now(),
+    );
     req.audit.target = `release/${release.id}`;
     return { release: out(release, { ignored: parsed.ignored }), created };
   };
@@ -68,11 +79,21 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
     "/projects/:projectId/releases",
     {
       config: { auth: "viewer" },
-      schema: { tags, summary: "A project's releases, newest first", params: ProjectParams, querystring: ReleaseListQuery, response: { 200: ReleaseList, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "A project's releases, newest first",
+        params: ProjectParams,
+        querystring: ReleaseListQuery,
+        response: { 200: ReleaseList, ...errorResponses },
+      },
     },
     async (req) => {
       const { pageSize = 50, pageToken } = req.query;
-      const r = await releaseList(db, { projectId: req.params.projectId, limit: pageSize, beforeId: decodePageToken(pageToken) ?? undefined });
+      const r = await releaseList(db, {
+        projectId: req.params.projectId,
+        limit: pageSize,
+        beforeId: decodePageToken(pageToken) ?? undefined,
+      });
       return { releases: r.releases.map((x) => out(x)), nextPageToken: nextToken(r.releases, r.more) };
     },
   );
@@ -159,7 +180,12 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
     "/projects/:projectId/releases/:releaseId",
     {
       config: { auth: "viewer" },
-      schema: { tags, summary: "A release with its files (and their SQL) in apply order", params: Params, response: { 200: Release, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "A release with its files (and their SQL) in apply order",
+        params: Params,
+        response: { 200: Release, ...errorResponses },
+      },
     },
     async (req) => {
       const r = await releaseOf(req.params.projectId, req.params.releaseId);
