@@ -4,7 +4,9 @@ import type { TargetReader } from "../executors/target-reader.js";
 import { resolveGroup } from "../domain/group-resolution.js";
 import { planDatabase } from "../domain/pending.js";
 import { releaseHash, sha256 } from "../domain/release-files.js";
+import type { Clock } from "../scheduler/clock.js";
 import type { Db } from "../store/db.js";
+import { refreshInstanceDatabases } from "./instance-listing.js";
 import { databaseGroupGet } from "../store/database-groups.js";
 import { StoreError } from "../store/errors.js";
 import { instanceDatabasesGet } from "../store/instance-databases.js";
@@ -71,12 +73,24 @@ interface Resolved {
   targets: { instanceId: string; database: string }[];
 }
 
-async function resolveStages(db: Db, projectId: string, stages: StageInput[]): Promise<Resolved[]> {
+/**
+ * Groups resolve against a fresh listing of their instance (one cheap query each), so a tenant database
+ * created a minute ago is in the rollout; when the instance cannot be listed now, the stored list is used.
+ */
+async function resolveStages(deps: PlanDeps, projectId: string, stages: StageInput[]): Promise<Resolved[]> {
+  const { db } = deps;
   if (stages.length > MAX_STAGES) throw new StoreError("INVALID_ARGUMENT", `at most ${MAX_STAGES} stages`);
   const known = new Map<string, Promise<string[]>>();
   const namesOn = (instanceId: string) => {
     let p = known.get(instanceId);
-    if (!p) known.set(instanceId, (p = instanceDatabasesGet(db, instanceId).then((l) => l.databases)));
+    if (!p) {
+      p = (async () => {
+        const inst = await instanceGet(db, instanceId);
+        if (inst) await refreshInstanceDatabases(deps, inst);
+        return (await instanceDatabasesGet(db, instanceId)).databases;
+      })();
+      known.set(instanceId, p);
+    }
     return p;
   };
   return Promise.all(
@@ -103,12 +117,18 @@ async function resolveStages(db: Db, projectId: string, stages: StageInput[]): P
 }
 
 /** Resolves the stages, reads every distinct target's ledger (bounded parallelism) and plans each database. */
+export interface PlanDeps {
+  db: Db;
+  reader: TargetReader;
+  clock: Clock;
+}
+
 export async function planRelease(
-  deps: { db: Db; reader: TargetReader },
+  deps: PlanDeps,
   p: { projectId: string; release: ReleaseWithFiles; stages: StageInput[] },
 ): Promise<ReleasePlan> {
   verifyReleaseHash(p.release);
-  const resolved = await resolveStages(deps.db, p.projectId, p.stages);
+  const resolved = await resolveStages(deps, p.projectId, p.stages);
   const instanceIds = [...new Set(resolved.flatMap((s) => s.targets.map((t) => t.instanceId)))];
   const urls = new Map<string, string>();
   for (const id of instanceIds) {

@@ -211,7 +211,7 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
     async (req) => {
       const release = await releaseOf(req.params.projectId, req.params.releaseId);
       req.audit.target = `release/${release.id}`;
-      const plan = await planRelease({ db, reader }, { projectId: req.params.projectId, release, stages: req.body.stages });
+      const plan = await planRelease({ db, reader, clock }, { projectId: req.params.projectId, release, stages: req.body.stages });
       req.audit.detail = plan.totals;
       return plan;
     },
@@ -236,7 +236,7 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
       const { projectId } = req.params;
       const release = await releaseOf(projectId, req.params.releaseId);
       const title = req.body.title ?? release.title;
-      const plan = await planRelease({ db, reader }, { projectId, release, stages: req.body.stages });
+      const plan = await planRelease({ db, reader, clock }, { projectId, release, stages: req.body.stages });
       req.audit.detail = { title, release: release.id, ...plan.totals };
       const id = await rolloutCreate(db, rolloutFromPlan(release, plan, { projectId, title, createdBy: req.user!.username }), clock.now());
       req.audit.target = `rollout/${id}`;
