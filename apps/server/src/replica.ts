@@ -12,6 +12,7 @@ import type { TargetReconciler } from "./executors/types.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
 import { startTrust } from "./trust.js";
+import { startInstanceLister } from "./scheduler/instance-lister.js";
 
 /**
  * What a replica may be started with instead of the production parts. Only the chaos harness's
@@ -95,6 +96,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   // After the change feed and the schedulers registered their channels: one LISTEN round.
   await listener.start();
   await runtime.start();
+  const lister = startInstanceLister({ db, clock, trust, log });
   await app.listen({ port: config.port, host: config.host });
   log.info({ replicaId: config.replicaId }, `Runway is listening on http://${config.host}:${config.port}`);
   // Harmless (the database's clock decides), but an operator wants to know the host's clock is off.
@@ -108,6 +110,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
       log.info("draining: no new claims; waiting for running tasks");
       await app.close().catch(() => undefined);
       await runtime.drain(config.drainGraceMs);
+      await lister.stop();
       await listener.close();
       await executor.close();
       await db.destroy();

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from "kysely";
+import type { ReleaseTables } from "./schema-releases.js";
 
 /** Kysely table types for migrations/*.sql. Only the store module uses these. */
 type Timestamp = ColumnType<Date, Date | string | undefined, Date | string>;
@@ -153,7 +154,7 @@ export interface LoginFailureTable {
   locked_until: Date | null;
 }
 
-export interface DB {
+export interface DB extends ReleaseTables {
   project: ProjectTable;
   instance: InstanceTable;
   rollout: RolloutTable;

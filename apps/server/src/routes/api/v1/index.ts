@@ -5,6 +5,7 @@ import eventRoutes from "./events.js";
 import instanceRoutes from "./instances.js";
 import projectRoutes from "./projects.js";
 import projectMemberRoutes from "./project-members.js";
+import releaseArea from "./release-area.js";
 import rolloutRoutes from "./rollouts.js";
 import taskRunRoutes from "./task-runs.js";
 import taskRoutes from "./tasks.js";
@@ -37,6 +38,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     taskRoutes,
     taskRunRoutes,
     eventRoutes,
+    releaseArea,
   ]) {
     await app.register(routes);
   }

@@ -1,0 +1,49 @@
+import { versionSortKey } from "@runway/shared";
+import type { ReleaseFile } from "./release-files.js";
+
+/** A row of a target's `runway_ledger` (executors/ledger.ts): what was applied there, and its checksum. */
+export interface LedgerRow {
+  schemaVersion: string | null;
+  checksum: string;
+}
+
+export interface DatabasePlan {
+  /** Files to apply, in order. */
+  pending: ReleaseFile[];
+  /** Files whose exact content the ledger already records. */
+  applied: string[];
+  /** Versioned files whose version the ledger records with other content: flagged, never re-run. */
+  changed: string[];
+}
+
+/**
+ * Pure: which of a release's files a database still needs. A version is applied when the ledger holds it
+ * (versions compare as versions: 1.2 is 1_2); with the same checksum it is simply done, with another it
+ * is a changed file (someone edited an applied migration) and is left out. An unversioned file is pending
+ * until its exact content was applied once.
+ */
+export function planDatabase(files: ReleaseFile[], ledger: LedgerRow[]): DatabasePlan {
+  const byVersion = new Map<string, Set<string>>();
+  const checksums = new Set<string>();
+  for (const row of ledger) {
+    checksums.add(row.checksum);
+    if (row.schemaVersion === null) continue;
+    const key = versionSortKey(row.schemaVersion);
+    let set = byVersion.get(key);
+    if (!set) byVersion.set(key, (set = new Set()));
+    set.add(row.checksum);
+  }
+  const plan: DatabasePlan = { pending: [], applied: [], changed: [] };
+  for (const f of files) {
+    if (f.version === null) {
+      if (checksums.has(f.sha256)) plan.applied.push(f.name);
+      else plan.pending.push(f);
+      continue;
+    }
+    const seen = byVersion.get(versionSortKey(f.version));
+    if (!seen) plan.pending.push(f);
+    else if (seen.has(f.sha256)) plan.applied.push(f.name);
+    else plan.changed.push(f.name);
+  }
+  return plan;
+}

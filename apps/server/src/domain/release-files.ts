@@ -1,0 +1,138 @@
+import { createHash } from "node:crypto";
+import { SCHEMA_VERSION_PATTERN, TaskType, compareVersions } from "@runway/shared";
+
+/**
+ * Release files, as Flyway names them: `V<version>__<description>.sql` is a versioned change (version
+ * parts separated by "_" or "."); `R__<description>.sql` or any other `*.sql` is an unversioned change,
+ * applied once per distinct content. Pure: no I/O.
+ */
+
+export interface FileInput {
+  /** Path as uploaded; only its last segment counts. */
+  name: string;
+  content: string;
+  /** Overrides the header comment: the task type of this file. */
+  type?: TaskType;
+}
+
+export interface ReleaseFile {
+  name: string;
+  version: string | null;
+  description: string;
+  type: TaskType;
+  /** Applied as is: the target ledger's checksum is the SHA-256 of exactly this text. */
+  statement: string;
+  sha256: string;
+}
+
+export class ReleaseFileError extends Error {
+  constructor(
+    message: string,
+    readonly file?: string,
+  ) {
+    super(message);
+    this.name = "ReleaseFileError";
+  }
+}
+
+const VERSIONED = /^V([0-9A-Za-z][0-9A-Za-z._]*?)__(.+)\.sql$/;
+const REPEATABLE = /^R__(.+)\.sql$/;
+/** `-- runway:type=data` (or `schema`, `sdl`) in the comment lines that open a file. */
+const HEADER_TYPE = /^--\s*runway:\s*(?:type\s*=\s*)?([a-z_]+)\s*$/i;
+
+const TYPE_WORDS: Record<string, TaskType> = {
+  schema: TaskType.DATABASE_SCHEMA_UPDATE,
+  data: TaskType.DATABASE_DATA_UPDATE,
+  sdl: TaskType.DATABASE_SDL,
+  database_schema_update: TaskType.DATABASE_SCHEMA_UPDATE,
+  database_data_update: TaskType.DATABASE_DATA_UPDATE,
+  database_sdl: TaskType.DATABASE_SDL,
+};
+
+export const baseName = (path: string): string => path.split(/[\\/]/).pop() ?? path;
+
+export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+/** What a file name says: null for a file that is not SQL (a README in the folder is not a change). */
+export function parseFileName(path: string): { version: string | null; description: string } | null {
+  const name = baseName(path);
+  const v = VERSIONED.exec(name);
+  if (v) {
+    // Flyway writes V1_2 for 1.2; the dotted form is what people read.
+    const version = v[1]!.replace(/_/g, ".");
+    if (!SCHEMA_VERSION_PATTERN.test(version)) throw new ReleaseFileError(`${name}: version "${version}" is not a valid version`, name);
+    return { version, description: v[2]!.replace(/_/g, " ") };
+  }
+  const r = REPEATABLE.exec(name);
+  if (r) return { version: null, description: r[1]!.replace(/_/g, " ") };
+  if (name.toLowerCase().endsWith(".sql") && name.length > 4) return { version: null, description: name.slice(0, -4).replace(/_/g, " ") };
+  return null;
+}
+
+/** The type a file's opening comments declare, if any. */
+export function headerType(content: string): TaskType | null {
+  for (const raw of content.split("\n")) {
+    const line = raw.trim();
+    if (line === "") continue;
+    if (!line.startsWith("--")) return null;
+    const m = HEADER_TYPE.exec(line);
+    if (m) {
+      const t = TYPE_WORDS[m[1]!.toLowerCase()];
+      if (!t) throw new ReleaseFileError(`unknown runway:type "${m[1]}" (schema, data or sdl)`);
+      return t;
+    }
+  }
+  return null;
+}
+
+/** Versioned files by version, then unversioned ones by name (as Flyway applies repeatables last). */
+export function compareFiles(a: ReleaseFile, b: ReleaseFile): number {
+  if (a.version !== null && b.version !== null) return compareVersions(a.version, b.version);
+  if (a.version !== null || b.version !== null) return a.version !== null ? -1 : 1;
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/**
+ * Parses an upload into release files: non-SQL files are left out (returned as `ignored`); a blank
+ * file, two files with one name or two with one version refuse the whole release.
+ */
+export function parseReleaseFiles(inputs: FileInput[]): { files: ReleaseFile[]; ignored: string[] } {
+  const files: ReleaseFile[] = [];
+  const ignored: string[] = [];
+  const names = new Set<string>();
+  const versions = new Map<string, string>();
+  for (const input of inputs) {
+    const name = baseName(input.name);
+    const parsed = parseFileName(name);
+    if (!parsed) {
+      ignored.push(input.name);
+      continue;
+    }
+    if (names.has(name)) throw new ReleaseFileError(`two files are named ${name}`, name);
+    names.add(name);
+    if (input.content.trim() === "") throw new ReleaseFileError(`${name} is empty`, name);
+    if (input.content.includes("\u0000")) throw new ReleaseFileError(`${name} contains a NUL byte (not text)`, name);
+    if (parsed.version !== null) {
+      const other = [...versions].find(([v]) => compareVersions(v, parsed.version!) === 0);
+      if (other) throw new ReleaseFileError(`${name} and ${other[1]} have the same version ${parsed.version}`, name);
+      versions.set(parsed.version, name);
+    }
+    let type: TaskType;
+    try {
+      type = input.type ?? headerType(input.content) ?? TaskType.DATABASE_SCHEMA_UPDATE;
+    } catch (e) {
+      throw new ReleaseFileError(`${name}: ${(e as Error).message}`, name);
+    }
+    if (type === TaskType.DATABASE_CREATE) throw new ReleaseFileError(`${name}: a release file cannot create a database`, name);
+    files.push({ name, ...parsed, type, statement: input.content, sha256: sha256(input.content) });
+  }
+  return { files: files.sort(compareFiles), ignored };
+}
+
+/** The release's identity: SHA-256 over every file's name, type and content hash, in name order. */
+export function releaseHash(files: Pick<ReleaseFile, "name" | "type" | "sha256">[]): string {
+  const lines = [...files]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((f) => `${f.name}\0${f.type}\0${f.sha256}\n`);
+  return sha256(lines.join(""));
+}

@@ -1,0 +1,57 @@
+import { TargetReader } from "../executors/target-reader.js";
+import type { TargetGuard } from "../executors/target-guard.js";
+import type { SecretBox } from "../secrets/secret-box.js";
+import { refreshInstanceDatabases } from "../releases/instance-listing.js";
+import type { Db } from "../store/db.js";
+import { instancesDueForListing } from "../store/instance-databases.js";
+import type { Clock } from "./clock.js";
+import { Loop } from "./loop.js";
+
+/** Instances listed per batch; the loop goes on while a full batch comes back. */
+const BATCH = 20;
+
+/**
+ * Keeps every instance's database list fresh: lists those not attempted for `everyMs`. Idempotent and
+ * compare-and-set on the listing time, so every replica may run it; a failed listing is recorded and
+ * retried on the next round, not in a tight loop.
+ */
+export class InstanceLister {
+  constructor(private readonly deps: { db: Db; reader: TargetReader; clock: Clock; everyMs: number }) {}
+
+  async runOnce(): Promise<number> {
+    let listed = 0;
+    for (;;) {
+      const due = await instancesDueForListing(this.deps.db, { now: this.deps.clock.now(), olderThanMs: this.deps.everyMs, limit: BATCH });
+      for (const instance of due) await refreshInstanceDatabases(this.deps, instance);
+      listed += due.length;
+      if (due.length < BATCH) return listed;
+    }
+  }
+}
+
+/** How often every instance's database list is read again. */
+export const INSTANCE_LISTING_INTERVAL_MS = 5 * 60_000;
+
+/** A replica's listing loop with its own target reader (replica.ts). */
+export function startInstanceLister(d: {
+  db: Db;
+  clock: Clock;
+  trust: { guard: TargetGuard; secrets: SecretBox };
+  log: { error: (o: object, msg?: string) => void };
+}): { stop(): Promise<void> } {
+  const reader = new TargetReader({ guard: d.trust.guard, secrets: d.trust.secrets, concurrency: 4 });
+  const lister = new InstanceLister({ db: d.db, reader, clock: d.clock, everyMs: INSTANCE_LISTING_INTERVAL_MS });
+  // Checks for due instances every minute; each is listed at most every INSTANCE_LISTING_INTERVAL_MS.
+  const loop = new Loop("instance-databases", () => lister.runOnce(), {
+    intervalMs: 60_000,
+    clock: d.clock,
+    onError: (name, err) => d.log.error({ err, loop: name }, `${name} loop failed`),
+  });
+  loop.start();
+  return {
+    stop: async () => {
+      await loop.stop();
+      await reader.close();
+    },
+  };
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from "vitest";
+import { TaskType } from "@runway/shared";
+import { headerType, parseFileName, parseReleaseFiles, releaseHash, sha256 } from "../src/domain/release-files.js";
+import { resolveGroup } from "../src/domain/group-resolution.js";
+import { planDatabase } from "../src/domain/pending.js";
+
+describe("release file names (Flyway style)", () => {
+  it("reads versions and descriptions", () => {
+    expect(parseFileName("V0001__create_orders.sql")).toEqual({ version: "0001", description: "create orders" });
+    expect(parseFileName("migrations/sub/V1_2__add_x.sql")).toEqual({ version: "1.2", description: "add x" });
+    expect(parseFileName("V2.10.1__big.sql")).toEqual({ version: "2.10.1", description: "big" });
+    expect(parseFileName("R__refresh_views.sql")).toEqual({ version: null, description: "refresh views" });
+    expect(parseFileName("seed_data.sql")).toEqual({ version: null, description: "seed data" });
+    expect(parseFileName("README.md")).toBeNull();
+    expect(parseFileName("V1__x.txt")).toBeNull();
+  });
+
+  it("takes the type from the header comment, or the request", () => {
+    expect(headerType("-- runway:type=data\nUPDATE t SET x = 1")).toBe(TaskType.DATABASE_DATA_UPDATE);
+    expect(headerType("-- backfill\n-- runway: data\nUPDATE t SET x = 1")).toBe(TaskType.DATABASE_DATA_UPDATE);
+    expect(headerType("CREATE TABLE t (id int);\n-- runway:type=data")).toBeNull();
+    expect(() => headerType("-- runway:type=nonsense\nSELECT 1")).toThrow(/unknown runway:type/);
+    const { files } = parseReleaseFiles([
+      { name: "R__a.sql", content: "-- runway:type=data\nUPDATE t SET x = 1" },
+      { name: "b.sql", content: "UPDATE t SET x = 2", type: TaskType.DATABASE_DATA_UPDATE },
+      { name: "V1__c.sql", content: "CREATE TABLE c ()" },
+    ]);
+    expect(files.map((f) => [f.name, f.type])).toEqual([
+      ["V1__c.sql", TaskType.DATABASE_SCHEMA_UPDATE],
+      ["R__a.sql", TaskType.DATABASE_DATA_UPDATE],
+      ["b.sql", TaskType.DATABASE_DATA_UPDATE],
+    ]);
+  });
+
+  it("orders versioned files by version, unversioned after them, and leaves non-SQL files out", () => {
+    const { files, ignored } = parseReleaseFiles([
+      { name: "V10__j.sql", content: "SELECT 10" },
+      { name: "V2__b.sql", content: "SELECT 2" },
+      { name: "notes.txt", content: "hi" },
+      { name: "R__z.sql", content: "SELECT 'z'" },
+      { name: "V1_5__a.sql", content: "SELECT 1.5" },
+    ]);
+    expect(files.map((f) => f.name)).toEqual(["V1_5__a.sql", "V2__b.sql", "V10__j.sql", "R__z.sql"]);
+    expect(ignored).toEqual(["notes.txt"]);
+  });
+
+  it("refuses duplicate versions, duplicate names and empty files", () => {
+    expect(() =>
+      parseReleaseFiles([
+        { name: "V1__a.sql", content: "SELECT 1" },
+        { name: "V1.0__b.sql", content: "SELECT 2" },
+      ]),
+    ).not.toThrow();
+    expect(() =>
+      parseReleaseFiles([
+        { name: "V1__a.sql", content: "SELECT 1" },
+        { name: "V001__b.sql", content: "SELECT 2" },
+      ]),
+    ).toThrow(/same version/);
+    expect(() =>
+      parseReleaseFiles([
+        { name: "a/V1__a.sql", content: "SELECT 1" },
+        { name: "b/V1__a.sql", content: "SELECT 1" },
+      ]),
+    ).toThrow(/two files/);
+    expect(() => parseReleaseFiles([{ name: "V1__a.sql", content: " \n" }])).toThrow(/empty/);
+  });
+
+  it("hashes content: any change to a name, type or byte changes the release hash; order does not", () => {
+    const a = parseReleaseFiles([
+      { name: "V1__a.sql", content: "SELECT 1" },
+      { name: "V2__b.sql", content: "SELECT 2" },
+    ]).files;
+    const b = parseReleaseFiles([
+      { name: "V2__b.sql", content: "SELECT 2" },
+      { name: "V1__a.sql", content: "SELECT 1" },
+    ]).files;
+    const c = parseReleaseFiles([
+      { name: "V1__a.sql", content: "SELECT 1 " },
+      { name: "V2__b.sql", content: "SELECT 2" },
+    ]).files;
+    expect(releaseHash(a)).toBe(releaseHash(b));
+    expect(releaseHash(a)).not.toBe(releaseHash(c));
+    expect(a[0]!.sha256).toBe(sha256("SELECT 1"));
+  });
+});
+
+describe("group resolution", () => {
+  const known = ["tenant_a", "tenant_b", "tenant_demo", "shop", "Tenant_c", "tenant_x1"];
+  it("matches the glob over whole names, adds includes, removes excludes", () => {
+    expect(resolveGroup({ pattern: "tenant_*", includes: ["shop", "gone"], excludes: ["tenant_demo"] }, known)).toEqual({
+      databases: ["shop", "tenant_a", "tenant_b", "tenant_x1"],
+      missing: ["gone"],
+    });
+    expect(resolveGroup({ pattern: "tenant_?", includes: [], excludes: [] }, known).databases).toEqual(["tenant_a", "tenant_b"]);
+    expect(resolveGroup({ pattern: "tenant_{a,x1}", includes: [], excludes: [] }, known).databases).toEqual(["tenant_a", "tenant_x1"]);
+    expect(resolveGroup({ pattern: null, includes: ["shop"], excludes: [] }, known).databases).toEqual(["shop"]);
+    expect(resolveGroup({ pattern: "tenant", includes: [], excludes: [] }, known).databases).toEqual([]);
+  });
+});
+
+describe("pending versions (pure)", () => {
+  const { files } = parseReleaseFiles([
+    { name: "V1__a.sql", content: "SELECT 1" },
+    { name: "V1_1__b.sql", content: "SELECT 11" },
+    { name: "V2__c.sql", content: "SELECT 2" },
+    { name: "R__d.sql", content: "SELECT 'd'" },
+  ]);
+  it("plans what the ledger lacks and flags a version applied with other content", () => {
+    const plan = planDatabase(files, [
+      { schemaVersion: "1", checksum: sha256("SELECT 1") },
+      { schemaVersion: "1_1", checksum: sha256("SELECT 11 -- edited later") },
+      { schemaVersion: null, checksum: sha256("SELECT 'd'") },
+    ]);
+    expect(plan.pending.map((f) => f.name)).toEqual(["V2__c.sql"]);
+    expect(plan.applied).toEqual(["V1__a.sql", "R__d.sql"]);
+    expect(plan.changed).toEqual(["V1_1__b.sql"]);
+  });
+  it("plans everything on a database without a ledger", () => {
+    expect(planDatabase(files, []).pending).toHaveLength(4);
+  });
+});

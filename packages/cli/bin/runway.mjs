@@ -1,0 +1,7 @@
+#!/usr/bin/env node
+// The CLI is TypeScript run by tsx, like the server: no build step in the workspace.
+import { register } from "tsx/esm/api";
+
+register();
+const { main } = await import("../src/main.ts");
+process.exitCode = await main(process.argv);

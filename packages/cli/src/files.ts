@@ -1,0 +1,19 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import path from "node:path";
+
+/** Every file under `dir` (recursively), with its path relative to it; the server decides which are SQL. */
+export async function readFolder(dir: string): Promise<{ name: string; content: string }[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => e.isFile() && e.name.toLowerCase().endsWith(".sql"));
+  const out = await Promise.all(
+    files.map(async (e) => {
+      const full = path.join(e.parentPath, e.name);
+      return { name: path.relative(dir, full), content: await readFile(full, "utf8") };
+    }),
+  );
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export async function isDirectory(p: string): Promise<boolean> {
+  return (await stat(p)).isDirectory();
+}

@@ -1,0 +1,147 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Api } from "../../../e2e/common/api.js";
+import { ADMIN_PASSWORD, REPO_ROOT, startServer, type RunningServer } from "../../../e2e/common/server.js";
+import { prepareTarget } from "../../../e2e/common/target.js";
+import { parseStages } from "../src/stages.js";
+import { verdict } from "../src/watch.js";
+
+/**
+ * The `runway` bin as a CI job runs it, against a real server (its own embedded PostgreSQL): create a
+ * rollout from a folder onto a database and a group of tenant databases, run it, watch it to its exit code.
+ */
+const BIN = path.join(path.dirname(fileURLToPath(import.meta.url)), "../bin/runway.mjs");
+const pg = createRequire(path.join(REPO_ROOT, "apps/server/package.json"))("pg") as {
+  Client: new (o: { connectionString: string }) => { connect(): Promise<void>; query(sql: string): Promise<unknown>; end(): Promise<void> };
+};
+
+let server: RunningServer;
+let token = "";
+let dir = "";
+const project = "cli";
+
+function runway(args: string[], timeoutMs = 150_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, RUNWAY_URL: server.url, RUNWAY_TOKEN: token },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (b: Buffer) => (stdout += b));
+    child.stderr.on("data", (b: Buffer) => (stderr += b));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`runway ${args.join(" ")} still running after ${timeoutMs} ms:\n${stderr}`));
+    }, timeoutMs);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const folder = (name: string, files: Record<string, string>) => {
+  const d = path.join(dir, name);
+  mkdirSync(path.join(d, "nested"), { recursive: true });
+  for (const [f, c] of Object.entries(files)) writeFileSync(path.join(d, f), c);
+  return d;
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), "runway-cli-"));
+  server = await startServer();
+  const targetUrl = await prepareTarget(server.pgUrl);
+  const su = new pg.Client({ connectionString: server.pgUrl });
+  await su.connect();
+  try {
+    for (const t of ["cli_t_1", "cli_t_2"]) await su.query(`CREATE DATABASE ${t} OWNER e2e_target`);
+  } finally {
+    await su.end();
+  }
+  const admin = await Api.signIn(server.url, "admin", ADMIN_PASSWORD);
+  await admin.createInstance("local", targetUrl);
+  await admin.createProject(project, 0);
+  await admin.call("POST", `/projects/${project}/database-groups`, { name: "tenants", instanceId: "local", pattern: "cli_t_*" });
+  token = (await admin.call<{ token: string }>("POST", "/tokens", { name: "ci" })).token;
+});
+afterAll(async () => {
+  await server?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("runway CLI", () => {
+  it("parses stages and decides the watch verdict", () => {
+    expect(parseStages(["staging=local/e2e_target", "prod=tenants,local/x", "prod=more"])).toEqual([
+      { environment: "staging", targets: [{ instanceId: "local", database: "e2e_target" }] },
+      { environment: "prod", targets: [{ group: "tenants" }, { instanceId: "local", database: "x" }, { group: "more" }] },
+    ]);
+    const c = { NOT_STARTED: 0, PENDING: 0, AVAILABLE: 0, RUNNING: 0, DONE: 2, FAILED: 0, CANCELED: 0, SKIPPED: 1 };
+    expect(verdict(c)).toBe("succeeded");
+    expect(verdict({ ...c, RUNNING: 1 })).toBeNull();
+    expect(verdict({ ...c, FAILED: 1, RUNNING: 1 })).toBeNull();
+    expect(verdict({ ...c, FAILED: 1, NOT_STARTED: 3 })).toBe("failed");
+    expect(verdict({ ...c, NOT_STARTED: 3 })).toBeNull();
+  });
+
+  it("--help on every command; usage errors exit 2", async () => {
+    for (const args of [
+      ["--help"],
+      ["rollout", "--help"],
+      ["rollout", "create", "--help"],
+      ["rollout", "run", "--help"],
+      ["rollout", "watch", "--help"],
+    ]) {
+      const r = await runway(args);
+      expect(r.code, args.join(" ")).toBe(0);
+      expect(r.stdout).toContain("Usage: runway");
+    }
+    expect((await runway(["rollout", "create", "./x"])).code).toBe(2);
+  });
+
+  it("create → run → watch exits 0 when every task is DONE; the same folder again has nothing pending", async () => {
+    const src = folder("ok", {
+      "V1__create_items.sql": "CREATE TABLE items (id bigint PRIMARY KEY)",
+      "nested/V2__add_name.sql": "ALTER TABLE items ADD COLUMN name text",
+      "README.md": "ignored",
+    });
+    const stages = ["--stage", "staging=local/e2e_target", "--stage", "prod=tenants"];
+    const created = await runway(["rollout", "create", "--project", project, ...stages, src]);
+    expect(created.code, created.stderr).toBe(0);
+    const id = created.stdout.trim();
+    expect(id).toMatch(/^\d+$/);
+    expect(created.stderr).toContain("prod: 2 database(s), 4 task(s)");
+
+    const run = await runway(["rollout", "run", id]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toContain("6 task(s) started");
+
+    const watched = await runway(["rollout", "watch", id, "--timeout", "120"]);
+    expect(watched.code, watched.stderr).toBe(0);
+    expect(watched.stderr).toContain("every task DONE or SKIPPED");
+
+    const again = await runway(["--json", "rollout", "create", "--project", project, ...stages, src]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ rollout: null, plan: { totals: { tasks: 0, applied: 6 } } });
+  });
+
+  it("watch exits 1 when a task fails", async () => {
+    const src = folder("bad", {
+      "V1__create_items.sql": "CREATE TABLE items (id bigint PRIMARY KEY)",
+      "V2__add_name.sql": "ALTER TABLE items ADD COLUMN name text",
+      "V3__boom.sql": "SELECT 1 / 0",
+    });
+    const created = await runway(["--json", "rollout", "create", "--project", project, "--stage", "prod=tenants", src]);
+    expect(created.code, created.stderr).toBe(0);
+    const id = JSON.parse(created.stdout).rollout.id as string;
+    expect((await runway(["rollout", "run", id])).code).toBe(0);
+    const watched = await runway(["rollout", "watch", id, "--timeout", "120"]);
+    expect(watched.code, watched.stderr).toBe(1);
+    expect(watched.stderr).toContain("2 failed");
+  });
+});
