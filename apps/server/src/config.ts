@@ -50,6 +50,8 @@ export interface Config {
   /** How often an open SSE stream's credential is checked again (it is also checked at once on sign-out, disable, role change, revoke). */
   sseRecheckMs: number;
   logLevel: string;
+  /** RUNWAY_PUBLIC_URL: the dashboard's address as people reach it; webhook messages link to it. */
+  publicUrl: string | null;
 }
 
 /** RUNWAY_TRUST_PROXY: "true", a hop count ("1": the nearest proxy), or a comma-separated list of addresses/CIDRs. */
@@ -111,6 +113,7 @@ function readConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
     sseMaxStreams: int(env, "RUNWAY_SSE_MAX_STREAMS", 1000, 1),
     sseRecheckMs: int(env, "RUNWAY_SSE_RECHECK_MS", 30_000, 100),
     logLevel: env.LOG_LEVEL || "info",
+    publicUrl: env.RUNWAY_PUBLIC_URL || null,
     secretKey: env.RUNWAY_SECRET_KEY || undefined,
     secretKeyPrevious: env.RUNWAY_SECRET_KEY_PREVIOUS || undefined,
   };

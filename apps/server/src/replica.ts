@@ -86,6 +86,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     listener,
     metrics,
     log,
+    webhooks: { secrets: trust.secrets, publicUrl: config.publicUrl },
     strategies: {
       ...(overrides.passLock ? { passLock: overrides.passLock } : {}),
       ...(overrides.ownership ? { ownership: overrides.ownership } : {}),
