@@ -52,6 +52,10 @@ export interface Config {
   logLevel: string;
   /** RUNWAY_PUBLIC_URL: the dashboard's address as people reach it; webhook messages link to it. */
   publicUrl: string | null;
+  /** Webhook delivery: one attempt's bound, and the retry backoff (base, doubling, capped). */
+  webhookTimeoutMs: number;
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
 }
 
 /** RUNWAY_TRUST_PROXY: "true", a hop count ("1": the nearest proxy), or a comma-separated list of addresses/CIDRs. */
@@ -114,6 +118,9 @@ function readConfig(env: NodeJS.ProcessEnv, argv: string[]): Config {
     sseRecheckMs: int(env, "RUNWAY_SSE_RECHECK_MS", 30_000, 100),
     logLevel: env.LOG_LEVEL || "info",
     publicUrl: env.RUNWAY_PUBLIC_URL || null,
+    webhookTimeoutMs: int(env, "RUNWAY_WEBHOOK_TIMEOUT_MS", 10_000, 100),
+    webhookRetryBaseMs: int(env, "RUNWAY_WEBHOOK_RETRY_BASE_MS", 10_000, 10),
+    webhookRetryMaxMs: int(env, "RUNWAY_WEBHOOK_RETRY_MAX_MS", 3_600_000, 10),
     secretKey: env.RUNWAY_SECRET_KEY || undefined,
     secretKeyPrevious: env.RUNWAY_SECRET_KEY_PREVIOUS || undefined,
   };

@@ -12,6 +12,7 @@ import type { TargetReconciler } from "./executors/types.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
 import { startTrust } from "./trust.js";
+import { deliveryBackoffMs } from "./domain/webhooks.js";
 
 /**
  * What a replica may be started with instead of the production parts. Only the chaos harness's
@@ -86,7 +87,12 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     listener,
     metrics,
     log,
-    webhooks: { secrets: trust.secrets, publicUrl: config.publicUrl },
+    webhooks: {
+      secrets: trust.secrets,
+      publicUrl: config.publicUrl,
+      timeoutMs: config.webhookTimeoutMs,
+      backoffMs: (n) => deliveryBackoffMs(n, config.webhookRetryBaseMs, config.webhookRetryMaxMs),
+    },
     strategies: {
       ...(overrides.passLock ? { passLock: overrides.passLock } : {}),
       ...(overrides.ownership ? { ownership: overrides.ownership } : {}),

@@ -144,9 +144,9 @@ export function verifySignature(p: {
     });
 }
 
-/** Failed deliveries are tried again after 10 s, doubling, at most an hour apart… */
-export function deliveryBackoffMs(attempts: number): number {
-  return Math.min(10_000 * 2 ** Math.max(0, attempts - 1), 3_600_000);
+/** Failed deliveries are tried again after 10 s (`baseMs`), doubling, at most an hour (`maxMs`) apart… */
+export function deliveryBackoffMs(attempts: number, baseMs = 10_000, maxMs = 3_600_000): number {
+  return Math.min(baseMs * 2 ** Math.min(30, Math.max(0, attempts - 1)), maxMs);
 }
 
 /** …until 24 h after the event was recorded; then the delivery gives up. */

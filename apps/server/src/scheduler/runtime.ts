@@ -13,7 +13,7 @@ import { PendingScheduler, type PassResult } from "./pending-scheduler.js";
 import { ReplicaPruner } from "./replica-pruner.js";
 import { RunningScheduler } from "./running-scheduler.js";
 import { Sweeper } from "./sweeper.js";
-import { WebhookDelivery, type Opener } from "./webhook-delivery.js";
+import { WebhookDelivery, type WebhookDeliveryDeps } from "./webhook-delivery.js";
 
 /** The settings the loops read. */
 export type RuntimeConfig = Pick<
@@ -50,7 +50,7 @@ export interface RuntimeDeps {
   log: { info: (o: object, msg?: string) => void; error: (o: object, msg?: string) => void };
   strategies?: RuntimeStrategies;
   /** Webhook delivery (a replica always has it; scheduler tests may leave it out). */
-  webhooks?: { secrets: Opener; publicUrl: string | null };
+  webhooks?: Pick<WebhookDeliveryDeps, "secrets" | "publicUrl" | "timeoutMs" | "backoffMs">;
   /** Test signal: called after every pending pass this replica ran. */
   onPass?: (r: PassResult) => void;
 }
