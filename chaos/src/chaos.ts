@@ -21,6 +21,7 @@ import { summarizeHarness, summarizeWorkload, type Report } from "./report.js";
 import { Rng } from "./rng.js";
 import { readTargets, setupTargets } from "./targets.js";
 import { planWorkload } from "./workload.js";
+import { FlakyReceiver, readWebhookFacts, settleDeliveries } from "./webhooks.js";
 
 const ADMIN_PASSWORD = "chaos-admin-password";
 
@@ -67,6 +68,8 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
   let control: pg.Pool | undefined;
   let replicas: ReplicaSet | undefined;
   const proxies: FaultProxy[] = [];
+  // Its own random stream (fork 2): how often it fails does not shift the workload or the fault plan.
+  const receiver = new FlakyReceiver(rng.fork(2));
   const emergency = () => replicas?.killAllNow();
   const onSignal = (sig: NodeJS.Signals) => {
     emergency();
@@ -123,6 +126,10 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
       RUNWAY_DRAIN_GRACE_MS: "2000",
       RUNWAY_LOGIN_RATE_LIMIT: "1000",
       RUNWAY_TARGET_RETRY_S: String(o.targetRetryS),
+      // Webhook retries within the run's time: 200 ms doubling to 2 s (the receiver fails half the requests).
+      RUNWAY_WEBHOOK_TIMEOUT_MS: "2000",
+      RUNWAY_WEBHOOK_RETRY_BASE_MS: "200",
+      RUNWAY_WEBHOOK_RETRY_MAX_MS: "2000",
       ...o.replicaEnv,
       RUNWAY_SECRET_KEY: randomBytes(32).toString("base64"),
     };
@@ -138,7 +145,9 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     const api = new Api(replicas);
     await api.signIn(ADMIN_PASSWORD);
     const s = await createWorkload(api, w, proxied ? viaPort(targetRoleUrl, targetProxy.port) : targetRoleUrl);
-    say(`workload created through the API`);
+    await receiver.listen();
+    await receiver.subscribe(api, w);
+    say(`workload created through the API; every project has a webhook to a receiver that fails half the requests`);
 
     const tStart = Date.now();
     const endAt = tStart + o.durationS * 1000;
@@ -187,6 +196,10 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
         ? "quiescent; stopping replicas, checking invariants"
         : `not quiescent (runs left that can never move, or ${o.quiesceTimeoutMs} ms passed); stopping replicas, checking anyway`,
     );
+    const tSettle = Date.now();
+    const settled = await settleDeliveries(control, 30_000);
+    timings.webhooksMs = Date.now() - tSettle;
+    say(`${settled ? "every webhook delivery settled" : "webhook deliveries still pending after 30 s"} (${receiver.received.length} requests read)`);
     // Nothing may change while the facts are read (when not quiescent, draining releases what still runs).
     await replicas.stopAll(5000);
     harness.crashes.push(...replicas.crashes);
@@ -197,6 +210,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
       ...(await readControl(control)),
       ...(await readTargets(targetCluster.serverUrl, w.databases)),
       waits: await readWaits(control),
+      webhooks: await readWebhookFacts(control, receiver.received),
     };
     // Raw material for a post-mortem of any violation.
     await fs.writeFile(
@@ -238,6 +252,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
   } finally {
     await replicas?.stopAll(5000).catch(() => replicas?.killAllNow());
     await Promise.all(proxies.map((p) => p.close().catch(() => undefined)));
+    await receiver.close().catch(() => undefined);
     await control?.end().catch(() => undefined);
     await ownClusters?.stop().catch(() => undefined);
     process.off("exit", emergency);

@@ -1,4 +1,5 @@
 import type { FaultKind } from "./fault-kinds.js";
+import type { WebhookFacts } from "./webhooks.js";
 
 /** What the checks look at: rows read from the control database and the targets after quiescence. */
 
@@ -80,6 +81,8 @@ export interface Facts {
   cicOverlapsSeen?: number;
   /** Waiting causes of PENDING runs at the end (run id → "TYPE {cause}"). */
   waits?: Map<string, string>;
+  /** Webhook events, deliveries and what the flaky receiver read (webhooks.ts). */
+  webhooks?: WebhookFacts;
 }
 
 /** What the harness did, recorded as it went. */

@@ -17,6 +17,9 @@ import { parseFaultSpec, planMixedFaults } from "../src/fault-kinds.js";
 import { FaultProxy } from "../src/fault-proxy.js";
 import { PRESETS, parseOptions, type ChaosOptions } from "../src/options.js";
 import { Rng } from "../src/rng.js";
+import type { CheckContext } from "../src/checks/context.js";
+import { checkWebhooks } from "../src/checks/webhooks.js";
+import type { WebhookFacts } from "../src/webhooks.js";
 
 const T0 = Date.parse("2026-12-01T10:00:00Z");
 const s = (sec: number) => T0 + sec * 1000;
@@ -295,5 +298,41 @@ describe("clock-skew preload", () => {
     assert.ok(Math.abs(Date.now() - 300_000 - newDate) < 10_000, `new Date() ${newDate}`);
     assert.equal(zero, 0);
     assert.equal(isDate, true);
+  });
+});
+
+describe("webhooks: every recorded event delivered exactly once (by id), none invented", () => {
+  const ctx = (webhooks: WebhookFacts) => ({ facts: { webhooks } }) as unknown as CheckContext;
+  const got = (id: string, accepted: boolean, body = `{"id":"${id}"}`) => ({ id, type: "TASK_RUN_FAILED", body, accepted, signatureOk: true });
+  const clean: WebhookFacts = {
+    events: [
+      { uid: "a", kind: "TASK_RUN_FAILED", runId: "1", rolloutId: "9", states: ["DELIVERED"] },
+      { uid: "b", kind: "ROLLOUT_DONE", runId: null, rolloutId: "8", states: ["DELIVERED"] },
+    ],
+    failedRuns: ["1"],
+    doneRollouts: ["8"],
+    received: [got("a", false), got("a", true), got("a", true), got("b", true)],
+  };
+
+  it("passes retries and duplicates that de-duplicate by id", () => {
+    const r = checkWebhooks(ctx(clean));
+    assert.deepEqual(r.violations, []);
+    assert.match(r.detail, /1 accepted duplicates removed by id/);
+  });
+
+  it("catches a lost event, an invented id, a changed payload, a bad signature and a missing outbox row", () => {
+    const r = checkWebhooks(
+      ctx({
+        ...clean,
+        failedRuns: ["1", "2"],
+        received: [got("a", false), got("a", true, "{}"), { ...got("zz", true), signatureOk: false }],
+      }),
+    );
+    const all = r.violations.join("\n");
+    assert.match(all, /run 2 ended FAILED with 0 TASK_RUN_FAILED events/);
+    assert.match(all, /event b \(ROLLOUT_DONE\) was never accepted/);
+    assert.match(all, /id "zz".*which no recorded event has/);
+    assert.match(all, /zz has no valid signature/);
+    assert.match(all, /event a arrived with different payloads/);
   });
 });

@@ -53,6 +53,12 @@ export interface Config {
   /** How often an open SSE stream's credential is checked again (it is also checked at once on sign-out, disable, role change, revoke). */
   sseRecheckMs: number;
   logLevel: string;
+  /** RUNWAY_PUBLIC_URL: the dashboard's address as people reach it; webhook messages link to it. */
+  publicUrl: string | null;
+  /** Webhook delivery: one attempt's bound, and the retry backoff (base, doubling, capped). */
+  webhookTimeoutMs: number;
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
 }
 
 /** RUNWAY_TRUST_PROXY: "true", a hop count ("1": the nearest proxy), or a comma-separated list of addresses/CIDRs. */
@@ -118,6 +124,10 @@ function readConfig(given: Map<string, string>, argv: string[]): Config {
     sseMaxStreams: int("RUNWAY_SSE_MAX_STREAMS", 1000),
     sseRecheckMs: int("RUNWAY_SSE_RECHECK_MS", 30_000),
     logLevel: str("LOG_LEVEL") ?? "info",
+    publicUrl: str("RUNWAY_PUBLIC_URL") ?? null,
+    webhookTimeoutMs: int("RUNWAY_WEBHOOK_TIMEOUT_MS", 10_000),
+    webhookRetryBaseMs: int("RUNWAY_WEBHOOK_RETRY_BASE_MS", 10_000),
+    webhookRetryMaxMs: int("RUNWAY_WEBHOOK_RETRY_MAX_MS", 3_600_000),
     secretKey: str("RUNWAY_SECRET_KEY"),
     secretKeyPrevious: str("RUNWAY_SECRET_KEY_PREVIOUS"),
   };

@@ -50,6 +50,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookDeliveries = new client.Counter({
+    name: "runway_webhook_deliveries_total",
+    help: "Webhook delivery attempts by this replica, by outcome (delivered, retry, gave_up, lost: the lease was taken over)",
+    labelNames: ["outcome"],
+    registers: [this.registry],
+  });
+  readonly webhookAttemptDuration = new client.Histogram({
+    name: "runway_webhook_attempt_duration_seconds",
+    help: "Duration of one webhook delivery attempt (request to answer or timeout)",
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly webhookDeliveryLatency = new client.Histogram({
+    name: "runway_webhook_delivery_latency_seconds",
+    help: "Time from an event being recorded to its successful delivery (retries included)",
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 5, 30, 60, 300, 3600, 86400],
+    registers: [this.registry],
+  });
+
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: "runway_process_" });
   }

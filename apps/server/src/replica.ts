@@ -13,6 +13,7 @@ import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
 import { startTrust } from "./trust.js";
 import { startInstanceLister } from "./scheduler/instance-lister.js";
+import { deliveryBackoffMs } from "./domain/webhooks.js";
 
 /**
  * What a replica may be started with instead of the production parts. Only the chaos harness's
@@ -88,6 +89,12 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     listener,
     metrics,
     log,
+    webhooks: {
+      secrets: trust.secrets,
+      publicUrl: config.publicUrl,
+      timeoutMs: config.webhookTimeoutMs,
+      backoffMs: (n) => deliveryBackoffMs(n, config.webhookRetryBaseMs, config.webhookRetryMaxMs),
+    },
     strategies: {
       ...(overrides.passLock ? { passLock: overrides.passLock } : {}),
       ...(overrides.ownership ? { ownership: overrides.ownership } : {}),

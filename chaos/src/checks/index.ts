@@ -5,10 +5,11 @@ import { checkFencing, checkRecovery } from "./ownership.js";
 import { checkExclusion, checkParallelLimit, checkRunAt, checkVersionOrder } from "./timeline.js";
 import { checkNoEarlyGate } from "./gate.js";
 import { checkNoStuckRun } from "./stuck.js";
+import { checkWebhooks } from "./webhooks.js";
 
 export { CheckContext } from "./context.js";
 
-/** The seven invariants of issue 5, the two of issue 10 (no stuck run, no gate freed early), and the run-at gate. */
+/** The seven invariants of issue 5, the two of issue 10 (no stuck run, no gate freed early), the run-at gate, and webhook delivery (issue 18). */
 export function runChecks(c: CheckContext): CheckResult[] {
   return [
     checkNoLoss,
@@ -21,6 +22,7 @@ export function runChecks(c: CheckContext): CheckResult[] {
     checkNoStuckRun,
     checkNoEarlyGate,
     checkRunAt,
+    checkWebhooks,
   ].map((check) => {
     try {
       return check(c);

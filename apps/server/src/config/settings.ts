@@ -199,6 +199,31 @@ export const SETTINGS: readonly Setting[] = [
     description: "Only for `pnpm --filter @runway/server rotate-key`: the key to re-encrypt everything under.",
   },
   {
+    env: "RUNWAY_PUBLIC_URL",
+    kind: { type: "url", protocols: ["http:", "https:"] },
+    shownDefault: "—",
+    description:
+      "The dashboard's address as people reach it (e.g. `https://runway.example.com`); webhook messages link to the rollout there. Without it, messages carry no link.",
+  },
+  {
+    env: "RUNWAY_WEBHOOK_TIMEOUT_MS",
+    kind: int(100, 300_000, MS),
+    shownDefault: "`10000`",
+    description: "One webhook delivery attempt's bound (connect, send, answer); a claimed delivery's lease is three times this.",
+  },
+  {
+    env: "RUNWAY_WEBHOOK_RETRY_BASE_MS",
+    kind: int(10, DAY_MS, MS),
+    shownDefault: "`10000`",
+    description: "First retry of a failed webhook delivery; doubling per attempt, for up to 24 h after the event.",
+  },
+  {
+    env: "RUNWAY_WEBHOOK_RETRY_MAX_MS",
+    kind: int(10, DAY_MS, MS),
+    shownDefault: "`3600000`",
+    description: "Longest gap between two attempts of a webhook delivery.",
+  },
+  {
     env: "LOG_LEVEL",
     kind: { type: "enum", values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] },
     shownDefault: "`info`",

@@ -13,6 +13,7 @@ import { PendingScheduler, type PassResult } from "./pending-scheduler.js";
 import { ReplicaPruner } from "./replica-pruner.js";
 import { RunningScheduler } from "./running-scheduler.js";
 import { Sweeper } from "./sweeper.js";
+import { WebhookDelivery, type WebhookDeliveryDeps } from "./webhook-delivery.js";
 
 /** The settings the loops read. */
 export type RuntimeConfig = Pick<
@@ -48,6 +49,8 @@ export interface RuntimeDeps {
   metrics?: Metrics;
   log: { info: (o: object, msg?: string) => void; error: (o: object, msg?: string) => void };
   strategies?: RuntimeStrategies;
+  /** Webhook delivery (a replica always has it; scheduler tests may leave it out). */
+  webhooks?: Pick<WebhookDeliveryDeps, "secrets" | "publicUrl" | "timeoutMs" | "backoffMs">;
   /** Test signal: called after every pending pass this replica ran. */
   onPass?: (r: PassResult) => void;
 }
@@ -66,7 +69,8 @@ export class SchedulerRuntime {
   readonly running: RunningScheduler;
   readonly sweeper: Sweeper;
   readonly heartbeat: Heartbeat;
-  private readonly loops: { pending: Loop; running: Loop; heartbeat: Loop; sweep: Loop; prune: Loop };
+  readonly webhooks: WebhookDelivery | undefined;
+  private readonly loops: { pending: Loop; running: Loop; heartbeat: Loop; sweep: Loop; prune: Loop; webhooks?: Loop };
   private readonly unlisten: (() => void)[] = [];
 
   constructor(
@@ -143,6 +147,26 @@ export class SchedulerRuntime {
       sweep: new Loop("sweep", () => this.sweeper.runOnce(), every(config.sweepIntervalMs)),
       prune: new Loop("prune", () => pruner.runOnce(), every(PRUNE_INTERVAL_MS)),
     };
+    if (d.webhooks) {
+      const webhooks = new WebhookDelivery({
+        db,
+        clock,
+        replicaId,
+        ...d.webhooks,
+        onAttempt: (a) => {
+          metrics?.webhookDeliveries.inc({ outcome: a.outcome });
+          metrics?.webhookAttemptDuration.observe(a.durationMs / 1000);
+          if (a.outcome === "delivered")
+            metrics?.webhookDeliveryLatency.observe(Math.max(0, clock.now().getTime() - a.delivery.event.occurredAt.getTime()) / 1000);
+          // A slot came free: claim the next due delivery.
+          this.loops.webhooks?.wake();
+        },
+        onError: (err) => onError("webhooks", err),
+      });
+      this.webhooks = webhooks;
+      this.loops.webhooks = new Loop("webhooks", () => webhooks.runOnce(), every(config.pollIntervalMs));
+      this.unlisten.push(d.listener.on(Channel.WEBHOOK, () => this.loops.webhooks?.wake()));
+    }
     // Registered now, so a listener started afterwards LISTENs on every channel in one go.
     const { listener } = d;
     this.unlisten.push(
@@ -170,7 +194,13 @@ export class SchedulerRuntime {
     await this.loops.running.stop();
     await this.heartbeat.stopping().catch(() => undefined);
     await this.running.drain(graceMs);
-    await Promise.all([this.loops.pending.stop(), this.loops.sweep.stop(), this.loops.heartbeat.stop(), this.loops.prune.stop()]);
+    await Promise.all([
+      this.loops.pending.stop(),
+      this.loops.sweep.stop(),
+      this.loops.heartbeat.stop(),
+      this.loops.prune.stop(),
+      this.loops.webhooks?.stop().then(() => this.webhooks?.drain()),
+    ]);
     for (const off of this.unlisten.splice(0)) off();
   }
 }

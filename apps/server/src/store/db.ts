@@ -146,6 +146,8 @@ export const Channel = {
   CANCEL: "runway_cancel",
   /** Tasks or runs changed; payload {rolloutId}; feeds the SSE endpoint. */
   CHANGE: "runway_change",
+  /** Webhook deliveries became due: delivery loops should claim. */
+  WEBHOOK: "runway_webhook",
   /** A user's sessions, tokens, role or disabled flag changed; payload {username}. Open SSE streams re-check. */
   AUTH: "runway_auth",
 } as const;

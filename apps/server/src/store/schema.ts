@@ -182,4 +182,64 @@ export interface DB extends ReleaseTables {
   secret_key_check: { key_id: string; check_value: string; created_at: Generated<Date> };
   project_instance: { project_id: string; instance_id: string; created_at: Generated<Date> };
   project_member: { project_id: string; username: string; role: string; granted_by: string; granted_at: Generated<Date> };
+  webhook: WebhookTable;
+  webhook_event: WebhookEventTable;
+  webhook_delivery: WebhookDeliveryTable;
+  webhook_attempt: WebhookAttemptTable;
+  webhook_wait_seen: { run_id: Int8; type: string; since: Date };
+}
+
+export interface WebhookTable {
+  id: GenId;
+  project_id: string;
+  title: string;
+  url: string;
+  kind: string;
+  events: string[];
+  secret: string | null;
+  wait_alert_minutes: Generated<number>;
+  enabled: Generated<boolean>;
+  deleted: Generated<boolean>;
+  created_by: string;
+  created_at: Generated<Date>;
+}
+
+export interface WebhookEventTable {
+  id: GenId;
+  uid: Generated<string>;
+  project_id: string;
+  kind: string;
+  rollout_id: Int8 | null;
+  stage_id: Int8 | null;
+  task_id: Int8 | null;
+  run_id: Int8 | null;
+  facts: Json;
+  dedupe_key: string | null;
+  created_at: Timestamp;
+}
+
+export interface WebhookDeliveryTable {
+  id: GenId;
+  event_id: Int8;
+  webhook_id: Int8;
+  state: Generated<string>;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  lease_owner: string | null;
+  lease_epoch: Generated<number>;
+  lease_expires_at: NullableTimestamp;
+  delivered_at: NullableTimestamp;
+  created_at: Timestamp;
+  retry_since: Timestamp;
+}
+
+export interface WebhookAttemptTable {
+  id: GenId;
+  delivery_id: Int8;
+  at: Date;
+  replica_id: string;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+  ok: boolean;
 }

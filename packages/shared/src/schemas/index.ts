@@ -24,3 +24,4 @@ export * from "./token.js";
 export * from "./audit.js";
 export * from "./event.js";
 export * from "./release.js";
+export * from "./webhook.js";

@@ -32,6 +32,7 @@ export default fp(
           { name: "rollouts" },
           { name: "tasks", description: "Run, skip, cancel; runs and their logs" },
           { name: "events", description: "Server-Sent Events" },
+          { name: "webhooks", description: "Project webhooks, delivery logs, test events" },
           { name: "ops", description: "Health and metrics" },
         ],
       },

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder } from "kysely";
 import { Channel } from "../db.js";
 import { notifyChangeOf } from "../notify.js";
+import { failedRunEventCtes, notifyDue } from "../webhook-events.js";
 import { ACTIVE, TRANSITIONS, type TransitionName } from "./table.js";
 
 /**
@@ -14,6 +15,7 @@ import { ACTIVE, TRANSITIONS, type TransitionName } from "./table.js";
  * - change marks for the live pass: a new PENDING run; a database whose sequential run left
  *   AVAILABLE/RUNNING (or was canceled while PENDING, see freesGates); a versioned task that became DONE;
  *   the same for a rollout with a limit;
+ * - a TASK_RUN_FAILED webhook event (the outbox, store/webhook-events.ts) for a run that became FAILED;
  * - NOTIFY runway_pending when something was marked, runway_available when a run became AVAILABLE,
  *   runway_change with the rollouts touched — inside the statement, so they cost no round trip and go
  *   out exactly when it commits (PostgreSQL delivers identical notifications of a transaction once).
@@ -122,7 +124,7 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
       JOIN rollout ro ON ro.id = ch.rollout_id JOIN project p ON p.id = ro.project_id
       WHERE ch.left_active AND p.parallel_tasks_per_rollout > 0
       RETURNING 1
-    )
+    ), ${failedRunEventCtes(sql`ch`, p.now)}
     SELECT
       (SELECT coalesce(json_agg(json_build_object('id', ch.id::text, 'taskId', ch.task_id::text, 'rolloutId', ch.rollout_id::text,
         'from', ch.from_status, 'status', ch.status) ORDER BY ch.id), '[]') FROM ch) AS changed,
@@ -132,6 +134,7 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
       (SELECT count(pg_notify(${Channel.PENDING}, '')) FROM (
         SELECT 1 FROM eff_run UNION ALL SELECT 1 FROM eff_db UNION ALL SELECT 1 FROM eff_done UNION ALL SELECT 1 FROM eff_rollout LIMIT 1) x) AS notified_pending,
       (SELECT count(pg_notify(${Channel.AVAILABLE}, '')) FROM (SELECT 1 FROM ch WHERE ch.status = 'AVAILABLE' LIMIT 1) x) AS notified_available,
-      ${notifyChangeOf(sql`ch`)} AS notified_change
+      ${notifyChangeOf(sql`ch`)} AS notified_change,
+      ${notifyDue(sql`hook_failed_delivery`)} AS notified_webhook
       ${p.extra ? sql`, ${p.extra(stepRel)}` : sql``}`;
 }

@@ -11,6 +11,7 @@ import taskRunRoutes from "./task-runs.js";
 import taskRoutes from "./tasks.js";
 import tokenRoutes from "./tokens.js";
 import userRoutes from "./users.js";
+import webhookRoutes from "./webhooks.js";
 import opsRoutes from "../../ops.js";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -39,6 +40,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     taskRunRoutes,
     eventRoutes,
     releaseArea,
+    webhookRoutes,
   ]) {
     await app.register(routes);
   }

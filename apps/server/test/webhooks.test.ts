@@ -1,0 +1,337 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { sql } from "kysely";
+import { verifySignature } from "../src/domain/webhooks.js";
+import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
+import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
+import { WebhookDelivery, type AttemptReport } from "../src/scheduler/webhook-delivery.js";
+import { taskRunsFinish } from "../src/store/runs.js";
+import { recordEvent } from "../src/store/webhook-events.js";
+import { useApiApp } from "./helpers/api-app.js";
+import { testSecrets, taskSpec } from "./helpers/api.js";
+import { waitFor } from "./helpers/db.js";
+import { DeferredExecutor } from "./helpers/executors.js";
+import { startReceiver } from "./helpers/webhook-receiver.js";
+
+const api = useApiApp();
+const clock = { now: () => new Date() };
+const PUBLIC_URL = "https://runway.example.com";
+const PG_ERROR = 'relation "orders" does not exist';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function receiver(...args: Parameters<typeof startReceiver>) {
+  const r = await startReceiver(...args);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+async function addWebhook(projectId: string, body: Record<string, unknown>) {
+  const res = await api.call(api.admin, { method: "POST", url: `/api/v1/projects/${projectId}/webhooks`, payload: { title: "hook", ...body } });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json() as { id: string; secret: string | null; signed: boolean };
+}
+
+/** A delivery loop driven by the test (runOnce by hand); every attempt is reported. */
+function deliverer(over: Partial<ConstructorParameters<typeof WebhookDelivery>[0]> = {}) {
+  const attempts: AttemptReport[] = [];
+  const d = new WebhookDelivery({
+    db: api.db,
+    clock,
+    replicaId: "hooks-a",
+    secrets: testSecrets,
+    publicUrl: PUBLIC_URL,
+    timeoutMs: 2_000,
+    backoffMs: () => 0,
+    onAttempt: (a) => attempts.push(a),
+    ...over,
+  });
+  cleanups.push(() => d.drain());
+  return { d, attempts };
+}
+
+/** Runs the rollout's tasks and ends each run as `outcome` says, through the running scheduler (the owner's transition). */
+async function runTasks(rolloutId: string, taskIds: string[], outcome: "DONE" | "FAILED") {
+  const res = await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
+  expect(res.statusCode, res.body).toBe(200);
+  await new PendingScheduler({ db: api.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+  const exec = new DeferredExecutor();
+  const running = new RunningScheduler({ db: api.db, clock, replicaId: "r", concurrency: 10, leaseTtlMs: 60_000, executorFor: () => exec });
+  await running.runOnce();
+  await waitFor(async () => exec.executing.length === taskIds.length, { what: "runs executing" });
+  for (const id of exec.executing)
+    exec.finish(
+      id,
+      outcome === "FAILED"
+        ? { status: "FAILED", result: { error: { message: PG_ERROR, code: "42P01" } }, message: PG_ERROR }
+        : { status: "DONE", result: {}, message: "applied" },
+    );
+  await waitFor(
+    async () => {
+      const rows = await api.db.selectFrom("task").select("status").where("id", "in", taskIds).execute();
+      return rows.every((r) => r.status === outcome);
+    },
+    { what: `tasks ${outcome}` },
+  );
+  return running;
+}
+
+/** runOnce until `done` (each round waits for the attempts it started). */
+async function deliverUntil(d: WebhookDelivery, done: () => boolean, what: string) {
+  await waitFor(
+    async () => {
+      await d.runOnce();
+      await d.drain();
+      return done();
+    },
+    { what, timeoutMs: 30_000 },
+  );
+}
+
+describe("webhook payloads", () => {
+  it("a FAILED run is sent to every kind in its format, naming rollout, stage, task, database and quoting the error", async () => {
+    const rx = await receiver();
+    const { projectId, instanceId } = await api.project();
+    const kinds = ["slack", "teams", "discord", "google_chat", "generic"] as const;
+    const hooks = new Map<string, { secret: string | null }>();
+    for (const kind of kinds) hooks.set(kind, await addWebhook(projectId, { url: rx.url(`/${kind}`), kind, events: ["TASK_RUN_FAILED"] }));
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "shop")]]);
+    await runTasks(rolloutId, taskIds, "FAILED");
+
+    const { d } = deliverer();
+    await deliverUntil(d, () => rx.received.length >= kinds.length, "five deliveries");
+    const by = (kind: string) => rx.received.find((r) => r.path === `/${kind}`)!;
+    const link = `${PUBLIC_URL}/rollouts/${rolloutId}?task=${taskIds[0]}`;
+    const expectLine = (text: string) => {
+      expect(text).toContain("FAILED");
+      expect(text).toContain(`rollout "r" (#${rolloutId})`);
+      expect(text).toContain("stage env0");
+      expect(text).toContain(`task #${taskIds[0]} on ${instanceId}/shop`);
+      expect(text).toContain(`"${PG_ERROR}"`);
+    };
+    expectLine(String(by("slack").json.text));
+    expect(by("slack").json.text).toContain(`<${link}|`);
+    expectLine(String(by("discord").json.content));
+    expect(by("discord").json.content).toContain(link);
+    expectLine(String(by("google_chat").json.text));
+    const card = (by("teams").json.attachments as { contentType: string; content: { body: { text: string }[]; actions: { url: string }[] } }[])[0]!;
+    expect(card.contentType).toBe("application/vnd.microsoft.card.adaptive");
+    expectLine(card.content.body[0]!.text);
+    expect(card.content.actions[0]!.url).toBe(link);
+    // Chat services get no signature; generic payloads do.
+    expect(by("slack").headers["webhook-signature"]).toBeUndefined();
+
+    const g = by("generic");
+    expect(g.json).toMatchObject({ type: "TASK_RUN_FAILED", url: link, projectId, facts: { error: PG_ERROR } });
+    expect(g.json.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(g.headers["webhook-id"]).toBe(g.json.id);
+    const secret = hooks.get("generic")!.secret!;
+    expect(secret).toMatch(/^whsec_/);
+    expect(verifySignature({ secret, headers: g.headers, body: g.body, nowS: Date.now() / 1000 })).toBe(true);
+    // Any change to the body or a wrong secret fails verification.
+    expect(verifySignature({ secret, headers: g.headers, body: g.body.replace("FAILED", "DONE"), nowS: Date.now() / 1000 })).toBe(false);
+    expect(verifySignature({ secret: "whsec_AAAA", headers: g.headers, body: g.body, nowS: Date.now() / 1000 })).toBe(false);
+    // An old timestamp is refused (replay).
+    expect(verifySignature({ secret, headers: g.headers, body: g.body, nowS: Date.now() / 1000 + 3600 })).toBe(false);
+
+    // The secret is never shown again, and is stored sealed.
+    const list = await api.call(api.admin, { method: "GET", url: `/api/v1/projects/${projectId}/webhooks` });
+    expect(list.body).not.toContain(secret);
+    const stored = await api.db.selectFrom("webhook").select("secret").where("kind", "=", "generic").where("project_id", "=", projectId).executeTakeFirstOrThrow();
+    expect(stored.secret).toMatch(/^rw1:/);
+  });
+
+  it("rollout DONE is sent once when every task is DONE or SKIPPED", async () => {
+    const rx = await receiver();
+    const { projectId, instanceId } = await api.project();
+    await addWebhook(projectId, { url: rx.url(), kind: "generic", events: ["ROLLOUT_DONE"] });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "a")], [taskSpec(instanceId, "b")]]);
+    const skip = await api.call(api.releaser, {
+      method: "POST",
+      url: `/api/v1/rollouts/${rolloutId}/tasks/skip`,
+      payload: { taskIds: [taskIds[1]], reason: "not needed" },
+    });
+    expect(skip.statusCode, skip.body).toBe(200);
+    const events = () => api.db.selectFrom("webhook_event").select(["kind", "rollout_id"]).where("project_id", "=", projectId).execute();
+    expect(await events()).toEqual([]);
+    await runTasks(rolloutId, [taskIds[0]!], "DONE");
+    expect(await events()).toEqual([{ kind: "ROLLOUT_DONE", rollout_id: rolloutId }]);
+    const { d } = deliverer();
+    await deliverUntil(d, () => rx.received.length === 1, "one delivery");
+    expect(rx.received[0]!.json).toMatchObject({ type: "ROLLOUT_DONE", rollout: { id: rolloutId, title: "r" } });
+  });
+});
+
+describe("webhook delivery", () => {
+  it("retries after a 500 and a timeout with the same id, and records every attempt", async () => {
+    const rx = await receiver((_r, n) => (n === 1 ? { status: 500, body: "boom" } : n === 2 ? "hang" : { status: 204 }));
+    const { projectId, instanceId } = await api.project();
+    const hook = await addWebhook(projectId, { url: rx.url(), kind: "generic", events: ["TASK_RUN_FAILED"] });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "x")]]);
+    await runTasks(rolloutId, taskIds, "FAILED");
+    const { d, attempts } = deliverer({ timeoutMs: 300 });
+    await deliverUntil(d, () => attempts.some((a) => a.ok), "a delivered attempt");
+    expect(attempts.map((a) => a.outcome)).toEqual(["retry", "retry", "delivered"]);
+    expect(new Set(rx.received.map((r) => r.json.id)).size).toBe(1);
+
+    const log = await api.call(api.admin, { method: "GET", url: `/api/v1/projects/${projectId}/webhooks/${hook.id}/deliveries` });
+    const [delivery] = log.json().deliveries;
+    expect(delivery).toMatchObject({ state: "DELIVERED", attempts: 3, event: "TASK_RUN_FAILED" });
+    expect(delivery.lastAttempts.map((a: { statusCode: number | null; ok: boolean }) => [a.statusCode, a.ok])).toEqual([
+      [204, true],
+      [null, false],
+      [500, false],
+    ]);
+    expect(delivery.lastAttempts[1].error).toContain("no answer within 300 ms");
+    expect(delivery.lastAttempts[2].error).toContain("HTTP 500: boom");
+
+    // Redeliver: the same event id again.
+    const re = await api.call(api.admin, {
+      method: "POST",
+      url: `/api/v1/projects/${projectId}/webhooks/${hook.id}/deliveries/${delivery.id}/redeliver`,
+    });
+    expect(re.statusCode, re.body).toBe(204);
+    await deliverUntil(d, () => rx.received.length === 4, "the redelivery");
+    expect(rx.received[3]!.json.id).toBe(delivery.eventId);
+  });
+
+  it("gives up 24 h after the event", async () => {
+    const rx = await receiver(() => ({ status: 503 }));
+    const { projectId, instanceId } = await api.project();
+    await addWebhook(projectId, { url: rx.url(), kind: "slack", events: ["TASK_RUN_FAILED"] });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "x")]]);
+    await runTasks(rolloutId, taskIds, "FAILED");
+    const late = { now: () => new Date(Date.now() + 25 * 3600 * 1000) };
+    const { d, attempts } = deliverer({ clock: late, backoffMs: () => 10_000 });
+    await deliverUntil(d, () => attempts.length === 1, "one attempt");
+    expect(attempts[0]!.outcome).toBe("gave_up");
+  });
+
+  it("a killed replica's claimed delivery is delivered by another; the late owner's outcome is fenced out", async () => {
+    const rx = await receiver((_r, n) => (n === 1 ? "hang" : { status: 200 }));
+    const { projectId, instanceId } = await api.project();
+    await addWebhook(projectId, { url: rx.url(), kind: "generic", events: ["TASK_RUN_FAILED"] });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "x")]]);
+    await runTasks(rolloutId, taskIds, "FAILED");
+    // Replica A claims and hangs (as good as dead: it never answers within its lease).
+    const a = deliverer({ replicaId: "hooks-a", timeoutMs: 60_000, leaseMs: 1_000 });
+    expect(await a.d.runOnce()).toBe(1);
+    await waitFor(async () => rx.received.length === 1, { what: "A's request" });
+    // Replica B, once A's lease has ended (B's clock is a minute on), claims it and delivers.
+    const b = deliverer({ replicaId: "hooks-b", clock: { now: () => new Date(Date.now() + 60_000) } });
+    await deliverUntil(b.d, () => b.attempts.length === 1, "B's attempt");
+    expect(b.attempts[0]!.outcome).toBe("delivered");
+    expect(rx.received[1]!.json.id).toBe(rx.received[0]!.json.id);
+    // A's connection dies; its outcome no longer changes the delivery.
+    rx.release();
+    await a.d.drain();
+    expect(a.attempts.map((x) => x.outcome)).toEqual(["lost"]);
+    const row = await api.db.selectFrom("webhook_delivery").select(["state", "lease_owner"]).executeTakeFirstOrThrow();
+    expect(row.state).toBe("DELIVERED");
+  });
+
+  it("a dead endpoint holds only its own slots: another webhook is delivered meanwhile", async () => {
+    const dead = await receiver(() => "hang");
+    const live = await receiver();
+    const { projectId, instanceId } = await api.project();
+    const deadHook = await addWebhook(projectId, { url: dead.url(), kind: "generic", events: ["TASK_RUN_FAILED"] });
+    await addWebhook(projectId, { url: live.url(), kind: "generic", events: ["TASK_RUN_FAILED"] });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[1, 2, 3, 4, 5].map((i) => taskSpec(instanceId, `d${i}`))]);
+    await runTasks(rolloutId, taskIds, "FAILED");
+    const { d } = deliverer({ timeoutMs: 60_000, perWebhook: 2, concurrency: 4 });
+    await waitFor(
+      async () => {
+        await d.runOnce();
+        return live.received.length === 5;
+      },
+      { what: "the live endpoint's five deliveries" },
+    );
+    expect(dead.received.length).toBe(2);
+    // Removed: its remaining deliveries are no longer claimed (by this file's other tests either).
+    await api.call(api.admin, { method: "DELETE", url: `/api/v1/projects/${projectId}/webhooks/${deadHook.id}` });
+    dead.release();
+  });
+
+  it("a rolled-back FAILED transition records nothing and sends nothing", async () => {
+    const rx = await receiver();
+    const { projectId, instanceId } = await api.project();
+    await addWebhook(projectId, { url: rx.url(), kind: "generic", events: ["TASK_RUN_FAILED", "ROLLOUT_PAUSED"] });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "x")]]);
+    await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
+    await new PendingScheduler({ db: api.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+    const exec = new DeferredExecutor();
+    const running = new RunningScheduler({ db: api.db, clock, replicaId: "r", concurrency: 1, leaseTtlMs: 60_000, executorFor: () => exec });
+    await running.runOnce();
+    await waitFor(async () => exec.started.length === 1, { what: "the run executing" });
+    const run = exec.started[0]!;
+    const undo = new Error("rolled back");
+    await expect(
+      api.db.transaction().execute(async (trx) => {
+        const written = await taskRunsFinish(trx, [{ runId: run.id, replicaId: "r", epoch: run.epoch, status: "FAILED", result: {}, message: PG_ERROR }], {
+          now: new Date(),
+        });
+        expect(written.has(run.id)).toBe(true);
+        await recordEvent(trx, { kind: "ROLLOUT_PAUSED", rolloutId, facts: { by: "test" }, now: new Date() });
+        expect((await sql<{ n: string }>`SELECT count(*) AS n FROM webhook_event`.execute(trx)).rows[0]!.n).not.toBe("0");
+        throw undo;
+      }),
+    ).rejects.toBe(undo);
+    expect(await api.db.selectFrom("webhook_event").select("id").where("project_id", "=", projectId).execute()).toEqual([]);
+    const deliveries = await api.db
+      .selectFrom("webhook_delivery")
+      .innerJoin("webhook", "webhook.id", "webhook_delivery.webhook_id")
+      .select("webhook_delivery.id")
+      .where("webhook.project_id", "=", projectId)
+      .execute();
+    expect(deliveries).toEqual([]);
+    const { d } = deliverer();
+    await d.runOnce();
+    await d.drain();
+    expect(rx.received).toEqual([]);
+    exec.finishAll();
+  });
+
+  it("recordEvent with a dedupe key records once; a test event goes to its webhook only", async () => {
+    const rx = await receiver();
+    const { projectId, instanceId } = await api.project();
+    const a = await addWebhook(projectId, { url: rx.url("/a"), kind: "discord", events: ["ROLLOUT_PAUSED"] });
+    await addWebhook(projectId, { url: rx.url("/b"), kind: "slack", events: ["TASK_RUN_FAILED"] });
+    const { rolloutId } = await api.rollout(projectId, [[taskSpec(instanceId, "x")]]);
+    const now = new Date();
+    const first = await recordEvent(api.db, { kind: "ROLLOUT_PAUSED", rolloutId, facts: { by: "circuit breaker" }, dedupeKey: `pause:${rolloutId}:1`, now });
+    expect(first).not.toBeNull();
+    expect(await recordEvent(api.db, { kind: "ROLLOUT_PAUSED", rolloutId, dedupeKey: `pause:${rolloutId}:1`, now })).toBeNull();
+    // Nobody wants approvals here: nothing is recorded.
+    expect(await recordEvent(api.db, { kind: "STAGE_APPROVAL_WAITING", rolloutId, now })).toBeNull();
+    const test = await api.call(api.admin, { method: "POST", url: `/api/v1/projects/${projectId}/webhooks/${a.id}/test` });
+    expect(test.statusCode, test.body).toBe(202);
+    const { d } = deliverer();
+    await deliverUntil(d, () => rx.received.length === 2, "two deliveries");
+    expect(rx.received.every((r) => r.path === "/a")).toBe(true);
+    expect(rx.received.map((r) => String(r.json.content)).sort()).toEqual([
+      expect.stringContaining("Rollout paused"),
+      expect.stringContaining("Test event"),
+    ]);
+  });
+
+  it("a run waiting longer than the webhook's threshold on one cause is reported once", async () => {
+    const rx = await receiver();
+    const { projectId, instanceId } = await api.project();
+    await addWebhook(projectId, { url: rx.url(), kind: "generic", events: ["RUN_WAITING_LONG"], waitAlertMinutes: 15 });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "x")]]);
+    const runAt = new Date(Date.now() + 3600_000).toISOString();
+    await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds, runAt } });
+    await new PendingScheduler({ db: api.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+    const at = (min: number) => ({ now: () => new Date(Date.now() + min * 60_000) });
+    for (const min of [0, 10, 16, 20]) {
+      const { d } = deliverer({ clock: at(min), longWaitIntervalMs: 0 });
+      await d.runOnce();
+      await d.drain();
+    }
+    expect(rx.received.map((r) => r.json.type)).toEqual(["RUN_WAITING_LONG"]);
+    expect(rx.received[0]!.json).toMatchObject({ facts: { cause: "RUN_AT" } });
+    expect(String(rx.received[0]!.json.message)).toMatch(/^Run waiting 1[56] min on RUN_AT/);
+  });
+});
