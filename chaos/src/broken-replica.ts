@@ -4,7 +4,10 @@
  *
  * - `lock`: pending passes take no lock, so replicas promote side by side (breaks invariants 3–5);
  * - `fencing`: owner writes ignore owner and epoch, lease checks always answer "still yours", and the
- *   executor does not end older epochs' target sessions (breaks invariant 6).
+ *   executor does not end older epochs' target sessions (breaks invariant 6);
+ * - `gate`: the sweeper settles an orphaned run without terminating its target sessions or reading the
+ *   ledger ("not applied", at once), so it frees the database while the statement still runs (breaks
+ *   invariant 9).
  *
  * The server itself has no switch for this: the broken parts are injected here as alternative
  * strategies (ReplicaOverrides).
@@ -19,17 +22,18 @@ class UnfencedExecutor extends PostgresExecutor {
   }
 }
 
-export const BROKEN: Record<"lock" | "fencing", ReplicaOverrides> = {
+export const BROKEN: Record<"lock" | "fencing" | "gate", ReplicaOverrides> = {
   lock: { passLock: () => sql`true` },
   fencing: {
     ownership: { fence: () => sql`true`, owns: () => true },
     executor: (o) => new UnfencedExecutor(o),
   },
+  gate: { reconciler: { reconcile: async () => ({ state: "not_applied" }) } },
 };
 
 const kind = process.argv[2];
-if (kind !== "lock" && kind !== "fencing") {
-  console.error(`usage: broken-replica.ts lock|fencing (got ${kind})`);
+if (kind !== "lock" && kind !== "fencing" && kind !== "gate") {
+  console.error(`usage: broken-replica.ts lock|fencing|gate (got ${kind})`);
   process.exit(2);
 }
 startReplica(loadConfig(), BROKEN[kind]).catch((err) => {

@@ -65,7 +65,7 @@ export interface ChaosOptions {
    */
   deadlockTimeoutMs?: number;
   /** Deliberately broken replicas (src/broken-replica.ts): the self-test expects violations. */
-  testBreak?: "lock" | "fencing";
+  testBreak?: "lock" | "fencing" | "gate";
   /**
    * Extra environment of the replicas only (the harness's bounds still use the options above): a broken
    * configuration for a self-test, e.g. leases of 11 days (`break-lease`).
@@ -157,6 +157,23 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
     faultGapMs: 4000,
     quiesceTimeoutMs: 60_000,
   },
+  // Self-test of invariant 9 (no gate freed early): the sweep-gate workload with replicas whose sweeper
+  // settles orphans without ending their target sessions. A frozen or cut-off owner's index build keeps
+  // running on the target while its run is FAILED and the next sequential change on that database starts.
+  "break-gate": {
+    testBreak: "gate",
+    replicas: 3,
+    durationS: 40,
+    tasks: 120,
+    databases: 4,
+    limits: [0],
+    sleepMs: [100, 400],
+    cicSleepMs: [8000, 12_000],
+    mix: { schema: 30, sdl: 10, data: 20, fail: 0, cancel: 0, nontx: 0, cic: 12 },
+    faults: "freeze,blackhole-control",
+    faultGapMs: 4000,
+    quiesceTimeoutMs: 60_000,
+  },
   // Self-test of invariant 8 (no stuck run): replicas whose leases last 11 days (while the harness's
   // bound assumes the preset's 3 s). No sweeper ever takes a killed replica's runs: they stay RUNNING.
   "break-lease": {
@@ -217,7 +234,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
 };
 
 const HELP = `pnpm chaos [options]
-  --preset NAME        short (default) | long | sweep-gate | break-lease | break-lock | break-fencing
+  --preset NAME        short (default) | long | sweep-gate | break-gate | break-lease | break-lock | break-fencing
   --replicas N         server processes (default 3)
   --duration S         seconds of faults and submissions
   --seed N             reproduces the workload and the fault plan (default: random, printed)
@@ -231,7 +248,7 @@ const HELP = `pnpm chaos [options]
                        groups: blackhole reset latency restart network
   --retry-s N          RUNWAY_TARGET_RETRY_S of the replicas (default 20)
   --fault-gap-ms N     mean gap between faults
-  --break KIND         lock | fencing | none: the deliberately broken build (default: the preset's)
+  --break KIND         lock | fencing | gate | none: the deliberately broken build (default: the preset's)
   --out DIR            report and replica logs (default: a temp dir)
   --quiet              only the final table`;
 
@@ -288,8 +305,8 @@ export function parseOptions(argv: string[]): ChaosOptions | "help" {
   parseFaultSpec(o.faults); // throws on an unknown kind
   set("targetRetryS", num(values["retry-s"], "retry-s", 1));
   if (values.break !== undefined) {
-    if (!["lock", "fencing", "none"].includes(values.break)) throw new Error(`--break must be lock, fencing or none`);
-    o.testBreak = values.break === "none" ? undefined : (values.break as "lock" | "fencing");
+    if (!["lock", "fencing", "gate", "none"].includes(values.break)) throw new Error(`--break must be lock, fencing, gate or none`);
+    o.testBreak = values.break === "none" ? undefined : (values.break as "lock" | "fencing" | "gate");
   }
   if (o.replicas < 2 && o.faults !== "none") throw new Error("faults need at least 2 replicas (one must stay healthy)");
   set("outDir", values.out);

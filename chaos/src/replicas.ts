@@ -34,7 +34,7 @@ export interface ReplicaEnv {
   /** The control database's URL for a slot (each slot reaches it through its own fault proxy). */
   databaseUrl: string | ((slot: number) => string);
   /** Start broken-replica.ts with this kind instead of the server's own entry (the self-tests). */
-  broken?: "lock" | "fencing";
+  broken?: "lock" | "fencing" | "gate";
   adminPassword: string;
   env: Record<string, string>;
   logDir: string;
