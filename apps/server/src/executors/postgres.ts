@@ -237,6 +237,8 @@ export class PostgresExecutor implements Executor, TargetReconciler {
       "BEGIN",
       `SET LOCAL application_name = ${pg.escapeLiteral(name)}`,
       ...(this.opts.idleInTransactionTimeoutMs ? [`SET LOCAL idle_in_transaction_session_timeout = ${idleMs}`] : []),
+      // The project's bound on waiting for a lock: past it the run fails with 55P03 and is retried later.
+      ...(run.retryPolicy?.lockTimeoutMs ? [`SET LOCAL lock_timeout = ${Math.round(run.retryPolicy.lockTimeoutMs)}`] : []),
       ...(fence ? [fence] : []),
       ledgerInsertSql(run),
     ];
