@@ -4,5 +4,6 @@ export * from "./http";
 export * from "./projects";
 export * from "./rollouts";
 export * from "./tasks";
+export * from "./retry";
 export * from "./tokens";
 export type * from "./types";
