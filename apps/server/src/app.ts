@@ -21,6 +21,8 @@ import projectAccess from "./plugins/app/project-access.js";
 import changeFeed from "./plugins/app/change-feed.js";
 import streams from "./plugins/app/streams.js";
 import bootstrap from "./plugins/app/bootstrap.js";
+import sessionViewer from "./plugins/app/session-viewer.js";
+import type { SessionViewer } from "./executors/session-view.js";
 import apiV1 from "./routes/api/v1/index.js";
 import opsRoutes from "./routes/ops.js";
 
@@ -42,6 +44,8 @@ export interface AppDeps {
   print?: (line: string) => void;
   /** SSE coalescing window (tests shorten it). */
   changeWindowMs?: number;
+  /** Reads running changes' target sessions (the replica's executor; default: an executor of the app's own). */
+  sessions?: SessionViewer;
 }
 
 /** Every route's body is capped; only rollout creation raises its own limit. */
@@ -99,6 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     ...(deps.changeWindowMs !== undefined ? { windowMs: deps.changeWindowMs } : {}),
   });
   await app.register(streams);
+  await app.register(sessionViewer, { viewer: deps.sessions, trust: deps.trust });
   await app.register(bootstrap, { print: deps.print ?? ((line: string) => console.log(line)) });
 
   await app.register(opsRoutes, { hide: false });

@@ -69,7 +69,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   };
   const executor = overrides.executor ? overrides.executor(executorOptions) : new PostgresExecutor(executorOptions);
   const listener = new Listener(url, (err) => console.error("listener connection error", err));
-  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener, clock, trust });
+  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener, clock, trust, sessions: executor });
   const log = app.log;
   log.info({ config: describeConfig(config) }, "effective configuration");
   if (trust.sealed > 0) log.info({ sealed: trust.sealed }, "encrypted stored secrets that were still in plaintext");

@@ -5,7 +5,7 @@ import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { gatingLoadAllPending, gatingLoadOccupancy } from "../src/store/gating.js";
 import { projectUpdate } from "../src/store/projects.js";
 import { rolloutCreate } from "../src/store/rollouts.js";
-import { taskRunFinish, taskRunRetry, taskRunsClaim } from "../src/store/runs.js";
+import { taskRunAutoRetry, taskRunFinish, taskRunRetry, taskRunsClaim } from "../src/store/runs.js";
 import { taskRunsCancel, tasksRun, tasksSkip } from "../src/store/task-actions.js";
 import type { Db } from "../src/store/db.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
@@ -85,7 +85,7 @@ describe("live passes", () => {
         } else if (op < 0.8) {
           const running = await t.db
             .selectFrom("task_run")
-            .select(["id", "lease_epoch"])
+            .select(["id", "lease_epoch", "auto_retries"])
             .where("status", "=", "RUNNING")
             .orderBy("id")
             .execute();
@@ -101,6 +101,20 @@ describe("live passes", () => {
               now: clock,
               retryAt,
               error: "connect ECONNREFUSED",
+            });
+          } else if (r && x < 0.45) {
+            // A lock timeout: back to PENDING until the backoff ends (RETRY_BACKOFF).
+            const until = new Date(clock.getTime() + 1000 + Math.floor(rnd() * 4000));
+            await taskRunAutoRetry(t.db, {
+              runId: r.id,
+              replicaId: "w",
+              epoch: r.lease_epoch,
+              now: clock,
+              until,
+              attempt: r.auto_retries + 1,
+              max: r.auto_retries + 2,
+              reason: "lock timeout",
+              result: { error: { code: "55P03", message: "canceling statement due to lock timeout" } },
             });
           } else if (r) {
             const status = x < 0.85 ? "DONE" : "FAILED";

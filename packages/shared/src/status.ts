@@ -82,6 +82,7 @@ export const WaitingCauseType = {
   DATABASE_BUSY: "DATABASE_BUSY",
   PARALLEL_LIMIT: "PARALLEL_LIMIT",
   TARGET_UNREACHABLE: "TARGET_UNREACHABLE",
+  RETRY_BACKOFF: "RETRY_BACKOFF",
 } as const;
 export type WaitingCauseType = (typeof WaitingCauseType)[keyof typeof WaitingCauseType];
 
@@ -92,7 +93,9 @@ export type WaitingCause =
   | { type: "DATABASE_BUSY"; taskId: string; since: string }
   | { type: "PARALLEL_LIMIT"; limit: number; since: string; active?: number }
   /** The target refused or dropped the connection before COMMIT: retried at `retryAt` (backoff). */
-  | { type: "TARGET_UNREACHABLE"; attempts: number; lastError: string; retryAt: string; since: string };
+  | { type: "TARGET_UNREACHABLE"; attempts: number; lastError: string; retryAt: string; since: string }
+  /** A lock timeout, deadlock or serialization failure: automatic retry `attempt` of `max` starts at `until`. */
+  | { type: "RETRY_BACKOFF"; until: string; attempt: number; max: number; since: string };
 
 export const Role = {
   VIEWER: "viewer",

@@ -4,6 +4,7 @@ export * from "./http";
 export * from "./projects";
 export * from "./rollouts";
 export * from "./tasks";
+export * from "./retry";
 export * from "./tokens";
 export type * from "./types";
 export * from "./webhooks";

@@ -103,4 +103,19 @@ describe("applyNearestBlockers", () => {
     // Recorded already: nothing to rewrite.
     expect(decide([{ ...held, cause: d.causes[0]!.cause }], empty).causes).toEqual([]);
   });
+
+  it("holds a run after a lock or serialization failure until its backoff ends (RETRY_BACKOFF), before any other gate", () => {
+    const until = new Date(now.getTime() + 2000);
+    const held = cand({ autoRetry: { until, attempt: 1, max: 3 }, runAt: new Date(now.getTime() + 9000) });
+    const due = cand({ dbKey: "i/other", autoRetry: { until: new Date(now.getTime() - 1), attempt: 2, max: 3 } });
+    const d = decide([held, due], empty);
+    expect(d.promote.map((c) => c.runId)).toEqual([due.runId]);
+    expect(d.causes).toEqual([
+      { runId: held.runId, cause: { type: "RETRY_BACKOFF", until: until.toISOString(), attempt: 1, max: 3, since: now.toISOString() } },
+    ]);
+    expect(decide([{ ...held, cause: d.causes[0]!.cause }], empty).causes).toEqual([]);
+    // The next retry is another cause.
+    const next = { ...held, cause: d.causes[0]!.cause, autoRetry: { until, attempt: 2, max: 3 } };
+    expect(decide([next], empty).causes.map((c) => c.cause)).toMatchObject([{ type: "RETRY_BACKOFF", attempt: 2 }]);
+  });
 });

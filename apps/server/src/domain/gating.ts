@@ -29,6 +29,8 @@ export interface GatingCandidate {
   cause: WaitingCause | null;
   /** Set when the run's target could not be reached: it may not start again before `retryAt`. */
   targetRetry: { retryAt: Date; since: Date; attempts: number; lastError: string } | null;
+  /** Set after a lock or serialization failure: automatic retry `attempt` of `max` may not start before `until`. */
+  autoRetry?: { until: Date; attempt: number; max: number } | null;
 }
 
 export interface GatingState {
@@ -58,6 +60,10 @@ export function firstGate(
   if (c.targetRetry && c.targetRetry.retryAt.getTime() > state.now.getTime()) {
     const { attempts, lastError, retryAt } = c.targetRetry;
     return { type: WaitingCauseType.TARGET_UNREACHABLE, attempts, lastError, retryAt: retryAt.toISOString() };
+  }
+  if (c.autoRetry && c.autoRetry.until.getTime() > state.now.getTime()) {
+    const { until, attempt, max } = c.autoRetry;
+    return { type: WaitingCauseType.RETRY_BACKOFF, until: until.toISOString(), attempt, max };
   }
   if (c.runAt && c.runAt.getTime() > state.now.getTime()) {
     return { type: WaitingCauseType.RUN_AT, runAt: c.runAt.toISOString() };
@@ -94,6 +100,13 @@ export function sameCause(a: WaitingCause | null, b: CauseBody): boolean {
         a.attempts === b.attempts &&
         a.lastError === b.lastError &&
         new Date(a.retryAt).getTime() === new Date(b.retryAt).getTime()
+      );
+    case "RETRY_BACKOFF":
+      return (
+        a.type === "RETRY_BACKOFF" &&
+        a.attempt === b.attempt &&
+        a.max === b.max &&
+        new Date(a.until).getTime() === new Date(b.until).getTime()
       );
   }
 }

@@ -12,6 +12,7 @@ import { boundedQuery, destroySocket, TargetPools } from "./target-pools.js";
 import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReconciler } from "./types.js";
 import type { TargetGuard } from "./target-guard.js";
 import { openSecret, type SecretBox } from "../secrets/secret-box.js";
+import { readSessionView, type SessionView, type SessionViewer } from "./session-view.js";
 
 /**
  * Applies a task's statement to its target PostgreSQL database. Transactional statements commit together
@@ -60,7 +61,7 @@ export interface PostgresExecutorOptions {
   secrets?: SecretBox;
 }
 
-export class PostgresExecutor implements Executor, TargetReconciler {
+export class PostgresExecutor implements Executor, TargetReconciler, SessionViewer {
   private readonly pools: TargetPools;
   private readonly reconciler: PostgresReconciler;
   private readonly queryTimeoutMs: number;
@@ -97,6 +98,11 @@ export class PostgresExecutor implements Executor, TargetReconciler {
       return Promise.resolve({ state: "unreachable", error: (e as Error).message });
     }
     return this.reconciler.reconcile({ ...run, connectionUrl }, opts);
+  }
+
+  /** What the run's session on the target does and who blocks it (executors/session-view.ts), on this executor's pools. */
+  sessionView(run: RunRef, opts: { timeoutMs: number }): Promise<SessionView> {
+    return readSessionView(this.pools, { ...run, connectionUrl: openSecret(run.connectionUrl, this.opts.secrets) }, opts);
   }
 
   /**
@@ -237,6 +243,8 @@ export class PostgresExecutor implements Executor, TargetReconciler {
       "BEGIN",
       `SET LOCAL application_name = ${pg.escapeLiteral(name)}`,
       ...(this.opts.idleInTransactionTimeoutMs ? [`SET LOCAL idle_in_transaction_session_timeout = ${idleMs}`] : []),
+      // The project's bound on waiting for a lock: past it the run fails with 55P03 and is retried later.
+      ...(run.retryPolicy?.lockTimeoutMs ? [`SET LOCAL lock_timeout = ${Math.round(run.retryPolicy.lockTimeoutMs)}`] : []),
       ...(fence ? [fence] : []),
       ledgerInsertSql(run),
     ];

@@ -2,6 +2,7 @@ import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
 import {
   taskRunAppendLog,
+  taskRunAutoRetry,
   taskRunRetry,
   taskRunRelease,
   taskRunsClaim,
@@ -13,6 +14,8 @@ import {
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
 import { decideRetry } from "../domain/retry.js";
+import { decideAutoRetry, DEFAULT_RETRY_POLICY } from "../domain/auto-retry.js";
+import { runsOutsideTransaction } from "../domain/statements.js";
 import type { Clock } from "./clock.js";
 import { leaseOwnership, type Ownership } from "./ownership.js";
 
@@ -218,6 +221,12 @@ export class RunningScheduler {
       return taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
     }
     if (outcome.status === "RETRY" && exec.abortReason !== "cancel") return this.writeRetry(exec, outcome);
+    let message = outcome.message;
+    if (outcome.status === "FAILED" && !exec.abortReason) {
+      const retried = await this.writeAutoRetry(exec, outcome);
+      if (typeof retried === "boolean") return retried;
+      if (retried.note) message = `${message} (${retried.note})`;
+    }
     const status =
       exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
     exec.finishing = true;
@@ -228,7 +237,7 @@ export class RunningScheduler {
       epoch: run.epoch,
       status,
       result: outcome.result,
-      message: outcome.message,
+      message,
     });
   }
 
@@ -258,6 +267,37 @@ export class RunningScheduler {
     }
     if (r.state === "not_applied") return finish("FAILED", outcome.result, `${outcome.message}; not applied on the target`);
     return false; // unreachable: stop renewing; once the lease runs out the sweeper settles it
+  }
+
+  /**
+   * A lock timeout, deadlock or serialization failure of a transactional run (all rolled back): back to
+   * PENDING after a backoff, while the project's limit allows (domain/auto-retry.ts). Otherwise (not such
+   * a failure, or the limit is used up) the run FAILs as usual, with `note` added to its message.
+   */
+  private async writeAutoRetry(exec: Execution, outcome: ExecOutcome): Promise<boolean | { note?: string }> {
+    const { run } = exec;
+    const err = (outcome.result.error ?? {}) as { message?: string; code?: string };
+    const now = this.deps.clock.now();
+    const d = decideAutoRetry(
+      {
+        transactional: !runsOutsideTransaction(run),
+        autoRetries: run.autoRetries ?? 0,
+        policy: run.retryPolicy ?? DEFAULT_RETRY_POLICY,
+      },
+      { code: err.code, message: err.message ?? outcome.message },
+      now,
+    );
+    if (d.kind === "fail") return d.note ? { note: d.note } : {};
+    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
+    return taskRunAutoRetry(this.deps.db, {
+      ...fence,
+      now,
+      until: d.until,
+      attempt: d.attempt,
+      max: d.max,
+      reason: d.reason,
+      result: outcome.result,
+    });
   }
 
   /** Aborts the given runs if this replica executes them (cancel requested through any replica). */

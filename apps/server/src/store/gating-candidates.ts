@@ -29,6 +29,9 @@ interface CandidateRow {
   retry_since: Date | null;
   retry_attempts: number;
   retry_error: string | null;
+  retry_cause: string | null;
+  auto_retries: number;
+  auto_retry_max: number | null;
 }
 
 export { dbKey };
@@ -61,16 +64,23 @@ function toCandidate(r: CandidateRow): GatingCandidate {
     versionKey: r.schema_version_key,
     versionBlocker: r.blocker_task_id ? { taskId: r.blocker_task_id, schemaVersion: r.blocker_version! } : null,
     cause: r.waiting_cause,
-    targetRetry: r.retry_at
-      ? { retryAt: r.retry_at, since: r.retry_since ?? r.retry_at, attempts: r.retry_attempts, lastError: r.retry_error ?? "" }
-      : null,
+    // retry_at is the backoff of either kind; retry_cause says which (NULL: an unreachable target).
+    targetRetry:
+      r.retry_at && r.retry_cause !== "RETRY_BACKOFF"
+        ? { retryAt: r.retry_at, since: r.retry_since ?? r.retry_at, attempts: r.retry_attempts, lastError: r.retry_error ?? "" }
+        : null,
+    autoRetry:
+      r.retry_at && r.retry_cause === "RETRY_BACKOFF"
+        ? { until: r.retry_at, attempt: r.auto_retries, max: r.auto_retry_max ?? r.auto_retries }
+        : null,
   };
 }
 
 const baseColumns = sql`
   r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.run_at, r.created_at,
   r.schema_version_key, w.cause AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
-  p.deleted AS project_deleted, i.deleted AS instance_deleted, r.retry_at, r.retry_since, r.retry_attempts, r.retry_error`;
+  p.deleted AS project_deleted, i.deleted AS instance_deleted, r.retry_at, r.retry_since, r.retry_attempts, r.retry_error,
+  r.retry_cause, r.auto_retries, r.auto_retry_max`;
 const baseJoins = sql`
   LEFT JOIN task_run_wait w ON w.run_id = r.id
   JOIN rollout ro ON ro.id = r.rollout_id

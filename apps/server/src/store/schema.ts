@@ -89,6 +89,19 @@ export interface TaskRunTable {
   retry_since: NullableTimestamp;
   retry_attempts: Generated<number>;
   retry_error: string | null;
+  retry_cause: string | null;
+  auto_retries: Generated<number>;
+  auto_retry_max: number | null;
+}
+
+export interface ProjectRetryPolicyTable {
+  project_id: string;
+  lock_timeout_ms: Generated<number>;
+  max_auto_retries: Generated<number>;
+  backoff_base_ms: Generated<number>;
+  backoff_max_ms: Generated<number>;
+  updated_at: Generated<Date>;
+  updated_by: string | null;
 }
 
 export interface TaskRunLogTable {
@@ -163,6 +176,7 @@ export interface DB extends ReleaseTables {
   task_run: TaskRunTable;
   task_run_log: TaskRunLogTable;
   task_run_wait: { run_id: string; type: string; cause: Json; rollout_id: string; run_created_at: Date };
+  project_retry_policy: ProjectRetryPolicyTable;
   replica: ReplicaTable;
   app_user: AppUserTable;
   user_session: UserSessionTable;

@@ -22,10 +22,13 @@ interface RunRow {
   owner_lost_error: string | null;
   waiting_cause: unknown;
   result: unknown;
+  auto_retries: number;
+  auto_retry_max: number | null;
 }
 
 const RUN_COLUMNS = sql`r.id, r.task_id, r.rollout_id, r.attempt, r.status, r.run_at, r.created_at, r.started_at,
-  r.finished_at, r.created_by, r.canceled_by, r.cancel_requested_at, r.owner_replica, r.owner_lost_at, r.owner_lost_error, (SELECT w.cause FROM task_run_wait w WHERE w.run_id = r.id) AS waiting_cause, r.result`;
+  r.finished_at, r.created_by, r.canceled_by, r.cancel_requested_at, r.owner_replica, r.owner_lost_at, r.owner_lost_error, (SELECT w.cause FROM task_run_wait w WHERE w.run_id = r.id) AS waiting_cause, r.result,
+  r.auto_retries, r.auto_retry_max`;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -51,6 +54,7 @@ function toRun(r: RunRow, active: Map<string, number>): TaskRun {
   }
   if (r.owner_lost_at && r.status === "RUNNING") run.ownerLost = { since: r.owner_lost_at.toISOString(), error: r.owner_lost_error };
   if (r.result !== null && r.result !== undefined) run.result = r.result as RunResult; // written by our executors
+  if (r.auto_retries > 0) run.autoRetry = { attempt: r.auto_retries, max: Math.max(r.auto_retries, r.auto_retry_max ?? 0) };
   return run;
 }
 

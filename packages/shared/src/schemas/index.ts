@@ -25,3 +25,4 @@ export * from "./audit.js";
 export * from "./event.js";
 export * from "./release.js";
 export * from "./webhook.js";
+export * from "./retry.js";

@@ -55,6 +55,13 @@ export const TaskRun = Type.Object({
     ),
   ),
   result: Type.Optional(RunResult),
+  /** Set once the run was retried automatically after a lock or serialization failure. */
+  autoRetry: Type.Optional(
+    Type.Object(
+      { attempt: Type.Integer({ minimum: 1 }), max: Type.Integer({ minimum: 1 }) },
+      { description: "Automatic retry `attempt` of `max` (lock timeout, deadlock or serialization failure)" },
+    ),
+  ),
 });
 export type TaskRun = Static<typeof TaskRun>;
 

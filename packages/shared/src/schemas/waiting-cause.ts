@@ -30,6 +30,13 @@ export const ServedWaitingCause = Type.Union(
       retryAt: Timestamp("When the next attempt may start"),
       since: Timestamp("Since when the target could not be reached"),
     }),
+    Type.Object({
+      type: Type.Literal("RETRY_BACKOFF"),
+      until: Timestamp("When the automatic retry may start"),
+      attempt: Type.Integer({ minimum: 1, description: "Which automatic retry this is (1-based)" }),
+      max: Type.Integer({ minimum: 1, description: "The project's maxAutoRetries when the retry was decided" }),
+      since,
+    }),
   ],
   { description: "Why a PENDING run waits: the first gate that holds it" },
 );

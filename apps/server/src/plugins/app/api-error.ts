@@ -13,6 +13,10 @@ export const ErrorCode = {
   INTERNAL: "INTERNAL",
   /** The control database cannot be reached or did not answer in time: retry later (503). */
   UNAVAILABLE: "UNAVAILABLE",
+  /** 409: the session view of a run that is not RUNNING (details.status). */
+  RUN_NOT_RUNNING: "RUN_NOT_RUNNING",
+  /** 502: a run's target could not be read (details.error). */
+  TARGET_UNREACHABLE: "TARGET_UNREACHABLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -3,6 +3,7 @@ import type { TaskType } from "@runway/shared";
 import type { Db } from "../db.js";
 import { transitionStatement, type TransitionStep } from "./builder.js";
 import { leaseFence, type OwnerFence } from "./fence.js";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../../domain/auto-retry.js";
 
 /** The running scheduler's transitions: claim, finish (alone or with the claim that refills its slots), release. */
 
@@ -26,6 +27,9 @@ export interface ClaimedRun {
   /** Set when earlier executions could not reach the target: since when, and how many. */
   retrySince: Date | null;
   retryAttempts: number;
+  /** Automatic retries of lock/serialization failures so far, and the project's retry settings. */
+  autoRetries?: number;
+  retryPolicy?: RetryPolicy;
 }
 
 export interface Fence {
@@ -65,6 +69,8 @@ interface ClaimedJson {
   connection_url: string;
   retry_since: string | null;
   retry_attempts: number;
+  auto_retries: number;
+  retry_policy: { lock_timeout_ms: number; max_auto_retries: number; backoff_base_ms: number; backoff_max_ms: number } | null;
 }
 
 /** AVAILABLE → RUNNING for up to `limit` runs, oldest first, SKIP LOCKED. */
@@ -81,7 +87,7 @@ function claimStep(p: ClaimParams): TransitionStep {
       FROM claim_pick c
       WHERE r.id = c.id AND ${guard}
       RETURNING ${returning}, 'claimed by ' || ${p.replicaId}::text AS reason, NULL::jsonb AS detail, c.updated_at AS available_at,
-        r.retry_since, r.retry_attempts`,
+        r.retry_since, r.retry_attempts, r.auto_retries`,
   };
 }
 
@@ -92,7 +98,9 @@ const claimedJson = (rel: ReturnType<typeof sql.ref>) => sql`
     'lease_epoch', s.lease_epoch, 'rerunnable', s.rerunnable, 'available_at', s.available_at, 'type', t.type,
     'statement', t.statement, 'schema_version', t.schema_version, 'instance_id', t.instance_id,
     'database_name', t.database_name, 'connection_url', i.connection_url,
-    'retry_since', s.retry_since, 'retry_attempts', s.retry_attempts) ORDER BY s.id), '[]')
+    'retry_since', s.retry_since, 'retry_attempts', s.retry_attempts, 'auto_retries', s.auto_retries,
+    'retry_policy', (SELECT to_jsonb(rp) FROM project_retry_policy rp JOIN rollout ro ON ro.project_id = rp.project_id
+      WHERE ro.id = s.rollout_id)) ORDER BY s.id), '[]')
   FROM ${rel} s JOIN task t ON t.id = s.task_id JOIN instance i ON i.id = t.instance_id) AS claimed,
   (SELECT id::text FROM installation) AS installation_id`;
 
@@ -120,6 +128,15 @@ function toClaimed(r: ClaimedJson, installationId: string): ClaimedRun {
     availableAt: new Date(r.available_at),
     retrySince: r.retry_since ? new Date(r.retry_since) : null,
     retryAttempts: r.retry_attempts,
+    autoRetries: r.auto_retries,
+    retryPolicy: r.retry_policy
+      ? {
+          lockTimeoutMs: r.retry_policy.lock_timeout_ms,
+          maxAutoRetries: r.retry_policy.max_auto_retries,
+          backoffBaseMs: r.retry_policy.backoff_base_ms,
+          backoffMaxMs: r.retry_policy.backoff_max_ms,
+        }
+      : DEFAULT_RETRY_POLICY,
   };
 }
 
@@ -247,10 +264,46 @@ export async function taskRunRetry(db: Db, p: Fence & { now: Date; retryAt: Date
           finished_at = CASE WHEN r.cancel_requested_at IS NOT NULL THEN ${p.now}::timestamptz END,
           owner_replica = NULL, lease_expires_at = NULL, updated_at = ${p.now},
           retry_at = ${p.retryAt}, retry_since = coalesce(r.retry_since, ${p.now}), retry_attempts = r.retry_attempts + 1,
-          retry_error = ${p.error}
+          retry_error = ${p.error}, retry_cause = NULL
         WHERE r.id = ${p.runId} AND ${guard} AND ${fence({ replica: sql`${p.replicaId}::text`, epoch: sql`${p.epoch}::int` })}
         RETURNING ${returning}, 'target unreachable, retry at ' || ${p.retryAt.toISOString()}::text || ': ' || ${p.error}::text AS reason,
           jsonb_build_object('retryAt', ${p.retryAt.toISOString()}::text, 'attempts', r.retry_attempts) AS detail`,
+      },
+    ],
+    now: p.now,
+    replicaId: p.replicaId,
+  }).execute(db);
+  return rows[0]!.changed.length > 0;
+}
+
+/**
+ * A transactional run failed with a lock timeout, a deadlock or a serialization failure, which rolled it
+ * back entirely: back to PENDING until `until` (the pending scheduler records RETRY_BACKOFF meanwhile) —
+ * CANCELED instead when a cancel was recorded. Fenced like every owner write, and the retry count is
+ * compared too (`autoRetries` is what the owner read when it claimed the run), so two writers — a zombie
+ * owner and a new one, or a write retried after a lost reply — can never count one failure twice.
+ */
+export async function taskRunAutoRetry(
+  db: Db,
+  p: Fence & { now: Date; until: Date; attempt: number; max: number; reason: string; result: unknown; fence?: OwnerFence },
+): Promise<boolean> {
+  const fence = p.fence ?? leaseFence;
+  const { rows } = await transitionStatement({
+    steps: [
+      {
+        name: "autoRetry",
+        sql: ({ guard, returning }) => sql`
+        UPDATE task_run r SET
+          status = CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'CANCELED' ELSE 'PENDING' END,
+          finished_at = CASE WHEN r.cancel_requested_at IS NOT NULL THEN ${p.now}::timestamptz END,
+          owner_replica = NULL, lease_expires_at = NULL, updated_at = ${p.now},
+          result = ${JSON.stringify(p.result ?? null)}::jsonb,
+          retry_at = ${p.until}, retry_cause = 'RETRY_BACKOFF', auto_retries = ${p.attempt}, auto_retry_max = ${p.max}
+        WHERE r.id = ${p.runId} AND ${guard} AND r.auto_retries = ${p.attempt - 1}
+          AND ${fence({ replica: sql`${p.replicaId}::text`, epoch: sql`${p.epoch}::int` })}
+        RETURNING ${returning}, ${p.reason}::text AS reason,
+          jsonb_build_object('autoRetry', jsonb_build_object('attempt', ${p.attempt}::int, 'max', ${p.max}::int,
+            'until', ${p.until.toISOString()}::text)) AS detail`,
       },
     ],
     now: p.now,

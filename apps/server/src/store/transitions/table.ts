@@ -30,6 +30,12 @@ export const TRANSITIONS = {
   release: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "drain", fence: "owner + lease epoch; status" },
   requeue: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
   retry: { from: "RUNNING", to: ["PENDING", "CANCELED"], by: "owner", fence: "owner + lease epoch; status; nothing of the run committed" },
+  autoRetry: {
+    from: "RUNNING",
+    to: ["PENDING", "CANCELED"],
+    by: "owner",
+    fence: "owner + lease epoch; status; retry count; the run rolled back (lock or serialization failure)",
+  },
   sweep: {
     from: "RUNNING",
     to: ["DONE", "AVAILABLE", "FAILED", "CANCELED"],

@@ -12,6 +12,7 @@ import taskRoutes from "./tasks.js";
 import tokenRoutes from "./tokens.js";
 import userRoutes from "./users.js";
 import webhookRoutes from "./webhooks.js";
+import retryRoutes from "./retry.js";
 import opsRoutes from "../../ops.js";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -41,6 +42,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     eventRoutes,
     releaseArea,
     webhookRoutes,
+    retryRoutes,
   ]) {
     await app.register(routes);
   }
