@@ -82,6 +82,7 @@ export const WaitingCauseType = {
   DATABASE_BUSY: "DATABASE_BUSY",
   PARALLEL_LIMIT: "PARALLEL_LIMIT",
   TARGET_UNREACHABLE: "TARGET_UNREACHABLE",
+  BLOCKED_BY_FAILED: "BLOCKED_BY_FAILED",
 } as const;
 export type WaitingCauseType = (typeof WaitingCauseType)[keyof typeof WaitingCauseType];
 
@@ -92,7 +93,9 @@ export type WaitingCause =
   | { type: "DATABASE_BUSY"; taskId: string; since: string }
   | { type: "PARALLEL_LIMIT"; limit: number; since: string; active?: number }
   /** The target refused or dropped the connection before COMMIT: retried at `retryAt` (backoff). */
-  | { type: "TARGET_UNREACHABLE"; attempts: number; lastError: string; retryAt: string; since: string };
+  | { type: "TARGET_UNREACHABLE"; attempts: number; lastError: string; retryAt: string; since: string }
+  /** The nearest smaller version's task is FAILED or CANCELED: nothing moves until it is retried or skipped. */
+  | { type: "BLOCKED_BY_FAILED"; taskId: string; schemaVersion: string; status: "FAILED" | "CANCELED"; since: string };
 
 export const Role = {
   VIEWER: "viewer",

@@ -88,6 +88,7 @@ export interface TaskRunTable {
   retry_since: NullableTimestamp;
   retry_attempts: Generated<number>;
   retry_error: string | null;
+  ahead: Generated<boolean>;
 }
 
 export interface TaskRunLogTable {

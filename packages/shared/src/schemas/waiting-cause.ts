@@ -30,6 +30,13 @@ export const ServedWaitingCause = Type.Union(
       retryAt: Timestamp("When the next attempt may start"),
       since: Timestamp("Since when the target could not be reached"),
     }),
+    Type.Object({
+      type: Type.Literal("BLOCKED_BY_FAILED"),
+      taskId: Id("The FAILED or CANCELED task with a smaller version; retry or skip it to go on"),
+      schemaVersion: Type.String(),
+      status: Type.Union([Type.Literal("FAILED"), Type.Literal("CANCELED")]),
+      since,
+    }),
   ],
   { description: "Why a PENDING run waits: the first gate that holds it" },
 );
