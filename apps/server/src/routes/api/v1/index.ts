@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import auditRoutes from "./audit-log.js";
+import blockerRoutes from "./blockers.js";
 import authRoutes from "./auth.js";
 import eventRoutes from "./events.js";
 import instanceRoutes from "./instances.js";
@@ -37,6 +38,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     taskRoutes,
     taskRunRoutes,
     eventRoutes,
+    blockerRoutes,
   ]) {
     await app.register(routes);
   }
