@@ -24,3 +24,5 @@ export * from "./token.js";
 export * from "./audit.js";
 export * from "./event.js";
 export * from "./blockers.js";
+export * from "./task-filter.js";
+export * from "./bulk.js";
