@@ -83,6 +83,7 @@ export const WaitingCauseType = {
   PARALLEL_LIMIT: "PARALLEL_LIMIT",
   TARGET_UNREACHABLE: "TARGET_UNREACHABLE",
   RETRY_BACKOFF: "RETRY_BACKOFF",
+  BLOCKED_BY_FAILED: "BLOCKED_BY_FAILED",
 } as const;
 export type WaitingCauseType = (typeof WaitingCauseType)[keyof typeof WaitingCauseType];
 
@@ -95,7 +96,9 @@ export type WaitingCause =
   /** The target refused or dropped the connection before COMMIT: retried at `retryAt` (backoff). */
   | { type: "TARGET_UNREACHABLE"; attempts: number; lastError: string; retryAt: string; since: string }
   /** A lock timeout, deadlock or serialization failure: automatic retry `attempt` of `max` starts at `until`. */
-  | { type: "RETRY_BACKOFF"; until: string; attempt: number; max: number; since: string };
+  | { type: "RETRY_BACKOFF"; until: string; attempt: number; max: number; since: string }
+  /** The nearest smaller version's task is FAILED or CANCELED: nothing moves until it is retried or skipped. */
+  | { type: "BLOCKED_BY_FAILED"; taskId: string; schemaVersion: string; status: "FAILED" | "CANCELED"; since: string };
 
 export const Role = {
   VIEWER: "viewer",

@@ -8,3 +8,4 @@ export * from "./retry";
 export * from "./tokens";
 export type * from "./types";
 export * from "./webhooks";
+export * from "./trust";

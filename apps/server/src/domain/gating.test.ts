@@ -20,6 +20,7 @@ function cand(p: Partial<GatingCandidate> = {}): GatingCandidate {
     versionBlocker: null,
     cause: null,
     targetRetry: null,
+    ahead: false,
     ...p,
   };
 }
@@ -41,7 +42,7 @@ describe("decide", () => {
 
   it("checks gates in order: run-at, version order, busy database, parallel limit", () => {
     const runAt = new Date(now.getTime() + 60_000);
-    const blocker = { taskId: "t0", schemaVersion: "0001" };
+    const blocker = { taskId: "t0", schemaVersion: "0001", status: "PENDING" };
     const busy = new Map([["i/db", "tb"]]);
     const active = new Map([["r1", 5]]);
     const all = { now, busy, active };
@@ -60,6 +61,25 @@ describe("decide", () => {
     expect(changed.causes[0]!.cause).toMatchObject({ taskId: "tc", since: now.toISOString() });
   });
 
+  it("says BLOCKED_BY_FAILED when the nearest smaller version failed or was canceled", () => {
+    for (const status of ["FAILED", "CANCELED"] as const) {
+      const d = decide([cand({ versionBlocker: { taskId: "t0", schemaVersion: "0001", status } })], empty);
+      expect(d.causes[0]!.cause).toEqual({ type: "BLOCKED_BY_FAILED", taskId: "t0", schemaVersion: "0001", status, since: now.toISOString() });
+      expect(decide([cand({ versionBlocker: { taskId: "t0", schemaVersion: "0001", status }, cause: d.causes[0]!.cause })], empty).causes).toEqual([]);
+    }
+    // Retried (PENDING again): waiting for it, as any other smaller version.
+    const back = decide([cand({ versionBlocker: { taskId: "t0", schemaVersion: "0001", status: "PENDING" } })], empty);
+    expect(back.causes[0]!.cause.type).toBe("VERSION_ORDER");
+  });
+
+  it("decides a retried blocker before older waiting runs of its rollout", () => {
+    const old = cand({ sequential: false, limit: 1, createdAt: new Date(now.getTime() - 100) });
+    const retried = cand({ sequential: false, limit: 1, ahead: true });
+    const d = decide([old, retried], empty);
+    expect(d.promote.map((c) => c.runId)).toEqual([retried.runId]);
+    expect(d.causes.map((c) => c.runId)).toEqual([old.runId]);
+  });
+
   it("fails orphaned runs instead of gating them", () => {
     const d = decide([cand({ orphanReason: 'instance "x" was deleted' })], empty);
     expect(d.fail).toEqual([{ runId: String(seq), reason: 'instance "x" was deleted' }]);
@@ -68,7 +88,13 @@ describe("decide", () => {
 
 describe("applyNearestBlockers", () => {
   it("names the largest unfinished version strictly below the run's own, on the same database", () => {
-    const v = (version: string, dbKey = "i/db") => ({ taskId: `v${version}`, dbKey, key: versionSortKey(version), version });
+    const v = (version: string, dbKey = "i/db") => ({
+      taskId: `v${version}`,
+      dbKey,
+      key: versionSortKey(version),
+      version,
+      status: "NOT_STARTED",
+    });
     const runs = [
       cand({ versionKey: versionSortKey("1.2.10") }),
       cand({ versionKey: versionSortKey("0003") }),

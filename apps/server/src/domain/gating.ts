@@ -23,8 +23,13 @@ export interface GatingCandidate {
   orphanReason: string | null;
   /** Byte-ordered schema version key (see versionSortKey), null when unversioned. */
   versionKey: string | null;
-  /** Nearest smaller schema version on the same database whose task is neither DONE nor SKIPPED. */
-  versionBlocker: { taskId: string; schemaVersion: string } | null;
+  /**
+   * Nearest smaller schema version on the same database whose task is neither DONE nor SKIPPED, with that
+   * task's status (FAILED or CANCELED: it will not finish by itself, see BLOCKED_BY_FAILED).
+   */
+  versionBlocker: { taskId: string; schemaVersion: string; status: string } | null;
+  /** A retry of a task that holds later versions back: decided before other waiting runs of its rollout. */
+  ahead: boolean;
   /** The cause recorded on the run now (null: never evaluated). */
   cause: WaitingCause | null;
   /** Set when the run's target could not be reached: it may not start again before `retryAt`. */
@@ -69,7 +74,10 @@ export function firstGate(
     return { type: WaitingCauseType.RUN_AT, runAt: c.runAt.toISOString() };
   }
   if (c.versionBlocker) {
-    return { type: WaitingCauseType.VERSION_ORDER, ...c.versionBlocker };
+    const { taskId, schemaVersion, status } = c.versionBlocker;
+    // A FAILED or CANCELED blocker never finishes by itself: say so rather than "waiting for".
+    if (status === "FAILED" || status === "CANCELED") return { type: WaitingCauseType.BLOCKED_BY_FAILED, taskId, schemaVersion, status };
+    return { type: WaitingCauseType.VERSION_ORDER, taskId, schemaVersion };
   }
   if (c.sequential) {
     const holder = busyThisPass.get(c.dbKey) ?? state.busy.get(c.dbKey);
@@ -94,6 +102,8 @@ export function sameCause(a: WaitingCause | null, b: CauseBody): boolean {
       return a.type === "DATABASE_BUSY" && a.taskId === b.taskId;
     case "PARALLEL_LIMIT":
       return a.type === "PARALLEL_LIMIT" && a.limit === b.limit;
+    case "BLOCKED_BY_FAILED":
+      return a.type === "BLOCKED_BY_FAILED" && a.taskId === b.taskId && a.schemaVersion === b.schemaVersion && a.status === b.status;
     case "TARGET_UNREACHABLE":
       return (
         a.type === "TARGET_UNREACHABLE" &&
@@ -111,7 +121,9 @@ export function sameCause(a: WaitingCause | null, b: CauseBody): boolean {
   }
 }
 
+/** Retried blockers first (they free everything behind them), then first come, first served. */
 function fifo(a: GatingCandidate, b: GatingCandidate): number {
+  if (a.ahead !== b.ahead) return a.ahead ? -1 : 1;
   const d = a.createdAt.getTime() - b.createdAt.getTime();
   if (d !== 0) return d;
   return BigInt(a.runId) < BigInt(b.runId) ? -1 : BigInt(a.runId) > BigInt(b.runId) ? 1 : 0;
@@ -148,9 +160,9 @@ export function decide(candidates: readonly GatingCandidate[], state: GatingStat
  */
 export function applyNearestBlockers(
   candidates: GatingCandidate[],
-  open: { taskId: string; dbKey: string; key: string; version: string }[],
+  open: { taskId: string; dbKey: string; key: string; version: string; status: string }[],
 ): void {
-  const byDb = new Map<string, { taskId: string; key: string; version: string }[]>();
+  const byDb = new Map<string, { taskId: string; key: string; version: string; status: string }[]>();
   for (const t of open) {
     let list = byDb.get(t.dbKey);
     if (!list) byDb.set(t.dbKey, (list = []));
@@ -173,6 +185,6 @@ export function applyNearestBlockers(
       else hi = mid;
     }
     const b = list[lo - 1];
-    if (b) c.versionBlocker = { taskId: b.taskId, schemaVersion: b.version };
+    if (b) c.versionBlocker = { taskId: b.taskId, schemaVersion: b.version, status: b.status };
   }
 }

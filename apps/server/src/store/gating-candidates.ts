@@ -25,6 +25,8 @@ interface CandidateRow {
   instance_deleted: boolean | null;
   blocker_task_id: string | null;
   blocker_version: string | null;
+  blocker_status: string | null;
+  ahead: boolean;
   retry_at: Date | null;
   retry_since: Date | null;
   retry_attempts: number;
@@ -62,7 +64,10 @@ function toCandidate(r: CandidateRow): GatingCandidate {
     limit: r.parallel_limit,
     orphanReason,
     versionKey: r.schema_version_key,
-    versionBlocker: r.blocker_task_id ? { taskId: r.blocker_task_id, schemaVersion: r.blocker_version! } : null,
+    versionBlocker: r.blocker_task_id
+      ? { taskId: r.blocker_task_id, schemaVersion: r.blocker_version!, status: r.blocker_status! }
+      : null,
+    ahead: r.ahead,
     cause: r.waiting_cause,
     // retry_at is the backoff of either kind; retry_cause says which (NULL: an unreachable target).
     targetRetry:
@@ -80,7 +85,7 @@ const baseColumns = sql`
   r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.run_at, r.created_at,
   r.schema_version_key, w.cause AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
   p.deleted AS project_deleted, i.deleted AS instance_deleted, r.retry_at, r.retry_since, r.retry_attempts, r.retry_error,
-  r.retry_cause, r.auto_retries, r.auto_retry_max`;
+  r.retry_cause, r.auto_retries, r.auto_retry_max, r.ahead`;
 const baseJoins = sql`
   LEFT JOIN task_run_wait w ON w.run_id = r.id
   JOIN rollout ro ON ro.id = r.rollout_id
@@ -93,10 +98,17 @@ const baseJoins = sql`
  */
 export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> {
   const { rows } = await sql<CandidateRow>`
-    SELECT ${baseColumns}, NULL AS blocker_task_id, NULL AS blocker_version
+    SELECT ${baseColumns}, NULL AS blocker_task_id, NULL AS blocker_version, NULL AS blocker_status
     FROM task_run r ${baseJoins} WHERE r.status = 'PENDING'`.execute(trx);
-  const open = await sql<{ id: string; instance_id: string; database_name: string; schema_version: string; schema_version_key: string }>`
-    SELECT id, instance_id, database_name, schema_version, schema_version_key FROM task
+  const open = await sql<{
+    id: string;
+    instance_id: string;
+    database_name: string;
+    schema_version: string;
+    schema_version_key: string;
+    status: string;
+  }>`
+    SELECT id, instance_id, database_name, schema_version, schema_version_key, status FROM task
     WHERE schema_version IS NOT NULL AND status NOT IN ('DONE', 'SKIPPED')
       -- Only databases where a PENDING versioned run can be held: leftovers elsewhere (failed or never-run
       -- versions of old rollouts) would only be shipped to Node to be ignored.
@@ -110,6 +122,7 @@ export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> 
       dbKey: dbKey(t.instance_id, t.database_name),
       key: t.schema_version_key,
       version: t.schema_version,
+      status: t.status,
     })),
   );
   return candidates;
@@ -165,7 +178,8 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
       ) x
       UNION
       -- Runs held by a version that became DONE or SKIPPED: those between it and the next unfinished
-      -- version above it on the same database (their nearest smaller unfinished version was it).
+      -- version above it on the same database (their nearest smaller unfinished version was it). The
+      -- same runs when it became FAILED or CANCELED or was retried (BLOCKED_BY_FAILED starts or stops).
       SELECT x.id FROM unnest(${changes.tasks.map((t) => t.instanceId)}::text[], ${changes.tasks.map((t) => t.database)}::text[],
         ${changes.tasks.map((t) => t.versionKey)}::text[]) AS v(i, n, k)
       CROSS JOIN LATERAL (
@@ -196,15 +210,19 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
         LIMIT CASE WHEN x.all_limited OR p.parallel_tasks_per_rollout = 0 THEN NULL
                    ELSE greatest(p.parallel_tasks_per_rollout - act.n, 0) + ${LIMIT_MARGIN}::int END
       ) l
+      UNION
+      -- Retried blockers of freed rollouts go first (decide() orders them ahead), wherever they queue.
+      SELECT a.id FROM unnest(${rids}::bigint[]) AS x(rid)
+      CROSS JOIN LATERAL (SELECT r.id FROM task_run r WHERE r.rollout_id = x.rid AND r.status = 'PENDING' AND r.ahead OFFSET 0) a
     )
     SELECT DISTINCT id FROM cand`;
   const ids = (await idQuery.execute(trx)).rows.map((r) => r.id);
   const query = sql<CandidateRow>`
-    SELECT ${baseColumns}, vb.id AS blocker_task_id, vb.schema_version AS blocker_version
+    SELECT ${baseColumns}, vb.id AS blocker_task_id, vb.schema_version AS blocker_version, vb.status AS blocker_status
     FROM task_run r ${baseJoins}
     -- Nearest smaller unfinished version on the same database: one probe of task_open_version_idx.
     LEFT JOIN LATERAL (
-      SELECT t.id, t.schema_version FROM task t
+      SELECT t.id, t.schema_version, t.status FROM task t
       WHERE r.schema_version_key IS NOT NULL
         AND t.instance_id = r.instance_id AND t.database_name = r.database_name
         AND t.schema_version IS NOT NULL AND t.status NOT IN ('DONE', 'SKIPPED')

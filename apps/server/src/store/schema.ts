@@ -92,6 +92,7 @@ export interface TaskRunTable {
   retry_cause: string | null;
   auto_retries: Generated<number>;
   auto_retry_max: number | null;
+  ahead: Generated<boolean>;
 }
 
 export interface ProjectRetryPolicyTable {

@@ -67,15 +67,21 @@ export async function tasksSkip(db: Db, p: { rolloutId: string; taskIds: string[
         { tasks: refused.map((t) => ({ taskId: t.id, status: t.status })) },
       );
     }
-    await sql`
-      WITH s AS (
-        UPDATE task SET skipped = true, skip_reason = ${p.reason}, status = 'SKIPPED', updated_at = ${p.now}
-        WHERE id = ANY(${p.taskIds}::bigint[]) RETURNING id, schema_version
-      )
-      INSERT INTO gating_dirty_task (task_id) SELECT id FROM s WHERE schema_version IS NOT NULL`.execute(trx);
-    await notifyPending(trx);
-    await notifyChange(trx, [p.rolloutId]);
+    await tasksSkipLocked(trx, p);
   });
+}
+
+/** Skips tasks whose rows the caller locked and found skippable (marks versioned ones for the live pass). */
+export async function tasksSkipLocked(trx: Db, p: { rolloutId: string; taskIds: string[]; reason: string; now: Date }): Promise<void> {
+  if (p.taskIds.length === 0) return;
+  await sql`
+    WITH s AS (
+      UPDATE task SET skipped = true, skip_reason = ${p.reason}, status = 'SKIPPED', updated_at = ${p.now}
+      WHERE id = ANY(${p.taskIds}::bigint[]) RETURNING id, schema_version
+    )
+    INSERT INTO gating_dirty_task (task_id) SELECT id FROM s WHERE schema_version IS NOT NULL`.execute(trx);
+  await notifyPending(trx);
+  await notifyChange(trx, [p.rolloutId]);
 }
 
 /**
@@ -108,22 +114,29 @@ export async function taskRunsCancel(
     const now = rows.filter((r) => r.status !== "RUNNING").map((r) => r.id);
     const running = rows.filter((r) => r.status === "RUNNING").map((r) => r.id);
     await taskRunsCancelNow(trx, { runIds: now, actor: p.actor, now: p.now, replicaId: p.replicaId });
-    if (running.length > 0) {
-      await sql`
-        WITH f AS (
-          UPDATE task_run SET cancel_requested_at = coalesce(cancel_requested_at, ${p.now}), canceled_by = ${p.actor}, updated_at = ${p.now}
-          WHERE id = ANY(${running}::bigint[]) AND status = 'RUNNING' RETURNING id
-        )
-        INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
-        SELECT id, ${p.now}, 'CANCEL_REQUESTED', ${p.replicaId}, jsonb_build_object('message', 'cancel requested by ' || ${p.actor}::text) FROM f`.execute(
-        trx,
-      );
-      await notifyCancel(trx, running);
-    }
+    await taskRunsRequestCancel(trx, { runIds: running, actor: p.actor, now: p.now, replicaId: p.replicaId });
     await notifyChange(trx, [p.rolloutId]);
     return p.taskRunIds.map((id) => ({
       taskRunId: id,
       outcome: running.includes(id) ? ("CANCEL_REQUESTED" as const) : ("CANCELED" as const),
     }));
   });
+}
+
+/** Records a cancel request on RUNNING runs (locked by the caller) and wakes their owners. */
+export async function taskRunsRequestCancel(
+  trx: Db,
+  p: { runIds: string[]; actor: string; now: Date; replicaId: string | null },
+): Promise<void> {
+  if (p.runIds.length === 0) return;
+  await sql`
+    WITH f AS (
+      UPDATE task_run SET cancel_requested_at = coalesce(cancel_requested_at, ${p.now}), canceled_by = ${p.actor}, updated_at = ${p.now}
+      WHERE id = ANY(${p.runIds}::bigint[]) AND status = 'RUNNING' RETURNING id
+    )
+    INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
+    SELECT id, ${p.now}, 'CANCEL_REQUESTED', ${p.replicaId}, jsonb_build_object('message', 'cancel requested by ' || ${p.actor}::text) FROM f`.execute(
+    trx,
+  );
+  await notifyCancel(trx, p.runIds);
 }

@@ -26,3 +26,6 @@ export * from "./event.js";
 export * from "./release.js";
 export * from "./webhook.js";
 export * from "./retry.js";
+export * from "./blockers.js";
+export * from "./task-filter.js";
+export * from "./bulk.js";

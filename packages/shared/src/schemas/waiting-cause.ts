@@ -37,6 +37,13 @@ export const ServedWaitingCause = Type.Union(
       max: Type.Integer({ minimum: 1, description: "The project's maxAutoRetries when the retry was decided" }),
       since,
     }),
+    Type.Object({
+      type: Type.Literal("BLOCKED_BY_FAILED"),
+      taskId: Id("The FAILED or CANCELED task with a smaller version; retry or skip it to go on"),
+      schemaVersion: Type.String(),
+      status: Type.Union([Type.Literal("FAILED"), Type.Literal("CANCELED")]),
+      since,
+    }),
   ],
   { description: "Why a PENDING run waits: the first gate that holds it" },
 );

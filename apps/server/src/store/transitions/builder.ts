@@ -13,7 +13,8 @@ import { ACTIVE, TRANSITIONS, type TransitionName } from "./table.js";
  * - a run that is no longer PENDING loses its waiting cause;
  * - a STATUS log entry `{status, message, from, to, by, replica, epoch, reason}` (+ the step's `detail`);
  * - change marks for the live pass: a new PENDING run; a database whose sequential run left
- *   AVAILABLE/RUNNING (or was canceled while PENDING, see freesGates); a versioned task that became DONE;
+ *   AVAILABLE/RUNNING (or was canceled while PENDING, see freesGates); a versioned task that became DONE,
+ *   FAILED or CANCELED (BLOCKED_BY_FAILED);
  *   the same for a rollout with a limit;
  * - a TASK_RUN_FAILED webhook event (the outbox, store/webhook-events.ts) for a run that became FAILED;
  * - NOTIFY runway_pending when something was marked, runway_available when a run became AVAILABLE,
@@ -115,7 +116,8 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
       RETURNING 1
     ), eff_done AS (
       INSERT INTO gating_dirty_task (task_id)
-      SELECT DISTINCT task_id FROM ch WHERE ch.status = 'DONE' AND ch.schema_version_key IS NOT NULL
+      -- DONE frees later versions; FAILED/CANCELED turns their VERSION_ORDER into BLOCKED_BY_FAILED.
+      SELECT DISTINCT task_id FROM ch WHERE ch.status IN ('DONE', 'FAILED', 'CANCELED') AND ch.schema_version_key IS NOT NULL
       RETURNING 1
     ), eff_rollout AS (
       INSERT INTO gating_dirty_rollout (rollout_id)

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import auditRoutes from "./audit-log.js";
+import blockerRoutes from "./blockers.js";
+import bulkRoutes from "./bulk.js";
 import authRoutes from "./auth.js";
 import eventRoutes from "./events.js";
 import instanceRoutes from "./instances.js";
@@ -43,6 +45,8 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     releaseArea,
     webhookRoutes,
     retryRoutes,
+    blockerRoutes,
+    bulkRoutes,
   ]) {
     await app.register(routes);
   }

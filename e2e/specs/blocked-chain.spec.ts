@@ -1,0 +1,54 @@
+import { expect, test, uid } from "../common/fixtures.js";
+import type { NewTask } from "../common/api.js";
+import { TARGET_DB } from "../common/target.js";
+
+const version = (statement: string, schemaVersion: string): NewTask => ({
+  type: "DATABASE_SCHEMA_UPDATE",
+  instanceId: "local",
+  database: TARGET_DB,
+  statement,
+  schemaVersion,
+});
+
+test.describe("a failed blocker", () => {
+  test("its chain says BLOCKED_BY_FAILED in red, the rollout and stage say what is stuck, and Skip in the popover frees it", async ({
+    page,
+    signIn,
+    env,
+  }) => {
+    const project = uid("chain");
+    await env.admin.createProject(project, 0);
+    const rolloutId = await env.admin.createRollout(project, "Chain", [
+      { environment: "staging", tasks: [version("SELECT 1/0", "0101"), version("SELECT 1", "0102")] },
+      { environment: "prod", tasks: [version("SELECT 2", "0103")] },
+    ]);
+    const [v1, v2, v3] = (await env.admin.tasks(rolloutId)).map((t) => t.id) as [string, string, string];
+    await env.admin.run(rolloutId, [v1, v2, v3]);
+    await expect
+      .poll(async () => (await env.admin.tasks(rolloutId)).map((t) => t.latestRun?.waitingCause?.type ?? t.status), { timeout: 30_000 })
+      .toEqual(["FAILED", "BLOCKED_BY_FAILED", "VERSION_ORDER"]);
+
+    await signIn("rick");
+    await page.goto(`/rollouts/${rolloutId}`);
+    const badge = page.locator(`tr[data-task-id="${v2}"]`).getByTestId("waiting-cause");
+    await expect(badge).toHaveAttribute("data-cause", "BLOCKED_BY_FAILED");
+    await expect(badge).toHaveText(`Blocked: task #${v1} (version 0101) is Failed`);
+    await expect(badge).toHaveCSS("color", "rgb(192, 32, 63)");
+
+    // The rollout names the root and how many it holds; each stage counts its blocked tasks.
+    const summary = page.getByTestId("root-blockers");
+    await expect(summary).toContainText("2 waiting tasks are held by 1 tasks");
+    await expect(summary.locator(`[data-task-id="${v1}"]`)).toHaveAttribute("data-status", "FAILED");
+    await expect(page.getByTestId("stage-blocked")).toHaveCount(2);
+    await expect(page.getByTestId("stage-blocked").first()).toHaveAttribute("data-blocked", "1");
+
+    // Retry and Skip on the blocker, right in the badge's popover.
+    await badge.hover();
+    const tip = page.locator(".tip");
+    await expect(tip.getByTestId("blocker-retry")).toBeVisible();
+    await tip.getByTestId("blocker-skip").click();
+    await expect(page.locator(`tr[data-task-id="${v1}"]`)).toContainText("Skipped");
+    await expect(page.locator(`tr[data-task-id="${v3}"]`)).toContainText("Done", { timeout: 30_000 });
+    await expect(summary).toHaveCount(0);
+  });
+});
