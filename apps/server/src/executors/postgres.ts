@@ -12,6 +12,7 @@ import { boundedQuery, destroySocket, TargetPools } from "./target-pools.js";
 import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReconciler } from "./types.js";
 import type { TargetGuard } from "./target-guard.js";
 import { openSecret, type SecretBox } from "../secrets/secret-box.js";
+import { dryRunOn, type DryRunJob, type DryRunner, type DryRunResult, type DryRunSettings } from "./dry-run.js";
 
 /**
  * Applies a task's statement to its target PostgreSQL database. Transactional statements commit together
@@ -60,7 +61,7 @@ export interface PostgresExecutorOptions {
   secrets?: SecretBox;
 }
 
-export class PostgresExecutor implements Executor, TargetReconciler {
+export class PostgresExecutor implements Executor, TargetReconciler, DryRunner {
   private readonly pools: TargetPools;
   private readonly reconciler: PostgresReconciler;
   private readonly queryTimeoutMs: number;
@@ -86,6 +87,18 @@ export class PostgresExecutor implements Executor, TargetReconciler {
   /** Closes every pooled target session. */
   async close(): Promise<void> {
     await this.pools.close();
+  }
+
+  /** See DryRunner: on this executor's pooled sessions, through its target guard, with the instance's credentials. */
+  dryRun(job: DryRunJob, settings: DryRunSettings): Promise<DryRunResult> {
+    let connectionUrl: string;
+    try {
+      connectionUrl = openSecret(job.connectionUrl, this.opts.secrets);
+    } catch (e) {
+      const message = (e as Error).message;
+      return Promise.resolve({ outcome: "FAILED", result: { error: { message }, durationMs: 0, message } });
+    }
+    return dryRunOn(this.pools, { ...job, connectionUrl }, { queryTimeoutMs: this.queryTimeoutMs, ...settings });
   }
 
   /** See TargetReconciler: uses this executor's connections (and their bounds). */

@@ -13,6 +13,9 @@ import { PendingScheduler, type PassResult } from "./pending-scheduler.js";
 import { ReplicaPruner } from "./replica-pruner.js";
 import { RunningScheduler } from "./running-scheduler.js";
 import { Sweeper } from "./sweeper.js";
+import { DryRunScheduler } from "./dry-run-scheduler.js";
+import { DRY_RUN_CHANNEL } from "../store/dry-runs.js";
+import type { DryRunner } from "../executors/dry-run.js";
 
 /** The settings the loops read. */
 export type RuntimeConfig = Pick<
@@ -48,6 +51,8 @@ export interface RuntimeDeps {
   metrics?: Metrics;
   log: { info: (o: object, msg?: string) => void; error: (o: object, msg?: string) => void };
   strategies?: RuntimeStrategies;
+  /** Runs dry runs (issue 15; scheduler/dry-run-scheduler.ts); without one, this replica runs none. */
+  dryRunner?: DryRunner;
   /** Test signal: called after every pending pass this replica ran. */
   onPass?: (r: PassResult) => void;
 }
@@ -66,7 +71,8 @@ export class SchedulerRuntime {
   readonly running: RunningScheduler;
   readonly sweeper: Sweeper;
   readonly heartbeat: Heartbeat;
-  private readonly loops: { pending: Loop; running: Loop; heartbeat: Loop; sweep: Loop; prune: Loop };
+  readonly dryRuns: DryRunScheduler | undefined;
+  private readonly loops: { pending: Loop; running: Loop; heartbeat: Loop; sweep: Loop; prune: Loop; dryRun?: Loop };
   private readonly unlisten: (() => void)[] = [];
 
   constructor(
@@ -143,8 +149,22 @@ export class SchedulerRuntime {
       sweep: new Loop("sweep", () => this.sweeper.runOnce(), every(config.sweepIntervalMs)),
       prune: new Loop("prune", () => pruner.runOnce(), every(PRUNE_INTERVAL_MS)),
     };
+    if (d.dryRunner) {
+      const dryRuns = new DryRunScheduler({
+        db,
+        clock,
+        replicaId,
+        runner: d.dryRunner,
+        leaseTtlMs: config.leaseTtlMs,
+        onSlotFree: () => this.loops.dryRun?.wake(),
+        onError: (err) => d.log.error({ err }, "dry run failed"),
+      });
+      this.dryRuns = dryRuns;
+      this.loops.dryRun = new Loop("dry-run", () => dryRuns.runOnce(), every(config.pollIntervalMs));
+    }
     // Registered now, so a listener started afterwards LISTENs on every channel in one go.
     const { listener } = d;
+    if (this.loops.dryRun) this.unlisten.push(listener.on(DRY_RUN_CHANNEL, () => this.loops.dryRun?.wake()));
     this.unlisten.push(
       listener.on(Channel.PENDING, () => this.loops.pending.wake()),
       listener.on(Channel.AVAILABLE, () => this.loops.running.wake()),
@@ -169,7 +189,8 @@ export class SchedulerRuntime {
   async drain(graceMs: number): Promise<void> {
     await this.loops.running.stop();
     await this.heartbeat.stopping().catch(() => undefined);
-    await this.running.drain(graceMs);
+    await this.loops.dryRun?.stop();
+    await Promise.all([this.running.drain(graceMs), this.dryRuns?.drain(graceMs)]);
     await Promise.all([this.loops.pending.stop(), this.loops.sweep.stop(), this.loops.heartbeat.stop(), this.loops.prune.stop()]);
     for (const off of this.unlisten.splice(0)) off();
   }

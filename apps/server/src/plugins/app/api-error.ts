@@ -13,6 +13,8 @@ export const ErrorCode = {
   INTERNAL: "INTERNAL",
   /** The control database cannot be reached or did not answer in time: retry later (503). */
   UNAVAILABLE: "UNAVAILABLE",
+  /** 409: the project's check policy refuses to run tasks (details.tasks: each task's failing checks; issue 15). */
+  CHECKS_FAILED: "CHECKS_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

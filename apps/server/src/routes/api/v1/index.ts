@@ -10,6 +10,7 @@ import taskRunRoutes from "./task-runs.js";
 import taskRoutes from "./tasks.js";
 import tokenRoutes from "./tokens.js";
 import userRoutes from "./users.js";
+import checkRoutes from "./checks.js";
 import opsRoutes from "../../ops.js";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -37,6 +38,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     taskRoutes,
     taskRunRoutes,
     eventRoutes,
+    checkRoutes,
   ]) {
     await app.register(routes);
   }
