@@ -80,7 +80,7 @@ describe("the database gate", () => {
     await s.drain(5000);
     expect((await dryRuns())[0]).toMatchObject({ status: "DONE", outcome: "PASSED" });
     const r = await pending.runOnce();
-    expect(r.promoted).toBe(1);
+    expect(r?.promoted).toBe(1);
   });
 
   it("one dry run at a time per database; other databases go on", async () => {

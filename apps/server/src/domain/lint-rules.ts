@@ -77,11 +77,11 @@ function lineStarts(text: string): number[] {
 export function positionOf(
   statement: string,
   e: Pick<SquawkEntry, "line" | "column" | "line_end" | "column_end">,
+  starts = lineStarts(statement),
 ): {
   position?: number;
   length?: number;
 } {
-  const starts = lineStarts(statement);
   const start = starts[e.line];
   if (start === undefined) return {};
   const position = start + e.column + 1;
@@ -92,12 +92,14 @@ export function positionOf(
 
 /** squawk's entries for one statement as findings (before settings). */
 export function fromSquawk(statement: string, entries: readonly SquawkEntry[]): Finding[] {
+  if (entries.length === 0) return [];
+  const starts = lineStarts(statement);
   return entries.map((e) => ({
     rule: e.rule_name,
     severity: severityOf(e.level),
     message: e.message,
     ...(e.help ? { help: e.help } : {}),
-    ...positionOf(statement, e),
+    ...positionOf(statement, e, starts),
     source: "squawk" as const,
   }));
 }

@@ -60,7 +60,8 @@ export async function taskChecksWriteLint(db: Db, p: { taskIds: string[]; result
     SELECT t.id, t.rollout_id, r.v->'findings', r.v->>'worst', r.v->>'error', ${p.now}
     FROM unnest(${p.taskIds}::bigint[], ${refs}::int[]) AS x(id, ref)
     JOIN task t ON t.id = x.id
-    JOIN LATERAL (SELECT (${payloads}::jsonb[])[x.ref] AS v) r ON true
+    -- Joined, not subscripted: indexing the array per row would read all of it for every task.
+    JOIN unnest(${payloads}::jsonb[]) WITH ORDINALITY AS r(v, ref) ON r.ref = x.ref
     ON CONFLICT (task_id) DO UPDATE SET findings = excluded.findings, worst = excluded.worst, lint_error = excluded.lint_error,
       linted_at = excluded.linted_at`.execute(db);
 }
