@@ -86,6 +86,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     clock,
     executorFor: () => executor,
     reconciler: overrides.reconciler ?? executor,
+    dryRunner: executor,
     listener,
     metrics,
     log,

@@ -9,3 +9,4 @@ export * from "./tokens";
 export type * from "./types";
 export * from "./webhooks";
 export * from "./trust";
+export * from "./checks";

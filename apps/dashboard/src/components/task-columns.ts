@@ -6,6 +6,7 @@ import { durationParts, runDurationMs } from "@/lib/time";
 import RunDuration from "./run-duration.vue";
 import { statusPill } from "./status-pill";
 import WaitingCauseBadge from "./waiting-cause-badge.vue";
+import ChecksCell from "./checks-cell.vue";
 
 /** One column of the task table: a fixed width and how a cell is drawn. */
 export interface TaskColumn {
@@ -64,6 +65,7 @@ export function taskColumns({ t, d, canOperate, onAction }: ColumnContext): Task
     { key: "type", title: t("table.type"), width: 130, render: (r) => typeLabel[r.type] ?? r.type },
     { key: "schemaVersion", title: t("table.schemaVersion"), width: 90, render: (r) => r.schemaVersion ?? none },
     { key: "status", title: t("table.status"), width: 130, render: (r) => statusPill(r.status, statusLabel[r.status]) },
+    { key: "checks", title: t("checks.column"), width: 80, render: (r) => h(ChecksCell, { taskId: r.id }) },
     {
       key: "waitingCause",
       title: t("table.waitingCause"),

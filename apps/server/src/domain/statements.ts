@@ -1,4 +1,5 @@
 import { loadModule, parseSync } from "libpg-query";
+import { LRUCache } from "lru-cache";
 import { TaskType } from "@runway/shared";
 import { classify, StatementKind, type Node } from "./statement-kinds.js";
 
@@ -77,6 +78,27 @@ function leadingBlanks(raw: string): number {
  * a procedure fails on the target inside the run's transaction ("invalid transaction termination").
  */
 export function parseStatements(sql: string): ParsedStatement[] {
+  // Creation plans and lints the same statements at once: the second asks the parser nothing.
+  const hit = recentParses.get(sql);
+  if (hit instanceof StatementSyntaxError) throw hit;
+  if (hit) return hit;
+  try {
+    const parsed = parseUncached(sql);
+    recentParses.set(sql, parsed);
+    return parsed;
+  } catch (e) {
+    if (e instanceof StatementSyntaxError) recentParses.set(sql, e);
+    throw e;
+  }
+}
+
+/** Parses of recent statements (results are never mutated), bounded by the statements' size. */
+const recentParses = new LRUCache<string, ParsedStatement[] | StatementSyntaxError>({
+  maxSize: 32 * 1024 * 1024,
+  sizeCalculation: (_v, sql) => 3 * sql.length + 100,
+});
+
+function parseUncached(sql: string): ParsedStatement[] {
   if (sql.trim() === "") return [];
   let tree: { stmts?: { stmt: Node; stmt_location?: number; stmt_len?: number }[] };
   try {

@@ -13,6 +13,7 @@ import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReco
 import type { TargetGuard } from "./target-guard.js";
 import { openSecret, type SecretBox } from "../secrets/secret-box.js";
 import { readSessionView, type SessionView, type SessionViewer } from "./session-view.js";
+import { dryRunOn, type DryRunJob, type DryRunner, type DryRunResult, type DryRunSettings } from "./dry-run.js";
 
 /**
  * Applies a task's statement to its target PostgreSQL database. Transactional statements commit together
@@ -61,7 +62,7 @@ export interface PostgresExecutorOptions {
   secrets?: SecretBox;
 }
 
-export class PostgresExecutor implements Executor, TargetReconciler, SessionViewer {
+export class PostgresExecutor implements Executor, TargetReconciler, SessionViewer, DryRunner {
   private readonly pools: TargetPools;
   private readonly reconciler: PostgresReconciler;
   private readonly queryTimeoutMs: number;
@@ -87,6 +88,18 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
   /** Closes every pooled target session. */
   async close(): Promise<void> {
     await this.pools.close();
+  }
+
+  /** See DryRunner: on this executor's pooled sessions, through its target guard, with the instance's credentials. */
+  dryRun(job: DryRunJob, settings: DryRunSettings): Promise<DryRunResult> {
+    let connectionUrl: string;
+    try {
+      connectionUrl = openSecret(job.connectionUrl, this.opts.secrets);
+    } catch (e) {
+      const message = (e as Error).message;
+      return Promise.resolve({ outcome: "FAILED", result: { error: { message }, durationMs: 0, message } });
+    }
+    return dryRunOn(this.pools, { ...job, connectionUrl }, { queryTimeoutMs: this.queryTimeoutMs, ...settings });
   }
 
   /** See TargetReconciler: uses this executor's connections (and their bounds). */

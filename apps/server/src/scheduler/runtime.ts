@@ -14,6 +14,9 @@ import { ReplicaPruner } from "./replica-pruner.js";
 import { RunningScheduler } from "./running-scheduler.js";
 import { Sweeper } from "./sweeper.js";
 import { WebhookDelivery, type WebhookDeliveryDeps } from "./webhook-delivery.js";
+import { DryRunScheduler } from "./dry-run-scheduler.js";
+import { DRY_RUN_CHANNEL } from "../store/dry-runs.js";
+import type { DryRunner } from "../executors/dry-run.js";
 
 /** The settings the loops read. */
 export type RuntimeConfig = Pick<
@@ -51,6 +54,8 @@ export interface RuntimeDeps {
   strategies?: RuntimeStrategies;
   /** Webhook delivery (a replica always has it; scheduler tests may leave it out). */
   webhooks?: Pick<WebhookDeliveryDeps, "secrets" | "publicUrl" | "timeoutMs" | "backoffMs">;
+  /** Runs dry runs (issue 15; scheduler/dry-run-scheduler.ts); without one, this replica runs none. */
+  dryRunner?: DryRunner;
   /** Test signal: called after every pending pass this replica ran. */
   onPass?: (r: PassResult) => void;
 }
@@ -70,7 +75,8 @@ export class SchedulerRuntime {
   readonly sweeper: Sweeper;
   readonly heartbeat: Heartbeat;
   readonly webhooks: WebhookDelivery | undefined;
-  private readonly loops: { pending: Loop; running: Loop; heartbeat: Loop; sweep: Loop; prune: Loop; webhooks?: Loop };
+  readonly dryRuns: DryRunScheduler | undefined;
+  private readonly loops: { pending: Loop; running: Loop; heartbeat: Loop; sweep: Loop; prune: Loop; webhooks?: Loop; dryRun?: Loop };
   private readonly unlisten: (() => void)[] = [];
 
   constructor(
@@ -167,8 +173,22 @@ export class SchedulerRuntime {
       this.loops.webhooks = new Loop("webhooks", () => webhooks.runOnce(), every(config.pollIntervalMs));
       this.unlisten.push(d.listener.on(Channel.WEBHOOK, () => this.loops.webhooks?.wake()));
     }
+    if (d.dryRunner) {
+      const dryRuns = new DryRunScheduler({
+        db,
+        clock,
+        replicaId,
+        runner: d.dryRunner,
+        leaseTtlMs: config.leaseTtlMs,
+        onSlotFree: () => this.loops.dryRun?.wake(),
+        onError: (err) => d.log.error({ err }, "dry run failed"),
+      });
+      this.dryRuns = dryRuns;
+      this.loops.dryRun = new Loop("dry-run", () => dryRuns.runOnce(), every(config.pollIntervalMs));
+    }
     // Registered now, so a listener started afterwards LISTENs on every channel in one go.
     const { listener } = d;
+    if (this.loops.dryRun) this.unlisten.push(listener.on(DRY_RUN_CHANNEL, () => this.loops.dryRun?.wake()));
     this.unlisten.push(
       listener.on(Channel.PENDING, () => this.loops.pending.wake()),
       listener.on(Channel.AVAILABLE, () => this.loops.running.wake()),
@@ -193,7 +213,8 @@ export class SchedulerRuntime {
   async drain(graceMs: number): Promise<void> {
     await this.loops.running.stop();
     await this.heartbeat.stopping().catch(() => undefined);
-    await this.running.drain(graceMs);
+    await this.loops.dryRun?.stop();
+    await Promise.all([this.running.drain(graceMs), this.dryRuns?.drain(graceMs)]);
     await Promise.all([
       this.loops.pending.stop(),
       this.loops.sweep.stop(),

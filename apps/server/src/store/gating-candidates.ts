@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
+import { dryRunsBusySql } from "./dry-runs.js";
 import { applyNearestBlockers, dbKey, type GatingCandidate } from "../domain/gating.js";
 
 /**
@@ -235,7 +236,7 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
 }
 
 /**
- * The busy databases (dbKey → task id of the AVAILABLE/RUNNING sequential run there; `null` keys: every
+ * The busy databases (dbKey → task id of the AVAILABLE/RUNNING sequential run or the RUNNING dry run there; `null` keys: every
  * database) and the active runs per rollout, in one round trip (the pass's latency is mostly round trips).
  * Nothing to read without candidates.
  */
@@ -259,7 +260,8 @@ export async function gatingLoadOccupancy(
           ) b`;
   const { rows } = await sql<{ busy: [string, string, string][]; active: [string, number][] }>`
     SELECT
-      (SELECT coalesce(json_agg(json_build_array(b.instance_id, b.database_name, b.task_id::text)), '[]') FROM (${busySql}) b) AS busy,
+      (SELECT coalesce(json_agg(json_build_array(b.instance_id, b.database_name, b.task_id::text)), '[]')
+        FROM ((${busySql}) UNION ALL (${dryRunsBusySql(keys)})) b) AS busy,
       (SELECT coalesce(json_agg(json_build_array(a.rollout_id::text, a.n)), '[]') FROM (
         SELECT rollout_id, count(*)::int AS n FROM task_run
         WHERE status IN ('AVAILABLE', 'RUNNING') AND rollout_id = ANY(${rolloutIds}::bigint[])

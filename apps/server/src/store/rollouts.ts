@@ -5,6 +5,7 @@ import { StoreError } from "./errors.js";
 import { planStatementsYielding, type StatementPlan } from "../domain/statements.js";
 import { notifyChange, notifyPending } from "./notify.js";
 import { instancesAttachedOrThrow } from "./instances.js";
+import { taskChecksWriteLint, type LintRow } from "./task-checks.js";
 
 export interface NewTask {
   type: TaskType;
@@ -19,6 +20,8 @@ export interface NewRollout {
   title: string;
   createdBy: string;
   stages: { environment: string; tasks: NewTask[] }[];
+  /** Lint results per task in order (issue 15), written with the tasks; may still be running while statements are planned. */
+  lint?: Promise<LintRow[]>;
 }
 
 /**
@@ -28,6 +31,7 @@ export interface NewRollout {
  */
 export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<string> {
   const plans = await planRolloutStatements(r);
+  const lint = await r.lint;
   return db.transaction().execute(async (trx) => {
     const project = await trx.selectFrom("project").select(["id", "deleted"]).where("id", "=", r.projectId).executeTakeFirst();
     if (!project || project.deleted) throw new StoreError("NOT_FOUND", `project "${r.projectId}" not found`);
@@ -73,6 +77,11 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
         SELECT instance_id, database_name, min(schema_version_key) FROM t WHERE schema_version_key IS NOT NULL
         GROUP BY 1, 2`.execute(trx);
       await notifyPending(trx);
+      if (lint) {
+        // Task ids follow the insert's order (one sequence, rows inserted ORDER BY o).
+        const ids = await sql<{ id: string }>`SELECT id::text AS id FROM task WHERE rollout_id = ${rollout.id} ORDER BY id`.execute(trx);
+        await taskChecksWriteLint(trx, { taskIds: ids.rows.map((x) => x.id), results: lint, now });
+      }
     }
     await notifyChange(trx, [rollout.id]);
     return rollout.id;

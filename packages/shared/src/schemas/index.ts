@@ -29,3 +29,4 @@ export * from "./retry.js";
 export * from "./blockers.js";
 export * from "./task-filter.js";
 export * from "./bulk.js";
+export * from "./checks.js";

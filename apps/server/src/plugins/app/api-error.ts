@@ -17,6 +17,8 @@ export const ErrorCode = {
   RUN_NOT_RUNNING: "RUN_NOT_RUNNING",
   /** 502: a run's target could not be read (details.error). */
   TARGET_UNREACHABLE: "TARGET_UNREACHABLE",
+  /** 409: the project's check policy refuses to run tasks (details.tasks: each task's failing checks; issue 15). */
+  CHECKS_FAILED: "CHECKS_FAILED",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

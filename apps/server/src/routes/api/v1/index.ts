@@ -15,6 +15,7 @@ import tokenRoutes from "./tokens.js";
 import userRoutes from "./users.js";
 import webhookRoutes from "./webhooks.js";
 import retryRoutes from "./retry.js";
+import checkRoutes from "./checks.js";
 import opsRoutes from "../../ops.js";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -47,6 +48,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     retryRoutes,
     blockerRoutes,
     bulkRoutes,
+    checkRoutes,
   ]) {
     await app.register(routes);
   }

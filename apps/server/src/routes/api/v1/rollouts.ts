@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { TaskType } from "@runway/shared";
 import { rolloutCreate } from "../../../store/rollouts.js";
+import { checkPolicyGet } from "../../../store/task-checks.js";
+import { lintForCreate } from "../../../checks/lint.js";
 import { rolloutGet, rolloutList } from "../../../store/rollout-reads.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
 import {
@@ -80,6 +82,10 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
           title,
           createdBy: req.user!.username,
           stages: stages.map((s) => ({ environment: s.environment, tasks: s.tasks })),
+          lint: lintForCreate(
+            async () => (await checkPolicyGet(db, req.params.projectId)).ruleOverrides,
+            stages.flatMap((s) => s.tasks),
+          ),
         },
         clock.now(),
       );

@@ -17,6 +17,7 @@ import {
 } from "@runway/shared/schemas";
 import { decodeChangeCursor, encodeChangeCursor } from "../../../schemas/change-cursor.js";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
+import { refuseFailingChecks } from "../../../checks/policy.js";
 
 const tags = ["tasks"];
 
@@ -75,6 +76,7 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const { taskIds, runAt } = req.body;
       req.audit.target = `rollout/${req.params.rolloutId}`;
       req.audit.detail = { taskIds, ...(runAt ? { runAt } : {}) };
+      await refuseFailingChecks(db, req.params.rolloutId, taskIds);
       const results = await tasksRun(db, {
         rolloutId: req.params.rolloutId,
         taskIds,
