@@ -8,6 +8,7 @@ import projectMemberRoutes from "./project-members.js";
 import rolloutRoutes from "./rollouts.js";
 import taskRunRoutes from "./task-runs.js";
 import taskRoutes from "./tasks.js";
+import taskViewRoutes from "./task-views.js";
 import tokenRoutes from "./tokens.js";
 import userRoutes from "./users.js";
 import opsRoutes from "../../ops.js";
@@ -35,6 +36,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     instanceRoutes,
     rolloutRoutes,
     taskRoutes,
+    taskViewRoutes,
     taskRunRoutes,
     eventRoutes,
   ]) {
