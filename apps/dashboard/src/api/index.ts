@@ -6,3 +6,4 @@ export * from "./rollouts";
 export * from "./tasks";
 export * from "./tokens";
 export type * from "./types";
+export * from "./task-search";
