@@ -7,3 +7,4 @@ export * from "./tasks";
 export * from "./tokens";
 export type * from "./types";
 export * from "./task-search";
+export * from "./admin";
