@@ -48,7 +48,7 @@ export function parseTaskQuery(query: Record<string, unknown>): TaskQuery {
     instanceId: matching(query.instance, /^[a-z][a-z0-9-]{0,62}$/),
     database: matching(query.db, /^.{1,200}$/),
     type: type && (TASK_TYPES as readonly string[]).includes(type) ? (type as TaskType) : null,
-    errorCode: matching(query.error, /^([0-9A-Z]{5}|none)$/),
+    errorCode: matching(query.error, /^([0-9A-Z_]{5,40}|none)$/),
     sort: sort && (SORT_KEYS as readonly string[]).includes(sort) ? (sort as TaskSortKey) : "id",
     order: one(query.order) === "desc" ? "desc" : "asc",
   };

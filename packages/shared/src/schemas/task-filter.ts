@@ -16,8 +16,8 @@ export const TaskFilterFields = {
   type: Type.Optional(TaskTypeSchema),
   errorCode: Type.Optional(
     Type.String({
-      pattern: "^([0-9A-Z]{5}|none)$",
-      description: "Only FAILED tasks whose latest run failed with this SQLSTATE (`none`: failed without one)",
+      pattern: "^([0-9A-Z_]{5,40}|none)$",
+      description: "Only FAILED tasks whose latest run failed with this code: a SQLSTATE or one of Runway's (CONNECT_TIMEOUT, …); `none`: without one",
       examples: ["42P07"],
     }),
   ),
