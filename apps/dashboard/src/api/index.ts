@@ -10,3 +10,5 @@ export type * from "./types";
 export * from "./webhooks";
 export * from "./trust";
 export * from "./checks";
+export * from "./task-search";
+export * from "./admin";

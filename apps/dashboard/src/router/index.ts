@@ -1,5 +1,6 @@
 import { createRouter, createWebHistory, type RouteRecordRaw, type Router, type RouterHistory } from "vue-router";
 import { useAuthStore } from "@/stores/auth";
+import { adminRoutes } from "./admin-routes";
 
 declare module "vue-router" {
   interface RouteMeta {
@@ -28,6 +29,7 @@ export const routes: RouteRecordRaw[] = [
     props: true,
     meta: { admin: true },
   },
+  ...adminRoutes,
   { path: "/rollouts/:rolloutId", name: "rollout", component: () => import("@/views/rollout-view.vue"), props: true },
   { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("@/views/not-found-view.vue"), meta: { public: true } },
 ];

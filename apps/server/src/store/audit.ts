@@ -1,4 +1,6 @@
+import { sql } from "kysely";
 import type { Db } from "./db.js";
+import { likePattern } from "./task-filter.js";
 
 export interface AuditEntry {
   id: string;
@@ -68,10 +70,10 @@ export async function auditFinish(db: Db, id: string, e: Fields): Promise<boolea
   return res.numUpdatedRows === 1n;
 }
 
-/** Newest first, keyset-paged by id (the `audit_log_at_idx` index). */
+/** Newest first, keyset-paged by id (the `audit_log_at_idx` index), narrowed by actor, action, outcome and a search. */
 export async function auditList(
   db: Db,
-  p: { limit: number; beforeId: string | null; actor?: string; action?: string },
+  p: { limit: number; beforeId: string | null; actor?: string; action?: string; outcome?: string; q?: string },
 ): Promise<{ entries: AuditEntry[]; more: boolean }> {
   let q = db
     .selectFrom("audit_log")
@@ -81,6 +83,15 @@ export async function auditList(
   if (p.beforeId !== null) q = q.where("id", "<", p.beforeId);
   if (p.actor !== undefined) q = q.where("actor", "=", p.actor);
   if (p.action !== undefined) q = q.where("action", "=", p.action);
+  if (p.outcome !== undefined) q = q.where("outcome", "=", p.outcome);
+  const search = p.q?.trim();
+  if (search) {
+    // Walks the log newest first and stops at a page of matches; the admin page asks for small pages.
+    const like = likePattern(search);
+    q = q.where(
+      sql<boolean>`(actor ILIKE ${like} OR action ILIKE ${like} OR target ILIKE ${like} OR outcome ILIKE ${like} OR client_addr ILIKE ${like})`,
+    );
+  }
   const rows = await q.execute();
   return {
     more: rows.length > p.limit,

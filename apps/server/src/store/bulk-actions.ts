@@ -39,7 +39,7 @@ const RULES: Record<BulkAction, { act: Set<string>; already: Set<string> }> = {
 };
 
 function target(p: BulkParams) {
-  return p.taskIds ? sql`t.id = ANY(${p.taskIds}::bigint[])` : taskFilterSql(p.filter ?? {});
+  return p.taskIds ? sql`t.id = ANY(${p.taskIds}::bigint[])` : taskFilterSql(p.rolloutId, p.filter ?? {});
 }
 
 function notFound(p: BulkParams, found: Set<string>): BulkResult[] {

@@ -82,7 +82,7 @@ async function runsToDto(db: Db, rows: RunRow[]): Promise<TaskRun[]> {
   return rows.map((r) => toRun(r, active));
 }
 
-interface TaskRow {
+export interface TaskRow {
   id: string;
   rollout_id: string;
   stage_id: string;
@@ -109,7 +109,7 @@ const TASK_COLUMNS = [
 ] as const;
 
 /** Tasks with their latest run (the highest attempt), in one query for all the page's runs. */
-async function withLatestRuns(db: Db, rows: TaskRow[]): Promise<Task[]> {
+export async function withLatestRuns(db: Db, rows: TaskRow[]): Promise<Task[]> {
   const ids = rows.map((r) => r.id);
   const runs =
     ids.length === 0

@@ -3,7 +3,15 @@ import { Id, Nullable, Timestamp } from "./common.js";
 import { NextPageToken, PageQuery } from "./page.js";
 
 export const AuditQuery = Type.Object(
-  { actor: Type.Optional(Type.String({ maxLength: 64 })), action: Type.Optional(Type.String({ maxLength: 64 })), ...PageQuery(100) },
+  {
+    actor: Type.Optional(Type.String({ maxLength: 64 })),
+    action: Type.Optional(Type.String({ maxLength: 64 })),
+    q: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, pattern: "^[^\\u0000]*$", description: "Search actor, action, target, outcome and client address (substring, any case)" }),
+    ),
+    outcome: Type.Optional(Type.String({ maxLength: 64, description: "Only entries with this outcome (SUCCESS, an error code, IN_PROGRESS)" })),
+    ...PageQuery(100),
+  },
   { additionalProperties: false },
 );
 export type AuditQuery = Static<typeof AuditQuery>;

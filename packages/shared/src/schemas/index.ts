@@ -16,6 +16,7 @@ export * from "./rollout.js";
 export * from "./waiting-cause.js";
 export * from "./task-run.js";
 export * from "./task.js";
+export * from "./task-filter.js";
 export * from "./log.js";
 export * from "./user.js";
 export * from "./project-member.js";

@@ -68,3 +68,13 @@ export const InstanceParams = Type.Object({ instanceId: Slug("Instance id", "pg-
 export const ProjectInstanceParams = Type.Object({ projectId: Slug("Project id", "payments"), instanceId: Slug("Instance id", "pg-main") });
 export const InstanceList = Type.Object({ instances: Type.Array(Instance) });
 export type InstanceList = Static<typeof InstanceList>;
+
+/** `POST /instances/:id/test`: whether Runway can reach the instance now, and what it sees there. */
+export const ConnectionTestResult = Type.Object({
+  reachable: Type.Boolean(),
+  latencyMs: Type.Integer({ minimum: 0, description: "Time to connect and read, in ms" }),
+  serverVersion: Type.Optional(Type.String({ examples: ["17.2"] })),
+  databases: Type.Optional(Type.Array(Type.String(), { description: "Databases the instance's role may connect to" })),
+  error: Type.Optional(Type.String({ description: "Why it could not connect (or was refused as Runway's own control plane)" })),
+});
+export type ConnectionTestResult = Static<typeof ConnectionTestResult>;

@@ -1,6 +1,7 @@
 import { Type, type Static } from "typebox";
 import { Id, IdList, Nullable, Slug, TaskStatusSchema, TaskTypeSchema, Text, Timestamp } from "./common.js";
 import { NextPageToken, PageQuery } from "./page.js";
+import { TaskFilterFields, TaskSortFields } from "./task-filter.js";
 import { TaskRun } from "./task-run.js";
 
 export const Task = Type.Object({
@@ -20,16 +21,14 @@ export type Task = Static<typeof Task>;
 
 export const TaskListQuery = Type.Object(
   {
-    status: Type.Optional(
-      Type.Array(TaskStatusSchema, { maxItems: 8, uniqueItems: true, description: "Repeat to match any of several statuses" }),
-    ),
-    stageId: Type.Optional(Id("Only this stage's tasks")),
+    ...TaskFilterFields,
+    ...TaskSortFields,
     updatedSince: Type.Optional(
       Type.String({
         minLength: 1,
         maxLength: 100,
         pattern: "^[A-Za-z0-9_-]+$",
-        description: "`cursor` of an earlier list: only the tasks that changed since (with their latest runs). Not with `status`.",
+        description: "`cursor` of an earlier list: only the tasks that changed since (with their latest runs). Only with `stageId` of the filters, not with `sort`.",
       }),
     ),
     ...PageQuery(100),
@@ -40,6 +39,7 @@ export type TaskListQuery = Static<typeof TaskListQuery>;
 export const TaskList = Type.Object({
   tasks: Type.Array(Task),
   nextPageToken: NextPageToken,
+  total: Type.Optional(Type.Integer({ minimum: 0, description: "How many tasks match the filter; on the first page of a filtered or searched list" })),
   cursor: Type.String({
     description: "Pass as updatedSince later to get what changed after this list was read. When paging, keep the first page's cursor.",
   }),

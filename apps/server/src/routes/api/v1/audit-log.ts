@@ -18,12 +18,14 @@ const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const { actor, action, pageSize = 100, pageToken } = req.query;
+      const { actor, action, outcome, q, pageSize = 100, pageToken } = req.query;
       const { entries, more } = await auditList(db, {
         limit: pageSize,
         beforeId: decodePageToken(pageToken),
         ...(actor !== undefined ? { actor } : {}),
         ...(action !== undefined ? { action } : {}),
+        ...(outcome !== undefined ? { outcome } : {}),
+        ...(q !== undefined ? { q } : {}),
       });
       return { entries, nextPageToken: nextToken(entries, more) };
     },

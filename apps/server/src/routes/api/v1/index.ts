@@ -11,6 +11,7 @@ import releaseArea from "./release-area.js";
 import rolloutRoutes from "./rollouts.js";
 import taskRunRoutes from "./task-runs.js";
 import taskRoutes from "./tasks.js";
+import taskViewRoutes from "./task-views.js";
 import tokenRoutes from "./tokens.js";
 import userRoutes from "./users.js";
 import webhookRoutes from "./webhooks.js";
@@ -41,6 +42,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     instanceRoutes,
     rolloutRoutes,
     taskRoutes,
+    taskViewRoutes,
     taskRunRoutes,
     eventRoutes,
     releaseArea,

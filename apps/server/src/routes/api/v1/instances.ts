@@ -12,8 +12,10 @@ import {
 } from "../../../store/instances.js";
 import { ApiError, ErrorCode, invalid, notFound } from "../../../plugins/app/api-error.js";
 import { TargetRefusedError } from "../../../executors/target-guard.js";
+import { testTargetConnection } from "../../../executors/target-test.js";
 import { hiddenProjectsOf } from "../../../plugins/app/project-access.js";
 import {
+  ConnectionTestResult,
   errorResponses,
   Instance,
   InstanceCreate,
@@ -145,6 +147,30 @@ const instanceRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (connectionUrl !== undefined) await checkTarget(connectionUrl);
       const patch = { ...(title !== undefined ? { title } : {}), ...(connectionUrl !== undefined ? { connectionUrl } : {}) };
       return masked(await instanceUpdate(db, req.params.instanceId, patch, trust.secrets));
+    },
+  );
+
+  app.post(
+    "/instances/:instanceId/test",
+    {
+      config: { auth: "admin", audit: "instance.test" },
+      schema: {
+        tags,
+        summary: "Test the connection to an instance",
+        description:
+          "Connects once as the instance's role (5 s bound) and reports reachability, the server version and the databases the role may " +
+          "connect to. A URL that reaches Runway's own control plane is reported as not reachable, with why.",
+        params: InstanceParams,
+        response: { 200: ConnectionTestResult, ...errorResponses },
+      },
+    },
+    async (req) => {
+      req.audit.target = `instance/${req.params.instanceId}`;
+      const instance = await instanceGet(db, req.params.instanceId);
+      if (!instance) throw notFound(`instance "${req.params.instanceId}" not found`);
+      const result = await testTargetConnection(trust.guard, trust.secrets.open(instance.connectionUrl));
+      req.audit.detail = { reachable: result.reachable };
+      return result;
     },
   );
 

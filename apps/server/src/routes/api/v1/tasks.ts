@@ -1,6 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { tasksRun, tasksSkip } from "../../../store/task-actions.js";
 import { taskGet, taskList, taskRunList } from "../../../store/task-reads.js";
+import { taskCount, taskQuery } from "../../../store/task-query.js";
+import { decodeTaskPosition, encodeTaskPosition } from "../../../schemas/task-page-token.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
 import {
   errorResponses,
@@ -32,7 +34,8 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags,
         summary: "A rollout's tasks with their latest runs",
         description:
-          "Filter by derived status (repeat `status`) and stage. PENDING runs carry their waitingCause. " +
+          "Filter by derived status (repeat `status`), stage, instance, database, type, error code and a search (`q`); sort by any " +
+          "column (`sort`, `order`). PENDING runs carry their waitingCause. " +
           "Every list carries a `cursor`; `updatedSince=<cursor>` lists only the tasks that changed since (a live view " +
           "merges these instead of reloading every task). It may repeat tasks changed shortly before the cursor.",
         params: RolloutParams,
@@ -41,19 +44,28 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req) => {
-      const { status, stageId, updatedSince, pageSize = 100, pageToken } = req.query;
-      // A task that changed out of the filtered statuses would silently stay in the client's copy.
-      if (updatedSince !== undefined && status) throw invalid("querystring/updatedSince cannot be combined with status");
+      const { updatedSince, sort = "id", order = "asc", pageSize = 100, pageToken, ...filter } = req.query;
       const readAt = clock.now(); // before the read: what commits during it shows up again next time
-      const { tasks, more } = await taskList(db, {
-        rolloutId: req.params.rolloutId,
-        limit: pageSize,
-        afterId: decodePageToken(pageToken),
-        ...(status ? { statuses: status } : {}),
-        ...(stageId !== undefined ? { stageId } : {}),
-        ...(updatedSince !== undefined ? { changedSince: decodeChangeCursor(updatedSince) } : {}),
-      });
-      return { tasks, nextPageToken: nextToken(tasks, more), cursor: encodeChangeCursor(readAt) };
+      if (updatedSince !== undefined) {
+        // A task that changed out of the filter would silently stay in the client's copy.
+        const narrowed = Object.keys(filter).find((k) => k !== "stageId");
+        if (narrowed) throw invalid(`querystring/updatedSince cannot be combined with ${narrowed}`);
+        if (sort !== "id" || order !== "asc") throw invalid("querystring/updatedSince cannot be combined with sort");
+        const { tasks, more } = await taskList(db, {
+          rolloutId: req.params.rolloutId,
+          limit: pageSize,
+          afterId: decodePageToken(pageToken),
+          ...(filter.stageId !== undefined ? { stageId: filter.stageId } : {}),
+          changedSince: decodeChangeCursor(updatedSince),
+        });
+        return { tasks, nextPageToken: nextToken(tasks, more), cursor: encodeChangeCursor(readAt) };
+      }
+      const rolloutId = req.params.rolloutId;
+      const page = await taskQuery(db, { rolloutId, filter, sort, order, limit: pageSize, position: decodeTaskPosition(pageToken, sort === "id") });
+      // A searched or narrowed view says how many match (the status chips already count by status).
+      const narrowed = Object.keys(filter).some((k) => k !== "status" && k !== "stageId");
+      const total = narrowed && !pageToken ? { total: await taskCount(db, rolloutId, filter) } : {};
+      return { tasks: page.tasks, nextPageToken: encodeTaskPosition(page.next), ...total, cursor: encodeChangeCursor(readAt) };
     },
   );
 
