@@ -65,7 +65,7 @@ test.describe.serial("rollout page held by its gates", () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await signIn("admin");
     await page.goto(`/rollouts/${gates.rolloutId}`);
-    const words = { en: "Available", zh: "就绪", ja: "利用可能", es: "Disponible" } as const;
+    const words = { en: "Available", zh: "就绪", ja: "実行可能", es: "Disponible" } as const;
     const names = { en: "English", zh: "中文", ja: "日本語", es: "Español" } as const;
     for (const lang of ["en", "zh", "ja", "es"] as const) {
       await page.getByTestId("language-switcher").click();

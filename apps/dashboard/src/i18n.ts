@@ -40,5 +40,17 @@ export function createAppI18n(locale: Locale = initialLocale()) {
 
 export type AppI18n = ReturnType<typeof createAppI18n>;
 
+/**
+ * Every date format in every language shows times in `timeZone` (the browser's or UTC); the full forms
+ * (`short`, `long`: tooltips, the drawer, scheduling) also name the zone, so no time is ambiguous.
+ */
+export function applyTimeZone(target: AppI18n, timeZone: string): void {
+  const named = new Set(["short", "long"]);
+  const formats = Object.fromEntries(
+    Object.entries(dateTimeFormat).map(([k, f]) => [k, { ...f, timeZone, ...(named.has(k) ? { timeZoneName: "short" as const } : {}) }]),
+  ) as unknown as typeof dateTimeFormat;
+  for (const l of LOCALES) target.global.setDateTimeFormat(l, formats);
+}
+
 /** The app's one instance; tests create their own with createAppI18n. */
 export const i18n = createAppI18n();

@@ -1,5 +1,6 @@
 import { createPinia } from "pinia";
 import { createApp } from "vue";
+import { installNaiveA11y } from "./adapter/naive-a11y";
 import App from "./app.vue";
 import { i18n } from "./i18n";
 import { createAppRouter } from "./router";
@@ -22,3 +23,4 @@ auth.$subscribe(() => {
 });
 
 app.mount("#app");
+installNaiveA11y();

@@ -2,11 +2,12 @@
  * The only place wiring naive-ui's message and dialog APIs, so stores and views can report and confirm
  * without being inside <n-message-provider>. Locale follows the i18n locale.
  */
-import { createDiscreteApi, dateEnUS, dateEsAR, dateJaJP, dateZhCN, enUS, esAR, jaJP, zhCN } from "naive-ui";
+import { createDiscreteApi, darkTheme, dateEnUS, dateEsAR, dateJaJP, dateZhCN, enUS, esAR, jaJP, zhCN } from "naive-ui";
 import type { NDateLocale, NLocale } from "naive-ui";
 import { computed, h } from "vue";
 import type { Locale } from "@runway/shared/locales";
 import { i18n } from "@/i18n";
+import { darkThemeOn } from "@/stores/preferences";
 
 export const NAIVE_LOCALES: Record<Locale, { locale: NLocale; dateLocale: NDateLocale }> = {
   en: { locale: enUS, dateLocale: dateEnUS },
@@ -18,7 +19,8 @@ export const NAIVE_LOCALES: Record<Locale, { locale: NLocale; dateLocale: NDateL
 export const naiveLocale = computed(() => NAIVE_LOCALES[i18n.global.locale.value]);
 
 const { message, dialog } = createDiscreteApi(["message", "dialog"], {
-  configProviderProps: computed(() => ({ ...naiveLocale.value, theme: null })),
+  // Dialogs and messages follow the theme too.
+  configProviderProps: computed(() => ({ ...naiveLocale.value, theme: darkThemeOn.value ? darkTheme : null })),
 });
 
 export function notifySuccess(text: string): void {

@@ -8,7 +8,10 @@ import { STATUS_STYLE } from "@/lib/status-style";
  * CSS is global (status-tag.vue), so the pill looks the same wherever it is drawn.
  */
 const PILL_STYLE = Object.fromEntries(
-  Object.entries(STATUS_STYLE).map(([s, { color }]) => [s, { color, background: `${color}14`, borderColor: `${color}59` }]),
+  Object.entries(STATUS_STYLE).map(([s, { css }]) => [
+    s,
+    { color: css, background: `color-mix(in srgb, ${css} 8%, transparent)`, borderColor: `color-mix(in srgb, ${css} 35%, transparent)` },
+  ]),
 ) as Record<TaskStatus, CSSProperties>;
 
 export function statusPill(status: TaskStatus, label: string, size: "tiny" | "small" | "medium" = "small"): VNode {

@@ -10,9 +10,13 @@ import {
   SyncOutline,
 } from "@vicons/ionicons5";
 import type { Component } from "vue";
+import { STATUS_COLORS, statusVar } from "./theme";
 
 export interface StatusStyle {
+  /** The light theme's hex color, for canvases (the timeline); elements use `css`, which follows the theme. */
   color: string;
+  /** `var(--status-X)` (lib/theme.ts). */
+  css: string;
   icon: Component;
   /** Spin the icon (RUNNING). */
   spin?: boolean;
@@ -23,12 +27,12 @@ export interface StatusStyle {
  * (blue spinner) must be told apart at a glance, by color and by icon.
  */
 export const STATUS_STYLE: Record<TaskStatus, StatusStyle> = {
-  [TaskStatus.NOT_STARTED]: { color: "#8a8f98", icon: EllipseOutline },
-  [TaskStatus.PENDING]: { color: "#d48806", icon: HourglassOutline },
-  [TaskStatus.AVAILABLE]: { color: "#0f9d8a", icon: RocketOutline },
-  [TaskStatus.RUNNING]: { color: "#2f6fed", icon: SyncOutline, spin: true },
-  [TaskStatus.DONE]: { color: "#18a058", icon: CheckmarkCircleOutline },
-  [TaskStatus.FAILED]: { color: "#d03050", icon: CloseCircleOutline },
-  [TaskStatus.CANCELED]: { color: "#5c6370", icon: BanOutline },
-  [TaskStatus.SKIPPED]: { color: "#8a63d2", icon: PlaySkipForwardOutline },
+  [TaskStatus.NOT_STARTED]: { color: STATUS_COLORS.light.NOT_STARTED, css: statusVar(TaskStatus.NOT_STARTED), icon: EllipseOutline },
+  [TaskStatus.PENDING]: { color: STATUS_COLORS.light.PENDING, css: statusVar(TaskStatus.PENDING), icon: HourglassOutline },
+  [TaskStatus.AVAILABLE]: { color: STATUS_COLORS.light.AVAILABLE, css: statusVar(TaskStatus.AVAILABLE), icon: RocketOutline },
+  [TaskStatus.RUNNING]: { color: STATUS_COLORS.light.RUNNING, css: statusVar(TaskStatus.RUNNING), icon: SyncOutline, spin: true },
+  [TaskStatus.DONE]: { color: STATUS_COLORS.light.DONE, css: statusVar(TaskStatus.DONE), icon: CheckmarkCircleOutline },
+  [TaskStatus.FAILED]: { color: STATUS_COLORS.light.FAILED, css: statusVar(TaskStatus.FAILED), icon: CloseCircleOutline },
+  [TaskStatus.CANCELED]: { color: STATUS_COLORS.light.CANCELED, css: statusVar(TaskStatus.CANCELED), icon: BanOutline },
+  [TaskStatus.SKIPPED]: { color: STATUS_COLORS.light.SKIPPED, css: statusVar(TaskStatus.SKIPPED), icon: PlaySkipForwardOutline },
 };

@@ -34,3 +34,32 @@ describe("preferences store", () => {
     expect(initialLocale({ getItem: () => "klingon" })).toMatch(/^(en|zh|ja|es)$/);
   });
 });
+
+describe("theme and time zone preferences", () => {
+  beforeEach(() => {
+    localStorage.clear();
+    setActivePinia(createPinia());
+  });
+
+  it("switches to dark, sets the status colors on <html>, and keeps the choice", () => {
+    const prefs = usePreferencesStore();
+    prefs.setThemeMode("dark");
+    expect(prefs.dark).toBe(true);
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    expect(document.documentElement.style.getPropertyValue("--status-PENDING")).toBe("#f0b24a");
+    setActivePinia(createPinia());
+    expect(usePreferencesStore().themeMode).toBe("dark");
+    usePreferencesStore().setThemeMode("light");
+    expect(document.documentElement.dataset.theme).toBe("light");
+  });
+
+  it("shows times in UTC when asked", () => {
+    const prefs = usePreferencesStore();
+    expect(prefs.timeZoneMode).toBe("local");
+    prefs.setTimeZoneMode("utc");
+    expect(prefs.timeZone).toBe("UTC");
+    expect(i18n.global.d(new Date("2030-01-02T03:04:05Z"), "long")).toMatch(/03:04:05.*UTC/);
+    setActivePinia(createPinia());
+    expect(usePreferencesStore().timeZoneMode).toBe("utc");
+  });
+});

@@ -34,6 +34,8 @@ export const useRolloutStore = defineStore("rollout", () => {
   const complete = ref(false);
   const error = ref<unknown>(null);
   const filter = ref<TaskStatus[]>([]);
+  /** The stage the stage strip narrows the table to (null: every stage). */
+  const stageFilter = ref<string | null>(null);
   const selectedIds = ref<string[]>([]);
   let index = new Map<string, number>();
   let generation = 0;
@@ -48,9 +50,10 @@ export const useRolloutStore = defineStore("rollout", () => {
   const finished = computed(() => finishedOf(counts.value));
 
   const visibleTasks = computed(() => {
-    if (filter.value.length === 0) return tasks.value;
+    const stage = stageFilter.value;
+    if (filter.value.length === 0) return stage === null ? tasks.value : tasks.value.filter((t) => t.stageId === stage);
     const wanted = new Set(filter.value);
-    return tasks.value.filter((t) => wanted.has(t.status));
+    return tasks.value.filter((t) => wanted.has(t.status) && (stage === null || t.stageId === stage));
   });
 
   const selectedTasks = computed(() => selectedIds.value.map(taskById).filter((t): t is Task => t !== undefined));
@@ -227,6 +230,10 @@ export const useRolloutStore = defineStore("rollout", () => {
     filter.value = [...statuses];
   }
 
+  function setStageFilter(id: string | null) {
+    stageFilter.value = id;
+  }
+
   function setSelection(ids: readonly string[]) {
     selectedIds.value = [...ids];
   }
@@ -252,6 +259,8 @@ export const useRolloutStore = defineStore("rollout", () => {
     complete,
     error,
     filter,
+    stageFilter,
+    setStageFilter,
     selectedIds,
     counts,
     total,

@@ -1,0 +1,89 @@
+import { expect, test, uid } from "../common/fixtures.js";
+import { createMixedRollout, expectAccessible, LANGS, usePreferences, type Theme } from "../common/a11y.js";
+import { createGatesRollout, type GatesRollout } from "../common/rollouts.js";
+
+/**
+ * axe-core on every page and dialog, in every language, light and dark: no critical or serious violation.
+ * The rollouts show every status, waiting causes, a failure and a scheduled run.
+ */
+test.describe.serial("accessibility (axe-core)", () => {
+  let gates: GatesRollout;
+  let mixed: { rolloutId: string; notStarted: string };
+  let projectId: string;
+
+  test.beforeAll(async ({ env }) => {
+    // Mixed first: its quick tasks must finish before the gates' long task holds the only worker.
+    projectId = uid("a11y");
+    mixed = await createMixedRollout(env.admin, projectId);
+    gates = await createGatesRollout(env.admin, uid("a11y-gates"));
+  });
+  test.afterAll(async ({ env }) => {
+    if (gates) await env.admin.cancelAll(gates.rolloutId);
+    if (mixed) await env.admin.cancelAll(mixed.rolloutId);
+  });
+
+  for (const lang of LANGS) {
+    for (const theme of ["light", "dark"] as Theme[]) {
+      test(`${lang}, ${theme}: every page and dialog`, async ({ page, signIn }) => {
+        test.setTimeout(900_000); // ~15 axe runs; each takes seconds to tens of seconds on a loaded machine
+        await usePreferences(page, lang, theme);
+        await page.goto("/login");
+        await expect(page.getByTestId("login-card")).toBeVisible();
+        await expect(page.locator("html")).toHaveAttribute("data-theme", theme);
+        await expectAccessible(page, "sign-in");
+
+        await signIn("admin");
+        await page.goto("/projects");
+        await expect(page.getByTestId("project-card").first()).toBeVisible();
+        await expectAccessible(page, "projects");
+
+        await page.goto(`/projects/${projectId}/rollouts`);
+        await expect(page.getByTestId("rollout-link").first()).toBeVisible();
+        await expectAccessible(page, "rollouts");
+
+        await page.goto(`/projects/${projectId}/settings`);
+        await expect(page.getByTestId("save-settings")).toBeVisible();
+        await expectAccessible(page, "project settings");
+
+        for (const r of [mixed.rolloutId, gates.rolloutId]) {
+          await page.goto(`/rollouts/${r}`);
+          await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+          await expect(page.locator("tr[data-task-id]").first()).toBeVisible();
+          await expectAccessible(page, `rollout ${r}`);
+        }
+
+        await page.goto(`/rollouts/${gates.rolloutId}?view=timeline`);
+        await expect(page.getByTestId("timeline").locator("canvas")).toBeVisible();
+        await expectAccessible(page, "timeline");
+
+        // The drawer.
+        await page.goto(`/rollouts/${gates.rolloutId}?task=${gates.ids.v2}`);
+        await expect(page.getByTestId("task-statement")).toBeVisible();
+        await expectAccessible(page, "task drawer");
+        await page.keyboard.press("Escape");
+        await expect(page.getByTestId("task-drawer")).toHaveCount(0);
+
+        // The confirmation of a cancel.
+        await page.locator(`tr[data-task-id="${gates.ids.v2}"] [data-testid="row-action-cancel"]`).click();
+        await expect(page.getByTestId("confirm-dialog")).toBeVisible();
+        await expectAccessible(page, "confirm dialog");
+        await page.keyboard.press("Escape");
+        await expect(page.getByTestId("confirm-dialog")).toHaveCount(0);
+
+        // Run (with its schedule) and the tokens dialog.
+        await page.goto(`/rollouts/${mixed.rolloutId}`);
+        await page.locator(`tr[data-task-id="${mixed.notStarted}"] [data-testid="row-action-run"]`).click();
+        await expect(page.getByTestId("action-dialog")).toBeVisible();
+        await expectAccessible(page, "run dialog");
+        await page.keyboard.press("Escape");
+        await expect(page.getByTestId("action-dialog")).toHaveCount(0);
+
+        await page.getByTestId("open-tokens").click();
+        await expect(page.getByTestId("token-list")).toBeVisible();
+        await expectAccessible(page, "tokens dialog");
+        await page.keyboard.press("Escape");
+        await expect(page.getByTestId("token-list")).toHaveCount(0);
+      });
+    }
+  }
+});
