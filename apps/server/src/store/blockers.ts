@@ -21,6 +21,11 @@ export interface RootBlockerRow {
   runId: string | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /**
+   * Why the root itself waits, when it is PENDING on no task (a target it cannot reach, its run-at time,
+   * the parallel limit, an automatic retry's backoff): the chain's reason, shown with the summary.
+   */
+  waitingCause: Record<string, unknown> | null;
   /** The rollout's tasks held by this root, in all and per stage. */
   held: number;
   heldByStage: Record<string, number>;
@@ -38,6 +43,7 @@ export async function rolloutRootBlockers(db: Db, rolloutId: string): Promise<Ro
     finished_at: Date | null;
     held: number;
     by_stage: Record<string, number>;
+    waiting_cause: Record<string, unknown> | null;
   }>`
     WITH RECURSIVE edge AS MATERIALIZED (
       -- Every waiting run of the rollout that names a task, then (recursively) those the named tasks wait on.
@@ -69,9 +75,10 @@ export async function rolloutRootBlockers(db: Db, rolloutId: string): Promise<Ro
       SELECT root, sum(n)::int AS held, jsonb_object_agg(stage_id::text, n) AS by_stage FROM held GROUP BY root
     )
     SELECT t.id::text AS task_id, t.rollout_id::text AS rollout_id, t.status, t.schema_version, t.database_name,
-      lr.id::text AS run_id, lr.started_at, lr.finished_at, pr.held, pr.by_stage
+      lr.id::text AS run_id, lr.started_at, lr.finished_at, pr.held, pr.by_stage, w.cause AS waiting_cause
     FROM per_root pr JOIN task t ON t.id = pr.root
     LEFT JOIN LATERAL (SELECT id, started_at, finished_at FROM task_run WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) lr ON true
+    LEFT JOIN task_run_wait w ON w.run_id = lr.id
     ORDER BY pr.held DESC, t.id`.execute(db);
   return rows.map((r) => ({
     taskId: r.task_id,
@@ -84,5 +91,6 @@ export async function rolloutRootBlockers(db: Db, rolloutId: string): Promise<Ro
     finishedAt: r.finished_at,
     held: r.held,
     heldByStage: r.by_stage,
+    waitingCause: r.waiting_cause,
   }));
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PendingScheduler } from "../../src/scheduler/pending-scheduler.js";
-import { taskRunFinish, taskRunsClaim } from "../../src/store/runs.js";
+import { taskRunFinish, taskRunRetry, taskRunsClaim } from "../../src/store/runs.js";
 import { useApiApp } from "../helpers/api-app.js";
 import { taskSpec } from "../helpers/api.js";
 
@@ -61,6 +61,36 @@ describe("blocked chains", () => {
     const after = await get(`/rollouts/${rolloutId}/blockers`);
     expect(after.stages.map((s: { blocked: number }) => s.blocked)).toEqual([0, 0]);
     expect((await api.call(api.viewer, { method: "GET", url: "/api/v1/rollouts/999999/blockers" })).statusCode).toBe(404);
+  });
+
+  it("a version whose target cannot be reached holds its chain, and the summary says why (issue 10)", async () => {
+    const { projectId, instanceId } = await api.project();
+    const v = (n: string) => taskSpec(instanceId, "a", { schemaVersion: n });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[v("0001"), v("0002"), v("0003")]]);
+    const [v1, v2, v3] = taskIds as [string, string, string];
+    await run(rolloutId, [v1]);
+    await pass();
+    const claimed = await claimAndFinish(v1, null);
+    // The executor's verdict when the target refuses connections: back to PENDING with a backoff.
+    const later = new Date(Date.now() + 3_600_000);
+    expect(
+      await taskRunRetry(api.db, {
+        runId: claimed.id,
+        replicaId: "r1",
+        epoch: claimed.epoch,
+        now: new Date(),
+        retryAt: later,
+        error: "ECONNREFUSED",
+      }),
+    ).toBe(true);
+    await run(rolloutId, [v2, v3]);
+    await pass();
+    expect(await causeOf(v1)).toMatchObject({ type: "TARGET_UNREACHABLE", lastError: "ECONNREFUSED" });
+    expect(await causeOf(v2)).toMatchObject({ type: "VERSION_ORDER", taskId: v1 });
+    const summary = await get(`/rollouts/${rolloutId}/blockers`);
+    expect(summary.roots).toMatchObject([
+      { taskId: v1, status: "PENDING", held: 2, waitingCause: { type: "TARGET_UNREACHABLE", lastError: "ECONNREFUSED" } },
+    ]);
   });
 
   it("a retried blocker goes ahead of older waiting runs of its rollout", async () => {

@@ -1,5 +1,6 @@
 import { Type, type Static } from "typebox";
 import { Id, Nullable, TaskStatusSchema, Timestamp } from "./common.js";
+import { ServedWaitingCause } from "./waiting-cause.js";
 
 const count = Type.Integer({ minimum: 0 });
 
@@ -14,6 +15,9 @@ export const RootBlocker = Type.Object(
     since: Nullable(Timestamp("When its latest run started (RUNNING) or ended (FAILED, CANCELED)")),
     held: Type.Integer({ minimum: 1, description: "Waiting tasks of this rollout it holds, directly or through others" }),
     heldByStage: Type.Record(Type.String(), count, { description: "The same, per stage id" }),
+    // Why the root itself waits, e.g. TARGET_UNREACHABLE: later versions wait (VERSION_ORDER) for it because its
+    // target cannot be reached.
+    waitingCause: Nullable(ServedWaitingCause),
   },
   { description: "A task that holds waiting tasks and waits on no task itself" },
 );

@@ -49,6 +49,8 @@ const blockerRoutes: FastifyPluginAsyncTypebox = async (app) => {
           since: (r.status === "RUNNING" ? r.startedAt : STUCK.has(r.status) ? r.finishedAt : null)?.toISOString() ?? null,
           held: r.held,
           heldByStage: r.heldByStage,
+          // Why the end of the chain waits itself (the reason behind every VERSION_ORDER it causes).
+          waitingCause: (r.status === "PENDING" ? r.waitingCause : null) as never,
         })),
         stages,
       };
