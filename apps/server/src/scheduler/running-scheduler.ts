@@ -2,9 +2,6 @@ import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
 import {
   taskRunAppendLog,
-  taskRunAutoRetry,
-  taskRunRetry,
-  taskRunRelease,
   taskRunsClaim,
   taskRunsFinishAndClaim,
   taskRunsRenewLeases,
@@ -13,9 +10,7 @@ import {
 } from "../store/runs.js";
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
-import { decideRetry } from "../domain/retry.js";
-import { decideAutoRetry, DEFAULT_RETRY_POLICY } from "../domain/auto-retry.js";
-import { runsOutsideTransaction } from "../domain/statements.js";
+import { writeOutcome } from "./outcome.js";
 import type { Clock } from "./clock.js";
 import { leaseOwnership, type Ownership } from "./ownership.js";
 
@@ -213,90 +208,12 @@ export class RunningScheduler {
     }
   }
 
-  private async writeOutcome(exec: Execution, outcome: ExecOutcome): Promise<boolean> {
+  private writeOutcome(exec: Execution, outcome: ExecOutcome): Promise<boolean> {
     const { run } = exec;
-    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
-    const now = this.deps.clock.now();
-    if (exec.abortReason === "shutdown" && outcome.status !== "DONE") {
-      return taskRunRelease(this.deps.db, { ...fence, now, reason: "replica shut down while the run was executing" });
-    }
-    if (outcome.status === "RETRY" && exec.abortReason !== "cancel") return this.writeRetry(exec, outcome);
-    let message = outcome.message;
-    if (outcome.status === "FAILED" && !exec.abortReason) {
-      const retried = await this.writeAutoRetry(exec, outcome);
-      if (typeof retried === "boolean") return retried;
-      if (retried.note) message = `${message} (${retried.note})`;
-    }
-    const status =
-      exec.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
-    exec.finishing = true;
-    this.finishing++;
-    return this.finisher.push({
-      runId: run.id,
-      replicaId: this.deps.replicaId,
-      epoch: run.epoch,
-      status,
-      result: outcome.result,
-      message,
-    });
-  }
-
-  /**
-   * RETRY: nothing of the run committed. A run that may go again (re-runnable, or its statement never
-   * reached the target) goes back to PENDING with a backoff, until the retry window is used up — then it
-   * FAILs saying so. A non-re-runnable statement that may have started is settled on the target first
-   * (the reconciler): applied → DONE, not applied → FAILED, target unreachable → left to the sweeper.
-   */
-  private async writeRetry(exec: Execution, outcome: ExecOutcome): Promise<boolean> {
-    const { run } = exec;
-    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
-    const now = this.deps.clock.now();
-    const finish = (status: "DONE" | "FAILED", result: unknown, message: string) => {
+    return writeOutcome(this.deps, { run, abortReason: exec.abortReason, fence: this.ownership.fence }, outcome, (f) => {
       exec.finishing = true;
       this.finishing++;
-      return this.finisher.push({ ...fence, status, result, message });
-    };
-    const d = decideRetry(run, outcome, now, this.deps.targetRetryMs ?? 600_000);
-    if (d.kind === "fail") return finish("FAILED", { error: d.error }, d.message);
-    if (d.kind === "retry") return taskRunRetry(this.deps.db, { ...fence, now, retryAt: d.retryAt, error: d.error });
-    if (!this.deps.reconciler) return finish("FAILED", outcome.result, outcome.message);
-    const r = await this.deps.reconciler.reconcile(run, { timeoutMs: 5000 });
-    if (r.state === "applied") {
-      const message = `applied by attempt ${r.attempt} at ${r.appliedAt.toISOString()} (confirmed on the target after the session was lost)`;
-      return finish("DONE", { alreadyApplied: true, appliedAt: r.appliedAt.toISOString() }, message);
-    }
-    if (r.state === "not_applied") return finish("FAILED", outcome.result, `${outcome.message}; not applied on the target`);
-    return false; // unreachable: stop renewing; once the lease runs out the sweeper settles it
-  }
-
-  /**
-   * A lock timeout, deadlock or serialization failure of a transactional run (all rolled back): back to
-   * PENDING after a backoff, while the project's limit allows (domain/auto-retry.ts). Otherwise (not such
-   * a failure, or the limit is used up) the run FAILs as usual, with `note` added to its message.
-   */
-  private async writeAutoRetry(exec: Execution, outcome: ExecOutcome): Promise<boolean | { note?: string }> {
-    const { run } = exec;
-    const err = (outcome.result.error ?? {}) as { message?: string; code?: string };
-    const now = this.deps.clock.now();
-    const d = decideAutoRetry(
-      {
-        transactional: !runsOutsideTransaction(run),
-        autoRetries: run.autoRetries ?? 0,
-        policy: run.retryPolicy ?? DEFAULT_RETRY_POLICY,
-      },
-      { code: err.code, message: err.message ?? outcome.message },
-      now,
-    );
-    if (d.kind === "fail") return d.note ? { note: d.note } : {};
-    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
-    return taskRunAutoRetry(this.deps.db, {
-      ...fence,
-      now,
-      until: d.until,
-      attempt: d.attempt,
-      max: d.max,
-      reason: d.reason,
-      result: outcome.result,
+      return this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, ...f });
     });
   }
 
