@@ -43,7 +43,7 @@ test("automatic retry after a lock timeout, with the blocker shown in the drawer
     ["maxAutoRetries", "5"],
     ["backoffBaseMs", "15000"],
     ["backoffMaxMs", "15000"],
-  ]) {
+  ] as const) {
     const input = settings.getByTestId(`retry-${field}`).locator("input");
     await input.fill(value);
     await input.blur();
