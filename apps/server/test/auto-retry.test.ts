@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { ExecOutcome, Executor } from "../src/executors/types.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
-import type { ClaimedRun } from "../src/store/runs.js";
+import { taskRunAutoRetry, taskRunsClaim, type ClaimedRun } from "../src/store/runs.js";
 import { retryPolicyUpdate } from "../src/store/retry-policy.js";
 import { taskRunGet, taskRunLogs } from "../src/store/task-reads.js";
 import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
@@ -128,5 +128,30 @@ describe("automatic retry of lock and serialization failures", () => {
     const other = schedulers(new FailingExecutor("23505"), { now: () => now });
     await other.attempt();
     expect(await runOf(c.taskIds[0]!)).toMatchObject({ status: "FAILED", result: { error: { code: "23505" } } });
+  });
+
+  it("the failure-to-retry step is a compare-and-set: a stale owner, a second write of the same failure, or a cancel change nothing twice", async () => {
+    const now = new Date("2030-01-01T00:00:00Z");
+    const { projectId, instanceId } = await seedProject(t.db);
+    const { taskIds } = await seedRollout(t.db, projectId, [task(instanceId, "a", { statement: "UPDATE t SET x = 1" })]);
+    await new PendingScheduler({ db: t.db, clock: { now: () => now }, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce();
+    const [run] = await taskRunsClaim(t.db, { replicaId: "r", limit: 1, leaseTtlMs: 60_000, now });
+    const step = { runId: run!.id, replicaId: "r", epoch: run!.epoch, now, until: new Date(now.getTime() + 1000), attempt: 1, max: 3 };
+    const write = (p: Partial<typeof step> = {}) => taskRunAutoRetry(t.db, { ...step, reason: "lock timeout", result: {}, ...p });
+    // Two writers at once (a retried write after a lost reply, or two replicas that both think they own it): one wins.
+    const results = await Promise.all([write(), write(), write({ replicaId: "zombie" }), write({ epoch: run!.epoch - 1 })]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await runOf(taskIds[0]!)).toMatchObject({ status: "PENDING", autoRetry: { attempt: 1, max: 3 } });
+    // Promoted once the backoff ended and claimed again: only the next retry count is accepted.
+    await new PendingScheduler({ db: t.db, clock: { now: () => step.until }, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce();
+    const [again] = await taskRunsClaim(t.db, { replicaId: "r", limit: 1, leaseTtlMs: 60_000, now: step.until });
+    expect(again).toMatchObject({ id: run!.id, autoRetries: 1 });
+    expect(await write({ epoch: again!.epoch, attempt: 1 })).toBe(false);
+    await t.db.updateTable("task_run").set({ cancel_requested_at: now }).where("id", "=", run!.id).execute();
+    expect(await write({ epoch: again!.epoch, attempt: 2 })).toBe(true);
+    // A cancel recorded meanwhile wins: CANCELED, not another wait.
+    expect(await runOf(taskIds[0]!)).toMatchObject({ status: "CANCELED" });
+    const statuses = await t.db.selectFrom("task_run_log").select("payload").where("task_run_id", "=", run!.id).execute();
+    expect(statuses.filter((l) => (l.payload as { by?: string }).by === "owner")).toHaveLength(2);
   });
 });

@@ -16,7 +16,7 @@ const api = useApiApp();
 
 let target: TargetDatabase;
 let locker: pg.Client | undefined;
-let stops: (() => Promise<void>)[] = [];
+const stops: (() => Promise<void>)[] = [];
 beforeEach(async () => {
   target = await createTargetDatabase();
   await target.query("CREATE TABLE accounts (id int PRIMARY KEY)");
