@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,7 +11,7 @@ import { sleep, until } from "./lib/stats.js";
  * /readyz against an external, already migrated PostgreSQL, and how much memory an idle replica holds —
  * the compiled server (`node apps/server/dist/main.js`, what `pnpm start` and a deployed folder run)
  * against the sources through tsx (what `pnpm start` ran before). RSS is summed over the process tree
- * (tsx runs the server in a child process). Build the server first (`pnpm build`).
+ * (tsx runs the server in a child process). Builds the server first when it is missing.
  */
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
@@ -92,7 +92,11 @@ async function trial(variant: keyof typeof VARIANTS, databaseUrl: string, measur
 }
 
 runMain(async () => {
-  if (!existsSync(path.join(SERVER, "dist/main.js"))) throw new Error("build first: pnpm build");
+  // The compiled server is what is measured: build it when it is missing (what `pnpm start` would do).
+  if (!existsSync(path.join(SERVER, "dist/main.js"))) {
+    const r = spawnSync("pnpm", ["build"], { cwd: ROOT, stdio: "inherit" });
+    if (r.status !== 0) throw new Error("pnpm build failed");
+  }
   const pg = await startBenchPg();
   try {
     const url = await pg.freshDatabase("runway_startup");

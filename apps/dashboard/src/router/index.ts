@@ -22,6 +22,8 @@ export const routes: RouteRecordRaw[] = [
     component: () => import("@/views/rollout-list-view.vue"),
     props: true,
   },
+  { path: "/projects/:projectId/rollouts/new", name: "new-rollout", component: () => import("@/views/new-rollout-view.vue"), props: true },
+  { path: "/instances/:instanceId", name: "instance", component: () => import("@/views/instance-view.vue"), props: true },
   {
     path: "/projects/:projectId/settings",
     name: "project-settings",

@@ -49,10 +49,10 @@ export class TargetReader {
     this.timeoutMs = o.timeoutMs ?? 10_000;
     this.concurrency = o.concurrency ?? 32;
     this.pools = new TargetPools({
+      // Only one-off sessions are opened (connectOnce); the pools' settings bound nothing here.
       size: 1,
-      // Warm sessions for a preview and the create that follows it, across a group of thousands.
-      maxPools: 5000,
-      idleMs: 60_000,
+      maxPools: 1,
+      idleMs: 1000,
       statementTimeoutMs: this.timeoutMs,
       connectTimeoutMs: this.timeoutMs,
       keepAliveIdleMs: 10_000,
@@ -73,20 +73,22 @@ export class TargetReader {
     }
   }
 
-  /** One database's ledger; a database never written by Runway has none (empty). */
+  /**
+   * One database's ledger; a database never written by Runway has none (empty). A one-off session: a
+   * group may name thousands of databases on one server, and idle sessions kept for each would take its
+   * connection slots (the guard's verdict is cached per URL, so a repeat costs only the connect).
+   */
   async readLedger(sealedUrl: string, database: string): Promise<LedgerRead> {
-    let client: pg.PoolClient | undefined;
-    let broken = false;
+    let client: pg.Client | undefined;
     try {
-      client = await this.pools.acquire(withDatabase(openSecret(sealedUrl, this.o.secrets), database));
+      client = await this.pools.connectOnce(withDatabase(openSecret(sealedUrl, this.o.secrets), database), "runway planner");
       const { rows } = await boundedQuery<LedgerRow>(client, LEDGER_SQL, this.timeoutMs);
       return { rows };
     } catch (e) {
       if ((e as { code?: string }).code === UNDEFINED_TABLE) return { rows: [] };
-      broken = true;
       return { error: (e as Error).message };
     } finally {
-      if (client) this.pools.release(client, broken);
+      if (client) this.pools.closeOnce(client);
     }
   }
 

@@ -100,7 +100,9 @@ async function resolveStages(deps: PlanDeps, projectId: string, stages: StageInp
       const targets: Resolved["targets"] = [];
       const add = (instanceId: string, database: string) => {
         const key = `${instanceId}\0${database}`;
-        if (!seen.has(key)) (seen.add(key), targets.push({ instanceId, database }));
+        if (seen.has(key)) return;
+        seen.add(key);
+        targets.push({ instanceId, database });
       };
       for (const t of s.targets) {
         if ("group" in t) {

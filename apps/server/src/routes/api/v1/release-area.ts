@@ -4,8 +4,8 @@ import databaseGroupRoutes from "./database-groups.js";
 import releaseRoutes from "./releases.js";
 
 /**
- * Issue 16's routes share one reader of targets (its pools stay warm between a preview and the create
- * that follows it), closed with the app.
+ * Issue 16's routes share one reader of targets (bounded parallelism, the target guard's verdicts cached
+ * between a preview and the create that follows it), closed with the app.
  */
 export default async function releaseArea(app: FastifyInstance): Promise<void> {
   const reader = new TargetReader({ guard: app.ctx.trust.guard, secrets: app.ctx.trust.secrets });

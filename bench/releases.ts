@@ -1,0 +1,135 @@
+import pg from "pg";
+import { buildApp, generateKey, hashPassword, loadConfig, Metrics, newApiToken, sha256, startTrust } from "@runway/server";
+import { createDb, createPool, tokenCreate, userCreate } from "@runway/server/store";
+import { withDatabase } from "@runway/server/db";
+import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/pg.js";
+
+/**
+ * `pnpm bench` step "releases" (issue 16): a release of 50 files onto a database group of 1,000 tenant
+ * databases, 50,000 tasks. Every tenant has a runway_ledger holding 20 older versions, so every preview
+ * and create reads 1,000 real ledgers (in parallel, bounded) and plans 50 files against each. Measured
+ * through the real HTTP API (buildApp + inject, bearer token): upload, preview (first and repeated), and
+ * create. Targets: preview ≤ 3 s, create ≤ 5 s.
+ */
+
+const DATABASES = Number(process.env.BENCH_RELEASE_DATABASES ?? 1000);
+const FILES = Number(process.env.BENCH_RELEASE_FILES ?? 50);
+const REPEAT = 3;
+const PREVIEW_TARGET_MS = 3000;
+const CREATE_TARGET_MS = 5000;
+
+async function main(): Promise<void> {
+  const serverPg = await startBenchPg();
+  try {
+    const url = await serverPg.freshDatabase("bench_releases");
+    const targetUrl = await serverPg.targetRoleUrl();
+    const role = new URL(targetUrl).username;
+    const admin = new pg.Client({ connectionString: serverPg.serverUrl });
+    await admin.connect();
+    const t0 = performance.now();
+    // One template with a ledger of 20 older versions, then 1,000 copies of it (tenant_0001 …).
+    await admin.query(`DROP DATABASE IF EXISTS bench_tenant_tmpl WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE bench_tenant_tmpl OWNER ${role}`);
+    const tmpl = new pg.Client({ connectionString: withDatabase(targetUrl, "bench_tenant_tmpl") });
+    await tmpl.connect();
+    await tmpl.query(`CREATE TABLE public.runway_ledger (installation_id uuid NOT NULL, task_id bigint NOT NULL, attempt integer NOT NULL,
+      run_id bigint NOT NULL, schema_version text, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (installation_id, task_id))`);
+    await tmpl.query(`INSERT INTO public.runway_ledger (installation_id, task_id, attempt, run_id, schema_version, checksum)
+      SELECT gen_random_uuid(), g, 1, g, '0.' || g, md5(g::text) FROM generate_series(1, 20) g`);
+    await tmpl.end();
+    const names = Array.from({ length: DATABASES }, (_, i) => `bench_tenant_${String(i + 1).padStart(4, "0")}`);
+    for (const n of names) {
+      await admin.query(`DROP DATABASE IF EXISTS ${n}`);
+      await admin.query(`CREATE DATABASE ${n} TEMPLATE bench_tenant_tmpl OWNER ${role}`);
+    }
+    const seedS = (performance.now() - t0) / 1000;
+    console.log(`created ${DATABASES} tenant databases with ledgers in ${seedS.toFixed(0)} s`);
+
+    const pool = createPool(url, 10, "bench releases");
+    const db = createDb(pool);
+    const config = loadConfig({ LOG_LEVEL: "silent", RUNWAY_ADMIN_PASSWORD: "bench-admin-password", RUNWAY_DEMO: "0", RUNWAY_REPLICA_ID: "bench" }, []);
+    const app = await buildApp({
+      db,
+      pool,
+      config,
+      metrics: new Metrics(),
+      databaseUrl: url,
+      dashboardDir: "/nonexistent",
+      print: () => undefined,
+      trust: await startTrust(db, { ...config, secretKey: generateKey().toString("base64") }),
+    });
+    await app.ready();
+    const token = newApiToken();
+    await userCreate(db, { username: "bench", role: "admin", passwordHash: await hashPassword("bench-admin-password-2"), now: new Date() });
+    await tokenCreate(db, { username: "bench", name: "bench", tokenHash: sha256(token), now: new Date() });
+    const headers = { authorization: `Bearer ${token}` };
+    const call = async (method: "POST" | "GET", path: string, payload?: object) => {
+      const t = performance.now();
+      const res = await app.inject({ method, url: `/api/v1${path}`, headers, ...(payload ? { payload } : {}) });
+      const ms = performance.now() - t;
+      if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${res.body.slice(0, 500)}`);
+      return { ms, body: res.json(), bytes: res.rawPayload.length };
+    };
+
+    await call("POST", "/projects", { id: "tenants", title: "Tenants", parallelTasksPerRollout: 0 });
+    await call("POST", "/instances", { id: "tenant-pg", title: "Tenant server", connectionUrl: withDatabase(targetUrl, "postgres"), projectIds: ["tenants"] });
+    await call("POST", "/projects/tenants/database-groups", { name: "all", instanceId: "tenant-pg", pattern: "bench_tenant_[0-9]*" });
+    const files = Array.from({ length: FILES }, (_, i) => ({
+      name: `V${String(i + 1).padStart(4, "0")}__change_${i + 1}.sql`,
+      content: `CREATE TABLE IF NOT EXISTS t_${i + 1} (id bigint PRIMARY KEY, payload text);\nCREATE INDEX IF NOT EXISTS t_${i + 1}_payload ON t_${i + 1} (payload);`,
+    }));
+    const upload = await call("POST", "/projects/tenants/releases", { title: "50 files", files });
+    const releaseId = upload.body.id as string;
+    const stages = [{ environment: "prod", targets: [{ group: "all" }] }];
+
+    const previews: number[] = [];
+    let plan: { totals: { databases: number; tasks: number; unreadable: number } } | undefined;
+    let previewBytes = 0;
+    for (let i = 0; i < REPEAT; i++) {
+      const p = await call("POST", `/projects/tenants/releases/${releaseId}/preview`, { stages });
+      previews.push(p.ms);
+      plan = p.body;
+      previewBytes = p.bytes;
+      console.log(`preview ${i + 1}: ${p.ms.toFixed(0)} ms, ${plan!.totals.databases} databases, ${plan!.totals.tasks} tasks`);
+    }
+    if (plan!.totals.tasks !== DATABASES * FILES || plan!.totals.unreadable > 0) throw new Error(`unexpected plan ${JSON.stringify(plan!.totals)}`);
+    const creates: number[] = [];
+    for (let i = 0; i < REPEAT; i++) {
+      const c = await call("POST", `/projects/tenants/releases/${releaseId}/rollouts`, { title: `bench ${i + 1}`, stages });
+      creates.push(c.ms);
+      console.log(`create ${i + 1}: ${c.ms.toFixed(0)} ms, rollout ${c.body.rollout.id} with ${c.body.totals.tasks} tasks`);
+    }
+    await app.close();
+    await db.destroy();
+
+    const result = {
+      benchmark: "releases",
+      description: `A release of ${FILES} files onto a group of ${DATABASES} databases (${DATABASES * FILES} tasks), through the HTTP API; every target's ledger read each time`,
+      databases: DATABASES,
+      files: FILES,
+      tasks: DATABASES * FILES,
+      uploadMs: Math.round(upload.ms),
+      previewMs: { runs: previews.map(Math.round), median: Math.round(median(previews)), target: PREVIEW_TARGET_MS },
+      previewResponseBytes: previewBytes,
+      createMs: { runs: creates.map(Math.round), median: Math.round(median(creates)), target: CREATE_TARGET_MS },
+      met: { preview: Math.max(...previews) <= PREVIEW_TARGET_MS, create: Math.max(...creates) <= CREATE_TARGET_MS },
+      seedSeconds: Math.round(seedS),
+      machine: await machineInfo(),
+    };
+    console.table([
+      { step: "upload (50 files, JSON)", ms: result.uploadMs, target: "" },
+      { step: `preview (${DATABASES} ledgers), median of ${REPEAT}`, ms: result.previewMs.median, target: `≤ ${PREVIEW_TARGET_MS}` },
+      { step: `create (${DATABASES * FILES} tasks), median of ${REPEAT}`, ms: result.createMs.median, target: `≤ ${CREATE_TARGET_MS}` },
+    ]);
+    console.log(`wrote ${await writeResult("releases", result)}`);
+    // Written before the clean-up: dropping a thousand databases takes a while on a busy machine.
+    for (const n of names) await admin.query(`DROP DATABASE IF EXISTS ${n} WITH (FORCE)`);
+    await admin.query(`DROP DATABASE IF EXISTS bench_tenant_tmpl WITH (FORCE)`);
+    await admin.end();
+  } finally {
+    await serverPg.stop();
+  }
+}
+
+runMain(main);

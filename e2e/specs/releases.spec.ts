@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import os from "node:os";
+import path from "node:path";
+import { expect, test, uid } from "../common/fixtures.js";
+import { REPO_ROOT } from "../common/server.js";
+
+/**
+ * Issue 16 in the browser: upload a folder of migrations on the New rollout page, pick a database group
+ * (its live count shown), preview what each tenant database still needs, create the rollout, and run it.
+ */
+const pg = createRequire(path.join(REPO_ROOT, "apps/server/package.json"))("pg") as {
+  Client: new (o: { connectionString: string }) => { connect(): Promise<void>; query(sql: string): Promise<unknown>; end(): Promise<void> };
+};
+
+test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
+  const projectId = uid("rel");
+  const prefix = projectId.replace(/-/g, "_");
+  const su = new pg.Client({ connectionString: env.server.pgUrl });
+  await su.connect();
+  try {
+    for (const n of [1, 2]) await su.query(`CREATE DATABASE ${prefix}_t${n} OWNER e2e_target`);
+  } finally {
+    await su.end();
+  }
+  await env.admin.createProject(projectId, 0);
+  await env.admin.call("POST", `/projects/${projectId}/database-groups`, { name: "tenants", instanceId: "local", pattern: `${prefix}_t*` });
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), "runway-e2e-release-"));
+  writeFileSync(path.join(dir, "V1__create_items.sql"), "CREATE TABLE items (id bigint PRIMARY KEY)");
+  writeFileSync(path.join(dir, "V2__add_name.sql"), "ALTER TABLE items ADD COLUMN name text");
+  writeFileSync(path.join(dir, "notes.txt"), "not a migration");
+  try {
+    await signIn("rick");
+    await page.goto(`/projects/${projectId}/rollouts`);
+    await expect(page.getByTestId("database-groups")).toContainText("tenants");
+    await page.getByTestId("new-rollout").click();
+    await expect(page).toHaveURL(new RegExp(`/projects/${projectId}/rollouts/new$`));
+
+    await page.getByTestId("pick-folder").setInputFiles(dir);
+    await expect(page.getByTestId("release-files").locator("li")).toHaveCount(2);
+    await page.getByTestId("stage-groups").click();
+    await page.getByText("tenants (2 databases)").click();
+    await expect(page.getByTestId("stage-count")).toContainText("2 databases");
+
+    await page.getByTestId("preview").click();
+    await expect(page.getByTestId("plan-summary")).toContainText("2 databases, 4 tasks to run, 0 files already applied");
+    await page.getByTestId("create").click();
+    await expect(page).toHaveURL(/\/rollouts\/\d+$/);
+    await expect(page.locator("tr[data-task-id]")).toHaveCount(4);
+
+    await page.getByTestId("select-all").check();
+    await page.getByTestId("bulk-action-run").click();
+    await page.getByTestId("confirm-action").click();
+    await expect(page.getByTestId("outcome-summary")).toContainText("4 of 4 changed");
+    await page.getByTestId("outcome-close").click();
+    await expect(page.locator('tr[data-task-id][data-status="DONE"]')).toHaveCount(4, { timeout: 60_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
