@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { sql } from "kysely";
 import { verifySignature } from "../src/domain/webhooks.js";
+import { createDb, createPool } from "../src/store/db.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { WebhookDelivery, type AttemptReport } from "../src/scheduler/webhook-delivery.js";
@@ -161,6 +162,50 @@ describe("webhook payloads", () => {
     const { d } = deliverer();
     await deliverUntil(d, () => rx.received.length === 1, "one delivery");
     expect(rx.received[0]!.json).toMatchObject({ type: "ROLLOUT_DONE", rollout: { id: rolloutId, title: "r" } });
+  });
+});
+
+describe("rollout DONE under concurrency", () => {
+  it("two transactions finishing a rollout's last two tasks at once record ROLLOUT_DONE exactly once", async () => {
+    const { projectId, instanceId } = await api.project();
+    const hook = await addWebhook(projectId, { url: "http://127.0.0.1:9/none", kind: "slack", events: ["ROLLOUT_DONE"] });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "a"), taskSpec(instanceId, "b")]]);
+    await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
+    await new PendingScheduler({ db: api.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+    const exec = new DeferredExecutor();
+    const running = new RunningScheduler({ db: api.db, clock, replicaId: "r", concurrency: 2, leaseTtlMs: 60_000, executorFor: () => exec });
+    await running.runOnce();
+    await waitFor(async () => exec.started.length === 2, { what: "both runs executing" });
+    // Each outcome in its own transaction on its own connection; neither commits before both have written.
+    const pools = [createPool(api.t.url, 1), createPool(api.t.url, 1)];
+    try {
+      let arrive!: () => void;
+      const bothWritten = new Promise<void>((resolve) => {
+        let n = 0;
+        arrive = () => ++n === 2 && resolve();
+      });
+      await Promise.all(
+        exec.started.map((run, i) =>
+          createDb(pools[i]!)
+            .transaction()
+            .execute(async (trx) => {
+              const written = await taskRunsFinish(trx, [{ runId: run.id, replicaId: "r", epoch: run.epoch, status: "DONE", result: {}, message: "ok" }], {
+                now: new Date(),
+              });
+              expect(written.has(run.id)).toBe(true);
+              arrive();
+              await bothWritten;
+            }),
+        ),
+      );
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+    const events = await api.db.selectFrom("webhook_event").select("kind").where("rollout_id", "=", rolloutId).execute();
+    expect(events).toEqual([{ kind: "ROLLOUT_DONE" }]);
+    exec.finishAll();
+    // Nobody listens at its URL: removed, so the file's other tests' delivery loops leave its delivery alone.
+    await api.call(api.admin, { method: "DELETE", url: `/api/v1/projects/${projectId}/webhooks/${hook.id}` });
   });
 });
 
