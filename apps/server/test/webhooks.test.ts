@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { sql } from "kysely";
+import { Webhook as StandardWebhook } from "standardwebhooks";
 import { verifySignature } from "../src/domain/webhooks.js";
 import { createDb, createPool } from "../src/store/db.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
@@ -131,6 +132,9 @@ describe("webhook payloads", () => {
     const secret = hooks.get("generic")!.secret!;
     expect(secret).toMatch(/^whsec_/);
     expect(verifySignature({ secret, headers: g.headers, body: g.body, nowS: Date.now() / 1000 })).toBe(true);
+    // The Standard Webhooks reference library (what docs/api.md points receivers to) agrees.
+    const std = new StandardWebhook(secret).verify(g.body, g.headers as Record<string, string>);
+    expect(std).toMatchObject({ id: g.json.id, type: "TASK_RUN_FAILED" });
     // Any change to the body or a wrong secret fails verification.
     expect(verifySignature({ secret, headers: g.headers, body: g.body.replace("FAILED", "DONE"), nowS: Date.now() / 1000 })).toBe(false);
     expect(verifySignature({ secret: "whsec_AAAA", headers: g.headers, body: g.body, nowS: Date.now() / 1000 })).toBe(false);
