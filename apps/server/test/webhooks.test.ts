@@ -31,7 +31,11 @@ async function receiver(...args: Parameters<typeof startReceiver>) {
 }
 
 async function addWebhook(projectId: string, body: Record<string, unknown>) {
-  const res = await api.call(api.admin, { method: "POST", url: `/api/v1/projects/${projectId}/webhooks`, payload: { title: "hook", ...body } });
+  const res = await api.call(api.admin, {
+    method: "POST",
+    url: `/api/v1/projects/${projectId}/webhooks`,
+    payload: { title: "hook", ...body },
+  });
   expect(res.statusCode, res.body).toBe(201);
   return res.json() as { id: string; secret: string | null; signed: boolean };
 }
@@ -118,7 +122,9 @@ describe("webhook payloads", () => {
     expectLine(String(by("discord").json.content));
     expect(by("discord").json.content).toContain(link);
     expectLine(String(by("google_chat").json.text));
-    const card = (by("teams").json.attachments as { contentType: string; content: { body: { text: string }[]; actions: { url: string }[] } }[])[0]!;
+    const card = (
+      by("teams").json.attachments as { contentType: string; content: { body: { text: string }[]; actions: { url: string }[] } }[]
+    )[0]!;
     expect(card.contentType).toBe("application/vnd.microsoft.card.adaptive");
     expectLine(card.content.body[0]!.text);
     expect(card.content.actions[0]!.url).toBe(link);
@@ -144,7 +150,12 @@ describe("webhook payloads", () => {
     // The secret is never shown again, and is stored sealed.
     const list = await api.call(api.admin, { method: "GET", url: `/api/v1/projects/${projectId}/webhooks` });
     expect(list.body).not.toContain(secret);
-    const stored = await api.db.selectFrom("webhook").select("secret").where("kind", "=", "generic").where("project_id", "=", projectId).executeTakeFirstOrThrow();
+    const stored = await api.db
+      .selectFrom("webhook")
+      .select("secret")
+      .where("kind", "=", "generic")
+      .where("project_id", "=", projectId)
+      .executeTakeFirstOrThrow();
     expect(stored.secret).toMatch(/^rw1:/);
   });
 
@@ -177,7 +188,14 @@ describe("rollout DONE under concurrency", () => {
     await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
     await new PendingScheduler({ db: api.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const exec = new DeferredExecutor();
-    const running = new RunningScheduler({ db: api.db, clock, replicaId: "r", concurrency: 2, leaseTtlMs: 60_000, executorFor: () => exec });
+    const running = new RunningScheduler({
+      db: api.db,
+      clock,
+      replicaId: "r",
+      concurrency: 2,
+      leaseTtlMs: 60_000,
+      executorFor: () => exec,
+    });
     await running.runOnce();
     await waitFor(async () => exec.started.length === 2, { what: "both runs executing" });
     // Each outcome in its own transaction on its own connection; neither commits before both have written.
@@ -193,9 +211,13 @@ describe("rollout DONE under concurrency", () => {
           createDb(pools[i]!)
             .transaction()
             .execute(async (trx) => {
-              const written = await taskRunsFinish(trx, [{ runId: run.id, replicaId: "r", epoch: run.epoch, status: "DONE", result: {}, message: "ok" }], {
-                now: new Date(),
-              });
+              const written = await taskRunsFinish(
+                trx,
+                [{ runId: run.id, replicaId: "r", epoch: run.epoch, status: "DONE", result: {}, message: "ok" }],
+                {
+                  now: new Date(),
+                },
+              );
               expect(written.has(run.id)).toBe(true);
               arrive();
               await bothWritten;
@@ -311,16 +333,27 @@ describe("webhook delivery", () => {
     await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
     await new PendingScheduler({ db: api.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const exec = new DeferredExecutor();
-    const running = new RunningScheduler({ db: api.db, clock, replicaId: "r", concurrency: 1, leaseTtlMs: 60_000, executorFor: () => exec });
+    const running = new RunningScheduler({
+      db: api.db,
+      clock,
+      replicaId: "r",
+      concurrency: 1,
+      leaseTtlMs: 60_000,
+      executorFor: () => exec,
+    });
     await running.runOnce();
     await waitFor(async () => exec.started.length === 1, { what: "the run executing" });
     const run = exec.started[0]!;
     const undo = new Error("rolled back");
     await expect(
       api.db.transaction().execute(async (trx) => {
-        const written = await taskRunsFinish(trx, [{ runId: run.id, replicaId: "r", epoch: run.epoch, status: "FAILED", result: {}, message: PG_ERROR }], {
-          now: new Date(),
-        });
+        const written = await taskRunsFinish(
+          trx,
+          [{ runId: run.id, replicaId: "r", epoch: run.epoch, status: "FAILED", result: {}, message: PG_ERROR }],
+          {
+            now: new Date(),
+          },
+        );
         expect(written.has(run.id)).toBe(true);
         await recordEvent(trx, { kind: "ROLLOUT_PAUSED", rolloutId, facts: { by: "test" }, now: new Date() });
         expect((await sql<{ n: string }>`SELECT count(*) AS n FROM webhook_event`.execute(trx)).rows[0]!.n).not.toBe("0");
@@ -349,7 +382,13 @@ describe("webhook delivery", () => {
     await addWebhook(projectId, { url: rx.url("/b"), kind: "slack", events: ["TASK_RUN_FAILED"] });
     const { rolloutId } = await api.rollout(projectId, [[taskSpec(instanceId, "x")]]);
     const now = new Date();
-    const first = await recordEvent(api.db, { kind: "ROLLOUT_PAUSED", rolloutId, facts: { by: "circuit breaker" }, dedupeKey: `pause:${rolloutId}:1`, now });
+    const first = await recordEvent(api.db, {
+      kind: "ROLLOUT_PAUSED",
+      rolloutId,
+      facts: { by: "circuit breaker" },
+      dedupeKey: `pause:${rolloutId}:1`,
+      now,
+    });
     expect(first).not.toBeNull();
     expect(await recordEvent(api.db, { kind: "ROLLOUT_PAUSED", rolloutId, dedupeKey: `pause:${rolloutId}:1`, now })).toBeNull();
     // Nobody wants approvals here: nothing is recorded.

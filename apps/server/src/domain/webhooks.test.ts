@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { deliveryBackoffMs, eventLink, eventMessage, nextAttemptAt, signatureHeaders, verifySignature, type EventFacts } from "./webhooks.js";
+import {
+  deliveryBackoffMs,
+  eventLink,
+  eventMessage,
+  nextAttemptAt,
+  signatureHeaders,
+  verifySignature,
+  type EventFacts,
+} from "./webhooks.js";
 
 const event = (over: Partial<EventFacts> = {}): EventFacts => ({
   uid: "5f0c6e39-2f7e-4d1e-9a8e-3c2b1a0f9e8d",
@@ -16,11 +24,15 @@ const event = (over: Partial<EventFacts> = {}): EventFacts => ({
 
 describe("webhook messages", () => {
   it("say what happened in one line, naming rollout, stage, task and database, quoting the error", () => {
-    expect(eventMessage(event())).toBe('Task run FAILED in rollout "Add events" (#7), stage prod, task #42 on main/orders: "relation "x" does not exist"');
+    expect(eventMessage(event())).toBe(
+      'Task run FAILED in rollout "Add events" (#7), stage prod, task #42 on main/orders: "relation "x" does not exist"',
+    );
     expect(eventMessage(event({ kind: "ROLLOUT_DONE", stage: null, task: null, facts: {} }))).toBe(
       'Rollout done: every task of rollout "Add events" (#7) is DONE or SKIPPED',
     );
-    expect(eventMessage(event({ kind: "RUN_WAITING_LONG", facts: { cause: "DATABASE_BUSY", minutes: 16 } }))).toContain("waiting 16 min on DATABASE_BUSY");
+    expect(eventMessage(event({ kind: "RUN_WAITING_LONG", facts: { cause: "DATABASE_BUSY", minutes: 16 } }))).toContain(
+      "waiting 16 min on DATABASE_BUSY",
+    );
   });
 
   it("link to the rollout page under the public URL, or nowhere without one", () => {
