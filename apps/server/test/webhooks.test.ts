@@ -10,7 +10,13 @@ import { taskRunsFinish } from "../src/store/runs.js";
 import { recordEvent } from "../src/store/webhook-events.js";
 import { useApiApp } from "./helpers/api-app.js";
 import { testSecrets, taskSpec } from "./helpers/api.js";
-import { waitFor } from "./helpers/db.js";
+import { createTestDatabase, waitFor } from "./helpers/db.js";
+import { generateKey, SecretBox } from "../src/secrets/secret-box.js";
+import { secretsRotate, secretsStartup } from "../src/secrets/startup.js";
+import { projectCreate } from "../src/store/projects.js";
+import { webhookCreate } from "../src/store/webhooks.js";
+import { Metrics } from "../src/metrics.js";
+import { startRuntime } from "./helpers/runtime.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { startReceiver } from "./helpers/webhook-receiver.js";
 
@@ -421,5 +427,63 @@ describe("webhook delivery", () => {
     expect(rx.received.map((r) => r.json.type)).toEqual(["RUN_WAITING_LONG"]);
     expect(rx.received[0]!.json).toMatchObject({ facts: { cause: "RUN_AT" } });
     expect(String(rx.received[0]!.json.message)).toMatch(/^Run waiting 1[56] min on RUN_AT/);
+  });
+});
+
+describe("webhook secrets at rest", () => {
+  it("a key rotation re-seals signing secrets under the new key", async () => {
+    const oldKey = generateKey();
+    const newKey = generateKey();
+    const t2 = await createTestDatabase();
+    try {
+      const oldBox = new SecretBox(oldKey);
+      await secretsStartup(t2.db, oldBox);
+      await projectCreate(t2.db, { id: "p", title: "p", parallelTasksPerRollout: 0 });
+      const base = {
+        projectId: "p",
+        title: "h",
+        url: "https://example.com/h",
+        kind: "generic" as const,
+        events: ["ROLLOUT_DONE" as const],
+      };
+      const hook = await webhookCreate(t2.db, { ...base, secret: "whsec_c2VjcmV0", createdBy: "t", now: new Date() }, oldBox);
+      const both = new SecretBox(newKey, [oldKey]);
+      expect(await secretsRotate(t2.db, both)).toEqual({ resealed: 1 });
+      const row = await t2.db.selectFrom("webhook").select("secret").where("id", "=", hook.id).executeTakeFirstOrThrow();
+      expect(new SecretBox(newKey).open(row.secret!)).toBe("whsec_c2VjcmV0");
+    } finally {
+      await t2.close();
+    }
+  });
+});
+
+describe("webhooks in a replica's runtime", () => {
+  it("the runtime's loop delivers on NOTIFY and counts deliveries by outcome and their latency in /metrics", async () => {
+    const rx = await receiver((_r, n) => (n === 1 ? { status: 500 } : { status: 200 }));
+    const { projectId } = await api.project();
+    const hook = await addWebhook(projectId, { url: rx.url(), kind: "generic", events: ["ROLLOUT_DONE"] });
+    const metrics = new Metrics();
+    const r = await startRuntime({
+      db: api.db,
+      url: api.t.url,
+      config: { replicaId: "hooks-runtime", pollIntervalMs: 60_000 },
+      executorFor: () => new DeferredExecutor(),
+      metrics,
+      webhooks: { secrets: testSecrets, publicUrl: null, backoffMs: () => 0 },
+    });
+    cleanups.push(() => r.stop());
+    const test = await api.call(api.admin, { method: "POST", url: `/api/v1/projects/${projectId}/webhooks/${hook.id}/test` });
+    expect(test.statusCode).toBe(202);
+    await waitFor(async () => rx.received.length === 2, { what: "a failed and a successful attempt", timeoutMs: 30_000 });
+    const text = await waitFor(
+      async () => {
+        const t = await metrics.registry.metrics();
+        return t.includes('runway_webhook_deliveries_total{outcome="delivered"} 1') && t;
+      },
+      { what: "the delivered count" },
+    );
+    expect(text).toContain('runway_webhook_deliveries_total{outcome="retry"} 1');
+    expect(text).toMatch(/runway_webhook_delivery_latency_seconds_count 1/);
+    expect(text).toMatch(/runway_webhook_attempt_duration_seconds_count 2/);
   });
 });
