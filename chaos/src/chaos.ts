@@ -199,7 +199,9 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     const tSettle = Date.now();
     const settled = await settleDeliveries(control, 30_000);
     timings.webhooksMs = Date.now() - tSettle;
-    say(`${settled ? "every webhook delivery settled" : "webhook deliveries still pending after 30 s"} (${receiver.received.length} requests read)`);
+    say(
+      `${settled ? "every webhook delivery settled" : "webhook deliveries still pending after 30 s"} (${receiver.received.length} requests read)`,
+    );
     // Nothing may change while the facts are read (when not quiescent, draining releases what still runs).
     await replicas.stopAll(5000);
     harness.crashes.push(...replicas.crashes);

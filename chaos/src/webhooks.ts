@@ -37,7 +37,11 @@ const EVENTS = ["TASK_RUN_FAILED", "ROLLOUT_DONE"];
 /** Standard Webhooks verification, written independently of the server's code (docs/api.md's recipe). */
 function signatureOk(secret: string, h: http.IncomingHttpHeaders, body: string): boolean {
   const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
-  const want = Buffer.from(`v1,${createHmac("sha256", key).update(`${String(h["webhook-id"])}.${String(h["webhook-timestamp"])}.${body}`).digest("base64")}`);
+  const want = Buffer.from(
+    `v1,${createHmac("sha256", key)
+      .update(`${String(h["webhook-id"])}.${String(h["webhook-timestamp"])}.${body}`)
+      .digest("base64")}`,
+  );
   const ts = Number(h["webhook-timestamp"]);
   if (!Number.isInteger(ts) || Math.abs(Date.now() / 1000 - ts) > 300) return false;
   return String(h["webhook-signature"] ?? "")
@@ -131,4 +135,3 @@ export async function readWebhookFacts(control: pg.Pool, received: ReceivedHook[
     doneRollouts: done.rows.map((r) => r.id),
   };
 }
-

@@ -303,7 +303,13 @@ describe("clock-skew preload", () => {
 
 describe("webhooks: every recorded event delivered exactly once (by id), none invented", () => {
   const ctx = (webhooks: WebhookFacts) => ({ facts: { webhooks } }) as unknown as CheckContext;
-  const got = (id: string, accepted: boolean, body = `{"id":"${id}"}`) => ({ id, type: "TASK_RUN_FAILED", body, accepted, signatureOk: true });
+  const got = (id: string, accepted: boolean, body = `{"id":"${id}"}`) => ({
+    id,
+    type: "TASK_RUN_FAILED",
+    body,
+    accepted,
+    signatureOk: true,
+  });
   const clean: WebhookFacts = {
     events: [
       { uid: "a", kind: "TASK_RUN_FAILED", runId: "1", rolloutId: "9", states: ["DELIVERED"] },

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { sql } from "kysely";
+import { Webhook as StandardWebhook } from "standardwebhooks";
 import { verifySignature } from "../src/domain/webhooks.js";
+import { createDb, createPool } from "../src/store/db.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { WebhookDelivery, type AttemptReport } from "../src/scheduler/webhook-delivery.js";
@@ -8,7 +10,13 @@ import { taskRunsFinish } from "../src/store/runs.js";
 import { recordEvent } from "../src/store/webhook-events.js";
 import { useApiApp } from "./helpers/api-app.js";
 import { testSecrets, taskSpec } from "./helpers/api.js";
-import { waitFor } from "./helpers/db.js";
+import { createTestDatabase, waitFor } from "./helpers/db.js";
+import { generateKey, SecretBox } from "../src/secrets/secret-box.js";
+import { secretsRotate, secretsStartup } from "../src/secrets/startup.js";
+import { projectCreate } from "../src/store/projects.js";
+import { webhookCreate } from "../src/store/webhooks.js";
+import { Metrics } from "../src/metrics.js";
+import { startRuntime } from "./helpers/runtime.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { startReceiver } from "./helpers/webhook-receiver.js";
 
@@ -29,7 +37,11 @@ async function receiver(...args: Parameters<typeof startReceiver>) {
 }
 
 async function addWebhook(projectId: string, body: Record<string, unknown>) {
-  const res = await api.call(api.admin, { method: "POST", url: `/api/v1/projects/${projectId}/webhooks`, payload: { title: "hook", ...body } });
+  const res = await api.call(api.admin, {
+    method: "POST",
+    url: `/api/v1/projects/${projectId}/webhooks`,
+    payload: { title: "hook", ...body },
+  });
   expect(res.statusCode, res.body).toBe(201);
   return res.json() as { id: string; secret: string | null; signed: boolean };
 }
@@ -116,7 +128,9 @@ describe("webhook payloads", () => {
     expectLine(String(by("discord").json.content));
     expect(by("discord").json.content).toContain(link);
     expectLine(String(by("google_chat").json.text));
-    const card = (by("teams").json.attachments as { contentType: string; content: { body: { text: string }[]; actions: { url: string }[] } }[])[0]!;
+    const card = (
+      by("teams").json.attachments as { contentType: string; content: { body: { text: string }[]; actions: { url: string }[] } }[]
+    )[0]!;
     expect(card.contentType).toBe("application/vnd.microsoft.card.adaptive");
     expectLine(card.content.body[0]!.text);
     expect(card.content.actions[0]!.url).toBe(link);
@@ -130,6 +144,9 @@ describe("webhook payloads", () => {
     const secret = hooks.get("generic")!.secret!;
     expect(secret).toMatch(/^whsec_/);
     expect(verifySignature({ secret, headers: g.headers, body: g.body, nowS: Date.now() / 1000 })).toBe(true);
+    // The Standard Webhooks reference library (what docs/api.md points receivers to) agrees.
+    const std = new StandardWebhook(secret).verify(g.body, g.headers as Record<string, string>);
+    expect(std).toMatchObject({ id: g.json.id, type: "TASK_RUN_FAILED" });
     // Any change to the body or a wrong secret fails verification.
     expect(verifySignature({ secret, headers: g.headers, body: g.body.replace("FAILED", "DONE"), nowS: Date.now() / 1000 })).toBe(false);
     expect(verifySignature({ secret: "whsec_AAAA", headers: g.headers, body: g.body, nowS: Date.now() / 1000 })).toBe(false);
@@ -139,7 +156,12 @@ describe("webhook payloads", () => {
     // The secret is never shown again, and is stored sealed.
     const list = await api.call(api.admin, { method: "GET", url: `/api/v1/projects/${projectId}/webhooks` });
     expect(list.body).not.toContain(secret);
-    const stored = await api.db.selectFrom("webhook").select("secret").where("kind", "=", "generic").where("project_id", "=", projectId).executeTakeFirstOrThrow();
+    const stored = await api.db
+      .selectFrom("webhook")
+      .select("secret")
+      .where("kind", "=", "generic")
+      .where("project_id", "=", projectId)
+      .executeTakeFirstOrThrow();
     expect(stored.secret).toMatch(/^rw1:/);
   });
 
@@ -161,6 +183,61 @@ describe("webhook payloads", () => {
     const { d } = deliverer();
     await deliverUntil(d, () => rx.received.length === 1, "one delivery");
     expect(rx.received[0]!.json).toMatchObject({ type: "ROLLOUT_DONE", rollout: { id: rolloutId, title: "r" } });
+  });
+});
+
+describe("rollout DONE under concurrency", () => {
+  it("two transactions finishing a rollout's last two tasks at once record ROLLOUT_DONE exactly once", async () => {
+    const { projectId, instanceId } = await api.project();
+    const hook = await addWebhook(projectId, { url: "http://127.0.0.1:9/none", kind: "slack", events: ["ROLLOUT_DONE"] });
+    const { rolloutId, taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "a"), taskSpec(instanceId, "b")]]);
+    await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
+    await new PendingScheduler({ db: api.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+    const exec = new DeferredExecutor();
+    const running = new RunningScheduler({
+      db: api.db,
+      clock,
+      replicaId: "r",
+      concurrency: 2,
+      leaseTtlMs: 60_000,
+      executorFor: () => exec,
+    });
+    await running.runOnce();
+    await waitFor(async () => exec.started.length === 2, { what: "both runs executing" });
+    // Each outcome in its own transaction on its own connection; neither commits before both have written.
+    const pools = [createPool(api.t.url, 1), createPool(api.t.url, 1)];
+    try {
+      let arrive!: () => void;
+      const bothWritten = new Promise<void>((resolve) => {
+        let n = 0;
+        arrive = () => ++n === 2 && resolve();
+      });
+      await Promise.all(
+        exec.started.map((run, i) =>
+          createDb(pools[i]!)
+            .transaction()
+            .execute(async (trx) => {
+              const written = await taskRunsFinish(
+                trx,
+                [{ runId: run.id, replicaId: "r", epoch: run.epoch, status: "DONE", result: {}, message: "ok" }],
+                {
+                  now: new Date(),
+                },
+              );
+              expect(written.has(run.id)).toBe(true);
+              arrive();
+              await bothWritten;
+            }),
+        ),
+      );
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+    const events = await api.db.selectFrom("webhook_event").select("kind").where("rollout_id", "=", rolloutId).execute();
+    expect(events).toEqual([{ kind: "ROLLOUT_DONE" }]);
+    exec.finishAll();
+    // Nobody listens at its URL: removed, so the file's other tests' delivery loops leave its delivery alone.
+    await api.call(api.admin, { method: "DELETE", url: `/api/v1/projects/${projectId}/webhooks/${hook.id}` });
   });
 });
 
@@ -262,16 +339,27 @@ describe("webhook delivery", () => {
     await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
     await new PendingScheduler({ db: api.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const exec = new DeferredExecutor();
-    const running = new RunningScheduler({ db: api.db, clock, replicaId: "r", concurrency: 1, leaseTtlMs: 60_000, executorFor: () => exec });
+    const running = new RunningScheduler({
+      db: api.db,
+      clock,
+      replicaId: "r",
+      concurrency: 1,
+      leaseTtlMs: 60_000,
+      executorFor: () => exec,
+    });
     await running.runOnce();
     await waitFor(async () => exec.started.length === 1, { what: "the run executing" });
     const run = exec.started[0]!;
     const undo = new Error("rolled back");
     await expect(
       api.db.transaction().execute(async (trx) => {
-        const written = await taskRunsFinish(trx, [{ runId: run.id, replicaId: "r", epoch: run.epoch, status: "FAILED", result: {}, message: PG_ERROR }], {
-          now: new Date(),
-        });
+        const written = await taskRunsFinish(
+          trx,
+          [{ runId: run.id, replicaId: "r", epoch: run.epoch, status: "FAILED", result: {}, message: PG_ERROR }],
+          {
+            now: new Date(),
+          },
+        );
         expect(written.has(run.id)).toBe(true);
         await recordEvent(trx, { kind: "ROLLOUT_PAUSED", rolloutId, facts: { by: "test" }, now: new Date() });
         expect((await sql<{ n: string }>`SELECT count(*) AS n FROM webhook_event`.execute(trx)).rows[0]!.n).not.toBe("0");
@@ -300,7 +388,13 @@ describe("webhook delivery", () => {
     await addWebhook(projectId, { url: rx.url("/b"), kind: "slack", events: ["TASK_RUN_FAILED"] });
     const { rolloutId } = await api.rollout(projectId, [[taskSpec(instanceId, "x")]]);
     const now = new Date();
-    const first = await recordEvent(api.db, { kind: "ROLLOUT_PAUSED", rolloutId, facts: { by: "circuit breaker" }, dedupeKey: `pause:${rolloutId}:1`, now });
+    const first = await recordEvent(api.db, {
+      kind: "ROLLOUT_PAUSED",
+      rolloutId,
+      facts: { by: "circuit breaker" },
+      dedupeKey: `pause:${rolloutId}:1`,
+      now,
+    });
     expect(first).not.toBeNull();
     expect(await recordEvent(api.db, { kind: "ROLLOUT_PAUSED", rolloutId, dedupeKey: `pause:${rolloutId}:1`, now })).toBeNull();
     // Nobody wants approvals here: nothing is recorded.
@@ -333,5 +427,63 @@ describe("webhook delivery", () => {
     expect(rx.received.map((r) => r.json.type)).toEqual(["RUN_WAITING_LONG"]);
     expect(rx.received[0]!.json).toMatchObject({ facts: { cause: "RUN_AT" } });
     expect(String(rx.received[0]!.json.message)).toMatch(/^Run waiting 1[56] min on RUN_AT/);
+  });
+});
+
+describe("webhook secrets at rest", () => {
+  it("a key rotation re-seals signing secrets under the new key", async () => {
+    const oldKey = generateKey();
+    const newKey = generateKey();
+    const t2 = await createTestDatabase();
+    try {
+      const oldBox = new SecretBox(oldKey);
+      await secretsStartup(t2.db, oldBox);
+      await projectCreate(t2.db, { id: "p", title: "p", parallelTasksPerRollout: 0 });
+      const base = {
+        projectId: "p",
+        title: "h",
+        url: "https://example.com/h",
+        kind: "generic" as const,
+        events: ["ROLLOUT_DONE" as const],
+      };
+      const hook = await webhookCreate(t2.db, { ...base, secret: "whsec_c2VjcmV0", createdBy: "t", now: new Date() }, oldBox);
+      const both = new SecretBox(newKey, [oldKey]);
+      expect(await secretsRotate(t2.db, both)).toEqual({ resealed: 1 });
+      const row = await t2.db.selectFrom("webhook").select("secret").where("id", "=", hook.id).executeTakeFirstOrThrow();
+      expect(new SecretBox(newKey).open(row.secret!)).toBe("whsec_c2VjcmV0");
+    } finally {
+      await t2.close();
+    }
+  });
+});
+
+describe("webhooks in a replica's runtime", () => {
+  it("the runtime's loop delivers on NOTIFY and counts deliveries by outcome and their latency in /metrics", async () => {
+    const rx = await receiver((_r, n) => (n === 1 ? { status: 500 } : { status: 200 }));
+    const { projectId } = await api.project();
+    const hook = await addWebhook(projectId, { url: rx.url(), kind: "generic", events: ["ROLLOUT_DONE"] });
+    const metrics = new Metrics();
+    const r = await startRuntime({
+      db: api.db,
+      url: api.t.url,
+      config: { replicaId: "hooks-runtime", pollIntervalMs: 60_000 },
+      executorFor: () => new DeferredExecutor(),
+      metrics,
+      webhooks: { secrets: testSecrets, publicUrl: null, backoffMs: () => 0 },
+    });
+    cleanups.push(() => r.stop());
+    const test = await api.call(api.admin, { method: "POST", url: `/api/v1/projects/${projectId}/webhooks/${hook.id}/test` });
+    expect(test.statusCode).toBe(202);
+    await waitFor(async () => rx.received.length === 2, { what: "a failed and a successful attempt", timeoutMs: 30_000 });
+    const text = await waitFor(
+      async () => {
+        const t = await metrics.registry.metrics();
+        return t.includes('runway_webhook_deliveries_total{outcome="delivered"} 1') && t;
+      },
+      { what: "the delivered count" },
+    );
+    expect(text).toContain('runway_webhook_deliveries_total{outcome="retry"} 1');
+    expect(text).toMatch(/runway_webhook_delivery_latency_seconds_count 1/);
+    expect(text).toMatch(/runway_webhook_attempt_duration_seconds_count 2/);
   });
 });

@@ -3,7 +3,13 @@ import type { Webhook, WebhookCreate, WebhookCreated, WebhookDelivery, WebhookUp
 
 /** The kinds and events the forms offer (the API's WEBHOOK_KINDS / WEBHOOK_EVENTS, as values). */
 export const WEBHOOK_KIND_OPTIONS = ["slack", "teams", "discord", "google_chat", "generic"] as const;
-export const WEBHOOK_EVENT_OPTIONS = ["TASK_RUN_FAILED", "ROLLOUT_DONE", "ROLLOUT_PAUSED", "STAGE_APPROVAL_WAITING", "RUN_WAITING_LONG"] as const;
+export const WEBHOOK_EVENT_OPTIONS = [
+  "TASK_RUN_FAILED",
+  "ROLLOUT_DONE",
+  "ROLLOUT_PAUSED",
+  "STAGE_APPROVAL_WAITING",
+  "RUN_WAITING_LONG",
+] as const;
 
 const base = (projectId: string) => `/projects/${encodeURIComponent(projectId)}/webhooks`;
 const one = (projectId: string, webhookId: string) => `${base(projectId)}/${encodeURIComponent(webhookId)}`;

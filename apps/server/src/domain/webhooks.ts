@@ -153,7 +153,13 @@ export function deliveryBackoffMs(attempts: number, baseMs = 10_000, maxMs = 3_6
 export const DELIVERY_WINDOW_MS = 24 * 3600 * 1000;
 
 /** After attempt number `attempts` failed: when to try again, or null to give up. */
-export function nextAttemptAt(p: { now: Date; createdAt: Date; attempts: number; windowMs?: number; backoffMs?: (n: number) => number }): Date | null {
+export function nextAttemptAt(p: {
+  now: Date;
+  createdAt: Date;
+  attempts: number;
+  windowMs?: number;
+  backoffMs?: (n: number) => number;
+}): Date | null {
   const at = p.now.getTime() + (p.backoffMs ?? deliveryBackoffMs)(p.attempts);
   return at - p.createdAt.getTime() > (p.windowMs ?? DELIVERY_WINDOW_MS) ? null : new Date(at);
 }

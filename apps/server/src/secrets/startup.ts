@@ -6,6 +6,7 @@ import {
   secretsLocked,
   storedSecretReplace,
   storedSecrets,
+  secretOwner,
 } from "../store/secrets.js";
 import { SecretBox, SecretKeyError } from "./secret-box.js";
 
@@ -47,7 +48,7 @@ export async function secretsStartup(db: Db, box: SecretBox): Promise<{ sealed: 
     const keyId = SecretBox.keyIdOfValue(s.value);
     if (keyId !== null && !box.keyIds.includes(keyId)) {
       throw new SecretKeyError(
-        `instance "${s.instanceId}" is sealed with key ${keyId}, which this replica does not have; set RUNWAY_SECRET_KEY_PREVIOUS to it while rotating`,
+        `${secretOwner(s)} is sealed with key ${keyId}, which this replica does not have; set RUNWAY_SECRET_KEY_PREVIOUS to it while rotating`,
       );
     }
   }
@@ -60,7 +61,7 @@ async function resealAll(db: Db, box: SecretBox, which: (value: string) => boole
   for (const s of await storedSecrets(db)) {
     if (!which(s.value)) continue;
     // A concurrent change (an admin editing the instance, another replica sealing it) wins; it is sealed too.
-    if (await storedSecretReplace(db, { instanceId: s.instanceId, before: s.value, after: box.seal(box.open(s.value)) })) n++;
+    if (await storedSecretReplace(db, { ...s, before: s.value, after: box.seal(box.open(s.value)) })) n++;
   }
   return n;
 }
@@ -81,7 +82,7 @@ export async function secretsRotate(db: Db, box: SecretBox): Promise<{ resealed:
   }
   const left = (await storedSecrets(db)).filter((s) => SecretBox.keyIdOfValue(s.value) !== box.keyId);
   if (left.length > 0)
-    throw new SecretKeyError(`instances still sealed with an old key: ${left.map((s) => s.instanceId).join(", ")}; run rotate-key again`);
+    throw new SecretKeyError(`secrets still sealed with an old key: ${left.map(secretOwner).join(", ")}; run rotate-key again`);
   await secretKeyChecksKeepOnly(db, box.keyId);
   return { resealed };
 }

@@ -10,9 +10,14 @@ export interface KeyCheck {
 }
 
 export interface StoredSecret {
+  /** The instance whose connection URL it is, or (webhookId set) the webhook whose signing secret it is. */
   instanceId: string;
+  webhookId?: string;
   value: string;
 }
+
+/** How a stored secret is named in messages. */
+export const secretOwner = (s: StoredSecret): string => (s.webhookId ? `webhook ${s.webhookId}` : `instance "${s.instanceId}"`);
 
 /**
  * Runs `fn` in one transaction holding the secrets lock: two replicas with different keys starting on an
@@ -43,14 +48,35 @@ export async function secretKeyChecksKeepOnly(db: Db, keyId: string): Promise<vo
   await db.deleteFrom("secret_key_check").where("key_id", "<>", keyId).execute();
 }
 
-/** Every stored secret (deleted instances too: their rows still hold one). */
+/** Every stored secret (deleted instances and webhooks too: their rows still hold one). */
 export async function storedSecrets(db: Db): Promise<StoredSecret[]> {
   const rows = await db.selectFrom("instance").select(["id", "connection_url"]).orderBy("id").execute();
-  return rows.map((r) => ({ instanceId: r.id, value: r.connection_url }));
+  const hooks = await db
+    .selectFrom("webhook")
+    .select(["id", "project_id", "secret"])
+    .where("secret", "is not", null)
+    .orderBy("id")
+    .execute();
+  return [
+    ...rows.map((r) => ({ instanceId: r.id, value: r.connection_url })),
+    ...hooks.map((h) => ({ instanceId: "", webhookId: h.id, value: h.secret! })),
+  ];
 }
 
 /** Compare-and-set: replaces the value only if nobody changed it meanwhile. True when replaced. */
-export async function storedSecretReplace(db: Db, p: { instanceId: string; before: string; after: string }): Promise<boolean> {
+export async function storedSecretReplace(
+  db: Db,
+  p: { instanceId: string; webhookId?: string; before: string; after: string },
+): Promise<boolean> {
+  if (p.webhookId) {
+    const res = await db
+      .updateTable("webhook")
+      .set({ secret: p.after })
+      .where("id", "=", p.webhookId)
+      .where("secret", "=", p.before)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
   const res = await db
     .updateTable("instance")
     .set({ connection_url: p.after })

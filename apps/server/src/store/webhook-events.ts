@@ -107,7 +107,9 @@ export async function longWaitsRecord(db: Db, p: { now: Date }): Promise<number>
       INSERT INTO webhook_wait_seen (run_id, type, since)
       SELECT w.run_id, w.type, ${p.now} FROM task_run_wait w JOIN rollout ro ON ro.id = w.rollout_id
       WHERE ro.project_id IN (${watched})
-      ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, since = excluded.since WHERE webhook_wait_seen.type <> excluded.type`.execute(trx);
+      ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, since = excluded.since WHERE webhook_wait_seen.type <> excluded.type`.execute(
+      trx,
+    );
     const { rows } = await sql<{ n: string }>`
       WITH due AS (
         SELECT s.run_id, s.type, s.since, r.rollout_id, r.task_id, t.stage_id, ro.project_id, w.id AS webhook_id,

@@ -65,7 +65,9 @@ export const WebhookCreate = Type.Object(
   },
   {
     additionalProperties: false,
-    examples: [{ title: "Release channel", url: "https://hooks.slack.com/services/T000/B000/XXXX", kind: "slack", events: ["TASK_RUN_FAILED"] }],
+    examples: [
+      { title: "Release channel", url: "https://hooks.slack.com/services/T000/B000/XXXX", kind: "slack", events: ["TASK_RUN_FAILED"] },
+    ],
   },
 );
 export type WebhookCreate = Static<typeof WebhookCreate>;

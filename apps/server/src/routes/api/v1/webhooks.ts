@@ -66,7 +66,13 @@ const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
     "/projects/:projectId/webhooks/:webhookId",
     {
       config: { auth: "admin", audit: "webhook.update" },
-      schema: { tags, summary: "Change a webhook", params: WebhookParams, body: WebhookUpdate, response: { 200: Webhook, ...errorResponses } },
+      schema: {
+        tags,
+        summary: "Change a webhook",
+        params: WebhookParams,
+        body: WebhookUpdate,
+        response: { 200: Webhook, ...errorResponses },
+      },
     },
     async (req) => {
       req.audit.target = `project/${req.params.projectId}/webhook/${req.params.webhookId}`;
