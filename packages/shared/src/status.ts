@@ -82,6 +82,9 @@ export const WaitingCauseType = {
   DATABASE_BUSY: "DATABASE_BUSY",
   PARALLEL_LIMIT: "PARALLEL_LIMIT",
   TARGET_UNREACHABLE: "TARGET_UNREACHABLE",
+  STAGE_GATE: "STAGE_GATE",
+  APPROVAL_REQUIRED: "APPROVAL_REQUIRED",
+  PAUSED: "PAUSED",
 } as const;
 export type WaitingCauseType = (typeof WaitingCauseType)[keyof typeof WaitingCauseType];
 
@@ -92,7 +95,13 @@ export type WaitingCause =
   | { type: "DATABASE_BUSY"; taskId: string; since: string }
   | { type: "PARALLEL_LIMIT"; limit: number; since: string; active?: number }
   /** The target refused or dropped the connection before COMMIT: retried at `retryAt` (backoff). */
-  | { type: "TARGET_UNREACHABLE"; attempts: number; lastError: string; retryAt: string; since: string };
+  | { type: "TARGET_UNREACHABLE"; attempts: number; lastError: string; retryAt: string; since: string }
+  /** An earlier stage of the rollout (the nearest unfinished one) has tasks that are neither DONE nor SKIPPED. */
+  | { type: "STAGE_GATE"; stageId: string; environment: string; done: number; total: number; since: string }
+  /** The stage's environment policy asks for an approval by `role` (releaser or admin) that was not given. */
+  | { type: "APPROVAL_REQUIRED"; stageId: string; role: "releaser" | "admin"; since: string }
+  /** The rollout is paused (by a person, or by the circuit breaker: `by` is "circuit-breaker"). */
+  | { type: "PAUSED"; by: string; at: string; reason: string; since: string };
 
 export const Role = {
   VIEWER: "viewer",

@@ -20,6 +20,7 @@ function cand(p: Partial<GatingCandidate> = {}): GatingCandidate {
     versionBlocker: null,
     cause: null,
     targetRetry: null,
+    stageId: "s1",
     ...p,
   };
 }

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
 import { applyNearestBlockers, dbKey, type GatingCandidate } from "../domain/gating.js";
+import { gatingApplyStages } from "./gating-stages.js";
 
 /**
  * Reads of the pending scheduler's pass: which PENDING runs to evaluate, with what a decision needs, and
@@ -29,6 +30,7 @@ interface CandidateRow {
   retry_since: Date | null;
   retry_attempts: number;
   retry_error: string | null;
+  stage_id: string;
 }
 
 export { dbKey };
@@ -64,18 +66,21 @@ function toCandidate(r: CandidateRow): GatingCandidate {
     targetRetry: r.retry_at
       ? { retryAt: r.retry_at, since: r.retry_since ?? r.retry_at, attempts: r.retry_attempts, lastError: r.retry_error ?? "" }
       : null,
+    stageId: r.stage_id,
   };
 }
 
 const baseColumns = sql`
   r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.run_at, r.created_at,
   r.schema_version_key, w.cause AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
-  p.deleted AS project_deleted, i.deleted AS instance_deleted, r.retry_at, r.retry_since, r.retry_attempts, r.retry_error`;
+  p.deleted AS project_deleted, i.deleted AS instance_deleted, r.retry_at, r.retry_since, r.retry_attempts, r.retry_error,
+  tk.stage_id`;
 const baseJoins = sql`
   LEFT JOIN task_run_wait w ON w.run_id = r.id
   JOIN rollout ro ON ro.id = r.rollout_id
   JOIN project p ON p.id = ro.project_id
-  LEFT JOIN instance i ON i.id = r.instance_id`;
+  LEFT JOIN instance i ON i.id = r.instance_id
+  JOIN task tk ON tk.id = r.task_id`;
 
 /**
  * Every PENDING run. Version blockers are computed in memory from one read of the open versioned tasks
@@ -102,6 +107,7 @@ export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> 
       version: t.schema_version,
     })),
   );
+  await gatingApplyStages(trx, candidates);
   return candidates;
 }
 
@@ -186,6 +192,15 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
         LIMIT CASE WHEN x.all_limited OR p.parallel_tasks_per_rollout = 0 THEN NULL
                    ELSE greatest(p.parallel_tasks_per_rollout - act.n, 0) + ${LIMIT_MARGIN}::int END
       ) l
+      UNION
+      -- Rollouts where a task finished or was skipped: runs held by a stage of theirs that has no
+      -- unfinished task left (task_stage_open_idx, task_run_wait_stage_idx).
+      SELECT w.run_id FROM unnest(${rids}::bigint[]) AS x(rid)
+      JOIN stage s ON s.rollout_id = x.rid
+      CROSS JOIN LATERAL (
+        SELECT w.run_id FROM task_run_wait w WHERE w.type = 'STAGE_GATE' AND (w.cause ->> 'stageId')::bigint = s.id OFFSET 0
+      ) w
+      WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED'))
     )
     SELECT DISTINCT id FROM cand`;
   const ids = (await idQuery.execute(trx)).rows.map((r) => r.id);
@@ -203,7 +218,9 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
     ) vb ON true
     WHERE r.id = ANY(${ids}::bigint[]) AND r.status = 'PENDING'`;
   const { rows } = await query.execute(trx);
-  return rows.map(toCandidate);
+  const candidates = rows.map(toCandidate);
+  await gatingApplyStages(trx, candidates);
+  return candidates;
 }
 
 /**

@@ -19,6 +19,8 @@ export interface NewRollout {
   title: string;
   createdBy: string;
   stages: { environment: string; tasks: NewTask[] }[];
+  /** Default IN_ORDER: a stage's runs wait for every earlier stage's tasks to be DONE or SKIPPED. */
+  stageOrder?: "NONE" | "IN_ORDER";
 }
 
 /**
@@ -42,7 +44,7 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
     await instancesAttachedOrThrow(trx, r.projectId, r.stages);
     const rollout = await trx
       .insertInto("rollout")
-      .values({ project_id: r.projectId, title: r.title, created_by: r.createdBy, created_at: now })
+      .values({ project_id: r.projectId, title: r.title, created_by: r.createdBy, created_at: now, stage_order: r.stageOrder ?? "IN_ORDER" })
       .returning("id")
       .executeTakeFirstOrThrow();
     const stageIds: string[] = [];

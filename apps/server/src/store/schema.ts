@@ -11,6 +11,7 @@ export interface ProjectTable {
   id: string;
   title: string;
   parallel_tasks_per_rollout: Generated<number>;
+  circuit_breaker_failures: Generated<number>;
   deleted: Generated<boolean>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
@@ -31,6 +32,9 @@ export interface RolloutTable {
   title: string;
   created_by: string;
   created_at: Generated<Date>;
+  /** IN_ORDER (default) or NONE: whether a stage's runs wait for the earlier stages (migration 0020). */
+  stage_order: Generated<string>;
+  breaker_reset_at: NullableTimestamp;
 }
 
 export interface StageTable {
@@ -181,4 +185,15 @@ export interface DB {
   secret_key_check: { key_id: string; check_value: string; created_at: Generated<Date> };
   project_instance: { project_id: string; instance_id: string; created_at: Generated<Date> };
   project_member: { project_id: string; username: string; role: string; granted_by: string; granted_at: Generated<Date> };
+  environment_policy: {
+    project_id: string;
+    environment: string;
+    auto_run: boolean;
+    approval: string;
+    approver_not_creator: boolean;
+    updated_by: string;
+    updated_at: Timestamp;
+  };
+  stage_approval: { id: GenId; stage_id: Int8; decision: string; decided_by: string; decided_at: Timestamp; comment: string };
+  rollout_pause: { rollout_id: Int8; paused_by: string; paused_at: Timestamp; reason: string; automatic: Generated<boolean> };
 }

@@ -23,3 +23,4 @@ export * from "./auth.js";
 export * from "./token.js";
 export * from "./audit.js";
 export * from "./event.js";
+export * from "./gates.js";

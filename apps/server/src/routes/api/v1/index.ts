@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import auditRoutes from "./audit-log.js";
 import authRoutes from "./auth.js";
 import eventRoutes from "./events.js";
+import gateRoutes from "./gates.js";
 import instanceRoutes from "./instances.js";
 import projectRoutes from "./projects.js";
 import projectMemberRoutes from "./project-members.js";
@@ -37,6 +38,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     taskRoutes,
     taskRunRoutes,
     eventRoutes,
+    gateRoutes,
   ]) {
     await app.register(routes);
   }

@@ -60,7 +60,7 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const { title, stages } = req.body;
+      const { title, stages, stageOrder } = req.body;
       const total = stages.reduce((n, s) => n + s.tasks.length, 0);
       req.audit.detail = { title, stages: stages.length, tasks: total };
       if (total > MAX_TASKS_PER_ROLLOUT) throw invalid(`body/stages has ${total} tasks; at most ${MAX_TASKS_PER_ROLLOUT} per rollout`);
@@ -80,6 +80,7 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
           title,
           createdBy: req.user!.username,
           stages: stages.map((s) => ({ environment: s.environment, tasks: s.tasks })),
+          ...(stageOrder ? { stageOrder } : {}),
         },
         clock.now(),
       );
