@@ -27,7 +27,11 @@ async function settle(s: PendingScheduler) {
 }
 
 async function stagedRollout(projectId: string, stages: { environment: string; tasks: NewTask[] }[], stageOrder?: "NONE" | "IN_ORDER") {
-  const rolloutId = await rolloutCreate(t.db, { projectId, title: "r", createdBy: "alice", stages, ...(stageOrder ? { stageOrder } : {}) }, now());
+  const rolloutId = await rolloutCreate(
+    t.db,
+    { projectId, title: "r", createdBy: "alice", stages, ...(stageOrder ? { stageOrder } : {}) },
+    now(),
+  );
   const tasks = await t.db
     .selectFrom("task")
     .innerJoin("stage", "stage.id", "task.stage_id")
@@ -79,7 +83,15 @@ describe("STAGE_GATE", () => {
     expect((await runsOf(r.byEnv("staging"))).map((x) => x.status)).toEqual(["AVAILABLE", "AVAILABLE"]);
 
     const claimed = await taskRunsClaim(t.db, { replicaId: "w", limit: 1, leaseTtlMs: 60_000, now: now() });
-    await taskRunFinish(t.db, { runId: claimed[0]!.id, replicaId: "w", epoch: claimed[0]!.epoch, status: "DONE", result: {}, message: "", now: now() });
+    await taskRunFinish(t.db, {
+      runId: claimed[0]!.id,
+      replicaId: "w",
+      epoch: claimed[0]!.epoch,
+      status: "DONE",
+      result: {},
+      message: "",
+      now: now(),
+    });
     await settle(s);
     expect((await runsOf(r.byEnv("prod")))[0]!.status).toBe("PENDING");
 
@@ -116,7 +128,10 @@ describe("APPROVAL_REQUIRED", () => {
     await projectPoliciesPut(
       t.db,
       projectId,
-      { circuitBreakerFailures: 0, environments: [{ environment: "prod", autoRun: false, approval: "releaser", approverNotCreator: true }] },
+      {
+        circuitBreakerFailures: 0,
+        environments: [{ environment: "prod", autoRun: false, approval: "releaser", approverNotCreator: true }],
+      },
       "admin",
       now(),
     );
@@ -126,15 +141,37 @@ describe("APPROVAL_REQUIRED", () => {
     await tasksRun(t.db, { rolloutId: b.rolloutId, taskIds: b.all, runAt: null, actor: "alice", now: now() });
     const s = scheduler();
     await settle(s);
-    expect((await runsOf(a.all))[0]).toMatchObject({ status: "PENDING", cause: { type: "APPROVAL_REQUIRED", stageId: a.stageOf("prod"), role: "releaser" } });
+    expect((await runsOf(a.all))[0]).toMatchObject({
+      status: "PENDING",
+      cause: { type: "APPROVAL_REQUIRED", stageId: a.stageOf("prod"), role: "releaser" },
+    });
 
-    await stageDecide(t.db, { rolloutId: a.rolloutId, stageId: a.stageOf("prod"), decision: "APPROVED", by: "bob", comment: "ok", now: now() });
-    await stageDecide(t.db, { rolloutId: b.rolloutId, stageId: b.stageOf("prod"), decision: "REJECTED", by: "bob", comment: "not today", now: now() });
+    await stageDecide(t.db, {
+      rolloutId: a.rolloutId,
+      stageId: a.stageOf("prod"),
+      decision: "APPROVED",
+      by: "bob",
+      comment: "ok",
+      now: now(),
+    });
+    await stageDecide(t.db, {
+      rolloutId: b.rolloutId,
+      stageId: b.stageOf("prod"),
+      decision: "REJECTED",
+      by: "bob",
+      comment: "not today",
+      now: now(),
+    });
     await settle(s);
     expect((await runsOf(a.all))[0]).toMatchObject({ status: "AVAILABLE" });
     const [rejected] = await runsOf(b.all);
     expect(rejected!.status).toBe("CANCELED");
-    const log = await t.db.selectFrom("task_run_log").select("payload").where("task_run_id", "=", rejected!.id).orderBy("id", "desc").executeTakeFirst();
+    const log = await t.db
+      .selectFrom("task_run_log")
+      .select("payload")
+      .where("task_run_id", "=", rejected!.id)
+      .orderBy("id", "desc")
+      .executeTakeFirst();
     expect(log!.payload).toMatchObject({ status: "CANCELED", message: "stage rejected by bob: not today", by: "api" });
   });
 });

@@ -2,7 +2,6 @@ import { sql } from "kysely";
 import type { EnvironmentPolicy, Pause, ProjectPolicies, RolloutGates, StageDecision } from "@runway/shared/schemas";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
-import { gatingRequestFullPass } from "./gating.js";
 import { notifyChange, notifyPending } from "./notify.js";
 import { taskRunsCancelNow } from "./transitions/api.js";
 import { taskRunsUnpromote } from "./transitions/pause.js";
@@ -30,10 +29,16 @@ export async function projectPoliciesGet(db: Db, projectId: string): Promise<Pro
 }
 
 /**
- * Replaces the project's policies. Who must approve may change for runs already waiting, so a full pass is
- * requested (a rare admin action; the live pass tracks no policy changes).
+ * Replaces the project's policies. Approvals apply to runs already waiting; auto-run applies when a stage
+ * completes from now on; the breaker counts each rollout's failed runs since its last resume.
  */
-export async function projectPoliciesPut(db: Db, projectId: string, p: ProjectPolicies, actor: string, now: Date): Promise<ProjectPolicies> {
+export async function projectPoliciesPut(
+  db: Db,
+  projectId: string,
+  p: ProjectPolicies,
+  actor: string,
+  now: Date,
+): Promise<ProjectPolicies> {
   const envs = p.environments.map((e) => e.environment);
   if (new Set(envs).size !== envs.length) throw new StoreError("INVALID_ARGUMENT", "each environment may appear once");
   await db.transaction().execute(async (trx) => {
@@ -61,18 +66,19 @@ export async function projectPoliciesPut(db: Db, projectId: string, p: ProjectPo
         )
         .execute();
     }
-    // Failed runs may have finished before the breaker was armed: count from the next failure on.
-    await sql`INSERT INTO gating_dirty_rollout (rollout_id)
-      SELECT DISTINCT r.rollout_id FROM task_run r JOIN rollout ro ON ro.id = r.rollout_id
-      WHERE ro.project_id = ${projectId} AND r.status IN ('PENDING', 'AVAILABLE', 'RUNNING')`.execute(trx);
-    await gatingRequestFullPass(trx);
+    // Who must approve may change for any waiting run of the project: each is evaluated again (a rare
+    // admin action, proportional to the project's backlog rather than everyone's).
+    await sql`INSERT INTO gating_dirty_run (run_id)
+      SELECT r.id FROM rollout ro JOIN task_run r ON r.rollout_id = ro.id AND r.status = 'PENDING'
+      WHERE ro.project_id = ${projectId}`.execute(trx);
     await notifyPending(trx);
   });
   return projectPoliciesGet(db, projectId);
 }
 
 async function markPending(trx: Db, where: { rolloutId: string } | { stageId: string }): Promise<void> {
-  const cond = "rolloutId" in where ? sql`r.rollout_id = ${where.rolloutId}` : sql`t.stage_id = ${where.stageId} AND r.rollout_id = t.rollout_id`;
+  const cond =
+    "rolloutId" in where ? sql`r.rollout_id = ${where.rolloutId}` : sql`t.stage_id = ${where.stageId} AND r.rollout_id = t.rollout_id`;
   await sql`INSERT INTO gating_dirty_run (run_id)
     SELECT r.id FROM task_run r JOIN task t ON t.id = r.task_id WHERE r.status = 'PENDING' AND ${cond}`.execute(trx);
   await notifyPending(trx);
@@ -165,9 +171,9 @@ export async function stageDecide(
 ): Promise<StageDecision> {
   return db.transaction().execute(async (trx) => {
     // Serializes decisions on one stage, so the latest one is the one recorded last.
-    const stage = await sql<{ id: string }>`SELECT id FROM stage WHERE id = ${p.stageId} AND rollout_id = ${p.rolloutId} FOR UPDATE`.execute(
-      trx,
-    );
+    const stage = await sql<{
+      id: string;
+    }>`SELECT id FROM stage WHERE id = ${p.stageId} AND rollout_id = ${p.rolloutId} FOR UPDATE`.execute(trx);
     if (stage.rows.length === 0) throw new StoreError("NOT_FOUND", `stage ${p.stageId} not found in rollout ${p.rolloutId}`);
     await trx
       .insertInto("stage_approval")
@@ -189,9 +195,15 @@ export async function stageDecide(
 }
 
 /** A rollout's controls as the dashboard shows them (without the caller-specific `can*` flags). */
-export async function rolloutGatesGet(db: Db, rolloutId: string): Promise<Omit<RolloutGates, "canPause" | "stages"> & {
-  stages: (Omit<RolloutGates["stages"][number], "canDecide" | "waitingFor">)[];
-} | undefined> {
+export async function rolloutGatesGet(
+  db: Db,
+  rolloutId: string,
+): Promise<
+  | (Omit<RolloutGates, "canPause" | "stages"> & {
+      stages: Omit<RolloutGates["stages"][number], "canDecide" | "waitingFor">[];
+    })
+  | undefined
+> {
   const { rows } = await sql<{
     stage_order: "NONE" | "IN_ORDER";
     created_by: string;

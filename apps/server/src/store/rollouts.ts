@@ -44,7 +44,13 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
     await instancesAttachedOrThrow(trx, r.projectId, r.stages);
     const rollout = await trx
       .insertInto("rollout")
-      .values({ project_id: r.projectId, title: r.title, created_by: r.createdBy, created_at: now, stage_order: r.stageOrder ?? "IN_ORDER" })
+      .values({
+        project_id: r.projectId,
+        title: r.title,
+        created_by: r.createdBy,
+        created_at: now,
+        stage_order: r.stageOrder ?? "IN_ORDER",
+      })
       .returning("id")
       .executeTakeFirstOrThrow();
     const stageIds: string[] = [];

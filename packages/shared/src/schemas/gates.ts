@@ -77,9 +77,12 @@ export const StageGate = Type.Object({
   done: Type.Integer({ minimum: 0, description: "Tasks DONE or SKIPPED" }),
   total: Type.Integer({ minimum: 0 }),
   waitingFor: Nullable(
-    Type.Object({ stageId: Id("Stage id"), environment: Type.String(), done: Type.Integer(), total: Type.Integer() }, {
-      description: "The nearest earlier unfinished stage (stage order IN_ORDER), or null",
-    }),
+    Type.Object(
+      { stageId: Id("Stage id"), environment: Type.String(), done: Type.Integer(), total: Type.Integer() },
+      {
+        description: "The nearest earlier unfinished stage (stage order IN_ORDER), or null",
+      },
+    ),
   ),
   approval: ApprovalRole,
   approverNotCreator: Type.Boolean(),

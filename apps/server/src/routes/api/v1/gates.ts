@@ -39,9 +39,17 @@ function decisionRefusal(req: FastifyRequest, stage: StageForDecision): ApiError
     return new ApiError(409, ErrorCode.FAILED_PRECONDITION, `stage ${stage.stageId} (${stage.environment}) needs no approval`);
   const role = roleOf(req);
   if (!atLeast(role, stage.approval))
-    return new ApiError(403, ErrorCode.PERMISSION_DENIED, `approving ${stage.environment} needs the ${stage.approval} role; ${who} is ${role}`);
+    return new ApiError(
+      403,
+      ErrorCode.PERMISSION_DENIED,
+      `approving ${stage.environment} needs the ${stage.approval} role; ${who} is ${role}`,
+    );
   if (stage.approverNotCreator && stage.rolloutCreatedBy === who)
-    return new ApiError(403, ErrorCode.PERMISSION_DENIED, `${stage.environment} must be approved by someone other than the rollout's creator (${who})`);
+    return new ApiError(
+      403,
+      ErrorCode.PERMISSION_DENIED,
+      `${stage.environment} must be approved by someone other than the rollout's creator (${who})`,
+    );
   return null;
 }
 
@@ -101,7 +109,13 @@ const gateRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!g) throw notFound(`rollout ${req.params.rolloutId} not found`);
       const role = roleOf(req);
       const stages = g.stages.map((s, i) => {
-        const before = g.stageOrder === "IN_ORDER" ? g.stages.slice(0, i).reverse().find((e) => e.done < e.total) : undefined;
+        const before =
+          g.stageOrder === "IN_ORDER"
+            ? g.stages
+                .slice(0, i)
+                .reverse()
+                .find((e) => e.done < e.total)
+            : undefined;
         const refusal = decisionRefusal(req, { ...s, rolloutCreatedBy: g.createdBy });
         return {
           ...s,
@@ -121,7 +135,8 @@ const gateRoutes: FastifyPluginAsyncTypebox = async (app) => {
         config: { auth: "releaser", audit: `stage.${verb}` },
         schema: {
           tags,
-          summary: decision === "APPROVED" ? "Approve a stage: its waiting runs may start" : "Reject a stage: its waiting runs are canceled",
+          summary:
+            decision === "APPROVED" ? "Approve a stage: its waiting runs may start" : "Reject a stage: its waiting runs are canceled",
           description:
             "Needs the role the stage's environment policy names (and, with approverNotCreator, someone other than the rollout's creator). " +
             "The latest decision counts; a rejection cancels the stage's PENDING and AVAILABLE runs with the comment.",
