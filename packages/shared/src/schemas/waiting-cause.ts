@@ -34,7 +34,10 @@ export const ServedWaitingCause = Type.Union(
       type: Type.Literal("STAGE_GATE"),
       stageId: Id("The nearest earlier stage with unfinished tasks"),
       environment: Type.String(),
-      done: Type.Integer({ minimum: 0, description: "Its tasks DONE or SKIPPED (now, when served by the API)" }),
+      done: Type.Integer({
+        minimum: 0,
+        description: "Its tasks DONE or SKIPPED when the cause was recorded (GET /rollouts/{id}/gates has them live)",
+      }),
       total: Type.Integer({ minimum: 0, description: "Its tasks" }),
       since,
     }),
