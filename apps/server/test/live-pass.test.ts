@@ -60,15 +60,26 @@ describe("live passes", () => {
       // Huge full-pass interval: after the first pass every pass is live.
       const scheduler = new PendingScheduler({ db: t.db, clock: { now }, replicaId: "live", fullPassIntervalMs: 1e12 });
       await scheduler.runOnce();
-      // Start with approvals on prod, auto-run on staging and a breaker; steps change them.
+      // p2 always asks for approvals on prod (steps never change it); p1 starts with approvals, auto-run on
+      // staging and a breaker, and steps change them.
+      await projectPoliciesPut(
+        t.db,
+        "p2",
+        {
+          circuitBreakerFailures: 0,
+          environments: [{ environment: "prod", autoRun: true, approval: "releaser", approverNotCreator: false }],
+        },
+        "t",
+        clock,
+      );
       await projectPoliciesPut(
         t.db,
         p1.projectId,
         {
           circuitBreakerFailures: 3,
           environments: [
-            { environment: "staging", autoRun: true, approval: "none", approverNotCreator: false },
-            { environment: "prod", autoRun: false, approval: "releaser", approverNotCreator: false },
+            { environment: "staging", autoRun: true, approval: "releaser", approverNotCreator: false },
+            { environment: "prod", autoRun: false, approval: "admin", approverNotCreator: false },
           ],
         },
         "t",
@@ -89,7 +100,7 @@ describe("live passes", () => {
           // One to three stages (stage gate, approvals and auto-run by environment), sometimes without stage order.
           const stages = envs
             .slice(Math.floor(rnd() * 3))
-            .map((environment) => ({ environment, tasks: Array.from({ length: 1 + Math.floor(rnd() * 3) }, newTask) }));
+            .map((environment) => ({ environment, tasks: Array.from({ length: 1 + Math.floor(rnd() * 2) }, newTask) }));
           const stageOrder = rnd() < 0.2 ? ("NONE" as const) : ("IN_ORDER" as const);
           await rolloutCreate(t.db, { projectId: project, title: "r", createdBy: "t", stages, stageOrder }, clock);
         } else if (op < 0.2 + controls) {
@@ -126,7 +137,12 @@ describe("live passes", () => {
               {
                 circuitBreakerFailures: pick([0, 0, 2, 3])!,
                 environments: [
-                  { environment: "staging", autoRun: rnd() < 0.5, approval: "none", approverNotCreator: false },
+                  {
+                    environment: "staging",
+                    autoRun: rnd() < 0.5,
+                    approval: pick(["none", "releaser"] as const)!,
+                    approverNotCreator: false,
+                  },
                   {
                     environment: "prod",
                     autoRun: rnd() < 0.5,
