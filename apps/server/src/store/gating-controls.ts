@@ -56,19 +56,24 @@ export async function gatingTripBreakers(trx: Db, rolloutIds: string[], now: Dat
  */
 export async function gatingAutoRun(trx: Db, rolloutIds: string[], now: Date): Promise<number> {
   if (rolloutIds.length === 0) return 0;
+  // Stages first (materialized: each check is a probe of task_stage_open_idx), then their tasks: a rollout
+  // whose earlier stage is still open reads none of its later stages' tasks.
   const { rows } = await sql<{ rollout_id: string; task_ids: string[] }>`
-    SELECT s.rollout_id, array_agg(t.id ORDER BY t.id)::text[] AS task_ids
-    FROM unnest(${rolloutIds}::bigint[]) AS x(rid)
-    JOIN stage s ON s.rollout_id = x.rid
-    JOIN rollout ro ON ro.id = s.rollout_id
-    JOIN environment_policy ep ON ep.project_id = ro.project_id AND ep.environment = s.environment AND ep.auto_run
-    JOIN task t ON t.stage_id = s.id AND t.status = 'NOT_STARTED'
-    WHERE s.position > (SELECT min(f.position) FROM stage f WHERE f.rollout_id = s.rollout_id)
-      AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = s.rollout_id)
-      AND NOT EXISTS (
-        SELECT 1 FROM stage e JOIN task o ON o.stage_id = e.id AND o.status NOT IN ('DONE', 'SKIPPED')
-        WHERE e.rollout_id = s.rollout_id AND e.position < s.position)
-    GROUP BY s.rollout_id`.execute(trx);
+    WITH ready AS MATERIALIZED (
+      SELECT s.id, s.rollout_id
+      FROM unnest(${rolloutIds}::bigint[]) AS x(rid)
+      JOIN stage s ON s.rollout_id = x.rid
+      JOIN rollout ro ON ro.id = s.rollout_id
+      JOIN environment_policy ep ON ep.project_id = ro.project_id AND ep.environment = s.environment AND ep.auto_run
+      WHERE s.position > (SELECT min(f.position) FROM stage f WHERE f.rollout_id = s.rollout_id)
+        AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = s.rollout_id)
+        AND NOT EXISTS (
+          SELECT 1 FROM stage e WHERE e.rollout_id = s.rollout_id AND e.position < s.position
+            AND EXISTS (SELECT 1 FROM task o WHERE o.stage_id = e.id AND o.status NOT IN ('DONE', 'SKIPPED')))
+    )
+    SELECT r.rollout_id, array_agg(t.id ORDER BY t.id)::text[] AS task_ids
+    FROM ready r JOIN task t ON t.stage_id = r.id AND t.status = 'NOT_STARTED'
+    GROUP BY r.rollout_id`.execute(trx);
   let created = 0;
   for (const r of rows) {
     const res = await taskRunsCreate(trx, { rolloutId: r.rollout_id, taskIds: r.task_ids, runAt: null, actor: AUTO_RUN, now, auto: true });
