@@ -3,7 +3,8 @@ import pg from "pg";
 /**
  * Seeds `pending` PENDING runs over `databases` databases and `rollouts` rollouts (each database belongs
  * to one rollout), plus `reserve` NOT_STARTED tasks whose runs a live pass sees arriving. Per database:
- * 70% versioned schema changes (ascending versions), 25% data updates, 5% unversioned SDL changes.
+ * 70% versioned schema changes (ascending versions), 25% data updates, 5% unversioned SDL changes. Each
+ * rollout has a staging and a prod stage, with environment policies, approvals and pauses (see below).
  * Bulk SQL: seeding 100k runs through the API would measure the API, not the scheduler.
  */
 export interface GatingSeed {
@@ -27,12 +28,30 @@ export async function seedGating(url: string, s: GatingSeed): Promise<void> {
       `INSERT INTO rollout (id, project_id, title, created_by) SELECT g, 'bench', 'rollout ' || g, 'bench' FROM generate_series(1, $1) g`,
       [s.rollouts],
     );
-    await c.query(`INSERT INTO stage (id, rollout_id, environment, position) SELECT id, id, 'prod', 0 FROM rollout`);
+    // Release controls (issue 13): two stages per rollout — staging, then prod (stage ids r and R + r). Prod
+    // auto-runs and needs a releaser's approval; every fifth rollout ignores stage order, every second
+    // rollout's prod is approved, every twentieth is paused; the circuit breaker is armed.
+    await c.query(`UPDATE project SET circuit_breaker_failures = 5 WHERE id = 'bench'`);
+    await c.query(
+      `INSERT INTO environment_policy (project_id, environment, auto_run, approval, updated_by) VALUES
+        ('bench', 'staging', false, 'none', 'bench'), ('bench', 'prod', true, 'releaser', 'bench')`,
+    );
+    await c.query(`UPDATE rollout SET stage_order = 'NONE' WHERE id % 5 = 0`);
+    await c.query(`INSERT INTO stage (id, rollout_id, environment, position) SELECT id, id, 'staging', 0 FROM rollout`);
+    await c.query(`INSERT INTO stage (id, rollout_id, environment, position) SELECT $1 + id, id, 'prod', 1 FROM rollout`, [s.rollouts]);
+    await c.query(`SELECT setval('stage_id_seq', (SELECT max(id) FROM stage))`);
+    await c.query(
+      `INSERT INTO stage_approval (stage_id, decision, decided_by, decided_at, comment)
+       SELECT $1 + id, 'APPROVED', 'bench', now(), '' FROM rollout WHERE id % 2 = 0`,
+      [s.rollouts],
+    );
+    await c.query(`INSERT INTO rollout_pause (rollout_id, paused_by, paused_at) SELECT id, 'bench', now() FROM rollout WHERE id % 20 = 7`);
     const total = s.pending + s.reserve;
     // Task i: database i % D, per-database sequence i / D (so versions ascend per database).
     await c.query(
       `INSERT INTO task (id, rollout_id, stage_id, instance_id, database_name, type, statement, schema_version, schema_version_key, status, created_at, rerunnable)
-       SELECT i + 1, r, r, $4, 'db_' || lpad((i % $2)::text, 5, '0'),
+       -- A quarter of each rollout's databases are staging's, the rest prod's.
+       SELECT i + 1, r, CASE WHEN ((i % $2) / $3) % 4 = 0 THEN r ELSE $3 + r END, $4, 'db_' || lpad((i % $2)::text, 5, '0'),
          CASE WHEN k < 70 THEN 'DATABASE_SCHEMA_UPDATE' WHEN k < 95 THEN 'DATABASE_DATA_UPDATE' ELSE 'DATABASE_SDL' END,
          'SELECT 1',
          CASE WHEN k < 70 THEN lpad((i / $2)::text, 6, '0') END,

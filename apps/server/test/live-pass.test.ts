@@ -4,6 +4,7 @@ import { decide } from "../src/domain/gating.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { gatingLoadAllPending, gatingLoadOccupancy } from "../src/store/gating.js";
 import { projectUpdate } from "../src/store/projects.js";
+import { projectPoliciesPut, rolloutPauseApi, rolloutResume, stageDecide } from "../src/store/gates.js";
 import { rolloutCreate } from "../src/store/rollouts.js";
 import { taskRunAutoRetry, taskRunFinish, taskRunRetry, taskRunsClaim } from "../src/store/runs.js";
 import { taskRunsCancel, tasksRun, tasksSkip } from "../src/store/task-actions.js";
@@ -56,6 +57,10 @@ describe("live passes", () => {
       const p1 = await seedProject(t.db, { id: "p1", limit: 2 });
       await seedProject(t.db, { id: "p2", limit: 0 });
       const dbs = ["a", "b", "c", "d"];
+      const envs = ["test", "staging", "prod"];
+      // Share of steps that exercise the release controls (taken from the start of the "run" range).
+      const controls = 0.1;
+      const seen = new Set<string>();
       const types = [TaskType.DATABASE_SCHEMA_UPDATE, TaskType.DATABASE_SDL, TaskType.DATABASE_DATA_UPDATE];
       let version = 0;
       let clock = new Date("2030-01-01T00:00:00Z");
@@ -63,19 +68,101 @@ describe("live passes", () => {
       // Huge full-pass interval: after the first pass every pass is live.
       const scheduler = new PendingScheduler({ db: t.db, clock: { now }, replicaId: "live", fullPassIntervalMs: 1e12 });
       await scheduler.runOnce();
+      // p2 always asks for approvals on prod (steps never change it); p1 starts with approvals, auto-run on
+      // staging and a breaker, and steps change them.
+      await projectPoliciesPut(
+        t.db,
+        "p2",
+        {
+          circuitBreakerFailures: 0,
+          environments: [{ environment: "prod", autoRun: true, approval: "releaser", approverNotCreator: false }],
+        },
+        "t",
+        clock,
+      );
+      await projectPoliciesPut(
+        t.db,
+        p1.projectId,
+        {
+          circuitBreakerFailures: 3,
+          environments: [
+            { environment: "staging", autoRun: true, approval: "releaser", approverNotCreator: false },
+            { environment: "prod", autoRun: false, approval: "admin", approverNotCreator: false },
+          ],
+        },
+        "t",
+        clock,
+      );
 
       for (let step = 0; step < 100; step++) {
         clock = new Date(clock.getTime() + 1000);
         const op = rnd();
         if (op < 0.2) {
           const project = rnd() < 0.7 ? "p1" : "p2";
-          const tasks = Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => {
+          const newTask = () => {
             const versioned = rnd() < 0.6;
             // Mostly ascending versions, sometimes one below existing ones.
             const v = versioned ? String(rnd() < 0.8 ? (version += 1) : Math.floor(rnd() * version)).padStart(4, "0") : null;
             return task(`i-${project}`, pick(dbs)!, { type: pick(types)!, schemaVersion: v });
-          });
-          await rolloutCreate(t.db, { projectId: project, title: "r", createdBy: "t", stages: [{ environment: "e", tasks }] }, clock);
+          };
+          // One to three stages (stage gate, approvals and auto-run by environment), sometimes without stage order.
+          const stages = envs
+            .slice(Math.floor(rnd() * 3))
+            .map((environment) => ({ environment, tasks: Array.from({ length: 1 + Math.floor(rnd() * 2) }, newTask) }));
+          const stageOrder = rnd() < 0.2 ? ("NONE" as const) : ("IN_ORDER" as const);
+          await rolloutCreate(t.db, { projectId: project, title: "r", createdBy: "t", stages, stageOrder }, clock);
+        } else if (op < 0.2 + controls) {
+          // Release controls: pause or resume a rollout, decide on a stage, change the policies.
+          const x = rnd();
+          // Rollouts with runs that have not started (pausing one without any shows nothing).
+          const rollouts = await t.db
+            .selectFrom("rollout")
+            .leftJoin("rollout_pause", "rollout_pause.rollout_id", "rollout.id")
+            .select(["rollout.id", "rollout_pause.paused_at"])
+            .where((eb) =>
+              eb.exists(
+                eb
+                  .selectFrom("task_run")
+                  .select("task_run.id")
+                  .whereRef("task_run.rollout_id", "=", "rollout.id")
+                  .where("task_run.status", "in", ["PENDING", "AVAILABLE"]),
+              ),
+            )
+            .orderBy("rollout.id")
+            .execute();
+          const ro = pick(rollouts);
+          if (x < 0.35 && ro) {
+            if (ro.paused_at) await rolloutResume(t.db, { rolloutId: ro.id, now: clock });
+            else await rolloutPauseApi(t.db, { rolloutId: ro.id, by: "t", reason: `step ${step}`, now: clock });
+          } else if (x < 0.75) {
+            const st = pick(await t.db.selectFrom("stage").select(["id", "rollout_id"]).orderBy("id").execute());
+            const decision = rnd() < 0.7 ? ("APPROVED" as const) : ("REJECTED" as const);
+            if (st) await stageDecide(t.db, { rolloutId: st.rollout_id, stageId: st.id, decision, by: "t", comment: "", now: clock });
+          } else {
+            await projectPoliciesPut(
+              t.db,
+              p1.projectId,
+              {
+                circuitBreakerFailures: pick([0, 0, 2, 3])!,
+                environments: [
+                  {
+                    environment: "staging",
+                    autoRun: rnd() < 0.5,
+                    approval: pick(["none", "releaser"] as const)!,
+                    approverNotCreator: false,
+                  },
+                  {
+                    environment: "prod",
+                    autoRun: rnd() < 0.5,
+                    approval: pick(["none", "releaser", "admin"] as const)!,
+                    approverNotCreator: false,
+                  },
+                ],
+              },
+              "t",
+              clock,
+            );
+          }
         } else if (op < 0.45) {
           const ts = await t.db
             .selectFrom("task")
@@ -170,6 +257,12 @@ describe("live passes", () => {
           `step ${step}: recorded causes differ from a full evaluation of ${candidates.length} runs: ${JSON.stringify(decision.causes.map((c) => ({ ...c, was: candidates.find((x) => x.runId === c.runId)?.cause })))} ${JSON.stringify(candidates.filter((x) => decision.causes.some((c) => c.runId === x.runId)))}`,
         ).toEqual([]);
       }
+      // Every cause the controls add was held (and checked against a full pass) at some step.
+      expect([...seen].filter((c) => ["STAGE_GATE", "APPROVAL_REQUIRED", "PAUSED"].includes(c)).sort()).toEqual([
+        "APPROVAL_REQUIRED",
+        "PAUSED",
+        "STAGE_GATE",
+      ]);
     },
   );
 });

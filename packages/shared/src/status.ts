@@ -84,6 +84,9 @@ export const WaitingCauseType = {
   TARGET_UNREACHABLE: "TARGET_UNREACHABLE",
   RETRY_BACKOFF: "RETRY_BACKOFF",
   BLOCKED_BY_FAILED: "BLOCKED_BY_FAILED",
+  STAGE_GATE: "STAGE_GATE",
+  APPROVAL_REQUIRED: "APPROVAL_REQUIRED",
+  PAUSED: "PAUSED",
 } as const;
 export type WaitingCauseType = (typeof WaitingCauseType)[keyof typeof WaitingCauseType];
 
@@ -98,7 +101,13 @@ export type WaitingCause =
   /** A lock timeout, deadlock or serialization failure: automatic retry `attempt` of `max` starts at `until`. */
   | { type: "RETRY_BACKOFF"; until: string; attempt: number; max: number; since: string }
   /** The nearest smaller version's task is FAILED or CANCELED: nothing moves until it is retried or skipped. */
-  | { type: "BLOCKED_BY_FAILED"; taskId: string; schemaVersion: string; status: "FAILED" | "CANCELED"; since: string };
+  | { type: "BLOCKED_BY_FAILED"; taskId: string; schemaVersion: string; status: "FAILED" | "CANCELED"; since: string }
+  /** An earlier stage of the rollout (the nearest unfinished one) has tasks that are neither DONE nor SKIPPED. */
+  | { type: "STAGE_GATE"; stageId: string; environment: string; done: number; total: number; since: string }
+  /** The stage's environment policy asks for an approval by `role` (releaser or admin) that was not given. */
+  | { type: "APPROVAL_REQUIRED"; stageId: string; role: "releaser" | "admin"; since: string }
+  /** The rollout is paused (by a person, or by the circuit breaker: `by` is "circuit-breaker"). */
+  | { type: "PAUSED"; by: string; at: string; reason: string; since: string };
 
 export const Role = {
   VIEWER: "viewer",

@@ -21,6 +21,7 @@ function cand(p: Partial<GatingCandidate> = {}): GatingCandidate {
     cause: null,
     targetRetry: null,
     ahead: false,
+    stageId: "s1",
     ...p,
   };
 }

@@ -36,6 +36,30 @@ export interface GatingCandidate {
   targetRetry: { retryAt: Date; since: Date; attempts: number; lastError: string } | null;
   /** Set after a lock or serialization failure: automatic retry `attempt` of `max` may not start before `until`. */
   autoRetry?: { until: Date; attempt: number; max: number } | null;
+  /** The run's stage (its task's). */
+  stageId: string;
+  /** Set by applyStageGates: the rollout is paused. */
+  paused?: { by: string; at: Date; reason: string } | null;
+  /** Set by applyStageGates: the nearest earlier stage with unfinished tasks (stage order IN_ORDER). */
+  stageBlocker?: { stageId: string; environment: string; done: number; total: number } | null;
+  /** Set by applyStageGates: the stage needs an approval by this role that it does not have. */
+  approvalNeeded?: "releaser" | "admin" | null;
+}
+
+/** What the release controls know about one stage of a candidate's rollout (see applyStageGates). */
+export interface StageFacts {
+  stageId: string;
+  rolloutId: string;
+  position: number;
+  environment: string;
+  inOrder: boolean;
+  /** Tasks neither DONE nor SKIPPED, and all tasks. */
+  open: number;
+  total: number;
+  /** The environment policy's approval role, and whether the latest decision on the stage approved it. */
+  approval: "none" | "releaser" | "admin";
+  approved: boolean;
+  paused: { by: string; at: Date; reason: string } | null;
 }
 
 export interface GatingState {
@@ -62,6 +86,14 @@ export function firstGate(
   busyThisPass: ReadonlyMap<string, string>,
   activeThisPass: ReadonlyMap<string, number>,
 ): CauseBody | null {
+  // The release controls come first: while one holds, nothing below matters, and each is re-evaluated by
+  // the change that lifts it (resume, the blocking stage completing, an approval) whatever came below.
+  if (c.paused) {
+    const { by, at, reason } = c.paused;
+    return { type: WaitingCauseType.PAUSED, by, at: at.toISOString(), reason };
+  }
+  if (c.stageBlocker) return { type: WaitingCauseType.STAGE_GATE, ...c.stageBlocker };
+  if (c.approvalNeeded) return { type: WaitingCauseType.APPROVAL_REQUIRED, stageId: c.stageId, role: c.approvalNeeded };
   if (c.targetRetry && c.targetRetry.retryAt.getTime() > state.now.getTime()) {
     const { attempts, lastError, retryAt } = c.targetRetry;
     return { type: WaitingCauseType.TARGET_UNREACHABLE, attempts, lastError, retryAt: retryAt.toISOString() };
@@ -118,6 +150,14 @@ export function sameCause(a: WaitingCause | null, b: CauseBody): boolean {
         a.max === b.max &&
         new Date(a.until).getTime() === new Date(b.until).getTime()
       );
+    // done/total change with every finished task of the stage: the API serves them live, and a cause
+    // rewrite per finished task would make a pass follow the stage's size.
+    case "STAGE_GATE":
+      return a.type === "STAGE_GATE" && a.stageId === b.stageId;
+    case "APPROVAL_REQUIRED":
+      return a.type === "APPROVAL_REQUIRED" && a.stageId === b.stageId && a.role === b.role;
+    case "PAUSED":
+      return a.type === "PAUSED" && a.by === b.by && a.reason === b.reason && new Date(a.at).getTime() === new Date(b.at).getTime();
   }
 }
 
@@ -186,5 +226,35 @@ export function applyNearestBlockers(
     }
     const b = list[lo - 1];
     if (b) c.versionBlocker = { taskId: b.taskId, schemaVersion: b.version, status: b.status };
+  }
+}
+
+/**
+ * Sets each candidate's release-control facts from its rollout's stages: paused, the nearest earlier stage
+ * with unfinished tasks (only when the rollout keeps its stages in order) and a missing approval.
+ */
+export function applyStageGates(candidates: GatingCandidate[], stages: readonly StageFacts[]): void {
+  const byId = new Map(stages.map((s) => [s.stageId, s]));
+  const byRollout = new Map<string, StageFacts[]>();
+  for (const s of stages) {
+    let list = byRollout.get(s.rolloutId);
+    if (!list) byRollout.set(s.rolloutId, (list = []));
+    list.push(s);
+  }
+  for (const list of byRollout.values()) list.sort((a, b) => a.position - b.position);
+  for (const c of candidates) {
+    const own = byId.get(c.stageId);
+    c.paused = own?.paused ?? null;
+    c.stageBlocker = null;
+    c.approvalNeeded = own && own.approval !== "none" && !own.approved ? own.approval : null;
+    if (!own?.inOrder) continue;
+    const list = byRollout.get(own.rolloutId)!;
+    for (let i = list.indexOf(own) - 1; i >= 0; i--) {
+      const s = list[i]!;
+      if (s.open > 0) {
+        c.stageBlocker = { stageId: s.stageId, environment: s.environment, done: s.total - s.open, total: s.total };
+        break;
+      }
+    }
   }
 }

@@ -15,6 +15,7 @@ import {
   notifyChange,
   type PassLock,
 } from "../store/gating.js";
+import { gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
 import type { Clock } from "./clock.js";
 import { decide, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
 
@@ -67,6 +68,9 @@ export class PendingScheduler {
       });
       if (changes === null) return null;
       const now = clock.now();
+      // Release controls on rollouts where a task finished or was skipped: what they change is marked for the next pass.
+      const controlled = changes.rollouts.map((r) => r.rolloutId);
+      const controls = (await gatingTripBreakers(trx, controlled, now, replicaId)).length + (await gatingAutoRun(trx, controlled, now));
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.fullDue || changes.fullRequested || overdue;
       const candidates = full ? await gatingLoadAllPending(trx) : await gatingLoadChanged(trx, changes, now);
@@ -127,7 +131,7 @@ export class PendingScheduler {
         failed: decision.fail.length,
         nextRunAt,
         durationMs: 0,
-        more: revisitDbs.length + revisitRollouts.length > 0,
+        more: revisitDbs.length + revisitRollouts.length + controls > 0,
       };
     });
     if (result === null) return null;

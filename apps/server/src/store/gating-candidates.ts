@@ -3,6 +3,7 @@ import type { WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
 import { dryRunsBusySql } from "./dry-runs.js";
 import { applyNearestBlockers, dbKey, type GatingCandidate } from "../domain/gating.js";
+import { gatingApplyStages } from "./gating-stages.js";
 
 /**
  * Reads of the pending scheduler's pass: which PENDING runs to evaluate, with what a decision needs, and
@@ -35,6 +36,7 @@ interface CandidateRow {
   retry_cause: string | null;
   auto_retries: number;
   auto_retry_max: number | null;
+  stage_id: string;
 }
 
 export { dbKey };
@@ -79,6 +81,7 @@ function toCandidate(r: CandidateRow): GatingCandidate {
       r.retry_at && r.retry_cause === "RETRY_BACKOFF"
         ? { until: r.retry_at, attempt: r.auto_retries, max: r.auto_retry_max ?? r.auto_retries }
         : null,
+    stageId: r.stage_id,
   };
 }
 
@@ -86,12 +89,14 @@ const baseColumns = sql`
   r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.run_at, r.created_at,
   r.schema_version_key, w.cause AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
   p.deleted AS project_deleted, i.deleted AS instance_deleted, r.retry_at, r.retry_since, r.retry_attempts, r.retry_error,
-  r.retry_cause, r.auto_retries, r.auto_retry_max, r.ahead`;
+  r.retry_cause, r.auto_retries, r.auto_retry_max, r.ahead,
+  tk.stage_id`;
 const baseJoins = sql`
   LEFT JOIN task_run_wait w ON w.run_id = r.id
   JOIN rollout ro ON ro.id = r.rollout_id
   JOIN project p ON p.id = ro.project_id
-  LEFT JOIN instance i ON i.id = r.instance_id`;
+  LEFT JOIN instance i ON i.id = r.instance_id
+  JOIN task tk ON tk.id = r.task_id`;
 
 /**
  * Every PENDING run. Version blockers are computed in memory from one read of the open versioned tasks
@@ -126,6 +131,7 @@ export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> 
       status: t.status,
     })),
   );
+  await gatingApplyStages(trx, candidates);
   return candidates;
 }
 
@@ -215,6 +221,15 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
       -- Retried blockers of freed rollouts go first (decide() orders them ahead), wherever they queue.
       SELECT a.id FROM unnest(${rids}::bigint[]) AS x(rid)
       CROSS JOIN LATERAL (SELECT r.id FROM task_run r WHERE r.rollout_id = x.rid AND r.status = 'PENDING' AND r.ahead OFFSET 0) a
+      UNION
+      -- Rollouts where a task finished or was skipped: runs held by a stage of theirs that has no
+      -- unfinished task left (task_stage_open_idx, task_run_wait_stage_idx).
+      SELECT w.run_id FROM unnest(${rids}::bigint[]) AS x(rid)
+      JOIN stage s ON s.rollout_id = x.rid
+      CROSS JOIN LATERAL (
+        SELECT w.run_id FROM task_run_wait w WHERE w.type = 'STAGE_GATE' AND (w.cause ->> 'stageId')::bigint = s.id OFFSET 0
+      ) w
+      WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED'))
     )
     SELECT DISTINCT id FROM cand`;
   const ids = (await idQuery.execute(trx)).rows.map((r) => r.id);
@@ -232,7 +247,9 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
     ) vb ON true
     WHERE r.id = ANY(${ids}::bigint[]) AND r.status = 'PENDING'`;
   const { rows } = await query.execute(trx);
-  return rows.map(toCandidate);
+  const candidates = rows.map(toCandidate);
+  await gatingApplyStages(trx, candidates);
+  return candidates;
 }
 
 /**

@@ -22,6 +22,8 @@ export interface NewRollout {
   stages: { environment: string; tasks: NewTask[] }[];
   /** Lint results per task in order (issue 15), written with the tasks; may still be running while statements are planned. */
   lint?: Promise<LintRow[]>;
+  /** Default IN_ORDER: a stage's runs wait for every earlier stage's tasks to be DONE or SKIPPED. */
+  stageOrder?: "NONE" | "IN_ORDER";
 }
 
 /**
@@ -46,7 +48,13 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
     await instancesAttachedOrThrow(trx, r.projectId, r.stages);
     const rollout = await trx
       .insertInto("rollout")
-      .values({ project_id: r.projectId, title: r.title, created_by: r.createdBy, created_at: now })
+      .values({
+        project_id: r.projectId,
+        title: r.title,
+        created_by: r.createdBy,
+        created_at: now,
+        stage_order: r.stageOrder ?? "IN_ORDER",
+      })
       .returning("id")
       .executeTakeFirstOrThrow();
     const stageIds: string[] = [];

@@ -12,6 +12,7 @@ export interface ProjectTable {
   id: string;
   title: string;
   parallel_tasks_per_rollout: Generated<number>;
+  circuit_breaker_failures: Generated<number>;
   deleted: Generated<boolean>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
@@ -32,6 +33,9 @@ export interface RolloutTable {
   title: string;
   created_by: string;
   created_at: Generated<Date>;
+  /** IN_ORDER (default) or NONE: whether a stage's runs wait for the earlier stages (migration 0020). */
+  stage_order: Generated<string>;
+  breaker_reset_at: NullableTimestamp;
 }
 
 export interface StageTable {
@@ -202,6 +206,17 @@ export interface DB extends ReleaseTables {
   webhook_delivery: WebhookDeliveryTable;
   webhook_attempt: WebhookAttemptTable;
   webhook_wait_seen: { run_id: Int8; type: string; since: Date };
+  environment_policy: {
+    project_id: string;
+    environment: string;
+    auto_run: boolean;
+    approval: string;
+    approver_not_creator: boolean;
+    updated_by: string;
+    updated_at: Timestamp;
+  };
+  stage_approval: { id: GenId; stage_id: Int8; decision: string; decided_by: string; decided_at: Timestamp; comment: string };
+  rollout_pause: { rollout_id: Int8; paused_by: string; paused_at: Timestamp; reason: string; automatic: Generated<boolean> };
 }
 
 export interface WebhookTable {

@@ -79,7 +79,9 @@ export async function tasksSkipLocked(trx: Db, p: { rolloutId: string; taskIds: 
       UPDATE task SET skipped = true, skip_reason = ${p.reason}, status = 'SKIPPED', updated_at = ${p.now}
       WHERE id = ANY(${p.taskIds}::bigint[]) RETURNING id, schema_version
     )
-    INSERT INTO gating_dirty_task (task_id) SELECT id FROM s WHERE schema_version IS NOT NULL`.execute(trx);
+    , v AS (INSERT INTO gating_dirty_task (task_id) SELECT id FROM s WHERE schema_version IS NOT NULL)
+    -- A skipped task may complete its stage (stage gate, auto-run).
+    INSERT INTO gating_dirty_rollout (rollout_id) VALUES (${p.rolloutId})`.execute(trx);
   await notifyPending(trx);
   await notifyChange(trx, [p.rolloutId]);
 }

@@ -31,3 +31,4 @@ export * from "./blockers.js";
 export * from "./task-filter.js";
 export * from "./bulk.js";
 export * from "./checks.js";
+export * from "./gates.js";

@@ -75,6 +75,12 @@ export const RolloutCreate = Type.Object(
       ),
       { minItems: 1, maxItems: MAX_STAGES, description: `1–${MAX_STAGES} stages, ${MAX_TASKS_PER_ROLLOUT} tasks in all at most` },
     ),
+    stageOrder: Type.Optional(
+      Type.Union([Type.Literal("NONE"), Type.Literal("IN_ORDER")], {
+        default: "IN_ORDER",
+        description: "IN_ORDER: a stage's runs wait until every task of every earlier stage is DONE or SKIPPED; NONE: stages are labels",
+      }),
+    ),
   },
   { additionalProperties: false, examples: [createExample] },
 );

@@ -44,6 +44,30 @@ export const ServedWaitingCause = Type.Union(
       status: Type.Union([Type.Literal("FAILED"), Type.Literal("CANCELED")]),
       since,
     }),
+    Type.Object({
+      type: Type.Literal("STAGE_GATE"),
+      stageId: Id("The nearest earlier stage with unfinished tasks"),
+      environment: Type.String(),
+      done: Type.Integer({
+        minimum: 0,
+        description: "Its tasks DONE or SKIPPED when the cause was recorded (GET /rollouts/{id}/gates has them live)",
+      }),
+      total: Type.Integer({ minimum: 0, description: "Its tasks" }),
+      since,
+    }),
+    Type.Object({
+      type: Type.Literal("APPROVAL_REQUIRED"),
+      stageId: Id("The run's stage, waiting for an approval"),
+      role: Type.Union([Type.Literal("releaser"), Type.Literal("admin")], { description: "Least role that may approve" }),
+      since,
+    }),
+    Type.Object({
+      type: Type.Literal("PAUSED"),
+      by: Type.String({ description: 'Who paused the rollout; "circuit-breaker" when it paused itself' }),
+      at: Timestamp("When it was paused"),
+      reason: Type.String(),
+      since,
+    }),
   ],
   { description: "Why a PENDING run waits: the first gate that holds it" },
 );

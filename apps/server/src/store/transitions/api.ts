@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "../db.js";
 import { transitionStatement } from "./builder.js";
+import { controlsCannotHold } from "../gating-stages.js";
 
 /** Transitions the API makes: creating runs and canceling runs that have not started. */
 
@@ -13,7 +14,7 @@ import { transitionStatement } from "./builder.js";
  */
 export async function taskRunsCreate(
   db: Db,
-  p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date },
+  p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; auto?: boolean },
 ): Promise<{ task_id: string; status: string; run_id: string | null }[]> {
   const { rows } = await transitionStatement({
     inputs: sql`lk AS (
@@ -33,13 +34,15 @@ export async function taskRunsCreate(
     )`,
     steps: [
       {
-        name: "create",
+        // An environment's auto-run: the pending scheduler's pass creates the runs (gating-controls.ts).
+        name: p.auto ? "autoCreate" : "create",
         sql: ({ guard, returning }) => sql`
         INSERT INTO task_run AS r (task_id, attempt, status, rollout_id, instance_id, database_name, sequential,
           schema_version_key, rerunnable, run_at, created_by, created_at, updated_at, ahead)
         SELECT t.id, coalesce((SELECT max(attempt) FROM task_run x WHERE x.task_id = t.id), 0) + 1,
           CASE WHEN t.type = 'DATABASE_DATA_UPDATE' AND t.schema_version_key IS NULL AND ${p.runAt}::timestamptz IS NULL
-            AND pr.parallel_tasks_per_rollout = 0 AND NOT pr.deleted AND i.deleted IS FALSE THEN 'AVAILABLE' ELSE 'PENDING' END,
+            AND pr.parallel_tasks_per_rollout = 0 AND NOT pr.deleted AND i.deleted IS FALSE
+            AND ${controlsCannotHold(sql.ref("t"), sql.ref("ro"))} THEN 'AVAILABLE' ELSE 'PENDING' END,
           t.rollout_id, t.instance_id, t.database_name, t.type <> 'DATABASE_DATA_UPDATE', t.schema_version_key,
           t.rerunnable, ${p.runAt}, ${p.actor}, ${p.now}, ${p.now}, t.id IN (SELECT id FROM retried_blockers)
         FROM to_run n JOIN task t ON t.id = n.task_id JOIN rollout ro ON ro.id = t.rollout_id JOIN project pr ON pr.id = ro.project_id
@@ -65,13 +68,13 @@ export async function taskRunsCreate(
 /** PENDING or AVAILABLE → CANCELED. The caller holds the runs' row locks. Returns the rollouts changed. */
 export async function taskRunsCancelNow(
   trx: Db,
-  p: { runIds: string[]; actor: string; now: Date; replicaId: string | null },
+  p: { runIds: string[]; actor: string; now: Date; replicaId: string | null; reason?: string },
 ): Promise<void> {
   if (p.runIds.length === 0) return;
   const cancel = ({ guard, returning }: { guard: ReturnType<typeof sql>; returning: ReturnType<typeof sql> }) => sql`
     UPDATE task_run r SET status = 'CANCELED', canceled_by = ${p.actor}, finished_at = ${p.now}, updated_at = ${p.now}
     WHERE r.id = ANY(${p.runIds}::bigint[]) AND ${guard}
-    RETURNING ${returning}, 'canceled by ' || ${p.actor}::text AS reason, NULL::jsonb AS detail`;
+    RETURNING ${returning}, coalesce(${p.reason ?? null}::text, 'canceled by ' || ${p.actor}::text) AS reason, NULL::jsonb AS detail`;
   await transitionStatement({
     steps: [
       { name: "cancelPending", sql: cancel },

@@ -122,9 +122,10 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
     ), eff_rollout AS (
       INSERT INTO gating_dirty_rollout (rollout_id)
       SELECT DISTINCT ch.rollout_id FROM ch
-      -- Only a limit can hold runs back for the rollout's sake (a limit set later marks its rollouts).
+      -- A limit can hold runs back for the rollout's sake (a limit set later marks its rollouts); a task
+      -- that became DONE may complete a stage (stage gate, auto-run), a FAILED one trip the circuit breaker.
       JOIN rollout ro ON ro.id = ch.rollout_id JOIN project p ON p.id = ro.project_id
-      WHERE ch.left_active AND p.parallel_tasks_per_rollout > 0
+      WHERE ch.left_active AND (p.parallel_tasks_per_rollout > 0 OR ch.status IN ('DONE', 'FAILED'))
       RETURNING 1
     ), ${failedRunEventCtes(sql`ch`, p.now)}
     SELECT

@@ -79,7 +79,11 @@ function claimStep(p: ClaimParams): TransitionStep {
     name: "claim",
     // Materialized: a subquery with SKIP LOCKED may be scanned again and pick other rows each time.
     inputs: sql`claim_pick AS MATERIALIZED (
-      SELECT id, updated_at FROM task_run WHERE status = 'AVAILABLE' ORDER BY id LIMIT ${p.limit} FOR UPDATE SKIP LOCKED)`,
+      SELECT id, updated_at FROM task_run WHERE status = 'AVAILABLE'
+        -- A paused rollout's runs are put back to PENDING by the pause; this guard covers one made AVAILABLE
+        -- by a statement that did not see the pause yet (rollout_pause is almost always empty).
+        AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = task_run.rollout_id)
+        ORDER BY id LIMIT ${p.limit} FOR UPDATE SKIP LOCKED)`,
     sql: ({ guard, returning }) => sql`
       UPDATE task_run r SET status = 'RUNNING', owner_replica = ${p.replicaId}, lease_epoch = r.lease_epoch + 1,
         lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs / 1000}),

@@ -21,11 +21,17 @@ export interface Transition {
 
 export const TRANSITIONS = {
   create: { from: null, to: ["PENDING", "AVAILABLE"], by: "api", fence: "task rows locked; one active run per task (unique index)" },
+  autoCreate: {
+    from: null,
+    to: ["PENDING", "AVAILABLE"],
+    by: "pending-scheduler",
+    fence: "pass lock; task rows locked; one active run per task (unique index)",
+  },
   promote: { from: "PENDING", to: ["AVAILABLE"], by: "pending-scheduler", fence: "pass lock; status" },
   failOrphan: { from: "PENDING", to: ["FAILED"], by: "pending-scheduler", fence: "pass lock; status" },
   cancelPending: { from: "PENDING", to: ["CANCELED"], by: "api", fence: "run rows locked; status" },
   cancelAvailable: { from: "AVAILABLE", to: ["CANCELED"], by: "api", fence: "run rows locked; status" },
-  claim: { from: "AVAILABLE", to: ["RUNNING"], by: "running-scheduler", fence: "status; FOR UPDATE SKIP LOCKED" },
+  claim: { from: "AVAILABLE", to: ["RUNNING"], by: "running-scheduler", fence: "status; FOR UPDATE SKIP LOCKED; rollout not paused" },
   finish: { from: "RUNNING", to: ["DONE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
   release: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "drain", fence: "owner + lease epoch; status" },
   requeue: { from: "RUNNING", to: ["AVAILABLE", "FAILED", "CANCELED"], by: "owner", fence: "owner + lease epoch; status" },
@@ -42,6 +48,8 @@ export const TRANSITIONS = {
     by: "sweeper",
     fence: "lease expired, same epoch; status; only after the target confirmed no session of the run is alive",
   },
+  pause: { from: "AVAILABLE", to: ["PENDING"], by: "api", fence: "rollout paused in the same transaction; status" },
+  trip: { from: "AVAILABLE", to: ["PENDING"], by: "pending-scheduler", fence: "pass lock; rollout paused in the same transaction; status" },
 } as const satisfies Record<string, Transition>;
 
 export type TransitionName = keyof typeof TRANSITIONS;

@@ -4,6 +4,7 @@ import blockerRoutes from "./blockers.js";
 import bulkRoutes from "./bulk.js";
 import authRoutes from "./auth.js";
 import eventRoutes from "./events.js";
+import gateRoutes from "./gates.js";
 import instanceRoutes from "./instances.js";
 import projectRoutes from "./projects.js";
 import projectMemberRoutes from "./project-members.js";
@@ -51,6 +52,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     blockerRoutes,
     bulkRoutes,
     checkRoutes,
+    gateRoutes,
   ]) {
     await app.register(routes);
   }

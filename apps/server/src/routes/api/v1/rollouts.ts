@@ -62,7 +62,7 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (req, reply) => {
-      const { title, stages } = req.body;
+      const { title, stages, stageOrder } = req.body;
       const total = stages.reduce((n, s) => n + s.tasks.length, 0);
       req.audit.detail = { title, stages: stages.length, tasks: total };
       if (total > MAX_TASKS_PER_ROLLOUT) throw invalid(`body/stages has ${total} tasks; at most ${MAX_TASKS_PER_ROLLOUT} per rollout`);
@@ -86,6 +86,7 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
             async () => (await checkPolicyGet(db, req.params.projectId)).ruleOverrides,
             stages.flatMap((s) => s.tasks),
           ),
+          ...(stageOrder ? { stageOrder } : {}),
         },
         clock.now(),
       );

@@ -1,0 +1,83 @@
+import { sql } from "kysely";
+import type { Db } from "./db.js";
+import { auditAppend } from "./audit.js";
+import { rolloutPause } from "./gates.js";
+import { taskRunsCreate } from "./transitions/api.js";
+
+/**
+ * What the pending scheduler's pass does for rollouts where a task finished or was skipped (the rollouts
+ * it takes from gating_dirty_rollout), before it gates: trip circuit breakers and auto-run stages. Both
+ * run under the pass lock; the runs they touch are marked for the next pass.
+ */
+
+export const CIRCUIT_BREAKER = "circuit-breaker";
+export const AUTO_RUN = "auto-run";
+
+/**
+ * Pauses each rollout (not paused yet) whose project has a circuit breaker and that has at least that many
+ * FAILED runs finished since its last resume (task_run_rollout_failed_idx; counting stops at the limit).
+ * Audited as `rollout.pause` by "circuit-breaker". Returns the rollouts paused.
+ */
+export async function gatingTripBreakers(trx: Db, rolloutIds: string[], now: Date, replicaId: string): Promise<string[]> {
+  if (rolloutIds.length === 0) return [];
+  const { rows } = await sql<{ id: string; failures: number }>`
+    SELECT ro.id, p.circuit_breaker_failures AS failures
+    FROM unnest(${rolloutIds}::bigint[]) AS x(rid)
+    JOIN rollout ro ON ro.id = x.rid JOIN project p ON p.id = ro.project_id
+    CROSS JOIN LATERAL (
+      SELECT count(*)::int AS n FROM (
+        SELECT 1 FROM task_run r WHERE r.rollout_id = ro.id AND r.status = 'FAILED'
+          AND r.finished_at > coalesce(ro.breaker_reset_at, '-infinity'::timestamptz)
+        LIMIT p.circuit_breaker_failures) z
+    ) f
+    WHERE p.circuit_breaker_failures > 0 AND f.n >= p.circuit_breaker_failures
+      AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = ro.id)
+    ORDER BY ro.id`.execute(trx);
+  for (const r of rows) {
+    const reason = `${r.failures} failed runs`;
+    await rolloutPause(trx, { rolloutId: r.id, by: CIRCUIT_BREAKER, reason, automatic: true, now, replicaId });
+    await auditAppend(trx, {
+      at: now,
+      actor: CIRCUIT_BREAKER,
+      action: "rollout.pause",
+      target: `rollout/${r.id}`,
+      outcome: "SUCCESS",
+      detail: { reason, automatic: true, replica: replicaId },
+      clientAddress: null,
+    });
+  }
+  return rows.map((r) => r.id);
+}
+
+/**
+ * Auto-run: for each stage with an earlier stage, whose environment's policy says autoRun and whose earlier
+ * stages are all DONE or SKIPPED, creates runs of its NOT_STARTED tasks (created by "auto-run"). A paused
+ * rollout waits for its resume. Returns the number of runs created.
+ */
+export async function gatingAutoRun(trx: Db, rolloutIds: string[], now: Date): Promise<number> {
+  if (rolloutIds.length === 0) return 0;
+  // Stages first (materialized: each check is a probe of task_stage_open_idx), then their tasks: a rollout
+  // whose earlier stage is still open reads none of its later stages' tasks.
+  const { rows } = await sql<{ rollout_id: string; task_ids: string[] }>`
+    WITH ready AS MATERIALIZED (
+      SELECT s.id, s.rollout_id
+      FROM unnest(${rolloutIds}::bigint[]) AS x(rid)
+      JOIN stage s ON s.rollout_id = x.rid
+      JOIN rollout ro ON ro.id = s.rollout_id
+      JOIN environment_policy ep ON ep.project_id = ro.project_id AND ep.environment = s.environment AND ep.auto_run
+      WHERE s.position > (SELECT min(f.position) FROM stage f WHERE f.rollout_id = s.rollout_id)
+        AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = s.rollout_id)
+        AND NOT EXISTS (
+          SELECT 1 FROM stage e WHERE e.rollout_id = s.rollout_id AND e.position < s.position
+            AND EXISTS (SELECT 1 FROM task o WHERE o.stage_id = e.id AND o.status NOT IN ('DONE', 'SKIPPED')))
+    )
+    SELECT r.rollout_id, array_agg(t.id ORDER BY t.id)::text[] AS task_ids
+    FROM ready r JOIN task t ON t.stage_id = r.id AND t.status = 'NOT_STARTED'
+    GROUP BY r.rollout_id`.execute(trx);
+  let created = 0;
+  for (const r of rows) {
+    const res = await taskRunsCreate(trx, { rolloutId: r.rollout_id, taskIds: r.task_ids, runAt: null, actor: AUTO_RUN, now, auto: true });
+    created += res.filter((x) => x.run_id !== null).length;
+  }
+  return created;
+}

@@ -1,0 +1,72 @@
+import { sql } from "kysely";
+import type { Db } from "./db.js";
+import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
+
+/**
+ * The release controls' facts for a pass (one statement): every stage of the candidates' rollouts with its
+ * open and total task counts (only where the rollout keeps its stages in order), the approval its
+ * environment's policy asks for and whether the latest decision approved it, and the rollout's pause.
+ */
+export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<StageFacts[]> {
+  if (rolloutIds.length === 0) return [];
+  const { rows } = await sql<{
+    id: string;
+    rollout_id: string;
+    position: number;
+    environment: string;
+    in_order: boolean;
+    open: number;
+    total: number;
+    approval: "none" | "releaser" | "admin";
+    approved: boolean;
+    paused_by: string | null;
+    paused_at: Date | null;
+    reason: string | null;
+  }>`
+    SELECT s.id, s.rollout_id, s.position, s.environment, ro.stage_order = 'IN_ORDER' AS in_order,
+      -- Counts read two small indexes (task_stage_open_idx, task_stage_idx), never the stage's rows.
+      CASE WHEN ro.stage_order = 'IN_ORDER' THEN
+        (SELECT count(*) FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED')) ELSE 0 END::int AS open,
+      CASE WHEN ro.stage_order = 'IN_ORDER' THEN (SELECT count(*) FROM task t WHERE t.stage_id = s.id) ELSE 0 END::int AS total,
+      coalesce(ep.approval, 'none') AS approval,
+      coalesce((SELECT a.decision = 'APPROVED' FROM stage_approval a WHERE a.stage_id = s.id ORDER BY a.id DESC LIMIT 1), false) AS approved,
+      rp.paused_by, rp.paused_at, rp.reason
+    FROM stage s
+    JOIN rollout ro ON ro.id = s.rollout_id
+    LEFT JOIN environment_policy ep ON ep.project_id = ro.project_id AND ep.environment = s.environment
+    LEFT JOIN rollout_pause rp ON rp.rollout_id = s.rollout_id
+    WHERE s.rollout_id = ANY(${rolloutIds}::bigint[])`.execute(trx);
+  return rows.map((r) => ({
+    stageId: r.id,
+    rolloutId: r.rollout_id,
+    position: r.position,
+    environment: r.environment,
+    inOrder: r.in_order,
+    open: r.open,
+    total: r.total,
+    approval: r.approval,
+    approved: r.approved,
+    paused: r.paused_at ? { by: r.paused_by!, at: r.paused_at, reason: r.reason ?? "" } : null,
+  }));
+}
+
+/** Loads the facts of the candidates' rollouts and applies them (domain/gating.ts, applyStageGates). */
+export async function gatingApplyStages(trx: Db, candidates: GatingCandidate[]): Promise<void> {
+  if (candidates.length === 0) return;
+  applyStageGates(candidates, await gatingLoadStages(trx, [...new Set(candidates.map((c) => c.rolloutId))]));
+}
+
+/**
+ * SQL condition (task `t`, rollout `ro`): no release control can hold a new run of the task — the rollout
+ * is not paused, its stage needs no approval, and no earlier stage has unfinished tasks (or the rollout
+ * ignores stage order). What holds now may stop holding, never the reverse, except a pause (which the
+ * claim's guard covers) and a policy change (which requests a full pass).
+ */
+export const controlsCannotHold = (t: ReturnType<typeof sql.ref>, ro: ReturnType<typeof sql.ref>) => sql`(
+  NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = ${ro}.id)
+  AND NOT EXISTS (SELECT 1 FROM stage st JOIN environment_policy ep ON ep.project_id = ${ro}.project_id AND ep.environment = st.environment
+    WHERE st.id = ${t}.stage_id AND ep.approval <> 'none')
+  AND (${ro}.stage_order = 'NONE' OR NOT EXISTS (
+    SELECT 1 FROM stage st JOIN stage e ON e.rollout_id = st.rollout_id AND e.position < st.position
+    JOIN task o ON o.stage_id = e.id AND o.status NOT IN ('DONE', 'SKIPPED')
+    WHERE st.id = ${t}.stage_id)))`;
