@@ -7,10 +7,11 @@
 -- corrects on its next evaluation of the run.
 ALTER TABLE task_run ADD COLUMN ahead boolean NOT NULL DEFAULT false;
 CREATE INDEX task_run_pending_ahead_idx ON task_run (rollout_id) WHERE status = 'PENDING' AND ahead;
--- The new waiting cause (RETRY_BACKOFF is listed for the automatic-retry work of the same release, so
--- whichever of the two migrations runs last keeps both). NOT VALID + VALIDATE keeps the lock short.
+-- The new waiting cause, with every cause of this release (0020's release controls, 0025's RETRY_BACKOFF):
+-- test/wait-cause-check.test.ts checks the list against WaitingCauseType. NOT VALID + VALIDATE keeps the
+-- lock short.
 ALTER TABLE task_run_wait DROP CONSTRAINT task_run_wait_type_check;
 ALTER TABLE task_run_wait ADD CONSTRAINT task_run_wait_type_check
-  CHECK (type IN ('RUN_AT', 'VERSION_ORDER', 'DATABASE_BUSY', 'PARALLEL_LIMIT', 'TARGET_UNREACHABLE', 'RETRY_BACKOFF',
-    'BLOCKED_BY_FAILED')) NOT VALID;
+  CHECK (type IN ('RUN_AT', 'VERSION_ORDER', 'DATABASE_BUSY', 'PARALLEL_LIMIT', 'TARGET_UNREACHABLE', 'STAGE_GATE',
+    'APPROVAL_REQUIRED', 'PAUSED', 'RETRY_BACKOFF', 'BLOCKED_BY_FAILED')) NOT VALID;
 ALTER TABLE task_run_wait VALIDATE CONSTRAINT task_run_wait_type_check;
