@@ -167,6 +167,57 @@ export class FakeApi {
       });
       return json(200, { results });
     });
+    r("POST", "/rollouts/:id/tasks/bulk", (req) => {
+      const b = req.body as {
+        action: string;
+        taskIds?: string[];
+        filter?: { status?: string[] };
+        runAt?: string;
+        reason?: string;
+        dryRun?: boolean;
+      };
+      const rules: Record<string, [string[], string[]]> = {
+        run: [["NOT_STARTED"], ["PENDING", "AVAILABLE", "RUNNING", "DONE"]],
+        schedule: [["NOT_STARTED"], ["PENDING", "AVAILABLE", "RUNNING"]],
+        retry: [
+          ["FAILED", "CANCELED"],
+          ["PENDING", "AVAILABLE", "RUNNING"],
+        ],
+        cancel: [["PENDING", "AVAILABLE", "RUNNING"], ["CANCELED"]],
+        skip: [["NOT_STARTED", "FAILED", "CANCELED"], ["SKIPPED"]],
+      };
+      const [act, already] = rules[b.action]!;
+      const targets = b.taskIds
+        ? b.taskIds.map((id) => this.tasks.find((x) => x.id === id)!)
+        : this.tasks.filter((t) => !b.filter?.status?.length || b.filter.status.includes(t.status));
+      const results = targets.map((t) => {
+        if (!act.includes(t.status)) {
+          return already.includes(t.status)
+            ? { taskId: t.id, result: "ALREADY", status: t.status }
+            : { taskId: t.id, result: "NOT_ALLOWED", status: t.status, reason: "STATUS" };
+        }
+        const was = t.status;
+        if (!b.dryRun) {
+          if (b.action === "skip") Object.assign(t, { status: "SKIPPED", skipReason: b.reason });
+          else if (b.action === "cancel") {
+            if (was !== "RUNNING") t.status = TaskStatus.CANCELED;
+          } else {
+            const attempt = (t.latestRun?.attempt ?? 0) + 1;
+            t.latestRun = makeRun(t.id, { id: `r${t.id}-${attempt}`, attempt, runAt: b.runAt ?? null });
+            t.status = TaskStatus.PENDING;
+          }
+        }
+        return {
+          taskId: t.id,
+          result: "CHANGED",
+          status: t.status,
+          ...(b.action === "cancel" && was === "RUNNING" ? { cancelRequested: true } : {}),
+        };
+      });
+      const counts = { CHANGED: 0, ALREADY: 0, NOT_ALLOWED: 0 } as Record<string, number>;
+      for (const x of results) counts[x.result]!++;
+      return json(200, { action: b.action, results, counts });
+    });
     r("GET", "/tasks/:id/runs", (_q, [id]) => {
       const t = this.tasks.find((x) => x.id === id);
       return json(200, { runs: t?.latestRun ? [t.latestRun] : [] });

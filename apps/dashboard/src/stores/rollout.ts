@@ -37,6 +37,8 @@ export const useRolloutStore = defineStore("rollout", () => {
   /** The stage the stage strip narrows the table to (null: every stage). */
   const stageFilter = ref<string | null>(null);
   const selectedIds = ref<string[]>([]);
+  /** Live changes that arrived while a selection existed: rows hold still until applied (see applyHeld). */
+  const held = shallowRef<Task[]>([]);
   let index = new Map<string, number>();
   let generation = 0;
   /** Where the next delta starts: the cursor of the last complete fetch (null: only a full load will do). */
@@ -96,6 +98,7 @@ export const useRolloutStore = defineStore("rollout", () => {
     if (gen !== generation) return;
     rollout.value = detail;
     replaceAll(list.tasks);
+    held.value = [];
     cursor = list.cursor;
     complete.value = true;
     const known = new Set(list.tasks.map((t) => t.id));
@@ -109,7 +112,12 @@ export const useRolloutStore = defineStore("rollout", () => {
   async function fetchChanges(id: string, gen: number, since: string): Promise<void> {
     const delta = await taskListAll(id, { updatedSince: since });
     if (gen !== generation) return;
-    upsert(delta.tasks);
+    if (selectedIds.value.length > 0 && delta.tasks.length > 0) {
+      // Rows must not move or vanish under a selection: keep the newest copy of each and let the user apply.
+      const byId = new Map(held.value.map((t) => [t.id, t]));
+      for (const t of delta.tasks) byId.set(t.id, t);
+      held.value = [...byId.values()];
+    } else upsert(delta.tasks);
     cursor = delta.cursor;
   }
 
@@ -236,6 +244,15 @@ export const useRolloutStore = defineStore("rollout", () => {
 
   function setSelection(ids: readonly string[]) {
     selectedIds.value = [...ids];
+    if (ids.length === 0) applyHeld();
+  }
+
+  /** Puts the held live changes in place. */
+  function applyHeld() {
+    if (held.value.length === 0) return;
+    const list = held.value;
+    held.value = [];
+    upsert(list);
   }
 
   function reset() {
@@ -247,6 +264,7 @@ export const useRolloutStore = defineStore("rollout", () => {
     loadDone = null;
     complete.value = false;
     selectedIds.value = [];
+    held.value = [];
     if (debounce) clearTimeout(debounce);
     debounce = undefined;
   }
@@ -262,6 +280,8 @@ export const useRolloutStore = defineStore("rollout", () => {
     stageFilter,
     setStageFilter,
     selectedIds,
+    held,
+    applyHeld,
     counts,
     total,
     finished,

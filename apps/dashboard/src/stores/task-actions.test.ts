@@ -24,54 +24,73 @@ describe("task actions store", () => {
 
   const tasks = () => useRolloutStore().tasks;
 
-  it("runs only the tasks whose status allows it and reports each outcome", async () => {
+  const bulkBodies = () => api.calls("POST", "/tasks/bulk").map((c) => c.body as Record<string, unknown>);
+
+  it("sends the whole selection in one request and reports every task: changed, already, not allowed and why", async () => {
     const actions = useTaskActionsStore();
     const report = await actions.perform("run", tasks());
-    expect(api.calls("POST", "/rollouts/1/tasks/run")[0]?.body).toEqual({ taskIds: ["1"] });
-    expect(report?.rows).toEqual([{ taskId: "1", outcome: "CREATED", changed: true }]);
+    expect(bulkBodies()).toEqual([{ action: "run", taskIds: ["1", "2", "3", "4", "5"] }]);
+    expect(report?.rows).toEqual([
+      { taskId: "1", outcome: "CREATED", changed: true, status: "PENDING" },
+      { taskId: "2", outcome: "NOT_ALLOWED", changed: false, status: "FAILED", reason: "STATUS" },
+      { taskId: "3", outcome: "ALREADY", changed: false, status: "RUNNING" },
+      { taskId: "4", outcome: "ALREADY", changed: false, status: "PENDING" },
+      { taskId: "5", outcome: "ALREADY", changed: false, status: "DONE" },
+    ]);
     expect(actions.report).toEqual(report);
   });
 
   it("schedules a run at a time", async () => {
     const at = new Date("2031-05-01T14:30:00Z");
     await useTaskActionsStore().perform("run", tasks(), { runAt: at });
-    expect(api.calls("POST", "/tasks/run")[0]?.body).toEqual({ taskIds: ["1"], runAt: "2031-05-01T14:30:00.000Z" });
+    expect(bulkBodies()[0]).toMatchObject({ action: "schedule", runAt: "2031-05-01T14:30:00.000Z" });
   });
 
-  it("retries FAILED tasks through the run endpoint", async () => {
+  it("retries FAILED tasks", async () => {
     const report = await useTaskActionsStore().perform("retry", tasks());
-    expect(api.calls("POST", "/tasks/run")[0]?.body).toEqual({ taskIds: ["2"] });
-    expect(report?.rows[0]).toMatchObject({ taskId: "2", outcome: "CREATED" });
+    expect(bulkBodies()[0]).toMatchObject({ action: "retry" });
+    expect(report?.rows.find((r) => r.changed)).toMatchObject({ taskId: "2", outcome: "CREATED" });
   });
 
-  it("cancels by run id and tells a requested cancel from a done one", async () => {
+  it("cancels and tells a requested cancel from a done one", async () => {
     const report = await useTaskActionsStore().perform("cancel", tasks());
-    expect(api.calls("POST", "/task-runs/cancel")[0]?.body).toEqual({ taskRunIds: ["r3", "r4"] });
-    expect(report?.rows).toEqual([
-      { taskId: "3", outcome: "CANCEL_REQUESTED", changed: true },
-      { taskId: "4", outcome: "CANCELED", changed: true },
+    expect(report?.rows.filter((r) => r.changed)).toEqual([
+      { taskId: "3", outcome: "CANCEL_REQUESTED", changed: true, status: "RUNNING" },
+      { taskId: "4", outcome: "CANCELED", changed: true, status: "CANCELED" },
     ]);
   });
 
   it("skips with the reason, sending the CSRF token", async () => {
     await useTaskActionsStore().perform("skip", tasks(), { reason: "  not needed in prod " });
-    const call = api.calls("POST", "/tasks/skip")[0];
-    expect(call?.body).toEqual({ taskIds: ["1", "2"], reason: "not needed in prod" });
+    const call = api.calls("POST", "/tasks/bulk")[0];
+    expect(call?.body).toMatchObject({ action: "skip", reason: "not needed in prod" });
     expect(call?.headers["x-csrf-token"]).toBe(api.csrf);
   });
 
-  it("sends large selections in batches the API accepts", async () => {
+  it("sends a large selection in one request (the server resolves it in one transaction)", async () => {
     api.tasks = Array.from({ length: 2500 }, (_, i) => makeTask(i + 1));
     await useRolloutStore().load("1");
     const report = await useTaskActionsStore().perform("run", tasks());
-    expect(api.calls("POST", "/tasks/run").map((c) => (c.body as { taskIds: string[] }).taskIds.length)).toEqual([1000, 1000, 500]);
+    expect(bulkBodies().map((b) => (b.taskIds as string[]).length)).toEqual([2500]);
     expect(report?.rows).toHaveLength(2500);
   });
 
-  it("does nothing when no task is eligible", async () => {
-    const done = tasks().filter((t) => t.status === "DONE");
-    expect(await useTaskActionsStore().perform("cancel", done)).toBeNull();
-    expect(api.calls("POST", "/task-runs/cancel")).toHaveLength(0);
+  it("targets everything matching a filter, and previews without acting", async () => {
+    const actions = useTaskActionsStore();
+    expect((await actions.preview("cancel", { filter: { status: ["RUNNING", "PENDING"] } }))?.counts).toEqual({
+      CHANGED: 2,
+      ALREADY: 0,
+      NOT_ALLOWED: 0,
+    });
+    expect(tasks().find((t) => t.id === "4")?.status).toBe("PENDING");
+    const report = await actions.perform("cancel", { filter: { status: ["PENDING"] } });
+    expect(bulkBodies()[1]).toEqual({ action: "cancel", filter: { status: ["PENDING"] } });
+    expect(report?.rows).toEqual([{ taskId: "4", outcome: "CANCELED", changed: true, status: "CANCELED" }]);
+  });
+
+  it("does nothing for an empty selection", async () => {
+    expect(await useTaskActionsStore().perform("cancel", [])).toBeNull();
+    expect(api.calls("POST", "/tasks/bulk")).toHaveLength(0);
   });
 
   it("surfaces the API's error and clears busy", async () => {

@@ -1,15 +1,19 @@
 import { defineStore } from "pinia";
 import { ref } from "vue";
-import { taskRunsCancel, tasksRun, tasksSkip, type Task } from "@/api";
-import { partition, type TaskAction } from "@/lib/task-actions";
+import { tasksBulk, type BulkTarget, type Task } from "@/api";
+import type { BulkAction, BulkResult, BulkResults } from "@/api/types";
+import type { TaskAction } from "@/lib/task-actions";
 import { useRolloutStore } from "./rollout";
 
-/** One line of the report shown after an action: the task and what the API said happened to it. */
+/** One line of the report shown after an action: the task and what the server did to it, and why not. */
 export interface OutcomeRow {
   taskId: string;
+  /** CREATED, CANCELED, CANCEL_REQUESTED, SKIPPED when changed; ALREADY; NOT_ALLOWED. */
   outcome: string;
-  /** The outcome changed something (CREATED, CANCELED, CANCEL_REQUESTED, SKIPPED). */
+  /** The outcome changed something. */
   changed: boolean;
+  status?: string;
+  reason?: string;
 }
 
 export interface OutcomeReport {
@@ -17,52 +21,66 @@ export interface OutcomeReport {
   rows: OutcomeRow[];
 }
 
-const CHANGED = new Set(["CREATED", "CANCELED", "CANCEL_REQUESTED", "SKIPPED"]);
-
-/** The API takes at most this many ids per request; larger selections go in consecutive requests. */
-export const ID_BATCH = 1000;
-
-async function inBatches<T, R>(ids: T[], send: (batch: T[]) => Promise<R[]>): Promise<R[]> {
-  const out: R[] = [];
-  for (let i = 0; i < ids.length; i += ID_BATCH) out.push(...(await send(ids.slice(i, i + ID_BATCH))));
-  return out;
+function outcomeOf(action: BulkAction, r: BulkResult): string {
+  if (r.result !== "CHANGED") return r.result;
+  if (action === "cancel") return r.cancelRequested ? "CANCEL_REQUESTED" : "CANCELED";
+  return action === "skip" ? "SKIPPED" : "CREATED";
 }
 
+const bulkAction = (action: TaskAction, runAt?: Date): BulkAction => (action === "run" && runAt ? "schedule" : action);
+
+/** Tasks given as objects are sent as their ids; the server decides each one under its row lock. */
+const toTarget = (target: readonly Task[] | BulkTarget): BulkTarget =>
+  Array.isArray(target) ? { taskIds: (target as readonly Task[]).map((t) => t.id) } : (target as BulkTarget);
+
 /**
- * Runs, schedules, retries, cancels and skips tasks of the open rollout. Only the tasks whose status
- * allows the action are sent; the API's per-task outcomes become `report`.
+ * Runs, schedules, retries, cancels and skips tasks of the open rollout, in one request whatever the size
+ * (no client-side chunks to half-fail): the server acts best-effort per task and says what happened to each,
+ * which becomes `report`. `preview` asks the same question without acting (the dialog's counts).
  */
 export const useTaskActionsStore = defineStore("taskActions", () => {
   const busy = ref(false);
   const report = ref<OutcomeReport | null>(null);
 
-  async function perform(action: TaskAction, tasks: readonly Task[], opts: { runAt?: Date; reason?: string } = {}) {
+  async function preview(
+    action: TaskAction,
+    target: readonly Task[] | BulkTarget,
+    opts: { runAt?: Date } = {},
+  ): Promise<BulkResults | null> {
+    const rolloutId = useRolloutStore().rolloutId;
+    const t = toTarget(target);
+    if (!rolloutId || ("taskIds" in t && t.taskIds.length === 0)) return null;
+    const res = await tasksBulk(rolloutId, {
+      action: bulkAction(action, opts.runAt),
+      ...t,
+      dryRun: true,
+      ...(action === "skip" ? { reason: "-" } : {}),
+      ...(opts.runAt ? { runAt: opts.runAt.toISOString() } : {}),
+    });
+    return res;
+  }
+
+  async function perform(action: TaskAction, target: readonly Task[] | BulkTarget, opts: { runAt?: Date; reason?: string } = {}) {
     const rollout = useRolloutStore();
     const rolloutId = rollout.rolloutId;
-    const { eligible } = partition(action, tasks);
-    if (!rolloutId || eligible.length === 0) return null;
+    const t = toTarget(target);
+    if (!rolloutId || ("taskIds" in t && t.taskIds.length === 0)) return null;
     busy.value = true;
     try {
-      let rows: OutcomeRow[];
-      if (action === "cancel") {
-        const byRun = new Map(eligible.map((t) => [t.latestRun!.id, t.id]));
-        const results = await inBatches([...byRun.keys()], (b) => taskRunsCancel(rolloutId, b));
-        rows = results.map((r) => ({ taskId: byRun.get(r.taskRunId) ?? r.taskRunId, outcome: r.outcome, changed: CHANGED.has(r.outcome) }));
-      } else if (action === "skip") {
-        const reason = opts.reason?.trim() ?? "";
-        await inBatches(
-          eligible.map((t) => t.id),
-          async (b) => (await tasksSkip(rolloutId, b, reason), []),
-        );
-        rows = eligible.map((t) => ({ taskId: t.id, outcome: "SKIPPED", changed: true }));
-      } else {
-        const runAt = action === "run" ? opts.runAt : undefined;
-        const results = await inBatches(
-          eligible.map((t) => t.id),
-          (b) => tasksRun(rolloutId, b, runAt),
-        );
-        rows = results.map((r) => ({ taskId: r.taskId, outcome: r.outcome, changed: CHANGED.has(r.outcome) }));
-      }
+      const act = bulkAction(action, opts.runAt);
+      const res = await tasksBulk(rolloutId, {
+        action: act,
+        ...t,
+        ...(opts.runAt ? { runAt: opts.runAt.toISOString() } : {}),
+        ...(action === "skip" ? { reason: opts.reason?.trim() ?? "" } : {}),
+      });
+      const rows = res.results.map((r) => ({
+        taskId: r.taskId,
+        outcome: outcomeOf(act, r),
+        changed: r.result === "CHANGED",
+        ...(r.status ? { status: r.status } : {}),
+        ...(r.reason ? { reason: r.reason } : {}),
+      }));
       report.value = { action, rows };
       rollout.setSelection([]);
       void rollout.resync().catch(() => undefined);
@@ -76,5 +94,5 @@ export const useTaskActionsStore = defineStore("taskActions", () => {
     report.value = null;
   }
 
-  return { busy, report, perform, dismissReport };
+  return { busy, report, preview, perform, dismissReport };
 });

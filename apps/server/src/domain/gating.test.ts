@@ -65,8 +65,16 @@ describe("decide", () => {
   it("says BLOCKED_BY_FAILED when the nearest smaller version failed or was canceled", () => {
     for (const status of ["FAILED", "CANCELED"] as const) {
       const d = decide([cand({ versionBlocker: { taskId: "t0", schemaVersion: "0001", status } })], empty);
-      expect(d.causes[0]!.cause).toEqual({ type: "BLOCKED_BY_FAILED", taskId: "t0", schemaVersion: "0001", status, since: now.toISOString() });
-      expect(decide([cand({ versionBlocker: { taskId: "t0", schemaVersion: "0001", status }, cause: d.causes[0]!.cause })], empty).causes).toEqual([]);
+      expect(d.causes[0]!.cause).toEqual({
+        type: "BLOCKED_BY_FAILED",
+        taskId: "t0",
+        schemaVersion: "0001",
+        status,
+        since: now.toISOString(),
+      });
+      expect(
+        decide([cand({ versionBlocker: { taskId: "t0", schemaVersion: "0001", status }, cause: d.causes[0]!.cause })], empty).causes,
+      ).toEqual([]);
     }
     // Retried (PENDING again): waiting for it, as any other smaller version.
     const back = decide([cand({ versionBlocker: { taskId: "t0", schemaVersion: "0001", status: "PENDING" } })], empty);

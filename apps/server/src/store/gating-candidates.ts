@@ -67,9 +67,7 @@ function toCandidate(r: CandidateRow): GatingCandidate {
     limit: r.parallel_limit,
     orphanReason,
     versionKey: r.schema_version_key,
-    versionBlocker: r.blocker_task_id
-      ? { taskId: r.blocker_task_id, schemaVersion: r.blocker_version!, status: r.blocker_status! }
-      : null,
+    versionBlocker: r.blocker_task_id ? { taskId: r.blocker_task_id, schemaVersion: r.blocker_version!, status: r.blocker_status! } : null,
     ahead: r.ahead,
     cause: r.waiting_cause,
     // retry_at is the backoff of either kind; retry_cause says which (NULL: an unreachable target).
