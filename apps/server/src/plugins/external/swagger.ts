@@ -33,6 +33,7 @@ export default fp(
           { name: "tasks", description: "Run, skip, cancel; runs and their logs" },
           { name: "events", description: "Server-Sent Events" },
           { name: "ops", description: "Health and metrics" },
+          { name: "checks", description: "Lint findings, dry runs, check policy (issue 15)" },
         ],
       },
     });
