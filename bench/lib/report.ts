@@ -365,7 +365,10 @@ async function lintSection(): Promise<string> {
   const rows = r.results.map((x) => [x.shape, x.tasks, x.distinct, x.withoutMs, x.withMs, x.addedMs, x.lintAloneMs, x.findings]);
   const worst = Math.max(...r.results.map((x) => x.addedMs));
   return [
-    table(["Rollout", "tasks", "distinct statements", "create ms, no lint", "create ms, with lint", "added ms", "lint alone ms", "findings"], rows),
+    table(
+      ["Rollout", "tasks", "distinct statements", "create ms, no lint", "create ms, with lint", "added ms", "lint alone ms", "findings"],
+      rows,
+    ),
     "",
     `- Lint adds at most ${r.target.addedMs} ms to a 10,000-task creation: ${verdict(worst <= r.target.addedMs)} (worst ${worst} ms; load average at the end ${r.loadAverage.map((x) => x.toFixed(1)).join(" / ")}, commit ${r.machine.commit}).`,
   ].join("\n");

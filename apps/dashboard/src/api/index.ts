@@ -7,3 +7,4 @@ export * from "./tasks";
 export * from "./tokens";
 export type * from "./types";
 export * from "./checks";
+export * from "./check-policy";
