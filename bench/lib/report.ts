@@ -347,6 +347,33 @@ async function storeSection(): Promise<string> {
   return lines.join("\n");
 }
 
+interface LintRow {
+  shape: string;
+  tasks: number;
+  distinct: number;
+  withoutMs: number;
+  withMs: number;
+  addedMs: number;
+  lintAloneMs: number;
+  findings: number;
+  squawkError: string | null;
+}
+
+async function lintSection(): Promise<string> {
+  const r = await readResult<{ results: LintRow[]; target: { addedMs: number }; loadAverage: number[]; machine: Machine }>("lint");
+  if (!r) return missing("lint");
+  const rows = r.results.map((x) => [x.shape, x.tasks, x.distinct, x.withoutMs, x.withMs, x.addedMs, x.lintAloneMs, x.findings]);
+  const worst = Math.max(...r.results.map((x) => x.addedMs));
+  return [
+    table(
+      ["Rollout", "tasks", "distinct statements", "create ms, no lint", "create ms, with lint", "added ms", "lint alone ms", "findings"],
+      rows,
+    ),
+    "",
+    `- Lint adds at most ${r.target.addedMs} ms to a 10,000-task creation: ${verdict(worst <= r.target.addedMs)} (worst ${worst} ms; load average at the end ${r.loadAverage.map((x) => x.toFixed(1)).join(" / ")}, commit ${r.machine.commit}).`,
+  ].join("\n");
+}
+
 export async function writeReport(): Promise<string> {
   const sections: Record<string, () => Promise<string>> = {
     run: runSection,
@@ -355,6 +382,7 @@ export async function writeReport(): Promise<string> {
     latency: latencySection,
     throughput: throughputSection,
     store: storeSection,
+    lint: lintSection,
   };
   let doc = await fs.readFile(DOC, "utf8");
   for (const [name, render] of Object.entries(sections)) {

@@ -12,3 +12,4 @@ export * from "./trust";
 export * from "./checks";
 export * from "./task-search";
 export * from "./admin";
+export * from "./check-policy";

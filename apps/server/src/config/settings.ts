@@ -106,6 +106,13 @@ export const SETTINGS: readonly Setting[] = [
       "How long a run whose target cannot be reached (refused or dropped before COMMIT) is retried, with a backoff of 1 s doubling to 60 s, before it FAILs.",
   },
   {
+    env: "RUNWAY_SQUAWK_BIN",
+    kind: { type: "string" },
+    shownDefault: "the `squawk-cli` package's binary",
+    description:
+      "The squawk binary that lints task statements (docs/checks.md). When it cannot run, rollouts are still created and their checks say so.",
+  },
+  {
     env: "RUNWAY_DEMO",
     kind: { type: "enum", values: ["1", "0", "true", "false"] },
     shownDefault: "`1`",

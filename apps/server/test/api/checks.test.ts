@@ -107,6 +107,26 @@ describe("lint at rollout creation", () => {
   });
 });
 
+describe("OpenAPI", () => {
+  it("documents every checks route under the checks tag", async () => {
+    const doc = (await api.app.inject({ method: "GET", url: "/api/openapi.json" })).json() as {
+      paths: Record<string, Record<string, { tags?: string[] }>>;
+      tags: { name: string }[];
+    };
+    for (const [method, path] of [
+      ["get", "/api/v1/tasks/{taskId}/checks"],
+      ["post", "/api/v1/tasks/{taskId}/checks/override"],
+      ["get", "/api/v1/rollouts/{rolloutId}/checks"],
+      ["post", "/api/v1/rollouts/{rolloutId}/checks/run"],
+      ["get", "/api/v1/projects/{projectId}/check-policy"],
+      ["patch", "/api/v1/projects/{projectId}/check-policy"],
+    ] as const) {
+      expect(doc.paths[path]?.[method]?.tags, `${method} ${path}`).toEqual(["checks"]);
+    }
+    expect(doc.tags.map((t) => t.name)).toContain("checks");
+  });
+});
+
 describe("roles", () => {
   it("viewers read checks; releasers run them; only admins change the policy or override", async () => {
     const { projectId, instanceId } = await api.project();

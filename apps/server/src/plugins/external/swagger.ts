@@ -34,6 +34,7 @@ export default fp(
           { name: "events", description: "Server-Sent Events" },
           { name: "webhooks", description: "Project webhooks, delivery logs, test events" },
           { name: "ops", description: "Health and metrics" },
+          { name: "checks", description: "Lint findings, dry runs, check policy (issue 15)" },
         ],
       },
     });
