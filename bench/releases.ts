@@ -48,7 +48,10 @@ async function main(): Promise<void> {
 
     const pool = createPool(url, 10, "bench releases");
     const db = createDb(pool);
-    const config = loadConfig({ LOG_LEVEL: "silent", RUNWAY_ADMIN_PASSWORD: "bench-admin-password", RUNWAY_DEMO: "0", RUNWAY_REPLICA_ID: "bench" }, []);
+    const config = loadConfig(
+      { LOG_LEVEL: "silent", RUNWAY_ADMIN_PASSWORD: "bench-admin-password", RUNWAY_DEMO: "0", RUNWAY_REPLICA_ID: "bench" },
+      [],
+    );
     const app = await buildApp({
       db,
       pool,
@@ -73,7 +76,12 @@ async function main(): Promise<void> {
     };
 
     await call("POST", "/projects", { id: "tenants", title: "Tenants", parallelTasksPerRollout: 0 });
-    await call("POST", "/instances", { id: "tenant-pg", title: "Tenant server", connectionUrl: withDatabase(targetUrl, "postgres"), projectIds: ["tenants"] });
+    await call("POST", "/instances", {
+      id: "tenant-pg",
+      title: "Tenant server",
+      connectionUrl: withDatabase(targetUrl, "postgres"),
+      projectIds: ["tenants"],
+    });
     await call("POST", "/projects/tenants/database-groups", { name: "all", instanceId: "tenant-pg", pattern: "bench_tenant_[0-9]*" });
     const files = Array.from({ length: FILES }, (_, i) => ({
       name: `V${String(i + 1).padStart(4, "0")}__change_${i + 1}.sql`,
@@ -93,7 +101,8 @@ async function main(): Promise<void> {
       previewBytes = p.bytes;
       console.log(`preview ${i + 1}: ${p.ms.toFixed(0)} ms, ${plan!.totals.databases} databases, ${plan!.totals.tasks} tasks`);
     }
-    if (plan!.totals.tasks !== DATABASES * FILES || plan!.totals.unreadable > 0) throw new Error(`unexpected plan ${JSON.stringify(plan!.totals)}`);
+    if (plan!.totals.tasks !== DATABASES * FILES || plan!.totals.unreadable > 0)
+      throw new Error(`unexpected plan ${JSON.stringify(plan!.totals)}`);
     const creates: number[] = [];
     for (let i = 0; i < REPEAT; i++) {
       const c = await call("POST", `/projects/tenants/releases/${releaseId}/rollouts`, { title: `bench ${i + 1}`, stages });
