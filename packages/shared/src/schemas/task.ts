@@ -39,7 +39,7 @@ export type TaskListQuery = Static<typeof TaskListQuery>;
 export const TaskList = Type.Object({
   tasks: Type.Array(Task),
   nextPageToken: NextPageToken,
-  total: Type.Optional(Type.Integer({ minimum: 0, description: "How many tasks match the filter; on the first page of a filtered or searched list" })),
+  total: Type.Optional(Type.Integer({ minimum: 0, description: "How many tasks match the filter; on the first page of a searched, filtered or sorted list" })),
   cursor: Type.String({
     description: "Pass as updatedSince later to get what changed after this list was read. When paging, keep the first page's cursor.",
   }),

@@ -61,9 +61,9 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const rolloutId = req.params.rolloutId;
       const page = await taskQuery(db, { rolloutId, filter, sort, order, limit: pageSize, position: decodeTaskPosition(pageToken, sort === "id") });
-      // A searched or narrowed view says how many match (the status chips already count by status).
-      const narrowed = Object.keys(filter).some((k) => k !== "status" && k !== "stageId");
-      const total = narrowed && !pageToken ? { total: await taskCount(db, rolloutId, filter) } : {};
+      // A searched, narrowed or sorted view says how many match (a plain list's statuses are counted by the chips).
+      const view = Object.keys(filter).some((k) => k !== "status" && k !== "stageId") || sort !== "id" || order !== "asc";
+      const total = view && !pageToken ? { total: await taskCount(db, rolloutId, filter) } : {};
       return { tasks: page.tasks, nextPageToken: encodeTaskPosition(page.next), ...total, cursor: encodeChangeCursor(readAt) };
     },
   );
