@@ -21,7 +21,11 @@ export async function searchTiming(page: Page, text: string): Promise<number> {
     };
     await new Promise<void>((resolve, reject) => {
       const check = () =>
-        done() ? requestAnimationFrame(() => resolve()) : performance.now() - t0 > 30_000 ? reject(new Error("timed out")) : requestAnimationFrame(check);
+        done()
+          ? requestAnimationFrame(() => resolve())
+          : performance.now() - t0 > 30_000
+            ? reject(new Error("timed out"))
+            : requestAnimationFrame(check);
       check();
     });
     return performance.now() - t0;
@@ -39,7 +43,11 @@ export async function clearSearch(page: Page): Promise<void> {
     const t0 = performance.now();
     await new Promise<void>((resolve, reject) => {
       const check = () =>
-        !document.querySelector('[data-testid="search-count"]') ? resolve() : performance.now() - t0 > 30_000 ? reject(new Error("timed out")) : requestAnimationFrame(check);
+        !document.querySelector('[data-testid="search-count"]')
+          ? resolve()
+          : performance.now() - t0 > 30_000
+            ? reject(new Error("timed out"))
+            : requestAnimationFrame(check);
       check();
     });
   });
@@ -66,7 +74,11 @@ export async function sortTiming(page: Page, column: string): Promise<number> {
     };
     await new Promise<void>((resolve, reject) => {
       const check = () =>
-        done() ? requestAnimationFrame(() => resolve()) : performance.now() - t0 > 30_000 ? reject(new Error("timed out")) : requestAnimationFrame(check);
+        done()
+          ? requestAnimationFrame(() => resolve())
+          : performance.now() - t0 > 30_000
+            ? reject(new Error("timed out"))
+            : requestAnimationFrame(check);
       check();
     });
     return performance.now() - t0;
