@@ -37,7 +37,9 @@ test.describe.serial("search, filters, sorting, failure groups and CSV", () => {
       first.map((t) => t.id),
     );
     await expect
-      .poll(async () => (await env.admin.tasks(rolloutId)).filter((t) => t.status === "FAILED" || t.status === "DONE").length, { timeout: 60_000 })
+      .poll(async () => (await env.admin.tasks(rolloutId)).filter((t) => t.status === "FAILED" || t.status === "DONE").length, {
+        timeout: 60_000,
+      })
       .toBe(6);
     tasks = await env.admin.tasks(rolloutId);
   });
@@ -108,9 +110,12 @@ test.describe.serial("search, filters, sorting, failure groups and CSV", () => {
     await page.getByTestId("confirm-action").click();
     const retried = tasks.filter((t) => t.statement.includes("no_such_table")).map((t) => t.id);
     await expect
-      .poll(async () => (await env.admin.tasks(rolloutId)).filter((t) => retried.includes(t.id) && (t.latestRun?.attempt ?? 0) >= 2).length, {
-        timeout: 60_000,
-      })
+      .poll(
+        async () => (await env.admin.tasks(rolloutId)).filter((t) => retried.includes(t.id) && (t.latestRun?.attempt ?? 0) >= 2).length,
+        {
+          timeout: 60_000,
+        },
+      )
       .toBe(2);
     const others = (await env.admin.tasks(rolloutId)).filter((t) => t.statement.includes("/0"));
     expect(others.every((t) => t.latestRun?.attempt === 1)).toBe(true);
@@ -122,7 +127,9 @@ test.describe.serial("search, filters, sorting, failure groups and CSV", () => {
     await expect(page.locator("tr[data-task-id]")).toHaveCount(3);
     const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-csv").click()]);
     expect(download.suggestedFilename()).toBe(`rollout-${rolloutId}-tasks.csv`);
-    const lines = readFileSync((await download.path())!, "utf8").trimEnd().split("\r\n");
+    const lines = readFileSync((await download.path())!, "utf8")
+      .trimEnd()
+      .split("\r\n");
     expect(lines[0]).toMatch(/^id,stage,instance,database,type,/);
     expect(lines).toHaveLength(4);
     const ids = lines.slice(1).map((l) => l.split(",")[0]);
@@ -168,7 +175,13 @@ test.describe("admin pages", () => {
     await expect(row).toContainText("Viewer");
     await row.getByTestId("user-role").click();
     await page.locator(".n-base-select-option", { hasText: "Releaser" }).click();
-    await expect.poll(async () => (await env.admin.call<{ users: { username: string; role: string }[] }>("GET", "/users")).users.find((u) => u.username === name)?.role).toBe("releaser");
+    await expect
+      .poll(
+        async () =>
+          (await env.admin.call<{ users: { username: string; role: string }[] }>("GET", "/users")).users.find((u) => u.username === name)
+            ?.role,
+      )
+      .toBe("releaser");
     await row.getByTestId("reset-password").click();
     await row.getByTestId("reset-password-input").locator("input").fill("second-password-2");
     await row.getByTestId("reset-password-save").click();

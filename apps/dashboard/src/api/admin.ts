@@ -28,5 +28,7 @@ export function instanceTest(id: string): Promise<ConnectionTestResult> {
 }
 
 export function auditList(p: { q?: string; outcome?: string; pageSize?: number; pageToken?: string | null }): Promise<AuditEntries> {
-  return request<AuditEntries>("GET", "/audit-log", { query: { q: p.q, outcome: p.outcome, pageSize: p.pageSize, pageToken: p.pageToken } });
+  return request<AuditEntries>("GET", "/audit-log", {
+    query: { q: p.q, outcome: p.outcome, pageSize: p.pageSize, pageToken: p.pageToken },
+  });
 }

@@ -13,7 +13,14 @@ export interface TaskSearchResult {
 }
 
 /** The tasks a search, filter and sort select, in the server's order, up to `limit` (pages of 1,000). */
-export async function taskSearch(rolloutId: string, query: TaskQuery, statuses: readonly TaskStatus[], limit: number): Promise<TaskSearchResult> {
+export async function taskSearch(
+  rolloutId: string,
+  query: TaskQuery,
+  statuses: readonly TaskStatus[],
+  limit: number,
+  /** Sees the first page as soon as it arrives (the view shows it while the rest loads). */
+  onFirstPage?: (first: TaskSearchResult) => void,
+): Promise<TaskSearchResult> {
   const tasks: Task[] = [];
   let total: number | undefined;
   let pageToken: string | null = null;
@@ -21,8 +28,12 @@ export async function taskSearch(rolloutId: string, query: TaskQuery, statuses: 
     const page: TaskList = await request<TaskList>("GET", base(rolloutId), {
       query: { ...taskQueryToApi(query, statuses), pageSize: Math.min(1000, limit - tasks.length), pageToken },
     });
+    const first = tasks.length === 0;
     tasks.push(...page.tasks);
-    total ??= page.total;
+    if (first) {
+      total = page.total;
+      onFirstPage?.({ tasks: [...tasks], total: total ?? tasks.length });
+    }
     pageToken = page.nextPageToken;
   } while (pageToken && tasks.length < limit);
   return { tasks, total: total ?? tasks.length };

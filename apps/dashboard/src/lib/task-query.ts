@@ -17,7 +17,17 @@ export interface TaskQuery {
   order: "asc" | "desc";
 }
 
-export const SORT_KEYS: readonly TaskSortKey[] = ["id", "database", "type", "schemaVersion", "status", "stage", "started", "finished", "duration"];
+export const SORT_KEYS: readonly TaskSortKey[] = [
+  "id",
+  "database",
+  "type",
+  "schemaVersion",
+  "status",
+  "stage",
+  "started",
+  "finished",
+  "duration",
+];
 export const emptyQuery = (): TaskQuery => ({
   q: "",
   stageId: null,
@@ -88,7 +98,16 @@ export function taskQueryToApi(p: TaskQuery, statuses: readonly TaskStatus[]): R
  * browser (every task is loaded; a chip switch must not wait on the network).
  */
 export function isServerQuery(p: TaskQuery): boolean {
-  return p.q.trim() !== "" || p.stageId !== null || p.instanceId !== null || p.database !== null || p.type !== null || p.errorCode !== null || p.sort !== "id" || p.order !== "asc";
+  return (
+    p.q.trim() !== "" ||
+    p.stageId !== null ||
+    p.instanceId !== null ||
+    p.database !== null ||
+    p.type !== null ||
+    p.errorCode !== null ||
+    p.sort !== "id" ||
+    p.order !== "asc"
+  );
 }
 
 export const sameQuery = (a: TaskQuery, b: TaskQuery) => (Object.keys(a) as (keyof TaskQuery)[]).every((k) => a[k] === b[k]);

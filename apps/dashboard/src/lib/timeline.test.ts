@@ -6,11 +6,26 @@ const at = (s: number) => `2030-01-01T10:00:${String(s).padStart(2, "0")}.000Z`;
 const ms = (s: number) => new Date(at(s)).getTime();
 
 const tasks = [
-  makeTask(1, { database: "a", stageId: "s1", status: "DONE", latestRun: makeRun("1", { status: "DONE", createdAt: at(0), startedAt: at(2), finishedAt: at(5) }) }),
-  makeTask(2, { database: "b", stageId: "s2", status: "RUNNING", latestRun: makeRun("2", { status: "RUNNING", createdAt: at(1), startedAt: at(1), finishedAt: null }) }),
+  makeTask(1, {
+    database: "a",
+    stageId: "s1",
+    status: "DONE",
+    latestRun: makeRun("1", { status: "DONE", createdAt: at(0), startedAt: at(2), finishedAt: at(5) }),
+  }),
+  makeTask(2, {
+    database: "b",
+    stageId: "s2",
+    status: "RUNNING",
+    latestRun: makeRun("2", { status: "RUNNING", createdAt: at(1), startedAt: at(1), finishedAt: null }),
+  }),
   makeTask(3, { database: "a", stageId: "s2", status: "PENDING", latestRun: makeRun("3", { status: "PENDING", createdAt: at(3) }) }),
   makeTask(4, { database: "c", stageId: "s1" }),
-  makeTask(5, { database: "b", stageId: "s1", status: "FAILED", latestRun: makeRun("5", { status: "FAILED", createdAt: at(4), startedAt: at(4), finishedAt: at(4) }) }),
+  makeTask(5, {
+    database: "b",
+    stageId: "s1",
+    status: "FAILED",
+    latestRun: makeRun("5", { status: "FAILED", createdAt: at(4), startedAt: at(4), finishedAt: at(4) }),
+  }),
 ];
 const stages = [
   { id: "s1", environment: "staging" },
@@ -39,7 +54,14 @@ describe("timeline bars", () => {
 describe("timeline rows", () => {
   it("groups by stage in rollout order with counts and failures; collapsed groups hide their tasks", () => {
     const rows = timelineRows(tasks, { groupBy: "stage", stages, collapsed: new Set(), now: ms(10) });
-    expect(rows.map((r) => (r.kind === "group" ? `[${r.label} ${r.count}/${r.failed}]` : r.key))).toEqual(["[1. staging 2/1]", "1", "5", "[2. prod 2/0]", "2", "3"]);
+    expect(rows.map((r) => (r.kind === "group" ? `[${r.label} ${r.count}/${r.failed}]` : r.key))).toEqual([
+      "[1. staging 2/1]",
+      "1",
+      "5",
+      "[2. prod 2/0]",
+      "2",
+      "3",
+    ]);
     const folded = timelineRows(tasks, { groupBy: "stage", stages, collapsed: new Set(["stage:s1"]), now: ms(10) });
     expect(folded.map((r) => r.key)).toEqual(["stage:s1", "stage:s2", "2", "3"]);
   });

@@ -26,7 +26,13 @@ export function taskSegments(task: Task, now: number): Segment[] {
   const out: Segment[] = [];
   const waitEnd = Number.isNaN(started) ? (Number.isNaN(finished) ? now : finished) : started;
   if (!Number.isNaN(requested) && waitEnd > requested) out.push({ start: requested, end: waitEnd, kind: "wait", status: run.status });
-  if (!Number.isNaN(started)) out.push({ start: started, end: Number.isNaN(finished) ? Math.max(now, started) : Math.max(finished, started), kind: "exec", status: run.status });
+  if (!Number.isNaN(started))
+    out.push({
+      start: started,
+      end: Number.isNaN(finished) ? Math.max(now, started) : Math.max(finished, started),
+      kind: "exec",
+      status: run.status,
+    });
   return out;
 }
 
@@ -89,13 +95,17 @@ export const MIN_PX_PER_MS = 1 / 600_000;
 export const MAX_PX_PER_MS = 10;
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
 
-export const fitScale = (span: { min: number; max: number }, width: number) => clamp(width / Math.max(1, span.max - span.min), MIN_PX_PER_MS, MAX_PX_PER_MS);
+export const fitScale = (span: { min: number; max: number }, width: number) =>
+  clamp(width / Math.max(1, span.max - span.min), MIN_PX_PER_MS, MAX_PX_PER_MS);
 
 /**
  * Zoom by `factor` keeping the time under `anchorPx` (from the left of the view) where it is; returns the
  * new scale and the scroll position that does so.
  */
-export function zoomAt(p: { pxPerMs: number; scrollLeft: number; anchorPx: number; factor: number }): { pxPerMs: number; scrollLeft: number } {
+export function zoomAt(p: { pxPerMs: number; scrollLeft: number; anchorPx: number; factor: number }): {
+  pxPerMs: number;
+  scrollLeft: number;
+} {
   const pxPerMs = clamp(p.pxPerMs * p.factor, MIN_PX_PER_MS, MAX_PX_PER_MS);
   const anchorMs = (p.scrollLeft + p.anchorPx) / p.pxPerMs;
   return { pxPerMs, scrollLeft: Math.max(0, anchorMs * pxPerMs - p.anchorPx) };

@@ -39,7 +39,13 @@ export const useTaskQueryStore = defineStore("taskQuery", () => {
     loading.value = true;
     try {
       const [found, grouped] = await Promise.all([
-        active.value ? taskSearch(rolloutId, query.value, statuses, SEARCH_ROWS_MAX) : null,
+        active.value
+          ? taskSearch(rolloutId, query.value, statuses, SEARCH_ROWS_MAX, (first) => {
+              if (gen !== generation) return;
+              tasks.value = first.tasks;
+              total.value = first.total;
+            })
+          : null,
         withGroups ? failureGroups(rolloutId, query.value, statuses) : null,
       ]);
       if (gen !== generation) return;

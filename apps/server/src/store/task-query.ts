@@ -27,7 +27,8 @@ async function assertRollout(db: Db, rolloutId: string): Promise<void> {
 async function taskRows(db: Db, p: TaskQuery): Promise<TaskRow[]> {
   const where = [taskFilterSql(p.rolloutId, p.filter)];
   // Sorted by id, pages are a keyset (stable while tasks change status); other sorts page by offset.
-  if (p.position && "afterId" in p.position) where.push(p.order === "desc" ? sql`t.id < ${p.position.afterId}` : sql`t.id > ${p.position.afterId}`);
+  if (p.position && "afterId" in p.position)
+    where.push(p.order === "desc" ? sql`t.id < ${p.position.afterId}` : sql`t.id > ${p.position.afterId}`);
   const offset = p.position && "offset" in p.position ? p.position.offset : 0;
   const { rows } = await sql<TaskRow>`
     SELECT ${COLUMNS} FROM task t ${sortNeedsLatestRun(p.sort) ? LATEST_RUN_JOIN : sql``}

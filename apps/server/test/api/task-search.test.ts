@@ -97,7 +97,14 @@ describe("task search and filters", () => {
   });
 
   it("sorts by any column both ways, NULLs last, and pages through a sorted list without gaps or repeats", async () => {
-    expect((await list("sort=database")).tasks.map((t) => t.database)).toEqual(["analytics", "billing", "shop_a", "shop_b", "shop_c", "shop_d"]);
+    expect((await list("sort=database")).tasks.map((t) => t.database)).toEqual([
+      "analytics",
+      "billing",
+      "shop_a",
+      "shop_b",
+      "shop_c",
+      "shop_d",
+    ]);
     expect((await list("sort=database&order=desc")).tasks.map((t) => t.database)).toEqual([
       "shop_d",
       "shop_c",
@@ -145,7 +152,10 @@ describe("failure groups", () => {
       { errorCode: "23505", message: "duplicate key value violates unique constraint", count: 1 },
       { errorCode: "none", message: '=HYPERLINK("x")', count: 1 },
     ]);
-    const narrowed = await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks/failure-groups?database=shop_a` });
+    const narrowed = await api.call(api.viewer, {
+      method: "GET",
+      url: `/api/v1/rollouts/${rolloutId}/tasks/failure-groups?database=shop_a`,
+    });
     expect(narrowed.json().groups).toEqual([{ errorCode: "42P07", message: 'relation "orders" already exists', count: 1 }]);
     const missing = await api.call(api.viewer, { method: "GET", url: "/api/v1/rollouts/424242424242/tasks/failure-groups" });
     expect(errorOf(missing).status).toBe(404);

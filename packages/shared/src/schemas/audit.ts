@@ -7,9 +7,16 @@ export const AuditQuery = Type.Object(
     actor: Type.Optional(Type.String({ maxLength: 64 })),
     action: Type.Optional(Type.String({ maxLength: 64 })),
     q: Type.Optional(
-      Type.String({ minLength: 1, maxLength: 200, pattern: "^[^\\u0000]*$", description: "Search actor, action, target, outcome and client address (substring, any case)" }),
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        pattern: "^[^\\u0000]*$",
+        description: "Search actor, action, target, outcome and client address (substring, any case)",
+      }),
     ),
-    outcome: Type.Optional(Type.String({ maxLength: 64, description: "Only entries with this outcome (SUCCESS, an error code, IN_PROGRESS)" })),
+    outcome: Type.Optional(
+      Type.String({ maxLength: 64, description: "Only entries with this outcome (SUCCESS, an error code, IN_PROGRESS)" }),
+    ),
     ...PageQuery(100),
   },
   { additionalProperties: false },

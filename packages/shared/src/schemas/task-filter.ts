@@ -17,7 +17,8 @@ export const TaskFilterFields = {
   errorCode: Type.Optional(
     Type.String({
       pattern: "^([0-9A-Z_]{5,40}|none)$",
-      description: "Only FAILED tasks whose latest run failed with this code: a SQLSTATE or one of Runway's (CONNECT_TIMEOUT, …); `none`: without one",
+      description:
+        "Only FAILED tasks whose latest run failed with this code: a SQLSTATE or one of Runway's (CONNECT_TIMEOUT, …); `none`: without one",
       examples: ["42P07"],
     }),
   ),

@@ -28,7 +28,8 @@ export const TaskListQuery = Type.Object(
         minLength: 1,
         maxLength: 100,
         pattern: "^[A-Za-z0-9_-]+$",
-        description: "`cursor` of an earlier list: only the tasks that changed since (with their latest runs). Only with `stageId` of the filters, not with `sort`.",
+        description:
+          "`cursor` of an earlier list: only the tasks that changed since (with their latest runs). Only with `stageId` of the filters, not with `sort`.",
       }),
     ),
     ...PageQuery(100),
@@ -39,7 +40,9 @@ export type TaskListQuery = Static<typeof TaskListQuery>;
 export const TaskList = Type.Object({
   tasks: Type.Array(Task),
   nextPageToken: NextPageToken,
-  total: Type.Optional(Type.Integer({ minimum: 0, description: "How many tasks match the filter; on the first page of a filtered or searched list" })),
+  total: Type.Optional(
+    Type.Integer({ minimum: 0, description: "How many tasks match the filter; on the first page of a searched, filtered or sorted list" }),
+  ),
   cursor: Type.String({
     description: "Pass as updatedSince later to get what changed after this list was read. When paging, keep the first page's cursor.",
   }),

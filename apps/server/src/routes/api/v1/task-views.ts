@@ -96,11 +96,13 @@ const taskViewRoutes: FastifyPluginAsyncTypebox = async (app) => {
         yield first.value.map((t) => csvRow(t, stages)).join("");
         for await (const page of pages) yield page.map((t) => csvRow(t, stages)).join("");
       }
-      return reply
-        .type("text/csv; charset=utf-8")
-        .header("content-disposition", `attachment; filename="rollout-${rolloutId}-tasks.csv"`)
-        // The schema documents the body as text; a stream of it is what goes out (typed as the text it is).
-        .send(Readable.from(lines()) as unknown as string);
+      return (
+        reply
+          .type("text/csv; charset=utf-8")
+          .header("content-disposition", `attachment; filename="rollout-${rolloutId}-tasks.csv"`)
+          // The schema documents the body as text; a stream of it is what goes out (typed as the text it is).
+          .send(Readable.from(lines()) as unknown as string)
+      );
     },
   );
 };
