@@ -89,6 +89,6 @@ describe("configuration", () => {
     );
     expect("code" in bad && bad.code).toBe(2);
     expect(bad.stderr).toContain('PORT="http": must be a whole number');
-    expect(bad.stderr).toContain('RUNWAY_CONCURRENCY="-1": must be a whole number');
+    expect(bad.stderr).toContain('RUNWAY_CONCURRENCY="-1": must be between 1 and 1000');
   }, 240_000);
 });

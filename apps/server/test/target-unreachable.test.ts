@@ -111,7 +111,8 @@ describe("a target that cannot be reached", () => {
     );
     expect(exec.attempts).toBe(3);
     await pending.runOnce();
-    expect(await v2()).toMatchObject({ status: "PENDING", waitingCause: { type: "VERSION_ORDER" } });
+    // The failed version holds the next one for good, and its cause now says so (issue 14).
+    expect(await v2()).toMatchObject({ status: "PENDING", waitingCause: { type: "BLOCKED_BY_FAILED", status: "FAILED" } });
   });
 
   it("a non-re-runnable statement that may have started is settled on the target instead of being requeued", async () => {
