@@ -45,8 +45,10 @@ const seen = new Set<string>();
 
 describe("live passes", () => {
   afterAll(() => {
-    // The walks reached a failed blocker's chain (and its retry), so the oracle checked those causes.
-    expect([...seen]).toContain("BLOCKED_BY_FAILED");
+    // Over the seeds, the walks reached every cause the release controls, automatic retries and failed
+    // blockers add, so the oracle checked each against a full pass.
+    for (const cause of ["BLOCKED_BY_FAILED", "STAGE_GATE", "APPROVAL_REQUIRED", "PAUSED", "RETRY_BACKOFF"])
+      expect([...seen]).toContain(cause);
   });
 
   it.each((process.env.LIVE_PASS_SEEDS ?? "1,2,3,4").split(",").map(Number))(
@@ -60,7 +62,6 @@ describe("live passes", () => {
       const envs = ["test", "staging", "prod"];
       // Share of steps that exercise the release controls (taken from the start of the "run" range).
       const controls = 0.1;
-      const seen = new Set<string>();
       const types = [TaskType.DATABASE_SCHEMA_UPDATE, TaskType.DATABASE_SDL, TaskType.DATABASE_DATA_UPDATE];
       let version = 0;
       let clock = new Date("2030-01-01T00:00:00Z");
@@ -257,12 +258,6 @@ describe("live passes", () => {
           `step ${step}: recorded causes differ from a full evaluation of ${candidates.length} runs: ${JSON.stringify(decision.causes.map((c) => ({ ...c, was: candidates.find((x) => x.runId === c.runId)?.cause })))} ${JSON.stringify(candidates.filter((x) => decision.causes.some((c) => c.runId === x.runId)))}`,
         ).toEqual([]);
       }
-      // Every cause the controls add was held (and checked against a full pass) at some step.
-      expect([...seen].filter((c) => ["STAGE_GATE", "APPROVAL_REQUIRED", "PAUSED"].includes(c)).sort()).toEqual([
-        "APPROVAL_REQUIRED",
-        "PAUSED",
-        "STAGE_GATE",
-      ]);
     },
   );
 });

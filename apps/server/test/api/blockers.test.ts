@@ -27,10 +27,13 @@ describe("blocked chains", () => {
   it("a FAILED version blocks its chain with BLOCKED_BY_FAILED; the summary names the roots per rollout and stage", async () => {
     const { projectId, instanceId } = await api.project();
     const v = (n: string) => taskSpec(instanceId, "a", { schemaVersion: n });
-    const { rolloutId, taskIds, stageIds } = await api.rollout(projectId, [
-      [v("0001"), v("0002"), v("0003"), taskSpec(instanceId, "b"), taskSpec(instanceId, "b")],
-      [v("0004")],
-    ]);
+    // Without the stage gate, so that the second stage's version waits on the chain, not on its stage.
+    const { rolloutId, taskIds, stageIds } = await api.rollout(
+      projectId,
+      [[v("0001"), v("0002"), v("0003"), taskSpec(instanceId, "b"), taskSpec(instanceId, "b")], [v("0004")]],
+      undefined,
+      { stageOrder: "NONE" },
+    );
     const [v1, v2, v3, b1, b2, v4] = taskIds as [string, string, string, string, string, string];
     await run(rolloutId, [v1, b1]);
     await pass();

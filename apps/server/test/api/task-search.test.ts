@@ -23,18 +23,24 @@ beforeAll(async () => {
   const p = await api.project();
   instanceId = p.instanceId;
   const s = (db: string, more: Parameters<typeof taskSpec>[2] = {}) => taskSpec(instanceId, db, more);
-  const r = await api.rollout(p.projectId, [
+  const r = await api.rollout(
+    p.projectId,
     [
-      s("shop_a", { statement: "CREATE TABLE orders (id int)", schemaVersion: "0001" }),
-      s("shop_b", { statement: "CREATE TABLE orders (id int)", schemaVersion: "0001" }),
-      s("billing", { statement: "INSERT INTO fees VALUES (1)", type: "DATABASE_DATA_UPDATE" }),
+      [
+        s("shop_a", { statement: "CREATE TABLE orders (id int)", schemaVersion: "0001" }),
+        s("shop_b", { statement: "CREATE TABLE orders (id int)", schemaVersion: "0001" }),
+        s("billing", { statement: "INSERT INTO fees VALUES (1)", type: "DATABASE_DATA_UPDATE" }),
+      ],
+      [
+        s("shop_c", { statement: "UPDATE t SET v = '100%_done'", type: "DATABASE_DATA_UPDATE" }),
+        s("shop_d", { statement: "SELECT 2", schemaVersion: "0002" }),
+        s("analytics", { statement: "SELECT 1", schemaVersion: "0003" }),
+      ],
+      // The second stage's task 4 runs beside the first stage's (no stage gate: this file is about finding tasks).
     ],
-    [
-      s("shop_c", { statement: "UPDATE t SET v = '100%_done'", type: "DATABASE_DATA_UPDATE" }),
-      s("shop_d", { statement: "SELECT 2", schemaVersion: "0002" }),
-      s("analytics", { statement: "SELECT 1", schemaVersion: "0003" }),
-    ],
-  ]);
+    undefined,
+    { stageOrder: "NONE" },
+  );
   ({ rolloutId, stageIds } = r);
   ids = r.taskIds;
   // Tasks 0, 1, 2 and 4 run: 0 and 1 fail with 42P07, 2 with 23505, 4 without a code; 3 and 5 never start.

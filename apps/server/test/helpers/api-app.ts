@@ -41,6 +41,8 @@ export interface ApiApp {
     projectId: string,
     stages: ReturnType<typeof taskSpec>[][],
     who?: Who,
+    /** More of the creation body, e.g. `{ stageOrder: "NONE" }`. */
+    extra?: Record<string, unknown>,
   ): Promise<{ rolloutId: string; taskIds: string[]; stageIds: string[] }>;
   /** Another app on the file's database (other config, a second replica); closed after the test. */
   extraApp(opts?: AppOptions): Promise<FastifyInstance>;
@@ -112,7 +114,7 @@ export function useApiApp(opts: { env?: Record<string, string>; clock?: Clock } 
     user: (role) => userWithRole(s().app, s().t, role),
     bearer: (who) => bearerFor(s().app, who),
     project: (limit = 0) => apiProject(s().app, s().admin, `proj-${++projectSeq}`, limit),
-    rollout: (projectId, stages, who) => apiRollout(s().app, who ?? s().releaser, projectId, stages),
+    rollout: (projectId, stages, who, extra) => apiRollout(s().app, who ?? s().releaser, projectId, stages, extra),
     extraApp: async (o) => {
       const app = await buildTestApp(s().t, o);
       extra.push(app);

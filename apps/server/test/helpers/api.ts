@@ -124,11 +124,12 @@ export async function apiRollout(
   who: Who,
   projectId: string,
   stages: ReturnType<typeof taskSpec>[][],
+  extra: Record<string, unknown> = {},
 ): Promise<{ rolloutId: string; taskIds: string[]; stageIds: string[] }> {
   const res = await call(app, who, {
     method: "POST",
     url: `/api/v1/projects/${projectId}/rollouts`,
-    payload: { title: "r", stages: stages.map((tasks, i) => ({ environment: `env${i}`, tasks })) },
+    payload: { title: "r", stages: stages.map((tasks, i) => ({ environment: `env${i}`, tasks })), ...extra },
   });
   if (res.statusCode !== 201) throw new Error(`rollout: ${res.statusCode} ${res.body}`);
   const rollout = res.json() as { id: string; stages: { id: string }[] };
