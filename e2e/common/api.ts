@@ -60,8 +60,13 @@ export class Api {
     return this.call<{ id: string; parallelTasksPerRollout: number }>("GET", `/projects/${id}`);
   }
 
-  async createRollout(projectId: string, title: string, stages: { environment: string; tasks: NewTask[] }[]): Promise<string> {
-    const r = await this.call<{ id: string }>("POST", `/projects/${projectId}/rollouts`, { title, stages });
+  async createRollout(
+    projectId: string,
+    title: string,
+    stages: { environment: string; tasks: NewTask[] }[],
+    extra: Record<string, unknown> = {},
+  ): Promise<string> {
+    const r = await this.call<{ id: string }>("POST", `/projects/${projectId}/rollouts`, { title, stages, ...extra });
     return r.id;
   }
 

@@ -18,10 +18,16 @@ test.describe("a failed blocker", () => {
   }) => {
     const project = uid("chain");
     await env.admin.createProject(project, 0);
-    const rolloutId = await env.admin.createRollout(project, "Chain", [
-      { environment: "staging", tasks: [version("SELECT 1/0", "0101"), version("SELECT 1", "0102")] },
-      { environment: "prod", tasks: [version("SELECT 2", "0103")] },
-    ]);
+    // Without the stage gate: prod's version waits on the chain, not on its stage (release-controls.spec covers that).
+    const rolloutId = await env.admin.createRollout(
+      project,
+      "Chain",
+      [
+        { environment: "staging", tasks: [version("SELECT 1/0", "0101"), version("SELECT 1", "0102")] },
+        { environment: "prod", tasks: [version("SELECT 2", "0103")] },
+      ],
+      { stageOrder: "NONE" },
+    );
     const [v1, v2, v3] = (await env.admin.tasks(rolloutId)).map((t) => t.id) as [string, string, string];
     await env.admin.run(rolloutId, [v1, v2, v3]);
     await expect

@@ -59,7 +59,8 @@ test.describe("checks", () => {
     // Refused under the policy, naming the task and its failing check.
     await row.getByTestId("row-action-run").click();
     await page.getByTestId("confirm-action").click();
-    await expect(page.getByText(`task ${risky} failed its dry run`)).toBeVisible();
+    const refused = page.getByTestId("outcome-report").locator(`[data-testid="outcome-row"][data-task-id="${risky}"]`);
+    await expect(refused).toContainText("The project's check policy refuses to run this task: the dry run failed");
     await expect(row).toHaveAttribute("data-status", "NOT_STARTED");
   });
 });

@@ -14,6 +14,8 @@ export interface OutcomeRow {
   changed: boolean;
   status?: string;
   reason?: string;
+  /** CHECKS_FAILED: the failing checks. */
+  failing?: string[];
 }
 
 export interface OutcomeReport {
@@ -80,6 +82,7 @@ export const useTaskActionsStore = defineStore("taskActions", () => {
         changed: r.result === "CHANGED",
         ...(r.status ? { status: r.status } : {}),
         ...(r.reason ? { reason: r.reason } : {}),
+        ...(r.failing ? { failing: r.failing } : {}),
       }));
       report.value = { action, rows };
       rollout.setSelection([]);

@@ -4,6 +4,7 @@ import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { notifyChange } from "./notify.js";
 import { taskFilterSql } from "./task-filter.js";
+import { checksPolicyRefusals } from "./task-checks.js";
 import { tasksSkipLocked, taskRunsRequestCancel } from "./task-actions.js";
 import { taskRunsCancelNow, taskRunsCreate } from "./transitions/api.js";
 
@@ -67,7 +68,19 @@ async function createOrSkip(trx: Db, p: BulkParams): Promise<BulkResult[]> {
     SELECT t.id::text, t.status FROM task t WHERE t.rollout_id = ${p.rolloutId} AND ${target(p)} ORDER BY t.id FOR UPDATE`.execute(trx);
   const rule = RULES[p.action];
   const out: BulkResult[] = notFound(p, new Set(rows.map((r) => r.id)));
-  const eligible = rows.filter((r) => rule.act.has(r.status));
+  let eligible = rows.filter((r) => rule.act.has(r.status));
+  if (p.action !== "skip" && eligible.length > 0) {
+    // The project's check policy (issue 15) refuses runs of tasks that fail their checks, whichever way
+    // the run is asked for: each refused task is NOT_ALLOWED with CHECKS_FAILED and its failing checks.
+    const refused = new Map(
+      (await checksPolicyRefusals(trx, { rolloutId: p.rolloutId, taskIds: eligible.map((r) => r.id) })).map((x) => [x.taskId, x.failing]),
+    );
+    for (const r of eligible) {
+      const failing = refused.get(r.id);
+      if (failing) out.push({ taskId: r.id, status: r.status as never, result: "NOT_ALLOWED", reason: "CHECKS_FAILED", failing });
+    }
+    eligible = eligible.filter((r) => !refused.has(r.id));
+  }
   for (const r of rows) {
     if (rule.act.has(r.status)) continue;
     out.push({

@@ -171,6 +171,19 @@ describe("check policy", () => {
     expect(err.code).toBe("CHECKS_FAILED");
     expect(err.message).toContain(`task ${taskIds[0]} has lint errors`);
     expect(err.details).toEqual({ tasks: [{ taskId: taskIds[0], failing: ["LINT_ERRORS"] }] });
+    // The bulk endpoint (the dashboard's way) refuses it too, per task, and the atomic mode refuses the request.
+    const bulk = (atomic: boolean) =>
+      api.call(api.releaser, {
+        method: "POST",
+        url: `/api/v1/rollouts/${rolloutId}/tasks/bulk`,
+        payload: { action: "run", taskIds: [taskIds[0]], atomic, dryRun: !atomic },
+      });
+    const best = await bulk(false);
+    expect(best.statusCode, best.body).toBe(200);
+    expect(best.json().results).toEqual([
+      { taskId: taskIds[0], status: "NOT_STARTED", result: "NOT_ALLOWED", reason: "CHECKS_FAILED", failing: ["LINT_ERRORS"] },
+    ]);
+    expect((await bulk(true)).statusCode).toBe(409);
     // The clean task alone may run.
     expect((await runTasks(rolloutId, [taskIds[1]!])).statusCode).toBe(200);
 

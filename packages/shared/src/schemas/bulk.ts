@@ -37,8 +37,13 @@ export const BulkResult = Type.Object({
   result: BulkResultKind,
   /** The task's status when the action was decided (absent for a task not found in the rollout). */
   status: Type.Optional(TaskStatusSchema),
-  /** NOT_ALLOWED: why, as a stable code (STATUS: its status does not allow it; NOT_FOUND: no such task in the rollout). */
+  /**
+   * NOT_ALLOWED: why, as a stable code (STATUS: its status does not allow it; NOT_FOUND: no such task in the
+   * rollout; CHECKS_FAILED: the project's check policy refuses it, see `failing`).
+   */
   reason: Type.Optional(Type.String()),
+  /** CHECKS_FAILED: the failing checks (LINT_ERRORS, DRY_RUN_REQUIRED, DRY_RUN_FAILED). */
+  failing: Type.Optional(Type.Array(Type.String())),
   taskRunId: Type.Optional(Id("The run created or canceled")),
   /** cancel of a RUNNING run: requested, its owner aborts it. */
   cancelRequested: Type.Optional(Type.Boolean()),
