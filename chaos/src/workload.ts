@@ -63,9 +63,6 @@ export interface Workload {
 
 const pad = (n: number, w: number) => String(n).padStart(w, "0");
 
-/** Stage environments in rollout order; database i belongs to ENVIRONMENTS[i % 3]. */
-const ENVIRONMENTS = ["staging", "prod", "dr"];
-
 /** Ballast runs wait this long (far beyond any run), then are canceled. */
 export const BALLAST_DELAY_MS = 3_600_000;
 
@@ -106,20 +103,13 @@ export function planWorkload(rng: Rng, o: ChaosOptions): Workload {
         rollout: r,
       };
     };
-    // Stages are environments, and each environment has its own databases (as test, staging and prod do):
-    // database i belongs to environment i mod 3, and a rollout's stage k targets environment k's. With a
-    // database in two stages (or environments in another order) in different rollouts, the stage gate and
-    // the version order can wait on each other for good (docs/scheduler.md, "Stage order and version order").
+    // A database that does not exist yet, created by the rollout itself (now and then).
+    if (!o.testBreak && rng.chance(0.5)) own.push(make("create", `chaos_new_${pad(r, 3)}`));
+    for (let i = 0; i < size; i++) own.push(make(rng.weighted(mix), rng.pick(databases)));
     const nStages = rng.int(1, 3);
-    const stages = ENVIRONMENTS.slice(0, nStages).map((environment) => ({ environment, tasks: [] as PlannedTask[] }));
-    // A database that does not exist yet, created by the rollout itself (now and then), in its first stage.
-    if (!o.testBreak && rng.chance(0.5)) stages[0]!.tasks.push(make("create", `chaos_new_${pad(r, 3)}`));
-    for (let i = 0; i < size; i++) {
-      const k = Math.min(nStages - 1, Math.floor((i * nStages) / size));
-      const pool = databases.filter((_, d) => d % ENVIRONMENTS.length === k % Math.min(ENVIRONMENTS.length, databases.length));
-      stages[k]!.tasks.push(make(rng.weighted(mix), rng.pick(pool.length > 0 ? pool : databases)));
-    }
-    for (const st of stages) own.push(...st.tasks);
+    const envs = ["staging", "prod", "dr"];
+    const stages = envs.slice(0, nStages).map((environment) => ({ environment, tasks: [] as PlannedTask[] }));
+    own.forEach((t, i) => stages[Math.min(nStages - 1, Math.floor((i * nStages) / own.length))]!.tasks.push(t));
     rollouts.push({
       index: r,
       projectId: projects[r % projects.length]!.id,
