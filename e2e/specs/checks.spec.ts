@@ -61,6 +61,6 @@ test.describe("checks", () => {
     await page.getByTestId("confirm-action").click();
     const refused = page.getByTestId("outcome-report").locator(`[data-testid="outcome-row"][data-task-id="${risky}"]`);
     await expect(refused).toContainText("The project's check policy refuses to run this task: the dry run failed");
-    await expect(row).toHaveAttribute("data-status", "NOT_STARTED");
+    await expect(page.locator(`tr.row[data-task-id="${risky}"]`)).toHaveAttribute("data-status", "NOT_STARTED");
   });
 });
