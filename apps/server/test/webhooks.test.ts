@@ -381,6 +381,21 @@ describe("webhook delivery", () => {
     exec.finishAll();
   });
 
+  it("pausing a rollout records ROLLOUT_PAUSED in the pause's transaction, with who and why", async () => {
+    const rx = await receiver();
+    const { projectId, instanceId } = await api.project();
+    await addWebhook(projectId, { url: rx.url("/p"), kind: "generic", events: ["ROLLOUT_PAUSED"] });
+    const { rolloutId } = await api.rollout(projectId, [[taskSpec(instanceId, "x")]]);
+    const res = await api.call(api.releaser, {
+      method: "POST",
+      url: `/api/v1/rollouts/${rolloutId}/pause`,
+      payload: { reason: "db migration window" },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    const events = await api.db.selectFrom("webhook_event").select(["kind", "facts"]).where("rollout_id", "=", rolloutId).execute();
+    expect(events).toMatchObject([{ kind: "ROLLOUT_PAUSED", facts: { by: api.releaser.username, reason: "db migration window" } }]);
+  });
+
   it("recordEvent with a dedupe key records once; a test event goes to its webhook only", async () => {
     const rx = await receiver();
     const { projectId, instanceId } = await api.project();

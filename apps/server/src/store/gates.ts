@@ -5,6 +5,7 @@ import { StoreError } from "./errors.js";
 import { notifyChange, notifyPending } from "./notify.js";
 import { taskRunsCancelNow } from "./transitions/api.js";
 import { taskRunsUnpromote } from "./transitions/pause.js";
+import { recordEvent } from "./webhook-events.js";
 
 /** Release controls (issue 13): environment policies, stage approvals, pause and resume. */
 
@@ -110,6 +111,13 @@ export async function rolloutPause(
   });
   await markPending(trx, { rolloutId: p.rolloutId });
   await notifyChange(trx, [p.rolloutId]);
+  // Webhooks (issue 18): recorded in the pause's own transaction, by hand or by the circuit breaker.
+  await recordEvent(trx, {
+    kind: "ROLLOUT_PAUSED",
+    rolloutId: p.rolloutId,
+    facts: { by: p.by, reason: p.reason, automatic: p.automatic },
+    now: p.now,
+  });
   return { by: p.by, at: p.now.toISOString(), reason: p.reason, automatic: p.automatic };
 }
 
