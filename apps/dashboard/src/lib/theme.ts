@@ -42,6 +42,8 @@ export const SURFACE = {
     info: "#1d58d0",
     code: "#f3f4f6",
     highlight: "#fff3c4",
+    // Secondary text (empty states, hints): 5.9:1 on white.
+    muted: "#61666d",
   },
   dark: {
     on: "#101014",
@@ -52,6 +54,8 @@ export const SURFACE = {
     info: "#80aaff",
     code: "#202026",
     highlight: "#3d3416",
+    // Secondary text on the dark card: 7:1.
+    muted: "#a3a8ae",
   },
 } as const;
 
