@@ -163,17 +163,21 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   "break-gate": {
     testBreak: "gate",
     replicas: 3,
-    durationS: 40,
+    durationS: 50,
     tasks: 120,
     databases: 4,
     limits: [0],
     sleepMs: [100, 400],
-    cicSleepMs: [8000, 12_000],
-    mix: { schema: 30, sdl: 10, data: 20, fail: 0, cancel: 0, nontx: 0, cic: 12 },
+    // Mostly index builds, each longer than a freeze, and faults every ~3 s: every fault finds owners with
+    // one running, so the broken sweeper has orphans to free early (with sweep-gate's mix, seed 1 drew
+    // faults that hit only re-runnable runs, and the broken build passed).
+    cicSleepMs: [10_000, 14_000],
+    mix: { schema: 20, sdl: 5, data: 10, fail: 0, cancel: 0, nontx: 0, cic: 30 },
     faults: "freeze,blackhole-control",
-    faultGapMs: 4000,
+    faultGapMs: 3000,
     quiesceTimeoutMs: 60_000,
   },
+
   // Self-test of invariant 8 (no stuck run): replicas whose leases last 11 days (while the harness's
   // bound assumes the preset's 3 s). No sweeper ever takes a killed replica's runs: they stay RUNNING.
   "break-lease": {
