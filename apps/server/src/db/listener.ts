@@ -47,8 +47,21 @@ export class Listener {
     return () => set.delete(handler);
   }
 
-  async start(): Promise<void> {
-    await this.connect();
+  /**
+   * The first LISTEN round. A control database that restarts while the replica starts (its sessions are
+   * terminated, 57P01, or refused for a few seconds) is waited out with a backoff, up to `withinMs`; past
+   * that the error stands and the replica does not start.
+   */
+  async start(withinMs = 60_000): Promise<void> {
+    const until = Date.now() + withinMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.connect();
+      } catch (err) {
+        if (Date.now() >= until) throw err;
+        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5000)));
+      }
+    }
   }
 
   private async connect(): Promise<void> {
