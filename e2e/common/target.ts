@@ -40,3 +40,21 @@ export async function prepareTarget(superuserUrl: string): Promise<string> {
   url.pathname = `/${TARGET_DB}`;
   return url.toString();
 }
+
+/**
+ * A database of its own for a spec whose schema versions must not meet other specs' ones: version order
+ * spans rollouts per database, so a CANCELED 0001 left by an earlier spec would hold a later 0101.
+ */
+export async function createTargetDatabase(superuserUrl: string, name: string): Promise<string> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
+  await prepareTarget(superuserUrl);
+  const c = new pg.Client({ connectionString: superuserUrl });
+  await c.connect();
+  try {
+    const db = await c.query(`SELECT 1 FROM pg_database WHERE datname = '${name}'`);
+    if (!db.rowCount) await c.query(`CREATE DATABASE ${name} OWNER ${ROLE}`);
+  } finally {
+    await c.end();
+  }
+  return name;
+}

@@ -1,11 +1,11 @@
 import { expect, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
-import { TARGET_DB } from "../common/target.js";
+import { createTargetDatabase } from "../common/target.js";
 
-const version = (statement: string, schemaVersion: string): NewTask => ({
+const version = (database: string, statement: string, schemaVersion: string): NewTask => ({
   type: "DATABASE_SCHEMA_UPDATE",
   instanceId: "local",
-  database: TARGET_DB,
+  database,
   statement,
   schemaVersion,
 });
@@ -18,13 +18,15 @@ test.describe("a failed blocker", () => {
   }) => {
     const project = uid("chain");
     await env.admin.createProject(project, 0);
+    // Its own database: version order spans rollouts, and other specs leave CANCELED versions on the shared one.
+    const db = await createTargetDatabase(env.server.pgUrl, project.replace(/-/g, "_"));
     // Without the stage gate: prod's version waits on the chain, not on its stage (release-controls.spec covers that).
     const rolloutId = await env.admin.createRollout(
       project,
       "Chain",
       [
-        { environment: "staging", tasks: [version("SELECT 1/0", "0101"), version("SELECT 1", "0102")] },
-        { environment: "prod", tasks: [version("SELECT 2", "0103")] },
+        { environment: "staging", tasks: [version(db, "SELECT 1/0", "0101"), version(db, "SELECT 1", "0102")] },
+        { environment: "prod", tasks: [version(db, "SELECT 2", "0103")] },
       ],
       { stageOrder: "NONE" },
     );
