@@ -51,7 +51,7 @@ describe("locales", () => {
   });
 
   it("reads AVAILABLE as the agreed words", () => {
-    expect(LOCALES.map((l) => messages[l].taskStatus.AVAILABLE)).toEqual(["Available", "就绪", "利用可能", "Disponible"]);
+    expect(LOCALES.map((l) => messages[l].taskStatus.AVAILABLE)).toEqual(["Available", "就绪", "実行可能", "Disponible"]);
   });
 
   it("keeps {placeholders} identical across locales", () => {
