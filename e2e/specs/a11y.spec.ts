@@ -41,6 +41,12 @@ test.describe.serial("accessibility (axe-core)", () => {
         await expect(page.getByTestId("rollout-link").first()).toBeVisible();
         await expectAccessible(page, "rollouts");
 
+        await page.getByTestId("new-rollout-from-sql").click();
+        await expect(page.getByTestId("new-rollout-sql")).toBeVisible();
+        await expectAccessible(page, "create-rollout dialog");
+        await page.keyboard.press("Escape");
+        await expect(page.getByTestId("create-rollout-dialog")).toHaveCount(0);
+
         await page.goto(`/projects/${projectId}/settings`);
         await expect(page.getByTestId("save-settings")).toBeVisible();
         await expectAccessible(page, "project settings");
@@ -55,6 +61,13 @@ test.describe.serial("accessibility (axe-core)", () => {
         await page.goto(`/rollouts/${gates.rolloutId}?view=timeline`);
         await expect(page.getByTestId("timeline-bar").first()).toBeVisible();
         await expectAccessible(page, "timeline");
+
+        // The keyboard shortcuts ("?").
+        await page.locator("body").press("?");
+        await expect(page.getByTestId("shortcuts-dialog")).toBeVisible();
+        await expectAccessible(page, "shortcuts dialog");
+        await page.keyboard.press("Escape");
+        await expect(page.getByTestId("shortcuts-dialog")).toHaveCount(0);
 
         // The drawer.
         await page.goto(`/rollouts/${gates.rolloutId}?task=${gates.ids.v2}`);

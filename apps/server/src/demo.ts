@@ -45,8 +45,8 @@ async function prepareDemoTargets(admin: pg.Client, controlUrl: string): Promise
 
 /**
  * Seeds a demo on first start of an empty database: a project with a parallel limit, an instance on the
- * same PostgreSQL server (as the demo role, see prepareDemoTargets), eight target databases and a rollout
- * whose runs a person can watch move through PENDING → AVAILABLE → RUNNING → DONE.
+ * same PostgreSQL server (as the demo role, see prepareDemoTargets), one that cannot be reached, eight
+ * target databases and a rollout (demoPlan) that is still moving when the first person signs in.
  */
 export async function seedDemo(db: Db, controlUrl: string, now: Date, secrets: Sealer): Promise<string | null> {
   const admin = new pg.Client({ connectionString: controlUrl });
@@ -63,6 +63,11 @@ export async function seedDemo(db: Db, controlUrl: string, now: Date, secrets: S
   }
 }
 
+/** Where the demo's unreachable instance points: the discard port, where no PostgreSQL listens. */
+const OFFLINE_URL = "postgres://runway_demo:unreachable@127.0.0.1:9/demo_archive";
+/** How far ahead the demo's scheduled task runs. */
+export const DEMO_SCHEDULED_AHEAD_MS = 15 * 60_000;
+
 async function seed(db: Db, instanceUrl: string, now: Date, secrets: Sealer): Promise<string> {
   await projectCreate(db, { id: "demo", title: "Demo project", parallelTasksPerRollout: 3 });
   await instanceCreate(
@@ -70,48 +75,73 @@ async function seed(db: Db, instanceUrl: string, now: Date, secrets: Sealer): Pr
     { id: "local", title: "Local PostgreSQL (demo role)", connectionUrl: instanceUrl, projectIds: ["demo"] },
     secrets,
   );
-  const t = (type: NewTask["type"], database: string, statement: string, schemaVersion?: string): NewTask => ({
+  await instanceCreate(
+    db,
+    { id: "offline", title: "Offline replica (demo: cannot be reached)", connectionUrl: OFFLINE_URL, projectIds: ["demo"] },
+    secrets,
+  );
+  const plan = demoPlan();
+  const rolloutId = await rolloutCreate(
+    db,
+    { projectId: "demo", title: "Demo: add event tables", createdBy: "system", stages: plan.stages },
+    now,
+  );
+  const tasks = await db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute();
+  const ids = tasks.map((x) => x.id);
+  const later = new Set(plan.scheduled.map((i) => ids[i]!));
+  await tasksRun(db, { rolloutId, taskIds: ids.filter((id) => !later.has(id)), runAt: null, actor: "system", now });
+  await tasksRun(db, { rolloutId, taskIds: [...later], runAt: new Date(now.getTime() + DEMO_SCHEDULED_AHEAD_MS), actor: "system", now });
+  return rolloutId;
+}
+
+/**
+ * The demo rollout, built to look alive for its first minutes rather than finish before anyone signs in:
+ * statements sleep 20–60 s, so with the project's limit of 3 both stages are still running minutes in,
+ * and there is a task waiting on each kind of cause — PARALLEL_LIMIT (most of them), VERSION_ORDER (a
+ * 0002 behind its 0001), DATABASE_BUSY (an unversioned schema change on a database whose 0001 runs),
+ * TARGET_UNREACHABLE (a database on an instance nobody can reach), RUN_AT (scheduled 15 minutes ahead:
+ * the indices in `scheduled`) — and one failure (a table that does not exist).
+ */
+export function demoPlan(): { stages: { environment: string; tasks: NewTask[] }[]; scheduled: number[] } {
+  const t = (type: NewTask["type"], database: string, statement: string, schemaVersion?: string, instanceId = "local"): NewTask => ({
     type,
-    instanceId: "local",
+    instanceId,
     database: `demo_${database}`,
     statement,
     schemaVersion: schemaVersion ?? null,
   });
-  const schema = (d: string, v: string, stmt: string) => t(TaskType.DATABASE_SCHEMA_UPDATE, d, stmt, v);
-  const stages = [
-    {
-      environment: "staging",
-      tasks: [
-        ...DATABASES.map((d) =>
-          schema(
-            d,
-            "0001",
-            `SELECT pg_sleep(2); CREATE TABLE IF NOT EXISTS event (id bigserial PRIMARY KEY, name text NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
-          ),
-        ),
-        ...DATABASES.slice(0, 4).map((d) =>
-          schema(d, "0002", `SELECT pg_sleep(3); ALTER TABLE event ADD COLUMN IF NOT EXISTS source text`),
-        ),
-        ...DATABASES.slice(0, 4).map((d) =>
-          t(
-            TaskType.DATABASE_DATA_UPDATE,
-            d,
-            `SELECT pg_sleep(1); INSERT INTO event (name) SELECT 'seed-' || g FROM generate_series(1, 100) g`,
-            "0002.1",
-          ),
-        ),
-      ],
-    },
-    {
-      environment: "production",
-      tasks: [
-        ...DATABASES.map((d) => schema(d, "0003", `SELECT pg_sleep(2); CREATE INDEX IF NOT EXISTS event_at_idx ON event (at)`)),
-        t(TaskType.DATABASE_CREATE, "analytics", ""),
-      ],
-    },
+  const schema = (d: string, v: string | undefined, stmt: string) => t(TaskType.DATABASE_SCHEMA_UPDATE, d, stmt, v);
+  const sleep = (i: number, base: number) => `SELECT pg_sleep(${base + (i % 4) * 5})`;
+  const staging: NewTask[] = [
+    ...DATABASES.map((d, i) =>
+      schema(
+        d,
+        "0001",
+        `${sleep(i, 20)}; CREATE TABLE IF NOT EXISTS event (id bigserial PRIMARY KEY, name text NOT NULL, at timestamptz NOT NULL DEFAULT now())`,
+      ),
+    ),
+    ...DATABASES.slice(0, 3).map((d, i) => schema(d, "0002", `${sleep(i, 15)}; ALTER TABLE event ADD COLUMN IF NOT EXISTS source text`)),
+    schema("shop", undefined, "SELECT pg_sleep(10); CREATE TABLE IF NOT EXISTS audit_note (id int)"),
+    t(
+      TaskType.DATABASE_DATA_UPDATE,
+      "shop",
+      `SELECT pg_sleep(5); INSERT INTO event (name) SELECT 'seed-' || g FROM generate_series(1, 100) g`,
+      "0002.1",
+    ),
+    // The failure: the table is misspelt.
+    schema("reports", "0002", "SELECT pg_sleep(3); ALTER TABLE evnt ADD COLUMN source text"),
+    t(TaskType.DATABASE_SCHEMA_UPDATE, "archive", "CREATE TABLE IF NOT EXISTS event_archive (id bigint PRIMARY KEY)", "0001", "offline"),
   ];
-  const rolloutId = await rolloutCreate(db, { projectId: "demo", title: "Demo: add event tables", createdBy: "system", stages }, now);
-  const tasks = await db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute();
-  await tasksRun(db, { rolloutId, taskIds: tasks.map((x) => x.id), runAt: null, actor: "system", now });
-  return rolloutId;
+  const production: NewTask[] = [
+    t(TaskType.DATABASE_CREATE, "analytics", ""),
+    ...DATABASES.map((d, i) => schema(d, "0003", `${sleep(i, 30)}; CREATE INDEX IF NOT EXISTS event_at_idx ON event (at)`)),
+    schema("ledger", "0004", "ALTER TABLE event ADD COLUMN IF NOT EXISTS amount numeric"),
+  ];
+  return {
+    stages: [
+      { environment: "staging", tasks: staging },
+      { environment: "production", tasks: production },
+    ],
+    scheduled: [staging.length + production.length - 1],
+  };
 }

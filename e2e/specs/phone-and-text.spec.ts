@@ -1,0 +1,86 @@
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import type { Page } from "@playwright/test";
+import { createMixedRollout, LANGS, usePreferences } from "../common/a11y.js";
+import { expect, test, uid } from "../common/fixtures.js";
+import { createGatesRollout, type GatesRollout } from "../common/rollouts.js";
+import { REPO_ROOT } from "../common/server.js";
+
+const ARTIFACTS = path.join(REPO_ROOT, "e2e/artifacts");
+
+/** Elements among `selector` whose text is cut off (ellipsis or overflow), with their text. */
+async function clipped(page: Page, selector: string): Promise<string[]> {
+  return page.locator(selector).evaluateAll((els) =>
+    els
+      .filter((el) => {
+        const e = el as HTMLElement;
+        if (!e.offsetParent) return false;
+        return e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1;
+      })
+      .map((el) => `${el.tagName.toLowerCase()}.${(el as HTMLElement).className}: ${(el.textContent ?? "").trim().slice(0, 80)}`),
+  );
+}
+
+test.describe.serial("phone layout and text that fits", () => {
+  let gates: GatesRollout;
+  let mixed: { rolloutId: string; notStarted: string };
+
+  test.beforeAll(async ({ env }) => {
+    mixed = await createMixedRollout(env.admin, uid("fit"));
+    gates = await createGatesRollout(env.admin, uid("fit-gates"));
+  });
+  test.afterAll(async ({ env }) => {
+    if (gates) await env.admin.cancelAll(gates.rolloutId);
+    if (mixed) await env.admin.cancelAll(mixed.rolloutId);
+  });
+
+  for (const lang of LANGS) {
+    test(`${lang}: nothing is cut off (type column, waiting badges, buttons, date picker)`, async ({ page, signIn }) => {
+      await usePreferences(page, lang, "light");
+      await signIn("admin");
+      await page.goto(`/rollouts/${gates.rolloutId}`);
+      await expect(page.locator('[data-testid="waiting-cause"]').first()).toBeVisible();
+      const cells =
+        '[data-testid="task-table"] td[data-col-key="type"], [data-testid="waiting-cause"], button, .n-button__content, .status-tag';
+      expect(await clipped(page, cells), "rollout page").toEqual([]);
+      await page.goto(`/rollouts/${mixed.rolloutId}`);
+      await page.locator(`tr[data-task-id="${mixed.notStarted}"] [data-testid="row-action-run"]`).click();
+      await page.getByTestId("run-mode-schedule").click();
+      await expect(page.getByTestId("run-at")).toBeVisible();
+      expect(
+        await clipped(page, '[data-testid="action-dialog"] button, [data-testid="action-dialog"] .n-button__content'),
+        "run dialog",
+      ).toEqual([]);
+      // The date picker: its input shows the whole date and time.
+      const input = page.getByTestId("run-at").locator("input");
+      const fits = await input.evaluate((el) => (el as HTMLInputElement).scrollWidth <= (el as HTMLInputElement).clientWidth + 1);
+      expect(fits, "date picker input").toBe(true);
+    });
+  }
+
+  test("a phone (390 px): tasks as cards, a full-width drawer, titles that read across; screenshots", async ({ page, signIn }) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn("admin");
+    await page.goto(`/rollouts/${gates.rolloutId}`);
+    const row = page.locator("tr[data-task-id]").first();
+    await expect(row).toBeVisible();
+    expect(await row.evaluate((el) => getComputedStyle(el).display)).toBe("grid");
+    // Nothing wider than the screen.
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    // A title wraps by words, not one letter per line.
+    const title = await page.getByTestId("rollout-title").boundingBox();
+    expect(title!.width).toBeGreaterThan(100);
+    for (const s of await page.getByTestId("stage").all()) expect((await s.boundingBox())!.width).toBeGreaterThan(150);
+    await page.screenshot({ path: path.join(ARTIFACTS, "phone-rollout.png"), fullPage: true });
+    await page.goto(`/rollouts/${gates.rolloutId}?task=${gates.ids.v2}`);
+    await expect(page.getByTestId("task-statement")).toBeVisible();
+    const drawer = await page.locator(".n-drawer").boundingBox();
+    expect(Math.round(drawer!.width)).toBe(390);
+    await page.screenshot({ path: path.join(ARTIFACTS, "phone-drawer.png") });
+    await page.goto(`/projects`);
+    await expect(page.getByTestId("project-card").first()).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await page.screenshot({ path: path.join(ARTIFACTS, "phone-projects.png"), fullPage: true });
+  });
+});
