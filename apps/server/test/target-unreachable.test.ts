@@ -99,17 +99,27 @@ describe("a target that cannot be reached", () => {
       },
     });
 
-    // Past the window (10 s here; RUNWAY_TARGET_RETRY_S, default 600): FAILED, and the message says why.
+    // Past the window (10 s here; RUNWAY_TARGET_RETRY_S, default 600) but after 2 attempts only: a run
+    // held elsewhere between attempts has no evidence the target was down all along, so it retries.
     now = new Date(t0.getTime() + 12_000);
+    await attempt();
+    expect(await v1()).toMatchObject({
+      status: "PENDING",
+      waitingCause: { type: "TARGET_UNREACHABLE", attempts: 3, retryAt: new Date(now.getTime() + 4000).toISOString() },
+    });
+    now = new Date(t0.getTime() + 16_000);
+    await attempt();
+    // The fifth attempt is one more than the backoff makes in 10 s (0, 1, 3, 7 s): FAILED, and the message says why.
+    now = new Date(t0.getTime() + 24_000);
     expect(await pending.runOnce()).toMatchObject({ promoted: 1 });
     expect(await rs.runOnce()).toBe(1);
     await waitFor(async () => rs.activeCount === 0, { what: "execution ended" });
     const failed = await v1();
     expect(failed.status).toBe("FAILED");
     expect((failed.result as { error: { message: string } }).error.message).toMatch(
-      /^target unreachable for 12 s \(3 attempts, limit RUNWAY_TARGET_RETRY_S=10\): connect ECONNREFUSED/,
+      /^target unreachable for 24 s \(5 attempts, limit RUNWAY_TARGET_RETRY_S=10\): connect ECONNREFUSED/,
     );
-    expect(exec.attempts).toBe(3);
+    expect(exec.attempts).toBe(5);
     await pending.runOnce();
     // The failed version holds the next one for good, and its cause now says so (issue 14).
     expect(await v2()).toMatchObject({ status: "PENDING", waitingCause: { type: "BLOCKED_BY_FAILED", status: "FAILED" } });
