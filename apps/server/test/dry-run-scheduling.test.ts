@@ -2,8 +2,9 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { DryRunner, DryRunResult } from "../src/executors/dry-run.js";
 import { DryRunScheduler } from "../src/scheduler/dry-run-scheduler.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { dryRunsQueue } from "../src/store/dry-runs.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { dryRunsClaim, dryRunsQueue } from "../src/store/dry-runs.js";
+import { PENDING_PASS_LOCK } from "../src/store/gating.js";
+import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /** Dry runs as scheduled, leased work: the database gate both ways, takeover and LOST (issue 15). */
@@ -144,4 +145,42 @@ describe("leases", () => {
     await a.drain(5000);
     expect((await dryRuns())[0]).toMatchObject({ status: "DONE", outcome: "PASSED", attempts: 1 });
   });
+});
+
+describe("a replica frozen inside a dry-run claim", () => {
+  it("keeps the pending-pass lock no longer than the idle bound (5 s), as a frozen pass does", async () => {
+    // A plugin stands in for a SIGSTOP between two statements: once the claim holds the lock, its
+    // next statement is never sent (the result of the lock statement is held back for 12 s).
+    let frozen!: () => void;
+    const freeze = new Promise<void>((r) => (frozen = r));
+    const stuck = t.db.withPlugin({
+      transformQuery: (a) => a.node,
+      transformResult: async (a) => {
+        if (JSON.stringify(a.result.rows).includes('"ok":true')) {
+          frozen();
+          await new Promise((r) => setTimeout(r, 12_000));
+        }
+        return a.result;
+      },
+    });
+    const claim = dryRunsClaim(stuck, { replicaId: "frozen", limit: 1, leaseTtlMs: 10_000, now: new Date() }).catch((e: Error) => e);
+    await freeze;
+    const other = await t.pool.connect();
+    try {
+      const tryLock = async () => {
+        await other.query("BEGIN");
+        const { rows } = await other.query<{ ok: boolean }>(`SELECT pg_try_advisory_xact_lock(${PENDING_PASS_LOCK}) AS ok`);
+        await other.query("ROLLBACK");
+        return rows[0]!.ok;
+      };
+      expect(await tryLock()).toBe(false); // held by the frozen claim
+      const t0 = Date.now();
+      await waitFor(tryLock, { timeoutMs: 15_000, what: "the frozen claim's lock released" });
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      other.release();
+    }
+    // When it wakes, PostgreSQL has ended its session: the claim fails and claimed nothing.
+    expect(await claim).toBeInstanceOf(Error);
+  }, 40_000);
 });
