@@ -44,15 +44,23 @@ export function planFaults(rng: Rng, o: ChaosOptions): PlannedFault[] {
 /** Lock keys of apps/server/src/store/gating.ts, named for the report. */
 const LOCK_NAMES: Record<string, string> = { "7301001": "the pending-pass lock", "7301002": "the sweep lock" };
 
-/** Advisory locks held by a replica's control-database sessions (its pool names them "runway <id>"). */
+export const PASS_LOCK_NAME = LOCK_NAMES["7301001"]!;
+
+/**
+ * Advisory locks held by a replica's control-database sessions (its pool names them "runway <id>"), each
+ * with the holding session's state and its last query: which transaction of the replica holds it.
+ */
 async function heldAdvisoryLocks(control: pg.Pool, replicaId: string): Promise<string[]> {
-  const { rows } = await control.query<{ key: string }>(
-    `SELECT DISTINCT ((l.classid::bigint << 32) | l.objid::bigint)::text AS key
+  const { rows } = await control.query<{ key: string; state: string | null; query: string | null }>(
+    `SELECT DISTINCT ((l.classid::bigint << 32) | l.objid::bigint)::text AS key, a.state, a.query
      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
      WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1`,
     [`runway ${replicaId}`],
   );
-  return rows.map((r) => LOCK_NAMES[r.key] ?? `advisory lock ${r.key}`);
+  return rows.map((r) => {
+    const query = (r.query ?? "").replace(/\s+/g, " ").trim().slice(0, 80);
+    return `${LOCK_NAMES[r.key] ?? `advisory lock ${r.key}`} (${r.state ?? "?"}: ${query})`;
+  });
 }
 
 /**
@@ -72,6 +80,7 @@ export async function runFaults(
   log: (line: string) => void,
   world?: FaultWorld,
   pick: ChaosOptions["victim"] = "planned",
+  cleanFreeze = false,
 ): Promise<void> {
   const restarts: Promise<void>[] = [];
   const ownedBy = async (replicaId: string) => {
@@ -144,8 +153,20 @@ export async function runFaults(
     } else {
       replicas.freeze(slot);
       event.at = Date.now();
-      events.push(event);
       event.heldLocks = await heldAdvisoryLocks(control, victim.id);
+      // The invariant-9 self-test needs the other replicas to promote while the victim is frozen. A
+      // replica frozen inside a transaction that holds the pending-pass lock with no idle bound keeps it
+      // for the whole freeze, and no replica promotes anything until it wakes (docs/reliability.md):
+      // such a freeze is undone at once, a few milliseconds in, and tried again.
+      for (let retry = 0; cleanFreeze && retry < 20 && event.heldLocks.some((l) => l.startsWith(PASS_LOCK_NAME)); retry++) {
+        replicas.thaw(slot);
+        log(`SIGSTOP ${victim.id} undone: it held ${event.heldLocks.join(", ")}`);
+        await delay(50 + 10 * retry);
+        replicas.freeze(slot);
+        event.at = Date.now();
+        event.heldLocks = await heldAdvisoryLocks(control, victim.id);
+      }
+      events.push(event);
       const held = event.heldLocks.length ? `; it holds ${event.heldLocks.join(", ")}` : "";
       log(`SIGSTOP ${victim.id} (owned ${event.runs.length} running${held}) for ${f.downMs} ms`);
       await delay(f.downMs);

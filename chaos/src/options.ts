@@ -76,6 +76,12 @@ export interface ChaosOptions {
    * healthy replica that owns the most RUNNING runs just then (`busiest`; the seeded slot breaks ties).
    */
   victim?: "planned" | "busiest";
+  /**
+   * Freeze a victim only outside the pending-pass lock (a freeze that catches it holding the lock is
+   * undone within milliseconds and tried again): the break-gate self-test needs promotions during the
+   * freeze, see docs/reliability.md.
+   */
+  cleanFreeze?: boolean;
   /** Deliberately broken replicas (src/broken-replica.ts): the self-test expects violations. */
   testBreak?: "lock" | "fencing" | "gate";
   /**
@@ -189,6 +195,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
     faults: "freeze",
     pastLeaseMs: [6000, 8000],
     victim: "busiest",
+    cleanFreeze: true,
     faultGapMs: 5000,
     quiesceTimeoutMs: 60_000,
   },
