@@ -60,6 +60,12 @@ const scenarios: Scenario[] = [
     expect: (r) => (failed(r, "8.") ? null : "the broken build passed invariant 8"),
   },
   {
+    name: "self-test: owner writes without the lease fence are caught (fencing)",
+    preset: "break-fencing",
+    seed: 1,
+    expect: (r) => (failed(r, "6.") ? null : "the broken build passed invariant 6"),
+  },
+  {
     // Replicas whose sweeper ends an orphaned run without ending its target session (broken-replica.ts
     // gate), index builds, and a long freeze of the replica that owns the most of them: the schema
     // changes behind the orphaned builds begin beside them. Crafted cases: test/checks.unit.ts.
@@ -67,12 +73,6 @@ const scenarios: Scenario[] = [
     preset: "break-gate",
     seed: 1,
     expect: (r) => (failed(r, "9.") ? null : "the broken build passed invariant 9"),
-  },
-  {
-    name: "self-test: owner writes without the lease fence are caught (fencing)",
-    preset: "break-fencing",
-    seed: 1,
-    expect: (r) => (failed(r, "6.") ? null : "the broken build passed invariant 6"),
   },
 ];
 
