@@ -171,7 +171,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     const watcher = new CancelWatcher(api, replicas, w, s, submittedRollouts);
     const watching = watcher.run();
     watching.catch(() => undefined);
-    await runFaults(faultPlan, replicas, control, endAt, harness.faults, say, world);
+    await runFaults(faultPlan, replicas, control, endAt, harness.faults, say, world, o.victim, o.cleanFreeze);
     await submissions;
     const left = endAt - Date.now();
     if (left > 0) await new Promise((res) => setTimeout(res, left));

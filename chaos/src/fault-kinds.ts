@@ -84,11 +84,15 @@ export interface PlannedFault {
   offsetMs?: number;
 }
 
+/** How long a freeze or a control black hole lasts: past the lease and a sweep, so its runs are taken over. */
+export const pastLeaseMs = (rng: Rng, o: ChaosOptions): number =>
+  o.leaseTtlMs + o.sweepMs + rng.int(o.pastLeaseMs?.[0] ?? 1000, o.pastLeaseMs?.[1] ?? 3000);
+
 /** Draws the parameters of one fault of `kind` (seeded). */
 export function drawFault(rng: Rng, kind: FaultKind, o: ChaosOptions): PlannedFault {
   const gapMs = Math.round(o.faultGapMs * (0.5 + rng.int(0, 100) / 100));
   const slot = rng.int(0, o.replicas - 1);
-  const pastLease = () => o.leaseTtlMs + o.sweepMs + rng.int(1000, 3000);
+  const pastLease = () => pastLeaseMs(rng, o);
   switch (kind) {
     case "kill":
       return { kind, slot, gapMs, downMs: rng.int(300, 3000) };

@@ -2,7 +2,15 @@ import { setTimeout as delay } from "node:timers/promises";
 import type pg from "pg";
 import { runClockSkew, runPathFault, runRestart, type FaultWorld } from "./env-faults.js";
 import type { FaultEvent } from "./facts.js";
-import { REPLICA_FAULTS, TAKEOVER_FAULTS, isLegacySpec, parseFaultSpec, planMixedFaults, type PlannedFault } from "./fault-kinds.js";
+import {
+  REPLICA_FAULTS,
+  TAKEOVER_FAULTS,
+  isLegacySpec,
+  parseFaultSpec,
+  pastLeaseMs,
+  planMixedFaults,
+  type PlannedFault,
+} from "./fault-kinds.js";
 import type { ChaosOptions } from "./options.js";
 import type { ReplicaSet } from "./replicas.js";
 import type { Rng } from "./rng.js";
@@ -19,7 +27,7 @@ export function planFaults(rng: Rng, o: ChaosOptions): PlannedFault[] {
   while (t < horizon) {
     const kind = o.faults === "both" ? (rng.chance(0.55) ? "kill" : "freeze") : (o.faults as "kill" | "freeze");
     // A freeze outlasts the lease and a sweep, so the run is taken over before the zombie wakes up.
-    const downMs = kind === "kill" ? rng.int(300, 3000) : o.leaseTtlMs + o.sweepMs + rng.int(1000, 3000);
+    const downMs = kind === "kill" ? rng.int(300, 3000) : pastLeaseMs(rng, o);
     const gapMs = Math.round(o.faultGapMs * (0.5 + rng.int(0, 100) / 100));
     out.push({ kind, slot: rng.int(0, o.replicas - 1), gapMs, downMs });
     t += gapMs + downMs;
@@ -28,7 +36,7 @@ export function planFaults(rng: Rng, o: ChaosOptions): PlannedFault[] {
   const last = out[out.length - 1];
   if (o.faults === "both" && last && out.length > 1 && out.every((f) => f.kind === last.kind)) {
     last.kind = last.kind === "kill" ? "freeze" : "kill";
-    last.downMs = last.kind === "kill" ? rng.int(300, 3000) : o.leaseTtlMs + o.sweepMs + rng.int(1000, 3000);
+    last.downMs = last.kind === "kill" ? rng.int(300, 3000) : pastLeaseMs(rng, o);
   }
   return out;
 }
@@ -36,21 +44,30 @@ export function planFaults(rng: Rng, o: ChaosOptions): PlannedFault[] {
 /** Lock keys of apps/server/src/store/gating.ts, named for the report. */
 const LOCK_NAMES: Record<string, string> = { "7301001": "the pending-pass lock", "7301002": "the sweep lock" };
 
-/** Advisory locks held by a replica's control-database sessions (its pool names them "runway <id>"). */
+export const PASS_LOCK_NAME = LOCK_NAMES["7301001"]!;
+
+/**
+ * Advisory locks held by a replica's control-database sessions (its pool names them "runway <id>"), each
+ * with the holding session's state and its last query: which transaction of the replica holds it.
+ */
 async function heldAdvisoryLocks(control: pg.Pool, replicaId: string): Promise<string[]> {
-  const { rows } = await control.query<{ key: string }>(
-    `SELECT DISTINCT ((l.classid::bigint << 32) | l.objid::bigint)::text AS key
+  const { rows } = await control.query<{ key: string; state: string | null; query: string | null }>(
+    `SELECT DISTINCT ((l.classid::bigint << 32) | l.objid::bigint)::text AS key, a.state, a.query
      FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
      WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = $1`,
     [`runway ${replicaId}`],
   );
-  return rows.map((r) => LOCK_NAMES[r.key] ?? `advisory lock ${r.key}`);
+  return rows.map((r) => {
+    const query = (r.query ?? "").replace(/\s+/g, " ").trim().slice(0, 80);
+    return `${LOCK_NAMES[r.key] ?? `advisory lock ${r.key}`} (${r.state ?? "?"}: ${query})`;
+  });
 }
 
 /**
  * Carries out the plan until `endAt`. The victim is the planned slot, or the next healthy one when that
- * slot is not up; a fault is skipped rather than leave fewer than one healthy replica. A killed replica is
- * restarted in the background (a restart can take a while on a busy machine; the plan goes on meanwhile).
+ * slot is not up (with `victim: "busiest"`, the healthy replica owning the most RUNNING runs); a fault is
+ * skipped rather than leave fewer than one healthy replica. A killed replica is restarted in the
+ * background (a restart can take a while on a busy machine; the plan goes on meanwhile).
  * Just before the signal it records the runs the victim owns (for the recovery check). Resolves once every
  * restart it began has finished.
  */
@@ -62,6 +79,8 @@ export async function runFaults(
   events: FaultEvent[],
   log: (line: string) => void,
   world?: FaultWorld,
+  pick: ChaosOptions["victim"] = "planned",
+  cleanFreeze = false,
 ): Promise<void> {
   const restarts: Promise<void>[] = [];
   const ownedBy = async (replicaId: string) => {
@@ -88,8 +107,13 @@ export async function runFaults(
       continue;
     }
     const n = replicas.replicas.length;
-    const order = Array.from({ length: n }, (_, i) => (f.slot + i) % n);
-    const slot = order.find((s) => replicas.replicas[s]!.state === "up");
+    const up = Array.from({ length: n }, (_, i) => (f.slot + i) % n).filter((s) => replicas.replicas[s]!.state === "up");
+    let slot = up[0];
+    if (pick === "busiest" && up.length > 1) {
+      // A self-test that needs the fault to orphan running work picks the replica that owns the most.
+      const owned = await Promise.all(up.map(async (s) => (await ownedBy(replicas.replicas[s]!.id)).length));
+      slot = up[owned.indexOf(Math.max(...owned))];
+    }
     if (slot === undefined || replicas.healthy().length < 2) {
       log(`skipped ${f.kind}: fewer than two healthy replicas`);
       continue;
@@ -129,8 +153,20 @@ export async function runFaults(
     } else {
       replicas.freeze(slot);
       event.at = Date.now();
-      events.push(event);
       event.heldLocks = await heldAdvisoryLocks(control, victim.id);
+      // The invariant-9 self-test needs the other replicas to promote while the victim is frozen. A
+      // replica frozen inside a transaction that holds the pending-pass lock with no idle bound keeps it
+      // for the whole freeze, and no replica promotes anything until it wakes (docs/reliability.md):
+      // such a freeze is undone at once, a few milliseconds in, and tried again.
+      for (let retry = 0; cleanFreeze && retry < 20 && event.heldLocks.some((l) => l.startsWith(PASS_LOCK_NAME)); retry++) {
+        replicas.thaw(slot);
+        log(`SIGSTOP ${victim.id} undone: it held ${event.heldLocks.join(", ")}`);
+        await delay(50 + 10 * retry);
+        replicas.freeze(slot);
+        event.at = Date.now();
+        event.heldLocks = await heldAdvisoryLocks(control, victim.id);
+      }
+      events.push(event);
       const held = event.heldLocks.length ? `; it holds ${event.heldLocks.join(", ")}` : "";
       log(`SIGSTOP ${victim.id} (owned ${event.runs.length} running${held}) for ${f.downMs} ms`);
       await delay(f.downMs);

@@ -70,6 +70,7 @@ export function planWorkload(rng: Rng, o: ChaosOptions): Workload {
   const databases = Array.from({ length: o.databases }, (_, i) => `chaos_db_${pad(i, 2)}`);
   const projects = o.limits.map((limit, i) => ({ id: `chaos-p${i}`, limit }));
   if (o.ladders) return planLadders(rng, o, databases, projects);
+  if (o.chains) return planChains(rng, o, databases, projects);
   const nRollouts = Math.max(projects.length, Math.round((o.tasks * o.rolloutsPer100) / 100));
   const mix = Object.entries(o.mix).filter(([, w]) => w > 0) as [TaskKind, number][];
   const submitSpan = o.durationS * 1000 * o.submitSpread;
@@ -198,6 +199,49 @@ function planLadders(rng: Rng, o: ChaosOptions, databases: string[], projects: W
     tasks.push(...own);
   }
   return { projects, databases, rollouts, tasks };
+}
+
+/**
+ * Index-build chains, the workload of the break-gate self-test: one rollout of one stage, in a project
+ * without a parallel limit, holding on every database `rounds` times an index build (CREATE INDEX
+ * CONCURRENTLY, `cicSleepMs`, never re-run) followed by a short unversioned schema change. The pending
+ * scheduler promotes a database's sequential runs first come, first served, so each schema change waits
+ * for the index build before it (DATABASE_BUSY) and is promoted as soon as that build's run ends: when
+ * a sweeper ends it while its session still builds, the schema change begins beside it, and its
+ * chaos_begin sees it (invariant 9). Not a random mix, because the next change after an orphaned build
+ * must be a transactional one: a second index build cannot begin beside the first (it waits for the
+ * first one's ShareUpdateExclusiveLock, or they deadlock), and it never journals.
+ */
+function planChains(rng: Rng, o: ChaosOptions, databases: string[], projects: Workload["projects"]): Workload {
+  const tasks: PlannedTask[] = [];
+  let seq = 0;
+  const make = (kind: "cic" | "schema", database: string, sleepMs: number): PlannedTask => {
+    const key = `t${pad(seq++, 5)}`;
+    return {
+      key,
+      kind,
+      type: TaskTypeOf[kind],
+      database,
+      schemaVersion: null,
+      statement: statementFor(kind, key, sleepMs),
+      scheduleDelayMs: null,
+      rollout: 0,
+    };
+  };
+  for (let round = 0; round < o.chains!.rounds; round++) {
+    for (const db of databases) {
+      tasks.push(make("cic", db, rng.int(o.cicSleepMs[0], o.cicSleepMs[1])));
+      tasks.push(make("schema", db, rng.int(o.sleepMs[0], o.sleepMs[1])));
+    }
+  }
+  const rollout: PlannedRollout = {
+    index: 0,
+    projectId: projects[0]!.id,
+    title: "chaos index-build chains",
+    stages: [{ environment: "prod", tasks }],
+    submitAtMs: 0,
+  };
+  return { projects, databases, rollouts: [rollout], tasks };
 }
 
 /**

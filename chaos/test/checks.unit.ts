@@ -15,8 +15,10 @@ import { faultFreeMs, findStuckRuns, heldForGood, type StuckInput } from "../src
 import type { JournalRow, TaskRow } from "../src/facts.js";
 import { parseFaultSpec, planMixedFaults } from "../src/fault-kinds.js";
 import { FaultProxy } from "../src/fault-proxy.js";
+import { planFaults } from "../src/faults.js";
 import { PRESETS, parseOptions, type ChaosOptions } from "../src/options.js";
 import { Rng } from "../src/rng.js";
+import { planWorkload } from "../src/workload.js";
 import type { CheckContext } from "../src/checks/context.js";
 import { checkWebhooks } from "../src/checks/webhooks.js";
 import type { WebhookFacts } from "../src/webhooks.js";
@@ -183,6 +185,31 @@ describe("fault plan", () => {
     const plan = planMixedFaults(Rng.fromSeed(7), o("all", { durationS: 10 }), parseFaultSpec("all"));
     assert.equal(new Set(plan.slice(0, 11).map((f) => f.kind)).size, 11);
     assert.throws(() => parseFaultSpec("kill,earthquake"), /unknown fault kind "earthquake"/);
+  });
+
+  // Why these shapes: docs/reliability.md, "Self-tests of invariants 8 and 9 on a broken build".
+  it("break-gate: an index build then a schema change on every database, and one long freeze, for every seed", () => {
+    for (let seed = 0; seed < 50; seed++) {
+      const g = parseOptions(["--preset", "break-gate", "--seed", String(seed)]) as ChaosOptions;
+      const w = planWorkload(Rng.fromSeed(seed).fork(0), g);
+      assert.equal(w.rollouts.length, 1);
+      for (const db of w.databases) {
+        const mine = w.tasks.filter((t) => t.database === db);
+        assert.deepEqual(
+          mine.map((t) => t.kind),
+          ["cic", "schema"],
+        );
+        assert.equal(mine[1]!.schemaVersion, null, "a version could hold the schema change behind another database's order");
+      }
+      const plan = planFaults(Rng.fromSeed(seed).fork(1), g);
+      const first = plan[0]!;
+      assert.equal(first.kind, "freeze");
+      // The only fault that starts inside the window; it ends long after the sweep (lease + sweep + 6 s).
+      assert.ok(first.gapMs + first.downMs + 2500 > g.durationS * 1000, `seed ${seed}: a second fault could start`);
+      assert.ok(first.downMs >= g.leaseTtlMs + g.sweepMs + 6000);
+      // Every index build still runs when the freeze begins, with the sweep and the next change's start to go.
+      assert.ok(first.gapMs + 10_000 <= g.cicSleepMs[0]);
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * The chaos part of `pnpm test`: the short run (kills and freezes) must pass, and the harness must catch a
  * violation when a safety mechanism is broken on purpose (replicas started from src/broken-replica.ts
- * with a broken pass lock or broken fencing injected). The scenarios share the two PostgreSQL clusters (control and targets). Seeds are fixed so CI replays the same workload
+ * with a broken pass lock, broken fencing or a sweeper that frees a gate early injected). The scenarios share the two PostgreSQL clusters (control and targets). Seeds are fixed so CI replays the same workload
  * and fault plan; CHAOS_SEED overrides them, CHAOS_ONLY=<preset> runs one scenario.
  * Prints "N passed, M failed" last; exits non-zero when anything failed.
  */
@@ -64,6 +64,15 @@ const scenarios: Scenario[] = [
     preset: "break-fencing",
     seed: 1,
     expect: (r) => (failed(r, "6.") ? null : "the broken build passed invariant 6"),
+  },
+  {
+    // Replicas whose sweeper ends an orphaned run without ending its target session (broken-replica.ts
+    // gate), index builds, and a long freeze of the replica that owns the most of them: the schema
+    // changes behind the orphaned builds begin beside them. Crafted cases: test/checks.unit.ts.
+    name: "self-test: a gate freed while the orphan's index build still runs on the target is caught (no gate freed early)",
+    preset: "break-gate",
+    seed: 1,
+    expect: (r) => (failed(r, "9.") ? null : "the broken build passed invariant 9"),
   },
 ];
 
