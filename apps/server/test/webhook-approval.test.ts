@@ -25,7 +25,7 @@ async function receiver() {
   return r;
 }
 
-/** A project whose `env1` stage needs an approval by `role`, with a rollout of two one-task stages (env0, env1). */
+/** A project whose `env1` stage needs an approval by `role`, with a rollout of two stages: env0 (task a), env1 (tasks b, c). */
 async function approvalRollout(role: "releaser" | "admin" = "releaser", approverNotCreator = false) {
   const { projectId, instanceId } = await api.project();
   const put = await api.call(api.admin, {
@@ -34,7 +34,7 @@ async function approvalRollout(role: "releaser" | "admin" = "releaser", approver
     payload: { circuitBreakerFailures: 0, environments: [{ environment: "env1", autoRun: false, approval: role, approverNotCreator }] },
   });
   expect(put.statusCode, put.body).toBe(200);
-  const r = await api.rollout(projectId, [[taskSpec(instanceId, "a")], [taskSpec(instanceId, "b")]]);
+  const r = await api.rollout(projectId, [[taskSpec(instanceId, "a")], [taskSpec(instanceId, "b"), taskSpec(instanceId, "c")]]);
   return { projectId, instanceId, ...r };
 }
 
@@ -76,7 +76,7 @@ describe("STAGE_APPROVAL_WAITING", () => {
     const hooks = new Map<string, { secret: string | null }>();
     for (const kind of kinds)
       hooks.set(kind, await addWebhook(api, r.projectId, { url: rx.url(`/${kind}`), kind, events: ["STAGE_APPROVAL_WAITING"] }));
-    const [first, second] = r.taskIds as [string, string];
+    const [first, second, third] = r.taskIds as [string, string, string];
     const [, stageId] = r.stageIds as [string, string];
     const s = new PendingScheduler({ db: api.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 });
 
@@ -91,7 +91,17 @@ describe("STAGE_APPROVAL_WAITING", () => {
     const recorded = await events(r.rolloutId);
     expect(recorded).toMatchObject([{ stage_id: stageId, facts: { role: "releaser", approverNotCreator: true, position: 2, stages: 2 } }]);
 
-    // Later passes, full ones included, keep the cause and record nothing more.
+    // The stage's other task run later, a pause and resume (both rewrite the causes), and later passes,
+    // full ones and another replica's included: the same wait, nothing more is recorded.
+    await run(r.rolloutId, [third]);
+    await settle(s);
+    for (const verb of ["pause", "resume"]) {
+      const res = await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${r.rolloutId}/${verb}`, payload: {} });
+      expect(res.statusCode, res.body).toBe(200);
+      await settle(s);
+    }
+    const causes = await api.db.selectFrom("task_run_wait").select("type").where("rollout_id", "=", r.rolloutId).execute();
+    expect(causes.map((c) => c.type)).toEqual(["APPROVAL_REQUIRED", "APPROVAL_REQUIRED"]);
     await s.runOnce({ full: true });
     await new PendingScheduler({ db: api.db, clock, replicaId: "q", fullPassIntervalMs: 1e9 }).runOnce({ full: true });
     expect(await events(r.rolloutId)).toHaveLength(1);
