@@ -83,4 +83,27 @@ test.describe.serial("phone layout and text that fits", () => {
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.screenshot({ path: path.join(ARTIFACTS, "phone-projects.png"), fullPage: true });
   });
+
+  test("My API tokens on a phone (390 px, Spanish, dark): tokens as cards, nothing cut off or wider than the screen", async ({
+    page,
+    signIn,
+  }) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await usePreferences(page, "es", "dark");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn("admin");
+    await page.goto("/account/tokens");
+    await page.getByTestId("token-name").locator("input").fill(uid("pipeline de despliegue"));
+    await page.getByTestId("token-create").click();
+    await expect(page.getByTestId("token-secret")).toBeVisible();
+    const row = page.getByTestId("token-row").first();
+    await expect(row).toBeVisible();
+    expect(await row.evaluate((el) => getComputedStyle(el).display)).toBe("block");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    expect(
+      await clipped(page, '[data-testid="tokens-page"] button, [data-testid="tokens-page"] .n-button__content'),
+      "tokens page",
+    ).toEqual([]);
+    await page.screenshot({ path: path.join(ARTIFACTS, "phone-tokens.png"), fullPage: true });
+  });
 });

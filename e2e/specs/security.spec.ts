@@ -3,7 +3,8 @@ import { expect, PASSWORD, test, uid } from "../common/fixtures.js";
 
 /**
  * Issue 11: the dashboard and the API docs work under the Content-Security-Policy the server sends, and
- * the "API tokens" dialog creates (90 days by default), lists and revokes tokens and signs out everywhere.
+ * the "My API tokens" page (header, "API tokens") creates (90 days by default), lists and revokes tokens and
+ * signs out everywhere.
  */
 
 /** Records every CSP violation the page reports (the event fires for blocked scripts, styles, images, frames…). */
@@ -42,7 +43,7 @@ test.describe("content security policy", () => {
     await expect(page.locator("[data-task-id]").first()).toBeVisible();
     // naive-ui's run-time <style> elements took effect (a styled button has a non-default background).
     await page.getByTestId("open-tokens").click();
-    await expect(page.getByTestId("tokens-dialog")).toBeVisible();
+    await expect(page.getByTestId("tokens-page")).toBeVisible();
     const bg = await page.getByTestId("token-create").evaluate((el) => getComputedStyle(el).backgroundColor);
     expect(bg).not.toBe("rgba(0, 0, 0, 0)");
     expect(await violations()).toEqual([]);
@@ -57,19 +58,28 @@ test.describe("content security policy", () => {
   });
 });
 
-test.describe("API tokens dialog", () => {
-  test("creates a 90-day token shown once, revokes it, and signs out everywhere", async ({ page, env, signIn, request }) => {
+test.describe("My API tokens page", () => {
+  test("creates a 90-day token shown once, lists it, revokes it, and signs out everywhere", async ({ page, env, signIn, request }) => {
     const username = uid("tok").replace(/-/g, ".");
     await env.admin.createUser(username, PASSWORD, "viewer");
     await signIn(username);
-    await page.getByTestId("open-tokens").click();
-    const dialog = page.getByTestId("tokens-dialog");
-    await expect(dialog.getByTestId("token-expiry")).toContainText("90 days");
-    await dialog.getByTestId("token-name").locator("input").fill("laptop cli");
-    await dialog.getByTestId("token-create").click();
-    const secret = await dialog.getByTestId("token-secret").locator("input").inputValue();
+    // From the header, by keyboard: the link is a real link (/account/tokens).
+    await page.getByTestId("open-tokens").focus();
+    await page.keyboard.press("Enter");
+    await expect(page).toHaveURL(/\/account\/tokens$/);
+    const tokens = page.getByTestId("tokens-page");
+    await expect(tokens.getByRole("heading", { name: "My API tokens" })).toBeVisible();
+    await expect(tokens.getByTestId("token-none")).toBeVisible();
+    await expect(tokens.getByTestId("token-expiry")).toContainText("90 days");
+    await tokens.getByRole("textbox", { name: "Name" }).fill("laptop cli");
+    await page.keyboard.press("Enter");
+    // Shown once, focused, and announced.
+    const secretInput = tokens.getByTestId("token-secret").locator("input");
+    await expect(secretInput).toBeFocused();
+    const secret = await secretInput.inputValue();
     expect(secret).toMatch(/^rwt_/);
-    const row = dialog.getByTestId("token-row").filter({ hasText: "laptop cli" });
+    await expect(tokens.getByTestId("tokens-announcer")).toHaveText("Token “laptop cli” created");
+    const row = tokens.getByTestId("token-row").filter({ hasText: "laptop cli" });
     await expect(row).toBeVisible();
     const expires = new Date(Date.now() + 90 * 24 * 3600 * 1000).toLocaleDateString("en-US", {
       month: "short",
@@ -78,22 +88,30 @@ test.describe("API tokens dialog", () => {
       timeZone: "Europe/Madrid",
     });
     await expect(row.getByTestId("token-expires")).toContainText(expires.split(",")[0]!);
+    await expect(row.getByTestId("token-last-used")).toHaveText("Not used yet");
 
     const me = await request.get("/api/v1/auth/me", { headers: { authorization: `Bearer ${secret}` } });
     expect(await me.json()).toMatchObject({ username, via: "token" });
-    await row.getByTestId("token-revoke").click();
+    // Used once: the list says so after a reload, and the secret is gone for good.
+    await page.reload();
+    await expect(row.getByTestId("token-last-used")).not.toHaveText("Not used yet");
+    await expect(tokens.getByTestId("token-secret")).toHaveCount(0);
+    await expect(tokens).not.toContainText(secret);
+
+    await row.getByRole("button", { name: "Revoke token laptop cli" }).click();
+    await page.getByTestId("confirm-action").click();
     await expect(row).toHaveCount(0);
     expect((await request.get("/api/v1/auth/me", { headers: { authorization: `Bearer ${secret}` } })).status()).toBe(401);
 
     // A second token, then sign out everywhere: the page goes to sign-in and the token is dead.
-    await dialog.getByTestId("token-name").locator("input").fill("ci");
-    await dialog.getByTestId("token-create").click();
-    const second = await dialog.getByTestId("token-secret").locator("input").inputValue();
-    await dialog.getByTestId("sign-out-everywhere").click();
+    await tokens.getByTestId("token-name").locator("input").fill("ci");
+    await tokens.getByTestId("token-create").click();
+    const second = await tokens.getByTestId("token-secret").locator("input").inputValue();
+    await tokens.getByTestId("sign-out-everywhere").click();
     await page.getByTestId("confirm-action").click();
     await expect(page).toHaveURL(/\/login/);
     expect((await request.get("/api/v1/auth/me", { headers: { authorization: `Bearer ${second}` } })).status()).toBe(401);
-    await page.goto("/projects");
+    await page.goto("/account/tokens");
     await expect(page).toHaveURL(/\/login/);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { TaskStatus, type Role } from "@runway/shared";
 import { vi } from "vitest";
-import type { Project, Rollout, Task, TaskRun } from "@/api/types";
+import type { ApiToken, Project, Rollout, Task, TaskRun } from "@/api/types";
 import { emptyCounts } from "@/lib/task-counts";
 
 export interface RecordedRequest {
@@ -73,6 +73,8 @@ export class FakeApi {
   };
   rolloutCount = 45;
   tasks: Task[] = [];
+  /** API tokens (GET /tokens lists them all, as it does for an admin). */
+  apiTokens: ApiToken[] = [];
   maxPageSize = 100;
   requests: RecordedRequest[] = [];
   /** Change cursors handed out by the task list, each with the tasks as they were then. */
@@ -217,6 +219,28 @@ export class FakeApi {
       const counts = { CHANGED: 0, ALREADY: 0, NOT_ALLOWED: 0 } as Record<string, number>;
       for (const x of results) counts[x.result]!++;
       return json(200, { action: b.action, results, counts });
+    });
+    r("GET", "/tokens", () => json(200, { tokens: this.apiTokens }));
+    r("POST", "/tokens", (req) => {
+      const { name, expiresInDays } = req.body as { name: string; expiresInDays: number };
+      const now = Date.now();
+      const token: ApiToken = {
+        id: String(this.apiTokens.length + 100),
+        username: this.user!.username,
+        name,
+        createdAt: new Date(now).toISOString(),
+        lastUsedAt: null,
+        revokedAt: null,
+        expiresAt: new Date(now + expiresInDays * 86_400_000).toISOString(),
+      };
+      this.apiTokens.push(token);
+      return json(201, { ...token, token: `rwt_secret_${token.id}` });
+    });
+    r("DELETE", "/tokens/:id", (_q, [id]) => {
+      const t = this.apiTokens.find((x) => x.id === id);
+      if (!t) return err(404, "NOT_FOUND", `token ${id} not found`);
+      t.revokedAt = new Date().toISOString();
+      return json(204);
     });
     r("GET", "/tasks/:id/runs", (_q, [id]) => {
       const t = this.tasks.find((x) => x.id === id);

@@ -5,7 +5,7 @@ import { verifySignature } from "../src/domain/webhooks.js";
 import { createDb, createPool } from "../src/store/db.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
-import { WebhookDelivery, type AttemptReport } from "../src/scheduler/webhook-delivery.js";
+import type { WebhookDeliveryDeps } from "../src/scheduler/webhook-delivery.js";
 import { taskRunsFinish } from "../src/store/runs.js";
 import { recordEvent } from "../src/store/webhook-events.js";
 import { useApiApp } from "./helpers/api-app.js";
@@ -19,10 +19,10 @@ import { Metrics } from "../src/metrics.js";
 import { startRuntime } from "./helpers/runtime.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { startReceiver } from "./helpers/webhook-receiver.js";
+import { addWebhook as addWebhookVia, deliverUntil, PUBLIC_URL, testDeliverer } from "./helpers/webhook-delivery.js";
 
 const api = useApiApp();
 const clock = { now: () => new Date() };
-const PUBLIC_URL = "https://runway.example.com";
 const PG_ERROR = 'relation "orders" does not exist';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -36,33 +36,10 @@ async function receiver(...args: Parameters<typeof startReceiver>) {
   return r;
 }
 
-async function addWebhook(projectId: string, body: Record<string, unknown>) {
-  const res = await api.call(api.admin, {
-    method: "POST",
-    url: `/api/v1/projects/${projectId}/webhooks`,
-    payload: { title: "hook", ...body },
-  });
-  expect(res.statusCode, res.body).toBe(201);
-  return res.json() as { id: string; secret: string | null; signed: boolean };
-}
+const addWebhook = (projectId: string, body: Record<string, unknown>) => addWebhookVia(api, projectId, body);
 
 /** A delivery loop driven by the test (runOnce by hand); every attempt is reported. */
-function deliverer(over: Partial<ConstructorParameters<typeof WebhookDelivery>[0]> = {}) {
-  const attempts: AttemptReport[] = [];
-  const d = new WebhookDelivery({
-    db: api.db,
-    clock,
-    replicaId: "hooks-a",
-    secrets: testSecrets,
-    publicUrl: PUBLIC_URL,
-    timeoutMs: 2_000,
-    backoffMs: () => 0,
-    onAttempt: (a) => attempts.push(a),
-    ...over,
-  });
-  cleanups.push(() => d.drain());
-  return { d, attempts };
-}
+const deliverer = (over: Partial<WebhookDeliveryDeps> = {}) => testDeliverer(api, cleanups, over);
 
 /** Runs the rollout's tasks and ends each run as `outcome` says, through the running scheduler (the owner's transition). */
 async function runTasks(rolloutId: string, taskIds: string[], outcome: "DONE" | "FAILED") {
@@ -88,18 +65,6 @@ async function runTasks(rolloutId: string, taskIds: string[], outcome: "DONE" | 
     { what: `tasks ${outcome}` },
   );
   return running;
-}
-
-/** runOnce until `done` (each round waits for the attempts it started). */
-async function deliverUntil(d: WebhookDelivery, done: () => boolean, what: string) {
-  await waitFor(
-    async () => {
-      await d.runOnce();
-      await d.drain();
-      return done();
-    },
-    { what, timeoutMs: 30_000 },
-  );
 }
 
 describe("webhook payloads", () => {

@@ -32,6 +32,7 @@ export const routes: RouteRecordRaw[] = [
     meta: { admin: true },
   },
   ...adminRoutes,
+  { path: "/account/tokens", name: "account-tokens", component: () => import("@/views/account-tokens-view.vue") },
   { path: "/rollouts/:rolloutId", name: "rollout", component: () => import("@/views/rollout-view.vue"), props: true },
   { path: "/:pathMatch(.*)*", name: "not-found", component: () => import("@/views/not-found-view.vue"), meta: { public: true } },
 ];

@@ -38,6 +38,19 @@ describe("webhook messages", () => {
   it("link to the rollout page under the public URL, or nowhere without one", () => {
     expect(eventLink(event(), "https://runway.example.com/")).toBe("https://runway.example.com/rollouts/7?task=42");
     expect(eventLink(event(), null)).toBeNull();
+    // A stage's event (an approval) opens the rollout filtered to the stage.
+    expect(eventLink(event({ task: null }), "https://runway.example.com")).toBe("https://runway.example.com/rollouts/7?stage=3");
+  });
+
+  it("a stage waiting for approval names the rollout, the stage (its environment and place) and who may approve", () => {
+    const waiting = (facts: Record<string, unknown>) =>
+      eventMessage(event({ kind: "STAGE_APPROVAL_WAITING", task: null, runId: null, facts }));
+    expect(waiting({ role: "releaser", approverNotCreator: false, createdBy: "alice", position: 2, stages: 3 })).toBe(
+      'Stage waiting for approval by a releaser or admin: rollout "Add events" (#7), stage prod (stage 2 of 3)',
+    );
+    expect(waiting({ role: "admin", approverNotCreator: true, createdBy: "alice", position: 3, stages: 3 })).toBe(
+      'Stage waiting for approval by an admin other than alice (the rollout\'s creator): rollout "Add events" (#7), stage prod (stage 3 of 3)',
+    );
   });
 });
 

@@ -31,7 +31,9 @@ export function eventLink(e: EventFacts, publicUrl: string | null): string | nul
   const base = publicUrl.replace(/\/+$/, "");
   if (!e.rollout) return `${base}/projects/${encodeURIComponent(e.projectId)}/rollouts`;
   // The dashboard's rollout page; ?task= opens the task's drawer.
-  return `${base}/rollouts/${e.rollout.id}${e.task ? `?task=${e.task.id}` : ""}`;
+  // An approval names a stage but no task: ?stage= filters the table to the stage's tasks.
+  const query = e.task ? `?task=${e.task.id}` : e.stage ? `?stage=${e.stage.id}` : "";
+  return `${base}/rollouts/${e.rollout.id}${query}`;
 }
 
 /** What happened, in one line: names the rollout, stage, task and database; quotes the error of a failure. */
@@ -48,8 +50,13 @@ export function eventMessage(e: EventFacts): string {
       return `Rollout done: every task of ${where} is DONE or SKIPPED`;
     case "ROLLOUT_PAUSED":
       return `Rollout paused: ${where}${f.reason ? `: ${quote(String(f.reason))}` : ""}${f.by ? ` (by ${String(f.by)})` : ""}`;
-    case "STAGE_APPROVAL_WAITING":
-      return `Stage waiting for approval: ${where}`;
+    case "STAGE_APPROVAL_WAITING": {
+      // Who can act on it: the policy's role or above (routes/api/v1/gates.ts), maybe not the creator.
+      const role = f.role === "admin" ? "an admin" : f.role === "releaser" ? "a releaser or admin" : "an approver";
+      const notCreator = f.approverNotCreator && f.createdBy ? ` other than ${String(f.createdBy)} (the rollout's creator)` : "";
+      const of = typeof f.position === "number" && typeof f.stages === "number" ? ` (stage ${f.position} of ${f.stages})` : "";
+      return `Stage waiting for approval by ${role}${notCreator}: ${where}${of}`;
+    }
     case "RUN_WAITING_LONG":
       return `Run waiting ${String(f.minutes ?? "?")} min on ${String(f.cause ?? "?")}: ${where}`;
     case "TEST":

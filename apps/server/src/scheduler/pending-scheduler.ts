@@ -16,6 +16,7 @@ import {
   type PassLock,
 } from "../store/gating.js";
 import { gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
+import { approvalWaitsRecord } from "../store/webhook-approvals.js";
 import type { Clock } from "./clock.js";
 import { decide, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
 
@@ -86,6 +87,7 @@ export class PendingScheduler {
       const { busy, active } = await gatingLoadOccupancy(trx, full ? null : [...candidateDbs.values()], rollouts);
       const decision = await this.decideAndPromote(trx, candidates, { now, busy, active });
       await gatingWriteCauses(trx, decision.causes);
+      await approvalWaitsRecord(trx, { causes: decision.causes, now });
       await gatingFailOrphans(trx, decision.fail, now, replicaId);
 
       // A promotion on a database this pass did not load leaves limit-held runs there with a stale

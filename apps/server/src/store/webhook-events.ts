@@ -10,7 +10,7 @@ import { Channel, type Db } from "./db.js";
  */
 
 /** SQL: the enabled webhooks of `project` that want `kind`. */
-const wanting = (project: RawBuilder<unknown>, kind: RawBuilder<unknown>) =>
+export const wanting = (project: RawBuilder<unknown>, kind: RawBuilder<unknown>) =>
   sql`SELECT w.id FROM webhook w WHERE w.project_id = ${project} AND w.enabled AND NOT w.deleted AND ${kind} = ANY (w.events)`;
 
 export interface RecordEvent {
@@ -28,10 +28,11 @@ export interface RecordEvent {
 
 /**
  * Records an event in the caller's transaction (pass the transaction, never the pool: the event must
- * commit or roll back with the change it reports). For the pause and approval features:
+ * commit or roll back with the change it reports). The pause records its event so (store/gates.ts):
  *
  *     await recordEvent(trx, { kind: "ROLLOUT_PAUSED", rolloutId, facts: { by: "alice", reason: "circuit breaker" }, now });
- *     await recordEvent(trx, { kind: "STAGE_APPROVAL_WAITING", rolloutId, stageId, dedupeKey: `approval:${stageId}:${n}`, now });
+ *
+ * (STAGE_APPROVAL_WAITING comes from the pending pass, several stages in one statement: webhook-approvals.ts.)
  *
  * Returns the event's id, or null when no webhook wants it (or the dedupe key was recorded before).
  */

@@ -6,8 +6,9 @@ export const WEBHOOK_KINDS = ["slack", "teams", "discord", "google_chat", "gener
 export type WebhookKind = (typeof WEBHOOK_KINDS)[number];
 
 /**
- * What a webhook can be told. ROLLOUT_PAUSED and STAGE_APPROVAL_WAITING are recorded by the pause and
- * approval features (store `recordEvent`); TEST is the "send test event" button's.
+ * What a webhook can be told. ROLLOUT_PAUSED is recorded by the pause (store `recordEvent`),
+ * STAGE_APPROVAL_WAITING by the pending pass that first holds a stage's run for an approval (store
+ * `approvalWaitsRecord`); TEST is the "send test event" button's.
  */
 export const WEBHOOK_EVENTS = ["TASK_RUN_FAILED", "ROLLOUT_DONE", "ROLLOUT_PAUSED", "STAGE_APPROVAL_WAITING", "RUN_WAITING_LONG"] as const;
 export type WebhookEventKind = (typeof WEBHOOK_EVENTS)[number] | "TEST";
