@@ -8,7 +8,7 @@ import { createGatesRollout, type GatesRollout } from "../common/rollouts.js";
  */
 test.describe.serial("accessibility (axe-core)", () => {
   let gates: GatesRollout;
-  let mixed: { rolloutId: string; notStarted: string };
+  let mixed: { rolloutId: string; notStarted: string; failed: string };
   let projectId: string;
 
   test.beforeAll(async ({ env }) => {
@@ -75,6 +75,15 @@ test.describe.serial("accessibility (axe-core)", () => {
         await expectAccessible(page, "task drawer");
         await page.keyboard.press("Escape");
         await expect(page.getByTestId("task-drawer")).toHaveCount(0);
+
+        // A failed task's drawer: Retry and Skip in its header, its log's failure in red.
+        await page.goto(`/rollouts/${mixed.rolloutId}?task=${mixed.failed}`);
+        await expect(page.getByTestId("drawer-action-retry")).toBeVisible();
+        await expect(page.getByTestId("log-event").filter({ hasText: "22012" })).toBeVisible();
+        await expectAccessible(page, "failed task drawer");
+        await page.keyboard.press("Escape");
+        await expect(page.getByTestId("task-drawer")).toHaveCount(0);
+        await page.goto(`/rollouts/${gates.rolloutId}`);
 
         // The confirmation of a cancel.
         await page.locator(`tr[data-task-id="${gates.ids.v2}"] [data-testid="row-action-cancel"]`).click();
