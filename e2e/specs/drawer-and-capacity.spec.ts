@@ -48,6 +48,8 @@ test.describe("task drawer and executor capacity", () => {
       // The header says the one slot is busy.
       await expect(page.getByTestId("executor-capacity")).toHaveText("Ejecutores 1/1 ocupados");
       await expect(page.getByTestId("executor-capacity")).toHaveAttribute("data-all-busy", "true");
+      await page.keyboard.press("Escape");
+      await expect(drawer).toHaveCount(0);
       await page.getByTestId("sign-out").click();
 
       await signIn("rick");
