@@ -55,7 +55,7 @@ const task = (statement: string, extra: Partial<NewTask> = {}): NewTask => ({
 });
 
 /** A finished, a failed, a scheduled and a not-started task over two stages, every status on screen. */
-export async function createMixedRollout(api: Api, projectId: string): Promise<{ rolloutId: string; notStarted: string }> {
+export async function createMixedRollout(api: Api, projectId: string): Promise<{ rolloutId: string; notStarted: string; failed: string }> {
   await api.createProject(projectId, 3);
   const rolloutId = await api.createRollout(projectId, "Mixed", [
     { environment: "staging", tasks: [task("SELECT 1"), task("SELECT 1/0"), task("SELECT 2")] },
@@ -67,5 +67,5 @@ export async function createMixedRollout(api: Api, projectId: string): Promise<{
     .poll(async () => (await api.tasks(rolloutId)).filter((t) => t.status === "DONE" || t.status === "FAILED").length, { timeout: 60_000 })
     .toBe(2);
   await api.run(rolloutId, [later], new Date(Date.now() + 15 * 60_000).toISOString());
-  return { rolloutId, notStarted };
+  return { rolloutId, notStarted, failed };
 }

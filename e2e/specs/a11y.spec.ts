@@ -8,7 +8,7 @@ import { createGatesRollout, type GatesRollout } from "../common/rollouts.js";
  */
 test.describe.serial("accessibility (axe-core)", () => {
   let gates: GatesRollout;
-  let mixed: { rolloutId: string; notStarted: string };
+  let mixed: { rolloutId: string; notStarted: string; failed: string };
   let projectId: string;
 
   test.beforeAll(async ({ env }) => {
@@ -98,6 +98,21 @@ test.describe.serial("accessibility (axe-core)", () => {
         await page.getByTestId("token-create").click();
         await expect(page.getByTestId("token-secret")).toBeVisible();
         await expectAccessible(page, "my tokens");
+      });
+
+      // Its own test, so the main one keeps its time budget: the drawer's header actions, the translated log
+      // with its failure in red, and the header's executor indicator.
+      test(`${lang}, ${theme}: a failed task's drawer`, async ({ page, signIn }) => {
+        test.setTimeout(300_000);
+        await usePreferences(page, lang, theme);
+        await signIn("admin");
+        await page.goto(`/rollouts/${mixed.rolloutId}?task=${mixed.failed}`);
+        // A loaded machine may take long to open a rollout page.
+        await expect(page.getByTestId("task-statement")).toBeVisible({ timeout: 60_000 });
+        await expect(page.getByTestId("drawer-action-retry")).toBeVisible();
+        await expect(page.getByTestId("log-event").filter({ hasText: "22012" })).toBeVisible({ timeout: 60_000 });
+        await expect(page.getByTestId("executor-capacity")).toBeVisible();
+        await expectAccessible(page, "failed task drawer");
       });
     }
   }

@@ -1,2 +1,3 @@
 export * from "./status.js";
 export * from "./version.js";
+export * from "./capacity.js";

@@ -13,3 +13,4 @@ export * from "./checks";
 export * from "./task-search";
 export * from "./admin";
 export * from "./check-policy";
+export * from "./replicas";

@@ -6,6 +6,7 @@ import { durationParts, runDurationMs } from "@/lib/time";
 import RunDuration from "./run-duration.vue";
 import { statusPill } from "./status-pill";
 import WaitingCauseBadge from "./waiting-cause-badge.vue";
+import ExecutorWaitBadge from "./executor-wait-badge.vue";
 import ChecksCell from "./checks-cell.vue";
 
 /** One column of the task table: a fixed width and how a cell is drawn. */
@@ -70,8 +71,13 @@ export function taskColumns({ t, d, canOperate, onAction }: ColumnContext): Task
       key: "waitingCause",
       title: t("table.waitingCause"),
       width: 280,
-      // Only a PENDING task waits: other rows mount no badge at all.
-      render: (r) => (r.status === TaskStatus.PENDING && r.latestRun?.waitingCause ? h(WaitingCauseBadge, { task: r }) : null),
+      // A PENDING task waits on a gate; an AVAILABLE one may wait for a free executor. Other rows mount no badge.
+      render: (r) =>
+        r.status === TaskStatus.PENDING && r.latestRun?.waitingCause
+          ? h(WaitingCauseBadge, { task: r })
+          : r.status === TaskStatus.AVAILABLE
+            ? h(ExecutorWaitBadge)
+            : null,
     },
     { key: "started", title: t("table.started"), width: 120, render: (r) => time(r.latestRun?.startedAt) },
     { key: "finished", title: t("table.finished"), width: 120, render: (r) => time(r.latestRun?.finishedAt) },

@@ -32,6 +32,8 @@ export class Heartbeat {
       renewLeases: () => Promise<void>;
       staleAfterMs: number;
       onRecovered?: () => void;
+      /** Executor slots, recorded with every beat (GET /replicas shows them). */
+      slots?: number;
     },
   ) {}
 
@@ -39,14 +41,14 @@ export class Heartbeat {
   async register(): Promise<void> {
     await this.beat(async () => {
       await this.deps.clock.sync?.();
-      await replicaRegister(this.deps.db, { replicaId: this.deps.replicaId, now: this.deps.clock.now() });
+      await replicaRegister(this.deps.db, { replicaId: this.deps.replicaId, now: this.deps.clock.now(), ...this.slots() });
     });
   }
 
   async runOnce(): Promise<void> {
     await this.beat(async () => {
       await this.deps.clock.sync?.();
-      await replicaHeartbeat(this.deps.db, { replicaId: this.deps.replicaId, now: this.deps.clock.now() });
+      await replicaHeartbeat(this.deps.db, { replicaId: this.deps.replicaId, now: this.deps.clock.now(), ...this.slots() });
       await this.deps.renewLeases();
     });
   }
@@ -59,6 +61,10 @@ export class Heartbeat {
   /** The last beat of a draining replica: it says it is stopping (it claims nothing more). */
   async stopping(): Promise<void> {
     await replicaHeartbeat(this.deps.db, { replicaId: this.deps.replicaId, now: this.deps.clock.now(), stopping: true });
+  }
+
+  private slots(): { slots?: number } {
+    return this.deps.slots === undefined ? {} : { slots: this.deps.slots };
   }
 
   private async beat(write: () => Promise<void>): Promise<void> {

@@ -143,6 +143,7 @@ export class SchedulerRuntime {
       replicaId,
       renewLeases: () => this.running.renewOnce(),
       staleAfterMs: heartbeatStaleAfterMs(config),
+      slots: config.concurrency,
       onRecovered: () => this.loops.running.wake(),
     });
     const pruner = new ReplicaPruner({ db, clock });

@@ -125,6 +125,7 @@ export interface ReplicaTable {
   hostname: string | null;
   pid: number | null;
   stopping: Generated<boolean>;
+  executor_slots: number | null;
 }
 
 export interface AppUserTable {

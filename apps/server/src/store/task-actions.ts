@@ -137,8 +137,7 @@ export async function taskRunsRequestCancel(
       WHERE id = ANY(${p.runIds}::bigint[]) AND status = 'RUNNING' RETURNING id
     )
     INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
-    SELECT id, ${p.now}, 'CANCEL_REQUESTED', ${p.replicaId}, jsonb_build_object('message', 'cancel requested by ' || ${p.actor}::text) FROM f`.execute(
-    trx,
-  );
+    SELECT id, ${p.now}, 'CANCEL_REQUESTED', ${p.replicaId}, jsonb_build_object('message', 'cancel requested by ' || ${p.actor}::text,
+      'by', 'api', 'user', ${p.actor}::text) FROM f`.execute(trx);
   await notifyCancel(trx, p.runIds);
 }

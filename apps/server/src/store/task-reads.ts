@@ -3,6 +3,7 @@ import type { TaskRunStatus, TaskStatus, TaskType, WaitingCause } from "@runway/
 import type { LogEntry, RunResult, Task, TaskRun } from "@runway/shared/schemas";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
+import { logEventOf } from "../domain/log-event.js";
 
 interface RunRow {
   id: string;
@@ -216,7 +217,16 @@ export async function taskRunLogs(
     entries: rows.slice(0, p.limit).map((r) => {
       const { message, ...data } = (r.payload ?? {}) as Record<string, unknown>;
       const text = typeof message === "string" ? message : typeof data.status === "string" ? `status ${data.status}` : r.type;
-      return { id: r.id, at: r.at.toISOString(), type: r.type, replicaId: r.replica_id, message: text, data };
+      const payload = (r.payload ?? {}) as Record<string, unknown>;
+      return {
+        id: r.id,
+        at: r.at.toISOString(),
+        type: r.type,
+        replicaId: r.replica_id,
+        message: text,
+        event: logEventOf(r.type, payload),
+        data,
+      };
     }),
   };
 }

@@ -32,3 +32,4 @@ export * from "./task-filter.js";
 export * from "./bulk.js";
 export * from "./checks.js";
 export * from "./gates.js";
+export * from "./replica.js";

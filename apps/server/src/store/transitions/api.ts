@@ -52,7 +52,7 @@ export async function taskRunsCreate(
         RETURNING ${returning},
           CASE WHEN r.status = 'AVAILABLE' THEN 'created by ' || ${p.actor}::text || '; no gate applies'
                ELSE 'created by ' || ${p.actor}::text END AS reason,
-          jsonb_build_object('runAt', ${p.runAt}::timestamptz) AS detail`,
+          jsonb_build_object('runAt', ${p.runAt}::timestamptz, 'user', ${p.actor}::text) AS detail`,
       },
     ],
     extra: (
@@ -74,7 +74,8 @@ export async function taskRunsCancelNow(
   const cancel = ({ guard, returning }: { guard: ReturnType<typeof sql>; returning: ReturnType<typeof sql> }) => sql`
     UPDATE task_run r SET status = 'CANCELED', canceled_by = ${p.actor}, finished_at = ${p.now}, updated_at = ${p.now}
     WHERE r.id = ANY(${p.runIds}::bigint[]) AND ${guard}
-    RETURNING ${returning}, coalesce(${p.reason ?? null}::text, 'canceled by ' || ${p.actor}::text) AS reason, NULL::jsonb AS detail`;
+    RETURNING ${returning}, coalesce(${p.reason ?? null}::text, 'canceled by ' || ${p.actor}::text) AS reason,
+      jsonb_build_object('user', ${p.actor}::text) AS detail`;
   await transitionStatement({
     steps: [
       { name: "cancelPending", sql: cancel },

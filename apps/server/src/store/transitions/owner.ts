@@ -155,7 +155,9 @@ function finishParts(items: Finish[], now: Date, fence: OwnerFence) {
     sql: ({ guard, returning }) => sql`
       UPDATE task_run r SET status = x.status, result = x.result, finished_at = ${now}, updated_at = ${now}, lease_expires_at = NULL
       FROM fin_in x WHERE r.id = x.id AND ${guard} AND ${fence({ replica: sql`x.replica`, epoch: sql`x.epoch` })}
-      RETURNING ${returning}, x.message AS reason, NULL::jsonb AS detail`,
+      -- The log entry keeps what a reader translates: the result (rows, the PostgreSQL error), who canceled.
+      RETURNING ${returning}, x.message AS reason,
+        jsonb_build_object('result', x.result, 'user', CASE WHEN x.status = 'CANCELED' THEN r.canceled_by END) AS detail`,
   };
   return { inputs, step };
 }

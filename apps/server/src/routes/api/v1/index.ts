@@ -19,6 +19,7 @@ import webhookRoutes from "./webhooks.js";
 import retryRoutes from "./retry.js";
 import checkRoutes from "./checks.js";
 import opsRoutes from "../../ops.js";
+import replicaRoutes from "./replicas.js";
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -53,6 +54,7 @@ export default async function apiV1(app: FastifyInstance): Promise<void> {
     bulkRoutes,
     checkRoutes,
     gateRoutes,
+    replicaRoutes,
   ]) {
     await app.register(routes);
   }

@@ -1,0 +1,91 @@
+import type { LogEntry } from "@/api/types";
+
+export type LogTone = "error" | "success" | "warning" | "default";
+
+/**
+ * A log entry as the drawer shows it: a translation key and its parameters, or — for entries without a
+ * structured event (older ones, executor notes) — the server's English message as it is.
+ */
+export type LogLine = { key: string; params: Record<string, string | number>; tone: LogTone } | { text: string; tone: LogTone };
+
+const RUN_STATUSES = new Set(["PENDING", "AVAILABLE", "RUNNING", "DONE", "FAILED", "CANCELED"]);
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj | null => (v && typeof v === "object" && !Array.isArray(v) ? (v as Obj) : null);
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+const num = (v: unknown): number | null => (typeof v === "number" && Number.isFinite(v) ? v : null);
+
+/** The PostgreSQL error of a failure: the run's result as the log entry kept it, else the transition's reason. */
+function failure(data: Obj, reason: string | null): LogLine {
+  const err = obj(obj(data.result)?.error);
+  const message = str(err?.message) ?? reason ?? "";
+  const code = str(err?.code);
+  return code
+    ? { key: "drawer.event.failedCode", params: { error: message, code }, tone: "error" }
+    : { key: "drawer.event.failed", params: { error: message }, tone: "error" };
+}
+
+/**
+ * Renders one log entry from its structured event (issue 14 point 4). `time` formats an ISO time for the
+ * reader (retry times). Pure: the component translates the key.
+ */
+export function logLine(entry: LogEntry, time: (iso: string) => string): LogLine {
+  const e = entry.event;
+  const fallback: LogLine = { text: entry.message, tone: /fail|error/i.test(entry.type) ? "error" : "default" };
+  if (!e) return fallback;
+  const data = entry.data;
+  if (entry.type === "CANCEL_REQUESTED") return { key: "drawer.event.cancelRequested", params: { user: e.user ?? "" }, tone: "warning" };
+  if (entry.type === "OWNER_LOST")
+    return { key: "drawer.event.ownerLost", params: { replica: e.replica ?? "", error: e.reason ?? "" }, tone: "warning" };
+  if (entry.type !== "STATUS" || !e.to || !RUN_STATUSES.has(e.to)) return fallback;
+
+  const { from, to, by, user, replica, epoch, reason } = e;
+  if (from === null) {
+    if (by === "pending-scheduler") return { key: "drawer.event.createdAuto", params: {}, tone: "default" };
+    const runAt = str(data.runAt);
+    if (runAt) return { key: "drawer.event.scheduled", params: { user: user ?? "", time: time(runAt) }, tone: "default" };
+    return user ? { key: "drawer.event.created", params: { user }, tone: "default" } : fallback;
+  }
+  switch (to) {
+    case "RUNNING":
+      return { key: "drawer.event.claimed", params: { replica: replica ?? "", epoch: epoch ?? 0 }, tone: "default" };
+    case "DONE": {
+      if (by === "sweeper") return { key: "drawer.event.doneConfirmed", params: {}, tone: "success" };
+      const result = obj(data.result);
+      const rows = num(result?.rowsAffected);
+      const ms = num(result?.durationMs);
+      return rows !== null && ms !== null
+        ? { key: "drawer.event.doneRows", params: { rows, ms: Math.round(ms) }, tone: "success" }
+        : { key: "drawer.event.done", params: {}, tone: "success" };
+    }
+    case "FAILED":
+      return failure(data, reason);
+    case "CANCELED":
+      return user
+        ? { key: "drawer.event.canceledBy", params: { user }, tone: "default" }
+        : { key: "drawer.event.canceled", params: {}, tone: "default" };
+    case "AVAILABLE":
+      if (from === "PENDING") return { key: "drawer.event.promoted", params: {}, tone: "default" };
+      if (by === "drain") return { key: "drawer.event.released", params: { replica: replica ?? "" }, tone: "warning" };
+      if (by === "sweeper") return { key: "drawer.event.swept", params: { replica: str(data.owner) ?? "" }, tone: "warning" };
+      return { key: "drawer.event.requeued", params: {}, tone: "warning" };
+    case "PENDING": {
+      if (from === "AVAILABLE")
+        return by === "pending-scheduler"
+          ? { key: "drawer.event.tripped", params: {}, tone: "warning" }
+          : { key: "drawer.event.paused", params: {}, tone: "warning" };
+      const auto = obj(data.autoRetry);
+      if (auto)
+        return {
+          key: "drawer.event.autoRetry",
+          params: { attempt: num(auto.attempt) ?? 0, max: num(auto.max) ?? 0, time: time(str(auto.until) ?? ""), error: reason ?? "" },
+          tone: "warning",
+        };
+      const retryAt = str(data.retryAt);
+      if (retryAt) return { key: "drawer.event.retryUnreachable", params: { time: time(retryAt) }, tone: "warning" };
+      return fallback;
+    }
+    default:
+      return fallback;
+  }
+}
