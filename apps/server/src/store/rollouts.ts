@@ -13,6 +13,11 @@ export interface NewTask {
   database: string;
   statement: string;
   schemaVersion?: string | null;
+  /**
+   * Tasks planned from a release (issue 16): the executor skips the task when the target's ledger already
+   * records its version (VERSION) or its exact content (CONTENT) under another task.
+   */
+  applyOnce?: "VERSION" | "CONTENT" | null;
 }
 
 export interface NewRollout {
@@ -71,13 +76,14 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
       await sql`
         WITH t AS (
           INSERT INTO task (rollout_id, stage_id, instance_id, database_name, type, statement, schema_version,
-            schema_version_key, rerunnable, created_at, updated_at)
-          SELECT ${rollout.id}, s, i, d, ty, st, v, k, rr, ${now}, ${now}
+            schema_version_key, rerunnable, apply_once, created_at, updated_at)
+          SELECT ${rollout.id}, s, i, d, ty, st, v, k, rr, ao, ${now}, ${now}
           FROM unnest(${tasks.map((t) => t.stageId)}::bigint[], ${tasks.map((t) => t.instanceId)}::text[],
             ${tasks.map((t) => t.database)}::text[], ${tasks.map((t) => t.type)}::text[],
             ${tasks.map((t) => t.statement)}::text[], ${versions}::text[],
             ${versions.map((v) => (v === null ? null : versionSortKey(v)))}::text[],
-            ${plans.map((p) => p.rerunnable)}::boolean[]) WITH ORDINALITY AS x(s, i, d, ty, st, v, k, rr, o)
+            ${plans.map((p) => p.rerunnable)}::boolean[], ${tasks.map((t) => t.applyOnce ?? null)}::text[])
+            WITH ORDINALITY AS x(s, i, d, ty, st, v, k, rr, ao, o)
           ORDER BY o
           RETURNING instance_id, database_name, schema_version_key
         )
