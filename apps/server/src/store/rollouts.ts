@@ -38,7 +38,8 @@ export interface NewRollout {
  */
 export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<string> {
   const plans = await planRolloutStatements(r);
-  const lint = await r.lint;
+  // The lint (squawk in its own processes) goes on while the tasks are inserted; its results are awaited last.
+  r.lint?.catch(() => undefined);
   return db.transaction().execute(async (trx) => {
     const project = await trx.selectFrom("project").select(["id", "deleted"]).where("id", "=", r.projectId).executeTakeFirst();
     if (!project || project.deleted) throw new StoreError("NOT_FOUND", `project "${r.projectId}" not found`);
@@ -91,11 +92,8 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
         SELECT instance_id, database_name, min(schema_version_key) FROM t WHERE schema_version_key IS NOT NULL
         GROUP BY 1, 2`.execute(trx);
       await notifyPending(trx);
-      if (lint) {
-        // Task ids follow the insert's order (one sequence, rows inserted ORDER BY o).
-        const ids = await sql<{ id: string }>`SELECT id::text AS id FROM task WHERE rollout_id = ${rollout.id} ORDER BY id`.execute(trx);
-        await taskChecksWriteLint(trx, { taskIds: ids.rows.map((x) => x.id), results: lint, now });
-      }
+      // Task ids follow the insert's order (one sequence, rows inserted ORDER BY o): the write maps them in SQL.
+      if (r.lint) await taskChecksWriteLint(trx, { rolloutId: rollout.id, results: await r.lint, now });
     }
     await notifyChange(trx, [rollout.id]);
     return rollout.id;
