@@ -1,7 +1,10 @@
 import type { LedgerRow } from "../domain/pending.js";
 import type { TargetReader } from "../executors/target-reader.js";
 import type { Clock } from "../scheduler/clock.js";
+import { resolveGroup } from "../domain/group-resolution.js";
+import { databaseGroupsOfInstance } from "../store/database-groups.js";
 import type { Db } from "../store/db.js";
+import { instanceDatabasesGet } from "../store/instance-databases.js";
 import { ledgerSnapshotsGet, ledgerSnapshotsPut, type LedgerSnapshot, type TargetRef } from "../store/ledger-snapshots.js";
 
 /**
@@ -61,4 +64,26 @@ export async function planLedgers(
   });
   await ledgerSnapshotsPut(deps.db, fresh, deps.clock.now());
   return out;
+}
+
+/**
+ * The listing loop's part: the databases any group names on this instance get their snapshot read again
+ * when it is missing or older than `olderThanMs` (bounded by the reader's parallelism), so a preview seldom
+ * has to open a target session. Returns how many ledgers were read.
+ */
+export async function refreshGroupLedgers(
+  deps: { db: Db; reader: TargetReader; clock: Clock },
+  instance: { id: string; connectionUrl: string },
+  olderThanMs: number,
+): Promise<number> {
+  const groups = await databaseGroupsOfInstance(deps.db, instance.id);
+  if (groups.length === 0) return 0;
+  const { databases } = await instanceDatabasesGet(deps.db, instance.id);
+  const named = [...new Set(groups.flatMap((g) => resolveGroup(g, databases).databases))];
+  const ledgers = await planLedgers(
+    deps,
+    named.map((database) => ({ instanceId: instance.id, database, connectionUrl: instance.connectionUrl })),
+    { use: "fresh", maxAgeMs: olderThanMs },
+  );
+  return [...ledgers.values()].filter((l) => "rows" in l && !l.fromSnapshot).length;
 }

@@ -1,6 +1,11 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { PostgresExecutor } from "../../src/executors/postgres.js";
+import { TargetGuard } from "../../src/executors/target-guard.js";
+import { TargetReader } from "../../src/executors/target-reader.js";
+import { InstanceLister } from "../../src/scheduler/instance-lister.js";
+import { controlIdentity } from "../../src/store/control.js";
+import { ledgerSnapshotsGet } from "../../src/store/ledger-snapshots.js";
 import { useApiApp } from "../helpers/api-app.js";
 import { testSecrets } from "../helpers/api.js";
 import { createTargetDatabase, targetServerUrl, waitFor, type TargetDatabase } from "../helpers/db.js";
@@ -139,3 +144,22 @@ it(
     expect(again.json().totals).toMatchObject({ tasks: 1, changed: 1 });
   },
 );
+
+it("the listing loop reads the ledgers of grouped databases whose snapshot is old, and only those", { timeout: 60_000 }, async () => {
+  const g = await post(`/projects/${projectId}/database-groups`, { name: "only-same", instanceId, includes: [same.name] });
+  expect(g.statusCode, g.body).toBe(201);
+  const before = await ledgerSnapshotsGet(api.db, [same, other].map((t) => ({ instanceId, database: t.name })));
+  const reader = new TargetReader({ guard: new TargetGuard(await controlIdentity(api.db)), secrets: testSecrets, concurrency: 4 });
+  try {
+    // Every snapshot counts as old (0 ms), every instance as due.
+    const lister = new InstanceLister({ db: api.db, reader, clock: { now: () => new Date() }, everyMs: 0 });
+    await lister.runOnce();
+  } finally {
+    await reader.close();
+  }
+  const after = await ledgerSnapshotsGet(api.db, [same, other].map((t) => ({ instanceId, database: t.name })));
+  const key = (t: TargetDatabase) => `${instanceId}\0${t.name}`;
+  expect(after.get(key(same))!.readAt.getTime()).toBeGreaterThan(before.get(key(same))?.readAt.getTime() ?? 0);
+  // `other` is in no group: its snapshot stays as it was.
+  expect(after.get(key(other))?.readAt).toEqual(before.get(key(other))?.readAt);
+});
