@@ -50,7 +50,9 @@ async function main(): Promise<void> {
     await tmpl.end();
     const names = Array.from({ length: DATABASES }, (_, i) => `bench_tenant_${String(i + 1).padStart(4, "0")}`);
     const existing = new Set(
-      (await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'bench\_tenant\_%'`)).rows.map((r) => r.datname),
+      (await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname ~ '^bench_tenant_[0-9]+$'`)).rows.map(
+        (r) => r.datname,
+      ),
     );
     for (const n of names) {
       // Kept from an earlier run (BENCH_RELEASE_KEEP): the same template's copy, never written since.
@@ -132,7 +134,9 @@ async function main(): Promise<void> {
       const c = await call("POST", `/projects/tenants/releases/${releaseId}/rollouts`, { title: `bench ${i + 1}`, stages });
       creates.push(c.ms);
       loads.create!.push(load1());
-      console.log(`create ${i + 1}: ${c.ms.toFixed(0)} ms, rollout ${c.body.rollout.id} with ${c.body.totals.tasks} tasks, load ${loads.create!.at(-1)}`);
+      console.log(
+        `create ${i + 1}: ${c.ms.toFixed(0)} ms, rollout ${c.body.rollout.id} with ${c.body.totals.tasks} tasks, load ${loads.create!.at(-1)}`,
+      );
     }
     // The insert alone: the same 50,000 tasks straight into rolloutCreate (statement plan + one insert per table).
     const tasks: NewTask[] = names.flatMap((database) =>
@@ -148,7 +152,11 @@ async function main(): Promise<void> {
     const inserts: number[] = [];
     for (let i = 0; i < REPEAT; i++) {
       const t = performance.now();
-      await rolloutCreate(db, { projectId: "tenants", title: `insert ${i + 1}`, createdBy: "bench", stages: [{ environment: "prod", tasks }] }, new Date());
+      await rolloutCreate(
+        db,
+        { projectId: "tenants", title: `insert ${i + 1}`, createdBy: "bench", stages: [{ environment: "prod", tasks }] },
+        new Date(),
+      );
       inserts.push(performance.now() - t);
       loads.insert!.push(load1());
       console.log(`insert alone ${i + 1}: ${inserts.at(-1)!.toFixed(0)} ms, load ${loads.insert!.at(-1)}`);

@@ -25,7 +25,16 @@ describe("ledger snapshots", () => {
     expect(got.readAt).toEqual(at(10));
     expect((await ledgerSnapshotsGet(api.db, [{ instanceId, database: "none" }])).size).toBe(0);
     // A later read replaces it, and a snapshot of an unknown instance is not stored.
-    expect(await ledgerSnapshotsPut(api.db, [{ ...t, rows: [], readAt: at(20) }, { ...t, instanceId: "no-such", readAt: at(20), rows: [] }], at(21))).toBe(1);
+    expect(
+      await ledgerSnapshotsPut(
+        api.db,
+        [
+          { ...t, rows: [], readAt: at(20) },
+          { ...t, instanceId: "no-such", readAt: at(20), rows: [] },
+        ],
+        at(21),
+      ),
+    ).toBe(1);
     expect((await ledgerSnapshotsGet(api.db, [t])).get(`${instanceId}\0tenant_a`)!.rows).toEqual([]);
   });
 
@@ -69,6 +78,10 @@ describe("which ledgers a plan reads on the targets", () => {
   });
   it("a create also reads snapshots older than the bound (0: every one)", () => {
     expect(targetsToRead(targets, snaps, { use: "fresh", maxAgeMs: 30_000 }, at(59)).map((t) => t.database)).toEqual(["old", "missing"]);
-    expect(targetsToRead(targets, snaps, { use: "fresh", maxAgeMs: 0 }, at(59)).map((t) => t.database)).toEqual(["fresh", "old", "missing"]);
+    expect(targetsToRead(targets, snaps, { use: "fresh", maxAgeMs: 0 }, at(59)).map((t) => t.database)).toEqual([
+      "fresh",
+      "old",
+      "missing",
+    ]);
   });
 });

@@ -120,9 +120,7 @@ describe("lint storage (one row per distinct result)", () => {
       ],
     ]);
     const results = async () =>
-      (
-        await api.t.pool.query<{ n: string }>("SELECT count(*) AS n FROM lint_result WHERE rollout_id = $1", [rolloutId])
-      ).rows[0]!.n;
+      (await api.t.pool.query<{ n: string }>("SELECT count(*) AS n FROM lint_result WHERE rollout_id = $1", [rolloutId])).rows[0]!.n;
     // Two distinct results (the shared statement's, the clean SELECT's) for four tasks.
     expect(await results()).toBe("2");
     const checks = await Promise.all(taskIds.map((id) => get<TaskChecks>(`/api/v1/tasks/${id}/checks`)));
@@ -157,12 +155,14 @@ describe("lint storage (one row per distinct result)", () => {
 
   it("still reads findings a replica of the previous release stored on the task's own row", async () => {
     const { projectId, instanceId } = await api.project();
-    const { taskIds } = await api.rollout(projectId, [[taskSpec(instanceId, "db", { statement: "SELECT 1", type: "DATABASE_DATA_UPDATE" })]]);
+    const { taskIds } = await api.rollout(projectId, [
+      [taskSpec(instanceId, "db", { statement: "SELECT 1", type: "DATABASE_DATA_UPDATE" })],
+    ]);
     const finding = { rule: "old-rule", severity: "warning", message: "from before", source: "squawk" };
-    await api.t.pool.query(
-      `UPDATE task_check SET result_id = NULL, findings = $2::jsonb, worst = 'warning' WHERE task_id = $1`,
-      [taskIds[0], JSON.stringify([finding])],
-    );
+    await api.t.pool.query(`UPDATE task_check SET result_id = NULL, findings = $2::jsonb, worst = 'warning' WHERE task_id = $1`, [
+      taskIds[0],
+      JSON.stringify([finding]),
+    ]);
     const c = await get<TaskChecks>(`/api/v1/tasks/${taskIds[0]}/checks`);
     expect(c.lint).toMatchObject({ findings: [finding], worst: "warning" });
   });

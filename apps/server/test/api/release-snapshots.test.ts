@@ -91,7 +91,8 @@ it(
     expect(created.statusCode, created.body).toBe(201);
     const rolloutId = created.json().rollout.id as string;
     type T = { id: string; database: string; schemaVersion: string; status: string; latestRun?: { result?: Record<string, unknown> } };
-    const tasks = async () => (await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks` })).json().tasks as T[];
+    const tasks = async () =>
+      (await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks` })).json().tasks as T[];
     const all = await tasks();
     expect(all).toHaveLength(4);
 
@@ -124,13 +125,18 @@ it(
     expect(failed.latestRun?.result).toMatchObject({ error: { code: "VERSION_APPLIED_WITH_OTHER_CONTENT" } });
     // Not one of the release's statements reached a target.
     for (const t of [same, other]) {
-      const [r] = await t.query<{ v1: string | null; r: string | null }>(`SELECT to_regclass('v1_marker') AS v1, to_regclass('r_marker') AS r`);
+      const [r] = await t.query<{ v1: string | null; r: string | null }>(
+        `SELECT to_regclass('v1_marker') AS v1, to_regclass('r_marker') AS r`,
+      );
       expect(r).toEqual({ v1: null, r: null });
     }
 
     // The runs that found their change applied wrote it into `same`'s snapshot: nothing is pending there now.
     const after = (await post(`/projects/${projectId}/releases/${releaseId}/preview`, { stages })).json();
-    expect(after.stages[0].databases.find((d: { database: string }) => d.database === same.name)).toMatchObject({ pending: [], applied: 2 });
+    expect(after.stages[0].databases.find((d: { database: string }) => d.database === same.name)).toMatchObject({
+      pending: [],
+      applied: 2,
+    });
 
     // With a bound of 0 a create reads every target again: `other`'s version 1 is now seen as changed.
     const strict = await api.extraApp({ env: { RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS: "0" } });
@@ -148,7 +154,10 @@ it(
 it("the listing loop reads the ledgers of grouped databases whose snapshot is old, and only those", { timeout: 60_000 }, async () => {
   const g = await post(`/projects/${projectId}/database-groups`, { name: "only-same", instanceId, includes: [same.name] });
   expect(g.statusCode, g.body).toBe(201);
-  const before = await ledgerSnapshotsGet(api.db, [same, other].map((t) => ({ instanceId, database: t.name })));
+  const before = await ledgerSnapshotsGet(
+    api.db,
+    [same, other].map((t) => ({ instanceId, database: t.name })),
+  );
   const reader = new TargetReader({ guard: new TargetGuard(await controlIdentity(api.db)), secrets: testSecrets, concurrency: 4 });
   try {
     // Every snapshot counts as old (0 ms), every instance as due.
@@ -157,7 +166,10 @@ it("the listing loop reads the ledgers of grouped databases whose snapshot is ol
   } finally {
     await reader.close();
   }
-  const after = await ledgerSnapshotsGet(api.db, [same, other].map((t) => ({ instanceId, database: t.name })));
+  const after = await ledgerSnapshotsGet(
+    api.db,
+    [same, other].map((t) => ({ instanceId, database: t.name })),
+  );
   const key = (t: TargetDatabase) => `${instanceId}\0${t.name}`;
   expect(after.get(key(same))!.readAt.getTime()).toBeGreaterThan(before.get(key(same))?.readAt.getTime() ?? 0);
   // `other` is in no group: its snapshot stays as it was.

@@ -244,7 +244,10 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
       const { projectId } = req.params;
       const release = await releaseOf(projectId, req.params.releaseId);
       const title = req.body.title ?? release.title;
-      const plan = await planRelease({ db, reader, clock }, { projectId, release, stages: req.body.stages, freshness: { use: "fresh", maxAgeMs } });
+      const plan = await planRelease(
+        { db, reader, clock },
+        { projectId, release, stages: req.body.stages, freshness: { use: "fresh", maxAgeMs } },
+      );
       req.audit.detail = { title, release: release.id, ...plan.totals };
       const id = await rolloutCreate(db, rolloutFromPlan(release, plan, { projectId, title, createdBy: req.user!.username }), clock.now());
       req.audit.target = `rollout/${id}`;
