@@ -152,7 +152,7 @@ it(
 );
 
 it("the listing loop reads the ledgers of grouped databases whose snapshot is old, and only those", { timeout: 60_000 }, async () => {
-  const g = await post(`/projects/${projectId}/database-groups`, { name: "only-same", instanceId, includes: [same.name] });
+  const g = await post(`/projects/${projectId}/database-groups`, { name: "only-same", instanceId, pattern: same.name });
   expect(g.statusCode, g.body).toBe(201);
   const before = await ledgerSnapshotsGet(
     api.db,
