@@ -74,17 +74,25 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
     const tasks = r.stages.flatMap((s, i) => s.tasks.map((t) => ({ ...t, stageId: stageIds[i]! })));
     if (tasks.length > 0) {
       const versions = tasks.map((t) => t.schemaVersion ?? null);
+      // A release repeats each file's text on every database: each distinct text travels (and is parsed) once.
+      const texts = new Map<string, number>();
+      const textRefs = tasks.map((t) => {
+        let n = texts.get(t.statement);
+        if (n === undefined) texts.set(t.statement, (n = texts.size + 1));
+        return n;
+      });
       await sql`
         WITH t AS (
           INSERT INTO task (rollout_id, stage_id, instance_id, database_name, type, statement, schema_version,
             schema_version_key, rerunnable, apply_once, created_at, updated_at)
-          SELECT ${rollout.id}, s, i, d, ty, st, v, k, rr, ao, ${now}, ${now}
+          SELECT ${rollout.id}, s, i, d, ty, st.text, v, k, rr, ao, ${now}, ${now}
           FROM unnest(${tasks.map((t) => t.stageId)}::bigint[], ${tasks.map((t) => t.instanceId)}::text[],
             ${tasks.map((t) => t.database)}::text[], ${tasks.map((t) => t.type)}::text[],
-            ${tasks.map((t) => t.statement)}::text[], ${versions}::text[],
+            ${textRefs}::int[], ${versions}::text[],
             ${versions.map((v) => (v === null ? null : versionSortKey(v)))}::text[],
             ${plans.map((p) => p.rerunnable)}::boolean[], ${tasks.map((t) => t.applyOnce ?? null)}::text[])
-            WITH ORDINALITY AS x(s, i, d, ty, st, v, k, rr, ao, o)
+            WITH ORDINALITY AS x(s, i, d, ty, sr, v, k, rr, ao, o)
+          JOIN unnest(${[...texts.keys()]}::text[]) WITH ORDINALITY AS st(text, n) ON st.n = x.sr
           ORDER BY o
           RETURNING instance_id, database_name, schema_version_key
         )
