@@ -51,6 +51,8 @@ interface Row {
   lintAloneMs: number;
   findings: number;
   squawkError: string | null;
+  /** 1-minute load average after each timed creation (the machine is shared). */
+  load: number[];
 }
 
 async function main(): Promise<void> {
@@ -88,9 +90,12 @@ async function main(): Promise<void> {
       await create(true); // warm-up: module loads, page cache for squawk's binary
       const without: number[] = [];
       const withLint: number[] = [];
+      const load: number[] = [];
       for (let i = 0; i < REPEATS; i++) {
         without.push(await create(false));
+        load.push(Number(os.loadavg()[0]!.toFixed(1)));
         withLint.push(await create(true));
+        load.push(Number(os.loadavg()[0]!.toFixed(1)));
       }
       const t0 = performance.now();
       const results = await lintForCreate(async () => ({}), t);
@@ -105,6 +110,7 @@ async function main(): Promise<void> {
         lintAloneMs: Math.round(lintAloneMs),
         findings: results.reduce((n, r) => n + r.findings.length, 0),
         squawkError: results.find((r) => r.error)?.error ?? null,
+        load,
       };
       rows.push(row);
       console.log(row);
@@ -113,7 +119,7 @@ async function main(): Promise<void> {
   } finally {
     await serverPg.stop();
   }
-  console.table(rows.map(({ squawkError: _e, ...r }) => r));
+  console.table(rows.map(({ squawkError: _e, load: _l, ...r }) => r));
   const file = await writeResult("lint", {
     benchmark: "lint",
     description: "Time linting adds to creating a 10,000-task rollout (median of 3 creations with and without lint).",

@@ -357,16 +357,37 @@ interface LintRow {
   lintAloneMs: number;
   findings: number;
   squawkError: string | null;
+  load?: number[];
 }
 
 async function lintSection(): Promise<string> {
   const r = await readResult<{ results: LintRow[]; target: { addedMs: number }; loadAverage: number[]; machine: Machine }>("lint");
   if (!r) return missing("lint");
-  const rows = r.results.map((x) => [x.shape, x.tasks, x.distinct, x.withoutMs, x.withMs, x.addedMs, x.lintAloneMs, x.findings]);
+  const rows = r.results.map((x) => [
+    x.shape,
+    x.tasks,
+    x.distinct,
+    x.withoutMs,
+    x.withMs,
+    x.addedMs,
+    x.lintAloneMs,
+    x.findings,
+    x.load ? `${Math.min(...x.load)}–${Math.max(...x.load)}` : "",
+  ]);
   const worst = Math.max(...r.results.map((x) => x.addedMs));
   return [
     table(
-      ["Rollout", "tasks", "distinct statements", "create ms, no lint", "create ms, with lint", "added ms", "lint alone ms", "findings"],
+      [
+        "Rollout",
+        "tasks",
+        "distinct statements",
+        "create ms, no lint",
+        "create ms, with lint",
+        "added ms",
+        "lint alone ms",
+        "findings",
+        "load (1 min)",
+      ],
       rows,
     ),
     "",

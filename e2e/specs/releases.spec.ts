@@ -45,6 +45,8 @@ test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
 
     await page.getByTestId("preview").click();
     await expect(page.getByTestId("plan-summary")).toContainText("2 databases, 4 tasks to run, 0 files already applied");
+    // No snapshot yet: both ledgers were read on their targets (and stored as snapshots).
+    await expect(page.getByTestId("ledger-sources")).toContainText("Target ledgers: 2 read now");
     await page.getByTestId("create").click();
     await expect(page).toHaveURL(/\/rollouts\/\d+$/);
     await expect(page.locator("tr[data-task-id]")).toHaveCount(4);

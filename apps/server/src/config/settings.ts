@@ -87,6 +87,13 @@ export const SETTINGS: readonly Setting[] = [
     description: "Safety-net full gating pass interval.",
   },
   {
+    env: "RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS",
+    kind: int(0, DAY_MS, MS),
+    shownDefault: "`300000`",
+    description:
+      "How old a target's ledger snapshot may be for creating a rollout from a release; older ones are read again on the target (0 = always). Previews use any snapshot and show its age.",
+  },
+  {
     env: "RUNWAY_STATEMENT_TIMEOUT_MS",
     kind: int(0, DAY_MS * 7, MS),
     shownDefault: "`3600000`",

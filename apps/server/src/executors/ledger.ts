@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import type { ClaimedRun } from "../store/runs.js";
+import type { ExecOutcome } from "./types.js";
 import { boundedQuery } from "./target-pools.js";
 
 /**
@@ -32,7 +33,9 @@ export function ledgerIds(run: ClaimedRun): { installation: string; task: string
   return { installation: `'${run.installationId}'`, task: run.taskId, run: run.id, attempt: Math.trunc(run.attempt) };
 }
 
-const checksum = (run: ClaimedRun) => createHash("sha256").update(run.statement).digest("hex");
+/** The ledger's checksum of a statement: SHA-256 of its exact text. */
+export const ledgerChecksum = (statement: string): string => createHash("sha256").update(statement).digest("hex");
+const checksum = (run: ClaimedRun) => ledgerChecksum(run.statement);
 
 export async function ledgerEnsure(client: pg.ClientBase, timeoutMs: number): Promise<void> {
   await boundedQuery(client, `BEGIN; SELECT pg_advisory_xact_lock(${LEDGER_LOCK}); ${LEDGER_DDL}; COMMIT`, timeoutMs);
@@ -72,4 +75,107 @@ export async function ledgerHitMessage(client: pg.ClientBase, run: ClaimedRun, t
   return row
     ? `already applied by attempt ${row.attempt} at ${row.applied_at.toISOString()}; not applied again`
     : "applied concurrently by another attempt; not applied again";
+}
+
+/**
+ * Tasks planned from a release (run.applyOnce) were planned from a ledger snapshot that may be stale, so
+ * the run checks the target's ledger itself, inside its transaction: a VERSION task is skipped when the
+ * ledger records its version (versions compare as versions: 1.2 = 1_2 = 01.2) under another task, a
+ * CONTENT task (an unversioned file) when it records the same checksum. An advisory lock held to the end
+ * of the transaction serializes such checks per database, so two runs of one version never both pass.
+ */
+export const LEDGER_APPLY_ONCE_HIT = "RWV01";
+const APPLY_ONCE_LOCK = 7_301_004;
+const VERSION_CHARS = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** A version in the canonical form the ledger check compares (numeric parts without leading zeros, "."-joined). */
+export function canonicalVersion(v: string): string {
+  return v
+    .split(/[._-]/)
+    .map((p) => (/^[0-9]+$/.test(p) ? p.replace(/^0+(?=.)/, "") : p))
+    .join(".");
+}
+
+/** The same canonical form in SQL, of the ledger's `schema_version`. */
+const CANONICAL_SQL = `array_to_string(ARRAY(SELECT CASE WHEN p ~ '^[0-9]+$' THEN coalesce(nullif(ltrim(p, '0'), ''), '0') ELSE p END
+  FROM unnest(regexp_split_to_array(schema_version, '[._-]')) WITH ORDINALITY AS x(p, o) ORDER BY o), '.')`;
+
+/** The ledger rows that make this run's change already applied, as a WHERE clause (literals only). */
+function applyOnceWhere(run: ClaimedRun): string | null {
+  const id = ledgerIds(run);
+  const notThisTask = `NOT (installation_id = ${id.installation} AND task_id = ${id.task})`;
+  if (run.applyOnce === "CONTENT") return `checksum = '${checksum(run)}' AND ${notThisTask}`;
+  if (run.applyOnce === "VERSION" && run.schemaVersion !== null) {
+    if (!VERSION_CHARS.test(run.schemaVersion)) throw new Error(`malformed schema version of run ${run.id}`);
+    return `schema_version IS NOT NULL AND ${CANONICAL_SQL} = '${canonicalVersion(run.schemaVersion)}' AND ${notThisTask}`;
+  }
+  return null;
+}
+
+/**
+ * Statements for the run's transaction, before its ledger row: the lock, then an error with SQLSTATE
+ * LEDGER_APPLY_ONCE_HIT when the change is already applied. None for other runs. A ledger that does not
+ * exist yet holds nothing (its creation is the ledger insert's business).
+ */
+export function ledgerApplyOnceSql(run: ClaimedRun): string[] {
+  const where = applyOnceWhere(run);
+  if (!where) return [];
+  return [
+    `SELECT pg_advisory_xact_lock(${APPLY_ONCE_LOCK})`,
+    `DO $runway$ BEGIN
+  IF to_regclass('public.runway_ledger') IS NOT NULL THEN
+    IF EXISTS (SELECT 1 FROM public.runway_ledger WHERE ${where}) THEN
+      RAISE EXCEPTION 'runway: already applied on this database by another task' USING ERRCODE = '${LEDGER_APPLY_ONCE_HIT}';
+    END IF;
+  END IF;
+END $runway$`,
+  ];
+}
+
+export interface ApplyOnceHit {
+  taskId: string;
+  schemaVersion: string | null;
+  sameContent: boolean;
+  appliedAt: Date;
+}
+
+/** The ledger row that makes the run's change applied (the earliest), or null (none, or not such a run). */
+export async function ledgerApplyOnceHit(client: pg.ClientBase, run: ClaimedRun, timeoutMs: number): Promise<ApplyOnceHit | null> {
+  const where = applyOnceWhere(run);
+  if (!where) return null;
+  let rows: { task_id: string; schema_version: string | null; checksum: string; applied_at: Date }[];
+  try {
+    ({ rows } = await boundedQuery(
+      client,
+      `SELECT task_id::text, schema_version, checksum, applied_at FROM public.runway_ledger WHERE ${where} ORDER BY applied_at LIMIT 1`,
+      timeoutMs,
+    ));
+  } catch (e) {
+    if ((e as { code?: string }).code === "42P01") return null;
+    throw e;
+  }
+  const row = rows[0];
+  if (!row) return null;
+  return { taskId: row.task_id, schemaVersion: row.schema_version, sameContent: row.checksum === checksum(run), appliedAt: row.applied_at };
+}
+
+/**
+ * What a run does on an apply-once hit (the plan's snapshot was stale): never applied twice. The same
+ * content is DONE, as a ledger hit; other content under the same version FAILs, as the planner flags a
+ * changed file. Either way the statement was never sent.
+ */
+export function applyOnceOutcome(run: ClaimedRun, hit: ApplyOnceHit): ExecOutcome {
+  const what = run.applyOnce === "VERSION" ? `version ${run.schemaVersion}` : "this content";
+  const by = `by task ${hit.taskId} at ${hit.appliedAt.toISOString()}`;
+  if (hit.sameContent) {
+    const message = `${what} is already applied on this database ${by}; not applied again`;
+    return { status: "DONE", result: { alreadyApplied: true, rowsAffected: 0, byTask: hit.taskId }, message, notStarted: true };
+  }
+  const message = `${what} was applied on this database with other content ${by}; not applied (the release's file differs from what ran there)`;
+  return {
+    status: "FAILED",
+    result: { error: { code: "VERSION_APPLIED_WITH_OTHER_CONTENT", message }, byTask: hit.taskId },
+    message,
+    notStarted: true,
+  };
 }

@@ -3,7 +3,18 @@ import { TaskType } from "@runway/shared";
 import { withDatabase } from "../db/url.js";
 import type { ClaimedRun } from "../store/runs.js";
 import { cancelOnAbort, connectUnlessAborted, failureOutcome, type Progress } from "./abort.js";
-import { ledgerEnsure, ledgerHitMessage, ledgerIds, ledgerInsertSql, ledgerLookupSql, ledgerRecord } from "./ledger.js";
+import {
+  LEDGER_APPLY_ONCE_HIT,
+  applyOnceOutcome,
+  ledgerApplyOnceHit,
+  ledgerApplyOnceSql,
+  ledgerEnsure,
+  ledgerHitMessage,
+  ledgerIds,
+  ledgerInsertSql,
+  ledgerLookupSql,
+  ledgerRecord,
+} from "./ledger.js";
 import { PostgresReconciler, reconcileRun } from "./reconcile.js";
 import { runSessionName, targetFenceSql } from "./session-name.js";
 import { runsOutsideTransaction } from "../domain/statements.js";
@@ -209,6 +220,15 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     return { status: "DONE", result: { alreadyApplied: true, rowsAffected: 0 }, message };
   }
 
+  /** A release's change the target's ledger already records under another task (executors/ledger.ts); null: none. */
+  private async applyOnceHit(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome | null> {
+    const hit = await ledgerApplyOnceHit(client, run, this.queryTimeoutMs);
+    if (!hit) return null;
+    const outcome = applyOnceOutcome(run, hit);
+    if (outcome.status === "DONE") await this.note(ctx, "LEDGER_HIT", { message: outcome.message, byTask: hit.taskId });
+    return outcome;
+  }
+
   private async apply(run: ClaimedRun, ctx: ExecContext, p: Progress, started: number): Promise<ExecOutcome> {
     const url = withDatabase(run.connectionUrl, run.database);
     const client = await connectUnlessAborted(
@@ -259,6 +279,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
       // The project's bound on waiting for a lock: past it the run fails with 55P03 and is retried later.
       ...(run.retryPolicy?.lockTimeoutMs ? [`SET LOCAL lock_timeout = ${Math.round(run.retryPolicy.lockTimeoutMs)}`] : []),
       ...(fence ? [fence] : []),
+      ...ledgerApplyOnceSql(run),
       ledgerInsertSql(run),
     ];
     const prefix = parts.join(";\n") + ";\n";
@@ -273,6 +294,10 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
         if (classify(e, false) === "session") throw e; // no ROLLBACK on a lost session: it would wait behind the lost query
         await rollback();
         const err = e as pg.DatabaseError;
+        if (err.code === LEDGER_APPLY_ONCE_HIT) {
+          const hit = await this.applyOnceHit(client, run, ctx);
+          if (hit) return hit;
+        }
         const pos = err.position ? Number(err.position) : undefined;
         const inPrefix = pos !== undefined ? pos <= prefix.length : err.table === "runway_ledger";
         if (inPrefix && err.code === "42P01" && tries === 0) {
@@ -337,6 +362,8 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
       applied = rowCounts(await boundedQuery(client, lookup, this.queryTimeoutMs)).at(-1)!;
     }
     if (applied > 0) return this.ledgerHit(client, run, ctx, false);
+    const once = await this.applyOnceHit(client, run, ctx);
+    if (once) return once;
     if (ctx.signal.aborted) throw new TargetFault("CANCELED_BEFORE_START", "canceled before start");
     // No transaction will hold this statement back at the end: a zombie owner must not even start it.
     const lost = await this.ownershipLost(ctx);

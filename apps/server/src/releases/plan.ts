@@ -13,6 +13,7 @@ import { instanceDatabasesGet } from "../store/instance-databases.js";
 import { instanceGet } from "../store/instances.js";
 import type { ReleaseWithFiles } from "../store/releases.js";
 import type { NewRollout } from "../store/rollouts.js";
+import { planLedgers, type LedgerFreshness } from "./ledgers.js";
 
 /**
  * From a release and stages of targets (database groups or single databases) to a plan: which files each
@@ -39,6 +40,8 @@ export interface PlannedDatabase {
   changed: string[];
   /** The ledger could not be read: nothing is known about this database. */
   error?: string;
+  /** When the ledger planned from was read on the target (a snapshot's age shows here). */
+  readAt?: string;
 }
 
 export interface PlannedStage {
@@ -52,6 +55,8 @@ export interface ReleasePlan {
   releaseId: string;
   stages: PlannedStage[];
   totals: { databases: number; tasks: number; applied: number; changed: number; unreadable: number };
+  /** Where the ledgers came from: read now, or the control database's snapshots (and the oldest's time). */
+  ledgers: { readNow: number; fromSnapshot: number; oldestReadAt: string | null };
 }
 
 /** Refuses a release whose stored files no longer hash to what was stored (it is immutable by contract). */
@@ -118,16 +123,19 @@ async function resolveStages(deps: PlanDeps, projectId: string, stages: StageInp
   );
 }
 
-/** Resolves the stages, reads every distinct target's ledger (bounded parallelism) and plans each database. */
 export interface PlanDeps {
   db: Db;
   reader: TargetReader;
   clock: Clock;
 }
 
+/**
+ * Resolves the stages, takes every distinct target's ledger (its snapshot, or a read of the target with
+ * bounded parallelism, as `freshness` says) and plans each database.
+ */
 export async function planRelease(
   deps: PlanDeps,
-  p: { projectId: string; release: ReleaseWithFiles; stages: StageInput[] },
+  p: { projectId: string; release: ReleaseWithFiles; stages: StageInput[]; freshness: LedgerFreshness },
 ): Promise<ReleasePlan> {
   verifyReleaseHash(p.release);
   const resolved = await resolveStages(deps, p.projectId, p.stages);
@@ -139,15 +147,32 @@ export async function planRelease(
     urls.set(id, inst.connectionUrl);
   }
   const distinct = [...new Map(resolved.flatMap((s) => s.targets).map((t) => [`${t.instanceId}\0${t.database}`, t])).values()];
-  const reads = await deps.reader.readLedgers(distinct.map((t) => ({ connectionUrl: urls.get(t.instanceId)!, database: t.database })));
-  const ledgers = new Map(distinct.map((t, i) => [`${t.instanceId}\0${t.database}`, reads[i]!]));
+  const ledgers = await planLedgers(
+    deps,
+    distinct.map((t) => ({ ...t, connectionUrl: urls.get(t.instanceId)! })),
+    p.freshness,
+  );
   const totals = { databases: 0, tasks: 0, applied: 0, changed: 0, unreadable: 0 };
+  const sources = { readNow: 0, fromSnapshot: 0, oldestReadAt: null as Date | null };
+  for (const l of ledgers.values()) {
+    if ("error" in l) continue;
+    if (l.fromSnapshot) sources.fromSnapshot++;
+    else sources.readNow++;
+    if (!sources.oldestReadAt || l.readAt < sources.oldestReadAt) sources.oldestReadAt = l.readAt;
+  }
+
   const stages = resolved.map((s): PlannedStage => {
     const databases = s.targets.map((t): PlannedDatabase => {
       const read = ledgers.get(`${t.instanceId}\0${t.database}`)!;
       if ("error" in read) return { ...t, pending: [], applied: 0, changed: [], error: read.error };
       const plan = planDatabase(p.release.files, read.rows);
-      return { ...t, pending: plan.pending.map((f) => f.name), applied: plan.applied.length, changed: plan.changed };
+      return {
+        ...t,
+        pending: plan.pending.map((f) => f.name),
+        applied: plan.applied.length,
+        changed: plan.changed,
+        readAt: read.readAt.toISOString(),
+      };
     });
     const tasks = databases.reduce((n, d) => n + d.pending.length, 0);
     totals.databases += databases.length;
@@ -159,7 +184,12 @@ export async function planRelease(
     }
     return { environment: s.environment, groups: s.groups, databases, tasks };
   });
-  return { releaseId: p.release.id, stages, totals };
+  return {
+    releaseId: p.release.id,
+    stages,
+    totals,
+    ledgers: { ...sources, oldestReadAt: sources.oldestReadAt?.toISOString() ?? null },
+  };
 }
 
 /**
@@ -206,6 +236,8 @@ export function rolloutFromPlan(
               database: d.database,
               statement: f.statement,
               schemaVersion: versions.get(name)!,
+              // Planned from a ledger that may be stale: the executor checks the target's ledger again.
+              applyOnce: f.version === null ? ("CONTENT" as const) : ("VERSION" as const),
             };
           }),
         ),

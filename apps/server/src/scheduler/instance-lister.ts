@@ -2,6 +2,7 @@ import { TargetReader } from "../executors/target-reader.js";
 import type { TargetGuard } from "../executors/target-guard.js";
 import type { SecretBox } from "../secrets/secret-box.js";
 import { refreshInstanceDatabases } from "../releases/instance-listing.js";
+import { refreshGroupLedgers } from "../releases/ledgers.js";
 import type { Db } from "../store/db.js";
 import { instancesDueForListing } from "../store/instance-databases.js";
 import type { Clock } from "./clock.js";
@@ -11,7 +12,8 @@ import { Loop } from "./loop.js";
 const BATCH = 20;
 
 /**
- * Keeps every instance's database list fresh: lists those not attempted for `everyMs`. Idempotent and
+ * Keeps every instance's database list fresh: lists those not attempted for `everyMs`, then reads the
+ * ledgers of the databases its groups name whose snapshot is older than that. Idempotent and
  * compare-and-set on the listing time, so every replica may run it; a failed listing is recorded and
  * retried on the next round, not in a tight loop.
  */
@@ -22,7 +24,11 @@ export class InstanceLister {
     let listed = 0;
     for (;;) {
       const due = await instancesDueForListing(this.deps.db, { now: this.deps.clock.now(), olderThanMs: this.deps.everyMs, limit: BATCH });
-      for (const instance of due) await refreshInstanceDatabases(this.deps, instance);
+      for (const instance of due) {
+        const listed = await refreshInstanceDatabases(this.deps, instance);
+        // Ledger snapshots of grouped databases ride on the listing: previews then read no target.
+        if (listed.ok) await refreshGroupLedgers(this.deps, instance, this.deps.everyMs);
+      }
       listed += due.length;
       if (due.length < BATCH) return listed;
     }

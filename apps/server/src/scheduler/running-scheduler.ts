@@ -48,6 +48,8 @@ export interface RunningSchedulerDeps {
   reconciler?: TargetReconciler;
   onClaim?: (runs: ClaimedRun[], now: Date) => void;
   onFinish?: (run: ClaimedRun, outcome: ExecOutcome, written: boolean) => void;
+  /** A run applied its change on the target (DONE), awaited before the outcome is written; must not throw. */
+  onApplied?: (run: ClaimedRun) => Promise<void>;
   onError?: (err: unknown) => void;
   /** Called when a slot frees up, so the owner can wake the claim loop. */
   onSlotFree?: () => void;
@@ -172,6 +174,8 @@ export class RunningScheduler {
           }
         },
       });
+      // Before the outcome: whoever sees the run DONE finds its change in the ledger snapshot too.
+      if (outcome.status === "DONE") await this.deps.onApplied?.(run);
       const written = await this.persist(exec, () => this.writeOutcome(exec, outcome));
       this.deps.onFinish?.(run, outcome, written);
     })()

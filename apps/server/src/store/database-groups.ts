@@ -99,3 +99,8 @@ export async function databaseGroupGet(db: Db, p: { projectId: string; name: str
     .executeTakeFirst();
   return row && toGroup(row);
 }
+
+/** Every project's groups on one instance (the listing loop keeps their databases' ledger snapshots fresh). */
+export async function databaseGroupsOfInstance(db: Db, instanceId: string): Promise<DatabaseGroup[]> {
+  return (await db.selectFrom("database_group").select(COLUMNS).where("instance_id", "=", instanceId).execute()).map(toGroup);
+}

@@ -13,6 +13,11 @@ export interface NewTask {
   database: string;
   statement: string;
   schemaVersion?: string | null;
+  /**
+   * Tasks planned from a release (issue 16): the executor skips the task when the target's ledger already
+   * records its version (VERSION) or its exact content (CONTENT) under another task.
+   */
+  applyOnce?: "VERSION" | "CONTENT" | null;
 }
 
 export interface NewRollout {
@@ -33,7 +38,8 @@ export interface NewRollout {
  */
 export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<string> {
   const plans = await planRolloutStatements(r);
-  const lint = await r.lint;
+  // The lint (squawk in its own processes) goes on while the tasks are inserted; its results are awaited last.
+  r.lint?.catch(() => undefined);
   return db.transaction().execute(async (trx) => {
     const project = await trx.selectFrom("project").select(["id", "deleted"]).where("id", "=", r.projectId).executeTakeFirst();
     if (!project || project.deleted) throw new StoreError("NOT_FOUND", `project "${r.projectId}" not found`);
@@ -68,16 +74,25 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
     const tasks = r.stages.flatMap((s, i) => s.tasks.map((t) => ({ ...t, stageId: stageIds[i]! })));
     if (tasks.length > 0) {
       const versions = tasks.map((t) => t.schemaVersion ?? null);
+      // A release repeats each file's text on every database: each distinct text travels (and is parsed) once.
+      const texts = new Map<string, number>();
+      const textRefs = tasks.map((t) => {
+        let n = texts.get(t.statement);
+        if (n === undefined) texts.set(t.statement, (n = texts.size + 1));
+        return n;
+      });
       await sql`
         WITH t AS (
           INSERT INTO task (rollout_id, stage_id, instance_id, database_name, type, statement, schema_version,
-            schema_version_key, rerunnable, created_at, updated_at)
-          SELECT ${rollout.id}, s, i, d, ty, st, v, k, rr, ${now}, ${now}
+            schema_version_key, rerunnable, apply_once, created_at, updated_at)
+          SELECT ${rollout.id}, s, i, d, ty, st.text, v, k, rr, ao, ${now}, ${now}
           FROM unnest(${tasks.map((t) => t.stageId)}::bigint[], ${tasks.map((t) => t.instanceId)}::text[],
             ${tasks.map((t) => t.database)}::text[], ${tasks.map((t) => t.type)}::text[],
-            ${tasks.map((t) => t.statement)}::text[], ${versions}::text[],
+            ${textRefs}::int[], ${versions}::text[],
             ${versions.map((v) => (v === null ? null : versionSortKey(v)))}::text[],
-            ${plans.map((p) => p.rerunnable)}::boolean[]) WITH ORDINALITY AS x(s, i, d, ty, st, v, k, rr, o)
+            ${plans.map((p) => p.rerunnable)}::boolean[], ${tasks.map((t) => t.applyOnce ?? null)}::text[])
+            WITH ORDINALITY AS x(s, i, d, ty, sr, v, k, rr, ao, o)
+          JOIN unnest(${[...texts.keys()]}::text[]) WITH ORDINALITY AS st(text, n) ON st.n = x.sr
           ORDER BY o
           RETURNING instance_id, database_name, schema_version_key
         )
@@ -85,11 +100,8 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
         SELECT instance_id, database_name, min(schema_version_key) FROM t WHERE schema_version_key IS NOT NULL
         GROUP BY 1, 2`.execute(trx);
       await notifyPending(trx);
-      if (lint) {
-        // Task ids follow the insert's order (one sequence, rows inserted ORDER BY o).
-        const ids = await sql<{ id: string }>`SELECT id::text AS id FROM task WHERE rollout_id = ${rollout.id} ORDER BY id`.execute(trx);
-        await taskChecksWriteLint(trx, { taskIds: ids.rows.map((x) => x.id), results: lint, now });
-      }
+      // Task ids follow the insert's order (one sequence, rows inserted ORDER BY o): the write maps them in SQL.
+      if (r.lint) await taskChecksWriteLint(trx, { rolloutId: rollout.id, results: await r.lint, now });
     }
     await notifyChange(trx, [rollout.id]);
     return rollout.id;

@@ -40,13 +40,22 @@ export async function checkPolicyUpdate(db: Db, projectId: string, patch: Partia
   return checkPolicyGet(db, projectId);
 }
 
-/** Writes (replaces) the lint results of tasks, `results[i]` for `taskIds[i]`. One statement. */
-export async function taskChecksWriteLint(db: Db, p: { taskIds: string[]; results: LintRow[]; now: Date }): Promise<void> {
-  if (p.taskIds.length === 0) return;
-  // Identical results (a repeated statement) travel once: each task names its result by index.
+/**
+ * Writes (replaces) lint results: `results[i]` for the i-th task, the tasks being `taskIds` or, without
+ * them, every task of the rollout in id order (a new rollout's tasks are numbered in creation order). One
+ * statement. Each distinct result is stored once (`lint_result`; a 10,000-task rollout repeats its
+ * statements) and tasks point at it; a task's own row keeps its worst severity and error, which the
+ * checks column, the filter and the policy read, and which replicas of the previous release read too.
+ */
+export async function taskChecksWriteLint(
+  db: Db,
+  p: { rolloutId: string; taskIds?: string[]; results: LintRow[]; now: Date },
+): Promise<void> {
+  if (p.results.length === 0) return;
   const distinct = new Map<string, number>();
   const payloads: string[] = [];
   const refs = p.results.map((r) => {
+    // Identical results travel and are stored once; keyed by their JSON (cheap next to the linting).
     const key = JSON.stringify(r);
     let i = distinct.get(key);
     if (i === undefined) {
@@ -55,15 +64,29 @@ export async function taskChecksWriteLint(db: Db, p: { taskIds: string[]; result
     }
     return i + 1;
   });
+  const tasks = p.taskIds
+    ? sql`SELECT * FROM unnest(${p.taskIds}::bigint[], ${refs}::int[]) AS x(id, ref)`
+    : sql`SELECT t.id, x.ref FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM task WHERE rollout_id = ${p.rolloutId}) t
+        JOIN unnest(${refs}::int[]) WITH ORDINALITY AS x(ref, n) ON x.n = t.n`;
   await sql`
-    INSERT INTO task_check AS c (task_id, rollout_id, findings, worst, lint_error, linted_at)
-    SELECT t.id, t.rollout_id, r.v->'findings', r.v->>'worst', r.v->>'error', ${p.now}
-    FROM unnest(${p.taskIds}::bigint[], ${refs}::int[]) AS x(id, ref)
-    JOIN task t ON t.id = x.id
-    -- Joined, not subscripted: indexing the array per row would read all of it for every task.
-    JOIN unnest(${payloads}::jsonb[]) WITH ORDINALITY AS r(v, ref) ON r.ref = x.ref
-    ON CONFLICT (task_id) DO UPDATE SET findings = excluded.findings, worst = excluded.worst, lint_error = excluded.lint_error,
-      linted_at = excluded.linted_at`.execute(db);
+    WITH r AS (
+      -- Ids follow the payloads' order (one sequence, rows inserted ORDER BY n), so the n-th id is payload n.
+      INSERT INTO lint_result (rollout_id, findings, worst, lint_error)
+      SELECT ${p.rolloutId}, v->'findings', v->>'worst', v->>'error' FROM unnest(${payloads}::jsonb[]) WITH ORDINALITY AS p(v, n)
+      ORDER BY n
+      RETURNING id, worst, lint_error
+    ), rn AS (SELECT id, worst, lint_error, row_number() OVER (ORDER BY id) AS n FROM r)
+    INSERT INTO task_check AS c (task_id, rollout_id, findings, worst, lint_error, linted_at, result_id)
+    SELECT x.id, ${p.rolloutId}, '[]', rn.worst, rn.lint_error, ${p.now}, rn.id
+    FROM (${tasks}) x JOIN rn ON rn.n = x.ref
+    ON CONFLICT (task_id) DO UPDATE SET findings = '[]', worst = excluded.worst, lint_error = excluded.lint_error,
+      linted_at = excluded.linted_at, result_id = excluded.result_id`.execute(db);
+  if (p.taskIds) {
+    // Results no task points at any more (linted again) go; a new rollout has none.
+    await sql`
+      DELETE FROM lint_result l WHERE l.rollout_id = ${p.rolloutId}
+        AND NOT EXISTS (SELECT 1 FROM task_check c WHERE c.rollout_id = ${p.rolloutId} AND c.result_id = l.id)`.execute(db);
+  }
 }
 
 /** The tasks to lint again (all of the rollout's, or `taskIds`), with the project's rule settings. */
@@ -143,12 +166,15 @@ export async function taskChecksGet(db: Db, taskId: string): Promise<(TaskChecks
     ov_reason: string | null;
     ov_at: Date | null;
   }>`
-    SELECT t.statement, ro.project_id, t.rollout_id::text AS rollout_id, c.findings, c.worst, c.lint_error, c.linted_at,
+    SELECT t.statement, ro.project_id, t.rollout_id::text AS rollout_id, coalesce(lr.findings, c.findings) AS findings, c.worst,
+      c.lint_error, c.linted_at,
       (SELECT to_jsonb(d) FROM (SELECT id::text AS id, status, outcome, result, requested_by, created_at, finished_at
          FROM dry_run WHERE task_id = t.id ORDER BY id DESC LIMIT 1) d) AS dry,
       o.overridden_by AS ov_by, o.reason AS ov_reason, o.created_at AS ov_at
     FROM task t JOIN rollout ro ON ro.id = t.rollout_id
     LEFT JOIN task_check c ON c.task_id = t.id
+    -- Rows written by the previous release hold their findings themselves (no result_id).
+    LEFT JOIN lint_result lr ON lr.id = c.result_id
     LEFT JOIN task_check_override o ON o.task_id = t.id
     WHERE t.id = ${taskId}`.execute(db);
   const r = rows[0];

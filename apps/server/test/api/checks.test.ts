@@ -107,6 +107,67 @@ describe("lint at rollout creation", () => {
   });
 });
 
+describe("lint storage (one row per distinct result)", () => {
+  it("tasks sharing a statement point at one stored result; the findings API reads the same; a re-lint of some tasks keeps the rest", async () => {
+    const { projectId, instanceId } = await api.project();
+    const shared = "CREATE INDEX i ON t (c)";
+    const { rolloutId, taskIds } = await api.rollout(projectId, [
+      [
+        taskSpec(instanceId, "db1", { statement: shared }),
+        taskSpec(instanceId, "db2", { statement: shared }),
+        taskSpec(instanceId, "db3", { statement: shared }),
+        taskSpec(instanceId, "db1", { statement: "SELECT 1", type: "DATABASE_DATA_UPDATE" }),
+      ],
+    ]);
+    const results = async () =>
+      (await api.t.pool.query<{ n: string }>("SELECT count(*) AS n FROM lint_result WHERE rollout_id = $1", [rolloutId])).rows[0]!.n;
+    // Two distinct results (the shared statement's, the clean SELECT's) for four tasks.
+    expect(await results()).toBe("2");
+    const checks = await Promise.all(taskIds.map((id) => get<TaskChecks>(`/api/v1/tasks/${id}/checks`)));
+    expect(checks[0]!.lint!.findings.map((f) => f.rule)).toContain("require-concurrent-index-creation");
+    expect(checks[1]!.lint!.findings).toEqual(checks[0]!.lint!.findings);
+    expect(checks[2]!.lint!.findings).toEqual(checks[0]!.lint!.findings);
+    expect(checks[3]!.lint).toMatchObject({ findings: [], worst: null });
+    const summary = await get<RolloutChecks>(`/api/v1/rollouts/${rolloutId}/checks`);
+    expect(summary.lint).toEqual({ error: 0, warning: 3, info: 0, clean: 1, unchecked: 0 });
+
+    // Another rule setting, then a re-lint of the first task only: it changes, the others keep theirs.
+    await api.call(api.admin, {
+      method: "PATCH",
+      url: `/api/v1/projects/${projectId}/check-policy`,
+      payload: { ruleOverrides: { "require-concurrent-index-creation": "error" } },
+    });
+    const res = await api.call(api.releaser, {
+      method: "POST",
+      url: `/api/v1/rollouts/${rolloutId}/checks/run`,
+      payload: { taskIds: [taskIds[0]], dryRun: false },
+    });
+    expect(res.json()).toMatchObject({ linted: 1 });
+    const first = await get<TaskChecks>(`/api/v1/tasks/${taskIds[0]}/checks`);
+    expect(first.lint!.worst).toBe("error");
+    expect((await get<TaskChecks>(`/api/v1/tasks/${taskIds[1]}/checks`)).lint!.worst).toBe("warning");
+    // The old shared result is still pointed at by two tasks; nothing orphaned is kept.
+    expect(await results()).toBe("3");
+    await api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/checks/run`, payload: { dryRun: false } });
+    expect(await results()).toBe("2");
+    expect((await get<TaskChecks>(`/api/v1/tasks/${taskIds[2]}/checks`)).lint!.worst).toBe("error");
+  });
+
+  it("still reads findings a replica of the previous release stored on the task's own row", async () => {
+    const { projectId, instanceId } = await api.project();
+    const { taskIds } = await api.rollout(projectId, [
+      [taskSpec(instanceId, "db", { statement: "SELECT 1", type: "DATABASE_DATA_UPDATE" })],
+    ]);
+    const finding = { rule: "old-rule", severity: "warning", message: "from before", source: "squawk" };
+    await api.t.pool.query(`UPDATE task_check SET result_id = NULL, findings = $2::jsonb, worst = 'warning' WHERE task_id = $1`, [
+      taskIds[0],
+      JSON.stringify([finding]),
+    ]);
+    const c = await get<TaskChecks>(`/api/v1/tasks/${taskIds[0]}/checks`);
+    expect(c.lint).toMatchObject({ findings: [finding], worst: "warning" });
+  });
+});
+
 describe("OpenAPI", () => {
   it("documents every checks route under the checks tag", async () => {
     const doc = (await api.app.inject({ method: "GET", url: "/api/openapi.json" })).json() as {

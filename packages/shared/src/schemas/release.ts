@@ -141,6 +141,7 @@ export const PlannedDatabase = Type.Object({
   applied: Type.Integer({ minimum: 0, description: "Files whose exact content the ledger records" }),
   changed: Type.Array(Type.String(), { description: "Versions applied with other content: flagged, never re-run" }),
   error: Type.Optional(Type.String({ description: "The ledger could not be read" })),
+  readAt: Type.Optional(Timestamp("When the ledger planned from was read on the target (its snapshot's age)")),
 });
 export const ReleasePlan = Type.Object({
   releaseId: Id("Release id"),
@@ -161,6 +162,14 @@ export const ReleasePlan = Type.Object({
     changed: Type.Integer(),
     unreadable: Type.Integer(),
   }),
+  ledgers: Type.Object(
+    {
+      readNow: Type.Integer({ minimum: 0, description: "Ledgers read on their targets for this plan" }),
+      fromSnapshot: Type.Integer({ minimum: 0, description: "Ledgers taken from the control database's snapshots" }),
+      oldestReadAt: Nullable(Timestamp("When the oldest ledger planned from was read")),
+    },
+    { description: "Where the ledgers came from (issue 16)" },
+  ),
 });
 export type ReleasePlan = Static<typeof ReleasePlan>;
 export const ReleaseRolloutCreated = Type.Object({

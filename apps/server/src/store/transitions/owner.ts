@@ -19,6 +19,8 @@ export interface ClaimedRun {
   type: TaskType;
   statement: string;
   schemaVersion: string | null;
+  /** Planned from a release: skipped when the target's ledger has its version (or content) from another task. */
+  applyOnce?: "VERSION" | "CONTENT";
   instanceId: string;
   connectionUrl: string;
   database: string;
@@ -64,6 +66,7 @@ interface ClaimedJson {
   type: TaskType;
   statement: string;
   schema_version: string | null;
+  apply_once: "VERSION" | "CONTENT" | null;
   instance_id: string;
   database_name: string;
   connection_url: string;
@@ -100,7 +103,7 @@ const claimedJson = (rel: ReturnType<typeof sql.ref>) => sql`
   (SELECT coalesce(json_agg(json_build_object(
     'id', s.id::text, 'task_id', s.task_id::text, 'rollout_id', s.rollout_id::text, 'attempt', s.attempt,
     'lease_epoch', s.lease_epoch, 'rerunnable', s.rerunnable, 'available_at', s.available_at, 'type', t.type,
-    'statement', t.statement, 'schema_version', t.schema_version, 'instance_id', t.instance_id,
+    'statement', t.statement, 'schema_version', t.schema_version, 'apply_once', t.apply_once, 'instance_id', t.instance_id,
     'database_name', t.database_name, 'connection_url', i.connection_url,
     'retry_since', s.retry_since, 'retry_attempts', s.retry_attempts, 'auto_retries', s.auto_retries,
     'retry_policy', (SELECT to_jsonb(rp) FROM project_retry_policy rp JOIN rollout ro ON ro.project_id = rp.project_id
@@ -125,6 +128,7 @@ function toClaimed(r: ClaimedJson, installationId: string): ClaimedRun {
     type: r.type,
     statement: r.statement,
     schemaVersion: r.schema_version,
+    ...(r.apply_once ? { applyOnce: r.apply_once } : {}),
     instanceId: r.instance_id,
     connectionUrl: connectionUrlOf(r.connection_url),
     database: r.database_name,

@@ -100,7 +100,7 @@ const checkRoutes: FastifyPluginAsyncTypebox = async (app) => {
           input.tasks.map((t) => ({ type: t.type as TaskType, statement: t.statement, schemaVersion: t.schemaVersion })),
           { overrides: ruleOverrides },
         );
-        await taskChecksWriteLint(db, { taskIds: input.tasks.map((t) => t.id), results, now: clock.now() });
+        await taskChecksWriteLint(db, { rolloutId, taskIds: input.tasks.map((t) => t.id), results, now: clock.now() });
         linted = results.length;
       }
       let queued = 0;

@@ -41,6 +41,7 @@ const UploadQuery = Type.Object(
 /** Releases (uploaded SQL files), their preview against each target's ledger, and rollouts from them. */
 const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async (app, { reader }) => {
   const { db, clock } = app.ctx;
+  const maxAgeMs = app.ctx.config.ledgerSnapshotMaxAgeMs;
   await app.register(multipart, {
     limits: { fileSize: MAX_RELEASE_BYTES, files: MAX_RELEASE_FILES, fields: 10, parts: MAX_RELEASE_FILES + 10 },
   });
@@ -201,7 +202,9 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
         tags,
         summary: "What a rollout of the release onto these stages would do, per stage and database",
         description:
-          "Groups resolve against each instance's stored database list; every target's runway_ledger is read (in parallel, bounded). " +
+          "Groups resolve against a fresh listing of each instance. Each target's runway_ledger comes from its snapshot in the control " +
+          "database when there is one (its time in `readAt`, the oldest in `ledgers.oldestReadAt`), else it is read on the target " +
+          "(in parallel, bounded) and stored as the new snapshot. " +
           "A version applied there with other content is listed under `changed` and never planned.",
         params: Params,
         body: ReleasePreviewRequest,
@@ -211,7 +214,10 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
     async (req) => {
       const release = await releaseOf(req.params.projectId, req.params.releaseId);
       req.audit.target = `release/${release.id}`;
-      const plan = await planRelease({ db, reader, clock }, { projectId: req.params.projectId, release, stages: req.body.stages });
+      const plan = await planRelease(
+        { db, reader, clock },
+        { projectId: req.params.projectId, release, stages: req.body.stages, freshness: { use: "any", maxAgeMs } },
+      );
       req.audit.detail = plan.totals;
       return plan;
     },
@@ -225,7 +231,9 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
         tags,
         summary: "Create a rollout from the release: the pending files of every target, stage by stage",
         description:
-          "Plans exactly as the preview does, then creates the rollout through the same path as POST /projects/{projectId}/rollouts (all NOT_STARTED). " +
+          "Plans as the preview does, except that snapshots older than RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS are read again on their targets, " +
+          "then creates the rollout through the same path as POST /projects/{projectId}/rollouts (all NOT_STARTED). Its tasks are applied " +
+          "once: a run finds its version (or an unversioned file's content) in the target's ledger under another task and is not applied again. " +
           "409-free refusals: FAILED_PRECONDITION with details.reason NOTHING_PENDING, LEDGER_UNREADABLE or RELEASE_CORRUPT.",
         params: Params,
         body: ReleaseRolloutCreate,
@@ -236,7 +244,10 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
       const { projectId } = req.params;
       const release = await releaseOf(projectId, req.params.releaseId);
       const title = req.body.title ?? release.title;
-      const plan = await planRelease({ db, reader, clock }, { projectId, release, stages: req.body.stages });
+      const plan = await planRelease(
+        { db, reader, clock },
+        { projectId, release, stages: req.body.stages, freshness: { use: "fresh", maxAgeMs } },
+      );
       req.audit.detail = { title, release: release.id, ...plan.totals };
       const id = await rolloutCreate(db, rolloutFromPlan(release, plan, { projectId, title, createdBy: req.user!.username }), clock.now());
       req.audit.target = `rollout/${id}`;
