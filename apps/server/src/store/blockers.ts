@@ -75,7 +75,11 @@ export async function rolloutRootBlockers(db: Db, rolloutId: string): Promise<Ro
       SELECT root, sum(n)::int AS held, jsonb_object_agg(stage_id::text, n) AS by_stage FROM held GROUP BY root
     )
     SELECT t.id::text AS task_id, t.rollout_id::text AS rollout_id, t.status, t.schema_version, t.database_name,
-      lr.id::text AS run_id, lr.started_at, lr.finished_at, pr.held, pr.by_stage, w.cause AS waiting_cause
+      lr.id::text AS run_id, lr.started_at, lr.finished_at, pr.held, pr.by_stage,
+      -- PARALLEL_LIMIT is stored without its live count (it changes every tick); added as task reads add it.
+      CASE WHEN w.type = 'PARALLEL_LIMIT' THEN w.cause || jsonb_build_object('active',
+        (SELECT count(*)::int FROM task_run a WHERE a.rollout_id = t.rollout_id AND a.status IN ('AVAILABLE', 'RUNNING')))
+      ELSE w.cause END AS waiting_cause
     FROM per_root pr JOIN task t ON t.id = pr.root
     LEFT JOIN LATERAL (SELECT id, started_at, finished_at FROM task_run WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) lr ON true
     LEFT JOIN task_run_wait w ON w.run_id = lr.id

@@ -113,6 +113,10 @@ describe("blocked chains", () => {
     await run(rolloutId, [v1]); // the retry is younger than d2's run
     await pass();
     expect(await causeOf(v1)).toMatchObject({ type: "PARALLEL_LIMIT" });
+    // The root's own cause is served with its live count, as a task's is (it is stored without one).
+    const summary = await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/blockers` });
+    expect(summary.statusCode).toBe(200);
+    expect(summary.json().roots).toMatchObject([{ taskId: v1, waitingCause: { type: "PARALLEL_LIMIT", limit: 1, active: 1 } }]);
     await taskRunFinish(api.db, {
       runId: running.id,
       replicaId: "r1",
