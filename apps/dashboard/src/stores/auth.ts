@@ -1,7 +1,16 @@
 import { Role } from "@runway/shared";
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
-import { authLogin, authLogout, authMe, onForbidden, onUnauthenticated, setCsrfToken, signOutEverywhere as apiSignOutEverywhere, type Me } from "@/api";
+import {
+  authLogin,
+  authLogout,
+  authMe,
+  onForbidden,
+  onUnauthenticated,
+  setCsrfToken,
+  signOutEverywhere as apiSignOutEverywhere,
+  type Me,
+} from "@/api";
 import type { ProjectRole } from "@/api/types";
 
 /** Who is signed in, and what the role may do. The server still refuses; this only shapes the UI. */

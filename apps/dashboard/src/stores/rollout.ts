@@ -223,8 +223,8 @@ export const useRolloutStore = defineStore("rollout", () => {
         throw err;
       })
       .finally(() => {
-      running = null;
-    });
+        running = null;
+      });
     return running;
   }
 
