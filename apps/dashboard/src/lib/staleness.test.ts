@@ -5,23 +5,46 @@ const at = new Date("2030-01-01T05:52:00Z");
 
 describe("staleness", () => {
   it("is not stale before anything loaded, nor while live with a good refresh", () => {
-    expect(staleness({ syncedAt: null, refreshFailed: true, live: "reconnecting" })).toEqual({ stale: false, doing: null, asOf: null });
-    expect(staleness({ syncedAt: at, refreshFailed: false, live: "live" })).toEqual({ stale: false, doing: null, asOf: at });
-    expect(staleness({ syncedAt: at, refreshFailed: false, live: "connecting" }).stale).toBe(false);
+    expect(staleness({ syncedAt: null, refreshFailed: true, live: "reconnecting", streamLostAt: null })).toEqual({
+      stale: false,
+      doing: null,
+      asOf: null,
+    });
+    expect(staleness({ syncedAt: at, refreshFailed: false, live: "live", streamLostAt: null })).toEqual({
+      stale: false,
+      doing: null,
+      asOf: at,
+    });
+    expect(staleness({ syncedAt: at, refreshFailed: false, live: "connecting", streamLostAt: null }).stale).toBe(false);
   });
 
   it("is stale while the stream reconnects, naming the last good data", () => {
-    expect(staleness({ syncedAt: at, refreshFailed: false, live: "reconnecting" })).toEqual({
+    expect(staleness({ syncedAt: at, refreshFailed: false, live: "reconnecting", streamLostAt: at })).toEqual({
       stale: true,
       doing: "reconnecting",
       asOf: at,
     });
     // Both at once: reconnecting says more (the retry follows the stream's return).
-    expect(staleness({ syncedAt: at, refreshFailed: true, live: "reconnecting" }).doing).toBe("reconnecting");
+    expect(staleness({ syncedAt: at, refreshFailed: true, live: "reconnecting", streamLostAt: null }).doing).toBe("reconnecting");
+  });
+
+  it("stays stale after the stream is back until the catch-up lands", () => {
+    const lost = new Date(at.getTime() + 60_000);
+    expect(staleness({ syncedAt: at, refreshFailed: false, live: "live", streamLostAt: lost })).toEqual({
+      stale: true,
+      doing: "reconnecting",
+      asOf: at,
+    });
+    const caughtUp = new Date(lost.getTime() + 1000);
+    expect(staleness({ syncedAt: caughtUp, refreshFailed: false, live: "live", streamLostAt: lost }).stale).toBe(false);
   });
 
   it("is stale after a failed refresh with the stream up, and retries", () => {
-    expect(staleness({ syncedAt: at, refreshFailed: true, live: "live" })).toEqual({ stale: true, doing: "retrying", asOf: at });
+    expect(staleness({ syncedAt: at, refreshFailed: true, live: "live", streamLostAt: null })).toEqual({
+      stale: true,
+      doing: "retrying",
+      asOf: at,
+    });
   });
 
   it("backs off 1 s, 2 s, 4 s … up to 15 s", () => {

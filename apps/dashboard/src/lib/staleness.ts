@@ -10,6 +10,8 @@ export interface StalenessInput {
   /** The last refresh failed (and none succeeded since). */
   refreshFailed: boolean;
   live: LiveConnection;
+  /** When the live stream was last lost (null: never): what changed meanwhile arrives only with the catch-up after it. */
+  streamLostAt: Date | null;
 }
 
 export interface Staleness {
@@ -25,6 +27,9 @@ export function staleness(input: StalenessInput): Staleness {
   if (input.syncedAt === null) return { stale: false, doing: null, asOf: null };
   if (input.live === "reconnecting") return { stale: true, doing: "reconnecting", asOf: input.syncedAt };
   if (input.refreshFailed) return { stale: true, doing: "retrying", asOf: input.syncedAt };
+  // The stream is back but the catch-up has not landed yet: still the old data.
+  if (input.streamLostAt !== null && input.syncedAt.getTime() <= input.streamLostAt.getTime())
+    return { stale: true, doing: "reconnecting", asOf: input.syncedAt };
   return { stale: false, doing: null, asOf: input.syncedAt };
 }
 

@@ -13,12 +13,23 @@ import { useRolloutStore } from "./rollout";
 export const useFreshnessStore = defineStore("freshness", () => {
   const rollout = useRolloutStore();
   const live = useLiveStore();
+  const streamLostAt = ref<Date | null>(null);
+  // Only the moment matters: the data is stale until a catch-up lands after it.
+  watch(
+    () => live.state,
+    (s) => {
+      if (s === "reconnecting") streamLostAt.value = new Date();
+      else if (s === "idle") streamLostAt.value = null;
+    },
+    { flush: "sync" },
+  );
   const state = computed(() =>
     staleness({
       syncedAt: rollout.syncedAt,
       // An error with nothing loaded is the page's own error (or not-found) state, not staleness.
       refreshFailed: rollout.rollout !== null && rollout.error !== null,
       live: live.state,
+      streamLostAt: streamLostAt.value,
     }),
   );
   const attempt = ref(0);
