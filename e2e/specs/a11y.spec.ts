@@ -54,7 +54,7 @@ test.describe.serial("accessibility (axe-core)", () => {
 
         // An id that names nothing: a not-found page with a way back.
         await page.goto("/projects/no-such-project/rollouts");
-        await expect(page.getByTestId("not-found-back")).toBeVisible();
+        await expect(page.getByTestId("not-found-back")).toBeVisible({ timeout: 60_000 }); // a fresh page load: slow on a loaded machine
         await expectAccessible(page, "not-found page");
 
         for (const r of [mixed.rolloutId, gates.rolloutId]) {
@@ -107,7 +107,7 @@ test.describe.serial("accessibility (axe-core)", () => {
         const proxy = await startTcpProxy(Number(new URL(env.server.url).port));
         try {
           await page.goto(`${proxy.url}/rollouts/${mixed.rolloutId}`);
-          await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+          await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live", { timeout: 60_000 });
           await proxy.cut();
           await expect(page.getByTestId("stale-banner")).toBeVisible();
           await expectAccessible(page, "stale banner");
