@@ -1,6 +1,7 @@
 import { expect, test, uid } from "../common/fixtures.js";
 import { createMixedRollout, expectAccessible, LANGS, usePreferences, type Theme } from "../common/a11y.js";
 import { createGatesRollout, type GatesRollout } from "../common/rollouts.js";
+import { startTcpProxy } from "../common/tcp-proxy.js";
 
 /**
  * axe-core on every page and dialog, in every language, light and dark: no critical or serious violation.
@@ -24,7 +25,7 @@ test.describe.serial("accessibility (axe-core)", () => {
 
   for (const lang of LANGS) {
     for (const theme of ["light", "dark"] as Theme[]) {
-      test(`${lang}, ${theme}: every page and dialog`, async ({ page, signIn }) => {
+      test(`${lang}, ${theme}: every page and dialog`, async ({ page, signIn, env }) => {
         test.setTimeout(900_000); // ~15 axe runs; each takes seconds to tens of seconds on a loaded machine
         await usePreferences(page, lang, theme);
         await page.goto("/login");
@@ -50,6 +51,11 @@ test.describe.serial("accessibility (axe-core)", () => {
         await page.goto(`/projects/${projectId}/settings`);
         await expect(page.getByTestId("save-settings")).toBeVisible();
         await expectAccessible(page, "project settings");
+
+        // An id that names nothing: a not-found page with a way back.
+        await page.goto("/projects/no-such-project/rollouts");
+        await expect(page.getByTestId("not-found-back")).toBeVisible({ timeout: 60_000 }); // a fresh page load: slow on a loaded machine
+        await expectAccessible(page, "not-found page");
 
         for (const r of [mixed.rolloutId, gates.rolloutId]) {
           await page.goto(`/rollouts/${r}`);
@@ -98,6 +104,18 @@ test.describe.serial("accessibility (axe-core)", () => {
         await page.getByTestId("token-create").click();
         await expect(page.getByTestId("token-secret")).toBeVisible();
         await expectAccessible(page, "my tokens");
+
+        // The stale-data banner: the connection to the server cut mid-session (rows marked stale).
+        const proxy = await startTcpProxy(Number(new URL(env.server.url).port));
+        try {
+          await page.goto(`${proxy.url}/rollouts/${mixed.rolloutId}`);
+          await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live", { timeout: 60_000 });
+          await proxy.cut();
+          await expect(page.getByTestId("stale-banner")).toBeVisible();
+          await expectAccessible(page, "stale banner");
+        } finally {
+          await proxy.close();
+        }
       });
 
       // Its own test, so the main one keeps its time budget: the drawer's header actions, the translated log

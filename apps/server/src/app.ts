@@ -18,6 +18,7 @@ import errors, { sendError } from "./plugins/app/errors.js";
 import auth from "./plugins/app/auth.js";
 import audit from "./plugins/app/audit.js";
 import projectAccess from "./plugins/app/project-access.js";
+import knownScope from "./plugins/app/known-scope.js";
 import changeFeed from "./plugins/app/change-feed.js";
 import streams from "./plugins/app/streams.js";
 import bootstrap from "./plugins/app/bootstrap.js";
@@ -96,6 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(errors);
   await app.register(auth);
   await app.register(projectAccess);
+  await app.register(knownScope);
   await app.register(audit);
   await app.register(changeFeed, {
     databaseUrl: deps.databaseUrl,

@@ -24,10 +24,22 @@ interface RequestOptions {
   body?: unknown;
   /** Do not call the unauthenticated handler on 401 (used by the session probe and login). */
   quiet401?: boolean;
+  /** Give up after this long (an ApiError with code TIMEOUT); REQUEST_TIMEOUT_MS unless set. */
+  timeoutMs?: number;
 }
+
+/**
+ * A server that accepts the connection but never answers would leave a spinner forever; every call is
+ * bounded. Generous: a rollout page of 10,000 tasks on a loaded server takes seconds.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** Codes the dashboard gives failures that carry no server code (see lib/api-error-text.ts). */
+export const NETWORK = "NETWORK";
+export const TIMEOUT = "TIMEOUT";
 
 let csrfToken: string | undefined;
 let unauthenticatedHandler: (() => void) | undefined;
+let forbiddenHandler: (() => void) | undefined;
 
 export function setCsrfToken(token: string | undefined): void {
   csrfToken = token;
@@ -35,6 +47,11 @@ export function setCsrfToken(token: string | undefined): void {
 
 export function onUnauthenticated(handler: (() => void) | undefined): void {
   unauthenticatedHandler = handler;
+}
+
+/** Called after any 403: the user's role may have changed meanwhile (the auth store reloads it). */
+export function onForbidden(handler: (() => void) | undefined): void {
+  forbiddenHandler = handler;
 }
 
 export function buildUrl(path: string, query?: Query): string {
@@ -63,23 +80,42 @@ export async function request<T>(method: string, path: string, options: RequestO
   const headers: Record<string, string> = { accept: "application/json" };
   if (options.body !== undefined) headers["content-type"] = "application/json";
   if (method !== "GET" && method !== "HEAD" && csrfToken) headers[CSRF_HEADER] = csrfToken;
-  let res: Response;
+  const controller = new AbortController();
+  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  // The browser's own text ("Failed to fetch", "NetworkError when…") is never shown: the code picks a sentence.
+  const failed = (cause: unknown) =>
+    controller.signal.aborted
+      ? new ApiError(0, TIMEOUT, `no answer within ${timeoutMs} ms`)
+      : new ApiError(0, NETWORK, cause instanceof Error ? cause.message : String(cause));
   try {
-    res = await globalThis.fetch(buildUrl(path, options.query), {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-    });
-  } catch (cause) {
-    throw new ApiError(0, "NETWORK", cause instanceof Error ? cause.message : String(cause));
+    let res: Response;
+    try {
+      res = await globalThis.fetch(buildUrl(path, options.query), {
+        method,
+        headers,
+        credentials: "same-origin",
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: controller.signal,
+      });
+    } catch (cause) {
+      throw failed(cause);
+    }
+    if (!res.ok) {
+      const error = await parseError(res);
+      if (res.status === 401 && !options.quiet401) unauthenticatedHandler?.();
+      if (res.status === 403) forbiddenHandler?.();
+      throw error;
+    }
+    if (res.status === 204) return undefined as T;
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (cause) {
+      throw failed(cause); // the connection broke (or the timeout hit) while the body was arriving
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  } finally {
+    clearTimeout(timer);
   }
-  if (!res.ok) {
-    const error = await parseError(res);
-    if (res.status === 401 && !options.quiet401) unauthenticatedHandler?.();
-    throw error;
-  }
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
-  return (text ? JSON.parse(text) : undefined) as T;
 }

@@ -1,6 +1,6 @@
 import { createPinia, setActivePinia } from "pinia";
-import { beforeEach, describe, expect, it } from "vitest";
-import { projectList, projectUpdate } from "@/api";
+import { beforeEach, describe, expect, it, vi } from "vitest";
+import { projectList, projectUpdate, setCsrfToken } from "@/api";
 import { installFakeApi, type FakeApi } from "../../test/fake-api";
 import { useAuthStore } from "./auth";
 
@@ -75,5 +75,20 @@ describe("auth store", () => {
     await expect(projectList()).rejects.toMatchObject({ status: 401, code: "UNAUTHENTICATED" });
     expect(auth.signedIn).toBe(false);
     expect(auth.expired).toBe(true);
+  });
+
+  it("reloads the role after a 403, so the buttons follow a role lowered meanwhile", async () => {
+    api.users.set("rick", { password: "pw", role: "releaser" });
+    const auth = useAuthStore();
+    await auth.login("rick", "pw");
+    expect(auth.canOperate).toBe(true);
+    // An admin lowers the role; the next mutation is refused (here: by the fake's CSRF check, a 403 like any other).
+    api.user = { username: "rick", role: "viewer" };
+    setCsrfToken(undefined);
+    const before = api.calls("GET", "/auth/me").length;
+    await expect(projectUpdate("shop", { parallelTasksPerRollout: 4 })).rejects.toMatchObject({ status: 403 });
+    await vi.waitFor(() => expect(auth.role).toBe("viewer"));
+    expect(auth.canOperate).toBe(false);
+    expect(api.calls("GET", "/auth/me").length).toBe(before + 1);
   });
 });

@@ -1,7 +1,16 @@
 import { Role } from "@runway/shared";
 import { defineStore } from "pinia";
 import { computed, ref } from "vue";
-import { authLogin, authLogout, authMe, onUnauthenticated, setCsrfToken, signOutEverywhere as apiSignOutEverywhere, type Me } from "@/api";
+import {
+  authLogin,
+  authLogout,
+  authMe,
+  onForbidden,
+  onUnauthenticated,
+  setCsrfToken,
+  signOutEverywhere as apiSignOutEverywhere,
+  type Me,
+} from "@/api";
 import type { ProjectRole } from "@/api/types";
 
 /** Who is signed in, and what the role may do. The server still refuses; this only shapes the UI. */
@@ -68,5 +77,35 @@ export const useAuthStore = defineStore("auth", () => {
     setUser(null);
   });
 
-  return { user, loaded, expired, role, signedIn, canOperate, isAdmin, roleIn, canOperateIn, load, login, logout, signOutEverywhere };
+  let reloading: Promise<void> | null = null;
+  /**
+   * After a 403 the role we show may be out of date (an admin lowered it meanwhile): ask again, so the
+   * buttons follow without a page reload. A burst of 403s asks once.
+   */
+  function reloadRole(): Promise<void> {
+    if (!user.value) return Promise.resolve();
+    reloading ??= load(true)
+      .then(() => undefined)
+      .catch(() => undefined)
+      .finally(() => (reloading = null));
+    return reloading;
+  }
+  onForbidden(() => void reloadRole());
+
+  return {
+    user,
+    loaded,
+    expired,
+    role,
+    signedIn,
+    canOperate,
+    isAdmin,
+    roleIn,
+    canOperateIn,
+    load,
+    login,
+    logout,
+    signOutEverywhere,
+    reloadRole,
+  };
 });

@@ -33,6 +33,8 @@ export const useRolloutStore = defineStore("rollout", () => {
   /** All pages of tasks arrived; until then counts come from the server's statusCounts. */
   const complete = ref(false);
   const error = ref<unknown>(null);
+  /** When data last arrived complete (load or catch-up): the stale banner names it (stores/freshness.ts). */
+  const syncedAt = ref<Date | null>(null);
   const filter = ref<TaskStatus[]>([]);
   /** The stage the stage strip narrows the table to (null: every stage). */
   const stageFilter = ref<string | null>(null);
@@ -101,6 +103,7 @@ export const useRolloutStore = defineStore("rollout", () => {
     held.value = [];
     cursor = list.cursor;
     complete.value = true;
+    synced();
     const known = new Set(list.tasks.map((t) => t.id));
     selectedIds.value = selectedIds.value.filter((s) => known.has(s));
   }
@@ -119,6 +122,13 @@ export const useRolloutStore = defineStore("rollout", () => {
       held.value = [...byId.values()];
     } else upsert(delta.tasks);
     cursor = delta.cursor;
+    synced();
+  }
+
+  /** Fresh data arrived: a failure before it no longer stands. */
+  function synced() {
+    syncedAt.value = new Date();
+    error.value = null;
   }
 
   async function catchUp(id: string, gen: number): Promise<void> {
@@ -171,6 +181,7 @@ export const useRolloutStore = defineStore("rollout", () => {
       replaceAll(list.tasks);
       cursor = list.cursor;
       complete.value = true;
+      synced();
       mark("tasks-complete");
     } catch (err) {
       if (gen === generation) error.value = err;
@@ -205,9 +216,15 @@ export const useRolloutStore = defineStore("rollout", () => {
       await loadDone;
       if (gen !== generation) return;
       await (full ? fetchAll(id, gen) : catchUp(id, gen));
-    })().finally(() => {
-      running = null;
-    });
+    })()
+      .catch((err: unknown) => {
+        // Kept for the stale banner (the view keeps showing what it had); every caller still sees it.
+        if (gen === generation) error.value = err;
+        throw err;
+      })
+      .finally(() => {
+        running = null;
+      });
     return running;
   }
 
@@ -262,6 +279,7 @@ export const useRolloutStore = defineStore("rollout", () => {
     replaceAll([]);
     cursor = null;
     loadDone = null;
+    syncedAt.value = null;
     complete.value = false;
     selectedIds.value = [];
     held.value = [];
@@ -276,6 +294,7 @@ export const useRolloutStore = defineStore("rollout", () => {
     loading,
     complete,
     error,
+    syncedAt,
     filter,
     stageFilter,
     setStageFilter,

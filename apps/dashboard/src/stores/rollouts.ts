@@ -32,6 +32,8 @@ export const useRolloutsStore = defineStore("rollouts", () => {
   }
 
   async function load(id: string): Promise<void> {
+    // Another project's rows must not stay on screen if this one fails to load.
+    if (projectId.value !== id) rollouts.value = [];
     projectId.value = id;
     previousTokens.value = [];
     await fetchPage(null);
