@@ -8,7 +8,7 @@ test.describe("sign-in", () => {
     await page.getByTestId("username").locator("input").fill("admin");
     await page.getByTestId("password").locator("input").fill("not-the-password");
     await page.getByTestId("sign-in").click();
-    await expect(page.getByTestId("login-error")).toContainText("Sign-in failed");
+    await expect(page.getByTestId("login-error")).toContainText("Wrong username or password");
   });
 
   test("admin signs in, sees projects, and signs out", async ({ page, env }) => {
