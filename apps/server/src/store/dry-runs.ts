@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import { Channel, type Db } from "./db.js";
-import { PENDING_PASS_LOCK } from "./gating.js";
+import { PASS_LOCK_IDLE_MS, PENDING_PASS_LOCK } from "./gating.js";
 import { advisoryLock } from "./transitions/fence.js";
 import { notifyChange, notifyChangeOf } from "./notify.js";
 
@@ -85,7 +85,7 @@ export async function dryRunsClaim(
     // Its own statement, before the claim's: the claim's snapshot must be taken after the lock is held.
     // Taken as the pending pass takes it, with the idle bound: a replica frozen inside this transaction
     // would otherwise keep every replica's pending pass out for as long as it stays frozen.
-    const lock = await sql<{ ok: boolean }>`SELECT ${advisoryLock(PENDING_PASS_LOCK, 5000)} AS ok`.execute(trx);
+    const lock = await sql<{ ok: boolean }>`SELECT ${advisoryLock(PENDING_PASS_LOCK, PASS_LOCK_IDLE_MS)} AS ok`.execute(trx);
     if (!lock.rows[0]?.ok) return [];
     const { rows } = await sql<ClaimedDryRun>`
       WITH c AS (

@@ -11,6 +11,8 @@ import { advisoryLock, type PassLock } from "./transitions/fence.js";
  */
 
 export const PENDING_PASS_LOCK = 7_301_001;
+/** How long a frozen holder of the pass lock may keep it (see advisoryLock); every taker uses it. */
+export const PASS_LOCK_IDLE_MS = 5000;
 /** No longer taken (sweeps need no lock since they settle runs on the target first); kept reserved. */
 export const SWEEP_LOCK = 7_301_002;
 
@@ -22,7 +24,7 @@ export async function gatingTakeChanges(
   trx: Db,
   p: { key: number; idleTimeoutMs?: number; lock?: PassLock },
 ): Promise<GatingChanges | null> {
-  const locked = (p.lock ?? advisoryLock)(p.key, p.idleTimeoutMs ?? 5000);
+  const locked = (p.lock ?? advisoryLock)(p.key, p.idleTimeoutMs ?? PASS_LOCK_IDLE_MS);
   const { rows } = await sql<{
     ok: boolean;
     full: boolean;
