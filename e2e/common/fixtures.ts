@@ -43,6 +43,12 @@ export const test = base.extend<{ signIn: (username: string, password?: string) 
     if (testInfo.status !== testInfo.expectedStatus) {
       await testInfo.attach("server.log", { body: env.server.log().slice(from) || "(nothing)", contentType: "text/plain" });
       await testInfo.attach("browser.log", { body: consoleLines.join("\n") || "(nothing)", contentType: "text/plain" });
+      // What the user saw last: open dialogs, messages and notifications (a failed action says why there).
+      const shown = await page
+        .locator(".n-message, .n-notification, .n-dialog, .n-modal, [role='alert']")
+        .allInnerTexts()
+        .catch((err: unknown) => [`(could not read the page: ${String(err)})`]);
+      await testInfo.attach("on-screen.txt", { body: shown.join("\n---\n") || "(no dialog or message)", contentType: "text/plain" });
     }
   },
   signIn: async ({ page }, use) => {
