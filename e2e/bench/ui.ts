@@ -13,6 +13,7 @@ import { Api, type NewTask } from "../common/api.js";
 import { ADMIN_PASSWORD, REPO_ROOT, startServer } from "../common/server.js";
 import { prepareTarget } from "../common/target.js";
 import { clearSearch, searchTiming, sortTiming } from "./ui-search.js";
+import { timelineOpen, timelineRegroup, timelineScroll } from "./ui-timeline.js";
 
 const TASKS = 10_000;
 const RUNS = 5;
@@ -160,6 +161,14 @@ async function main() {
       for (const column of ["database", "database", "schemaVersion", "schemaVersion", "id", "id"])
         sorts.push({ column, ms: await sortTiming(page, column) });
       console.log("sort (ms):", sorts.map((s) => round(s.ms)).join(", "));
+
+      // The timeline at 10k tasks: open (first use loads its code), regroup by database, scroll.
+      const timelineOpenMs = await timelineOpen(page);
+      const timelineRegroupMs = await timelineRegroup(page);
+      const timeline = await timelineScroll(page);
+      console.log(
+        `timeline (ms): open ${round(timelineOpenMs)}, regroup ${round(timelineRegroupMs)}, scroll frame median ${round(median(timeline.frames))}`,
+      );
       const result = {
         generatedAt: new Date().toISOString(),
         // Other work on the machine skews every number: the load average says how busy it was.
@@ -206,6 +215,17 @@ async function main() {
           framesOver33Ms: scroll.frames.filter((f) => f > 33.4).length,
           rowsChanged: scroll.rowsChanged,
         },
+        timeline: {
+          openMs: round(timelineOpenMs),
+          regroupByDatabaseMs: round(timelineRegroupMs),
+          scroll: {
+            frames: timeline.frames.length,
+            frameMedianMs: round(median(timeline.frames)),
+            frameP95Ms: round(pct(timeline.frames, 95)),
+            frameMaxMs: round(Math.max(...timeline.frames)),
+            moved: timeline.moved,
+          },
+        },
       };
       const out = path.join(REPO_ROOT, "bench/results/ui.json");
       mkdirSync(path.dirname(out), { recursive: true });
@@ -218,6 +238,7 @@ async function main() {
             search: result.search.medianMs,
             sort: result.sort.medianMs,
             scroll: result.scroll,
+            timeline: result.timeline,
           },
           null,
           2,
