@@ -21,19 +21,29 @@ export const TARGET_DB = "e2e_target";
 const ROLE = "e2e_target";
 const PASSWORD = "e2e-target-password";
 
-/** Creates the role and its database (once per server) and returns the instance URL. */
-export async function prepareTarget(superuserUrl: string): Promise<string> {
+/** Runs `fn` on one superuser connection, closed afterwards. */
+async function asSuperuser(superuserUrl: string, fn: (c: PgClient) => Promise<void>): Promise<void> {
   const c = new pg.Client({ connectionString: superuserUrl });
   await c.connect();
   try {
-    const role = await c.query(`SELECT 1 FROM pg_roles WHERE rolname = '${ROLE}'`);
-    if (!role.rowCount) await c.query(`CREATE ROLE ${ROLE} LOGIN CREATEDB PASSWORD '${PASSWORD}'`);
-    const db = await c.query(`SELECT 1 FROM pg_database WHERE datname = '${TARGET_DB}'`);
-    if (!db.rowCount) await c.query(`CREATE DATABASE ${TARGET_DB} OWNER ${ROLE}`);
-    await c.query("REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC");
+    await fn(c);
   } finally {
     await c.end();
   }
+}
+
+/** The role and the control plane's lock-out (idempotent), then the database `name` owned by the role. */
+async function ensureDatabase(c: PgClient, name: string): Promise<void> {
+  const role = await c.query(`SELECT 1 FROM pg_roles WHERE rolname = '${ROLE}'`);
+  if (!role.rowCount) await c.query(`CREATE ROLE ${ROLE} LOGIN CREATEDB PASSWORD '${PASSWORD}'`);
+  await c.query("REVOKE CONNECT, TEMPORARY ON DATABASE postgres FROM PUBLIC");
+  const db = await c.query(`SELECT 1 FROM pg_database WHERE datname = '${name}'`);
+  if (!db.rowCount) await c.query(`CREATE DATABASE ${name} OWNER ${ROLE}`);
+}
+
+/** Creates the role and its database (once per server) and returns the instance URL. */
+export async function prepareTarget(superuserUrl: string): Promise<string> {
+  await asSuperuser(superuserUrl, (c) => ensureDatabase(c, TARGET_DB));
   const url = new URL(superuserUrl);
   url.username = ROLE;
   url.password = PASSWORD;
@@ -47,14 +57,6 @@ export async function prepareTarget(superuserUrl: string): Promise<string> {
  */
 export async function createTargetDatabase(superuserUrl: string, name: string): Promise<string> {
   if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`not a plain database name: ${name}`);
-  await prepareTarget(superuserUrl);
-  const c = new pg.Client({ connectionString: superuserUrl });
-  await c.connect();
-  try {
-    const db = await c.query(`SELECT 1 FROM pg_database WHERE datname = '${name}'`);
-    if (!db.rowCount) await c.query(`CREATE DATABASE ${name} OWNER ${ROLE}`);
-  } finally {
-    await c.end();
-  }
+  await asSuperuser(superuserUrl, (c) => ensureDatabase(c, name));
   return name;
 }
