@@ -23,6 +23,8 @@ const run = promisify(execFile);
  */
 const PG_DUMP = process.env.PG_DUMP ?? "pg_dump";
 const PG_RESTORE = process.env.PG_RESTORE ?? "pg_restore";
+/** The advisory lock the RUNNING task's statement waits on while the dump is taken. */
+const HOLD_KEY = 731_500;
 
 interface Task {
   id: string;
@@ -111,7 +113,8 @@ describe("backup and restore of the control database", () => {
             tasks: [
               taskSpec("i-shop", target.name, { type: "DATABASE_DATA_UPDATE", statement: "CREATE TABLE done_before (id int)" }),
               // Data changes may run again: unless the target's ledger shows it applied, the orphan is requeued after the restore and finishes.
-              taskSpec("i-shop", target.name, { type: "DATABASE_DATA_UPDATE", statement: "SELECT pg_sleep(4)" }),
+              // It waits on a lock the test holds until the dump is taken, so the dump sees it RUNNING however slow the machine is.
+              taskSpec("i-shop", target.name, { type: "DATABASE_DATA_UPDATE", statement: `SELECT pg_advisory_xact_lock(${HOLD_KEY})` }),
               taskSpec("i-shop", target.name, { type: "DATABASE_DATA_UPDATE", statement: "SELECT 1" }),
             ],
           },
@@ -129,23 +132,32 @@ describe("backup and restore of the control database", () => {
       what: "the first task DONE",
     });
     expect((await runTasks([waiting], { runAt: new Date(Date.now() + 86_400_000).toISOString() })).statusCode).toBe(200);
-    expect((await runTasks([running])).statusCode).toBe(200);
-    await waitFor(
-      async () => {
-        const ts = await tasksOf(first, admin, rolloutId);
-        return (
-          ts.find((t) => t.id === running)?.status === "RUNNING" &&
-          ts.find((t) => t.id === waiting)?.latestRun?.waitingCause?.type === "RUN_AT"
-        );
-      },
-      { timeoutMs: 60_000, what: "one task RUNNING, one waiting for its run-at time" },
-    );
-
-    // The backup, taken while the run executes (a custom-format dump is one consistent snapshot).
     const file = path.join(dir, "runway.dump");
-    await run(PG_DUMP, ["--format=custom", "--file", file, sourceUrl], { timeout: 120_000 });
-    // The old installation is gone (its session on the target ends with it).
-    await first.stop();
+    const holder = new pg.Client({ connectionString: target.url });
+    await holder.connect();
+    try {
+      await holder.query(`SELECT pg_advisory_lock(${HOLD_KEY})`);
+      expect((await runTasks([running])).statusCode).toBe(200);
+      await waitFor(
+        async () => {
+          const ts = await tasksOf(first, admin, rolloutId);
+          const blocked = await target!.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = ${HOLD_KEY} AND NOT granted`);
+          return (
+            ts.find((t) => t.id === running)?.status === "RUNNING" &&
+            blocked.length === 1 &&
+            ts.find((t) => t.id === waiting)?.latestRun?.waitingCause?.type === "RUN_AT"
+          );
+        },
+        { timeoutMs: 60_000, what: "one task RUNNING (its statement waiting on the test's lock), one waiting for its run-at time" },
+      );
+
+      // The backup, taken while the run executes (a custom-format dump is one consistent snapshot).
+      await run(PG_DUMP, ["--format=custom", "--file", file, sourceUrl], { timeout: 120_000 });
+      // The old installation is gone (its session on the target ends with it).
+      await first.stop();
+    } finally {
+      await holder.end();
+    }
 
     const restoredUrl = await cluster("restored");
     await run(PG_RESTORE, ["--no-owner", "--exit-on-error", "--dbname", restoredUrl, file], { timeout: 120_000 });
