@@ -42,8 +42,13 @@ export function squawkBinary(): string {
     const launcher = require(require.resolve("squawk-cli/js/index.js")) as { getBinaryPath(): string };
     resolved = launcher.getBinaryPath();
   } catch {
-    // Fall back to the launcher script: slower, but it reports what is missing.
-    resolved = path.join(path.dirname(require.resolve("squawk-cli/package.json")), "js/bin/squawk");
+    try {
+      // Fall back to the launcher script: slower, but it reports what is missing.
+      resolved = path.join(path.dirname(require.resolve("squawk-cli/package.json")), "js/bin/squawk");
+    } catch {
+      // Not installed at all: a `squawk` on PATH, else each lint says squawk could not run (never a throw here).
+      resolved = "squawk";
+    }
   }
   return resolved;
 }
