@@ -7,34 +7,39 @@ import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/p
 /**
  * `pnpm bench` step: what linting adds to creating a 10,000-task rollout (issue 15: at most 2 s). The same
  * rollout is created through the store's rolloutCreate with and without the lint that the API starts
- * beside it (squawk in one or two processes over a file per distinct statement, plus Runway's rules and the
- * findings' insert), three times each; the added time is the difference of the medians. Two shapes: every
- * statement distinct (squawk's worst case), and 100 distinct statements repeated (a typical fan-out).
+ * beside it (squawk over a file per distinct statement in a few processes, plus Runway's rules and the
+ * findings' insert), three times each; the added time is the difference of the medians. Shapes: every
+ * statement distinct (squawk's worst case), 100 distinct statements repeated (a typical fan-out), each
+ * with statements no creation used before (every parse and squawk report is new: the server keeps recent
+ * ones in memory); and every statement distinct again, each creation repeating the last one's statements
+ * (a release's files in its next rollout: parses and squawk's reports are known).
  */
 
 const TASKS = Number(process.env.BENCH_LINT_TASKS ?? 10_000);
 const REPEATS = 3;
 const plaintextRows: Sealer = { seal: (s) => s };
 
-function statementFor(i: number): { type: TaskType; statement: string } {
+/** `round` makes every statement's text new (no parse or squawk report of it is known yet). */
+function statementFor(i: number, round: number): { type: TaskType; statement: string } {
+  const r = `r${round}`;
   switch (i % 4) {
     case 0:
-      return { type: "DATABASE_SCHEMA_UPDATE", statement: `ALTER TABLE t_${i} ADD COLUMN c_${i} integer NOT NULL DEFAULT ${i};` };
+      return { type: "DATABASE_SCHEMA_UPDATE", statement: `ALTER TABLE t_${i}_${r} ADD COLUMN c_${i} integer NOT NULL DEFAULT ${i};` };
     case 1:
       return {
         type: "DATABASE_SCHEMA_UPDATE",
-        statement: `CREATE INDEX t_${i}_idx ON t_${i} (a, b);\nALTER TABLE t_${i} ADD COLUMN d text;`,
+        statement: `CREATE INDEX t_${i}_${r}_idx ON t_${i}_${r} (a, b);\nALTER TABLE t_${i}_${r} ADD COLUMN d text;`,
       };
     case 2:
-      return { type: "DATABASE_DATA_UPDATE", statement: `UPDATE accounts SET balance = balance + ${i} WHERE id = ${i};` };
+      return { type: "DATABASE_DATA_UPDATE", statement: `UPDATE accounts_${r} SET balance = balance + ${i} WHERE id = ${i};` };
     default:
-      return { type: "DATABASE_DATA_UPDATE", statement: `CREATE INDEX CONCURRENTLY IF NOT EXISTS u_${i}_idx ON u_${i} (x)` };
+      return { type: "DATABASE_DATA_UPDATE", statement: `CREATE INDEX CONCURRENTLY IF NOT EXISTS u_${i}_idx ON u_${i}_${r} (x)` };
   }
 }
 
-function tasks(distinct: number): NewTask[] {
+function tasks(distinct: number, round: number): NewTask[] {
   return Array.from({ length: TASKS }, (_, i) => ({
-    ...statementFor(i % distinct),
+    ...statementFor(i % distinct, round),
     instanceId: "bench-i",
     database: `db_${i % 1000}`,
     schemaVersion: i % 2 === 0 ? `${String(i).padStart(6, "0")}` : null,
@@ -67,12 +72,15 @@ async function main(): Promise<void> {
       { id: "bench-i", title: "t", connectionUrl: "postgres://nobody@127.0.0.1:1/none", projectIds: ["bench"] },
       plaintextRows,
     );
-    for (const [shape, distinct] of [
-      ["every statement distinct", TASKS],
-      ["100 distinct statements", 100],
+    let round = 0;
+    for (const [shape, distinct, fresh] of [
+      ["every statement distinct", TASKS, true],
+      ["100 distinct statements", 100, true],
+      ["every statement distinct, as in the last rollout", TASKS, false],
     ] as const) {
-      const t = tasks(distinct);
       const create = async (lint: boolean) => {
+        // Fresh shapes: new statements for every creation. Repeated: the statements of the creation before.
+        const t = tasks(distinct, fresh ? ++round : round);
         const t0 = performance.now();
         await rolloutCreate(
           db,
@@ -87,7 +95,8 @@ async function main(): Promise<void> {
         );
         return performance.now() - t0;
       };
-      await create(true); // warm-up: module loads, page cache for squawk's binary
+      // Warm-up: module loads, page cache for squawk's binary; for the repeated shape, the statements' first lint.
+      await create(true);
       const without: number[] = [];
       const withLint: number[] = [];
       const load: number[] = [];
@@ -97,6 +106,8 @@ async function main(): Promise<void> {
         withLint.push(await create(true));
         load.push(Number(os.loadavg()[0]!.toFixed(1)));
       }
+      // Lint by itself, parse included (nothing else parses these statements here).
+      const t = tasks(distinct, fresh ? ++round : round);
       const t0 = performance.now();
       const results = await lintForCreate(async () => ({}), t);
       const lintAloneMs = performance.now() - t0;

@@ -54,13 +54,19 @@ export async function taskChecksWriteLint(
   if (p.results.length === 0) return;
   const distinct = new Map<string, number>();
   const payloads: string[] = [];
+  // Tasks sharing a statement share one result object (lintTasks): each object is serialized once.
+  const byObject = new Map<LintRow, number>();
   const refs = p.results.map((r) => {
-    // Identical results travel and are stored once; keyed by their JSON (cheap next to the linting).
-    const key = JSON.stringify(r);
-    let i = distinct.get(key);
+    let i = byObject.get(r);
     if (i === undefined) {
-      distinct.set(key, (i = payloads.length));
-      payloads.push(key);
+      // Identical results travel and are stored once; keyed by their JSON (cheap next to the linting).
+      const key = JSON.stringify(r);
+      i = distinct.get(key);
+      if (i === undefined) {
+        distinct.set(key, (i = payloads.length));
+        payloads.push(key);
+      }
+      byObject.set(r, i);
     }
     return i + 1;
   });
