@@ -15,8 +15,10 @@ import { startBenchApi } from "./lib/api-app.js";
  * The first preview finds no ledger snapshot and reads all 1,000 targets (reported apart, as "cold"); the
  * next ones and the creates plan from the snapshots it stored (younger than the create's bound). The
  * insert alone (rolloutCreate with the same 50,000 tasks, no HTTP, no planning) is timed too. With
- * BENCH_RELEASE_KEEP=1 (and DATABASE_URL naming a server that outlives the run) the tenant databases are
- * kept and reused by the next run, saving their five-minute setup.
+ * BENCH_RELEASE_KEEP=1 (and BENCH_PG_DIR naming a directory for a kept embedded cluster, or DATABASE_URL a
+ * server that outlives the run) the tenant databases are kept and reused by the next run, saving their
+ * five-minute setup. Under /work/wt/measure.sh use BENCH_PG_DIR: a DATABASE_URL server is not in the measured
+ * process tree, so the measure script renices it to 19 with everything else.
  */
 const KEEP = process.env.BENCH_RELEASE_KEEP === "1";
 const load1 = () => Number(os.loadavg()[0]!.toFixed(1));
