@@ -13,7 +13,7 @@ import { writeReport } from "./lib/report.js";
  * cannot colour the next. BENCH_ONLY=gating,latency runs a subset.
  */
 
-const STEPS = ["gating", "baseline", "latency", "throughput", "store-scale", "lint", "releases", "startup"] as const;
+const STEPS = ["gating", "baseline", "latency", "throughput", "store-scale", "lint", "releases", "create", "startup"] as const;
 const HERE = path.dirname(new URL(import.meta.url).pathname);
 
 /** A step that outlives this is stopped and counted as failed, so one hung step cannot hang the suite. */

@@ -1,9 +1,9 @@
 import os from "node:os";
 import pg from "pg";
-import { buildApp, generateKey, hashPassword, loadConfig, Metrics, newApiToken, sha256, startTrust } from "@runway/server";
-import { createDb, createPool, rolloutCreate, tokenCreate, userCreate, type NewTask } from "@runway/server/store";
+import { rolloutCreate, type NewTask } from "@runway/server/store";
 import { withDatabase } from "@runway/server/db";
 import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/pg.js";
+import { startBenchApi } from "./lib/api-app.js";
 
 /**
  * `pnpm bench` step "releases" (issue 16): a release of 50 files onto a database group of 1,000 tenant
@@ -15,8 +15,10 @@ import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/p
  * The first preview finds no ledger snapshot and reads all 1,000 targets (reported apart, as "cold"); the
  * next ones and the creates plan from the snapshots it stored (younger than the create's bound). The
  * insert alone (rolloutCreate with the same 50,000 tasks, no HTTP, no planning) is timed too. With
- * BENCH_RELEASE_KEEP=1 (and DATABASE_URL naming a server that outlives the run) the tenant databases are
- * kept and reused by the next run, saving their five-minute setup.
+ * BENCH_RELEASE_KEEP=1 (and BENCH_PG_DIR naming a directory for a kept embedded cluster, or DATABASE_URL a
+ * server that outlives the run) the tenant databases are kept and reused by the next run, saving their
+ * five-minute setup. Under /work/wt/measure.sh use BENCH_PG_DIR: a DATABASE_URL server is not in the measured
+ * process tree, so the measure script renices it to 19 with everything else.
  */
 const KEEP = process.env.BENCH_RELEASE_KEEP === "1";
 const load1 = () => Number(os.loadavg()[0]!.toFixed(1));
@@ -63,42 +65,10 @@ async function main(): Promise<void> {
     const seedS = (performance.now() - t0) / 1000;
     console.log(`created ${DATABASES} tenant databases with ledgers in ${seedS.toFixed(0)} s`);
 
-    const pool = createPool(url, 10, "bench releases");
-    const db = createDb(pool);
-    const config = loadConfig(
-      {
-        LOG_LEVEL: "silent",
-        RUNWAY_ADMIN_PASSWORD: "bench-admin-password",
-        RUNWAY_DEMO: "0",
-        RUNWAY_REPLICA_ID: "bench",
-        // The creates measure planning from snapshots: on a loaded machine the cold preview alone can outlast
-        // the default 300 s bound, and the creates would then read 1,000 targets again (the cold figure).
-        RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS: "3600000",
-      },
-      [],
-    );
-    const app = await buildApp({
-      db,
-      pool,
-      config,
-      metrics: new Metrics(),
-      databaseUrl: url,
-      dashboardDir: "/nonexistent",
-      print: () => undefined,
-      trust: await startTrust(db, { ...config, secretKey: generateKey().toString("base64") }),
-    });
-    await app.ready();
-    const token = newApiToken();
-    await userCreate(db, { username: "bench", role: "admin", passwordHash: await hashPassword("bench-admin-password-2"), now: new Date() });
-    await tokenCreate(db, { username: "bench", name: "bench", tokenHash: sha256(token), now: new Date() });
-    const headers = { authorization: `Bearer ${token}` };
-    const call = async (method: "POST" | "GET", path: string, payload?: object) => {
-      const t = performance.now();
-      const res = await app.inject({ method, url: `/api/v1${path}`, headers, ...(payload ? { payload } : {}) });
-      const ms = performance.now() - t;
-      if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${res.body.slice(0, 500)}`);
-      return { ms, body: res.json(), bytes: res.rawPayload.length };
-    };
+    // The creates measure planning from snapshots: on a loaded machine the cold preview alone can outlast
+    // the default 300 s bound, and the creates would then read 1,000 targets again (the cold figure).
+    const api = await startBenchApi(url, { env: { RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS: "3600000" } });
+    const { db, call } = api;
 
     await call("POST", "/projects", { id: "tenants", title: "Tenants", parallelTasksPerRollout: 0 });
     await call("POST", "/instances", {
@@ -169,8 +139,7 @@ async function main(): Promise<void> {
       loads.insert!.push(load1());
       console.log(`insert alone ${i + 1}: ${inserts.at(-1)!.toFixed(0)} ms, load ${loads.insert!.at(-1)}`);
     }
-    await app.close();
-    await db.destroy();
+    await api.close();
 
     const result = {
       benchmark: "releases",

@@ -27,12 +27,16 @@ export async function startBenchPg(): Promise<BenchPg> {
   let embedded: EmbeddedHandle | undefined;
   let dataDir: string | undefined;
   let serverUrl = process.env.DATABASE_URL;
+  // BENCH_PG_DIR: an embedded cluster kept in that directory between runs (e.g. the releases step's 1,000
+  // tenant databases). Unlike DATABASE_URL it runs as this process's child, so /work/wt/measure.sh gives it
+  // the machine too instead of renicing it with everything else.
+  const keptDir = process.env.BENCH_PG_DIR;
   if (!serverUrl) {
-    dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "runway-bench-pg-"));
+    dataDir = keptDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), "runway-bench-pg-")));
     embedded = await startEmbeddedPostgres({
       dataDir,
       port: await freePort(),
-      persistent: false,
+      persistent: keptDir !== undefined,
       settings: { fsync: "off", synchronous_commit: "off", shared_buffers: "512MB", work_mem: "32MB" },
     });
     serverUrl = embedded.url;
@@ -79,7 +83,7 @@ export async function startBenchPg(): Promise<BenchPg> {
     },
     async stop() {
       await embedded?.stop();
-      if (dataDir) await fs.rm(dataDir, { recursive: true, force: true });
+      if (dataDir && !keptDir) await fs.rm(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -65,13 +65,16 @@ export async function rolloutGet(db: Db, id: string): Promise<Rollout | undefine
     .where("id", "=", id)
     .executeTakeFirst();
   if (!row) return undefined;
-  const [stages, byRollout, byStage] = await Promise.all([
+  const [stages, byStage] = await Promise.all([
     db.selectFrom("stage").select(["id", "environment", "position"]).where("rollout_id", "=", id).orderBy("position").execute(),
-    countsBy(db, "rollout_id", { rolloutIds: [id] }),
     countsBy(db, "stage_id", { rolloutIds: [id] }),
   ]);
+  // Every task is in a stage of its rollout (0060's key): the rollout's counts are its stages' summed, one
+  // scan of its tasks instead of two (a 10,000-task create answers with this).
+  const total = emptyCounts();
+  for (const c of byStage.values()) for (const k of Object.keys(total) as TaskStatus[]) total[k] += c[k];
   return {
-    ...toSummary(row, byRollout.get(id)),
+    ...toSummary(row, total),
     stages: stages.map((s) => ({
       id: s.id,
       environment: s.environment,

@@ -73,39 +73,75 @@ export async function rolloutCreate(db: Db, r: NewRollout, now: Date): Promise<s
     }
     const tasks = r.stages.flatMap((s, i) => s.tasks.map((t) => ({ ...t, stageId: stageIds[i]! })));
     if (tasks.length > 0) {
-      const versions = tasks.map((t) => t.schemaVersion ?? null);
-      // A release repeats each file's text on every database: each distinct text travels (and is parsed) once.
-      const texts = new Map<string, number>();
-      const textRefs = tasks.map((t) => {
-        let n = texts.get(t.statement);
-        if (n === undefined) texts.set(t.statement, (n = texts.size + 1));
-        return n;
-      });
+      const { databases, refs, shapes } = taskShapes(tasks, plans);
+      // Two arrays of one element per task (database, shape) and eight of one per shape: a release's 50,000
+      // tasks are 50 shapes, so PostgreSQL parses 100,000 array elements instead of 450,000 (issue 16).
       await sql`
         WITH t AS (
           INSERT INTO task (rollout_id, stage_id, instance_id, database_name, type, statement, schema_version,
             schema_version_key, rerunnable, apply_once, created_at, updated_at)
-          SELECT ${rollout.id}, s, i, d, ty, st.text, v, k, rr, ao, ${now}, ${now}
-          FROM unnest(${tasks.map((t) => t.stageId)}::bigint[], ${tasks.map((t) => t.instanceId)}::text[],
-            ${tasks.map((t) => t.database)}::text[], ${tasks.map((t) => t.type)}::text[],
-            ${textRefs}::int[], ${versions}::text[],
-            ${versions.map((v) => (v === null ? null : versionSortKey(v)))}::text[],
-            ${plans.map((p) => p.rerunnable)}::boolean[], ${tasks.map((t) => t.applyOnce ?? null)}::text[])
-            WITH ORDINALITY AS x(s, i, d, ty, sr, v, k, rr, ao, o)
-          JOIN unnest(${[...texts.keys()]}::text[]) WITH ORDINALITY AS st(text, n) ON st.n = x.sr
-          ORDER BY o
+          SELECT ${rollout.id}, sh.s, sh.i, x.d, sh.ty, sh.st, sh.v, sh.k, sh.rr, sh.ao, ${now}, ${now}
+          FROM unnest(${databases}::text[], ${refs}::int[]) WITH ORDINALITY AS x(d, r, o)
+          JOIN unnest(${shapes.map((h) => h.stageId)}::bigint[], ${shapes.map((h) => h.instanceId)}::text[],
+            ${shapes.map((h) => h.type)}::text[], ${shapes.map((h) => h.statement)}::text[], ${shapes.map((h) => h.version)}::text[],
+            ${shapes.map((h) => (h.version === null ? null : versionSortKey(h.version)))}::text[],
+            ${shapes.map((h) => h.rerunnable)}::boolean[], ${shapes.map((h) => h.applyOnce)}::text[])
+            WITH ORDINALITY AS sh(s, i, ty, st, v, k, rr, ao, n) ON sh.n = x.r
+          ORDER BY x.o
           RETURNING instance_id, database_name, schema_version_key
         )
         INSERT INTO gating_dirty_database (instance_id, database_name, version_from)
         SELECT instance_id, database_name, min(schema_version_key) FROM t WHERE schema_version_key IS NOT NULL
         GROUP BY 1, 2`.execute(trx);
       await notifyPending(trx);
-      // Task ids follow the insert's order (one sequence, rows inserted ORDER BY o): the write maps them in SQL.
+      // Task ids follow the insert's order (one sequence, rows inserted ORDER BY x.o): the write maps them in SQL.
       if (r.lint) await taskChecksWriteLint(trx, { rolloutId: rollout.id, results: await r.lint, now });
     }
     await notifyChange(trx, [rollout.id]);
     return rollout.id;
   });
+}
+
+interface TaskShape {
+  stageId: string;
+  instanceId: string;
+  type: TaskType;
+  statement: string;
+  version: string | null;
+  rerunnable: boolean;
+  applyOnce: "VERSION" | "CONTENT" | null;
+}
+
+/**
+ * Splits tasks into their database and their shape (everything else), each distinct shape once: a release
+ * repeats each file on every database of a group, so its tasks have as many shapes as it has files.
+ * `refs[k]` is task k's shape, 1-based (PostgreSQL's ordinality).
+ */
+function taskShapes(
+  tasks: (NewTask & { stageId: string })[],
+  plans: StatementPlan[],
+): { databases: string[]; refs: number[]; shapes: TaskShape[] } {
+  const index = new Map<string, number>();
+  const shapes: TaskShape[] = [];
+  const refs = tasks.map((t, k) => {
+    const shape: TaskShape = {
+      stageId: t.stageId,
+      instanceId: t.instanceId,
+      type: t.type,
+      statement: t.statement,
+      version: t.schemaVersion ?? null,
+      rerunnable: plans[k]!.rerunnable,
+      applyOnce: t.applyOnce ?? null,
+    };
+    const key = JSON.stringify(Object.values(shape));
+    let n = index.get(key);
+    if (n === undefined) {
+      shapes.push(shape);
+      index.set(key, (n = shapes.length));
+    }
+    return n;
+  });
+  return { databases: tasks.map((t) => t.database), refs, shapes };
 }
 
 /** Refusals reported in one error; a 10,000-task rollout with one bad statement repeated stays readable. */
