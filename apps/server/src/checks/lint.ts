@@ -15,6 +15,7 @@ import {
   worstOf,
   type SquawkEntry,
 } from "../domain/lint-rules.js";
+import { loadStatementParser } from "../domain/statements.js";
 
 /**
  * Lints task statements with squawk (the `squawk-cli` npm package ships its binary) and Runway's own
@@ -154,6 +155,7 @@ function rulesOff(overrides: Readonly<Record<string, RuleSetting>>): string[] {
 
 /** Lints every task; identical tasks (same type class, statement and version presence) are linted once. */
 export async function lintTasks(tasks: readonly LintInput[], opts: LintOptions = {}): Promise<LintResult[]> {
+  await loadStatementParser(); // loaded on first use, not at start-up (issue 20)
   const keyOf = (t: LintInput) => `${t.type}\u0000${t.schemaVersion ? "v" : "-"}\u0000${t.statement}`;
   const distinct = new Map<string, { task: LintInput; index: number }>();
   for (const t of tasks) if (!distinct.has(keyOf(t))) distinct.set(keyOf(t), { task: t, index: distinct.size });

@@ -5,8 +5,8 @@ import { SerializerSelector } from "@fastify/fast-json-stringify-compiler";
  * every route's validators (Ajv) and response serializers (fast-json-stringify) when the server becomes
  * ready: for our few hundred schemas that was 0.4–0.7 s of the start and a good part of an idle replica's
  * memory, most of it for routes a given replica never serves. The first request of a route pays a few
- * milliseconds instead. test/lazy-compile.test.ts compiles every route's schemas, so a schema Ajv refuses
- * still fails in CI rather than on a first request.
+ * milliseconds instead. A schema Ajv refuses now fails that route's first request (a 500) rather than the
+ * start: the route tests, which call every route, are what catch it.
  */
 
 /** An Ajv-style validator: returns whether `data` passed; on failure `errors` says why (Fastify reads it). */
