@@ -28,7 +28,6 @@ const KEEP_EXTERNAL = [
   "node-pg-migrate",
   "pg-native",
   "pg-cloudflare",
-  "prom-client",
 ];
 for (const dep of KEEP_EXTERNAL.filter((d) => d !== "pg-native" && d !== "pg-cloudflare"))
   if (!(dep in (pkg.dependencies ?? {}))) throw new Error(`build.mjs keeps ${dep} external but it is no dependency`);
