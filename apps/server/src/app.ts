@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import type pg from "pg";
 import type { Config } from "./config.js";
 import { DASHBOARD_DIR } from "./paths.js";
+import { lazySerializerFactory } from "./http/lazy-compile.js";
 import type { Metrics } from "./metrics.js";
 import type { Listener } from "./db/listener.js";
 import { systemClock, type Clock } from "./scheduler/clock.js";
@@ -80,6 +81,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     http: { headersTimeout: deps.config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     // Malformed URLs (bad percent-encoding) fail before routing; they get the same envelope as the rest.
     frameworkErrors: (err, req, reply) => sendError(err, req, reply.headers(PRE_ROUTING_HEADERS)),
+    // Response serializers are compiled on first use, not at start-up (http/lazy-compile.ts).
+    schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory() } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   await app.register(securityHeaders);

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
-import { parseStatements } from "../src/domain/statements.js";
+import { loadStatementParser, parseStatements } from "../src/domain/statements.js";
 import { PostgresExecutor } from "../src/executors/postgres.js";
 import type { ExecContext } from "../src/executors/types.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
@@ -10,6 +10,9 @@ import { taskRunsClaim } from "../src/store/runs.js";
 import { createTargetDatabase, createTestDatabase, serverUrl, type TargetDatabase, type TestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 import { STATEMENT_CASES, STATEMENT_CASES_SETUP } from "./helpers/statement-cases.js";
+
+// The parser loads on first need (domain/statements.ts); these tests call it synchronously.
+await loadStatementParser();
 
 let t: TestDatabase;
 let target: TargetDatabase;

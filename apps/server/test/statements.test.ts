@@ -1,8 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
 import { parseSync } from "libpg-query";
-import { parseStatements, planStatement, planStatements, runsOutsideTransaction, StatementSyntaxError } from "../src/domain/statements.js";
+import {
+  loadStatementParser,
+  parseStatements,
+  planStatement,
+  planStatements,
+  runsOutsideTransaction,
+  StatementSyntaxError,
+} from "../src/domain/statements.js";
 import { STATEMENT_CASES } from "./helpers/statement-cases.js";
+
+// The parser loads on first need (domain/statements.ts); these tests call it synchronously.
+await loadStatementParser();
 
 describe("parseStatements: classification by PostgreSQL's parser", () => {
   it.each(STATEMENT_CASES)("$sql → $kind", ({ sql, kind, command }) => {

@@ -9,6 +9,7 @@ import {
   worstOf,
   type SquawkEntry,
 } from "../domain/lint-rules.js";
+import { loadStatementParser } from "../domain/statements.js";
 import { SquawkBatch, squawkBinary } from "./squawk.js";
 
 /**
@@ -50,6 +51,7 @@ function rulesOff(overrides: Readonly<Record<string, RuleSetting>>): string[] {
 
 /** Lints every task; identical tasks (same type class, statement and version presence) are linted once. */
 export async function lintTasks(tasks: readonly LintInput[], opts: LintOptions = {}): Promise<LintResult[]> {
+  await loadStatementParser(); // loaded on first use, not at start-up (issue 20)
   const overrides = opts.overrides ?? {};
   const batch = new SquawkBatch({
     binary: opts.binary ?? squawkBinary(),

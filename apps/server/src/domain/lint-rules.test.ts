@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
 import { applySettings, fromSquawk, positionOf, runwayFindings, RunwayRule, severityOf, worstOf, type SquawkEntry } from "./lint-rules.js";
+import { loadStatementParser } from "./statements.js";
+
+// The parser loads on first need (domain/statements.ts); these tests call it synchronously.
+await loadStatementParser();
 
 const entry = (p: Partial<SquawkEntry>): SquawkEntry => ({
   file: "tx/0.sql",

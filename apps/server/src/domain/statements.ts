@@ -1,4 +1,3 @@
-import { loadModule, parseSync } from "libpg-query";
 import { LRUCache } from "lru-cache";
 import { TaskType } from "@runway/shared";
 import { classify, StatementKind, type Node } from "./statement-kinds.js";
@@ -8,7 +7,7 @@ export { StatementKind } from "./statement-kinds.js";
 /**
  * What a task's statement is, decided once when its rollout is created, with PostgreSQL's own parser
  * (libpg-query runs the server's grammar in-process, WebAssembly; its synchronous parse needs the module
- * loaded once, which this module's top-level await does on import). Pure: no I/O, no clock.
+ * loaded once: loadStatementParser()). Pure: no I/O, no clock.
  *
  * The executor runs a transactional task as ONE transaction together with the target ledger row, and
  * checks ownership right before COMMIT. So a task must never control the transaction itself: a COMMIT
@@ -16,7 +15,28 @@ export { StatementKind } from "./statement-kinds.js";
  * PostgreSQL refuses inside a transaction block run outside one instead; PostgreSQL runs a multi-statement
  * string as one implicit transaction block, so such a statement has to be the only one of its task.
  */
-await loadModule();
+
+type PgQuery = typeof import("libpg-query");
+let pgQuery: PgQuery | undefined;
+let loading: Promise<void> | undefined;
+
+/**
+ * Loads PostgreSQL's parser. Not at start-up (issue 20): compiled, the WebAssembly module costs ~35 MiB
+ * and ~0.4 s of CPU, which a replica that never creates or lints a rollout would pay for nothing (importing
+ * libpg-query already starts loading it, hence the dynamic import). Every async entry point here and in
+ * checks/lint.ts awaits it; the synchronous ones (parseStatements, planStatement) need it done first.
+ */
+export function loadStatementParser(): Promise<void> {
+  return (loading ??= import("libpg-query")
+    .then(async (m) => {
+      await m.loadModule();
+      pgQuery = m;
+    })
+    .catch((err: unknown) => {
+      loading = undefined;
+      throw err;
+    }));
+}
 
 export interface ParsedStatement {
   /** The statement's text as written (without the separating semicolon and surrounding blanks). */
@@ -100,9 +120,10 @@ const recentParses = new LRUCache<string, ParsedStatement[] | StatementSyntaxErr
 
 function parseUncached(sql: string): ParsedStatement[] {
   if (sql.trim() === "") return [];
+  if (!pgQuery) throw new Error("the statement parser is not loaded yet: await loadStatementParser() first");
   let tree: { stmts?: { stmt: Node; stmt_location?: number; stmt_len?: number }[] };
   try {
-    tree = parseSync(sql) as typeof tree;
+    tree = pgQuery.parseSync(sql) as typeof tree;
   } catch (e) {
     const details = (e as { sqlDetails?: { cursorPosition?: number } }).sqlDetails;
     // libpg-query reports the cursor 0-based; PostgreSQL (and our API) 1-based.
@@ -219,6 +240,7 @@ export function planStatements(tasks: readonly { type: TaskType; statement: stri
  * of SQL (seconds of parsing), and the replica's heartbeats and requests must not wait for all of it.
  */
 export async function planStatementsYielding(tasks: readonly { type: TaskType; statement: string }[], sliceMs = 20): Promise<PlanResult[]> {
+  await loadStatementParser();
   const plan = memoizedPlanner();
   const out: PlanResult[] = [];
   let sliceStart = performance.now();

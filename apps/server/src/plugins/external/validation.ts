@@ -3,6 +3,7 @@ import { Ajv } from "ajv";
 import addFormatsModule from "ajv-formats";
 import type { FastifyInstance } from "fastify";
 import { findBadText, isStrictDateTime } from "../../http/strict-input.js";
+import { lazyValidator } from "../../http/lazy-compile.js";
 import { invalid } from "../app/api-error.js";
 
 // ajv-formats is CommonJS with a default export; under NodeNext it arrives wrapped.
@@ -27,7 +28,8 @@ export default fp(
       addFormats(ajv);
       ajv.addFormat("date-time", { type: "string", validate: isStrictDateTime });
     }
-    app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? body : text).compile(schema));
+    // Compiled on the route's first request (http/lazy-compile.ts): start-up compiles nothing.
+    app.setValidatorCompiler(({ schema, httpPart }) => lazyValidator(() => (httpPart === "body" ? body : text).compile(schema)));
 
     app.addHook("preValidation", async (req) => {
       const where = findBadText(req.params, "params") ?? findBadText(req.query, "querystring") ?? findBadText(req.body, "body");
