@@ -45,6 +45,28 @@ async function main(): Promise<void> {
       // The full pass's writes, explained inside a transaction rolled back (EXPLAIN ANALYZE executes them).
       const writes = captured.filter((q) => /^\s*(insert|update|with)/i.test(q.sql) && q.ms > 50);
       await pool.query(`DELETE FROM task_run_wait`);
+      // The causes' write, timed alone in variants (each in a transaction rolled back).
+      const w = writes.find((q) => /INSERT INTO task_run_wait/.test(q.sql));
+      if (w) {
+        const variants: [string, string][] = [
+          ["as written", w.sql],
+          ["no ON CONFLICT", w.sql.replace(/ON CONFLICT[\s\S]*$/, "")],
+          ["no PENDING join", w.sql.replace(/JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'/, "JOIN task_run r ON r.id = c.id")],
+          ["parse only", `SELECT count(*) FROM ROWS FROM (unnest($1::bigint[]), jsonb_array_elements($2::jsonb)) AS c(id, cause)`],
+        ];
+        for (const [label, text] of variants) {
+          const c = await pool.connect();
+          try {
+            await c.query("BEGIN");
+            const t1 = performance.now();
+            await c.query(text, w.parameters);
+            console.log(`write causes, ${label}: ${(performance.now() - t1).toFixed(1)} ms`);
+          } finally {
+            await c.query("ROLLBACK");
+            c.release();
+          }
+        }
+      }
       for (const q of writes) {
         const c = await pool.connect();
         try {
