@@ -58,7 +58,7 @@ export async function seedGating(url: string, s: GatingSeed): Promise<void> {
          CASE WHEN k < 70 THEN 'N' || lpad(length((i / $2)::text)::text, 3, '0') || (i / $2)::text END,
          CASE WHEN i < $5 THEN 'PENDING' ELSE 'NOT_STARTED' END,
          now(), true
-       FROM (SELECT i, ((i % $2) % $3) + 1 AS r, (i * 7919 + 13) % 100 AS k FROM generate_series(0, $1 - 1) i) x`,
+       FROM (SELECT i, ((i % $2) % $3) + 1 AS r, (i::bigint * 7919 + 13) % 100 AS k FROM generate_series(0, $1 - 1) i) x`,
       [total, s.databases, s.rollouts, INSTANCE, s.pending],
     );
     await c.query(`SELECT setval('task_id_seq', (SELECT max(id) FROM task))`);

@@ -74,22 +74,41 @@ interface GatingRow {
   liveStatements: number;
   liveCandidates: number;
   livePromoted: number;
+  fullPeakRssMiB?: number | null;
+  fullParts?: Record<string, number>;
 }
 
+const GATING_PARTS = ["read pending runs", "read open versions", "write causes", "other SQL", "Node"];
+
 async function gatingSection(): Promise<string> {
-  const r = await readResult<{ results: GatingRow[]; machine: Machine }>("gating");
+  const r = await readResult<{ results: GatingRow[]; machine: Machine & { loadAverage?: number[] }; setup: { repeat: number } }>("gating");
   if (!r) return missing("gating");
   const rows = r.results;
   const worstLive = rows.reduce((a, b) => (b.livePassMs > a.livePassMs ? b : a), rows[0]!);
   const full100k = rows.find((x) => x.pending === 100_000);
+  const at1M = rows.find((x) => x.pending === 1_000_000);
   const stmts = (k: "fullStatements" | "liveStatements") => [...new Set(rows.map((x) => x[k]))].join(", ");
+  const dominant = (x: GatingRow) => {
+    const e = Object.entries(x.fullParts ?? {}).sort((a, b) => b[1] - a[1])[0];
+    return e ? `${e[0]} (${Math.round((100 * e[1]) / x.fullPassMs)}%)` : null;
+  };
   return [
     table(
-      ["pending runs", "full pass ms", "full: statements", "live pass ms", "live: statements", "live: runs evaluated", "live: promoted"],
+      [
+        "pending runs",
+        "full pass ms",
+        "full: statements",
+        "full: peak RSS MiB",
+        "live pass ms",
+        "live: statements",
+        "live: runs evaluated",
+        "live: promoted",
+      ],
       rows.map((x) => [
         x.pending,
         ms(x.fullPassMs),
         x.fullStatements,
+        x.fullPeakRssMiB,
         ms(x.livePassMs),
         x.liveStatements,
         x.liveCandidates,
@@ -97,10 +116,26 @@ async function gatingSection(): Promise<string> {
       ]),
     ),
     "",
+    "Where the full pass's time goes (ms, median; Node is decide() and everything outside SQL):",
+    "",
+    table(
+      ["pending runs", ...GATING_PARTS, "largest part"],
+      rows.map((x) => [x.pending, ...GATING_PARTS.map((k) => ms(x.fullParts?.[k])), dominant(x)]),
+    ),
+    "",
     `- Live pass ≤ 100 ms at every size: ${verdict(rows.every((x) => x.livePassMs <= 100))} (slowest ${ms(worstLive.livePassMs)} ms at ${worstLive.pending}).`,
-    `- Full pass at 100k ≤ 3 s: ${full100k ? `${verdict(full100k.fullPassMs <= 3000)} (${ms(full100k.fullPassMs)} ms)` : "not measured"}.`,
+    `- Full pass at 100k ≤ 1.5 s: ${full100k ? `${verdict(full100k.fullPassMs <= 1500)} (${ms(full100k.fullPassMs)} ms)` : "not measured"}.`,
+    `- At 1M: ${
+      at1M
+        ? `full pass ≤ 15 s ${verdict(at1M.fullPassMs <= 15_000)} (${ms(at1M.fullPassMs)} ms); peak RSS during a full pass ≤ 512 MB ${
+            at1M.fullPeakRssMiB == null ? "not measured" : `${verdict(at1M.fullPeakRssMiB * 1.048576 <= 512)} (${at1M.fullPeakRssMiB} MiB)`
+          }`
+        : "not measured (BENCH_SIZES=…,1000000)"
+    }.`,
     `- Statements per pass the same at every size: full ${stmts("fullStatements")}; live ${stmts("liveStatements")}.`,
-    `- Measured at ${r.machine.at} on commit ${r.machine.commit}${r.machine.uncommittedChanges ? " (+ uncommitted changes)" : ""}.`,
+    `- Median of ${r.setup.repeat} passes of each kind; measured at ${r.machine.at} on commit ${r.machine.commit}${r.machine.uncommittedChanges ? " (+ uncommitted changes)" : ""}${
+      r.machine.loadAverage ? `; load average at the end ${r.machine.loadAverage.join(" / ")}` : ""
+    }.`,
   ].join("\n");
 }
 

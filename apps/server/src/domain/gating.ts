@@ -53,8 +53,9 @@ export interface StageFacts {
   position: number;
   environment: string;
   inOrder: boolean;
-  /** Tasks neither DONE nor SKIPPED, and all tasks. */
-  open: number;
+  /** Whether a task is neither DONE nor SKIPPED (the gate); tasks DONE or SKIPPED, and all tasks (the cause's counts). */
+  open: boolean;
+  done: number;
   total: number;
   /** The environment policy's approval role, and whether the latest decision on the stage approved it. */
   approval: "none" | "releaser" | "admin";
@@ -251,8 +252,8 @@ export function applyStageGates(candidates: GatingCandidate[], stages: readonly 
     const list = byRollout.get(own.rolloutId)!;
     for (let i = list.indexOf(own) - 1; i >= 0; i--) {
       const s = list[i]!;
-      if (s.open > 0) {
-        c.stageBlocker = { stageId: s.stageId, environment: s.environment, done: s.total - s.open, total: s.total };
+      if (s.open) {
+        c.stageBlocker = { stageId: s.stageId, environment: s.environment, done: s.done, total: s.total };
         break;
       }
     }

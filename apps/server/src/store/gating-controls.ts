@@ -71,8 +71,9 @@ export async function gatingAutoRun(trx: Db, rolloutIds: string[], now: Date): P
           SELECT 1 FROM stage e WHERE e.rollout_id = s.rollout_id AND e.position < s.position
             AND EXISTS (SELECT 1 FROM task o WHERE o.stage_id = e.id AND o.status NOT IN ('DONE', 'SKIPPED')))
     )
+    -- LATERAL … OFFSET 0: a probe of task_stage_idx per ready stage (a join was planned as a scan of task).
     SELECT r.rollout_id, array_agg(t.id ORDER BY t.id)::text[] AS task_ids
-    FROM ready r JOIN task t ON t.stage_id = r.id AND t.status = 'NOT_STARTED'
+    FROM ready r CROSS JOIN LATERAL (SELECT t.id FROM task t WHERE t.stage_id = r.id AND t.status = 'NOT_STARTED' OFFSET 0) t
     GROUP BY r.rollout_id`.execute(trx);
   let created = 0;
   for (const r of rows) {

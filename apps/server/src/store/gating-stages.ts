@@ -3,9 +3,12 @@ import type { Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
 
 /**
- * The release controls' facts for a pass (one statement): every stage of the candidates' rollouts with its
- * open and total task counts (only where the rollout keeps its stages in order), the approval its
- * environment's policy asks for and whether the latest decision approved it, and the rollout's pause.
+ * The release controls' facts for a pass (one statement): every stage of the candidates' rollouts, whether
+ * it has an unfinished task (only where the rollout keeps its stages in order), its done/total counts, the
+ * approval its environment's policy asks for and whether the latest decision approved it, and the
+ * rollout's pause. Work follows the number of stages and of task changes since the last fold, never the
+ * number of tasks: the gate is one probe of task_stage_open_idx per stage, and the counts come from
+ * stage_progress after folding the deltas the task triggers appended (migration 0058).
  */
 export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<StageFacts[]> {
   if (rolloutIds.length === 0) return [];
@@ -15,7 +18,8 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
     position: number;
     environment: string;
     in_order: boolean;
-    open: number;
+    open: boolean;
+    done: number;
     total: number;
     approval: "none" | "releaser" | "admin";
     approved: boolean;
@@ -23,16 +27,25 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
     paused_at: Date | null;
     reason: string | null;
   }>`
+    WITH d AS (DELETE FROM stage_progress_delta RETURNING stage_id, total, done),
+    folded AS (
+      INSERT INTO stage_progress AS sp (stage_id, total, done)
+      SELECT stage_id, sum(total), sum(done) FROM d GROUP BY stage_id
+      ON CONFLICT (stage_id) DO UPDATE SET total = sp.total + excluded.total, done = sp.done + excluded.done
+      RETURNING sp.stage_id, sp.total, sp.done
+    )
     SELECT s.id, s.rollout_id, s.position, s.environment, ro.stage_order = 'IN_ORDER' AS in_order,
-      -- Counts read two small indexes (task_stage_open_idx, task_stage_idx), never the stage's rows.
-      CASE WHEN ro.stage_order = 'IN_ORDER' THEN
-        (SELECT count(*) FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED')) ELSE 0 END::int AS open,
-      CASE WHEN ro.stage_order = 'IN_ORDER' THEN (SELECT count(*) FROM task t WHERE t.stage_id = s.id) ELSE 0 END::int AS total,
+      -- The gate: exact in this statement's snapshot, whatever the counts say.
+      ro.stage_order = 'IN_ORDER' AND EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED')) AS open,
+      -- This statement's snapshot cannot see its own fold: the folded row when there is one, else the stored.
+      coalesce(f.done, sp.done, 0) AS done, coalesce(f.total, sp.total, 0) AS total,
       coalesce(ep.approval, 'none') AS approval,
       coalesce((SELECT a.decision = 'APPROVED' FROM stage_approval a WHERE a.stage_id = s.id ORDER BY a.id DESC LIMIT 1), false) AS approved,
       rp.paused_by, rp.paused_at, rp.reason
     FROM stage s
     JOIN rollout ro ON ro.id = s.rollout_id
+    LEFT JOIN stage_progress sp ON sp.stage_id = s.id
+    LEFT JOIN folded f ON f.stage_id = s.id
     LEFT JOIN environment_policy ep ON ep.project_id = ro.project_id AND ep.environment = s.environment
     LEFT JOIN rollout_pause rp ON rp.rollout_id = s.rollout_id
     WHERE s.rollout_id = ANY(${rolloutIds}::bigint[])`.execute(trx);
@@ -43,6 +56,7 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
     environment: r.environment,
     inOrder: r.in_order,
     open: r.open,
+    done: r.done,
     total: r.total,
     approval: r.approval,
     approved: r.approved,

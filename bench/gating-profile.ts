@@ -1,0 +1,108 @@
+import { Kysely, PostgresDialect } from "kysely";
+import pg from "pg";
+import { PendingScheduler } from "@runway/server/scheduler";
+import type { DB } from "@runway/server/store";
+import { runMain, startBenchPg } from "./lib/pg.js";
+import { seedGating } from "./lib/gating-seed.js";
+import { applyLiveChange, claimAll, reserveTasks } from "./lib/live-change.js";
+import { explainAll, type Captured } from "./lib/explain.js";
+
+/**
+ * `pnpm --filter @runway/bench gating:profile`: where a pending pass spends its time. Seeds one size
+ * (BENCH_PROFILE_SIZE, default 100000) as bench:gating does, then prints each statement's duration of one
+ * full and a few live passes, and EXPLAIN (ANALYZE, BUFFERS) of the slowest reads. Diagnostic, not a figure.
+ */
+const SIZE = Number(process.env.BENCH_PROFILE_SIZE ?? 100_000);
+const REPLICA = "bench";
+
+async function main(): Promise<void> {
+  const serverPg = await startBenchPg();
+  try {
+    const url = await serverPg.freshDatabase(`bench_gating_profile`);
+    await seedGating(url, { pending: SIZE, databases: 1000, rollouts: 100, reserve: 1000, parallelLimit: 10 });
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    let captured: (Captured & { ms: number })[] = [];
+    const db = new Kysely<DB>({
+      dialect: new PostgresDialect({ pool }),
+      log: (e) => {
+        if (e.level === "query") captured.push({ sql: e.query.sql, parameters: [...e.query.parameters], ms: e.queryDurationMillis });
+      },
+    });
+    // A raised pass-lock idle bound: a full pass at 1M outlasts the 5 s one (docs/benchmarks.md).
+    const scheduler = new PendingScheduler({
+      db,
+      clock: { now: () => new Date() },
+      replicaId: REPLICA,
+      fullPassIntervalMs: 86_400_000,
+      lockIdleTimeoutMs: 120_000,
+    });
+    const show = (label: string, ms: number) => {
+      console.log(`${label}: ${ms.toFixed(1)} ms`);
+      for (const q of captured) console.log(`  ${q.ms.toFixed(1).padStart(8)} ms  ${q.sql.trim().replace(/\s+/g, " ").slice(0, 110)}`);
+    };
+    await scheduler.runOnce({ full: true });
+    await claimAll(db, REPLICA);
+    await pool.query(`DELETE FROM task_run_wait`);
+    await pool.query(`VACUUM ANALYZE task_run_wait`);
+    captured = [];
+    let t0 = performance.now();
+    await scheduler.runOnce({ full: true });
+    show("full", performance.now() - t0);
+    if (process.env.BENCH_PROFILE_EXPLAIN) {
+      // The full pass's writes, explained inside a transaction rolled back (EXPLAIN ANALYZE executes them).
+      const writes = captured.filter((q) => /^\s*(insert|update|with)/i.test(q.sql) && q.ms > 50);
+      await pool.query(`DELETE FROM task_run_wait`);
+      // The causes' write, timed alone in variants (each in a transaction rolled back).
+      const w = writes.find((q) => /INSERT INTO task_run_wait/.test(q.sql));
+      if (w) {
+        const variants: [string, string][] = [
+          ["as written", w.sql],
+          ["no ON CONFLICT", w.sql.replace(/ON CONFLICT[\s\S]*$/, "")],
+          ["no PENDING join", w.sql.replace(/JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'/, "JOIN task_run r ON r.id = c.id")],
+          ["parse only", `SELECT count(*) FROM ROWS FROM (unnest($1::bigint[]), jsonb_array_elements($2::jsonb)) AS c(id, cause)`],
+        ];
+        for (const [label, text] of variants) {
+          const c = await pool.connect();
+          try {
+            await c.query("BEGIN");
+            const t1 = performance.now();
+            await c.query(text, w.parameters);
+            console.log(`write causes, ${label}: ${(performance.now() - t1).toFixed(1)} ms`);
+          } finally {
+            await c.query("ROLLBACK");
+            c.release();
+          }
+        }
+      }
+      for (const q of writes) {
+        const c = await pool.connect();
+        try {
+          await c.query("BEGIN");
+          const { rows } = await c.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`, q.parameters);
+          console.log(`\n${q.sql.trim().replace(/\s+/g, " ").slice(0, 200)}\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}`);
+        } finally {
+          await c.query("ROLLBACK");
+          c.release();
+        }
+      }
+    }
+    await claimAll(db, REPLICA);
+    let reserve = await reserveTasks(pool);
+    for (let i = 0; i < 3; i++) {
+      reserve = await applyLiveChange(db, pool, { change: 100, replicaId: REPLICA, reserve });
+      captured = [];
+      t0 = performance.now();
+      const r = await scheduler.runOnce();
+      show(`live ${r?.kind} candidates=${r?.candidates} promoted=${r?.promoted}`, performance.now() - t0);
+      if (i < 2) await claimAll(db, REPLICA);
+    }
+    if (process.env.BENCH_PROFILE_EXPLAIN) {
+      for (const e of await explainAll(pool, captured)) console.log(`\n${e.executionMs} ms ${e.sql.slice(0, 200)}\n${e.plan}`);
+    }
+    await db.destroy();
+  } finally {
+    await serverPg.stop();
+  }
+}
+
+runMain(main);
