@@ -3,7 +3,7 @@ import type { WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
 import { dryRunsBusySql } from "./dry-runs.js";
 import { applyNearestBlockers, dbKey, type GatingCandidate } from "../domain/gating.js";
-import { gatingApplyStages } from "./gating-stages.js";
+import { gatingApplyStages, stageProgressFold } from "./gating-stages.js";
 
 /**
  * Reads of the pending scheduler's pass: which PENDING runs to evaluate, with what a decision needs, and
@@ -135,7 +135,10 @@ export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> 
       status: t.status,
     })),
   );
-  await gatingApplyStages(trx, candidates);
+  if (candidates.length > 0) await gatingApplyStages(trx, candidates);
+  // Nothing pending folds no stage progress: the full pass (every few minutes) still folds what the task
+  // triggers appended, so the delta table stays bounded when every run skips the pending queue.
+  else await stageProgressFold(trx);
   return candidates;
 }
 

@@ -64,6 +64,15 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
   }));
 }
 
+/** Folds the deltas the task triggers appended into stage_progress (safe beside a pass: each delta row is deleted once). */
+export async function stageProgressFold(trx: Db): Promise<void> {
+  await sql`
+    WITH d AS (DELETE FROM stage_progress_delta RETURNING stage_id, total, done)
+    INSERT INTO stage_progress AS sp (stage_id, total, done)
+    SELECT stage_id, sum(total), sum(done) FROM d GROUP BY stage_id
+    ON CONFLICT (stage_id) DO UPDATE SET total = sp.total + excluded.total, done = sp.done + excluded.done`.execute(trx);
+}
+
 /** Loads the facts of the candidates' rollouts and applies them (domain/gating.ts, applyStageGates). */
 export async function gatingApplyStages(trx: Db, candidates: GatingCandidate[]): Promise<void> {
   if (candidates.length === 0) return;

@@ -1,0 +1,83 @@
+import { sql } from "kysely";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
+import { rolloutCreate } from "../src/store/rollouts.js";
+import { tasksSkip } from "../src/store/task-actions.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { seedProject, task } from "./helpers/fixtures.js";
+
+/**
+ * Stage progress (migration 0058): task triggers append deltas, a pass folds them. Whatever happens to
+ * tasks, the folded counts equal a count of the task table, and a full pass folds even with nothing
+ * pending (the delta table stays bounded when every run skips the pending queue).
+ */
+let t: TestDatabase;
+beforeEach(async () => {
+  t = await createTestDatabase();
+});
+afterEach(async () => {
+  await t.close();
+});
+
+type Counts = Record<string, { total: number; done: number }>;
+const rowsToCounts = (rows: { stage_id: string; total: number; done: number }[]): Counts =>
+  Object.fromEntries(rows.map((r) => [r.stage_id, { total: r.total, done: r.done }]));
+
+const truth = async (): Promise<Counts> =>
+  rowsToCounts(
+    (
+      await sql<{ stage_id: string; total: number; done: number }>`
+        SELECT s.id::text AS stage_id, count(tk.id)::int AS total, count(tk.id) FILTER (WHERE tk.status IN ('DONE', 'SKIPPED'))::int AS done
+        FROM stage s LEFT JOIN task tk ON tk.stage_id = s.id GROUP BY s.id`.execute(t.db)
+    ).rows,
+  );
+const stored = async (): Promise<Counts> =>
+  rowsToCounts(
+    (await sql<{ stage_id: string; total: number; done: number }>`SELECT stage_id::text, total, done FROM stage_progress`.execute(t.db))
+      .rows,
+  );
+const deltas = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM stage_progress_delta`.execute(t.db)).rows[0]!.n);
+
+describe("stage progress", () => {
+  it("folded counts equal the task table through creates, skips and status changes; a full pass with nothing pending folds", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    const rolloutId = await rolloutCreate(
+      t.db,
+      {
+        projectId,
+        title: "r",
+        createdBy: "test",
+        stages: [
+          { environment: "staging", tasks: [task(instanceId, "a"), task(instanceId, "b"), task(instanceId, "c")] },
+          { environment: "prod", tasks: [task(instanceId, "a"), task(instanceId, "b")] },
+        ],
+      },
+      new Date(),
+    );
+    const ids = (await t.db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute()).map((r) => r.id);
+    expect(await deltas()).toBeGreaterThan(0);
+
+    const pending = new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "p", fullPassIntervalMs: 1e12 });
+    const fold = async () => {
+      await pending.runOnce({ full: true });
+      expect(await deltas()).toBe(0);
+      expect(await stored()).toEqual(await truth());
+    };
+    await fold();
+
+    await tasksSkip(t.db, { rolloutId, taskIds: [ids[0]!, ids[3]!], reason: "not needed", now: new Date() });
+    await fold();
+    // In and out of DONE, and a change that does not touch DONE/SKIPPED at all (no delta for it).
+    await sql`UPDATE task SET status = 'DONE' WHERE id = ${ids[1]}`.execute(t.db);
+    await sql`UPDATE task SET status = 'FAILED' WHERE id = ${ids[1]}`.execute(t.db);
+    await sql`UPDATE task SET status = 'DONE' WHERE id = ${ids[2]}`.execute(t.db);
+    const before = await deltas();
+    await sql`UPDATE task SET status = 'CANCELED' WHERE id = ${ids[4]}`.execute(t.db);
+    expect(await deltas()).toBe(before);
+    await fold();
+    expect(Object.values(await stored()).sort((a, b) => a.total - b.total)).toEqual([
+      { total: 2, done: 1 },
+      { total: 3, done: 2 },
+    ]);
+  });
+});
