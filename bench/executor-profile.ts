@@ -59,7 +59,6 @@ async function main(): Promise<void> {
     await admin.query("CREATE DATABASE bench_profile");
     await admin.query("CREATE DATABASE bench_profile_target");
     const url = withDatabase(embedded.url, "bench_profile");
-    const targetUrl = withDatabase(embedded.url, "bench_profile_target");
     await migrate(url);
     const setup = createDb(createPool(url, 2, "profile setup"));
     const rollouts = Array.from({ length: 50 }, () => Array.from({ length: JOBS / 50 }, () => dataTask("bench_profile_target")));
