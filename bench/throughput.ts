@@ -230,8 +230,11 @@ async function prepareAndDrain(
   return row;
 }
 
+/** Replica counts to run each scenario with (BENCH_THROUGHPUT_REPLICAS=1,2,3,5 for the scaling table). */
+const REPLICA_COUNTS = (process.env.BENCH_THROUGHPUT_REPLICAS ?? "1,3").split(",").map(Number);
+
 const SCENARIOS: Scenario[] = [
-  ...[1, 3].flatMap(
+  ...REPLICA_COUNTS.flatMap(
     (replicas) =>
       [
         { system: "runway", work: "noop", replicas },
@@ -269,7 +272,7 @@ async function main(): Promise<void> {
   }
   const find = (system: System, work: Work, replicas: number) =>
     rows.find((r) => r.system === system && r.work === work && r.replicas === replicas)?.tasksPerSec;
-  const ratios = [1, 3].map((replicas) => ({
+  const ratios = REPLICA_COUNTS.map((replicas) => ({
     replicas,
     runwayVsGraphileNoop: ratio(find("runway", "noop", replicas), find("graphile-worker", "noop", replicas)),
     runwayVsPgBossNoop: ratio(find("runway", "noop", replicas), find("pg-boss", "noop", replicas)),

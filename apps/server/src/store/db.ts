@@ -1,4 +1,5 @@
-import { Kysely, PostgresDialect } from "kysely";
+import { createHash } from "node:crypto";
+import { Kysely, PostgresDialect, sql, type RawBuilder } from "kysely";
 import pg from "pg";
 import type { DB } from "./schema.js";
 
@@ -51,6 +52,7 @@ export function destroyConnection(client: pg.ClientBase): void {
 class ControlClient extends pg.Client {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg.Client.query has a dozen overloads
   override query(...args: any[]): any {
+    if (typeof args[0] === "string" && args[0].startsWith(PREPARED_MARK)) args = [asPrepared(args[0], args[1]), ...args.slice(2)];
     const last = args.length - 1;
     if (typeof args[last] === "function") {
       const cb = args[last] as (err: Error | null, res: unknown) => void;
@@ -68,6 +70,31 @@ class ControlClient extends pg.Client {
     }
     return res;
   }
+}
+
+/** The first bytes of a statement that `prepared()` marked. */
+const PREPARED_MARK = "/* prepared */";
+const preparedNames = new Map<string, string>();
+
+/** A marked statement as a named one: parsed and planned once per connection, then only bound and run. */
+function asPrepared(text: string, values: unknown): pg.QueryConfig {
+  let name = preparedNames.get(text);
+  if (name === undefined) {
+    name = "rw_" + createHash("sha1").update(text).digest("hex").slice(0, 20);
+    preparedNames.set(text, name);
+  }
+  return { name, text, values: Array.isArray(values) ? values : [] };
+}
+
+/**
+ * Marks a statement to be sent as a named prepared statement on the control pool. For the running
+ * scheduler's hot statements (claim, finish, lease renewal), whose text is large (one statement does a
+ * transition and all its effects) and the same every time (values go in as parameters and arrays):
+ * parsing and planning them cost as much as running them. Only for statements whose text takes a
+ * bounded number of forms, since each form is kept on each connection (and in this process) for good.
+ */
+export function prepared<T>(statement: RawBuilder<T>): RawBuilder<T> {
+  return sql<T>`${sql.raw(PREPARED_MARK)}\n${statement}`;
 }
 
 export function createPool(url: string, max = 10, applicationName = "runway", bounds: ControlBounds = CONTROL_BOUNDS): pg.Pool {

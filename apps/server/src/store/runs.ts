@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { Db } from "./db.js";
+import { prepared, type Db } from "./db.js";
 import { leaseFence, type OwnerFence } from "./transitions/fence.js";
 import type { Fence } from "./transitions/owner.js";
 
@@ -44,7 +44,7 @@ export async function taskRunsRenewLeases(
   const out = new Map<string, LeaseState>();
   for (const r of p.runs) out.set(r.runId, { owned: false, cancelRequested: false, locked: false });
   if (p.runs.length === 0) return out;
-  const { rows } = await sql<{ id: string; owned: boolean; cancel: boolean; locked: boolean }>`
+  const { rows } = await prepared(sql<{ id: string; owned: boolean; cancel: boolean; locked: boolean }>`
     WITH x AS (
       SELECT * FROM unnest(${p.runs.map((r) => r.runId)}::bigint[], ${p.runs.map((r) => r.epoch)}::int[]) AS x(id, epoch)
     ), l AS (
@@ -60,7 +60,7 @@ export async function taskRunsRenewLeases(
       u.id IS NULL AND EXISTS (
         SELECT 1 FROM task_run t WHERE t.id = x.id AND t.lease_epoch = x.epoch AND t.owner_replica = ${p.replicaId} AND t.status = 'RUNNING'
       ) AS locked
-    FROM x LEFT JOIN u ON u.id = x.id`.execute(db);
+    FROM x LEFT JOIN u ON u.id = x.id`).execute(db);
   for (const r of rows) out.set(r.id, { owned: r.owned, cancelRequested: r.cancel, locked: r.locked });
   return out;
 }

@@ -123,9 +123,15 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
       INSERT INTO gating_dirty_rollout (rollout_id)
       SELECT DISTINCT ch.rollout_id FROM ch
       -- A limit can hold runs back for the rollout's sake (a limit set later marks its rollouts); a task
-      -- that became DONE may complete a stage (stage gate, auto-run), a FAILED one trip the circuit breaker.
+      -- that became DONE may complete a stage, which matters only where a later stage exists (stage gate,
+      -- auto-run); a FAILED one may trip the project's circuit breaker. Nothing else needs a pass: marking
+      -- every finish woke a pass per finishing statement (issue 19).
       JOIN rollout ro ON ro.id = ch.rollout_id JOIN project p ON p.id = ro.project_id
-      WHERE ch.left_active AND (p.parallel_tasks_per_rollout > 0 OR ch.status IN ('DONE', 'FAILED'))
+      WHERE ch.left_active AND (p.parallel_tasks_per_rollout > 0
+        OR (ch.status = 'FAILED' AND p.circuit_breaker_failures > 0)
+        OR (ch.status = 'DONE' AND EXISTS (
+          SELECT 1 FROM task t JOIN stage s ON s.id = t.stage_id JOIN stage l ON l.rollout_id = s.rollout_id AND l.position > s.position
+          WHERE t.id = ch.task_id)))
       RETURNING 1
     ), ${failedRunEventCtes(sql`ch`, p.now)}
     SELECT

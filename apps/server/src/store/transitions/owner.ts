@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
-import type { Db } from "../db.js";
+import { prepared, type Db } from "../db.js";
 import { transitionStatement, type TransitionStep } from "./builder.js";
 import { leaseFence, type OwnerFence } from "./fence.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../../domain/auto-retry.js";
@@ -172,12 +172,14 @@ function finishParts(items: Finish[], now: Date, fence: OwnerFence) {
  */
 export async function taskRunsClaim(db: Db, p: ClaimParams): Promise<ClaimedRun[]> {
   if (p.limit <= 0) return [];
-  const { rows } = await transitionStatement({
-    steps: [claimStep(p)],
-    extra: (rel) => claimedJson(rel(0)),
-    now: p.now,
-    replicaId: p.replicaId,
-  }).execute(db);
+  const { rows } = await prepared(
+    transitionStatement({
+      steps: [claimStep(p)],
+      extra: (rel) => claimedJson(rel(0)),
+      now: p.now,
+      replicaId: p.replicaId,
+    }),
+  ).execute(db);
   const row = rows[0]! as unknown as { claimed: ClaimedJson[]; installation_id: string };
   return row.claimed.map((r) => toClaimed(r, row.installation_id));
 }
@@ -190,7 +192,7 @@ export async function taskRunsClaim(db: Db, p: ClaimParams): Promise<ClaimedRun[
 export async function taskRunsFinish(db: Db, items: Finish[], p: { now: Date; fence?: OwnerFence }): Promise<Set<string>> {
   if (items.length === 0) return new Set();
   const { inputs, step } = finishParts(items, p.now, p.fence ?? leaseFence);
-  const { rows } = await transitionStatement({ inputs, steps: [step], now: p.now, replicaId: items[0]!.replicaId }).execute(db);
+  const { rows } = await prepared(transitionStatement({ inputs, steps: [step], now: p.now, replicaId: items[0]!.replicaId })).execute(db);
   return new Set(rows[0]!.changed.map((c) => c.id));
 }
 
@@ -211,13 +213,15 @@ export async function taskRunsFinishAndClaim(
   if (p.claim.limit <= 0) return { written: await taskRunsFinish(db, items, p), claimed: [] };
   if (items.length === 0) return { written: new Set(), claimed: await taskRunsClaim(db, p.claim) };
   const { inputs, step } = finishParts(items, p.now, p.fence ?? leaseFence);
-  const { rows } = await transitionStatement({
-    inputs,
-    steps: [step, claimStep(p.claim)],
-    extra: (rel) => claimedJson(rel(1)),
-    now: p.now,
-    replicaId: p.claim.replicaId,
-  }).execute(db);
+  const { rows } = await prepared(
+    transitionStatement({
+      inputs,
+      steps: [step, claimStep(p.claim)],
+      extra: (rel) => claimedJson(rel(1)),
+      now: p.now,
+      replicaId: p.claim.replicaId,
+    }),
+  ).execute(db);
   const row = rows[0]! as unknown as { changed: { id: string; from: string }[]; claimed: ClaimedJson[]; installation_id: string };
   return {
     written: new Set(row.changed.filter((c) => c.from === "RUNNING").map((c) => c.id)),

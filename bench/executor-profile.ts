@@ -1,0 +1,109 @@
+import fs from "node:fs/promises";
+import fsSync from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import type { TaskType } from "@runway/shared";
+import { createDb, createPool } from "@runway/server/store";
+import { type Executor, PostgresExecutor } from "@runway/server/executors";
+import { freePort, migrate, startEmbeddedPostgres, withDatabase } from "@runway/server/db";
+import { NoopExecutor, startReplicas } from "./lib/replicas.js";
+import { sleep } from "./lib/stats.js";
+import { createWorkload, dataTask, runAll } from "./lib/workload.js";
+
+/**
+ * A diagnostic, not a step of `pnpm bench`: where a run's time goes in the running scheduler. Drains
+ * PROFILE_JOBS ungated tasks (no-op or SELECT 1 through the real executor) with PROFILE_REPLICAS replicas
+ * on a PostgreSQL with pg_stat_statements loaded, then prints every statement's calls, server time and
+ * share, for the control database and the target. Run it through /work/wt/measure.sh like any benchmark:
+ *
+ *     PROFILE_WORK=select1 node --import tsx executor-profile.ts
+ */
+
+const JOBS = Number(process.env.PROFILE_JOBS ?? 5000);
+const REPLICAS = Number(process.env.PROFILE_REPLICAS ?? 1);
+const WORK = (process.env.PROFILE_WORK ?? "noop") as "noop" | "select1";
+const CONCURRENCY = 10;
+const explainLog = process.env.PROFILE_EXPLAIN ? (process.env.PROFILE_EXPLAIN_LOG ?? "/tmp/runway-profile-explain.log") : undefined;
+
+async function main(): Promise<void> {
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "runway-profile-pg-"));
+  const embedded = await startEmbeddedPostgres({
+    dataDir,
+    port: await freePort(),
+    persistent: false,
+    settings: {
+      fsync: "off",
+      synchronous_commit: "off",
+      shared_buffers: "512MB",
+      work_mem: "32MB",
+      "pg_stat_statements.track": "top",
+      // PROFILE_EXPLAIN=<ms>: auto_explain logs the plan (with timings) of every statement slower than that.
+      ...(process.env.PROFILE_EXPLAIN
+        ? {
+            shared_preload_libraries: "pg_stat_statements,auto_explain",
+            "auto_explain.log_min_duration": process.env.PROFILE_EXPLAIN,
+            "auto_explain.log_analyze": "on",
+            "auto_explain.log_buffers": "on",
+            "auto_explain.log_nested_statements": "on",
+            log_lock_waits: "on",
+            deadlock_timeout: "2ms",
+          }
+        : { shared_preload_libraries: "pg_stat_statements" }),
+    },
+    log: (line) => void (explainLog && fsSync.appendFileSync(explainLog, line + "\n")),
+  });
+  const admin = new pg.Client({ connectionString: embedded.url });
+  await admin.connect();
+  try {
+    await admin.query("CREATE DATABASE bench_profile");
+    await admin.query("CREATE DATABASE bench_profile_target");
+    const url = withDatabase(embedded.url, "bench_profile");
+    await migrate(url);
+    const setup = createDb(createPool(url, 2, "profile setup"));
+    const rollouts = Array.from({ length: 50 }, () => Array.from({ length: JOBS / 50 }, () => dataTask("bench_profile_target")));
+    await runAll(setup, await createWorkload(setup, { parallelLimit: 0, connectionUrl: embedded.url, rollouts }));
+    await setup.destroy();
+    await admin.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+    const executors: Executor[] = Array.from({ length: REPLICAS }, () =>
+      WORK === "noop" ? new NoopExecutor() : new PostgresExecutor({ statementTimeoutMs: 60_000, poolSize: CONCURRENCY }),
+    );
+    const probe = new pg.Client({ connectionString: url });
+    await probe.connect();
+    // A first pass promotes the backlog; reset the counters once the runs are AVAILABLE and claims start.
+    await admin.query("SELECT pg_stat_statements_reset()");
+    const t0 = performance.now();
+    const r = await startReplicas({ url, count: REPLICAS, concurrency: CONCURRENCY, executorFor: (i) => (_t: TaskType) => executors[i]! });
+    let left = JOBS;
+    while (left > 0 && performance.now() - t0 < 60_000) {
+      await sleep(50);
+      left = (await probe.query<{ n: number }>(`SELECT count(*)::int AS n FROM task_run WHERE status IN ('PENDING','AVAILABLE','RUNNING')`))
+        .rows[0]!.n;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    await r.stop();
+    for (const e of executors) if (e instanceof PostgresExecutor) await e.close();
+    await probe.end();
+    console.log(`${WORK} ×${REPLICAS}: ${JOBS - left}/${JOBS} in ${seconds.toFixed(2)} s → ${Math.round((JOBS - left) / seconds)}/s`);
+    const { rows } = await admin.query<{ db: string; calls: string; total: number; mean: number; q: string }>(`
+      SELECT d.datname AS db, s.calls, round(s.total_exec_time::numeric, 1)::float8 AS total, round(s.mean_exec_time::numeric, 3)::float8 AS mean,
+        regexp_replace(left(s.query, 160), '\\s+', ' ', 'g') AS q
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname LIKE 'bench_profile%' ORDER BY s.total_exec_time DESC LIMIT 25`);
+    const sum = rows.reduce((a, r) => a + r.total, 0);
+    console.log(`server time in all: ${sum.toFixed(0)} ms over ${seconds.toFixed(1)} s wall`);
+    for (const r of rows)
+      console.log(
+        `${r.db.padEnd(22)} ${String(r.calls).padStart(7)} calls ${r.total.toFixed(0).padStart(7)} ms ${r.mean.toFixed(3).padStart(8)} ms/call ${((100 * r.total) / sum).toFixed(1).padStart(5)}%  ${r.q}`,
+      );
+  } finally {
+    await admin.end();
+    await embedded.stop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
