@@ -15,7 +15,7 @@ import { createWorkload, dataTask, runAll } from "./lib/workload.js";
  * A diagnostic, not a step of `pnpm bench`: where a run's time goes in the running scheduler. Drains
  * PROFILE_JOBS ungated tasks (no-op or SELECT 1 through the real executor) with PROFILE_REPLICAS replicas
  * on a PostgreSQL with pg_stat_statements loaded, then prints every statement's calls, server time and
- * share, for the control database and the target. Run it through /work/wt/measure.sh like any benchmark:
+ * share, for the control database and the target. Run it through node bench/tools/measure.mjs like any benchmark:
  *
  *     PROFILE_WORK=select1 node --import tsx executor-profile.ts
  */

@@ -17,7 +17,7 @@ import { startBenchApi } from "./lib/api-app.js";
  * insert alone (rolloutCreate with the same 50,000 tasks, no HTTP, no planning) is timed too. With
  * BENCH_RELEASE_KEEP=1 (and BENCH_PG_DIR naming a directory for a kept embedded cluster, or DATABASE_URL a
  * server that outlives the run) the tenant databases are kept and reused by the next run, saving their
- * five-minute setup. Under /work/wt/measure.sh use BENCH_PG_DIR: a DATABASE_URL server is not in the measured
+ * five-minute setup. Under node bench/tools/measure.mjs use BENCH_PG_DIR: a DATABASE_URL server is not in the measured
  * process tree, so the measure script renices it to 19 with everything else.
  */
 const KEEP = process.env.BENCH_RELEASE_KEEP === "1";

@@ -28,7 +28,7 @@ export async function startBenchPg(): Promise<BenchPg> {
   let dataDir: string | undefined;
   let serverUrl = process.env.DATABASE_URL;
   // BENCH_PG_DIR: an embedded cluster kept in that directory between runs (e.g. the releases step's 1,000
-  // tenant databases). Unlike DATABASE_URL it runs as this process's child, so /work/wt/measure.sh gives it
+  // tenant databases). Unlike DATABASE_URL it runs as this process's child, so node bench/tools/measure.mjs gives it
   // the machine too instead of renicing it with everything else.
   const keptDir = process.env.BENCH_PG_DIR;
   if (!serverUrl) {
