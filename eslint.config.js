@@ -37,7 +37,7 @@ export default tseslint.config(
   },
   {
     // Node scripts in plain JavaScript (build and start scripts).
-    files: ["scripts/**/*.mjs", "apps/server/build.mjs"],
+    files: ["scripts/**/*.mjs", "apps/server/build.mjs", "bench/tools/*.mjs"],
     languageOptions: { globals: { console: "readonly", process: "readonly", URL: "readonly" } },
   },
   // Layout belongs to Prettier (`pnpm format`): turns off every rule above that would fight it.

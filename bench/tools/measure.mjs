@@ -8,6 +8,7 @@
 // runs at the priority it may have. Linux's autogroup scheduling (sched_autogroup_enabled=1) shares the CPU
 // between sessions before nice values count: turn it off for the measurement to mean what it says.
 import { execFileSync, spawn } from "node:child_process";
+import { clearInterval, setInterval, setTimeout } from "node:timers";
 import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -66,7 +67,12 @@ try {
     const keep = new Set([process.pid, child.pid]);
     for (let grew = true; grew;) {
       grew = false;
-      for (const [pid, ppid] of rows) if (keep.has(ppid) && !keep.has(pid)) (keep.add(pid), (grew = true));
+      for (const [pid, ppid] of rows) {
+        if (keep.has(ppid) && !keep.has(pid)) {
+          keep.add(pid);
+          grew = true;
+        }
+      }
     }
     for (const [pid, ppid, ni] of rows) if (!keep.has(pid) && pid > 2 && ppid !== 2 && ni !== 19) renice(pid, 19);
   };
