@@ -110,6 +110,9 @@ test.describe.serial("accessibility (axe-core)", () => {
         try {
           await page.goto(`${proxy.url}/rollouts/${mixed.rolloutId}`);
           await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live", { timeout: 60_000 });
+          // Mid-session means after the data arrived: the stream can be live before the task list has loaded,
+          // and a page that never showed data has nothing to call stale (it says the load failed instead).
+          await expect(page.locator(".rollout-view")).toHaveAttribute("data-complete", "true", { timeout: 60_000 });
           await proxy.cut();
           await expect(page.getByTestId("stale-banner")).toBeVisible();
           await expectAccessible(page, "stale banner");
