@@ -102,6 +102,8 @@ test.describe("server stopped mid-session", () => {
       await signIn("rick");
       await page.goto(`${proxy.url}/rollouts/${rolloutId}`);
       await expect(page.getByTestId("live-indicator")).toHaveAttribute("data-state", "live");
+      // After the data arrived (the stream can be live first): only data shown can be stale.
+      await expect(page.locator(".rollout-view")).toHaveAttribute("data-complete", "true");
       await proxy.cut();
       await expect(page.getByTestId("stale-banner")).toContainText("数据截至");
       await expect(page.getByTestId("stale-banner")).toContainText("正在重新连接");
