@@ -3,7 +3,7 @@ import type { Page } from "@playwright/test";
 /**
  * Timeline timings for `pnpm bench:ui` at 10k tasks (issue 17: "usable at 10,000 tasks"): opening the tab
  * (click → the first bars painted, the chart's code loaded on first use included), regrouping by database
- * (click → the new groups painted) and scrolling its virtual rows (frame-to-frame times).
+ * (click → the new groups painted); its scrolling is measured by ui-scroll.ts.
  */
 
 /** Clicks `selector` and resolves with the ms until `painted` holds in the page (then one more frame); bounded. */
@@ -32,25 +32,3 @@ async function clickUntil(page: Page, selector: string, painted: "bars" | "regro
 
 export const timelineOpen = (page: Page) => clickUntil(page, "#rollout-tab-timeline", "bars");
 export const timelineRegroup = (page: Page) => clickUntil(page, '[data-testid="timeline-by-database"] input', "regrouped");
-
-/** Scrolls the timeline 120 px per frame for 240 frames: frame-to-frame times, and whether it moved. */
-export async function timelineScroll(page: Page): Promise<{ frames: number[]; moved: boolean }> {
-  return page.evaluate(async () => {
-    const scroller = document.querySelector<HTMLElement>('[data-testid="timeline-scroller"]')!;
-    const before = scroller.scrollTop;
-    const frames: number[] = [];
-    let last = performance.now();
-    await new Promise<void>((resolve) => {
-      let n = 0;
-      const step = (ts: number) => {
-        frames.push(ts - last);
-        last = ts;
-        scroller.scrollTop += 120;
-        if (++n < 240) requestAnimationFrame(step);
-        else resolve();
-      };
-      requestAnimationFrame(step);
-    });
-    return { frames: frames.slice(1), moved: scroller.scrollTop > before };
-  });
-}

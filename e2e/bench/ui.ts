@@ -13,7 +13,8 @@ import { Api, type NewTask } from "../common/api.js";
 import { ADMIN_PASSWORD, REPO_ROOT, startServer } from "../common/server.js";
 import { prepareTarget } from "../common/target.js";
 import { clearSearch, searchTiming, sortTiming } from "./ui-search.js";
-import { timelineOpen, timelineRegroup, timelineScroll } from "./ui-timeline.js";
+import { scrollFrames } from "./ui-scroll.js";
+import { timelineOpen, timelineRegroup } from "./ui-timeline.js";
 
 const TASKS = 10_000;
 const RUNS = 5;
@@ -84,30 +85,6 @@ async function chipSwitch(page: Page, chip: string): Promise<number> {
   }, chip);
 }
 
-/** Scroll the virtual table 120 px per frame for 240 frames; frame-to-frame times. */
-async function scrollFrames(page: Page): Promise<{ frames: number[]; rowsChanged: boolean }> {
-  return page.evaluate(async () => {
-    const table = document.querySelector('[data-testid="task-table"]')!;
-    const scroller = [...table.querySelectorAll<HTMLElement>("*")].find((el) => el.scrollHeight > el.clientHeight + 1000)!;
-    const firstId = document.querySelector("tr[data-task-id]")?.getAttribute("data-task-id");
-    const frames: number[] = [];
-    let last = performance.now();
-    await new Promise<void>((resolve) => {
-      let n = 0;
-      const step = (ts: number) => {
-        frames.push(ts - last);
-        last = ts;
-        scroller.scrollTop += 120;
-        if (++n < 240) requestAnimationFrame(step);
-        else resolve();
-      };
-      requestAnimationFrame(step);
-    });
-    const nowFirst = document.querySelector("tr[data-task-id]")?.getAttribute("data-task-id");
-    return { frames: frames.slice(1), rowsChanged: firstId !== nowFirst };
-  });
-}
-
 async function main() {
   console.log("starting the server (embedded PostgreSQL)…");
   const server = await startServer();
@@ -147,7 +124,7 @@ async function main() {
       for (let i = 0; i < 3; i++) for (const chip of chips) switches.push({ chip, ms: await chipSwitch(page, chip) });
       console.log("chip switch (ms):", switches.map((s) => round(s.ms)).join(", "));
 
-      const scroll = await scrollFrames(page);
+      const scroll = await scrollFrames(page, "task-table");
 
       // Server-side search and sort at 10k tasks (issue 17): action → the answer painted.
       await page.getByTestId("chip-ALL").click();
@@ -165,7 +142,7 @@ async function main() {
       // The timeline at 10k tasks: open (first use loads its code), regroup by database, scroll.
       const timelineOpenMs = await timelineOpen(page);
       const timelineRegroupMs = await timelineRegroup(page);
-      const timeline = await timelineScroll(page);
+      const timeline = await scrollFrames(page, "timeline");
       console.log(
         `timeline (ms): open ${round(timelineOpenMs)}, regroup ${round(timelineRegroupMs)}, scroll frame median ${round(median(timeline.frames))}`,
       );
