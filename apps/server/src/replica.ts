@@ -3,6 +3,7 @@ import { describeConfig, type Config } from "./config.js";
 import { startEmbeddedPostgres, type EmbeddedHandle } from "./db/embedded.js";
 import { Listener } from "./db/listener.js";
 import { migrate } from "./db/migrate.js";
+import { withStartupRetry } from "./db/startup-retry.js";
 import { createDb, createPool } from "./store/db.js";
 import { Metrics } from "./metrics.js";
 import { SchedulerRuntime, type RuntimeStrategies } from "./scheduler/runtime.js";
@@ -50,15 +51,16 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
     embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort });
     url = embedded.url;
   }
-  await migrate(url);
+  const dbUrl = url;
+  await withStartupRetry("migrations", () => migrate(dbUrl));
   const pool = createPool(url, 20, `runway ${config.replicaId}`);
   const db = createDb(pool);
   // Refuses to start with a wrong or missing secret key, before anything could fail runs with it.
-  const trust = await startTrust(db, config);
+  const trust = await withStartupRetry("secret key check", () => startTrust(db, config));
   // Run-at times, leases, sessions and cursors are judged by the control database's clock, never this
   // process's: the first readings are taken before anything uses it, the heartbeat refreshes it.
   const clock = ControlClock.of(db, overrides.processClock ?? monotonicWallClock);
-  await clock.sync();
+  await withStartupRetry("clock", () => clock.sync());
   const metrics = new Metrics();
   const executorOptions: PostgresExecutorOptions = {
     statementTimeoutMs: config.statementTimeoutMs,
@@ -103,7 +105,7 @@ export async function startReplica(config: Config, overrides: ReplicaOverrides =
   });
   // After the change feed and the schedulers registered their channels: one LISTEN round.
   await listener.start();
-  await runtime.start();
+  await withStartupRetry("registration", () => runtime.start());
   const lister = startInstanceLister({ db, clock, trust, log });
   await app.listen({ port: config.port, host: config.host });
   log.info({ replicaId: config.replicaId }, `Runway is listening on http://${config.host}:${config.port}`);

@@ -1,6 +1,7 @@
 import fp from "fastify-plugin";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { StoreError } from "../../store/errors.js";
+import { isControlUnavailable } from "../../db/unavailable.js";
 import { ApiError, ErrorCode } from "./api-error.js";
 
 declare module "fastify" {
@@ -50,21 +51,13 @@ function pgClientError(err: unknown): ApiError | undefined {
   return undefined;
 }
 
-/** pg's messages for a connection that died, timed out or could not be had (pg, pg-pool). */
-const CONNECTION_MESSAGES =
-  /^(Query read timeout|timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|control database did not answer)/;
-const SOCKET_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "ENOTFOUND", "EAI_AGAIN"]);
-
 /**
  * The control database is unreachable or too slow (the bounds of store/db.ts fired): 503, so clients and
  * load balancers retry, instead of a 500 that reads as a bug. Class 08 is connection exceptions, 57P0x a
  * server shutting down or restarting, 57014 here the session's statement_timeout.
  */
 function controlUnavailable(err: unknown): ApiError | undefined {
-  const { code, message } = err as { code?: unknown; message?: unknown };
-  const byCode =
-    typeof code === "string" && (SOCKET_CODES.has(code) || code.startsWith("08") || code.startsWith("57P") || code === "57014");
-  if (!byCode && !(typeof message === "string" && CONNECTION_MESSAGES.test(message))) return undefined;
+  if (!isControlUnavailable(err)) return undefined;
   return new ApiError(503, ErrorCode.UNAVAILABLE, "the control database is unavailable or did not answer in time; retry later");
 }
 
