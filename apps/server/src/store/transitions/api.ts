@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { Db } from "../db.js";
+import { prepared, type Db } from "../db.js";
 import { transitionStatement } from "./builder.js";
 import { controlsCannotHold } from "../gating-stages.js";
 
@@ -16,7 +16,8 @@ export async function taskRunsCreate(
   db: Db,
   p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; auto?: boolean },
 ): Promise<{ task_id: string; status: string; run_id: string | null }[]> {
-  const { rows } = await transitionStatement({
+  // Prepared: its text is large and takes two forms (auto or not), so parsing it cost as much as running it.
+  const { rows } = await prepared(transitionStatement({
     inputs: sql`lk AS (
       SELECT id, status FROM task WHERE rollout_id = ${p.rolloutId} AND id = ANY(${p.taskIds}::bigint[]) ORDER BY id FOR UPDATE
     ), to_run AS (
@@ -61,7 +62,7 @@ export async function taskRunsCreate(
       FROM lk LEFT JOIN ${rel(0)} s ON s.task_id = lk.id) AS tasks`,
     now: p.now,
     replicaId: null,
-  }).execute(db);
+  })).execute(db);
   return (rows[0] as unknown as { tasks: { task_id: string; status: string; run_id: string | null }[] }).tasks;
 }
 
