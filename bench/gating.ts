@@ -37,8 +37,10 @@ interface Row {
 /** Where a full pass's time goes: its big statements by name, the rest of SQL, and Node (decide() and the rest). */
 function partOf(sqlText: string): string {
   if (/INSERT INTO task_run_wait/.test(sqlText)) return "write causes";
+  // The batched full pass: the cursor's FETCHes evaluate and return the runs (its DECLARE only plans).
+  if (/^\s*FETCH /.test(sqlText)) return "read pending runs";
   if (/FROM task_run r[\s\S]*WHERE r.status = 'PENDING'/.test(sqlText) && /tk.stage_id/.test(sqlText)) return "read pending runs";
-  if (/schema_version IS NOT NULL AND status NOT IN/.test(sqlText)) return "read open versions";
+  if (/SET status = 'AVAILABLE'/.test(sqlText)) return "promote";
   return "other SQL";
 }
 
@@ -157,7 +159,7 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
     livePromoted: median(live.map((x) => x.promoted)),
     fullPeakRssMiB: full.some((x) => x.rss === null) ? null : Math.round(Math.max(...full.map((x) => x.rss!))),
     fullParts: Object.fromEntries(
-      ["read pending runs", "read open versions", "write causes", "other SQL", "Node"].map((k) => [
+      ["read pending runs", "promote", "write causes", "other SQL", "Node"].map((k) => [
         k,
         Number(median(full.map((x) => x.parts.get(k) ?? 0)).toFixed(1)),
       ]),

@@ -78,7 +78,7 @@ interface GatingRow {
   fullParts?: Record<string, number>;
 }
 
-const GATING_PARTS = ["read pending runs", "read open versions", "write causes", "other SQL", "Node"];
+const GATING_PARTS = ["read pending runs", "promote", "write causes", "other SQL", "Node"];
 
 async function gatingSection(): Promise<string> {
   const r = await readResult<{ results: GatingRow[]; machine: Machine & { loadAverage?: number[] }; setup: { repeat: number } }>("gating");
