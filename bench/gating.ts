@@ -23,6 +23,8 @@ interface Row {
   pending: number;
   fullPassMs: number;
   fullStatements: number;
+  /** Batches the full pass read its runs in (its cursor's FETCHes). */
+  fullBatches: number;
   fullCandidates: number;
   livePassMs: number;
   liveStatements: number;
@@ -37,8 +39,10 @@ interface Row {
 /** Where a full pass's time goes: its big statements by name, the rest of SQL, and Node (decide() and the rest). */
 function partOf(sqlText: string): string {
   if (/INSERT INTO task_run_wait/.test(sqlText)) return "write causes";
+  // The batched full pass: the cursor's FETCHes evaluate and return the runs (its DECLARE only plans).
+  if (/^\s*FETCH /.test(sqlText)) return "read pending runs";
   if (/FROM task_run r[\s\S]*WHERE r.status = 'PENDING'/.test(sqlText) && /tk.stage_id/.test(sqlText)) return "read pending runs";
-  if (/schema_version IS NOT NULL AND status NOT IN/.test(sqlText)) return "read open versions";
+  if (/SET status = 'AVAILABLE'/.test(sqlText)) return "promote";
   return "other SQL";
 }
 
@@ -68,12 +72,14 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
   await seedGating(url, { pending, databases: 1000, rollouts: 100, reserve: CHANGE * (REPEAT + 1), parallelLimit: 10 });
   const pool = new pg.Pool({ connectionString: url, max: 4 });
   let statements = 0;
+  let fetches = 0;
   let parts = new Map<string, number>();
   const db = new Kysely<DB>({
     dialect: new PostgresDialect({ pool }),
     log: (e) => {
       if (e.level !== "query") return;
       statements++;
+      if (/^\s*FETCH /.test(e.query.sql)) fetches++;
       const part = partOf(e.query.sql);
       parts.set(part, (parts.get(part) ?? 0) + e.queryDurationMillis);
     },
@@ -87,18 +93,20 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
   });
   const measure = async (fn: () => Promise<PassResult | null>) => {
     statements = 0;
+    fetches = 0;
     parts = new Map();
     const t0 = performance.now();
     const r = await fn();
     // + BEGIN and COMMIT, which Kysely does not log as queries.
-    return { ms: performance.now() - t0, statements: statements + 2, r: r! };
+    return { ms: performance.now() - t0, statements: statements + 2, batches: fetches, r: r! };
   };
 
   // Warm-up full pass: promotes every run that may go, records every cause.
   await scheduler.runOnce({ full: true });
   await taskRunsClaim(db, { replicaId: REPLICA, limit: 1_000_000, leaseTtlMs: 3_600_000, now: new Date() });
 
-  const full: { ms: number; statements: number; candidates: number; rss: number | null; parts: Map<string, number> }[] = [];
+  const full: { ms: number; statements: number; batches: number; candidates: number; rss: number | null; parts: Map<string, number> }[] =
+    [];
   for (let i = 0; i < REPEAT; i++) {
     // Forget every cause so the pass evaluates and writes all of them, as after a bulk submission.
     await pool.query(`DELETE FROM task_run_wait`);
@@ -107,7 +115,14 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
     const m = await measure(() => scheduler.runOnce({ full: true }));
     const sqlMs = [...parts.values()].reduce((a, b) => a + b, 0);
     parts.set("Node", m.ms - sqlMs);
-    full.push({ ms: m.ms, statements: m.statements, candidates: m.r.candidates, rss: rssKnown ? await peakRssMiB() : null, parts });
+    full.push({
+      ms: m.ms,
+      statements: m.statements,
+      batches: m.batches,
+      candidates: m.r.candidates,
+      rss: rssKnown ? await peakRssMiB() : null,
+      parts,
+    });
     await taskRunsClaim(db, { replicaId: REPLICA, limit: 1_000_000, leaseTtlMs: 3_600_000, now: new Date() });
   }
 
@@ -150,6 +165,7 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
     pending,
     fullPassMs: median(full.map((x) => x.ms)),
     fullStatements: Math.max(...full.map((x) => x.statements)),
+    fullBatches: Math.max(...full.map((x) => x.batches)),
     fullCandidates: median(full.map((x) => x.candidates)),
     livePassMs: median(live.map((x) => x.ms)),
     liveStatements: Math.max(...live.map((x) => x.statements)),
@@ -157,7 +173,7 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
     livePromoted: median(live.map((x) => x.promoted)),
     fullPeakRssMiB: full.some((x) => x.rss === null) ? null : Math.round(Math.max(...full.map((x) => x.rss!))),
     fullParts: Object.fromEntries(
-      ["read pending runs", "read open versions", "write causes", "other SQL", "Node"].map((k) => [
+      ["read pending runs", "promote", "write causes", "other SQL", "Node"].map((k) => [
         k,
         Number(median(full.map((x) => x.parts.get(k) ?? 0)).toFixed(1)),
       ]),

@@ -70,6 +70,7 @@ interface GatingRow {
   pending: number;
   fullPassMs: number;
   fullStatements: number;
+  fullBatches?: number;
   livePassMs: number;
   liveStatements: number;
   liveCandidates: number;
@@ -78,7 +79,7 @@ interface GatingRow {
   fullParts?: Record<string, number>;
 }
 
-const GATING_PARTS = ["read pending runs", "read open versions", "write causes", "other SQL", "Node"];
+const GATING_PARTS = ["read pending runs", "promote", "write causes", "other SQL", "Node"];
 
 async function gatingSection(): Promise<string> {
   const r = await readResult<{ results: GatingRow[]; machine: Machine & { loadAverage?: number[] }; setup: { repeat: number } }>("gating");
@@ -98,6 +99,7 @@ async function gatingSection(): Promise<string> {
         "pending runs",
         "full pass ms",
         "full: statements",
+        "full: batches",
         "full: peak RSS MiB",
         "live pass ms",
         "live: statements",
@@ -108,6 +110,7 @@ async function gatingSection(): Promise<string> {
         x.pending,
         ms(x.fullPassMs),
         x.fullStatements,
+        x.fullBatches,
         x.fullPeakRssMiB,
         ms(x.livePassMs),
         x.liveStatements,
@@ -132,7 +135,9 @@ async function gatingSection(): Promise<string> {
           }`
         : "not measured (BENCH_SIZES=…,1000000)"
     }.`,
-    `- Statements per pass the same at every size: full ${stmts("fullStatements")}; live ${stmts("liveStatements")}.`,
+    `- Statements per pass: live the same at every size (${stmts("liveStatements")}); full a fixed number plus the same few per batch of its read (${rows
+      .map((x) => `${x.fullStatements} over ${x.fullBatches ?? "?"} batches at ${x.pending}`)
+      .join(", ")}): none per run.`,
     `- Median of ${r.setup.repeat} passes of each kind; measured at ${r.machine.at} on commit ${r.machine.commit}${r.machine.uncommittedChanges ? " (+ uncommitted changes)" : ""}${
       r.machine.loadAverage ? `; load average at the end ${r.machine.loadAverage.join(" / ")}` : ""
     }.`,

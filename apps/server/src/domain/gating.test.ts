@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyNearestBlockers, decide, type GatingCandidate } from "./gating.js";
+import { applyNearestBlockers, decide, decideBatch, type GatingCandidate, type GatingState } from "./gating.js";
 import { versionSortKey } from "@runway/shared";
 
 const now = new Date("2026-01-01T12:00:00Z");
@@ -152,5 +152,42 @@ describe("applyNearestBlockers", () => {
     // The next retry is another cause.
     const next = { ...held, cause: d.causes[0]!.cause, autoRetry: { until, attempt: 2, max: 3 } };
     expect(decide([next], empty).causes.map((c) => c.cause)).toMatchObject([{ type: "RETRY_BACKOFF", attempt: 2 }]);
+  });
+});
+
+describe("decideBatch", () => {
+  it("over batches in decide()'s order decides exactly what one decide() over all does", () => {
+    // Deterministic mix: shared databases, limited and unlimited rollouts, ties in created_at, runs ahead.
+    let x = 7;
+    const rnd = () => (x = (x * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const all = Array.from({ length: 300 }, () =>
+      cand({
+        dbKey: `i/db${Math.floor(rnd() * 6)}`,
+        rolloutId: `r${Math.floor(rnd() * 4)}`,
+        limit: [0, 2, 5][Math.floor(rnd() * 3)]!,
+        sequential: rnd() < 0.6,
+        ahead: rnd() < 0.05,
+        createdAt: new Date(now.getTime() - 1000 + Math.floor(rnd() * 40)),
+      }),
+    );
+    const start: GatingState = { now, busy: new Map([["i/db0", "held"]]), active: new Map([["r1", 1]]) };
+    const order = [...all].sort((a, b) =>
+      a.ahead !== b.ahead ? (a.ahead ? -1 : 1) : a.createdAt.getTime() - b.createdAt.getTime() || Number(BigInt(a.runId) - BigInt(b.runId)),
+    );
+    const whole = decide(all, start);
+    for (const size of [1, 7, 50, 299]) {
+      let state = start;
+      const got = { promote: [] as string[], causes: [] as unknown[] };
+      for (let i = 0; i < order.length; i += size) {
+        const r = decideBatch(order.slice(i, i + size), state);
+        state = r.state;
+        got.promote.push(...r.decision.promote.map((c) => c.runId));
+        got.causes.push(...r.decision.causes);
+      }
+      expect(got.promote).toEqual(whole.promote.map((c) => c.runId));
+      expect(got.causes).toEqual(whole.causes);
+    }
+    expect(whole.promote.length).toBeGreaterThan(3);
+    expect(new Set(whole.causes.map((c) => c.cause.type))).toEqual(new Set(["DATABASE_BUSY", "PARALLEL_LIMIT"]));
   });
 });

@@ -162,7 +162,11 @@ export function sameCause(a: WaitingCause | null, b: CauseBody): boolean {
   }
 }
 
-/** Retried blockers first (they free everything behind them), then first come, first served. */
+/**
+ * Retried blockers first (they free everything behind them), then first come, first served. `createdAt`
+ * is the row's created_at truncated to the millisecond (node-postgres drops the microseconds), so the SQL
+ * order `ahead DESC, date_trunc('milliseconds', created_at), id` is this order exactly (the full pass reads in it).
+ */
 function fifo(a: GatingCandidate, b: GatingCandidate): number {
   if (a.ahead !== b.ahead) return a.ahead ? -1 : 1;
   const d = a.createdAt.getTime() - b.createdAt.getTime();
@@ -193,6 +197,31 @@ export function decide(candidates: readonly GatingCandidate[], state: GatingStat
     }
   }
   return out;
+}
+
+/**
+ * `state` with `promoted` counted: their databases taken (sequential runs) and their rollouts' slots used.
+ * Pure; what a later batch of the same pass, or a later round after a failed promotion, decides against.
+ */
+export function withPromoted(state: GatingState, promoted: readonly GatingCandidate[]): GatingState {
+  const busy = new Map(state.busy);
+  const active = new Map(state.active);
+  for (const c of promoted) {
+    if (c.sequential && !busy.has(c.dbKey)) busy.set(c.dbKey, c.taskId);
+    active.set(c.rolloutId, (active.get(c.rolloutId) ?? 0) + 1);
+  }
+  return { now: state.now, busy, active };
+}
+
+/**
+ * decide() over one batch of a pass that reads its runs in decide()'s order (see fifo), carrying the
+ * pass's state to the next batch. decide() keeps only two things across runs — databases taken and slots
+ * used per rollout — and firstGate adds them to `state`'s, so for batches a before b in that order,
+ * decideBatch(a, s) then decideBatch(b, s') decides exactly what decide(a ++ b, s) does.
+ */
+export function decideBatch(batch: readonly GatingCandidate[], state: GatingState): { decision: GatingDecision; state: GatingState } {
+  const decision = decide(batch, state);
+  return { decision, state: withPromoted(state, decision.promote) };
 }
 
 /**

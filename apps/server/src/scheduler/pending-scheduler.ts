@@ -3,22 +3,24 @@ import {
   LIMIT_MARGIN,
   PENDING_PASS_LOCK,
   dbKey,
+  FULL_PASS_BATCH,
   gatingFailOrphans,
-  gatingLoadAllPending,
   gatingLoadChanged,
   gatingLoadOccupancy,
   gatingMarkForNextPass,
   gatingMarkPassDone,
+  gatingOpenPending,
   gatingPromote,
   gatingTakeChanges,
   gatingWriteCauses,
   notifyChange,
+  type GatingChanges,
   type PassLock,
 } from "../store/gating.js";
 import { gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
 import { approvalWaitsRecord } from "../store/webhook-approvals.js";
 import type { Clock } from "./clock.js";
-import { decide, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
+import { decideBatch, withPromoted, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
 
 export interface PassResult {
   kind: "full" | "live";
@@ -53,6 +55,8 @@ export class PendingScheduler {
       lockIdleTimeoutMs?: number;
       /** How passes of different replicas take turns; default advisoryLock (see PassLock). */
       lock?: PassLock;
+      /** PENDING runs a full pass reads and decides at a time; default FULL_PASS_BATCH. */
+      fullPassBatchSize?: number;
       onPass?: (r: PassResult) => void;
     },
   ) {}
@@ -74,66 +78,19 @@ export class PendingScheduler {
       const controls = (await gatingTripBreakers(trx, controlled, now, replicaId)).length + (await gatingAutoRun(trx, controlled, now));
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.fullDue || changes.fullRequested || overdue;
-      const candidates = full ? await gatingLoadAllPending(trx) : await gatingLoadChanged(trx, changes, now);
-
-      const dbs = new Map<string, { instanceId: string; database: string }>();
-      for (const d of changes.dbs) dbs.set(dbKey(d.instanceId, d.database), d);
-      const candidateDbs = new Map<string, { instanceId: string; database: string }>();
-      for (const c of candidates) {
-        const [instanceId, ...rest] = c.dbKey.split("/");
-        candidateDbs.set(c.dbKey, { instanceId: instanceId!, database: rest.join("/") });
-      }
-      const rollouts = [...new Set(candidates.map((c) => c.rolloutId))];
-      const { busy, active } = await gatingLoadOccupancy(trx, full ? null : [...candidateDbs.values()], rollouts);
-      const decision = await this.decideAndPromote(trx, candidates, { now, busy, active });
-      await gatingWriteCauses(trx, decision.causes);
-      await approvalWaitsRecord(trx, { causes: decision.causes, now });
-      await gatingFailOrphans(trx, decision.fail, now, replicaId);
-
-      // A promotion on a database this pass did not load leaves limit-held runs there with a stale
-      // cause; a rollout whose limit-held runs were cut at its free slots + margin (some stale) and that
-      // still has free slots may have more to promote.
-      const revisitDbs = full
-        ? []
-        : [...new Set(decision.promote.filter((c) => c.sequential && !dbs.has(c.dbKey)).map((c) => c.dbKey))].map((k) =>
-            candidateDbs.get(k)!,
-          );
-      const limitHeld = new Map<string, number>();
-      const limitOf = new Map<string, number>();
-      for (const c of candidates) {
-        limitOf.set(c.rolloutId, c.limit);
-        if (c.cause?.type === "PARALLEL_LIMIT") limitHeld.set(c.rolloutId, (limitHeld.get(c.rolloutId) ?? 0) + 1);
-      }
-      const promotedIn = new Map<string, number>();
-      for (const c of decision.promote) promotedIn.set(c.rolloutId, (promotedIn.get(c.rolloutId) ?? 0) + 1);
-      const revisitRollouts = full
-        ? []
-        : changes.rollouts
-            .filter((r) => {
-              const limit = limitOf.get(r.rolloutId) ?? 0;
-              if (r.allLimited || limit === 0) return false;
-              const activeNow = (active.get(r.rolloutId) ?? 0) + (promotedIn.get(r.rolloutId) ?? 0);
-              const cap = Math.max(limit - (active.get(r.rolloutId) ?? 0), 0) + LIMIT_MARGIN;
-              return activeNow < limit && (limitHeld.get(r.rolloutId) ?? 0) >= cap;
-            })
-            .map((r) => r.rolloutId);
-      await gatingMarkForNextPass(trx, revisitDbs, revisitRollouts);
+      const pass = full ? await this.fullPass(trx, now) : await this.livePass(trx, changes, now);
       const nextRunAt = await gatingMarkPassDone(trx, now, full);
-
-      const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
       // Promotions and failures notify in their own statements; new causes only here.
-      const touched = new Set<string>(decision.causes.map((c) => rolloutOf.get(c.runId)!));
-      for (const c of decision.promote) touched.delete(c.rolloutId);
-      await notifyChange(trx, touched);
+      await notifyChange(trx, pass.touched);
       return {
         kind: full ? ("full" as const) : ("live" as const),
-        candidates: candidates.length,
-        promoted: decision.promote.length,
-        causesWritten: decision.causes.length,
-        failed: decision.fail.length,
+        candidates: pass.candidates,
+        promoted: pass.promoted,
+        causesWritten: pass.causesWritten,
+        failed: pass.failed,
         nextRunAt,
         durationMs: 0,
-        more: revisitDbs.length + revisitRollouts.length + controls > 0,
+        more: pass.revisits + controls > 0,
       };
     });
     if (result === null) return null;
@@ -144,34 +101,138 @@ export class PendingScheduler {
   }
 
   /**
+   * Every PENDING run, read in batches in decide()'s order; each batch is decided against the state the
+   * batches before it left (decideBatch) and its outcome written before the next is read, all in this
+   * transaction under the pass lock. Memory follows the batch size, and no gap between statements follows
+   * the backlog (the lock's idle bound ends a session idle for PASS_LOCK_IDLE_MS).
+   */
+  private async fullPass(trx: Db, now: Date): Promise<PassOutcome> {
+    const batches = await gatingOpenPending(trx, this.deps.fullPassBatchSize ?? FULL_PASS_BATCH);
+    const out: PassOutcome = { candidates: 0, promoted: 0, causesWritten: 0, failed: 0, revisits: 0, touched: new Set() };
+    const promotedIn = new Set<string>();
+    let state: GatingState | null = null;
+    for (let batch = await batches.next(); batch.length > 0; batch = await batches.next()) {
+      // Read once, after the first batch (nothing to read when nothing is pending): every database and rollout.
+      state ??= { now, ...(await gatingLoadOccupancy(trx, null, null)) };
+      const r = await this.decideAndPromote(trx, batch, state);
+      state = r.state;
+      await this.writeOutcome(trx, r.decision, now, new Set(batch.filter((c) => c.cause === null).map((c) => c.runId)));
+      const rolloutOf = new Map(batch.map((c) => [c.runId, c.rolloutId]));
+      for (const c of r.decision.causes) out.touched.add(rolloutOf.get(c.runId)!);
+      for (const c of r.decision.promote) promotedIn.add(c.rolloutId);
+      out.candidates += batch.length;
+      out.promoted += r.decision.promote.length;
+      out.causesWritten += r.decision.causes.length;
+      out.failed += r.decision.fail.length;
+    }
+    for (const id of promotedIn) out.touched.delete(id);
+    return out;
+  }
+
+  private async writeOutcome(trx: Db, decision: GatingDecision, now: Date, fresh?: ReadonlySet<string>): Promise<void> {
+    await gatingWriteCauses(trx, decision.causes, fresh);
+    await approvalWaitsRecord(trx, { causes: decision.causes, now });
+    await gatingFailOrphans(trx, decision.fail, now, this.deps.replicaId);
+  }
+
+  /** The runs whose situation changed (see gatingLoadChanged), in one batch. */
+  private async livePass(trx: Db, changes: GatingChanges, now: Date): Promise<PassOutcome> {
+    const candidates = await gatingLoadChanged(trx, changes, now);
+    const dbs = new Map<string, { instanceId: string; database: string }>();
+    for (const d of changes.dbs) dbs.set(dbKey(d.instanceId, d.database), d);
+    const candidateDbs = new Map<string, { instanceId: string; database: string }>();
+    for (const c of candidates) {
+      const [instanceId, ...rest] = c.dbKey.split("/");
+      candidateDbs.set(c.dbKey, { instanceId: instanceId!, database: rest.join("/") });
+    }
+    const rollouts = [...new Set(candidates.map((c) => c.rolloutId))];
+    const { busy, active } = await gatingLoadOccupancy(trx, [...candidateDbs.values()], rollouts);
+    const { decision } = await this.decideAndPromote(trx, candidates, { now, busy, active });
+    await this.writeOutcome(trx, decision, now);
+
+    // A promotion on a database this pass did not load leaves limit-held runs there with a stale
+    // cause; a rollout whose limit-held runs were cut at its free slots + margin (some stale) and that
+    // still has free slots may have more to promote.
+    const revisitDbs = [...new Set(decision.promote.filter((c) => c.sequential && !dbs.has(c.dbKey)).map((c) => c.dbKey))].map((k) =>
+      candidateDbs.get(k)!,
+    );
+    const limitHeld = new Map<string, number>();
+    const limitOf = new Map<string, number>();
+    for (const c of candidates) {
+      limitOf.set(c.rolloutId, c.limit);
+      if (c.cause?.type === "PARALLEL_LIMIT") limitHeld.set(c.rolloutId, (limitHeld.get(c.rolloutId) ?? 0) + 1);
+    }
+    const promotedIn = new Map<string, number>();
+    for (const c of decision.promote) promotedIn.set(c.rolloutId, (promotedIn.get(c.rolloutId) ?? 0) + 1);
+    const revisitRollouts = changes.rollouts
+      .filter((r) => {
+        const limit = limitOf.get(r.rolloutId) ?? 0;
+        if (r.allLimited || limit === 0) return false;
+        const activeNow = (active.get(r.rolloutId) ?? 0) + (promotedIn.get(r.rolloutId) ?? 0);
+        const cap = Math.max(limit - (active.get(r.rolloutId) ?? 0), 0) + LIMIT_MARGIN;
+        return activeNow < limit && (limitHeld.get(r.rolloutId) ?? 0) >= cap;
+      })
+      .map((r) => r.rolloutId);
+    await gatingMarkForNextPass(trx, revisitDbs, revisitRollouts);
+
+    const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
+    const touched = new Set<string>(decision.causes.map((c) => rolloutOf.get(c.runId)!));
+    for (const c of decision.promote) touched.delete(c.rolloutId);
+    return {
+      candidates: candidates.length,
+      promoted: decision.promote.length,
+      causesWritten: decision.causes.length,
+      failed: decision.fail.length,
+      revisits: revisitDbs.length + revisitRollouts.length,
+      touched,
+    };
+  }
+
+  /**
    * decide(), then promote; a run only counts against a gate if its promotion was written. A promotion
    * whose compare-and-set failed (the run was canceled after the pass read it) is taken out and the rest
    * decided again, with the promotions written so far counted as active — so what the canceled run would
    * have blocked can go in this very pass, and no cause names it. Bounded: each round needs a cancel
    * that raced this pass.
    */
-  private async decideAndPromote(trx: Db, candidates: GatingCandidate[], state: GatingState): Promise<GatingDecision> {
-    const busy = new Map(state.busy);
-    const active = new Map(state.active);
+  private async decideAndPromote(
+    trx: Db,
+    candidates: GatingCandidate[],
+    state: GatingState,
+  ): Promise<{ decision: GatingDecision; state: GatingState }> {
     const promoted: GatingCandidate[] = [];
     let left = candidates;
+    let s = state;
     for (let round = 0; ; round++) {
-      const decision = decide(left, { now: state.now, busy, active });
+      const { decision, state: next } = decideBatch(left, s);
       const written = await gatingPromote(
         trx,
         decision.promote.map((c) => c.runId),
-        state.now,
+        s.now,
         this.deps.replicaId,
       );
-      for (const c of decision.promote) {
-        if (!written.has(c.runId)) continue;
-        promoted.push(c);
-        if (c.sequential && !busy.has(c.dbKey)) busy.set(c.dbKey, c.taskId);
-        active.set(c.rolloutId, (active.get(c.rolloutId) ?? 0) + 1);
+      if (written.size === decision.promote.length) {
+        promoted.push(...decision.promote);
+        return { decision: { ...decision, promote: promoted }, state: next };
       }
-      if (written.size === decision.promote.length || round >= 3) return { ...decision, promote: promoted };
+      const ok = decision.promote.filter((c) => written.has(c.runId));
+      promoted.push(...ok);
+      s = withPromoted(s, ok);
+      if (round >= 3) return { decision: { ...decision, promote: promoted }, state: s };
       const gone = new Set(decision.promote.filter((c) => !written.has(c.runId)).map((c) => c.runId));
       left = left.filter((c) => !gone.has(c.runId) && !written.has(c.runId));
     }
   }
+}
+
+/** What a pass did, before the statements every pass ends with. */
+interface PassOutcome {
+  candidates: number;
+  promoted: number;
+  causesWritten: number;
+  failed: number;
+  /** Databases and rollouts marked for the next pass. */
+  revisits: number;
+  /** Rollouts with new causes and no promotion (those notify the dashboard here). */
+  touched: Set<string>;
 }

@@ -2,15 +2,15 @@ import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
 import { dryRunsBusySql } from "./dry-runs.js";
-import { applyNearestBlockers, dbKey, type GatingCandidate } from "../domain/gating.js";
-import { gatingApplyStages, stageProgressFold } from "./gating-stages.js";
+import { dbKey, type GatingCandidate } from "../domain/gating.js";
+import { gatingApplyStages } from "./gating-stages.js";
 
 /**
  * Reads of the pending scheduler's pass: which PENDING runs to evaluate, with what a decision needs, and
  * the live state of their databases and rollouts. One statement each, whatever the backlog.
  */
 
-interface CandidateRow {
+export interface CandidateRow {
   id: string;
   task_id: string;
   rollout_id: string;
@@ -52,7 +52,7 @@ export interface GatingChanges {
   rollouts: { rolloutId: string; allLimited: boolean }[];
 }
 
-function toCandidate(r: CandidateRow): GatingCandidate {
+export function toCandidate(r: CandidateRow): GatingCandidate {
   let orphanReason: string | null = null;
   if (r.project_deleted) orphanReason = `project "${r.project_id}" was deleted`;
   else if (r.instance_deleted !== false) orphanReason = `instance "${r.instance_id}" was deleted`;
@@ -83,64 +83,36 @@ function toCandidate(r: CandidateRow): GatingCandidate {
   };
 }
 
-const baseColumns = sql`
+export const baseColumns = sql`
   r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.run_at, r.created_at,
   r.schema_version_key, w.cause AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
   p.deleted AS project_deleted, i.deleted AS instance_deleted, r.retry_at, r.retry_since, r.retry_attempts, r.retry_error,
   r.retry_cause, r.auto_retries, r.auto_retry_max, r.ahead,
   tk.stage_id`;
-const baseJoins = sql`
+export const baseJoins = sql`
   LEFT JOIN task_run_wait w ON w.run_id = r.id
   JOIN rollout ro ON ro.id = r.rollout_id
   JOIN project p ON p.id = ro.project_id
   LEFT JOIN instance i ON i.id = r.instance_id`;
 /** The full pass reads every run: one hash join with task is cheapest. */
-const taskJoin = sql`JOIN task tk ON tk.id = r.task_id`;
+export const taskJoin = sql`JOIN task tk ON tk.id = r.task_id`;
 /**
  * The live pass reads a few hundred runs: one primary-key probe each (OFFSET 0 keeps it a probe; a plain
  * join was planned as a hash join over the whole task table, tens of ms at 100k).
  */
 const taskProbe = sql`CROSS JOIN LATERAL (SELECT t.stage_id FROM task t WHERE t.id = r.task_id OFFSET 0) tk`;
 
-/**
- * Every PENDING run. Version blockers are computed in memory from one read of the open versioned tasks
- * (cheaper than one index probe per run when every run is evaluated).
- */
-export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> {
-  const { rows } = await sql<CandidateRow>`
-    SELECT ${baseColumns}, NULL AS blocker_task_id, NULL AS blocker_version, NULL AS blocker_status
-    FROM task_run r ${baseJoins} ${taskJoin} WHERE r.status = 'PENDING'`.execute(trx);
-  const open = await sql<{
-    id: string;
-    instance_id: string;
-    database_name: string;
-    schema_version: string;
-    schema_version_key: string;
-    status: string;
-  }>`
-    SELECT id, instance_id, database_name, schema_version, schema_version_key, status FROM task
-    WHERE schema_version IS NOT NULL AND status NOT IN ('DONE', 'SKIPPED')
-      -- Only databases where a PENDING versioned run can be held: leftovers elsewhere (failed or never-run
-      -- versions of old rollouts) would only be shipped to Node to be ignored.
-      AND (instance_id, database_name) IN (
-        SELECT instance_id, database_name FROM task_run WHERE status = 'PENDING' AND schema_version_key IS NOT NULL)`.execute(trx);
-  const candidates = rows.map(toCandidate);
-  applyNearestBlockers(
-    candidates,
-    open.rows.map((t) => ({
-      taskId: t.id,
-      dbKey: dbKey(t.instance_id, t.database_name),
-      key: t.schema_version_key,
-      version: t.schema_version,
-      status: t.status,
-    })),
-  );
-  if (candidates.length > 0) await gatingApplyStages(trx, candidates);
-  // Nothing pending folds no stage progress: the full pass (every few minutes) still folds what the task
-  // triggers appended, so the delta table stays bounded when every run skips the pending queue.
-  else await stageProgressFold(trx);
-  return candidates;
-}
+export const blockerColumns = sql`vb.id AS blocker_task_id, vb.schema_version AS blocker_version, vb.status AS blocker_status`;
+/** Nearest smaller unfinished version on the same database (run `r`): one probe of task_open_version_idx. */
+export const blockerJoin = sql`
+    LEFT JOIN LATERAL (
+      SELECT t.id, t.schema_version, t.status FROM task t
+      WHERE r.schema_version_key IS NOT NULL
+        AND t.instance_id = r.instance_id AND t.database_name = r.database_name
+        AND t.schema_version IS NOT NULL AND t.status NOT IN ('DONE', 'SKIPPED')
+        AND t.schema_version_key < r.schema_version_key
+      ORDER BY t.schema_version_key DESC, t.id DESC LIMIT 1
+    ) vb ON true`;
 
 /** Extra limit-held runs loaded per freed rollout beyond its free slots. */
 export const LIMIT_MARGIN = 8;
@@ -241,17 +213,8 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
     SELECT DISTINCT id FROM cand`;
   const ids = (await idQuery.execute(trx)).rows.map((r) => r.id);
   const query = sql<CandidateRow>`
-    SELECT ${baseColumns}, vb.id AS blocker_task_id, vb.schema_version AS blocker_version, vb.status AS blocker_status
-    FROM task_run r ${baseJoins} ${taskProbe}
-    -- Nearest smaller unfinished version on the same database: one probe of task_open_version_idx.
-    LEFT JOIN LATERAL (
-      SELECT t.id, t.schema_version, t.status FROM task t
-      WHERE r.schema_version_key IS NOT NULL
-        AND t.instance_id = r.instance_id AND t.database_name = r.database_name
-        AND t.schema_version IS NOT NULL AND t.status NOT IN ('DONE', 'SKIPPED')
-        AND t.schema_version_key < r.schema_version_key
-      ORDER BY t.schema_version_key DESC, t.id DESC LIMIT 1
-    ) vb ON true
+    SELECT ${baseColumns}, ${blockerColumns}
+    FROM task_run r ${baseJoins} ${taskProbe} ${blockerJoin}
     WHERE r.id = ANY(${ids}::bigint[]) AND r.status = 'PENDING'`;
   const { rows } = await query.execute(trx);
   const candidates = rows.map(toCandidate);
@@ -261,15 +224,15 @@ export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Da
 
 /**
  * The busy databases (dbKey → task id of the AVAILABLE/RUNNING sequential run or the RUNNING dry run there; `null` keys: every
- * database) and the active runs per rollout, in one round trip (the pass's latency is mostly round trips).
+ * database) and the active runs per rollout (`null` rollouts: every rollout), in one round trip (the pass's latency is mostly round trips).
  * Nothing to read without candidates.
  */
 export async function gatingLoadOccupancy(
   trx: Db,
   keys: { instanceId: string; database: string }[] | null,
-  rolloutIds: string[],
+  rolloutIds: string[] | null,
 ): Promise<{ busy: Map<string, string>; active: Map<string, number> }> {
-  if ((keys !== null && keys.length === 0) || rolloutIds.length === 0) return { busy: new Map(), active: new Map() };
+  if ((keys !== null && keys.length === 0) || rolloutIds?.length === 0) return { busy: new Map(), active: new Map() };
   const busySql =
     keys === null
       ? sql`SELECT DISTINCT ON (instance_id, database_name) instance_id, database_name, task_id
@@ -288,7 +251,7 @@ export async function gatingLoadOccupancy(
         FROM ((${busySql}) UNION ALL (${dryRunsBusySql(keys)})) b) AS busy,
       (SELECT coalesce(json_agg(json_build_array(a.rollout_id::text, a.n)), '[]') FROM (
         SELECT rollout_id, count(*)::int AS n FROM task_run
-        WHERE status IN ('AVAILABLE', 'RUNNING') AND rollout_id = ANY(${rolloutIds}::bigint[])
+        WHERE status IN ('AVAILABLE', 'RUNNING') AND (${rolloutIds === null} OR rollout_id = ANY(${rolloutIds ?? []}::bigint[]))
         GROUP BY rollout_id) a) AS active`.execute(trx);
   const row = rows[0]!;
   return {
