@@ -114,7 +114,7 @@ describe("pooled target sessions", () => {
       const c = await executor.execute(checker!, ctx());
       expect(c.status, c.message).toBe("DONE");
       const [seen] = await target.query<Record<string, string | number>>("SELECT * FROM public.seen");
-      const [{ usr }] = await target.query<{ usr: string }>("SELECT current_user::text AS usr");
+      const usr = (await target.query<{ usr: string }>("SELECT current_user::text AS usr"))[0]!.usr;
       expect(seen).toMatchObject({
         usr,
         session_usr: usr,
