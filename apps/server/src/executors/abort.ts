@@ -12,6 +12,8 @@ import type { ExecOutcome } from "./types.js";
 export interface Progress {
   phase: "connect" | "prepare" | "sent" | "commit";
   abandoned: boolean;
+  /** The last query on the session ended with its reset (target-pools.ts SESSION_RESET_SQL): it goes back to its pool as it is. */
+  reset?: boolean;
 }
 
 /** Connects, giving up at once on an abort (a connection that opens later is disposed of). */

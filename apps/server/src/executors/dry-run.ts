@@ -2,7 +2,7 @@ import pg from "pg";
 import { withDatabase } from "../db/url.js";
 import { classify, errorResult } from "./target-errors.js";
 import { TargetRefusedError } from "./target-guard.js";
-import { boundedQuery, type TargetPools } from "./target-pools.js";
+import { boundedQuery, SESSION_RESET_SQL, type TargetPools } from "./target-pools.js";
 
 /**
  * A dry run: the task's statement inside `BEGIN; SET LOCAL lock_timeout …; SET LOCAL statement_timeout …;
@@ -94,9 +94,10 @@ export async function dryRunOn(pools: TargetPools, job: DryRunJob, s: DryRunSett
     return { outcome: "FAILED", result: { error, durationMs: elapsed(), message: `${what}: ${err.message}` } };
   } finally {
     if (!broken) {
-      // Always: after success (the point of a dry run) and after an error (the transaction is aborted).
-      await boundedQuery(client, "ROLLBACK", queryTimeoutMs).catch(() => (broken = true));
+      // Always: after success (the point of a dry run) and after an error (the transaction is aborted). A
+      // rollback does not undo everything (a session advisory lock, PREPARE): the session's reset rides along.
+      await boundedQuery(client, `ROLLBACK;\n${SESSION_RESET_SQL}`, queryTimeoutMs).catch(() => (broken = true));
     }
-    pools.release(client, broken);
+    pools.release(client, broken, !broken);
   }
 }

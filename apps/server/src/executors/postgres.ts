@@ -19,7 +19,7 @@ import { PostgresReconciler, reconcileRun } from "./reconcile.js";
 import { runSessionName, targetFenceSql } from "./session-name.js";
 import { runsOutsideTransaction } from "../domain/statements.js";
 import { classify, errorResult, TargetFault } from "./target-errors.js";
-import { boundedQuery, destroySocket, TargetPools } from "./target-pools.js";
+import { boundedQuery, destroySocket, SESSION_RESET_SQL, TargetPools } from "./target-pools.js";
 import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReconciler } from "./types.js";
 import type { TargetGuard } from "./target-guard.js";
 import { openSecret, type SecretBox } from "../secrets/secret-box.js";
@@ -34,7 +34,8 @@ import { dryRunOn, type DryRunJob, type DryRunner, type DryRunResult, type DryRu
  * A transactional run costs two round trips to the target on a pooled session: (1) BEGIN, name the
  * session after the run (so a later owner can fence it), bound how long it may sit idle in the
  * transaction, end older epochs' sessions, insert the ledger row, and the statement itself, all in one
- * simple-protocol query; (2) COMMIT, after the lease check.
+ * simple-protocol query; (2) COMMIT, after the lease check, and in the same query the reset of the session
+ * for its next run (SESSION_RESET_SQL: DISCARD ALL spelled out), so giving it back to its pool costs none.
  *
  * Only an error the server raised for the statement fails a run. Anything below the SQL layer before
  * COMMIT (refused, reset or silent connections, a restart) is RETRY: nothing of the run committed.
@@ -47,7 +48,7 @@ export interface PostgresExecutorOptions {
   /** Bound on opening a target connection; default 10 s. */
   connectTimeoutMs?: number;
   /**
-   * Client-side bound on the queries Runway issues itself (ledger, fence, DISCARD ALL, ROLLBACK), and the
+   * Client-side bound on the queries Runway issues itself (ledger, fence, session reset, ROLLBACK), and the
    * margin added to statement_timeout for the statement's own query; default 10 s.
    */
   queryTimeoutMs?: number;
@@ -259,7 +260,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     } finally {
       detach();
       // A cancel may still be on its way to this session: never hand it to another run.
-      this.pools.release(client, broken || p.abandoned || ctx.signal.aborted);
+      this.pools.release(client, broken || p.abandoned || ctx.signal.aborted, p.reset === true);
     }
   }
 
@@ -284,6 +285,12 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     ];
     const prefix = parts.join(";\n") + ";\n";
     const rollback = () => boundedQuery(client, "ROLLBACK", this.queryTimeoutMs).catch(() => undefined);
+    // Where the run may end with the rollback, the session's reset rides in the same query; true: done.
+    const rollbackAndReset = () =>
+      boundedQuery(client, `ROLLBACK;\n${SESSION_RESET_SQL}`, this.queryTimeoutMs).then(
+        () => true,
+        () => false,
+      );
     if (ctx.signal.aborted) throw new TargetFault("CANCELED_BEFORE_START", "canceled before start");
     for (let tries = 0; ; tries++) {
       let counts: number[];
@@ -292,7 +299,8 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
         counts = rowCounts(await boundedQuery(client, prefix + run.statement, this.statementBound(prefix + run.statement)));
       } catch (e) {
         if (classify(e, false) === "session") throw e; // no ROLLBACK on a lost session: it would wait behind the lost query
-        await rollback();
+        // Only the last branch below ends the run with nothing more sent: the others query the session again.
+        const reset = await rollbackAndReset();
         const err = e as pg.DatabaseError;
         if (err.code === LEDGER_APPLY_ONCE_HIT) {
           const hit = await this.applyOnceHit(client, run, ctx);
@@ -306,6 +314,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
         }
         if (inPrefix && err.code === "23505") return this.ledgerHit(client, run, ctx, true);
         if (pos !== undefined && !inPrefix) err.position = String(pos - prefix.length);
+        p.reset = reset;
         throw err;
       }
       const lost = await this.ownershipLost(ctx);
@@ -316,13 +325,34 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
       const rows = counts.slice(parts.length).reduce((a, b) => a + b, 0);
       p.phase = "commit";
       try {
-        await boundedQuery(client, "COMMIT", this.commitBound());
+        // The reset runs only if COMMIT succeeded: an error skips the rest of the query.
+        await boundedQuery(client, `COMMIT;\n${SESSION_RESET_SQL}`, this.commitBound());
       } catch (e) {
-        if (classify(e, false) === "statement") throw e; // the server refused the commit and rolled back
+        if (classify(e, false) === "statement") return this.commitRefused(client, run, e, rows);
         return this.commitLost(client, run, e, rows);
       }
+      p.reset = true;
       return { rows };
     }
+  }
+
+  /**
+   * The server answered the COMMIT query with an error. Almost always COMMIT itself failed (a deferred
+   * constraint, a serialization failure, a cancel): it rolled back and the error is the statement's. But
+   * the error may also come from the reset after a COMMIT that went through (a cancel arriving just then),
+   * and the query's error does not say which statement raised it: the session, still usable, asks its
+   * ledger. Not there: the COMMIT failed. There: DONE, and the note keeps the unreset session out of the
+   * pool. The ledger cannot be read: as if the connection had been lost during COMMIT.
+   */
+  private async commitRefused(client: pg.PoolClient, run: ClaimedRun, e: unknown, rows: number): Promise<{ rows: number; note: string }> {
+    let applied: boolean;
+    try {
+      applied = rowCounts(await boundedQuery(client, ledgerLookupSql(run), this.queryTimeoutMs)).at(-1)! > 0;
+    } catch {
+      return this.commitLost(client, run, e, rows);
+    }
+    if (!applied) throw e;
+    return { rows, note: `committed; resetting the session after COMMIT failed (${(e as Error).message})` };
   }
 
   /**

@@ -31,6 +31,28 @@ function socketOf(client: pg.ClientBase): net.Socket | undefined {
   return (client as unknown as { connection?: { stream?: net.Socket } }).connection?.stream;
 }
 
+/**
+ * DISCARD ALL spelled out as the statements PostgreSQL's documentation of DISCARD gives as its equivalent
+ * (since PostgreSQL 10): the same reset of everything a statement can leave on a session (cursors, SET,
+ * SET ROLE and SET SESSION AUTHORIZATION without LOCAL, prepared statements, LISTEN, session advisory
+ * locks, cached plans, temporary tables, sequence state). DISCARD ALL itself refuses to run in a
+ * transaction block, and the statements after a COMMIT or ROLLBACK in one simple-protocol query form an
+ * implicit one; these do not. So the reset rides in the same query as a run's COMMIT (or ROLLBACK) instead
+ * of costing a round trip of its own when the session goes back to its pool. RESET ALL puts
+ * application_name back to the idle name the session was opened with: a run's name never outlives it.
+ */
+export const SESSION_RESET_SQL = [
+  "CLOSE ALL",
+  "SET SESSION AUTHORIZATION DEFAULT",
+  "RESET ALL",
+  "DEALLOCATE ALL",
+  "UNLISTEN *",
+  "SELECT pg_advisory_unlock_all()",
+  "DISCARD PLANS",
+  "DISCARD TEMP",
+  "DISCARD SEQUENCES",
+].join("; ");
+
 /** Node's timers fire at once beyond this (2^31 - 1 ms, about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -159,14 +181,16 @@ export class TargetPools {
    * Returns a client to its pool, first clearing whatever session state the run's statement left (SET
    * without LOCAL, temporary tables, session advisory locks, prepared statements). A client that saw an
    * error or cannot be reset in time is closed instead, its socket destroyed (a silent peer would never
-   * acknowledge a polite goodbye).
+   * acknowledge a polite goodbye). `reset`: the caller's last query on the session ended with
+   * SESSION_RESET_SQL (it ran to the end) and nothing ran after it, so it goes back as it is.
    */
-  release(client: pg.PoolClient, broken: boolean): void {
+  release(client: pg.PoolClient, broken: boolean, reset = false): void {
     const close = () => {
       client.release(true);
       destroySocket(client);
     };
     if (broken) return close();
+    if (reset) return client.release();
     boundedQuery(client, "DISCARD ALL", this.o.queryTimeoutMs).then(() => client.release(), close);
   }
 
