@@ -74,10 +74,18 @@ await build({
   banner: { js: "import { createRequire as __runwayRequire } from 'node:module'; const require = __runwayRequire(import.meta.url);" },
   logLevel: "warning",
 });
-// See `minifyWhitespace` above: say so when a non-ASCII character reached the output (a tagged template's text).
-for (const f of (await readdir(dist)).filter((f) => f.endsWith(".js")))
-  if (/[^\x00-\x7f]/.test(await readFile(path.join(dist, f), "utf8")))
-    console.warn(`build.mjs: dist/${f} is not pure ASCII; Node decodes it more slowly at start (issue 20)`);
+// See `minifyWhitespace` above. esbuild escapes non-ASCII text everywhere except in template literals, where
+// it would change a tag's raw strings; ours are SQL (kysely's sql tag reads the cooked strings, which an
+// escape leaves as they were), so the remaining characters are escaped here, per UTF-16 unit.
+for (const f of (await readdir(dist)).filter((f) => f.endsWith(".js"))) {
+  const file = path.join(dist, f);
+  const source = await readFile(file, "utf8");
+  if (/[^\x00-\x7f]/.test(source))
+    await writeFile(
+      file,
+      source.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+    );
+}
 await cp(path.join(root, "migrations"), path.join(dist, "migrations"), { recursive: true });
 const dashboard = path.join(root, "apps/dashboard/dist");
 if (!existsSync(path.join(dashboard, "index.html"))) throw new Error("build the dashboard first: pnpm --filter @runway/dashboard build");
