@@ -17,13 +17,20 @@ function main(): void {
     console.error("Run with --help for every setting.");
     process.exit(2);
   }
-  // Imported only now: --help and a bad configuration answer without loading the whole server.
-  import("./replica.js")
-    .then(({ startReplica }) => startReplica(config))
-    .catch((err) => {
-      console.error(err);
-      process.exit(1);
-    });
+  // Imported only now: --help and a bad configuration answer without loading the whole server. The
+  // control database is opened first (a small module): its round trips run while the HTTP and scheduler
+  // modules, most of the start's CPU, load (issue 20).
+  const fail = (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  };
+  import("./control.js")
+    .then(({ openControl }) => {
+      const control = openControl(config);
+      control.catch(fail); // reported at once, even while replica.js is still loading
+      return import("./replica.js").then(({ startReplica }) => startReplica(config, {}, control));
+    })
+    .catch(fail);
 }
 
 main();

@@ -1,18 +1,14 @@
 import type { FastifyInstance } from "fastify";
 import { describeConfig, type Config } from "./config.js";
-import { startEmbeddedPostgres, type EmbeddedHandle } from "./db/embedded.js";
 import { Listener } from "./db/listener.js";
-import { migrate } from "./db/migrate.js";
 import { withStartupRetry } from "./db/startup-retry.js";
-import { createDb, createPool } from "./store/db.js";
 import { Metrics } from "./metrics.js";
 import { SchedulerRuntime, type RuntimeStrategies } from "./scheduler/runtime.js";
-import { ControlClock, monotonicWallClock } from "./scheduler/clock.js";
 import { PostgresExecutor, type PostgresExecutorOptions } from "./executors/postgres.js";
 import type { TargetReconciler } from "./executors/types.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
-import { startTrust } from "./trust.js";
+import { openControl, type Control } from "./control.js";
 import { startInstanceLister } from "./scheduler/instance-lister.js";
 import { deliveryBackoffMs } from "./domain/webhooks.js";
 
@@ -43,24 +39,13 @@ export interface ReplicaHandle {
  * One replica: database (embedded unless DATABASE_URL), migrations, one LISTEN connection, scheduler
  * loops, HTTP server. SIGTERM/SIGINT drain it and end the process.
  */
-export async function startReplica(config: Config, overrides: ReplicaOverrides = {}): Promise<ReplicaHandle> {
-  let embedded: EmbeddedHandle | undefined;
-  let url = config.databaseUrl;
-  if (!url) {
-    console.log(`Starting embedded PostgreSQL (data in ${config.dataDir}, port ${config.embeddedPgPort})…`);
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPgPort });
-    url = embedded.url;
-  }
-  const dbUrl = url;
-  await withStartupRetry("migrations", () => migrate(dbUrl));
-  const pool = createPool(url, 20, `runway ${config.replicaId}`);
-  const db = createDb(pool);
-  // Refuses to start with a wrong or missing secret key, before anything could fail runs with it.
-  const trust = await withStartupRetry("secret key check", () => startTrust(db, config));
-  // Run-at times, leases, sessions and cursors are judged by the control database's clock, never this
-  // process's: the first readings are taken before anything uses it, the heartbeat refreshes it.
-  const clock = ControlClock.of(db, overrides.processClock ?? monotonicWallClock);
-  await withStartupRetry("clock", () => clock.sync());
+export async function startReplica(
+  config: Config,
+  overrides: ReplicaOverrides = {},
+  /** The control database, opened already (main.ts starts it while this module loads); default: opened here. */
+  control?: Promise<Control>,
+): Promise<ReplicaHandle> {
+  const { embedded, url, pool, db, trust, clock } = await (control ?? openControl(config, overrides.processClock));
   const metrics = new Metrics();
   const executorOptions: PostgresExecutorOptions = {
     statementTimeoutMs: config.statementTimeoutMs,

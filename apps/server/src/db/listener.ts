@@ -80,7 +80,9 @@ export class Listener {
     client.on("end", () => void this.reconnect(client));
     try {
       await client.connect();
-      for (const ch of this.handlers.keys()) await client.query(`LISTEN ${client.escapeIdentifier(ch)}`);
+      // One round trip for every channel (a replica has a dozen; they were one LISTEN each at start).
+      const channels = [...this.handlers.keys()].map((ch) => `LISTEN ${client.escapeIdentifier(ch)}`);
+      if (channels.length > 0) await client.query(channels.join("; "));
     } catch (err) {
       destroyConnection(client);
       await client.end().catch(() => undefined);

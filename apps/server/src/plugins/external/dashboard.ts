@@ -1,7 +1,6 @@
 import { existsSync } from "node:fs";
 import path from "node:path";
 import fp from "fastify-plugin";
-import fastifyStatic from "@fastify/static";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { ErrorCode } from "../app/api-error.js";
 
@@ -18,17 +17,21 @@ function apiNotFound(req: FastifyRequest, reply: FastifyReply) {
 export default fp(
   async function dashboard(app: FastifyInstance, opts: { dir: string }) {
     const enabled = existsSync(path.join(opts.dir, "index.html"));
-    if (enabled) await app.register(fastifyStatic, { root: opts.dir, prefix: "/", wildcard: true, schemaHide: true });
+    if (enabled) {
+      // The files are served by the assets server, loaded on the first request (http/assets-server.ts).
+      app.assets.serveDashboard(opts.dir);
+      app.get("/*", { schema: { hide: true } }, (req, reply) => app.assets.forward(req, reply, req.url, () => reply.callNotFound()));
+    }
     app.setNotFoundHandler(
       // An attacker could search for valid URLs if 404s were not rate limited.
       { preHandler: app.rateLimit({ max: 1000, timeWindow: 60_000 }) },
       (req, reply) => {
         const pathname = req.url.split("?")[0] ?? "/";
         const isPage = (req.method === "GET" || req.method === "HEAD") && !pathname.startsWith("/api") && !path.extname(pathname);
-        if (enabled && isPage) return reply.type("text/html").sendFile("index.html");
+        if (enabled && isPage) return app.assets.forward(req, reply, "/index.html", () => apiNotFound(req, reply));
         return apiNotFound(req, reply);
       },
     );
   },
-  { name: "runway-dashboard", dependencies: ["runway-http"] },
+  { name: "runway-dashboard", dependencies: ["runway-http", "runway-openapi"] },
 );

@@ -1,13 +1,22 @@
 import fp from "fastify-plugin";
-import swagger from "@fastify/swagger";
-import swaggerUi from "@fastify/swagger-ui";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { AssetsServer } from "../../http/assets-server.js";
 
-/** OpenAPI document built from the routes' TypeBox schemas; UI at /api/docs, JSON at /api/openapi.json. */
+declare module "fastify" {
+  interface FastifyInstance {
+    /** The OpenAPI document, its UI and the dashboard's files, loaded on first use (http/assets-server.ts). */
+    assets: AssetsServer;
+  }
+}
+
+/**
+ * OpenAPI document built from the routes' TypeBox schemas; UI at /api/docs, JSON at /api/openapi.json.
+ * Registered before the routes: it keeps the list of them for the document.
+ */
 export default fp(
   async function openapi(app: FastifyInstance) {
-    await app.register(swagger, {
-      openapi: {
+    const assets = new AssetsServer(
+      {
         openapi: "3.1.0",
         info: {
           title: "Runway API",
@@ -37,12 +46,15 @@ export default fp(
           { name: "checks", description: "Lint findings, dry runs, check policy (issue 15)" },
         ],
       },
-    });
-    await app.register(swaggerUi, {
-      routePrefix: "/api/docs",
-      uiConfig: { deepLinking: true, tryItOutEnabled: false, validatorUrl: null },
-    });
-    app.get("/api/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+      "/api/docs",
+    );
+    app.decorate("assets", assets);
+    app.addHook("onRoute", (route) => assets.collect(route));
+    app.addHook("onClose", () => assets.close());
+    const docs = (req: FastifyRequest, reply: FastifyReply) => assets.forward(req, reply, req.url, () => reply.callNotFound());
+    app.get("/api/docs", { schema: { hide: true } }, docs);
+    app.get("/api/docs/*", { schema: { hide: true } }, docs);
+    app.get("/api/openapi.json", { schema: { hide: true } }, async () => (await assets.instance()).swagger());
   },
   { name: "runway-openapi" },
 );
