@@ -116,7 +116,7 @@ export class PendingScheduler {
       state ??= { now, ...(await gatingLoadOccupancy(trx, null, null)) };
       const r = await this.decideAndPromote(trx, batch, state);
       state = r.state;
-      await this.writeOutcome(trx, r.decision, now, new Set(batch.filter((c) => c.cause === null).map((c) => c.runId)));
+      await this.writeOutcome(trx, r.decision, now);
       const rolloutOf = new Map(batch.map((c) => [c.runId, c.rolloutId]));
       for (const c of r.decision.causes) out.touched.add(rolloutOf.get(c.runId)!);
       for (const c of r.decision.promote) promotedIn.add(c.rolloutId);
@@ -129,8 +129,8 @@ export class PendingScheduler {
     return out;
   }
 
-  private async writeOutcome(trx: Db, decision: GatingDecision, now: Date, fresh?: ReadonlySet<string>): Promise<void> {
-    await gatingWriteCauses(trx, decision.causes, fresh);
+  private async writeOutcome(trx: Db, decision: GatingDecision, now: Date): Promise<void> {
+    await gatingWriteCauses(trx, decision.causes);
     await approvalWaitsRecord(trx, { causes: decision.causes, now });
     await gatingFailOrphans(trx, decision.fail, now, this.deps.replicaId);
   }

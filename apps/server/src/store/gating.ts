@@ -94,32 +94,21 @@ export * from "./gating-full.js";
 export { gatingFailOrphans, gatingPromote } from "./transitions/pass.js";
 export { advisoryLock, type PassLock } from "./transitions/fence.js";
 
-/**
- * Records the causes. `fresh`: runs the pass read without a cause row — only a pass (under the lock) inserts
- * one, so a plain INSERT suffices for them, cheaper than the upsert every other run needs.
- */
-export async function gatingWriteCauses(
-  trx: Db,
-  causes: { runId: string; cause: WaitingCause }[],
-  fresh: ReadonlySet<string> = new Set(),
-): Promise<void> {
+export async function gatingWriteCauses(trx: Db, causes: { runId: string; cause: WaitingCause }[]): Promise<void> {
   if (causes.length === 0) return;
-  // The causes as one JSON document of [id, cause, fresh] triples, not bigint[] and jsonb[] parameters: node-postgres
+  // The causes as one JSON document of [id, cause] pairs, not bigint[] and jsonb[] parameters: node-postgres
   // builds array literals element by element with escaping, seconds for the 100k causes of a full pass (and
   // json_to_recordset was no faster server-side); JSON.stringify and one jsonb parse are linear.
-  const doc = JSON.stringify(causes.map((c) => (fresh.has(c.runId) ? [c.runId, c.cause, 1] : [c.runId, c.cause])));
-  // Only for runs still PENDING (the pass holds the lock, but a cancel may have landed meanwhile).
+  const doc = JSON.stringify(causes.map((c) => [c.runId, c.cause]));
+  // Only for runs still PENDING (the pass holds the lock, but a cancel may have landed meanwhile). An upsert
+  // even for runs read without a cause row: a plain INSERT measured no faster (docs/benchmarks.md §1), and a
+  // pass that ran without the lock (webhook-approval.test.ts) would fail on the other's row.
   await sql`
-    WITH c AS (
-      SELECT (e ->> 0)::bigint AS id, e -> 1 AS cause, e -> 2 IS NOT NULL AS fresh, r.rollout_id, r.created_at
-      FROM jsonb_array_elements(${doc}::jsonb) AS e JOIN task_run r ON r.id = (e ->> 0)::bigint AND r.status = 'PENDING'
-    ), upserted AS (
-      INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
-      SELECT id, cause ->> 'type', cause, rollout_id, created_at FROM c WHERE NOT fresh
-      ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause
-    )
     INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
-    SELECT id, cause ->> 'type', cause, rollout_id, created_at FROM c WHERE fresh`.execute(trx);
+    SELECT c.id, c.cause ->> 'type', c.cause, r.rollout_id, r.created_at
+    FROM (SELECT (e ->> 0)::bigint AS id, e -> 1 AS cause FROM jsonb_array_elements(${doc}::jsonb) AS e) c
+    JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'
+    ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`.execute(trx);
 }
 
 /** Re-marks databases and rollouts for the next pass (work this pass could not finish or made stale). */
