@@ -80,10 +80,10 @@ await build({
 for (const f of (await readdir(dist)).filter((f) => f.endsWith(".js"))) {
   const file = path.join(dist, f);
   const source = await readFile(file, "utf8");
-  if (/[^\x00-\x7f]/.test(source))
+  if (/[\u0080-\uffff]/.test(source))
     await writeFile(
       file,
-      source.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+      source.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
     );
 }
 await cp(path.join(root, "migrations"), path.join(dist, "migrations"), { recursive: true });
