@@ -90,9 +90,13 @@ export async function startReplica(
   });
   // After the change feed and the schedulers registered their channels: one LISTEN round.
   await listener.start();
-  await withStartupRetry("registration", () => runtime.start());
-  const lister = startInstanceLister({ db, clock, trust, log });
+  await withStartupRetry("registration", () => runtime.register());
+  // Listening before the loops' first passes: those open most of the pool's connections and run the first
+  // (full) pending pass, which a deploy tool's first /readyz would otherwise wait behind (issue 20). The
+  // replica is registered and its database checked already; the loops start right after.
   await app.listen({ port: config.port, host: config.host });
+  runtime.startLoops();
+  const lister = startInstanceLister({ db, clock, trust, log });
   log.info({ replicaId: config.replicaId }, `Runway is listening on http://${config.host}:${config.port}`);
   // Harmless (the database's clock decides), but an operator wants to know the host's clock is off.
   const skew = clock.estimate;

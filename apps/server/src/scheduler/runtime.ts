@@ -207,8 +207,17 @@ export class SchedulerRuntime {
   }
 
   async start(): Promise<void> {
-    // The clock's first readings and the replica's row come before any loop uses either.
+    await this.register();
+    this.startLoops();
+  }
+
+  /** The replica's row (and the clock's next reading): before any loop uses either. */
+  async register(): Promise<void> {
     await this.heartbeat.register();
+  }
+
+  /** Starts every loop; each runs its first pass at once. After register(). */
+  startLoops(): void {
     for (const loop of Object.values(this.loops)) loop.start();
   }
 
