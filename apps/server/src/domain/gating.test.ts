@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { applyNearestBlockers, decide, decideBatch, type GatingCandidate, type GatingState } from "./gating.js";
-import { versionSortKey } from "@runway/shared";
+import { decide, decideBatch, type GatingCandidate, type GatingState } from "./gating.js";
 
 const now = new Date("2026-01-01T12:00:00Z");
 let seq = 0;
@@ -95,25 +94,7 @@ describe("decide", () => {
   });
 });
 
-describe("applyNearestBlockers", () => {
-  it("names the largest unfinished version strictly below the run's own, on the same database", () => {
-    const v = (version: string, dbKey = "i/db") => ({
-      taskId: `v${version}`,
-      dbKey,
-      key: versionSortKey(version),
-      version,
-      status: "NOT_STARTED",
-    });
-    const runs = [
-      cand({ versionKey: versionSortKey("1.2.10") }),
-      cand({ versionKey: versionSortKey("0003") }),
-      cand({ versionKey: versionSortKey("0001"), dbKey: "i/other" }),
-      cand({ versionKey: null }),
-    ];
-    applyNearestBlockers(runs, [v("1.2.9"), v("0002"), v("1.2.10"), v("0003"), v("0000", "i/else")]);
-    expect(runs.map((r) => r.versionBlocker?.schemaVersion ?? null)).toEqual(["1.2.9", "0002", null, null]);
-  });
-
+describe("decide: runs held for a retry", () => {
   it("holds a run whose target was unreachable until its retry time, with the cause since the first failure", () => {
     const since = new Date(now.getTime() - 60_000);
     const held = cand({ targetRetry: { retryAt: new Date(now.getTime() + 4000), since, attempts: 3, lastError: "ECONNREFUSED" } });

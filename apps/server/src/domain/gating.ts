@@ -225,41 +225,6 @@ export function decideBatch(batch: readonly GatingCandidate[], state: GatingStat
 }
 
 /**
- * Sets each versioned candidate's `versionBlocker` to the largest unfinished version on its database that
- * is strictly smaller than its own (binary search over the database's sorted open versions).
- */
-export function applyNearestBlockers(
-  candidates: GatingCandidate[],
-  open: { taskId: string; dbKey: string; key: string; version: string; status: string }[],
-): void {
-  const byDb = new Map<string, { taskId: string; key: string; version: string; status: string }[]>();
-  for (const t of open) {
-    let list = byDb.get(t.dbKey);
-    if (!list) byDb.set(t.dbKey, (list = []));
-    list.push(t);
-  }
-  // Ties (equal versions) resolve to the highest task id, as the SQL lookup does, so the recorded cause
-  // does not flip between equally valid blockers.
-  const byId = (a: string, b: string) => (a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0);
-  for (const list of byDb.values()) list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : byId(a.taskId, b.taskId)));
-  for (const c of candidates) {
-    c.versionBlocker = null;
-    if (c.versionKey === null) continue;
-    const list = byDb.get(c.dbKey);
-    if (!list) continue;
-    let lo = 0;
-    let hi = list.length; // first index with key >= c.versionKey
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (list[mid]!.key < c.versionKey) lo = mid + 1;
-      else hi = mid;
-    }
-    const b = list[lo - 1];
-    if (b) c.versionBlocker = { taskId: b.taskId, schemaVersion: b.version, status: b.status };
-  }
-}
-
-/**
  * Sets each candidate's release-control facts from its rollout's stages: paused, the nearest earlier stage
  * with unfinished tasks (only when the rollout keeps its stages in order) and a missing approval.
  */
