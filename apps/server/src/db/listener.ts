@@ -1,5 +1,6 @@
 import pg from "pg";
 import { CONTROL_BOUNDS, destroyConnection } from "../store/db.js";
+import { STARTUP_RETRY_MS, withStartupRetry } from "./startup-retry.js";
 
 export interface ListenerOptions {
   /** How often the connection is pinged (SELECT 1); default 5 s. */
@@ -52,16 +53,8 @@ export class Listener {
    * terminated, 57P01, or refused for a few seconds) is waited out with a backoff, up to `withinMs`; past
    * that the error stands and the replica does not start.
    */
-  async start(withinMs = 60_000): Promise<void> {
-    const until = Date.now() + withinMs;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.connect();
-      } catch (err) {
-        if (Date.now() >= until) throw err;
-        await new Promise((r) => setTimeout(r, Math.min(250 * 2 ** attempt, 5000)));
-      }
-    }
+  async start(withinMs = STARTUP_RETRY_MS): Promise<void> {
+    await withStartupRetry("LISTEN", () => this.connect(), { withinMs, retryIf: () => true, warn: () => undefined });
   }
 
   private async connect(): Promise<void> {

@@ -15,7 +15,13 @@ export const STARTUP_RETRY_MS = 60_000;
 export async function withStartupRetry<T>(
   step: string,
   fn: () => Promise<T>,
-  opts: { withinMs?: number; warn?: (msg: string) => void; now?: () => number } = {},
+  opts: {
+    withinMs?: number;
+    warn?: (msg: string) => void;
+    now?: () => number;
+    /** Which errors are waited out; default: the control database being unavailable. */
+    retryIf?: (err: unknown) => boolean;
+  } = {},
 ): Promise<T> {
   const now = opts.now ?? Date.now;
   const until = now() + (opts.withinMs ?? STARTUP_RETRY_MS);
@@ -23,7 +29,7 @@ export async function withStartupRetry<T>(
     try {
       return await fn();
     } catch (err) {
-      if (!isControlUnavailable(err) || now() >= until) throw err;
+      if (!(opts.retryIf ?? isControlUnavailable)(err) || now() >= until) throw err;
       const waitMs = Math.min(250 * 2 ** attempt, 5000, Math.max(until - now(), 0));
       (opts.warn ?? console.warn)(
         `runway: start-up step "${step}" could not reach the control database (${(err as Error).message}); trying again in ${waitMs} ms`,
