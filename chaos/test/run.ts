@@ -93,12 +93,10 @@ try {
     console.log(`\n▶ ${sc.name}\n  ${command}`);
     const started = Date.now();
     let problem: string | null;
-    let table = "";
+    let report: Report | undefined;
     try {
       pg ??= await startClusters();
-      const report = await runChaos(o, command, pg);
-      const bad = report.checks.filter((c) => !c.ok);
-      if (bad.length) table = formatTable(bad).replace(/^/gm, "    ");
+      report = await runChaos(o, command, pg);
       console.log(formatTable(report.checks).replace(/^/gm, "  "));
       problem = sc.expect(report);
       // Keep the logs and facts of a failed scenario for a post-mortem; drop the others.
@@ -111,7 +109,9 @@ try {
     if (problem) {
       failures++;
       console.log(`✗ ${sc.name} (${secs} s): ${problem}`);
-      failedSummaries.push(`✗ ${sc.name} (seed ${seed}, ${secs} s): ${problem}${table ? `\n${table}` : ""}`);
+      const bad = report?.checks.filter((c) => !c.ok) ?? [];
+      const table = bad.length ? `\n${formatTable(bad).replace(/^/gm, "    ")}` : "";
+      failedSummaries.push(`✗ ${sc.name} (seed ${seed}, ${secs} s): ${problem}${table}`);
     } else {
       passed++;
       console.log(`✓ ${sc.name} (${secs} s)`);
