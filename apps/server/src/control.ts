@@ -34,9 +34,12 @@ export async function openControl(config: Config, processClock: () => number = m
   }
   const dbUrl = url;
   // Each step waits out a control database that is unreachable or restarting (bounded; db/startup-retry.ts).
-  await withStartupRetry("migrations", () => migrate(dbUrl));
   const pool = createPool(url, 20, `runway ${config.replicaId}`);
   const db = createDb(pool);
+  await withStartupRetry("migrations", () => migrate(dbUrl, undefined, pool)).catch(async (err: unknown) => {
+    await db.destroy().catch(() => undefined);
+    throw err;
+  });
   // Run-at times, leases, sessions and cursors are judged by the control database's clock, never this
   // process's: the first readings are taken before anything uses it, the heartbeat refreshes it.
   const clock = ControlClock.of(db, processClock);

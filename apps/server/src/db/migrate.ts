@@ -11,13 +11,19 @@ const MIGRATE_LOCK = 7_301_000;
 /**
  * Replicas starting together must not fail: node-pg-migrate's own lock fails instead of waiting, so we
  * wait on a session advisory lock of our own and run the migrator without its lock.
+ *
+ * The usual start has nothing to apply, and that is read first without the lock, on `pool` when given (the
+ * connection it opens serves the replica next: one connection and two round trips fewer at start, issue 20).
+ * Reading without the lock is safe: a migrator applies in one transaction, so its rows are all or none; a
+ * read that misses them takes the lock, which waits for that migrator, and reads again.
  */
-export async function migrate(databaseUrl: string, log: (msg: string) => void = () => undefined): Promise<void> {
+export async function migrate(databaseUrl: string, log: (msg: string) => void = () => undefined, pool?: pg.Pool): Promise<void> {
+  if (pool && (await nothingToApply(pool))) return;
   const client = new pg.Client({ connectionString: databaseUrl, application_name: "runway migrate" });
   await client.connect();
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATE_LOCK]);
-    // The usual start: nothing to apply. node-pg-migrate (~15 MiB and ~0.2 s to load) is not needed then.
+    // node-pg-migrate (~15 MiB and ~0.2 s to load) is not needed when another replica applied everything.
     if (await nothingToApply(client)) return;
     await runMigrations(databaseUrl, log);
   } finally {
@@ -31,7 +37,7 @@ export async function migrate(databaseUrl: string, log: (msg: string) => void = 
  * in the order it reads them, begin with every file in name order (a newer release may have applied more:
  * a previous release's replica then starts as it would under the runner). Anything else goes to the runner.
  */
-async function nothingToApply(client: pg.ClientBase): Promise<boolean> {
+async function nothingToApply(client: pg.ClientBase | pg.Pool): Promise<boolean> {
   const files = (await migrationFiles()).sort((a, b) => numericPrefix(a) - numericPrefix(b) || a.localeCompare(b));
   const res = await client
     .query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY run_on, id`)
