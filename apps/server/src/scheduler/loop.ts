@@ -25,9 +25,11 @@ export class Loop {
     },
   ) {}
 
-  start(): void {
+  /** Starts the loop; resolves when its first run has ended (successful or not). */
+  start(): Promise<void> {
     this.stopped = false;
     this.wake();
+    return this.running ?? Promise.resolve();
   }
 
   /** Runs as soon as possible (coalescing bursts of wake-ups). */

@@ -65,6 +65,8 @@ export interface RuntimeDeps {
 const lockIdleTimeout = (leaseTtlMs: number) => Math.max(1000, Math.floor(leaseTtlMs / 2));
 /** Forgetting long-gone replicas is housekeeping: once a minute is plenty. */
 const PRUNE_INTERVAL_MS = 60_000;
+/** How long startLoops() waits for a loop's first pass before it starts the next loop anyway. */
+const FIRST_PASS_WAIT_MS = 250;
 
 /**
  * Wires one replica's loops: pending scheduler, running scheduler, heartbeat + lease renewal, sweeper,
@@ -77,6 +79,7 @@ export class SchedulerRuntime {
   readonly heartbeat: Heartbeat;
   readonly webhooks: WebhookDelivery | undefined;
   readonly dryRuns: DryRunScheduler | undefined;
+  private draining = false;
   private readonly loops: { pending: Loop; running: Loop; heartbeat: Loop; sweep: Loop; prune: Loop; webhooks?: Loop; dryRun?: Loop };
   private readonly unlisten: (() => void)[] = [];
 
@@ -208,7 +211,7 @@ export class SchedulerRuntime {
 
   async start(): Promise<void> {
     await this.register();
-    this.startLoops();
+    void this.startLoops();
   }
 
   /** The replica's row (and the clock's next reading): before any loop uses either. */
@@ -216,13 +219,29 @@ export class SchedulerRuntime {
     await this.heartbeat.register();
   }
 
-  /** Starts every loop; each runs its first pass at once. After register(). */
-  startLoops(): void {
-    for (const loop of Object.values(this.loops)) loop.start();
+  /**
+   * Starts every loop, one after another: each starts when the one before has run its first pass (or after
+   * FIRST_PASS_WAIT_MS, so a slow pass holds nothing up). Started together they opened a control connection
+   * each at the same moment (a backend fork and a SCRAM exchange apiece) and held /readyz back for 0.3–0.5 s
+   * on two cores (issue 20); one after another they share one or two. Runs first, then pending, so that
+   * work waiting at start is picked up first. After register().
+   */
+  startLoops(): Promise<void> {
+    const { running, pending, heartbeat, sweep, prune, webhooks, dryRun } = this.loops;
+    const order = [running, pending, sweep, heartbeat, webhooks, dryRun, prune].filter((l) => l !== undefined);
+    return (async () => {
+      for (const loop of order) {
+        if (this.draining) return; // drain() stopped the loops started so far; the rest must not start after it
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([loop.start(), new Promise((r) => (timer = setTimeout(r, FIRST_PASS_WAIT_MS)))]);
+        clearTimeout(timer);
+      }
+    })();
   }
 
   /** SIGTERM: stop claiming, let executions finish within `graceMs`, release the rest, stop the loops. */
   async drain(graceMs: number): Promise<void> {
+    this.draining = true;
     await this.loops.running.stop();
     await this.heartbeat.stopping().catch(() => undefined);
     await this.loops.dryRun?.stop();
