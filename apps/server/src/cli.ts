@@ -1,8 +1,12 @@
 import { ConfigError, loadConfig } from "./config.js";
 import { renderHelp } from "./config/read.js";
 
-/** Process entry (`pnpm start`, or `node dist/main.js` when built): one replica with the production parts. */
-function main(): void {
+/**
+ * The process's work (`pnpm start`, `node dist/main.js`, `tsx src/main.ts`): one replica with the production
+ * parts. Apart from main.ts so that the built server can load this module through V8's code cache first
+ * (boot.ts) and call it after.
+ */
+export function main(): void {
   if (process.argv.includes("--help") || process.argv.includes("-h")) {
     process.stdout.write(renderHelp());
     return;
@@ -33,4 +37,7 @@ function main(): void {
     .catch(fail);
 }
 
-main();
+/** Evaluates the modules main() loads lazily, without starting anything: the code cache's build (boot.ts). */
+export async function loadModules(): Promise<void> {
+  await Promise.all([import("./control.js"), import("./replica.js")]);
+}
