@@ -58,10 +58,11 @@ export async function taskRunsCreate(
           jsonb_build_object('runAt', ${p.runAt}::timestamptz, 'user', ${p.actor}::text) AS detail`,
       },
     ],
-    extra: (
-      rel,
-    ) => sql`(SELECT coalesce(json_agg(json_build_object('task_id', lk.id::text, 'status', lk.status, 'run_id', s.id::text)), '[]')
+    // Every task as found under the lock and its new run, as one text ("id:status:run id", comma-separated):
+    // a JSON object per task cost ~40 ms at 10,000 tasks, this a third of it.
+    extra: (rel) => sql`(SELECT coalesce(string_agg(lk.id || ':' || lk.status || ':' || coalesce(s.id::text, ''), ','), '')
       FROM lk LEFT JOIN ${rel(0)} s ON s.task_id = lk.id) AS tasks`,
+    listChanged: false,
     now: p.now,
     replicaId: null,
   });
@@ -69,7 +70,13 @@ export async function taskRunsCreate(
   // large, so parsing and planning it cost twice what running it does. Not a large batch: the prepared
   // statement's generic plan, made for a few ids, took 8 times as long over 10,000 (bench/create.ts).
   const { rows } = await (p.taskIds.length <= PREPARED_MAX_TASKS ? prepared(statement) : statement).execute(db);
-  return (rows[0] as unknown as { tasks: { task_id: string; status: string; run_id: string | null }[] }).tasks;
+  const tasks = (rows[0] as unknown as { tasks: string }).tasks;
+  return tasks === ""
+    ? []
+    : tasks.split(",").map((x) => {
+        const [task_id, status, run_id] = x.split(":") as [string, string, string];
+        return { task_id, status, run_id: run_id === "" ? null : run_id };
+      });
 }
 
 /** PENDING or AVAILABLE → CANCELED. The caller holds the runs' row locks. Returns the rollouts changed. */
