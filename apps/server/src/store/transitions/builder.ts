@@ -34,6 +34,12 @@ export interface TransitionStep {
    * `RETURNING ${returning}, <reason text> AS reason, <detail jsonb or NULL> AS detail`.
    */
   sql: (g: { guard: RawBuilder<unknown>; returning: RawBuilder<unknown> }) => RawBuilder<unknown>;
+  /**
+   * The statuses this step can produce, when the caller knows them to be fewer than its transition's `to`
+   * (a finish of runs that all succeeded: DONE). Effects of the others are left out of the statement, and
+   * the statement fails if the step produces one of them, as for any status outside `to`.
+   */
+  to?: readonly RunState[];
 }
 
 export interface StatementParts {
@@ -80,6 +86,16 @@ function freesGates(from: string | null): RawBuilder<unknown> {
   return sql`false`;
 }
 
+/** A step's transition, its `to` narrowed to what the caller says the step produces. */
+function narrowed(s: TransitionStep): Transition {
+  const t: Transition = TRANSITIONS[s.name];
+  if (!s.to) return t;
+  const outside = s.to.filter((x) => !t.to.includes(x));
+  if (outside.length > 0 || s.to.length === 0) throw new Error(`${s.name} cannot produce ${outside.join(", ") || "nothing"}`);
+  // In the transition's order, so the same set gives the same statement text (one prepared statement).
+  return { ...t, to: t.to.filter((x) => s.to!.includes(x)) };
+}
+
 /** Which effects the given transitions can have at all, from their `from` and `to` statuses alone. */
 export function effectsOf(ts: readonly Transition[]) {
   const to = (x: RunState) => ts.some((t) => t.to.includes(x as never));
@@ -107,9 +123,9 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
     const guard = t.from === null ? sql`true` : sql`r.status = ${sql.lit(t.from)}`;
     return sql`${stepRel(i)} AS (${s.sql({ guard, returning: RETURNING })})`;
   });
+  const transitions = p.steps.map((s) => narrowed(s));
   const union = sql.join(
-    p.steps.map((s, i) => {
-      const t = TRANSITIONS[s.name];
+    transitions.map((t, i) => {
       return sql`SELECT id, task_id, rollout_id, instance_id, database_name, sequential, schema_version_key, status,
           lease_epoch, reason, detail, ${lit(t.from)} AS from_status, ${lit(t.by)} AS by_actor,
           ${freesGates(t.from)} AS left_active,
@@ -123,7 +139,7 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
   // `to` fails the statement (`disallowed` below), so an effect of such a status never commits anyway.
   // Each effect left out is a CTE PostgreSQL need not parse and plan on every call (issue 19: planning was
   // most of the running scheduler's finish + claim statement).
-  const can = effectsOf(p.steps.map((s) => TRANSITIONS[s.name]));
+  const can = effectsOf(transitions);
   const marks = [
     can.markRun && sql`eff_run`,
     can.markGates && sql`eff_db`,
