@@ -21,6 +21,8 @@ import { ACTIVE, TRANSITIONS, type RunState, type Transition, type TransitionNam
  *   runway_change with the rollouts touched — inside the statement, so they cost no round trip and go
  *   out exactly when it commits (PostgreSQL delivers identical notifications of a transaction once).
  *
+ * An effect none of the steps' transitions can have (see effectsOf) is left out of the statement.
+ *
  * Every name in the statement is made here; callers pass SQL for one step at a time.
  */
 
