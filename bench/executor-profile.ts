@@ -38,6 +38,8 @@ async function main(): Promise<void> {
       shared_buffers: "512MB",
       work_mem: "32MB",
       "pg_stat_statements.track": "top",
+      // Planning counted apart from execution (custom plans are made on every call of a prepared statement).
+      "pg_stat_statements.track_planning": "on",
       // PROFILE_EXPLAIN=<ms>: auto_explain logs the plan (with timings) of every statement slower than that.
       ...(process.env.PROFILE_EXPLAIN
         ? {
@@ -85,8 +87,9 @@ async function main(): Promise<void> {
     for (const e of executors) if (e instanceof PostgresExecutor) await e.close();
     await probe.end();
     console.log(`${WORK} ×${REPLICAS}: ${JOBS - left}/${JOBS} in ${seconds.toFixed(2)} s → ${Math.round((JOBS - left) / seconds)}/s`);
-    const { rows } = await admin.query<{ db: string; calls: string; total: number; mean: number; q: string }>(`
+    const { rows } = await admin.query<{ db: string; calls: string; total: number; mean: number; plan: number; q: string }>(`
       SELECT d.datname AS db, s.calls, round(s.total_exec_time::numeric, 1)::float8 AS total, round(s.mean_exec_time::numeric, 3)::float8 AS mean,
+        round(s.mean_plan_time::numeric, 3)::float8 AS plan,
         regexp_replace(left(s.query, 160), '\\s+', ' ', 'g') AS q
       FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
       WHERE d.datname LIKE 'bench_profile%' ORDER BY s.total_exec_time DESC LIMIT 25`);
@@ -94,7 +97,7 @@ async function main(): Promise<void> {
     console.log(`server time in all: ${sum.toFixed(0)} ms over ${seconds.toFixed(1)} s wall`);
     for (const r of rows)
       console.log(
-        `${r.db.padEnd(22)} ${String(r.calls).padStart(7)} calls ${r.total.toFixed(0).padStart(7)} ms ${r.mean.toFixed(3).padStart(8)} ms/call ${((100 * r.total) / sum).toFixed(1).padStart(5)}%  ${r.q}`,
+        `${r.db.padEnd(22)} ${String(r.calls).padStart(7)} calls ${r.total.toFixed(0).padStart(7)} ms ${r.mean.toFixed(3).padStart(8)} ms/call (+ plan ${r.plan.toFixed(3)}) ${((100 * r.total) / sum).toFixed(1).padStart(5)}%  ${r.q}`,
       );
   } finally {
     await admin.end();

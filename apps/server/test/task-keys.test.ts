@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { versionSortKey } from "@runway/shared";
 import { rolloutCreate } from "../src/store/rollouts.js";
+import { tasksRun } from "../src/store/task-actions.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { seedProject, task } from "./helpers/fixtures.js";
 
@@ -86,5 +87,38 @@ describe("task keys (0060)", () => {
       { database_name: "d1", stage_id: stages[0]!.id, statement: "CREATE TABLE a (id int)" },
       { database_name: "d2", stage_id: stages[1]!.id, statement: "SELECT 1" },
     ]);
+  });
+});
+
+/**
+ * Migration 0061: runs and log entries no longer check a foreign key on every row written (issue 19: the
+ * two keys were ~10% of running 10,000 tasks); every writer takes the referenced row from the same
+ * statement. The keys' other half stays: a task with runs, or a run with log entries, cannot be deleted.
+ */
+describe("run keys checked on delete (0061)", () => {
+  it("refuses to delete a task that has runs or a run that has log entries, as the keys did (23503)", async () => {
+    const { projectId, instanceId } = await seedProject(t.db, { id: "del-keys" });
+    const now = new Date();
+    const rolloutId = await rolloutCreate(
+      t.db,
+      { projectId, title: "d", createdBy: "t", stages: [{ environment: "e", tasks: [task(instanceId, "d1"), task(instanceId, "d2")] }] },
+      now,
+    );
+    const [ran, idle] = (await t.db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute()).map(
+      (r) => r.id,
+    );
+    const [result] = await tasksRun(t.db, { rolloutId, taskIds: [ran!], runAt: null, actor: "t", now });
+    const runId = result!.taskRunId!;
+    const { rows: logged } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM task_run_log WHERE task_run_id = ${runId}`.execute(
+      t.db,
+    );
+    expect(logged[0]!.n).toBeGreaterThan(0);
+
+    await expect(sql`DELETE FROM task_run WHERE id = ${runId}`.execute(t.db)).rejects.toMatchObject({ code: "23503" });
+    await expect(sql`DELETE FROM task WHERE id = ${ran}`.execute(t.db)).rejects.toMatchObject({ code: "23503" });
+    // Without anything pointing at it, a task still goes (as it did under the key).
+    await sql`DELETE FROM task WHERE id = ${idle}`.execute(t.db);
+    const { rows } = await sql<{ id: string }>`SELECT id::text FROM task WHERE rollout_id = ${rolloutId}`.execute(t.db);
+    expect(rows.map((r) => r.id)).toEqual([ran]);
   });
 });

@@ -5,7 +5,7 @@ export { SWEEP_LOCK } from "../store/gating.js";
 export { instanceCreate, type Sealer } from "../store/instances.js";
 export { projectCreate } from "../store/projects.js";
 export { rolloutCreate, type NewTask } from "../store/rollouts.js";
-export { taskRunFinish, taskRunsClaim, taskRunsRenewLeases, type ClaimedRun } from "../store/runs.js";
+export { taskRunFinish, taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun } from "../store/runs.js";
 export { taskRunsCancel, tasksRun } from "../store/task-actions.js";
 export { tokenCreate } from "../store/tokens.js";
 export { userCreate } from "../store/users.js";

@@ -20,16 +20,19 @@ export async function taskRunsCreate(
   p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; auto?: boolean },
 ): Promise<{ task_id: string; status: string; run_id: string | null }[]> {
   const statement = transitionStatement({
+    // The lock reads what the run copies from its task (immutable but for the status), and the rollout and
+    // project are joined once: at 10,000 tasks, a second lookup of each task, rollout and project was ~40 ms.
     inputs: sql`lk AS (
-      SELECT id, status FROM task WHERE rollout_id = ${p.rolloutId} AND id = ANY(${p.taskIds}::bigint[]) ORDER BY id FOR UPDATE
+      SELECT id, status, type, stage_id, instance_id, database_name, schema_version_key, rerunnable FROM task
+      WHERE rollout_id = ${p.rolloutId} AND id = ANY(${p.taskIds}::bigint[]) ORDER BY id FOR UPDATE
     ), to_run AS (
-      SELECT lk.id AS task_id, lk.status AS was FROM lk
+      SELECT lk.*, lk.status AS was FROM lk
       WHERE lk.status IN ('NOT_STARTED', 'FAILED', 'CANCELED') AND (SELECT count(*) FROM lk) = ${p.taskIds.length}
     ), retried_blockers AS (
       -- A retried FAILED/CANCELED version holds later versions on its database (BLOCKED_BY_FAILED): they
       -- wait for it again (VERSION_ORDER), and it goes ahead of its rollout's other waiting runs.
-      SELECT t.id FROM to_run n JOIN task t ON t.id = n.task_id
-      WHERE n.was IN ('FAILED', 'CANCELED') AND t.schema_version_key IS NOT NULL AND EXISTS (
+      SELECT t.id FROM to_run t
+      WHERE t.was IN ('FAILED', 'CANCELED') AND t.schema_version_key IS NOT NULL AND EXISTS (
         SELECT 1 FROM task_run h WHERE h.instance_id = t.instance_id AND h.database_name = t.database_name
           AND h.status = 'PENDING' AND h.schema_version_key > t.schema_version_key)
     ), mark_retried AS (
@@ -44,11 +47,13 @@ export async function taskRunsCreate(
           schema_version_key, rerunnable, run_at, created_by, created_at, updated_at, ahead)
         SELECT t.id, coalesce((SELECT max(attempt) FROM task_run x WHERE x.task_id = t.id), 0) + 1,
           CASE WHEN t.type = 'DATABASE_DATA_UPDATE' AND t.schema_version_key IS NULL AND ${p.runAt}::timestamptz IS NULL
-            AND pr.parallel_tasks_per_rollout = 0 AND NOT pr.deleted AND i.deleted IS FALSE
+            AND ro.parallel_tasks_per_rollout = 0 AND NOT ro.project_deleted AND i.deleted IS FALSE
             AND ${controlsCannotHold(sql.ref("t"), sql.ref("ro"))} THEN 'AVAILABLE' ELSE 'PENDING' END,
-          t.rollout_id, t.instance_id, t.database_name, t.type <> 'DATABASE_DATA_UPDATE', t.schema_version_key,
+          ro.id, t.instance_id, t.database_name, t.type <> 'DATABASE_DATA_UPDATE', t.schema_version_key,
           t.rerunnable, ${p.runAt}, ${p.actor}, ${p.now}, ${p.now}, t.id IN (SELECT id FROM retried_blockers)
-        FROM to_run n JOIN task t ON t.id = n.task_id JOIN rollout ro ON ro.id = t.rollout_id JOIN project pr ON pr.id = ro.project_id
+        FROM to_run t
+        CROSS JOIN (SELECT ro.id, ro.project_id, ro.stage_order, pr.parallel_tasks_per_rollout, pr.deleted AS project_deleted
+          FROM rollout ro JOIN project pr ON pr.id = ro.project_id WHERE ro.id = ${p.rolloutId}) ro
         LEFT JOIN instance i ON i.id = t.instance_id
         WHERE ${guard}
         ORDER BY t.id
@@ -58,10 +63,11 @@ export async function taskRunsCreate(
           jsonb_build_object('runAt', ${p.runAt}::timestamptz, 'user', ${p.actor}::text) AS detail`,
       },
     ],
-    extra: (
-      rel,
-    ) => sql`(SELECT coalesce(json_agg(json_build_object('task_id', lk.id::text, 'status', lk.status, 'run_id', s.id::text)), '[]')
+    // Every task as found under the lock and its new run, as one text ("id:status:run id", comma-separated):
+    // a JSON object per task cost ~40 ms at 10,000 tasks, this a third of it.
+    extra: (rel) => sql`(SELECT coalesce(string_agg(lk.id || ':' || lk.status || ':' || coalesce(s.id::text, ''), ','), '')
       FROM lk LEFT JOIN ${rel(0)} s ON s.task_id = lk.id) AS tasks`,
+    listChanged: false,
     now: p.now,
     replicaId: null,
   });
@@ -69,7 +75,13 @@ export async function taskRunsCreate(
   // large, so parsing and planning it cost twice what running it does. Not a large batch: the prepared
   // statement's generic plan, made for a few ids, took 8 times as long over 10,000 (bench/create.ts).
   const { rows } = await (p.taskIds.length <= PREPARED_MAX_TASKS ? prepared(statement) : statement).execute(db);
-  return (rows[0] as unknown as { tasks: { task_id: string; status: string; run_id: string | null }[] }).tasks;
+  const tasks = (rows[0] as unknown as { tasks: string }).tasks;
+  return tasks === ""
+    ? []
+    : tasks.split(",").map((x) => {
+        const [task_id, status, run_id] = x.split(":") as [string, string, string];
+        return { task_id, status, run_id: run_id === "" ? null : run_id };
+      });
 }
 
 /** PENDING or AVAILABLE → CANCELED. The caller holds the runs' row locks. Returns the rollouts changed. */

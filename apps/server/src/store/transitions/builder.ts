@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from "kysely";
 import { Channel } from "../db.js";
 import { notifyChangeOf } from "../notify.js";
 import { failedRunEventCtes, notifyDue } from "../webhook-events.js";
-import { ACTIVE, TRANSITIONS, type TransitionName } from "./table.js";
+import { ACTIVE, TRANSITIONS, type RunState, type Transition, type TransitionName } from "./table.js";
 
 /**
  * Builds one SQL statement from one or more run transitions and the effects every transition has, so no
@@ -21,6 +21,8 @@ import { ACTIVE, TRANSITIONS, type TransitionName } from "./table.js";
  *   runway_change with the rollouts touched — inside the statement, so they cost no round trip and go
  *   out exactly when it commits (PostgreSQL delivers identical notifications of a transaction once).
  *
+ * An effect none of the steps' transitions can have (see effectsOf) is left out of the statement.
+ *
  * Every name in the statement is made here; callers pass SQL for one step at a time.
  */
 
@@ -34,6 +36,12 @@ export interface TransitionStep {
    * `RETURNING ${returning}, <reason text> AS reason, <detail jsonb or NULL> AS detail`.
    */
   sql: (g: { guard: RawBuilder<unknown>; returning: RawBuilder<unknown> }) => RawBuilder<unknown>;
+  /**
+   * The statuses this step can produce, when the caller knows them to be fewer than its transition's `to`
+   * (a finish of runs that all succeeded: DONE). Effects of the others are left out of the statement, and
+   * the statement fails if the step produces one of them, as for any status outside `to`.
+   */
+  to?: readonly RunState[];
 }
 
 export interface StatementParts {
@@ -45,6 +53,11 @@ export interface StatementParts {
    * step i's rows (the RETURNING columns, plus `attempt`, `rerunnable`, `updated_at` of the run).
    */
   extra?: (stepRel: (i: number) => RawBuilder<unknown>) => RawBuilder<unknown>;
+  /**
+   * Whether the statement lists the changed runs in `changed` (default true). A caller that reads only its
+   * `extra` columns says false and gets `[]`: at 10,000 runs the list costs ~30 ms to build (issue 19).
+   */
+  listChanged?: boolean;
   now: Date;
   /** The replica writing (logged); null for the API. */
   replicaId: string | null;
@@ -75,6 +88,35 @@ function freesGates(from: string | null): RawBuilder<unknown> {
   return sql`false`;
 }
 
+/** A step's transition, its `to` narrowed to what the caller says the step produces. */
+function narrowed(s: TransitionStep): Transition {
+  const t: Transition = TRANSITIONS[s.name];
+  if (!s.to) return t;
+  const outside = s.to.filter((x) => !t.to.includes(x));
+  if (outside.length > 0 || s.to.length === 0) throw new Error(`${s.name} cannot produce ${outside.join(", ") || "nothing"}`);
+  // In the transition's order, so the same set gives the same statement text (one prepared statement).
+  return { ...t, to: t.to.filter((x) => s.to!.includes(x)) };
+}
+
+/** Which effects the given transitions can have at all, from their `from` and `to` statuses alone. */
+export function effectsOf(ts: readonly Transition[]) {
+  const to = (x: RunState) => ts.some((t) => t.to.includes(x as never));
+  return {
+    /** A run left PENDING: its waiting cause goes. */
+    leavePending: ts.some((t) => t.from === "PENDING"),
+    markRun: to("PENDING"),
+    /** left_active (freesGates) can be true: the gate marks for databases and rollouts. */
+    markGates: ts.some(
+      (t) =>
+        (t.from === "PENDING" && t.to.includes("CANCELED" as never)) ||
+        (t.from !== null && ACTIVE.includes(t.from) && t.to.some((x) => !ACTIVE.includes(x))),
+    ),
+    markDone: to("DONE") || to("FAILED") || to("CANCELED"),
+    becomeAvailable: to("AVAILABLE"),
+    fail: to("FAILED"),
+  };
+}
+
 export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Changed[] } & Record<string, unknown>> {
   if (p.steps.length === 0) throw new Error("transitionStatement needs a step");
   const stepRel = (i: number) => sql.ref(`step_${i}`);
@@ -83,9 +125,9 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
     const guard = t.from === null ? sql`true` : sql`r.status = ${sql.lit(t.from)}`;
     return sql`${stepRel(i)} AS (${s.sql({ guard, returning: RETURNING })})`;
   });
+  const transitions = p.steps.map((s) => narrowed(s));
   const union = sql.join(
-    p.steps.map((s, i) => {
-      const t = TRANSITIONS[s.name];
+    transitions.map((t, i) => {
       return sql`SELECT id, task_id, rollout_id, instance_id, database_name, sequential, schema_version_key, status,
           lease_epoch, reason, detail, ${lit(t.from)} AS from_status, ${lit(t.by)} AS by_actor,
           ${freesGates(t.from)} AS left_active,
@@ -95,31 +137,52 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
     sql` UNION ALL `,
   );
   const inputs = [p.inputs, ...p.steps.map((s) => s.inputs)].filter((x): x is RawBuilder<unknown> => x !== undefined);
-  return sql`
-    WITH ${inputs.length ? sql`${sql.join(inputs)}, ` : sql``}${sql.join(steps)},
-    ch AS (${union}),
-    eff_wait AS (
+  // Only the effects the steps' transitions can have are in the statement: a status outside a step's
+  // `to` fails the statement (`disallowed` below), so an effect of such a status never commits anyway.
+  // Each effect left out is a CTE PostgreSQL need not parse and plan on every call (issue 19: planning was
+  // most of the running scheduler's finish + claim statement).
+  const can = effectsOf(transitions);
+  const marks = [
+    can.markRun && sql`eff_run`,
+    can.markGates && sql`eff_db`,
+    can.markDone && sql`eff_done`,
+    can.markGates && sql`eff_rollout`,
+  ];
+  const marked = marks.filter((x): x is RawBuilder<unknown> => x !== false);
+  const effects = [
+    can.leavePending &&
+      sql`eff_wait AS (
       DELETE FROM task_run_wait USING ch WHERE task_run_wait.run_id = ch.id AND ch.status <> 'PENDING'
-    ), eff_task AS (
+    )`,
+    sql`eff_task AS (
       UPDATE task SET status = ch.status, updated_at = ${p.now} FROM ch WHERE task.id = ch.task_id
-    ), eff_log AS (
+    )`,
+    sql`eff_log AS (
       INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
       SELECT ch.id, ${p.now}, 'STATUS', ${p.replicaId}::text, jsonb_build_object('status', ch.status, 'message', ch.reason,
         'from', ch.from_status, 'to', ch.status, 'by', ch.by_actor, 'replica', ${p.replicaId}::text,
         'epoch', ch.lease_epoch, 'reason', ch.reason) || coalesce(ch.detail, '{}'::jsonb)
       FROM ch
-    ), eff_run AS (
+    )`,
+    can.markRun &&
+      sql`eff_run AS (
       INSERT INTO gating_dirty_run (run_id) SELECT id FROM ch WHERE ch.status = 'PENDING' RETURNING 1
-    ), eff_db AS (
+    )`,
+    can.markGates &&
+      sql`eff_db AS (
       INSERT INTO gating_dirty_database (instance_id, database_name)
       SELECT DISTINCT instance_id, database_name FROM ch WHERE ch.left_active AND ch.sequential
       RETURNING 1
-    ), eff_done AS (
+    )`,
+    can.markDone &&
+      sql`eff_done AS (
       INSERT INTO gating_dirty_task (task_id)
       -- DONE frees later versions; FAILED/CANCELED turns their VERSION_ORDER into BLOCKED_BY_FAILED.
       SELECT DISTINCT task_id FROM ch WHERE ch.status IN ('DONE', 'FAILED', 'CANCELED') AND ch.schema_version_key IS NOT NULL
       RETURNING 1
-    ), eff_rollout AS (
+    )`,
+    can.markGates &&
+      sql`eff_rollout AS (
       INSERT INTO gating_dirty_rollout (rollout_id)
       SELECT DISTINCT ch.rollout_id FROM ch
       -- A limit can hold runs back for the rollout's sake (a limit set later marks its rollouts); a task
@@ -133,17 +196,38 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
           SELECT 1 FROM task t JOIN stage s ON s.id = t.stage_id JOIN stage l ON l.rollout_id = s.rollout_id AND l.position > s.position
           WHERE t.id = ch.task_id)))
       RETURNING 1
-    ), ${failedRunEventCtes(sql`ch`, p.now)}
+    )`,
+    can.fail && failedRunEventCtes(sql`ch`, p.now),
+  ].filter((x): x is RawBuilder<unknown> => x !== false);
+  return sql`
+    WITH ${inputs.length ? sql`${sql.join(inputs)}, ` : sql``}${sql.join(steps)},
+    ch AS (${union}),
+    ${sql.join(effects)}
     SELECT
-      (SELECT coalesce(json_agg(json_build_object('id', ch.id::text, 'taskId', ch.task_id::text, 'rolloutId', ch.rollout_id::text,
-        'from', ch.from_status, 'status', ch.status) ORDER BY ch.id), '[]') FROM ch) AS changed,
+      ${
+        p.listChanged === false
+          ? sql`'[]'::json`
+          : sql`(SELECT coalesce(json_agg(json_build_object('id', ch.id::text, 'taskId', ch.task_id::text, 'rolloutId', ch.rollout_id::text,
+        'from', ch.from_status, 'status', ch.status) ORDER BY ch.id), '[]') FROM ch)`
+      } AS changed,
       -- A step that produced a status its transition does not allow is a bug: fail the whole statement.
       (SELECT count(*) FROM ch WHERE CASE WHEN ch.allowed THEN false
         ELSE ('run ' || ch.id || ': ' || ch.by_actor || ' may not move it to ' || ch.status)::int = 0 END) AS disallowed,
-      (SELECT count(pg_notify(${Channel.PENDING}, '')) FROM (
-        SELECT 1 FROM eff_run UNION ALL SELECT 1 FROM eff_db UNION ALL SELECT 1 FROM eff_done UNION ALL SELECT 1 FROM eff_rollout LIMIT 1) x) AS notified_pending,
-      (SELECT count(pg_notify(${Channel.AVAILABLE}, '')) FROM (SELECT 1 FROM ch WHERE ch.status = 'AVAILABLE' LIMIT 1) x) AS notified_available,
+      ${
+        marked.length > 0
+          ? sql`(SELECT count(pg_notify(${Channel.PENDING}, '')) FROM (
+        ${sql.join(
+          marked.map((m) => sql`SELECT 1 FROM ${m}`),
+          sql` UNION ALL `,
+        )} LIMIT 1) x)`
+          : sql`0`
+      } AS notified_pending,
+      ${
+        can.becomeAvailable
+          ? sql`(SELECT count(pg_notify(${Channel.AVAILABLE}, '')) FROM (SELECT 1 FROM ch WHERE ch.status = 'AVAILABLE' LIMIT 1) x)`
+          : sql`0`
+      } AS notified_available,
       ${notifyChangeOf(sql`ch`)} AS notified_change,
-      ${notifyDue(sql`hook_failed_delivery`)} AS notified_webhook
+      ${can.fail ? notifyDue(sql`hook_failed_delivery`) : sql`0`} AS notified_webhook
       ${p.extra ? sql`, ${p.extra(stepRel)}` : sql``}`;
 }

@@ -156,6 +156,8 @@ function finishParts(items: Finish[], now: Date, fence: OwnerFence) {
       AS x(id, replica, epoch, status, result, message))`;
   const step: TransitionStep = {
     name: "finish",
+    // Each run gets its item's status: the webhook outbox CTEs go only into statements with a FAILED item.
+    to: items.map((i) => i.status),
     sql: ({ guard, returning }) => sql`
       UPDATE task_run r SET status = x.status, result = x.result, finished_at = ${now}, updated_at = ${now}, lease_expires_at = NULL
       FROM fin_in x WHERE r.id = x.id AND ${guard} AND ${fence({ replica: sql`x.replica`, epoch: sql`x.epoch` })}
