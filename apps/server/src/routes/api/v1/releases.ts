@@ -150,7 +150,7 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
           if (part.file.truncated) throw invalid(`${part.filename} is larger than ${MAX_RELEASE_BYTES} bytes`);
           const name = part.filename || part.fieldname;
           try {
-            if (looksLikeZip(name, bytes)) inputs.push(...filesFromZip(bytes));
+            if (looksLikeZip(name, bytes)) inputs.push(...(await filesFromZip(bytes)));
             else inputs.push({ name, content: decodeText(name, bytes) });
           } catch (e) {
             if (e instanceof ReleaseFileError) throw invalid(e.message, { reason: "RELEASE_FILE", file: e.file });
@@ -159,7 +159,7 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
         }
       } else if (Buffer.isBuffer(req.body)) {
         try {
-          inputs.push(...filesFromZip(req.body));
+          inputs.push(...(await filesFromZip(req.body)));
         } catch (e) {
           if (e instanceof ReleaseFileError) throw invalid(e.message, { reason: "RELEASE_FILE", file: e.file });
           throw e;
