@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
-import type { Db } from "./db.js";
+import { prepared, type Db } from "./db.js";
 import type { GatingChanges } from "./gating-candidates.js";
 import { notifyChange } from "./notify.js";
 import { advisoryLock, type PassLock } from "./transitions/fence.js";
@@ -25,7 +25,8 @@ export async function gatingTakeChanges(
   p: { key: number; idleTimeoutMs?: number; lock?: PassLock },
 ): Promise<GatingChanges | null> {
   const locked = (p.lock ?? advisoryLock)(p.key, p.idleTimeoutMs ?? PASS_LOCK_IDLE_MS);
-  const { rows } = await sql<{
+  // Prepared, as every statement of a live pass (gatingLoadLive says why); the lock's text is fixed per PassLock.
+  const { rows } = await prepared(sql<{
     ok: boolean;
     full: boolean;
     last_full: Date | null;
@@ -55,7 +56,7 @@ export async function gatingTakeChanges(
               'schema_version_key', k.schema_version_key)), '[]') FROM t JOIN task k ON k.id = t.task_id
               WHERE k.schema_version_key IS NOT NULL) AS tasks,
            (SELECT coalesce(json_agg(json_build_object('rollout_id', r.rollout_id::text, 'all_limited', r.all_limited)), '[]') FROM r) AS rollouts
-  `.execute(trx);
+  `).execute(trx);
   const row = rows[0]!;
   if (!row.ok) return null;
   return {
@@ -90,6 +91,7 @@ export async function gatingRequestFullPass(db: Db): Promise<void> {
 }
 
 export * from "./gating-candidates.js";
+export * from "./gating-live.js";
 export * from "./gating-full.js";
 export { gatingFailOrphans, gatingPromote } from "./transitions/pass.js";
 export { advisoryLock, type PassLock } from "./transitions/fence.js";
@@ -103,23 +105,24 @@ export async function gatingWriteCauses(trx: Db, causes: { runId: string; cause:
   // Only for runs still PENDING (the pass holds the lock, but a cancel may have landed meanwhile). An upsert
   // even for runs read without a cause row: a plain INSERT measured no faster (docs/benchmarks.md §1), and a
   // pass that ran without the lock (webhook-approval.test.ts) would fail on the other's row.
-  await sql`
+  // Prepared: one jsonb parameter, whose row estimate is the same in a generic and a custom plan.
+  await prepared(sql`
     INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
     SELECT c.id, c.cause ->> 'type', c.cause, r.rollout_id, r.created_at
     FROM (SELECT (e ->> 0)::bigint AS id, e -> 1 AS cause FROM jsonb_array_elements(${doc}::jsonb) AS e) c
     JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'
-    ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`.execute(trx);
+    ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`).execute(trx);
 }
 
 /** Re-marks databases and rollouts for the next pass (work this pass could not finish or made stale). */
 export async function gatingMarkForNextPass(trx: Db, dbs: { instanceId: string; database: string }[], rolloutIds: string[]): Promise<void> {
   if (dbs.length === 0 && rolloutIds.length === 0) return;
-  await sql`
+  await prepared(sql`
     WITH d AS (
       INSERT INTO gating_dirty_database (instance_id, database_name)
       SELECT * FROM unnest(${dbs.map((d) => d.instanceId)}::text[], ${dbs.map((d) => d.database)}::text[])
     )
-    INSERT INTO gating_dirty_rollout (rollout_id) SELECT unnest(${rolloutIds}::bigint[])`.execute(trx);
+    INSERT INTO gating_dirty_rollout (rollout_id) SELECT unnest(${rolloutIds}::bigint[])`).execute(trx);
 }
 
 export { notifyChange };
