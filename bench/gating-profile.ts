@@ -29,7 +29,11 @@ async function main(): Promise<void> {
     await seedGating(url, { pending: SIZE, databases: 1000, rollouts: 100, reserve: 1000, parallelLimit: 10 });
     // The replica's own pool (its client sends prepared() statements as named ones), with the bounds raised
     // for a full pass at 1M.
-    const pool = createPool(url, 4, "bench profile", {
+    // BENCH_PROFILE_PLAN_MODE=force_generic_plan: every prepared statement on its generic plan from the
+    // first run (what PostgreSQL may settle on after five), to check those plans at this size.
+    const mode = process.env.BENCH_PROFILE_PLAN_MODE;
+    const poolUrl = mode ? `${url}${url.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c plan_cache_mode=${mode}`)}` : url;
+    const pool = createPool(poolUrl, 4, "bench profile", {
       statementTimeoutMs: 600_000,
       queryTimeoutMs: 605_000,
       connectTimeoutMs: 10_000,
@@ -120,6 +124,18 @@ async function main(): Promise<void> {
     if (STATS) await printStats(pool, url, passMs);
     if (process.env.BENCH_PROFILE_EXPLAIN) {
       for (const e of await explainAll(pool, captured)) console.log(`\n${e.executionMs} ms ${e.sql.slice(0, 200)}\n${e.plan}`);
+      // The live read writes (its end mark): explained in a transaction rolled back.
+      for (const q of captured.filter((x) => /WITH done AS/.test(x.sql))) {
+        const c = await pool.connect();
+        try {
+          await c.query("BEGIN");
+          const { rows } = await c.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`, q.parameters);
+          console.log(`\nlive read:\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}`);
+        } finally {
+          await c.query("ROLLBACK");
+          c.release();
+        }
+      }
     }
     await db.destroy();
   } finally {
@@ -134,15 +150,15 @@ async function main(): Promise<void> {
  */
 async function printStats(pool: pg.Pool, url: string, passMs: number[]): Promise<void> {
   const dbname = new URL(url).pathname.slice(1);
-  const { rows } = await pool.query<{ calls: string; plan: number; exec: number; q: string }>(
-    `SELECT s.calls, s.mean_plan_time AS plan, s.mean_exec_time AS exec, regexp_replace(left(s.query, 110), '\\s+', ' ', 'g') AS q
-     FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1
+  const { rows } = await pool.query<{ calls: string; plans: string; plan: number; exec: number; q: string }>(
+    `SELECT s.calls, s.plans, s.total_plan_time / s.calls AS plan, s.mean_exec_time AS exec, regexp_replace(left(s.query, 110), '\\s+', ' ', 'g') AS q
+     FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 AND s.calls > 0
      ORDER BY s.total_plan_time + s.total_exec_time DESC LIMIT 40`,
     [dbname],
   );
   const mean = passMs.reduce((a, b) => a + b, 0) / passMs.length;
-  console.log(`\nlive passes: mean ${mean.toFixed(1)} ms over ${passMs.length}; per statement (mean ms): calls, plan, exec`);
-  for (const r of rows) console.log(`${String(r.calls).padStart(5)} ${r.plan.toFixed(2).padStart(8)} ${r.exec.toFixed(2).padStart(8)}  ${r.q}`);
+  console.log(`\nlive passes: mean ${mean.toFixed(1)} ms over ${passMs.length}; per statement: calls, times planned, mean ms planning and executing per call`);
+  for (const r of rows) console.log(`${String(r.calls).padStart(5)} ${String(r.plans).padStart(5)} ${r.plan.toFixed(2).padStart(8)} ${r.exec.toFixed(2).padStart(8)}  ${r.q}`);
 }
 
 runMain(main);

@@ -142,11 +142,11 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
       ) w
       WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED'))
     ),
-    ids AS MATERIALIZED (SELECT DISTINCT id FROM cand),
+    -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once.
     c AS MATERIALIZED (
       SELECT ${baseColumns}, ${blockerColumns}
-      FROM ids CROSS JOIN LATERAL (SELECT * FROM task_run r WHERE r.id = ids.id AND r.status = 'PENDING' OFFSET 0) r
-      ${baseJoins} ${taskProbe} ${blockerJoin}
+      FROM task_run r ${baseJoins} ${taskProbe} ${blockerJoin}
+      WHERE r.id = ANY(ARRAY(SELECT DISTINCT id FROM cand)) AND r.status = 'PENDING'
     ),
     -- The occupancy of the candidates' databases and rollouts, read with them (one snapshot).
     dbs AS MATERIALIZED (SELECT DISTINCT instance_id, database_name FROM c),
