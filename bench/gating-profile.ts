@@ -22,7 +22,9 @@ const REPLICA = "bench";
 
 async function main(): Promise<void> {
   const serverPg = await startBenchPg(
-    STATS ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "top", "pg_stat_statements.track_planning": "on" } : {},
+    STATS
+      ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "top", "pg_stat_statements.track_planning": "on" }
+      : {},
   );
   try {
     const url = await serverPg.freshDatabase(`bench_gating_profile`);
@@ -157,8 +159,13 @@ async function printStats(pool: pg.Pool, url: string, passMs: number[]): Promise
     [dbname],
   );
   const mean = passMs.reduce((a, b) => a + b, 0) / passMs.length;
-  console.log(`\nlive passes: mean ${mean.toFixed(1)} ms over ${passMs.length}; per statement: calls, times planned, mean ms planning and executing per call`);
-  for (const r of rows) console.log(`${String(r.calls).padStart(5)} ${String(r.plans).padStart(5)} ${r.plan.toFixed(2).padStart(8)} ${r.exec.toFixed(2).padStart(8)}  ${r.q}`);
+  console.log(
+    `\nlive passes: mean ${mean.toFixed(1)} ms over ${passMs.length}; per statement: calls, times planned, mean ms planning and executing per call`,
+  );
+  for (const r of rows)
+    console.log(
+      `${String(r.calls).padStart(5)} ${String(r.plans).padStart(5)} ${r.plan.toFixed(2).padStart(8)} ${r.exec.toFixed(2).padStart(8)}  ${r.q}`,
+    );
 }
 
 runMain(main);

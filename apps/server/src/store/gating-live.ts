@@ -34,10 +34,7 @@ export interface LiveLoad {
 }
 
 /** One row per candidate; a single row with `id` null when there is none. */
-type LiveRow = { next_run_at: Date | null } & (
-  | (CandidateRow & { busy_task: string | null; active_n: number | null })
-  | { id: null }
-);
+type LiveRow = { next_run_at: Date | null } & ((CandidateRow & { busy_task: string | null; active_n: number | null }) | { id: null });
 
 /**
  * The live pass's candidates: only runs whose situation may have changed since they were last evaluated.
