@@ -5,6 +5,7 @@ import {
   dbKey,
   FULL_PASS_BATCH,
   gatingFailOrphans,
+  gatingFullPassPlans,
   gatingLoadLive,
   gatingLoadOccupancy,
   gatingMarkForNextPass,
@@ -81,6 +82,7 @@ export class PendingScheduler {
       let pass: PassOutcome;
       let nextRunAt: Date | null;
       if (full) {
+        await gatingFullPassPlans(trx);
         pass = await this.fullPass(trx, now);
         nextRunAt = await gatingMarkPassDone(trx, now, true);
       } else {

@@ -17,6 +17,21 @@ export const PASS_LOCK_IDLE_MS = 5000;
 export const SWEEP_LOCK = 7_301_002;
 
 /**
+ * The plan cache mode of a pass's transaction, set by its first statement: the live pass's prepared
+ * statements take arrays whose size the planner can see in a custom plan, so for the few runs of an idle
+ * system a custom plan always looks cheaper than the generic one and PostgreSQL plans them afresh on every
+ * pass (~4 ms for the live read). Their lookups are index probes forced by LATERAL … OFFSET 0 or `= ANY` on a
+ * key, so the generic plan is as good at 10k and 100k pending (docs/benchmarks.md §8, "the live pass"). A full
+ * pass sets the default back first (gatingFullPassPlans): its cursor must be planned for its backlog.
+ */
+export const PASS_PLAN_MODE = "force_generic_plan";
+
+/** Back to the default plan cache mode for the rest of the pass's transaction (a full pass). */
+export async function gatingFullPassPlans(trx: Db): Promise<void> {
+  await sql`SELECT set_config('plan_cache_mode', 'auto', true)`.execute(trx);
+}
+
+/**
  * Takes the pass lock and, if it got it, takes (deletes) the change records written since the last pass —
  * one statement. Returns null when another pass holds the lock. Rolls back with the pass on failure.
  */
@@ -47,6 +62,8 @@ export async function gatingTakeChanges(
     r0 AS (DELETE FROM gating_dirty_rollout WHERE (SELECT ok FROM lk) RETURNING rollout_id, all_limited),
     r AS (SELECT rollout_id, bool_or(all_limited) AS all_limited FROM r0 GROUP BY 1)
     SELECT (SELECT ok FROM lk) AS ok,
+           -- The pass's statements on generic plans (see PASS_PLAN_MODE).
+           set_config('plan_cache_mode', ${PASS_PLAN_MODE}, true) IS NOT NULL AS plan_mode,
            (SELECT full_pass_requested FROM s) AS full,
            (SELECT last_full_pass_at FROM s) AS last_full,
            (SELECT last_pass_at FROM s) AS last_pass,
