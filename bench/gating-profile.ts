@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { PendingScheduler } from "@runway/server/scheduler";
 import type { DB } from "@runway/server/store";
+import { createPool } from "@runway/server/store";
 import { runMain, startBenchPg } from "./lib/pg.js";
 import { seedGating } from "./lib/gating-seed.js";
 import { applyLiveChange, claimAll, reserveTasks } from "./lib/live-change.js";
@@ -13,14 +14,33 @@ import { explainAll, type Captured } from "./lib/explain.js";
  * full and a few live passes, and EXPLAIN (ANALYZE, BUFFERS) of the slowest reads. Diagnostic, not a figure.
  */
 const SIZE = Number(process.env.BENCH_PROFILE_SIZE ?? 100_000);
+/** Live passes profiled (more than 5 shows prepared statements on their generic plans). */
+const LIVE = Number(process.env.BENCH_PROFILE_LIVE ?? 3);
+/** BENCH_PROFILE_STATS=1: pg_stat_statements with planning tracked, printed for the live passes (server plan vs execution time). */
+const STATS = process.env.BENCH_PROFILE_STATS === "1";
 const REPLICA = "bench";
 
 async function main(): Promise<void> {
-  const serverPg = await startBenchPg();
+  const serverPg = await startBenchPg(
+    STATS
+      ? { shared_preload_libraries: "pg_stat_statements", "pg_stat_statements.track": "top", "pg_stat_statements.track_planning": "on" }
+      : {},
+  );
   try {
     const url = await serverPg.freshDatabase(`bench_gating_profile`);
     await seedGating(url, { pending: SIZE, databases: 1000, rollouts: 100, reserve: 1000, parallelLimit: 10 });
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    // The replica's own pool (its client sends prepared() statements as named ones), with the bounds raised
+    // for a full pass at 1M.
+    // BENCH_PROFILE_PLAN_MODE=force_generic_plan: every prepared statement on its generic plan from the
+    // first run (what PostgreSQL may settle on after five), to check those plans at this size.
+    const mode = process.env.BENCH_PROFILE_PLAN_MODE;
+    const poolUrl = mode ? `${url}${url.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c plan_cache_mode=${mode}`)}` : url;
+    const pool = createPool(poolUrl, 4, "bench profile", {
+      statementTimeoutMs: 600_000,
+      queryTimeoutMs: 605_000,
+      connectTimeoutMs: 10_000,
+      keepAliveInitialDelayMs: 10_000,
+    });
     let captured: (Captured & { ms: number })[] = [];
     const db = new Kysely<DB>({
       dialect: new PostgresDialect({ pool }),
@@ -88,21 +108,64 @@ async function main(): Promise<void> {
     }
     await claimAll(db, REPLICA);
     let reserve = await reserveTasks(pool);
-    for (let i = 0; i < 3; i++) {
+    if (STATS) {
+      await pool.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+      await pool.query("SELECT pg_stat_statements_reset()");
+    }
+    const passMs: number[] = [];
+    for (let i = 0; i < LIVE; i++) {
       reserve = await applyLiveChange(db, pool, { change: 100, replicaId: REPLICA, reserve });
       captured = [];
       t0 = performance.now();
       const r = await scheduler.runOnce();
-      show(`live ${r?.kind} candidates=${r?.candidates} promoted=${r?.promoted}`, performance.now() - t0);
-      if (i < 2) await claimAll(db, REPLICA);
+      const ms = performance.now() - t0;
+      passMs.push(ms);
+      show(`live ${r?.kind} candidates=${r?.candidates} promoted=${r?.promoted}`, ms);
+      if (i < LIVE - 1) await claimAll(db, REPLICA);
     }
+    if (STATS) await printStats(pool, url, passMs);
     if (process.env.BENCH_PROFILE_EXPLAIN) {
       for (const e of await explainAll(pool, captured)) console.log(`\n${e.executionMs} ms ${e.sql.slice(0, 200)}\n${e.plan}`);
+      // The live read writes (its end mark): explained in a transaction rolled back.
+      for (const q of captured.filter((x) => /WITH done AS/.test(x.sql))) {
+        const c = await pool.connect();
+        try {
+          await c.query("BEGIN");
+          const { rows } = await c.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${q.sql}`, q.parameters);
+          console.log(`\nlive read:\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}`);
+        } finally {
+          await c.query("ROLLBACK");
+          c.release();
+        }
+      }
     }
     await db.destroy();
   } finally {
     await serverPg.stop();
   }
+}
+
+/**
+ * The live passes' statements as the server saw them (pg_stat_statements over the whole loop: the passes'
+ * statements dominate; the bench's own change and claim statements are listed too): calls, mean planning
+ * and execution time. What the passes took beyond the server's time is round trips and Node.
+ */
+async function printStats(pool: pg.Pool, url: string, passMs: number[]): Promise<void> {
+  const dbname = new URL(url).pathname.slice(1);
+  const { rows } = await pool.query<{ calls: string; plans: string; plan: number; exec: number; q: string }>(
+    `SELECT s.calls, s.plans, s.total_plan_time / s.calls AS plan, s.mean_exec_time AS exec, regexp_replace(left(s.query, 110), '\\s+', ' ', 'g') AS q
+     FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = $1 AND s.calls > 0
+     ORDER BY s.total_plan_time + s.total_exec_time DESC LIMIT 40`,
+    [dbname],
+  );
+  const mean = passMs.reduce((a, b) => a + b, 0) / passMs.length;
+  console.log(
+    `\nlive passes: mean ${mean.toFixed(1)} ms over ${passMs.length}; per statement: calls, times planned, mean ms planning and executing per call`,
+  );
+  for (const r of rows)
+    console.log(
+      `${String(r.calls).padStart(5)} ${String(r.plans).padStart(5)} ${r.plan.toFixed(2).padStart(8)} ${r.exec.toFixed(2).padStart(8)}  ${r.q}`,
+    );
 }
 
 runMain(main);

@@ -1,8 +1,7 @@
 import { Kysely, PostgresDialect } from "kysely";
 import { promises as fs } from "node:fs";
-import pg from "pg";
 import { type PassResult, PendingScheduler } from "@runway/server/scheduler";
-import { type DB, taskRunFinish, taskRunsClaim, tasksRun } from "@runway/server/store";
+import { createPool, type DB, taskRunFinish, taskRunsClaim, tasksRun } from "@runway/server/store";
 import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/pg.js";
 import { seedGating } from "./lib/gating-seed.js";
 
@@ -70,7 +69,14 @@ async function peakRssMiB(): Promise<number | null> {
 async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pending: number): Promise<Row> {
   const url = await serverPg.freshDatabase(`bench_gating_${pending}`);
   await seedGating(url, { pending, databases: 1000, rollouts: 100, reserve: CHANGE * (REPEAT + 1), parallelLimit: 10 });
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // The replica's own pool: its client sends the pass's prepared() statements as named ones (issue 19).
+  // Statement timeouts raised so that a full pass at 1M is measured rather than cut.
+  const pool = createPool(url, 4, "bench gating", {
+    statementTimeoutMs: 600_000,
+    queryTimeoutMs: 605_000,
+    connectTimeoutMs: 10_000,
+    keepAliveInitialDelayMs: 10_000,
+  });
   let statements = 0;
   let fetches = 0;
   let parts = new Map<string, number>();

@@ -33,6 +33,9 @@ interface Sample {
  * them AVAILABLE. `gated: true`: sequential schema changes, each on its own idle database, which go
  * through the pending scheduler (PENDING → pass → AVAILABLE) even though nothing holds them.
  */
+/** Durations of the gated scenario's passes that promoted a run (where the pass's own share of a pickup shows). */
+const promotingPassMs: number[] = [];
+
 async function ours(serverPg: BenchPg, gated: boolean): Promise<Sample[]> {
   const url = await serverPg.freshDatabase(gated ? "bench_latency_gated" : "bench_latency");
   const db = createDb(createPool(url, 4, "bench creator"));
@@ -56,7 +59,10 @@ async function ours(serverPg: BenchPg, gated: boolean): Promise<Sample[]> {
       new NoopExecutor((run) =>
         started.set(run.taskId, { at: performance.now(), wall: Date.now(), availableAt: run.availableAt.getTime() }),
       ),
-    onPass: () => passes++,
+    onPass: (r) => {
+      passes++;
+      if (gated && r.promoted > 0) promotingPassMs.push(r.durationMs);
+    },
   });
   const running = replicas.runtimes[0]!.running;
   const samples: Sample[] = [];
@@ -160,6 +166,7 @@ async function main(): Promise<void> {
     gatedCreateCall: summarize(og.map((s) => s.createMs)),
     gatedCreateToAvailable: summarize(og.map((s) => s.toAvailableMs)),
     gatedAvailableToStart: summarize(og.map((s) => s.availableToStartMs)),
+    gatedPromotingPass: summarize(promotingPassMs),
     graphileAddJobCall: summarize(g.map((s) => s.createMs)),
   };
   console.table(Object.entries(breakdown).map(([k, v]) => ({ part: k, ...v })));

@@ -23,7 +23,7 @@ export interface BenchPg {
 
 const TARGET_ROLE = "bench_target";
 
-export async function startBenchPg(): Promise<BenchPg> {
+export async function startBenchPg(extraSettings: Record<string, string> = {}): Promise<BenchPg> {
   let embedded: EmbeddedHandle | undefined;
   let dataDir: string | undefined;
   let serverUrl = process.env.DATABASE_URL;
@@ -37,7 +37,7 @@ export async function startBenchPg(): Promise<BenchPg> {
       dataDir,
       port: await freePort(),
       persistent: keptDir !== undefined,
-      settings: { fsync: "off", synchronous_commit: "off", shared_buffers: "512MB", work_mem: "32MB" },
+      settings: { fsync: "off", synchronous_commit: "off", shared_buffers: "512MB", work_mem: "32MB", ...extraSettings },
     });
     serverUrl = embedded.url;
   }

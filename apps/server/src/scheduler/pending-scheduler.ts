@@ -5,7 +5,8 @@ import {
   dbKey,
   FULL_PASS_BATCH,
   gatingFailOrphans,
-  gatingLoadChanged,
+  gatingFullPassPlans,
+  gatingLoadLive,
   gatingLoadOccupancy,
   gatingMarkForNextPass,
   gatingMarkPassDone,
@@ -78,8 +79,16 @@ export class PendingScheduler {
       const controls = (await gatingTripBreakers(trx, controlled, now, replicaId)).length + (await gatingAutoRun(trx, controlled, now));
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.fullDue || changes.fullRequested || overdue;
-      const pass = full ? await this.fullPass(trx, now) : await this.livePass(trx, changes, now);
-      const nextRunAt = await gatingMarkPassDone(trx, now, full);
+      let pass: PassOutcome;
+      let nextRunAt: Date | null;
+      if (full) {
+        await gatingFullPassPlans(trx);
+        pass = await this.fullPass(trx, now);
+        nextRunAt = await gatingMarkPassDone(trx, now, true);
+      } else {
+        // A live pass records itself in its read (gatingLoadLive): one statement fewer.
+        ({ nextRunAt, ...pass } = await this.livePass(trx, changes, now));
+      }
       // Promotions and failures notify in their own statements; new causes only here.
       await notifyChange(trx, pass.touched);
       return {
@@ -135,9 +144,9 @@ export class PendingScheduler {
     await gatingFailOrphans(trx, decision.fail, now, this.deps.replicaId);
   }
 
-  /** The runs whose situation changed (see gatingLoadChanged), in one batch. */
-  private async livePass(trx: Db, changes: GatingChanges, now: Date): Promise<PassOutcome> {
-    const candidates = await gatingLoadChanged(trx, changes, now);
+  /** The runs whose situation changed (see gatingLoadLive), in one batch. */
+  private async livePass(trx: Db, changes: GatingChanges, now: Date): Promise<PassOutcome & { nextRunAt: Date | null }> {
+    const { candidates, busy, active, nextRunAt } = await gatingLoadLive(trx, changes, now);
     const dbs = new Map<string, { instanceId: string; database: string }>();
     for (const d of changes.dbs) dbs.set(dbKey(d.instanceId, d.database), d);
     const candidateDbs = new Map<string, { instanceId: string; database: string }>();
@@ -145,8 +154,6 @@ export class PendingScheduler {
       const [instanceId, ...rest] = c.dbKey.split("/");
       candidateDbs.set(c.dbKey, { instanceId: instanceId!, database: rest.join("/") });
     }
-    const rollouts = [...new Set(candidates.map((c) => c.rolloutId))];
-    const { busy, active } = await gatingLoadOccupancy(trx, [...candidateDbs.values()], rollouts);
     const { decision } = await this.decideAndPromote(trx, candidates, { now, busy, active });
     await this.writeOutcome(trx, decision, now);
 
@@ -185,6 +192,7 @@ export class PendingScheduler {
       failed: decision.fail.length,
       revisits: revisitDbs.length + revisitRollouts.length,
       touched,
+      nextRunAt,
     };
   }
 

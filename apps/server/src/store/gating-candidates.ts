@@ -3,7 +3,6 @@ import type { WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
 import { dryRunsBusySql } from "./dry-runs.js";
 import { dbKey, type GatingCandidate } from "../domain/gating.js";
-import { gatingApplyStages } from "./gating-stages.js";
 
 /**
  * Reads of the pending scheduler's pass: which PENDING runs to evaluate, with what a decision needs, and
@@ -100,7 +99,7 @@ export const taskJoin = sql`JOIN task tk ON tk.id = r.task_id`;
  * The live pass reads a few hundred runs: one primary-key probe each (OFFSET 0 keeps it a probe; a plain
  * join was planned as a hash join over the whole task table, tens of ms at 100k).
  */
-const taskProbe = sql`CROSS JOIN LATERAL (SELECT t.stage_id FROM task t WHERE t.id = r.task_id OFFSET 0) tk`;
+export const taskProbe = sql`CROSS JOIN LATERAL (SELECT t.stage_id FROM task t WHERE t.id = r.task_id OFFSET 0) tk`;
 
 export const blockerColumns = sql`vb.id AS blocker_task_id, vb.schema_version AS blocker_version, vb.status AS blocker_status`;
 /** Nearest smaller unfinished version on the same database (run `r`): one probe of task_open_version_idx. */
@@ -116,111 +115,6 @@ export const blockerJoin = sql`
 
 /** Extra limit-held runs loaded per freed rollout beyond its free slots. */
 export const LIMIT_MARGIN = 8;
-
-/**
- * The live pass's candidates: only runs whose situation may have changed since they were last evaluated.
- * A run not selected here still has its recorded cause (see docs/scheduler.md for the argument).
- */
-export async function gatingLoadChanged(trx: Db, changes: GatingChanges, now: Date): Promise<GatingCandidate[]> {
-  const inst = changes.dbs.map((d) => d.instanceId);
-  const dbs = changes.dbs.map((d) => d.database);
-  const vfrom = changes.dbs.map((d) => d.versionFrom);
-  const rids = changes.rollouts.map((r) => r.rolloutId);
-  const rall = changes.rollouts.map((r) => r.allLimited);
-  const since = changes.lastPassAt ?? new Date(0);
-  const idQuery = sql<{ id: string }>`
-    WITH cand AS (
-      -- New runs, never evaluated.
-      SELECT unnest(${changes.runs}::bigint[]) AS id
-      UNION
-      -- Runs whose run-at time arrived since the last pass.
-      SELECT r.id FROM task_run r
-      WHERE r.status = 'PENDING' AND r.run_at IS NOT NULL AND r.run_at > ${since} AND r.run_at <= ${now}
-      UNION
-      -- Runs whose retry time (after an unreachable target) arrived since the last pass.
-      SELECT r.id FROM task_run r
-      WHERE r.status = 'PENDING' AND r.retry_at IS NOT NULL AND r.retry_at > ${since} AND r.retry_at <= ${now}
-      UNION
-      -- A database whose sequential run ended: a run there can change only if it is sequential and not
-      -- held by version order, i.e. unversioned, or versioned with the database's smallest pending
-      -- version (every larger one is held by that one). New versioned tasks may hold runs above them.
-      -- (LATERAL … OFFSET 0 keeps each lookup an index probe whatever unnest's row estimate.)
-      SELECT x.id FROM unnest(${inst}::text[], ${dbs}::text[], ${vfrom}::text[]) AS d(i, n, vf)
-      CROSS JOIN LATERAL (
-        SELECT r.id FROM task_run r
-        WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
-          AND r.sequential AND r.schema_version_key IS NULL
-        UNION ALL
-        SELECT r.id FROM task_run r
-        WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
-          AND r.schema_version_key = (
-            SELECT min(m.schema_version_key) FROM task_run m
-            WHERE m.instance_id = d.i AND m.database_name = d.n AND m.status = 'PENDING' AND m.schema_version_key IS NOT NULL)
-        UNION ALL
-        SELECT r.id FROM task_run r
-        WHERE d.vf IS NOT NULL AND r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
-          AND r.schema_version_key > (d.vf COLLATE "C")
-        OFFSET 0
-      ) x
-      UNION
-      -- Runs held by a version that became DONE or SKIPPED: those between it and the next unfinished
-      -- version above it on the same database (their nearest smaller unfinished version was it). The
-      -- same runs when it became FAILED or CANCELED or was retried (BLOCKED_BY_FAILED starts or stops).
-      SELECT x.id FROM unnest(${changes.tasks.map((t) => t.instanceId)}::text[], ${changes.tasks.map((t) => t.database)}::text[],
-        ${changes.tasks.map((t) => t.versionKey)}::text[]) AS v(i, n, k)
-      CROSS JOIN LATERAL (
-        SELECT min(t.schema_version_key) AS next_key FROM task t
-        WHERE t.instance_id = v.i AND t.database_name = v.n AND t.schema_version IS NOT NULL
-          AND t.status NOT IN ('DONE', 'SKIPPED') AND t.schema_version_key > (v.k COLLATE "C")
-      ) nx
-      CROSS JOIN LATERAL (
-        SELECT r.id FROM task_run r
-        WHERE r.instance_id = v.i AND r.database_name = v.n AND r.status = 'PENDING'
-          AND r.schema_version_key IS NOT NULL AND r.schema_version_key > (v.k COLLATE "C")
-          AND (nx.next_key IS NULL OR r.schema_version_key <= nx.next_key)
-        OFFSET 0
-      ) x
-      UNION
-      -- Rollouts with freed slots: the oldest limit-held runs, as many as there are free slots (plus a
-      -- margin for runs whose cause went stale); all of them when the limit itself changed.
-      SELECT l.id FROM unnest(${rids}::bigint[], ${rall}::boolean[]) AS x(rid, all_limited)
-      JOIN rollout ro ON ro.id = x.rid
-      JOIN project p ON p.id = ro.project_id
-      CROSS JOIN LATERAL (
-        SELECT count(*)::int AS n FROM task_run a WHERE a.rollout_id = x.rid AND a.status IN ('AVAILABLE', 'RUNNING')
-      ) act
-      CROSS JOIN LATERAL (
-        SELECT w.run_id AS id FROM task_run_wait w
-        WHERE w.rollout_id = x.rid AND w.type = 'PARALLEL_LIMIT'
-        ORDER BY w.run_created_at, w.run_id
-        LIMIT CASE WHEN x.all_limited OR p.parallel_tasks_per_rollout = 0 THEN NULL
-                   ELSE greatest(p.parallel_tasks_per_rollout - act.n, 0) + ${LIMIT_MARGIN}::int END
-      ) l
-      UNION
-      -- Retried blockers of freed rollouts go first (decide() orders them ahead), wherever they queue.
-      SELECT a.id FROM unnest(${rids}::bigint[]) AS x(rid)
-      CROSS JOIN LATERAL (SELECT r.id FROM task_run r WHERE r.rollout_id = x.rid AND r.status = 'PENDING' AND r.ahead OFFSET 0) a
-      UNION
-      -- Rollouts where a task finished or was skipped: runs held by a stage of theirs that has no
-      -- unfinished task left (task_stage_open_idx, task_run_wait_stage_idx).
-      SELECT w.run_id FROM unnest(${rids}::bigint[]) AS x(rid)
-      JOIN stage s ON s.rollout_id = x.rid
-      CROSS JOIN LATERAL (
-        SELECT w.run_id FROM task_run_wait w WHERE w.type = 'STAGE_GATE' AND (w.cause ->> 'stageId')::bigint = s.id OFFSET 0
-      ) w
-      WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED'))
-    )
-    SELECT DISTINCT id FROM cand`;
-  const ids = (await idQuery.execute(trx)).rows.map((r) => r.id);
-  const query = sql<CandidateRow>`
-    SELECT ${baseColumns}, ${blockerColumns}
-    FROM task_run r ${baseJoins} ${taskProbe} ${blockerJoin}
-    WHERE r.id = ANY(${ids}::bigint[]) AND r.status = 'PENDING'`;
-  const { rows } = await query.execute(trx);
-  const candidates = rows.map(toCandidate);
-  await gatingApplyStages(trx, candidates);
-  return candidates;
-}
 
 /**
  * The busy databases (dbKey → task id of the AVAILABLE/RUNNING sequential run or the RUNNING dry run there; `null` keys: every

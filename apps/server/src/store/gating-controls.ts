@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { Db } from "./db.js";
+import { prepared, type Db } from "./db.js";
 import { auditAppend } from "./audit.js";
 import { rolloutPause } from "./gates.js";
 import { taskRunsCreate } from "./transitions/api.js";
@@ -20,7 +20,7 @@ export const AUTO_RUN = "auto-run";
  */
 export async function gatingTripBreakers(trx: Db, rolloutIds: string[], now: Date, replicaId: string): Promise<string[]> {
   if (rolloutIds.length === 0) return [];
-  const { rows } = await sql<{ id: string; failures: number }>`
+  const { rows } = await prepared(sql<{ id: string; failures: number }>`
     SELECT ro.id, p.circuit_breaker_failures AS failures
     FROM unnest(${rolloutIds}::bigint[]) AS x(rid)
     JOIN rollout ro ON ro.id = x.rid JOIN project p ON p.id = ro.project_id
@@ -32,7 +32,7 @@ export async function gatingTripBreakers(trx: Db, rolloutIds: string[], now: Dat
     ) f
     WHERE p.circuit_breaker_failures > 0 AND f.n >= p.circuit_breaker_failures
       AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = ro.id)
-    ORDER BY ro.id`.execute(trx);
+    ORDER BY ro.id`).execute(trx);
   for (const r of rows) {
     const reason = `${r.failures} failed runs`;
     await rolloutPause(trx, { rolloutId: r.id, by: CIRCUIT_BREAKER, reason, automatic: true, now, replicaId });
@@ -58,7 +58,7 @@ export async function gatingAutoRun(trx: Db, rolloutIds: string[], now: Date): P
   if (rolloutIds.length === 0) return 0;
   // Stages first (materialized: each check is a probe of task_stage_open_idx), then their tasks: a rollout
   // whose earlier stage is still open reads none of its later stages' tasks.
-  const { rows } = await sql<{ rollout_id: string; task_ids: string[] }>`
+  const { rows } = await prepared(sql<{ rollout_id: string; task_ids: string[] }>`
     WITH ready AS MATERIALIZED (
       SELECT s.id, s.rollout_id
       FROM unnest(${rolloutIds}::bigint[]) AS x(rid)
@@ -74,7 +74,7 @@ export async function gatingAutoRun(trx: Db, rolloutIds: string[], now: Date): P
     -- LATERAL … OFFSET 0: a probe of task_stage_idx per ready stage (a join was planned as a scan of task).
     SELECT r.rollout_id, array_agg(t.id ORDER BY t.id)::text[] AS task_ids
     FROM ready r CROSS JOIN LATERAL (SELECT t.id FROM task t WHERE t.stage_id = r.id AND t.status = 'NOT_STARTED' OFFSET 0) t
-    GROUP BY r.rollout_id`.execute(trx);
+    GROUP BY r.rollout_id`).execute(trx);
   let created = 0;
   for (const r of rows) {
     const res = await taskRunsCreate(trx, { rolloutId: r.rollout_id, taskIds: r.task_ids, runAt: null, actor: AUTO_RUN, now, auto: true });

@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { Db } from "./db.js";
+import { prepared, type Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
 
 /**
@@ -12,7 +12,7 @@ import { applyStageGates, type GatingCandidate, type StageFacts } from "../domai
  */
 export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<StageFacts[]> {
   if (rolloutIds.length === 0) return [];
-  const { rows } = await sql<{
+  const { rows } = await prepared(sql<{
     id: string;
     rollout_id: string;
     position: number;
@@ -48,7 +48,7 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
     LEFT JOIN folded f ON f.stage_id = s.id
     LEFT JOIN environment_policy ep ON ep.project_id = ro.project_id AND ep.environment = s.environment
     LEFT JOIN rollout_pause rp ON rp.rollout_id = s.rollout_id
-    WHERE s.rollout_id = ANY(${rolloutIds}::bigint[])`.execute(trx);
+    WHERE s.rollout_id = ANY(${rolloutIds}::bigint[])`).execute(trx);
   return rows.map((r) => ({
     stageId: r.id,
     rolloutId: r.rollout_id,

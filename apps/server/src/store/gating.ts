@@ -1,6 +1,6 @@
 import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
-import type { Db } from "./db.js";
+import { prepared, type Db } from "./db.js";
 import type { GatingChanges } from "./gating-candidates.js";
 import { notifyChange } from "./notify.js";
 import { advisoryLock, type PassLock } from "./transitions/fence.js";
@@ -17,6 +17,21 @@ export const PASS_LOCK_IDLE_MS = 5000;
 export const SWEEP_LOCK = 7_301_002;
 
 /**
+ * The plan cache mode of a pass's transaction, set by its first statement: the live pass's prepared
+ * statements take arrays whose size the planner can see in a custom plan, so for the few runs of an idle
+ * system a custom plan always looks cheaper than the generic one and PostgreSQL plans them afresh on every
+ * pass (~4 ms for the live read). Their lookups are index probes forced by LATERAL … OFFSET 0 or `= ANY` on a
+ * key, so the generic plan is as good at 10k and 100k pending (docs/benchmarks.md §8, "the live pass"). A full
+ * pass sets the default back first (gatingFullPassPlans): its cursor must be planned for its backlog.
+ */
+export const PASS_PLAN_MODE = "force_generic_plan";
+
+/** Back to the default plan cache mode for the rest of the pass's transaction (a full pass). */
+export async function gatingFullPassPlans(trx: Db): Promise<void> {
+  await sql`SELECT set_config('plan_cache_mode', 'auto', true)`.execute(trx);
+}
+
+/**
  * Takes the pass lock and, if it got it, takes (deletes) the change records written since the last pass —
  * one statement. Returns null when another pass holds the lock. Rolls back with the pass on failure.
  */
@@ -25,7 +40,8 @@ export async function gatingTakeChanges(
   p: { key: number; idleTimeoutMs?: number; lock?: PassLock },
 ): Promise<GatingChanges | null> {
   const locked = (p.lock ?? advisoryLock)(p.key, p.idleTimeoutMs ?? PASS_LOCK_IDLE_MS);
-  const { rows } = await sql<{
+  // Prepared, as every statement of a live pass (gatingLoadLive says why); the lock's text is fixed per PassLock.
+  const { rows } = await prepared(sql<{
     ok: boolean;
     full: boolean;
     last_full: Date | null;
@@ -46,6 +62,8 @@ export async function gatingTakeChanges(
     r0 AS (DELETE FROM gating_dirty_rollout WHERE (SELECT ok FROM lk) RETURNING rollout_id, all_limited),
     r AS (SELECT rollout_id, bool_or(all_limited) AS all_limited FROM r0 GROUP BY 1)
     SELECT (SELECT ok FROM lk) AS ok,
+           -- The pass's statements on generic plans (see PASS_PLAN_MODE).
+           set_config('plan_cache_mode', ${PASS_PLAN_MODE}, true) IS NOT NULL AS plan_mode,
            (SELECT full_pass_requested FROM s) AS full,
            (SELECT last_full_pass_at FROM s) AS last_full,
            (SELECT last_pass_at FROM s) AS last_pass,
@@ -55,7 +73,7 @@ export async function gatingTakeChanges(
               'schema_version_key', k.schema_version_key)), '[]') FROM t JOIN task k ON k.id = t.task_id
               WHERE k.schema_version_key IS NOT NULL) AS tasks,
            (SELECT coalesce(json_agg(json_build_object('rollout_id', r.rollout_id::text, 'all_limited', r.all_limited)), '[]') FROM r) AS rollouts
-  `.execute(trx);
+  `).execute(trx);
   const row = rows[0]!;
   if (!row.ok) return null;
   return {
@@ -90,6 +108,7 @@ export async function gatingRequestFullPass(db: Db): Promise<void> {
 }
 
 export * from "./gating-candidates.js";
+export * from "./gating-live.js";
 export * from "./gating-full.js";
 export { gatingFailOrphans, gatingPromote } from "./transitions/pass.js";
 export { advisoryLock, type PassLock } from "./transitions/fence.js";
@@ -103,23 +122,24 @@ export async function gatingWriteCauses(trx: Db, causes: { runId: string; cause:
   // Only for runs still PENDING (the pass holds the lock, but a cancel may have landed meanwhile). An upsert
   // even for runs read without a cause row: a plain INSERT measured no faster (docs/benchmarks.md §1), and a
   // pass that ran without the lock (webhook-approval.test.ts) would fail on the other's row.
-  await sql`
+  // Prepared: one jsonb parameter, whose row estimate is the same in a generic and a custom plan.
+  await prepared(sql`
     INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
     SELECT c.id, c.cause ->> 'type', c.cause, r.rollout_id, r.created_at
     FROM (SELECT (e ->> 0)::bigint AS id, e -> 1 AS cause FROM jsonb_array_elements(${doc}::jsonb) AS e) c
     JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'
-    ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`.execute(trx);
+    ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`).execute(trx);
 }
 
 /** Re-marks databases and rollouts for the next pass (work this pass could not finish or made stale). */
 export async function gatingMarkForNextPass(trx: Db, dbs: { instanceId: string; database: string }[], rolloutIds: string[]): Promise<void> {
   if (dbs.length === 0 && rolloutIds.length === 0) return;
-  await sql`
+  await prepared(sql`
     WITH d AS (
       INSERT INTO gating_dirty_database (instance_id, database_name)
       SELECT * FROM unnest(${dbs.map((d) => d.instanceId)}::text[], ${dbs.map((d) => d.database)}::text[])
     )
-    INSERT INTO gating_dirty_rollout (rollout_id) SELECT unnest(${rolloutIds}::bigint[])`.execute(trx);
+    INSERT INTO gating_dirty_rollout (rollout_id) SELECT unnest(${rolloutIds}::bigint[])`).execute(trx);
 }
 
 export { notifyChange };

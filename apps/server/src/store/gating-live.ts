@@ -1,0 +1,182 @@
+import { sql } from "kysely";
+import { prepared, type Db } from "./db.js";
+import type { GatingCandidate } from "../domain/gating.js";
+import {
+  LIMIT_MARGIN,
+  baseColumns,
+  baseJoins,
+  blockerColumns,
+  blockerJoin,
+  taskProbe,
+  toCandidate,
+  type CandidateRow,
+  type GatingChanges,
+} from "./gating-candidates.js";
+import { gatingApplyStages } from "./gating-stages.js";
+
+/**
+ * The live pass's read, in one statement (issue 19: a live pass's time was mostly round trips, and the
+ * parsing and planning of a dozen statements on every pass): which runs to evaluate, what decide() needs
+ * about each, the occupancy of their databases and rollouts, and the pass's end mark (`last_pass_at`,
+ * the next run-at to wake for). Sent as a prepared statement: every input is an array or a scalar, and
+ * every lookup is forced to an index probe (LATERAL … OFFSET 0), so the generic plan PostgreSQL may settle
+ * on after five runs is the plan whatever the arrays' sizes (checked with EXPLAIN, docs/benchmarks.md §8).
+ */
+
+export interface LiveLoad {
+  candidates: GatingCandidate[];
+  /** dbKey → task id of the AVAILABLE/RUNNING sequential run or RUNNING dry run, for the candidates' databases. */
+  busy: Map<string, string>;
+  /** AVAILABLE + RUNNING runs of the candidates' rollouts (rollouts without any are absent). */
+  active: Map<string, number>;
+  /** The earliest future run-at or retry time among PENDING runs: when the scheduler must wake. */
+  nextRunAt: Date | null;
+}
+
+/** One row per candidate; a single row with `id` null when there is none. */
+type LiveRow = { next_run_at: Date | null } & ((CandidateRow & { busy_task: string | null; active_n: number | null }) | { id: null });
+
+/**
+ * The live pass's candidates: only runs whose situation may have changed since they were last evaluated.
+ * A run not selected here still has its recorded cause (see docs/scheduler.md for the argument). Also
+ * records the pass (what gatingMarkPassDone does for a full pass): the run-at window's start is `now`,
+ * and the next run-at is read in this statement's snapshot, which this pass's promotions cannot change
+ * (they only take runs whose run-at is not in the future). Then the candidates' stage facts (one more
+ * statement when there are candidates).
+ */
+export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date): Promise<LiveLoad> {
+  const inst = changes.dbs.map((d) => d.instanceId);
+  const dbs = changes.dbs.map((d) => d.database);
+  const vfrom = changes.dbs.map((d) => d.versionFrom);
+  const rids = changes.rollouts.map((r) => r.rolloutId);
+  const rall = changes.rollouts.map((r) => r.allLimited);
+  const since = changes.lastPassAt ?? new Date(0);
+  const query = sql<LiveRow>`
+    WITH done AS (
+      UPDATE gating_state SET last_pass_at = ${now} WHERE id = 1
+      RETURNING least(
+        (SELECT min(run_at) FROM task_run WHERE status = 'PENDING' AND run_at IS NOT NULL AND run_at > ${now}),
+        (SELECT min(retry_at) FROM task_run WHERE status = 'PENDING' AND retry_at IS NOT NULL AND retry_at > ${now})) AS next_run_at
+    ),
+    cand AS (
+      -- New runs, never evaluated.
+      SELECT unnest(${changes.runs}::bigint[]) AS id
+      UNION
+      -- Runs whose run-at time arrived since the last pass.
+      SELECT r.id FROM task_run r
+      WHERE r.status = 'PENDING' AND r.run_at IS NOT NULL AND r.run_at > ${since} AND r.run_at <= ${now}
+      UNION
+      -- Runs whose retry time (after an unreachable target) arrived since the last pass.
+      SELECT r.id FROM task_run r
+      WHERE r.status = 'PENDING' AND r.retry_at IS NOT NULL AND r.retry_at > ${since} AND r.retry_at <= ${now}
+      UNION
+      -- A database whose sequential run ended: a run there can change only if it is sequential and not
+      -- held by version order, i.e. unversioned, or versioned with the database's smallest pending
+      -- version (every larger one is held by that one). New versioned tasks may hold runs above them.
+      -- (LATERAL … OFFSET 0 keeps each lookup an index probe whatever unnest's row estimate.)
+      SELECT x.id FROM unnest(${inst}::text[], ${dbs}::text[], ${vfrom}::text[]) AS d(i, n, vf)
+      CROSS JOIN LATERAL (
+        SELECT r.id FROM task_run r
+        WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
+          AND r.sequential AND r.schema_version_key IS NULL
+        UNION ALL
+        SELECT r.id FROM task_run r
+        WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
+          AND r.schema_version_key = (
+            SELECT min(m.schema_version_key) FROM task_run m
+            WHERE m.instance_id = d.i AND m.database_name = d.n AND m.status = 'PENDING' AND m.schema_version_key IS NOT NULL)
+        UNION ALL
+        SELECT r.id FROM task_run r
+        WHERE d.vf IS NOT NULL AND r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
+          AND r.schema_version_key > (d.vf COLLATE "C")
+        OFFSET 0
+      ) x
+      UNION
+      -- Runs held by a version that became DONE or SKIPPED: those between it and the next unfinished
+      -- version above it on the same database (their nearest smaller unfinished version was it). The
+      -- same runs when it became FAILED or CANCELED or was retried (BLOCKED_BY_FAILED starts or stops).
+      SELECT x.id FROM unnest(${changes.tasks.map((t) => t.instanceId)}::text[], ${changes.tasks.map((t) => t.database)}::text[],
+        ${changes.tasks.map((t) => t.versionKey)}::text[]) AS v(i, n, k)
+      CROSS JOIN LATERAL (
+        SELECT min(t.schema_version_key) AS next_key FROM task t
+        WHERE t.instance_id = v.i AND t.database_name = v.n AND t.schema_version IS NOT NULL
+          AND t.status NOT IN ('DONE', 'SKIPPED') AND t.schema_version_key > (v.k COLLATE "C")
+      ) nx
+      CROSS JOIN LATERAL (
+        SELECT r.id FROM task_run r
+        WHERE r.instance_id = v.i AND r.database_name = v.n AND r.status = 'PENDING'
+          AND r.schema_version_key IS NOT NULL AND r.schema_version_key > (v.k COLLATE "C")
+          AND (nx.next_key IS NULL OR r.schema_version_key <= nx.next_key)
+        OFFSET 0
+      ) x
+      UNION
+      -- Rollouts with freed slots: the oldest limit-held runs, as many as there are free slots (plus a
+      -- margin for runs whose cause went stale); all of them when the limit itself changed.
+      SELECT l.id FROM unnest(${rids}::bigint[], ${rall}::boolean[]) AS x(rid, all_limited)
+      JOIN rollout ro ON ro.id = x.rid
+      JOIN project p ON p.id = ro.project_id
+      CROSS JOIN LATERAL (
+        SELECT count(*)::int AS n FROM task_run a WHERE a.rollout_id = x.rid AND a.status IN ('AVAILABLE', 'RUNNING')
+      ) act
+      CROSS JOIN LATERAL (
+        SELECT w.run_id AS id FROM task_run_wait w
+        WHERE w.rollout_id = x.rid AND w.type = 'PARALLEL_LIMIT'
+        ORDER BY w.run_created_at, w.run_id
+        LIMIT CASE WHEN x.all_limited OR p.parallel_tasks_per_rollout = 0 THEN NULL
+                   ELSE greatest(p.parallel_tasks_per_rollout - act.n, 0) + ${LIMIT_MARGIN}::int END
+      ) l
+      UNION
+      -- Retried blockers of freed rollouts go first (decide() orders them ahead), wherever they queue.
+      SELECT a.id FROM unnest(${rids}::bigint[]) AS x(rid)
+      CROSS JOIN LATERAL (SELECT r.id FROM task_run r WHERE r.rollout_id = x.rid AND r.status = 'PENDING' AND r.ahead OFFSET 0) a
+      UNION
+      -- Rollouts where a task finished or was skipped: runs held by a stage of theirs that has no
+      -- unfinished task left (task_stage_open_idx, task_run_wait_stage_idx).
+      SELECT w.run_id FROM unnest(${rids}::bigint[]) AS x(rid)
+      JOIN stage s ON s.rollout_id = x.rid
+      CROSS JOIN LATERAL (
+        SELECT w.run_id FROM task_run_wait w WHERE w.type = 'STAGE_GATE' AND (w.cause ->> 'stageId')::bigint = s.id OFFSET 0
+      ) w
+      WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED'))
+    ),
+    -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once.
+    c AS MATERIALIZED (
+      SELECT ${baseColumns}, ${blockerColumns}
+      FROM task_run r ${baseJoins} ${taskProbe} ${blockerJoin}
+      WHERE r.id = ANY(ARRAY(SELECT DISTINCT id FROM cand)) AND r.status = 'PENDING'
+    ),
+    -- The occupancy of the candidates' databases and rollouts, read with them (one snapshot).
+    dbs AS MATERIALIZED (SELECT DISTINCT instance_id, database_name FROM c),
+    occ_busy AS MATERIALIZED (
+      SELECT d.instance_id, d.database_name,
+        -- A RUNNING dry run holds the database too (dryRunsBusySql); it wins, as in gatingLoadOccupancy.
+        coalesce(
+          (SELECT j.task_id FROM dry_run j
+            WHERE j.instance_id = d.instance_id AND j.database_name = d.database_name AND j.status = 'RUNNING' ORDER BY j.id DESC LIMIT 1),
+          (SELECT b.task_id FROM task_run b
+            WHERE b.instance_id = d.instance_id AND b.database_name = d.database_name AND b.status IN ('AVAILABLE', 'RUNNING') AND b.sequential
+            ORDER BY b.id LIMIT 1)) AS task_id
+      FROM dbs d
+    ),
+    occ_active AS MATERIALIZED (
+      SELECT x.rollout_id, (SELECT count(*)::int FROM task_run a WHERE a.rollout_id = x.rollout_id AND a.status IN ('AVAILABLE', 'RUNNING')) AS n
+      FROM (SELECT DISTINCT rollout_id FROM c) x
+    )
+    SELECT done.next_run_at, c.*, b.task_id::text AS busy_task, a.n AS active_n
+    FROM done
+    LEFT JOIN c ON true
+    LEFT JOIN occ_busy b ON b.instance_id = c.instance_id AND b.database_name = c.database_name
+    LEFT JOIN occ_active a ON a.rollout_id = c.rollout_id`;
+  const { rows } = await prepared(query).execute(trx);
+  const out: LiveLoad = { candidates: [], busy: new Map(), active: new Map(), nextRunAt: rows[0]?.next_run_at ?? null };
+  for (const row of rows) {
+    if (row.id === null) continue;
+    const r = row as CandidateRow & { busy_task: string | null; active_n: number | null };
+    const c = toCandidate(r);
+    out.candidates.push(c);
+    if (r.busy_task !== null) out.busy.set(c.dbKey, r.busy_task);
+    if (r.active_n) out.active.set(c.rolloutId, r.active_n);
+  }
+  await gatingApplyStages(trx, out.candidates);
+  return out;
+}
