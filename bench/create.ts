@@ -1,10 +1,9 @@
 import os from "node:os";
 import { Kysely, PostgresDialect, type LogEvent } from "kysely";
 import { rolloutCreate, type DB, type NewTask } from "@runway/server/store";
-import { withDatabase } from "@runway/server/db";
 import { ID_LIST_MAX } from "@runway/shared/schemas";
 import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/pg.js";
-import { startBenchApi } from "./lib/api-app.js";
+import { seedBenchProject, startBenchApi, tenantTasks } from "./lib/api-app.js";
 
 /**
  * `pnpm bench` step "create" (issue 19 "creating large rollouts", issue 16's create of 50,000 tasks):
@@ -23,14 +22,11 @@ const DATABASES = 1000;
 const FILES = 10;
 
 const tasksFor = (databases: number, files: number): NewTask[] =>
-  Array.from({ length: databases }, (_, d) => `tenant_${String(d + 1).padStart(4, "0")}`).flatMap((database) =>
-    Array.from({ length: files }, (_, i) => ({
-      type: "DATABASE_SCHEMA_UPDATE" as const,
-      instanceId: "bench-pg",
-      database,
-      statement: `CREATE TABLE IF NOT EXISTS t_${i + 1} (id bigint PRIMARY KEY, payload text);\nCREATE INDEX IF NOT EXISTS t_${i + 1}_payload ON t_${i + 1} (payload);`,
-      schemaVersion: String(i + 1).padStart(4, "0"),
-    })),
+  tenantTasks(
+    databases,
+    files,
+    (i) =>
+      `CREATE TABLE IF NOT EXISTS t_${i} (id bigint PRIMARY KEY, payload text);\nCREATE INDEX IF NOT EXISTS t_${i}_payload ON t_${i} (payload);`,
   );
 
 async function main(): Promise<void> {
@@ -39,13 +35,7 @@ async function main(): Promise<void> {
     const url = await serverPg.freshDatabase("bench_create");
     const targetUrl = await serverPg.targetRoleUrl();
     const api = await startBenchApi(url, { listen: true });
-    await api.call("POST", "/projects", { id: "bench", title: "Bench", parallelTasksPerRollout: 0 });
-    await api.call("POST", "/instances", {
-      id: "bench-pg",
-      title: "Bench targets",
-      connectionUrl: withDatabase(targetUrl, "postgres"),
-      projectIds: ["bench"],
-    });
+    await seedBenchProject(api, targetUrl);
     const tasks = tasksFor(DATABASES, FILES);
     const loads: Record<string, number[]> = { create: [], run: [], bulk: [] };
     const creates: number[] = [];

@@ -1,9 +1,8 @@
 import os from "node:os";
 import { Kysely, PostgresDialect, type LogEvent } from "kysely";
 import { rolloutCreate, taskRunsClaim, taskRunsFinishAndClaim, tasksRun, type DB, type Db, type NewTask } from "@runway/server/store";
-import { withDatabase } from "@runway/server/db";
 import { median, runMain, startBenchPg } from "./lib/pg.js";
-import { startBenchApi } from "./lib/api-app.js";
+import { seedBenchProject, startBenchApi } from "./lib/api-app.js";
 
 /**
  * Diagnostic outside `pnpm bench` (issue 19, the finish + claim statement's fixed cost): what PostgreSQL
@@ -50,13 +49,7 @@ async function main(): Promise<void> {
   try {
     const url = await serverPg.freshDatabase("bench_plan_cost");
     const api = await startBenchApi(url);
-    await api.call("POST", "/projects", { id: "bench", title: "Bench", parallelTasksPerRollout: 0 });
-    await api.call("POST", "/instances", {
-      id: "bench-pg",
-      title: "Bench targets",
-      connectionUrl: withDatabase(await serverPg.targetRoleUrl(), "postgres"),
-      projectIds: ["bench"],
-    });
+    await seedBenchProject(api, await serverPg.targetRoleUrl());
     const now = new Date();
     const rolloutId = await rolloutCreate(
       api.db,

@@ -1,9 +1,8 @@
 import os from "node:os";
 import { Kysely, PostgresDialect, type LogEvent } from "kysely";
 import { rolloutCreate, tasksRun, type DB, type NewTask } from "@runway/server/store";
-import { withDatabase } from "@runway/server/db";
 import { runMain, startBenchPg } from "./lib/pg.js";
-import { startBenchApi } from "./lib/api-app.js";
+import { seedBenchProject, startBenchApi, tenantTasks } from "./lib/api-app.js";
 
 /**
  * Diagnostic outside `pnpm bench` (issue 19, `tasks/run` on 10,000 tasks): the statement `tasksRun` sends
@@ -15,15 +14,7 @@ const load1 = () => Number(os.loadavg()[0]!.toFixed(1));
 const REPEAT = Number(process.env.RUN_EXPLAIN_REPEAT ?? 3);
 
 const tasksFor = (databases: number, files: number): NewTask[] =>
-  Array.from({ length: databases }, (_, d) => `tenant_${String(d + 1).padStart(4, "0")}`).flatMap((database) =>
-    Array.from({ length: files }, (_, i) => ({
-      type: "DATABASE_SCHEMA_UPDATE" as const,
-      instanceId: "bench-pg",
-      database,
-      statement: `CREATE TABLE IF NOT EXISTS t_${i + 1} (id bigint PRIMARY KEY);`,
-      schemaVersion: String(i + 1).padStart(4, "0"),
-    })),
-  );
+  tenantTasks(databases, files, (i) => `CREATE TABLE IF NOT EXISTS t_${i} (id bigint PRIMARY KEY);`);
 
 async function main(): Promise<void> {
   const serverPg = await startBenchPg();
@@ -31,13 +22,7 @@ async function main(): Promise<void> {
     const url = await serverPg.freshDatabase("bench_run_explain");
     const targetUrl = await serverPg.targetRoleUrl();
     const api = await startBenchApi(url);
-    await api.call("POST", "/projects", { id: "bench", title: "Bench", parallelTasksPerRollout: 0 });
-    await api.call("POST", "/instances", {
-      id: "bench-pg",
-      title: "Bench targets",
-      connectionUrl: withDatabase(targetUrl, "postgres"),
-      projectIds: ["bench"],
-    });
+    await seedBenchProject(api, targetUrl);
     let log: { sql: string; parameters: readonly unknown[] }[] = [];
     const timed = new Kysely<DB>({
       dialect: new PostgresDialect({ pool: api.pool }),

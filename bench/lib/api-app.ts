@@ -1,5 +1,6 @@
 import { buildApp, generateKey, hashPassword, loadConfig, Metrics, newApiToken, sha256, startTrust } from "@runway/server";
-import { createDb, createPool, tokenCreate, userCreate, type Db } from "@runway/server/store";
+import { createDb, createPool, tokenCreate, userCreate, type Db, type NewTask } from "@runway/server/store";
+import { withDatabase } from "@runway/server/db";
 import type pg from "pg";
 
 /** A bench's Runway API: the real app (no scheduler), an admin API token, and calls that throw on any error. */
@@ -68,3 +69,29 @@ export async function startBenchApi(url: string, opts: { env?: Record<string, st
     },
   };
 }
+
+/**
+ * The project and target instance the benches that create rollouts through the API share: project `bench`
+ * without a parallel limit, instance `bench-pg` on the bench's PostgreSQL as a target role (`targetUrl`).
+ */
+export async function seedBenchProject(api: BenchApi, targetUrl: string): Promise<void> {
+  await api.call("POST", "/projects", { id: "bench", title: "Bench", parallelTasksPerRollout: 0 });
+  await api.call("POST", "/instances", {
+    id: "bench-pg",
+    title: "Bench targets",
+    connectionUrl: withDatabase(targetUrl, "postgres"),
+    projectIds: ["bench"],
+  });
+}
+
+/** A release's shape on `bench-pg`: `databases` tenant databases × `files` versioned files (`statement(i)`, i from 1). */
+export const tenantTasks = (databases: number, files: number, statement: (i: number) => string): NewTask[] =>
+  Array.from({ length: databases }, (_, d) => `tenant_${String(d + 1).padStart(4, "0")}`).flatMap((database) =>
+    Array.from({ length: files }, (_, i) => ({
+      type: "DATABASE_SCHEMA_UPDATE" as const,
+      instanceId: "bench-pg",
+      database,
+      statement: statement(i + 1),
+      schemaVersion: String(i + 1).padStart(4, "0"),
+    })),
+  );
