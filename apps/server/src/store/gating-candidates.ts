@@ -113,6 +113,14 @@ export const blockerJoin = sql`
       ORDER BY t.schema_version_key DESC, t.id DESC LIMIT 1
     ) vb ON true`;
 
+/**
+ * When the pending scheduler must wake next: the earliest future run-at or retry time among PENDING runs.
+ * Read as a pass records itself (gatingMarkPassDone, a live pass's gatingLoadLive).
+ */
+export const nextRunAtSql = (now: Date) => sql<Date | null>`least(
+  (SELECT min(run_at) FROM task_run WHERE status = 'PENDING' AND run_at IS NOT NULL AND run_at > ${now}),
+  (SELECT min(retry_at) FROM task_run WHERE status = 'PENDING' AND retry_at IS NOT NULL AND retry_at > ${now}))`;
+
 /** Extra limit-held runs loaded per freed rollout beyond its free slots. */
 export const LIMIT_MARGIN = 8;
 

@@ -7,6 +7,7 @@ import {
   baseJoins,
   blockerColumns,
   blockerJoin,
+  nextRunAtSql,
   taskProbe,
   toCandidate,
   type CandidateRow,
@@ -54,9 +55,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
   const query = sql<LiveRow>`
     WITH done AS (
       UPDATE gating_state SET last_pass_at = ${now} WHERE id = 1
-      RETURNING least(
-        (SELECT min(run_at) FROM task_run WHERE status = 'PENDING' AND run_at IS NOT NULL AND run_at > ${now}),
-        (SELECT min(retry_at) FROM task_run WHERE status = 'PENDING' AND retry_at IS NOT NULL AND retry_at > ${now})) AS next_run_at
+      RETURNING ${nextRunAtSql(now)} AS next_run_at
     ),
     cand AS (
       -- New runs, never evaluated.

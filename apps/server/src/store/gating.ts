@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import { prepared, type Db } from "./db.js";
-import type { GatingChanges } from "./gating-candidates.js";
+import { nextRunAtSql, type GatingChanges } from "./gating-candidates.js";
 import { notifyChange } from "./notify.js";
 import { advisoryLock, type PassLock } from "./transitions/fence.js";
 
@@ -97,9 +97,7 @@ export async function gatingMarkPassDone(trx: Db, now: Date, full: boolean): Pro
       full_pass_requested = CASE WHEN ${full} THEN false ELSE full_pass_requested END,
       last_full_pass_at = CASE WHEN ${full} THEN ${now}::timestamptz ELSE last_full_pass_at END
     WHERE id = 1
-    RETURNING least(
-      (SELECT min(run_at) FROM task_run WHERE status = 'PENDING' AND run_at IS NOT NULL AND run_at > ${now}),
-      (SELECT min(retry_at) FROM task_run WHERE status = 'PENDING' AND retry_at IS NOT NULL AND retry_at > ${now})) AS t`.execute(trx);
+    RETURNING ${nextRunAtSql(now)} AS t`.execute(trx);
   return rows[0]?.t ?? null;
 }
 
