@@ -7,7 +7,21 @@ test.describe("sign-in", () => {
     await expect(page).toHaveURL(/\/login\?redirect=/);
     await page.getByTestId("username").locator("input").fill("admin");
     await page.getByTestId("password").locator("input").fill("not-the-password");
+    // The button and Enter in the password field each ask the server once (the form's submit, no twin).
+    const logins: string[] = [];
+    page.on("request", (r) => r.url().endsWith("/api/v1/auth/login") && logins.push(r.method()));
+    const answered = () => page.waitForResponse((r) => r.url().endsWith("/api/v1/auth/login"));
+    let answer = answered();
     await page.getByTestId("sign-in").click();
+    await answer;
+    await expect(page.getByTestId("login-error")).toContainText("Wrong username or password");
+    answer = answered();
+    await page.getByTestId("password").locator("input").press("Enter");
+    await answer;
+    // A twin would be sent in the same tick as the first: the list of every /api request the page made
+    // after both answers has none.
+    await page.evaluate(() => fetch("/api/v1/auth/me"));
+    expect(logins).toEqual(["POST", "POST"]);
     await expect(page.getByTestId("login-error")).toContainText("Wrong username or password");
   });
 
