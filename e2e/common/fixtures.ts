@@ -1,4 +1,4 @@
-import { expect, test as base, type Page } from "@playwright/test";
+import { expect, test as base, type Page, type Request } from "@playwright/test";
 import { Api } from "./api.js";
 import { ADMIN_PASSWORD, startServer, type RunningServer } from "./server.js";
 import { prepareTarget } from "./target.js";
@@ -39,9 +39,31 @@ export const test = base.extend<{ signIn: (username: string, password?: string) 
     const consoleLines: string[] = [];
     page.on("console", (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
     page.on("response", (r) => r.status() >= 400 && consoleLines.push(`[http ${r.status()}] ${r.request().method()} ${r.url()}`));
+    // Every API request with when it started and how long it took (s since the test began). The report
+    // prints 300 characters of an attachment: the unanswered ones get their own, then the last ones.
+    const t0 = Date.now();
+    const secs = (ms: number) => (ms / 1000).toFixed(1);
+    const requests = new Map<Request, { at: number; what: string; end?: string }>();
+    page.on("request", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/api/"))
+        requests.set(r, { at: Date.now(), what: `${r.method()} ${url.pathname.slice(7)}${url.search ? "?…" : ""}` });
+    });
+    const ended = (r: Request, how: string) => {
+      const e = requests.get(r);
+      if (e) e.end = `${how} in ${secs(Date.now() - e.at)}`;
+    };
+    page.on("requestfinished", (r) => void r.response().then((res) => ended(r, String(res?.status() ?? "?"))));
+    page.on("requestfailed", (r) => ended(r, `failed (${r.failure()?.errorText ?? "?"})`));
     await use(page);
     if (testInfo.status !== testInfo.expectedStatus) {
       await testInfo.attach("server.log", { body: env.server.log().slice(from) || "(nothing)", contentType: "text/plain" });
+      const line = (e: { at: number; what: string; end?: string }) =>
+        `${secs(e.at - t0)} ${e.what} ${e.end ?? `open ${secs(Date.now() - e.at)}`}`;
+      const all = [...requests.values()];
+      const open = all.filter((e) => !e.end && !e.what.startsWith("GET events"));
+      await testInfo.attach("api-unanswered.txt", { body: open.map(line).join("\n") || "(none)", contentType: "text/plain" });
+      await testInfo.attach("api-last.txt", { body: all.slice(-6).map(line).join("\n") || "(none)", contentType: "text/plain" });
       await testInfo.attach("browser.log", { body: consoleLines.join("\n") || "(nothing)", contentType: "text/plain" });
       // What the user saw last: open dialogs, messages and notifications (a failed action says why there).
       const shown = await page
