@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { Db } from "../db.js";
+import { prepared, type Db } from "../db.js";
 import { transitionStatement } from "./builder.js";
 
 /** The pending scheduler's transitions. The pass holds its lock (see PassLock) around both. */
@@ -10,19 +10,23 @@ import { transitionStatement } from "./builder.js";
  */
 export async function gatingPromote(trx: Db, runIds: string[], now: Date, replicaId: string): Promise<Set<string>> {
   if (runIds.length === 0) return new Set();
-  const { rows } = await transitionStatement({
-    steps: [
-      {
-        name: "promote",
-        sql: ({ guard, returning }) => sql`
+  // On the pickup path of every run a gate held: one text whatever the count (an array parameter), so
+  // parsed and planned once per connection.
+  const { rows } = await prepared(
+    transitionStatement({
+      steps: [
+        {
+          name: "promote",
+          sql: ({ guard, returning }) => sql`
         UPDATE task_run r SET status = 'AVAILABLE', updated_at = ${now}
         WHERE r.id = ANY(${runIds}::bigint[]) AND ${guard}
         RETURNING ${returning}, 'all gates passed' AS reason, NULL::jsonb AS detail`,
-      },
-    ],
-    now,
-    replicaId,
-  }).execute(trx);
+        },
+      ],
+      now,
+      replicaId,
+    }),
+  ).execute(trx);
   return new Set(rows[0]!.changed.map((c) => c.id));
 }
 
