@@ -64,6 +64,18 @@ export const test = base.extend<{ signIn: (username: string, password?: string) 
       const open = all.filter((e) => !e.end && !e.what.startsWith("GET events"));
       await testInfo.attach("api-unanswered.txt", { body: open.map(line).join("\n") || "(none)", contentType: "text/plain" });
       await testInfo.attach("api-last.txt", { body: all.slice(-6).map(line).join("\n") || "(none)", contentType: "text/plain" });
+      // Whether the page still runs: an animation frame within 2 s (a stalled renderer leaves a closed
+      // dialog on screen and requests unsent), and what is open.
+      const state = await Promise.race([
+        page.evaluate(async () => {
+          const t = performance.now();
+          await new Promise((r) => requestAnimationFrame(r));
+          const n = (sel: string) => document.querySelectorAll(sel).length;
+          return `frame in ${Math.round(performance.now() - t)} ms; ${document.visibilityState}; focus ${document.hasFocus()}; confirm dialogs ${n("[data-testid=confirm-dialog]")}; modals ${n(".n-modal")}`;
+        }),
+        new Promise<string>((r) => setTimeout(() => r("no animation frame or answer within 2 s"), 2000)),
+      ]).catch((err: unknown) => `(could not ask the page: ${String(err)})`);
+      await testInfo.attach("page-state.txt", { body: state, contentType: "text/plain" });
       await testInfo.attach("browser.log", { body: consoleLines.join("\n") || "(nothing)", contentType: "text/plain" });
       // What the user saw last: open dialogs, messages and notifications (a failed action says why there).
       const shown = await page
