@@ -41,20 +41,13 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
   await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery}`.execute(trx);
   // The release controls' facts per rollout, read once per pass: every batch of a rollout sees the same.
   const stages = new Map<string, StageFacts[]>();
-  let read = 0;
   let done = false;
   return {
     async next() {
       if (done) return [];
       const { rows } = await sql<CandidateRow>`FETCH FORWARD ${sql.lit(batchSize)} FROM gating_full_pass`.execute(trx);
       if (rows.length < batchSize) done = true;
-      read += rows.length;
-      if (rows.length === 0) {
-        // Nothing pending folds no stage progress (the stage facts' read does): the full pass still folds
-        // what the task triggers appended, so the delta table stays bounded when every run skips the queue.
-        if (read === 0) await stageProgressFold(trx);
-        return [];
-      }
+      if (rows.length === 0) return [];
       const candidates = rows.map(toCandidate);
       await applyStages(trx, candidates, stages);
       return candidates;
@@ -77,9 +70,10 @@ async function applyStages(trx: Db, candidates: GatingCandidate[], cache: Map<st
 
 /** Every PENDING run at once (one read, no cursor): what a full pass evaluates, for tests that hold a pass against it. */
 export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> {
+  // Outside a pass, nothing has folded the stage progress yet (a pass does in gatingTakeChanges).
+  await stageProgressFold(trx);
   const { rows } = await pendingQuery.execute(trx);
   const candidates = rows.map(toCandidate);
   await applyStages(trx, candidates, new Map());
-  if (candidates.length === 0) await stageProgressFold(trx);
   return candidates;
 }

@@ -13,7 +13,7 @@ import {
   type CandidateRow,
   type GatingChanges,
 } from "./gating-candidates.js";
-import { gatingApplyStages } from "./gating-stages.js";
+import { controlsCannotHold, gatingApplyStages } from "./gating-stages.js";
 
 /**
  * The live pass's read, in one statement (issue 19: a live pass's time was mostly round trips, and the
@@ -35,15 +35,20 @@ export interface LiveLoad {
 }
 
 /** One row per candidate; a single row with `id` null when there is none. */
-type LiveRow = { next_run_at: Date | null } & ((CandidateRow & { busy_task: string | null; active_n: number | null }) | { id: null });
+type LiveCandidateRow = CandidateRow & {
+  busy_task: string | null;
+  active_n: number | null;
+  controls_free: boolean;
+};
+type LiveRow = { next_run_at: Date | null } & (LiveCandidateRow | { id: null });
 
 /**
  * The live pass's candidates: only runs whose situation may have changed since they were last evaluated.
  * A run not selected here still has its recorded cause (see docs/scheduler.md for the argument). Also
  * records the pass (what gatingMarkPassDone does for a full pass): the run-at window's start is `now`,
  * and the next run-at is read in this statement's snapshot, which this pass's promotions cannot change
- * (they only take runs whose run-at is not in the future). Then the candidates' stage facts (one more
- * statement when there are candidates).
+ * (they only take runs whose run-at is not in the future). Then the stage facts of candidates a release
+ * control may hold (one more statement when there are any).
  */
 export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date): Promise<LiveLoad> {
   const inst = changes.dbs.map((d) => d.instanceId);
@@ -140,7 +145,9 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
     ),
     -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once.
     c AS MATERIALIZED (
-      SELECT ${baseColumns}, ${blockerColumns}
+      SELECT ${baseColumns}, ${blockerColumns},
+        -- No release control can hold the run: its stage facts need no read (gatingApplyStages).
+        ${controlsCannotHold(sql.ref("tk"), sql.ref("ro"))} AS controls_free
       FROM task_run r ${baseJoins} ${taskProbe} ${blockerJoin}
       WHERE r.id = ANY(ARRAY(SELECT DISTINCT id FROM cand)) AND r.status = 'PENDING'
     ),
@@ -167,15 +174,22 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
     LEFT JOIN occ_busy b ON b.instance_id = c.instance_id AND b.database_name = c.database_name
     LEFT JOIN occ_active a ON a.rollout_id = c.rollout_id`;
   const { rows } = await prepared(query).execute(trx);
-  const out: LiveLoad = { candidates: [], busy: new Map(), active: new Map(), nextRunAt: rows[0]?.next_run_at ?? null };
+  const out: LiveLoad = {
+    candidates: [],
+    busy: new Map(),
+    active: new Map(),
+    nextRunAt: rows[0]?.next_run_at ?? null,
+  };
+  const free = new Set<string>();
   for (const row of rows) {
     if (row.id === null) continue;
-    const r = row as CandidateRow & { busy_task: string | null; active_n: number | null };
+    const r = row as LiveCandidateRow;
     const c = toCandidate(r);
     out.candidates.push(c);
+    if (r.controls_free) free.add(c.runId);
     if (r.busy_task !== null) out.busy.set(c.dbKey, r.busy_task);
     if (r.active_n) out.active.set(c.rolloutId, r.active_n);
   }
-  await gatingApplyStages(trx, out.candidates);
+  await gatingApplyStages(trx, out.candidates, free);
   return out;
 }

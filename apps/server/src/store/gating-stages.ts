@@ -8,7 +8,8 @@ import { applyStageGates, type GatingCandidate, type StageFacts } from "../domai
  * approval its environment's policy asks for and whether the latest decision approved it, and the
  * rollout's pause. Work follows the number of stages and of task changes since the last fold, never the
  * number of tasks: the gate is one probe of task_stage_open_idx per stage, and the counts come from
- * stage_progress after folding the deltas the task triggers appended (migration 0058).
+ * stage_progress, which the pass's first statement brought up to date (gatingTakeChanges folds the deltas
+ * the task triggers appended, migration 0058).
  */
 export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<StageFacts[]> {
   if (rolloutIds.length === 0) return [];
@@ -27,25 +28,16 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
     paused_at: Date | null;
     reason: string | null;
   }>`
-    WITH d AS (DELETE FROM stage_progress_delta RETURNING stage_id, total, done),
-    folded AS (
-      INSERT INTO stage_progress AS sp (stage_id, total, done)
-      SELECT stage_id, sum(total), sum(done) FROM d GROUP BY stage_id
-      ON CONFLICT (stage_id) DO UPDATE SET total = sp.total + excluded.total, done = sp.done + excluded.done
-      RETURNING sp.stage_id, sp.total, sp.done
-    )
     SELECT s.id, s.rollout_id, s.position, s.environment, ro.stage_order = 'IN_ORDER' AS in_order,
       -- The gate: exact in this statement's snapshot, whatever the counts say.
       ro.stage_order = 'IN_ORDER' AND EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED')) AS open,
-      -- This statement's snapshot cannot see its own fold: the folded row when there is one, else the stored.
-      coalesce(f.done, sp.done, 0) AS done, coalesce(f.total, sp.total, 0) AS total,
+      coalesce(sp.done, 0) AS done, coalesce(sp.total, 0) AS total,
       coalesce(ep.approval, 'none') AS approval,
       coalesce((SELECT a.decision = 'APPROVED' FROM stage_approval a WHERE a.stage_id = s.id ORDER BY a.id DESC LIMIT 1), false) AS approved,
       rp.paused_by, rp.paused_at, rp.reason
     FROM stage s
     JOIN rollout ro ON ro.id = s.rollout_id
     LEFT JOIN stage_progress sp ON sp.stage_id = s.id
-    LEFT JOIN folded f ON f.stage_id = s.id
     LEFT JOIN environment_policy ep ON ep.project_id = ro.project_id AND ep.environment = s.environment
     LEFT JOIN rollout_pause rp ON rp.rollout_id = s.rollout_id
     WHERE s.rollout_id = ANY(${rolloutIds}::bigint[])`).execute(trx);
@@ -64,7 +56,10 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
   }));
 }
 
-/** Folds the deltas the task triggers appended into stage_progress (safe beside a pass: each delta row is deleted once). */
+/**
+ * Folds the deltas the task triggers appended into stage_progress (safe beside a pass: each delta row is
+ * deleted once). A pass folds in its first statement (gatingTakeChanges); this is for reads outside one.
+ */
 export async function stageProgressFold(trx: Db): Promise<void> {
   await sql`
     WITH d AS (DELETE FROM stage_progress_delta RETURNING stage_id, total, done)
@@ -73,10 +68,21 @@ export async function stageProgressFold(trx: Db): Promise<void> {
     ON CONFLICT (stage_id) DO UPDATE SET total = sp.total + excluded.total, done = sp.done + excluded.done`.execute(trx);
 }
 
-/** Loads the facts of the candidates' rollouts and applies them (domain/gating.ts, applyStageGates). */
-export async function gatingApplyStages(trx: Db, candidates: GatingCandidate[]): Promise<void> {
-  if (candidates.length === 0) return;
-  applyStageGates(candidates, await gatingLoadStages(trx, [...new Set(candidates.map((c) => c.rolloutId))]));
+/**
+ * Loads the facts of the candidates' rollouts and applies them (domain/gating.ts, applyStageGates). Runs
+ * in `free` (read true for controlsCannotHold in the pass's snapshot) get what applyStageGates would give
+ * them (nothing holds them) without the read: a pass whose runs none can hold makes no statement here.
+ */
+export async function gatingApplyStages(trx: Db, candidates: GatingCandidate[], free: ReadonlySet<string> = new Set()): Promise<void> {
+  const held = candidates.filter((c) => !free.has(c.runId));
+  for (const c of candidates) {
+    if (!free.has(c.runId)) continue;
+    c.paused = null;
+    c.stageBlocker = null;
+    c.approvalNeeded = null;
+  }
+  if (held.length === 0) return;
+  applyStageGates(held, await gatingLoadStages(trx, [...new Set(held.map((c) => c.rolloutId))]));
 }
 
 /**

@@ -60,7 +60,16 @@ export async function gatingTakeChanges(
     t0 AS (DELETE FROM gating_dirty_task WHERE (SELECT ok FROM lk) RETURNING task_id),
     t AS (SELECT DISTINCT task_id FROM t0),
     r0 AS (DELETE FROM gating_dirty_rollout WHERE (SELECT ok FROM lk) RETURNING rollout_id, all_limited),
-    r AS (SELECT rollout_id, bool_or(all_limited) AS all_limited FROM r0 GROUP BY 1)
+    r AS (SELECT rollout_id, bool_or(all_limited) AS all_limited FROM r0 GROUP BY 1),
+    -- Every pass folds the stage-progress deltas the task triggers appended (migration 0058), here under the
+    -- lock, so the stage facts read later in the pass need not (a live pass whose runs no release control
+    -- can hold reads none) and the delta table stays bounded whatever the passes read.
+    sd AS (DELETE FROM stage_progress_delta WHERE (SELECT ok FROM lk) RETURNING stage_id, total, done),
+    sf AS (
+      INSERT INTO stage_progress AS sp (stage_id, total, done)
+      SELECT stage_id, sum(total), sum(done) FROM sd GROUP BY stage_id
+      ON CONFLICT (stage_id) DO UPDATE SET total = sp.total + excluded.total, done = sp.done + excluded.done
+    )
     SELECT (SELECT ok FROM lk) AS ok,
            -- The pass's statements on generic plans (see PASS_PLAN_MODE).
            set_config('plan_cache_mode', ${PASS_PLAN_MODE}, true) IS NOT NULL AS plan_mode,
