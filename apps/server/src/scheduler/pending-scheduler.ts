@@ -146,7 +146,7 @@ export class PendingScheduler {
 
   /** The runs whose situation changed (see gatingLoadLive), in one batch. */
   private async livePass(trx: Db, changes: GatingChanges, now: Date): Promise<PassOutcome & { nextRunAt: Date | null }> {
-    const { candidates, busy, active, nextRunAt } = await gatingLoadLive(trx, changes, now);
+    const { candidates, busy, active, nextRunAt, othersPending } = await gatingLoadLive(trx, changes, now);
     const dbs = new Map<string, { instanceId: string; database: string }>();
     for (const d of changes.dbs) dbs.set(dbKey(d.instanceId, d.database), d);
     const candidateDbs = new Map<string, { instanceId: string; database: string }>();
@@ -158,11 +158,11 @@ export class PendingScheduler {
     await this.writeOutcome(trx, decision, now);
 
     // A promotion on a database this pass did not load leaves limit-held runs there with a stale
-    // cause; a rollout whose limit-held runs were cut at its free slots + margin (some stale) and that
-    // still has free slots may have more to promote.
-    const revisitDbs = [...new Set(decision.promote.filter((c) => c.sequential && !dbs.has(c.dbKey)).map((c) => c.dbKey))].map((k) =>
-      candidateDbs.get(k)!,
-    );
+    // cause (when it has PENDING runs this pass did not read); a rollout whose limit-held runs were cut at
+    // its free slots + margin (some stale) and that still has free slots may have more to promote.
+    const revisitDbs = [
+      ...new Set(decision.promote.filter((c) => c.sequential && !dbs.has(c.dbKey) && othersPending.has(c.dbKey)).map((c) => c.dbKey)),
+    ].map((k) => candidateDbs.get(k)!);
     const limitHeld = new Map<string, number>();
     const limitOf = new Map<string, number>();
     for (const c of candidates) {

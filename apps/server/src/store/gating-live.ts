@@ -32,11 +32,14 @@ export interface LiveLoad {
   active: Map<string, number>;
   /** The earliest future run-at or retry time among PENDING runs: when the scheduler must wake. */
   nextRunAt: Date | null;
+  /** dbKeys of the candidates' databases that have PENDING runs besides the candidates. */
+  othersPending: Set<string>;
 }
 
 /** One row per candidate; a single row with `id` null when there is none. */
 type LiveCandidateRow = CandidateRow & {
   busy_task: string | null;
+  others_pending: boolean;
   active_n: number | null;
   controls_free: boolean;
 };
@@ -152,9 +155,13 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
       WHERE r.id = ANY(ARRAY(SELECT DISTINCT id FROM cand)) AND r.status = 'PENDING'
     ),
     -- The occupancy of the candidates' databases and rollouts, read with them (one snapshot).
-    dbs AS MATERIALIZED (SELECT DISTINCT instance_id, database_name FROM c),
+    dbs AS MATERIALIZED (SELECT instance_id, database_name, count(*)::int AS k FROM c GROUP BY 1, 2),
     occ_busy AS MATERIALIZED (
       SELECT d.instance_id, d.database_name,
+        -- Whether the database has PENDING runs besides the candidates (all PENDING, so more than k of
+        -- them): a promotion there leaves no other run's cause stale otherwise. At most k + 1 index entries.
+        (SELECT count(*) FROM (SELECT 1 FROM task_run o WHERE o.instance_id = d.instance_id AND o.database_name = d.database_name
+          AND o.status = 'PENDING' LIMIT d.k + 1) x) > d.k AS others_pending,
         -- A RUNNING dry run holds the database too (dryRunsBusySql); it wins, as in gatingLoadOccupancy.
         coalesce(
           (SELECT j.task_id FROM dry_run j
@@ -168,7 +175,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
       SELECT x.rollout_id, (SELECT count(*)::int FROM task_run a WHERE a.rollout_id = x.rollout_id AND a.status IN ('AVAILABLE', 'RUNNING')) AS n
       FROM (SELECT DISTINCT rollout_id FROM c) x
     )
-    SELECT done.next_run_at, c.*, b.task_id::text AS busy_task, a.n AS active_n
+    SELECT done.next_run_at, c.*, b.task_id::text AS busy_task, b.others_pending, a.n AS active_n
     FROM done
     LEFT JOIN c ON true
     LEFT JOIN occ_busy b ON b.instance_id = c.instance_id AND b.database_name = c.database_name
@@ -179,6 +186,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
     busy: new Map(),
     active: new Map(),
     nextRunAt: rows[0]?.next_run_at ?? null,
+    othersPending: new Set(),
   };
   const free = new Set<string>();
   for (const row of rows) {
@@ -188,6 +196,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
     out.candidates.push(c);
     if (r.controls_free) free.add(c.runId);
     if (r.busy_task !== null) out.busy.set(c.dbKey, r.busy_task);
+    if (r.others_pending) out.othersPending.add(c.dbKey);
     if (r.active_n) out.active.set(c.rolloutId, r.active_n);
   }
   await gatingApplyStages(trx, out.candidates, free);

@@ -1,0 +1,72 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+
+/**
+ * A live pass that promotes a sequential run on a database it did not read (the run was new) makes that
+ * database busy: runs waiting there for another reason now wait for it, so the pass marks the database
+ * for the next pass — only when such runs exist (a mark costs a statement and a whole pass).
+ */
+let t: TestDatabase;
+beforeEach(async () => {
+  t = await createTestDatabase();
+});
+afterEach(async () => {
+  await t.close();
+});
+
+const clock = { now: () => new Date() };
+function livePasses(replicaId: string): PendingScheduler {
+  const s = new PendingScheduler({ db: t.db, clock, replicaId, fullPassIntervalMs: 1e12 });
+  (s as unknown as { fullDue: boolean }).fullDue = false; // live passes only
+  return s;
+}
+const causeOf = async (rolloutId: string) =>
+  (
+    await t.db
+      .selectFrom("task_run")
+      .leftJoin("task_run_wait", "task_run_wait.run_id", "task_run.id")
+      .select(["task_run.status", "task_run_wait.type"])
+      .where("task_run.rollout_id", "=", rolloutId)
+      .orderBy("task_run.id")
+      .execute()
+  ).map((r) => `${r.status}${r.type ? ` ${r.type}` : ""}`);
+
+describe("a live pass's promotion on a database it did not read", () => {
+  it("marks the database when other runs wait there, and their cause becomes DATABASE_BUSY", async () => {
+    const { projectId, instanceId } = await seedProject(t.db, { limit: 1 });
+    // Limit 1: the change on y takes the slot, the one on x waits for the limit.
+    const first = await seedRollout(t.db, projectId, [task(instanceId, "y"), task(instanceId, "x")]);
+    const passes = livePasses("p1");
+    while ((await passes.runOnce())?.more);
+    expect(await causeOf(first.rolloutId)).toEqual(["AVAILABLE", "PENDING PARALLEL_LIMIT"]);
+
+    // Another rollout (its own limit) changes x: promoted, so x is busy.
+    const second = await seedRollout(t.db, projectId, [task(instanceId, "x")]);
+    const r = await passes.runOnce();
+    expect(r?.promoted).toBe(1);
+    expect(r?.more).toBe(true);
+    expect(await t.db.selectFrom("gating_dirty_database").select(["instance_id", "database_name"]).execute()).toEqual([
+      { instance_id: instanceId, database_name: "x" },
+    ]);
+    while ((await passes.runOnce())?.more);
+    expect(await causeOf(second.rolloutId)).toEqual(["AVAILABLE"]);
+    // The first gate that holds it now, as a full pass would record.
+    expect(await causeOf(first.rolloutId)).toEqual(["AVAILABLE", "PENDING DATABASE_BUSY"]);
+  });
+
+  it("marks nothing when no other run waits there: no statement and no second pass", async () => {
+    const { projectId, instanceId } = await seedProject(t.db, { limit: 1 });
+    const first = await seedRollout(t.db, projectId, [task(instanceId, "y"), task(instanceId, "x")]);
+    const passes = livePasses("p1");
+    while ((await passes.runOnce())?.more);
+    // z has nothing waiting: promoting a change there leaves no cause stale.
+    await seedRollout(t.db, projectId, [task(instanceId, "z")]);
+    const r = await passes.runOnce();
+    expect(r?.promoted).toBe(1);
+    expect(r?.more).toBe(false);
+    expect(await t.db.selectFrom("gating_dirty_database").selectAll().execute()).toEqual([]);
+    expect(await causeOf(first.rolloutId)).toEqual(["AVAILABLE", "PENDING PARALLEL_LIMIT"]);
+  });
+});
