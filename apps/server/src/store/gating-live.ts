@@ -148,11 +148,15 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
     ),
     -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once.
     c AS MATERIALIZED (
-      SELECT ${baseColumns}, ${blockerColumns},
-        -- No release control can hold the run: its stage facts need no read (gatingApplyStages).
-        ${controlsCannotHold(sql.ref("tk"), sql.ref("ro"))} AS controls_free
+      SELECT ${baseColumns}, ${blockerColumns}
       FROM task_run r ${baseJoins} ${taskProbe} ${blockerJoin}
       WHERE r.id = ANY(ARRAY(SELECT DISTINCT id FROM cand)) AND r.status = 'PENDING'
+    ),
+    -- Stages where no release control can hold a run: their candidates need no stage facts read
+    -- (gatingApplyStages). Once per stage, not per run.
+    free_st AS MATERIALIZED (
+      SELECT x.stage_id, ${controlsCannotHold(sql.ref("x"), sql.ref("ro"))} AS free
+      FROM (SELECT DISTINCT stage_id, rollout_id FROM c) x JOIN rollout ro ON ro.id = x.rollout_id
     ),
     -- The occupancy of the candidates' databases and rollouts, read with them (one snapshot).
     dbs AS MATERIALIZED (SELECT instance_id, database_name, count(*)::int AS k FROM c GROUP BY 1, 2),
@@ -175,11 +179,13 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
       SELECT x.rollout_id, (SELECT count(*)::int FROM task_run a WHERE a.rollout_id = x.rollout_id AND a.status IN ('AVAILABLE', 'RUNNING')) AS n
       FROM (SELECT DISTINCT rollout_id FROM c) x
     )
-    SELECT done.next_run_at, c.*, b.task_id::text AS busy_task, b.others_pending, a.n AS active_n
+    SELECT done.next_run_at, c.*, b.task_id::text AS busy_task, b.others_pending, a.n AS active_n,
+      coalesce(fs.free, false) AS controls_free
     FROM done
     LEFT JOIN c ON true
     LEFT JOIN occ_busy b ON b.instance_id = c.instance_id AND b.database_name = c.database_name
-    LEFT JOIN occ_active a ON a.rollout_id = c.rollout_id`;
+    LEFT JOIN occ_active a ON a.rollout_id = c.rollout_id
+    LEFT JOIN free_st fs ON fs.stage_id = c.stage_id`;
   const { rows } = await prepared(query).execute(trx);
   const out: LiveLoad = {
     candidates: [],
