@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import { prepared, type Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
 
@@ -57,15 +57,20 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
 }
 
 /**
- * Folds the deltas the task triggers appended into stage_progress (safe beside a pass: each delta row is
- * deleted once). A pass folds in its first statement (gatingTakeChanges); this is for reads outside one.
+ * The fold of the deltas the task triggers appended into stage_progress, as two CTEs (`sd`, `sf`) that
+ * delete only when `when` holds (a pass's lock). Safe beside a pass: each delta row is deleted once.
  */
+export const stageProgressFoldCtes = (when: RawBuilder<unknown>) => sql`
+    sd AS (DELETE FROM stage_progress_delta WHERE ${when} RETURNING stage_id, total, done),
+    sf AS (
+      INSERT INTO stage_progress AS sp (stage_id, total, done)
+      SELECT stage_id, sum(total), sum(done) FROM sd GROUP BY stage_id
+      ON CONFLICT (stage_id) DO UPDATE SET total = sp.total + excluded.total, done = sp.done + excluded.done
+    )`;
+
+/** Folds now: a pass folds in its first statement (gatingTakeChanges); this is for reads outside one. */
 export async function stageProgressFold(trx: Db): Promise<void> {
-  await sql`
-    WITH d AS (DELETE FROM stage_progress_delta RETURNING stage_id, total, done)
-    INSERT INTO stage_progress AS sp (stage_id, total, done)
-    SELECT stage_id, sum(total), sum(done) FROM d GROUP BY stage_id
-    ON CONFLICT (stage_id) DO UPDATE SET total = sp.total + excluded.total, done = sp.done + excluded.done`.execute(trx);
+  await sql`WITH ${stageProgressFoldCtes(sql`true`)} SELECT 1`.execute(trx);
 }
 
 /**

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import { prepared, type Db } from "./db.js";
 import { nextRunAtSql, type GatingChanges } from "./gating-candidates.js";
+import { stageProgressFoldCtes } from "./gating-stages.js";
 import { notifyChange } from "./notify.js";
 import { advisoryLock, type PassLock } from "./transitions/fence.js";
 
@@ -64,12 +65,7 @@ export async function gatingTakeChanges(
     -- Every pass folds the stage-progress deltas the task triggers appended (migration 0058), here under the
     -- lock, so the stage facts read later in the pass need not (a live pass whose runs no release control
     -- can hold reads none) and the delta table stays bounded whatever the passes read.
-    sd AS (DELETE FROM stage_progress_delta WHERE (SELECT ok FROM lk) RETURNING stage_id, total, done),
-    sf AS (
-      INSERT INTO stage_progress AS sp (stage_id, total, done)
-      SELECT stage_id, sum(total), sum(done) FROM sd GROUP BY stage_id
-      ON CONFLICT (stage_id) DO UPDATE SET total = sp.total + excluded.total, done = sp.done + excluded.done
-    )
+    ${stageProgressFoldCtes(sql`(SELECT ok FROM lk)`)}
     SELECT (SELECT ok FROM lk) AS ok,
            -- The pass's statements on generic plans (see PASS_PLAN_MODE).
            set_config('plan_cache_mode', ${PASS_PLAN_MODE}, true) IS NOT NULL AS plan_mode,
