@@ -74,20 +74,14 @@ export async function stageProgressFold(trx: Db): Promise<void> {
 }
 
 /**
- * Loads the facts of the candidates' rollouts and applies them (domain/gating.ts, applyStageGates). Runs
- * in `free` (read true for controlsCannotHold in the pass's snapshot) get what applyStageGates would give
- * them (nothing holds them) without the read: a pass whose runs none can hold makes no statement here.
+ * Loads the facts of the candidates' rollouts and applies them (domain/gating.ts, applyStageGates). Only
+ * rollouts with a run outside `free` (read true for controlsCannotHold in the pass's snapshot) are read:
+ * a run whose rollout has no facts is one nothing holds, so a pass whose runs none can hold makes no
+ * statement here.
  */
 export async function gatingApplyStages(trx: Db, candidates: GatingCandidate[], free: ReadonlySet<string> = new Set()): Promise<void> {
-  const held = candidates.filter((c) => !free.has(c.runId));
-  for (const c of candidates) {
-    if (!free.has(c.runId)) continue;
-    c.paused = null;
-    c.stageBlocker = null;
-    c.approvalNeeded = null;
-  }
-  if (held.length === 0) return;
-  applyStageGates(held, await gatingLoadStages(trx, [...new Set(held.map((c) => c.rolloutId))]));
+  const read = [...new Set(candidates.filter((c) => !free.has(c.runId)).map((c) => c.rolloutId))];
+  applyStageGates(candidates, read.length > 0 ? await gatingLoadStages(trx, read) : []);
 }
 
 /**
