@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
 import { TARGET_DB } from "../common/target.js";
@@ -32,7 +33,7 @@ test.describe("task actions", () => {
     await input.fill(future);
     await input.press("Enter");
     await expect(page.getByTestId("confirm-line").first()).toContainText("1 task will be queued to run at");
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     await expect(page.getByTestId("outcome-report").locator(`[data-task-id="${t!.id}"]`)).toContainText("Run created");
     await page.getByTestId("outcome-close").click();
 
@@ -64,7 +65,7 @@ test.describe("task actions", () => {
     await expect(page.getByTestId("bulk-action-cancel")).toBeDisabled();
     await page.getByTestId("bulk-action-run").click();
     await expect(page.getByTestId("confirm-line").first()).toContainText("3 tasks will be queued to run now");
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     await expect(page.getByTestId("outcome-row")).toHaveCount(3);
     await expect(page.getByTestId("outcome-summary")).toContainText("3 of 3 changed");
     await page.getByTestId("outcome-close").click();
@@ -78,7 +79,7 @@ test.describe("task actions", () => {
     await page.keyboard.press("Escape");
     await page.locator(`tr[data-task-id="${c}"]`).getByTestId("row-action-retry").click();
     await expect(page.getByTestId("confirm-dialog")).toContainText("1 failed or canceled task will run again as a new attempt.");
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     await expect(page.getByTestId("outcome-report").locator(`[data-task-id="${c}"]`)).toContainText("Run created");
     await page.getByTestId("outcome-close").click();
     await page.locator(`tr[data-task-id="${c}"] td[data-col-key="id"]`).click();
@@ -95,7 +96,7 @@ test.describe("task actions", () => {
     await page.locator(`tr[data-task-id="${t!.id}"]`).getByTestId("row-action-skip").click();
     await expect(page.getByTestId("confirm-action")).toBeDisabled();
     await page.getByTestId("skip-reason").locator("input").fill("applied by hand");
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     await expect(page.getByTestId("outcome-report")).toContainText("Skipped");
     await page.getByTestId("outcome-close").click();
     await expect(page.locator(`tr[data-task-id="${t!.id}"]`)).toHaveAttribute("data-status", "SKIPPED");

@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
 import { TARGET_DB } from "../common/target.js";
@@ -30,13 +31,13 @@ test.describe("bulk actions while tasks move", () => {
     await expect(page.getByTestId("confirm-line")).toHaveText([/2 .*cancel/i, /1 .*abort/i]);
     await expect.poll(async () => (await env.admin.tasks(rolloutId)).find((t) => t.id === quick)?.status, { timeout: 60_000 }).toBe("DONE");
     await expect.poll(async () => (await env.admin.tasks(rolloutId)).find((t) => t.id === b)?.status, { timeout: 30_000 }).toBe("RUNNING");
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     // Counted again on confirm: the numbers moved, so the user sees them before anything happens.
-    // (The first dialog may still be fading out: the recounted one is the last.)
+    // (The first dialog may still be fading out: the recounted one is the last, and the only one confirmable.)
     const recounted = page.getByTestId("confirm-dialog").last();
     await expect(recounted).toContainText("The numbers changed");
     await expect(recounted.getByTestId("confirm-line")).toContainText([/numbers changed/, /1 .*cancel/i, /1 .*abort/i, /1 /]);
-    await page.getByTestId("confirm-action").last().click();
+    await confirmAction(page);
 
     const report = page.getByTestId("outcome-report");
     await expect(page.getByTestId("outcome-row")).toHaveCount(3);

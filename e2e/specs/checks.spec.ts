@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import { TARGET_DB } from "../common/target.js";
 
@@ -58,7 +59,7 @@ test.describe("checks", () => {
 
     // Refused under the policy, naming the task and its failing check.
     await row.getByTestId("row-action-run").click();
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     const refused = page.getByTestId("outcome-report").locator(`[data-testid="outcome-row"][data-task-id="${risky}"]`);
     await expect(refused).toContainText("The project's check policy refuses to run this task: the dry run failed");
     await expect(page.locator(`tr.row[data-task-id="${risky}"]`)).toHaveAttribute("data-status", "NOT_STARTED");

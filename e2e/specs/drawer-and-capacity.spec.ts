@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import { usePreferences } from "../common/a11y.js";
 import type { NewTask } from "../common/api.js";
@@ -67,7 +68,7 @@ test.describe("task drawer and executor capacity", () => {
       await page.keyboard.press("Enter");
       const confirm = page.getByTestId("confirm-dialog").last();
       await expect(confirm.getByTestId("confirm-line")).toHaveText([/1 /]);
-      await page.getByTestId("confirm-action").last().click();
+      await confirmAction(page);
       await expect(page.getByTestId("outcome-summary")).toContainText("1");
       await page.getByTestId("outcome-close").click();
 

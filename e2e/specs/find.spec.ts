@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import { readFileSync } from "node:fs";
 import { expect, test, uid } from "../common/fixtures.js";
 import type { ApiTask, NewTask } from "../common/api.js";
@@ -107,7 +108,7 @@ test.describe.serial("search, filters, sorting, failure groups and CSV", () => {
     await expect(page.locator("tr[data-task-id]")).toHaveCount(2);
     await missing.getByTestId("group-retry").click();
     await expect(page.getByTestId("confirm-dialog")).toContainText("2 failed or canceled tasks will run again");
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     const retried = tasks.filter((t) => t.statement.includes("no_such_table")).map((t) => t.id);
     await expect
       .poll(
@@ -189,7 +190,7 @@ test.describe("admin pages", () => {
     const { Api } = await import("../common/api.js");
     await Api.signIn(env.server.url, name, "second-password-2"); // throws unless the new password works
     await row.getByTestId("disable-user").click();
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     await expect(row.getByTestId("user-status")).toHaveText("Disabled");
     await expect(Api.signIn(env.server.url, name, "second-password-2")).rejects.toThrow(/401|403/);
   });

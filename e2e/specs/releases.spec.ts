@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -53,7 +54,7 @@ test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
 
     await page.getByTestId("select-all").check();
     await page.getByTestId("bulk-action-run").click();
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     await expect(page.getByTestId("outcome-summary")).toContainText("4 of 4 changed");
     await page.getByTestId("outcome-close").click();
     await expect(page.locator('tr[data-task-id][data-status="DONE"]')).toHaveCount(4, { timeout: 60_000 });

@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { expect, test, uid } from "../common/fixtures.js";
@@ -105,7 +106,7 @@ test.describe.serial("rollout page held by its gates", () => {
     await running.getByTestId("row-action-cancel").click();
     const dialog = page.getByTestId("confirm-dialog");
     await expect(dialog).toContainText("1 running statement will be aborted and its transaction rolled back.");
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     const report = page.getByTestId("outcome-report");
     await expect(report.locator(`[data-testid="outcome-row"][data-task-id="${id}"]`)).toContainText("Cancel requested");
     await page.getByTestId("outcome-close").click();

@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import type { Page } from "@playwright/test";
 import { expect, PASSWORD, test, uid } from "../common/fixtures.js";
 
@@ -99,7 +100,7 @@ test.describe("My API tokens page", () => {
     await expect(tokens).not.toContainText(secret);
 
     await row.getByRole("button", { name: "Revoke token laptop cli" }).click();
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     await expect(row).toHaveCount(0);
     expect((await request.get("/api/v1/auth/me", { headers: { authorization: `Bearer ${secret}` } })).status()).toBe(401);
 
@@ -108,7 +109,7 @@ test.describe("My API tokens page", () => {
     await tokens.getByTestId("token-create").click();
     const second = await tokens.getByTestId("token-secret").locator("input").inputValue();
     await tokens.getByTestId("sign-out-everywhere").click();
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     await expect(page).toHaveURL(/\/login/);
     expect((await request.get("/api/v1/auth/me", { headers: { authorization: `Bearer ${second}` } })).status()).toBe(401);
     await page.goto("/account/tokens");

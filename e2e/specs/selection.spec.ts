@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
 import { TARGET_DB } from "../common/target.js";
@@ -40,7 +41,7 @@ test.describe("an honest selection", () => {
     const sent = page.waitForRequest((r) => r.url().endsWith("/tasks/bulk") && !(r.postDataJSON() as { dryRun?: boolean }).dryRun);
     await page.getByTestId("bulk-action-skip").click();
     await page.getByTestId("skip-reason").locator("input").fill("not needed");
-    await page.getByTestId("confirm-action").click();
+    await confirmAction(page);
     expect((await sent).postDataJSON()).toMatchObject({ action: "skip", filter: { status: ["NOT_STARTED"] } });
     await expect(page.getByTestId("outcome-row")).toHaveCount(4);
     await page.getByTestId("outcome-close").click();

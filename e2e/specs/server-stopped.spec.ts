@@ -1,3 +1,4 @@
+import { confirmAction } from "../common/dialog.js";
 import { expect, PASSWORD, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
 import { startTcpProxy } from "../common/tcp-proxy.js";
@@ -109,7 +110,7 @@ test.describe("server stopped mid-session", () => {
       await expect(page.getByTestId("stale-banner")).toContainText("正在重新连接");
       await page.locator(`tr[data-task-id="${t!.id}"]`).getByTestId("row-action-skip").click();
       await page.getByTestId("skip-reason").locator("input").fill("不再需要");
-      await page.getByTestId("confirm-action").click();
+      await confirmAction(page);
       await expect(page.locator(".n-message").filter({ hasText: "无法连接服务器" })).toBeVisible();
       await expect(page.getByText("Failed to fetch")).toHaveCount(0);
       await proxy.restore();

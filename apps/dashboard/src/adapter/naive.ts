@@ -4,7 +4,7 @@
  */
 import { createDiscreteApi, darkTheme, dateEnUS, dateEsAR, dateJaJP, dateZhCN, enUS, esAR, jaJP, zhCN } from "naive-ui";
 import type { NDateLocale, NLocale } from "naive-ui";
-import { computed, h } from "vue";
+import { computed, h, ref, watch } from "vue";
 import type { Locale } from "@runway/shared/locales";
 import { i18n } from "@/i18n";
 import { darkThemeOn } from "@/stores/preferences";
@@ -35,24 +35,39 @@ export function notifyInfo(text: string): void {
   message.info(text);
 }
 
-/** A warning dialog, one paragraph per line; resolves true when the user confirms. */
+/**
+ * A warning dialog, one paragraph per line; resolves true when the user confirms.
+ *
+ * `data-entered` marks the dialog (content and confirm button) once its opening animation has ended and
+ * until it is answered: the dialog scales in from the pointer, and a click while it still moves can
+ * press on the button and release beside it, which the browser counts as no click at all. Browser
+ * tests wait for the mark before they press.
+ */
 export function confirmDialog(p: { title: string; lines: string[]; positiveText: string; negativeText: string }): Promise<boolean> {
   return new Promise((resolve) => {
-    dialog.warning({
+    const entered = ref(false);
+    const answer = (ok: boolean) => {
+      entered.value = false;
+      resolve(ok);
+    };
+    const d = dialog.warning({
       title: p.title,
       content: () =>
         h(
           "div",
-          { "data-testid": "confirm-dialog" },
+          { "data-testid": "confirm-dialog", "data-entered": String(entered.value) },
           p.lines.map((l) => h("p", { "data-testid": "confirm-line" }, l)),
         ),
-      positiveButtonProps: { "data-testid": "confirm-action" } as never,
+      positiveButtonProps: { "data-testid": "confirm-action", "data-entered": "false" } as never,
       positiveText: p.positiveText,
       negativeText: p.negativeText,
-      onPositiveClick: () => resolve(true),
-      onNegativeClick: () => resolve(false),
-      onClose: () => resolve(false),
-      onMaskClick: () => resolve(false),
+      onAfterEnter: () => (entered.value = true),
+      onPositiveClick: () => answer(true),
+      onNegativeClick: () => answer(false),
+      onClose: () => answer(false),
+      onMaskClick: () => answer(false),
     });
+    // The dialog's options are reactive: the button carries the mark as it changes.
+    watch(entered, (on) => (d.positiveButtonProps = { "data-testid": "confirm-action", "data-entered": String(on) } as never));
   });
 }
