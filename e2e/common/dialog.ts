@@ -11,3 +11,10 @@ export async function confirmAction(page: Page): Promise<void> {
   await expect(button).toHaveCount(1);
   await button.click();
 }
+
+/** Closes the outcome report once it has stopped moving (the same mark as confirmAction's). */
+export async function closeOutcome(page: Page): Promise<void> {
+  const button = page.locator('[data-testid="outcome-close"][data-entered="true"]');
+  await expect(button).toHaveCount(1);
+  await button.click();
+}

@@ -1,4 +1,4 @@
-import { confirmAction } from "../common/dialog.js";
+import { closeOutcome, confirmAction } from "../common/dialog.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
 import { TARGET_DB } from "../common/target.js";
@@ -35,7 +35,7 @@ test.describe("task actions", () => {
     await expect(page.getByTestId("confirm-line").first()).toContainText("1 task will be queued to run at");
     await confirmAction(page);
     await expect(page.getByTestId("outcome-report").locator(`[data-task-id="${t!.id}"]`)).toContainText("Run created");
-    await page.getByTestId("outcome-close").click();
+    await closeOutcome(page);
 
     const hhmm = await page.evaluate(
       (s) => new Intl.DateTimeFormat("en", { hour: "2-digit", minute: "2-digit" }).format(new Date(s.replace(" ", "T"))),
@@ -68,7 +68,7 @@ test.describe("task actions", () => {
     await confirmAction(page);
     await expect(page.getByTestId("outcome-row")).toHaveCount(3);
     await expect(page.getByTestId("outcome-summary")).toContainText("3 of 3 changed");
-    await page.getByTestId("outcome-close").click();
+    await closeOutcome(page);
 
     await expect(page.locator(`tr[data-task-id="${a}"]`)).toHaveAttribute("data-status", "DONE");
     await expect(page.locator(`tr[data-task-id="${c}"]`)).toHaveAttribute("data-status", "FAILED");
@@ -81,7 +81,7 @@ test.describe("task actions", () => {
     await expect(page.getByTestId("confirm-dialog")).toContainText("1 failed or canceled task will run again as a new attempt.");
     await confirmAction(page);
     await expect(page.getByTestId("outcome-report").locator(`[data-task-id="${c}"]`)).toContainText("Run created");
-    await page.getByTestId("outcome-close").click();
+    await closeOutcome(page);
     await page.locator(`tr[data-task-id="${c}"] td[data-col-key="id"]`).click();
     await expect(page.getByTestId("task-drawer")).toContainText("Attempt 2");
   });
@@ -98,7 +98,7 @@ test.describe("task actions", () => {
     await page.getByTestId("skip-reason").locator("input").fill("applied by hand");
     await confirmAction(page);
     await expect(page.getByTestId("outcome-report")).toContainText("Skipped");
-    await page.getByTestId("outcome-close").click();
+    await closeOutcome(page);
     await expect(page.locator(`tr[data-task-id="${t!.id}"]`)).toHaveAttribute("data-status", "SKIPPED");
     await page.locator(`tr[data-task-id="${t!.id}"] td[data-col-key="id"]`).click();
     await expect(page.getByTestId("skip-reason-text")).toContainText("applied by hand");

@@ -1,4 +1,4 @@
-import { confirmAction } from "../common/dialog.js";
+import { closeOutcome, confirmAction } from "../common/dialog.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
 import { TARGET_DB } from "../common/target.js";
@@ -45,7 +45,7 @@ test.describe("bulk actions while tasks move", () => {
     await expect(report.locator(`[data-task-id="${b}"] [data-outcome]`)).toHaveAttribute("data-outcome", "CANCEL_REQUESTED");
     await expect(report.locator(`[data-task-id="${c}"] [data-outcome]`)).toHaveAttribute("data-outcome", "CANCELED");
     await expect(page.getByTestId("outcome-summary")).toContainText("2 of 3 changed");
-    await page.getByTestId("outcome-close").click();
+    await closeOutcome(page);
     await expect(page.locator(`tr[data-task-id="${b}"]`)).toHaveAttribute("data-status", "CANCELED", { timeout: 30_000 });
   });
 });

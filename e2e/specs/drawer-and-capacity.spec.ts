@@ -1,4 +1,4 @@
-import { confirmAction } from "../common/dialog.js";
+import { closeOutcome, confirmAction } from "../common/dialog.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import { usePreferences } from "../common/a11y.js";
 import type { NewTask } from "../common/api.js";
@@ -70,7 +70,7 @@ test.describe("task drawer and executor capacity", () => {
       await expect(confirm.getByTestId("confirm-line")).toHaveText([/1 /]);
       await confirmAction(page);
       await expect(page.getByTestId("outcome-summary")).toContainText("1");
-      await page.getByTestId("outcome-close").click();
+      await closeOutcome(page);
 
       // Retried: AVAILABLE, and the only slot is still busy with the long task.
       const row = page.locator(`tr[data-task-id="${failing}"]`);

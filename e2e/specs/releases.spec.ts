@@ -1,4 +1,4 @@
-import { confirmAction } from "../common/dialog.js";
+import { closeOutcome, confirmAction } from "../common/dialog.js";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
@@ -56,7 +56,7 @@ test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
     await page.getByTestId("bulk-action-run").click();
     await confirmAction(page);
     await expect(page.getByTestId("outcome-summary")).toContainText("4 of 4 changed");
-    await page.getByTestId("outcome-close").click();
+    await closeOutcome(page);
     await expect(page.locator('tr[data-task-id][data-status="DONE"]')).toHaveCount(4, { timeout: 60_000 });
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { confirmAction } from "../common/dialog.js";
+import { closeOutcome, confirmAction } from "../common/dialog.js";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { expect, test, uid } from "../common/fixtures.js";
@@ -109,7 +109,7 @@ test.describe.serial("rollout page held by its gates", () => {
     await confirmAction(page);
     const report = page.getByTestId("outcome-report");
     await expect(report.locator(`[data-testid="outcome-row"][data-task-id="${id}"]`)).toContainText("Cancel requested");
-    await page.getByTestId("outcome-close").click();
+    await closeOutcome(page);
     // No reload: the change arrives through the event stream.
     await expect(page.locator(`tr[data-task-id="${id}"]`)).toHaveAttribute("data-status", "CANCELED");
     // The freed worker picks up an AVAILABLE task, and a task held by the limit moves up.

@@ -1,4 +1,4 @@
-import { confirmAction } from "../common/dialog.js";
+import { closeOutcome, confirmAction } from "../common/dialog.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import type { NewTask } from "../common/api.js";
 import { TARGET_DB } from "../common/target.js";
@@ -44,7 +44,7 @@ test.describe("an honest selection", () => {
     await confirmAction(page);
     expect((await sent).postDataJSON()).toMatchObject({ action: "skip", filter: { status: ["NOT_STARTED"] } });
     await expect(page.getByTestId("outcome-row")).toHaveCount(4);
-    await page.getByTestId("outcome-close").click();
+    await closeOutcome(page);
 
     // While a selection exists, live changes wait behind "N changes — apply".
     await page.getByTestId("chip-ALL").click();
