@@ -15,16 +15,20 @@ import {
   ledgerLookupSql,
   ledgerRecord,
 } from "./ledger.js";
-import { PostgresReconciler, reconcileRun } from "./reconcile.js";
+import { PostgresReconciler } from "./reconcile.js";
+import { commitLost, commitRefused } from "./commit-outcome.js";
+import { createDatabase, type TargetBounds } from "./create-database.js";
 import { runSessionName, targetFenceSql } from "./session-name.js";
 import { runsOutsideTransaction } from "../domain/statements.js";
 import { classify, errorResult, TargetFault } from "./target-errors.js";
-import { boundedQuery, destroySocket, SESSION_RESET_SQL, TargetPools } from "./target-pools.js";
+import { boundedQuery, rowCounts, SESSION_RESET_SQL, TargetPools } from "./target-pools.js";
+import type { PostgresExecutorOptions } from "./postgres-options.js";
 import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReconciler } from "./types.js";
-import type { TargetGuard } from "./target-guard.js";
-import { openSecret, type SecretBox } from "../secrets/secret-box.js";
+import { openSecret } from "../secrets/secret-box.js";
 import { readSessionView, type SessionView, type SessionViewer } from "./session-view.js";
 import { dryRunOn, type DryRunJob, type DryRunner, type DryRunResult, type DryRunSettings } from "./dry-run.js";
+
+export type { PostgresExecutorOptions } from "./postgres-options.js";
 
 /**
  * Applies a task's statement to its target PostgreSQL database. Transactional statements commit together
@@ -40,39 +44,6 @@ import { dryRunOn, type DryRunJob, type DryRunner, type DryRunResult, type DryRu
  * Only an error the server raised for the statement fails a run. Anything below the SQL layer before
  * COMMIT (refused, reset or silent connections, a restart) is RETRY: nothing of the run committed.
  */
-
-const rowCounts = (res: pg.QueryResult | pg.QueryResult[]): number[] => (Array.isArray(res) ? res : [res]).map((r) => r.rowCount ?? 0);
-
-export interface PostgresExecutorOptions {
-  statementTimeoutMs: number;
-  /** Bound on opening a target connection; default 10 s. */
-  connectTimeoutMs?: number;
-  /**
-   * Client-side bound on the queries Runway issues itself (ledger, fence, session reset, ROLLBACK), and the
-   * margin added to statement_timeout for the statement's own query; default 10 s.
-   */
-  queryTimeoutMs?: number;
-  /** After an abort, how long the statement may take to end before our end of its session is closed; default 5 s. */
-  cancelTimeoutMs?: number;
-  /** Silence before TCP keepalive probes start (then 10 probes 1 s apart); default 10 s. */
-  keepAliveIdleMs?: number;
-  /**
-   * How long a run's target transaction may sit idle (PostgreSQL then ends the session). Less than a lease
-   * (main.ts: three quarters): the lease check right before COMMIT renews the lease, so an owner frozen
-   * after it loses its transaction before the lease can expire — before anyone can take the run over or
-   * the sweeper can end it — and can never commit afterwards. A live owner that was merely slow gets RETRY.
-   */
-  idleInTransactionTimeoutMs?: number;
-  /** Pooled sessions per target database; default 10. */
-  poolSize?: number;
-  /** Target databases that keep idle sessions; default 32. */
-  maxPools?: number;
-  poolIdleMs?: number;
-  /** Refuses target sessions that reach the control plane (always set by main.ts). */
-  guard?: TargetGuard;
-  /** Opens the claimed run's sealed connection URL (always set by main.ts). */
-  secrets?: SecretBox;
-}
 
 export class PostgresExecutor implements Executor, TargetReconciler, SessionViewer, DryRunner {
   private readonly pools: TargetPools;
@@ -140,6 +111,14 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     return t > 0 ? t * (1 + (sql.match(/;/g)?.length ?? 0)) + this.queryTimeoutMs : 0;
   }
 
+  private bounds(): TargetBounds {
+    return {
+      queryTimeoutMs: this.queryTimeoutMs,
+      cancelTimeoutMs: this.cancelTimeoutMs,
+      statementBound: (sql) => this.statementBound(sql),
+    };
+  }
+
   /** COMMIT may run deferred triggers; without a statement timeout it gets six times the query bound. */
   private commitBound(): number {
     const t = this.opts.statementTimeoutMs;
@@ -177,41 +156,11 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     try {
       // The stored URL is sealed (secrets/secret-box.ts): opened here, once, for this execution only.
       const opened = { ...run, connectionUrl: openSecret(run.connectionUrl, this.opts.secrets) };
-      return run.type === TaskType.DATABASE_CREATE ? await this.createDatabase(opened, ctx, p) : await this.apply(opened, ctx, p, started);
+      return run.type === TaskType.DATABASE_CREATE
+        ? await createDatabase(this.pools, opened, ctx, p, this.bounds())
+        : await this.apply(opened, ctx, p, started);
     } catch (e) {
       return failureOutcome(e, ctx.signal, p, this.cancelTimeoutMs);
-    }
-  }
-
-  private async createDatabase(run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome> {
-    const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
-    const client = await connectUnlessAborted(
-      () => this.pools.connectOnce(run.connectionUrl, name),
-      (c) => this.pools.closeOnce(c),
-      ctx.signal,
-    );
-    p.phase = "prepare";
-    const detach = cancelOnAbort(this.pools, run.connectionUrl, client, ctx.signal, p, this.cancelTimeoutMs);
-    try {
-      const exists = await boundedQuery(client, "SELECT 1 FROM pg_database WHERE datname = $1", this.queryTimeoutMs, [run.database]);
-      if (exists.rowCount) {
-        await this.note(ctx, "EXECUTE", { message: `database "${run.database}" already exists` });
-        return { status: "DONE", result: { created: false }, message: `database "${run.database}" already exists`, notStarted: true };
-      }
-      // Always built here from the validated name: a task's free-form text never runs for this type.
-      const stmt = `CREATE DATABASE ${client.escapeIdentifier(run.database)}`;
-      if (ctx.signal.aborted) throw new TargetFault("CANCELED_BEFORE_START", "canceled before start");
-      p.phase = "sent";
-      try {
-        await boundedQuery(client, stmt, this.statementBound(stmt));
-      } catch (e) {
-        // Another attempt created it between our check and our statement: same end state.
-        if ((e as { code?: string }).code !== "42P04") throw e;
-      }
-      return { status: "DONE", result: { created: true }, message: `database "${run.database}" created` };
-    } finally {
-      detach();
-      this.pools.closeOnce(client);
     }
   }
 
@@ -328,49 +277,12 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
         // The reset runs only if COMMIT succeeded: an error skips the rest of the query.
         await boundedQuery(client, `COMMIT;\n${SESSION_RESET_SQL}`, this.commitBound());
       } catch (e) {
-        if (classify(e, false) === "statement") return this.commitRefused(client, run, e, rows);
-        return this.commitLost(client, run, e, rows);
+        if (classify(e, false) === "statement") return commitRefused(this.pools, client, run, e, rows, this.queryTimeoutMs);
+        return commitLost(this.pools, client, run, e, rows, this.queryTimeoutMs);
       }
       p.reset = true;
       return { rows };
     }
-  }
-
-  /**
-   * The server answered the COMMIT query with an error. Almost always COMMIT itself failed (a deferred
-   * constraint, a serialization failure, a cancel): it rolled back and the error is the statement's. But
-   * the error may also come from the reset after a COMMIT that went through (a cancel arriving just then),
-   * and the query's error does not say which statement raised it: the session, still usable, asks its
-   * ledger. Not there: the COMMIT failed. There: DONE, and the note keeps the unreset session out of the
-   * pool. The ledger cannot be read: as if the connection had been lost during COMMIT.
-   */
-  private async commitRefused(client: pg.PoolClient, run: ClaimedRun, e: unknown, rows: number): Promise<{ rows: number; note: string }> {
-    let applied: boolean;
-    try {
-      applied = rowCounts(await boundedQuery(client, ledgerLookupSql(run), this.queryTimeoutMs)).at(-1)! > 0;
-    } catch {
-      return this.commitLost(client, run, e, rows);
-    }
-    if (!applied) throw e;
-    return { rows, note: `committed; resetting the session after COMMIT failed (${(e as Error).message})` };
-  }
-
-  /**
-   * The connection was lost during COMMIT: it may or may not have committed. Our session is ended at
-   * the target, then the ledger tells (bounded). Not applied: RETRY. Unknown (the target cannot be asked):
-   * RETRY with COMMIT_UNKNOWN, and the ledger decides later (a reconcile, or a re-run's ledger check).
-   */
-  private async commitLost(client: pg.PoolClient, run: ClaimedRun, e: unknown, rows: number): Promise<{ rows: number; note: string }> {
-    destroySocket(client);
-    const seen = await reconcileRun(this.pools, run, { timeoutMs: this.queryTimeoutMs, epochs: "up to" });
-    if (seen.state === "not_applied") throw e;
-    if (seen.state === "unreachable") {
-      throw new TargetFault(
-        "COMMIT_UNKNOWN",
-        `the connection was lost during COMMIT (${(e as Error).message}) and the target's ledger could not be read: ${seen.error}`,
-      );
-    }
-    return { rows, note: `the connection was lost during COMMIT; the target's ledger confirms it committed (${(e as Error).message})` };
   }
 
   /** Statements that cannot run in a transaction block (CREATE INDEX CONCURRENTLY, VACUUM …). */

@@ -57,6 +57,10 @@ export const SESSION_RESET_SQL = [
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Runs a query with a client-side bound (0: none). pg reads `query_timeout` from the query config too. */
+/** The row count of each statement of a (possibly multi-statement) query's result. */
+export const rowCounts = (res: pg.QueryResult | pg.QueryResult[]): number[] =>
+  (Array.isArray(res) ? res : [res]).map((r) => r.rowCount ?? 0);
+
 export function boundedQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(
   client: pg.ClientBase,
   text: string,
