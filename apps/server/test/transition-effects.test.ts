@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
 import { effectsOf, transitionStatement } from "../src/store/transitions/builder.js";
 import { TRANSITIONS } from "../src/store/transitions/table.js";
-import { taskRunsClaim, taskRunsFinish } from "../src/store/transitions/owner.js";
+import { taskRunsClaim } from "../src/store/transitions/claim.js";
+import { taskRunsFinish } from "../src/store/transitions/owner.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 

@@ -11,6 +11,7 @@ import {
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
 import { writeOutcome } from "./outcome.js";
+import { appliedChange } from "./applied-change.js";
 import type { Clock } from "./clock.js";
 import { leaseOwnership, type Ownership } from "./ownership.js";
 
@@ -48,8 +49,6 @@ export interface RunningSchedulerDeps {
   reconciler?: TargetReconciler;
   onClaim?: (runs: ClaimedRun[], now: Date) => void;
   onFinish?: (run: ClaimedRun, outcome: ExecOutcome, written: boolean) => void;
-  /** A run applied its change on the target (DONE), awaited before the outcome is written; must not throw. */
-  onApplied?: (run: ClaimedRun) => Promise<void>;
   onError?: (err: unknown) => void;
   /** Called when a slot frees up, so the owner can wake the claim loop. */
   onSlotFree?: () => void;
@@ -174,8 +173,6 @@ export class RunningScheduler {
           }
         },
       });
-      // Before the outcome: whoever sees the run DONE finds its change in the ledger snapshot too.
-      if (outcome.status === "DONE") await this.deps.onApplied?.(run);
       const written = await this.persist(exec, () => this.writeOutcome(exec, outcome));
       this.deps.onFinish?.(run, outcome, written);
     })()
@@ -217,7 +214,10 @@ export class RunningScheduler {
     return writeOutcome(this.deps, { run, abortReason: exec.abortReason, fence: this.ownership.fence }, outcome, (f) => {
       exec.finishing = true;
       this.finishing++;
-      return this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, ...f });
+      // A DONE versioned change goes into its database's ledger snapshot in the same statement: whoever
+      // sees the run DONE finds it there too.
+      const applied = f.status === "DONE" ? appliedChange(run) : null;
+      return this.finisher.push({ runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, ...f, applied });
     });
   }
 

@@ -13,7 +13,6 @@ import { PendingScheduler, type PassResult } from "./pending-scheduler.js";
 import { ReplicaPruner } from "./replica-pruner.js";
 import { RunningScheduler } from "./running-scheduler.js";
 import { Sweeper } from "./sweeper.js";
-import { snapshotRecorder } from "./snapshot-recorder.js";
 import { WebhookDelivery, type WebhookDeliveryDeps } from "./webhook-delivery.js";
 import { DryRunScheduler } from "./dry-run-scheduler.js";
 import { DRY_RUN_CHANNEL } from "../store/dry-runs.js";
@@ -126,7 +125,6 @@ export class SchedulerRuntime {
         metrics?.finished.inc({ status: written ? outcome.status : "LOST" });
       },
       onError: (err) => d.log.error({ err }, "execution failed"),
-      onApplied: snapshotRecorder(db, clock, (err) => d.log.error({ err }, "ledger snapshot not updated")),
       onSlotFree: () => this.loops.running.wake(),
       mayClaim: () => this.heartbeat.healthy(),
     });

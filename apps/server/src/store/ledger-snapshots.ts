@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { LedgerRow } from "../domain/pending.js";
 import type { Db } from "./db.js";
 
@@ -84,9 +84,19 @@ export async function ledgerSnapshotsRecordApplied(
       FROM unnest(${applied.map((a) => a.instanceId)}::text[], ${applied.map((a) => a.database)}::text[], ${entries}::jsonb[]) AS x(i, d, e)
       GROUP BY 1, 2
     )
+    ${ledgerSnapshotsAppendSql(sql.ref("add"), now)}`.execute(db);
+  return Number(res.numAffectedRows ?? 0);
+}
+
+/**
+ * The append of ledgerSnapshotsRecordApplied as a statement over `add` (columns i, d: the database; e: a
+ * JSON array of [schema_version, checksum] entries). The running scheduler's finish statement carries it
+ * too (store/transitions/owner.ts), so a run is DONE and in its snapshot in one commit.
+ */
+export function ledgerSnapshotsAppendSql(add: RawBuilder<unknown>, now: Date): RawBuilder<unknown> {
+  return sql`
     UPDATE ledger_snapshot s SET updated_at = ${now},
       entries = s.entries || (SELECT jsonb_agg(a) FROM jsonb_array_elements(add.e) a WHERE NOT s.entries @> jsonb_build_array(a))
-    FROM add
-    WHERE s.instance_id = add.i AND s.database_name = add.d AND NOT s.entries @> add.e`.execute(db);
-  return Number(res.numAffectedRows ?? 0);
+    FROM ${add} add
+    WHERE s.instance_id = add.i AND s.database_name = add.d AND NOT s.entries @> add.e`;
 }

@@ -5,6 +5,7 @@ import type { Fence } from "./transitions/owner.js";
 
 /** Owner writes that do not change a run's status: fenced log entries and lease renewal. */
 
+export * from "./transitions/claim.js";
 export * from "./transitions/owner.js";
 export * from "./transitions/sweep.js";
 export { leaseFence, type OwnerFence } from "./transitions/fence.js";

@@ -54,6 +54,11 @@ export interface StatementParts {
    */
   extra?: (stepRel: (i: number) => RawBuilder<unknown>) => RawBuilder<unknown>;
   /**
+   * Further CTEs, after the standard effects: the caller's own effects of the steps' rows (`stepRel(i)`, as
+   * in `extra`), written in the same statement and so committed with the transition or not at all.
+   */
+  after?: (stepRel: (i: number) => RawBuilder<unknown>) => RawBuilder<unknown>;
+  /**
    * Whether the statement lists the changed runs in `changed` (default true). A caller that reads only its
    * `extra` columns says false and gets `[]`: at 10,000 runs the list costs ~30 ms to build (issue 19).
    */
@@ -198,6 +203,7 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
       RETURNING 1
     )`,
     can.fail && failedRunEventCtes(sql`ch`, p.now),
+    p.after !== undefined && p.after(stepRel),
   ].filter((x): x is RawBuilder<unknown> => x !== false);
   return sql`
     WITH ${inputs.length ? sql`${sql.join(inputs)}, ` : sql``}${sql.join(steps)},

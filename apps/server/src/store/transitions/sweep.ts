@@ -2,7 +2,7 @@ import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
 import type { Db } from "../db.js";
 import { transitionStatement } from "./builder.js";
-import { connectionUrlOf } from "./owner.js";
+import { connectionUrlOf } from "./claim.js";
 
 /**
  * The sweeper's statements. A run whose lease expired is not moved at once: the sweeper first settles

@@ -1,0 +1,152 @@
+import { sql } from "kysely";
+import type { TaskType } from "@runway/shared";
+import { prepared, type Db } from "../db.js";
+import { transitionStatement, type TransitionStep } from "./builder.js";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../../domain/auto-retry.js";
+
+/** The running scheduler's claim: AVAILABLE → RUNNING, and what the executor gets of each run. */
+
+/** A run this replica claimed: everything an executor needs, plus the fencing token (attempt, epoch). */
+export interface ClaimedRun {
+  id: string;
+  /** This installation's id: the target ledger's key is (installation, task). */
+  installationId: string;
+  taskId: string;
+  rolloutId: string;
+  attempt: number;
+  epoch: number;
+  type: TaskType;
+  statement: string;
+  schemaVersion: string | null;
+  /** Planned from a release: skipped when the target's ledger has its version (or content) from another task. */
+  applyOnce?: "VERSION" | "CONTENT";
+  instanceId: string;
+  connectionUrl: string;
+  database: string;
+  rerunnable: boolean;
+  availableAt: Date;
+  /** Set when earlier executions could not reach the target: since when, and how many. */
+  retrySince: Date | null;
+  retryAttempts: number;
+  /** Automatic retries of lock/serialization failures so far, and the project's retry settings. */
+  autoRetries?: number;
+  retryPolicy?: RetryPolicy;
+}
+
+export interface ClaimParams {
+  replicaId: string;
+  limit: number;
+  leaseTtlMs: number;
+  now: Date;
+}
+
+export interface ClaimedJson {
+  id: string;
+  task_id: string;
+  rollout_id: string;
+  attempt: number;
+  lease_epoch: number;
+  rerunnable: boolean;
+  available_at: string;
+  type: TaskType;
+  statement: string;
+  schema_version: string | null;
+  apply_once: "VERSION" | "CONTENT" | null;
+  instance_id: string;
+  database_name: string;
+  connection_url: string;
+  retry_since: string | null;
+  retry_attempts: number;
+  auto_retries: number;
+  retry_policy: { lock_timeout_ms: number; max_auto_retries: number; backoff_base_ms: number; backoff_max_ms: number } | null;
+}
+
+/** AVAILABLE → RUNNING for up to `limit` runs, oldest first, SKIP LOCKED. */
+export function claimStep(p: ClaimParams): TransitionStep {
+  return {
+    name: "claim",
+    // Materialized: a subquery with SKIP LOCKED may be scanned again and pick other rows each time.
+    inputs: sql`claim_pick AS MATERIALIZED (
+      SELECT id, updated_at FROM task_run WHERE status = 'AVAILABLE'
+        -- A paused rollout's runs are put back to PENDING by the pause; this guard covers one made AVAILABLE
+        -- by a statement that did not see the pause yet (rollout_pause is almost always empty).
+        AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = task_run.rollout_id)
+        ORDER BY id LIMIT ${p.limit} FOR UPDATE SKIP LOCKED)`,
+    sql: ({ guard, returning }) => sql`
+      UPDATE task_run r SET status = 'RUNNING', owner_replica = ${p.replicaId}, lease_epoch = r.lease_epoch + 1,
+        lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs / 1000}),
+        started_at = coalesce(r.started_at, ${p.now}), updated_at = ${p.now}
+      FROM claim_pick c
+      WHERE r.id = c.id AND ${guard}
+      RETURNING ${returning}, 'claimed by ' || ${p.replicaId}::text AS reason, NULL::jsonb AS detail, c.updated_at AS available_at,
+        r.retry_since, r.retry_attempts, r.auto_retries`,
+  };
+}
+
+/** What an executor needs of each claimed run, as one JSON array (ids as text). */
+export const claimedJson = (rel: ReturnType<typeof sql.ref>) => sql`
+  (SELECT coalesce(json_agg(json_build_object(
+    'id', s.id::text, 'task_id', s.task_id::text, 'rollout_id', s.rollout_id::text, 'attempt', s.attempt,
+    'lease_epoch', s.lease_epoch, 'rerunnable', s.rerunnable, 'available_at', s.available_at, 'type', t.type,
+    'statement', t.statement, 'schema_version', t.schema_version, 'apply_once', t.apply_once, 'instance_id', t.instance_id,
+    'database_name', t.database_name, 'connection_url', i.connection_url,
+    'retry_since', s.retry_since, 'retry_attempts', s.retry_attempts, 'auto_retries', s.auto_retries,
+    'retry_policy', (SELECT to_jsonb(rp) FROM project_retry_policy rp JOIN rollout ro ON ro.project_id = rp.project_id
+      WHERE ro.id = s.rollout_id)) ORDER BY s.id), '[]')
+  FROM ${rel} s JOIN task t ON t.id = s.task_id JOIN instance i ON i.id = t.instance_id) AS claimed,
+  (SELECT id::text FROM installation) AS installation_id`;
+
+/** Every read of an instance's connection URL goes through here (a decrypt step would go here). */
+export function connectionUrlOf(stored: string): string {
+  return stored;
+}
+
+/** The one place a claimed run's row becomes a ClaimedRun. */
+export function toClaimed(r: ClaimedJson, installationId: string): ClaimedRun {
+  return {
+    id: r.id,
+    installationId,
+    taskId: r.task_id,
+    rolloutId: r.rollout_id,
+    attempt: r.attempt,
+    epoch: r.lease_epoch,
+    type: r.type,
+    statement: r.statement,
+    schemaVersion: r.schema_version,
+    ...(r.apply_once ? { applyOnce: r.apply_once } : {}),
+    instanceId: r.instance_id,
+    connectionUrl: connectionUrlOf(r.connection_url),
+    database: r.database_name,
+    rerunnable: r.rerunnable,
+    availableAt: new Date(r.available_at),
+    retrySince: r.retry_since ? new Date(r.retry_since) : null,
+    retryAttempts: r.retry_attempts,
+    autoRetries: r.auto_retries,
+    retryPolicy: r.retry_policy
+      ? {
+          lockTimeoutMs: r.retry_policy.lock_timeout_ms,
+          maxAutoRetries: r.retry_policy.max_auto_retries,
+          backoffBaseMs: r.retry_policy.backoff_base_ms,
+          backoffMaxMs: r.retry_policy.backoff_max_ms,
+        }
+      : DEFAULT_RETRY_POLICY,
+  };
+}
+
+/**
+ * AVAILABLE → RUNNING for up to `limit` runs, oldest first, in one statement. SKIP LOCKED lets replicas
+ * claim side by side without waiting on or double-claiming each other's rows.
+ */
+export async function taskRunsClaim(db: Db, p: ClaimParams): Promise<ClaimedRun[]> {
+  if (p.limit <= 0) return [];
+  const { rows } = await prepared(
+    transitionStatement({
+      steps: [claimStep(p)],
+      extra: (rel) => claimedJson(rel(0)),
+      now: p.now,
+      replicaId: p.replicaId,
+    }),
+  ).execute(db);
+  const row = rows[0]! as unknown as { claimed: ClaimedJson[]; installation_id: string };
+  return row.claimed.map((r) => toClaimed(r, row.installation_id));
+}
