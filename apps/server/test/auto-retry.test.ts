@@ -1,11 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ExecOutcome, Executor } from "../src/executors/types.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { taskRunAutoRetry, taskRunsClaim, type ClaimedRun } from "../src/store/runs.js";
 import { retryPolicyUpdate } from "../src/store/retry-policy.js";
 import { taskRunGet, taskRunLogs } from "../src/store/task-reads.js";
-import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
+import { waitFor, useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /**
@@ -14,13 +14,7 @@ import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
  * again once the backoff ended, and FAILs once the project's limit is used up. Other errors, and
  * non-transactional runs, FAIL at once.
  */
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 /** Fails every execution with the given SQLSTATE (as the PostgreSQL executor reports a server error). */
 class FailingExecutor implements Executor {

@@ -1,21 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { taskRunsCancel } from "../src/store/task-actions.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { type TestDatabase, useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /**
  * Bug 6 of issue 10 (repro cancel-during-pass): a PENDING run canceled between a pass's candidate read
  * and its promotion must not count as occupying its database or its rollout's limit.
  */
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 /** Runs `hook` once, right after the pass's candidate read (the statement that selects blocker_task_id). */
 function afterCandidateRead(hook: () => Promise<void>): KyselyPlugin {

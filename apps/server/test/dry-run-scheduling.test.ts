@@ -1,21 +1,15 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DryRunner, DryRunResult } from "../src/executors/dry-run.js";
 import { DryRunScheduler } from "../src/scheduler/dry-run-scheduler.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { dryRunsClaim, dryRunsQueue } from "../src/store/dry-runs.js";
 import { PENDING_PASS_LOCK } from "../src/store/gating.js";
-import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
+import { waitFor, useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /** Dry runs as scheduled, leased work: the database gate both ways, takeover and LOST (issue 15). */
 
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 /** A dry runner whose dry runs end when the test says so. */
 function deferredRunner() {

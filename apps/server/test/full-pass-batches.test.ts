@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import { TaskType } from "@runway/shared";
 import { decide } from "../src/domain/gating.js";
@@ -8,7 +8,7 @@ import { rolloutCreate } from "../src/store/rollouts.js";
 import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
 import { tasksRun } from "../src/store/task-actions.js";
 import type { Db } from "../src/store/db.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, task } from "./helpers/fixtures.js";
 
 /**
@@ -16,13 +16,7 @@ import { seedProject, task } from "./helpers/fixtures.js";
  * slots used per rollout) from batch to batch. Over more runs than one batch it must decide exactly what one
  * decide() over all of them does.
  */
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 const BATCH = 50;
 

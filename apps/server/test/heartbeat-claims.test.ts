@@ -1,8 +1,8 @@
 import net from "node:net";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Heartbeat } from "../src/scheduler/heartbeat.js";
 import { createDb, createPool } from "../src/store/db.js";
-import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
+import { waitFor, useTestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 import { startRuntime } from "./helpers/runtime.js";
@@ -75,13 +75,7 @@ class BlackholeProxy {
   }
 }
 
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 const runOf = async (taskId: string) =>
   t.db.selectFrom("task_run").select(["id", "status", "owner_replica"]).where("task_id", "=", taskId).executeTakeFirstOrThrow();

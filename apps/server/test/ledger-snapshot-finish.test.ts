@@ -1,11 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { sql } from "kysely";
 import { ledgerChecksum } from "../src/executors/ledger.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { ledgerSnapshotsGet, ledgerSnapshotsPut } from "../src/store/ledger-snapshots.js";
 import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
-import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
+import { waitFor, useTestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
@@ -14,13 +14,7 @@ import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
  * the run DONE (no second statement per outcome): where a snapshot exists, never for a write the fence
  * refused, and not for FAILED runs.
  */
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 const clock = { now: () => new Date() };
 const row = (v: string | null, c: string) => ({ schemaVersion: v, checksum: c });

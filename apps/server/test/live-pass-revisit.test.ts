@@ -1,6 +1,6 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /**
@@ -8,13 +8,7 @@ import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
  * database busy: runs waiting there for another reason now wait for it, so the pass marks the database
  * for the next pass — only when such runs exist (a mark costs a statement and a whole pass).
  */
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 const clock = { now: () => new Date() };
 function livePasses(replicaId: string): PendingScheduler {

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
 import { decide } from "../src/domain/gating.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
@@ -9,16 +9,10 @@ import { rolloutCreate } from "../src/store/rollouts.js";
 import { taskRunAutoRetry, taskRunFinish, taskRunRetry, taskRunsClaim } from "../src/store/runs.js";
 import { taskRunsCancel, tasksRun, tasksSkip } from "../src/store/task-actions.js";
 import type { Db } from "../src/store/db.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, task } from "./helpers/fixtures.js";
 
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 /** What a full pass would decide now, without writing anything. */
 async function oracle(db: Db, now: Date) {

@@ -1,22 +1,16 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { projectPoliciesPut, rolloutPauseApi, rolloutResume, stageDecide } from "../src/store/gates.js";
 import { rolloutCreate, type NewTask } from "../src/store/rollouts.js";
 import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
 import { tasksRun, tasksSkip } from "../src/store/task-actions.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, task } from "./helpers/fixtures.js";
 
 /** Scheduler tests of the release controls (issue 13): stage order, approvals, auto-run, pause, circuit breaker. */
 
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 const now = () => new Date();
 const scheduler = () => new PendingScheduler({ db: t.db, clock: { now }, replicaId: "r1", fullPassIntervalMs: 3_600_000 });

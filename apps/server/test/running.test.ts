@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { sql } from "kysely";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
@@ -6,17 +6,11 @@ import type { TargetReconciler } from "../src/executors/types.js";
 import { Sweeper } from "../src/scheduler/sweeper.js";
 import { taskRunAppendLog, taskRunFinish, taskRunsClaim, taskRunsRenewLeases } from "../src/store/runs.js";
 import { createDb, createPool } from "../src/store/db.js";
-import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
+import { waitFor, useTestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 const clock = { now: () => new Date() };
 

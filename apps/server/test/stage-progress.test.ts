@@ -1,9 +1,9 @@
 import { sql } from "kysely";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { rolloutCreate } from "../src/store/rollouts.js";
 import { tasksSkip } from "../src/store/task-actions.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, task } from "./helpers/fixtures.js";
 
 /**
@@ -11,13 +11,7 @@ import { seedProject, task } from "./helpers/fixtures.js";
  * tasks, the folded counts equal a count of the task table, and a full pass folds even with nothing
  * pending (the delta table stays bounded when every run skips the pending queue).
  */
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 type Counts = Record<string, { total: number; done: number }>;
 const rowsToCounts = (rows: { stage_id: string; total: number; done: number }[]): Counts =>

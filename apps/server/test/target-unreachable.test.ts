@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { ExecOutcome, Executor, Reconciled, TargetReconciler } from "../src/executors/types.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { taskRunGet } from "../src/store/task-reads.js";
-import { createTestDatabase, waitFor, type TestDatabase } from "./helpers/db.js";
+import { waitFor, useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /**
@@ -11,13 +11,7 @@ import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
  * reach its target (RETRY, nothing committed) sends the run back to PENDING with a backoff and the cause
  * TARGET_UNREACHABLE, for up to the retry window, then FAILED saying so; later versions keep waiting.
  */
-let t: TestDatabase;
-beforeEach(async () => {
-  t = await createTestDatabase();
-});
-afterEach(async () => {
-  await t.close();
-});
+const t = useTestDatabase();
 
 /** Every execution fails to connect (as a refused or reset target does). */
 class UnreachableExecutor implements Executor {

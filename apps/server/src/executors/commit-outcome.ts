@@ -6,6 +6,17 @@ import { TargetFault } from "./target-errors.js";
 import { boundedQuery, destroySocket, rowCounts, type TargetPools } from "./target-pools.js";
 
 /** Where a transactional run's COMMIT query did not answer plainly (PostgresExecutor.applyInTransaction). */
+export interface UnclearCommit {
+  pools: TargetPools;
+  /** The run's session on its target. */
+  client: pg.PoolClient;
+  run: ClaimedRun;
+  /** What the COMMIT query failed with. */
+  e: unknown;
+  /** Rows the run's statement affected. */
+  rows: number;
+  queryTimeoutMs: number;
+}
 
 /**
  * The server answered the COMMIT query with an error. Almost always COMMIT itself failed (a deferred
@@ -15,19 +26,13 @@ import { boundedQuery, destroySocket, rowCounts, type TargetPools } from "./targ
  * ledger. Not there: the COMMIT failed. There: DONE, and the note keeps the unreset session out of the
  * pool. The ledger cannot be read: as if the connection had been lost during COMMIT.
  */
-export async function commitRefused(
-  pools: TargetPools,
-  client: pg.PoolClient,
-  run: ClaimedRun,
-  e: unknown,
-  rows: number,
-  queryTimeoutMs: number,
-): Promise<{ rows: number; note: string }> {
+export async function commitRefused(c: UnclearCommit): Promise<{ rows: number; note: string }> {
+  const { client, run, e, rows, queryTimeoutMs } = c;
   let applied: boolean;
   try {
     applied = rowCounts(await boundedQuery(client, ledgerLookupSql(run), queryTimeoutMs)).at(-1)! > 0;
   } catch {
-    return commitLost(pools, client, run, e, rows, queryTimeoutMs);
+    return commitLost(c);
   }
   if (!applied) throw e;
   return { rows, note: `committed; resetting the session after COMMIT failed (${(e as Error).message})` };
@@ -38,14 +43,8 @@ export async function commitRefused(
  * the target, then the ledger tells (bounded). Not applied: RETRY. Unknown (the target cannot be asked):
  * RETRY with COMMIT_UNKNOWN, and the ledger decides later (a reconcile, or a re-run's ledger check).
  */
-export async function commitLost(
-  pools: TargetPools,
-  client: pg.PoolClient,
-  run: ClaimedRun,
-  e: unknown,
-  rows: number,
-  queryTimeoutMs: number,
-): Promise<{ rows: number; note: string }> {
+export async function commitLost(c: UnclearCommit): Promise<{ rows: number; note: string }> {
+  const { pools, client, run, e, rows, queryTimeoutMs } = c;
   destroySocket(client);
   const seen = await reconcileRun(pools, run, { timeoutMs: queryTimeoutMs, epochs: "up to" });
   if (seen.state === "not_applied") throw e;

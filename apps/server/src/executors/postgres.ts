@@ -277,8 +277,9 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
         // The reset runs only if COMMIT succeeded: an error skips the rest of the query.
         await boundedQuery(client, `COMMIT;\n${SESSION_RESET_SQL}`, this.commitBound());
       } catch (e) {
-        if (classify(e, false) === "statement") return commitRefused(this.pools, client, run, e, rows, this.queryTimeoutMs);
-        return commitLost(this.pools, client, run, e, rows, this.queryTimeoutMs);
+        if (classify(e, false) === "statement")
+          return commitRefused({ pools: this.pools, client, run, e, rows, queryTimeoutMs: this.queryTimeoutMs });
+        return commitLost({ pools: this.pools, client, run, e, rows, queryTimeoutMs: this.queryTimeoutMs });
       }
       p.reset = true;
       return { rows };

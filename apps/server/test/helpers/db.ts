@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
-import { inject } from "vitest";
+import { afterEach, beforeEach, inject } from "vitest";
 import { withDatabase } from "../../src/db/url.js";
 import { createDb, createPool, type Db } from "../../src/store/db.js";
 
@@ -98,4 +98,38 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${opts.what ?? "condition"}${last ? `: ${String(last)}` : ""}`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 20));
   }
+}
+
+/**
+ * A fresh control database for each test of the file (created before it, dropped after it). The object
+ * returned reads the current test's database, so a file declares it once: `const t = useTestDatabase()`.
+ */
+export function useTestDatabase(): TestDatabase {
+  let current: TestDatabase | undefined;
+  beforeEach(async () => {
+    current = await createTestDatabase();
+  });
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  const get = (): TestDatabase => {
+    if (!current) throw new Error("useTestDatabase(): the database exists only inside the file's tests and hooks");
+    return current;
+  };
+  return {
+    get name() {
+      return get().name;
+    },
+    get url() {
+      return get().url;
+    },
+    get pool() {
+      return get().pool;
+    },
+    get db() {
+      return get().db;
+    },
+    close: () => get().close(),
+  };
 }
