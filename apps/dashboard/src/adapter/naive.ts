@@ -35,6 +35,8 @@ export function notifyInfo(text: string): void {
   message.info(text);
 }
 
+const buttonProps = (entered: boolean) => ({ "data-testid": "confirm-action", "data-entered": String(entered) }) as never;
+
 /**
  * A warning dialog, one paragraph per line; resolves true when the user confirms.
  *
@@ -58,7 +60,7 @@ export function confirmDialog(p: { title: string; lines: string[]; positiveText:
           { "data-testid": "confirm-dialog", "data-entered": String(entered.value) },
           p.lines.map((l) => h("p", { "data-testid": "confirm-line" }, l)),
         ),
-      positiveButtonProps: { "data-testid": "confirm-action", "data-entered": "false" } as never,
+      positiveButtonProps: buttonProps(false),
       positiveText: p.positiveText,
       negativeText: p.negativeText,
       onAfterEnter: () => (entered.value = true),
@@ -68,6 +70,6 @@ export function confirmDialog(p: { title: string; lines: string[]; positiveText:
       onMaskClick: () => answer(false),
     });
     // The dialog's options are reactive: the button carries the mark as it changes.
-    watch(entered, (on) => (d.positiveButtonProps = { "data-testid": "confirm-action", "data-entered": String(on) } as never));
+    watch(entered, (on) => (d.positiveButtonProps = buttonProps(on)));
   });
 }

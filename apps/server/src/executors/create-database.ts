@@ -3,7 +3,7 @@ import { cancelOnAbort, connectUnlessAborted, type Progress } from "./abort.js";
 import { runSessionName } from "./session-name.js";
 import { TargetFault } from "./target-errors.js";
 import { boundedQuery, type TargetPools } from "./target-pools.js";
-import type { ExecContext, ExecOutcome } from "./types.js";
+import { note, type ExecContext, type ExecOutcome } from "./types.js";
 
 /** The executor's bounds on the queries it sends a target (PostgresExecutor sets them from its options). */
 export interface TargetBounds {
@@ -38,8 +38,7 @@ export async function createDatabase(
   try {
     const exists = await boundedQuery(client, "SELECT 1 FROM pg_database WHERE datname = $1", bounds.queryTimeoutMs, [run.database]);
     if (exists.rowCount) {
-      // Informational: failing to write it must not decide the outcome.
-      await ctx.log("EXECUTE", { message: `database "${run.database}" already exists` }).catch(() => undefined);
+      await note(ctx, "EXECUTE", { message: `database "${run.database}" already exists` });
       return { status: "DONE", result: { created: false }, message: `database "${run.database}" already exists`, notStarted: true };
     }
     // Always built here from the validated name: a task's free-form text never runs for this type.

@@ -23,7 +23,7 @@ import { runsOutsideTransaction } from "../domain/statements.js";
 import { classify, errorResult, TargetFault } from "./target-errors.js";
 import { boundedQuery, rowCounts, SESSION_RESET_SQL, TargetPools } from "./target-pools.js";
 import type { PostgresExecutorOptions } from "./postgres-options.js";
-import type { ExecContext, ExecOutcome, Executor, Reconciled, RunRef, TargetReconciler } from "./types.js";
+import { note, type ExecContext, type ExecOutcome, type Executor, type Reconciled, type RunRef, type TargetReconciler } from "./types.js";
 import { openSecret } from "../secrets/secret-box.js";
 import { readSessionView, type SessionView, type SessionViewer } from "./session-view.js";
 import { dryRunOn, type DryRunJob, type DryRunner, type DryRunResult, type DryRunSettings } from "./dry-run.js";
@@ -139,11 +139,6 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     }
   }
 
-  /** Run log entries are informational: failing to write one must not decide the outcome. */
-  private async note(ctx: ExecContext, type: string, payload: Record<string, unknown>): Promise<void> {
-    await ctx.log(type, payload).catch(() => undefined);
-  }
-
   async execute(run: ClaimedRun, ctx: ExecContext): Promise<ExecOutcome> {
     const started = performance.now();
     const p: Progress = { phase: "connect", abandoned: false };
@@ -166,7 +161,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
 
   private async ledgerHit(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, concurrent: boolean): Promise<ExecOutcome> {
     const message = await ledgerHitMessage(client, run, this.queryTimeoutMs);
-    await this.note(ctx, "LEDGER_HIT", { message, concurrent });
+    await note(ctx, "LEDGER_HIT", { message, concurrent });
     return { status: "DONE", result: { alreadyApplied: true, rowsAffected: 0 }, message };
   }
 
@@ -175,7 +170,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     const hit = await ledgerApplyOnceHit(client, run, this.queryTimeoutMs);
     if (!hit) return null;
     const outcome = applyOnceOutcome(run, hit);
-    if (outcome.status === "DONE") await this.note(ctx, "LEDGER_HIT", { message: outcome.message, byTask: hit.taskId });
+    if (outcome.status === "DONE") await note(ctx, "LEDGER_HIT", { message: outcome.message, byTask: hit.taskId });
     return outcome;
   }
 
@@ -277,9 +272,8 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
         // The reset runs only if COMMIT succeeded: an error skips the rest of the query.
         await boundedQuery(client, `COMMIT;\n${SESSION_RESET_SQL}`, this.commitBound());
       } catch (e) {
-        if (classify(e, false) === "statement")
-          return commitRefused({ pools: this.pools, client, run, e, rows, queryTimeoutMs: this.queryTimeoutMs });
-        return commitLost({ pools: this.pools, client, run, e, rows, queryTimeoutMs: this.queryTimeoutMs });
+        const unclear = { pools: this.pools, client, run, e, rows, queryTimeoutMs: this.queryTimeoutMs };
+        return classify(e, false) === "statement" ? commitRefused(unclear) : commitLost(unclear);
       }
       p.reset = true;
       return { rows };

@@ -11,6 +11,11 @@ export interface ExecContext {
   stillOwner(): Promise<boolean>;
 }
 
+/** Run log entries are informational: failing to write one must not decide the outcome. */
+export async function note(ctx: ExecContext, type: string, payload: Record<string, unknown>): Promise<void> {
+  await ctx.log(type, payload).catch(() => undefined);
+}
+
 export interface ExecOutcome {
   /**
    * RETRY: the target could not be reached, or the session was lost before COMMIT (a restart, a reset or
