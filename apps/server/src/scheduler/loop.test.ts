@@ -84,4 +84,32 @@ describe("Loop", () => {
       expect(waited).toBeGreaterThanOrEqual(290);
     }
   });
+
+  it("defers the wake-ups of a quiet time, including one during the run that began it, into one run at its end", async () => {
+    const at: number[] = [];
+    const second = deferred();
+    const loop = new Loop(
+      "t",
+      async () => {
+        at.push(performance.now());
+        if (at.length === 1) {
+          loop.quietFor(200);
+          loop.wake(); // during the run: would run again at once without the quiet time
+        }
+        if (at.length === 2) second.resolve();
+      },
+      { intervalMs: 60_000, onError: () => undefined },
+    );
+    await loop.start();
+    loop.wake();
+    loop.wake();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error("no run within 30 s")), 30_000)));
+    await Promise.race([second.promise, late]);
+    clearTimeout(timer);
+    await loop.stop();
+    // Three wake-ups (one during the first run, two after it) made one run, 200 ms after the first.
+    expect(at).toHaveLength(2);
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(195);
+  });
 });

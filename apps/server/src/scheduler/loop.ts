@@ -12,6 +12,8 @@ export class Loop {
   private atTimer: NodeJS.Timeout | undefined;
   private atTime = Infinity;
   private stopped = true;
+  private quietUntil = 0;
+  private quietTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly name: string,
@@ -32,15 +34,33 @@ export class Loop {
     return this.running ?? Promise.resolve();
   }
 
-  /** Runs as soon as possible (coalescing bursts of wake-ups). */
+  /** Runs as soon as possible (coalescing bursts of wake-ups), or when a quiet time (see quietFor) ends. */
   wake(): void {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
       return;
     }
+    const quiet = this.quietUntil - performance.now();
+    if (quiet > 0) {
+      // Deferred, never dropped: one run when the quiet time ends stands for every wake-up during it.
+      this.quietTimer ??= setTimeout(() => {
+        this.quietTimer = undefined;
+        this.wake();
+      }, Math.ceil(quiet));
+      this.quietTimer.unref();
+      return;
+    }
     clearTimeout(this.timer);
     this.running = this.tick();
+  }
+
+  /**
+   * Defers wake-ups for the next `ms` (by the process's monotonic clock: a duration, not a database time);
+   * those that arrive meanwhile, including one during the current run, coalesce into one run when it ends.
+   */
+  quietFor(ms: number): void {
+    this.quietUntil = Math.max(this.quietUntil, performance.now() + ms);
   }
 
   /**
@@ -71,9 +91,13 @@ export class Loop {
         } catch (err) {
           this.opts.onError(this.name, err);
         }
-      } while (this.again && !this.stopped);
+      } while (this.again && !this.stopped && performance.now() >= this.quietUntil);
     } finally {
       this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
       if (!this.stopped) {
         const jitter = this.opts.jitter ?? 0.2;
         const delay = this.opts.intervalMs * (1 - jitter + Math.random() * 2 * jitter);
@@ -88,6 +112,8 @@ export class Loop {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.atTimer);
+    clearTimeout(this.quietTimer);
+    this.quietTimer = undefined;
     await this.running;
   }
 }
