@@ -58,6 +58,8 @@ export interface RuntimeDeps {
   dryRunner?: DryRunner;
   /** Test signal: called after every pending pass this replica ran. */
   onPass?: (r: PassResult) => void;
+  /** Test signal: a pending pass found the lock held elsewhere (another replica's pass, a dry-run claim). */
+  onLockHeld?: () => void;
 }
 
 /** A frozen lock holder is cut off within half a lease, so recovery still fits lease + sweep interval. */
@@ -71,8 +73,9 @@ const FIRST_PASS_WAIT_MS = 250;
  * pending loop, and with the lock held the others' tries (BEGIN, lock statement, COMMIT) did nothing: 2,634
  * of them against 62 passes in a 3-replica gated benchmark. Deferring loses nothing: the holder gets the
  * same NOTIFY and passes again after its current pass if it came during it (Loop's wake-up coalescing), or
- * tries like anyone when it came after; the deferred try itself still runs, so a holder that died, or a
- * dry-run claim holding the lock, costs at most this long.
+ * tries like anyone when it came after. The replica tries again when the time ends in any case, so a holder
+ * that passes no more (a dry-run claim, a replica that died holding the lock) delays the work by about this
+ * long, where it used to wait for the next NOTIFY or the poll interval.
  */
 export const PASS_HELD_ELSEWHERE_MS = 50;
 
@@ -218,7 +221,12 @@ export class SchedulerRuntime {
 
   /** One pending pass; when another replica (or a dry-run claim) holds the lock, defers the next try. */
   private async passOnce(): Promise<void> {
-    if ((await this.pending.runOnce()) === null) this.loops.pending.quietFor(PASS_HELD_ELSEWHERE_MS);
+    if ((await this.pending.runOnce()) !== null) return;
+    this.loops.pending.quietFor(PASS_HELD_ELSEWHERE_MS);
+    // And try again when the quiet time ends, wake-up or not: the holder may be a dry-run claim, or a
+    // replica that died holding the lock, and neither passes after it.
+    this.loops.pending.wake();
+    this.d.onLockHeld?.();
   }
 
   async start(): Promise<void> {
