@@ -74,12 +74,12 @@ export async function gatingTakeChanges(
            (SELECT last_pass_at FROM s) AS last_pass,
            (SELECT coalesce(json_agg(n.run_id::text), '[]') FROM n) AS runs,
            (SELECT coalesce(json_agg(d), '[]') FROM d) AS dbs,
-           -- A primary-key probe per marked task (LATERAL … OFFSET 0): the generic plan otherwise hash-joined
-           -- the marks to a scan of every task (7 of this statement's 8 ms at 20,000 tasks).
+           -- The marked tasks by their primary key, the ids as one array: the generic plan otherwise hash-joined
+           -- the marks to a scan of every task (7 of this statement's 8 ms at 20,000 tasks). Of the forms
+           -- measured (join, a LATERAL probe per mark, this) it is the fastest from 10 to 100,000 marks.
            (SELECT coalesce(json_agg(json_build_object('instance_id', k.instance_id, 'database_name', k.database_name,
-              'schema_version_key', k.schema_version_key)), '[]') FROM t CROSS JOIN LATERAL (
-                SELECT k.instance_id, k.database_name, k.schema_version_key FROM task k
-                WHERE k.id = t.task_id AND k.schema_version_key IS NOT NULL OFFSET 0) k) AS tasks,
+              'schema_version_key', k.schema_version_key)), '[]') FROM task k
+              WHERE k.id = ANY(ARRAY(SELECT task_id FROM t)) AND k.schema_version_key IS NOT NULL) AS tasks,
            (SELECT coalesce(json_agg(json_build_object('rollout_id', r.rollout_id::text, 'all_limited', r.all_limited)), '[]') FROM r) AS rollouts
   `).execute(trx);
   const row = rows[0]!;
