@@ -55,7 +55,7 @@ interface Row extends Scenario {
   /** Committed transactions in the system's database per completed task (every autocommit statement is one). */
   xactsPerTask: number;
   /** Runway only: pending passes during the scenario (all replicas), to tell scheduling time from the rest. */
-  passes?: { count: number; firstMs: number; firstPromoted: number; liveMeanMs: number };
+  passes?: { count: number; firstMs: number; firstPromoted: number; liveMeanMs: number; lockHeld?: number };
 }
 
 const count = async (pool: pg.Pool, q: string, values: unknown[] = []) => (await pool.query<{ n: number }>(q, values)).rows[0]!.n;
@@ -202,6 +202,7 @@ async function prepareAndDrain(
     s.work === "noop" ? new NoopExecutor() : new PostgresExecutor({ statementTimeoutMs: 60_000, poolSize: CONCURRENCY }),
   );
   const passes: PassResult[] = [];
+  let lockHeld = 0;
   const row = await drain(
     s,
     url,
@@ -212,6 +213,7 @@ async function prepareAndDrain(
         concurrency: CONCURRENCY,
         executorFor: (i) => (_t: TaskType) => executors[i]!,
         onPass: (p) => passes.push(p),
+        onLockHeld: () => lockHeld++,
       });
       return async () => {
         await r.stop();
@@ -226,6 +228,7 @@ async function prepareAndDrain(
     firstMs: Math.round(passes[0]?.durationMs ?? NaN),
     firstPromoted: passes[0]?.promoted ?? 0,
     liveMeanMs: Number((live.reduce((a, p) => a + p.durationMs, 0) / Math.max(1, live.length)).toFixed(1)),
+    lockHeld,
   };
   return row;
 }

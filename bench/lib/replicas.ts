@@ -30,6 +30,8 @@ export async function startReplicas(p: {
   executorFor: (replica: number) => (type: TaskType) => Executor;
   pollIntervalMs?: number;
   onPass?: (r: PassResult) => void;
+  /** A pass that found the lock held (another replica's pass): counted to show what the waits cost. */
+  onLockHeld?: () => void;
 }): Promise<Replicas> {
   const runtimes: SchedulerRuntime[] = [];
   const dbs: Db[] = [];
@@ -62,6 +64,7 @@ export async function startReplicas(p: {
         reconciler,
         log: quiet,
         ...(p.onPass ? { onPass: p.onPass } : {}),
+        ...(p.onLockHeld ? { onLockHeld: p.onLockHeld } : {}),
       },
     );
     await listener.start();

@@ -274,7 +274,7 @@ interface TpRow {
   tasksPerSec: number;
   capped: boolean;
   xactsPerTask: number;
-  passes?: { count: number; firstMs: number; firstPromoted: number; liveMeanMs: number };
+  passes?: { count: number; firstMs: number; firstPromoted: number; liveMeanMs: number; lockHeld?: number };
 }
 
 async function throughputSection(): Promise<string> {
@@ -310,7 +310,7 @@ async function throughputSection(): Promise<string> {
         `${x.completed} / ${x.jobs} in ${x.seconds}${x.capped ? " (cap)" : ""}`,
         x.xactsPerTask,
         x.passes
-          ? `${x.passes.count} passes: ${x.passes.firstMs} ms (${x.passes.firstPromoted}), then ${x.passes.liveMeanMs} ms; ${Math.round(x.completed / (x.seconds - x.passes.firstMs / 1000))} tasks/s after the first`
+          ? `${x.passes.count} passes: ${x.passes.firstMs} ms (${x.passes.firstPromoted}), then ${x.passes.liveMeanMs} ms; ${Math.round(x.completed / (x.seconds - x.passes.firstMs / 1000))} tasks/s after the first${x.passes.lockHeld ? `; ${x.passes.lockHeld} tries found the lock held` : ""}`
           : null,
       ]),
     ),
