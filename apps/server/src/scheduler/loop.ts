@@ -94,15 +94,17 @@ export class Loop {
       } while (this.again && !this.stopped && performance.now() >= this.quietUntil);
     } finally {
       this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.wake();
-      }
       if (!this.stopped) {
         const jitter = this.opts.jitter ?? 0.2;
         const delay = this.opts.intervalMs * (1 - jitter + Math.random() * 2 * jitter);
         this.timer = setTimeout(() => this.wake(), delay);
         this.timer.unref();
+      }
+      // A wake-up the quiet time held back: last, so that a run it starts at once (the quiet time ended
+      // meanwhile) clears the interval timer above instead of leaving it beside its own.
+      if (this.again) {
+        this.again = false;
+        this.wake();
       }
     }
   }
