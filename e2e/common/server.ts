@@ -70,6 +70,10 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
       RUNWAY_LOGIN_RATE_LIMIT: "10000",
       RUNWAY_DRAIN_GRACE_MS: "0",
       LOG_LEVEL: "warn",
+      // The background listing would refresh a group's ledger snapshots whenever it comes due, so a spec could
+      // not know whether a preview reads its targets or snapshots (releases.spec.ts asserts which). Planning
+      // still lists the instances it names at once; only the periodic round is pushed past any run's length.
+      RUNWAY_INSTANCE_LISTING_INTERVAL_MS: String(24 * 3600 * 1000),
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -24,6 +24,8 @@ export interface Config {
   statementTimeoutMs: number;
   /** How old a ledger snapshot may be when a rollout is created from a release (issue 16). */
   ledgerSnapshotMaxAgeMs: number;
+  /** How often each instance's databases (and its groups' ledger snapshots) are read again. */
+  instanceListingIntervalMs: number;
   drainGraceMs: number;
   /** How long a run whose target cannot be reached keeps being retried before it FAILs. */
   targetRetryMs: number;
@@ -113,6 +115,7 @@ function readConfig(given: Map<string, string>, argv: string[]): Config {
     fullPassIntervalMs: int("RUNWAY_FULL_PASS_INTERVAL_MS", 300000),
     statementTimeoutMs: int("RUNWAY_STATEMENT_TIMEOUT_MS", 3600000),
     ledgerSnapshotMaxAgeMs: int("RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS", 300_000),
+    instanceListingIntervalMs: int("RUNWAY_INSTANCE_LISTING_INTERVAL_MS", 300_000),
     drainGraceMs: int("RUNWAY_DRAIN_GRACE_MS", 30000),
     targetRetryMs: int("RUNWAY_TARGET_RETRY_S", 600) * 1000,
     demo: !noDemo,

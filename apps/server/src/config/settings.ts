@@ -87,6 +87,13 @@ export const SETTINGS: readonly Setting[] = [
     description: "Safety-net full gating pass interval.",
   },
   {
+    env: "RUNWAY_INSTANCE_LISTING_INTERVAL_MS",
+    kind: int(10_000, DAY_MS, MS),
+    shownDefault: "`300000`",
+    description:
+      "How often each database instance's list of databases is read again (database groups count from it), and with it the ledger snapshots of the databases its groups name. A release's preview or create lists the instances it names at once.",
+  },
+  {
     env: "RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS",
     kind: int(0, DAY_MS, MS),
     shownDefault: "`300000`",

@@ -35,21 +35,20 @@ export class InstanceLister {
   }
 }
 
-/** How often every instance's database list is read again. */
-export const INSTANCE_LISTING_INTERVAL_MS = 5 * 60_000;
-
 /** A replica's listing loop with its own target reader (replica.ts). */
 export function startInstanceLister(d: {
   db: Db;
   clock: Clock;
   trust: { guard: TargetGuard; secrets: SecretBox };
   log: { error: (o: object, msg?: string) => void };
+  /** RUNWAY_INSTANCE_LISTING_INTERVAL_MS: each instance is listed at most this often. */
+  everyMs: number;
 }): { stop(): Promise<void> } {
   const reader = new TargetReader({ guard: d.trust.guard, secrets: d.trust.secrets, concurrency: 4 });
-  const lister = new InstanceLister({ db: d.db, reader, clock: d.clock, everyMs: INSTANCE_LISTING_INTERVAL_MS });
-  // Checks for due instances every minute; each is listed at most every INSTANCE_LISTING_INTERVAL_MS.
+  const lister = new InstanceLister({ db: d.db, reader, clock: d.clock, everyMs: d.everyMs });
+  // Looks for due instances every minute (or each interval, when that is shorter).
   const loop = new Loop("instance-databases", () => lister.runOnce(), {
-    intervalMs: 60_000,
+    intervalMs: Math.min(60_000, d.everyMs),
     clock: d.clock,
     onError: (name, err) => d.log.error({ err, loop: name }, `${name} loop failed`),
   });
