@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
 import { dryRunsBusySql } from "./dry-runs.js";
@@ -102,16 +102,18 @@ export const taskJoin = sql`JOIN task tk ON tk.id = r.task_id`;
 export const taskProbe = sql`CROSS JOIN LATERAL (SELECT t.stage_id FROM task t WHERE t.id = r.task_id OFFSET 0) tk`;
 
 export const blockerColumns = sql`vb.id AS blocker_task_id, vb.schema_version AS blocker_version, vb.status AS blocker_status`;
-/** Nearest smaller unfinished version on the same database (run `r`): one probe of task_open_version_idx. */
-export const blockerJoin = sql`
-    LEFT JOIN LATERAL (
+/**
+ * Nearest smaller unfinished version on the same database (run `r`), when `when` holds: one probe of
+ * task_open_version_idx (the conditions on `r` alone become a one-time filter, so no probe otherwise).
+ */
+export const blockerProbe = (when: RawBuilder<unknown> = sql`true`) => sql`
       SELECT t.id, t.schema_version, t.status FROM task t
-      WHERE r.schema_version_key IS NOT NULL
+      WHERE r.schema_version_key IS NOT NULL AND ${when}
         AND t.instance_id = r.instance_id AND t.database_name = r.database_name
         AND t.schema_version IS NOT NULL AND t.status NOT IN ('DONE', 'SKIPPED')
         AND t.schema_version_key < r.schema_version_key
-      ORDER BY t.schema_version_key DESC, t.id DESC LIMIT 1
-    ) vb ON true`;
+      ORDER BY t.schema_version_key DESC, t.id DESC LIMIT 1`;
+export const blockerJoin = sql`LEFT JOIN LATERAL (${blockerProbe()}) vb ON true`;
 
 /**
  * When the pending scheduler must wake next: the earliest future run-at or retry time among PENDING runs.

@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
-import { baseColumns, baseJoins, blockerColumns, blockerJoin, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
+import { baseColumns, baseJoins, blockerProbe, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
 import { gatingLoadStages, stageProgressFold } from "./gating-stages.js";
 
 /**
@@ -13,14 +13,38 @@ import { gatingLoadStages, stageProgressFold } from "./gating-stages.js";
 export const FULL_PASS_BATCH = 10_000;
 
 /**
+ * Every unfinished versioned task with the nearest smaller unfinished version on its database (what the
+ * live read's blockerJoin probes for one run), for all of them in one ordered scan of task_open_version_idx:
+ * `below` counts the tasks with a smaller version there, so in (version, id) order the blocker is the
+ * below-th task of the database, the highest id of the nearest smaller version, as the probe's ORDER BY
+ * picks. One probe per versioned run (the earlier design) cost ~10 µs each: 0.8 of a 1.4 s read at 100k.
+ */
+const openVersionBlockers = sql`
+  SELECT x.id AS task_id, x.schema_version_key,
+    CASE WHEN x.below > 0 THEN nth_value(x.id, greatest(x.below, 1)) OVER d END AS id,
+    CASE WHEN x.below > 0 THEN nth_value(x.schema_version, greatest(x.below, 1)) OVER d END AS schema_version,
+    CASE WHEN x.below > 0 THEN nth_value(x.status, greatest(x.below, 1)) OVER d END AS status
+  FROM (
+    SELECT t.id, t.instance_id, t.database_name, t.schema_version_key, t.schema_version, t.status,
+      (rank() OVER (PARTITION BY t.instance_id, t.database_name ORDER BY t.schema_version_key) - 1)::int AS below
+    FROM task t WHERE t.schema_version IS NOT NULL AND t.status NOT IN ('DONE', 'SKIPPED')
+  ) x
+  WINDOW d AS (PARTITION BY x.instance_id, x.database_name ORDER BY x.schema_version_key, x.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
+
+/**
  * Every PENDING run with what decide() needs, ordered as fifo orders them: created_at is truncated to the
- * millisecond as node-postgres reads it, so ties within a millisecond go by id in both. Version blockers
- * are one index probe per versioned run (task_open_version_idx): memory per batch, where one read of
- * every open version (the earlier design) grew with the backlog.
+ * millisecond as node-postgres reads it, so ties within a millisecond go by id in both. A versioned run's
+ * blocker comes from openVersionBlockers through its task; only a run whose task is not there with the
+ * run's version (never expected: kept so the read cannot differ from the live one) probes instead.
  */
 const pendingQuery = sql<CandidateRow>`
-  SELECT ${baseColumns}, ${blockerColumns}
-  FROM task_run r ${baseJoins} ${taskJoin} ${blockerJoin}
+  WITH ob AS (${openVersionBlockers})
+  SELECT ${baseColumns},
+    coalesce(ob.id, vb.id) AS blocker_task_id, coalesce(ob.schema_version, vb.schema_version) AS blocker_version,
+    coalesce(ob.status, vb.status) AS blocker_status
+  FROM task_run r ${baseJoins} ${taskJoin}
+  LEFT JOIN ob ON ob.task_id = r.task_id AND ob.schema_version_key = r.schema_version_key
+  LEFT JOIN LATERAL (${blockerProbe(sql`ob.task_id IS NULL`)}) vb ON true
   WHERE r.status = 'PENDING'
   ORDER BY r.ahead DESC, date_trunc('milliseconds', r.created_at), r.id`;
 
