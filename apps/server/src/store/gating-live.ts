@@ -109,11 +109,17 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
         WHERE t.instance_id = v.i AND t.database_name = v.n AND t.schema_version IS NOT NULL
           AND t.status NOT IN ('DONE', 'SKIPPED') AND t.schema_version_key > (v.k COLLATE "C")
       ) nx
+      -- Two branches, not one OR: the upper bound must reach the index condition, or every pending version
+      -- above the task is read and filtered (~1,000 index entries a task at 1M pending runs). Without a
+      -- next unfinished version no PENDING run can be above (its own task would be one), but they are read all the same.
       CROSS JOIN LATERAL (
         SELECT r.id FROM task_run r
-        WHERE r.instance_id = v.i AND r.database_name = v.n AND r.status = 'PENDING'
+        WHERE nx.next_key IS NOT NULL AND r.instance_id = v.i AND r.database_name = v.n AND r.status = 'PENDING'
+          AND r.schema_version_key IS NOT NULL AND r.schema_version_key > (v.k COLLATE "C") AND r.schema_version_key <= nx.next_key
+        UNION ALL
+        SELECT r.id FROM task_run r
+        WHERE nx.next_key IS NULL AND r.instance_id = v.i AND r.database_name = v.n AND r.status = 'PENDING'
           AND r.schema_version_key IS NOT NULL AND r.schema_version_key > (v.k COLLATE "C")
-          AND (nx.next_key IS NULL OR r.schema_version_key <= nx.next_key)
         OFFSET 0
       ) x
       UNION
