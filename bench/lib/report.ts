@@ -69,6 +69,7 @@ async function runSection(): Promise<string> {
 interface GatingRow {
   pending: number;
   fullPassMs: number;
+  fullRecordedMs?: number;
   fullStatements: number;
   fullBatches?: number;
   livePassMs: number;
@@ -98,6 +99,7 @@ async function gatingSection(): Promise<string> {
       [
         "pending runs",
         "full pass ms",
+        "full, causes recorded ms",
         "full: statements",
         "full: batches",
         "full: peak RSS MiB",
@@ -109,6 +111,7 @@ async function gatingSection(): Promise<string> {
       rows.map((x) => [
         x.pending,
         ms(x.fullPassMs),
+        ms(x.fullRecordedMs),
         x.fullStatements,
         x.fullBatches,
         x.fullPeakRssMiB,
@@ -127,6 +130,7 @@ async function gatingSection(): Promise<string> {
     ),
     "",
     `- Live pass ≤ 100 ms at every size: ${verdict(rows.every((x) => x.livePassMs <= 100))} (slowest ${ms(worstLive.livePassMs)} ms at ${worstLive.pending}).`,
+    '- The full pass is measured after every cause was deleted, so it writes all of them (the worst case: the targets are judged on it); "causes recorded" is the next full pass, which finds them written and rewrites only what changed, as the periodic safety net usually does.',
     `- Full pass at 100k ≤ 1.5 s: ${full100k ? `${verdict(full100k.fullPassMs <= 1500)} (${ms(full100k.fullPassMs)} ms)` : "not measured"}.`,
     `- At 1M: ${
       at1M
