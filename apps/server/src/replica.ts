@@ -51,6 +51,7 @@ export async function startReplica(
     statementTimeoutMs: config.statementTimeoutMs,
     idleInTransactionTimeoutMs: Math.floor(config.leaseTtlMs * 0.75),
     poolSize: config.concurrency,
+    ledgerRetryMs: config.targetRetryMs,
     guard: trust.guard,
     secrets: trust.secrets,
   };

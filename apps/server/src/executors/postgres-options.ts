@@ -22,6 +22,12 @@ export interface PostgresExecutorOptions {
    * the sweeper can end it — and can never commit afterwards. A live owner that was merely slow gets RETRY.
    */
   idleInTransactionTimeoutMs?: number;
+  /**
+   * How long the ledger row of a statement that ran outside a transaction (applied, so never re-run) is
+   * tried again on fresh sessions when writing it fails; default 60 s. replica.ts passes the target-retry
+   * window (RUNWAY_TARGET_RETRY_S).
+   */
+  ledgerRetryMs?: number;
   /** Pooled sessions per target database; default 10. */
   poolSize?: number;
   /** Target databases that keep idle sessions; default 32. */

@@ -13,8 +13,8 @@ import {
   ledgerIds,
   ledgerInsertSql,
   ledgerLookupSql,
-  ledgerRecord,
 } from "./ledger.js";
+import { recordApplied } from "./ledger-record.js";
 import { PostgresReconciler } from "./reconcile.js";
 import { commitLost, commitRefused } from "./commit-outcome.js";
 import { createDatabase, type TargetBounds } from "./create-database.js";
@@ -29,6 +29,9 @@ import { readSessionView, type SessionView, type SessionViewer } from "./session
 import { dryRunOn, type DryRunJob, type DryRunner, type DryRunResult, type DryRunSettings } from "./dry-run.js";
 
 export type { PostgresExecutorOptions } from "./postgres-options.js";
+
+/** A statement applied: its row count, and `note` when its ledger row is missing; `broken`: the session is not reusable. */
+type Applied = { rows: number; note?: string; broken?: boolean };
 
 /**
  * Applies a task's statement to its target PostgreSQL database. Transactional statements commit together
@@ -190,7 +193,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
         : await this.applyInTransaction(client, run, ctx, p);
       if ("status" in outcome) return outcome;
       const durationMs = Math.round(performance.now() - started);
-      broken = outcome.note !== undefined;
+      broken = outcome.broken === true || outcome.note !== undefined;
       const message = `applied: ${outcome.rows} row(s) affected in ${durationMs} ms${outcome.note ? `; ${outcome.note}` : ""}`;
       return {
         status: "DONE",
@@ -213,7 +216,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     run: ClaimedRun,
     ctx: ExecContext,
     p: Progress,
-  ): Promise<ExecOutcome | { rows: number; note?: string }> {
+  ): Promise<ExecOutcome | Applied> {
     const idleMs = Math.max(100, Math.round(this.opts.idleInTransactionTimeoutMs ?? 0));
     const fence = this.fenceSql(run, ctx);
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
@@ -286,7 +289,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     run: ClaimedRun,
     ctx: ExecContext,
     p: Progress,
-  ): Promise<ExecOutcome | { rows: number; note?: string }> {
+  ): Promise<ExecOutcome | Applied> {
     const fence = this.fenceSql(run, ctx);
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
     const lookup = `SET application_name = ${pg.escapeLiteral(name)};\n` + (fence ? fence + ";\n" : "") + ledgerLookupSql(run);
@@ -307,12 +310,13 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     if (lost) throw new TargetFault("LEASE_LOST", `${lost} before the statement was sent; nothing ran`);
     p.phase = "sent";
     const rows = rowCounts(await boundedQuery(client, run.statement, this.statementBound(run.statement))).reduce((a, b) => a + b, 0);
-    try {
-      await ledgerRecord(client, run, this.queryTimeoutMs);
-    } catch (e) {
-      // The statement is applied whatever becomes of its record: DONE, saying the ledger lacks it.
-      return { rows, note: `the ledger row could not be written (${(e as Error).message})` };
-    }
-    return { rows };
+    const url = withDatabase(run.connectionUrl, run.database);
+    const r = await recordApplied(this.pools, url, client, run, ctx, name, {
+      queryTimeoutMs: this.queryTimeoutMs,
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,
+      retryMs: this.opts.ledgerRetryMs ?? 60_000,
+    });
+    // The statement is applied whatever became of its record: DONE, saying so when the ledger lacks it.
+    return { rows, ...(r.unrecorded ? { note: r.unrecorded } : {}), ...(r.broken ? { broken: true } : {}) };
   }
 }
