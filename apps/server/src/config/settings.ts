@@ -117,7 +117,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: int(0, 7 * 24 * 3600, "s"),
     shownDefault: "`600`",
     description:
-      "How long a run whose target cannot be reached (refused or dropped before COMMIT) is retried, with a backoff of 1 s doubling to 60 s, before it FAILs (once the window has passed and the target has failed as many attempts as the backoff makes in it).",
+      "How long a run whose target cannot be reached (refused or dropped before COMMIT) is retried, with a backoff of 1 s doubling to 60 s, before it FAILs (once the window has passed and the target has failed as many attempts as the backoff makes in it). Also how long the ledger row of a statement run outside a transaction (already applied) is written again when writing it fails.",
   },
   {
     env: "RUNWAY_SQUAWK_BIN",
