@@ -57,6 +57,12 @@ describe("log lines from structured events", () => {
       params: { rows: 4, ms: 12 },
       tone: "success",
     });
+    const note = "the ledger row could not be written (Query read timeout)";
+    expect(line(entry(ev({ from: "RUNNING", to: "DONE", by: "owner" }), { result: { rowsAffected: 0, durationMs: 9, note } }))).toEqual({
+      key: "drawer.event.doneNote",
+      params: { rows: 0, ms: 9, note },
+      tone: "warning",
+    });
     expect(line(entry(ev({ from: "RUNNING", to: "DONE", by: "owner" }), { result: { created: true } }))).toMatchObject({
       key: "drawer.event.done",
     });

@@ -54,6 +54,10 @@ export function logLine(entry: LogEntry, time: (iso: string) => string): LogLine
       const result = obj(data.result);
       const rows = num(result?.rowsAffected);
       const ms = num(result?.durationMs);
+      // Applied, with something the reader must know (e.g. the target's ledger lacks the row).
+      const note = str(result?.note);
+      if (rows !== null && ms !== null && note)
+        return { key: "drawer.event.doneNote", params: { rows, ms: Math.round(ms), note }, tone: "warning" };
       return rows !== null && ms !== null
         ? { key: "drawer.event.doneRows", params: { rows, ms: Math.round(ms) }, tone: "success" }
         : { key: "drawer.event.done", params: {}, tone: "success" };
