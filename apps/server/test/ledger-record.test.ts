@@ -40,7 +40,8 @@ async function onLedgerInsert(body: string): Promise<void> {
     CREATE TRIGGER ledger_fault BEFORE INSERT ON runway_ledger FOR EACH ROW EXECUTE FUNCTION ledger_fault()`);
 }
 
-const cic = (name: string) => runOn(target.name, { connectionUrl: target.url, statement: `CREATE INDEX CONCURRENTLY ${name} ON t (x)`, rerunnable: false });
+const cic = (name: string) =>
+  runOn(target.name, { connectionUrl: target.url, statement: `CREATE INDEX CONCURRENTLY ${name} ON t (x)`, rerunnable: false });
 const ledgerRows = (run: { taskId: string }) => target.query(`SELECT run_id::text FROM runway_ledger WHERE task_id = ${run.taskId}`);
 const indexExists = async (name: string) => (await target.query(`SELECT 1 FROM pg_indexes WHERE indexname = '${name}'`)).length === 1;
 

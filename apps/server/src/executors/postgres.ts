@@ -211,12 +211,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     }
   }
 
-  private async applyInTransaction(
-    client: pg.PoolClient,
-    run: ClaimedRun,
-    ctx: ExecContext,
-    p: Progress,
-  ): Promise<ExecOutcome | Applied> {
+  private async applyInTransaction(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome | Applied> {
     const idleMs = Math.max(100, Math.round(this.opts.idleInTransactionTimeoutMs ?? 0));
     const fence = this.fenceSql(run, ctx);
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
@@ -284,12 +279,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
   }
 
   /** Statements that cannot run in a transaction block (CREATE INDEX CONCURRENTLY, VACUUM …). */
-  private async applyOutside(
-    client: pg.PoolClient,
-    run: ClaimedRun,
-    ctx: ExecContext,
-    p: Progress,
-  ): Promise<ExecOutcome | Applied> {
+  private async applyOutside(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome | Applied> {
     const fence = this.fenceSql(run, ctx);
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
     const lookup = `SET application_name = ${pg.escapeLiteral(name)};\n` + (fence ? fence + ";\n" : "") + ledgerLookupSql(run);
