@@ -87,7 +87,12 @@ describe("reconcile", () => {
       what: "CIC running on the target",
     });
     const out = await executor.reconcile({ ...run, epoch: 2 }, { timeoutMs: 10_000 });
-    expect(out).toEqual({ state: "not_applied" });
+    // PostgreSQL created the index INVALID before waiting: the answer says so, and how to clear it.
+    expect(out).toEqual({
+      state: "not_applied",
+      leftover:
+        "the interrupted build left the index big_idx INVALID: drop it (DROP INDEX CONCURRENTLY big_idx) before running the task again",
+    });
     expect(await runSessions(target, run.id)).toEqual([]);
     // Nothing of it can finish later: the next sequential change may start now.
     await blocker.query("COMMIT");
@@ -95,6 +100,18 @@ describe("reconcile", () => {
     expect(
       await target.query("SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'big_idx' AND i.indisvalid"),
     ).toEqual([]);
+  });
+
+  it("an index build without its ledger row whose index is there and valid: not_applied, saying the index exists", async () => {
+    await target.query(`CREATE SCHEMA s1; CREATE TABLE s1.t (x int); CREATE INDEX "Odd Idx" ON s1.t (x)`);
+    const statement = `CREATE INDEX CONCURRENTLY IF NOT EXISTS "Odd Idx" ON s1.t (x)`;
+    const out = await executor.reconcile(runOn(target.name, { statement, rerunnable: false }), { timeoutMs: 10_000 });
+    expect(out).toMatchObject({ state: "not_applied", leftover: expect.stringMatching(/^the index s1\."Odd Idx" exists and is valid: /) });
+    // No name to look up (an unnamed index), or no such index: nothing to say.
+    for (const other of ["CREATE INDEX CONCURRENTLY ON s1.t (x)", "CREATE INDEX CONCURRENTLY never_built ON s1.t (x)", "VACUUM s1.t"])
+      expect(await executor.reconcile(runOn(target.name, { statement: other, rerunnable: false }), { timeoutMs: 10_000 })).toEqual({
+        state: "not_applied",
+      });
   });
 
   it("DATABASE_CREATE: applied exactly when the database exists", async () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
 import { parseSync } from "libpg-query";
 import {
+  concurrentIndexName,
   loadStatementParser,
   parseStatements,
   planStatement,
@@ -137,5 +138,20 @@ describe("planStatements: cost at the size of a large rollout", () => {
     // machine ~0.3 s warm and ~0.7 s cold for 10,000 distinct statements, ~2 ms repeated).
     expect(warmMs).toBeLessThan(parserMs * 3 + 200);
     expect(repeatedMs).toBeLessThan(warmMs / 4 + 50);
+  });
+});
+
+describe("concurrentIndexName: the index an interrupted build may leave", () => {
+  it.each([
+    ["CREATE INDEX CONCURRENTLY big_idx ON big (id)", '"big_idx"'],
+    ['create unique index concurrently if not exists "Odd ""Idx""" on s1.t ((lower(x)))', '"s1"."Odd ""Idx"""'],
+    ["CREATE INDEX CONCURRENTLY Mixed_Case ON t (x)", '"mixed_case"'],
+    ["CREATE INDEX CONCURRENTLY ON t (x)", null],
+    ["CREATE INDEX plain_idx ON t (x)", null],
+    ["DROP INDEX CONCURRENTLY big_idx", null],
+    ["VACUUM t", null],
+    ["not sql at all", null],
+  ])("%s → %s", (sql, name) => {
+    expect(concurrentIndexName(sql)).toBe(name);
   });
 });

@@ -11,6 +11,8 @@ import { taskRunsCancel } from "../src/store/task-actions.js";
 import { taskRunGet } from "../src/store/task-reads.js";
 import { createTargetDatabase, createTestDatabase, serverUrl, waitFor, type TargetDatabase, type TestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+import { sessionAs } from "./helpers/runs.js";
+import { runSessionName } from "../src/executors/session-name.js";
 
 /**
  * Bugs 2 and 7 of issue 10 (repros sweep-nonrerunnable-overlap, sweep-cancel-applied): a run leaves
@@ -119,6 +121,38 @@ describe("the sweeper settles a lost owner's run on its target", () => {
     } finally {
       await blocker.end().catch(() => undefined);
       await execA.close();
+    }
+  });
+
+  it("a lost index build that left its index INVALID: FAILED, and the error names the index to drop", async () => {
+    await target.query("CREATE TABLE big (id int)");
+    const blocker = new pg.Client({ connectionString: target.url });
+    await blocker.connect();
+    await blocker.query("BEGIN; INSERT INTO big VALUES (1)"); // holds the build back once its index exists
+    try {
+      const { projectId, instanceId } = await seedProject(t.db, { instanceUrl: serverUrl() });
+      const statement = "CREATE INDEX CONCURRENTLY big_idx ON big (id)";
+      await seedRollout(t.db, projectId, [task(instanceId, target.name, { statement })]);
+      let now = new Date();
+      const clk = { now: () => now };
+      await new PendingScheduler({ db: t.db, clock: clk, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce();
+      const [run] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 1000, now });
+      // The owner died mid-build: its session, named after the run, is still waiting with the index INVALID.
+      const name = runSessionName({ installationId: run!.installationId, runId: run!.id, epoch: run!.epoch }, "A");
+      const orphan = await sessionAs(target.url, name, statement);
+      await waitFor(async () => (await target.query("SELECT 1 FROM pg_class WHERE relname = 'big_idx'")).length === 1, {
+        what: "the index created INVALID",
+      });
+      now = new Date(now.getTime() + 5000);
+      expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S", reconciler }).runOnce()).toMatchObject({ failed: 1 });
+      expect(await orphan.done).toMatch(/terminat/);
+      const [r] = await runsOf(t.db);
+      expect(r).toMatchObject({ status: "FAILED" });
+      expect((r!.result as { error: { message: string } }).error.message).toBe(
+        "owning replica stopped responding; the interrupted build left the index big_idx INVALID: drop it (DROP INDEX CONCURRENTLY big_idx) before running the task again",
+      );
+    } finally {
+      await blocker.end().catch(() => undefined);
     }
   });
 

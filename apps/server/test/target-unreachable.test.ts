@@ -130,7 +130,8 @@ describe("a target that cannot be reached", () => {
     const answers: Record<string, Reconciled> = {};
     const reconciler: TargetReconciler = { reconcile: async (run) => answers[run.database]! };
     answers.a = { state: "applied", attempt: 1, appliedAt: new Date("2030-01-01T00:00:00Z") };
-    answers.b = { state: "not_applied" };
+    const leftover = "the interrupted build left the index i2 INVALID: drop it (DROP INDEX CONCURRENTLY i2) before running the task again";
+    answers.b = { state: "not_applied", leftover };
     const rs = new RunningScheduler({
       db: t.db,
       clock,
@@ -145,5 +146,8 @@ describe("a target that cannot be reached", () => {
     const runs = await t.db.selectFrom("task_run").select(["status", "result"]).orderBy("id").execute();
     expect(runs.map((r) => r.status)).toEqual(["DONE", "FAILED"]);
     expect(runs[0]!.result).toMatchObject({ alreadyApplied: true });
+    // What the lost session left is in the error the drawer shows.
+    const message = (runs[1]!.result as { error: { message: string } }).error.message;
+    expect(message.endsWith(`; ${leftover}`), message).toBe(true);
   });
 });

@@ -3,6 +3,7 @@ import { withDatabase } from "../db/url.js";
 import { TaskType } from "@runway/shared";
 import { runSessionsWhere } from "./session-name.js";
 import { sqlState } from "./target-errors.js";
+import { concurrentIndexName, loadStatementParser } from "../domain/statements.js";
 import { boundedQuery, destroySocket, type TargetPools } from "./target-pools.js";
 import type { Reconciled, RunRef, TargetReconciler } from "./types.js";
 
@@ -51,7 +52,12 @@ export async function reconcileRun(
       throw e;
     }
     await endSessions(client, run, opts.epochs, deadline);
-    return creating ? await databaseExists(client, run, left()) : await ledgerRow(client, run, left());
+    if (creating) return await databaseExists(client, run, left());
+    const r = await ledgerRow(client, run, left());
+    // Only an index build leaves something to report (and only such a statement is worth parsing here).
+    if (r.state !== "not_applied" || !run.statement || !/\bconcurrently\b/i.test(run.statement)) return r;
+    const leftover = await indexLeft(client, run.statement, left());
+    return leftover ? { state: "not_applied", leftover } : r;
   };
   const bound = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -105,4 +111,28 @@ async function ledgerRow(client: pg.Client, run: RunRef, timeoutMs: number): Pro
 async function databaseExists(client: pg.Client, run: RunRef, timeoutMs: number): Promise<Reconciled> {
   const { rows } = await boundedQuery<{ now: Date }>(client, "SELECT now() FROM pg_database WHERE datname = $1", timeoutMs, [run.database]);
   return rows[0] ? { state: "applied", attempt: run.attempt, appliedAt: rows[0].now } : { state: "not_applied" };
+}
+
+/**
+ * What an index build lost with its session left: PostgreSQL creates the index INVALID before it builds
+ * it, so a build that did not finish leaves one behind, and running the task again fails on its name
+ * until it is dropped. A valid index means the build may have finished before the session was lost (its
+ * ledger row is written after it) or the index was there before. Null for other statements, or when the
+ * name is not there. Looked up after every session of the run has ended, so nothing changes under it.
+ */
+async function indexLeft(client: pg.Client, statement: string, timeoutMs: number): Promise<string | null> {
+  await loadStatementParser();
+  const name = concurrentIndexName(statement);
+  if (!name) return null;
+  const { rows } = await boundedQuery<{ name: string; valid: boolean }>(
+    client,
+    "SELECT c.oid::regclass::text AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.oid = to_regclass($1)",
+    timeoutMs,
+    [name],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return row.valid
+    ? `the index ${row.name} exists and is valid: the build may have finished before its session was lost, or the index was there before; check it, then skip the task or run it again`
+    : `the interrupted build left the index ${row.name} INVALID: drop it (DROP INDEX CONCURRENTLY ${row.name}) before running the task again`;
 }

@@ -39,7 +39,10 @@ export interface Executor {
 export type { RunRef };
 
 export type Reconciled =
-  { state: "applied"; attempt: number; appliedAt: Date } | { state: "not_applied" } | { state: "unreachable"; error: string };
+  | { state: "applied"; attempt: number; appliedAt: Date }
+  /** `leftover`: what the lost session left on the target that the user must see to (an INVALID index). */
+  | { state: "not_applied"; leftover?: string }
+  | { state: "unreachable"; error: string };
 
 /**
  * Decides a run whose owner is gone from the target itself: ends every session of the run there (any

@@ -71,8 +71,10 @@ async function writeRetry(d: OutcomeDeps, e: Ended, outcome: ExecOutcome, finish
     const message = `applied by attempt ${r.attempt} at ${r.appliedAt.toISOString()} (confirmed on the target after the session was lost)`;
     return finish({ status: "DONE", result: { alreadyApplied: true, appliedAt: r.appliedAt.toISOString() }, message });
   }
-  if (r.state === "not_applied")
-    return finish({ status: "FAILED", result: outcome.result, message: `${outcome.message}; not applied on the target` });
+  if (r.state === "not_applied") {
+    const message = `${outcome.message}; not applied on the target${r.leftover ? `; ${r.leftover}` : ""}`;
+    return finish({ status: "FAILED", result: withLeftover(outcome.result, r.leftover), message });
+  }
   return false; // unreachable: stop renewing; once the lease runs out the sweeper settles it
 }
 
@@ -107,4 +109,11 @@ async function writeAutoRetry(d: OutcomeDeps, e: Ended, outcome: ExecOutcome): P
     reason: decision.reason,
     result: outcome.result,
   });
+}
+
+/** The run's error message also says what the lost session left on the target (the drawer shows that message). */
+function withLeftover(result: Record<string, unknown>, leftover: string | undefined): Record<string, unknown> {
+  const error = result.error as { message?: string } | undefined;
+  if (!leftover || !error) return result;
+  return { ...result, error: { ...error, message: `${error.message ?? ""}; ${leftover}` } };
 }

@@ -60,7 +60,9 @@ export class Sweeper {
       return;
     }
     const outcome =
-      r.state === "applied" ? { kind: "applied" as const, attempt: r.attempt, appliedAt: r.appliedAt } : { kind: "not_applied" as const };
+      r.state === "applied"
+        ? { kind: "applied" as const, attempt: r.attempt, appliedAt: r.appliedAt }
+        : { kind: "not_applied" as const, ...(r.leftover ? { leftover: r.leftover } : {}) };
     const status = await taskRunSweep(db, { run, outcome, now: clock.now(), replicaId });
     if (status === "DONE") res.applied++;
     else if (status === "AVAILABLE") res.requeued++;

@@ -24,6 +24,8 @@ export interface RunRef {
   type: TaskType;
   connectionUrl: string;
   database: string;
+  /** The task's statement; read for runs that are not re-runnable (what a lost session left is looked up by it). */
+  statement?: string;
 }
 
 /** A RUNNING run whose lease expired, with what a TargetReconciler needs. */
@@ -49,9 +51,11 @@ export async function taskRunsExpired(db: Db, p: { now: Date; limit: number }): 
     cancel: boolean;
     owner_lost_at: Date | null;
     installation_id: string;
+    statement: string | null;
   }>`
     SELECT r.id, r.task_id, r.attempt, r.lease_epoch, t.type, i.connection_url, r.database_name, r.owner_replica, r.rerunnable,
-      r.cancel_requested_at IS NOT NULL AS cancel, r.owner_lost_at, (SELECT id::text FROM installation) AS installation_id
+      r.cancel_requested_at IS NOT NULL AS cancel, r.owner_lost_at, (SELECT id::text FROM installation) AS installation_id,
+      CASE WHEN NOT r.rerunnable THEN t.statement END AS statement
     FROM task_run r JOIN task t ON t.id = r.task_id JOIN instance i ON i.id = r.instance_id
     WHERE r.status = 'RUNNING' AND r.lease_expires_at < ${p.now}
     ORDER BY r.id LIMIT ${p.limit}`.execute(db);
@@ -68,11 +72,12 @@ export async function taskRunsExpired(db: Db, p: { now: Date; limit: number }): 
     rerunnable: r.rerunnable,
     cancelRequested: r.cancel,
     ownerLostAt: r.owner_lost_at,
+    ...(r.statement !== null ? { statement: r.statement } : {}),
   }));
 }
 
 /** What the target said of an expired run, as the sweeper writes it. */
-export type SweepOutcome = { kind: "applied"; attempt: number; appliedAt: Date } | { kind: "not_applied" };
+export type SweepOutcome = { kind: "applied"; attempt: number; appliedAt: Date } | { kind: "not_applied"; leftover?: string };
 
 /**
  * Ends an expired run as the target's ledger says: applied → DONE (a recorded cancel never hides an
@@ -100,8 +105,9 @@ export async function taskRunSweep(
     reason = `lease of replica ${owner} expired; not applied on the target; run requeued`;
   } else {
     status = "FAILED";
-    reason = `owning replica stopped responding: ${owner}; not applied on the target`;
-    result = { error: { message: "owning replica stopped responding", replicaId: owner } };
+    const left = outcome.leftover ? `; ${outcome.leftover}` : "";
+    reason = `owning replica stopped responding: ${owner}; not applied on the target${left}`;
+    result = { error: { message: `owning replica stopped responding${left}`, replicaId: owner } };
   }
   const { rows } = await transitionStatement({
     steps: [
