@@ -107,6 +107,16 @@ describe("reconcile", () => {
     const statement = `CREATE INDEX CONCURRENTLY IF NOT EXISTS "Odd Idx" ON s1.t (x)`;
     const out = await executor.reconcile(runOn(target.name, { statement, rerunnable: false }), { timeoutMs: 10_000 });
     expect(out).toMatchObject({ state: "not_applied", leftover: expect.stringMatching(/^the index s1\."Odd Idx" exists and is valid: /) });
+    // A quote inside the name is escaped, so the lookup still finds exactly that index.
+    await target.query(`CREATE INDEX "Q""uote" ON s1.t (x)`);
+    const quoted = await executor.reconcile(
+      runOn(target.name, { statement: `CREATE INDEX CONCURRENTLY "Q""uote" ON s1.t (x)`, rerunnable: false }),
+      { timeoutMs: 10_000 },
+    );
+    expect(quoted).toMatchObject({
+      state: "not_applied",
+      leftover: expect.stringMatching(/^the index s1\."Q""uote" exists and is valid: /),
+    });
     // No name to look up (an unnamed index), or no such index: nothing to say.
     for (const other of ["CREATE INDEX CONCURRENTLY ON s1.t (x)", "CREATE INDEX CONCURRENTLY never_built ON s1.t (x)", "VACUUM s1.t"])
       expect(await executor.reconcile(runOn(target.name, { statement: other, rerunnable: false }), { timeoutMs: 10_000 })).toEqual({

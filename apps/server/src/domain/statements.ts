@@ -265,16 +265,13 @@ function memoizedPlanner(): (type: TaskType, statement: string) => PlanResult {
   };
 }
 
-/** An SQL identifier, always quoted (to_regclass then finds exactly the name the statement gave). */
-const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`;
-
 /**
- * The index a task builds with `CREATE INDEX CONCURRENTLY`, qualified and quoted for `to_regclass`
- * (an index lives in its table's schema); null for any other statement or an unnamed index. What
- * an interrupted build left on the target is looked up by it (executors/reconcile.ts). Needs the parser
- * loaded (loadStatementParser).
+ * The index a task builds with `CREATE INDEX CONCURRENTLY`: its name, and its schema when the statement
+ * names one (an index lives in its table's schema); null for any other statement or an unnamed index.
+ * What an interrupted build left on the target is looked up by it (executors/reconcile.ts). Needs the
+ * parser loaded (loadStatementParser).
  */
-export function concurrentIndexName(sql: string): string | null {
+export function concurrentIndexName(sql: string): { schema: string | null; name: string } | null {
   if (!pgQuery) throw new Error("the statement parser is not loaded yet: await loadStatementParser() first");
   let stmts: { stmt: Node }[];
   try {
@@ -285,5 +282,5 @@ export function concurrentIndexName(sql: string): string | null {
   const idx = stmts.length === 1 ? (stmts[0]!.stmt.IndexStmt as Node | undefined) : undefined;
   if (!idx || idx.concurrent !== true || typeof idx.idxname !== "string") return null;
   const schema = (idx.relation as Node | undefined)?.schemaname;
-  return (typeof schema === "string" ? quoteIdent(schema) + "." : "") + quoteIdent(idx.idxname);
+  return { schema: typeof schema === "string" ? schema : null, name: idx.idxname };
 }

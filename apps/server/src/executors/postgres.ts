@@ -189,7 +189,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     let broken = false;
     try {
       const outcome = runsOutsideTransaction(run)
-        ? await this.applyOutside(client, run, ctx, p)
+        ? await this.applyOutside(client, url, run, ctx, p)
         : await this.applyInTransaction(client, run, ctx, p);
       if ("status" in outcome) return outcome;
       const durationMs = Math.round(performance.now() - started);
@@ -279,7 +279,13 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
   }
 
   /** Statements that cannot run in a transaction block (CREATE INDEX CONCURRENTLY, VACUUM …). */
-  private async applyOutside(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, p: Progress): Promise<ExecOutcome | Applied> {
+  private async applyOutside(
+    client: pg.PoolClient,
+    url: string,
+    run: ClaimedRun,
+    ctx: ExecContext,
+    p: Progress,
+  ): Promise<ExecOutcome | Applied> {
     const fence = this.fenceSql(run, ctx);
     const name = runSessionName({ installationId: run.installationId, runId: run.id, epoch: run.epoch }, ctx.replicaId);
     const lookup = `SET application_name = ${pg.escapeLiteral(name)};\n` + (fence ? fence + ";\n" : "") + ledgerLookupSql(run);
@@ -300,7 +306,6 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     if (lost) throw new TargetFault("LEASE_LOST", `${lost} before the statement was sent; nothing ran`);
     p.phase = "sent";
     const rows = rowCounts(await boundedQuery(client, run.statement, this.statementBound(run.statement))).reduce((a, b) => a + b, 0);
-    const url = withDatabase(run.connectionUrl, run.database);
     const r = await recordApplied(this.pools, url, client, run, ctx, name, {
       queryTimeoutMs: this.queryTimeoutMs,
       connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,

@@ -122,8 +122,10 @@ async function databaseExists(client: pg.Client, run: RunRef, timeoutMs: number)
  */
 async function indexLeft(client: pg.Client, statement: string, timeoutMs: number): Promise<string | null> {
   await loadStatementParser();
-  const name = concurrentIndexName(statement);
-  if (!name) return null;
+  const index = concurrentIndexName(statement);
+  if (!index) return null;
+  // Quoted: to_regclass then finds exactly the name the statement gave.
+  const name = (index.schema === null ? "" : client.escapeIdentifier(index.schema) + ".") + client.escapeIdentifier(index.name);
   const { rows } = await boundedQuery<{ name: string; valid: boolean }>(
     client,
     "SELECT c.oid::regclass::text AS name, i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.oid = to_regclass($1)",
