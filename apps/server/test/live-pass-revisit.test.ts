@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
+import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
@@ -11,8 +12,8 @@ import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 const t = useTestDatabase();
 
 const clock = { now: () => new Date() };
-function livePasses(replicaId: string): PendingScheduler {
-  const s = new PendingScheduler({ db: t.db, clock, replicaId, fullPassIntervalMs: 1e12 });
+function livePasses(replicaId: string, busyWaiters?: number): PendingScheduler {
+  const s = new PendingScheduler({ db: t.db, clock, replicaId, fullPassIntervalMs: 1e12, ...(busyWaiters ? { busyWaiters } : {}) });
   (s as unknown as { fullDue: boolean }).fullDue = false; // live passes only
   return s;
 }
@@ -62,5 +63,53 @@ describe("a live pass's promotion on a database it did not read", () => {
     expect(r?.more).toBe(false);
     expect(await t.db.selectFrom("gating_dirty_database").selectAll().execute()).toEqual([]);
     expect(await causeOf(first.rolloutId)).toEqual(["AVAILABLE", "PENDING PARALLEL_LIMIT"]);
+  });
+});
+
+/**
+ * A freed database: the live pass reads only its first few DATABASE_BUSY runs (busyWaiters). When those are
+ * held by something else now, the database stays free and the pass marks it for the next few, until one
+ * takes it; the runs left limit-held then wait on the new holder, which a further pass records.
+ */
+describe("a freed database whose first waiting runs are held by their rollout's limit", () => {
+  it.each([1, 2, 4])("reaches the run that can take it, reading %i at a time", async (busyWaiters) => {
+    const { projectId, instanceId } = await seedProject(t.db, { limit: 1 });
+    const passes = livePasses("p1", busyWaiters);
+    const holder = await seedRollout(t.db, projectId, [task(instanceId, "x")]);
+    while ((await passes.runOnce())?.more);
+    // A's slot is taken by its change on y, so its three changes on x wait for the database, then the limit.
+    const a = await seedRollout(t.db, projectId, [
+      task(instanceId, "y"),
+      task(instanceId, "x"),
+      task(instanceId, "x"),
+      task(instanceId, "x"),
+    ]);
+    const c = await seedRollout(t.db, projectId, [task(instanceId, "x")]);
+    while ((await passes.runOnce())?.more);
+    expect(await causeOf(a.rolloutId)).toEqual(["AVAILABLE", ...Array(3).fill("PENDING DATABASE_BUSY")]);
+    expect(await causeOf(c.rolloutId)).toEqual(["PENDING DATABASE_BUSY"]);
+
+    const claimed = await taskRunsClaim(t.db, { replicaId: "w", limit: 10, leaseTtlMs: 1e9, now: new Date() });
+    const run = claimed.find((r) => r.taskId === holder.taskIds[0])!;
+    await taskRunFinish(t.db, {
+      runId: run.id,
+      replicaId: "w",
+      epoch: run.epoch,
+      status: "DONE",
+      result: {},
+      message: "",
+      now: new Date(),
+    });
+    let n = 0;
+    const read: number[] = [];
+    for (let r = await passes.runOnce(); ; r = await passes.runOnce()) {
+      read.push(r!.candidates);
+      if (!r?.more || ++n > 10) break;
+    }
+    // No pass reads more of the database's queue than busyWaiters, plus the limit-held runs once it is busy.
+    expect(Math.max(...read)).toBeLessThanOrEqual(Math.max(busyWaiters, 3));
+    expect(await causeOf(c.rolloutId)).toEqual(["AVAILABLE"]);
+    // y's run was claimed with the holder's.
+    expect(await causeOf(a.rolloutId)).toEqual(["RUNNING", ...Array(3).fill("PENDING DATABASE_BUSY")]);
   });
 });

@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { versionSortKey } from "@runway/shared";
 import { MIGRATIONS_DIR } from "../src/db/migrate.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { taskRunsClaim } from "../src/store/runs.js";
+import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
+import { rolloutCreate } from "../src/store/rollouts.js";
+import { tasksRun } from "../src/store/task-actions.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { seedProject } from "./helpers/fixtures.js";
+import { seedProject, task } from "./helpers/fixtures.js";
 
 /**
  * Every migration must be safe while replicas of the previous release still run (docs/upgrading.md).
@@ -129,6 +131,60 @@ describe("regression (issue 10, bug 12): the release before 0004 (4d69534) again
       t.db,
     );
     expect(rows).toEqual([{ rerunnable: true }]);
+  });
+});
+
+describe("0063: a waiting cause written by the release before it (3b534e9) knows its database", () => {
+  it("the trigger fills the run's database, so this release's live pass finds the run when the database frees", async () => {
+    const { projectId, instanceId } = await seedProject(t.db, { id: "p0063" });
+    const rollout = await rolloutCreate(
+      t.db,
+      { projectId, title: "r", createdBy: "old", stages: [{ environment: "test", tasks: [task(instanceId, "x"), task(instanceId, "x")] }] },
+      new Date(),
+    );
+    const ids = (await t.db.selectFrom("task").select("id").where("rollout_id", "=", rollout).orderBy("id").execute()).map((r) => r.id);
+    for (const id of ids) await tasksRun(t.db, { rolloutId: rollout, taskIds: [id], runAt: null, actor: "old", now: new Date() });
+    const passes = new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "new", fullPassIntervalMs: 1e12 });
+    while ((await passes.runOnce())?.more);
+    const [first, second] = await t.db
+      .selectFrom("task_run")
+      .select(["id", "status"])
+      .where("rollout_id", "=", rollout)
+      .orderBy("id")
+      .execute();
+    expect([first!.status, second!.status]).toEqual(["AVAILABLE", "PENDING"]);
+    // The previous release's pass wrote the second run's cause (gatingWriteCauses as of 3b534e9, verbatim).
+    await t.db.deleteFrom("task_run_wait").where("run_id", "=", second!.id).execute();
+    const doc = JSON.stringify([[second!.id, { type: "DATABASE_BUSY", taskId: ids[0], since: new Date().toISOString() }]]);
+    await sql`
+    INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
+    SELECT c.id, c.cause ->> 'type', c.cause, r.rollout_id, r.created_at
+    FROM (SELECT (e ->> 0)::bigint AS id, e -> 1 AS cause FROM jsonb_array_elements(${doc}::jsonb) AS e) c
+    JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'
+    ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`.execute(t.db);
+    expect(
+      await t.db
+        .selectFrom("task_run_wait")
+        .select(["instance_id", "database_name", "sequential"])
+        .where("run_id", "=", second!.id)
+        .execute(),
+    ).toEqual([{ instance_id: instanceId, database_name: "x", sequential: true }]);
+
+    const claimed = await taskRunsClaim(t.db, { replicaId: "new", limit: 10, leaseTtlMs: 60_000, now: new Date() });
+    const mine = claimed.find((c) => c.id === first!.id)!;
+    await taskRunFinish(t.db, {
+      runId: mine.id,
+      replicaId: "new",
+      epoch: mine.epoch,
+      status: "DONE",
+      result: {},
+      message: "",
+      now: new Date(),
+    });
+    while ((await passes.runOnce())?.more);
+    expect((await t.db.selectFrom("task_run").select("status").where("id", "=", second!.id).executeTakeFirstOrThrow()).status).toBe(
+      "AVAILABLE",
+    );
   });
 });
 

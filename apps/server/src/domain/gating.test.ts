@@ -57,8 +57,13 @@ describe("decide", () => {
     const cause = { type: "DATABASE_BUSY" as const, taskId: "tb", since: "2025-01-01T00:00:00.000Z" };
     const d = decide([cand({ cause })], { ...empty, busy: new Map([["i/db", "tb"]]) });
     expect(d.causes).toEqual([]);
-    const changed = decide([cand({ cause })], { ...empty, busy: new Map([["i/db", "tc"]]) });
-    expect(changed.causes[0]!.cause).toMatchObject({ taskId: "tc", since: now.toISOString() });
+    // A new holder is the same wait: the API names the current holder live, the record keeps its `since`.
+    expect(decide([cand({ cause })], { ...empty, busy: new Map([["i/db", "tc"]]) }).causes).toEqual([]);
+    const limited = { type: "PARALLEL_LIMIT" as const, limit: 2, since: "2025-01-01T00:00:00.000Z" };
+    const changed = decide([cand({ cause: limited, limit: 3 })], { ...empty, active: new Map([["r1", 3]]) });
+    expect(changed.causes[0]!.cause).toMatchObject({ type: "PARALLEL_LIMIT", limit: 3, since: now.toISOString() });
+    const freed = decide([cand({ cause, limit: 1 })], { ...empty, active: new Map([["r1", 1]]) });
+    expect(freed.causes[0]!.cause).toMatchObject({ type: "PARALLEL_LIMIT", since: now.toISOString() });
   });
 
   it("says BLOCKED_BY_FAILED when the nearest smaller version failed or was canceled", () => {

@@ -56,6 +56,8 @@ export class PendingScheduler {
       lockIdleTimeoutMs?: number;
       /** How passes of different replicas take turns; default advisoryLock (see PassLock). */
       lock?: PassLock;
+      /** DATABASE_BUSY runs a live pass reads per freed database; default BUSY_WAITERS. */
+      busyWaiters?: number;
       /** PENDING runs a full pass reads and decides at a time; default FULL_PASS_BATCH. */
       fullPassBatchSize?: number;
       onPass?: (r: PassResult) => void;
@@ -146,9 +148,8 @@ export class PendingScheduler {
 
   /** The runs whose situation changed (see gatingLoadLive), in one batch. */
   private async livePass(trx: Db, changes: GatingChanges, now: Date): Promise<PassOutcome & { nextRunAt: Date | null }> {
-    const { candidates, busy, active, nextRunAt, othersPending } = await gatingLoadLive(trx, changes, now);
-    const dbs = new Map<string, { instanceId: string; database: string }>();
-    for (const d of changes.dbs) dbs.set(dbKey(d.instanceId, d.database), d);
+    const { candidates, busy, active, nextRunAt, limitWaiting, busyMore } = await gatingLoadLive(trx, changes, now, this.deps.busyWaiters);
+    const freed = new Set(changes.dbs.map((d) => dbKey(d.instanceId, d.database)));
     const candidateDbs = new Map<string, { instanceId: string; database: string }>();
     for (const c of candidates) {
       const [instanceId, ...rest] = c.dbKey.split("/");
@@ -157,12 +158,23 @@ export class PendingScheduler {
     const { decision } = await this.decideAndPromote(trx, candidates, { now, busy, active });
     await this.writeOutcome(trx, decision, now);
 
-    // A promotion on a database this pass did not load leaves limit-held runs there with a stale
-    // cause (when it has PENDING runs this pass did not read); a rollout whose limit-held runs were cut at
-    // its free slots + margin (some stale) and that still has free slots may have more to promote.
-    const revisitDbs = [
-      ...new Set(decision.promote.filter((c) => c.sequential && !dbs.has(c.dbKey) && othersPending.has(c.dbKey)).map((c) => c.dbKey)),
-    ].map((k) => candidateDbs.get(k)!);
+    // Databases whose waiting runs this pass could not all settle, marked for the next one:
+    // - taken by a sequential promotion while sequential runs wait there for their rollout's limit (runs it
+    //   did not read, or read and left limit-held before the promotion came in decide()'s order): they wait
+    //   on the database now (DATABASE_BUSY comes first), and the next pass reads them because it is busy;
+    // - freed and still free, with more DATABASE_BUSY runs than it read (the ones read are held by another
+    //   gate now): the next pass reads the next few (BUSY_WAITERS).
+    const taken = new Set(decision.promote.filter((c) => c.sequential).map((c) => c.dbKey));
+    const newCause = new Map(decision.causes.map((c) => [c.runId, c.cause.type]));
+    const promotedIds = new Set(decision.promote.map((c) => c.runId));
+    const limitHeldHere = new Set(
+      candidates
+        .filter((c) => c.sequential && !promotedIds.has(c.runId) && (newCause.get(c.runId) ?? c.cause?.type) === "PARALLEL_LIMIT")
+        .map((c) => c.dbKey),
+    );
+    const revisitDbs = [...candidateDbs.keys()]
+      .filter((k) => (taken.has(k) ? limitWaiting.has(k) || limitHeldHere.has(k) : freed.has(k) && !busy.has(k) && busyMore.has(k)))
+      .map((k) => candidateDbs.get(k)!);
     const limitHeld = new Map<string, number>();
     const limitOf = new Map<string, number>();
     for (const c of candidates) {

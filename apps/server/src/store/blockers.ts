@@ -1,5 +1,11 @@
 import { sql } from "kysely";
 import type { Db } from "./db.js";
+import { databaseHolderSql } from "./holder.js";
+
+/** The task a waiting run `r` (cause `w`) names: for DATABASE_BUSY the current holder (see databaseHolderSql). */
+const blockerOf = sql`CASE WHEN w.type = 'DATABASE_BUSY'
+  THEN coalesce(${databaseHolderSql(sql`r.instance_id`, sql`r.database_name`)}, (w.cause ->> 'taskId')::bigint)
+  ELSE (w.cause ->> 'taskId')::bigint END`;
 
 /**
  * Root blockers: which tasks hold a rollout's waiting tasks, following chains of waiting causes that name a
@@ -45,19 +51,26 @@ export async function rolloutRootBlockers(db: Db, rolloutId: string): Promise<Ro
     by_stage: Record<string, number>;
     waiting_cause: Record<string, unknown> | null;
   }>`
-    WITH RECURSIVE edge AS MATERIALIZED (
+    WITH RECURSIVE wait AS MATERIALIZED (
       -- Every waiting run of the rollout that names a task, then (recursively) those the named tasks wait on.
-      SELECT r.task_id AS held, (w.cause ->> 'taskId')::bigint AS blocker
+      SELECT r.task_id AS held, r.instance_id, r.database_name, w.type, (w.cause ->> 'taskId')::bigint AS named
       FROM task_run r JOIN task_run_wait w ON w.run_id = r.id
       WHERE r.rollout_id = ${rolloutId} AND r.status = 'PENDING' AND w.cause ? 'taskId'
+    ), holder AS MATERIALIZED (
+      -- DATABASE_BUSY records the holder when the wait began: the current one, once per database.
+      SELECT d.instance_id, d.database_name, ${databaseHolderSql(sql`d.instance_id`, sql`d.database_name`)} AS task_id
+      FROM (SELECT DISTINCT instance_id, database_name FROM wait WHERE type = 'DATABASE_BUSY') d
+    ), edge AS MATERIALIZED (
+      SELECT e.held, CASE WHEN e.type = 'DATABASE_BUSY' THEN coalesce(h.task_id, e.named) ELSE e.named END AS blocker
+      FROM wait e LEFT JOIN holder h ON h.instance_id = e.instance_id AND h.database_name = e.database_name
     ), up(task_id) AS (
       SELECT blocker FROM edge
       UNION
-      SELECT (w.cause ->> 'taskId')::bigint FROM up
+      SELECT ${blockerOf} FROM up
       JOIN task_run r ON r.task_id = up.task_id AND r.status = 'PENDING'
       JOIN task_run_wait w ON w.run_id = r.id AND w.cause ? 'taskId'
     ), up_edge AS MATERIALIZED (
-      SELECT up.task_id AS held, (w.cause ->> 'taskId')::bigint AS blocker FROM up
+      SELECT up.task_id AS held, ${blockerOf} AS blocker FROM up
       JOIN task_run r ON r.task_id = up.task_id AND r.status = 'PENDING'
       JOIN task_run_wait w ON w.run_id = r.id AND w.cause ? 'taskId'
     ), all_edge AS (

@@ -16,6 +16,13 @@ import {
 import { controlsCannotHold, gatingApplyStages } from "./gating-stages.js";
 
 /**
+ * DATABASE_BUSY runs a live pass reads per freed database (task_run_wait_db_busy_idx, in decide()'s order):
+ * the first that no other gate holds takes it. More than one, so a few held by their rollout's limit or a
+ * release control do not cost a pass each.
+ */
+export const BUSY_WAITERS = 4;
+
+/**
  * The live pass's read, in one statement (issue 19: a live pass's time was mostly round trips, and the
  * parsing and planning of a dozen statements on every pass): which runs to evaluate, what decide() needs
  * about each, the occupancy of their databases and rollouts, and the pass's end mark (`last_pass_at`,
@@ -32,14 +39,17 @@ export interface LiveLoad {
   active: Map<string, number>;
   /** The earliest future run-at or retry time among PENDING runs: when the scheduler must wake. */
   nextRunAt: Date | null;
-  /** dbKeys of the candidates' databases that have PENDING runs besides the candidates. */
-  othersPending: Set<string>;
+  /** dbKeys of the candidates' databases where sequential runs that are not candidates wait for their rollout's limit. */
+  limitWaiting: Set<string>;
+  /** dbKeys of the candidates' databases where more runs wait DATABASE_BUSY than a freed database's read takes. */
+  busyMore: Set<string>;
 }
 
 /** One row per candidate; a single row with `id` null when there is none. */
 type LiveCandidateRow = CandidateRow & {
   busy_task: string | null;
-  others_pending: boolean;
+  limit_waiting: boolean;
+  busy_more: boolean;
   active_n: number | null;
   controls_free: boolean;
 };
@@ -53,7 +63,8 @@ type LiveRow = { next_run_at: Date | null } & (LiveCandidateRow | { id: null });
  * (they only take runs whose run-at is not in the future). Then the stage facts of candidates a release
  * control may hold (one more statement when there are any).
  */
-export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date): Promise<LiveLoad> {
+export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date, busyWaiters: number = BUSY_WAITERS): Promise<LiveLoad> {
+  if (!Number.isInteger(busyWaiters) || busyWaiters < 1) throw new Error(`busy waiters must be a positive integer, got ${busyWaiters}`);
   const inst = changes.dbs.map((d) => d.instanceId);
   const dbs = changes.dbs.map((d) => d.database);
   const vfrom = changes.dbs.map((d) => d.versionFrom);
@@ -78,14 +89,26 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
       WHERE r.status = 'PENDING' AND r.retry_at IS NOT NULL AND r.retry_at > ${since} AND r.retry_at <= ${now}
       UNION
       -- A database whose sequential run ended: a run there can change only if it is sequential and not
-      -- held by version order, i.e. unversioned, or versioned with the database's smallest pending
-      -- version (every larger one is held by that one). New versioned tasks may hold runs above them.
-      -- (LATERAL … OFFSET 0 keeps each lookup an index probe whatever unnest's row estimate.)
+      -- held by version order or a gate before it. Of its DATABASE_BUSY runs only the first few in decide()'s
+      -- order: one of them may take the database, and the rest keep their cause whoever holds it next (the
+      -- API names the holder live); if it stays free, the pass marks it again for the next few (busy_more).
+      -- Retried blockers there go first whatever they wait for. Once the database is busy again, its
+      -- sequential limit-held runs wait on it instead. The smallest pending version may go; new versioned
+      -- tasks may hold runs above them. (LATERAL … OFFSET 0 keeps each lookup an index probe.)
       SELECT x.id FROM unnest(${inst}::text[], ${dbs}::text[], ${vfrom}::text[]) AS d(i, n, vf)
       CROSS JOIN LATERAL (
+        (SELECT w.run_id AS id FROM task_run_wait w
+        WHERE w.instance_id = d.i AND w.database_name = d.n AND w.type = 'DATABASE_BUSY'
+        ORDER BY w.run_created_at, w.run_id LIMIT ${sql.lit(busyWaiters)})
+        UNION ALL
         SELECT r.id FROM task_run r
-        WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
-          AND r.sequential AND r.schema_version_key IS NULL
+        WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING' AND r.ahead AND r.sequential
+        UNION ALL
+        SELECT w.run_id FROM task_run_wait w
+        WHERE w.instance_id = d.i AND w.database_name = d.n AND w.type = 'PARALLEL_LIMIT' AND w.sequential
+          AND (EXISTS (SELECT 1 FROM task_run b WHERE b.instance_id = d.i AND b.database_name = d.n
+                AND b.status IN ('AVAILABLE', 'RUNNING') AND b.sequential)
+            OR EXISTS (SELECT 1 FROM dry_run j WHERE j.instance_id = d.i AND j.database_name = d.n AND j.status = 'RUNNING'))
         UNION ALL
         SELECT r.id FROM task_run r
         WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
@@ -165,13 +188,16 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
       FROM (SELECT DISTINCT stage_id, rollout_id FROM c) x JOIN rollout ro ON ro.id = x.rollout_id
     ),
     -- The occupancy of the candidates' databases and rollouts, read with them (one snapshot).
-    dbs AS MATERIALIZED (SELECT instance_id, database_name, count(*)::int AS k FROM c GROUP BY 1, 2),
+    dbs AS MATERIALIZED (SELECT instance_id, database_name, array_agg(id) AS ids FROM c GROUP BY 1, 2),
     occ_busy AS MATERIALIZED (
       SELECT d.instance_id, d.database_name,
-        -- Whether the database has PENDING runs besides the candidates (all PENDING, so more than k of
-        -- them): a promotion there leaves no other run's cause stale otherwise. At most k + 1 index entries.
-        (SELECT count(*) FROM (SELECT 1 FROM task_run o WHERE o.instance_id = d.instance_id AND o.database_name = d.database_name
-          AND o.status = 'PENDING' LIMIT d.k + 1) x) > d.k AS others_pending,
+        -- Whether sequential runs the pass did not read wait there for their rollout's limit: a promotion
+        -- there makes their cause stale (DATABASE_BUSY comes first), and none otherwise. At most k + 1 entries.
+        EXISTS (SELECT 1 FROM task_run_wait o WHERE o.instance_id = d.instance_id AND o.database_name = d.database_name
+          AND o.type = 'PARALLEL_LIMIT' AND o.sequential AND o.run_id <> ALL (d.ids)) AS limit_waiting,
+        -- Whether more DATABASE_BUSY runs wait there than a freed database's branch above reads.
+        (SELECT count(*) FROM (SELECT 1 FROM task_run_wait o WHERE o.instance_id = d.instance_id AND o.database_name = d.database_name
+          AND o.type = 'DATABASE_BUSY' LIMIT ${sql.lit(busyWaiters + 1)}) x) > ${sql.lit(busyWaiters)} AS busy_more,
         -- A RUNNING dry run holds the database too (dryRunsBusySql); it wins, as in gatingLoadOccupancy.
         coalesce(
           (SELECT j.task_id FROM dry_run j
@@ -185,7 +211,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
       SELECT x.rollout_id, (SELECT count(*)::int FROM task_run a WHERE a.rollout_id = x.rollout_id AND a.status IN ('AVAILABLE', 'RUNNING')) AS n
       FROM (SELECT DISTINCT rollout_id FROM c) x
     )
-    SELECT done.next_run_at, c.*, b.task_id::text AS busy_task, b.others_pending, a.n AS active_n,
+    SELECT done.next_run_at, c.*, b.task_id::text AS busy_task, b.limit_waiting, b.busy_more, a.n AS active_n,
       coalesce(fs.free, false) AS controls_free
     FROM done
     LEFT JOIN c ON true
@@ -198,7 +224,8 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
     busy: new Map(),
     active: new Map(),
     nextRunAt: rows[0]?.next_run_at ?? null,
-    othersPending: new Set(),
+    limitWaiting: new Set(),
+    busyMore: new Set(),
   };
   const free = new Set<string>();
   for (const row of rows) {
@@ -208,7 +235,8 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date)
     out.candidates.push(c);
     if (r.controls_free) free.add(c.runId);
     if (r.busy_task !== null) out.busy.set(c.dbKey, r.busy_task);
-    if (r.others_pending) out.othersPending.add(c.dbKey);
+    if (r.limit_waiting) out.limitWaiting.add(c.dbKey);
+    if (r.busy_more) out.busyMore.add(c.dbKey);
     if (r.active_n) out.active.set(c.rolloutId, r.active_n);
   }
   await gatingApplyStages(trx, out.candidates, free);

@@ -130,8 +130,8 @@ export async function gatingWriteCauses(trx: Db, causes: { runId: string; cause:
   // pass that ran without the lock (webhook-approval.test.ts) would fail on the other's row.
   // Prepared: one jsonb parameter, whose row estimate is the same in a generic and a custom plan.
   await prepared(sql`
-    INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
-    SELECT c.id, c.cause ->> 'type', c.cause, r.rollout_id, r.created_at
+    INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at, instance_id, database_name, sequential)
+    SELECT c.id, c.cause ->> 'type', c.cause, r.rollout_id, r.created_at, r.instance_id, r.database_name, r.sequential
     FROM (SELECT (e ->> 0)::bigint AS id, e -> 1 AS cause FROM jsonb_array_elements(${doc}::jsonb) AS e) c
     JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'
     ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`).execute(trx);

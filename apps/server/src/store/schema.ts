@@ -181,7 +181,17 @@ export interface DB extends ReleaseTables {
   task: TaskTable;
   task_run: TaskRunTable;
   task_run_log: TaskRunLogTable;
-  task_run_wait: { run_id: string; type: string; cause: Json; rollout_id: string; run_created_at: Date };
+  task_run_wait: {
+    run_id: string;
+    type: string;
+    cause: Json;
+    rollout_id: string;
+    run_created_at: Date;
+    // The run's, copied (migration 0063); a trigger fills them for writers that leave them out.
+    instance_id: string | null;
+    database_name: string | null;
+    sequential: boolean | null;
+  };
   project_retry_policy: ProjectRetryPolicyTable;
   replica: ReplicaTable;
   app_user: AppUserTable;

@@ -4,6 +4,7 @@ import type { LogEntry, RunResult, Task, TaskRun } from "@runway/shared/schemas"
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { logEventOf } from "../domain/log-event.js";
+import { databaseHolderSql } from "./holder.js";
 
 interface RunRow {
   id: string;
@@ -25,15 +26,24 @@ interface RunRow {
   result: unknown;
   auto_retries: number;
   auto_retry_max: number | null;
+  instance_id: string;
+  database_name: string;
 }
 
 const RUN_COLUMNS = sql`r.id, r.task_id, r.rollout_id, r.attempt, r.status, r.run_at, r.created_at, r.started_at,
   r.finished_at, r.created_by, r.canceled_by, r.cancel_requested_at, r.owner_replica, r.owner_lost_at, r.owner_lost_error, (SELECT w.cause FROM task_run_wait w WHERE w.run_id = r.id) AS waiting_cause, r.result,
-  r.auto_retries, r.auto_retry_max`;
+  r.auto_retries, r.auto_retry_max, r.instance_id, r.database_name`;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
-function toRun(r: RunRow, active: Map<string, number>): TaskRun {
+interface LiveFacts {
+  /** AVAILABLE + RUNNING runs per rollout, for PARALLEL_LIMIT causes. */
+  active: Map<string, number>;
+  /** The task holding each database (instance/database) now, for DATABASE_BUSY causes. */
+  holders: Map<string, string>;
+}
+
+function toRun(r: RunRow, live: LiveFacts): TaskRun {
   const run: TaskRun = {
     id: r.id,
     taskId: r.task_id,
@@ -51,7 +61,11 @@ function toRun(r: RunRow, active: Map<string, number>): TaskRun {
   const cause = r.waiting_cause as WaitingCause | null;
   // Only a PENDING run waits; a stale cause on another status would mislead.
   if (cause && r.status === "PENDING") {
-    run.waitingCause = cause.type === "PARALLEL_LIMIT" ? { ...cause, active: active.get(r.rollout_id) ?? 0 } : cause;
+    if (cause.type === "PARALLEL_LIMIT") run.waitingCause = { ...cause, active: live.active.get(r.rollout_id) ?? 0 };
+    else if (cause.type === "DATABASE_BUSY") {
+      // The current holder; the recorded one (the first of this wait) in the moment before the next pass.
+      run.waitingCause = { ...cause, taskId: live.holders.get(holderKey(r)) ?? cause.taskId };
+    } else run.waitingCause = cause;
   }
   if (r.owner_lost_at && r.status === "RUNNING") run.ownerLost = { since: r.owner_lost_at.toISOString(), error: r.owner_lost_error };
   if (r.result !== null && r.result !== undefined) run.result = r.result as RunResult; // written by our executors
@@ -78,9 +92,28 @@ async function activeCounts(db: Db, rows: RunRow[]): Promise<Map<string, number>
   return new Map(counts.map((c) => [c.rollout_id, c.n]));
 }
 
+const holderKey = (r: RunRow) => JSON.stringify([r.instance_id, r.database_name]);
+
+/**
+ * The task holding each database where a DATABASE_BUSY run of `rows` waits: the scheduler records the holder
+ * when the wait begins and not at each new holder (it would rewrite every run queued there), so the current
+ * one is read here (databaseHolderSql).
+ */
+async function busyHolders(db: Db, rows: RunRow[]): Promise<Map<string, string>> {
+  const dbs = new Map<string, RunRow>();
+  for (const r of rows)
+    if (r.status === "PENDING" && (r.waiting_cause as WaitingCause | null)?.type === "DATABASE_BUSY") dbs.set(holderKey(r), r);
+  if (dbs.size === 0) return new Map();
+  const list = [...dbs.values()];
+  const { rows: held } = await sql<{ i: string; n: string; task_id: string | null }>`
+    SELECT d.i, d.n, ${databaseHolderSql(sql`d.i`, sql`d.n`)}::text AS task_id
+    FROM unnest(${list.map((r) => r.instance_id)}::text[], ${list.map((r) => r.database_name)}::text[]) AS d(i, n)`.execute(db);
+  return new Map(held.filter((h) => h.task_id !== null).map((h) => [JSON.stringify([h.i, h.n]), h.task_id!]));
+}
+
 async function runsToDto(db: Db, rows: RunRow[]): Promise<TaskRun[]> {
-  const active = await activeCounts(db, rows);
-  return rows.map((r) => toRun(r, active));
+  const [active, holders] = await Promise.all([activeCounts(db, rows), busyHolders(db, rows)]);
+  return rows.map((r) => toRun(r, { active, holders }));
 }
 
 export interface TaskRow {

@@ -1,6 +1,25 @@
 import { sql } from "kysely";
 import { prepared, type Db } from "../db.js";
+import { notifyChangeOf } from "../notify.js";
 import { transitionStatement } from "./builder.js";
+
+/**
+ * The rollouts with runs waiting DATABASE_BUSY on the databases the promoted sequential runs take: the API
+ * names a database's holder live (the recorded cause keeps the first one), so their dashboards learn of the
+ * new holder here rather than from a rewritten cause. A loose scan of task_run_wait_db_rollout_idx: one probe
+ * per such rollout and database, not per waiting run.
+ */
+const busyWaitRollouts = sql`(
+  WITH RECURSIVE d AS (SELECT DISTINCT instance_id, database_name FROM ch WHERE ch.sequential AND ch.status = 'AVAILABLE'),
+  l(i, n, rollout_id) AS (
+    SELECT d.instance_id, d.database_name, (SELECT min(w.rollout_id) FROM task_run_wait w
+      WHERE w.instance_id = d.instance_id AND w.database_name = d.database_name AND w.type = 'DATABASE_BUSY') FROM d
+    UNION ALL
+    SELECT l.i, l.n, (SELECT min(w.rollout_id) FROM task_run_wait w
+      WHERE w.instance_id = l.i AND w.database_name = l.n AND w.type = 'DATABASE_BUSY' AND w.rollout_id > l.rollout_id)
+    FROM l WHERE l.rollout_id IS NOT NULL
+  )
+  SELECT rollout_id FROM l WHERE rollout_id IS NOT NULL) bw`;
 
 /** The pending scheduler's transitions. The pass holds its lock (see PassLock) around both. */
 
@@ -25,6 +44,7 @@ export async function gatingPromote(trx: Db, runIds: string[], now: Date, replic
       ],
       now,
       replicaId,
+      extra: () => sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait`,
     }),
   ).execute(trx);
   return new Set(rows[0]!.changed.map((c) => c.id));
