@@ -76,6 +76,9 @@ interface GatingRow {
   liveStatements: number;
   liveCandidates: number;
   livePromoted: number;
+  liveFollowUps?: number;
+  liveFollowUpsMax?: number;
+  liveFollowUpMaxMs?: number;
   fullPeakRssMiB?: number | null;
   fullParts?: Record<string, number>;
 }
@@ -107,6 +110,8 @@ async function gatingSection(): Promise<string> {
         "live: statements",
         "live: runs evaluated",
         "live: promoted",
+        "live: follow-up passes (median / most)",
+        "live: slowest follow-up ms",
       ],
       rows.map((x) => [
         x.pending,
@@ -119,6 +124,8 @@ async function gatingSection(): Promise<string> {
         x.liveStatements,
         x.liveCandidates,
         x.livePromoted,
+        x.liveFollowUps === undefined ? null : `${x.liveFollowUps} / ${x.liveFollowUpsMax}`,
+        x.liveFollowUps === undefined ? null : ms(x.liveFollowUpMaxMs),
       ]),
     ),
     "",
@@ -129,7 +136,7 @@ async function gatingSection(): Promise<string> {
       rows.map((x) => [x.pending, ...GATING_PARTS.map((k) => ms(x.fullParts?.[k])), dominant(x)]),
     ),
     "",
-    `- Live pass ≤ 100 ms at every size: ${verdict(rows.every((x) => x.livePassMs <= 100))} (slowest ${ms(worstLive.livePassMs)} ms at ${worstLive.pending}).`,
+    `- Live pass ≤ 100 ms at every size: ${verdict(rows.every((x) => x.livePassMs <= 100 && (x.liveFollowUpMaxMs ?? 0) <= 100))} (slowest median ${ms(worstLive.livePassMs)} ms at ${worstLive.pending}; a follow-up pass is a pass the measured one asked for with \`more\`, run right after it as a replica does, and is held to the same bound).`,
     '- The full pass is measured after every cause was deleted, so it writes all of them (the worst case: the targets are judged on it); "causes recorded" is the next full pass, which finds them written and rewrites only what changed, as the periodic safety net usually does.',
     `- Full pass at 100k ≤ 1.5 s: ${full100k ? `${verdict(full100k.fullPassMs <= 1500)} (${ms(full100k.fullPassMs)} ms)` : "not measured"}.`,
     `- At 1M: ${
