@@ -124,37 +124,51 @@ describe("the sweeper settles a lost owner's run on its target", () => {
     }
   });
 
-  it("a lost index build that left its index INVALID: FAILED, and the error names the index to drop", async () => {
-    await target.query("CREATE TABLE big (id int)");
-    const blocker = new pg.Client({ connectionString: target.url });
-    await blocker.connect();
-    await blocker.query("BEGIN; INSERT INTO big VALUES (1)"); // holds the build back once its index exists
-    try {
-      const { projectId, instanceId } = await seedProject(t.db, { instanceUrl: serverUrl() });
-      const statement = "CREATE INDEX CONCURRENTLY big_idx ON big (id)";
-      await seedRollout(t.db, projectId, [task(instanceId, target.name, { statement })]);
-      let now = new Date();
-      const clk = { now: () => now };
-      await new PendingScheduler({ db: t.db, clock: clk, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce();
-      const [run] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 1000, now });
-      // The owner died mid-build: its session, named after the run, is still waiting with the index INVALID.
-      const name = runSessionName({ installationId: run!.installationId, runId: run!.id, epoch: run!.epoch }, "A");
-      const orphan = await sessionAs(target.url, name, statement);
-      await waitFor(async () => (await target.query("SELECT 1 FROM pg_class WHERE relname = 'big_idx'")).length === 1, {
-        what: "the index created INVALID",
-      });
-      now = new Date(now.getTime() + 5000);
-      expect(await new Sweeper({ db: t.db, clock: clk, replicaId: "S", reconciler }).runOnce()).toMatchObject({ failed: 1 });
-      expect(await orphan.done).toMatch(/terminat/);
-      const [r] = await runsOf(t.db);
-      expect(r).toMatchObject({ status: "FAILED" });
-      expect((r!.result as { error: { message: string } }).error.message).toBe(
-        "owning replica stopped responding; the interrupted build left the index big_idx INVALID: drop it (DROP INDEX CONCURRENTLY big_idx) before running the task again",
-      );
-    } finally {
-      await blocker.end().catch(() => undefined);
-    }
-  });
+  it.each([
+    [
+      "FAILED",
+      false,
+      "owning replica stopped responding; the interrupted build left the index big_idx INVALID: drop it (DROP INDEX CONCURRENTLY big_idx) before running the task again",
+    ],
+    [
+      "CANCELED",
+      true,
+      "canceled; not applied on the target; the interrupted build left the index big_idx INVALID: drop it (DROP INDEX CONCURRENTLY big_idx) before running the task again",
+    ],
+  ])(
+    "a lost index build that left its index INVALID: %s (cancel requested: %s), and the error names the index to drop",
+    async (status, cancel, error) => {
+      await target.query("CREATE TABLE big (id int)");
+      const blocker = new pg.Client({ connectionString: target.url });
+      await blocker.connect();
+      await blocker.query("BEGIN; INSERT INTO big VALUES (1)"); // holds the build back once its index exists
+      try {
+        const { projectId, instanceId } = await seedProject(t.db, { instanceUrl: serverUrl() });
+        const statement = "CREATE INDEX CONCURRENTLY big_idx ON big (id)";
+        await seedRollout(t.db, projectId, [task(instanceId, target.name, { statement })]);
+        let now = new Date();
+        const clk = { now: () => now };
+        await new PendingScheduler({ db: t.db, clock: clk, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce();
+        const [run] = await taskRunsClaim(t.db, { replicaId: "A", limit: 1, leaseTtlMs: 1000, now });
+        // The owner died mid-build: its session, named after the run, is still waiting with the index INVALID.
+        const name = runSessionName({ installationId: run!.installationId, runId: run!.id, epoch: run!.epoch }, "A");
+        const orphan = await sessionAs(target.url, name, statement);
+        await waitFor(async () => (await target.query("SELECT 1 FROM pg_class WHERE relname = 'big_idx'")).length === 1, {
+          what: "the index created INVALID",
+        });
+        if (cancel)
+          await taskRunsCancel(t.db, { rolloutId: run!.rolloutId, taskRunIds: [run!.id], actor: "releaser", now, replicaId: "api" });
+        now = new Date(now.getTime() + 5000);
+        await new Sweeper({ db: t.db, clock: clk, replicaId: "S", reconciler }).runOnce();
+        expect(await orphan.done).toMatch(/terminat/);
+        const [r] = await runsOf(t.db);
+        expect(r).toMatchObject({ status });
+        expect((r!.result as { error: { message: string } }).error.message).toBe(error);
+      } finally {
+        await blocker.end().catch(() => undefined);
+      }
+    },
+  );
 
   it("while the target cannot be reached the run stays RUNNING and keeps its gate, visibly; settled once it answers", async () => {
     const { projectId, instanceId } = await seedProject(t.db, { instanceUrl: "postgres://nobody@127.0.0.1:1/none" });

@@ -90,7 +90,10 @@ export function failureOutcome(e: unknown, signal: AbortSignal, p: Progress, can
   // Ended cleanly by the server, or by us before sending anything: nothing of the run is left there.
   const clean = code === "LEASE_LOST" || code === "CANCELED_BEFORE_START" || classify(e, p.phase === "connect") === "statement";
   if (signal.aborted && (clean || notStarted)) {
-    return { status: "CANCELED", result: errorResult(e), message: `aborted: ${String(signal.reason ?? "canceled")}`, ...flag };
+    // What the canceled statement left on the target, if it says (executors/reconcile.ts sayWhatTheBuildLeft).
+    const left = (e as { leftover?: unknown }).leftover;
+    const message = `aborted: ${String(signal.reason ?? "canceled")}${typeof left === "string" ? `; ${left}` : ""}`;
+    return { status: "CANCELED", result: errorResult(e), message, ...flag };
   }
   if (clean && !code) return { status: "FAILED", result: errorResult(e), message: (e as Error).message, ...flag };
   const why = code === "LEASE_LOST" ? "lease lost" : notStarted ? "target unreachable" : "target session lost before commit";

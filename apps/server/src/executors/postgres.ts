@@ -15,7 +15,7 @@ import {
   ledgerLookupSql,
 } from "./ledger.js";
 import { recordApplied } from "./ledger-record.js";
-import { PostgresReconciler } from "./reconcile.js";
+import { PostgresReconciler, sayWhatTheBuildLeft } from "./reconcile.js";
 import { commitLost, commitRefused } from "./commit-outcome.js";
 import { createDatabase, type TargetBounds } from "./create-database.js";
 import { runSessionName, targetFenceSql } from "./session-name.js";
@@ -305,7 +305,13 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     const lost = await this.ownershipLost(ctx);
     if (lost) throw new TargetFault("LEASE_LOST", `${lost} before the statement was sent; nothing ran`);
     p.phase = "sent";
-    const rows = rowCounts(await boundedQuery(client, run.statement, this.statementBound(run.statement))).reduce((a, b) => a + b, 0);
+    let rows: number;
+    try {
+      rows = rowCounts(await boundedQuery(client, run.statement, this.statementBound(run.statement))).reduce((a, b) => a + b, 0);
+    } catch (e) {
+      await sayWhatTheBuildLeft(client, run.statement, e, this.queryTimeoutMs);
+      throw e;
+    }
     const r = await recordApplied(this.pools, url, client, run, ctx, name, {
       queryTimeoutMs: this.queryTimeoutMs,
       connectTimeoutMs: this.opts.connectTimeoutMs ?? 10_000,

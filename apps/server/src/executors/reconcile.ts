@@ -2,7 +2,7 @@ import pg from "pg";
 import { withDatabase } from "../db/url.js";
 import { TaskType } from "@runway/shared";
 import { runSessionsWhere } from "./session-name.js";
-import { sqlState } from "./target-errors.js";
+import { classify, sqlState } from "./target-errors.js";
 import { concurrentIndexName, loadStatementParser } from "../domain/statements.js";
 import { boundedQuery, destroySocket, type TargetPools } from "./target-pools.js";
 import type { Reconciled, RunRef, TargetReconciler } from "./types.js";
@@ -121,6 +121,33 @@ async function databaseExists(client: pg.Client, run: RunRef, timeoutMs: number)
  * name is not there. Looked up after every session of the run has ended, so nothing changes under it.
  */
 async function indexLeft(client: pg.Client, statement: string, timeoutMs: number): Promise<string | null> {
+  const row = await indexState(client, statement, timeoutMs);
+  if (!row) return null;
+  return row.valid
+    ? `the index ${row.name} exists and is valid: the build may have finished before its session was lost, or the index was there before; check it, then skip the task or run it again`
+    : `the interrupted build left the index ${row.name} INVALID: drop it (DROP INDEX CONCURRENTLY ${row.name}) before running the task again`;
+}
+
+/**
+ * An index build that ended with an error on its own session — a cancel's 57014, or a failure such as a
+ * unique index over duplicates — leaves its index INVALID, and running the task again fails on the name
+ * until someone drops it: the executor's error `e` then says so. Asked on the same session, which such an
+ * error leaves usable; an error of the connection is not followed by a question, and a failed lookup
+ * changes nothing. Nothing is added when the statement builds no named index, or the index with that name
+ * is valid (it was there before, and the build failed on it).
+ */
+export async function sayWhatTheBuildLeft(client: pg.ClientBase, statement: string, e: unknown, timeoutMs: number): Promise<void> {
+  if (!(e instanceof Error) || classify(e, false) !== "statement" || !/\bconcurrently\b/i.test(statement)) return;
+  const row = await indexState(client, statement, timeoutMs).catch(() => null);
+  if (!row || row.valid) return;
+  const leftover = `the build left the index ${row.name} INVALID: drop it (DROP INDEX CONCURRENTLY ${row.name}) before running the task again`;
+  e.message = `${e.message}; ${leftover}`;
+  // A canceled run's message is its cancel's reason, not this error's (executors/abort.ts failureOutcome).
+  (e as Error & { leftover?: string }).leftover = leftover;
+}
+
+/** The index a CREATE INDEX CONCURRENTLY statement names, as it is on the target now; null: none there, or no name. */
+async function indexState(client: pg.ClientBase, statement: string, timeoutMs: number): Promise<{ name: string; valid: boolean } | null> {
   await loadStatementParser();
   const index = concurrentIndexName(statement);
   if (!index) return null;
@@ -132,9 +159,5 @@ async function indexLeft(client: pg.Client, statement: string, timeoutMs: number
     timeoutMs,
     [name],
   );
-  const row = rows[0];
-  if (!row) return null;
-  return row.valid
-    ? `the index ${row.name} exists and is valid: the build may have finished before its session was lost, or the index was there before; check it, then skip the task or run it again`
-    : `the interrupted build left the index ${row.name} INVALID: drop it (DROP INDEX CONCURRENTLY ${row.name}) before running the task again`;
+  return rows[0] ?? null;
 }

@@ -99,7 +99,10 @@ export async function taskRunSweep(
     result = { alreadyApplied: true, ownerLost: owner, appliedAt: outcome.appliedAt.toISOString() };
   } else if (run.cancelRequested) {
     status = "CANCELED";
-    reason = `lease of replica ${owner} expired while cancel was requested; not applied on the target`;
+    const left = outcome.leftover ? `; ${outcome.leftover}` : "";
+    reason = `lease of replica ${owner} expired while cancel was requested; not applied on the target${left}`;
+    // What the lost session left (an index build's INVALID index) is shown with the run, as for FAILED.
+    if (outcome.leftover) result = { error: { message: `canceled; not applied on the target${left}`, replicaId: owner } };
   } else if (run.rerunnable) {
     status = "AVAILABLE";
     reason = `lease of replica ${owner} expired; not applied on the target; run requeued`;
