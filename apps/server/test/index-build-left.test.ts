@@ -1,9 +1,9 @@
 import pg from "pg";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PostgresExecutor } from "../src/executors/postgres.js";
-import { ledgerEnsure } from "../src/executors/ledger.js";
-import { createTargetDatabase, waitFor, type TargetDatabase } from "./helpers/db.js";
+import { waitFor } from "./helpers/db.js";
 import { execCtx, runOn } from "./helpers/runs.js";
+import { useLedgeredTarget } from "./helpers/target-ledger.js";
 
 /**
  * PostgreSQL creates a concurrently built index INVALID before it builds it, and keeps it when the build
@@ -12,37 +12,19 @@ import { execCtx, runOn } from "./helpers/runs.js";
  * clear it. (A build whose session was lost is the reconcile's: reconcile.test.ts.)
  */
 
-let target: TargetDatabase;
-let executor: PostgresExecutor | undefined;
+const fx = useLedgeredTarget("CREATE TABLE t (x int); INSERT INTO t VALUES (1), (1); CREATE INDEX there_idx ON t (x)");
 
-beforeEach(async () => {
-  target = await createTargetDatabase();
-  const c = new pg.Client({ connectionString: target.url });
-  await c.connect();
-  try {
-    await ledgerEnsure(c, 10_000);
-    await c.query("CREATE TABLE t (x int); INSERT INTO t VALUES (1), (1); CREATE INDEX there_idx ON t (x)");
-  } finally {
-    await c.end();
-  }
-});
-afterEach(async () => {
-  await executor?.close();
-  executor = undefined;
-  await target.drop();
-});
-
-const build = (statement: string) => runOn(target.name, { connectionUrl: target.url, statement, rerunnable: false });
+const build = (statement: string) => runOn(fx.target.name, { connectionUrl: fx.target.url, statement, rerunnable: false });
 const indexValid = async (name: string) =>
   (
-    await target.query<{ valid: boolean }>(
+    await fx.target.query<{ valid: boolean }>(
       `SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = '${name}'`,
     )
   ).map((r) => r.valid);
 
 describe("an index build that ended with an error on its own session", () => {
   it("failed (a unique index over duplicates): FAILED, and the error names the INVALID index to drop", async () => {
-    executor = new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 5000 });
+    const executor = fx.use(new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 5000 }));
     const out = await executor.execute(build("CREATE UNIQUE INDEX CONCURRENTLY u_idx ON t (x)"), execCtx());
     expect(out.status).toBe("FAILED");
     const hint = "the build left the index u_idx INVALID: drop it (DROP INDEX CONCURRENTLY u_idx) before running the task again";
@@ -54,9 +36,9 @@ describe("an index build that ended with an error on its own session", () => {
   });
 
   it("canceled while it waits for a writer: CANCELED, and the outcome names the INVALID index to drop", async () => {
-    executor = new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 5000 });
+    const executor = fx.use(new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 5000 }));
     // A writer's open transaction holds the build after its first phase, which made the index (INVALID).
-    const writer = new pg.Client({ connectionString: target.url });
+    const writer = new pg.Client({ connectionString: fx.target.url });
     await writer.connect();
     try {
       await writer.query("BEGIN; INSERT INTO t VALUES (2)");
@@ -77,7 +59,7 @@ describe("an index build that ended with an error on its own session", () => {
   });
 
   it("failed on an index of that name that was there (and valid): nothing is added", async () => {
-    executor = new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 5000 });
+    const executor = fx.use(new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 5000 }));
     const out = await executor.execute(build("CREATE INDEX CONCURRENTLY there_idx ON t (x)"), execCtx());
     expect(out.status).toBe("FAILED");
     expect(out.message).toBe('relation "there_idx" already exists');

@@ -1,9 +1,7 @@
-import pg from "pg";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { PostgresExecutor } from "../src/executors/postgres.js";
-import { ledgerEnsure } from "../src/executors/ledger.js";
-import { createTargetDatabase, type TargetDatabase } from "./helpers/db.js";
 import { execCtx, runOn } from "./helpers/runs.js";
+import { useLedgeredTarget } from "./helpers/target-ledger.js";
 
 /**
  * A statement that runs outside a transaction (CREATE INDEX CONCURRENTLY) is applied before its ledger
@@ -12,42 +10,24 @@ import { execCtx, runOn } from "./helpers/runs.js";
  * Faults are injected on the target itself: a trigger on runway_ledger that stalls or refuses inserts.
  */
 
-let target: TargetDatabase;
-let executor: PostgresExecutor | undefined;
-
-beforeEach(async () => {
-  target = await createTargetDatabase();
-  const c = new pg.Client({ connectionString: target.url });
-  await c.connect();
-  try {
-    await ledgerEnsure(c, 10_000);
-    await c.query("CREATE TABLE t (x int); CREATE SEQUENCE ledger_tries");
-  } finally {
-    await c.end();
-  }
-});
-afterEach(async () => {
-  await executor?.close();
-  executor = undefined;
-  await target.drop();
-});
+const fx = useLedgeredTarget("CREATE TABLE t (x int); CREATE SEQUENCE ledger_tries");
 
 /** A trigger on the ledger: `body` runs before each insert, `ledger_tries` counting them (non-transactionally). */
 async function onLedgerInsert(body: string): Promise<void> {
-  await target.query(`CREATE FUNCTION ledger_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+  await fx.target.query(`CREATE FUNCTION ledger_fault() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE n bigint := nextval('ledger_tries');
     BEGIN ${body} RETURN NEW; END $$;
     CREATE TRIGGER ledger_fault BEFORE INSERT ON runway_ledger FOR EACH ROW EXECUTE FUNCTION ledger_fault()`);
 }
 
 const cic = (name: string) =>
-  runOn(target.name, { connectionUrl: target.url, statement: `CREATE INDEX CONCURRENTLY ${name} ON t (x)`, rerunnable: false });
-const ledgerRows = (run: { taskId: string }) => target.query(`SELECT run_id::text FROM runway_ledger WHERE task_id = ${run.taskId}`);
-const indexExists = async (name: string) => (await target.query(`SELECT 1 FROM pg_indexes WHERE indexname = '${name}'`)).length === 1;
+  runOn(fx.target.name, { connectionUrl: fx.target.url, statement: `CREATE INDEX CONCURRENTLY ${name} ON t (x)`, rerunnable: false });
+const ledgerRows = (run: { taskId: string }) => fx.target.query(`SELECT run_id::text FROM runway_ledger WHERE task_id = ${run.taskId}`);
+const indexExists = async (name: string) => (await fx.target.query(`SELECT 1 FROM pg_indexes WHERE indexname = '${name}'`)).length === 1;
 
 describe("the ledger row of a statement run outside a transaction", () => {
   it("is written on a fresh session when the pooled one goes silent after the statement", async () => {
-    executor = new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 1000, ledgerRetryMs: 20_000 });
+    const executor = fx.use(new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 1000, ledgerRetryMs: 20_000 }));
     await onLedgerInsert("IF n = 1 THEN PERFORM pg_sleep(5); END IF;");
     const run = cic("silent_idx");
     const logs: Array<{ type: string; payload: Record<string, unknown> }> = [];
@@ -61,7 +41,7 @@ describe("the ledger row of a statement run outside a transaction", () => {
   });
 
   it("is tried until the window closes, then the run is DONE saying the ledger lacks it", async () => {
-    executor = new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 1000, ledgerRetryMs: 2000 });
+    const executor = fx.use(new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 1000, ledgerRetryMs: 2000 }));
     await onLedgerInsert("RAISE EXCEPTION 'ledger refused (try %)', n;");
     const run = cic("refused_idx");
     const t0 = Date.now();
@@ -70,14 +50,14 @@ describe("the ledger row of a statement run outside a transaction", () => {
     expect(out.status, out.message).toBe("DONE");
     expect(out.result.note).toMatch(/the ledger row could not be written \(ledger refused \(try [2-9]\)\)/);
     expect(out.message).toMatch(/the ledger row could not be written/);
-    const tries = await target.query<{ n: string }>("SELECT last_value::text AS n FROM ledger_tries");
+    const tries = await fx.target.query<{ n: string }>("SELECT last_value::text AS n FROM ledger_tries");
     expect(Number(tries[0]!.n)).toBeGreaterThanOrEqual(3); // the pooled try, then fresh ones 250, 500, 1000 ms apart
     expect(await indexExists("refused_idx")).toBe(true);
     expect(await ledgerRows(run)).toEqual([]);
   });
 
   it("stops trying at once when the run is aborted (a cancel cannot undo an applied statement: DONE)", async () => {
-    executor = new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 1000, ledgerRetryMs: 60_000 });
+    const executor = fx.use(new PostgresExecutor({ statementTimeoutMs: 30_000, queryTimeoutMs: 1000, ledgerRetryMs: 60_000 }));
     await onLedgerInsert("RAISE EXCEPTION 'ledger refused';");
     const ac = new AbortController();
     const run = cic("aborted_idx");

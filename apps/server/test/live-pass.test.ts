@@ -8,7 +8,7 @@ import { projectPoliciesPut, rolloutPauseApi, rolloutResume, stageDecide } from 
 import { rolloutCreate } from "../src/store/rollouts.js";
 import { taskRunAutoRetry, taskRunFinish, taskRunRetry, taskRunsClaim } from "../src/store/runs.js";
 import { taskRunsCancel, tasksRun, tasksSkip } from "../src/store/task-actions.js";
-import { withLatestRuns, type TaskRow } from "../src/store/task-reads.js";
+import { TASK_COLUMNS, withLatestRuns } from "../src/store/task-reads.js";
 import { BUSY_WAITERS } from "../src/store/gating-live.js";
 import type { Db } from "../src/store/db.js";
 import { useTestDatabase } from "./helpers/db.js";
@@ -282,21 +282,10 @@ describe("live passes", () => {
         newHolders += waiting.filter((c) => c.cause?.type === "DATABASE_BUSY" && c.cause.taskId !== busy.get(c.dbKey)).length;
         const rows = await t.db
           .selectFrom("task")
-          .select([
-            "id",
-            "rollout_id",
-            "stage_id",
-            "type",
-            "instance_id",
-            "database_name",
-            "schema_version",
-            "statement",
-            "status",
-            "skip_reason",
-          ])
+          .select(TASK_COLUMNS)
           .where("id", "in", waiting.length ? waiting.map((c) => c.taskId) : ["0"])
           .execute();
-        const served = await withLatestRuns(t.db, rows as TaskRow[]);
+        const served = await withLatestRuns(t.db, rows);
         expect(
           served
             .map((x) => [x.id, x.latestRun?.waitingCause?.type === "DATABASE_BUSY" ? x.latestRun.waitingCause.taskId : null])

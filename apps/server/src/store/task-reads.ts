@@ -129,7 +129,8 @@ export interface TaskRow {
   skip_reason: string | null;
 }
 
-const TASK_COLUMNS = [
+/** The columns of a TaskRow, for callers that read tasks themselves (withLatestRuns). */
+export const TASK_COLUMNS = [
   "id",
   "rollout_id",
   "stage_id",

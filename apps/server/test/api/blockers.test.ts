@@ -1,27 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { PendingScheduler } from "../../src/scheduler/pending-scheduler.js";
-import { taskRunFinish, taskRunRetry, taskRunsClaim } from "../../src/store/runs.js";
+import { taskRunFinish, taskRunRetry } from "../../src/store/runs.js";
 import { useApiApp } from "../helpers/api-app.js";
+import { apiGating } from "../helpers/api-gating.js";
 import { taskSpec } from "../helpers/api.js";
 
 const api = useApiApp();
 
-const pass = () =>
-  new PendingScheduler({ db: api.db, clock: { now: () => new Date() }, replicaId: "r1", fullPassIntervalMs: 3_600_000 }).runOnce();
-const run = (rolloutId: string, taskIds: string[]) =>
-  api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
-const get = async (url: string) => (await api.call(api.viewer, { method: "GET", url: `/api/v1${url}` })).json();
-const causeOf = async (taskId: string) => (await get(`/tasks/${taskId}`)).latestRun?.waitingCause;
-
-/** Claims the AVAILABLE run of `taskId` and finishes it with `status` (or leaves it RUNNING). */
-async function claimAndFinish(taskId: string, status: "DONE" | "FAILED" | null) {
-  const claimed = await taskRunsClaim(api.db, { replicaId: "r1", limit: 100, leaseTtlMs: 60_000, now: new Date() });
-  const mine = claimed.find((c) => c.taskId === taskId);
-  if (!mine) throw new Error(`task ${taskId} was not claimable`);
-  if (status)
-    await taskRunFinish(api.db, { runId: mine.id, replicaId: "r1", epoch: mine.epoch, status, result: {}, message: "", now: new Date() });
-  return mine;
-}
+const { pass, run, get, causeOf, claimAndFinish } = apiGating(api);
 
 describe("blocked chains", () => {
   it("a FAILED version blocks its chain with BLOCKED_BY_FAILED; the summary names the roots per rollout and stage", async () => {

@@ -1,9 +1,8 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { PendingScheduler } from "../../src/scheduler/pending-scheduler.js";
 import { Channel } from "../../src/store/db.js";
-import { taskRunFinish, taskRunsClaim } from "../../src/store/runs.js";
 import { useApiApp } from "../helpers/api-app.js";
+import { apiGating } from "../helpers/api-gating.js";
 import { taskSpec } from "../helpers/api.js";
 
 /**
@@ -14,26 +13,8 @@ import { taskSpec } from "../helpers/api.js";
  */
 const api = useApiApp();
 
-const pass = () =>
-  new PendingScheduler({ db: api.db, clock: { now: () => new Date() }, replicaId: "r1", fullPassIntervalMs: 3_600_000 }).runOnce();
-const run = (rolloutId: string, taskIds: string[]) =>
-  api.call(api.releaser, { method: "POST", url: `/api/v1/rollouts/${rolloutId}/tasks/run`, payload: { taskIds } });
-const get = async (url: string) => (await api.call(api.viewer, { method: "GET", url: `/api/v1${url}` })).json();
-const causeOf = async (taskId: string) => (await get(`/tasks/${taskId}`)).latestRun?.waitingCause;
-
-async function finish(taskId: string) {
-  const claimed = await taskRunsClaim(api.db, { replicaId: "r1", limit: 100, leaseTtlMs: 60_000, now: new Date() });
-  const mine = claimed.find((c) => c.taskId === taskId)!;
-  await taskRunFinish(api.db, {
-    runId: mine.id,
-    replicaId: "r1",
-    epoch: mine.epoch,
-    status: "DONE",
-    result: {},
-    message: "",
-    now: new Date(),
-  });
-}
+const { pass, run, get, causeOf, claimAndFinish } = apiGating(api);
+const finish = (taskId: string) => claimAndFinish(taskId, "DONE");
 
 /** The rollout ids the change channel announces until `until` resolves. */
 async function announced(until: () => Promise<unknown>): Promise<Set<string>> {
