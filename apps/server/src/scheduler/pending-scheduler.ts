@@ -175,6 +175,8 @@ export class PendingScheduler {
     const revisitDbs = [...candidateDbs.keys()]
       .filter((k) => (taken.has(k) ? limitWaiting.has(k) || limitHeldHere.has(k) : freed.has(k) && !busy.has(k) && busyMore.has(k)))
       .map((k) => candidateDbs.get(k)!);
+    // A rollout whose limit-held runs were cut at its free slots + margin (some stale) and that still has
+    // free slots may have more to promote.
     const limitHeld = new Map<string, number>();
     const limitOf = new Map<string, number>();
     for (const c of candidates) {
