@@ -14,6 +14,7 @@ import {
   type GatingChanges,
 } from "./gating-candidates.js";
 import { controlsCannotHold, gatingApplyStages } from "./gating-stages.js";
+import { databaseHolderSql } from "./holder.js";
 
 /**
  * DATABASE_BUSY runs a live pass reads per freed database (task_run_wait_db_busy_idx, in decide()'s order):
@@ -106,9 +107,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
         UNION ALL
         SELECT w.run_id FROM task_run_wait w
         WHERE w.instance_id = d.i AND w.database_name = d.n AND w.type = 'PARALLEL_LIMIT' AND w.sequential
-          AND (EXISTS (SELECT 1 FROM task_run b WHERE b.instance_id = d.i AND b.database_name = d.n
-                AND b.status IN ('AVAILABLE', 'RUNNING') AND b.sequential)
-            OR EXISTS (SELECT 1 FROM dry_run j WHERE j.instance_id = d.i AND j.database_name = d.n AND j.status = 'RUNNING'))
+          AND ${databaseHolderSql(sql`d.i`, sql`d.n`)} IS NOT NULL
         UNION ALL
         SELECT r.id FROM task_run r
         WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
@@ -199,12 +198,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
         (SELECT count(*) FROM (SELECT 1 FROM task_run_wait o WHERE o.instance_id = d.instance_id AND o.database_name = d.database_name
           AND o.type = 'DATABASE_BUSY' LIMIT ${sql.lit(busyWaiters + 1)}) x) > ${sql.lit(busyWaiters)} AS busy_more,
         -- A RUNNING dry run holds the database too (dryRunsBusySql); it wins, as in gatingLoadOccupancy.
-        coalesce(
-          (SELECT j.task_id FROM dry_run j
-            WHERE j.instance_id = d.instance_id AND j.database_name = d.database_name AND j.status = 'RUNNING' ORDER BY j.id DESC LIMIT 1),
-          (SELECT b.task_id FROM task_run b
-            WHERE b.instance_id = d.instance_id AND b.database_name = d.database_name AND b.status IN ('AVAILABLE', 'RUNNING') AND b.sequential
-            ORDER BY b.id LIMIT 1)) AS task_id
+        ${databaseHolderSql(sql`d.instance_id`, sql`d.database_name`)} AS task_id
       FROM dbs d
     ),
     occ_active AS MATERIALIZED (

@@ -5,6 +5,7 @@ import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { logEventOf } from "../domain/log-event.js";
 import { databaseHolderSql } from "./holder.js";
+import { dbKey } from "../domain/gating.js";
 
 interface RunRow {
   id: string;
@@ -92,7 +93,7 @@ async function activeCounts(db: Db, rows: RunRow[]): Promise<Map<string, number>
   return new Map(counts.map((c) => [c.rollout_id, c.n]));
 }
 
-const holderKey = (r: RunRow) => JSON.stringify([r.instance_id, r.database_name]);
+const holderKey = (r: RunRow) => dbKey(r.instance_id, r.database_name);
 
 /**
  * The task holding each database where a DATABASE_BUSY run of `rows` waits: the scheduler records the holder
@@ -108,7 +109,7 @@ async function busyHolders(db: Db, rows: RunRow[]): Promise<Map<string, string>>
   const { rows: held } = await sql<{ i: string; n: string; task_id: string | null }>`
     SELECT d.i, d.n, ${databaseHolderSql(sql`d.i`, sql`d.n`)}::text AS task_id
     FROM unnest(${list.map((r) => r.instance_id)}::text[], ${list.map((r) => r.database_name)}::text[]) AS d(i, n)`.execute(db);
-  return new Map(held.filter((h) => h.task_id !== null).map((h) => [JSON.stringify([h.i, h.n]), h.task_id!]));
+  return new Map(held.filter((h) => h.task_id !== null).map((h) => [dbKey(h.i, h.n), h.task_id!]));
 }
 
 async function runsToDto(db: Db, rows: RunRow[]): Promise<TaskRun[]> {
