@@ -7,9 +7,10 @@ import { gatingLoadAllPending, gatingLoadOccupancy } from "../src/store/gating.j
 import { rolloutCreate } from "../src/store/rollouts.js";
 import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
 import { tasksRun } from "../src/store/task-actions.js";
+import { sql } from "kysely";
 import type { Db } from "../src/store/db.js";
 import { useTestDatabase } from "./helpers/db.js";
-import { seedProject, task } from "./helpers/fixtures.js";
+import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /**
  * Issue 19: the full pass reads the PENDING runs in batches and carries decide()'s state (databases taken,
@@ -124,5 +125,43 @@ describe("a full pass in batches", () => {
         await taskRunFinish(t.db, { runId: c.id, replicaId: "w", epoch: c.epoch, status: "DONE", result: {}, message: "", now: clock });
       }
     }
+  });
+
+  it("fails as a whole with the error of a cause write that failed while the next batch was read", async () => {
+    const { instanceId } = await seedProject(t.db, { id: "p1", limit: 3 });
+    // Sequential changes on five databases: three go (the rollout's limit), the others wait with a cause each,
+    // in every batch.
+    await seedRollout(
+      t.db,
+      "p1",
+      Array.from({ length: 4 * BATCH }, (_, k) => task(instanceId, `db${k % 5}`)),
+    );
+    // A run of the first batch that waits (the first three go): the write of that batch's causes fails while
+    // the pass reads on, and the next statement meets an aborted transaction.
+    const waiting = (await t.db.selectFrom("task_run").select("id").orderBy("id").offset(10).limit(1).executeTakeFirstOrThrow()).id;
+    await sql`CREATE FUNCTION fail_cause() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'injected cause-write failure'; END $$`.execute(t.db);
+    await sql`CREATE TRIGGER fail_cause BEFORE INSERT ON task_run_wait FOR EACH ROW
+      WHEN (NEW.run_id = ${sql.lit(Number(waiting))}) EXECUTE FUNCTION fail_cause()`.execute(t.db);
+    const fetches = { n: 0 };
+    const scheduler = new PendingScheduler({
+      db: t.db.withPlugin(countFetches(fetches)),
+      clock: { now: () => new Date() },
+      replicaId: "p",
+      fullPassIntervalMs: 1e12,
+      fullPassBatchSize: BATCH,
+    });
+    // The write's own error, not the aborted transaction's ("current transaction is aborted") a later statement met.
+    await expect(scheduler.runOnce({ full: true })).rejects.toThrow(/injected cause-write failure/);
+    // The second batch was read before the write, and the third was asked for after it (and failed).
+    expect(fetches.n).toBe(3);
+    // Nothing of the pass was kept.
+    expect(await available(t.db)).toEqual([]);
+    expect(await recorded(t.db)).toEqual(new Map());
+
+    await sql`DROP TRIGGER fail_cause ON task_run_wait`.execute(t.db);
+    const r = await scheduler.runOnce({ full: true });
+    expect(r?.promoted).toBe(3);
+    expect((await recorded(t.db)).size).toBe(4 * BATCH - 3);
   });
 });

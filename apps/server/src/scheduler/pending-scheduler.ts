@@ -113,21 +113,39 @@ export class PendingScheduler {
 
   /**
    * Every PENDING run, read in batches in decide()'s order; each batch is decided against the state the
-   * batches before it left (decideBatch) and its outcome written before the next is read, all in this
-   * transaction under the pass lock. Memory follows the batch size, and no gap between statements follows
-   * the backlog (the lock's idle bound ends a session idle for PASS_LOCK_IDLE_MS).
+   * batches before it left (decideBatch), all in this transaction under the pass lock. Memory follows the
+   * batch size, and no gap between statements follows the backlog (the lock's idle bound ends a session idle
+   * for PASS_LOCK_IDLE_MS). A batch's promotions are written before the next batch is decided (a failed
+   * one changes what it may take); its causes are written while Node decides the next batch, since no
+   * decision reads them: PostgreSQL and Node work at the same time, the statements still one after another
+   * on the pass's session (at 100k runs the pass was PostgreSQL's time plus Node's; now it is mostly the former).
    */
   private async fullPass(trx: Db, now: Date): Promise<PassOutcome> {
     const batches = await gatingOpenPending(trx, this.deps.fullPassBatchSize ?? FULL_PASS_BATCH);
     const out: PassOutcome = { candidates: 0, promoted: 0, causesWritten: 0, failed: 0, revisits: 0, touched: new Set() };
     const promotedIn = new Set<string>();
     let state: GatingState | null = null;
-    for (let batch = await batches.next(); batch.length > 0; batch = await batches.next()) {
+    let writing: Promise<void> = Promise.resolve();
+    // A statement after a failed write fails only because the transaction is aborted: report the write's error.
+    const afterWrites = async <T>(p: Promise<T>): Promise<T> => {
+      try {
+        return await p;
+      } catch (e) {
+        await writing;
+        throw e;
+      }
+    };
+    for (let batch = await afterWrites(batches.next()); batch.length > 0; batch = await afterWrites(batches.next())) {
       // Read once, after the first batch (nothing to read when nothing is pending): every database and rollout.
       state ??= { now, ...(await gatingLoadOccupancy(trx, null, null)) };
-      const r = await this.decideAndPromote(trx, batch, state);
+      const r: { decision: GatingDecision } & { state: GatingState } = await afterWrites(this.decideAndPromote(trx, batch, state));
       state = r.state;
-      await this.writeOutcome(trx, r.decision, now);
+      // One write in flight at most: the previous batch's ran while this one was decided, and decisions
+      // must not pile up in memory behind a slower server.
+      await writing;
+      writing = this.writeOutcome(trx, r.decision, now);
+      // Awaited next round, below or by afterWrites; the pass fails either way, and the rejection is not unhandled.
+      writing.catch(() => {});
       const rolloutOf = new Map(batch.map((c) => [c.runId, c.rolloutId]));
       for (const c of r.decision.causes) out.touched.add(rolloutOf.get(c.runId)!);
       for (const c of r.decision.promote) promotedIn.add(c.rolloutId);
@@ -136,6 +154,7 @@ export class PendingScheduler {
       out.causesWritten += r.decision.causes.length;
       out.failed += r.decision.fail.length;
     }
+    await writing;
     for (const id of promotedIn) out.touched.delete(id);
     return out;
   }

@@ -34,8 +34,8 @@ const openVersionBlockers = sql`
   WINDOW d AS (PARTITION BY x.instance_id, x.database_name ORDER BY x.schema_version_key, x.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
 
 /**
- * Every PENDING run with what decide() needs, ordered as fifo orders them: created_at is truncated to the
- * millisecond as node-postgres reads it, so ties within a millisecond go by id in both. A versioned run's
+ * Every PENDING run with what decide() needs, ordered as fifo orders them: by created_at truncated to the
+ * millisecond (created_ms, what decide() compares), so ties within a millisecond go by id in both. A versioned run's
  * blocker comes from openVersionBlockers through its task; only a run whose task is not there with the
  * run's version (never expected: kept so the read cannot differ from the live one) probes instead.
  */
@@ -48,7 +48,7 @@ const pendingQuery = sql<CandidateRow>`
   LEFT JOIN ob ON ob.task_id = r.task_id AND ob.schema_version_key = r.schema_version_key
   LEFT JOIN LATERAL (${blockerProbe(sql`ob.task_id IS NULL`)}) vb ON true
   WHERE r.status = 'PENDING'
-  ORDER BY r.ahead DESC, date_trunc('milliseconds', r.created_at), r.id`;
+  ORDER BY r.ahead DESC, created_ms, r.id`;
 
 export interface PendingBatches {
   /** The next batch, in decide()'s order after the previous one's; empty once every PENDING run was read. */
@@ -58,21 +58,30 @@ export interface PendingBatches {
 /**
  * Opens the full pass's read in the pass's transaction: a cursor, so PostgreSQL evaluates and sorts the
  * runs once and every batch comes from the same snapshot, as one read of them all did. Each batch is one
- * FETCH (plus one read of the stage facts of rollouts not seen in an earlier batch); the caller writes a
- * batch's outcome before asking for the next, so the session is never idle for long (PASS_LOCK_IDLE_MS).
+ * FETCH (plus one read of the stage facts of rollouts not seen in an earlier batch). The FETCH of the next
+ * batch is sent as soon as one is handed out, so PostgreSQL returns it while the caller decides this one,
+ * and two batches at most are held. The caller keeps the session busy between them (PASS_LOCK_IDLE_MS).
  * One cursor per transaction.
  */
 export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_BATCH): Promise<PendingBatches> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
   await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery}`.execute(trx);
+  const fetch = () => sql<CandidateRow>`FETCH FORWARD ${sql.lit(batchSize)} FROM gating_full_pass`.execute(trx).then((r) => r.rows);
   // The release controls' facts per rollout, read once per pass: every batch of a rollout sees the same.
   const stages = new Map<string, StageFacts[]>();
   let done = false;
+  let ahead: Promise<CandidateRow[]> | null = null;
   return {
     async next() {
       if (done) return [];
-      const { rows } = await sql<CandidateRow>`FETCH FORWARD ${sql.lit(batchSize)} FROM gating_full_pass`.execute(trx);
+      const rows = await (ahead ?? fetch());
+      ahead = null;
       if (rows.length < batchSize) done = true;
+      else {
+        ahead = fetch();
+        // Awaited by the next call; a pass that fails before then rolls back, and the rejection is not unhandled.
+        ahead.catch(() => {});
+      }
       if (rows.length === 0) return [];
       const candidates = rows.map(toCandidate);
       await applyStages(trx, candidates, stages);
