@@ -92,10 +92,15 @@ function retryOf(retry: RetryColumns | null): Pick<GatingCandidate, "targetRetry
  * later keys only on a tie of the earlier ones, and then takes them from the sorted row, where a key at the
  * end of ~25 columns cost the 100k-run sort two thirds of its time. created_at as epoch milliseconds, and a
  * backoff's seven columns as one (NULL for almost every run): a full pass parses 100,000 rows in Node, and
- * timestamps and columns are most of that (issue 19).
+ * timestamps and columns were most of that (issue 19).
+ *
+ * created_ms is created_at truncated to the millisecond, in float8 because extract()'s numeric cost 0.75 µs a
+ * run (0.75 s of a full pass at 1M): date_part's seconds are within a quarter microsecond of the truth, so
+ * round() gives the exact microseconds (below 2^53) and floor() the exact millisecond (checked against
+ * date_trunc over 3.2M instants from 2000 to 2099).
  */
 export const baseColumns = sql`
-  r.ahead, (extract(epoch FROM date_trunc('milliseconds', r.created_at)) * 1000)::float8 AS created_ms,
+  r.ahead, floor(round(date_part('epoch', r.created_at) * 1000000) / 1000) AS created_ms,
   r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.run_at,
   r.schema_version_key, w.cause AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
   p.deleted AS project_deleted, i.deleted AS instance_deleted,
