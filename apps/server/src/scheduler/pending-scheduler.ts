@@ -138,7 +138,8 @@ export class PendingScheduler {
     for (let batch = await afterWrites(batches.next()); batch.length > 0; batch = await afterWrites(batches.next())) {
       // Read once, after the first batch (nothing to read when nothing is pending): every database and rollout.
       state ??= { now, ...(await gatingLoadOccupancy(trx, null, null)) };
-      const r: { decision: GatingDecision } & { state: GatingState } = await afterWrites(this.decideAndPromote(trx, batch, state));
+      // Typed: `writing` below uses r, and afterWrites reads `writing`, which TypeScript cannot infer around.
+      const r: Decided = await afterWrites(this.decideAndPromote(trx, batch, state));
       state = r.state;
       // One write in flight at most: the previous batch's ran while this one was decided, and decisions
       // must not pile up in memory behind a slower server.
@@ -236,11 +237,7 @@ export class PendingScheduler {
    * have blocked can go in this very pass, and no cause names it. Bounded: each round needs a cancel
    * that raced this pass.
    */
-  private async decideAndPromote(
-    trx: Db,
-    candidates: GatingCandidate[],
-    state: GatingState,
-  ): Promise<{ decision: GatingDecision; state: GatingState }> {
+  private async decideAndPromote(trx: Db, candidates: GatingCandidate[], state: GatingState): Promise<Decided> {
     const promoted: GatingCandidate[] = [];
     let left = candidates;
     let s = state;
@@ -265,6 +262,9 @@ export class PendingScheduler {
     }
   }
 }
+
+/** decide()'s outcome with only written promotions, and the state the next batch is decided against. */
+type Decided = { decision: GatingDecision; state: GatingState };
 
 /** What a pass did, before the statements every pass ends with. */
 interface PassOutcome {
