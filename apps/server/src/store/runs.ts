@@ -45,9 +45,13 @@ export async function taskRunsRenewLeases(
   const out = new Map<string, LeaseState>();
   for (const r of p.runs) out.set(r.runId, { owned: false, cancelRequested: false, locked: false });
   if (p.runs.length === 0) return out;
+  // The runs as a JSON document, not unnest() of arrays: a custom plan knows an array's length and a generic
+  // plan guesses 10, so with the 1–3 runs of a typical owner check the generic plan looked five times dearer
+  // and PostgreSQL planned every call afresh (0.37 ms of planning to 0.12 ms of execution, issue 19). A
+  // document's rows are estimated alike in both, so the generic plan is kept after the first five calls.
   const { rows } = await prepared(sql<{ id: string; owned: boolean; cancel: boolean; locked: boolean }>`
     WITH x AS (
-      SELECT * FROM unnest(${p.runs.map((r) => r.runId)}::bigint[], ${p.runs.map((r) => r.epoch)}::int[]) AS x(id, epoch)
+      SELECT * FROM json_to_recordset(${JSON.stringify(p.runs.map((r) => ({ id: r.runId, epoch: r.epoch })))}::json) AS x(id bigint, epoch int)
     ), l AS (
       SELECT t.id FROM task_run t JOIN x ON t.id = x.id
       WHERE t.lease_epoch = x.epoch AND t.owner_replica = ${p.replicaId} AND t.status = 'RUNNING'

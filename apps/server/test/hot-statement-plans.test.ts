@@ -1,0 +1,73 @@
+import { sql } from "kysely";
+import { describe, expect, it } from "vitest";
+import { TaskType } from "@runway/shared";
+import { createDb, createPool } from "../src/store/db.js";
+import { taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun } from "../src/store/runs.js";
+import { useTestDatabase } from "./helpers/db.js";
+import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+
+const t = useTestDatabase();
+
+/**
+ * The running scheduler's statements run once per run or per few runs. Prepared, PostgreSQL plans each
+ * one afresh (a custom plan) for its first five calls and then keeps a generic plan only if that looks no
+ * dearer than the custom ones did; when it does not, every call pays the planning again. For the lease
+ * check that was 0.37 ms of planning against 0.12 ms of execution, 38% of the server's time draining SELECT 1
+ * runs (issue 19, docs/benchmarks.md §8): its runs came in as unnest() of arrays, whose size a custom plan
+ * knows and a generic plan guesses at 10, so the generic plan always looked five times dearer.
+ */
+describe("the running scheduler's statements on generic plans", () => {
+  it("claim, lease check and finish + claim stop being planned after their first calls", async () => {
+    const { projectId, instanceId } = await seedProject(t.db, { id: "plans" });
+    // Data updates under no limit: created AVAILABLE, so the claim has work without a pending pass.
+    await seedRollout(
+      t.db,
+      projectId,
+      Array.from({ length: 24 }, (_, i) => task(instanceId, `db${i}`, { type: TaskType.DATABASE_DATA_UPDATE })),
+    );
+    // One connection, so every call lands on the same session and its prepared statements.
+    const db = createDb(createPool(t.url, 1, "plans test"));
+    try {
+      const now = () => new Date();
+      let held: ClaimedRun[] = [];
+      for (let round = 0; round < 12; round++) {
+        // Claims of 1 and 3 runs, lease checks of 1 to 3: the sizes a custom plan would be fitted to.
+        held.push(...(await taskRunsClaim(db, { replicaId: "r", limit: round % 2 === 0 ? 1 : 3, leaseTtlMs: 60_000, now: now() })));
+        const check = held.slice(0, 1 + (round % 3));
+        const state = await taskRunsRenewLeases(db, {
+          replicaId: "r",
+          runs: check.map((r) => ({ runId: r.id, epoch: r.epoch })),
+          leaseTtlMs: 60_000,
+          now: now(),
+        });
+        expect([...state.values()].every((s) => s.owned)).toBe(true);
+        const [done, ...rest] = held;
+        const { written } = await taskRunsFinishAndClaim(
+          db,
+          [{ runId: done!.id, replicaId: "r", epoch: done!.epoch, status: "DONE", result: {}, message: "", applied: null }],
+          { now: now(), claim: { replicaId: "r", limit: 0, leaseTtlMs: 60_000, now: now() } },
+        );
+        expect(written.has(done!.id)).toBe(true);
+        held = rest;
+      }
+      const { rows } = await sql<{ statement: string; generic_plans: string; custom_plans: string }>`
+        SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements`.execute(db);
+      const plans = (needle: string) => {
+        const found = rows.filter((r) => r.statement.includes(needle));
+        expect(found, needle).toHaveLength(1);
+        return { generic: Number(found[0]!.generic_plans), custom: Number(found[0]!.custom_plans) };
+      };
+      for (const [name, needle] of [
+        ["claim", "claim_pick AS MATERIALIZED"],
+        ["lease check", "FOR UPDATE OF t SKIP LOCKED"],
+        ["finish", "fin_in AS"],
+      ] as const) {
+        const p = plans(needle);
+        // PostgreSQL's five custom plans to compare against, then the generic plan for every later call.
+        expect({ name, custom: p.custom, genericUsed: p.generic > 0 }).toEqual({ name, custom: 5, genericUsed: true });
+      }
+    } finally {
+      await db.destroy();
+    }
+  });
+});
