@@ -9,7 +9,7 @@ import { type Executor, PostgresExecutor } from "@runway/server/executors";
 import { freePort, migrate, startEmbeddedPostgres, withDatabase } from "@runway/server/db";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
 import { sleep } from "./lib/stats.js";
-import { createWorkload, dataTask, runAll } from "./lib/workload.js";
+import { createWorkload, dataTask, runAll, schemaTask } from "./lib/workload.js";
 
 /**
  * A diagnostic, not a step of `pnpm bench`: where a run's time goes in the running scheduler. Drains
@@ -18,11 +18,15 @@ import { createWorkload, dataTask, runAll } from "./lib/workload.js";
  * share, for the control database and the target. Run it through node bench/tools/measure.mjs like any benchmark:
  *
  *     PROFILE_WORK=select1 node --import tsx executor-profile.ts
+ *
+ * PROFILE_GATED=1 drains throughput.ts's gated shape instead (the pending passes' statements then show too).
  */
 
 const JOBS = Number(process.env.PROFILE_JOBS ?? 5000);
 const REPLICAS = Number(process.env.PROFILE_REPLICAS ?? 1);
 const WORK = (process.env.PROFILE_WORK ?? "noop") as "noop" | "select1";
+/** PROFILE_GATED=1: throughput.ts's gated shape (each database a chain of versioned changes, limit 10 per rollout). */
+const GATED = process.env.PROFILE_GATED === "1";
 const CONCURRENCY = 10;
 const explainLog = process.env.PROFILE_EXPLAIN ? (process.env.PROFILE_EXPLAIN_LOG ?? "/tmp/runway-profile-explain.log") : undefined;
 
@@ -63,8 +67,12 @@ async function main(): Promise<void> {
     const url = withDatabase(embedded.url, "bench_profile");
     await migrate(url);
     const setup = createDb(createPool(url, 2, "profile setup"));
-    const rollouts = Array.from({ length: 50 }, () => Array.from({ length: JOBS / 50 }, () => dataTask("bench_profile_target")));
-    await runAll(setup, await createWorkload(setup, { parallelLimit: 0, connectionUrl: embedded.url, rollouts }));
+    const rollouts = Array.from({ length: 50 }, (_, r) =>
+      Array.from({ length: JOBS / 50 }, (_, k) =>
+        GATED ? schemaTask(`db_${r * 10 + (k % 10)}`, String(Math.floor(k / 10) + 1).padStart(4, "0")) : dataTask("bench_profile_target"),
+      ),
+    );
+    await runAll(setup, await createWorkload(setup, { parallelLimit: GATED ? 10 : 0, connectionUrl: embedded.url, rollouts }));
     await setup.destroy();
     await admin.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
     const executors: Executor[] = Array.from({ length: REPLICAS }, () =>
