@@ -174,11 +174,14 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       ) w
       WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED'))
     ),
-    -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once.
+    -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once. The
+    -- status compared with a subquery's value, not a constant: the constant would let the generic plan
+    -- scan a whole partial index WHERE status = 'PENDING' for the ids (task_run_pending_db_idx, 1,039
+    -- pages for 30 runs), which it does when task_run's statistics say few runs are PENDING (issue 19).
     c AS MATERIALIZED (
       SELECT ${baseColumns}, ${blockerColumns}
       FROM task_run r ${baseJoins} ${taskProbe} ${blockerJoin}
-      WHERE r.id = ANY(ARRAY(SELECT DISTINCT id FROM cand)) AND r.status = 'PENDING'
+      WHERE r.id = ANY(ARRAY(SELECT DISTINCT id FROM cand)) AND r.status = (SELECT 'PENDING'::text)
     ),
     -- Stages where no release control can hold a run: their candidates need no stage facts read
     -- (gatingApplyStages). Once per stage, not per run.
