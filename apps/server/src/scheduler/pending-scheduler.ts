@@ -122,9 +122,11 @@ export class PendingScheduler {
    */
   private async fullPass(trx: Db, now: Date): Promise<PassOutcome> {
     const batches = await gatingOpenPending(trx, this.deps.fullPassBatchSize ?? FULL_PASS_BATCH);
+    // Every database and rollout, read before the first batch: once a batch is handed out, the next one's
+    // FETCH is on the session, and a statement sent after it would hold the first decisions back.
+    let state: GatingState = { now, ...(await gatingLoadOccupancy(trx, null, null)) };
     const out: PassOutcome = { candidates: 0, promoted: 0, causesWritten: 0, failed: 0, revisits: 0, touched: new Set() };
     const promotedIn = new Set<string>();
-    let state: GatingState | null = null;
     let writing: Promise<void> = Promise.resolve();
     // A statement after a failed write fails only because the transaction is aborted: report the write's error.
     const afterWrites = async <T>(p: Promise<T>): Promise<T> => {
@@ -136,8 +138,6 @@ export class PendingScheduler {
       }
     };
     for (let batch = await afterWrites(batches.next()); batch.length > 0; batch = await afterWrites(batches.next())) {
-      // Read once, after the first batch (nothing to read when nothing is pending): every database and rollout.
-      state ??= { now, ...(await gatingLoadOccupancy(trx, null, null)) };
       // Typed: `writing` below uses r, and afterWrites reads `writing`, which TypeScript cannot infer around.
       const r: Decided = await afterWrites(this.decideAndPromote(trx, batch, state));
       state = r.state;

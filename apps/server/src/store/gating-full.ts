@@ -76,31 +76,36 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
       if (done) return [];
       const rows = await (ahead ?? fetch());
       ahead = null;
+      if (rows.length === 0) {
+        done = true;
+        return [];
+      }
+      // The stage facts this batch lacks are asked for before the next batch's FETCH: the session runs one
+      // statement at a time, and behind the FETCH they would hold this batch's decisions back by as long as
+      // the FETCH takes, where now the FETCH runs while Node decides.
+      const rollouts = [...new Set(rows.map((r) => r.rollout_id))];
+      const facts = loadStages(trx, rollouts, stages);
       if (rows.length < batchSize) done = true;
       else {
         ahead = fetch();
         // Awaited by the next call; a pass that fails before then rolls back, and the rejection is not unhandled.
         ahead.catch(() => {});
       }
-      if (rows.length === 0) return [];
       const candidates = rows.map(toCandidate);
-      await applyStages(trx, candidates, stages);
+      applyStageGates(candidates, await facts);
       return candidates;
     },
   };
 }
 
-async function applyStages(trx: Db, candidates: GatingCandidate[], cache: Map<string, StageFacts[]>): Promise<void> {
-  const rollouts = [...new Set(candidates.map((c) => c.rolloutId))];
+/** The stage facts of the given rollouts, those not in `cache` read in one statement and kept there. */
+async function loadStages(trx: Db, rollouts: string[], cache: Map<string, StageFacts[]>): Promise<StageFacts[]> {
   const missing = rollouts.filter((id) => !cache.has(id));
   if (missing.length > 0) {
     for (const id of missing) cache.set(id, []);
     for (const s of await gatingLoadStages(trx, missing)) cache.get(s.rolloutId)!.push(s);
   }
-  applyStageGates(
-    candidates,
-    rollouts.flatMap((id) => cache.get(id)!),
-  );
+  return rollouts.flatMap((id) => cache.get(id)!);
 }
 
 /** Every PENDING run at once (one read, no cursor): what a full pass evaluates, for tests that hold a pass against it. */
@@ -109,6 +114,6 @@ export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> 
   await stageProgressFold(trx);
   const { rows } = await pendingQuery.execute(trx);
   const candidates = rows.map(toCandidate);
-  await applyStages(trx, candidates, new Map());
+  applyStageGates(candidates, await loadStages(trx, [...new Set(rows.map((r) => r.rollout_id))], new Map()));
   return candidates;
 }
