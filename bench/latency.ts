@@ -9,10 +9,15 @@ import { createWorkload, dataTask } from "./lib/workload.js";
  * `pnpm bench` step 2, pickup latency on an idle system: runs are created one after another, each with
  * nothing blocking it, and we time creation (before the create call) → the executor being handed the run
  * (right after the claim made it RUNNING). Ours crosses PENDING → AVAILABLE → RUNNING, two NOTIFY hops;
- * graphile-worker's add_job → task start is one. Same PostgreSQL, same process, one after the other.
+ * graphile-worker's add_job → task start is one. Same PostgreSQL, same process.
+ *
+ * The three systems are started together and take turns in blocks (BLOCKS of them, the order rotating),
+ * so a change in the machine's speed during the step (this shared machine's throughput moved by 40%
+ * within minutes, docs/benchmarks.md §8) falls on all three alike instead of on whichever ran then.
  */
 
 const N = Number(process.env.BENCH_LATENCY_RUNS ?? 1000);
+const BLOCKS = Math.max(1, Math.min(N, Number(process.env.BENCH_LATENCY_BLOCKS ?? 10)));
 const CONCURRENCY = 10;
 /** Quiet time after each run finished, so the next one arrives on an idle system. */
 const GAP_MS = 10;
@@ -28,15 +33,21 @@ interface Sample {
   availableToStartMs: number;
 }
 
+/** One system under test: `runOne` creates the next run and waits until it started and ended. */
+interface System {
+  runOne(): Promise<Sample>;
+  close(): Promise<void>;
+}
+
+/** Durations of the gated scenario's passes that promoted a run (where the pass's own share of a pickup shows). */
+const promotingPassMs: number[] = [];
+
 /**
  * `gated: false`: data updates in a project without a limit — no gate can hold them, so tasksRun creates
  * them AVAILABLE. `gated: true`: sequential schema changes, each on its own idle database, which go
  * through the pending scheduler (PENDING → pass → AVAILABLE) even though nothing holds them.
  */
-/** Durations of the gated scenario's passes that promoted a run (where the pass's own share of a pickup shows). */
-const promotingPassMs: number[] = [];
-
-async function ours(serverPg: BenchPg, gated: boolean): Promise<Sample[]> {
+async function ours(serverPg: BenchPg, gated: boolean): Promise<System> {
   const url = await serverPg.freshDatabase(gated ? "bench_latency_gated" : "bench_latency");
   const db = createDb(createPool(url, 4, "bench creator"));
   const w = await createWorkload(db, {
@@ -65,10 +76,11 @@ async function ours(serverPg: BenchPg, gated: boolean): Promise<Sample[]> {
     },
   });
   const running = replicas.runtimes[0]!.running;
-  const samples: Sample[] = [];
-  try {
-    await until(() => passes > 0, TIMEOUT_MS);
-    for (const taskId of rollout.taskIds) {
+  await until(() => passes > 0, TIMEOUT_MS);
+  let next = 0;
+  return {
+    async runOne() {
+      const taskId = rollout.taskIds[next++]!;
       const wall0 = Date.now();
       const t0 = performance.now();
       await tasksRun(db, { rolloutId: rollout.id, taskIds: [taskId], runAt: null, actor: "bench", now: new Date() });
@@ -76,18 +88,17 @@ async function ours(serverPg: BenchPg, gated: boolean): Promise<Sample[]> {
       if (!(await until(() => started.has(taskId), TIMEOUT_MS)))
         throw new Error(`run of task ${taskId} did not start within ${TIMEOUT_MS} ms`);
       const s = started.get(taskId)!;
-      samples.push({ totalMs: s.at - t0, createMs, toAvailableMs: s.availableAt - wall0, availableToStartMs: s.wall - s.availableAt });
       await until(() => running.activeCount === 0, TIMEOUT_MS);
-      await sleep(GAP_MS);
-    }
-  } finally {
-    await replicas.stop();
-    await db.destroy();
-  }
-  return samples;
+      return { totalMs: s.at - t0, createMs, toAvailableMs: s.availableAt - wall0, availableToStartMs: s.wall - s.availableAt };
+    },
+    async close() {
+      await replicas.stop();
+      await db.destroy();
+    },
+  };
 }
 
-async function graphile(serverPg: BenchPg): Promise<Sample[]> {
+async function graphile(serverPg: BenchPg): Promise<System> {
   const url = await serverPg.emptyDatabase("bench_latency_graphile");
   const started = new Map<number, number>();
   const done = new Set<number>();
@@ -99,39 +110,52 @@ async function graphile(serverPg: BenchPg): Promise<Sample[]> {
   });
   worker.runners[0]!.events.on("job:complete", ({ job }) => done.add((job.payload as { i: number }).i));
   const utils = await graphileUtils(url);
-  const samples: Sample[] = [];
-  try {
-    for (let i = 1; i <= N; i++) {
+  let i = 0;
+  return {
+    async runOne() {
+      const id = ++i;
       const t0 = performance.now();
-      await utils.addJob("bench", { i });
+      await utils.addJob("bench", { i: id });
       const createMs = performance.now() - t0;
-      if (!(await until(() => started.has(i), TIMEOUT_MS))) throw new Error(`graphile job ${i} did not start within ${TIMEOUT_MS} ms`);
-      samples.push({ totalMs: started.get(i)! - t0, createMs, toAvailableMs: NaN, availableToStartMs: NaN });
-      await until(() => done.has(i), TIMEOUT_MS);
-      await sleep(GAP_MS);
-    }
-  } finally {
-    await utils.release();
-    await worker.stop();
-  }
-  return samples;
+      if (!(await until(() => started.has(id), TIMEOUT_MS))) throw new Error(`graphile job ${id} did not start within ${TIMEOUT_MS} ms`);
+      const totalMs = started.get(id)! - t0;
+      await until(() => done.has(id), TIMEOUT_MS);
+      return { totalMs, createMs, toAvailableMs: NaN, availableToStartMs: NaN };
+    },
+    async close() {
+      await utils.release();
+      await worker.stop();
+    },
+  };
 }
 
 async function main(): Promise<void> {
   const serverPg = await startBenchPg();
-  let o: Sample[];
-  let og: Sample[];
-  let g: Sample[];
+  const samples: Sample[][] = [[], [], []];
   try {
-    console.log(`pickup latency: ${N} runs, ours (no gate can hold them)`);
-    o = await ours(serverPg, false);
-    console.log(`pickup latency: ${N} runs, ours (through the pending scheduler)`);
-    og = await ours(serverPg, true);
-    console.log(`pickup latency: ${N} jobs, graphile-worker`);
-    g = await graphile(serverPg);
+    console.log(
+      `pickup latency: ${N} runs each, ours (no gate can hold them; through the pending scheduler) and graphile-worker, in ${BLOCKS} blocks`,
+    );
+    const systems: System[] = [];
+    try {
+      systems.push(await ours(serverPg, false), await ours(serverPg, true), await graphile(serverPg));
+      for (let b = 0; b < BLOCKS; b++) {
+        const size = Math.floor((N * (b + 1)) / BLOCKS) - Math.floor((N * b) / BLOCKS);
+        for (let k = 0; k < systems.length; k++) {
+          const which = (b + k) % systems.length;
+          for (let j = 0; j < size; j++) {
+            samples[which]!.push(await systems[which]!.runOne());
+            await sleep(GAP_MS);
+          }
+        }
+      }
+    } finally {
+      for (const s of systems) await s.close();
+    }
   } finally {
     await serverPg.stop();
   }
+  const [o, og, g] = samples as [Sample[], Sample[], Sample[]];
   const os = summarize(o.map((s) => s.totalMs));
   const ogs = summarize(og.map((s) => s.totalMs));
   const gs = summarize(g.map((s) => s.totalMs));
@@ -173,8 +197,8 @@ async function main(): Promise<void> {
   const file = await writeResult("latency", {
     benchmark: "latency",
     description:
-      "Pickup latency on an idle system: N runs created one after another, each unblocked; creation (before the create call) → the executor/task handed the run. Milliseconds. Ours twice: runs no gate can hold (created AVAILABLE) and sequential changes on idle databases (through a pending pass).",
-    setup: { runs: N, concurrency: CONCURRENCY, gapMs: GAP_MS, ourPollIntervalMs: 1000, graphilePollIntervalMs: 2000 },
+      "Pickup latency on an idle system: N runs created one after another, each unblocked; creation (before the create call) → the executor/task handed the run. Milliseconds. Ours twice: runs no gate can hold (created AVAILABLE) and sequential changes on idle databases (through a pending pass). The three systems run side by side and take turns in blocks, so drift in the machine's speed falls on all alike.",
+    setup: { runs: N, blocks: BLOCKS, concurrency: CONCURRENCY, gapMs: GAP_MS, ourPollIntervalMs: 1000, graphilePollIntervalMs: 2000 },
     targets: { p50Ms: 10, p99Ms: 50, maxRatioVsGraphile: 1.5 },
     machine: await machineInfo(),
     results: { ours: os, oursGated: ogs, graphile: gs, ratio: rows[3], ratioGated: rows[4], breakdown },
