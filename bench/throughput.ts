@@ -56,7 +56,17 @@ interface Row extends Scenario {
   xactsPerTask: number;
   /** Runway only: pending passes during the scenario (all replicas), to tell scheduling time from the rest. */
   passes?: { count: number; firstMs: number; firstPromoted: number; liveMeanMs: number; lockHeld?: number };
+  /** Each round's own figures when the step ran more than one (tasksPerSec above is their mean). */
+  rounds?: Omit<Row, keyof Scenario | "rounds">[];
 }
+
+/**
+ * Rounds of every scenario (BENCH_THROUGHPUT_REPEAT, default 2), the order reversed every other round:
+ * scenarios run one after another, and on this shared machine the speed drifted by 40% within minutes
+ * (docs/benchmarks.md §8), so a ratio of two scenarios run once each measured partly the drift. With the
+ * order A B … B A, a drift that is steady over the step falls on both sides of each ratio alike.
+ */
+const REPEAT = Math.max(1, Math.trunc(Number(process.env.BENCH_THROUGHPUT_REPEAT ?? 2)));
 
 const count = async (pool: pg.Pool, q: string, values: unknown[] = []) => (await pool.query<{ n: number }>(q, values)).rows[0]!.n;
 const xacts = (pool: pg.Pool) =>
@@ -265,9 +275,22 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     const templates = await buildTemplates(serverPg, withDatabase(targetRole, TARGET));
-    for (const s of SCENARIOS) {
-      if (only && !only.some((o) => `${s.system}:${s.work}:${s.replicas}`.startsWith(o))) continue;
-      rows.push(await runScenario(serverPg, s, templates, targetPool));
+    const selected = SCENARIOS.filter((s) => !only || only.some((o) => `${s.system}:${s.work}:${s.replicas}`.startsWith(o)));
+    const runs: Row[][] = selected.map(() => []);
+    for (let round = 0; round < REPEAT; round++) {
+      const order = selected.map((_, i) => (round % 2 === 0 ? i : selected.length - 1 - i));
+      if (REPEAT > 1) console.log(`round ${round + 1} of ${REPEAT}`);
+      for (const i of order) runs[i]!.push(await runScenario(serverPg, selected[i]!, templates, targetPool));
+    }
+    for (const [i, s] of selected.entries()) {
+      const each = runs[i]!;
+      const mean = Math.round(each.reduce((a, r) => a + r.tasksPerSec, 0) / each.length);
+      rows.push({
+        ...each[0]!,
+        ...s,
+        tasksPerSec: mean,
+        ...(each.length > 1 ? { rounds: each.map(({ system: _s, work: _w, replicas: _r, ...x }) => x) } : {}),
+      });
     }
   } finally {
     await targetPool.end();
@@ -297,8 +320,9 @@ async function main(): Promise<void> {
   const file = await writeResult("throughput", {
     benchmark: "throughput",
     description:
-      "Tasks/s draining a queue of trivial tasks queued up front: no-op (scheduler/queue alone) and SELECT 1 on a target database (Runway: its real PostgreSQL executor, pooled target sessions and a ledger transaction per run; the queues: a pooled connection). Replicas run in one process, each with its own pools.",
+      "Tasks/s draining a queue of trivial tasks queued up front: no-op (scheduler/queue alone) and SELECT 1 on a target database (Runway: its real PostgreSQL executor, pooled target sessions and a ledger transaction per run; the queues: a pooled connection). Replicas run in one process, each with its own pools. Every scenario runs `rounds` times, the order reversed every other round; tasksPerSec is the mean of its rounds.",
     setup: {
+      rounds: REPEAT,
       jobs: JOBS,
       concurrencyPerReplica: CONCURRENCY,
       pollMs: POLL_MS,

@@ -286,6 +286,7 @@ interface TpRow {
   capped: boolean;
   xactsPerTask: number;
   passes?: { count: number; firstMs: number; firstPromoted: number; liveMeanMs: number; lockHeld?: number };
+  rounds?: Omit<TpRow, "system" | "work" | "replicas" | "rounds">[];
 }
 
 async function throughputSection(): Promise<string> {
@@ -317,11 +318,12 @@ async function throughputSection(): Promise<string> {
         x.system,
         label[x.work] ?? x.work,
         x.replicas,
-        x.tasksPerSec,
-        `${x.completed} / ${x.jobs} in ${x.seconds}${x.capped ? " (cap)" : ""}`,
+        // With rounds, the mean and then each round's rate, in the order they ran.
+        x.rounds ? `${x.tasksPerSec} (${x.rounds.map((y) => y.tasksPerSec).join(", ")})` : x.tasksPerSec,
+        (x.rounds ?? [x]).map((y) => `${y.completed} / ${y.jobs} in ${y.seconds}${y.capped ? " (cap)" : ""}`).join("; "),
         x.xactsPerTask,
         x.passes
-          ? `${x.passes.count} passes: ${x.passes.firstMs} ms (${x.passes.firstPromoted}), then ${x.passes.liveMeanMs} ms; ${Math.round(x.completed / (x.seconds - x.passes.firstMs / 1000))} tasks/s after the first${x.passes.lockHeld ? `; ${x.passes.lockHeld} tries found the lock held` : ""}`
+          ? `${x.rounds ? "round 1: " : ""}${x.passes.count} passes: ${x.passes.firstMs} ms (${x.passes.firstPromoted}), then ${x.passes.liveMeanMs} ms; ${Math.round(x.completed / (x.seconds - x.passes.firstMs / 1000))} tasks/s after the first${x.passes.lockHeld ? `; ${x.passes.lockHeld} tries found the lock held` : ""}`
           : null,
       ]),
     ),
