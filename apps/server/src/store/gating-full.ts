@@ -58,9 +58,9 @@ export interface PendingBatches {
 /**
  * Opens the full pass's read in the pass's transaction: a cursor, so PostgreSQL evaluates and sorts the
  * runs once and every batch comes from the same snapshot, as one read of them all did. Each batch is one
- * FETCH (plus one read of the stage facts of rollouts not seen in an earlier batch). The FETCH of the next
- * batch is sent as soon as one is handed out, so PostgreSQL returns it while the caller decides this one,
- * and two batches at most are held. The caller keeps the session busy between them (PASS_LOCK_IDLE_MS).
+ * FETCH (plus one read of the stage facts of rollouts not seen in an earlier batch, sent first). The FETCH
+ * of the next batch is sent as soon as a batch arrives, so PostgreSQL returns it while the caller decides
+ * this one, and two batches at most are held. The caller keeps the session busy between them (PASS_LOCK_IDLE_MS).
  * One cursor per transaction.
  */
 export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_BATCH): Promise<PendingBatches> {
