@@ -83,8 +83,7 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
       // The stage facts this batch lacks are asked for before the next batch's FETCH: the session runs one
       // statement at a time, and behind the FETCH they would hold this batch's decisions back by as long as
       // the FETCH takes, where now the FETCH runs while Node decides.
-      const rollouts = [...new Set(rows.map((r) => r.rollout_id))];
-      const facts = loadStages(trx, rollouts, stages);
+      const facts = loadStages(trx, rows, stages);
       if (rows.length < batchSize) done = true;
       else {
         ahead = fetch();
@@ -98,8 +97,9 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
   };
 }
 
-/** The stage facts of the given rollouts, those not in `cache` read in one statement and kept there. */
-async function loadStages(trx: Db, rollouts: string[], cache: Map<string, StageFacts[]>): Promise<StageFacts[]> {
+/** The stage facts of the rows' rollouts, those not in `cache` read in one statement and kept there. */
+async function loadStages(trx: Db, rows: CandidateRow[], cache: Map<string, StageFacts[]>): Promise<StageFacts[]> {
+  const rollouts = [...new Set(rows.map((r) => r.rollout_id))];
   const missing = rollouts.filter((id) => !cache.has(id));
   if (missing.length > 0) {
     for (const id of missing) cache.set(id, []);
@@ -114,6 +114,6 @@ export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> 
   await stageProgressFold(trx);
   const { rows } = await pendingQuery.execute(trx);
   const candidates = rows.map(toCandidate);
-  applyStageGates(candidates, await loadStages(trx, [...new Set(rows.map((r) => r.rollout_id))], new Map()));
+  applyStageGates(candidates, await loadStages(trx, rows, new Map()));
   return candidates;
 }
