@@ -9,7 +9,7 @@ import { type Executor, PostgresExecutor } from "@runway/server/executors";
 import { freePort, migrate, startEmbeddedPostgres, withDatabase } from "@runway/server/db";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
 import { sleep } from "./lib/stats.js";
-import { createWorkload, dataTask, runAll, schemaTask } from "./lib/workload.js";
+import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
 
 /**
  * A diagnostic, not a step of `pnpm bench`: where a run's time goes in the running scheduler. Drains
@@ -68,9 +68,7 @@ async function main(): Promise<void> {
     await migrate(url);
     const setup = createDb(createPool(url, 2, "profile setup"));
     const rollouts = Array.from({ length: 50 }, (_, r) =>
-      Array.from({ length: JOBS / 50 }, (_, k) =>
-        GATED ? schemaTask(`db_${r * 10 + (k % 10)}`, String(Math.floor(k / 10) + 1).padStart(4, "0")) : dataTask("bench_profile_target"),
-      ),
+      Array.from({ length: JOBS / 50 }, (_, k) => (GATED ? chainTask(r, k, 10) : dataTask("bench_profile_target"))),
     );
     await runAll(setup, await createWorkload(setup, { parallelLimit: GATED ? 10 : 0, connectionUrl: embedded.url, rollouts }));
     await setup.destroy();

@@ -16,7 +16,7 @@ import {
 import { machineInfo, startBenchPg, writeResult, type BenchPg, runMain } from "./lib/pg.js";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
 import { ratio, sleep } from "./lib/stats.js";
-import { createWorkload, dataTask, runAll, schemaTask } from "./lib/workload.js";
+import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
 
 /**
  * `pnpm bench` step 3, throughput: JOBS trivial tasks queued up front, then 1 or 3 replicas (in this
@@ -128,10 +128,7 @@ function runwayTasks(kind: "ungated" | "gated" | "one-rollout"): NewTask[][] {
   const dbsPerRollout = DATABASES / ROLLOUTS;
   if (kind === "one-rollout") return [Array.from({ length: JOBS }, () => dataTask(TARGET))];
   return Array.from({ length: ROLLOUTS }, (_, r) =>
-    Array.from({ length: perRollout }, (_, k) => {
-      const db = `db_${r * dbsPerRollout + (k % dbsPerRollout)}`;
-      return kind === "gated" ? schemaTask(db, String(Math.floor(k / dbsPerRollout) + 1).padStart(4, "0")) : dataTask(TARGET);
-    }),
+    Array.from({ length: perRollout }, (_, k) => (kind === "gated" ? chainTask(r, k, dbsPerRollout) : dataTask(TARGET))),
   );
 }
 

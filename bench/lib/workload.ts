@@ -59,6 +59,13 @@ export const schemaTask = (database: string, version: string): NewTask => ({
   schemaVersion: version,
 });
 
+/**
+ * The k-th task of rollout r in the gated shape (throughput.ts, executor-profile.ts): every rollout owns
+ * `dbsPerRollout` databases, and each database is a chain of versioned changes, versions ascending with k.
+ */
+export const chainTask = (r: number, k: number, dbsPerRollout: number): NewTask =>
+  schemaTask(`db_${r * dbsPerRollout + (k % dbsPerRollout)}`, String(Math.floor(k / dbsPerRollout) + 1).padStart(4, "0"));
+
 /** Active (PENDING/AVAILABLE/RUNNING) runs left: served by the partial index on active statuses. */
 export async function activeRuns(db: Db): Promise<number> {
   const { rows } = await sql<{ n: number }>`
