@@ -321,7 +321,7 @@ async function throughputSection(): Promise<string> {
         // With rounds, the mean and then each round's rate, in the order they ran.
         x.rounds ? `${x.tasksPerSec} (${x.rounds.map((y) => y.tasksPerSec).join(", ")})` : x.tasksPerSec,
         (x.rounds ?? [x]).map((y) => `${y.completed} / ${y.jobs} in ${y.seconds}${y.capped ? " (cap)" : ""}`).join("; "),
-        x.xactsPerTask,
+        (x.rounds ?? [x]).map((y) => y.xactsPerTask).join("; "),
         x.passes
           ? `${x.rounds ? "round 1: " : ""}${x.passes.count} passes: ${x.passes.firstMs} ms (${x.passes.firstPromoted}), then ${x.passes.liveMeanMs} ms; ${Math.round(x.completed / (x.seconds - x.passes.firstMs / 1000))} tasks/s after the first${x.passes.lockHeld ? `; ${x.passes.lockHeld} tries found the lock held` : ""}`
           : null,
