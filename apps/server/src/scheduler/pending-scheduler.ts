@@ -12,11 +12,14 @@ import {
   gatingMarkPassDone,
   gatingOpenPending,
   gatingPromote,
+  gatingWithReader,
+  PASS_LOCK_IDLE_MS,
   gatingTakeChanges,
   gatingWriteCauses,
   notifyChange,
   type GatingChanges,
   type PassLock,
+  type PendingReader,
 } from "../store/gating.js";
 import { gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
 import { approvalWaitsRecord } from "../store/webhook-approvals.js";
@@ -60,6 +63,11 @@ export class PendingScheduler {
       busyWaiters?: number;
       /** PENDING runs a full pass reads and decides at a time; default FULL_PASS_BATCH. */
       fullPassBatchSize?: number;
+      /**
+       * A full pass reads its runs on a second pooled session (gatingWithReader); default true. Off only for
+       * a pool of one connection, where the pass's own transaction holds the only one.
+       */
+      fullPassReader?: boolean;
       onPass?: (r: PassResult) => void;
     },
   ) {}
@@ -85,7 +93,11 @@ export class PendingScheduler {
       let nextRunAt: Date | null;
       if (full) {
         await gatingFullPassPlans(trx);
-        pass = await this.fullPass(trx, now);
+        // Release controls wrote runs or pauses in this transaction, which a reader session would not see.
+        pass =
+          this.deps.fullPassReader === false || controls > 0
+            ? await this.fullPass(trx, now)
+            : await gatingWithReader(db, trx, this.deps.lockIdleTimeoutMs ?? PASS_LOCK_IDLE_MS, (via) => this.fullPass(trx, now, via));
         nextRunAt = await gatingMarkPassDone(trx, now, true);
       } else {
         // A live pass records itself in its read (gatingLoadLive): one statement fewer.
@@ -119,9 +131,10 @@ export class PendingScheduler {
    * one changes what it may take); its causes are written while Node decides the next batch, since no
    * decision reads them: PostgreSQL and Node work at the same time, the statements still one after another
    * on the pass's session (at 100k runs the pass was PostgreSQL's time plus Node's; now it is mostly the former).
+   * With `via`, the batches are read on a reader session in the pass's snapshot, beside those writes.
    */
-  private async fullPass(trx: Db, now: Date): Promise<PassOutcome> {
-    const batches = await gatingOpenPending(trx, this.deps.fullPassBatchSize ?? FULL_PASS_BATCH);
+  private async fullPass(trx: Db, now: Date, via?: PendingReader): Promise<PassOutcome> {
+    const batches = await gatingOpenPending(trx, this.deps.fullPassBatchSize ?? FULL_PASS_BATCH, via);
     // Every database and rollout, read before the first batch: once a batch is handed out, the next one's
     // FETCH is on the session, and a statement sent after it would hold the first decisions back.
     let state: GatingState = { now, ...(await gatingLoadOccupancy(trx, null, null)) };

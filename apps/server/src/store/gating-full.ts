@@ -55,6 +55,12 @@ export interface PendingBatches {
   next(): Promise<GatingCandidate[]>;
 }
 
+/** Where a full pass reads its runs: another session in the pass's snapshot (gatingWithReader), and the pass's idle bound. */
+export interface PendingReader {
+  reader: Db;
+  idleMs: number;
+}
+
 /**
  * Opens the full pass's read in the pass's transaction: a cursor, so PostgreSQL evaluates and sorts the
  * runs once and every batch comes from the same snapshot, as one read of them all did. Each batch is one
@@ -62,20 +68,39 @@ export interface PendingBatches {
  * of the next batch is sent as soon as a batch arrives, so PostgreSQL returns it while the caller decides
  * this one, and two batches at most are held. The caller keeps the session busy between them (PASS_LOCK_IDLE_MS).
  * One cursor per transaction.
+ *
+ * With `via`, the cursor is on the reader session instead, and its first FETCH is sent at once: the pass's
+ * session is free for its own statements (the occupancy read, then each batch's writes) while the reader's
+ * backend sorts and returns the runs. The stage facts stay on the pass's session, which folded them.
  */
-export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_BATCH): Promise<PendingBatches> {
+export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_BATCH, via?: PendingReader): Promise<PendingBatches> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
-  await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery}`.execute(trx);
-  const fetch = () => sql<CandidateRow>`FETCH FORWARD ${sql.lit(batchSize)} FROM gating_full_pass`.execute(trx).then((r) => r.rows);
+  const cursorOn = via?.reader ?? trx;
+  await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery}`.execute(cursorOn);
+  const fetch = () => {
+    const p = sql<CandidateRow>`FETCH FORWARD ${sql.lit(batchSize)} FROM gating_full_pass`.execute(cursorOn).then((r) => r.rows);
+    // Awaited by the next call; a pass that fails before then rolls back, and the rejection is not unhandled.
+    p.catch(() => {});
+    return p;
+  };
   // The release controls' facts per rollout, read once per pass: every batch of a rollout sees the same.
   const stages = new Map<string, StageFacts[]>();
   let done = false;
-  let ahead: Promise<CandidateRow[]> | null = null;
+  let ahead: Promise<CandidateRow[]> | null = via ? fetch() : null;
+  // The pass's session waits idle for the reader's first batch, the sort of every run: gatingWithReader
+  // raised its idle bound for that wait, and the first batch sets it back.
+  let restoreIdle = via !== undefined;
   return {
     async next() {
       if (done) return [];
       const rows = await (ahead ?? fetch());
       ahead = null;
+      if (restoreIdle) {
+        restoreIdle = false;
+        await sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(via!.idleMs)))}, true)`.execute(
+          trx,
+        );
+      }
       if (rows.length === 0) {
         done = true;
         return [];
@@ -85,16 +110,42 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
       // the FETCH takes, where now the FETCH runs while Node decides.
       const facts = loadStages(trx, rows, stages);
       if (rows.length < batchSize) done = true;
-      else {
-        ahead = fetch();
-        // Awaited by the next call; a pass that fails before then rolls back, and the rejection is not unhandled.
-        ahead.catch(() => {});
-      }
+      else ahead = fetch();
       const candidates = rows.map(toCandidate);
       applyStageGates(candidates, await facts);
       return candidates;
     },
   };
+}
+
+/**
+ * Runs `fn` with a reader: a second session in a REPEATABLE READ READ ONLY transaction that imported the
+ * pass's snapshot (pg_export_snapshot), so it sees exactly what a cursor declared now in the pass's
+ * transaction would, except the pass's own uncommitted writes (the caller reads there only when the pass
+ * has written nothing the read depends on). A full pass's FETCHes then run on their own backend while the
+ * pass's session writes the batch before (issue 19: at 100k runs the FETCHes after the first were a fifth
+ * of the pass). Until the reader's first batch arrives, the pass's session is idle in its transaction: its
+ * idle bound is raised by the session's statement timeout for that wait, the bound of the reader's FETCH.
+ * Takes a second pooled connection; the reader's transaction ends with `fn`.
+ */
+export async function gatingWithReader<T>(db: Db, trx: Db, idleMs: number, fn: (via: PendingReader) => Promise<T>): Promise<T> {
+  const idle = Math.max(100, Math.round(idleMs));
+  const { rows } = await sql<{ snapshot: string }>`
+    SELECT pg_export_snapshot() AS snapshot, set_config('idle_in_transaction_session_timeout', (
+      SELECT CASE WHEN s.setting::bigint = 0 THEN 0 ELSE s.setting::bigint + ${idle} END
+      FROM pg_settings s WHERE s.name = 'statement_timeout')::text, true) AS idle`.execute(trx);
+  const snapshot = rows[0]!.snapshot;
+  // SET TRANSACTION SNAPSHOT takes no parameter: the id is PostgreSQL's own, checked before it is inlined.
+  if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/.test(snapshot)) throw new Error(`unexpected snapshot id ${JSON.stringify(snapshot)}`);
+  return db
+    .transaction()
+    .setIsolationLevel("repeatable read")
+    .setAccessMode("read only")
+    .execute(async (reader) => {
+      await sql.raw(`SET TRANSACTION SNAPSHOT '${snapshot}'`).execute(reader);
+      await sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(idle)}, true)`.execute(reader);
+      return fn({ reader, idleMs: idle });
+    });
 }
 
 /** The stage facts of the rows' rollouts, those not in `cache` read in one statement and kept there. */

@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
+import { TaskType } from "@runway/shared";
+import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
+import { projectPoliciesPut } from "../src/store/gates.js";
+import { rolloutCreate } from "../src/store/rollouts.js";
+import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
+import { tasksRun } from "../src/store/task-actions.js";
+import type { Db } from "../src/store/db.js";
+import { useTestDatabase } from "./helpers/db.js";
+import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+
+/**
+ * Issue 19: a full pass reads its runs on a second session that imported the pass's snapshot, so the reads
+ * run while the pass's session writes (gatingWithReader).
+ */
+const t = useTestDatabase();
+
+/** Runs `hook` after the first statement whose text matches `pattern` returned, before the caller sees its result. */
+function after(pattern: RegExp, hook: () => Promise<void>): KyselyPlugin {
+  const ids = new WeakSet<object>();
+  let fired = false;
+  return {
+    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+      if (!fired && pattern.test(JSON.stringify(args.node))) ids.add(args.queryId);
+      return args.node;
+    },
+    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      if (ids.has(args.queryId) && !fired) {
+        fired = true;
+        await hook();
+      }
+      return args.result;
+    },
+  };
+}
+
+const stall = (ms: number) => () => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const statusOf = async (db: Db, taskIds: string[]) =>
+  (await db.selectFrom("task_run").select(["task_id", "status"]).where("task_id", "in", taskIds).orderBy("task_id").execute()).map(
+    (r) => r.status,
+  );
+
+describe("a full pass's reader session", () => {
+  it("reads what the pass's snapshot holds: a run created after it is left to the next pass", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    const { rolloutId, taskIds } = await seedRollout(
+      t.db,
+      projectId,
+      [task(instanceId, "a"), task(instanceId, "b"), task(instanceId, "c")],
+      {
+        run: false,
+      },
+    );
+    await tasksRun(t.db, { rolloutId, taskIds: taskIds.slice(0, 2), runAt: null, actor: "t", now: new Date() });
+    // Committed between the export of the pass's snapshot and the reader's import: a reader with a snapshot
+    // of its own (or a cursor declared now on the pass's session) would see it.
+    const late = () =>
+      tasksRun(t.db, { rolloutId, taskIds: [taskIds[2]!], runAt: null, actor: "t", now: new Date() }).then(() => undefined);
+    const s = new PendingScheduler({
+      db: t.db.withPlugin(after(/pg_export_snapshot/, late)),
+      clock: { now: () => new Date() },
+      replicaId: "p",
+      fullPassIntervalMs: 1e12,
+    });
+    const r = await s.runOnce({ full: true });
+    expect(r).toMatchObject({ kind: "full", candidates: 2, promoted: 2 });
+    expect(await statusOf(t.db, taskIds)).toEqual(["AVAILABLE", "AVAILABLE", "PENDING"]);
+    // Its creation marked it for the next pass, which is a live one.
+    expect(await s.runOnce()).toMatchObject({ kind: "live", promoted: 1 });
+    expect(await statusOf(t.db, taskIds)).toEqual(["AVAILABLE", "AVAILABLE", "AVAILABLE"]);
+  });
+
+  it("the pass's session may wait longer than the lock's idle bound for the first batch, and no longer after it", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    const { taskIds } = await seedRollout(t.db, projectId, [task(instanceId, "a"), task(instanceId, "b")]);
+    const pass = (plugin: KyselyPlugin) =>
+      new PendingScheduler({
+        db: t.db.withPlugin(plugin),
+        clock: { now: () => new Date() },
+        replicaId: "p",
+        fullPassIntervalMs: 1e12,
+        lockIdleTimeoutMs: 300,
+      }).runOnce({ full: true });
+    // From the snapshot's export until the first batch arrives (the sort of the whole backlog, on the reader),
+    // the pass's session is idle in its transaction: 1.5 s here, five times the bound, and it survives.
+    expect(await pass(after(/pg_export_snapshot/, stall(1_500)))).toMatchObject({ kind: "full", candidates: 2 });
+    // Once the first batch is there, the bound is back: a replica that stalls (here after its last write, the
+    // reader's transaction over) is ended by it, and its pass with it.
+    await t.db.updateTable("task_run").set({ status: "PENDING" }).where("task_id", "in", taskIds).execute();
+    await expect(pass(after(/full_pass_requested = CASE/, stall(1_500)))).rejects.toThrow();
+    expect(await statusOf(t.db, taskIds)).toEqual(["PENDING", "PENDING"]);
+  });
+
+  it("is not used when the pass's release controls wrote runs: auto-run's runs are decided in the same full pass", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    const now = () => new Date();
+    await projectPoliciesPut(
+      t.db,
+      projectId,
+      { circuitBreakerFailures: 0, environments: [{ environment: "prod", autoRun: true, approval: "none", approverNotCreator: false }] },
+      "admin",
+      now(),
+    );
+    const data = (database: string) => task(instanceId, database, { type: TaskType.DATABASE_DATA_UPDATE });
+    const rolloutId = await rolloutCreate(
+      t.db,
+      {
+        projectId,
+        title: "r",
+        createdBy: "alice",
+        stages: [
+          { environment: "staging", tasks: [data("s1")] },
+          { environment: "prod", tasks: [task(instanceId, "p1"), task(instanceId, "p2")] },
+        ],
+      },
+      now(),
+    );
+    const ids = (await t.db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute()).map((x) => x.id);
+    await tasksRun(t.db, { rolloutId, taskIds: [ids[0]!], runAt: null, actor: "alice", now: now() });
+    const s = new PendingScheduler({ db: t.db, clock: { now }, replicaId: "p", fullPassIntervalMs: 1e12 });
+    await s.runOnce({ full: true });
+    const [c] = await taskRunsClaim(t.db, { replicaId: "w", limit: 10, leaseTtlMs: 60_000, now: now() });
+    await taskRunFinish(t.db, { runId: c!.id, replicaId: "w", epoch: c!.epoch, status: "DONE", result: {}, message: "", now: now() });
+    // One full pass: auto-run creates the prod runs in its transaction, and the same pass promotes them.
+    expect(await s.runOnce({ full: true })).toMatchObject({ kind: "full", candidates: 2, promoted: 2 });
+    expect(await statusOf(t.db, ids.slice(1))).toEqual(["AVAILABLE", "AVAILABLE"]);
+  });
+});
