@@ -92,6 +92,40 @@ describe("a full pass's reader session", () => {
     expect(await statusOf(t.db, taskIds)).toEqual(["PENDING", "PENDING"]);
   });
 
+  it("keeps the pass's session from sitting idle through a pass with nothing to write while the reader reads on", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    // One sequential run goes, nine wait DATABASE_BUSY: a second full pass finds every cause recorded and writes nothing.
+    await seedRollout(
+      t.db,
+      projectId,
+      Array.from({ length: 10 }, () => task(instanceId, "d")),
+    );
+    const scheduler = (plugin?: KyselyPlugin) =>
+      new PendingScheduler({
+        db: plugin ? t.db.withPlugin(plugin) : t.db,
+        clock: { now: () => new Date() },
+        replicaId: "p",
+        fullPassIntervalMs: 1e12,
+        lockIdleTimeoutMs: 300,
+        fullPassBatchSize: 2,
+      });
+    expect(await scheduler().runOnce({ full: true })).toMatchObject({ candidates: 10, promoted: 1, causesWritten: 9 });
+    // Every batch takes 150 ms to arrive (a slow reader): half the bound each, 0.75 s over the pass.
+    let fetches = 0;
+    const slowReads: KyselyPlugin = {
+      transformQuery: (args: PluginTransformQueryArgs) => args.node,
+      async transformResult(args: PluginTransformResultArgs) {
+        if (JSON.stringify(args.result.rows).includes("waiting_cause")) {
+          fetches++;
+          await stall(150)();
+        }
+        return args.result;
+      },
+    };
+    expect(await scheduler(slowReads).runOnce({ full: true })).toMatchObject({ candidates: 9, promoted: 0, causesWritten: 0 });
+    expect(fetches).toBeGreaterThanOrEqual(5);
+  });
+
   it("is not used when the pass's release controls wrote runs: auto-run's runs are decided in the same full pass", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
     const now = () => new Date();

@@ -87,22 +87,23 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
   const stages = new Map<string, StageFacts[]>();
   let done = false;
   let ahead: Promise<CandidateRow[]> | null = via ? fetch() : null;
-  // The pass's session waits idle for the reader's first batch, the sort of every run: gatingWithReader
-  // raised its idle bound for that wait, and the first batch sets it back.
-  let restoreIdle = via !== undefined;
   return {
     async next() {
       if (done) return [];
       const rows = await (ahead ?? fetch());
       ahead = null;
-      if (restoreIdle) {
-        restoreIdle = false;
-        await sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(via!.idleMs)))}, true)`.execute(
-          trx,
-        );
-      }
+      // With a reader, every batch runs this statement on the pass's session. The first sets its idle bound
+      // back (gatingWithReader raised it for the wait for the first batch, the sort of every run); every one
+      // keeps the session from sitting idle while the reader reads on: a pass with nothing to write (a
+      // periodic full pass that finds every cause recorded) sends nothing else, and at 1M runs it was ended
+      // by the bound that way.
+      // Sent, not awaited: the pass's session runs its statements in order, and the reader's next FETCH
+      // need not wait for it.
+      const kept = via ? sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(via.idleMs)}, true)`.execute(trx) : null;
+      kept?.catch(() => {});
       if (rows.length === 0) {
         done = true;
+        await kept;
         return [];
       }
       // The stage facts this batch lacks are asked for before the next batch's FETCH: the session runs one
@@ -112,7 +113,9 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
       if (rows.length < batchSize) done = true;
       else ahead = fetch();
       const candidates = rows.map(toCandidate);
-      applyStageGates(candidates, await facts);
+      // Both awaited at once: a rejection of either is handled (the session's next statement fails with it).
+      const [, stageFacts] = await Promise.all([kept, facts]);
+      applyStageGates(candidates, stageFacts);
       return candidates;
     },
   };
