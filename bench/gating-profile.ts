@@ -46,6 +46,12 @@ async function main(): Promise<void> {
       dialect: new PostgresDialect({ pool }),
       log: (e) => {
         if (e.level === "query") captured.push({ sql: e.query.sql, parameters: [...e.query.parameters], ms: e.queryDurationMillis });
+        else
+          captured.push({
+            sql: `FAILED (${String(e.error)}) ${e.query.sql}`,
+            parameters: [...e.query.parameters],
+            ms: e.queryDurationMillis,
+          });
       },
     });
     // A raised pass-lock idle bound: a full pass at 1M outlasts the 5 s one (docs/benchmarks.md).
@@ -54,7 +60,7 @@ async function main(): Promise<void> {
       clock: { now: () => new Date() },
       replicaId: REPLICA,
       fullPassIntervalMs: 86_400_000,
-      lockIdleTimeoutMs: 120_000,
+      lockIdleTimeoutMs: Number(process.env.BENCH_PROFILE_LOCK_IDLE_MS ?? 120_000),
     });
     const show = (label: string, ms: number) => {
       console.log(`${label}: ${ms.toFixed(1)} ms`);
@@ -66,7 +72,12 @@ async function main(): Promise<void> {
     await pool.query(`VACUUM ANALYZE task_run_wait`);
     captured = [];
     let t0 = performance.now();
-    await scheduler.runOnce({ full: true });
+    try {
+      await scheduler.runOnce({ full: true });
+    } catch (e) {
+      show("full (failed)", performance.now() - t0);
+      throw e;
+    }
     show("full", performance.now() - t0);
     if (process.env.BENCH_PROFILE_EXPLAIN) {
       // The full pass's writes, explained inside a transaction rolled back (EXPLAIN ANALYZE executes them).
