@@ -97,13 +97,11 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
       // keeps the session from sitting idle while the reader reads on: a pass with nothing to write (a
       // periodic full pass that finds every cause recorded) sends nothing else, and at 1M runs it was ended
       // by the bound that way.
-      // Sent, not awaited: the pass's session runs its statements in order, and the reader's next FETCH
-      // need not wait for it.
-      const kept = via ? sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(via.idleMs)}, true)`.execute(trx) : null;
-      kept?.catch(() => {});
+      // Sent, not awaited: it waits behind the previous batch's writes on that session, and neither this
+      // batch's decisions nor the next FETCH need it. A failure of the session fails its next statement.
+      if (via) sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(via.idleMs)}, true)`.execute(trx).catch(() => {});
       if (rows.length === 0) {
         done = true;
-        await kept;
         return [];
       }
       // The stage facts this batch lacks are asked for before the next batch's FETCH: the session runs one
@@ -113,9 +111,7 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
       if (rows.length < batchSize) done = true;
       else ahead = fetch();
       const candidates = rows.map(toCandidate);
-      // Both awaited at once: a rejection of either is handled (the session's next statement fails with it).
-      const [, stageFacts] = await Promise.all([kept, facts]);
-      applyStageGates(candidates, stageFacts);
+      applyStageGates(candidates, await facts);
       return candidates;
     },
   };
