@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { taskRunsCancel } from "../src/store/task-actions.js";
 import { type TestDatabase, useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+import { afterStatement } from "./helpers/statement-hook.js";
 
 /**
  * Bug 6 of issue 10 (repro cancel-during-pass): a PENDING run canceled between a pass's candidate read
@@ -12,23 +12,7 @@ import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 const t = useTestDatabase();
 
 /** Runs `hook` once, right after the pass's candidate read (the statement that selects blocker_task_id). */
-function afterCandidateRead(hook: () => Promise<void>): KyselyPlugin {
-  const ids = new WeakSet<object>();
-  let fired = false;
-  return {
-    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-      if (!fired && JSON.stringify(args.node).includes("blocker_task_id")) ids.add(args.queryId);
-      return args.node;
-    },
-    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      if (ids.has(args.queryId) && !fired) {
-        fired = true;
-        await hook();
-      }
-      return args.result;
-    },
-  };
-}
+const afterCandidateRead = (hook: () => Promise<void>) => afterStatement(/blocker_task_id/, hook);
 
 const clock = { now: () => new Date() };
 const runs = (db: TestDatabase["db"]) =>

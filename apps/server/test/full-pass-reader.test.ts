@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs } from "kysely";
 import { TaskType } from "@runway/shared";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { projectPoliciesPut } from "../src/store/gates.js";
@@ -8,32 +8,14 @@ import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
 import { tasksRun } from "../src/store/task-actions.js";
 import type { Db } from "../src/store/db.js";
 import { useTestDatabase } from "./helpers/db.js";
-import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+import { autoRunProd, seedProject, seedRollout, task } from "./helpers/fixtures.js";
+import { afterStatement } from "./helpers/statement-hook.js";
 
 /**
  * Issue 19: a full pass reads its runs on a second session that imported the pass's snapshot, so the reads
  * run while the pass's session writes (gatingWithReader).
  */
 const t = useTestDatabase();
-
-/** Runs `hook` after the first statement whose text matches `pattern` returned, before the caller sees its result. */
-function after(pattern: RegExp, hook: () => Promise<void>): KyselyPlugin {
-  const ids = new WeakSet<object>();
-  let fired = false;
-  return {
-    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-      if (!fired && pattern.test(JSON.stringify(args.node))) ids.add(args.queryId);
-      return args.node;
-    },
-    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      if (ids.has(args.queryId) && !fired) {
-        fired = true;
-        await hook();
-      }
-      return args.result;
-    },
-  };
-}
 
 const stall = (ms: number) => () => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const statusOf = async (db: Db, taskIds: string[]) =>
@@ -58,7 +40,7 @@ describe("a full pass's reader session", () => {
     const late = () =>
       tasksRun(t.db, { rolloutId, taskIds: [taskIds[2]!], runAt: null, actor: "t", now: new Date() }).then(() => undefined);
     const s = new PendingScheduler({
-      db: t.db.withPlugin(after(/pg_export_snapshot/, late)),
+      db: t.db.withPlugin(afterStatement(/pg_export_snapshot/, late)),
       clock: { now: () => new Date() },
       replicaId: "p",
       fullPassIntervalMs: 1e12,
@@ -84,11 +66,11 @@ describe("a full pass's reader session", () => {
       }).runOnce({ full: true });
     // From the snapshot's export until the first batch arrives (the sort of the whole backlog, on the reader),
     // the pass's session is idle in its transaction: 1.5 s here, five times the bound, and it survives.
-    expect(await pass(after(/pg_export_snapshot/, stall(1_500)))).toMatchObject({ kind: "full", candidates: 2 });
+    expect(await pass(afterStatement(/pg_export_snapshot/, stall(1_500)))).toMatchObject({ kind: "full", candidates: 2 });
     // Once the first batch is there, the bound is back: a replica that stalls (here after its last write, the
     // reader's transaction over) is ended by it, and its pass with it.
     await t.db.updateTable("task_run").set({ status: "PENDING" }).where("task_id", "in", taskIds).execute();
-    await expect(pass(after(/full_pass_requested = CASE/, stall(1_500)))).rejects.toThrow();
+    await expect(pass(afterStatement(/full_pass_requested = CASE/, stall(1_500)))).rejects.toThrow();
     expect(await statusOf(t.db, taskIds)).toEqual(["PENDING", "PENDING"]);
   });
 
@@ -129,13 +111,7 @@ describe("a full pass's reader session", () => {
   it("is not used when the pass's release controls wrote runs: auto-run's runs are decided in the same full pass", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
     const now = () => new Date();
-    await projectPoliciesPut(
-      t.db,
-      projectId,
-      { circuitBreakerFailures: 0, environments: [{ environment: "prod", autoRun: true, approval: "none", approverNotCreator: false }] },
-      "admin",
-      now(),
-    );
+    await projectPoliciesPut(t.db, projectId, autoRunProd, "admin", now());
     const data = (database: string) => task(instanceId, database, { type: TaskType.DATABASE_DATA_UPDATE });
     const rolloutId = await rolloutCreate(
       t.db,

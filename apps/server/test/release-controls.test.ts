@@ -6,7 +6,7 @@ import { rolloutCreate, type NewTask } from "../src/store/rollouts.js";
 import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
 import { tasksRun, tasksSkip } from "../src/store/task-actions.js";
 import { useTestDatabase } from "./helpers/db.js";
-import { seedProject, task } from "./helpers/fixtures.js";
+import { autoRunProd, seedProject, task } from "./helpers/fixtures.js";
 
 /** Scheduler tests of the release controls (issue 13): stage order, approvals, auto-run, pause, circuit breaker. */
 
@@ -173,13 +173,7 @@ describe("APPROVAL_REQUIRED", () => {
 describe("auto-run", () => {
   it("runs the next stage's tasks without a click when the previous stage completes", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
-    await projectPoliciesPut(
-      t.db,
-      projectId,
-      { circuitBreakerFailures: 0, environments: [{ environment: "prod", autoRun: true, approval: "none", approverNotCreator: false }] },
-      "admin",
-      now(),
-    );
+    await projectPoliciesPut(t.db, projectId, autoRunProd, "admin", now());
     const r = await stagedRollout(projectId, [
       { environment: "staging", tasks: [data(instanceId, "s1")] },
       { environment: "prod", tasks: [data(instanceId, "p1"), data(instanceId, "p2")] },

@@ -28,6 +28,12 @@ async function asTargetRole(url: string): Promise<string> {
   return process.env.VITEST ? (await import("./target-role.js")).asTargetRole(url) : url;
 }
 
+/** A project policy: the prod stage runs by itself once the stages before it are done; no approval. */
+export const autoRunProd = {
+  circuitBreakerFailures: 0,
+  environments: [{ environment: "prod", autoRun: true, approval: "none" as const, approverNotCreator: false }],
+};
+
 export function task(instanceId: string, database: string, p: Partial<NewTask> = {}): NewTask {
   return {
     type: p.type ?? TaskType.DATABASE_SCHEMA_UPDATE,

@@ -1,0 +1,24 @@
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
+
+/**
+ * A plugin that runs `hook` once, after the first statement whose query tree (as JSON) matches `pattern`
+ * returned and before its caller sees the result: to act at an exact point of a pass (a cancel right after
+ * its read, a stall of its session).
+ */
+export function afterStatement(pattern: RegExp, hook: () => Promise<void>): KyselyPlugin {
+  const ids = new WeakSet<object>();
+  let fired = false;
+  return {
+    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+      if (!fired && pattern.test(JSON.stringify(args.node))) ids.add(args.queryId);
+      return args.node;
+    },
+    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      if (ids.has(args.queryId) && !fired) {
+        fired = true;
+        await hook();
+      }
+      return args.result;
+    },
+  };
+}
