@@ -3,6 +3,7 @@ import type { Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
 import { baseColumns, baseJoins, blockerProbe, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
 import { gatingLoadStages, stageProgressFold } from "./gating-stages.js";
+import { idleBound } from "./transitions/fence.js";
 
 /**
  * The full pass's read: every PENDING run, in decide()'s order (domain/gating.ts, fifo), handed out in
@@ -99,7 +100,7 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
       // by the bound that way.
       // Sent, not awaited: it waits behind the previous batch's writes on that session, and neither this
       // batch's decisions nor the next FETCH need it. A failure of the session fails its next statement.
-      if (via) sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(via.idleMs)}, true)`.execute(trx).catch(() => {});
+      if (via) sql`SELECT ${idleBound(via.idleMs)}`.execute(trx).catch(() => {});
       if (rows.length === 0) {
         done = true;
         return [];
@@ -142,8 +143,8 @@ export async function gatingWithReader<T>(db: Db, trx: Db, idleMs: number, fn: (
     .setAccessMode("read only")
     .execute(async (reader) => {
       await sql.raw(`SET TRANSACTION SNAPSHOT '${snapshot}'`).execute(reader);
-      await sql`SELECT set_config('idle_in_transaction_session_timeout', ${String(idle)}, true)`.execute(reader);
-      return fn({ reader, idleMs: idle });
+      await sql`SELECT ${idleBound(idleMs)}`.execute(reader);
+      return fn({ reader, idleMs });
     });
 }
 

@@ -23,6 +23,13 @@ export type PassLock = (key: number, idleTimeoutMs: number) => RawBuilder<unknow
  * frozen holder: PostgreSQL ends a session idle in its transaction that long (a SIGSTOPped replica
  * between two statements), which releases the lock.
  */
-export const advisoryLock: PassLock = (key, idleTimeoutMs) =>
-  sql`set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(idleTimeoutMs)))}, true) IS NOT NULL
+export const advisoryLock: PassLock = (key, idleTimeoutMs) => sql`${idleBound(idleTimeoutMs)} IS NOT NULL
     AND pg_try_advisory_xact_lock(${key})`;
+
+/**
+ * An SQL expression that sets how long this transaction's session may sit idle before PostgreSQL ends it
+ * (whole milliseconds, at least 100), for the rest of the transaction: the pass lock's bound, and the full
+ * pass's sessions (store/gating-full.ts).
+ */
+export const idleBound = (ms: number) =>
+  sql`set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(ms)))}, true)`;
