@@ -4,6 +4,7 @@ import { type PassResult, PendingScheduler } from "@runway/server/scheduler";
 import { createPool, type DB, taskRunFinish, taskRunsClaim, tasksRun } from "@runway/server/store";
 import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/pg.js";
 import { seedGating } from "./lib/gating-seed.js";
+import { GATING_BESIDE, GATING_PARTS } from "./lib/report.js";
 
 /**
  * `pnpm bench:gating`: full and live pending-scheduler passes at 1k / 10k / 100k PENDING runs (BENCH_SIZES;
@@ -50,10 +51,9 @@ interface Row {
  * later FETCHes run beside those statements, so they are shown apart and are not part of the pass's time.
  * "Node and waits" is the rest of it: decide(), and waiting for a later batch that was not there yet.
  */
-const GATING_PARTS = ["first batch", "promote", "write causes", "other SQL", "Node and waits", "later reads (beside)"] as const;
 function partOf(sqlText: string, fetchNo: number): (typeof GATING_PARTS)[number] {
   if (/INSERT INTO task_run_wait/.test(sqlText)) return "write causes";
-  if (/^\s*FETCH /.test(sqlText)) return fetchNo === 1 ? "first batch" : "later reads (beside)";
+  if (/^\s*FETCH /.test(sqlText)) return fetchNo === 1 ? "first batch" : GATING_BESIDE;
   if (/SET status = 'AVAILABLE'/.test(sqlText)) return "promote";
   return "other SQL";
 }
@@ -133,7 +133,7 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
     await pool.query(`VACUUM ANALYZE task_run_wait`);
     const rssKnown = await resetPeakRss();
     const m = await measure(() => scheduler.runOnce({ full: true }));
-    const onPath = ["first batch", "promote", "write causes", "other SQL"].reduce((a, k) => a + (parts.get(k) ?? 0), 0);
+    const onPath = GATING_PARTS.filter((k) => k !== "Node and waits" && k !== GATING_BESIDE).reduce((a, k) => a + (parts.get(k) ?? 0), 0);
     parts.set("Node and waits", m.ms - onPath);
     full.push({
       ms: m.ms,

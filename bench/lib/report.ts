@@ -83,8 +83,10 @@ interface GatingRow {
   fullParts?: Record<string, number>;
 }
 
-/** As bench/gating.ts splits a full pass; the last part runs beside the others and is not in the pass's time. */
-const GATING_PARTS = ["first batch", "promote", "write causes", "other SQL", "Node and waits", "later reads (beside)"];
+/** The later FETCHes of a full pass: they run on the reader session beside the pass's statements, not in its time. */
+export const GATING_BESIDE = "later reads (beside)";
+/** The parts bench/gating.ts splits a full pass into ("Node and waits": the pass's time not in its statements). */
+export const GATING_PARTS = ["first batch", "promote", "write causes", "other SQL", "Node and waits", GATING_BESIDE] as const;
 
 async function gatingSection(): Promise<string> {
   const r = await readResult<{ results: GatingRow[]; machine: Machine & { loadAverage?: number[] }; setup: { repeat: number } }>("gating");
@@ -96,7 +98,7 @@ async function gatingSection(): Promise<string> {
   const stmts = (k: "fullStatements" | "liveStatements") => [...new Set(rows.map((x) => x[k]))].join(", ");
   const dominant = (x: GatingRow) => {
     const e = Object.entries(x.fullParts ?? {})
-      .filter(([k]) => k !== "later reads (beside)")
+      .filter(([k]) => k !== GATING_BESIDE)
       .sort((a, b) => b[1] - a[1])[0];
     return e ? `${e[0]} (${Math.round((100 * e[1]) / x.fullPassMs)}%)` : null;
   };
