@@ -66,8 +66,34 @@ describe("the running scheduler's statements on generic plans", () => {
         // PostgreSQL's five custom plans to compare against, then the generic plan for every later call.
         expect({ name, custom: p.custom, genericUsed: p.generic > 0 }).toEqual({ name, custom: 5, genericUsed: true });
       }
+      // Every transition finds its runs by id. Its status guard must not let the generic plan reach them
+      // through a partial index WHERE status = …: that scans the whole index, dead entries included
+      // (task_run_owner_idx held ~2,500 entries for a finish of 10 runs after 10,000 runs, issue 19).
+      const finish = rows.find((r) => r.statement.includes("fin_in AS"))!.statement;
+      const { rows: explained } = await sql<{
+        "QUERY PLAN": [{ Plan: PlanNode }];
+      }>`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql.raw(finish)}`.execute(db);
+      const updates = nodes(explained[0]!["QUERY PLAN"][0].Plan).filter(
+        (n) => n["Node Type"] === "ModifyTable" && n["Relation Name"] === "task_run",
+      );
+      expect(updates).toHaveLength(1);
+      const reads = updates.flatMap((u) => nodes(u)).filter((n) => n["Relation Name"] === "task_run" && n["Node Type"] !== "ModifyTable");
+      expect(reads.length).toBeGreaterThan(0);
+      expect(reads.map((n) => n["Index Name"] ?? n["Node Type"]).filter((x) => x !== "task_run_pkey" && x !== "Seq Scan")).toEqual([]);
     } finally {
       await db.destroy();
     }
   });
 });
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  "Index Name"?: string;
+  Plans?: PlanNode[];
+}
+
+/** A plan node and everything below it. */
+function nodes(n: PlanNode): PlanNode[] {
+  return [n, ...(n.Plans ?? []).flatMap(nodes)];
+}
