@@ -20,6 +20,7 @@ import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
  *     PROFILE_WORK=select1 node --import tsx executor-profile.ts
  *
  * PROFILE_GATED=1 drains throughput.ts's gated shape instead (the pending passes' statements then show too).
+ * PROFILE_WAL=1 adds the WAL the drain wrote per run, by relation.
  */
 
 const JOBS = Number(process.env.PROFILE_JOBS ?? 5000);
@@ -28,6 +29,7 @@ const WORK = (process.env.PROFILE_WORK ?? "noop") as "noop" | "select1";
 /** PROFILE_GATED=1: throughput.ts's gated shape (each database a chain of versioned changes, limit 10 per rollout). */
 const GATED = process.env.PROFILE_GATED === "1";
 const CONCURRENCY = 10;
+const WAL = process.env.PROFILE_WAL === "1";
 const explainLog = process.env.PROFILE_EXPLAIN ? (process.env.PROFILE_EXPLAIN_LOG ?? "/tmp/runway-profile-explain.log") : undefined;
 
 async function main(): Promise<void> {
@@ -78,6 +80,9 @@ async function main(): Promise<void> {
     );
     const probe = new pg.Client({ connectionString: url });
     await probe.connect();
+    // PROFILE_WAL=1: the WAL the drain wrote, per relation (heap and each index), from pg_walinspect.
+    if (WAL) await probe.query("CREATE EXTENSION IF NOT EXISTS pg_walinspect");
+    const lsn0 = WAL ? (await probe.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]!.lsn : "";
     // A first pass promotes the backlog; reset the counters once the runs are AVAILABLE and claims start.
     await admin.query("SELECT pg_stat_statements_reset()");
     const t0 = performance.now();
@@ -91,8 +96,9 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     await r.stop();
     for (const e of executors) if (e instanceof PostgresExecutor) await e.close();
-    await probe.end();
     console.log(`${WORK} ×${REPLICAS}: ${JOBS - left}/${JOBS} in ${seconds.toFixed(2)} s → ${Math.round((JOBS - left) / seconds)}/s`);
+    if (WAL) await printWal(probe, lsn0, JOBS - left);
+    await probe.end();
     // Planning counts as server time: a statement planned on every call (a custom plan) pays it each time.
     const { rows } = await admin.query<{ db: string; calls: string; plans: string; total: number; mean: number; plan: number; q: string }>(`
       SELECT d.datname AS db, s.calls, s.plans, round((s.total_exec_time + s.total_plan_time)::numeric, 1)::float8 AS total,
@@ -111,6 +117,32 @@ async function main(): Promise<void> {
     await embedded.stop();
     await fs.rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * WAL records and bytes per completed run, by relation: the first block each record touches, named through
+ * this database's pg_class (a relation of another database, e.g. the target's ledger, shows as its resource
+ * manager). Full-page images are counted apart: they follow checkpoints, not the code.
+ */
+async function printWal(c: pg.Client, lsn0: string, runs: number): Promise<void> {
+  const { rows } = await c.query<{ rel: string; records: number; bytes: number; fpi: number }>(
+    `SELECT coalesce(cl.relname, '(' || w.resource_manager || ')') AS rel, count(*)::int AS records,
+       sum(w.record_length)::float8 AS bytes, sum(w.fpi_length)::float8 AS fpi
+     FROM pg_get_wal_records_info($1::pg_lsn, pg_current_wal_lsn()) w
+     LEFT JOIN pg_class cl ON cl.relfilenode = (regexp_match(w.block_ref, 'rel \\d+/\\d+/(\\d+)'))[1]::oid
+     GROUP BY 1 ORDER BY 2 DESC`,
+    [lsn0],
+  );
+  const n = Math.max(1, runs);
+  const total = rows.reduce((a, r) => a + r.records, 0);
+  const bytes = rows.reduce((a, r) => a + r.bytes - r.fpi, 0);
+  console.log(`WAL per run: ${(total / n).toFixed(1)} records, ${Math.round(bytes / n)} B (full-page images apart)`);
+  for (const r of rows.slice(0, 30))
+    console.log(
+      `  ${r.rel.padEnd(40)} ${(r.records / n).toFixed(2).padStart(7)} records ${Math.round((r.bytes - r.fpi) / n)
+        .toString()
+        .padStart(6)} B per run`,
+    );
 }
 
 main().catch((e) => {

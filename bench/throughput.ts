@@ -54,6 +54,13 @@ interface Row extends Scenario {
   capped: boolean;
   /** Committed transactions in the system's database per completed task (every autocommit statement is one). */
   xactsPerTask: number;
+  /**
+   * WAL written per completed task: records and bytes (pg_stat_wal, the cluster's, over the drain). Unlike the
+   * rate it does not depend on the machine's speed, so it compares the work each system does per task, and
+   * code changes too small for the rate's noise. The targets share the cluster: for SELECT 1 it includes what the
+   * run writes there (Runway's ledger row).
+   */
+  walPerTask?: { records: number; bytes: number };
   /** Runway only: pending passes during the scenario (all replicas), to tell scheduling time from the rest. */
   passes?: { count: number; firstMs: number; firstPromoted: number; liveMeanMs: number; lockHeld?: number };
   /** Each round's own figures when the step ran more than one (tasksPerSec above is their mean). */
@@ -71,6 +78,12 @@ const REPEAT = Math.max(1, Math.trunc(Number(process.env.BENCH_THROUGHPUT_REPEAT
 const count = async (pool: pg.Pool, q: string, values: unknown[] = []) => (await pool.query<{ n: number }>(q, values)).rows[0]!.n;
 const xacts = (pool: pg.Pool) =>
   count(pool, `SELECT (xact_commit + xact_rollback)::float8 AS n FROM pg_stat_database WHERE datname = current_database()`);
+const wal = async (pool: pg.Pool) =>
+  (
+    await pool.query<{ records: number; bytes: number }>(
+      `SELECT wal_records::float8 AS records, wal_bytes::float8 AS bytes FROM pg_stat_wal`,
+    )
+  ).rows[0]!;
 
 /** Starts the workers, polls `remaining` until zero or the cap, stops them; returns the rate. */
 async function drain(
@@ -83,6 +96,7 @@ async function drain(
   pool.on("error", () => undefined);
   const total = await remaining(pool);
   const x0 = await xacts(pool);
+  const w0 = await wal(pool);
   const t0 = performance.now();
   const stop = await start();
   let left = total;
@@ -99,6 +113,8 @@ async function drain(
   // Backends report their counts when they exit or within a second of going idle.
   await sleep(1100);
   const spent = (await xacts(pool)) - x0 - polls - 1;
+  // Polls write no WAL; the wait above lets the WAL statistics of the stopped backends arrive as well.
+  const w1 = await wal(pool);
   await pool.end();
   const completed = total - left;
   const row: Row = {
@@ -109,9 +125,13 @@ async function drain(
     tasksPerSec: Math.round(completed / seconds),
     capped: left > 0,
     xactsPerTask: Number((spent / Math.max(1, completed)).toFixed(1)),
+    walPerTask: {
+      records: Number(((w1.records - w0.records) / Math.max(1, completed)).toFixed(1)),
+      bytes: Math.round((w1.bytes - w0.bytes) / Math.max(1, completed)),
+    },
   };
   console.log(
-    `${s.system} ${s.work} ×${s.replicas}: ${completed}/${total} in ${row.seconds} s → ${row.tasksPerSec}/s${row.capped ? " (capped)" : ""}, ${row.xactsPerTask} xacts/task (stopping took ${stopS.toFixed(1)} s)`,
+    `${s.system} ${s.work} ×${s.replicas}: ${completed}/${total} in ${row.seconds} s → ${row.tasksPerSec}/s${row.capped ? " (capped)" : ""}, ${row.xactsPerTask} xacts/task, WAL ${row.walPerTask!.records} records / ${row.walPerTask!.bytes} B per task (stopping took ${stopS.toFixed(1)} s)`,
   );
   return row;
 }
@@ -311,6 +331,7 @@ async function main(): Promise<void> {
       seconds: r.seconds,
       capped: r.capped,
       "xacts/task": r.xactsPerTask,
+      "WAL records/task": r.walPerTask?.records,
     })),
   );
   console.table(ratios);

@@ -290,6 +290,7 @@ interface TpRow {
   tasksPerSec: number;
   capped: boolean;
   xactsPerTask: number;
+  walPerTask?: { records: number; bytes: number };
   passes?: { count: number; firstMs: number; firstPromoted: number; liveMeanMs: number; lockHeld?: number };
   rounds?: Omit<TpRow, "system" | "work" | "replicas" | "rounds">[];
 }
@@ -317,6 +318,7 @@ async function throughputSection(): Promise<string> {
         "tasks/s",
         "done / queued in s",
         "transactions per task",
+        "WAL per task: records, bytes",
         "our pending passes: first (runs promoted), then live mean",
       ],
       r.results.map((x) => [
@@ -327,6 +329,7 @@ async function throughputSection(): Promise<string> {
         x.rounds ? `${x.tasksPerSec} (${x.rounds.map((y) => y.tasksPerSec).join(", ")})` : x.tasksPerSec,
         (x.rounds ?? [x]).map((y) => `${y.completed} / ${y.jobs} in ${y.seconds}${y.capped ? " (cap)" : ""}`).join("; "),
         (x.rounds ?? [x]).map((y) => y.xactsPerTask).join("; "),
+        (x.rounds ?? [x]).map((y) => (y.walPerTask ? `${y.walPerTask.records}, ${y.walPerTask.bytes} B` : "–")).join("; "),
         x.passes
           ? `${x.rounds ? "round 1: " : ""}${x.passes.count} passes: ${x.passes.firstMs} ms (${x.passes.firstPromoted}), then ${x.passes.liveMeanMs} ms; ${Math.round(x.completed / (x.seconds - x.passes.firstMs / 1000))} tasks/s after the first${x.passes.lockHeld ? `; ${x.passes.lockHeld} tries found the lock held` : ""}`
           : null,
