@@ -266,11 +266,16 @@ export async function taskRunLogs(
   };
 }
 
-/** Runs per active status, for the Prometheus gauge (served by `task_run_active_idx`). */
+/**
+ * Runs per active status, for the Prometheus gauge: one count per status, each from that status's own
+ * partial index (task_run_pending_db_idx, task_run_available_idx, task_run_owner_idx). No index spans the
+ * three (migration 0064): each run would enter it three times for the sake of this read.
+ */
 export async function taskRunsCountActive(db: Db): Promise<Record<"PENDING" | "AVAILABLE" | "RUNNING", number>> {
-  const { rows } = await sql<{ status: "PENDING" | "AVAILABLE" | "RUNNING"; n: number }>`
-    SELECT status, count(*)::int AS n FROM task_run WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING') GROUP BY 1`.execute(db);
-  const out = { PENDING: 0, AVAILABLE: 0, RUNNING: 0 };
-  for (const r of rows) out[r.status] = r.n;
-  return out;
+  const { rows } = await sql<{ PENDING: number; AVAILABLE: number; RUNNING: number }>`
+    SELECT (SELECT count(*)::int FROM task_run WHERE status = 'PENDING') AS "PENDING",
+      (SELECT count(*)::int FROM task_run WHERE status = 'AVAILABLE') AS "AVAILABLE",
+      (SELECT count(*)::int FROM task_run WHERE status = 'RUNNING') AS "RUNNING"`.execute(db);
+  const r = rows[0]!;
+  return { PENDING: r.PENDING, AVAILABLE: r.AVAILABLE, RUNNING: r.RUNNING };
 }
