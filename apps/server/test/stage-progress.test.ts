@@ -7,7 +7,7 @@ import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, task } from "./helpers/fixtures.js";
 
 /**
- * Stage progress (migration 0058): task triggers append deltas, a pass folds them. Whatever happens to
+ * Stage progress (migrations 0058, 0065): task triggers append deltas, a pass folds them. Whatever happens to
  * tasks, the folded counts equal a count of the task table, and a full pass folds even with nothing
  * pending (the delta table stays bounded when every run skips the pending queue).
  */
@@ -73,5 +73,17 @@ describe("stage progress", () => {
       { total: 2, done: 1 },
       { total: 3, done: 2 },
     ]);
+
+    // One statement that moves several tasks of a stage appends one delta for the stage (0065), not two per task.
+    const [s0, s1] = (
+      await t.db.selectFrom("task").select(["id", "stage_id"]).where("id", "in", [ids[0]!, ids[3]!]).orderBy("id").execute()
+    ).map((r) => r.stage_id);
+    await sql`UPDATE task SET status = 'DONE' WHERE id IN (${ids[1]}, ${ids[4]})`.execute(t.db);
+    await sql`UPDATE task SET status = 'FAILED' WHERE id IN (${ids[1]}, ${ids[2]})`.execute(t.db);
+    expect(await deltas()).toBe(3);
+    // A task moved to the other stage counts off one and on the other.
+    await sql`UPDATE task SET stage_id = ${s1} WHERE id = ${ids[1]}`.execute(t.db);
+    await sql`UPDATE task SET stage_id = ${s0}, status = 'DONE' WHERE id = ${ids[4]}`.execute(t.db);
+    await fold();
   });
 });

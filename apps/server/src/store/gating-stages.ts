@@ -9,7 +9,7 @@ import { applyStageGates, type GatingCandidate, type StageFacts } from "../domai
  * rollout's pause. Work follows the number of stages and of task changes since the last fold, never the
  * number of tasks: the gate is one probe of task_stage_open_idx per stage, and the counts come from
  * stage_progress, which the pass's first statement brought up to date (gatingTakeChanges folds the deltas
- * the task triggers appended, migration 0058).
+ * the task triggers appended, migrations 0058 and 0065).
  */
 export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<StageFacts[]> {
   if (rolloutIds.length === 0) return [];

@@ -62,7 +62,7 @@ export async function gatingTakeChanges(
     t AS (SELECT DISTINCT task_id FROM t0),
     r0 AS (DELETE FROM gating_dirty_rollout WHERE (SELECT ok FROM lk) RETURNING rollout_id, all_limited),
     r AS (SELECT rollout_id, bool_or(all_limited) AS all_limited FROM r0 GROUP BY 1),
-    -- Every pass folds the stage-progress deltas the task triggers appended (migration 0058), here under the
+    -- Every pass folds the stage-progress deltas the task triggers appended (migrations 0058, 0065), here under the
     -- lock, so the stage facts read later in the pass need not (a live pass whose runs no release control
     -- can hold reads none) and the delta table stays bounded whatever the passes read.
     ${stageProgressFoldCtes(sql`(SELECT ok FROM lk)`)}
