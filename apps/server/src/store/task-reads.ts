@@ -267,9 +267,9 @@ export async function taskRunLogs(
 }
 
 /**
- * Runs per active status, for the Prometheus gauge: one count per status, each from that status's own
- * partial index (task_run_pending_db_idx, task_run_available_idx, task_run_owner_idx). No index spans the
- * three (migration 0064): each run would enter it three times for the sake of this read.
+ * Runs per active status, for the Prometheus gauge: one count per status, so each can be answered by a
+ * partial index of that status alone (task_run_pending_db_idx, task_run_available_idx, task_run_owner_idx).
+ * No index spans the three (migration 0064): each run would enter it three times for the sake of this read.
  */
 export async function taskRunsCountActive(db: Db): Promise<Record<"PENDING" | "AVAILABLE" | "RUNNING", number>> {
   const { rows } = await sql<{ PENDING: number; AVAILABLE: number; RUNNING: number }>`
