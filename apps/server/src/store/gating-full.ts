@@ -3,7 +3,7 @@ import type { Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
 import { baseColumns, baseJoins, blockerProbe, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
 import { gatingLoadStages, stageProgressFold } from "./gating-stages.js";
-import { idleBound } from "./transitions/fence.js";
+import { idleBound, idleBoundMs } from "./transitions/fence.js";
 
 /**
  * The full pass's read: every PENDING run, in decide()'s order (domain/gating.ts, fifo), handed out in
@@ -129,7 +129,7 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
  * Takes a second pooled connection; the reader's transaction ends with `fn`.
  */
 export async function gatingWithReader<T>(db: Db, trx: Db, idleMs: number, fn: (via: PendingReader) => Promise<T>): Promise<T> {
-  const idle = Math.max(100, Math.round(idleMs));
+  const idle = idleBoundMs(idleMs);
   const { rows } = await sql<{ snapshot: string }>`
     SELECT pg_export_snapshot() AS snapshot, set_config('idle_in_transaction_session_timeout', (
       SELECT CASE WHEN s.setting::bigint = 0 THEN 0 ELSE s.setting::bigint + ${idle} END

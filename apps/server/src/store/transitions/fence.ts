@@ -31,5 +31,7 @@ export const advisoryLock: PassLock = (key, idleTimeoutMs) => sql`${idleBound(id
  * (whole milliseconds, at least 100), for the rest of the transaction: the pass lock's bound, and the full
  * pass's sessions (store/gating-full.ts).
  */
-export const idleBound = (ms: number) =>
-  sql`set_config('idle_in_transaction_session_timeout', ${String(Math.max(100, Math.round(ms)))}, true)`;
+export const idleBound = (ms: number) => sql`set_config('idle_in_transaction_session_timeout', ${String(idleBoundMs(ms))}, true)`;
+
+/** The bound idleBound sets for `ms`: whole milliseconds, at least 100. */
+export const idleBoundMs = (ms: number) => Math.max(100, Math.round(ms));
