@@ -129,7 +129,7 @@ export const blockerProbe = (when: RawBuilder<unknown> = sql`true`) => sql`
       SELECT t.id, t.schema_version, t.status FROM task t
       WHERE r.schema_version_key IS NOT NULL AND ${when}
         AND t.instance_id = r.instance_id AND t.database_name = r.database_name
-        AND t.schema_version IS NOT NULL AND t.status NOT IN ('DONE', 'SKIPPED')
+        AND t.schema_version IS NOT NULL AND t.unfinished
         AND t.schema_version_key < r.schema_version_key
       ORDER BY t.schema_version_key DESC, t.id DESC LIMIT 1`;
 export const blockerJoin = sql`LEFT JOIN LATERAL (${blockerProbe()}) vb ON true`;

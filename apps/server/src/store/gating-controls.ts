@@ -69,7 +69,7 @@ export async function gatingAutoRun(trx: Db, rolloutIds: string[], now: Date): P
         AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = s.rollout_id)
         AND NOT EXISTS (
           SELECT 1 FROM stage e WHERE e.rollout_id = s.rollout_id AND e.position < s.position
-            AND EXISTS (SELECT 1 FROM task o WHERE o.stage_id = e.id AND o.status NOT IN ('DONE', 'SKIPPED')))
+            AND EXISTS (SELECT 1 FROM task o WHERE o.stage_id = e.id AND o.unfinished))
     )
     -- LATERAL … OFFSET 0: a probe of task_stage_idx per ready stage (a join was planned as a scan of task).
     SELECT r.rollout_id, array_agg(t.id ORDER BY t.id)::text[] AS task_ids

@@ -30,7 +30,7 @@ const openVersionBlockers = sql`
   FROM (
     SELECT t.id, t.instance_id, t.database_name, t.schema_version_key, t.schema_version, t.status,
       (rank() OVER (PARTITION BY t.instance_id, t.database_name ORDER BY t.schema_version_key) - 1)::int AS below
-    FROM task t WHERE t.schema_version IS NOT NULL AND t.status NOT IN ('DONE', 'SKIPPED')
+    FROM task t WHERE t.schema_version IS NOT NULL AND t.unfinished
   ) x
   WINDOW d AS (PARTITION BY x.instance_id, x.database_name ORDER BY x.schema_version_key, x.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
 

@@ -129,7 +129,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       CROSS JOIN LATERAL (
         SELECT min(t.schema_version_key) AS next_key FROM task t
         WHERE t.instance_id = v.i AND t.database_name = v.n AND t.schema_version IS NOT NULL
-          AND t.status NOT IN ('DONE', 'SKIPPED') AND t.schema_version_key > (v.k COLLATE "C")
+          AND t.unfinished AND t.schema_version_key > (v.k COLLATE "C")
       ) nx
       -- Two branches, not one OR: the upper bound must reach the index condition, or every pending version
       -- above the task is read and filtered (~1,000 index entries a task at 1M pending runs). Without a
@@ -172,7 +172,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       CROSS JOIN LATERAL (
         SELECT w.run_id FROM task_run_wait w WHERE w.type = 'STAGE_GATE' AND (w.cause ->> 'stageId')::bigint = s.id OFFSET 0
       ) w
-      WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED'))
+      WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.unfinished)
     ),
     -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once. The
     -- status compared with a subquery's value, not a constant: the constant would let the generic plan

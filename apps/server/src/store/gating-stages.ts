@@ -30,7 +30,7 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
   }>`
     SELECT s.id, s.rollout_id, s.position, s.environment, ro.stage_order = 'IN_ORDER' AS in_order,
       -- The gate: exact in this statement's snapshot, whatever the counts say.
-      ro.stage_order = 'IN_ORDER' AND EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.status NOT IN ('DONE', 'SKIPPED')) AS open,
+      ro.stage_order = 'IN_ORDER' AND EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.unfinished) AS open,
       coalesce(sp.done, 0) AS done, coalesce(sp.total, 0) AS total,
       coalesce(ep.approval, 'none') AS approval,
       coalesce((SELECT a.decision = 'APPROVED' FROM stage_approval a WHERE a.stage_id = s.id ORDER BY a.id DESC LIMIT 1), false) AS approved,
@@ -96,5 +96,5 @@ export const controlsCannotHold = (t: ReturnType<typeof sql.ref>, ro: ReturnType
     WHERE st.id = ${t}.stage_id AND ep.approval <> 'none')
   AND (${ro}.stage_order = 'NONE' OR NOT EXISTS (
     SELECT 1 FROM stage st JOIN stage e ON e.rollout_id = st.rollout_id AND e.position < st.position
-    JOIN task o ON o.stage_id = e.id AND o.status NOT IN ('DONE', 'SKIPPED')
+    JOIN task o ON o.stage_id = e.id AND o.unfinished
     WHERE st.id = ${t}.stage_id)))`;

@@ -6,7 +6,11 @@ import { StoreError } from "./errors.js";
 
 export const emptyCounts = (): StatusCounts => Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as StatusCounts;
 
-/** Counts per group key from `task.status`, the derived status (one index-only scan per rollout). */
+/**
+ * Counts per group key from `task.status`, the derived status: one scan of each rollout's tasks through
+ * task_rollout_idx (a rollout's tasks are stored together). No index has `status` as a key, so that a run's
+ * claim or promotion updates its task without an index entry (migration 0066).
+ */
 async function countsBy(db: Db, column: "rollout_id" | "stage_id", where: { rolloutIds: string[] }): Promise<Map<string, StatusCounts>> {
   const out = new Map<string, StatusCounts>();
   if (where.rolloutIds.length === 0) return out;

@@ -60,6 +60,8 @@ export interface TaskTable {
   skipped: Generated<boolean>;
   skip_reason: string | null;
   status: Generated<string>;
+  /** Generated: status is not DONE or SKIPPED (migration 0066); the partial indexes test it, not status. */
+  unfinished: Generated<boolean>;
   created_at: Generated<Date>;
   updated_at: Generated<Date>;
 }

@@ -176,10 +176,13 @@ export async function withLatestRuns(db: Db, rows: TaskRow[]): Promise<Task[]> {
 }
 
 /**
- * Ids of a rollout's tasks whose served form may have changed after `since`: the task itself (every status
- * change stamps it), a RUNNING run's cancel request (stamps only the run), and a PENDING run's waiting
- * cause (a changed cause gets a new `since`; the pass stamps nothing else). Each branch reads only its
- * rollout's changed or active rows (`task_rollout_updated_idx`, `task_run_rollout_active_idx`,
+ * Ids of a rollout's tasks whose served form may have changed after `since`. A task's own `updated_at` moves
+ * only when it is created or skipped or becomes DONE or CANCELED: every other status change of a task is a
+ * HOT update that stamps only its run (migration 0066). So the other branches read the runs: one that became
+ * or stayed AVAILABLE or RUNNING (a promotion, a claim, a cancel request), one that became FAILED, and a
+ * PENDING one created, requeued or with a changed waiting cause (a changed cause gets a new `since`; the
+ * pass stamps nothing else). Each branch reads only its rollout's changed or active rows
+ * (`task_rollout_updated_idx`, `task_run_rollout_active_idx`, `task_run_rollout_failed_idx`,
  * `task_run_pending_rollout_idx`), not the rollout's other tasks.
  */
 const changedTaskIds = (rolloutId: string, since: Date) => sql`
@@ -187,8 +190,11 @@ const changedTaskIds = (rolloutId: string, since: Date) => sql`
   UNION
   SELECT task_id FROM task_run WHERE rollout_id = ${rolloutId} AND status IN ('AVAILABLE', 'RUNNING') AND updated_at > ${since}
   UNION
-  SELECT r.task_id FROM task_run r JOIN task_run_wait w ON w.run_id = r.id
-  WHERE r.rollout_id = ${rolloutId} AND r.status = 'PENDING' AND (w.cause ->> 'since')::timestamptz > ${since}`;
+  SELECT task_id FROM task_run WHERE rollout_id = ${rolloutId} AND status = 'FAILED' AND finished_at > ${since}
+  UNION
+  SELECT r.task_id FROM task_run r LEFT JOIN task_run_wait w ON w.run_id = r.id
+  WHERE r.rollout_id = ${rolloutId} AND r.status = 'PENDING'
+    AND (r.updated_at > ${since} OR (w.cause ->> 'since')::timestamptz > ${since})`;
 
 /**
  * A rollout's tasks in creation order, filtered by derived status and stage, keyset-paged by id; with

@@ -163,8 +163,14 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
       sql`eff_wait AS (
       DELETE FROM task_run_wait USING ch WHERE task_run_wait.run_id = ch.id AND ch.status <> 'PENDING'
     )`,
+    // The task's `updated_at` (a key of task_rollout_updated_idx) moves only with DONE, whose update is not
+    // HOT anyway (`unfinished` changes), and CANCELED (rare): every other update of the task is HOT, no
+    // index entry (migration 0066). The API's changed-since read finds those changes through the run
+    // (store/task-reads.ts).
     sql`eff_task AS (
-      UPDATE task SET status = ch.status, updated_at = ${p.now} FROM ch WHERE task.id = ch.task_id
+      UPDATE task SET status = ch.status,
+        updated_at = CASE WHEN ch.status IN ('DONE', 'CANCELED') THEN ${p.now} ELSE task.updated_at END
+      FROM ch WHERE task.id = ch.task_id
     )`,
     sql`eff_log AS (
       INSERT INTO task_run_log (task_run_id, at, type, replica_id, payload)
