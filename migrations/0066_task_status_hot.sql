@@ -8,9 +8,9 @@
 -- * `unfinished` (status not DONE or SKIPPED), a stored generated column, is what the partial indexes test:
 --   it changes only when a task becomes or stops being DONE or SKIPPED, not on PENDING, AVAILABLE, RUNNING,
 --   FAILED or CANCELED. The version-order and stage gates read it (store/gating-*.ts).
--- * task_rollout_status_idx is gone. Status filters and counts read the rollout's tasks through
---   task_rollout_idx (a rollout's tasks are stored together); the ROLLOUT_DONE trigger asks the stage gate's
---   index instead.
+-- * task_rollout_status_idx is gone. Status filters read the rollout's tasks through task_rollout_idx (a
+--   rollout's tasks are stored together), status counts come from 0067's counts per stage, and the
+--   ROLLOUT_DONE trigger asks the stage gate's index instead.
 -- * The transitions stamp the task's `updated_at` only when its status becomes DONE (not HOT anyway: `unfinished`
 --   changes) or CANCELED (rare); the API's changed-since read finds the other changes through the runs
 --   (store/task-reads.ts).

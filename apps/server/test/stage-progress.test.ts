@@ -1,8 +1,10 @@
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
+import { rolloutGet } from "../src/store/rollout-reads.js";
 import { rolloutCreate } from "../src/store/rollouts.js";
 import { tasksSkip } from "../src/store/task-actions.js";
+import { TASK_STATUS_ORDER } from "@runway/shared";
 import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, task } from "./helpers/fixtures.js";
 
@@ -85,5 +87,56 @@ describe("stage progress", () => {
     await sql`UPDATE task SET stage_id = ${s1} WHERE id = ${ids[1]}`.execute(t.db);
     await sql`UPDATE task SET stage_id = ${s0}, status = 'DONE' WHERE id = ${ids[4]}`.execute(t.db);
     await fold();
+  });
+
+  it("status counts per stage (0067) equal the task table before and after a fold, through every kind of change", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    const create = () =>
+      rolloutCreate(
+        t.db,
+        {
+          projectId,
+          title: "r",
+          createdBy: "test",
+          stages: [
+            { environment: "staging", tasks: [task(instanceId, "a"), task(instanceId, "b"), task(instanceId, "c")] },
+            { environment: "prod", tasks: [task(instanceId, "a"), task(instanceId, "b")] },
+          ],
+        },
+        new Date(),
+      );
+    const rolloutId = await create();
+    await create(); // another rollout, whose counts must not leak into the first's
+    const ids = (await t.db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute()).map((r) => r.id);
+    const pending = new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "p", fullPassIntervalMs: 1e12 });
+    const expectExact = async () => {
+      const { rows } = await sql<{ stage_id: string; status: string; n: number }>`
+        SELECT s.id::text AS stage_id, tk.status, count(*)::int AS n FROM stage s JOIN task tk ON tk.stage_id = s.id
+        WHERE s.rollout_id = ${rolloutId} GROUP BY 1, 2`.execute(t.db);
+      const want: Record<string, Record<string, number>> = {};
+      for (const r of rows) (want[r.stage_id] ??= Object.fromEntries(TASK_STATUS_ORDER.map((x) => [x, 0])))[r.status] = r.n;
+      const got = (await rolloutGet(t.db, rolloutId))!;
+      expect(Object.fromEntries(got.stages.map((x) => [x.id, x.statusCounts]))).toEqual(want);
+      const total = Object.fromEntries(TASK_STATUS_ORDER.map((x) => [x, rows.filter((r) => r.status === x).reduce((a, r) => a + r.n, 0)]));
+      expect(got.statusCounts).toEqual(total);
+    };
+    const step = async () => {
+      await expectExact(); // deltas not folded yet
+      await pending.runOnce({ full: true });
+      expect(Number((await sql<{ n: string }>`SELECT count(*) AS n FROM stage_status_delta`.execute(t.db)).rows[0]!.n)).toBe(0);
+      await expectExact();
+    };
+    await step();
+    await tasksSkip(t.db, { rolloutId, taskIds: [ids[0]!], reason: "not needed", now: new Date() });
+    await sql`UPDATE task SET status = 'PENDING' WHERE id IN (${ids[1]}, ${ids[2]}, ${ids[3]})`.execute(t.db);
+    await sql`UPDATE task SET status = 'AVAILABLE' WHERE id = ${ids[1]}`.execute(t.db);
+    await step();
+    await sql`UPDATE task SET status = 'RUNNING' WHERE id IN (${ids[1]}, ${ids[2]})`.execute(t.db);
+    await sql`UPDATE task SET status = 'DONE' WHERE id = ${ids[1]}`.execute(t.db);
+    await sql`UPDATE task SET status = 'FAILED' WHERE id = ${ids[2]}`.execute(t.db);
+    await sql`UPDATE task SET status = 'CANCELED', stage_id = (SELECT stage_id FROM task WHERE id = ${ids[0]}) WHERE id = ${ids[3]}`.execute(
+      t.db,
+    );
+    await step();
   });
 });

@@ -50,7 +50,10 @@ describe("a task's status update", () => {
       Array.from({ length: 3 }, (_, i) => task(instanceId, `db${i}`, { type: TaskType.DATABASE_DATA_UPDATE })),
     );
     const changedSince = async (since: Date) =>
-      (await taskList(t.db, { rolloutId, changedSince: since, limit: 10, afterId: null })).tasks.map((x) => [x.id, x.status]);
+      (await taskList(t.db, { rolloutId, changedSince: since, limit: 10, afterId: null })).tasks.map((x): [string, string] => [
+        x.id,
+        x.status,
+      ]);
 
     const beforeClaim = new Date(Date.now() - 1);
     const claimed = await t.db.transaction().execute(async (trx) => {

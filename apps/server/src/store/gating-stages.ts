@@ -56,9 +56,23 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
   }));
 }
 
+/** stage_status_count's columns: the stage, then one count per task status (migration 0067). */
+export const STATUS_COLUMNS = [
+  "stage_id",
+  "not_started",
+  "skipped",
+  "pending",
+  "available",
+  "running",
+  "done",
+  "failed",
+  "canceled",
+] as const;
+
 /**
- * The fold of the deltas the task triggers appended into stage_progress, as two CTEs (`sd`, `sf`) that
- * delete only when `when` holds (a pass's lock). Safe beside a pass: each delta row is deleted once.
+ * The fold of the deltas the task triggers appended into stage_progress and stage_status_count (migrations
+ * 0058, 0067), as four CTEs (`sd`, `sf`, `cd`, `cf`) that delete only when `when` holds (a pass's lock).
+ * Safe beside a pass: each delta row is deleted once.
  */
 export const stageProgressFoldCtes = (when: RawBuilder<unknown>) => sql`
     sd AS (DELETE FROM stage_progress_delta WHERE ${when} RETURNING stage_id, total, done),
@@ -66,6 +80,12 @@ export const stageProgressFoldCtes = (when: RawBuilder<unknown>) => sql`
       INSERT INTO stage_progress AS sp (stage_id, total, done)
       SELECT stage_id, sum(total), sum(done) FROM sd GROUP BY stage_id
       ON CONFLICT (stage_id) DO UPDATE SET total = sp.total + excluded.total, done = sp.done + excluded.done
+    ),
+    cd AS (DELETE FROM stage_status_delta WHERE ${when} RETURNING *),
+    cf AS (
+      INSERT INTO stage_status_count AS c (${sql.join(STATUS_COLUMNS.map((x) => sql.ref(x)))})
+      SELECT stage_id, ${sql.join(STATUS_COLUMNS.slice(1).map((x) => sql`sum(${sql.ref(x)})`))} FROM cd GROUP BY stage_id
+      ON CONFLICT (stage_id) DO UPDATE SET ${sql.join(STATUS_COLUMNS.slice(1).map((x) => sql`${sql.ref(x)} = c.${sql.ref(x)} + excluded.${sql.ref(x)}`))}
     )`;
 
 /** Folds now: a pass folds in its first statement (gatingTakeChanges); this is for reads outside one. */

@@ -3,24 +3,35 @@ import { TASK_STATUS_ORDER, type TaskStatus } from "@runway/shared";
 import type { Rollout, RolloutSummary, StatusCounts } from "@runway/shared/schemas";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
+import { STATUS_COLUMNS } from "./gating-stages.js";
 
 export const emptyCounts = (): StatusCounts => Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as StatusCounts;
 
 /**
- * Counts per group key from `task.status`, the derived status: one scan of each rollout's tasks through
- * task_rollout_idx (a rollout's tasks are stored together). No index has `status` as a key, so that a run's
- * claim or promotion updates its task without an index entry (migration 0066).
+ * Status counts per stage (and summed per rollout) from stage_status_count plus the deltas no pass has folded
+ * yet (migration 0067): both are written in the transaction that changed the tasks, so the sum is exact in
+ * this statement's snapshot, and it costs a row per stage, not a read of every task. No index of `task` has
+ * `status` as a key, so that a run's claim or promotion updates its task without an index entry (0066).
  */
 async function countsBy(db: Db, column: "rollout_id" | "stage_id", where: { rolloutIds: string[] }): Promise<Map<string, StatusCounts>> {
   const out = new Map<string, StatusCounts>();
   if (where.rolloutIds.length === 0) return out;
-  const { rows } = await sql<{ k: string; status: TaskStatus; n: number }>`
-    SELECT ${sql.ref(column)} AS k, status, count(*)::int AS n FROM task
-    WHERE rollout_id = ANY(${where.rolloutIds}::bigint[]) GROUP BY 1, 2`.execute(db);
+  const cols = STATUS_COLUMNS.slice(1);
+  const { rows } = await sql<{ k: string } & Record<(typeof cols)[number], number>>`
+    SELECT ${sql.ref(`s.${column === "rollout_id" ? "rollout_id" : "id"}`)}::text AS k,
+      ${sql.join(cols.map((c) => sql`(coalesce(sum(${sql.ref(`c.${c}`)}), 0) + coalesce(sum(${sql.ref(`d.${c}`)}), 0))::int AS ${sql.ref(c)}`))}
+    FROM stage s
+    LEFT JOIN stage_status_count c ON c.stage_id = s.id
+    LEFT JOIN (
+      SELECT stage_id, ${sql.join(cols.map((c) => sql`sum(${sql.ref(c)}) AS ${sql.ref(c)}`))} FROM stage_status_delta
+      WHERE stage_id IN (SELECT id FROM stage WHERE rollout_id = ANY(${where.rolloutIds}::bigint[])) GROUP BY stage_id
+    ) d ON d.stage_id = s.id
+    WHERE s.rollout_id = ANY(${where.rolloutIds}::bigint[])
+    GROUP BY 1`.execute(db);
   for (const r of rows) {
-    let c = out.get(r.k);
-    if (!c) out.set(r.k, (c = emptyCounts()));
-    c[r.status] = r.n;
+    const c = emptyCounts();
+    for (const col of cols) c[col.toUpperCase() as TaskStatus] = r[col];
+    out.set(r.k, c);
   }
   return out;
 }
@@ -74,7 +85,7 @@ export async function rolloutGet(db: Db, id: string): Promise<Rollout | undefine
     countsBy(db, "stage_id", { rolloutIds: [id] }),
   ]);
   // Every task is in a stage of its rollout (0060's key): the rollout's counts are its stages' summed, one
-  // scan of its tasks instead of two (a 10,000-task create answers with this).
+  // read instead of two (a 10,000-task create answers with this).
   const total = emptyCounts();
   for (const c of byStage.values()) for (const k of Object.keys(total) as TaskStatus[]) total[k] += c[k];
   return {
