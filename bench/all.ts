@@ -38,6 +38,30 @@ function versionOf(pkg: string): string {
   return (require(`${pkg}/package.json`) as { version: string }).version;
 }
 
+/**
+ * Between steps: wait (at most SETTLE_MAX_MS) until no autovacuum worker is busy, then CHECKPOINT. The steps
+ * share one PostgreSQL, and autovacuum was still working through the gating step's million-run database as
+ * that step ended (pg_stat_activity, 2026-12-03): without this a step can measure the previous one's upkeep.
+ */
+const SETTLE_MAX_MS = 180_000;
+async function settle(url: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const t0 = performance.now();
+    const busy = async () =>
+      (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'`)).rows[0]!.n;
+    while ((await busy()) > 0 && performance.now() - t0 < SETTLE_MAX_MS) await new Promise((r) => setTimeout(r, 1000));
+    const left = await busy();
+    // Needs superuser or pg_checkpoint: a DATABASE_URL without either just skips it.
+    await c.query("CHECKPOINT").catch(() => undefined);
+    const s = ((performance.now() - t0) / 1000).toFixed(1);
+    console.log(`(settled in ${s} s${left > 0 ? `; ${left} autovacuum worker(s) still busy after ${SETTLE_MAX_MS / 1000} s` : ""})`);
+  } finally {
+    await c.end();
+  }
+}
+
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(",");
   const steps = STEPS.filter((s) => !only || only.includes(s));
@@ -55,7 +79,8 @@ async function main(): Promise<void> {
     await c.connect();
     postgres = (await c.query<{ server_version: string }>("SHOW server_version")).rows[0]!.server_version;
     await c.end();
-    for (const step of steps) {
+    for (const [i, step] of steps.entries()) {
+      if (i > 0) await settle(serverPg.serverUrl);
       console.log(`\n=== ${step} ===`);
       const t0 = performance.now();
       const code = await runStep(`${step}.ts`, { ...process.env, DATABASE_URL: serverPg.serverUrl });
