@@ -40,47 +40,45 @@ SELECT stage_id,
   count(*) FILTER (WHERE status = 'FAILED'), count(*) FILTER (WHERE status = 'CANCELED')
 FROM task GROUP BY stage_id;
 
--- Each branch lists the statement's rows signed (+1 new, −1 old), sums them per stage and status, and appends
--- the stages whose counts moved to both delta tables (stage progress: only when total or done moved).
-CREATE OR REPLACE FUNCTION stage_progress_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The statement's rows signed (+1 new, −1 old), summed per stage and status; the stages whose counts moved are
+-- appended to both delta tables (stage progress: only when total or done moved). PL/pgSQL, not SQL: its plan
+-- is cached per session, where a SQL function's would be made again on every statement.
+CREATE FUNCTION stage_counts_append(new_stages bigint[], new_statuses text[], old_stages bigint[], old_statuses text[])
+RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP = 'INSERT' THEN
-    WITH x AS (SELECT stage_id, status, 1 AS n FROM new_rows),
-    g AS (SELECT stage_id, sum(n) AS total, coalesce(sum(n) FILTER (WHERE status IN ('DONE', 'SKIPPED')), 0) AS done,
-        coalesce(sum(n) FILTER (WHERE status = 'NOT_STARTED'), 0) AS ns, coalesce(sum(n) FILTER (WHERE status = 'SKIPPED'), 0) AS sk,
-        coalesce(sum(n) FILTER (WHERE status = 'PENDING'), 0) AS pe, coalesce(sum(n) FILTER (WHERE status = 'AVAILABLE'), 0) AS av,
-        coalesce(sum(n) FILTER (WHERE status = 'RUNNING'), 0) AS ru, coalesce(sum(n) FILTER (WHERE status = 'DONE'), 0) AS dn,
-        coalesce(sum(n) FILTER (WHERE status = 'FAILED'), 0) AS fa, coalesce(sum(n) FILTER (WHERE status = 'CANCELED'), 0) AS ca
-      FROM x GROUP BY stage_id),
-    p AS (INSERT INTO stage_progress_delta (stage_id, total, done) SELECT stage_id, total, done FROM g WHERE total <> 0 OR done <> 0)
-    INSERT INTO stage_status_delta (stage_id, not_started, skipped, pending, available, running, done, failed, canceled)
-    SELECT stage_id, ns, sk, pe, av, ru, dn, fa, ca FROM g
-    WHERE ns <> 0 OR sk <> 0 OR pe <> 0 OR av <> 0 OR ru <> 0 OR dn <> 0 OR fa <> 0 OR ca <> 0;
-  ELSIF TG_OP = 'DELETE' THEN
-    WITH x AS (SELECT stage_id, status, -1 AS n FROM old_rows),
-    g AS (SELECT stage_id, sum(n) AS total, coalesce(sum(n) FILTER (WHERE status IN ('DONE', 'SKIPPED')), 0) AS done,
-        coalesce(sum(n) FILTER (WHERE status = 'NOT_STARTED'), 0) AS ns, coalesce(sum(n) FILTER (WHERE status = 'SKIPPED'), 0) AS sk,
-        coalesce(sum(n) FILTER (WHERE status = 'PENDING'), 0) AS pe, coalesce(sum(n) FILTER (WHERE status = 'AVAILABLE'), 0) AS av,
-        coalesce(sum(n) FILTER (WHERE status = 'RUNNING'), 0) AS ru, coalesce(sum(n) FILTER (WHERE status = 'DONE'), 0) AS dn,
-        coalesce(sum(n) FILTER (WHERE status = 'FAILED'), 0) AS fa, coalesce(sum(n) FILTER (WHERE status = 'CANCELED'), 0) AS ca
-      FROM x GROUP BY stage_id),
-    p AS (INSERT INTO stage_progress_delta (stage_id, total, done) SELECT stage_id, total, done FROM g WHERE total <> 0 OR done <> 0)
-    INSERT INTO stage_status_delta (stage_id, not_started, skipped, pending, available, running, done, failed, canceled)
-    SELECT stage_id, ns, sk, pe, av, ru, dn, fa, ca FROM g
-    WHERE ns <> 0 OR sk <> 0 OR pe <> 0 OR av <> 0 OR ru <> 0 OR dn <> 0 OR fa <> 0 OR ca <> 0;
-  ELSE
-    -- Every updated task is in both tables: the old row counts off, the new row counts on.
-    WITH x AS (SELECT stage_id, status, -1 AS n FROM old_rows UNION ALL SELECT stage_id, status, 1 FROM new_rows),
-    g AS (SELECT stage_id, sum(n) AS total, coalesce(sum(n) FILTER (WHERE status IN ('DONE', 'SKIPPED')), 0) AS done,
-        coalesce(sum(n) FILTER (WHERE status = 'NOT_STARTED'), 0) AS ns, coalesce(sum(n) FILTER (WHERE status = 'SKIPPED'), 0) AS sk,
-        coalesce(sum(n) FILTER (WHERE status = 'PENDING'), 0) AS pe, coalesce(sum(n) FILTER (WHERE status = 'AVAILABLE'), 0) AS av,
-        coalesce(sum(n) FILTER (WHERE status = 'RUNNING'), 0) AS ru, coalesce(sum(n) FILTER (WHERE status = 'DONE'), 0) AS dn,
-        coalesce(sum(n) FILTER (WHERE status = 'FAILED'), 0) AS fa, coalesce(sum(n) FILTER (WHERE status = 'CANCELED'), 0) AS ca
-      FROM x GROUP BY stage_id),
-    p AS (INSERT INTO stage_progress_delta (stage_id, total, done) SELECT stage_id, total, done FROM g WHERE total <> 0 OR done <> 0)
-    INSERT INTO stage_status_delta (stage_id, not_started, skipped, pending, available, running, done, failed, canceled)
-    SELECT stage_id, ns, sk, pe, av, ru, dn, fa, ca FROM g
-    WHERE ns <> 0 OR sk <> 0 OR pe <> 0 OR av <> 0 OR ru <> 0 OR dn <> 0 OR fa <> 0 OR ca <> 0;
+  WITH x AS (
+    SELECT u.stage_id, u.status, 1 AS n FROM unnest(new_stages, new_statuses) AS u(stage_id, status)
+    UNION ALL
+    SELECT u.stage_id, u.status, -1 FROM unnest(old_stages, old_statuses) AS u(stage_id, status)
+  ),
+  g AS (SELECT stage_id, sum(n) AS total, coalesce(sum(n) FILTER (WHERE status IN ('DONE', 'SKIPPED')), 0) AS done,
+      coalesce(sum(n) FILTER (WHERE status = 'NOT_STARTED'), 0) AS ns, coalesce(sum(n) FILTER (WHERE status = 'SKIPPED'), 0) AS sk,
+      coalesce(sum(n) FILTER (WHERE status = 'PENDING'), 0) AS pe, coalesce(sum(n) FILTER (WHERE status = 'AVAILABLE'), 0) AS av,
+      coalesce(sum(n) FILTER (WHERE status = 'RUNNING'), 0) AS ru, coalesce(sum(n) FILTER (WHERE status = 'DONE'), 0) AS dn,
+      coalesce(sum(n) FILTER (WHERE status = 'FAILED'), 0) AS fa, coalesce(sum(n) FILTER (WHERE status = 'CANCELED'), 0) AS ca
+    FROM x GROUP BY stage_id),
+  p AS (INSERT INTO stage_progress_delta (stage_id, total, done) SELECT stage_id, total, done FROM g WHERE total <> 0 OR done <> 0)
+  INSERT INTO stage_status_delta (stage_id, not_started, skipped, pending, available, running, done, failed, canceled)
+  SELECT stage_id, ns, sk, pe, av, ru, dn, fa, ca FROM g
+  WHERE ns <> 0 OR sk <> 0 OR pe <> 0 OR av <> 0 OR ru <> 0 OR dn <> 0 OR fa <> 0 OR ca <> 0;
+END $$;
+
+-- One function for the INSERT, DELETE and UPDATE triggers (0058, 0065): an UPDATE's task is in both transition
+-- tables, its old row counting off and its new row on. PL/pgSQL plans a statement when it first runs it, so
+-- an INSERT trigger, which has no old_rows, never plans the statement that reads it.
+CREATE OR REPLACE FUNCTION stage_progress_rows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  ns bigint[] := '{}';
+  nt text[] := '{}';
+  os bigint[] := '{}';
+  ot text[] := '{}';
+BEGIN
+  IF TG_OP <> 'DELETE' THEN
+    SELECT coalesce(array_agg(stage_id), '{}'), coalesce(array_agg(status), '{}') INTO ns, nt FROM new_rows;
   END IF;
+  IF TG_OP <> 'INSERT' THEN
+    SELECT coalesce(array_agg(stage_id), '{}'), coalesce(array_agg(status), '{}') INTO os, ot FROM old_rows;
+  END IF;
+  PERFORM stage_counts_append(ns, nt, os, ot);
   RETURN NULL;
 END $$;

@@ -34,23 +34,29 @@ const stored = async (): Promise<Counts> =>
   );
 const deltas = async () => Number((await sql<{ n: string }>`SELECT count(*) AS n FROM stage_progress_delta`.execute(t.db)).rows[0]!.n);
 
+/** A rollout of a staging stage with three tasks and a prod stage with two; its task ids in order. */
+async function twoStageRollout(projectId: string, instanceId: string): Promise<{ rolloutId: string; ids: string[] }> {
+  const rolloutId = await rolloutCreate(
+    t.db,
+    {
+      projectId,
+      title: "r",
+      createdBy: "test",
+      stages: [
+        { environment: "staging", tasks: [task(instanceId, "a"), task(instanceId, "b"), task(instanceId, "c")] },
+        { environment: "prod", tasks: [task(instanceId, "a"), task(instanceId, "b")] },
+      ],
+    },
+    new Date(),
+  );
+  const ids = (await t.db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute()).map((r) => r.id);
+  return { rolloutId, ids };
+}
+
 describe("stage progress", () => {
   it("folded counts equal the task table through creates, skips and status changes; a full pass with nothing pending folds", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
-    const rolloutId = await rolloutCreate(
-      t.db,
-      {
-        projectId,
-        title: "r",
-        createdBy: "test",
-        stages: [
-          { environment: "staging", tasks: [task(instanceId, "a"), task(instanceId, "b"), task(instanceId, "c")] },
-          { environment: "prod", tasks: [task(instanceId, "a"), task(instanceId, "b")] },
-        ],
-      },
-      new Date(),
-    );
-    const ids = (await t.db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute()).map((r) => r.id);
+    const { rolloutId, ids } = await twoStageRollout(projectId, instanceId);
     expect(await deltas()).toBeGreaterThan(0);
 
     const pending = new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "p", fullPassIntervalMs: 1e12 });
@@ -91,23 +97,8 @@ describe("stage progress", () => {
 
   it("status counts per stage (0067) equal the task table before and after a fold, through every kind of change", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
-    const create = () =>
-      rolloutCreate(
-        t.db,
-        {
-          projectId,
-          title: "r",
-          createdBy: "test",
-          stages: [
-            { environment: "staging", tasks: [task(instanceId, "a"), task(instanceId, "b"), task(instanceId, "c")] },
-            { environment: "prod", tasks: [task(instanceId, "a"), task(instanceId, "b")] },
-          ],
-        },
-        new Date(),
-      );
-    const rolloutId = await create();
-    await create(); // another rollout, whose counts must not leak into the first's
-    const ids = (await t.db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).orderBy("id").execute()).map((r) => r.id);
+    const { rolloutId, ids } = await twoStageRollout(projectId, instanceId);
+    await twoStageRollout(projectId, instanceId); // another rollout, whose counts must not leak into the first's
     const pending = new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "p", fullPassIntervalMs: 1e12 });
     const expectExact = async () => {
       const { rows } = await sql<{ stage_id: string; status: string; n: number }>`
