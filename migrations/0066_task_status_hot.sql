@@ -14,7 +14,8 @@
 -- * The transitions stamp the task's `updated_at` only when its status becomes DONE (not HOT anyway: `unfinished`
 --   changes) or CANCELED (rare); the API's changed-since read finds the other changes through the runs
 --   (store/task-reads.ts).
--- * fillfactor 85 leaves room on each page for the new row version, which a HOT update needs.
+-- * fillfactor 70 leaves room on each page for the new row version, which a HOT update needs (with 85 a
+--   quarter of the claims still found no room and wrote every index, docs/benchmarks.md §8).
 --
 -- So a run's creation, promotion, claim or FAILED finish writes the task's heap page and no index entry; a
 -- DONE finish still writes one entry per full index (`unfinished` changes).

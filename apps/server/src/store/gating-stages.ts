@@ -1,4 +1,5 @@
 import { sql, type RawBuilder } from "kysely";
+import { TASK_STATUS_ORDER } from "@runway/shared";
 import { prepared, type Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
 
@@ -56,18 +57,8 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
   }));
 }
 
-/** stage_status_count's columns: the stage, then one count per task status (migration 0067). */
-export const STATUS_COLUMNS = [
-  "stage_id",
-  "not_started",
-  "skipped",
-  "pending",
-  "available",
-  "running",
-  "done",
-  "failed",
-  "canceled",
-] as const;
+/** stage_status_count's count columns: one per task status, named after it in lower case (migration 0067). */
+export const STATUS_COUNT_COLUMNS = TASK_STATUS_ORDER.map((s) => s.toLowerCase());
 
 /**
  * The fold of the deltas the task triggers appended into stage_progress and stage_status_count (migrations
@@ -83,9 +74,9 @@ export const stageProgressFoldCtes = (when: RawBuilder<unknown>) => sql`
     ),
     cd AS (DELETE FROM stage_status_delta WHERE ${when} RETURNING *),
     cf AS (
-      INSERT INTO stage_status_count AS c (${sql.join(STATUS_COLUMNS.map((x) => sql.ref(x)))})
-      SELECT stage_id, ${sql.join(STATUS_COLUMNS.slice(1).map((x) => sql`sum(${sql.ref(x)})`))} FROM cd GROUP BY stage_id
-      ON CONFLICT (stage_id) DO UPDATE SET ${sql.join(STATUS_COLUMNS.slice(1).map((x) => sql`${sql.ref(x)} = c.${sql.ref(x)} + excluded.${sql.ref(x)}`))}
+      INSERT INTO stage_status_count AS c (stage_id, ${sql.join(STATUS_COUNT_COLUMNS.map((x) => sql.ref(x)))})
+      SELECT stage_id, ${sql.join(STATUS_COUNT_COLUMNS.map((x) => sql`sum(${sql.ref(x)})`))} FROM cd GROUP BY stage_id
+      ON CONFLICT (stage_id) DO UPDATE SET ${sql.join(STATUS_COUNT_COLUMNS.map((x) => sql`${sql.ref(x)} = c.${sql.ref(x)} + excluded.${sql.ref(x)}`))}
     )`;
 
 /** Folds now: a pass folds in its first statement (gatingTakeChanges); this is for reads outside one. */

@@ -3,7 +3,7 @@ import { TASK_STATUS_ORDER, type TaskStatus } from "@runway/shared";
 import type { Rollout, RolloutSummary, StatusCounts } from "@runway/shared/schemas";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
-import { STATUS_COLUMNS } from "./gating-stages.js";
+import { STATUS_COUNT_COLUMNS } from "./gating-stages.js";
 
 export const emptyCounts = (): StatusCounts => Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as StatusCounts;
 
@@ -16,8 +16,8 @@ export const emptyCounts = (): StatusCounts => Object.fromEntries(TASK_STATUS_OR
 async function countsBy(db: Db, column: "rollout_id" | "stage_id", where: { rolloutIds: string[] }): Promise<Map<string, StatusCounts>> {
   const out = new Map<string, StatusCounts>();
   if (where.rolloutIds.length === 0) return out;
-  const cols = STATUS_COLUMNS.slice(1);
-  const { rows } = await sql<{ k: string } & Record<(typeof cols)[number], number>>`
+  const cols = STATUS_COUNT_COLUMNS;
+  const { rows } = await sql<{ k: string } & Record<string, number>>`
     SELECT ${sql.ref(`s.${column === "rollout_id" ? "rollout_id" : "id"}`)}::text AS k,
       ${sql.join(cols.map((c) => sql`(coalesce(sum(${sql.ref(`c.${c}`)}), 0) + coalesce(sum(${sql.ref(`d.${c}`)}), 0))::int AS ${sql.ref(c)}`))}
     FROM stage s
@@ -30,7 +30,7 @@ async function countsBy(db: Db, column: "rollout_id" | "stage_id", where: { roll
     GROUP BY 1`.execute(db);
   for (const r of rows) {
     const c = emptyCounts();
-    for (const col of cols) c[col.toUpperCase() as TaskStatus] = r[col];
+    for (const status of TASK_STATUS_ORDER) c[status] = r[status.toLowerCase()]!;
     out.set(r.k, c);
   }
   return out;
