@@ -1,5 +1,5 @@
 import { sql, type RawBuilder } from "kysely";
-import { TASK_STATUS_ORDER } from "@runway/shared";
+import { TASK_STATUS_ORDER, type TaskStatus } from "@runway/shared";
 import { prepared, type Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
 
@@ -57,8 +57,11 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
   }));
 }
 
-/** stage_status_count's count columns: one per task status, named after it in lower case (migration 0067). */
-export const STATUS_COUNT_COLUMNS = TASK_STATUS_ORDER.map((s) => s.toLowerCase());
+/** The column of stage_status_count (and stage_status_delta) that counts a status: its name in lower case (0067). */
+export const statusCountColumn = (s: TaskStatus): string => s.toLowerCase();
+
+/** stage_status_count's count columns, one per task status. */
+export const STATUS_COUNT_COLUMNS = TASK_STATUS_ORDER.map(statusCountColumn);
 
 /**
  * The fold of the deltas the task triggers appended into stage_progress and stage_status_count (migrations

@@ -3,7 +3,7 @@ import { TASK_STATUS_ORDER, type TaskStatus } from "@runway/shared";
 import type { Rollout, RolloutSummary, StatusCounts } from "@runway/shared/schemas";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
-import { STATUS_COUNT_COLUMNS } from "./gating-stages.js";
+import { STATUS_COUNT_COLUMNS, statusCountColumn } from "./gating-stages.js";
 
 export const emptyCounts = (): StatusCounts => Object.fromEntries(TASK_STATUS_ORDER.map((s) => [s, 0])) as StatusCounts;
 
@@ -30,7 +30,7 @@ async function countsBy(db: Db, column: "rollout_id" | "stage_id", where: { roll
     GROUP BY 1`.execute(db);
   for (const r of rows) {
     const c = emptyCounts();
-    for (const status of TASK_STATUS_ORDER) c[status] = r[status.toLowerCase()]!;
+    for (const status of TASK_STATUS_ORDER) c[status] = r[statusCountColumn(status)]!;
     out.set(r.k, c);
   }
   return out;
