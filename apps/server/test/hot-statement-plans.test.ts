@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
-import { createDb, createPool } from "../src/store/db.js";
+import { createDb, createPool, type Db } from "../src/store/db.js";
 import { taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun } from "../src/store/runs.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
@@ -18,15 +18,7 @@ const t = useTestDatabase();
  */
 describe("the running scheduler's statements on generic plans", () => {
   it("claim, lease check and finish + claim stop being planned after their first calls", async () => {
-    const { projectId, instanceId } = await seedProject(t.db, { id: "plans" });
-    // Data updates under no limit: created AVAILABLE, so the claim has work without a pending pass.
-    await seedRollout(
-      t.db,
-      projectId,
-      Array.from({ length: 24 }, (_, i) => task(instanceId, `db${i}`, { type: TaskType.DATABASE_DATA_UPDATE })),
-    );
-    // One connection, so every call lands on the same session and its prepared statements.
-    const db = createDb(createPool(t.url, 1, "plans test"));
+    const db = await availableRunsOnOneSession("plans", 24);
     try {
       const now = () => new Date();
       let held: ClaimedRun[] = [];
@@ -95,13 +87,7 @@ describe("the running scheduler's statements on generic plans", () => {
  */
 describe("the claim's plan whatever the statistics say", () => {
   it("reads task_run only through task_run_available_idx, in id order, with no sort", async () => {
-    const { projectId, instanceId } = await seedProject(t.db, { id: "claim-plan" });
-    await seedRollout(
-      t.db,
-      projectId,
-      Array.from({ length: 400 }, (_, i) => task(instanceId, `db${i}`, { type: TaskType.DATABASE_DATA_UPDATE })),
-    );
-    const db = createDb(createPool(t.url, 1, "claim plan test"));
+    const db = await availableRunsOnOneSession("claim-plan", 400);
     try {
       const claimed = await taskRunsClaim(db, { replicaId: "r", limit: 2, leaseTtlMs: 60_000, now: new Date() });
       expect(claimed).toHaveLength(2);
@@ -125,6 +111,21 @@ describe("the claim's plan whatever the statistics say", () => {
     }
   });
 });
+
+/**
+ * A project with `n` AVAILABLE runs (data updates under no limit are created AVAILABLE, so the claim has work
+ * without a pending pass), and a store on one connection, so every call lands on the same session and its
+ * prepared statements. The caller destroys it.
+ */
+async function availableRunsOnOneSession(id: string, n: number): Promise<Db> {
+  const { projectId, instanceId } = await seedProject(t.db, { id });
+  await seedRollout(
+    t.db,
+    projectId,
+    Array.from({ length: n }, (_, i) => task(instanceId, `db${i}`, { type: TaskType.DATABASE_DATA_UPDATE })),
+  );
+  return createDb(createPool(t.url, 1, `${id} test`));
+}
 
 interface PlanNode {
   "Node Type": string;
