@@ -44,10 +44,13 @@ export interface PassResult {
  *
  * A *live* pass re-evaluates only runs whose situation changed (recorded by writers in gating_dirty_*),
  * new runs and runs whose run-at time arrived. A *full* pass evaluates every PENDING run; it runs when
- * requested (deletions), on a replica's first pass and every `fullPassIntervalMs` as a safety net.
+ * requested (deletions), on a replica's first pass unless another replica's full pass began since this one
+ * started, and every `fullPassIntervalMs` as a safety net.
  */
 export class PendingScheduler {
   private fullDue = true;
+  /** When this scheduler's first pass began (the control database's time): see firstPassFull. */
+  private startedAt: Date | undefined;
 
   constructor(
     private readonly deps: {
@@ -76,6 +79,7 @@ export class PendingScheduler {
   async runOnce(opts: { full?: boolean } = {}): Promise<PassResult | null> {
     const { db, clock, replicaId } = this.deps;
     const started = performance.now();
+    this.startedAt ??= clock.now();
     const result = await db.transaction().execute(async (trx) => {
       const changes = await gatingTakeChanges(trx, {
         key: PENDING_PASS_LOCK,
@@ -88,7 +92,7 @@ export class PendingScheduler {
       const controlled = changes.rollouts.map((r) => r.rolloutId);
       const controls = (await gatingTripBreakers(trx, controlled, now, replicaId)).length + (await gatingAutoRun(trx, controlled, now));
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
-      const full = opts.full === true || this.fullDue || changes.fullRequested || overdue;
+      const full = opts.full === true || this.firstPassFull(changes.lastFullPassAt) || changes.fullRequested || overdue;
       let pass: PassOutcome;
       let nextRunAt: Date | null;
       if (full) {
@@ -117,10 +121,23 @@ export class PendingScheduler {
       };
     });
     if (result === null) return null;
-    if (result.kind === "full") this.fullDue = false;
+    this.fullDue = false;
     const pass: PassResult = { ...result, durationMs: performance.now() - started };
     this.deps.onPass?.(pass);
     return pass;
+  }
+
+  /**
+   * A replica's first pass is full, as a safety net for what the replicas before it (an older build, say)
+   * may have left undecided — unless a full pass began since this replica started: that one read every
+   * PENDING run after this replica came up, and this one's would repeat it. Replicas started together (a
+   * deploy, a scale-out) used to run one full pass each, one after another under the lock, with nothing
+   * promoted meanwhile: ~1 s each at 20,000 pending runs, ~15 s each at 1M (docs/benchmarks.md §8). Times
+   * are the control database's (`clock`), so replicas' process clocks do not enter.
+   */
+  private firstPassFull(lastFullPassAt: Date | null): boolean {
+    if (!this.fullDue) return false;
+    return !lastFullPassAt || !this.startedAt || lastFullPassAt.getTime() < this.startedAt.getTime();
   }
 
   /**
