@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
 import { createDb, createPool, type Db } from "../src/store/db.js";
+import { PENDING_PASS_LOCK, gatingLoadLive, gatingTakeChanges } from "../src/store/gating.js";
 import { taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun } from "../src/store/runs.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
@@ -113,6 +114,51 @@ describe("the claim's plan whatever the statistics say", () => {
 });
 
 /**
+ * The live pass's read returns one row per candidate, and the occupancy of their databases and rollouts.
+ * Joined to the candidates, the occupancy's CTE scans were estimated at one row each on the generic plan,
+ * so every join was a nested loop over them: 277,000 comparisons, half the statement, for a pass of 479
+ * candidates in the 3-replica gated benchmark (issue 19). The occupancy now comes once, as JSON arrays.
+ */
+describe("the live pass's read", () => {
+  it("never joins the candidates to their databases' or rollouts' occupancy", async () => {
+    const { projectId, instanceId } = await seedProject(t.db, { id: "live-read", limit: 10 });
+    const n = 300;
+    // Under a limit every run waits for a pass: n new runs on n databases, read by the next live pass.
+    await seedRollout(
+      t.db,
+      projectId,
+      Array.from({ length: n }, (_, i) => task(instanceId, `db${i}`, { type: TaskType.DATABASE_DATA_UPDATE })),
+    );
+    const db = createDb(createPool(t.url, 1, "live-read test"));
+    try {
+      await db.transaction().execute(async (trx) => {
+        const changes = await gatingTakeChanges(trx, { key: PENDING_PASS_LOCK });
+        const live = await gatingLoadLive(trx, changes!, new Date());
+        expect(live.candidates).toHaveLength(n);
+        expect({ busy: live.busy.size, active: live.active.size, limitWaiting: live.limitWaiting.size }).toEqual({
+          busy: 0,
+          active: 0,
+          limitWaiting: 0,
+        });
+        const { rows } = await sql<{ statement: string }>`
+          SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%occ_busy AS MATERIALIZED%'`.execute(trx);
+        expect(rows).toHaveLength(1);
+        const { rows: explained } = await sql<{
+          "QUERY PLAN": [{ Plan: PlanNode }];
+        }>`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql.raw(rows[0]!.statement)}`.execute(trx);
+        const joined = nodes(explained[0]!["QUERY PLAN"][0].Plan)
+          .filter((j) => ["Nested Loop", "Hash Join", "Merge Join"].includes(j["Node Type"]))
+          .flatMap((j) => (j.Plans ?? []).map((c) => c["CTE Name"]))
+          .filter((name) => name === "occ_busy" || name === "occ_active" || name === "free_st");
+        expect(joined).toEqual([]);
+      });
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+/**
  * A project with `n` AVAILABLE runs (data updates under no limit are created AVAILABLE, so the claim has work
  * without a pending pass), and a store on one connection, so every call lands on the same session and its
  * prepared statements. The caller destroys it.
@@ -132,6 +178,7 @@ interface PlanNode {
   "Relation Name"?: string;
   "Index Name"?: string;
   "Subplan Name"?: string;
+  "CTE Name"?: string;
   Plans?: PlanNode[];
 }
 
