@@ -159,6 +159,53 @@ describe("the live pass's read", () => {
 });
 
 /**
+ * A database's holder (its AVAILABLE or RUNNING sequential run) is one probe of task_run_busy_id_idx. Its
+ * conditions implied task_run_rollout_active_idx's predicate too, and with statistics taken while no run was
+ * active (a large rollout analyzed before its runs were promoted) PostgreSQL scanned all of that index per
+ * database and sorted: 88 of the 113 ms of a live pass in the 3-replica gated benchmark (issue 19). Since
+ * migration 0068 that index can serve only reads that name a rollout.
+ */
+describe("a database's holder whatever the statistics say", () => {
+  it("is never read by scanning all of task_run_rollout_active_idx", async () => {
+    const { projectId, instanceId } = await seedProject(t.db, { id: "holder", limit: 10 });
+    const n = 300;
+    await seedRollout(
+      t.db,
+      projectId,
+      Array.from({ length: n }, (_, i) => task(instanceId, `db${i}`, { schemaVersion: "0001" })),
+    );
+    // Statistics of a backlog where nothing is active yet; then the runs are promoted, as a pass would.
+    await sql`ANALYZE task_run`.execute(t.db);
+    await sql`UPDATE task_run SET status = 'AVAILABLE'`.execute(t.db);
+    await seedRollout(
+      t.db,
+      projectId,
+      Array.from({ length: n }, (_, i) => task(instanceId, `db${i}`, { schemaVersion: "0002" })),
+    );
+    const db = createDb(createPool(t.url, 1, "holder test"));
+    try {
+      await db.transaction().execute(async (trx) => {
+        const changes = await gatingTakeChanges(trx, { key: PENDING_PASS_LOCK });
+        const live = await gatingLoadLive(trx, changes!, new Date());
+        expect({ candidates: live.candidates.length, busy: live.busy.size }).toEqual({ candidates: n, busy: n });
+        const { rows } = await sql<{ statement: string }>`
+          SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%occ_busy AS MATERIALIZED%'`.execute(trx);
+        const { rows: explained } = await sql<{
+          "QUERY PLAN": [{ Plan: PlanNode }];
+        }>`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql.raw(rows[0]!.statement)}`.execute(trx);
+        const all = nodes(explained[0]!["QUERY PLAN"][0].Plan);
+        expect(all.filter((x) => x["Index Name"] === "task_run_busy_id_idx").length).toBeGreaterThan(0);
+        // Every use of the rollout index is a probe by rollout, never a scan of all of it.
+        const scans = all.filter((x) => x["Index Name"] === "task_run_rollout_active_idx" && !x["Index Cond"]?.includes("rollout_id"));
+        expect(scans.map((x) => `${x["Node Type"]} ${x["Filter"] ?? ""}`)).toEqual([]);
+      });
+    } finally {
+      await db.destroy();
+    }
+  });
+});
+
+/**
  * A project with `n` AVAILABLE runs (data updates under no limit are created AVAILABLE, so the claim has work
  * without a pending pass), and a store on one connection, so every call lands on the same session and its
  * prepared statements. The caller destroys it.
@@ -179,6 +226,8 @@ interface PlanNode {
   "Index Name"?: string;
   "Subplan Name"?: string;
   "CTE Name"?: string;
+  "Index Cond"?: string;
+  Filter?: string;
   Plans?: PlanNode[];
 }
 

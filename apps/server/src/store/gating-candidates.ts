@@ -142,6 +142,9 @@ export const nextRunAtSql = (now: Date) => sql<Date | null>`least(
   (SELECT min(run_at) FROM task_run WHERE status = 'PENDING' AND run_at IS NOT NULL AND run_at > ${now}),
   (SELECT min(retry_at) FROM task_run WHERE status = 'PENDING' AND retry_at IS NOT NULL AND retry_at > ${now}))`;
 
+/** The smallest bigint, as SQL text: `x >= BIGINT_MIN` holds of every non-null bigint. */
+const BIGINT_MIN = "-9223372036854775808";
+
 /** Extra limit-held runs loaded per freed rollout beyond its free slots. */
 export const LIMIT_MARGIN = 8;
 
@@ -175,6 +178,10 @@ export async function gatingLoadOccupancy(
       (SELECT coalesce(json_agg(json_build_array(a.rollout_id::text, a.n)), '[]') FROM (
         SELECT rollout_id, count(*)::int AS n FROM task_run
         WHERE status IN ('AVAILABLE', 'RUNNING') AND (${rolloutIds === null} OR rollout_id = ANY(${rolloutIds ?? []}::bigint[]))
+          -- True of every run, and what lets every rollout's count (no rollout_id above) read
+          -- task_run_rollout_active_idx, whose predicate names rollout_id IS NOT NULL (migration 0068); that
+          -- condition itself PostgreSQL drops as redundant on a NOT NULL column, a comparison it keeps.
+          AND rollout_id >= ${sql.lit(BIGINT_MIN)}::bigint
         GROUP BY rollout_id) a) AS active`.execute(trx);
   const row = rows[0]!;
   return {
