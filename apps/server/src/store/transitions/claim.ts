@@ -61,6 +61,24 @@ export interface ClaimedJson {
   retry_policy: { lock_timeout_ms: number; max_auto_retries: number; backoff_base_ms: number; backoff_max_ms: number } | null;
 }
 
+/**
+ * The pick's LIMIT, written into the statement: the smallest power of two at least `limit`, so a replica's
+ * claims take a handful of statement texts (at most 11 up to 1,000 slots); the update then takes the oldest
+ * `limit` of the picked runs. As a parameter, the generic plan assumed the LIMIT keeps 10% of the AVAILABLE
+ * runs the statistics count (2,000 of a 20,000-run backlog) and costed the claim, and the finish it rides in,
+ * at that: next to the custom plans it always looked dearer, so once `task_run` was analyzed with a backlog
+ * every call was planned afresh (1.6 ms of planning per finish + claim, a drain at less than half its speed;
+ * issue 19, docs/benchmarks.md §8). The pick locks up to twice the runs claimed; concurrent claims skip the
+ * rest only while this statement runs. With a literal LIMIT the pick still walks task_run_available_idx in id
+ * order once the table has statistics (test/hot-statement-plans.test.ts); before its first ANALYZE it may
+ * read and sort the AVAILABLE runs, which autovacuum ends within a minute of the first large rollout.
+ */
+export function claimBucket(limit: number): number {
+  let bucket = 1;
+  while (bucket < limit) bucket *= 2;
+  return bucket;
+}
+
 /** AVAILABLE → RUNNING for up to `limit` runs, oldest first, SKIP LOCKED. */
 export function claimStep(p: ClaimParams): TransitionStep {
   return {
@@ -74,12 +92,12 @@ export function claimStep(p: ClaimParams): TransitionStep {
         -- 740 rows that remove all but one run, and once statistics said most runs were AVAILABLE it read and
         -- sorted every AVAILABLE run for each claim (issue 19: a 20,000-run drain at a third of its speed).
         AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = task_run.rollout_id OFFSET 0)
-        ORDER BY id LIMIT ${p.limit} FOR UPDATE SKIP LOCKED)`,
+        ORDER BY id LIMIT ${sql.lit(claimBucket(p.limit))} FOR UPDATE SKIP LOCKED)`,
     sql: ({ guard, returning }) => sql`
       UPDATE task_run r SET status = 'RUNNING', owner_replica = ${p.replicaId}, lease_epoch = r.lease_epoch + 1,
         lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs / 1000}),
         started_at = coalesce(r.started_at, ${p.now}), updated_at = ${p.now}
-      FROM claim_pick c
+      FROM (SELECT id, updated_at FROM claim_pick ORDER BY id LIMIT ${p.limit}) c
       WHERE r.id = c.id AND ${guard}
       RETURNING ${returning}, 'claimed by ' || ${p.replicaId}::text AS reason, NULL::jsonb AS detail, c.updated_at AS available_at,
         r.retry_since, r.retry_attempts, r.auto_retries`,
