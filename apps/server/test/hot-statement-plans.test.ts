@@ -98,21 +98,9 @@ describe("the claim's plan whatever the statistics say", () => {
     try {
       const claimed = await taskRunsClaim(db, { replicaId: "r", limit: 2, leaseTtlMs: 60_000, now: new Date() });
       expect(claimed).toHaveLength(2);
-      const { rows } = await sql<{ statement: string }>`
-        SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%claim_pick AS MATERIALIZED%'`.execute(db);
-      expect(rows).toHaveLength(1);
       // Statistics that say nearly every run is AVAILABLE, as autovacuum records them during a large drain.
       await sql`ANALYZE task_run`.execute(db);
-      const { rows: explained } = await sql<{
-        "QUERY PLAN": [{ Plan: PlanNode }];
-      }>`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql.raw(rows[0]!.statement)}`.execute(db);
-      const pick = nodes(explained[0]!["QUERY PLAN"][0].Plan).find((n) => n["Subplan Name"] === "CTE claim_pick");
-      expect(pick).toBeDefined();
-      const inPick = nodes(pick!);
-      expect(inPick.filter((n) => n["Relation Name"] === "task_run").map((n) => `${n["Node Type"]} ${n["Index Name"] ?? ""}`)).toEqual([
-        "Index Scan task_run_available_idx",
-      ]);
-      expect(inPick.filter((n) => n["Node Type"] === "Sort")).toEqual([]);
+      expectPickWalksIndex(await genericPlan(db, "claim_pick AS MATERIALIZED"));
     } finally {
       await db.destroy();
     }
@@ -120,28 +108,13 @@ describe("the claim's plan whatever the statistics say", () => {
 
   it("walks task_run_available_idx too when statistics were taken before the runs became AVAILABLE", async () => {
     // The usual production state: analyzed while idle or with the backlog PENDING, then a pass promotes it.
-    const { projectId, instanceId } = await seedProject(t.db, { id: "claim-burst", limit: 10 });
-    await seedRollout(
-      t.db,
-      projectId,
-      Array.from({ length: 2000 }, (_, i) => task(instanceId, `db${i}`, { type: TaskType.DATABASE_DATA_UPDATE })),
-    );
+    await runsOnDatabases("claim-burst", 2000, { type: TaskType.DATABASE_DATA_UPDATE });
     await sql`ANALYZE task_run`.execute(t.db);
     await sql`UPDATE task_run SET status = 'AVAILABLE'`.execute(t.db);
     const db = createDb(createPool(t.url, 1, "claim-burst test"));
     try {
       expect(await taskRunsClaim(db, { replicaId: "r", limit: 3, leaseTtlMs: 60_000, now: new Date() })).toHaveLength(3);
-      const { rows } = await sql<{ statement: string }>`
-        SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%claim_pick AS MATERIALIZED%'`.execute(db);
-      const { rows: explained } = await sql<{
-        "QUERY PLAN": [{ Plan: PlanNode }];
-      }>`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql.raw(rows[0]!.statement)}`.execute(db);
-      const pick = nodes(explained[0]!["QUERY PLAN"][0].Plan).find((n) => n["Subplan Name"] === "CTE claim_pick");
-      const inPick = nodes(pick!);
-      expect(inPick.filter((n) => n["Relation Name"] === "task_run").map((n) => `${n["Node Type"]} ${n["Index Name"] ?? ""}`)).toEqual([
-        "Index Scan task_run_available_idx",
-      ]);
-      expect(inPick.filter((n) => n["Node Type"] === "Sort")).toEqual([]);
+      expectPickWalksIndex(await genericPlan(db, "claim_pick AS MATERIALIZED"));
     } finally {
       await db.destroy();
     }
@@ -156,14 +129,9 @@ describe("the claim's plan whatever the statistics say", () => {
  */
 describe("the live pass's read", () => {
   it("never joins the candidates to their databases' or rollouts' occupancy", async () => {
-    const { projectId, instanceId } = await seedProject(t.db, { id: "live-read", limit: 10 });
     const n = 300;
     // Under a limit every run waits for a pass: n new runs on n databases, read by the next live pass.
-    await seedRollout(
-      t.db,
-      projectId,
-      Array.from({ length: n }, (_, i) => task(instanceId, `db${i}`, { type: TaskType.DATABASE_DATA_UPDATE })),
-    );
+    await runsOnDatabases("live-read", n, { type: TaskType.DATABASE_DATA_UPDATE });
     const db = createDb(createPool(t.url, 1, "live-read test"));
     try {
       await db.transaction().execute(async (trx) => {
@@ -175,13 +143,7 @@ describe("the live pass's read", () => {
           active: 0,
           limitWaiting: 0,
         });
-        const { rows } = await sql<{ statement: string }>`
-          SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%occ_busy AS MATERIALIZED%'`.execute(trx);
-        expect(rows).toHaveLength(1);
-        const { rows: explained } = await sql<{
-          "QUERY PLAN": [{ Plan: PlanNode }];
-        }>`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql.raw(rows[0]!.statement)}`.execute(trx);
-        const joined = nodes(explained[0]!["QUERY PLAN"][0].Plan)
+        const joined = (await genericPlan(trx, "occ_busy AS MATERIALIZED"))
           .filter((j) => ["Nested Loop", "Hash Join", "Merge Join"].includes(j["Node Type"]))
           .flatMap((j) => (j.Plans ?? []).map((c) => c["CTE Name"]))
           .filter((name) => name === "occ_busy" || name === "occ_active" || name === "free_st");
@@ -202,13 +164,8 @@ describe("the live pass's read", () => {
  */
 describe("a database's holder whatever the statistics say", () => {
   it("is never read by scanning all of task_run_rollout_active_idx", async () => {
-    const { projectId, instanceId } = await seedProject(t.db, { id: "holder", limit: 10 });
     const n = 300;
-    await seedRollout(
-      t.db,
-      projectId,
-      Array.from({ length: n }, (_, i) => task(instanceId, `db${i}`, { schemaVersion: "0001" })),
-    );
+    const { projectId, instanceId } = await runsOnDatabases("holder", n, { schemaVersion: "0001" });
     // Statistics of a backlog where nothing is active yet; then the runs are promoted, as a pass would.
     await sql`ANALYZE task_run`.execute(t.db);
     await sql`UPDATE task_run SET status = 'AVAILABLE'`.execute(t.db);
@@ -223,12 +180,7 @@ describe("a database's holder whatever the statistics say", () => {
         const changes = await gatingTakeChanges(trx, { key: PENDING_PASS_LOCK });
         const live = await gatingLoadLive(trx, changes!, new Date());
         expect({ candidates: live.candidates.length, busy: live.busy.size }).toEqual({ candidates: n, busy: n });
-        const { rows } = await sql<{ statement: string }>`
-          SELECT statement FROM pg_prepared_statements WHERE statement LIKE '%occ_busy AS MATERIALIZED%'`.execute(trx);
-        const { rows: explained } = await sql<{
-          "QUERY PLAN": [{ Plan: PlanNode }];
-        }>`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql.raw(rows[0]!.statement)}`.execute(trx);
-        const all = nodes(explained[0]!["QUERY PLAN"][0].Plan);
+        const all = await genericPlan(trx, "occ_busy AS MATERIALIZED");
         expect(all.filter((x) => x["Index Name"] === "task_run_busy_id_idx").length).toBeGreaterThan(0);
         // Every use of the rollout index is a probe by rollout, never a scan of all of it.
         const scans = all.filter((x) => x["Index Name"] === "task_run_rollout_active_idx" && !x["Index Cond"]?.includes("rollout_id"));
@@ -239,6 +191,39 @@ describe("a database's holder whatever the statistics say", () => {
     }
   });
 });
+
+/** A project under a limit of 10 with one rollout of `n` tasks (`p`), one per database: their runs wait for a pass. */
+async function runsOnDatabases(id: string, n: number, p: Parameters<typeof task>[2]) {
+  const { projectId, instanceId } = await seedProject(t.db, { id, limit: 10 });
+  await seedRollout(
+    t.db,
+    projectId,
+    Array.from({ length: n }, (_, i) => task(instanceId, `db${i}`, p)),
+  );
+  return { projectId, instanceId };
+}
+
+/** Every node of the generic plan of the one statement prepared on `db`'s session whose text holds `needle`. */
+async function genericPlan(db: Db, needle: string): Promise<PlanNode[]> {
+  const { rows } = await sql<{ statement: string }>`
+    SELECT statement FROM pg_prepared_statements WHERE strpos(statement, ${needle}) > 0`.execute(db);
+  expect(rows, needle).toHaveLength(1);
+  const { rows: explained } = await sql<{
+    "QUERY PLAN": [{ Plan: PlanNode }];
+  }>`EXPLAIN (GENERIC_PLAN, FORMAT JSON) ${sql.raw(rows[0]!.statement)}`.execute(db);
+  return nodes(explained[0]!["QUERY PLAN"][0].Plan);
+}
+
+/** The claim's pick reads task_run only by walking task_run_available_idx in id order, with no sort. */
+function expectPickWalksIndex(plan: PlanNode[]): void {
+  const pick = plan.find((n) => n["Subplan Name"] === "CTE claim_pick");
+  expect(pick).toBeDefined();
+  const inPick = nodes(pick!);
+  expect(inPick.filter((n) => n["Relation Name"] === "task_run").map((n) => `${n["Node Type"]} ${n["Index Name"] ?? ""}`)).toEqual([
+    "Index Scan task_run_available_idx",
+  ]);
+  expect(inPick.filter((n) => n["Node Type"] === "Sort")).toEqual([]);
+}
 
 /**
  * A project with `n` AVAILABLE runs (data updates under no limit are created AVAILABLE, so the claim has work
