@@ -105,6 +105,13 @@ async function main(): Promise<void> {
           }
         }
       }
+      // The full pass's read: the cursor's query, explained on its own (its first FETCH sorts every PENDING run).
+      const cursor = captured.find((q) => /DECLARE gating_full_pass/.test(q.sql));
+      if (cursor) {
+        const text = cursor.sql.replace(/^[\s\S]*?CURSOR FOR/, "");
+        const { rows } = await pool.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, cursor.parameters);
+        console.log(`\nthe full pass's read\n${rows.map((r) => r["QUERY PLAN"]).join("\n")}`);
+      }
       for (const q of writes) {
         const c = await pool.connect();
         try {
