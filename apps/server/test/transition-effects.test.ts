@@ -26,6 +26,7 @@ describe("transition effects", () => {
   it("are derived from the transitions' from and to", () => {
     expect(effectsOf([TRANSITIONS.claim])).toEqual({
       leavePending: false,
+      markCanceled: false,
       markRun: false,
       markGates: false,
       markDone: false,
@@ -40,8 +41,18 @@ describe("transition effects", () => {
       markRun: false,
     });
     expect(effectsOf([{ ...TRANSITIONS.finish, to: ["DONE"] }])).toMatchObject({ markGates: true, markDone: true, fail: false });
-    expect(effectsOf([TRANSITIONS.cancelPending])).toMatchObject({ leavePending: true, markGates: true, markDone: true });
-    expect(effectsOf([TRANSITIONS.promote])).toMatchObject({ leavePending: true, markGates: false, becomeAvailable: true });
+    expect(effectsOf([TRANSITIONS.cancelPending])).toMatchObject({
+      leavePending: true,
+      markCanceled: true,
+      markGates: true,
+      markDone: true,
+    });
+    expect(effectsOf([TRANSITIONS.promote])).toMatchObject({
+      leavePending: true,
+      markCanceled: false,
+      markGates: false,
+      becomeAvailable: true,
+    });
   });
 
   it("a step that produces a status outside its narrowed `to` fails the statement and changes nothing", async () => {

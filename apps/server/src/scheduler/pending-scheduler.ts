@@ -15,6 +15,7 @@ import {
   gatingWithReader,
   PASS_LOCK_IDLE_MS,
   gatingTakeChanges,
+  gatingDropCanceledCauses,
   gatingWriteCauses,
   notifyChange,
   type GatingChanges,
@@ -97,6 +98,7 @@ export class PendingScheduler {
       let nextRunAt: Date | null;
       if (full) {
         await gatingFullPassPlans(trx);
+        await gatingDropCanceledCauses(trx, changes.runs);
         // Release controls wrote runs or pauses in this transaction, which a reader session would not see.
         pass =
           this.deps.fullPassReader === false || controls > 0

@@ -189,3 +189,12 @@ export async function gatingLoadOccupancy(
     active: new Map(row.active),
   };
 }
+
+/**
+ * Removes the causes of marked runs that are no longer PENDING: a cause another pass wrote while the run
+ * was being canceled (transitions/builder.ts, eff_canceled). Only in a statement after gatingTakeChanges:
+ * its snapshot was taken before it held the pass lock, so the pass before may have committed after it.
+ */
+export const canceledCausesDelete = (runIds: string[]) => sql`
+  DELETE FROM task_run_wait w USING task_run x
+  WHERE w.run_id = ANY(${runIds}::bigint[]) AND x.id = w.run_id AND x.status <> 'PENDING'`;

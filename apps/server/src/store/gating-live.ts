@@ -3,6 +3,7 @@ import { prepared, type Db } from "./db.js";
 import type { GatingCandidate } from "../domain/gating.js";
 import {
   LIMIT_MARGIN,
+  canceledCausesDelete,
   dbKey,
   baseColumns,
   baseJoins,
@@ -78,6 +79,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       UPDATE gating_state SET last_pass_at = ${now} WHERE id = 1
       RETURNING ${nextRunAtSql(now)} AS next_run_at
     ),
+    gone AS (${canceledCausesDelete(changes.runs)}),
     cand AS (
       -- New runs, never evaluated.
       SELECT unnest(${changes.runs}::bigint[]) AS id

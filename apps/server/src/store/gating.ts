@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import { prepared, type Db } from "./db.js";
-import { nextRunAtSql, type GatingChanges } from "./gating-candidates.js";
+import { canceledCausesDelete, nextRunAtSql, type GatingChanges } from "./gating-candidates.js";
 import { stageProgressFoldCtes } from "./gating-stages.js";
 import { notifyChange } from "./notify.js";
 import { advisoryLock, type PassLock } from "./transitions/fence.js";
@@ -135,6 +135,11 @@ export async function gatingWriteCauses(trx: Db, causes: { runId: string; cause:
     FROM (SELECT (e ->> 0)::bigint AS id, e -> 1 AS cause FROM jsonb_array_elements(${doc}::jsonb) AS e) c
     JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'
     ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`).execute(trx);
+}
+
+/** The full pass's removal of those causes (a live pass's read does it: gatingLoadLive). */
+export async function gatingDropCanceledCauses(trx: Db, runIds: string[]): Promise<void> {
+  if (runIds.length > 0) await canceledCausesDelete(runIds).execute(trx);
 }
 
 /** Re-marks databases and rollouts for the next pass (work this pass could not finish or made stale). */

@@ -109,6 +109,8 @@ export function effectsOf(ts: readonly Transition[]) {
   return {
     /** A run left PENDING: its waiting cause goes. */
     leavePending: ts.some((t) => t.from === "PENDING"),
+    /** A PENDING run canceled, from outside the pass lock: marked so a later pass removes a cause this one could not see. */
+    markCanceled: ts.some((t) => t.from === "PENDING" && t.to.includes("CANCELED" as never)),
     markRun: to("PENDING"),
     /** left_active (freesGates) can be true: the gate marks for databases and rollouts. */
     markGates: ts.some(
@@ -153,6 +155,7 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
   const can = effectsOf(transitions);
   const marks = [
     can.markRun && sql`eff_run`,
+    can.markCanceled && sql`eff_canceled`,
     can.markGates && sql`eff_db`,
     can.markDone && sql`eff_done`,
     can.markGates && sql`eff_rollout`,
@@ -182,6 +185,15 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
     can.markRun &&
       sql`eff_run AS (
       INSERT INTO gating_dirty_run (run_id) SELECT id FROM ch WHERE ch.status = 'PENDING' RETURNING 1
+    )`,
+    // A pass writes causes in its own transaction, which may still be open when this one deletes the run's:
+    // that uncommitted row is invisible here and is committed afterwards, a cause for a run no longer PENDING
+    // (it took a freed database's first places in the live read for good). The mark has the next pass that
+    // takes it remove such a row (gatingDropCanceledCauses), in a statement after the pass lock is held, so
+    // after the racing pass committed.
+    can.markCanceled &&
+      sql`eff_canceled AS (
+      INSERT INTO gating_dirty_run (run_id) SELECT id FROM ch WHERE ch.from_status = 'PENDING' AND ch.status = 'CANCELED' RETURNING 1
     )`,
     can.markGates &&
       sql`eff_db AS (
