@@ -97,6 +97,20 @@ describe("no stuck run", () => {
     assert.match(r.violations[0]!, /run 3 \(task 13\) is still AVAILABLE at the end/);
   });
 
+  it("flags a waiting cause left for a run that is no longer PENDING", () => {
+    const runs = [
+      { id: "1", taskId: "11", status: "CANCELED" },
+      { id: "2", taskId: "12", status: "PENDING" },
+    ];
+    const waits = new Map([
+      ["1", 'DATABASE_BUSY {"type":"DATABASE_BUSY"}'],
+      ["2", 'VERSION_ORDER {"type":"VERSION_ORDER"}'],
+    ]);
+    const r = findStuckRuns(stuckInput({ runs, waits, heldForGood: new Set(["2"]) }));
+    assert.equal(r.violations.length, 1, r.violations.join("\n"));
+    assert.match(r.violations[0]!, /run 1 is CANCELED but still has a waiting cause: DATABASE_BUSY/);
+  });
+
   it("measures fault-free time across overlapping and unhealed faults", () => {
     const faults = [
       { at: s(10), endedAt: s(20) },

@@ -80,6 +80,14 @@ export function findStuckRuns(x: StuckInput): { violations: string[]; claims: nu
       );
     }
   }
+  // A cause belongs to a PENDING run. Every run has settled here, and every cancel's mark was taken by a pass
+  // before the quiet polls ended, so a cause left for any other run is one a pass committed after the cancel
+  // deleted what it could see, and nothing removed (docs/scheduler.md).
+  const statusOf = new Map(x.runs.map((r) => [r.id, r.status]));
+  for (const [runId, wait] of x.waits ?? []) {
+    const status = statusOf.get(runId);
+    if (status !== "PENDING") v.push(`run ${runId} is ${status ?? "unknown"} but still has a waiting cause: ${wait}`);
+  }
   return { violations: v, claims, longestMs };
 }
 
