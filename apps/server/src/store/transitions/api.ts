@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { prepared, type Db } from "../db.js";
 import { transitionStatement } from "./builder.js";
+import { claimBucket } from "./claim.js";
 import { controlsCannotHold } from "../gating-stages.js";
 
 /** Transitions the API makes: creating runs and canceling runs that have not started. */
@@ -19,12 +20,21 @@ export async function taskRunsCreate(
   db: Db,
   p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; auto?: boolean },
 ): Promise<{ task_id: string; status: string; run_id: string | null }[]> {
+  const few = p.taskIds.length <= PREPARED_MAX_TASKS;
+  // A few ids (the prepared statement): a subquery whose LIMIT is a literal power of two ≥ their number, so
+  // the generic plan counts at most that many, as a custom plan counts exactly them. With the array alone the
+  // generic plan guessed 10 ids, looked dearer than the custom plans once task and task_run were analyzed, and
+  // was never used: every call was planned again, 1.75 ms of planning against 0.63 ms of execution (issue 19,
+  // docs/benchmarks.md §8; test/hot-statement-plans.test.ts). At most six texts (1 to 32 ids).
+  const ids = few
+    ? sql`id IN (SELECT unnest(${p.taskIds}::bigint[]) LIMIT ${sql.lit(claimBucket(p.taskIds.length))})`
+    : sql`id = ANY(${p.taskIds}::bigint[])`;
   const statement = transitionStatement({
     // The lock reads what the run copies from its task (immutable but for the status), and the rollout and
     // project are joined once: at 10,000 tasks, a second lookup of each task, rollout and project was ~40 ms.
     inputs: sql`lk AS (
       SELECT id, status, type, stage_id, instance_id, database_name, schema_version_key, rerunnable FROM task
-      WHERE rollout_id = ${p.rolloutId} AND id = ANY(${p.taskIds}::bigint[]) ORDER BY id FOR UPDATE
+      WHERE rollout_id = ${p.rolloutId} AND ${ids} ORDER BY id FOR UPDATE
     ), to_run AS (
       SELECT lk.*, lk.status AS was FROM lk
       WHERE lk.status IN ('NOT_STARTED', 'FAILED', 'CANCELED') AND (SELECT count(*) FROM lk) = ${p.taskIds.length}
@@ -74,7 +84,7 @@ export async function taskRunsCreate(
   // A run of a few tasks (a click, an API call for one task) goes as a prepared statement: the text is
   // large, so parsing and planning it cost twice what running it does. Not a large batch: the prepared
   // statement's generic plan, made for a few ids, took 8 times as long over 10,000 (bench/create.ts).
-  const { rows } = await (p.taskIds.length <= PREPARED_MAX_TASKS ? prepared(statement) : statement).execute(db);
+  const { rows } = await (few ? prepared(statement) : statement).execute(db);
   const tasks = (rows[0] as unknown as { tasks: string }).tasks;
   return tasks === ""
     ? []
