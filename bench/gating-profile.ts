@@ -12,6 +12,8 @@ import { explainAll, type Captured } from "./lib/explain.js";
  * `pnpm --filter @runway/bench gating:profile`: where a pending pass spends its time. Seeds one size
  * (BENCH_PROFILE_SIZE, default 100000) as bench:gating does, then prints each statement's duration of one
  * full and a few live passes, and EXPLAIN (ANALYZE, BUFFERS) of the slowest reads. Diagnostic, not a figure.
+ * BENCH_PROFILE_RECORDED=1 adds a full pass that finds every cause recorded; BENCH_PROFILE_READERS=1,2 times
+ * full passes with each count of reader sessions in turn on the same seed (see below).
  */
 const SIZE = Number(process.env.BENCH_PROFILE_SIZE ?? 100_000);
 /** Live passes profiled (more than 5 shows prepared statements on their generic plans). */
@@ -68,6 +70,35 @@ async function main(): Promise<void> {
     };
     await scheduler.runOnce({ full: true });
     await claimAll(db, REPLICA);
+    // BENCH_PROFILE_READERS=1,2: full passes with each reader count in turn on the same data (causes deleted
+    // before each), BENCH_PROFILE_AB_ROUNDS rounds: an A/B on one seed, where separate runs differ by their noise.
+    const readerCounts = (process.env.BENCH_PROFILE_READERS ?? "").split(",").filter(Boolean).map(Number);
+    if (readerCounts.length > 0) {
+      const times = new Map<number, { full: number[]; recorded: number[] }>(readerCounts.map((n) => [n, { full: [], recorded: [] }]));
+      for (let round = 0; round < Number(process.env.BENCH_PROFILE_AB_ROUNDS ?? 3); round++)
+        for (const n of round % 2 === 0 ? readerCounts : [...readerCounts].reverse()) {
+          const s = new PendingScheduler({
+            db,
+            clock: { now: () => new Date() },
+            replicaId: REPLICA,
+            fullPassIntervalMs: 86_400_000,
+            lockIdleTimeoutMs: 120_000,
+            fullPassReaders: n,
+          });
+          await pool.query(`DELETE FROM task_run_wait`);
+          await pool.query(`VACUUM ANALYZE task_run_wait`);
+          let t = performance.now();
+          await s.runOnce({ full: true });
+          times.get(n)!.full.push(performance.now() - t);
+          t = performance.now();
+          await s.runOnce({ full: true });
+          times.get(n)!.recorded.push(performance.now() - t);
+        }
+      for (const [n, x] of times)
+        console.log(
+          `readers ${n}: full ${x.full.map((v) => v.toFixed(0)).join(" ")} | causes recorded ${x.recorded.map((v) => v.toFixed(0)).join(" ")}`,
+        );
+    }
     await pool.query(`DELETE FROM task_run_wait`);
     await pool.query(`VACUUM ANALYZE task_run_wait`);
     captured = [];
@@ -79,11 +110,18 @@ async function main(): Promise<void> {
       throw e;
     }
     show("full", performance.now() - t0);
+    if (process.env.BENCH_PROFILE_RECORDED) {
+      captured = [];
+      const t2 = performance.now();
+      const r2 = await scheduler.runOnce({ full: true });
+      show(`full, causes recorded (${r2?.causesWritten} written)`, performance.now() - t2);
+    }
     if (process.env.BENCH_PROFILE_EXPLAIN) {
       // The full pass's writes, explained inside a transaction rolled back (EXPLAIN ANALYZE executes them).
       const writes = captured.filter((q) => /^\s*(\/\*[^*]*\*\/\s*)?(insert|update|with)/i.test(q.sql) && q.ms > 50);
       await pool.query(`DELETE FROM task_run_wait`);
-      // The causes' write, timed alone in variants (each in a transaction rolled back).
+      // The causes' write, timed alone in variants (each in a transaction rolled back, the table vacuumed
+      // before each), 7 rounds: a single timing of a 10k write varied by ±20% between runs.
       const w = writes.find((q) => /INSERT INTO task_run_wait/.test(q.sql));
       if (w) {
         const variants: [string, string][] = [
@@ -92,20 +130,46 @@ async function main(): Promise<void> {
           ["no PENDING join", w.sql.replace(/JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'/, "JOIN task_run r ON r.id = c.id")],
           ["parse only", `SELECT count(*) FROM jsonb_array_elements($1::jsonb)`],
         ];
-        for (const [label, text] of variants) {
-          const c = await pool.connect();
-          try {
-            await c.query("BEGIN");
-            const t1 = performance.now();
-            await c.query(text, w.parameters);
-            console.log(`write causes, ${label}: ${(performance.now() - t1).toFixed(1)} ms`);
-          } finally {
-            await c.query("ROLLBACK");
-            c.release();
+        const { rows: d2 } = await pool.query<{ doc: string }>(
+          `SELECT jsonb_agg(jsonb_build_array(e -> 0, e -> 1, r.rollout_id::text, r.created_at, r.instance_id, r.database_name, r.sequential))::text AS doc
+           FROM jsonb_array_elements($1::jsonb) e JOIN task_run r ON r.id = (e ->> 0)::bigint`,
+          [w.parameters[0]],
+        );
+        const noJoin = `INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at, instance_id, database_name, sequential)
+          SELECT (e ->> 0)::bigint, e -> 1 ->> 'type', e -> 1, (e ->> 2)::bigint, (e ->> 3)::timestamptz, e ->> 4, e ->> 5, (e -> 6)::boolean
+          FROM jsonb_array_elements($1::jsonb) AS e`;
+        const all: [string, string, unknown[]][] = [
+          ...variants.map(([l, t]) => [l, t, w.parameters] as [string, string, unknown[]]),
+          ["no join, columns in doc", noJoin, [d2[0]!.doc]],
+          [
+            "no join, columns in doc, upsert",
+            noJoin + " ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause",
+            [d2[0]!.doc],
+          ],
+          ["do nothing", w.sql.replace(/ON CONFLICT[\s\S]*$/, "ON CONFLICT (run_id) DO NOTHING"), w.parameters],
+        ];
+        const times = new Map<string, number[]>();
+        for (let rep = 0; rep < 7; rep++)
+          for (const [label, text, params] of all) {
+            await pool.query("VACUUM task_run_wait");
+            const c = await pool.connect();
+            try {
+              await c.query("BEGIN");
+              const t1 = performance.now();
+              await c.query(text, params);
+              times.set(label, [...(times.get(label) ?? []), performance.now() - t1]);
+            } finally {
+              await c.query("ROLLBACK");
+              c.release();
+            }
           }
+        for (const [label, ts] of times) {
+          ts.sort((a, b) => a - b);
+          console.log(`write causes, ${label}: median ${ts[3]!.toFixed(1)} ms, min ${ts[0]!.toFixed(1)}`);
         }
       }
-      // The full pass's read: the cursor's query, explained on its own (its first FETCH sorts every PENDING run).
+      // The full pass's read: the cursor's query, explained on its own (its first FETCH sorts every PENDING run;
+      // with several readers, the first reader's part of them).
       const cursor = captured.find((q) => /DECLARE gating_full_pass/.test(q.sql));
       if (cursor) {
         const text = cursor.sql.replace(/^[\s\S]*?CURSOR FOR/, "");

@@ -150,6 +150,8 @@ describe("a full pass in batches", () => {
       replicaId: "p",
       fullPassIntervalMs: 1e12,
       fullPassBatchSize: BATCH,
+      // One reader, so that the FETCHes below count batches (with several, each reader's cursor has its own).
+      fullPassReaders: 1,
     });
     // The write's own error, not the aborted transaction's ("current transaction is aborted") a later statement met.
     await expect(scheduler.runOnce({ full: true })).rejects.toThrow(/injected cause-write failure/);

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs } from "kysely";
+import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs } from "kysely";
 import { TaskType } from "@runway/shared";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { projectPoliciesPut } from "../src/store/gates.js";
 import { rolloutCreate } from "../src/store/rollouts.js";
 import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
 import { tasksRun } from "../src/store/task-actions.js";
+import { gatingLoadAllPending, gatingOpenPending, gatingWithReaders } from "../src/store/gating-full.js";
 import type { Db } from "../src/store/db.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { autoRunProd, seedProject, seedRollout, task } from "./helpers/fixtures.js";
@@ -13,7 +14,7 @@ import { afterStatement } from "./helpers/statement-hook.js";
 
 /**
  * Issue 19: a full pass reads its runs on a second session that imported the pass's snapshot, so the reads
- * run while the pass's session writes (gatingWithReader).
+ * run while the pass's session writes (gatingWithReaders), several of them each over a part of the databases.
  */
 const t = useTestDatabase();
 
@@ -24,6 +25,41 @@ const statusOf = async (db: Db, taskIds: string[]) =>
   );
 
 describe("a full pass's reader session", () => {
+  it("several readers, each sorting its part of the databases, hand out the runs in the order of one cursor", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    const databases = Array.from({ length: 24 }, (_, i) => `db${i}`);
+    const { rolloutId, taskIds } = await seedRollout(
+      t.db,
+      projectId,
+      databases.flatMap((d, i) => [
+        task(instanceId, d, { schemaVersion: `000${i % 3}` }),
+        task(instanceId, d, { schemaVersion: `001${i % 5}` }),
+        task(instanceId, d, { type: TaskType.DATABASE_DATA_UPDATE }),
+      ]),
+      { run: false },
+    );
+    // Runs created in one statement share their created_at (ties go by id), and a few in separate ones.
+    await tasksRun(t.db, { rolloutId, taskIds: taskIds.slice(0, 40), runAt: null, actor: "t", now: new Date() });
+    for (const id of taskIds.slice(40, 50)) await tasksRun(t.db, { rolloutId, taskIds: [id], runAt: null, actor: "t", now: new Date() });
+    await tasksRun(t.db, { rolloutId, taskIds: taskIds.slice(50), runAt: null, actor: "t", now: new Date() });
+    // Retries that hold later versions back come first in decide()'s order, wherever their database is.
+    await t.db.updateTable("task_run").set({ ahead: true }).where("task_id", "in", [taskIds[3]!, taskIds[31]!, taskIds[60]!]).execute();
+    const order = await t.db.transaction().execute(async (trx) => (await gatingLoadAllPending(trx)).map((c) => c.runId));
+    // The data updates (no limit, nothing can hold them) were created AVAILABLE: the 48 schema changes wait.
+    expect(order).toHaveLength(48);
+    for (const readers of [1, 2, 3]) {
+      const merged = await t.db.transaction().execute((trx) =>
+        gatingWithReaders(t.db, trx, 5_000, readers, async (via) => {
+          const batches = await gatingOpenPending(trx, 5, via);
+          const ids: string[] = [];
+          for (let b = await batches.next(); b.length > 0; b = await batches.next()) ids.push(...b.map((c) => c.runId));
+          return ids;
+        }),
+      );
+      expect(merged, `${readers} readers`).toEqual(order);
+    }
+  });
+
   it("reads what the pass's snapshot holds: a run created after it is left to the next pass", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
     const { rolloutId, taskIds } = await seedRollout(
@@ -51,6 +87,41 @@ describe("a full pass's reader session", () => {
     // Its creation marked it for the next pass, which is a live one.
     expect(await s.runOnce()).toMatchObject({ kind: "live", promoted: 1 });
     expect(await statusOf(t.db, taskIds)).toEqual(["AVAILABLE", "AVAILABLE", "AVAILABLE"]);
+  });
+
+  it("a reader whose part of the databases holds only the newest runs outlasts the idle bound while the others' are decided", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    // The databases' parts, by the readers' own split (gating-full.ts): the old runs on part 0, the newest on part 1.
+    const { rows } = await sql<{ name: string; part: number }>`
+      SELECT n AS name, ((hashtext(${instanceId}) # hashtext(n)) & 2147483647) % 2 AS part
+      FROM (SELECT 'db' || g AS n FROM generate_series(0, 63) g) x`.execute(t.db);
+    const old = rows.filter((r) => r.part === 0).slice(0, 6);
+    const newest = rows.find((r) => r.part === 1)!;
+    expect(old).toHaveLength(6);
+    const { taskIds } = await seedRollout(t.db, projectId, [
+      ...old.flatMap((d) => [task(instanceId, d.name), task(instanceId, d.name)]),
+      task(instanceId, newest.name),
+    ]);
+    expect(taskIds).toHaveLength(13);
+    // Each FETCH takes 150 ms to arrive, half the bound: the part-1 reader's one run arrives at once, and it then
+    // waits ~1 s (the part-0 reader's seven FETCHes of two) for the merge to reach it.
+    const slowReads: KyselyPlugin = {
+      transformQuery: (args: PluginTransformQueryArgs) => args.node,
+      async transformResult(args: PluginTransformResultArgs) {
+        if (JSON.stringify(args.result.rows).includes("waiting_cause")) await stall(150)();
+        return args.result;
+      },
+    };
+    const s = new PendingScheduler({
+      db: t.db.withPlugin(slowReads),
+      clock: { now: () => new Date() },
+      replicaId: "p",
+      fullPassIntervalMs: 1e12,
+      lockIdleTimeoutMs: 300,
+      fullPassBatchSize: 2,
+      fullPassReaders: 2,
+    });
+    expect(await s.runOnce({ full: true })).toMatchObject({ kind: "full", candidates: 13, promoted: 7, causesWritten: 6 });
   });
 
   it("the pass's session may wait longer than the lock's idle bound for the first batch, and no longer after it", async () => {

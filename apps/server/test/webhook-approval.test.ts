@@ -188,9 +188,9 @@ describe("STAGE_APPROVAL_WAITING", () => {
     for (const table of ["gating_dirty_run", "gating_dirty_rollout", "gating_dirty_task", "gating_dirty_database"] as const)
       await api.db.deleteFrom(table).execute();
 
-    // The test holds gating_state's row, which every pass updates last: both passes decide and write
+    // The test holds gating_state's row, which every pass updates last: both passes decide and write (each on its session and FULL_PASS_READERS readers)
     // (the second waits on the first's cause row) before either can commit.
-    const pools = [createPool(api.t.url, 1), createPool(api.t.url, 2), createPool(api.t.url, 2)];
+    const pools = [createPool(api.t.url, 1), createPool(api.t.url, 3), createPool(api.t.url, 3)];
     try {
       const [holder, ...replicas] = pools.map((p) => createDb(p)) as [ReturnType<typeof createDb>, ...ReturnType<typeof createDb>[]];
       let release!: () => void;

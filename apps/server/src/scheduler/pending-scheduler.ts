@@ -12,7 +12,8 @@ import {
   gatingMarkPassDone,
   gatingOpenPending,
   gatingPromote,
-  gatingWithReader,
+  gatingWithReaders,
+  FULL_PASS_READERS,
   PASS_LOCK_IDLE_MS,
   gatingTakeChanges,
   gatingDropCanceledCauses,
@@ -68,10 +69,10 @@ export class PendingScheduler {
       /** PENDING runs a full pass reads and decides at a time; default FULL_PASS_BATCH. */
       fullPassBatchSize?: number;
       /**
-       * A full pass reads its runs on a second pooled session (gatingWithReader); default true. Off only for
-       * a pool of one connection, where the pass's own transaction holds the only one.
+       * The pooled sessions a full pass reads its runs on besides its own (gatingWithReaders); default
+       * FULL_PASS_READERS. The pool needs this many connections more than the pass's; 0 reads on the pass's session.
        */
-      fullPassReader?: boolean;
+      fullPassReaders?: number;
       onPass?: (r: PassResult) => void;
     },
   ) {}
@@ -99,11 +100,14 @@ export class PendingScheduler {
       if (full) {
         await gatingFullPassPlans(trx);
         await gatingDropCanceledCauses(trx, changes.runs);
+        const readers = this.deps.fullPassReaders ?? FULL_PASS_READERS;
         // Release controls wrote runs or pauses in this transaction, which a reader session would not see.
         pass =
-          this.deps.fullPassReader === false || controls > 0
+          readers === 0 || controls > 0
             ? await this.fullPass(trx, now)
-            : await gatingWithReader(db, trx, this.deps.lockIdleTimeoutMs ?? PASS_LOCK_IDLE_MS, (via) => this.fullPass(trx, now, via));
+            : await gatingWithReaders(db, trx, this.deps.lockIdleTimeoutMs ?? PASS_LOCK_IDLE_MS, readers, (via) =>
+                this.fullPass(trx, now, via),
+              );
         nextRunAt = await gatingMarkPassDone(trx, now, true);
       } else {
         // A live pass records itself in its read (gatingLoadLive): one statement fewer.

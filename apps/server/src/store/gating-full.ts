@@ -1,8 +1,9 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
 import { baseColumns, baseJoins, blockerProbe, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
 import { gatingLoadStages, stageProgressFold } from "./gating-stages.js";
+import { mergeOrdered } from "./gating-streams.js";
 import { idleBound, idleBoundMs } from "./transitions/fence.js";
 
 /**
@@ -13,6 +14,19 @@ import { idleBound, idleBoundMs } from "./transitions/fence.js";
 /** Runs per batch of a full pass: ~10 MB of candidates, a few tens of ms of decide() between statements. */
 export const FULL_PASS_BATCH = 10_000;
 
+/** Reader sessions a replica's full pass sorts its runs on (see gatingWithReaders): one per core here. */
+export const FULL_PASS_READERS = 2;
+
+/**
+ * Part `k` of `n` of the databases, for the table aliased `alias`: the full pass's read split among readers.
+ * A database is wholly in one part, so what decide() needs of its other runs and tasks (the version blockers
+ * below) is in the same part.
+ */
+const databasePart = (alias: string, k: number, n: number): RawBuilder<unknown> =>
+  n === 1
+    ? sql`true`
+    : sql`((hashtext(${sql.ref(`${alias}.instance_id`)}) # hashtext(${sql.ref(`${alias}.database_name`)})) & 2147483647) % ${sql.lit(n)} = ${sql.lit(k)}`;
+
 /**
  * Every unfinished versioned task with the nearest smaller unfinished version on its database (what the
  * live read's blockerJoin probes for one run), for all of them in one ordered scan of task_open_version_idx:
@@ -22,7 +36,7 @@ export const FULL_PASS_BATCH = 10_000;
  * ~800 ms for a probe per task, and ~130 ms off the full pass's read (the earlier probe per versioned run
  * was memoized for repeated keys).
  */
-const openVersionBlockers = sql`
+const openVersionBlockers = (k: number, n: number) => sql`
   SELECT x.id AS task_id, x.schema_version_key,
     CASE WHEN x.below > 0 THEN nth_value(x.id, greatest(x.below, 1)) OVER d END AS id,
     CASE WHEN x.below > 0 THEN nth_value(x.schema_version, greatest(x.below, 1)) OVER d END AS schema_version,
@@ -30,7 +44,7 @@ const openVersionBlockers = sql`
   FROM (
     SELECT t.id, t.instance_id, t.database_name, t.schema_version_key, t.schema_version, t.status,
       (rank() OVER (PARTITION BY t.instance_id, t.database_name ORDER BY t.schema_version_key) - 1)::int AS below
-    FROM task t WHERE t.schema_version IS NOT NULL AND t.unfinished
+    FROM task t WHERE t.schema_version IS NOT NULL AND t.unfinished AND ${databasePart("t", k, n)}
   ) x
   WINDOW d AS (PARTITION BY x.instance_id, x.database_name ORDER BY x.schema_version_key, x.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)`;
 
@@ -39,16 +53,17 @@ const openVersionBlockers = sql`
  * millisecond (created_ms, what decide() compares), so ties within a millisecond go by id in both. A versioned run's
  * blocker comes from openVersionBlockers through its task; only a run whose task is not there with the
  * run's version (never expected: kept so the read cannot differ from the live one) probes instead.
+ * With `n` > 1, the runs of part `k` of the databases only.
  */
-const pendingQuery = sql<CandidateRow>`
-  WITH ob AS (${openVersionBlockers})
+const pendingQuery = (k = 0, n = 1) => sql<CandidateRow>`
+  WITH ob AS (${openVersionBlockers(k, n)})
   SELECT ${baseColumns},
     coalesce(ob.id, vb.id) AS blocker_task_id, coalesce(ob.schema_version, vb.schema_version) AS blocker_version,
     coalesce(ob.status, vb.status) AS blocker_status
   FROM task_run r ${baseJoins} ${taskJoin}
   LEFT JOIN ob ON ob.task_id = r.task_id AND ob.schema_version_key = r.schema_version_key
   LEFT JOIN LATERAL (${blockerProbe(sql`ob.task_id IS NULL`)}) vb ON true
-  WHERE r.status = 'PENDING'
+  WHERE r.status = 'PENDING' AND ${databasePart("r", k, n)}
   ORDER BY r.ahead DESC, created_ms, r.id`;
 
 export interface PendingBatches {
@@ -56,9 +71,9 @@ export interface PendingBatches {
   next(): Promise<GatingCandidate[]>;
 }
 
-/** Where a full pass reads its runs: another session in the pass's snapshot (gatingWithReader), and the pass's idle bound. */
+/** Where a full pass reads its runs: other sessions in the pass's snapshot (gatingWithReaders), and the pass's idle bound. */
 export interface PendingReader {
-  reader: Db;
+  readers: Db[];
   idleMs: number;
 }
 
@@ -70,32 +85,37 @@ export interface PendingReader {
  * this one, and two batches at most are held. The caller keeps the session busy between them (PASS_LOCK_IDLE_MS).
  * One cursor per transaction.
  *
- * With `via`, the cursor is on the reader session instead, and its first FETCH is sent at once: the pass's
- * session is free for its own statements (the occupancy read, then each batch's writes) while the reader's
- * backend sorts and returns the runs. The stage facts stay on the pass's session, which folded them.
+ * With `via`, the cursors are on the reader sessions instead, one per reader over its part of the databases,
+ * merged back into one order (gating-streams.ts), and their first FETCHes are sent at once: the pass's
+ * session is free for its own statements (the occupancy read, then each batch's writes) while the readers'
+ * backends sort and return the runs. The stage facts stay on the pass's session, which folded them.
  */
 export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_BATCH, via?: PendingReader): Promise<PendingBatches> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
-  const cursorOn = via?.reader ?? trx;
-  await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery}`.execute(cursorOn);
-  const fetch = () => {
-    const p = sql<CandidateRow>`FETCH FORWARD ${sql.lit(batchSize)} FROM gating_full_pass`.execute(cursorOn).then((r) => r.rows);
-    // Awaited by the next call; a pass that fails before then rolls back, and the rejection is not unhandled.
-    p.catch(() => {});
-    return p;
-  };
+  const onReaders = via !== undefined && via.readers.length > 0;
+  const cursorsOn = onReaders ? via.readers : [trx];
+  const fetches = await Promise.all(
+    cursorsOn.map(async (on, k) => {
+      await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery(k, cursorsOn.length)}`.execute(on);
+      return () => {
+        const p = sql<CandidateRow>`FETCH FORWARD ${sql.lit(batchSize)} FROM gating_full_pass`.execute(on).then((r) => r.rows);
+        // Awaited by a later batch; a pass that fails before then rolls back, and the rejection is not unhandled.
+        p.catch(() => {});
+        return p;
+      };
+    }),
+  );
+  const merged = mergeOrdered(fetches, batchSize, onReaders);
   // The release controls' facts per rollout, read once per pass: every batch of a rollout sees the same.
   const stages = new Map<string, StageFacts[]>();
   let done = false;
-  let ahead: Promise<CandidateRow[]> | null = via ? fetch() : null;
   return {
     async next() {
       if (done) return [];
-      const rows = await (ahead ?? fetch());
-      ahead = null;
-      // With a reader, every batch runs this statement on the pass's session. The first sets its idle bound
-      // back (gatingWithReader raised it for the wait for the first batch, the sort of every run); every one
-      // keeps the session from sitting idle while the reader reads on: a pass with nothing to write (a
+      const rows = await merged.next();
+      // With readers, every batch runs this statement on the pass's session. The first sets its idle bound
+      // back (gatingWithReaders raised it for the wait for the first batch, the sort of every run); every one
+      // keeps the session from sitting idle while the readers read on: a pass with nothing to write (a
       // periodic full pass that finds every cause recorded) sends nothing else, and at 1M runs it was ended
       // by the bound that way.
       // Sent, not awaited: it waits behind the previous batch's writes on that session, and neither this
@@ -105,12 +125,12 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
         done = true;
         return [];
       }
-      // The stage facts this batch lacks are asked for before the next batch's FETCH: the session runs one
-      // statement at a time, and behind the FETCH they would hold this batch's decisions back by as long as
-      // the FETCH takes, where now the FETCH runs while Node decides.
+      // The stage facts this batch lacks are asked for before the next batch's FETCH: without readers the
+      // session runs one statement at a time, and behind the FETCH they would hold this batch's decisions
+      // back by as long as the FETCH takes, where now the FETCH runs while Node decides.
       const facts = loadStages(trx, rows, stages);
       if (rows.length < batchSize) done = true;
-      else ahead = fetch();
+      else merged.prefetch();
       const candidates = rows.map(toCandidate);
       applyStageGates(candidates, await facts);
       return candidates;
@@ -119,16 +139,24 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
 }
 
 /**
- * Runs `fn` with a reader: a second session in a REPEATABLE READ READ ONLY transaction that imported the
- * pass's snapshot (pg_export_snapshot), so it sees exactly what a cursor declared now in the pass's
+ * Runs `fn` with `count` readers: sessions in REPEATABLE READ READ ONLY transactions that imported the
+ * pass's snapshot (pg_export_snapshot), so they see exactly what a cursor declared now in the pass's
  * transaction would, except the pass's own uncommitted writes (the caller reads there only when the pass
- * has written nothing the read depends on). A full pass's FETCHes then run on their own backend while the
+ * has written nothing the read depends on). A full pass's FETCHes then run on their own backends while the
  * pass's session writes the batch before (issue 19: at 100k runs the FETCHes after the first were a fifth
- * of the pass). Until the reader's first batch arrives, the pass's session is idle in its transaction: its
- * idle bound is raised by the session's statement timeout for that wait, the bound of the reader's FETCH.
- * Takes a second pooled connection; the reader's transaction ends with `fn`.
+ * of the pass), and the sort before the first batch, which nothing else overlaps, is split among them.
+ * Until the first batch arrives, the pass's session is idle in its transaction: its idle bound is raised
+ * by the session's statement timeout for that wait, the bound of the readers' FETCHes. Takes `count` more
+ * pooled connections; the readers' transactions end with `fn`.
  */
-export async function gatingWithReader<T>(db: Db, trx: Db, idleMs: number, fn: (via: PendingReader) => Promise<T>): Promise<T> {
+export async function gatingWithReaders<T>(
+  db: Db,
+  trx: Db,
+  idleMs: number,
+  count: number,
+  fn: (via: PendingReader) => Promise<T>,
+): Promise<T> {
+  if (!Number.isInteger(count) || count < 1) throw new Error(`reader count must be a positive integer, got ${count}`);
   const idle = idleBoundMs(idleMs);
   const { rows } = await sql<{ snapshot: string }>`
     SELECT pg_export_snapshot() AS snapshot, set_config('idle_in_transaction_session_timeout', (
@@ -137,15 +165,39 @@ export async function gatingWithReader<T>(db: Db, trx: Db, idleMs: number, fn: (
   const snapshot = rows[0]!.snapshot;
   // SET TRANSACTION SNAPSHOT takes no parameter: the id is PostgreSQL's own, checked before it is inlined.
   if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/.test(snapshot)) throw new Error(`unexpected snapshot id ${JSON.stringify(snapshot)}`);
-  return db
-    .transaction()
-    .setIsolationLevel("repeatable read")
-    .setAccessMode("read only")
-    .execute(async (reader) => {
-      await sql.raw(`SET TRANSACTION SNAPSHOT '${snapshot}'`).execute(reader);
-      await sql`SELECT ${idleBound(idleMs)}`.execute(reader);
-      return fn({ reader, idleMs });
-    });
+  const readers: Db[] = [];
+  const open = (): Promise<T> =>
+    readers.length === count
+      ? keptBusy(readers, idle, () => fn({ readers, idleMs }))
+      : db
+          .transaction()
+          .setIsolationLevel("repeatable read")
+          .setAccessMode("read only")
+          .execute(async (reader) => {
+            await sql.raw(`SET TRANSACTION SNAPSHOT '${snapshot}'`).execute(reader);
+            await sql`SELECT ${idleBound(idleMs)}`.execute(reader);
+            readers.push(reader);
+            return open();
+          });
+  return open();
+}
+
+/**
+ * Runs `fn` while sending each reader a trivial statement every third of its idle bound. A reader waits
+ * between its FETCHes for the merge to use its rows, which can take long: if its part of the databases holds
+ * only the newest runs, it waits for every run of the other parts. The bound is there for a replica that
+ * stopped (its timer stops too), not for a reader whose turn has not come.
+ */
+async function keptBusy<T>(readers: Db[], idleMs: number, fn: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => {
+    for (const reader of readers) sql`SELECT 1`.execute(reader).catch(() => {});
+  }, idleMs / 3);
+  timer.unref();
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 /** The stage facts of the rows' rollouts, those not in `cache` read in one statement and kept there. */
@@ -163,7 +215,7 @@ async function loadStages(trx: Db, rows: CandidateRow[], cache: Map<string, Stag
 export async function gatingLoadAllPending(trx: Db): Promise<GatingCandidate[]> {
   // Outside a pass, nothing has folded the stage progress yet (a pass does in gatingTakeChanges).
   await stageProgressFold(trx);
-  const { rows } = await pendingQuery.execute(trx);
+  const { rows } = await pendingQuery().execute(trx);
   const candidates = rows.map(toCandidate);
   applyStageGates(candidates, await loadStages(trx, rows, new Map()));
   return candidates;

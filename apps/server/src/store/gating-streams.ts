@@ -1,0 +1,99 @@
+import type { CandidateRow } from "./gating-candidates.js";
+
+/**
+ * The full pass's read from several cursors at once (issue 19): each reader session sorts the PENDING runs
+ * of its part of the databases, and the parts are merged here back into the one order a single cursor
+ * returns. Splitting the sort is what lets a second core work on the pass's first batch, the wait in
+ * which neither the pass's session nor Node has anything to do.
+ */
+
+/**
+ * The cursor's ORDER BY (store/gating-full.ts: `r.ahead DESC, created_ms, r.id`) as a comparison of two
+ * rows: negative when `a` comes first. Ids are bigints as decimal text without leading zeros, so the
+ * shorter one is the smaller.
+ */
+export function compareCandidateRows(a: CandidateRow, b: CandidateRow): number {
+  if (a.ahead !== b.ahead) return a.ahead ? -1 : 1;
+  if (a.created_ms !== b.created_ms) return a.created_ms - b.created_ms;
+  if (a.id.length !== b.id.length) return a.id.length - b.id.length;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** A cursor's FETCH of the next rows (empty or short once it is exhausted). */
+export type Fetch = () => Promise<CandidateRow[]>;
+
+interface Stream {
+  fetch: Fetch;
+  rows: CandidateRow[];
+  pos: number;
+  /** The FETCH sent for the rows after `rows`, or null when none is in flight. */
+  ahead: Promise<CandidateRow[]> | null;
+  /** The rows after `rows` are to be asked for (by `prefetch`, or when the merge needs them). */
+  wanted: boolean;
+  exhausted: boolean;
+}
+
+export interface Merged {
+  /** The next batch of `size` rows in the cursors' order; empty once every cursor is exhausted. */
+  next(): Promise<CandidateRow[]>;
+  /**
+   * Sends the FETCH of each cursor whose rows the last batch took into use, so PostgreSQL reads while the
+   * caller decides: a cursor holds two FETCHes' rows at most. Separate from `next` so that the caller can
+   * send a statement of its own first on a session a cursor shares.
+   */
+  prefetch(): void;
+}
+
+/** Merges ordered cursors into batches of `size` in the same order; with `eager`, each one's first FETCH is sent at once. */
+export function mergeOrdered(fetches: Fetch[], size: number, eager: boolean): Merged {
+  const streams: Stream[] = fetches.map((fetch) => ({
+    fetch,
+    rows: [],
+    pos: 0,
+    ahead: eager ? fetch() : null,
+    wanted: false,
+    exhausted: false,
+  }));
+  const refill = async (s: Stream): Promise<void> => {
+    s.rows = await (s.ahead ?? s.fetch());
+    s.pos = 0;
+    s.ahead = null;
+    s.exhausted = s.rows.length < size;
+    s.wanted = !s.exhausted;
+  };
+  return {
+    async next() {
+      const out: CandidateRow[] = [];
+      while (out.length < size) {
+        for (const s of streams) if (s.pos === s.rows.length && !s.exhausted) await refill(s);
+        const open = streams.filter((s) => s.pos < s.rows.length);
+        if (open.length === 0) break;
+        if (open.length === 1) {
+          // One cursor left with rows: the rest of its rows in one slice, up to the batch.
+          const s = open[0]!;
+          const take = Math.min(size - out.length, s.rows.length - s.pos);
+          for (let i = 0; i < take; i++) out.push(s.rows[s.pos + i]!);
+          s.pos += take;
+          continue;
+        }
+        // Until one of the open cursors runs out of the rows at hand (then refilled above).
+        while (out.length < size && open.every((s) => s.pos < s.rows.length)) {
+          let first = open[0]!;
+          for (let i = 1; i < open.length; i++) {
+            const o = open[i]!;
+            if (compareCandidateRows(o.rows[o.pos]!, first.rows[first.pos]!) < 0) first = o;
+          }
+          out.push(first.rows[first.pos++]!);
+        }
+      }
+      return out;
+    },
+    prefetch() {
+      for (const s of streams)
+        if (s.wanted && s.ahead === null) {
+          s.wanted = false;
+          s.ahead = s.fetch();
+        }
+    },
+  };
+}
