@@ -154,7 +154,7 @@ export class PendingScheduler {
    * one changes what it may take); its causes are written while Node decides the next batch, since no
    * decision reads them: PostgreSQL and Node work at the same time, the statements still one after another
    * on the pass's session (at 100k runs the pass was PostgreSQL's time plus Node's; now it is mostly the former).
-   * With `via`, the batches are read on a reader session in the pass's snapshot, beside those writes.
+   * With `via`, the batches are read on reader sessions in the pass's snapshot, beside those writes.
    */
   private async fullPass(trx: Db, now: Date, via?: PendingReader): Promise<PassOutcome> {
     const batches = await gatingOpenPending(trx, this.deps.fullPassBatchSize ?? FULL_PASS_BATCH, via);
@@ -163,6 +163,9 @@ export class PendingScheduler {
     let state: GatingState = { now, ...(await gatingLoadOccupancy(trx, null, null)) };
     const out: PassOutcome = { candidates: 0, promoted: 0, causesWritten: 0, failed: 0, revisits: 0, touched: new Set() };
     const promotedIn = new Set<string>();
+    // Under the real pass lock no other pass writes causes, so a run read without one still has none when
+    // its batch is written. An injected PassLock (tests, the chaos harness's broken lock) is not trusted so.
+    const fresh = this.deps.lock === undefined;
     let writing: Promise<void> = Promise.resolve();
     // A statement after a failed write fails only because the transaction is aborted: report the write's error.
     const afterWrites = async <T>(p: Promise<T>): Promise<T> => {
@@ -180,7 +183,12 @@ export class PendingScheduler {
       // One write in flight at most: the previous batch's ran while this one was decided, and decisions
       // must not pile up in memory behind a slower server.
       await writing;
-      writing = this.writeOutcome(trx, r.decision, now);
+      writing = this.writeOutcome(
+        trx,
+        r.decision,
+        now,
+        fresh ? new Set(batch.filter((c) => c.cause === null).map((c) => c.runId)) : undefined,
+      );
       // Awaited next round, below or by afterWrites; the pass fails either way, and the rejection is not unhandled.
       writing.catch(() => {});
       const rolloutOf = new Map(batch.map((c) => [c.runId, c.rolloutId]));
@@ -196,8 +204,19 @@ export class PendingScheduler {
     return out;
   }
 
-  private async writeOutcome(trx: Db, decision: GatingDecision, now: Date): Promise<void> {
-    await gatingWriteCauses(trx, decision.causes);
+  /** `fresh`: the runs read without a cause under the real pass lock, whose causes are plain inserts (gatingWriteCauses). */
+  private async writeOutcome(trx: Db, decision: GatingDecision, now: Date, fresh?: Set<string>): Promise<void> {
+    if (fresh && fresh.size > 0) {
+      await gatingWriteCauses(
+        trx,
+        decision.causes.filter((c) => fresh.has(c.runId)),
+        true,
+      );
+      await gatingWriteCauses(
+        trx,
+        decision.causes.filter((c) => !fresh.has(c.runId)),
+      );
+    } else await gatingWriteCauses(trx, decision.causes);
     await approvalWaitsRecord(trx, { causes: decision.causes, now });
     await gatingFailOrphans(trx, decision.fail, now, this.deps.replicaId);
   }
