@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs } from "kysely";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { createDb, createPool, type Db } from "../src/store/db.js";
+import type { Db } from "../src/store/db.js";
 import { stageProgressFold } from "../src/store/gating-stages.js";
-import { useTestDatabase, waitFor } from "./helpers/db.js";
+import { useTestDatabase } from "./helpers/db.js";
+import { overlappingFullPasses } from "./helpers/overlapping-passes.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /**
@@ -33,6 +34,10 @@ const causes = async (db: Db) =>
     ]),
   );
 
+/** One full pass of a replica with the real pass lock. */
+const fullPass = (db: Db) =>
+  new PendingScheduler({ db, clock: { now: () => new Date() }, replicaId: "p", fullPassIntervalMs: 1e12 }).runOnce({ full: true });
+
 describe("the full pass's write of causes", () => {
   it("inserts the causes of runs read without one and upserts those of runs that had one, to the same rows", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
@@ -42,15 +47,7 @@ describe("the full pass's write of causes", () => {
       projectId,
       Array.from({ length: 10 }, (_, k) => task(instanceId, `d${k % 2}`)),
     );
-    const pass = (plugin: KyselyPlugin) =>
-      new PendingScheduler({
-        db: t.db.withPlugin(plugin),
-        clock: { now: () => new Date() },
-        replicaId: "p",
-        fullPassIntervalMs: 1e12,
-      }).runOnce({
-        full: true,
-      });
+    const pass = (plugin: KyselyPlugin) => fullPass(t.db.withPlugin(plugin));
     let writes: string[] = [];
     expect(await pass(causeWrites(writes))).toMatchObject({ kind: "full", promoted: 2, causesWritten: 8 });
     const all = await causes(t.db);
@@ -78,62 +75,20 @@ describe("the full pass's write of causes", () => {
     );
     // A first pass promotes the one run that may go and folds the rollout's stage progress (which a second
     // pass would otherwise wait on before deciding anything); then its causes are forgotten.
-    expect(
-      await new PendingScheduler({ db: t.db, clock: { now: () => new Date() }, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce({
-        full: true,
-      }),
-    ).toMatchObject({ promoted: 1 });
+    expect(await fullPass(t.db)).toMatchObject({ promoted: 1 });
     await t.db.deleteFrom("task_run_wait").execute();
     // Its promotion appended a stage-progress delta: folded now, or the first concurrent pass's fold would
     // hold the second one back before it read anything.
     await stageProgressFold(t.db);
     for (const table of ["gating_dirty_run", "gating_dirty_rollout", "gating_dirty_task", "gating_dirty_database"] as const)
       await t.db.deleteFrom(table).execute();
-    // The test holds gating_state's row, which every pass updates last: both write their causes (the second
-    // waits on the first's rows) before either commits. A plain INSERT would fail the second on them.
-    const pools = [createPool(t.url, 1), createPool(t.url, 3), createPool(t.url, 3)];
-    try {
-      const [holder, ...replicas] = pools.map((p) => createDb(p)) as [Db, ...Db[]];
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let holding!: () => void;
-      const held = new Promise<void>((resolve) => (holding = resolve));
-      const hold = holder.transaction().execute(async (trx) => {
-        await sql`SELECT 1 FROM gating_state WHERE id = 1 FOR UPDATE`.execute(trx);
-        holding();
-        await released;
-      });
-      await held;
-      // Both find the five runs without a cause, the database busy: both write five DATABASE_BUSY causes.
-      const passes = replicas.map((db, i) =>
-        new PendingScheduler({
-          db,
-          clock: { now: () => new Date() },
-          replicaId: `rep-${i}`,
-          fullPassIntervalMs: 1e9,
-          lock: () => sql`true`,
-        }).runOnce({
-          full: true,
-        }),
-      );
-      await waitFor(
-        async () => {
-          const { rows } = await sql<{ n: number }>`
-            SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(t.db);
-          return rows[0]!.n >= 2;
-        },
-        { what: "both passes waiting", timeoutMs: 30_000 },
-      );
-      release();
-      await hold;
-      const results = await Promise.all(passes);
-      expect(results.map((x) => x && { candidates: x.candidates, causesWritten: x.causesWritten })).toEqual([
-        { candidates: 5, causesWritten: 5 },
-        { candidates: 5, causesWritten: 5 },
-      ]);
-    } finally {
-      await Promise.all(pools.map((p) => p.end()));
-    }
+    // Both find the five runs without a cause, the database busy: both write five DATABASE_BUSY causes, the
+    // second waiting on the first's rows. A plain INSERT would fail the second on them.
+    const results = await overlappingFullPasses(t.url, t.db, { now: () => new Date() });
+    expect(results.map((x) => x && { candidates: x.candidates, causesWritten: x.causesWritten })).toEqual([
+      { candidates: 5, causesWritten: 5 },
+      { candidates: 5, causesWritten: 5 },
+    ]);
     expect((await causes(t.db)).size).toBe(5);
   });
 });

@@ -1,11 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { sql } from "kysely";
 import { verifySignature } from "../src/domain/webhooks.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { createDb, createPool } from "../src/store/db.js";
 import { useApiApp } from "./helpers/api-app.js";
 import { taskSpec } from "./helpers/api.js";
-import { waitFor } from "./helpers/db.js";
+import { overlappingFullPasses } from "./helpers/overlapping-passes.js";
 import { addWebhook, deliverUntil, PUBLIC_URL, testDeliverer } from "./helpers/webhook-delivery.js";
 import { startReceiver } from "./helpers/webhook-receiver.js";
 
@@ -188,41 +186,9 @@ describe("STAGE_APPROVAL_WAITING", () => {
     for (const table of ["gating_dirty_run", "gating_dirty_rollout", "gating_dirty_task", "gating_dirty_database"] as const)
       await api.db.deleteFrom(table).execute();
 
-    // The test holds gating_state's row, which every pass updates last: both passes decide and write (each on its session and FULL_PASS_READERS readers)
-    // (the second waits on the first's cause row) before either can commit.
-    const pools = [createPool(api.t.url, 1), createPool(api.t.url, 3), createPool(api.t.url, 3)];
-    try {
-      const [holder, ...replicas] = pools.map((p) => createDb(p)) as [ReturnType<typeof createDb>, ...ReturnType<typeof createDb>[]];
-      let release!: () => void;
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let holding!: () => void;
-      const held = new Promise<void>((resolve) => (holding = resolve));
-      const hold = holder.transaction().execute(async (trx) => {
-        await sql`SELECT 1 FROM gating_state WHERE id = 1 FOR UPDATE`.execute(trx);
-        holding();
-        await released;
-      });
-      await held;
-      const passes = replicas.map((db, i) =>
-        new PendingScheduler({ db, clock, replicaId: `rep-${i}`, fullPassIntervalMs: 1e9, lock: () => sql`true` }).runOnce({ full: true }),
-      );
-      await waitFor(
-        async () => {
-          const { rows } = await sql<{ n: number }>`
-            SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(
-            api.db,
-          );
-          return rows[0]!.n >= 2;
-        },
-        { what: "both passes waiting", timeoutMs: 30_000 },
-      );
-      release();
-      await hold;
-      const results = await Promise.all(passes);
-      expect(results.every((x) => x !== null)).toBe(true);
-    } finally {
-      await Promise.all(pools.map((p) => p.end()));
-    }
+    // Both passes decide and write before either commits (the second waits on the first's cause row).
+    const results = await overlappingFullPasses(api.t.url, api.db, clock);
+    expect(results.every((x) => x !== null)).toBe(true);
     expect(await events(r.rolloutId)).toHaveLength(1);
     const deliveries = await api.db.selectFrom("webhook_delivery").select("id").where("webhook_id", "=", hook.id).execute();
     expect(deliveries).toHaveLength(1);
