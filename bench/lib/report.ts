@@ -134,7 +134,7 @@ async function gatingSection(): Promise<string> {
       ]),
     ),
     "",
-    "Where the full pass's time goes (ms, median). The pass waits for its first batch (that FETCH sorts every PENDING run), then promotes and writes each batch on its session while a reader session in its snapshot reads the next one: those later reads run beside the pass's statements and are not part of its time; \"Node and waits\" is decide() and waiting for a batch not read yet:",
+    "Where the full pass's time goes (ms, median). The pass waits for its first batch (its readers' first FETCHes, each sorting the PENDING runs of its part of the databases; the slowest is counted), then promotes and writes each batch on its session while the reader sessions in its snapshot read the next ones: those later reads run beside the pass's statements and are not part of its time; \"Node and waits\" is decide() and waiting for a batch not read yet:",
     "",
     table(
       ["pending runs", ...GATING_PARTS, "largest part"],
