@@ -124,10 +124,19 @@ async function main(): Promise<void> {
       // before each), 7 rounds: a single timing of a 10k write varied by ±20% between runs.
       const w = writes.find((q) => /INSERT INTO task_run_wait/.test(q.sql));
       if (w) {
+        // The pass's first write is the plain INSERT (every cause was deleted, and the profile's pass holds the
+        // real lock); the upsert is the same statement with ON CONFLICT.
+        const plain = w.sql.replace(/ON CONFLICT[\s\S]*$/, "");
         const variants: [string, string][] = [
-          ["as written", w.sql],
-          ["no ON CONFLICT", w.sql.replace(/ON CONFLICT[\s\S]*$/, "")],
-          ["no PENDING join", w.sql.replace(/JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'/, "JOIN task_run r ON r.id = c.id")],
+          ["plain INSERT (the full pass's, for runs read without a cause)", plain],
+          [
+            "upsert (the live pass's, and a full pass's for runs read with one)",
+            `${plain} ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`,
+          ],
+          [
+            "plain, no PENDING join",
+            plain.replace(/JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'/, "JOIN task_run r ON r.id = c.id"),
+          ],
           ["parse only", `SELECT count(*) FROM jsonb_array_elements($1::jsonb)`],
         ];
         const { rows: d2 } = await pool.query<{ doc: string }>(
@@ -146,7 +155,7 @@ async function main(): Promise<void> {
             noJoin + " ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause",
             [d2[0]!.doc],
           ],
-          ["do nothing", w.sql.replace(/ON CONFLICT[\s\S]*$/, "ON CONFLICT (run_id) DO NOTHING"), w.parameters],
+          ["do nothing", `${plain} ON CONFLICT (run_id) DO NOTHING`, w.parameters],
         ];
         const times = new Map<string, number[]>();
         for (let rep = 0; rep < 7; rep++)
@@ -167,6 +176,7 @@ async function main(): Promise<void> {
           ts.sort((a, b) => a - b);
           console.log(`write causes, ${label}: median ${ts[3]!.toFixed(1)} ms, min ${ts[0]!.toFixed(1)}`);
         }
+        await indexShares(pool, d2[0]!.doc);
       }
       // The full pass's read: the cursor's query, explained on its own (its first FETCH sorts every PENDING run;
       // with several readers, the first reader's part of them).
@@ -251,3 +261,42 @@ async function printStats(pool: pg.Pool, url: string, passMs: number[]): Promise
 }
 
 runMain(main);
+
+/**
+ * What each of task_run_wait's indexes costs the causes' write: the same 10,000 causes (the run's columns in
+ * the document, a plain INSERT) into a copy of the table with no index, with each index alone besides the
+ * primary key, and with all of them; 7 rounds each, the copy emptied and vacuumed before each.
+ */
+async function indexShares(pool: pg.Pool, doc: string): Promise<void> {
+  const { rows: defs } = await pool.query<{ name: string; def: string }>(
+    `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'task_run_wait' ORDER BY indexname`,
+  );
+  const onCopy = (def: string) => def.replace(/ INDEX (\S+) ON public\.task_run_wait /, " INDEX $1_probe ON public.wait_probe ");
+  const pkey = defs.find((d) => d.name === "task_run_wait_pkey")!;
+  const others = defs.filter((d) => d !== pkey);
+  const configs: [string, string[]][] = [
+    ["no index", []],
+    ["primary key only", [pkey.def]],
+    ...others.map((d): [string, string[]] => [`primary key + ${d.name}`, [pkey.def, d.def]]),
+    ["every index", defs.map((d) => d.def)],
+  ];
+  const insert = `INSERT INTO wait_probe (run_id, type, cause, rollout_id, run_created_at, instance_id, database_name, sequential)
+    SELECT (e ->> 0)::bigint, e -> 1 ->> 'type', e -> 1, (e ->> 2)::bigint, (e ->> 3)::timestamptz, e ->> 4, e ->> 5, (e -> 6)::boolean
+    FROM jsonb_array_elements($1::jsonb) AS e`;
+  for (const [label, indexes] of configs) {
+    await pool.query(`DROP TABLE IF EXISTS wait_probe`);
+    await pool.query(`CREATE TABLE wait_probe (LIKE task_run_wait INCLUDING DEFAULTS)`);
+    for (const def of indexes) await pool.query(onCopy(def));
+    const ts: number[] = [];
+    for (let round = 0; round < 7; round++) {
+      await pool.query(`TRUNCATE wait_probe`);
+      await pool.query(`VACUUM wait_probe`);
+      const t = performance.now();
+      await pool.query(insert, [doc]);
+      ts.push(performance.now() - t);
+    }
+    ts.sort((a, b) => a - b);
+    console.log(`causes into a copy, ${label}: median ${ts[3]!.toFixed(1)} ms, min ${ts[0]!.toFixed(1)}`);
+  }
+  await pool.query(`DROP TABLE wait_probe`);
+}
