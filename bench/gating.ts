@@ -53,7 +53,7 @@ interface Row {
  */
 function partOf(sqlText: string, fetchNo: number): (typeof GATING_PARTS)[number] {
   if (/INSERT INTO task_run_wait/.test(sqlText)) return "write causes";
-  if (/^\s*FETCH /.test(sqlText)) return fetchNo <= READERS ? "first batch" : GATING_BESIDE;
+  if (/^\s*FETCH /.test(sqlText)) return fetchNo <= Math.max(READERS, 1) ? "first batch" : GATING_BESIDE;
   if (/SET status = 'AVAILABLE'/.test(sqlText)) return "promote";
   return "other SQL";
 }
@@ -213,13 +213,13 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
   };
 }
 
+/** The full pass's reader sessions (a replica's FULL_PASS_READERS unless BENCH_GATING_READERS says otherwise; the pool has 4). */
+const READERS = process.env.BENCH_GATING_READERS ? Number(process.env.BENCH_GATING_READERS) : FULL_PASS_READERS;
 /**
  * The pass lock's idle bound (PASS_LOCK_IDLE_MS, 5 s in production) ends a pass whose transaction waits on
  * Node longer than that: at 1M pending runs a full pass does (see docs/benchmarks.md). BENCH_GATING_LOCK_IDLE_MS
  * raises it so the pass can be measured at all; the JSON records the value used.
  */
-/** The full pass's reader sessions (a replica's FULL_PASS_READERS unless BENCH_GATING_READERS says otherwise; the pool has 4). */
-const READERS = process.env.BENCH_GATING_READERS ? Number(process.env.BENCH_GATING_READERS) : FULL_PASS_READERS;
 const LOCK_IDLE_MS = process.env.BENCH_GATING_LOCK_IDLE_MS ? Number(process.env.BENCH_GATING_LOCK_IDLE_MS) : undefined;
 
 async function main(): Promise<void> {

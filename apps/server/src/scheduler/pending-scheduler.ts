@@ -205,18 +205,16 @@ export class PendingScheduler {
   }
 
   /** `fresh`: the runs read without a cause under the real pass lock, whose causes are plain inserts (gatingWriteCauses). */
-  private async writeOutcome(trx: Db, decision: GatingDecision, now: Date, fresh?: Set<string>): Promise<void> {
-    if (fresh && fresh.size > 0) {
-      await gatingWriteCauses(
-        trx,
-        decision.causes.filter((c) => fresh.has(c.runId)),
-        true,
-      );
-      await gatingWriteCauses(
-        trx,
-        decision.causes.filter((c) => !fresh.has(c.runId)),
-      );
-    } else await gatingWriteCauses(trx, decision.causes);
+  private async writeOutcome(trx: Db, decision: GatingDecision, now: Date, fresh: ReadonlySet<string> = new Set()): Promise<void> {
+    await gatingWriteCauses(
+      trx,
+      decision.causes.filter((c) => fresh.has(c.runId)),
+      true,
+    );
+    await gatingWriteCauses(
+      trx,
+      decision.causes.filter((c) => !fresh.has(c.runId)),
+    );
     await approvalWaitsRecord(trx, { causes: decision.causes, now });
     await gatingFailOrphans(trx, decision.fail, now, this.deps.replicaId);
   }

@@ -92,8 +92,7 @@ export interface PendingReader {
  */
 export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_BATCH, via?: PendingReader): Promise<PendingBatches> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
-  const onReaders = via !== undefined && via.readers.length > 0;
-  const cursorsOn = onReaders ? via.readers : [trx];
+  const cursorsOn = via ? via.readers : [trx];
   const fetches = await Promise.all(
     cursorsOn.map(async (on, k) => {
       await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery(k, cursorsOn.length)}`.execute(on);
@@ -105,7 +104,7 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
       };
     }),
   );
-  const merged = mergeOrdered(fetches, batchSize, onReaders);
+  const merged = mergeOrdered(fetches, batchSize, via !== undefined);
   // The release controls' facts per rollout, read once per pass: every batch of a rollout sees the same.
   const stages = new Map<string, StageFacts[]>();
   let done = false;

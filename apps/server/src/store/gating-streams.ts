@@ -28,8 +28,6 @@ interface Stream {
   pos: number;
   /** The FETCH sent for the rows after `rows`, or null when none is in flight. */
   ahead: Promise<CandidateRow[]> | null;
-  /** The rows after `rows` are to be asked for (by `prefetch`, or when the merge needs them). */
-  wanted: boolean;
   exhausted: boolean;
 }
 
@@ -51,7 +49,6 @@ export function mergeOrdered(fetches: Fetch[], size: number, eager: boolean): Me
     rows: [],
     pos: 0,
     ahead: eager ? fetch() : null,
-    wanted: false,
     exhausted: false,
   }));
   const refill = async (s: Stream): Promise<void> => {
@@ -59,7 +56,6 @@ export function mergeOrdered(fetches: Fetch[], size: number, eager: boolean): Me
     s.pos = 0;
     s.ahead = null;
     s.exhausted = s.rows.length < size;
-    s.wanted = !s.exhausted;
   };
   return {
     async next() {
@@ -89,11 +85,8 @@ export function mergeOrdered(fetches: Fetch[], size: number, eager: boolean): Me
       return out;
     },
     prefetch() {
-      for (const s of streams)
-        if (s.wanted && s.ahead === null) {
-          s.wanted = false;
-          s.ahead = s.fetch();
-        }
+      // A cursor whose rows at hand came from a FETCH (none yet before the first batch) and that has more.
+      for (const s of streams) if (s.ahead === null && !s.exhausted && s.rows.length > 0) s.ahead = s.fetch();
     },
   };
 }
