@@ -85,8 +85,8 @@ async function main(): Promise<void> {
             lockIdleTimeoutMs: 120_000,
             fullPassReaders: n,
           });
-          await pool.query(`DELETE FROM task_run_wait`);
-          await pool.query(`VACUUM ANALYZE task_run_wait`);
+          await pool.query(`DELETE FROM task_run_wait; DELETE FROM stage_wait`);
+          await pool.query(`VACUUM ANALYZE task_run_wait, stage_wait`);
           let t = performance.now();
           await s.runOnce({ full: true });
           times.get(n)!.full.push(performance.now() - t);
@@ -99,8 +99,8 @@ async function main(): Promise<void> {
           `readers ${n}: full ${x.full.map((v) => v.toFixed(0)).join(" ")} | causes recorded ${x.recorded.map((v) => v.toFixed(0)).join(" ")}`,
         );
     }
-    await pool.query(`DELETE FROM task_run_wait`);
-    await pool.query(`VACUUM ANALYZE task_run_wait`);
+    await pool.query(`DELETE FROM task_run_wait; DELETE FROM stage_wait`);
+    await pool.query(`VACUUM ANALYZE task_run_wait, stage_wait`);
     captured = [];
     let t0 = performance.now();
     try {
@@ -119,7 +119,7 @@ async function main(): Promise<void> {
     if (process.env.BENCH_PROFILE_EXPLAIN) {
       // The full pass's writes, explained inside a transaction rolled back (EXPLAIN ANALYZE executes them).
       const writes = captured.filter((q) => /^\s*(\/\*[^*]*\*\/\s*)?(insert|update|with)/i.test(q.sql) && q.ms > 50);
-      await pool.query(`DELETE FROM task_run_wait`);
+      await pool.query(`DELETE FROM task_run_wait; DELETE FROM stage_wait`);
       // The causes' write, timed alone in variants (each in a transaction rolled back, the table vacuumed
       // before each), 7 rounds: a single timing of a 10k write varied by ±20% between runs.
       const w = writes.find((q) => /INSERT INTO task_run_wait/.test(q.sql));
@@ -156,6 +156,7 @@ async function main(): Promise<void> {
             [d2[0]!.doc],
           ],
           ["do nothing", `${plain} ON CONFLICT (run_id) DO NOTHING`, w.parameters],
+          ...arrayVariants(String(w.parameters[0])),
         ];
         const times = new Map<string, number[]>();
         for (let rep = 0; rep < 7; rep++)
@@ -267,6 +268,55 @@ runMain(main);
  * the document, a plain INSERT) into a copy of the table with no index, with each index alone besides the
  * primary key, and with all of them; 7 rounds each, the copy emptied and vacuumed before each.
  */
+/** A text[] literal built by hand (node-postgres escapes element by element). */
+const textArray = (xs: string[]) => `{${xs.map((x) => `"${x.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`).join(",")}}`;
+
+/** Each distinct cause once in a JSON array, and per run its index there. */
+function distinctCauses(pairs: [string, unknown][]): unknown[] {
+  const index = new Map<string, number>();
+  const ks = pairs.map((p) => {
+    const text = JSON.stringify(p[1]);
+    let k = index.get(text);
+    if (k === undefined) index.set(text, (k = index.size));
+    return k;
+  });
+  console.log(`distinct causes: ${index.size} of ${pairs.length}`);
+  return [`{${pairs.map((p) => p[0]).join(",")}}`, `{${ks.join(",")}}`, `[${[...index.keys()].join(",")}]`];
+}
+
+/** The causes' write with its values as arrays (unnest) instead of one JSON document. */
+function arrayVariants(doc: string): [string, string, unknown[]][] {
+  const pairs = JSON.parse(doc) as [string, { type: string }][];
+  const ids = `{${pairs.map((p) => p[0]).join(",")}}`;
+  const types = textArray(pairs.map((p) => p[1].type));
+  const causes = textArray(pairs.map((p) => JSON.stringify(p[1])));
+  const insert = `INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at, instance_id, database_name, sequential)`;
+  const join = `JOIN task_run r ON r.id = c.id AND r.status = 'PENDING'`;
+  return [
+    [
+      "arrays: bigint[] ids, text[] causes cast to jsonb",
+      `${insert} SELECT c.id, c.cause ->> 'type', c.cause, r.rollout_id, r.created_at, r.instance_id, r.database_name, r.sequential
+       FROM (SELECT u.id, u.cause::jsonb AS cause FROM unnest($1::bigint[], $2::text[]) AS u(id, cause)) c ${join}`,
+      [ids, causes],
+    ],
+    [
+      "arrays: bigint[] ids, text[] types, jsonb[] causes",
+      `${insert} SELECT c.id, c.type, c.cause, r.rollout_id, r.created_at, r.instance_id, r.database_name, r.sequential
+       FROM unnest($1::bigint[], $2::text[], $3::jsonb[]) AS c(id, type, cause) ${join}`,
+      [ids, types, causes],
+    ],
+    [
+      "distinct causes once, bigint[] ids and int[] indexes",
+      `${insert} SELECT u.id, c.type, c.cause, r.rollout_id, r.created_at, r.instance_id, r.database_name, r.sequential
+       FROM unnest($1::bigint[], $2::int[]) AS u(id, k)
+       JOIN (SELECT e.k - 1 AS k, e.cause, e.cause ->> 'type' AS type FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS e(cause, k)) c ON c.k = u.k
+       JOIN task_run r ON r.id = u.id AND r.status = 'PENDING'`,
+      distinctCauses(pairs),
+    ],
+    ["arrays: parse only", `SELECT count(*) FROM unnest($1::bigint[], $2::text[], $3::jsonb[])`, [ids, types, causes]],
+  ];
+}
+
 async function indexShares(pool: pg.Pool, doc: string): Promise<void> {
   const { rows: defs } = await pool.query<{ name: string; def: string }>(
     `SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE schemaname = 'public' AND tablename = 'task_run_wait' ORDER BY indexname`,
@@ -279,13 +329,14 @@ async function indexShares(pool: pg.Pool, doc: string): Promise<void> {
     ["primary key only", [pkey.def]],
     ...others.map((d): [string, string[]] => [`primary key + ${d.name}`, [pkey.def, d.def]]),
     ["every index", defs.map((d) => d.def)],
+    ["every index, unlogged", defs.map((d) => d.def)],
   ];
   const insert = `INSERT INTO wait_probe (run_id, type, cause, rollout_id, run_created_at, instance_id, database_name, sequential)
     SELECT (e ->> 0)::bigint, e -> 1 ->> 'type', e -> 1, (e ->> 2)::bigint, (e ->> 3)::timestamptz, e ->> 4, e ->> 5, (e -> 6)::boolean
     FROM jsonb_array_elements($1::jsonb) AS e`;
   for (const [label, indexes] of configs) {
     await pool.query(`DROP TABLE IF EXISTS wait_probe`);
-    await pool.query(`CREATE TABLE wait_probe (LIKE task_run_wait INCLUDING DEFAULTS)`);
+    await pool.query(`CREATE ${label.endsWith("unlogged") ? "UNLOGGED " : ""}TABLE wait_probe (LIKE task_run_wait INCLUDING DEFAULTS)`);
     for (const def of indexes) await pool.query(onCopy(def));
     const ts: number[] = [];
     for (let round = 0; round < 7; round++) {

@@ -132,8 +132,8 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
   const recorded: number[] = [];
   for (let i = 0; i < REPEAT; i++) {
     // Forget every cause so the pass evaluates and writes all of them, as after a bulk submission.
-    await pool.query(`DELETE FROM task_run_wait`);
-    await pool.query(`VACUUM ANALYZE task_run_wait`);
+    await pool.query(`DELETE FROM task_run_wait; DELETE FROM stage_wait`);
+    await pool.query(`VACUUM ANALYZE task_run_wait, stage_wait`);
     const rssKnown = await resetPeakRss();
     const m = await measure(() => scheduler.runOnce({ full: true }));
     const onPath = GATING_PARTS.filter((k) => k !== "Node and waits" && k !== GATING_BESIDE).reduce((a, k) => a + (parts.get(k) ?? 0), 0);

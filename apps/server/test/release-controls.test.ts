@@ -41,8 +41,8 @@ async function stagedRollout(projectId: string, stages: { environment: string; t
 async function runsOf(taskIds: string[]) {
   const rows = await t.db
     .selectFrom("task_run")
-    .leftJoin("task_run_wait", "task_run_wait.run_id", "task_run.id")
-    .select(["task_run.id", "task_run.task_id", "task_run.status", "task_run.lease_epoch", "task_run_wait.cause"])
+    .leftJoin("run_wait", "run_wait.run_id", "task_run.id")
+    .select(["task_run.id", "task_run.task_id", "task_run.status", "task_run.lease_epoch", "run_wait.cause"])
     .where("task_run.task_id", "in", taskIds)
     .where("task_run.status", "in", ["PENDING", "AVAILABLE", "RUNNING", "DONE", "FAILED", "CANCELED"])
     .orderBy("task_run.id")

@@ -98,7 +98,7 @@ describe("STAGE_APPROVAL_WAITING", () => {
       expect(res.statusCode, res.body).toBe(200);
       await settle(s);
     }
-    const causes = await api.db.selectFrom("task_run_wait").select("type").where("rollout_id", "=", r.rolloutId).execute();
+    const causes = await api.db.selectFrom("run_wait").select("type").where("rollout_id", "=", r.rolloutId).execute();
     expect(causes.map((c) => c.type)).toEqual(["APPROVAL_REQUIRED", "APPROVAL_REQUIRED"]);
     await s.runOnce({ full: true });
     await new PendingScheduler({ db: api.db, clock, replicaId: "q", fullPassIntervalMs: 1e9 }).runOnce({ full: true });

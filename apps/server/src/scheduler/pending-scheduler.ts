@@ -18,6 +18,7 @@ import {
   gatingTakeChanges,
   gatingDropCanceledCauses,
   gatingWriteCauses,
+  gatingWriteStageCauses,
   notifyChange,
   type GatingChanges,
   type PassLock,
@@ -26,6 +27,7 @@ import {
 import { gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
 import { approvalWaitsRecord } from "../store/webhook-approvals.js";
 import type { Clock } from "./clock.js";
+import { causeRecords } from "../domain/cause-records.js";
 import { decideBatch, withPromoted, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
 
 export interface PassResult {
@@ -186,6 +188,7 @@ export class PendingScheduler {
       writing = this.writeOutcome(
         trx,
         r.decision,
+        batch,
         now,
         fresh ? new Set(batch.filter((c) => c.cause === null).map((c) => c.runId)) : undefined,
       );
@@ -204,18 +207,31 @@ export class PendingScheduler {
     return out;
   }
 
-  /** `fresh`: the runs read without a cause under the real pass lock, whose causes are plain inserts (gatingWriteCauses). */
-  private async writeOutcome(trx: Db, decision: GatingDecision, now: Date, fresh: ReadonlySet<string> = new Set()): Promise<void> {
+  /**
+   * Records a decision over `candidates`: run causes on the runs, release controls' on their stages
+   * (causeRecords). `fresh`: the runs read without a cause under the real pass lock, whose causes are plain
+   * inserts (gatingWriteCauses).
+   */
+  private async writeOutcome(
+    trx: Db,
+    decision: GatingDecision,
+    candidates: readonly GatingCandidate[],
+    now: Date,
+    fresh: ReadonlySet<string> = new Set(),
+  ): Promise<void> {
+    const records = causeRecords(decision, candidates);
     await gatingWriteCauses(
       trx,
-      decision.causes.filter((c) => fresh.has(c.runId)),
+      records.runs.filter((c) => fresh.has(c.runId)),
       true,
     );
     await gatingWriteCauses(
       trx,
-      decision.causes.filter((c) => !fresh.has(c.runId)),
+      records.runs.filter((c) => !fresh.has(c.runId)),
     );
-    await approvalWaitsRecord(trx, { causes: decision.causes, now });
+    // After the run causes: a freed stage's row goes once every PENDING run there has its own.
+    await gatingWriteStageCauses(trx, records);
+    await approvalWaitsRecord(trx, { causes: records.approvals, now });
     await gatingFailOrphans(trx, decision.fail, now, this.deps.replicaId);
   }
 
@@ -229,7 +245,7 @@ export class PendingScheduler {
       candidateDbs.set(c.dbKey, { instanceId: instanceId!, database: rest.join("/") });
     }
     const { decision } = await this.decideAndPromote(trx, candidates, { now, busy, active });
-    await this.writeOutcome(trx, decision, now);
+    await this.writeOutcome(trx, decision, candidates, now);
 
     // Databases whose waiting runs this pass could not all settle, marked for the next one:
     // - taken by a sequential promotion while sequential runs wait there for their rollout's limit (runs it

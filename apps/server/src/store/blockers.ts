@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import type { Db } from "./db.js";
 import { databaseHolderSql } from "./holder.js";
+import { recordedCause } from "./run-wait.js";
 
 /** The task a waiting run `r` (cause `w`) names: for DATABASE_BUSY the current holder (see databaseHolderSql). */
 const blockerOf = sql`CASE WHEN w.type = 'DATABASE_BUSY'
@@ -94,8 +95,8 @@ export async function rolloutRootBlockers(db: Db, rolloutId: string): Promise<Ro
         (SELECT count(*)::int FROM task_run a WHERE a.rollout_id = t.rollout_id AND a.status IN ('AVAILABLE', 'RUNNING')))
       ELSE w.cause END AS waiting_cause
     FROM per_root pr JOIN task t ON t.id = pr.root
-    LEFT JOIN LATERAL (SELECT id, started_at, finished_at FROM task_run WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) lr ON true
-    LEFT JOIN task_run_wait w ON w.run_id = lr.id
+    LEFT JOIN LATERAL (SELECT id, task_id, started_at, finished_at FROM task_run WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) lr ON true
+    LEFT JOIN LATERAL (SELECT c.cause ->> 'type' AS type, c.cause FROM (SELECT ${recordedCause("lr")} AS cause) c) w ON true
     ORDER BY pr.held DESC, t.id`.execute(db);
   return rows.map((r) => ({
     taskId: r.task_id,

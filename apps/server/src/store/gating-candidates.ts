@@ -102,7 +102,7 @@ function retryOf(retry: RetryColumns | null): Pick<GatingCandidate, "targetRetry
 export const baseColumns = sql`
   r.ahead, floor(round(date_part('epoch', r.created_at) * 1000000) / 1000) AS created_ms,
   r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.run_at,
-  r.schema_version_key, w.cause AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
+  r.schema_version_key, coalesce(w.cause, sw.cause) AS waiting_cause, p.parallel_tasks_per_rollout AS parallel_limit, p.id AS project_id,
   p.deleted AS project_deleted, i.deleted AS instance_deleted,
   CASE WHEN r.retry_at IS NOT NULL THEN json_build_array(r.retry_at, r.retry_since, r.retry_attempts, r.retry_error,
     r.retry_cause, r.auto_retries, r.auto_retry_max) END AS retry,
@@ -112,6 +112,11 @@ export const baseJoins = sql`
   JOIN rollout ro ON ro.id = r.rollout_id
   JOIN project p ON p.id = ro.project_id
   LEFT JOIN instance i ON i.id = r.instance_id`;
+/**
+ * The run's stage's cause (migration 0069), after the task's join (`tk`): a run's recorded cause is its own
+ * row's, else its stage's (baseColumns' waiting_cause, as the run_wait view).
+ */
+export const stageWaitJoin = sql`LEFT JOIN stage_wait sw ON sw.stage_id = tk.stage_id`;
 /** The full pass reads every run: one hash join with task is cheapest. */
 export const taskJoin = sql`JOIN task tk ON tk.id = r.task_id`;
 /**

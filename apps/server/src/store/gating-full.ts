@@ -1,7 +1,7 @@
 import { sql, type RawBuilder } from "kysely";
 import type { Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
-import { baseColumns, baseJoins, blockerProbe, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
+import { baseColumns, baseJoins, blockerProbe, stageWaitJoin, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
 import { gatingLoadStages, stageProgressFold } from "./gating-stages.js";
 import { mergeOrdered } from "./gating-streams.js";
 import { idleBound, idleBoundMs } from "./transitions/fence.js";
@@ -60,7 +60,7 @@ const pendingQuery = (k = 0, n = 1) => sql<CandidateRow>`
   SELECT ${baseColumns},
     coalesce(ob.id, vb.id) AS blocker_task_id, coalesce(ob.schema_version, vb.schema_version) AS blocker_version,
     coalesce(ob.status, vb.status) AS blocker_status
-  FROM task_run r ${baseJoins} ${taskJoin}
+  FROM task_run r ${baseJoins} ${taskJoin} ${stageWaitJoin}
   LEFT JOIN ob ON ob.task_id = r.task_id AND ob.schema_version_key = r.schema_version_key
   LEFT JOIN LATERAL (${blockerProbe(sql`ob.task_id IS NULL`)}) vb ON true
   WHERE r.status = 'PENDING' AND ${databasePart("r", k, n)}

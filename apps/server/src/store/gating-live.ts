@@ -10,6 +10,7 @@ import {
   blockerColumns,
   blockerJoin,
   nextRunAtSql,
+  stageWaitJoin,
   taskProbe,
   toCandidate,
   type CandidateRow,
@@ -169,11 +170,12 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       CROSS JOIN LATERAL (SELECT r.id FROM task_run r WHERE r.rollout_id = x.rid AND r.status = 'PENDING' AND r.ahead OFFSET 0) a
       UNION
       -- Rollouts where a task finished or was skipped: runs held by a stage of theirs that has no
-      -- unfinished task left (task_stage_open_idx, task_run_wait_stage_idx).
+      -- unfinished task left (task_stage_open_idx; run_wait: task_run_wait_stage_idx for runs' own rows,
+      -- stage_wait_blocker_idx for stages' rows and then the runs of the held stage).
       SELECT w.run_id FROM unnest(${rids}::bigint[]) AS x(rid)
       JOIN stage s ON s.rollout_id = x.rid
       CROSS JOIN LATERAL (
-        SELECT w.run_id FROM task_run_wait w WHERE w.type = 'STAGE_GATE' AND (w.cause ->> 'stageId')::bigint = s.id OFFSET 0
+        SELECT w.run_id FROM run_wait w WHERE w.type = 'STAGE_GATE' AND (w.cause ->> 'stageId')::bigint = s.id OFFSET 0
       ) w
       WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.unfinished)
     ),
@@ -183,7 +185,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
     -- pages for 30 runs), which it does when task_run's statistics say few runs are PENDING (issue 19).
     c AS MATERIALIZED (
       SELECT ${baseColumns}, ${blockerColumns}
-      FROM task_run r ${baseJoins} ${taskProbe} ${blockerJoin}
+      FROM task_run r ${baseJoins} ${taskProbe} ${stageWaitJoin} ${blockerJoin}
       WHERE r.id = ANY(ARRAY(SELECT DISTINCT id FROM cand)) AND r.status = (SELECT 'PENDING'::text)
     ),
     -- Stages where no release control can hold a run: their candidates need no stage facts read

@@ -144,6 +144,32 @@ export async function gatingWriteCauses(trx: Db, causes: { runId: string; cause:
     ${fresh ? sql`` : sql`ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, cause = excluded.cause`}`).execute(trx);
 }
 
+/**
+ * Records what causeRecords (domain/cause-records.ts) put on stages, in one statement: each stage's release
+ * control's cause (migration 0069), the rows of runs that cause now holds (theirs would shadow it in run_wait),
+ * and the rows of `freed` stages that no PENDING run needs any more: every PENDING run there has a row of its
+ * own (the pass's run causes are written before this, so runs it evaluated count). A run not evaluated yet
+ * keeps the stage's cause until a pass evaluates it, the pass that frees the row then. `freed` and the
+ * stages written are disjoint (one statement must not both update and delete a row).
+ */
+export async function gatingWriteStageCauses(
+  trx: Db,
+  p: { stages: { stageId: string; rolloutId: string; cause: WaitingCause }[]; held: string[]; freed: string[] },
+): Promise<void> {
+  if (p.stages.length === 0 && p.held.length === 0 && p.freed.length === 0) return;
+  const doc = JSON.stringify(p.stages.map((s) => [s.stageId, s.rolloutId, s.cause]));
+  await prepared(sql`
+    WITH st AS (
+      INSERT INTO stage_wait (stage_id, rollout_id, type, cause)
+      SELECT (e ->> 0)::bigint, (e ->> 1)::bigint, e -> 2 ->> 'type', e -> 2 FROM jsonb_array_elements(${doc}::jsonb) AS e
+      ON CONFLICT (stage_id) DO UPDATE SET type = excluded.type, cause = excluded.cause
+    ),
+    held AS (DELETE FROM task_run_wait w WHERE w.run_id = ANY(${p.held}::bigint[]))
+    DELETE FROM stage_wait s WHERE s.stage_id = ANY(${p.freed}::bigint[]) AND NOT EXISTS (
+      SELECT 1 FROM task t JOIN task_run r ON r.task_id = t.id AND r.status = 'PENDING'
+      WHERE t.stage_id = s.stage_id AND t.unfinished AND NOT EXISTS (SELECT 1 FROM task_run_wait x WHERE x.run_id = r.id))`).execute(trx);
+}
+
 /** The full pass's removal of those causes (a live pass's read does it: gatingLoadLive). */
 export async function gatingDropCanceledCauses(trx: Db, runIds: string[]): Promise<void> {
   if (runIds.length > 0) await canceledCausesDelete(runIds).execute(trx);

@@ -194,6 +194,24 @@ export interface DB extends ReleaseTables {
     database_name: string | null;
     sequential: boolean | null;
   };
+  /** A release control's cause, once for every PENDING run of the stage without a task_run_wait row (migration 0069). */
+  stage_wait: {
+    stage_id: string;
+    rollout_id: string;
+    type: string;
+    cause: Json;
+  };
+  /** View: every PENDING run's recorded cause, its task_run_wait row or else its stage's stage_wait row. */
+  run_wait: {
+    run_id: string;
+    type: string;
+    cause: Json;
+    rollout_id: string;
+    run_created_at: Date;
+    instance_id: string | null;
+    database_name: string | null;
+    sequential: boolean | null;
+  };
   project_retry_policy: ProjectRetryPolicyTable;
   replica: ReplicaTable;
   app_user: AppUserTable;

@@ -5,6 +5,7 @@ import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { logEventOf } from "../domain/log-event.js";
 import { databaseHolderSql } from "./holder.js";
+import { recordedCause } from "./run-wait.js";
 import { dbKey } from "../domain/gating.js";
 
 interface RunRow {
@@ -32,7 +33,7 @@ interface RunRow {
 }
 
 const RUN_COLUMNS = sql`r.id, r.task_id, r.rollout_id, r.attempt, r.status, r.run_at, r.created_at, r.started_at,
-  r.finished_at, r.created_by, r.canceled_by, r.cancel_requested_at, r.owner_replica, r.owner_lost_at, r.owner_lost_error, (SELECT w.cause FROM task_run_wait w WHERE w.run_id = r.id) AS waiting_cause, r.result,
+  r.finished_at, r.created_by, r.canceled_by, r.cancel_requested_at, r.owner_replica, r.owner_lost_at, r.owner_lost_error, ${recordedCause("r")} AS waiting_cause, r.result,
   r.auto_retries, r.auto_retry_max, r.instance_id, r.database_name`;
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -192,9 +193,9 @@ const changedTaskIds = (rolloutId: string, since: Date) => sql`
   UNION
   SELECT task_id FROM task_run WHERE rollout_id = ${rolloutId} AND status = 'FAILED' AND finished_at > ${since}
   UNION
-  SELECT r.task_id FROM task_run r LEFT JOIN task_run_wait w ON w.run_id = r.id
+  SELECT r.task_id FROM task_run r
   WHERE r.rollout_id = ${rolloutId} AND r.status = 'PENDING'
-    AND (r.updated_at > ${since} OR (w.cause ->> 'since')::timestamptz > ${since})`;
+    AND (r.updated_at > ${since} OR (${recordedCause("r")} ->> 'since')::timestamptz > ${since})`;
 
 /**
  * A rollout's tasks in creation order, filtered by derived status and stage, keyset-paged by id; with

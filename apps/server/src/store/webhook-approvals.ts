@@ -45,7 +45,7 @@ export async function approvalWaitsRecord(
       -- rejection (which cancels the stage's PENDING runs), means there is nothing to wait for any more.
       WHERE last.decision IS DISTINCT FROM 'APPROVED'
         AND EXISTS (
-          SELECT 1 FROM task_run_wait w JOIN task_run r ON r.id = w.run_id AND r.status = 'PENDING'
+          SELECT 1 FROM run_wait w JOIN task_run r ON r.id = w.run_id AND r.status = 'PENDING'
           WHERE w.run_id = ANY (${runIds}::bigint[]) AND w.type = 'APPROVAL_REQUIRED' AND (w.cause ->> 'stageId')::bigint = s.id)
         AND EXISTS (${wanting(sql`ro.project_id`, sql`'STAGE_APPROVAL_WAITING'::text`)})
     ), ev AS (

@@ -103,10 +103,10 @@ export async function longWaitsRecord(db: Db, p: { now: Date }): Promise<number>
     const watched = sql`SELECT DISTINCT project_id FROM webhook WHERE enabled AND NOT deleted AND 'RUN_WAITING_LONG' = ANY (events)`;
     await sql`
       DELETE FROM webhook_wait_seen s WHERE NOT EXISTS (
-        SELECT 1 FROM task_run_wait w WHERE w.run_id = s.run_id AND w.type = s.type)`.execute(trx);
+        SELECT 1 FROM run_wait w WHERE w.run_id = s.run_id AND w.type = s.type)`.execute(trx);
     await sql`
       INSERT INTO webhook_wait_seen (run_id, type, since)
-      SELECT w.run_id, w.type, ${p.now} FROM task_run_wait w JOIN rollout ro ON ro.id = w.rollout_id
+      SELECT w.run_id, w.type, ${p.now} FROM run_wait w JOIN rollout ro ON ro.id = w.rollout_id
       WHERE ro.project_id IN (${watched})
       ON CONFLICT (run_id) DO UPDATE SET type = excluded.type, since = excluded.since WHERE webhook_wait_seen.type <> excluded.type`.execute(
       trx,
