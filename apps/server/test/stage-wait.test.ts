@@ -86,6 +86,23 @@ describe("release controls' causes, once per stage", () => {
     expect(again!.causesWritten).toBe(0);
   });
 
+  it("a full pass reads no run of a held stage without a cause of its own; one with its own row is read and moved; orphans still fail", async () => {
+    const r = await twoStages(5);
+    const s = scheduler();
+    // The staging run needs no gate (created AVAILABLE): the pass has nothing to read.
+    expect(await s.runOnce({ full: true })).toMatchObject({ candidates: 0 });
+    expect(await stageRows()).toEqual([{ stage_id: r.prodStage, type: "STAGE_GATE" }]);
+    const [a] = await runsOfStage(r.prodStage);
+    await sql`INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
+      SELECT id, 'RUN_AT', '{"type":"RUN_AT","runAt":"2099-01-01T00:00:00.000Z","since":"2026-01-01T00:00:00.000Z"}', rollout_id, created_at
+      FROM task_run WHERE id = ${a!.id}`.execute(t.db);
+    expect(await s.runOnce({ full: true })).toMatchObject({ candidates: 1, causesWritten: 1 });
+    expect((await runsOfStage(r.prodStage)).map((x) => [x.own, x.recorded])).toEqual(Array(5).fill([null, "STAGE_GATE"]));
+    // An orphan is failed whatever holds it.
+    await sql`UPDATE instance SET deleted = true`.execute(t.db);
+    expect(await s.runOnce({ full: true })).toMatchObject({ candidates: 5, failed: 5 });
+  });
+
   it("the stage's last earlier task done: its runs get their own causes or go, and the stage's row goes", async () => {
     const r = await twoStages(4, 3);
     const s = scheduler();

@@ -46,7 +46,7 @@ describe("causeRecords", () => {
     // Read without a cause: no row of theirs to delete, no stage row that may go.
     expect(r.held).toEqual([]);
     expect(r.freed).toEqual([]);
-    expect(r.approvals.map((a) => a.runId)).toEqual([held[2]!.runId]);
+    expect(r.approvals).toEqual([{ stageId: "s3", role: "admin" }]);
   });
 
   it("takes the run's own row away when its stage's cause now holds it", () => {

@@ -1,5 +1,5 @@
 import { WaitingCauseType, type WaitingCause } from "@runway/shared";
-import type { GatingCandidate, GatingDecision } from "./gating.js";
+import { releaseControlCause, stageControls, type GatingCandidate, type GatingDecision, type StageFacts } from "./gating.js";
 
 /**
  * Where a pass records the causes it decided (migration 0069). A release control's cause (PAUSED,
@@ -34,11 +34,11 @@ export interface CauseRecords {
    */
   freed: string[];
   /**
-   * The runs an approval holds after this decision, newly or as recorded (webhook-approvals.ts announces a
-   * stage's wait once per decision on it: a stage's row outlives a rejection that canceled its runs, so a new
-   * run there is held by the recorded cause and is not in decision.causes).
+   * The stages an approval holds a run of after this decision, newly or as recorded (webhook-approvals.ts
+   * announces a stage's wait once per decision on it: a stage's row outlives a rejection that canceled its
+   * runs, so a new run there is held by the recorded cause and is not in decision.causes).
    */
-  approvals: { runId: string; cause: WaitingCause }[];
+  approvals: { stageId: string; role: string }[];
 }
 
 /** Splits a decision over `candidates` (those it was decided from) into what is recorded where. */
@@ -62,14 +62,29 @@ export function causeRecords(decision: GatingDecision, candidates: readonly Gati
   }
   const gone = new Set([...decision.promote.map((c) => c.runId), ...decision.fail.map((f) => f.runId)]);
   const freed = new Set<string>();
+  const approvals = new Map<string, string>();
   for (const c of candidates) {
     const now = gone.has(c.runId) ? null : (decided.get(c.runId) ?? c.cause);
-    if (now?.type === WaitingCauseType.APPROVAL_REQUIRED) out.approvals.push({ runId: c.runId, cause: now });
+    if (now?.type === WaitingCauseType.APPROVAL_REQUIRED) approvals.set(now.stageId, now.role);
     // Only a run read with a release control's cause can have been held by a row of its stage. One neither
     // promoted, failed nor in decision.causes keeps that cause. A stage with a run held here keeps its row
     // (a failed orphan beside held runs): the row is written in the same statement as the sweep.
     if (isStageCause(c.cause) && !stages.has(c.stageId) && !isStageCause(now)) freed.add(c.stageId);
   }
   out.freed = [...freed];
+  out.approvals = [...approvals].map(([stageId, role]) => ({ stageId, role }));
   return out;
+}
+
+/**
+ * The stages a release control holds, with the cause each of their runs would get (`since` is `now`): a full
+ * pass records these on the stages and need not read their runs (gatingOpenPending).
+ */
+export function heldStages(facts: readonly StageFacts[], now: Date): { stageId: string; rolloutId: string; cause: WaitingCause }[] {
+  const controls = stageControls(facts);
+  const since = now.toISOString();
+  return facts.flatMap((f) => {
+    const cause = releaseControlCause(f.stageId, controls.get(f.stageId)!);
+    return cause ? [{ stageId: f.stageId, rolloutId: f.rolloutId, cause: { ...cause, since } as WaitingCause }] : [];
+  });
 }

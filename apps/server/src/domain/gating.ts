@@ -78,7 +78,18 @@ export interface GatingDecision {
   fail: { runId: string; reason: string }[];
 }
 
-type CauseBody = WaitingCause extends infer C ? (C extends WaitingCause ? Omit<C, "since"> : never) : never;
+export type CauseBody = WaitingCause extends infer C ? (C extends WaitingCause ? Omit<C, "since"> : never) : never;
+
+/** The release control that holds the runs of stage `stageId` (the first of pause, stage order, approval), or null. */
+export function releaseControlCause(stageId: string, c: Partial<StageControls>): CauseBody | null {
+  if (c.paused) {
+    const { by, at, reason } = c.paused;
+    return { type: WaitingCauseType.PAUSED, by, at: at.toISOString(), reason };
+  }
+  if (c.stageBlocker) return { type: WaitingCauseType.STAGE_GATE, ...c.stageBlocker };
+  if (c.approvalNeeded) return { type: WaitingCauseType.APPROVAL_REQUIRED, stageId, role: c.approvalNeeded };
+  return null;
+}
 
 /** First gate that holds the run, or null when none does. `promotedDbs`/`promotedPerRollout` are this pass's promotions. */
 export function firstGate(
@@ -89,12 +100,8 @@ export function firstGate(
 ): CauseBody | null {
   // The release controls come first: while one holds, nothing below matters, and each is re-evaluated by
   // the change that lifts it (resume, the blocking stage completing, an approval) whatever came below.
-  if (c.paused) {
-    const { by, at, reason } = c.paused;
-    return { type: WaitingCauseType.PAUSED, by, at: at.toISOString(), reason };
-  }
-  if (c.stageBlocker) return { type: WaitingCauseType.STAGE_GATE, ...c.stageBlocker };
-  if (c.approvalNeeded) return { type: WaitingCauseType.APPROVAL_REQUIRED, stageId: c.stageId, role: c.approvalNeeded };
+  const control = releaseControlCause(c.stageId, c);
+  if (control) return control;
   if (c.targetRetry && c.targetRetry.retryAt.getTime() > state.now.getTime()) {
     const { attempts, lastError, retryAt } = c.targetRetry;
     return { type: WaitingCauseType.TARGET_UNREACHABLE, attempts, lastError, retryAt: retryAt.toISOString() };
@@ -227,32 +234,43 @@ export function decideBatch(batch: readonly GatingCandidate[], state: GatingStat
   return { decision, state: withPromoted(state, decision.promote) };
 }
 
+/** A stage's release controls (see GatingCandidate): what applyStageGates sets on each of its runs. */
+export type StageControls = Required<Pick<GatingCandidate, "paused" | "stageBlocker" | "approvalNeeded">>;
+
 /**
- * Sets each candidate's release-control facts from its rollout's stages: paused, the nearest earlier stage
- * with unfinished tasks (only when the rollout keeps its stages in order) and a missing approval.
+ * Each stage's release controls from its rollout's stages: paused, the nearest earlier stage with unfinished
+ * tasks (only when the rollout keeps its stages in order) and a missing approval.
  */
-export function applyStageGates(candidates: GatingCandidate[], stages: readonly StageFacts[]): void {
-  const byId = new Map(stages.map((s) => [s.stageId, s]));
+export function stageControls(stages: readonly StageFacts[]): Map<string, StageControls> {
   const byRollout = new Map<string, StageFacts[]>();
   for (const s of stages) {
     let list = byRollout.get(s.rolloutId);
     if (!list) byRollout.set(s.rolloutId, (list = []));
     list.push(s);
   }
-  for (const list of byRollout.values()) list.sort((a, b) => a.position - b.position);
-  for (const c of candidates) {
-    const own = byId.get(c.stageId);
-    c.paused = own?.paused ?? null;
-    c.stageBlocker = null;
-    c.approvalNeeded = own && own.approval !== "none" && !own.approved ? own.approval : null;
-    if (!own?.inOrder) continue;
-    const list = byRollout.get(own.rolloutId)!;
-    for (let i = list.indexOf(own) - 1; i >= 0; i--) {
-      const s = list[i]!;
-      if (s.open) {
-        c.stageBlocker = { stageId: s.stageId, environment: s.environment, done: s.done, total: s.total };
-        break;
+  const out = new Map<string, StageControls>();
+  for (const list of byRollout.values()) {
+    list.sort((a, b) => a.position - b.position);
+    list.forEach((own, i) => {
+      let stageBlocker: StageControls["stageBlocker"] = null;
+      if (own.inOrder) {
+        const open = list.slice(0, i).findLast((s) => s.open);
+        if (open) stageBlocker = { stageId: open.stageId, environment: open.environment, done: open.done, total: open.total };
       }
-    }
+      const approvalNeeded = own.approval !== "none" && !own.approved ? own.approval : null;
+      out.set(own.stageId, { paused: own.paused, stageBlocker, approvalNeeded });
+    });
+  }
+  return out;
+}
+
+/** Sets each candidate's release-control facts from its rollout's stages (stageControls). */
+export function applyStageGates(candidates: GatingCandidate[], stages: readonly StageFacts[]): void {
+  const controls = stageControls(stages);
+  for (const c of candidates) {
+    const own = controls.get(c.stageId);
+    c.paused = own?.paused ?? null;
+    c.stageBlocker = own?.stageBlocker ?? null;
+    c.approvalNeeded = own?.approvalNeeded ?? null;
   }
 }

@@ -6,6 +6,8 @@ import {
   FULL_PASS_BATCH,
   gatingFailOrphans,
   gatingFullPassPlans,
+  gatingHeldStages,
+  gatingRecordHeldStages,
   gatingLoadLive,
   gatingLoadOccupancy,
   gatingMarkForNextPass,
@@ -159,11 +161,18 @@ export class PendingScheduler {
    * With `via`, the batches are read on reader sessions in the pass's snapshot, beside those writes.
    */
   private async fullPass(trx: Db, now: Date, via?: PendingReader): Promise<PassOutcome> {
-    const batches = await gatingOpenPending(trx, this.deps.fullPassBatchSize ?? FULL_PASS_BATCH, via);
+    // The release controls first: the runs of a stage one holds are recorded on the stage and not read.
+    const held = await gatingHeldStages(trx, now);
+    const heldChanged = await gatingRecordHeldStages(trx, held);
+    await approvalWaitsRecord(trx, {
+      stages: held.stages.flatMap((s) => (s.cause.type === "APPROVAL_REQUIRED" ? [{ stageId: s.stageId, role: s.cause.role }] : [])),
+      now,
+    });
+    const batches = await gatingOpenPending(trx, this.deps.fullPassBatchSize ?? FULL_PASS_BATCH, via, held);
     // Every database and rollout, read before the first batch: once a batch is handed out, the next one's
     // FETCH is on the session, and a statement sent after it would hold the first decisions back.
     let state: GatingState = { now, ...(await gatingLoadOccupancy(trx, null, null)) };
-    const out: PassOutcome = { candidates: 0, promoted: 0, causesWritten: 0, failed: 0, revisits: 0, touched: new Set() };
+    const out: PassOutcome = { candidates: 0, promoted: 0, causesWritten: 0, failed: 0, revisits: 0, touched: new Set(heldChanged) };
     const promotedIn = new Set<string>();
     // Under the real pass lock no other pass writes causes, so a run read without one still has none when
     // its batch is written. An injected PassLock (tests, the chaos harness's broken lock) is not trusted so.
@@ -231,7 +240,7 @@ export class PendingScheduler {
     );
     // After the run causes: a freed stage's row goes once every PENDING run there has its own.
     await gatingWriteStageCauses(trx, records);
-    await approvalWaitsRecord(trx, { causes: records.approvals, now });
+    await approvalWaitsRecord(trx, { stages: records.approvals, now });
     await gatingFailOrphans(trx, decision.fail, now, this.deps.replicaId);
   }
 

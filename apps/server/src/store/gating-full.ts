@@ -3,6 +3,7 @@ import type { Db } from "./db.js";
 import { applyStageGates, type GatingCandidate, type StageFacts } from "../domain/gating.js";
 import { baseColumns, baseJoins, blockerProbe, stageWaitJoin, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
 import { gatingLoadStages, stageProgressFold } from "./gating-stages.js";
+import type { HeldStages } from "./gating-held.js";
 import { mergeOrdered } from "./gating-streams.js";
 import { idleBound, idleBoundMs } from "./transitions/fence.js";
 
@@ -55,7 +56,7 @@ const openVersionBlockers = (k: number, n: number) => sql`
  * run's version (never expected: kept so the read cannot differ from the live one) probes instead.
  * With `n` > 1, the runs of part `k` of the databases only.
  */
-const pendingQuery = (k = 0, n = 1) => sql<CandidateRow>`
+const pendingQuery = (k = 0, n = 1, skip: readonly string[] = []) => sql<CandidateRow>`
   WITH ob AS (${openVersionBlockers(k, n)})
   SELECT ${baseColumns},
     coalesce(ob.id, vb.id) AS blocker_task_id, coalesce(ob.schema_version, vb.schema_version) AS blocker_version,
@@ -63,8 +64,21 @@ const pendingQuery = (k = 0, n = 1) => sql<CandidateRow>`
   FROM task_run r ${baseJoins} ${taskJoin} ${stageWaitJoin}
   LEFT JOIN ob ON ob.task_id = r.task_id AND ob.schema_version_key = r.schema_version_key
   LEFT JOIN LATERAL (${blockerProbe(sql`ob.task_id IS NULL`)}) vb ON true
-  WHERE r.status = 'PENDING' AND ${databasePart("r", k, n)}
+  WHERE r.status = 'PENDING' AND ${databasePart("r", k, n)} AND NOT ${heldRun(skip)}
   ORDER BY r.ahead DESC, created_ms, r.id`;
+
+/**
+ * A run the full pass need not read (gatingHeldStages): its stage is in `skip` (a release control holds it,
+ * and the pass recorded that on the stage), it has no cause of its own (which would shadow the stage's), and
+ * it is no orphan (decide() fails those first). Such a run cannot be promoted and takes no database or slot,
+ * so no other run's decision depends on it. The ids are the database's own, inlined (a cursor's query is
+ * planned with its values), after a check.
+ */
+function heldRun(skip: readonly string[]): RawBuilder<unknown> {
+  if (skip.length === 0) return sql`false`;
+  if (!skip.every((id) => /^[0-9]+$/.test(id))) throw new Error("stage ids must be integers");
+  return sql`(tk.stage_id = ANY(${sql.lit(`{${skip.join(",")}}`)}::bigint[]) AND w.run_id IS NULL AND NOT p.deleted AND i.deleted IS FALSE)`;
+}
 
 export interface PendingBatches {
   /** The next batch, in decide()'s order after the previous one's; empty once every PENDING run was read. */
@@ -90,12 +104,18 @@ export interface PendingReader {
  * session is free for its own statements (the occupancy read, then each batch's writes) while the readers'
  * backends sort and return the runs. The stage facts stay on the pass's session, which folded them.
  */
-export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_BATCH, via?: PendingReader): Promise<PendingBatches> {
+export async function gatingOpenPending(
+  trx: Db,
+  batchSize: number = FULL_PASS_BATCH,
+  via?: PendingReader,
+  held?: HeldStages,
+): Promise<PendingBatches> {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
   const cursorsOn = via ? via.readers : [trx];
+  const skip = held?.stages.map((s) => s.stageId) ?? [];
   const fetches = await Promise.all(
     cursorsOn.map(async (on, k) => {
-      await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery(k, cursorsOn.length)}`.execute(on);
+      await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery(k, cursorsOn.length, skip)}`.execute(on);
       return () => {
         const p = sql<CandidateRow>`FETCH FORWARD ${sql.lit(batchSize)} FROM gating_full_pass`.execute(on).then((r) => r.rows);
         // Awaited by a later batch; a pass that fails before then rolls back, and the rejection is not unhandled.
@@ -105,8 +125,10 @@ export async function gatingOpenPending(trx: Db, batchSize: number = FULL_PASS_B
     }),
   );
   const merged = mergeOrdered(fetches, batchSize, via !== undefined);
-  // The release controls' facts per rollout, read once per pass: every batch of a rollout sees the same.
+  // The release controls' facts per rollout, read once per pass: every batch of a rollout sees the same,
+  // and the facts gatingHeldStages read are those its skipped runs were held by.
   const stages = new Map<string, StageFacts[]>();
+  for (const f of held?.facts ?? []) stages.set(f.rolloutId, [...(stages.get(f.rolloutId) ?? []), f]);
   let done = false;
   return {
     async next() {

@@ -12,8 +12,14 @@ import { applyStageGates, type GatingCandidate, type StageFacts } from "../domai
  * stage_progress, which the pass's first statement brought up to date (gatingTakeChanges folds the deltas
  * the task triggers appended, migrations 0058 and 0065).
  */
-export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<StageFacts[]> {
+export async function gatingLoadStages(trx: Db, rolloutIds: string[] | "pending"): Promise<StageFacts[]> {
   if (rolloutIds.length === 0) return [];
+  // "pending": every rollout with a PENDING run (a full pass's, gatingHeldStages), one probe of
+  // task_run_pending_rollout_idx per stage.
+  const which =
+    rolloutIds === "pending"
+      ? sql`EXISTS (SELECT 1 FROM task_run r WHERE r.rollout_id = s.rollout_id AND r.status = 'PENDING')`
+      : sql`s.rollout_id = ANY(${rolloutIds}::bigint[])`;
   const { rows } = await prepared(sql<{
     id: string;
     rollout_id: string;
@@ -41,7 +47,7 @@ export async function gatingLoadStages(trx: Db, rolloutIds: string[]): Promise<S
     LEFT JOIN stage_progress sp ON sp.stage_id = s.id
     LEFT JOIN environment_policy ep ON ep.project_id = ro.project_id AND ep.environment = s.environment
     LEFT JOIN rollout_pause rp ON rp.rollout_id = s.rollout_id
-    WHERE s.rollout_id = ANY(${rolloutIds}::bigint[])`).execute(trx);
+    WHERE ${which}`).execute(trx);
   return rows.map((r) => ({
     stageId: r.id,
     rolloutId: r.rollout_id,

@@ -116,6 +116,7 @@ export async function gatingRequestFullPass(db: Db): Promise<void> {
 export * from "./gating-candidates.js";
 export * from "./gating-live.js";
 export * from "./gating-full.js";
+export * from "./gating-held.js";
 export { gatingFailOrphans, gatingPromote } from "./transitions/pass.js";
 export { advisoryLock, type PassLock } from "./transitions/fence.js";
 

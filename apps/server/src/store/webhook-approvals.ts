@@ -1,38 +1,31 @@
 import { sql } from "kysely";
-import type { WaitingCause } from "@runway/shared";
 import type { Db } from "./db.js";
 import { notifyDue, wanting } from "./webhook-events.js";
+import { recordedCause } from "./run-wait.js";
 
 /**
  * STAGE_APPROVAL_WAITING (issue 18): a stage that needs an approval is announced when it first holds a run,
- * i.e. when the pending pass records APPROVAL_REQUIRED on one of its runs. That cause comes after PAUSED and
- * STAGE_GATE (domain/gating.ts firstGate), so it is recorded exactly when the stage is next in line and has
- * something to run — the moment a release manager can act on the message. Recorded in the pass's own
- * transaction, right after its causes are written.
+ * i.e. when a pending pass finds APPROVAL_REQUIRED holding a run of it (newly or as recorded: the cause is
+ * the stage's, migration 0069). That cause comes after PAUSED and STAGE_GATE (domain/gating.ts firstGate),
+ * so it holds exactly when the stage is next in line and has something to run — the moment a release
+ * manager can act on the message. Recorded in the pass's own transaction, right after its causes are written.
  *
  * Once per stage wait, across passes and replicas: the event's dedupe key is the stage and its latest
  * decision (`STAGE_APPROVAL_WAITING:<stage>:<decision id or 0>`), inserted with ON CONFLICT DO NOTHING. Later
- * runs of the same stage, a pause and resume, or a second replica's pass (should the pass lock ever fail)
- * hit the same key; the unique index makes a concurrent second insert wait for the first and then do
- * nothing. A rejection is a new decision, so the next request for approval after it is announced again.
+ * runs of the same stage, a pause and resume, every later pass, or a second replica's pass (should the pass
+ * lock ever fail) hit the same key; the unique index makes a concurrent second insert wait for the first and
+ * then do nothing. A rejection is a new decision, so the next request for approval after it is announced again.
  */
 export async function approvalWaitsRecord(
   trx: Db,
-  p: { causes: readonly { runId: string; cause: WaitingCause }[]; now: Date },
+  p: { stages: readonly { stageId: string; role: string }[]; now: Date },
 ): Promise<number> {
-  const held = new Map<string, { role: string; runIds: string[] }>();
-  for (const { runId, cause } of p.causes) {
-    if (cause.type !== "APPROVAL_REQUIRED") continue;
-    const s = held.get(cause.stageId) ?? { role: cause.role, runIds: [] };
-    s.runIds.push(runId);
-    held.set(cause.stageId, s);
-  }
+  const held = new Map(p.stages.map((s) => [s.stageId, s.role]));
   if (held.size === 0) return 0;
   const stages = [...held.keys()];
-  const runIds = [...held.values()].flatMap((s) => s.runIds);
   const { rows } = await sql<{ n: number }>`
     WITH st AS (
-      SELECT u.stage_id, u.role FROM unnest(${stages}::bigint[], ${stages.map((id) => held.get(id)!.role)}::text[]) AS u(stage_id, role)
+      SELECT u.stage_id, u.role FROM unnest(${stages}::bigint[], ${stages.map((id) => held.get(id)!)}::text[]) AS u(stage_id, role)
     ), due AS (
       SELECT s.id AS stage_id, s.rollout_id, s.position, ro.project_id, ro.created_by, st.role,
         coalesce(ep.approver_not_creator, false) AS not_creator,
@@ -45,8 +38,8 @@ export async function approvalWaitsRecord(
       -- rejection (which cancels the stage's PENDING runs), means there is nothing to wait for any more.
       WHERE last.decision IS DISTINCT FROM 'APPROVED'
         AND EXISTS (
-          SELECT 1 FROM run_wait w JOIN task_run r ON r.id = w.run_id AND r.status = 'PENDING'
-          WHERE w.run_id = ANY (${runIds}::bigint[]) AND w.type = 'APPROVAL_REQUIRED' AND (w.cause ->> 'stageId')::bigint = s.id)
+          SELECT 1 FROM task t JOIN task_run r ON r.task_id = t.id AND r.status = 'PENDING'
+          WHERE t.stage_id = s.id AND t.unfinished AND ${recordedCause("r")} ->> 'type' = 'APPROVAL_REQUIRED')
         AND EXISTS (${wanting(sql`ro.project_id`, sql`'STAGE_APPROVAL_WAITING'::text`)})
     ), ev AS (
       INSERT INTO webhook_event (project_id, kind, rollout_id, stage_id, facts, dedupe_key, created_at)
