@@ -230,7 +230,7 @@ async function main(): Promise<void> {
     writeResult("gating", {
       benchmark: "gating",
       description:
-        "Pending-scheduler pass time. Full pass: every PENDING run evaluated and its cause written. Live pass: after 100 runs on random databases finish and 100 new runs arrive.",
+        "Pending-scheduler pass time. Full pass: every cause forgotten, then every PENDING run evaluated and its cause written (a release control's once per stage, whose runs without a cause of their own are not read: fullCandidates counts the runs read). Live pass: after 100 runs on random databases finish and 100 new runs arrive.",
       setup: { databases: 1000, rollouts: 100, parallelLimit: 10, repeat: REPEAT, change: CHANGE, lockIdleTimeoutMs: LOCK_IDLE_MS ?? null },
       targets: { livePassMs: 100, fullPassMsAt100k: 1500, fullPassMsAt1M: 15000, fullPeakRssMiBAt1M: 512 },
       machine: await machineInfo(),
