@@ -142,7 +142,7 @@ async function gatingSection(): Promise<string> {
     ),
     "",
     `- Live pass ≤ 100 ms at every size: ${verdict(rows.every((x) => x.livePassMs <= 100 && (x.liveFollowUpMaxMs ?? 0) <= 100))} (slowest median ${ms(worstLive.livePassMs)} ms at ${worstLive.pending}; a follow-up pass is a pass the measured one asked for with \`more\`, run right after it as a replica does, and is held to the same bound).`,
-    '- The full pass is measured after every cause was deleted, so it writes all of them (the worst case: the targets are judged on it); "causes recorded" is the next full pass, which finds them written and rewrites only what changed, as the periodic safety net usually does.',
+    '- The full pass is measured after every cause was deleted, so it writes all of them (the worst case: the targets are judged on it): a release control\'s cause once per stage, the runs of a held stage not read at all (docs/scheduler.md, "Where causes are recorded"); "causes recorded" is the next full pass, which finds them written and rewrites only what changed, as the periodic safety net usually does.',
     `- Full pass at 100k ≤ 1.5 s: ${full100k ? `${verdict(full100k.fullPassMs <= 1500)} (${ms(full100k.fullPassMs)} ms)` : "not measured"}.`,
     `- At 1M: ${
       at1M

@@ -95,7 +95,7 @@ export async function rolloutRootBlockers(db: Db, rolloutId: string): Promise<Ro
         (SELECT count(*)::int FROM task_run a WHERE a.rollout_id = t.rollout_id AND a.status IN ('AVAILABLE', 'RUNNING')))
       ELSE w.cause END AS waiting_cause
     FROM per_root pr JOIN task t ON t.id = pr.root
-    LEFT JOIN LATERAL (SELECT id, task_id, started_at, finished_at FROM task_run WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) lr ON true
+    LEFT JOIN LATERAL (SELECT id, task_id, status, started_at, finished_at FROM task_run WHERE task_id = t.id ORDER BY attempt DESC LIMIT 1) lr ON true
     LEFT JOIN LATERAL (SELECT c.cause ->> 'type' AS type, c.cause FROM (SELECT ${recordedCause("lr")} AS cause) c) w ON true
     ORDER BY pr.held DESC, t.id`.execute(db);
   return rows.map((r) => ({
