@@ -81,9 +81,12 @@ describe("release controls' causes, once per stage", () => {
     // The API's read of a run names the cause as before.
     const api = await taskRunGet(t.db, runs[0]!.id);
     expect(api!.waitingCause).toMatchObject({ type: "STAGE_GATE", stageId: r.stagingStage, environment: "staging", total: 1 });
-    // A second full pass finds every cause recorded: nothing written.
+    // A second full pass finds every cause recorded: nothing written, and the stage's `since` stays.
+    const since = async () => (await sql<{ s: string }>`SELECT cause ->> 'since' AS s FROM stage_wait`.execute(t.db)).rows[0]!.s;
+    const first = await since();
     const again = await scheduler().runOnce({ full: true });
     expect(again!.causesWritten).toBe(0);
+    expect(await since()).toBe(first);
   });
 
   it("a full pass reads no run of a held stage without a cause of its own; one with its own row is read and moved; orphans still fail", async () => {

@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import { prepared, type Db } from "./db.js";
 import { heldStages } from "../domain/cause-records.js";
@@ -30,16 +30,9 @@ export async function gatingHeldStages(trx: Db, now: Date): Promise<HeldStages> 
  * Returns the rollouts whose stages' causes changed, for the dashboard's feed.
  */
 export async function gatingRecordHeldStages(trx: Db, held: HeldStages): Promise<string[]> {
-  const doc = JSON.stringify(held.stages.map((s) => [s.stageId, s.rolloutId, s.cause]));
   const ids = held.stages.map((s) => s.stageId);
   const { rows } = await prepared(sql<{ rollout_id: string }>`
-    WITH up AS (
-      INSERT INTO stage_wait AS sw (stage_id, rollout_id, type, cause)
-      SELECT (e ->> 0)::bigint, (e ->> 1)::bigint, e -> 2 ->> 'type', e -> 2 FROM jsonb_array_elements(${doc}::jsonb) AS e
-      ON CONFLICT (stage_id) DO UPDATE SET type = excluded.type, cause = excluded.cause
-      WHERE sw.type <> excluded.type OR (sw.cause - 'since' - 'done' - 'total') <> (excluded.cause - 'since' - 'done' - 'total')
-      RETURNING rollout_id
-    ),
+    WITH up AS (${stageCausesUpsert(held.stages)} RETURNING rollout_id),
     gone AS (
       DELETE FROM stage_wait s WHERE s.stage_id <> ALL(${ids}::bigint[]) AND NOT EXISTS (
         SELECT 1 FROM task t JOIN task_run r ON r.task_id = t.id AND r.status = 'PENDING'
@@ -48,4 +41,18 @@ export async function gatingRecordHeldStages(trx: Db, held: HeldStages): Promise
     )
     SELECT rollout_id::text AS rollout_id FROM up UNION SELECT rollout_id::text FROM gone`).execute(trx);
   return rows.map((r) => r.rollout_id);
+}
+
+/**
+ * Upserts stages' causes (a statement to put in a CTE): a row is rewritten only when its cause changed as
+ * decide() compares causes (domain/gating.ts sameCause: not for `since`, nor STAGE_GATE's counts, which the
+ * API serves live), so a stage's `since` stays while the same control holds it.
+ */
+export function stageCausesUpsert(stages: readonly { stageId: string; rolloutId: string; cause: WaitingCause }[]): RawBuilder<unknown> {
+  const doc = JSON.stringify(stages.map((s) => [s.stageId, s.rolloutId, s.cause]));
+  return sql`
+    INSERT INTO stage_wait AS sw (stage_id, rollout_id, type, cause)
+    SELECT (e ->> 0)::bigint, (e ->> 1)::bigint, e -> 2 ->> 'type', e -> 2 FROM jsonb_array_elements(${doc}::jsonb) AS e
+    ON CONFLICT (stage_id) DO UPDATE SET type = excluded.type, cause = excluded.cause
+    WHERE sw.type <> excluded.type OR (sw.cause - 'since' - 'done' - 'total') <> (excluded.cause - 'since' - 'done' - 'total')`;
 }

@@ -5,6 +5,7 @@ import { canceledCausesDelete, nextRunAtSql, type GatingChanges } from "./gating
 import { stageProgressFoldCtes } from "./gating-stages.js";
 import { notifyChange } from "./notify.js";
 import { advisoryLock, type PassLock } from "./transitions/fence.js";
+import { stageCausesUpsert } from "./gating-held.js";
 
 /**
  * SQL of the pending scheduler's pass. Every function is one statement whose cost follows the size of its
@@ -158,13 +159,8 @@ export async function gatingWriteStageCauses(
   p: { stages: { stageId: string; rolloutId: string; cause: WaitingCause }[]; held: string[]; freed: string[] },
 ): Promise<void> {
   if (p.stages.length === 0 && p.held.length === 0 && p.freed.length === 0) return;
-  const doc = JSON.stringify(p.stages.map((s) => [s.stageId, s.rolloutId, s.cause]));
   await prepared(sql`
-    WITH st AS (
-      INSERT INTO stage_wait (stage_id, rollout_id, type, cause)
-      SELECT (e ->> 0)::bigint, (e ->> 1)::bigint, e -> 2 ->> 'type', e -> 2 FROM jsonb_array_elements(${doc}::jsonb) AS e
-      ON CONFLICT (stage_id) DO UPDATE SET type = excluded.type, cause = excluded.cause
-    ),
+    WITH st AS (${stageCausesUpsert(p.stages)}),
     held AS (DELETE FROM task_run_wait w WHERE w.run_id = ANY(${p.held}::bigint[]))
     DELETE FROM stage_wait s WHERE s.stage_id = ANY(${p.freed}::bigint[]) AND NOT EXISTS (
       SELECT 1 FROM task t JOIN task_run r ON r.task_id = t.id AND r.status = 'PENDING'
