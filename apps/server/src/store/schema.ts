@@ -175,6 +175,19 @@ export interface LoginFailureTable {
   locked_until: Date | null;
 }
 
+/** A run's waiting cause (task_run_wait, and the run_wait view with its columns). */
+interface TaskRunWaitTable {
+  run_id: string;
+  type: string;
+  cause: Json;
+  rollout_id: string;
+  run_created_at: Date;
+  // The run's, copied (migration 0063); a trigger fills them for writers that leave them out.
+  instance_id: string | null;
+  database_name: string | null;
+  sequential: boolean | null;
+}
+
 export interface DB extends ReleaseTables {
   project: ProjectTable;
   instance: InstanceTable;
@@ -183,17 +196,7 @@ export interface DB extends ReleaseTables {
   task: TaskTable;
   task_run: TaskRunTable;
   task_run_log: TaskRunLogTable;
-  task_run_wait: {
-    run_id: string;
-    type: string;
-    cause: Json;
-    rollout_id: string;
-    run_created_at: Date;
-    // The run's, copied (migration 0063); a trigger fills them for writers that leave them out.
-    instance_id: string | null;
-    database_name: string | null;
-    sequential: boolean | null;
-  };
+  task_run_wait: TaskRunWaitTable;
   /** A release control's cause, once for every PENDING run of the stage without a task_run_wait row (migration 0069). */
   stage_wait: {
     stage_id: string;
@@ -202,16 +205,7 @@ export interface DB extends ReleaseTables {
     cause: Json;
   };
   /** View: every PENDING run's recorded cause, its task_run_wait row or else its stage's stage_wait row. */
-  run_wait: {
-    run_id: string;
-    type: string;
-    cause: Json;
-    rollout_id: string;
-    run_created_at: Date;
-    instance_id: string | null;
-    database_name: string | null;
-    sequential: boolean | null;
-  };
+  run_wait: TaskRunWaitTable;
   project_retry_policy: ProjectRetryPolicyTable;
   replica: ReplicaTable;
   app_user: AppUserTable;
