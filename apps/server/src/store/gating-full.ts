@@ -128,7 +128,11 @@ export async function gatingOpenPending(
   // The release controls' facts per rollout, read once per pass: every batch of a rollout sees the same,
   // and the facts gatingHeldStages read are those its skipped runs were held by.
   const stages = new Map<string, StageFacts[]>();
-  for (const f of held?.facts ?? []) stages.set(f.rolloutId, [...(stages.get(f.rolloutId) ?? []), f]);
+  for (const f of held?.facts ?? []) {
+    const list = stages.get(f.rolloutId);
+    if (list) list.push(f);
+    else stages.set(f.rolloutId, [f]);
+  }
   let done = false;
   return {
     async next() {

@@ -34,9 +34,7 @@ export async function gatingRecordHeldStages(trx: Db, held: HeldStages): Promise
   const { rows } = await prepared(sql<{ rollout_id: string }>`
     WITH up AS (${stageCausesUpsert(held.stages)} RETURNING rollout_id),
     gone AS (
-      DELETE FROM stage_wait s WHERE s.stage_id <> ALL(${ids}::bigint[]) AND NOT EXISTS (
-        SELECT 1 FROM task t JOIN task_run r ON r.task_id = t.id AND r.status = 'PENDING'
-        WHERE t.stage_id = s.stage_id AND t.unfinished AND NOT EXISTS (SELECT 1 FROM task_run_wait x WHERE x.run_id = r.id))
+      DELETE FROM stage_wait s WHERE s.stage_id <> ALL(${ids}::bigint[]) AND ${stageRowUnneeded(sql.ref("s"))}
       RETURNING rollout_id
     )
     SELECT rollout_id::text AS rollout_id FROM up UNION SELECT rollout_id::text FROM gone`).execute(trx);
@@ -56,3 +54,11 @@ export function stageCausesUpsert(stages: readonly { stageId: string; rolloutId:
     ON CONFLICT (stage_id) DO UPDATE SET type = excluded.type, cause = excluded.cause
     WHERE sw.type <> excluded.type OR (sw.cause - 'since' - 'done' - 'total') <> (excluded.cause - 'since' - 'done' - 'total')`;
 }
+
+/**
+ * SQL condition on the stage_wait row aliased `s`: no PENDING run of its stage reads it, every one having a
+ * task_run_wait row of its own (which wins in run_wait), so the row may go.
+ */
+export const stageRowUnneeded = (s: ReturnType<typeof sql.ref>) => sql`NOT EXISTS (
+  SELECT 1 FROM task t JOIN task_run r ON r.task_id = t.id AND r.status = 'PENDING'
+  WHERE t.stage_id = ${s}.stage_id AND t.unfinished AND NOT EXISTS (SELECT 1 FROM task_run_wait x WHERE x.run_id = r.id))`;

@@ -13,7 +13,7 @@ import { applyStageGates, type GatingCandidate, type StageFacts } from "../domai
  * the task triggers appended, migrations 0058 and 0065).
  */
 export async function gatingLoadStages(trx: Db, rolloutIds: string[] | "pending"): Promise<StageFacts[]> {
-  if (rolloutIds.length === 0) return [];
+  if (rolloutIds !== "pending" && rolloutIds.length === 0) return [];
   // "pending": every rollout with a PENDING run (a full pass's, gatingHeldStages), one probe of
   // task_run_pending_rollout_idx per stage.
   const which =

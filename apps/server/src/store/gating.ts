@@ -5,7 +5,7 @@ import { canceledCausesDelete, nextRunAtSql, type GatingChanges } from "./gating
 import { stageProgressFoldCtes } from "./gating-stages.js";
 import { notifyChange } from "./notify.js";
 import { advisoryLock, type PassLock } from "./transitions/fence.js";
-import { stageCausesUpsert } from "./gating-held.js";
+import { stageCausesUpsert, stageRowUnneeded } from "./gating-held.js";
 
 /**
  * SQL of the pending scheduler's pass. Every function is one statement whose cost follows the size of its
@@ -162,9 +162,7 @@ export async function gatingWriteStageCauses(
   await prepared(sql`
     WITH st AS (${stageCausesUpsert(p.stages)}),
     held AS (DELETE FROM task_run_wait w WHERE w.run_id = ANY(${p.held}::bigint[]))
-    DELETE FROM stage_wait s WHERE s.stage_id = ANY(${p.freed}::bigint[]) AND NOT EXISTS (
-      SELECT 1 FROM task t JOIN task_run r ON r.task_id = t.id AND r.status = 'PENDING'
-      WHERE t.stage_id = s.stage_id AND t.unfinished AND NOT EXISTS (SELECT 1 FROM task_run_wait x WHERE x.run_id = r.id))`).execute(trx);
+    DELETE FROM stage_wait s WHERE s.stage_id = ANY(${p.freed}::bigint[]) AND ${stageRowUnneeded(sql.ref("s"))}`).execute(trx);
 }
 
 /** The full pass's removal of those causes (a live pass's read does it: gatingLoadLive). */
