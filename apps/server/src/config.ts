@@ -16,6 +16,8 @@ export interface Config {
   host: string;
   replicaId: string;
   concurrency: number;
+  /** Runs a replica claims ahead of its free slots while its runs are quick (scheduler/executor-slots.ts). */
+  claimAhead: number;
   pollIntervalMs: number;
   leaseTtlMs: number;
   heartbeatIntervalMs: number;
@@ -108,6 +110,7 @@ function readConfig(given: Map<string, string>, argv: string[]): Config {
     host: str("HOST") ?? "127.0.0.1",
     replicaId: str("RUNWAY_REPLICA_ID") ?? `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     concurrency: int("RUNWAY_CONCURRENCY", 8),
+    claimAhead: int("RUNWAY_CLAIM_AHEAD", int("RUNWAY_CONCURRENCY", 8)),
     pollIntervalMs: int("RUNWAY_POLL_INTERVAL_MS", 1000),
     leaseTtlMs: int("RUNWAY_LEASE_TTL_MS", 15000),
     heartbeatIntervalMs: int("RUNWAY_HEARTBEAT_INTERVAL_MS", 3000),

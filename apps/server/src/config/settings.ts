@@ -57,6 +57,13 @@ export const SETTINGS: readonly Setting[] = [
     description: "Executor slots per replica (runs executed at once).",
   },
   {
+    env: "RUNWAY_CLAIM_AHEAD",
+    kind: int(0, 1000),
+    shownDefault: "`RUNWAY_CONCURRENCY`",
+    description:
+      "Runs a replica claims beyond its free slots while its runs are quick (a mean under 50 ms): each starts as a slot frees, without waiting for the claim's round trip. `0`: claim only free slots.",
+  },
+  {
     env: "RUNWAY_POLL_INTERVAL_MS",
     kind: int(10, 3_600_000, MS),
     shownDefault: "`1000`",

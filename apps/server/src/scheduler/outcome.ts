@@ -32,12 +32,24 @@ export interface Ended {
 /** A final status for the finisher (owner, epoch and run id are the caller's). */
 export type FinalWrite = (f: Pick<Finish, "status" | "result" | "message">) => Promise<boolean>;
 
+/** The outcome of a run claimed ahead of a free slot and aborted before it got one (scheduler/executor-slots.ts). */
+export const UNSTARTED: ExecOutcome = {
+  status: "RETRY",
+  result: { error: { message: "aborted before it started" } },
+  message: "aborted before it started",
+  notStarted: true,
+};
+
 /** Writes an execution's outcome; false when the fence refused it (the run is no longer this owner's). */
 export async function writeOutcome(d: OutcomeDeps, e: Ended, outcome: ExecOutcome, finish: FinalWrite): Promise<boolean> {
   const { run } = e;
   const fence = { runId: run.id, replicaId: d.replicaId, epoch: run.epoch, fence: e.fence };
   const now = d.clock.now();
   if (e.abortReason === "shutdown" && outcome.status !== "DONE") {
+    // A run that never started (claimed ahead of a slot, or stopped before its statement was sent) goes
+    // back whether or not it is re-runnable: nothing of it ran.
+    if (outcome.notStarted)
+      return taskRunRelease(d.db, { ...fence, now, reason: "replica shut down before the run started", started: false });
     return taskRunRelease(d.db, { ...fence, now, reason: "replica shut down while the run was executing" });
   }
   if (outcome.status === "RETRY" && e.abortReason !== "cancel") return writeRetry(d, e, outcome, finish);

@@ -1,19 +1,14 @@
 import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
-import {
-  taskRunAppendLog,
-  taskRunsClaim,
-  taskRunsFinishAndClaim,
-  taskRunsRenewLeases,
-  type ClaimedRun,
-  type Finish,
-} from "../store/runs.js";
+import { taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun, type Finish } from "../store/runs.js";
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
-import { writeOutcome } from "./outcome.js";
+import { UNSTARTED, writeOutcome } from "./outcome.js";
 import { appliedChange } from "./applied-change.js";
 import type { Clock } from "./clock.js";
 import { leaseOwnership, type Ownership } from "./ownership.js";
+import { ExecutorSlots } from "./executor-slots.js";
+import { execContext, type OwnerState } from "./exec-context.js";
 
 /**
  * Executions are keyed by run and epoch: a replica may claim a run again (a new epoch) while its earlier,
@@ -28,6 +23,8 @@ interface Execution {
   abortReason?: "cancel" | "lost" | "shutdown";
   /** Its outcome went to the finisher (counted in RunningScheduler.finishing). */
   finishing?: boolean;
+  /** It holds an executor slot (until then it was claimed ahead and waits for one). */
+  started?: boolean;
   done: Promise<void>;
 }
 
@@ -36,6 +33,12 @@ export interface RunningSchedulerDeps {
   clock: Clock;
   replicaId: string;
   concurrency: number;
+  /**
+   * Runs claimed ahead of the free slots while the replica's runs are quick (executor-slots.ts); default 0.
+   * `quickRunMs` (default 50): the moving mean of run durations up to which it claims ahead.
+   */
+  claimAhead?: number;
+  claimAheadQuickRunMs?: number;
   leaseTtlMs: number;
   executorFor: (type: TaskType) => Executor;
   /** Default leaseOwnership (see Ownership). */
@@ -57,9 +60,10 @@ export interface RunningSchedulerDeps {
 }
 
 /**
- * The running scheduler: AVAILABLE → RUNNING → DONE/FAILED/CANCELED. Claims at most as many runs as it
- * has free executor slots, executes them, and writes each outcome as a compare-and-set fenced by
- * (owner, epoch): a replica that lost a run's lease changes nothing.
+ * The running scheduler: AVAILABLE → RUNNING → DONE/FAILED/CANCELED. Claims as many runs as it has free
+ * executor slots (plus, while its runs are quick, `claimAhead` more that start as slots free), executes
+ * them, and writes each outcome as a compare-and-set fenced by (owner, epoch): a replica that lost a run's
+ * lease changes nothing.
  */
 export class RunningScheduler {
   private readonly executions = new Map<string, Execution>();
@@ -78,12 +82,14 @@ export class RunningScheduler {
    */
   private readonly finisher: Batcher<Finish, boolean>;
   /** Lease checks before target commits, batched the same way. */
-  private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, "owned" | "lost" | "locked" | "canceled">;
+  private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, OwnerState>;
 
   private readonly ownership: Ownership;
+  private readonly slots: ExecutorSlots;
 
   constructor(private readonly deps: RunningSchedulerDeps) {
     this.ownership = deps.ownership ?? leaseOwnership;
+    this.slots = new ExecutorSlots(deps.concurrency, { ahead: deps.claimAhead ?? 0, quickRunMs: deps.claimAheadQuickRunMs ?? 50 });
     this.finisher = new Batcher(async (items) => {
       const now = deps.clock.now();
       // The finishing runs' slots (counted free) are free once this statement commits.
@@ -120,8 +126,9 @@ export class RunningScheduler {
     return this.claiming && (this.deps.mayClaim?.() ?? true);
   }
 
+  /** Runs it may claim now: its slots and the runs it claims ahead, less what it holds and what claims in flight will bring. */
   private freeSlots(): number {
-    return this.deps.concurrency - (this.executions.size - this.finishing) - this.reserved;
+    return this.deps.concurrency + this.slots.ahead() - (this.executions.size - this.finishing) - this.reserved;
   }
 
   /** Claims and starts up to the free slots. Returns how many runs were claimed. */
@@ -149,30 +156,16 @@ export class RunningScheduler {
   private start(run: ClaimedRun): void {
     const abort = new AbortController();
     const exec: Execution = { run, abort, done: Promise.resolve() };
-    const fence = { runId: run.id, replicaId: this.deps.replicaId, epoch: run.epoch, fence: this.ownership.fence };
     exec.done = (async () => {
-      const outcome = await this.deps.executorFor(run.type).execute(run, {
-        signal: abort.signal,
-        replicaId: this.deps.replicaId,
-        log: async (type, payload) => {
-          await taskRunAppendLog(this.deps.db, { ...fence, type, payload, now: this.deps.clock.now() });
-        },
-        stillOwner: async () => {
-          // A row locked by another transaction is neither ours for sure nor lost: ask again shortly (the
-          // target's idle-in-transaction bound ends the wait if it lasts).
-          for (let i = 0; ; i++) {
-            if (exec.abortReason) return false;
-            const state = await this.ownerCheck.push({ runId: run.id, epoch: run.epoch });
-            if (state === "canceled") {
-              // A recorded cancel wins even when its NOTIFY never came: this run must not commit now.
-              this.abortForCancel(exec);
-              return false;
-            }
-            if (state !== "locked") return this.ownership.owns(state);
-            await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 500)));
-          }
-        },
-      });
+      if (!(await this.slots.acquire(abort.signal))) {
+        // Claimed ahead and aborted before a slot freed: nothing of it reached the target.
+        const written = await this.persist(exec, () => this.writeOutcome(exec, UNSTARTED));
+        this.deps.onFinish?.(run, UNSTARTED, written);
+        return;
+      }
+      exec.started = true;
+      const t0 = performance.now();
+      const outcome = await this.execute(exec).finally(() => this.slots.release(performance.now() - t0));
       const written = await this.persist(exec, () => this.writeOutcome(exec, outcome));
       this.deps.onFinish?.(run, outcome, written);
     })()
@@ -184,6 +177,20 @@ export class RunningScheduler {
       });
     this.executions.set(execKey(run), exec);
     if (this.shuttingDown) this.abortForShutdown(exec);
+  }
+
+  private execute(exec: Execution): Promise<ExecOutcome> {
+    const { run, abort } = exec;
+    const ctx = execContext({
+      ...this.deps,
+      run,
+      signal: abort.signal,
+      ownership: this.ownership,
+      aborted: () => exec.abortReason !== undefined,
+      checkOwner: (x) => this.ownerCheck.push(x),
+      onCanceled: () => this.abortForCancel(exec),
+    });
+    return this.deps.executorFor(run.type).execute(run, ctx);
   }
 
   /**
@@ -266,6 +273,8 @@ export class RunningScheduler {
    */
   async drain(graceMs: number, abortBoundMs = 5000): Promise<void> {
     this.claiming = false;
+    // Runs claimed ahead go back at once: other replicas can start them now.
+    for (const e of this.executions.values()) if (!e.started) this.abortForShutdown(e);
     if (await this.settled(graceMs)) return;
     this.shuttingDown = true;
     for (const e of this.executions.values()) this.abortForShutdown(e);

@@ -29,7 +29,8 @@ export type RuntimeConfig = Pick<
   | "sweepIntervalMs"
   | "fullPassIntervalMs"
   | "targetRetryMs"
->;
+> &
+  Partial<Pick<Config, "claimAhead">>;
 
 /** Strategies a replica may be started with instead of the production ones (the chaos self-tests). */
 export interface RuntimeStrategies {
@@ -124,6 +125,8 @@ export class SchedulerRuntime {
       clock,
       replicaId,
       concurrency: config.concurrency,
+      // Production's default: as many runs ahead as slots, while runs are quick (executor-slots.ts).
+      claimAhead: config.claimAhead ?? config.concurrency,
       leaseTtlMs: config.leaseTtlMs,
       executorFor: d.executorFor,
       targetRetryMs: config.targetRetryMs,

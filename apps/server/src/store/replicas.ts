@@ -43,7 +43,8 @@ export async function replicasCapacity(db: Db, p: { now: Date; withinMs: number 
     busy: number;
   }>`
     SELECT r.id, r.started_at, r.heartbeat_at, r.stopping, r.executor_slots,
-      (SELECT count(*)::int FROM task_run t WHERE t.owner_replica = r.id AND t.status = 'RUNNING') AS busy
+      -- Runs it claimed ahead of a free slot (RUNWAY_CLAIM_AHEAD) are RUNNING too: busy counts at most its slots.
+      least((SELECT count(*)::int FROM task_run t WHERE t.owner_replica = r.id AND t.status = 'RUNNING'), r.executor_slots) AS busy
     FROM replica r
     WHERE r.heartbeat_at > ${p.now}::timestamptz - make_interval(secs => ${p.withinMs / 1000}) ORDER BY r.id`.execute(db);
   return rows.map((r) => ({

@@ -106,23 +106,25 @@ export async function taskRunsFinishAndClaim(
  * Gives a RUNNING run back — the draining replica aborted it (`release`), or its target session was lost
  * before anything committed (`requeue`): CANCELED when a cancel was recorded (nothing committed, and the
  * cancel must not be lost with the owner's session), else AVAILABLE when re-running is safe, otherwise
- * FAILED. Fenced like every owner write.
+ * FAILED. `started: false` (a run claimed ahead that never started: nothing of it ran) is re-run whatever
+ * its statement. Fenced like every owner write.
  */
 export async function taskRunRelease(
   db: Db,
-  p: Fence & { now: Date; reason: string; fence?: OwnerFence; transition?: "release" | "requeue" },
+  p: Fence & { now: Date; reason: string; fence?: OwnerFence; transition?: "release" | "requeue"; started?: boolean },
 ): Promise<boolean> {
   const fence = p.fence ?? leaseFence;
+  const rerun = p.started === false ? sql`true` : sql`r.rerunnable`;
   const { rows } = await transitionStatement({
     steps: [
       {
         name: p.transition ?? "release",
         sql: ({ guard, returning }) => sql`
         UPDATE task_run r SET
-          status = CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'CANCELED' WHEN r.rerunnable THEN 'AVAILABLE' ELSE 'FAILED' END,
+          status = CASE WHEN r.cancel_requested_at IS NOT NULL THEN 'CANCELED' WHEN ${rerun} THEN 'AVAILABLE' ELSE 'FAILED' END,
           owner_replica = NULL, lease_expires_at = NULL, updated_at = ${p.now},
-          finished_at = CASE WHEN r.rerunnable AND r.cancel_requested_at IS NULL THEN NULL ELSE ${p.now}::timestamptz END,
-          result = CASE WHEN r.cancel_requested_at IS NOT NULL OR r.rerunnable THEN r.result
+          finished_at = CASE WHEN ${rerun} AND r.cancel_requested_at IS NULL THEN NULL ELSE ${p.now}::timestamptz END,
+          result = CASE WHEN r.cancel_requested_at IS NOT NULL OR ${rerun} THEN r.result
             ELSE jsonb_build_object('error', jsonb_build_object('message', ${p.reason}::text)) END
         WHERE r.id = ${p.runId} AND ${guard} AND ${fence({ replica: sql`${p.replicaId}::text`, epoch: sql`${p.epoch}::int` })}
         RETURNING ${returning}, ${p.reason}::text AS reason, NULL::jsonb AS detail`,

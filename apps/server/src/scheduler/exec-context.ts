@@ -1,0 +1,48 @@
+import type { Db } from "../store/db.js";
+import { taskRunAppendLog, type ClaimedRun } from "../store/runs.js";
+import type { ExecContext } from "../executors/types.js";
+import type { Clock } from "./clock.js";
+import type { Ownership } from "./ownership.js";
+
+/** A lease check's answer (the running scheduler batches them, store/runs.ts taskRunsRenewLeases). */
+export type OwnerState = "owned" | "lost" | "locked" | "canceled";
+
+/** What the executor of one run is given: its abort signal, its fenced log, and the lease check before a target commit. */
+export function execContext(p: {
+  db: Db;
+  clock: Clock;
+  replicaId: string;
+  run: ClaimedRun;
+  signal: AbortSignal;
+  ownership: Ownership;
+  /** True once the execution was aborted (cancel, lost, shutdown): no commit then. */
+  aborted: () => boolean;
+  checkOwner: (run: { runId: string; epoch: number }) => Promise<OwnerState>;
+  /** A cancel recorded in the control database, found by the lease check. */
+  onCanceled: () => void;
+}): ExecContext {
+  const { run } = p;
+  const fence = { runId: run.id, replicaId: p.replicaId, epoch: run.epoch, fence: p.ownership.fence };
+  return {
+    signal: p.signal,
+    replicaId: p.replicaId,
+    log: async (type, payload) => {
+      await taskRunAppendLog(p.db, { ...fence, type, payload, now: p.clock.now() });
+    },
+    stillOwner: async () => {
+      // A row locked by another transaction is neither ours for sure nor lost: ask again shortly (the
+      // target's idle-in-transaction bound ends the wait if it lasts).
+      for (let i = 0; ; i++) {
+        if (p.aborted()) return false;
+        const state = await p.checkOwner({ runId: run.id, epoch: run.epoch });
+        if (state === "canceled") {
+          // A recorded cancel wins even when its NOTIFY never came: this run must not commit now.
+          p.onCanceled();
+          return false;
+        }
+        if (state !== "locked") return p.ownership.owns(state);
+        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 500)));
+      }
+    },
+  };
+}
