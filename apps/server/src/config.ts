@@ -110,7 +110,7 @@ function readConfig(given: Map<string, string>, argv: string[]): Config {
     host: str("HOST") ?? "127.0.0.1",
     replicaId: str("RUNWAY_REPLICA_ID") ?? `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     concurrency: int("RUNWAY_CONCURRENCY", 8),
-    claimAhead: int("RUNWAY_CLAIM_AHEAD", int("RUNWAY_CONCURRENCY", 8)),
+    claimAhead: int("RUNWAY_CLAIM_AHEAD", 2 * int("RUNWAY_CONCURRENCY", 8)),
     pollIntervalMs: int("RUNWAY_POLL_INTERVAL_MS", 1000),
     leaseTtlMs: int("RUNWAY_LEASE_TTL_MS", 15000),
     heartbeatIntervalMs: int("RUNWAY_HEARTBEAT_INTERVAL_MS", 3000),

@@ -59,7 +59,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     env: "RUNWAY_CLAIM_AHEAD",
     kind: int(0, 1000),
-    shownDefault: "`RUNWAY_CONCURRENCY`",
+    shownDefault: "twice `RUNWAY_CONCURRENCY`",
     description:
       "Runs a replica claims beyond its free slots while its runs are quick (a mean under 50 ms): each starts as a slot frees, without waiting for the claim's round trip. `0`: claim only free slots.",
   },

@@ -7,8 +7,10 @@
  * sits idle through it. A replica may therefore hold up to `ahead` more runs claimed (RUNNING, its lease
  * renewed) than it executes; a run starts the moment a slot frees, and the finish statements carry more
  * outcomes each. It does so only while its runs are quick (their moving mean at most `quickRunMs`), so a
- * run never sits RUNNING without executing for longer than about one quick run: a replica running long
- * migrations holds no run it cannot start, and one that has run nothing yet claims only its free slots.
+ * run never sits RUNNING without executing for longer than about `ahead ÷ size` quick runs (two by
+ * default): a replica running long migrations holds no run it cannot start, and one that has run nothing
+ * yet claims only its free slots. Twice the slots drained SELECT 1 runs 15–25% faster than as many as the
+ * slots, and three times no faster (docs/benchmarks.md §8).
  */
 
 /** How many runs to claim ahead of the free slots, given the moving mean of the last runs' durations (null: none yet). */

@@ -125,8 +125,8 @@ export class SchedulerRuntime {
       clock,
       replicaId,
       concurrency: config.concurrency,
-      // Production's default: as many runs ahead as slots, while runs are quick (executor-slots.ts).
-      claimAhead: config.claimAhead ?? config.concurrency,
+      // Production's default: twice the slots, while runs are quick (executor-slots.ts).
+      claimAhead: config.claimAhead ?? 2 * config.concurrency,
       leaseTtlMs: config.leaseTtlMs,
       executorFor: d.executorFor,
       targetRetryMs: config.targetRetryMs,
