@@ -69,6 +69,36 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
     expect(new Set(exec.inner.started.map((x) => x.id)).size).toBe(12);
   });
 
+  it("an executor that throws (even synchronously) frees its slot", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await seedRollout(t.db, projectId, [task(instanceId, "a"), task(instanceId, "b")]);
+    await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+    const started: string[] = [];
+    const errors: unknown[] = [];
+    const throwing: Executor = {
+      execute: (run) => {
+        started.push(run.id);
+        if (started.length === 1) throw new Error("executor bug");
+        return Promise.resolve({ status: "DONE", result: {}, message: "ok" });
+      },
+    };
+    const r = new RunningScheduler({
+      db: t.db,
+      clock,
+      replicaId: "r",
+      concurrency: 1,
+      claimAhead: 2,
+      leaseTtlMs: 60_000,
+      executorFor: () => throwing,
+      onError: (e) => errors.push(e),
+    });
+    expect(await r.runOnce()).toBe(1);
+    await waitFor(async () => errors.length === 1);
+    // The slot is free again: the second run is claimed and executed.
+    expect(await r.runOnce()).toBe(1);
+    await waitFor(async () => started.length === 2 && (await runsByDatabase()).get("b")!.status === "DONE");
+  });
+
   it("a draining replica gives back the runs it claimed ahead at once (AVAILABLE even when not re-runnable); a canceled one is CANCELED unexecuted", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
     await seedRollout(t.db, projectId, [

@@ -165,7 +165,13 @@ export class RunningScheduler {
       }
       exec.started = true;
       const t0 = performance.now();
-      const outcome = await this.execute(exec).finally(() => this.slots.release(performance.now() - t0));
+      let outcome: ExecOutcome;
+      try {
+        outcome = await this.execute(exec);
+      } finally {
+        // Also when the executor throws, synchronously or not: a slot must never stay taken.
+        this.slots.release(performance.now() - t0);
+      }
       const written = await this.persist(exec, () => this.writeOutcome(exec, outcome));
       this.deps.onFinish?.(run, outcome, written);
     })()
