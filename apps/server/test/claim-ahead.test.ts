@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
+import { RunningScheduler, type RunningSchedulerDeps } from "../src/scheduler/running-scheduler.js";
 import type { ClaimedRun } from "../src/store/runs.js";
 import type { ExecContext, ExecOutcome, Executor } from "../src/executors/types.js";
 import { waitFor, useTestDatabase } from "./helpers/db.js";
@@ -28,6 +28,21 @@ async function runsByDatabase(): Promise<Map<string, { id: string; status: strin
 const running = async (replica: string) =>
   (await t.db.selectFrom("task_run").select("id").where("status", "=", "RUNNING").where("owner_replica", "=", replica).execute()).length;
 
+/** The seeded runs made AVAILABLE, and a replica with `concurrency` slots that claims two ahead. */
+async function replicaFor(executor: Executor, concurrency: number, deps: Partial<RunningSchedulerDeps> = {}): Promise<RunningScheduler> {
+  await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+  return new RunningScheduler({
+    db: t.db,
+    clock,
+    replicaId: "r",
+    concurrency,
+    claimAhead: 2,
+    leaseTtlMs: 60_000,
+    executorFor: () => executor,
+    ...deps,
+  });
+}
+
 describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
   it("claims ahead only once its runs are quick, never executes more than its slots, and starts a run claimed ahead as a slot frees", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
@@ -36,17 +51,8 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
       projectId,
       Array.from({ length: 12 }, (_, i) => task(instanceId, `db${i}`)),
     );
-    await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const exec = new CountingExecutor();
-    const r = new RunningScheduler({
-      db: t.db,
-      clock,
-      replicaId: "r",
-      concurrency: 2,
-      claimAhead: 2,
-      leaseTtlMs: 60_000,
-      executorFor: () => exec,
-    });
+    const r = await replicaFor(exec, 2);
     // No run has ended yet, so nothing says they are quick: only the free slots.
     expect(await r.runOnce()).toBe(2);
     expect(await running("r")).toBe(2);
@@ -72,7 +78,6 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
   it("an executor that throws (even synchronously) frees its slot", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
     await seedRollout(t.db, projectId, [task(instanceId, "a"), task(instanceId, "b")]);
-    await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const started: string[] = [];
     const errors: unknown[] = [];
     const throwing: Executor = {
@@ -82,16 +87,7 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
         return Promise.resolve({ status: "DONE", result: {}, message: "ok" });
       },
     };
-    const r = new RunningScheduler({
-      db: t.db,
-      clock,
-      replicaId: "r",
-      concurrency: 1,
-      claimAhead: 2,
-      leaseTtlMs: 60_000,
-      executorFor: () => throwing,
-      onError: (e) => errors.push(e),
-    });
+    const r = await replicaFor(throwing, 1, { onError: (e) => errors.push(e) });
     expect(await r.runOnce()).toBe(1);
     await waitFor(async () => errors.length === 1);
     // The slot is free again: the second run is claimed and executed.
@@ -107,17 +103,8 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
       task(instanceId, "c", { statement: "VACUUM t" }),
       task(instanceId, "d", { statement: "UPDATE t SET x = 2" }),
     ]);
-    await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
     const exec = new DeferredExecutor();
-    const r = new RunningScheduler({
-      db: t.db,
-      clock,
-      replicaId: "r",
-      concurrency: 1,
-      claimAhead: 2,
-      leaseTtlMs: 60_000,
-      executorFor: () => exec,
-    });
+    const r = await replicaFor(exec, 1);
     expect(await r.runOnce()).toBe(1);
     exec.finishAll();
     // a's finish claims b (its slot) and c, d ahead of it.
