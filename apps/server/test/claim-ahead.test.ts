@@ -52,7 +52,8 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
       Array.from({ length: 12 }, (_, i) => task(instanceId, `db${i}`)),
     );
     const exec = new CountingExecutor();
-    const r = await replicaFor(exec, 2);
+    // Runs count as quick up to 10 s here, so a loaded machine cannot make the test's own runs slow.
+    const r = await replicaFor(exec, 2, { claimAheadQuickRunMs: 10_000 });
     // No run has ended yet, so nothing says they are quick: only the free slots.
     expect(await r.runOnce()).toBe(2);
     expect(await running("r")).toBe(2);
@@ -95,6 +96,41 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
     await waitFor(async () => started.length === 2 && (await runsByDatabase()).get("b")!.status === "DONE");
   });
 
+  it("a slow run stops claiming ahead at once, and the runs claimed ahead of it go back AVAILABLE, unexecuted", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await seedRollout(t.db, projectId, [task(instanceId, "a"), task(instanceId, "b"), task(instanceId, "c"), task(instanceId, "d")]);
+    const exec = new DeferredExecutor();
+    // A quick run is one under 300 ms: a finishes at once, b is held (a migration that takes minutes).
+    const r = await replicaFor(exec, 1, { claimAheadQuickRunMs: 300 });
+    expect(await r.runOnce()).toBe(1);
+    exec.finishAll();
+    await waitFor(async () => (await running("r")) === 3);
+    const runs = await runsByDatabase();
+    expect(exec.executing).toEqual([runs.get("b")!.id]);
+    // Neither c nor d can start while b holds the one slot: both are given back, and none is claimed again.
+    await waitFor(async () => {
+      const now = await runsByDatabase();
+      return now.get("c")!.status === "AVAILABLE" && now.get("d")!.status === "AVAILABLE";
+    });
+    expect(await r.runOnce()).toBe(0);
+    expect(await running("r")).toBe(1);
+    const log = await t.db
+      .selectFrom("task_run_log")
+      .select("payload")
+      .where("task_run_id", "=", runs.get("c")!.id)
+      .where("type", "=", "STATUS")
+      .orderBy("id", "desc")
+      .executeTakeFirstOrThrow();
+    expect(log.payload).toMatchObject({ from: "RUNNING", to: "AVAILABLE", by: "owner" });
+    expect(JSON.stringify(log.payload)).toContain("given back");
+    exec.finishAll();
+    await waitFor(async () => {
+      exec.finishAll();
+      return [...(await runsByDatabase()).values()].every((x) => x.status === "DONE");
+    });
+    expect(exec.started.map((x) => x.id).sort()).toEqual([...(await runsByDatabase()).values()].map((x) => x.id).sort());
+  });
+
   it("a draining replica gives back the runs it claimed ahead at once (AVAILABLE even when not re-runnable); a canceled one is CANCELED unexecuted", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
     await seedRollout(t.db, projectId, [
@@ -104,7 +140,7 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
       task(instanceId, "d", { statement: "UPDATE t SET x = 2" }),
     ]);
     const exec = new DeferredExecutor();
-    const r = await replicaFor(exec, 1);
+    const r = await replicaFor(exec, 1, { claimAheadQuickRunMs: 10_000 });
     expect(await r.runOnce()).toBe(1);
     exec.finishAll();
     // a's finish claims b (its slot) and c, d ahead of it.

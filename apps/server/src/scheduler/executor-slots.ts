@@ -6,25 +6,34 @@
  * (finish + claim, one round trip). With quick runs that round trip is most of a slot's cycle, and the slot
  * sits idle through it. A replica may therefore hold up to `ahead` more runs claimed (RUNNING, its lease
  * renewed) than it executes; a run starts the moment a slot frees, and the finish statements carry more
- * outcomes each. It does so only while its runs are quick (their moving mean at most `quickRunMs`), so a
- * run never sits RUNNING without executing for longer than about `ahead ÷ size` quick runs (two by
- * default): a replica running long migrations holds no run it cannot start, and one that has run nothing
- * yet claims only its free slots. Twice the slots drained SELECT 1 runs 15–25% faster than as many as the
- * slots, and three times no faster (docs/benchmarks.md §8).
+ * outcomes each. Twice the slots drained SELECT 1 runs 15–25% faster than as many as the slots, and three
+ * times no faster (docs/benchmarks.md §8).
+ *
+ * Only while runs are quick, so a run claimed ahead never shows RUNNING for long without executing: the
+ * moving mean of the last runs' durations is at most `quickRunMs` and no run executing now has taken longer
+ * (a slow run stops it at once, not when it ends); a replica that has run nothing yet claims only its free
+ * slots. A run that still waits `4 × quickRunMs` after its claim (its slots turned slow meanwhile) is given
+ * back (acquire's "late"), so a dashboard shows it AVAILABLE, waiting for a free executor, as it is.
  */
 
-/** How many runs to claim ahead of the free slots, given the moving mean of the last runs' durations (null: none yet). */
-export function claimAheadOf(meanRunMs: number | null, p: { ahead: number; quickRunMs: number }): number {
-  return meanRunMs !== null && meanRunMs <= p.quickRunMs ? p.ahead : 0;
+/** How many runs to claim ahead of the free slots (meanRunMs null: no run ended yet; oldestRunningMs: the longest a run executing now has taken). */
+export function claimAheadOf(meanRunMs: number | null, oldestRunningMs: number, p: { ahead: number; quickRunMs: number }): number {
+  return meanRunMs !== null && meanRunMs <= p.quickRunMs && oldestRunningMs <= p.quickRunMs ? p.ahead : 0;
 }
 
 /** The moving mean's weight of each new run (about the last ten runs count). */
 const WEIGHT = 0.1;
 
+/** A slot held by one execution (from acquire, back through release). */
+export interface Slot {
+  readonly since: number;
+}
+
 export class ExecutorSlots {
-  private busy = 0;
+  /** The slots taken, each with when its run started (performance.now()). */
+  private readonly taken = new Set<Slot>();
   /** Waiting for a slot, oldest first (the order the runs were claimed in). */
-  private readonly waiting: { wake: () => void }[] = [];
+  private readonly waiting: { wake: (slot: Slot) => void }[] = [];
   private meanRunMs: number | null = null;
 
   constructor(
@@ -34,39 +43,53 @@ export class ExecutorSlots {
 
   /** Runs the replica may hold claimed beyond its slots now. */
   ahead(): number {
-    return claimAheadOf(this.meanRunMs, this.opts);
+    const now = performance.now();
+    let oldest = 0;
+    for (const s of this.taken) oldest = Math.max(oldest, now - s.since);
+    return claimAheadOf(this.meanRunMs, oldest, this.opts);
   }
 
-  /** Waits for a free slot; false when `signal` aborts first (no slot was taken then). */
-  acquire(signal: AbortSignal): Promise<boolean> {
-    if (signal.aborted) return Promise.resolve(false);
-    if (this.busy < this.size && this.waiting.length === 0) {
-      this.busy++;
-      return Promise.resolve(true);
-    }
-    return new Promise<boolean>((resolve) => {
-      const entry = {
-        wake: () => {
-          signal.removeEventListener("abort", onAbort);
-          this.busy++;
-          resolve(true);
-        },
-      };
-      const onAbort = () => {
+  /**
+   * Waits for a free slot: the slot, or "aborted" when `signal` aborts first, or "late" when none freed
+   * within 4 × quickRunMs (no slot is taken then).
+   */
+  acquire(signal: AbortSignal): Promise<Slot | "aborted" | "late"> {
+    if (signal.aborted) return Promise.resolve("aborted");
+    if (this.taken.size < this.size && this.waiting.length === 0) return Promise.resolve(this.take());
+    return new Promise((resolve) => {
+      const leave = (why: "aborted" | "late") => {
         const i = this.waiting.indexOf(entry);
         if (i >= 0) this.waiting.splice(i, 1);
-        resolve(false);
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        resolve(why);
+      };
+      const onAbort = () => leave("aborted");
+      const timer = setTimeout(() => leave("late"), 4 * this.opts.quickRunMs);
+      const entry = {
+        wake: (slot: Slot) => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", onAbort);
+          resolve(slot);
+        },
       };
       signal.addEventListener("abort", onAbort, { once: true });
       this.waiting.push(entry);
     });
   }
 
-  /** Frees a slot taken by acquire(); `ranMs`: how long the run executed (feeds the claim-ahead decision). */
-  release(ranMs: number): void {
-    this.busy--;
+  /** Frees a slot taken by acquire(); how long its run took feeds the claim-ahead decision. */
+  release(slot: Slot): void {
+    if (!this.taken.delete(slot)) return;
+    const ranMs = performance.now() - slot.since;
     this.meanRunMs = this.meanRunMs === null ? ranMs : this.meanRunMs + WEIGHT * (ranMs - this.meanRunMs);
     const next = this.waiting.shift();
-    if (next) next.wake();
+    if (next) next.wake(this.take());
+  }
+
+  private take(): Slot {
+    const slot = { since: performance.now() };
+    this.taken.add(slot);
+    return slot;
   }
 }

@@ -1,6 +1,6 @@
 import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
-import { taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun, type Finish } from "../store/runs.js";
+import { taskRunRelease, taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun, type Finish } from "../store/runs.js";
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
 import { UNSTARTED, writeOutcome } from "./outcome.js";
@@ -157,20 +157,20 @@ export class RunningScheduler {
     const abort = new AbortController();
     const exec: Execution = { run, abort, done: Promise.resolve() };
     exec.done = (async () => {
-      if (!(await this.slots.acquire(abort.signal))) {
-        // Claimed ahead and aborted before a slot freed: nothing of it reached the target.
-        const written = await this.persist(exec, () => this.writeOutcome(exec, UNSTARTED));
+      const slot = await this.slots.acquire(abort.signal);
+      if (slot === "aborted" || slot === "late") {
+        // Claimed ahead, and aborted or given back before a slot freed: nothing of it reached the target.
+        const written = await this.persist(exec, () => (slot === "late" ? this.giveBack(exec) : this.writeOutcome(exec, UNSTARTED)));
         this.deps.onFinish?.(run, UNSTARTED, written);
         return;
       }
       exec.started = true;
-      const t0 = performance.now();
       let outcome: ExecOutcome;
       try {
         outcome = await this.execute(exec);
       } finally {
         // Also when the executor throws, synchronously or not: a slot must never stay taken.
-        this.slots.release(performance.now() - t0);
+        this.slots.release(slot);
       }
       const written = await this.persist(exec, () => this.writeOutcome(exec, outcome));
       this.deps.onFinish?.(run, outcome, written);
@@ -183,6 +183,21 @@ export class RunningScheduler {
       });
     this.executions.set(execKey(run), exec);
     if (this.shuttingDown) this.abortForShutdown(exec);
+  }
+
+  /** A run claimed ahead whose slots turned slow (executor-slots.ts): AVAILABLE again, for any replica. */
+  private giveBack(exec: Execution): Promise<boolean> {
+    const { run } = exec;
+    return taskRunRelease(this.deps.db, {
+      runId: run.id,
+      replicaId: this.deps.replicaId,
+      epoch: run.epoch,
+      fence: this.ownership.fence,
+      now: this.deps.clock.now(),
+      reason: "claimed ahead of a free executor slot, and none freed soon: given back",
+      transition: "requeue",
+      started: false,
+    });
   }
 
   private execute(exec: Execution): Promise<ExecOutcome> {
