@@ -25,6 +25,16 @@ async function runsByDatabase(): Promise<Map<string, { id: string; status: strin
   return new Map(rows.map((r) => [r.database_name, r]));
 }
 
+/** A run's latest STATUS log entry. */
+const lastStatusLog = (runId: string) =>
+  t.db
+    .selectFrom("task_run_log")
+    .select("payload")
+    .where("task_run_id", "=", runId)
+    .where("type", "=", "STATUS")
+    .orderBy("id", "desc")
+    .executeTakeFirstOrThrow();
+
 const running = async (replica: string) =>
   (await t.db.selectFrom("task_run").select("id").where("status", "=", "RUNNING").where("owner_replica", "=", replica).execute()).length;
 
@@ -114,13 +124,7 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
     });
     expect(await r.runOnce()).toBe(0);
     expect(await running("r")).toBe(1);
-    const log = await t.db
-      .selectFrom("task_run_log")
-      .select("payload")
-      .where("task_run_id", "=", runs.get("c")!.id)
-      .where("type", "=", "STATUS")
-      .orderBy("id", "desc")
-      .executeTakeFirstOrThrow();
+    const log = await lastStatusLog(runs.get("c")!.id);
     expect(log.payload).toMatchObject({ from: "RUNNING", to: "AVAILABLE", by: "owner" });
     expect(JSON.stringify(log.payload)).toContain("given back");
     exec.finishAll();
@@ -158,13 +162,7 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
     const after = await runsByDatabase();
     expect(after.get("b")).toMatchObject({ status: "DONE" });
     expect(exec.started.map((x) => x.id)).toEqual([runs.get("a")!.id, runs.get("b")!.id]);
-    const log = await t.db
-      .selectFrom("task_run_log")
-      .select("payload")
-      .where("task_run_id", "=", runs.get("c")!.id)
-      .where("type", "=", "STATUS")
-      .orderBy("id", "desc")
-      .executeTakeFirstOrThrow();
+    const log = await lastStatusLog(runs.get("c")!.id);
     expect(log.payload).toMatchObject({ from: "RUNNING", to: "AVAILABLE", by: "drain" });
     expect(JSON.stringify(log.payload)).toContain("before the run started");
   });
