@@ -49,7 +49,7 @@ export async function startReplicas(p: {
       {
         replicaId,
         concurrency: p.concurrency,
-        // BENCH_CLAIM_AHEAD: runs claimed ahead of free slots (default RUNWAY_CLAIM_AHEAD's: the concurrency).
+        // BENCH_CLAIM_AHEAD: runs claimed ahead of free slots (default RUNWAY_CLAIM_AHEAD's: twice the concurrency).
         ...(process.env.BENCH_CLAIM_AHEAD ? { claimAhead: Number(process.env.BENCH_CLAIM_AHEAD) } : {}),
         pollIntervalMs: p.pollIntervalMs ?? 1000,
         leaseTtlMs: 15_000,

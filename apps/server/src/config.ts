@@ -2,6 +2,7 @@ import os from "node:os";
 import path from "node:path";
 import { REPO_ROOT } from "./paths.js";
 import { ConfigError, readSettings } from "./config/read.js";
+import { defaultClaimAhead } from "./scheduler/executor-slots.js";
 
 export { ConfigError } from "./config/read.js";
 
@@ -110,7 +111,7 @@ function readConfig(given: Map<string, string>, argv: string[]): Config {
     host: str("HOST") ?? "127.0.0.1",
     replicaId: str("RUNWAY_REPLICA_ID") ?? `${os.hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`,
     concurrency: int("RUNWAY_CONCURRENCY", 8),
-    claimAhead: int("RUNWAY_CLAIM_AHEAD", 2 * int("RUNWAY_CONCURRENCY", 8)),
+    claimAhead: int("RUNWAY_CLAIM_AHEAD", defaultClaimAhead(int("RUNWAY_CONCURRENCY", 8))),
     pollIntervalMs: int("RUNWAY_POLL_INTERVAL_MS", 1000),
     leaseTtlMs: int("RUNWAY_LEASE_TTL_MS", 15000),
     heartbeatIntervalMs: int("RUNWAY_HEARTBEAT_INTERVAL_MS", 3000),

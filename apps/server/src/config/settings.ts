@@ -61,7 +61,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: int(0, 1000),
     shownDefault: "twice `RUNWAY_CONCURRENCY`",
     description:
-      "Runs a replica claims beyond its free slots while its runs are quick (a mean under 50 ms): each starts as a slot frees, without waiting for the claim's round trip. `0`: claim only free slots.",
+      "Runs a replica claims beyond its free slots while its runs are quick (a mean under 50 ms, none executing longer): each starts as a slot frees, without waiting for the claim's round trip; one still without a slot 200 ms after its claim is given back. `0`: claim only free slots.",
   },
   {
     env: "RUNWAY_POLL_INTERVAL_MS",

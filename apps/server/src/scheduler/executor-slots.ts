@@ -16,6 +16,9 @@
  * back (acquire's "late"), so a dashboard shows it AVAILABLE, waiting for a free executor, as it is.
  */
 
+/** RUNWAY_CLAIM_AHEAD's default: twice the slots. */
+export const defaultClaimAhead = (concurrency: number): number => 2 * concurrency;
+
 /** How many runs to claim ahead of the free slots (meanRunMs null: no run ended yet; oldestRunningMs: the longest a run executing now has taken). */
 export function claimAheadOf(meanRunMs: number | null, oldestRunningMs: number, p: { ahead: number; quickRunMs: number }): number {
   return meanRunMs !== null && meanRunMs <= p.quickRunMs && oldestRunningMs <= p.quickRunMs ? p.ahead : 0;

@@ -48,8 +48,7 @@ export async function writeOutcome(d: OutcomeDeps, e: Ended, outcome: ExecOutcom
   if (e.abortReason === "shutdown" && outcome.status !== "DONE") {
     // A run that never started (claimed ahead of a slot, or stopped before its statement was sent) goes
     // back whether or not it is re-runnable: nothing of it ran.
-    if (outcome.notStarted)
-      return taskRunRelease(d.db, { ...fence, now, reason: "replica shut down before the run started", started: false });
+    if (outcome.notStarted) return releaseUnstarted(d, e, "replica shut down before the run started", "release");
     return taskRunRelease(d.db, { ...fence, now, reason: "replica shut down while the run was executing" });
   }
   if (outcome.status === "RETRY" && e.abortReason !== "cancel") return writeRetry(d, e, outcome, finish);
@@ -62,6 +61,16 @@ export async function writeOutcome(d: OutcomeDeps, e: Ended, outcome: ExecOutcom
   const status =
     e.abortReason === "cancel" && outcome.status !== "DONE" ? "CANCELED" : outcome.status === "RETRY" ? "FAILED" : outcome.status;
   return finish({ status, result: outcome.result, message });
+}
+
+/**
+ * A run that never started goes back AVAILABLE whether or not it is re-runnable (CANCELED if a cancel was
+ * recorded): `release` by a draining replica, `requeue` by an owner giving back a run it claimed ahead.
+ */
+export function releaseUnstarted(d: OutcomeDeps, e: Ended, reason: string, transition: "release" | "requeue"): Promise<boolean> {
+  const { run } = e;
+  const fence = { runId: run.id, replicaId: d.replicaId, epoch: run.epoch, fence: e.fence };
+  return taskRunRelease(d.db, { ...fence, now: d.clock.now(), reason, transition, started: false });
 }
 
 /**

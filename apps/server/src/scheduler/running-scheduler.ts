@@ -1,9 +1,9 @@
 import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
-import { taskRunRelease, taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun, type Finish } from "../store/runs.js";
+import { taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun, type Finish } from "../store/runs.js";
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
-import { UNSTARTED, writeOutcome } from "./outcome.js";
+import { releaseUnstarted, UNSTARTED, writeOutcome } from "./outcome.js";
 import { appliedChange } from "./applied-change.js";
 import type { Clock } from "./clock.js";
 import { leaseOwnership, type Ownership } from "./ownership.js";
@@ -35,7 +35,8 @@ export interface RunningSchedulerDeps {
   concurrency: number;
   /**
    * Runs claimed ahead of the free slots while the replica's runs are quick (executor-slots.ts); default 0.
-   * `quickRunMs` (default 50): the moving mean of run durations up to which it claims ahead.
+   * `claimAheadQuickRunMs` (default 50): how long a quick run takes at most (the moving mean of ended runs,
+   * and every run executing); a run claimed ahead still without a slot after four times that is given back.
    */
   claimAhead?: number;
   claimAheadQuickRunMs?: number;
@@ -187,17 +188,8 @@ export class RunningScheduler {
 
   /** A run claimed ahead whose slots turned slow (executor-slots.ts): AVAILABLE again, for any replica. */
   private giveBack(exec: Execution): Promise<boolean> {
-    const { run } = exec;
-    return taskRunRelease(this.deps.db, {
-      runId: run.id,
-      replicaId: this.deps.replicaId,
-      epoch: run.epoch,
-      fence: this.ownership.fence,
-      now: this.deps.clock.now(),
-      reason: "claimed ahead of a free executor slot, and none freed soon: given back",
-      transition: "requeue",
-      started: false,
-    });
+    const ended = { run: exec.run, abortReason: exec.abortReason, fence: this.ownership.fence };
+    return releaseUnstarted(this.deps, ended, "claimed ahead of a free executor slot, and none freed soon: given back", "requeue");
   }
 
   private execute(exec: Execution): Promise<ExecOutcome> {

@@ -12,6 +12,7 @@ import type { Ownership } from "./ownership.js";
 import { PendingScheduler, type PassResult } from "./pending-scheduler.js";
 import { ReplicaPruner } from "./replica-pruner.js";
 import { RunningScheduler } from "./running-scheduler.js";
+import { defaultClaimAhead } from "./executor-slots.js";
 import { Sweeper } from "./sweeper.js";
 import { WebhookDelivery, type WebhookDeliveryDeps } from "./webhook-delivery.js";
 import { DryRunScheduler } from "./dry-run-scheduler.js";
@@ -125,8 +126,7 @@ export class SchedulerRuntime {
       clock,
       replicaId,
       concurrency: config.concurrency,
-      // Production's default: twice the slots, while runs are quick (executor-slots.ts).
-      claimAhead: config.claimAhead ?? 2 * config.concurrency,
+      claimAhead: config.claimAhead ?? defaultClaimAhead(config.concurrency),
       leaseTtlMs: config.leaseTtlMs,
       executorFor: d.executorFor,
       targetRetryMs: config.targetRetryMs,
