@@ -77,6 +77,19 @@ export interface Changed {
   status: string;
 }
 
+/**
+ * The ids of a step's runs, as one comma-separated text named `alias`: for a caller that needs only which
+ * runs a step changed. The `changed` list builds a JSON object for every run of every step: 0.03–0.05 ms
+ * of the statement a run (issue 19, docs/benchmarks.md §8), where this costs a string.
+ */
+export const stepIds = (rel: RawBuilder<unknown>, alias: string) =>
+  sql`(SELECT coalesce(string_agg(x.id::text, ','), '') FROM ${rel} x) AS ${sql.ref(alias)}`;
+
+/** The ids `stepIds` listed. */
+export function parseIds(text: string): Set<string> {
+  return new Set(text === "" ? [] : text.split(","));
+}
+
 const RETURNING = sql`r.id, r.task_id, r.rollout_id, r.instance_id, r.database_name, r.sequential, r.schema_version_key,
   r.status, r.lease_epoch, r.attempt, r.rerunnable, r.updated_at`;
 

@@ -164,6 +164,8 @@ export async function taskRunsClaim(db: Db, p: ClaimParams): Promise<ClaimedRun[
     transitionStatement({
       steps: [claimStep(p)],
       extra: (rel) => claimedJson(rel(0)),
+      // What was claimed is in `claimed`: a `changed` list of the same runs would be built for nobody.
+      listChanged: false,
       now: p.now,
       replicaId: p.replicaId,
     }),

@@ -1,6 +1,6 @@
 import { sql, type RawBuilder } from "kysely";
 import { prepared, type Db } from "../db.js";
-import { transitionStatement, type TransitionStep } from "./builder.js";
+import { parseIds, stepIds, transitionStatement, type TransitionStep } from "./builder.js";
 import { leaseFence, type OwnerFence } from "./fence.js";
 import { ledgerSnapshotsAppendSql } from "../ledger-snapshots.js";
 import { claimStep, claimedJson, taskRunsClaim, toClaimed, type ClaimedJson, type ClaimParams, type ClaimedRun } from "./claim.js";
@@ -63,10 +63,22 @@ export async function taskRunsFinish(db: Db, items: Finish[], p: { now: Date; fe
   if (items.length === 0) return new Set();
   const { inputs, step, after } = finishParts(items, p.now, p.fence ?? leaseFence);
   const { rows } = await prepared(
-    transitionStatement({ inputs, steps: [step], ...(after ? { after } : {}), now: p.now, replicaId: items[0]!.replicaId }),
+    transitionStatement({
+      inputs,
+      steps: [step],
+      ...(after ? { after } : {}),
+      extra: (rel) => writtenIds(rel(0)),
+      listChanged: false,
+      now: p.now,
+      replicaId: items[0]!.replicaId,
+    }),
   ).execute(db);
-  return new Set(rows[0]!.changed.map((c) => c.id));
+  return parseWritten(rows[0]!);
 }
+
+/** The runs the finish step wrote (its fence let them through). */
+const writtenIds = (finished: RawBuilder<unknown>) => stepIds(finished, "written");
+const parseWritten = (row: object) => parseIds((row as { written: string }).written);
 
 /** taskRunsFinish for one run: false when the fence did not hold. */
 export async function taskRunFinish(db: Db, p: Finish & { now: Date; fence?: OwnerFence }): Promise<boolean> {
@@ -90,16 +102,14 @@ export async function taskRunsFinishAndClaim(
       inputs,
       steps: [step, claimStep(p.claim)],
       ...(after ? { after } : {}),
-      extra: (rel) => claimedJson(rel(1)),
+      extra: (rel) => sql`${writtenIds(rel(0))}, ${claimedJson(rel(1))}`,
+      listChanged: false,
       now: p.now,
       replicaId: p.claim.replicaId,
     }),
   ).execute(db);
-  const row = rows[0]! as unknown as { changed: { id: string; from: string }[]; claimed: ClaimedJson[]; installation_id: string };
-  return {
-    written: new Set(row.changed.filter((c) => c.from === "RUNNING").map((c) => c.id)),
-    claimed: row.claimed.map((r) => toClaimed(r, row.installation_id)),
-  };
+  const row = rows[0]! as unknown as { claimed: ClaimedJson[]; installation_id: string };
+  return { written: parseWritten(row), claimed: row.claimed.map((r) => toClaimed(r, row.installation_id)) };
 }
 
 /**

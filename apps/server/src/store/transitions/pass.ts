@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { prepared, type Db } from "../db.js";
 import { notifyChangeOf } from "../notify.js";
-import { transitionStatement } from "./builder.js";
+import { parseIds, stepIds, transitionStatement } from "./builder.js";
 
 /**
  * The rollouts with runs waiting DATABASE_BUSY on the databases the promoted sequential runs take: the API
@@ -44,10 +44,11 @@ export async function gatingPromote(trx: Db, runIds: string[], now: Date, replic
       ],
       now,
       replicaId,
-      extra: () => sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait`,
+      extra: (rel) => sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")}`,
+      listChanged: false,
     }),
   ).execute(trx);
-  return new Set(rows[0]!.changed.map((c) => c.id));
+  return parseIds((rows[0] as unknown as { promoted: string }).promoted);
 }
 
 /** PENDING → FAILED for runs that can never run (project or instance deleted), the reason in the result. */
