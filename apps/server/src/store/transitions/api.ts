@@ -110,6 +110,8 @@ export async function taskRunsCancelNow(
       { name: "cancelPending", sql: cancel },
       { name: "cancelAvailable", sql: cancel },
     ],
+    // Nothing reads the list, and a bulk cancel may name thousands of runs.
+    listChanged: false,
     now: p.now,
     replicaId: p.replicaId,
   }).execute(trx);

@@ -66,6 +66,7 @@ export async function gatingFailOrphans(trx: Db, fails: { runId: string; reason:
         RETURNING ${returning}, c.reason AS reason, NULL::jsonb AS detail`,
       },
     ],
+    listChanged: false,
     now,
     replicaId,
   }).execute(trx);

@@ -22,8 +22,11 @@ export async function taskRunsUnpromote(
         RETURNING ${returning}, ${p.reason}::text AS reason, NULL::jsonb AS detail`,
       },
     ],
+    // A count, not the `changed` list: a pause may put back thousands of runs.
+    extra: (rel) => sql`(SELECT count(*)::int FROM ${rel(0)}) AS unpromoted`,
+    listChanged: false,
     now: p.now,
     replicaId: p.replicaId,
   }).execute(trx);
-  return rows[0]!.changed.length;
+  return (rows[0] as unknown as { unpromoted: number }).unpromoted;
 }
