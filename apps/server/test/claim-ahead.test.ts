@@ -53,6 +53,19 @@ async function replicaFor(executor: Executor, concurrency: number, deps: Partial
   });
 }
 
+/**
+ * On a one-slot replica that claims two ahead: `a` runs and finishes, and its finish claims `b` for the slot
+ * and `c`, `d` ahead of it; only `b` executes. Returns the runs by database.
+ */
+async function finishFirstClaimingAhead(r: RunningScheduler, exec: DeferredExecutor) {
+  expect(await r.runOnce()).toBe(1);
+  exec.finishAll();
+  await waitFor(async () => (await running("r")) === 3);
+  const runs = await runsByDatabase();
+  expect(exec.executing).toEqual([runs.get("b")!.id]);
+  return runs;
+}
+
 describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
   it("claims ahead only once its runs are quick, never executes more than its slots, and starts a run claimed ahead as a slot frees", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
@@ -112,11 +125,7 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
     const exec = new DeferredExecutor();
     // A quick run is one under 300 ms: a finishes at once, b is held (a migration that takes minutes).
     const r = await replicaFor(exec, 1, { claimAheadQuickRunMs: 300 });
-    expect(await r.runOnce()).toBe(1);
-    exec.finishAll();
-    await waitFor(async () => (await running("r")) === 3);
-    const runs = await runsByDatabase();
-    expect(exec.executing).toEqual([runs.get("b")!.id]);
+    const runs = await finishFirstClaimingAhead(r, exec);
     // Neither c nor d can start while b holds the one slot: both are given back, and none is claimed again.
     await waitFor(async () => {
       const now = await runsByDatabase();
@@ -145,12 +154,7 @@ describe("claiming ahead of free slots (RUNWAY_CLAIM_AHEAD)", () => {
     ]);
     const exec = new DeferredExecutor();
     const r = await replicaFor(exec, 1, { claimAheadQuickRunMs: 10_000 });
-    expect(await r.runOnce()).toBe(1);
-    exec.finishAll();
-    // a's finish claims b (its slot) and c, d ahead of it.
-    await waitFor(async () => (await running("r")) === 3);
-    const runs = await runsByDatabase();
-    expect(exec.executing).toEqual([runs.get("b")!.id]);
+    const runs = await finishFirstClaimingAhead(r, exec);
     r.cancel([runs.get("d")!.id]);
     await waitFor(async () => (await runsByDatabase()).get("d")!.status === "CANCELED");
     const draining = r.drain(60_000);
