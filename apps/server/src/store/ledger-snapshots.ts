@@ -91,7 +91,7 @@ export async function ledgerSnapshotsRecordApplied(
 /**
  * The append of ledgerSnapshotsRecordApplied as a statement over `add` (columns i, d: the database; e: a
  * JSON array of [schema_version, checksum] entries). The running scheduler's finish statement carries it
- * too (store/transitions/owner.ts), so a run is DONE and in its snapshot in one commit.
+ * too (store/transitions/finish.ts), so a run is DONE and in its snapshot in one commit.
  */
 export function ledgerSnapshotsAppendSql(add: RawBuilder<unknown>, now: Date): RawBuilder<unknown> {
   return sql`

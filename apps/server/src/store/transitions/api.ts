@@ -1,6 +1,7 @@
-import { sql } from "kysely";
+import { sql, type CompiledQuery, type RawBuilder } from "kysely";
 import { prepared, type Db } from "../db.js";
 import { transitionStatement } from "./builder.js";
+import { memoStatement } from "../memo-statement.js";
 import { claimBucket } from "./claim.js";
 import { controlsCannotHold } from "../gating-stages.js";
 
@@ -9,27 +10,19 @@ import { controlsCannotHold } from "../gating-stages.js";
 /** Largest task list sent as a prepared statement (see taskRunsCreate). */
 const PREPARED_MAX_TASKS = 32;
 
-/**
- * Creates a run for each of the tasks that may run (NOT_STARTED, FAILED, CANCELED) — nothing at all unless
- * every task was found — and reports every task's status as found under the row lock. One statement.
- * A run no gate can ever hold (no run-at, not sequential, no schema version, a project without a
- * parallel limit, a live project and instance) is created AVAILABLE: the pending scheduler's decision
- * for it depends on nothing but the run itself. Every other run starts PENDING.
- */
-export async function taskRunsCreate(
-  db: Db,
-  p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; auto?: boolean },
-): Promise<{ task_id: string; status: string; run_id: string | null }[]> {
-  const few = p.taskIds.length <= PREPARED_MAX_TASKS;
-  // A few ids (the prepared statement): a subquery whose LIMIT is a literal power of two ≥ their number, so
-  // the generic plan counts at most that many, as a custom plan counts exactly them. With the array alone the
-  // generic plan guessed 10 ids, looked dearer than the custom plans once task and task_run were analyzed, and
-  // was never used: every call was planned again, 1.75 ms of planning against 0.63 ms of execution (issue 19,
-  // docs/benchmarks.md §8; test/hot-statement-plans.test.ts). At most six texts (1 to 32 ids).
-  const ids = few
-    ? sql`id IN (SELECT unnest(${p.taskIds}::bigint[]) LIMIT ${sql.lit(claimBucket(p.taskIds.length))})`
-    : sql`id = ANY(${p.taskIds}::bigint[])`;
-  const statement = transitionStatement({
+/** What a create statement binds; `count`: how many task ids (every one must be found). */
+interface CreateValues {
+  rolloutId: string;
+  taskIds: string[];
+  count: number;
+  runAt: Date | null;
+  actor: string;
+  now: Date;
+}
+
+/** The create statement; `ids` picks the tasks (see taskRunsCreate), `auto` an auto-run's. */
+function createStatement(p: CreateValues, ids: RawBuilder<unknown>, auto: boolean) {
+  return transitionStatement({
     // The lock reads what the run copies from its task (immutable but for the status), and the rollout and
     // project are joined once: at 10,000 tasks, a second lookup of each task, rollout and project was ~40 ms.
     inputs: sql`lk AS (
@@ -37,7 +30,7 @@ export async function taskRunsCreate(
       WHERE rollout_id = ${p.rolloutId} AND ${ids} ORDER BY id FOR UPDATE
     ), to_run AS (
       SELECT lk.*, lk.status AS was FROM lk
-      WHERE lk.status IN ('NOT_STARTED', 'FAILED', 'CANCELED') AND (SELECT count(*) FROM lk) = ${p.taskIds.length}
+      WHERE lk.status IN ('NOT_STARTED', 'FAILED', 'CANCELED') AND (SELECT count(*) FROM lk) = ${p.count}
     ), retried_blockers AS (
       -- A retried FAILED/CANCELED version holds later versions on its database (BLOCKED_BY_FAILED): they
       -- wait for it again (VERSION_ORDER), and it goes ahead of its rollout's other waiting runs.
@@ -51,7 +44,7 @@ export async function taskRunsCreate(
     steps: [
       {
         // An environment's auto-run: the pending scheduler's pass creates the runs (gating-controls.ts).
-        name: p.auto ? "autoCreate" : "create",
+        name: auto ? "autoCreate" : "create",
         sql: ({ guard, returning }) => sql`
         INSERT INTO task_run AS r (task_id, attempt, status, rollout_id, instance_id, database_name, sequential,
           schema_version_key, rerunnable, run_at, created_by, created_at, updated_at, ahead)
@@ -81,10 +74,60 @@ export async function taskRunsCreate(
     now: p.now,
     replicaId: null,
   });
+}
+
+/**
+ * The create of a few tasks, memoized per shape (see memoStatement): an auto-run or not, and the ids'
+ * LIMIT bucket. On the pickup path of every run a user starts.
+ */
+export const createFewStatement = memoStatement<CreateValues, string, unknown>(
+  ["rolloutId", "taskIds", "count", "runAt", "actor", "now"],
+  (p, shape) => {
+    const [auto, bucket] = shape.split(":");
+    // A subquery whose LIMIT is a literal power of two ≥ their number, so the generic plan counts at most
+    // that many, as a custom plan counts exactly them. With the array alone the generic plan guessed 10 ids,
+    // looked dearer than the custom plans once task and task_run were analyzed, and was never used: every call
+    // was planned again, 1.75 ms of planning against 0.63 ms of execution (issue 19, docs/benchmarks.md §8;
+    // test/hot-statement-plans.test.ts). At most six texts (1 to 32 ids).
+    const ids = sql`id IN (SELECT unnest(${p.taskIds}::bigint[]) LIMIT ${sql.lit(Number(bucket))})`;
+    return prepared(createStatement(p, ids, auto === "auto"));
+  },
+);
+
+const createValues = (p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date }): CreateValues => ({
+  rolloutId: p.rolloutId,
+  taskIds: p.taskIds,
+  count: p.taskIds.length,
+  runAt: p.runAt,
+  actor: p.actor,
+  now: p.now,
+});
+
+/** The statement taskRunsCreate sends. */
+function taskRunsCreateCompiled(
+  db: Db,
+  p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; auto?: boolean },
+): CompiledQuery<unknown> {
+  if (p.taskIds.length <= PREPARED_MAX_TASKS)
+    return createFewStatement.compile(db, `${p.auto ? "auto" : "user"}:${claimBucket(p.taskIds.length)}`, createValues(p));
+  return createStatement(createValues(p), sql`id = ANY(${p.taskIds}::bigint[])`, p.auto === true).compile(db);
+}
+
+/**
+ * Creates a run for each of the tasks that may run (NOT_STARTED, FAILED, CANCELED) — nothing at all unless
+ * every task was found — and reports every task's status as found under the row lock. One statement.
+ * A run no gate can ever hold (no run-at, not sequential, no schema version, a project without a
+ * parallel limit, a live project and instance) is created AVAILABLE: the pending scheduler's decision
+ * for it depends on nothing but the run itself. Every other run starts PENDING.
+ */
+export async function taskRunsCreate(
+  db: Db,
+  p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; auto?: boolean },
+): Promise<{ task_id: string; status: string; run_id: string | null }[]> {
   // A run of a few tasks (a click, an API call for one task) goes as a prepared statement: the text is
   // large, so parsing and planning it cost twice what running it does. Not a large batch: the prepared
   // statement's generic plan, made for a few ids, took 8 times as long over 10,000 (bench/create.ts).
-  const { rows } = await (few ? prepared(statement) : statement).execute(db);
+  const { rows } = await db.executeQuery(taskRunsCreateCompiled(db, p));
   const tasks = (rows[0] as unknown as { tasks: string }).tasks;
   return tasks === ""
     ? []

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
 import { prepared, type Db } from "../db.js";
 import { transitionStatement, type TransitionStep } from "./builder.js";
+import { memoStatement } from "../memo-statement.js";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../../domain/auto-retry.js";
 
 /** The running scheduler's claim: AVAILABLE → RUNNING, and what the executor gets of each run. */
@@ -79,8 +80,12 @@ export function claimBucket(limit: number): number {
   return bucket;
 }
 
-/** AVAILABLE → RUNNING for up to `limit` runs, oldest first, SKIP LOCKED. */
-export function claimStep(p: ClaimParams): TransitionStep {
+/**
+ * AVAILABLE → RUNNING for up to `limit` runs, oldest first, SKIP LOCKED. `bucket` is the pick's literal
+ * LIMIT (claimBucket of the limit): given apart, so a memoized statement (taskRunsClaim) can take it as its
+ * shape and every value of `p` as a parameter.
+ */
+export function claimStep(p: ClaimParams, bucket = claimBucket(p.limit)): TransitionStep {
   return {
     name: "claim",
     // Materialized: a subquery with SKIP LOCKED may be scanned again and pick other rows each time.
@@ -92,10 +97,10 @@ export function claimStep(p: ClaimParams): TransitionStep {
         -- 740 rows that remove all but one run, and once statistics said most runs were AVAILABLE it read and
         -- sorted every AVAILABLE run for each claim (issue 19: a 20,000-run drain at a third of its speed).
         AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = task_run.rollout_id OFFSET 0)
-        ORDER BY id LIMIT ${sql.lit(claimBucket(p.limit))} FOR UPDATE SKIP LOCKED)`,
+        ORDER BY id LIMIT ${sql.lit(bucket)} FOR UPDATE SKIP LOCKED)`,
     sql: ({ guard, returning }) => sql`
       UPDATE task_run r SET status = 'RUNNING', owner_replica = ${p.replicaId}, lease_epoch = r.lease_epoch + 1,
-        lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs / 1000}),
+        lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs}::float8 / 1000),
         started_at = coalesce(r.started_at, ${p.now}), updated_at = ${p.now}
       FROM (SELECT id, updated_at FROM claim_pick ORDER BY id LIMIT ${p.limit}) c
       WHERE r.id = c.id AND ${guard}
@@ -154,22 +159,27 @@ export function toClaimed(r: ClaimedJson, installationId: string): ClaimedRun {
   };
 }
 
-/**
- * AVAILABLE → RUNNING for up to `limit` runs, oldest first, in one statement. SKIP LOCKED lets replicas
- * claim side by side without waiting on or double-claiming each other's rows.
- */
-export async function taskRunsClaim(db: Db, p: ClaimParams): Promise<ClaimedRun[]> {
-  if (p.limit <= 0) return [];
-  const { rows } = await prepared(
+/** The claim alone, memoized per LIMIT bucket (see memoStatement). */
+export const claimStatement = memoStatement<ClaimParams, number, unknown>(["replicaId", "limit", "leaseTtlMs", "now"], (p, bucket) =>
+  prepared(
     transitionStatement({
-      steps: [claimStep(p)],
+      steps: [claimStep(p, bucket)],
       extra: (rel) => claimedJson(rel(0)),
       // What was claimed is in `claimed`: a `changed` list of the same runs would be built for nobody.
       listChanged: false,
       now: p.now,
       replicaId: p.replicaId,
     }),
-  ).execute(db);
+  ),
+);
+
+/**
+ * AVAILABLE → RUNNING for up to `limit` runs, oldest first, in one statement. SKIP LOCKED lets replicas
+ * claim side by side without waiting on or double-claiming each other's rows.
+ */
+export async function taskRunsClaim(db: Db, p: ClaimParams): Promise<ClaimedRun[]> {
+  if (p.limit <= 0) return [];
+  const { rows } = await claimStatement.run(db, claimBucket(p.limit), p);
   const row = rows[0]! as unknown as { claimed: ClaimedJson[]; installation_id: string };
   return row.claimed.map((r) => toClaimed(r, row.installation_id));
 }

@@ -1,116 +1,12 @@
-import { sql, type RawBuilder } from "kysely";
-import { prepared, type Db } from "../db.js";
-import { parseIds, stepIds, transitionStatement, type TransitionStep } from "./builder.js";
+import { sql } from "kysely";
+import type { Db } from "../db.js";
+import { transitionStatement } from "./builder.js";
 import { leaseFence, type OwnerFence } from "./fence.js";
-import { ledgerSnapshotsAppendSql } from "../ledger-snapshots.js";
-import { claimStep, claimedJson, taskRunsClaim, toClaimed, type ClaimedJson, type ClaimParams, type ClaimedRun } from "./claim.js";
+import type { Fence } from "./finish.js";
 
-/** The running scheduler's transitions after the claim (claim.ts): finish (alone or with the claim that refills its slots), release, retry. */
+export * from "./finish.js";
 
-export interface Fence {
-  runId: string;
-  replicaId: string;
-  epoch: number;
-}
-
-export type FinishStatus = "DONE" | "FAILED" | "CANCELED";
-
-export interface Finish extends Fence {
-  status: FinishStatus;
-  result: unknown;
-  message: string;
-  /**
-   * A versioned change the run applied (DONE): it goes into its database's ledger snapshot, if there is one,
-   * in the finish statement itself (store/ledger-snapshots.ts).
-   */
-  applied?: { schemaVersion: string; checksum: string } | null;
-}
-
-/** RUNNING → DONE/FAILED/CANCELED for each item, fenced per item. All items come from one replica. */
-function finishParts(items: Finish[], now: Date, fence: OwnerFence) {
-  const inputs = sql`fin_in AS (
-    SELECT * FROM unnest(${items.map((i) => i.runId)}::bigint[], ${items.map((i) => i.replicaId)}::text[], ${items.map((i) => i.epoch)}::int[],
-      ${items.map((i) => i.status)}::text[], ${items.map((i) => JSON.stringify(i.result ?? null))}::jsonb[], ${items.map((i) => i.message)}::text[],
-      ${items.map((i) => i.applied?.schemaVersion ?? null)}::text[], ${items.map((i) => i.applied?.checksum ?? null)}::text[])
-      AS x(id, replica, epoch, status, result, message, version, checksum))`;
-  const step: TransitionStep = {
-    name: "finish",
-    // Each run gets its item's status: the webhook outbox CTEs go only into statements with a FAILED item.
-    to: items.map((i) => i.status),
-    sql: ({ guard, returning }) => sql`
-      UPDATE task_run r SET status = x.status, result = x.result, finished_at = ${now}, updated_at = ${now}, lease_expires_at = NULL
-      FROM fin_in x WHERE r.id = x.id AND ${guard} AND ${fence({ replica: sql`x.replica`, epoch: sql`x.epoch` })}
-      -- The log entry keeps what a reader translates: the result (rows, the PostgreSQL error), who canceled.
-      RETURNING ${returning}, x.message AS reason,
-        jsonb_build_object('result', x.result, 'user', CASE WHEN x.status = 'CANCELED' THEN r.canceled_by END) AS detail`,
-  };
-  // Only the runs the fence let through (a run written DONE); a statement without applied changes has no such CTEs.
-  const after = items.some((i) => i.applied)
-    ? (stepRel: (i: number) => RawBuilder<unknown>) => sql`ledger_add AS (
-      SELECT c.instance_id AS i, c.database_name AS d, jsonb_agg(DISTINCT jsonb_build_array(x.version, x.checksum)) AS e
-      FROM ${stepRel(0)} c JOIN fin_in x ON x.id = c.id WHERE c.status = 'DONE' AND x.checksum IS NOT NULL GROUP BY 1, 2
-    ), eff_ledger AS (${ledgerSnapshotsAppendSql(sql.ref("ledger_add"), now)})`
-    : undefined;
-  return { inputs, step, after };
-}
-
-/**
- * RUNNING → DONE/FAILED/CANCELED for many runs in one statement (the running scheduler batches outcomes
- * that arrive while a write is in flight). Each run has its own fence (owner + epoch): a replica that
- * lost its lease changes nothing. Returns the ids written.
- */
-export async function taskRunsFinish(db: Db, items: Finish[], p: { now: Date; fence?: OwnerFence }): Promise<Set<string>> {
-  if (items.length === 0) return new Set();
-  const { inputs, step, after } = finishParts(items, p.now, p.fence ?? leaseFence);
-  const { rows } = await prepared(
-    transitionStatement({
-      inputs,
-      steps: [step],
-      ...(after ? { after } : {}),
-      extra: (rel) => writtenIds(rel(0)),
-      listChanged: false,
-      now: p.now,
-      replicaId: items[0]!.replicaId,
-    }),
-  ).execute(db);
-  return parseWritten(rows[0]!);
-}
-
-/** The runs the finish step wrote (its fence let them through). */
-const writtenIds = (finished: RawBuilder<unknown>) => stepIds(finished, "written");
-const parseWritten = (row: object) => parseIds((row as { written: string }).written);
-
-/** taskRunsFinish for one run: false when the fence did not hold. */
-export async function taskRunFinish(db: Db, p: Finish & { now: Date; fence?: OwnerFence }): Promise<boolean> {
-  return (await taskRunsFinish(db, [p], p)).has(p.runId);
-}
-
-/**
- * taskRunsFinish and taskRunsClaim in one statement: the slots the finished runs free are refilled in
- * the same round trip and commit. `claim.limit` may be 0.
- */
-export async function taskRunsFinishAndClaim(
-  db: Db,
-  items: Finish[],
-  p: { now: Date; fence?: OwnerFence; claim: ClaimParams },
-): Promise<{ written: Set<string>; claimed: ClaimedRun[] }> {
-  if (p.claim.limit <= 0) return { written: await taskRunsFinish(db, items, p), claimed: [] };
-  if (items.length === 0) return { written: new Set(), claimed: await taskRunsClaim(db, p.claim) };
-  const { inputs, step, after } = finishParts(items, p.now, p.fence ?? leaseFence);
-  const { rows } = await prepared(
-    transitionStatement({
-      inputs,
-      steps: [step, claimStep(p.claim)],
-      ...(after ? { after } : {}),
-      extra: (rel) => sql`${writtenIds(rel(0))}, ${claimedJson(rel(1))}`,
-      listChanged: false,
-      now: p.now,
-      replicaId: p.claim.replicaId,
-    }),
-  ).execute(db);
-  const row = rows[0]! as unknown as { claimed: ClaimedJson[]; installation_id: string };
-  return { written: parseWritten(row), claimed: row.claimed.map((r) => toClaimed(r, row.installation_id)) };
-}
+/** The running scheduler's transitions after the claim (claim.ts) and the finish (finish.ts): release, retry. */
 
 /**
  * Gives a RUNNING run back — the draining replica aborted it (`release`), or its target session was lost

@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { prepared, type Db } from "../db.js";
 import { notifyChangeOf } from "../notify.js";
 import { parseIds, stepIds, transitionStatement } from "./builder.js";
+import { memoStatement } from "../memo-statement.js";
 
 /**
  * The rollouts with runs waiting DATABASE_BUSY on the databases the promoted sequential runs take: the API
@@ -23,32 +24,37 @@ const busyWaitRollouts = sql`(
 
 /** The pending scheduler's transitions. The pass holds its lock (see PassLock) around both. */
 
+/** The promote, memoized (see memoStatement): on the pickup path of every run a gate held, one text whatever the count. */
+export const promoteStatement = memoStatement<{ runIds: string[]; now: Date; replicaId: string }, "", unknown>(
+  ["runIds", "now", "replicaId"],
+  (p) =>
+    prepared(
+      transitionStatement({
+        steps: [
+          {
+            name: "promote",
+            sql: ({ guard, returning }) => sql`
+        UPDATE task_run r SET status = 'AVAILABLE', updated_at = ${p.now}
+        WHERE r.id = ANY(${p.runIds}::bigint[]) AND ${guard}
+        RETURNING ${returning}, 'all gates passed' AS reason, NULL::jsonb AS detail`,
+          },
+        ],
+        now: p.now,
+        replicaId: p.replicaId,
+        extra: (rel) => sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")}`,
+        listChanged: false,
+      }),
+    ),
+);
+
 /**
  * PENDING → AVAILABLE (compare-and-set on status). Returns the runs promoted: a run canceled since the
  * pass read it is not, and must not count against any gate.
  */
 export async function gatingPromote(trx: Db, runIds: string[], now: Date, replicaId: string): Promise<Set<string>> {
   if (runIds.length === 0) return new Set();
-  // On the pickup path of every run a gate held: one text whatever the count (an array parameter), so
-  // parsed and planned once per connection.
-  const { rows } = await prepared(
-    transitionStatement({
-      steps: [
-        {
-          name: "promote",
-          sql: ({ guard, returning }) => sql`
-        UPDATE task_run r SET status = 'AVAILABLE', updated_at = ${now}
-        WHERE r.id = ANY(${runIds}::bigint[]) AND ${guard}
-        RETURNING ${returning}, 'all gates passed' AS reason, NULL::jsonb AS detail`,
-        },
-      ],
-      now,
-      replicaId,
-      extra: (rel) => sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")}`,
-      listChanged: false,
-    }),
-  ).execute(trx);
-  return parseIds((rows[0] as unknown as { promoted: string }).promoted);
+  const { rows } = await promoteStatement.run(trx, "", { runIds, now, replicaId });
+  return parseIds((rows[0] as { promoted: string }).promoted);
 }
 
 /** PENDING → FAILED for runs that can never run (project or instance deleted), the reason in the result. */

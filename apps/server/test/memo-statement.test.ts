@@ -1,0 +1,96 @@
+import { describe, expect, it } from "vitest";
+import { sql } from "kysely";
+import pg from "pg";
+import { createDb } from "../src/store/db.js";
+import { memoStatement } from "../src/store/memo-statement.js";
+import { claimBucket, claimStatement } from "../src/store/transitions/claim.js";
+import { createFewStatement } from "../src/store/transitions/api.js";
+import { finishMemo } from "../src/store/transitions/finish.js";
+import { promoteStatement } from "../src/store/transitions/pass.js";
+
+// Compiling needs no connection: the pool is never used.
+const db = createDb(new pg.Pool({ max: 1 }));
+
+/** A memoized statement sends what a fresh build from the same values would. */
+function sameAsFresh<V, S>(
+  m: { compile: (d: typeof db, s: S, v: V) => unknown; fresh: (d: typeof db, s: S, v: V) => unknown },
+  shape: S,
+  values: V,
+) {
+  const a = m.compile(db, shape, values) as { sql: string; parameters: readonly unknown[] };
+  const b = m.fresh(db, shape, values) as { sql: string; parameters: readonly unknown[] };
+  expect(a.sql).toBe(b.sql);
+  expect(a.parameters).toEqual(b.parameters);
+}
+
+describe("memoized statements (memoStatement)", () => {
+  it("the claim sends what a fresh build sends, for every LIMIT bucket and any values", () => {
+    for (const limit of [1, 2, 3, 16, 17, 30, 1000]) {
+      for (const replicaId of ["r1", "replica o'brien"]) {
+        const p = { replicaId, limit, leaseTtlMs: limit * 1000 + 7, now: new Date(Date.UTC(2026, 11, 5, 0, limit)) };
+        sameAsFresh(claimStatement, claimBucket(limit), p);
+      }
+    }
+  });
+
+  it("the create of a few tasks sends what a fresh build sends, for an auto-run or not, with or without a run-at", () => {
+    for (const n of [1, 2, 5, 32]) {
+      for (const auto of ["auto", "user"]) {
+        for (const runAt of [null, new Date(Date.UTC(2027, 0, 1))]) {
+          const taskIds = Array.from({ length: n }, (_, i) => String(100 + i));
+          const values = { rolloutId: "42", taskIds, count: n, runAt, actor: `user ${n}`, now: new Date(Date.UTC(2026, 11, 5, n)) };
+          sameAsFresh(createFewStatement, `${auto}:${claimBucket(n)}`, values);
+        }
+      }
+    }
+  });
+
+  it("the finish, alone or with a claim, sends what a fresh build sends, whatever its items end in", () => {
+    for (const to of [["DONE"], ["DONE", "FAILED"], ["CANCELED"], ["DONE", "FAILED", "CANCELED"]]) {
+      for (const applied of [false, true]) {
+        for (const bucket of [0, 1, 16]) {
+          const n = to.length + 1;
+          const values = {
+            ids: Array.from({ length: n }, (_, i) => String(7 + i)),
+            replicas: Array.from({ length: n }, () => "r1"),
+            epochs: Array.from({ length: n }, (_, i) => i + 1),
+            statuses: Array.from({ length: n }, (_, i) => to[i % to.length]!),
+            results: Array.from({ length: n }, (_, i) => JSON.stringify({ rows: i })),
+            messages: Array.from({ length: n }, (_, i) => `message ${i}`),
+            versions: Array.from({ length: n }, (_, i) => (applied && i === 0 ? "0001" : null)),
+            checksums: Array.from({ length: n }, (_, i) => (applied && i === 0 ? "abc" : null)),
+            now: new Date(Date.UTC(2026, 11, 5, 1, n)),
+            replicaId: "r1",
+            claimReplicaId: bucket > 0 ? "r1" : "",
+            claimLimit: bucket,
+            claimLeaseTtlMs: 15_000,
+            claimNow: new Date(Date.UTC(2026, 11, 5, 2, n)),
+          };
+          sameAsFresh(finishMemo, JSON.stringify({ to, applied, bucket }), values);
+        }
+      }
+    }
+  });
+
+  it("the pass's promote sends what a fresh build sends", () => {
+    for (const runIds of [["1"], ["5", "6", "7"]]) {
+      sameAsFresh(promoteStatement, "", { runIds, now: new Date(Date.UTC(2026, 11, 5, runIds.length)), replicaId: `r${runIds.length}` });
+    }
+  });
+
+  it("binds each call's values, and a later call does not see an earlier one's", () => {
+    const m = memoStatement<{ a: number; b: string }, string, unknown>(
+      ["a", "b"],
+      (v) => sql`SELECT ${v.a}::int, ${v.b}::text, ${"fixed"}::text`,
+    );
+    expect(m.compile(db, "s", { a: 1, b: "x" }).parameters).toEqual([1, "x", "fixed"]);
+    expect(m.compile(db, "s", { a: 2, b: "y" }).parameters).toEqual([2, "y", "fixed"]);
+  });
+
+  it("refuses a builder that shapes its text from a value instead of binding it", () => {
+    const arithmetic = memoStatement<{ ms: number }, string, unknown>(["ms"], (v) => sql`SELECT ${v.ms / 1000}`);
+    expect(() => arithmetic.compile(db, "s", { ms: 5000 })).toThrow(/value ms was used to build the statement's text/);
+    const literal = memoStatement<{ name: string }, string, unknown>(["name"], (v) => sql`SELECT ${sql.lit(`${v.name}`)}`);
+    expect(() => literal.compile(db, "s", { name: "x" })).toThrow(/value name was used/);
+  });
+});
