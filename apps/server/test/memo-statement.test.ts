@@ -7,6 +7,7 @@ import { claimBucket, claimStatement } from "../src/store/transitions/claim.js";
 import { createFewStatement } from "../src/store/transitions/api.js";
 import { finishMemo } from "../src/store/transitions/finish.js";
 import { promoteStatement } from "../src/store/transitions/pass.js";
+import { PASS_LOCK_IDLE_MS, PENDING_PASS_LOCK, liveReadMemo, takeChangesMemo } from "../src/store/gating.js";
 
 // Compiling needs no connection: the pool is never used.
 const db = createDb(new pg.Pool({ max: 1 }));
@@ -75,6 +76,28 @@ describe("memoized statements (memoStatement)", () => {
   it("the pass's promote sends what a fresh build sends", () => {
     for (const runIds of [["1"], ["5", "6", "7"]]) {
       sameAsFresh(promoteStatement, "", { runIds, now: new Date(Date.UTC(2026, 11, 5, runIds.length)), replicaId: `r${runIds.length}` });
+    }
+  });
+
+  it("the pass's first two statements (taking the change records under the lock, the live read) send what a fresh build sends", () => {
+    for (const idle of [PASS_LOCK_IDLE_MS, 1234]) sameAsFresh(takeChangesMemo, `${PENDING_PASS_LOCK}:${idle}`, {});
+    for (const busyWaiters of [1, 4]) {
+      for (const n of [0, 3]) {
+        const ids = Array.from({ length: n }, (_, i) => String(10 + i));
+        sameAsFresh(liveReadMemo, busyWaiters, {
+          now: new Date(Date.UTC(2026, 11, 5, 3, n)),
+          since: new Date(Date.UTC(2026, 11, 5, 2, n)),
+          runs: ids,
+          inst: ids.map((i) => `inst ${i}`),
+          dbs: ids.map((i) => `db ${i}`),
+          vfrom: ids.map((i) => (i === "10" ? null : `v${i}`)),
+          tinst: ids.map((i) => `t-inst ${i}`),
+          tdbs: ids.map((i) => `t-db ${i}`),
+          tkeys: ids.map((i) => `k${i}`),
+          rids: ids,
+          rall: ids.map((i) => i === "11"),
+        });
+      }
     }
   });
 

@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import { prepared, type Db } from "./db.js";
+import { memoStatement } from "./memo-statement.js";
 import type { GatingCandidate } from "../domain/gating.js";
 import {
   LIMIT_MARGIN,
@@ -59,39 +60,54 @@ type Occupancy = { occ_busy: OccBusy[]; occ_active: [string, number][]; occ_free
 /** One row per candidate; a single row with `id` null when there is none. */
 type LiveRow = { next_run_at: Date | null } & (CandidateRow | { id: null }) & (Occupancy | { occ_busy: null });
 
-/**
- * The live pass's candidates: only runs whose situation may have changed since they were last evaluated.
- * A run not selected here still has its recorded cause (see docs/scheduler.md for the argument). Also
- * records the pass (what gatingMarkPassDone does for a full pass): the run-at window's start is `now`,
- * and the next run-at is read in this statement's snapshot, which this pass's promotions cannot change
- * (they only take runs whose run-at is not in the future). Then the stage facts of candidates a release
- * control may hold (one more statement when there are any).
- */
-export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date, busyWaiters: number = BUSY_WAITERS): Promise<LiveLoad> {
-  if (!Number.isInteger(busyWaiters) || busyWaiters < 1) throw new Error(`busy waiters must be a positive integer, got ${busyWaiters}`);
-  const inst = changes.dbs.map((d) => d.instanceId);
-  const dbs = changes.dbs.map((d) => d.database);
-  const vfrom = changes.dbs.map((d) => d.versionFrom);
-  const rids = changes.rollouts.map((r) => r.rolloutId);
-  const rall = changes.rollouts.map((r) => r.allLimited);
-  const since = changes.lastPassAt ?? new Date(0);
-  const query = sql<LiveRow>`
+/** What the live read binds (see gatingLoadLive): the pass's time and the change records as arrays. */
+interface LiveValues {
+  now: Date;
+  since: Date;
+  runs: string[];
+  inst: string[];
+  dbs: string[];
+  vfrom: (string | null)[];
+  tinst: string[];
+  tdbs: string[];
+  tkeys: string[];
+  rids: string[];
+  rall: boolean[];
+}
+
+const LIVE_VALUES: readonly (keyof LiveValues)[] = [
+  "now",
+  "since",
+  "runs",
+  "inst",
+  "dbs",
+  "vfrom",
+  "tinst",
+  "tdbs",
+  "tkeys",
+  "rids",
+  "rall",
+];
+
+/** The live read, built once per count of busy waiters (see memoStatement): on the pickup path of every run a gate holds. */
+export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>(LIVE_VALUES, (v, busyWaiters) =>
+  prepared(sql<LiveRow>`
     WITH done AS (
-      UPDATE gating_state SET last_pass_at = ${now} WHERE id = 1
-      RETURNING ${nextRunAtSql(now)} AS next_run_at
+      UPDATE gating_state SET last_pass_at = ${v.now} WHERE id = 1
+      RETURNING ${nextRunAtSql(v.now)} AS next_run_at
     ),
-    gone AS (${canceledCausesDelete(changes.runs)}),
+    gone AS (${canceledCausesDelete(v.runs)}),
     cand AS (
       -- New runs, never evaluated.
-      SELECT unnest(${changes.runs}::bigint[]) AS id
+      SELECT unnest(${v.runs}::bigint[]) AS id
       UNION
       -- Runs whose run-at time arrived since the last pass.
       SELECT r.id FROM task_run r
-      WHERE r.status = 'PENDING' AND r.run_at IS NOT NULL AND r.run_at > ${since} AND r.run_at <= ${now}
+      WHERE r.status = 'PENDING' AND r.run_at IS NOT NULL AND r.run_at > ${v.since} AND r.run_at <= ${v.now}
       UNION
       -- Runs whose retry time (after an unreachable target) arrived since the last pass.
       SELECT r.id FROM task_run r
-      WHERE r.status = 'PENDING' AND r.retry_at IS NOT NULL AND r.retry_at > ${since} AND r.retry_at <= ${now}
+      WHERE r.status = 'PENDING' AND r.retry_at IS NOT NULL AND r.retry_at > ${v.since} AND r.retry_at <= ${v.now}
       UNION
       -- A database whose sequential run ended: a run there can change only if it is sequential and not
       -- held by version order or a gate before it. Of its DATABASE_BUSY runs only the first few in decide()'s
@@ -100,7 +116,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       -- Retried blockers there go first whatever they wait for. Once the database is busy again, its
       -- sequential limit-held runs wait on it instead. The smallest pending version may go; new versioned
       -- tasks may hold runs above them. (LATERAL … OFFSET 0 keeps each lookup an index probe.)
-      SELECT x.id FROM unnest(${inst}::text[], ${dbs}::text[], ${vfrom}::text[]) AS d(i, n, vf)
+      SELECT x.id FROM unnest(${v.inst}::text[], ${v.dbs}::text[], ${v.vfrom}::text[]) AS d(i, n, vf)
       CROSS JOIN LATERAL (
         (SELECT w.run_id AS id FROM task_run_wait w
         WHERE w.instance_id = d.i AND w.database_name = d.n AND w.type = 'DATABASE_BUSY'
@@ -128,8 +144,8 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       -- Runs held by a version that became DONE or SKIPPED: those between it and the next unfinished
       -- version above it on the same database (their nearest smaller unfinished version was it). The
       -- same runs when it became FAILED or CANCELED or was retried (BLOCKED_BY_FAILED starts or stops).
-      SELECT x.id FROM unnest(${changes.tasks.map((t) => t.instanceId)}::text[], ${changes.tasks.map((t) => t.database)}::text[],
-        ${changes.tasks.map((t) => t.versionKey)}::text[]) AS v(i, n, k)
+      SELECT x.id FROM unnest(${v.tinst}::text[], ${v.tdbs}::text[],
+        ${v.tkeys}::text[]) AS v(i, n, k)
       CROSS JOIN LATERAL (
         SELECT min(t.schema_version_key) AS next_key FROM task t
         WHERE t.instance_id = v.i AND t.database_name = v.n AND t.schema_version IS NOT NULL
@@ -151,7 +167,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       UNION
       -- Rollouts with freed slots: the oldest limit-held runs, as many as there are free slots (plus a
       -- margin for runs whose cause went stale); all of them when the limit itself changed.
-      SELECT l.id FROM unnest(${rids}::bigint[], ${rall}::boolean[]) AS x(rid, all_limited)
+      SELECT l.id FROM unnest(${v.rids}::bigint[], ${v.rall}::boolean[]) AS x(rid, all_limited)
       JOIN rollout ro ON ro.id = x.rid
       JOIN project p ON p.id = ro.project_id
       CROSS JOIN LATERAL (
@@ -166,13 +182,13 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       ) l
       UNION
       -- Retried blockers of freed rollouts go first (decide() orders them ahead), wherever they queue.
-      SELECT a.id FROM unnest(${rids}::bigint[]) AS x(rid)
+      SELECT a.id FROM unnest(${v.rids}::bigint[]) AS x(rid)
       CROSS JOIN LATERAL (SELECT r.id FROM task_run r WHERE r.rollout_id = x.rid AND r.status = 'PENDING' AND r.ahead OFFSET 0) a
       UNION
       -- Rollouts where a task finished or was skipped: runs held by a stage of theirs that has no
       -- unfinished task left (task_stage_open_idx; run_wait: task_run_wait_stage_idx for runs' own rows,
       -- stage_wait_blocker_idx for stages' rows and then the runs of the held stage).
-      SELECT w.run_id FROM unnest(${rids}::bigint[]) AS x(rid)
+      SELECT w.run_id FROM unnest(${v.rids}::bigint[]) AS x(rid)
       JOIN stage s ON s.rollout_id = x.rid
       CROSS JOIN LATERAL (
         SELECT w.run_id FROM run_wait w WHERE w.type = 'STAGE_GATE' AND (w.cause ->> 'stageId')::bigint = s.id OFFSET 0
@@ -226,8 +242,33 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
     SELECT done.next_run_at, c.*, o.occ_busy, o.occ_active, o.occ_free
     FROM done
     LEFT JOIN c ON true
-    LEFT JOIN occ o ON c.id IS NULL OR c.id = (SELECT max(l.id) FROM c l)`;
-  const { rows } = await prepared(query).execute(trx);
+    LEFT JOIN occ o ON c.id IS NULL OR c.id = (SELECT max(l.id) FROM c l)`),
+);
+
+/**
+ * The live pass's candidates: only runs whose situation may have changed since they were last evaluated.
+ * A run not selected here still has its recorded cause (see docs/scheduler.md for the argument). Also
+ * records the pass (what gatingMarkPassDone does for a full pass): the run-at window's start is `now`,
+ * and the next run-at is read in this statement's snapshot, which this pass's promotions cannot change
+ * (they only take runs whose run-at is not in the future). Then the stage facts of candidates a release
+ * control may hold (one more statement when there are any).
+ */
+export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date, busyWaiters: number = BUSY_WAITERS): Promise<LiveLoad> {
+  if (!Number.isInteger(busyWaiters) || busyWaiters < 1) throw new Error(`busy waiters must be a positive integer, got ${busyWaiters}`);
+  const values: LiveValues = {
+    now,
+    since: changes.lastPassAt ?? new Date(0),
+    runs: changes.runs,
+    inst: changes.dbs.map((d) => d.instanceId),
+    dbs: changes.dbs.map((d) => d.database),
+    vfrom: changes.dbs.map((d) => d.versionFrom),
+    tinst: changes.tasks.map((t) => t.instanceId),
+    tdbs: changes.tasks.map((t) => t.database),
+    tkeys: changes.tasks.map((t) => t.versionKey),
+    rids: changes.rollouts.map((r) => r.rolloutId),
+    rall: changes.rollouts.map((r) => r.allLimited),
+  };
+  const { rows } = await liveReadMemo.run(trx, busyWaiters, values);
   const out: LiveLoad = {
     candidates: [],
     busy: new Map(),

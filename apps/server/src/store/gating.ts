@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import { prepared, type Db } from "./db.js";
 import { canceledCausesDelete, nextRunAtSql, type GatingChanges } from "./gating-candidates.js";
@@ -6,6 +6,7 @@ import { stageProgressFoldCtes } from "./gating-stages.js";
 import { notifyChange } from "./notify.js";
 import { advisoryLock, type PassLock } from "./transitions/fence.js";
 import { stageCausesUpsert, stageRowUnneeded } from "./gating-held.js";
+import { memoStatement } from "./memo-statement.js";
 
 /**
  * SQL of the pending scheduler's pass. Every function is one statement whose cost follows the size of its
@@ -33,26 +34,20 @@ export async function gatingFullPassPlans(trx: Db): Promise<void> {
   await sql`SELECT set_config('plan_cache_mode', 'auto', true)`.execute(trx);
 }
 
-/**
- * Takes the pass lock and, if it got it, takes (deletes) the change records written since the last pass —
- * one statement. Returns null when another pass holds the lock. Rolls back with the pass on failure.
- */
-export async function gatingTakeChanges(
-  trx: Db,
-  p: { key: number; idleTimeoutMs?: number; lock?: PassLock },
-): Promise<GatingChanges | null> {
-  const locked = (p.lock ?? advisoryLock)(p.key, p.idleTimeoutMs ?? PASS_LOCK_IDLE_MS);
-  // Prepared, as every statement of a live pass (gatingLoadLive says why); the lock's text is fixed per PassLock.
-  const { rows } = await prepared(sql<{
-    ok: boolean;
-    full: boolean;
-    last_full: Date | null;
-    last_pass: Date | null;
-    runs: string[];
-    dbs: { instance_id: string; database_name: string; version_from: string | null }[];
-    tasks: { instance_id: string; database_name: string; schema_version_key: string }[];
-    rollouts: { rollout_id: string; all_limited: boolean }[];
-  }>`
+interface TakenRow {
+  ok: boolean;
+  full: boolean;
+  last_full: Date | null;
+  last_pass: Date | null;
+  runs: string[];
+  dbs: { instance_id: string; database_name: string; version_from: string | null }[];
+  tasks: { instance_id: string; database_name: string; schema_version_key: string }[];
+  rollouts: { rollout_id: string; all_limited: boolean }[];
+}
+
+/** gatingTakeChanges's statement under the lock condition `locked`. Prepared, as every statement of a live pass (gatingLoadLive says why). */
+const takeChangesStatement = (locked: RawBuilder<unknown>) =>
+  prepared(sql<TakenRow>`
     WITH lk AS MATERIALIZED (SELECT ${locked} AS ok),
     s AS (SELECT full_pass_requested, last_full_pass_at, last_pass_at FROM gating_state WHERE id = 1),
     n0 AS (DELETE FROM gating_dirty_run WHERE (SELECT ok FROM lk) RETURNING run_id),
@@ -82,8 +77,33 @@ export async function gatingTakeChanges(
               'schema_version_key', k.schema_version_key)), '[]') FROM task k
               WHERE k.id = ANY(ARRAY(SELECT task_id FROM t)) AND k.schema_version_key IS NOT NULL) AS tasks,
            (SELECT coalesce(json_agg(json_build_object('rollout_id', r.rollout_id::text, 'all_limited', r.all_limited)), '[]') FROM r) AS rollouts
-  `).execute(trx);
-  const row = rows[0]!;
+  `);
+
+/**
+ * Under the production lock, built once per key and idle bound (see memoStatement): the first statement on
+ * the pickup path of every run a gate holds.
+ */
+export const takeChangesMemo = memoStatement<Record<string, never>, string, TakenRow>([], (_v, shape) => {
+  const [key, idle] = shape.split(":").map(Number) as [number, number];
+  return takeChangesStatement(advisoryLock(key, idle));
+});
+
+/**
+ * Takes the pass lock and, if it got it, takes (deletes) the change records written since the last pass —
+ * one statement. Returns null when another pass holds the lock. Rolls back with the pass on failure.
+ */
+export async function gatingTakeChanges(
+  trx: Db,
+  p: { key: number; idleTimeoutMs?: number; lock?: PassLock },
+): Promise<GatingChanges | null> {
+  const lock = p.lock ?? advisoryLock;
+  const idle = p.idleTimeoutMs ?? PASS_LOCK_IDLE_MS;
+  // The production lock's statement is memoized (it binds no value at all); an injected PassLock's is built afresh.
+  const { rows } =
+    lock === advisoryLock
+      ? await takeChangesMemo.run(trx, `${p.key}:${idle}`, {})
+      : await takeChangesStatement(lock(p.key, idle)).execute(trx);
+  const row = rows[0]! as TakenRow;
   if (!row.ok) return null;
   return {
     fullRequested: row.full,
