@@ -75,22 +75,8 @@ interface LiveValues {
   rall: boolean[];
 }
 
-const LIVE_VALUES: readonly (keyof LiveValues)[] = [
-  "now",
-  "since",
-  "runs",
-  "inst",
-  "dbs",
-  "vfrom",
-  "tinst",
-  "tdbs",
-  "tkeys",
-  "rids",
-  "rall",
-];
-
 /** The live read, built once per count of busy waiters (see memoStatement): on the pickup path of every run a gate holds. */
-export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>(LIVE_VALUES, (v, busyWaiters) =>
+export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyWaiters) =>
   prepared(sql<LiveRow>`
     WITH done AS (
       UPDATE gating_state SET last_pass_at = ${v.now} WHERE id = 1

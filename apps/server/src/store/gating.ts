@@ -83,7 +83,7 @@ const takeChangesStatement = (locked: RawBuilder<unknown>) =>
  * Under the production lock, built once per key and idle bound (see memoStatement): the first statement on
  * the pickup path of every run a gate holds.
  */
-export const takeChangesMemo = memoStatement<Record<string, never>, string, TakenRow>([], (_v, shape) => {
+export const takeChangesMemo = memoStatement<Record<string, never>, string, TakenRow>((_v, shape) => {
   const [key, idle] = shape.split(":").map(Number) as [number, number];
   return takeChangesStatement(advisoryLock(key, idle));
 });

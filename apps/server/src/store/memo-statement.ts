@@ -26,19 +26,20 @@ class Slot {
  * transition), built and compiled once per shape; a call only binds its values. The running scheduler's
  * and the API's hot statements are built from dozens of template fragments, and building and compiling one
  * took 0.1 ms of the event loop back to back and 0.3 ms after an idle moment (issue 19: on the pickup path
- * of every run, twice — the create and the claim). `names` lists every value the builder reads; each
- * must go into the SQL only as a parameter (see Slot). What a call sends is what a fresh build would
- * send (`fresh`; test/memo-statement.test.ts compares the two for each memoized statement).
+ * of every run, twice — the create and the claim). Every value the builder reads is a placeholder (a Slot,
+ * made when the builder first reads it), and must go into the SQL only as a parameter. What a call sends is
+ * what a fresh build would send (`fresh`; test/memo-statement.test.ts compares the two for each memoized
+ * statement).
  */
 export function memoStatement<V extends object, S extends string | number, R>(
-  names: readonly (keyof V & string)[],
   build: (values: V, shape: S) => RawBuilder<R>,
 ): MemoStatement<V, S, R> {
   const compiled = new Map<S, { sql: string; parameters: readonly unknown[] }>();
   const compile = (db: Db, shape: S, values: V): CompiledQuery<R> => {
     let c = compiled.get(shape);
     if (c === undefined) {
-      const slots = Object.fromEntries(names.map((n) => [n, new Slot(n)])) as V;
+      const made: Record<string, Slot> = {};
+      const slots = new Proxy(made, { get: (_, k) => (typeof k === "string" ? (made[k] ??= new Slot(k)) : undefined) }) as V;
       const q = build(slots, shape).compile(db);
       c = { sql: q.sql, parameters: q.parameters };
       compiled.set(shape, c);

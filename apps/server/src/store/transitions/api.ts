@@ -80,19 +80,16 @@ function createStatement(p: CreateValues, ids: RawBuilder<unknown>, auto: boolea
  * The create of a few tasks, memoized per shape (see memoStatement): an auto-run or not, and the ids'
  * LIMIT bucket. On the pickup path of every run a user starts.
  */
-export const createFewStatement = memoStatement<CreateValues, string, unknown>(
-  ["rolloutId", "taskIds", "count", "runAt", "actor", "now"],
-  (p, shape) => {
-    const [auto, bucket] = shape.split(":");
-    // A subquery whose LIMIT is a literal power of two ≥ their number, so the generic plan counts at most
-    // that many, as a custom plan counts exactly them. With the array alone the generic plan guessed 10 ids,
-    // looked dearer than the custom plans once task and task_run were analyzed, and was never used: every call
-    // was planned again, 1.75 ms of planning against 0.63 ms of execution (issue 19, docs/benchmarks.md §8;
-    // test/hot-statement-plans.test.ts). At most six texts (1 to 32 ids).
-    const ids = sql`id IN (SELECT unnest(${p.taskIds}::bigint[]) LIMIT ${sql.lit(Number(bucket))})`;
-    return prepared(createStatement(p, ids, auto === "auto"));
-  },
-);
+export const createFewStatement = memoStatement<CreateValues, string, unknown>((p, shape) => {
+  const [auto, bucket] = shape.split(":");
+  // A subquery whose LIMIT is a literal power of two ≥ their number, so the generic plan counts at most
+  // that many, as a custom plan counts exactly them. With the array alone the generic plan guessed 10 ids,
+  // looked dearer than the custom plans once task and task_run were analyzed, and was never used: every call
+  // was planned again, 1.75 ms of planning against 0.63 ms of execution (issue 19, docs/benchmarks.md §8;
+  // test/hot-statement-plans.test.ts). At most six texts (1 to 32 ids).
+  const ids = sql`id IN (SELECT unnest(${p.taskIds}::bigint[]) LIMIT ${sql.lit(Number(bucket))})`;
+  return prepared(createStatement(p, ids, auto === "auto"));
+});
 
 const createValues = (p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date }): CreateValues => ({
   rolloutId: p.rolloutId,

@@ -160,7 +160,7 @@ export function toClaimed(r: ClaimedJson, installationId: string): ClaimedRun {
 }
 
 /** The claim alone, memoized per LIMIT bucket (see memoStatement). */
-export const claimStatement = memoStatement<ClaimParams, number, unknown>(["replicaId", "limit", "leaseTtlMs", "now"], (p, bucket) =>
+export const claimStatement = memoStatement<ClaimParams, number, unknown>((p, bucket) =>
   prepared(
     transitionStatement({
       steps: [claimStep(p, bucket)],

@@ -54,23 +54,6 @@ interface FinishValues {
   claimNow: Date;
 }
 
-const FINISH_VALUES: readonly (keyof FinishValues)[] = [
-  "ids",
-  "replicas",
-  "epochs",
-  "statuses",
-  "results",
-  "messages",
-  "versions",
-  "checksums",
-  "now",
-  "replicaId",
-  "claimReplicaId",
-  "claimLimit",
-  "claimLeaseTtlMs",
-  "claimNow",
-];
-
 /**
  * What shapes a finish statement's text: the statuses its items end in (a finish of runs that all
  * succeeded has no webhook outbox), whether one applied a versioned change (the ledger snapshot's CTEs),
@@ -157,7 +140,7 @@ function finishStatement(v: FinishValues, shape: FinishShape, fence: OwnerFence)
  * The finish statement under the production fence, memoized per shape (see memoStatement): the running
  * scheduler sends one per batch of outcomes. Another fence (the chaos harness's broken one) is built afresh.
  */
-export const finishMemo = memoStatement<FinishValues, string, unknown>(FINISH_VALUES, (v, key) =>
+export const finishMemo = memoStatement<FinishValues, string, unknown>((v, key) =>
   finishStatement(v, JSON.parse(key) as FinishShape, leaseFence),
 );
 

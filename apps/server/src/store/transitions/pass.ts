@@ -25,26 +25,24 @@ const busyWaitRollouts = sql`(
 /** The pending scheduler's transitions. The pass holds its lock (see PassLock) around both. */
 
 /** The promote, memoized (see memoStatement): on the pickup path of every run a gate held, one text whatever the count. */
-export const promoteStatement = memoStatement<{ runIds: string[]; now: Date; replicaId: string }, "", unknown>(
-  ["runIds", "now", "replicaId"],
-  (p) =>
-    prepared(
-      transitionStatement({
-        steps: [
-          {
-            name: "promote",
-            sql: ({ guard, returning }) => sql`
+export const promoteStatement = memoStatement<{ runIds: string[]; now: Date; replicaId: string }, "", unknown>((p) =>
+  prepared(
+    transitionStatement({
+      steps: [
+        {
+          name: "promote",
+          sql: ({ guard, returning }) => sql`
         UPDATE task_run r SET status = 'AVAILABLE', updated_at = ${p.now}
         WHERE r.id = ANY(${p.runIds}::bigint[]) AND ${guard}
         RETURNING ${returning}, 'all gates passed' AS reason, NULL::jsonb AS detail`,
-          },
-        ],
-        now: p.now,
-        replicaId: p.replicaId,
-        extra: (rel) => sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")}`,
-        listChanged: false,
-      }),
-    ),
+        },
+      ],
+      now: p.now,
+      replicaId: p.replicaId,
+      extra: (rel) => sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")}`,
+      listChanged: false,
+    }),
+  ),
 );
 
 /**
