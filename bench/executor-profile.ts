@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import fsSync from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { performance as nodePerformance } from "node:perf_hooks";
 import pg from "pg";
 import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
@@ -16,7 +17,8 @@ import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
  * A diagnostic, not a step of `pnpm bench`: where a run's time goes in the running scheduler. Drains
  * PROFILE_JOBS ungated tasks (no-op or SELECT 1 through the real executor) with PROFILE_REPLICAS replicas
  * on a PostgreSQL with pg_stat_statements loaded, then prints every statement's calls, server time and
- * share, for the control database and the target. Run it through node bench/tools/measure.mjs like any benchmark:
+ * share, for the control database and the target; before them, whether the machine or the benchmark process was
+ * the limit (both cores' busy share, the event loop's) and the pending passes' totals. Run it through node bench/tools/measure.mjs like any benchmark:
  *
  *     PROFILE_WORK=select1 node --import tsx executor-profile.ts
  *
@@ -89,8 +91,24 @@ async function main(): Promise<void> {
     const lsn0 = WAL ? (await probe.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]!.lsn : "";
     // A first pass promotes the backlog; reset the counters once the runs are AVAILABLE and claims start.
     await admin.query("SELECT pg_stat_statements_reset()");
+    const elu0 = nodePerformance.eventLoopUtilization();
+    const cpu0 = process.cpuUsage();
+    const stat0 = await machineCpu();
     const t0 = performance.now();
-    const r = await startReplicas({ url, count: REPLICAS, concurrency: CONCURRENCY, executorFor: (i) => (_t: TaskType) => executors[i]! });
+    const passes = { count: 0, candidates: 0, promoted: 0, causes: 0, ms: 0 };
+    const r = await startReplicas({
+      url,
+      count: REPLICAS,
+      concurrency: CONCURRENCY,
+      executorFor: (i) => (_t: TaskType) => executors[i]!,
+      onPass: (p) => {
+        passes.count++;
+        passes.candidates += p.candidates;
+        passes.promoted += p.promoted;
+        passes.causes += p.causesWritten;
+        passes.ms += p.durationMs;
+      },
+    });
     let left = JOBS;
     while (left > 0 && performance.now() - t0 < 60_000) {
       await sleep(50);
@@ -98,9 +116,21 @@ async function main(): Promise<void> {
         .rows[0]!.n;
     }
     const seconds = (performance.now() - t0) / 1000;
+    const elu = nodePerformance.eventLoopUtilization(elu0);
+    const cpu = process.cpuUsage(cpu0);
+    const stat = await machineCpu();
     await r.stop();
     for (const e of executors) if (e instanceof PostgresExecutor) await e.close();
     console.log(`${WORK} ×${REPLICAS}: ${JOBS - left}/${JOBS} in ${seconds.toFixed(2)} s → ${Math.round((JOBS - left) / seconds)}/s`);
+    // Whether Node or the machine was the limit: the benchmark process's event loop busy share and CPU, and
+    // the machine's (both cores) busy share over the drain.
+    const busy = 1 - (stat.idle - stat0.idle) / Math.max(1, stat.total - stat0.total);
+    console.log(
+      `node: event loop ${(100 * elu.utilization).toFixed(0)}% busy, ${((cpu.user + cpu.system) / 1000 / seconds / 10).toFixed(0)}% of a core; machine: ${(100 * busy).toFixed(0)}% busy (${os.cpus().length} cores)`,
+    );
+    console.log(
+      `pending passes: ${passes.count}, ${passes.candidates} candidates, ${passes.promoted} promoted, ${passes.causes} causes written, ${passes.ms.toFixed(0)} ms in all`,
+    );
     if (WAL) await printWal(probe, lsn0, JOBS - left);
     await probe.end();
     // Planning counts as server time: a statement planned on every call (a custom plan) pays it each time.
@@ -153,3 +183,10 @@ main().catch((e) => {
   console.error(e);
   process.exit(1);
 });
+
+/** The machine's CPU time from /proc/stat (clock ticks): idle (idle + iowait) and total. */
+async function machineCpu(): Promise<{ idle: number; total: number }> {
+  const line = (await fs.readFile("/proc/stat", "utf8")).split("\n")[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: v[3]! + (v[4] ?? 0), total: v.reduce((a, b) => a + b, 0) };
+}
