@@ -1,11 +1,11 @@
-import pg from "pg";
 import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
 import { createDb, createPool, type NewTask } from "@runway/server/store";
+import type { Executor } from "@runway/server/executors";
 import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/pg.js";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
-import { sleep } from "./lib/stats.js";
-import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
+import { activeRuns, chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
+import { ReturnCounter } from "./lib/returns.js";
 
 /**
  * `tsx pass-lock-bound.ts`: what a partitioned pass lock could win in throughput.ts's gated scenario with 3
@@ -97,42 +97,28 @@ async function main(): Promise<void> {
 
 /**
  * Starts `perUrl` replicas on each control database and waits until every run there has ended: counted in
- * this process from the executor's returns, then confirmed by the databases (polled every 2 ms from then on).
+ * this process from the executor's returns, then confirmed by the databases (ReturnCounter, as throughput.ts).
  */
 async function drain(urls: string[], perUrl: number): Promise<number> {
-  let ended = 0;
   const exec = new NoopExecutor();
-  const counting = {
-    execute: (run: Parameters<NoopExecutor["execute"]>[0], ctx: Parameters<NoopExecutor["execute"]>[1]) =>
-      exec.execute(run, ctx).finally(() => void ended++),
-  };
-  const probes = await Promise.all(
-    urls.map(async (u) => {
-      const c = new pg.Client({ connectionString: u });
-      await c.connect();
-      return c;
-    }),
-  );
+  const returns = new ReturnCounter(JOBS, { backstopMs: 1000, finalMs: 2 });
+  const counting: Executor = { execute: (run, ctx) => exec.execute(run, ctx).finally(returns.ended) };
+  const probes = urls.map((u) => createDb(createPool(u, 1, "bench probe")));
   const t0 = performance.now();
   const reps = await Promise.all(
     urls.map((url) => startReplicas({ url, count: perUrl, concurrency: CONCURRENCY, executorFor: () => (_t: TaskType) => counting })),
   );
-  const deadline = t0 + 120_000;
-  let lastAsked = 0;
-  for (;;) {
-    await sleep(ended >= JOBS ? 2 : 20);
-    if (ended < JOBS && performance.now() - lastAsked < 1000) continue;
-    lastAsked = performance.now();
-    let left = 0;
-    for (const c of probes)
-      left += (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM task_run WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING')`))
-        .rows[0]!.n;
-    if (left === 0) break;
-    if (performance.now() > deadline) throw new Error(`${left} runs left after 120 s`);
+  const capAt = t0 + 120_000;
+  let left = JOBS;
+  while (left > 0 && performance.now() < capAt) {
+    await returns.untilNextPoll(capAt);
+    left = 0;
+    for (const p of probes) left += await activeRuns(p);
   }
   const seconds = (performance.now() - t0) / 1000;
   await Promise.all(reps.map((r) => r.stop()));
-  await Promise.all(probes.map((c) => c.end()));
+  await Promise.all(probes.map((p) => p.destroy()));
+  if (left > 0) throw new Error(`${left} runs left after 120 s`);
   return Math.round(JOBS / seconds);
 }
 

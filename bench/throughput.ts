@@ -17,6 +17,7 @@ import { machineInfo, startBenchPg, writeResult, type BenchPg, runMain } from ".
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
 import { ratio, sleep } from "./lib/stats.js";
 import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
+import { ReturnCounter } from "./lib/returns.js";
 
 /**
  * `pnpm bench` step 3, throughput: JOBS trivial tasks queued up front, then 1 or 3 replicas (in this
@@ -93,10 +94,10 @@ const wal = async (pool: pg.Pool) =>
 /**
  * Starts the workers, waits until `remaining` says zero or the cap, stops them; returns the rate. `start`
  * gets `ended`, for each task function (or executor) that returned: the database is asked once they add
- * up to the total (then every FINAL_POLL_MS), and only every BACKSTOP_POLL_MS before that. Polling it all
- * along, every 50 ms, was the harness's own load on the server it measures, and not alike: Runway's count
- * (three partial indexes, full of entries vacuum had not removed yet) took 5.9 ms a poll in a SELECT 1
- * drain, 12% of a core, graphile-worker's 1.6 ms (issue 19, docs/benchmarks.md §8).
+ * up to the total (then every FINAL_POLL_MS), and only every BACKSTOP_POLL_MS before that (ReturnCounter).
+ * Polling it all along, every 50 ms, was the harness's own load on the server it measures, and not alike:
+ * Runway's count (three partial indexes, full of entries vacuum had not removed yet) took 5.9 ms a poll in a
+ * SELECT 1 drain, 12% of a core, graphile-worker's 1.6 ms (issue 19, docs/benchmarks.md §8).
  */
 async function drain(
   s: Scenario,
@@ -109,27 +110,14 @@ async function drain(
   const total = await remaining(pool);
   const x0 = await xacts(pool);
   const w0 = await wal(pool);
-  let returned = 0;
-  let allReturned: (() => void) | undefined;
+  const returns = new ReturnCounter(total, { backstopMs: BACKSTOP_POLL_MS, finalMs: FINAL_POLL_MS });
   const t0 = performance.now();
-  const stop = await start(() => {
-    if (++returned >= total) allReturned?.();
-  });
+  const stop = await start(returns.ended);
   let left = total;
   let polls = 0;
   const capAt = t0 + CAP_S * 1000;
   while (left > 0 && performance.now() < capAt) {
-    if (returned < total) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        allReturned = resolve;
-        timer = setTimeout(resolve, Math.max(0, Math.min(BACKSTOP_POLL_MS, capAt - performance.now())));
-      });
-      clearTimeout(timer);
-      allReturned = undefined;
-    } else {
-      await sleep(FINAL_POLL_MS);
-    }
+    await returns.untilNextPoll(capAt);
     left = await remaining(pool);
     polls++;
   }
