@@ -103,7 +103,7 @@ export async function gatingTakeChanges(
     lock === advisoryLock
       ? await takeChangesMemo.run(trx, `${p.key}:${idle}`, {})
       : await takeChangesStatement(lock(p.key, idle)).execute(trx);
-  const row = rows[0]! as TakenRow;
+  const row = rows[0]!;
   if (!row.ok) return null;
   return {
     fullRequested: row.full,
