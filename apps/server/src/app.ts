@@ -25,6 +25,7 @@ import streams from "./plugins/app/streams.js";
 import bootstrap from "./plugins/app/bootstrap.js";
 import sessionViewer from "./plugins/app/session-viewer.js";
 import type { SessionViewer } from "./executors/session-view.js";
+import { LocalRuns } from "./scheduler/local-runs.js";
 import apiV1 from "./routes/api/v1/index.js";
 import opsRoutes from "./routes/ops.js";
 
@@ -48,6 +49,8 @@ export interface AppDeps {
   changeWindowMs?: number;
   /** Reads running changes' target sessions (the replica's executor; default: an executor of the app's own). */
   sessions?: SessionViewer;
+  /** The replica's running scheduler, attached once built: the API's new runs may start on it at once (default: none). */
+  runs?: LocalRuns;
 }
 
 /** Every route's body is capped; only rollout creation raises its own limit. */
@@ -96,6 +99,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics: deps.metrics,
     clock: deps.clock ?? systemClock,
     trust: deps.trust,
+    runs: deps.runs ?? new LocalRuns(),
   });
   await app.register(errors);
   await app.register(auth);

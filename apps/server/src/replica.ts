@@ -4,6 +4,7 @@ import { Listener } from "./db/listener.js";
 import { withStartupRetry } from "./db/startup-retry.js";
 import { Metrics } from "./metrics.js";
 import { SchedulerRuntime, type RuntimeStrategies } from "./scheduler/runtime.js";
+import { LocalRuns } from "./scheduler/local-runs.js";
 import { PostgresExecutor, type PostgresExecutorOptions } from "./executors/postgres.js";
 import type { TargetReconciler } from "./executors/types.js";
 import { seedDemo } from "./demo.js";
@@ -57,7 +58,8 @@ export async function startReplica(
   };
   const executor = overrides.executor ? overrides.executor(executorOptions) : new PostgresExecutor(executorOptions);
   const listener = new Listener(url, (err) => console.error("listener connection error", err));
-  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener, clock, trust, sessions: executor });
+  const runs = new LocalRuns();
+  const app = await buildApp({ db, pool, config, metrics, databaseUrl: url, listener, clock, trust, sessions: executor, runs });
   const log = app.log;
   log.info({ config: describeConfig(config) }, "effective configuration");
   if (trust.sealed > 0) log.info({ sealed: trust.sealed }, "encrypted stored secrets that were still in plaintext");
@@ -89,6 +91,7 @@ export async function startReplica(
       ...(overrides.ownership ? { ownership: overrides.ownership } : {}),
     },
   });
+  runs.attach(runtime.running);
   // After the change feed and the schedulers registered their channels: one LISTEN round.
   await listener.start();
   await withStartupRetry("registration", () => runtime.register());

@@ -34,13 +34,25 @@ describe("memoized statements (memoStatement)", () => {
     }
   });
 
-  it("the create of a few tasks sends what a fresh build sends, for an auto-run or not, with or without a run-at", () => {
+  it("the create of a few tasks sends what a fresh build sends, for an auto-run or not, with or without a run-at or a claim", () => {
     for (const n of [1, 2, 5, 32]) {
-      for (const auto of ["auto", "user"]) {
+      for (const auto of ["auto", "user", "user:claim"]) {
         for (const runAt of [null, new Date(Date.UTC(2027, 0, 1))]) {
           const taskIds = Array.from({ length: n }, (_, i) => String(100 + i));
-          const values = { rolloutId: "42", taskIds, count: n, runAt, actor: `user ${n}`, now: new Date(Date.UTC(2026, 11, 5, n)) };
-          sameAsFresh(createFewStatement, `${auto}:${claimBucket(n)}`, values);
+          const claim = auto.endsWith(":claim")
+            ? { claimReplicaId: `replica ${n}`, claimLimit: n + 3, claimLeaseTtlMs: 15000 + n }
+            : { claimReplicaId: "", claimLimit: 0, claimLeaseTtlMs: 0 };
+          const values = {
+            rolloutId: "42",
+            taskIds,
+            count: n,
+            runAt,
+            actor: `user ${n}`,
+            now: new Date(Date.UTC(2026, 11, 5, n)),
+            ...claim,
+          };
+          const [kind, ...rest] = auto.split(":");
+          sameAsFresh(createFewStatement, [kind, claimBucket(n), ...rest].join(":"), values);
         }
       }
     }

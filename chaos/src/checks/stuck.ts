@@ -129,10 +129,12 @@ export function checkNoStuckRun(c: CheckContext): CheckResult {
     heldForGood: held,
     waits: c.facts.waits,
   });
+  // Runs the API created RUNNING for the replica serving it (docs/scheduler.md, "…and may skip AVAILABLE").
+  const inCreate = c.facts.logs.filter((l) => l.type === "STATUS" && l.payload.status === "RUNNING" && l.payload.by === "api").length;
   return {
     name: "8. No stuck run",
     ok: r.violations.length === 0,
-    detail: `${r.claims} claims; longest ${(r.longestMs / 1000).toFixed(1)} s of fault-free time, bound ${(bound / 1000).toFixed(1)} s (lease + sweep + retry window + 2 s)${held.size ? `; ${held.size} runs held for good behind a failed version` : ""}`,
+    detail: `${r.claims} claims (${inCreate} in the API's create); longest ${(r.longestMs / 1000).toFixed(1)} s of fault-free time, bound ${(bound / 1000).toFixed(1)} s (lease + sweep + retry window + 2 s)${held.size ? `; ${held.size} runs held for good behind a failed version` : ""}`,
     violations: r.violations,
   };
 }

@@ -6,6 +6,6 @@ export { instanceCreate, type Sealer } from "../store/instances.js";
 export { projectCreate } from "../store/projects.js";
 export { rolloutCreate, type NewTask } from "../store/rollouts.js";
 export { taskRunFinish, taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun } from "../store/runs.js";
-export { taskRunsCancel, tasksRun } from "../store/task-actions.js";
+export { taskRunsCancel, tasksRun, tasksRunAndClaim } from "../store/task-actions.js";
 export { tokenCreate } from "../store/tokens.js";
 export { userCreate } from "../store/users.js";

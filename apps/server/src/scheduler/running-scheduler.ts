@@ -1,6 +1,7 @@
 import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
 import { taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun, type Finish } from "../store/runs.js";
+import type { CreateClaim } from "../store/transitions/api.js";
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
 import { releaseUnstarted, UNSTARTED, writeOutcome } from "./outcome.js";
@@ -149,6 +150,27 @@ export class RunningScheduler {
       if (runs.length > 0) this.deps.onClaim?.(runs, now);
       for (const run of runs) this.start(run);
       return runs.length;
+    } finally {
+      this.reserved -= free;
+    }
+  }
+
+  /**
+   * Runs a create (the API's tasks/run) that may claim new runs for this replica (taskRunsCreateAndClaim):
+   * `make` gets what it may claim — up to the free slots, reserved until it returns, or nothing while this
+   * replica may not claim — and the runs it claimed start here, as a claim's would. A user's run that no gate
+   * can hold then starts without waiting for the NOTIFY and a claim statement.
+   */
+  async create<T extends { claimed: ClaimedRun[] }>(make: (claim: CreateClaim | undefined) => Promise<T>): Promise<T> {
+    const free = this.claimsAllowed() ? Math.max(0, this.freeSlots()) : 0;
+    if (free === 0) return make(undefined);
+    this.reserved += free;
+    try {
+      const now = this.deps.clock.now();
+      const made = await make({ replicaId: this.deps.replicaId, limit: free, leaseTtlMs: this.deps.leaseTtlMs });
+      if (made.claimed.length > 0) this.deps.onClaim?.(made.claimed, now);
+      for (const run of made.claimed) this.start(run);
+      return made;
     } finally {
       this.reserved -= free;
     }

@@ -3,7 +3,8 @@ import { TaskStatus, type TaskType } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { notifyCancel, notifyChange, notifyPending } from "./notify.js";
-import { taskRunsCancelNow, taskRunsCreate } from "./transitions/api.js";
+import { taskRunsCancelNow, taskRunsCreateAndClaim, type CreateClaim } from "./transitions/api.js";
+import type { ClaimedRun } from "./transitions/claim.js";
 
 export type RunOutcome = "CREATED" | "ALREADY_ACTIVE" | "ALREADY_DONE" | "TASK_SKIPPED";
 export type CancelOutcome = "CANCELED" | "CANCEL_REQUESTED";
@@ -27,23 +28,44 @@ async function lockTasks(trx: Db, rolloutId: string, taskIds: string[]): Promise
   return found;
 }
 
+export type RunResult = { taskId: string; outcome: RunOutcome; taskRunId?: string };
+
 /**
- * Creates a PENDING run (AVAILABLE when no gate applies, see below) for each task that may run (idempotent per task; also how FAILED or CANCELED
- * tasks are retried). Rows are locked, and the partial unique index backs the one-active-run rule.
+ * Creates a PENDING run (AVAILABLE when no gate applies, see below) for each task that may run (idempotent per
+ * task; also how FAILED or CANCELED tasks are retried). Rows are locked, and the partial unique index backs
+ * the one-active-run rule.
  */
 export async function tasksRun(
   db: Db,
   p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date },
-): Promise<{ taskId: string; outcome: RunOutcome; taskRunId?: string }[]> {
+): Promise<RunResult[]> {
+  return (await tasksRunAndClaim(db, p)).results;
+}
+
+/**
+ * tasksRun, claiming up to `claim.limit` of the new runs no gate can hold for the replica that serves the call
+ * (taskRunsCreateAndClaim): they are RUNNING when it returns, and the caller starts them (RunningScheduler.create).
+ */
+export async function tasksRunAndClaim(
+  db: Db,
+  p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; claim?: CreateClaim | undefined },
+): Promise<{ results: RunResult[]; claimed: ClaimedRun[] }> {
   const ids = [...new Set(p.taskIds)];
   const runAt = p.runAt && p.runAt.getTime() > p.now.getTime() ? p.runAt : null;
-  const rows = await taskRunsCreate(db, { rolloutId: p.rolloutId, taskIds: ids, runAt, actor: p.actor, now: p.now });
+  const { tasks: rows, claimed } = await taskRunsCreateAndClaim(db, {
+    rolloutId: p.rolloutId,
+    taskIds: ids,
+    runAt,
+    actor: p.actor,
+    now: p.now,
+    claim: p.claim,
+  });
   const found = new Map(rows.map((r) => [r.task_id, r]));
   const missing = ids.filter((id) => !found.has(id));
   if (missing.length > 0) {
     throw new StoreError("NOT_FOUND", `tasks not found in rollout ${p.rolloutId}: ${missing.join(", ")}`, { taskIds: missing });
   }
-  return p.taskIds.map((id) => {
+  const results = p.taskIds.map((id) => {
     const r = found.get(id);
     if (!r) throw new StoreError("NOT_FOUND", `task ${id} not found in rollout ${p.rolloutId}`, { taskIds: [id] });
     if (r.run_id) return { taskId: id, outcome: "CREATED" as const, taskRunId: r.run_id };
@@ -51,6 +73,7 @@ export async function tasksRun(
       r.status === TaskStatus.SKIPPED ? "TASK_SKIPPED" : r.status === TaskStatus.DONE ? "ALREADY_DONE" : "ALREADY_ACTIVE";
     return { taskId: id, outcome };
   });
+  return { results, claimed };
 }
 
 const SKIPPABLE = new Set<string>([TaskStatus.NOT_STARTED, TaskStatus.FAILED, TaskStatus.CANCELED]);

@@ -1,3 +1,4 @@
+import type { LocalRuns } from "../../src/scheduler/local-runs.js";
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from "fastify";
 import type { Role } from "@runway/shared";
 import { buildApp } from "../../src/app.js";
@@ -32,7 +33,15 @@ export function testConfig(env: Record<string, string> = {}) {
 
 export async function buildTestApp(
   t: TestDatabase,
-  opts: { env?: Record<string, string>; dashboardDir?: string; print?: (line: string) => void; clock?: Clock; secrets?: SecretBox } = {},
+  opts: {
+    env?: Record<string, string>;
+    dashboardDir?: string;
+    print?: (line: string) => void;
+    clock?: Clock;
+    secrets?: SecretBox;
+    /** A running scheduler the API's new runs may start on (default: none, as a replica still starting). */
+    runs?: LocalRuns;
+  } = {},
 ): Promise<FastifyInstance> {
   return buildApp({
     trust: { secrets: opts.secrets ?? testSecrets, guard: new TargetGuard(await controlIdentity(t.db)) },
@@ -45,6 +54,7 @@ export async function buildTestApp(
     changeWindowMs: 10,
     print: opts.print ?? (() => undefined),
     ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.runs ? { runs: opts.runs } : {}),
   });
 }
 

@@ -6,6 +6,7 @@ import type { Metrics } from "../../metrics.js";
 import type { Clock } from "../../scheduler/clock.js";
 import type { Db } from "../../store/db.js";
 import type { Trust } from "../../trust.js";
+import type { LocalRuns } from "../../scheduler/local-runs.js";
 
 /** What routes and hooks may use. Routes call store functions with `db`; they never build SQL. */
 export interface AppContext {
@@ -16,6 +17,8 @@ export interface AppContext {
   clock: Clock;
   /** Secret sealing and the target guard (trust.ts). */
   trust: Trust;
+  /** Starts the API's new runs on this replica when it has free executor slots (scheduler/local-runs.ts). */
+  runs: LocalRuns;
 }
 
 declare module "fastify" {

@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import type { TaskType } from "@runway/shared";
 import { prepared, type Db } from "../db.js";
 import { transitionStatement, type TransitionStep } from "./builder.js";
@@ -110,7 +110,7 @@ export function claimStep(p: ClaimParams, bucket = claimBucket(p.limit)): Transi
 }
 
 /** What an executor needs of each claimed run, as one JSON array (ids as text). */
-export const claimedJson = (rel: ReturnType<typeof sql.ref>) => sql`
+export const claimedJson = (rel: RawBuilder<unknown>) => sql`
   (SELECT coalesce(json_agg(json_build_object(
     'id', s.id::text, 'task_id', s.task_id::text, 'rollout_id', s.rollout_id::text, 'attempt', s.attempt,
     'lease_epoch', s.lease_epoch, 'rerunnable', s.rerunnable, 'available_at', s.available_at, 'type', t.type,

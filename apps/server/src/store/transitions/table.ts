@@ -20,7 +20,13 @@ export interface Transition {
 }
 
 export const TRANSITIONS = {
-  create: { from: null, to: ["PENDING", "AVAILABLE"], by: "api", fence: "task rows locked; one active run per task (unique index)" },
+  create: {
+    from: null,
+    to: ["PENDING", "AVAILABLE", "RUNNING"],
+    by: "api",
+    fence:
+      "task rows locked; one active run per task (unique index); RUNNING only for the serving replica's free executor slots, while no run is AVAILABLE",
+  },
   autoCreate: {
     from: null,
     to: ["PENDING", "AVAILABLE"],

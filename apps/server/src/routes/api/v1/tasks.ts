@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { tasksRun, tasksSkip } from "../../../store/task-actions.js";
+import { tasksRunAndClaim, tasksSkip } from "../../../store/task-actions.js";
 import { taskGet, taskList, taskRunList } from "../../../store/task-reads.js";
 import { taskCount, taskQuery } from "../../../store/task-query.js";
 import { decodeTaskPosition, encodeTaskPosition } from "../../../schemas/task-page-token.js";
@@ -24,7 +24,7 @@ import { refuseFailingChecks } from "../../../checks/policy.js";
 const tags = ["tasks"];
 
 const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { db, clock } = app.ctx;
+  const { db, clock, runs } = app.ctx;
 
   app.get(
     "/rollouts/:rolloutId/tasks",
@@ -96,13 +96,17 @@ const taskRoutes: FastifyPluginAsyncTypebox = async (app) => {
       req.audit.target = `rollout/${req.params.rolloutId}`;
       req.audit.detail = { taskIds, ...(runAt ? { runAt } : {}) };
       await refuseFailingChecks(db, req.params.rolloutId, taskIds);
-      const results = await tasksRun(db, {
-        rolloutId: req.params.rolloutId,
-        taskIds,
-        runAt: runAt ? new Date(runAt) : null,
-        actor: req.user!.username,
-        now: clock.now(),
-      });
+      // A run no gate can hold starts on this replica at once when it has a free executor slot.
+      const { results } = await runs.create((claim) =>
+        tasksRunAndClaim(db, {
+          rolloutId: req.params.rolloutId,
+          taskIds,
+          runAt: runAt ? new Date(runAt) : null,
+          actor: req.user!.username,
+          now: clock.now(),
+          claim,
+        }),
+      );
       req.audit.detail.created = results.filter((r) => r.taskRunId).map((r) => r.taskRunId);
       return { results };
     },
