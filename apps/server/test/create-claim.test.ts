@@ -150,4 +150,38 @@ describe("a create that claims for the replica serving it (RunningScheduler.crea
     exec.finishAll();
     await waitFor(async () => (await runs()).every((x) => x.status === "DONE"));
   });
+
+  it("a claim woken while a create held the slots (and claimed nothing) goes again once the create returns", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    const { rolloutId, taskIds } = await seedRollout(t.db, projectId, [dataTask(instanceId, "a")], { run: false });
+    const exec = new DeferredExecutor();
+    let wakes = 0;
+    const r: RunningScheduler = new RunningScheduler({
+      db: t.db,
+      clock,
+      replicaId: "r",
+      concurrency: 2,
+      leaseTtlMs: 60_000,
+      executorFor: () => exec,
+      onSlotFree: () => {
+        wakes++;
+        void r.runOnce();
+      },
+    });
+    await r.create(async () => {
+      // Created AVAILABLE (as when another run was AVAILABLE already), and its NOTIFY wakes the claim loop
+      // before the create returns: every free slot is reserved, so that claim takes nothing.
+      await tasksRun(t.db, { rolloutId, taskIds, runAt: null, actor: "a", now: new Date() });
+      expect(await r.runOnce()).toBe(0);
+      return { claimed: [] };
+    });
+    expect(wakes).toBe(1);
+    await waitFor(async () => exec.started.length === 1);
+    exec.finishAll();
+    await waitFor(async () => (await runs()).every((x) => x.status === "DONE"));
+    // A create that left no claim behind wakes nothing (the run's end woke the loop once more).
+    const before = wakes;
+    await r.create(async () => ({ claimed: [] }));
+    expect(wakes).toBe(before);
+  });
 });

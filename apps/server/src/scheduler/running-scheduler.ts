@@ -72,6 +72,8 @@ export class RunningScheduler {
   private claiming = true;
   /** Slots promised to a claim in flight (so two claims never together exceed the concurrency). */
   private reserved = 0;
+  /** A claim found every free slot reserved (by a create in flight, see create). */
+  private claimSkipped = false;
   /** Past the drain's grace period: a run started now is aborted (and released) at once. */
   private shuttingDown = false;
   /** Past the drain's bound: executions still running are left to the sweeper, outcome writes give up. */
@@ -137,7 +139,10 @@ export class RunningScheduler {
   async runOnce(): Promise<number> {
     if (!this.claimsAllowed()) return 0;
     const free = this.freeSlots();
-    if (free <= 0) return 0;
+    if (free <= 0) {
+      if (this.reserved > 0) this.claimSkipped = true;
+      return 0;
+    }
     this.reserved += free;
     try {
       const now = this.deps.clock.now();
@@ -173,6 +178,12 @@ export class RunningScheduler {
       return made;
     } finally {
       this.reserved -= free;
+      // A claim woken meanwhile (the NOTIFY of runs this create made AVAILABLE comes back before its reply)
+      // found these slots reserved and claimed nothing: it goes again now, not at the next poll.
+      if (this.claimSkipped) {
+        this.claimSkipped = false;
+        this.deps.onSlotFree?.();
+      }
     }
   }
 
