@@ -56,6 +56,7 @@ async function main(): Promise<void> {
             "auto_explain.log_min_duration": process.env.PROFILE_EXPLAIN,
             "auto_explain.log_analyze": "on",
             "auto_explain.log_buffers": "on",
+            "auto_explain.log_triggers": "on",
             "auto_explain.log_nested_statements": "on",
             log_lock_waits: "on",
             deadlock_timeout: "2ms",

@@ -1,4 +1,4 @@
-import { createDb, createPool, tasksRun } from "@runway/server/store";
+import { createDb, createPool, tasksRunAndClaim } from "@runway/server/store";
 import { graphileStart, graphileUtils } from "./lib/queues.js";
 import { machineInfo, startBenchPg, writeResult, type BenchPg, runMain } from "./lib/pg.js";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
@@ -8,8 +8,10 @@ import { createWorkload, dataTask } from "./lib/workload.js";
 /**
  * `pnpm bench` step 2, pickup latency on an idle system: runs are created one after another, each with
  * nothing blocking it, and we time creation (before the create call) → the executor being handed the run
- * (right after the claim made it RUNNING). Ours crosses PENDING → AVAILABLE → RUNNING, two NOTIFY hops;
- * graphile-worker's add_job → task start is one. Same PostgreSQL, same process.
+ * (right after it became RUNNING). A data update that no gate can hold is created RUNNING by the create
+ * itself when the replica has a free slot (RunningScheduler.create, as POST …/tasks/run does); a schema change
+ * crosses PENDING → AVAILABLE → RUNNING, two NOTIFY hops; graphile-worker's add_job → task start is one.
+ * Same PostgreSQL, same process.
  *
  * The three systems are started together and take turns in blocks (BLOCKS of them, the order rotating),
  * so a change in the machine's speed during the step (this shared machine's throughput moved by 40%
@@ -29,7 +31,7 @@ interface Sample {
   createMs: number;
   /** Create call start → promoted to AVAILABLE (wall clock, ms resolution). */
   toAvailableMs: number;
-  /** AVAILABLE → claimed and handed to the executor (wall clock, ms resolution). */
+  /** AVAILABLE (or created RUNNING: the create's time) → handed to the executor (wall clock, ms resolution). */
   availableToStartMs: number;
 }
 
@@ -43,8 +45,8 @@ interface System {
 const promotingPassMs: number[] = [];
 
 /**
- * `gated: false`: data updates in a project without a limit — no gate can hold them, so tasksRun creates
- * them AVAILABLE. `gated: true`: sequential schema changes, each on its own idle database, which go
+ * `gated: false`: data updates in a project without a limit — no gate can hold them, so the create makes
+ * them RUNNING for the idle replica (AVAILABLE if it had no free slot). `gated: true`: sequential schema changes, each on its own idle database, which go
  * through the pending scheduler (PENDING → pass → AVAILABLE) even though nothing holds them.
  */
 async function ours(serverPg: BenchPg, gated: boolean): Promise<System> {
@@ -83,7 +85,11 @@ async function ours(serverPg: BenchPg, gated: boolean): Promise<System> {
       const taskId = rollout.taskIds[next++]!;
       const wall0 = Date.now();
       const t0 = performance.now();
-      await tasksRun(db, { rolloutId: rollout.id, taskIds: [taskId], runAt: null, actor: "bench", now: new Date() });
+      // What POST …/tasks/run does (routes/api/v1/tasks.ts): the create, through the replica's running
+      // scheduler, which may claim the new run in the same statement when it has a free slot.
+      await running.create((claim) =>
+        tasksRunAndClaim(db, { rolloutId: rollout.id, taskIds: [taskId], runAt: null, actor: "bench", now: new Date(), claim }),
+      );
       const createMs = performance.now() - t0;
       if (!(await until(() => started.has(taskId), TIMEOUT_MS)))
         throw new Error(`run of task ${taskId} did not start within ${TIMEOUT_MS} ms`);

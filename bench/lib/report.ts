@@ -244,8 +244,8 @@ async function latencySection(): Promise<string> {
     table(
       ["ms (n = " + ours.n + ")", "p50", "p95", "p99", "max"],
       [
-        row("Runway: tasksRun → RUNNING (data update, no gate can hold it)", ours),
-        ...(oursGated ? [row("Runway: tasksRun → RUNNING (schema change, through a pending pass)", oursGated)] : []),
+        row("Runway: create → RUNNING (data update, no gate can hold it)", ours),
+        ...(oursGated ? [row("Runway: create → RUNNING (schema change, through a pending pass)", oursGated)] : []),
         row("graphile-worker: addJob → task start", graphile),
         row("Runway ÷ graphile-worker", ratio, "×"),
         ...(ratioGated ? [row("Runway through a pending pass ÷ graphile-worker", ratioGated, "×")] : []),
@@ -257,8 +257,8 @@ async function latencySection(): Promise<string> {
     table(
       ["part", "p50", "p95", "p99", "max"],
       [
-        row("create call (tasksRun)", breakdown.createCall!),
-        row("AVAILABLE → executor (NOTIFY, claim)", breakdown.availableToStart!),
+        row("create call (claims the run: the replica has a free slot)", breakdown.createCall!),
+        row("created → executor", breakdown.availableToStart!),
         ...(breakdown.gatedCreateCall
           ? [
               row("through a pass: create call", breakdown.gatedCreateCall),
