@@ -87,7 +87,11 @@ describe("memoized statements (memoStatement)", () => {
 
   it("the pass's promote sends what a fresh build sends", () => {
     for (const runIds of [["1"], ["5", "6", "7"]]) {
-      sameAsFresh(promoteStatement, "", { runIds, now: new Date(Date.UTC(2026, 11, 5, runIds.length)), replicaId: `r${runIds.length}` });
+      const now = new Date(Date.UTC(2026, 11, 5, runIds.length));
+      const none = { claimReplicaId: "", claimLimit: 0, claimLeaseTtlMs: 0 };
+      sameAsFresh(promoteStatement, "", { runIds, now, replicaId: `r${runIds.length}`, ...none });
+      const claim = { claimReplicaId: `r${runIds.length}`, claimLimit: runIds.length + 1, claimLeaseTtlMs: 15_000 };
+      sameAsFresh(promoteStatement, "claim", { runIds, now, replicaId: `r${runIds.length}`, ...claim });
     }
   });
 

@@ -129,12 +129,16 @@ export function checkNoStuckRun(c: CheckContext): CheckResult {
     heldForGood: held,
     waits: c.facts.waits,
   });
-  // Runs the API created RUNNING for the replica serving it (docs/scheduler.md, "…and may skip AVAILABLE").
-  const inCreate = c.facts.logs.filter((l) => l.type === "STATUS" && l.payload.status === "RUNNING" && l.payload.by === "api").length;
+  // Runs made RUNNING by the API's create for the replica serving it, and by a live pass's promote for the
+  // pass's replica, rather than by a claim (docs/scheduler.md, "…and may skip AVAILABLE").
+  const claimsBy = (by: string) =>
+    c.facts.logs.filter((l) => l.type === "STATUS" && l.payload.status === "RUNNING" && l.payload.by === by).length;
+  const inCreate = claimsBy("api");
+  const inPass = claimsBy("pending-scheduler");
   return {
     name: "8. No stuck run",
     ok: r.violations.length === 0,
-    detail: `${r.claims} claims (${inCreate} in the API's create); longest ${(r.longestMs / 1000).toFixed(1)} s of fault-free time, bound ${(bound / 1000).toFixed(1)} s (lease + sweep + retry window + 2 s)${held.size ? `; ${held.size} runs held for good behind a failed version` : ""}`,
+    detail: `${r.claims} claims (${inCreate} in the API's create, ${inPass} in a pass's promote); longest ${(r.longestMs / 1000).toFixed(1)} s of fault-free time, bound ${(bound / 1000).toFixed(1)} s (lease + sweep + retry window + 2 s)${held.size ? `; ${held.size} runs held for good behind a failed version` : ""}`,
     violations: r.violations,
   };
 }

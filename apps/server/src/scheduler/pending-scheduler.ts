@@ -29,6 +29,8 @@ import {
 import { gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
 import { approvalWaitsRecord } from "../store/webhook-approvals.js";
 import type { Clock } from "./clock.js";
+import type { SlotHold } from "./running-scheduler.js";
+import type { ClaimedRun } from "../store/transitions/claim.js";
 import { causeRecords } from "../domain/cause-records.js";
 import { decideBatch, withPromoted, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
 
@@ -36,6 +38,8 @@ export interface PassResult {
   kind: "full" | "live";
   candidates: number;
   promoted: number;
+  /** Of those, claimed for this replica in the promote (RUNNING, started). */
+  claimed: number;
   causesWritten: number;
   failed: number;
   nextRunAt: Date | null;
@@ -78,14 +82,29 @@ export class PendingScheduler {
        */
       fullPassReaders?: number;
       onPass?: (r: PassResult) => void;
+      /**
+       * This replica's free executor slots (RunningScheduler.hold): a live pass's promote claims runs for them
+       * in the same statement (promoteStatement), and they start once the pass commits. Default: none.
+       */
+      claimSlots?: () => SlotHold | undefined;
     },
   ) {}
 
   /** One pass. Returns null when another replica holds the lock (that replica's pass covers the work). */
   async runOnce(opts: { full?: boolean } = {}): Promise<PassResult | null> {
-    const { db, clock, replicaId } = this.deps;
     const started = performance.now();
-    this.startedAt ??= clock.now();
+    this.startedAt ??= this.deps.clock.now();
+    const claim: PassClaim = { hold: undefined, claimed: [] };
+    try {
+      return await this.pass(opts, claim, started);
+    } finally {
+      claim.hold?.release();
+    }
+  }
+
+  /** The pass in its transaction; the runs a live pass's promote claimed (`claim`) start once it committed. */
+  private async pass(opts: { full?: boolean }, claim: PassClaim, started: number): Promise<PassResult | null> {
+    const { db, clock, replicaId } = this.deps;
     const result = await db.transaction().execute(async (trx) => {
       const changes = await gatingTakeChanges(trx, {
         key: PENDING_PASS_LOCK,
@@ -115,7 +134,7 @@ export class PendingScheduler {
         nextRunAt = await gatingMarkPassDone(trx, now, true);
       } else {
         // A live pass records itself in its read (gatingLoadLive): one statement fewer.
-        ({ nextRunAt, ...pass } = await this.livePass(trx, changes, now));
+        ({ nextRunAt, ...pass } = await this.livePass(trx, changes, now, claim));
       }
       // Promotions and failures notify in their own statements; new causes only here.
       await notifyChange(trx, pass.touched);
@@ -123,6 +142,7 @@ export class PendingScheduler {
         kind: full ? ("full" as const) : ("live" as const),
         candidates: pass.candidates,
         promoted: pass.promoted,
+        claimed: claim.claimed.length,
         causesWritten: pass.causesWritten,
         failed: pass.failed,
         nextRunAt,
@@ -131,6 +151,8 @@ export class PendingScheduler {
       };
     });
     if (result === null) return null;
+    // Committed: the runs the promote claimed for this replica start now.
+    claim.hold?.started(claim.claimed);
     this.fullDue = false;
     const pass: PassResult = { ...result, durationMs: performance.now() - started };
     this.deps.onPass?.(pass);
@@ -245,7 +267,7 @@ export class PendingScheduler {
   }
 
   /** The runs whose situation changed (see gatingLoadLive), in one batch. */
-  private async livePass(trx: Db, changes: GatingChanges, now: Date): Promise<PassOutcome & { nextRunAt: Date | null }> {
+  private async livePass(trx: Db, changes: GatingChanges, now: Date, claim: PassClaim): Promise<PassOutcome & { nextRunAt: Date | null }> {
     const { candidates, busy, active, nextRunAt, limitWaiting, busyMore } = await gatingLoadLive(trx, changes, now, this.deps.busyWaiters);
     const freed = new Set(changes.dbs.map((d) => dbKey(d.instanceId, d.database)));
     const candidateDbs = new Map<string, { instanceId: string; database: string }>();
@@ -253,7 +275,7 @@ export class PendingScheduler {
       const [instanceId, ...rest] = c.dbKey.split("/");
       candidateDbs.set(c.dbKey, { instanceId: instanceId!, database: rest.join("/") });
     }
-    const { decision } = await this.decideAndPromote(trx, candidates, { now, busy, active });
+    const { decision } = await this.decideAndPromote(trx, candidates, { now, busy, active }, claim);
     await this.writeOutcome(trx, decision, candidates, now);
 
     // Databases whose waiting runs this pass could not all settle, marked for the next one:
@@ -315,18 +337,23 @@ export class PendingScheduler {
    * have blocked can go in this very pass, and no cause names it. Bounded: each round needs a cancel
    * that raced this pass.
    */
-  private async decideAndPromote(trx: Db, candidates: GatingCandidate[], state: GatingState): Promise<Decided> {
+  private async decideAndPromote(trx: Db, candidates: GatingCandidate[], state: GatingState, claim?: PassClaim): Promise<Decided> {
     const promoted: GatingCandidate[] = [];
     let left = candidates;
     let s = state;
     for (let round = 0; ; round++) {
       const { decision, state: next } = decideBatch(left, s);
-      const written = await gatingPromote(
+      // A live pass that promotes takes this replica's free slots (once) for its promote to claim into.
+      if (claim && decision.promote.length > 0 && claim.hold === undefined) claim.hold = this.deps.claimSlots?.() ?? null;
+      const slots = claim?.hold ? claim.hold.claim.limit - claim.claimed.length : 0;
+      const { promoted: written, claimed } = await gatingPromote(
         trx,
         decision.promote.map((c) => c.runId),
         s.now,
         this.deps.replicaId,
+        claim?.hold && slots > 0 ? { ...claim.hold.claim, limit: slots } : undefined,
       );
+      claim?.claimed.push(...claimed);
       if (written.size === decision.promote.length) {
         promoted.push(...decision.promote);
         return { decision: { ...decision, promote: promoted }, state: next };
@@ -339,6 +366,12 @@ export class PendingScheduler {
       left = left.filter((c) => !gone.has(c.runId) && !written.has(c.runId));
     }
   }
+}
+
+/** A live pass's claim for its replica: the slots held (null: none free), and the runs its promotes claimed. */
+interface PassClaim {
+  hold: SlotHold | null | undefined;
+  claimed: ClaimedRun[];
 }
 
 /** decide()'s outcome with only written promotions, and the state the next batch is decided against. */

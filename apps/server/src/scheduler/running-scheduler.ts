@@ -11,6 +11,13 @@ import { leaseOwnership, type Ownership } from "./ownership.js";
 import { ExecutorSlots } from "./executor-slots.js";
 import { execContext, type OwnerState } from "./exec-context.js";
 
+/** Free executor slots reserved for a claim written by another statement (RunningScheduler.hold). */
+export interface SlotHold {
+  claim: CreateClaim;
+  started(runs: ClaimedRun[]): void;
+  release(): void;
+}
+
 /**
  * Executions are keyed by run and epoch: a replica may claim a run again (a new epoch) while its earlier,
  * lost execution of it is still winding down, and each must keep its own entry.
@@ -162,29 +169,49 @@ export class RunningScheduler {
 
   /**
    * Runs a create (the API's tasks/run) that may claim new runs for this replica (taskRunsCreateAndClaim):
-   * `make` gets what it may claim — up to the free slots, reserved until it returns, or nothing while this
-   * replica may not claim — and the runs it claimed start here, as a claim's would. A user's run that no gate
-   * can hold then starts without waiting for the NOTIFY and a claim statement.
+   * `make` gets what it may claim (see hold), and the runs it claimed start here, as a claim's would. A user's
+   * run that no gate can hold then starts without waiting for the NOTIFY and a claim statement.
    */
   async create<T extends { claimed: ClaimedRun[] }>(make: (claim: CreateClaim | undefined) => Promise<T>): Promise<T> {
-    const free = this.claimsAllowed() ? Math.max(0, this.freeSlots()) : 0;
-    if (free === 0) return make(undefined);
-    this.reserved += free;
+    const hold = this.hold();
     try {
-      const now = this.deps.clock.now();
-      const made = await make({ replicaId: this.deps.replicaId, limit: free, leaseTtlMs: this.deps.leaseTtlMs });
-      if (made.claimed.length > 0) this.deps.onClaim?.(made.claimed, now);
-      for (const run of made.claimed) this.start(run);
+      const made = await make(hold?.claim);
+      hold?.started(made.claimed);
       return made;
     } finally {
-      this.reserved -= free;
-      // A claim woken meanwhile (the NOTIFY of runs this create made AVAILABLE comes back before its reply)
-      // found these slots reserved and claimed nothing: it goes again now, not at the next poll.
-      if (this.claimSkipped) {
-        this.claimSkipped = false;
-        this.deps.onSlotFree?.();
-      }
+      hold?.release();
     }
+  }
+
+  /**
+   * Reserves the free slots for runs another statement claims for this replica (the API's create, a live
+   * pass's promote): undefined while it may not claim or has none free. `started` hands over the runs that
+   * statement claimed, once committed; `release` gives the reservation back (once, after either).
+   */
+  hold(): SlotHold | undefined {
+    const free = this.claimsAllowed() ? Math.max(0, this.freeSlots()) : 0;
+    if (free === 0) return undefined;
+    this.reserved += free;
+    const now = this.deps.clock.now();
+    let held = true;
+    return {
+      claim: { replicaId: this.deps.replicaId, limit: free, leaseTtlMs: this.deps.leaseTtlMs },
+      started: (runs) => {
+        if (runs.length > 0) this.deps.onClaim?.(runs, now);
+        for (const run of runs) this.start(run);
+      },
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.reserved -= free;
+        // A claim woken meanwhile (the NOTIFY of runs made AVAILABLE comes back before the statement's reply)
+        // found these slots reserved and claimed nothing: it goes again now, not at the next poll.
+        if (this.claimSkipped) {
+          this.claimSkipped = false;
+          this.deps.onSlotFree?.();
+        }
+      },
+    };
   }
 
   private start(run: ClaimedRun): void {

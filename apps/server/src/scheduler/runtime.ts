@@ -111,13 +111,15 @@ export class SchedulerRuntime {
       fullPassIntervalMs: config.fullPassIntervalMs,
       lockIdleTimeoutMs: lockIdleTimeout(config.leaseTtlMs),
       ...(d.strategies?.passLock ? { lock: d.strategies.passLock } : {}),
+      claimSlots: () => this.running.hold(),
       onPass: (r) => {
         metrics?.passDuration.observe({ kind: r.kind }, r.durationMs / 1000);
         metrics?.promoted.inc(r.promoted);
         if (r.nextRunAt) this.loops.pending.wakeAt(r.nextRunAt);
         if (r.more) this.loops.pending.wake();
-        // Our own running scheduler need not wait for the NOTIFY to come back from PostgreSQL.
-        if (r.promoted > 0) this.loops.running.wake();
+        // Our own running scheduler need not wait for the NOTIFY to come back from PostgreSQL (for runs
+        // the pass did not claim for it already).
+        if (r.promoted > r.claimed) this.loops.running.wake();
         d.onPass?.(r);
       },
     });

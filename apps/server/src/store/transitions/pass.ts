@@ -3,6 +3,8 @@ import { prepared, type Db } from "../db.js";
 import { notifyChangeOf } from "../notify.js";
 import { parseIds, stepIds, transitionStatement } from "./builder.js";
 import { memoStatement } from "../memo-statement.js";
+import { claimedJson, toClaimed, type ClaimedJson, type ClaimedRun } from "./claim.js";
+import type { CreateClaim } from "./api.js";
 
 /**
  * The rollouts with runs waiting DATABASE_BUSY on the databases the promoted sequential runs take: the API
@@ -11,7 +13,7 @@ import { memoStatement } from "../memo-statement.js";
  * per such rollout and database, not per waiting run.
  */
 const busyWaitRollouts = sql`(
-  WITH RECURSIVE d AS (SELECT DISTINCT instance_id, database_name FROM ch WHERE ch.sequential AND ch.status = 'AVAILABLE'),
+  WITH RECURSIVE d AS (SELECT DISTINCT instance_id, database_name FROM ch WHERE ch.sequential AND ch.status IN ('AVAILABLE', 'RUNNING')),
   l(i, n, rollout_id) AS (
     SELECT d.instance_id, d.database_name, (SELECT min(w.rollout_id) FROM task_run_wait w
       WHERE w.instance_id = d.instance_id AND w.database_name = d.database_name AND w.type = 'DATABASE_BUSY') FROM d
@@ -24,14 +26,48 @@ const busyWaitRollouts = sql`(
 
 /** The pending scheduler's transitions. The pass holds its lock (see PassLock) around both. */
 
-/** The promote, memoized (see memoStatement): on the pickup path of every run a gate held, one text whatever the count. */
-export const promoteStatement = memoStatement<{ runIds: string[]; now: Date; replicaId: string }, "", unknown>((p) =>
-  prepared(
+interface PromoteValues {
+  runIds: string[];
+  now: Date;
+  replicaId: string;
+  /** The pass's replica's claim (see gatingPromote); '' and 0 without one. */
+  claimReplicaId: string;
+  claimLimit: number;
+  claimLeaseTtlMs: number;
+}
+
+/**
+ * The promote, memoized (see memoStatement): on the pickup path of every run a gate held, one text whatever
+ * the count; a second (`claim`) for a live pass whose replica has free executor slots: the first
+ * `claimLimit` promoted runs (by id) become RUNNING under its lease, as its claim would make them a moment
+ * later — only while no run is AVAILABLE, so none starts ahead of a run already waiting for an executor.
+ */
+export const promoteStatement = memoStatement<PromoteValues, "" | "claim", unknown>((p, shape) => {
+  const claim = shape === "claim";
+  const run = sql`k.run`;
+  return prepared(
     transitionStatement({
       steps: [
         {
           name: "promote",
-          sql: ({ guard, returning }) => sql`
+          to: claim ? ["AVAILABLE", "RUNNING"] : ["AVAILABLE"],
+          sql: ({ guard, returning }) =>
+            claim
+              ? sql`
+        UPDATE task_run r SET status = CASE WHEN ${run} THEN 'RUNNING' ELSE 'AVAILABLE' END, updated_at = ${p.now},
+          owner_replica = CASE WHEN ${run} THEN ${p.claimReplicaId}::text ELSE r.owner_replica END,
+          lease_epoch = CASE WHEN ${run} THEN r.lease_epoch + 1 ELSE r.lease_epoch END,
+          lease_expires_at = CASE WHEN ${run} THEN ${p.now}::timestamptz + make_interval(secs => ${p.claimLeaseTtlMs}::float8 / 1000)
+            ELSE r.lease_expires_at END,
+          started_at = CASE WHEN ${run} THEN coalesce(r.started_at, ${p.now}::timestamptz) ELSE r.started_at END
+        FROM (SELECT id, row_number() OVER (ORDER BY id) <= ${p.claimLimit}
+            AND NOT EXISTS (SELECT 1 FROM task_run a WHERE a.status = 'AVAILABLE') AS run
+          FROM unnest(${p.runIds}::bigint[]) AS id) k
+        WHERE r.id = k.id AND ${guard}
+        RETURNING ${returning}, CASE WHEN ${run} THEN 'all gates passed; claimed by ' || ${p.claimReplicaId}::text
+            ELSE 'all gates passed' END AS reason, NULL::jsonb AS detail,
+          ${p.now}::timestamptz AS available_at, r.retry_since, r.retry_attempts, r.auto_retries`
+              : sql`
         UPDATE task_run r SET status = 'AVAILABLE', updated_at = ${p.now}
         WHERE r.id = ANY(${p.runIds}::bigint[]) AND ${guard}
         RETURNING ${returning}, 'all gates passed' AS reason, NULL::jsonb AS detail`,
@@ -39,20 +75,41 @@ export const promoteStatement = memoStatement<{ runIds: string[]; now: Date; rep
       ],
       now: p.now,
       replicaId: p.replicaId,
-      extra: (rel) => sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")}`,
+      extra: (rel) =>
+        claim
+          ? sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")},
+            ${claimedJson(sql`(SELECT * FROM ${rel(0)} WHERE status = 'RUNNING')`)}`
+          : sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")}`,
       listChanged: false,
     }),
-  ),
-);
+  );
+});
 
 /**
  * PENDING → AVAILABLE (compare-and-set on status). Returns the runs promoted: a run canceled since the
- * pass read it is not, and must not count against any gate.
+ * pass read it is not, and must not count against any gate. With `claim` (a live pass's replica with free
+ * slots), up to `claim.limit` of them are made RUNNING for that replica instead (promoteStatement), returned in
+ * `claimed` for it to start once the pass commits.
  */
-export async function gatingPromote(trx: Db, runIds: string[], now: Date, replicaId: string): Promise<Set<string>> {
-  if (runIds.length === 0) return new Set();
-  const { rows } = await promoteStatement.run(trx, "", { runIds, now, replicaId });
-  return parseIds((rows[0] as { promoted: string }).promoted);
+export async function gatingPromote(
+  trx: Db,
+  runIds: string[],
+  now: Date,
+  replicaId: string,
+  claim?: CreateClaim,
+): Promise<{ promoted: Set<string>; claimed: ClaimedRun[] }> {
+  if (runIds.length === 0) return { promoted: new Set(), claimed: [] };
+  const claims = claim !== undefined && claim.limit > 0;
+  const { rows } = await promoteStatement.run(trx, claims ? "claim" : "", {
+    runIds,
+    now,
+    replicaId,
+    claimReplicaId: claim?.replicaId ?? "",
+    claimLimit: claim?.limit ?? 0,
+    claimLeaseTtlMs: claim?.leaseTtlMs ?? 0,
+  });
+  const row = rows[0] as { promoted: string; claimed?: ClaimedJson[]; installation_id?: string };
+  return { promoted: parseIds(row.promoted), claimed: (row.claimed ?? []).map((r) => toClaimed(r, row.installation_id!)) };
 }
 
 /** PENDING → FAILED for runs that can never run (project or instance deleted), the reason in the result. */

@@ -33,7 +33,12 @@ export const TRANSITIONS = {
     by: "pending-scheduler",
     fence: "pass lock; task rows locked; one active run per task (unique index)",
   },
-  promote: { from: "PENDING", to: ["AVAILABLE"], by: "pending-scheduler", fence: "pass lock; status" },
+  promote: {
+    from: "PENDING",
+    to: ["AVAILABLE", "RUNNING"],
+    by: "pending-scheduler",
+    fence: "pass lock; status; RUNNING only for the pass's replica's free executor slots, in a live pass, while no run is AVAILABLE",
+  },
   failOrphan: { from: "PENDING", to: ["FAILED"], by: "pending-scheduler", fence: "pass lock; status" },
   cancelPending: { from: "PENDING", to: ["CANCELED"], by: "api", fence: "run rows locked; status" },
   cancelAvailable: { from: "AVAILABLE", to: ["CANCELED"], by: "api", fence: "run rows locked; status" },
