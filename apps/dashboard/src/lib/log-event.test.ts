@@ -39,6 +39,17 @@ describe("log lines from structured events", () => {
       params: { replica: "r2", epoch: 3 },
       tone: "default",
     });
+    // Made RUNNING by the statement that made it runnable: the API's create, a live pass's promote.
+    expect(line(entry(ev({ to: "RUNNING", by: "api", user: "alice", replica: "r1", epoch: 1 })))).toEqual({
+      key: "drawer.event.createdClaimed",
+      params: { user: "alice", replica: "r1", epoch: 1 },
+      tone: "default",
+    });
+    expect(line(entry(ev({ from: "PENDING", to: "RUNNING", by: "pending-scheduler", replica: "r3", epoch: 2 })))).toEqual({
+      key: "drawer.event.promotedClaimed",
+      params: { replica: "r3", epoch: 2 },
+      tone: "default",
+    });
     const failed = entry(ev({ from: "RUNNING", to: "FAILED", by: "owner", reason: "division by zero" }), {
       result: { error: { message: "division by zero", code: "22012" } },
     });

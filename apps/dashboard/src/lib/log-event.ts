@@ -41,6 +41,13 @@ export function logLine(entry: LogEntry, time: (iso: string) => string): LogLine
 
   const { from, to, by, user, replica, epoch, reason } = e;
   if (from === null) {
+    // Created RUNNING: the replica that served the request had a free slot and claimed it in the create.
+    if (to === "RUNNING")
+      return {
+        key: "drawer.event.createdClaimed",
+        params: { user: user ?? "", replica: replica ?? "", epoch: epoch ?? 0 },
+        tone: "default",
+      };
     if (by === "pending-scheduler") return { key: "drawer.event.createdAuto", params: {}, tone: "default" };
     const runAt = str(data.runAt);
     if (runAt) return { key: "drawer.event.scheduled", params: { user: user ?? "", time: time(runAt) }, tone: "default" };
@@ -48,6 +55,9 @@ export function logLine(entry: LogEntry, time: (iso: string) => string): LogLine
   }
   switch (to) {
     case "RUNNING":
+      // Promoted and claimed in one statement, by a live pass for its own replica.
+      if (from === "PENDING")
+        return { key: "drawer.event.promotedClaimed", params: { replica: replica ?? "", epoch: epoch ?? 0 }, tone: "default" };
       return { key: "drawer.event.claimed", params: { replica: replica ?? "", epoch: epoch ?? 0 }, tone: "default" };
     case "DONE": {
       if (by === "sweeper") return { key: "drawer.event.doneConfirmed", params: {}, tone: "success" };
