@@ -72,10 +72,11 @@ describe("replica clocks do not decide run-at or lease expiry", () => {
       expect(seen!.due).toBe(true);
       // Not ten minutes late, nor a poll interval: the wake-up came at the run-at (bound loose for a loaded machine).
       expect(seen!.late_ms).toBeLessThan(8000);
-      // The promotion is stamped with the database's time too.
+      // The promotion is stamped with the database's time too (AVAILABLE, or RUNNING when the pass claimed it
+      // for its replica's free slot in the promote).
       const { rows } = await sql<{ ok: boolean }>`
         SELECT l.at >= r.run_at AND l.at <= clock_timestamp() AS ok FROM task_run_log l JOIN task_run r ON r.id = l.task_run_id
-        WHERE l.type = 'STATUS' AND l.payload->>'status' = 'AVAILABLE'`.execute(t.db);
+        WHERE l.type = 'STATUS' AND l.payload->>'from' = 'PENDING'`.execute(t.db);
       expect(rows).toEqual([{ ok: true }]);
     } finally {
       watching = false;
