@@ -3,6 +3,8 @@ import { TaskType } from "@runway/shared";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { taskRunsCancel, tasksRun } from "../src/store/task-actions.js";
+import { rolloutPauseApi } from "../src/store/gates.js";
+import { gatingPromote } from "../src/store/gating.js";
 import { waitFor, useTestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
@@ -114,5 +116,18 @@ describe("a live pass claims what it promotes for its own replica (promoteStatem
     expect(exec.started[1]).toMatchObject({ taskId: taskIds[1], schemaVersion: "0002" });
     exec.finishAll();
     await waitFor(async () => (await runs()).every((x) => x.status === "DONE"));
+  });
+
+  it("the promote claims no run of a rollout paused since the pass read its controls (the claim's guard)", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    const { rolloutId, taskIds } = await seedRollout(t.db, projectId, [task(instanceId, "a", { schemaVersion: "0001" })]);
+    const runId = (await runs())[0]!.id;
+    // As if the pass had decided before the pause committed: the promote is what sees it.
+    await rolloutPauseApi(t.db, { rolloutId, by: "alice", reason: "hold", now: new Date() });
+    const claim = { replicaId: "r", limit: 4, leaseTtlMs: 60_000 };
+    const { promoted, claimed } = await gatingPromote(t.db, [runId], new Date(), "r", claim);
+    expect([...promoted]).toEqual([runId]);
+    expect(claimed).toEqual([]);
+    expect((await runs()).map((x) => [x.task_id, x.status, x.owner_replica])).toEqual([[taskIds[0], "AVAILABLE", null]]);
   });
 });

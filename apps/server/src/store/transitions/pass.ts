@@ -60,9 +60,11 @@ export const promoteStatement = memoStatement<PromoteValues, "" | "claim", unkno
           lease_expires_at = CASE WHEN ${run} THEN ${p.now}::timestamptz + make_interval(secs => ${p.claimLeaseTtlMs}::float8 / 1000)
             ELSE r.lease_expires_at END,
           started_at = CASE WHEN ${run} THEN coalesce(r.started_at, ${p.now}::timestamptz) ELSE r.started_at END
-        FROM (SELECT id, row_number() OVER (ORDER BY id) <= ${p.claimLimit}
-            AND NOT EXISTS (SELECT 1 FROM task_run a WHERE a.status = 'AVAILABLE') AS run
-          FROM unnest(${p.runIds}::bigint[]) AS id) k
+        FROM (SELECT x.id, row_number() OVER (ORDER BY x.id) <= ${p.claimLimit}
+            AND NOT EXISTS (SELECT 1 FROM task_run a WHERE a.status = 'AVAILABLE')
+            -- As the claim's guard: a pause committed since the pass read its controls holds the run.
+            AND NOT EXISTS (SELECT 1 FROM task_run y JOIN rollout_pause rp ON rp.rollout_id = y.rollout_id WHERE y.id = x.id) AS run
+          FROM unnest(${p.runIds}::bigint[]) AS x(id)) k
         WHERE r.id = k.id AND ${guard}
         RETURNING ${returning}, CASE WHEN ${run} THEN 'all gates passed; claimed by ' || ${p.claimReplicaId}::text
             ELSE 'all gates passed' END AS reason, NULL::jsonb AS detail,
