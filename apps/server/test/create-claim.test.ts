@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
-import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
+import { RunningScheduler, type RunningSchedulerDeps } from "../src/scheduler/running-scheduler.js";
 import { tasksRun, tasksRunAndClaim } from "../src/store/task-actions.js";
 import { waitFor, useTestDatabase } from "./helpers/db.js";
 import { DeferredExecutor } from "./helpers/executors.js";
@@ -32,8 +32,17 @@ const runs = () =>
 const statusLog = (runId: string) =>
   t.db.selectFrom("task_run_log").select("payload").where("task_run_id", "=", runId).where("type", "=", "STATUS").orderBy("id").execute();
 
-function replica(exec: DeferredExecutor, concurrency: number): RunningScheduler {
-  return new RunningScheduler({ db: t.db, clock, replicaId: "r", concurrency, claimAhead: 0, leaseTtlMs: 60_000, executorFor: () => exec });
+function replica(exec: DeferredExecutor, concurrency: number, deps: Partial<RunningSchedulerDeps> = {}): RunningScheduler {
+  return new RunningScheduler({
+    db: t.db,
+    clock,
+    replicaId: "r",
+    concurrency,
+    claimAhead: 0,
+    leaseTtlMs: 60_000,
+    executorFor: () => exec,
+    ...deps,
+  });
 }
 
 describe("a create that claims for the replica serving it (RunningScheduler.create, taskRunsCreateAndClaim)", () => {
@@ -130,15 +139,8 @@ describe("a create that claims for the replica serving it (RunningScheduler.crea
       return tasksRunAndClaim(t.db, { rolloutId, taskIds: [taskIds[1]!], runAt: null, actor: "a", now: new Date(), claim });
     });
     expect(offered).toBeUndefined();
-    const sick = new RunningScheduler({
-      db: t.db,
-      clock,
-      replicaId: "s",
-      concurrency: 4,
-      leaseTtlMs: 60_000,
-      executorFor: () => exec,
-      mayClaim: () => false,
-    });
+    // Its heartbeat does not get through.
+    const sick = replica(exec, 4, { replicaId: "s", mayClaim: () => false });
     await sick.create(async (claim) => {
       offered = claim;
       return { claimed: [] };
@@ -156,13 +158,7 @@ describe("a create that claims for the replica serving it (RunningScheduler.crea
     const { rolloutId, taskIds } = await seedRollout(t.db, projectId, [dataTask(instanceId, "a")], { run: false });
     const exec = new DeferredExecutor();
     let wakes = 0;
-    const r: RunningScheduler = new RunningScheduler({
-      db: t.db,
-      clock,
-      replicaId: "r",
-      concurrency: 2,
-      leaseTtlMs: 60_000,
-      executorFor: () => exec,
+    const r: RunningScheduler = replica(exec, 2, {
       onSlotFree: () => {
         wakes++;
         void r.runOnce();
