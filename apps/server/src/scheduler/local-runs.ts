@@ -1,5 +1,5 @@
 import type { ClaimedRun } from "../store/transitions/claim.js";
-import type { CreateClaim } from "../store/transitions/api.js";
+import type { SlotClaim } from "../store/transitions/claim.js";
 import type { RunningScheduler } from "./running-scheduler.js";
 
 /**
@@ -15,7 +15,7 @@ export class LocalRuns {
     this.running = running;
   }
 
-  create<T extends { claimed: ClaimedRun[] }>(make: (claim: CreateClaim | undefined) => Promise<T>): Promise<T> {
+  create<T extends { claimed: ClaimedRun[] }>(make: (claim: SlotClaim | undefined) => Promise<T>): Promise<T> {
     return this.running ? this.running.create(make) : make(undefined);
   }
 }

@@ -1,7 +1,7 @@
 import type { TaskType } from "@runway/shared";
 import type { Db } from "../store/db.js";
 import { taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun, type Finish } from "../store/runs.js";
-import type { CreateClaim } from "../store/transitions/api.js";
+import type { SlotClaim } from "../store/transitions/claim.js";
 import { Batcher } from "./batcher.js";
 import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
 import { releaseUnstarted, UNSTARTED, writeOutcome } from "./outcome.js";
@@ -11,9 +11,9 @@ import { leaseOwnership, type Ownership } from "./ownership.js";
 import { ExecutorSlots } from "./executor-slots.js";
 import { execContext, type OwnerState } from "./exec-context.js";
 
-/** Free executor slots reserved for a claim written by another statement (RunningScheduler.hold). */
+/** Free executor slots reserved for a statement that claims runs for this replica (RunningScheduler.hold). */
 export interface SlotHold {
-  claim: CreateClaim;
+  claim: SlotClaim;
   started(runs: ClaimedRun[]): void;
   release(): void;
 }
@@ -79,7 +79,7 @@ export class RunningScheduler {
   private claiming = true;
   /** Slots promised to a claim in flight (so two claims never together exceed the concurrency). */
   private reserved = 0;
-  /** A claim found every free slot reserved (by a create in flight, see create). */
+  /** A claim found every free slot reserved by another in flight (see hold). */
   private claimSkipped = false;
   /** Past the drain's grace period: a run started now is aborted (and released) at once. */
   private shuttingDown = false;
@@ -144,26 +144,14 @@ export class RunningScheduler {
 
   /** Claims and starts up to the free slots. Returns how many runs were claimed. */
   async runOnce(): Promise<number> {
-    if (!this.claimsAllowed()) return 0;
-    const free = this.freeSlots();
-    if (free <= 0) {
-      if (this.reserved > 0) this.claimSkipped = true;
-      return 0;
-    }
-    this.reserved += free;
+    const hold = this.hold();
+    if (!hold) return 0;
     try {
-      const now = this.deps.clock.now();
-      const runs = await taskRunsClaim(this.deps.db, {
-        replicaId: this.deps.replicaId,
-        limit: free,
-        leaseTtlMs: this.deps.leaseTtlMs,
-        now,
-      });
-      if (runs.length > 0) this.deps.onClaim?.(runs, now);
-      for (const run of runs) this.start(run);
+      const runs = await taskRunsClaim(this.deps.db, { ...hold.claim, now: this.deps.clock.now() });
+      hold.started(runs);
       return runs.length;
     } finally {
-      this.reserved -= free;
+      hold.release();
     }
   }
 
@@ -172,7 +160,7 @@ export class RunningScheduler {
    * `make` gets what it may claim (see hold), and the runs it claimed start here, as a claim's would. A user's
    * run that no gate can hold then starts without waiting for the NOTIFY and a claim statement.
    */
-  async create<T extends { claimed: ClaimedRun[] }>(make: (claim: CreateClaim | undefined) => Promise<T>): Promise<T> {
+  async create<T extends { claimed: ClaimedRun[] }>(make: (claim: SlotClaim | undefined) => Promise<T>): Promise<T> {
     const hold = this.hold();
     try {
       const made = await make(hold?.claim);
@@ -184,13 +172,18 @@ export class RunningScheduler {
   }
 
   /**
-   * Reserves the free slots for runs another statement claims for this replica (the API's create, a live
-   * pass's promote): undefined while it may not claim or has none free. `started` hands over the runs that
-   * statement claimed, once committed; `release` gives the reservation back (once, after either).
+   * Reserves the free slots for a statement that claims runs for this replica (its own claim, the API's create,
+   * a live pass's promote): undefined while it may not claim or has none free. `started` hands over the runs
+   * that statement claimed, once committed; `release` gives the reservation back (once, after either).
    */
   hold(): SlotHold | undefined {
-    const free = this.claimsAllowed() ? Math.max(0, this.freeSlots()) : 0;
-    if (free === 0) return undefined;
+    if (!this.claimsAllowed()) return undefined;
+    const free = this.freeSlots();
+    if (free <= 0) {
+      // Every free slot is held by another claim in flight: it looks again when that one lets go.
+      if (this.reserved > 0) this.claimSkipped = true;
+      return undefined;
+    }
     this.reserved += free;
     const now = this.deps.clock.now();
     let held = true;

@@ -3,8 +3,8 @@ import { TaskStatus, type TaskType } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { notifyCancel, notifyChange, notifyPending } from "./notify.js";
-import { taskRunsCancelNow, taskRunsCreateAndClaim, type CreateClaim } from "./transitions/api.js";
-import type { ClaimedRun } from "./transitions/claim.js";
+import { taskRunsCancelNow, taskRunsCreateAndClaim } from "./transitions/api.js";
+import type { ClaimedRun, SlotClaim } from "./transitions/claim.js";
 
 export type RunOutcome = "CREATED" | "ALREADY_ACTIVE" | "ALREADY_DONE" | "TASK_SKIPPED";
 export type CancelOutcome = "CANCELED" | "CANCEL_REQUESTED";
@@ -48,7 +48,7 @@ export async function tasksRun(
  */
 export async function tasksRunAndClaim(
   db: Db,
-  p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; claim?: CreateClaim | undefined },
+  p: { rolloutId: string; taskIds: string[]; runAt: Date | null; actor: string; now: Date; claim?: SlotClaim | undefined },
 ): Promise<{ results: RunResult[]; claimed: ClaimedRun[] }> {
   const ids = [...new Set(p.taskIds)];
   const runAt = p.runAt && p.runAt.getTime() > p.now.getTime() ? p.runAt : null;

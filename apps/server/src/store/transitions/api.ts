@@ -2,7 +2,17 @@ import { sql, type CompiledQuery, type RawBuilder } from "kysely";
 import { prepared, type Db } from "../db.js";
 import { transitionStatement } from "./builder.js";
 import { memoStatement } from "../memo-statement.js";
-import { claimBucket, claimedJson, toClaimed, type ClaimedJson, type ClaimedRun } from "./claim.js";
+import {
+  claimBucket,
+  claimedOf,
+  claimedRunning,
+  leaseUntil,
+  noRunWaiting,
+  slotClaimValues,
+  type ClaimedJson,
+  type ClaimedRun,
+  type SlotClaim,
+} from "./claim.js";
 import { controlsCannotHold } from "../gating-stages.js";
 
 /** Transitions the API makes: creating runs and canceling runs that have not started. */
@@ -22,16 +32,6 @@ interface CreateValues {
   claimReplicaId: string;
   claimLimit: number;
   claimLeaseTtlMs: number;
-}
-
-/**
- * The runs a create may claim for the replica that serves it: its free executor slots at most. A replica
- * whose running scheduler may not claim (draining, no heartbeat) passes none.
- */
-export interface CreateClaim {
-  replicaId: string;
-  limit: number;
-  leaseTtlMs: number;
 }
 
 /** A run no gate can ever hold: its data, in the create's SELECT (task `t`, rollout `ro`, instance `i`). */
@@ -83,12 +83,12 @@ function createClaimInsert(p: CreateValues, guard: RawBuilder<unknown>, returnin
         SELECT c.task_id, c.attempt, c.status, c.rollout_id, c.instance_id, c.database_name, c.sequential, c.schema_version_key,
           c.rerunnable, c.run_at, c.created_by, c.created_at, c.updated_at, c.ahead,
           CASE WHEN ${running} THEN ${p.claimReplicaId}::text END, CASE WHEN ${running} THEN 1 ELSE 0 END,
-          CASE WHEN ${running} THEN ${p.now}::timestamptz + make_interval(secs => ${p.claimLeaseTtlMs}::float8 / 1000) END,
+          CASE WHEN ${running} THEN ${leaseUntil(p.now, p.claimLeaseTtlMs)} END,
           CASE WHEN ${running} THEN ${p.now}::timestamptz END
         FROM (
           SELECT q.*, CASE WHEN NOT q.free THEN 'PENDING'
               WHEN count(*) FILTER (WHERE q.free) OVER (ORDER BY q.task_id) <= ${p.claimLimit}
-                AND NOT EXISTS (SELECT 1 FROM task_run a WHERE a.status = 'AVAILABLE') THEN 'RUNNING'
+                AND ${noRunWaiting} THEN 'RUNNING'
               ELSE 'AVAILABLE' END AS status
           FROM (
             SELECT t.id AS task_id, ${nextAttempt} AS attempt, (${noGate(p)}) AS free,
@@ -141,7 +141,7 @@ function createStatement(p: CreateValues, ids: RawBuilder<unknown>, auto: boolea
     extra: (rel) => {
       const tasks = sql`(SELECT coalesce(string_agg(lk.id || ':' || lk.status || ':' || coalesce(s.id::text, ''), ','), '')
       FROM lk LEFT JOIN ${rel(0)} s ON s.task_id = lk.id) AS tasks`;
-      return claim ? sql`${tasks}, ${claimedJson(sql`(SELECT * FROM ${rel(0)} WHERE status = 'RUNNING')`)}` : tasks;
+      return claim ? sql`${tasks}, ${claimedRunning(rel(0))}` : tasks;
     },
     listChanged: false,
     now: p.now,
@@ -171,7 +171,7 @@ interface CreateParams {
   actor: string;
   now: Date;
   auto?: boolean;
-  claim?: CreateClaim | undefined;
+  claim?: SlotClaim | undefined;
 }
 
 const createValues = (p: CreateParams): CreateValues => ({
@@ -181,9 +181,7 @@ const createValues = (p: CreateParams): CreateValues => ({
   runAt: p.runAt,
   actor: p.actor,
   now: p.now,
-  claimReplicaId: p.claim?.replicaId ?? "",
-  claimLimit: p.claim?.limit ?? 0,
-  claimLeaseTtlMs: p.claim?.leaseTtlMs ?? 0,
+  ...slotClaimValues(p.claim),
 });
 
 /** Whether a create claims: an API create with free slots to claim for (never an auto-run: the pass makes those). */
@@ -236,7 +234,7 @@ export async function taskRunsCreateAndClaim(db: Db, p: CreateParams): Promise<{
           const [task_id, status, run_id] = x.split(":") as [string, string, string];
           return { task_id, status, run_id: run_id === "" ? null : run_id };
         });
-  return { tasks, claimed: (row.claimed ?? []).map((r) => toClaimed(r, row.installation_id!)) };
+  return { tasks, claimed: claimedOf(row) };
 }
 
 /** PENDING or AVAILABLE → CANCELED. The caller holds the runs' row locks. Returns the rollouts changed. */

@@ -34,6 +34,33 @@ export interface ClaimedRun {
   retryPolicy?: RetryPolicy;
 }
 
+/**
+ * What a statement other than the claim (the API's create, a live pass's promote) may claim for a replica: the
+ * free executor slots it holds (RunningScheduler.hold). A replica that may not claim (draining, no heartbeat)
+ * holds none.
+ */
+export interface SlotClaim {
+  replicaId: string;
+  limit: number;
+  leaseTtlMs: number;
+}
+
+/** A SlotClaim as a memoized statement's values ('' and 0: none). */
+export const slotClaimValues = (c: SlotClaim | undefined) => ({
+  claimReplicaId: c?.replicaId ?? "",
+  claimLimit: c?.limit ?? 0,
+  claimLeaseTtlMs: c?.leaseTtlMs ?? 0,
+});
+
+/** A claim's lease expiry: `ttlMs` after `now` (the claim's, and a create's or promote's claim in its place). */
+export const leaseUntil = (now: unknown, ttlMs: unknown) => sql`${now}::timestamptz + make_interval(secs => ${ttlMs}::float8 / 1000)`;
+
+/**
+ * When a create or a promote may make a run RUNNING in the claim's place: no run is AVAILABLE, so none starts
+ * ahead of a run already waiting for an executor.
+ */
+export const noRunWaiting = sql`NOT EXISTS (SELECT 1 FROM task_run a WHERE a.status = 'AVAILABLE')`;
+
 export interface ClaimParams {
   replicaId: string;
   limit: number;
@@ -100,7 +127,7 @@ export function claimStep(p: ClaimParams, bucket = claimBucket(p.limit)): Transi
         ORDER BY id LIMIT ${sql.lit(bucket)} FOR UPDATE SKIP LOCKED)`,
     sql: ({ guard, returning }) => sql`
       UPDATE task_run r SET status = 'RUNNING', owner_replica = ${p.replicaId}, lease_epoch = r.lease_epoch + 1,
-        lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs}::float8 / 1000),
+        lease_expires_at = ${leaseUntil(p.now, p.leaseTtlMs)},
         started_at = coalesce(r.started_at, ${p.now}), updated_at = ${p.now}
       FROM (SELECT id, updated_at FROM claim_pick ORDER BY id LIMIT ${p.limit}) c
       WHERE r.id = c.id AND ${guard}
@@ -121,6 +148,14 @@ export const claimedJson = (rel: RawBuilder<unknown>) => sql`
       WHERE ro.id = s.rollout_id)) ORDER BY s.id), '[]')
   FROM ${rel} s JOIN task t ON t.id = s.task_id JOIN instance i ON i.id = t.instance_id) AS claimed,
   (SELECT id::text FROM installation) AS installation_id`;
+
+/** claimedJson of the runs a step made RUNNING (a create's or a promote's claim, among its other runs). */
+export const claimedRunning = (rel: RawBuilder<unknown>) => claimedJson(sql`(SELECT * FROM ${rel} WHERE status = 'RUNNING')`);
+
+/** The runs a statement with claimedJson claimed (none when its shape had no claim). */
+export function claimedOf(row: { claimed?: ClaimedJson[]; installation_id?: string }): ClaimedRun[] {
+  return (row.claimed ?? []).map((r) => toClaimed(r, row.installation_id!));
+}
 
 /** Every read of an instance's connection URL goes through here (a decrypt step would go here). */
 export function connectionUrlOf(stored: string): string {
@@ -180,6 +215,5 @@ export const claimStatement = memoStatement<ClaimParams, number, unknown>((p, bu
 export async function taskRunsClaim(db: Db, p: ClaimParams): Promise<ClaimedRun[]> {
   if (p.limit <= 0) return [];
   const { rows } = await claimStatement.run(db, claimBucket(p.limit), p);
-  const row = rows[0]! as unknown as { claimed: ClaimedJson[]; installation_id: string };
-  return row.claimed.map((r) => toClaimed(r, row.installation_id));
+  return claimedOf(rows[0]! as unknown as { claimed: ClaimedJson[]; installation_id: string });
 }

@@ -8,7 +8,7 @@ import {
   claimStep,
   claimedJson,
   taskRunsClaim,
-  toClaimed,
+  claimedOf,
   type ClaimedJson,
   type ClaimParams,
   type ClaimedRun,
@@ -183,5 +183,5 @@ export async function taskRunsFinishAndClaim(
   if (items.length === 0) return { written: new Set(), claimed: await taskRunsClaim(db, p.claim) };
   const { rows } = await sendFinish(db, items, p.now, p.fence ?? leaseFence, p.claim);
   const row = rows[0]! as unknown as { claimed: ClaimedJson[]; installation_id: string };
-  return { written: parseWritten(row), claimed: row.claimed.map((r) => toClaimed(r, row.installation_id)) };
+  return { written: parseWritten(row), claimed: claimedOf(row) };
 }

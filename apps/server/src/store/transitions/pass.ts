@@ -3,8 +3,16 @@ import { prepared, type Db } from "../db.js";
 import { notifyChangeOf } from "../notify.js";
 import { parseIds, stepIds, transitionStatement } from "./builder.js";
 import { memoStatement } from "../memo-statement.js";
-import { claimedJson, toClaimed, type ClaimedJson, type ClaimedRun } from "./claim.js";
-import type { CreateClaim } from "./api.js";
+import {
+  claimedOf,
+  claimedRunning,
+  leaseUntil,
+  noRunWaiting,
+  slotClaimValues,
+  type ClaimedJson,
+  type ClaimedRun,
+  type SlotClaim,
+} from "./claim.js";
 
 /**
  * The rollouts with runs waiting DATABASE_BUSY on the databases the promoted sequential runs take: the API
@@ -57,11 +65,10 @@ export const promoteStatement = memoStatement<PromoteValues, "" | "claim", unkno
         UPDATE task_run r SET status = CASE WHEN ${run} THEN 'RUNNING' ELSE 'AVAILABLE' END, updated_at = ${p.now},
           owner_replica = CASE WHEN ${run} THEN ${p.claimReplicaId}::text ELSE r.owner_replica END,
           lease_epoch = CASE WHEN ${run} THEN r.lease_epoch + 1 ELSE r.lease_epoch END,
-          lease_expires_at = CASE WHEN ${run} THEN ${p.now}::timestamptz + make_interval(secs => ${p.claimLeaseTtlMs}::float8 / 1000)
-            ELSE r.lease_expires_at END,
+          lease_expires_at = CASE WHEN ${run} THEN ${leaseUntil(p.now, p.claimLeaseTtlMs)} ELSE r.lease_expires_at END,
           started_at = CASE WHEN ${run} THEN coalesce(r.started_at, ${p.now}::timestamptz) ELSE r.started_at END
         FROM (SELECT x.id, row_number() OVER (ORDER BY x.id) <= ${p.claimLimit}
-            AND NOT EXISTS (SELECT 1 FROM task_run a WHERE a.status = 'AVAILABLE')
+            AND ${noRunWaiting}
             -- As the claim's guard: a pause committed since the pass read its controls holds the run.
             AND NOT EXISTS (SELECT 1 FROM task_run y JOIN rollout_pause rp ON rp.rollout_id = y.rollout_id WHERE y.id = x.id) AS run
           FROM unnest(${p.runIds}::bigint[]) AS x(id)) k
@@ -80,7 +87,7 @@ export const promoteStatement = memoStatement<PromoteValues, "" | "claim", unkno
       extra: (rel) =>
         claim
           ? sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")},
-            ${claimedJson(sql`(SELECT * FROM ${rel(0)} WHERE status = 'RUNNING')`)}`
+            ${claimedRunning(rel(0))}`
           : sql`${notifyChangeOf(busyWaitRollouts)} AS notified_busy_wait, ${stepIds(rel(0), "promoted")}`,
       listChanged: false,
     }),
@@ -98,7 +105,7 @@ export async function gatingPromote(
   runIds: string[],
   now: Date,
   replicaId: string,
-  claim?: CreateClaim,
+  claim?: SlotClaim,
 ): Promise<{ promoted: Set<string>; claimed: ClaimedRun[] }> {
   if (runIds.length === 0) return { promoted: new Set(), claimed: [] };
   const claims = claim !== undefined && claim.limit > 0;
@@ -106,12 +113,10 @@ export async function gatingPromote(
     runIds,
     now,
     replicaId,
-    claimReplicaId: claim?.replicaId ?? "",
-    claimLimit: claim?.limit ?? 0,
-    claimLeaseTtlMs: claim?.leaseTtlMs ?? 0,
+    ...slotClaimValues(claim),
   });
   const row = rows[0] as { promoted: string; claimed?: ClaimedJson[]; installation_id?: string };
-  return { promoted: parseIds(row.promoted), claimed: (row.claimed ?? []).map((r) => toClaimed(r, row.installation_id!)) };
+  return { promoted: parseIds(row.promoted), claimed: claimedOf(row) };
 }
 
 /** PENDING → FAILED for runs that can never run (project or instance deleted), the reason in the result. */
