@@ -3,11 +3,11 @@ import { TaskType } from "@runway/shared";
 import { RunningScheduler, type RunningSchedulerDeps } from "../src/scheduler/running-scheduler.js";
 import { tasksRun, tasksRunAndClaim } from "../src/store/task-actions.js";
 import { waitFor, useTestDatabase } from "./helpers/db.js";
+import { runningScheduler } from "./helpers/runtime.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 const t = useTestDatabase();
-const clock = { now: () => new Date() };
 
 const dataTask = (instanceId: string, db: string) =>
   task(instanceId, db, { type: TaskType.DATABASE_DATA_UPDATE, statement: "UPDATE t SET x = 1" });
@@ -32,18 +32,8 @@ const runs = () =>
 const statusLog = (runId: string) =>
   t.db.selectFrom("task_run_log").select("payload").where("task_run_id", "=", runId).where("type", "=", "STATUS").orderBy("id").execute();
 
-function replica(exec: DeferredExecutor, concurrency: number, deps: Partial<RunningSchedulerDeps> = {}): RunningScheduler {
-  return new RunningScheduler({
-    db: t.db,
-    clock,
-    replicaId: "r",
-    concurrency,
-    claimAhead: 0,
-    leaseTtlMs: 60_000,
-    executorFor: () => exec,
-    ...deps,
-  });
-}
+const replica = (exec: DeferredExecutor, concurrency: number, deps: Partial<RunningSchedulerDeps> = {}) =>
+  runningScheduler(t.db, exec, concurrency, deps);
 
 describe("a create that claims for the replica serving it (RunningScheduler.create, taskRunsCreateAndClaim)", () => {
   it("creates up to the free slots RUNNING under the replica's lease and starts them; the rest AVAILABLE; a finish then claims those", async () => {

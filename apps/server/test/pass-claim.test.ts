@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { taskRunsCancel, tasksRun } from "../src/store/task-actions.js";
 import { rolloutPauseApi } from "../src/store/gates.js";
 import { gatingPromote } from "../src/store/gating.js";
 import { waitFor, useTestDatabase } from "./helpers/db.js";
+import { runningScheduler } from "./helpers/runtime.js";
 import { DeferredExecutor } from "./helpers/executors.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
@@ -18,15 +18,7 @@ const runs = () =>
 /** A replica's two schedulers, its live passes claiming into its running scheduler's free slots. */
 async function replica(concurrency: number) {
   const exec = new DeferredExecutor();
-  const running = new RunningScheduler({
-    db: t.db,
-    clock,
-    replicaId: "r",
-    concurrency,
-    claimAhead: 0,
-    leaseTtlMs: 60_000,
-    executorFor: () => exec,
-  });
+  const running = runningScheduler(t.db, exec, concurrency);
   const pending = new PendingScheduler({ db: t.db, clock, replicaId: "r", fullPassIntervalMs: 1e9, claimSlots: () => running.hold() });
   // The first pass is full (and claims nothing); the ones after it are live.
   await pending.runOnce();

@@ -3,6 +3,8 @@ import { Listener } from "../../src/db/listener.js";
 import { SchedulerRuntime, type RuntimeConfig, type RuntimeDeps } from "../../src/scheduler/runtime.js";
 import type { Db } from "../../src/store/db.js";
 import { PostgresExecutor } from "../../src/executors/postgres.js";
+import { RunningScheduler, type RunningSchedulerDeps } from "../../src/scheduler/running-scheduler.js";
+import type { Executor } from "../../src/executors/types.js";
 
 const quiet = { info: () => undefined, error: () => undefined };
 
@@ -35,4 +37,21 @@ export async function startRuntime(
       await own?.close();
     },
   };
+}
+
+/**
+ * A running scheduler alone, replica "r" (unless `deps` say otherwise) with a minute's lease and no runs claimed
+ * ahead of its `concurrency` slots, executing with `exec`.
+ */
+export function runningScheduler(db: Db, exec: Executor, concurrency: number, deps: Partial<RunningSchedulerDeps> = {}): RunningScheduler {
+  return new RunningScheduler({
+    db,
+    clock: { now: () => new Date() },
+    replicaId: "r",
+    concurrency,
+    claimAhead: 0,
+    leaseTtlMs: 60_000,
+    executorFor: () => exec,
+    ...deps,
+  });
 }
