@@ -5,6 +5,7 @@ import { withStartupRetry } from "./db/startup-retry.js";
 import { Metrics } from "./metrics.js";
 import { SchedulerRuntime, type RuntimeStrategies } from "./scheduler/runtime.js";
 import { LocalRuns } from "./scheduler/local-runs.js";
+import { idleBoundMs } from "./scheduler/ownership.js";
 import { PostgresExecutor, type PostgresExecutorOptions } from "./executors/postgres.js";
 import type { TargetReconciler } from "./executors/types.js";
 import { seedDemo } from "./demo.js";
@@ -50,7 +51,7 @@ export async function startReplica(
   const metrics = new Metrics();
   const executorOptions: PostgresExecutorOptions = {
     statementTimeoutMs: config.statementTimeoutMs,
-    idleInTransactionTimeoutMs: Math.floor(config.leaseTtlMs * 0.75),
+    idleInTransactionTimeoutMs: idleBoundMs(config.leaseTtlMs),
     poolSize: config.concurrency,
     ledgerRetryMs: config.targetRetryMs,
     guard: trust.guard,

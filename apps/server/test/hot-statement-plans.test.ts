@@ -36,6 +36,8 @@ describe("the running scheduler's statements on generic plans", () => {
           runs: check.map((r) => ({ runId: r.id, epoch: r.epoch })),
           leaseTtlMs: 60_000,
           now: now(),
+          // The owner check before a COMMIT (reads a long lease) and the heartbeat (renews): one statement.
+          ...(round % 2 === 1 ? { renewWithinMs: 50_000 } : {}),
         });
         expect([...state.values()].every((s) => s.owned)).toBe(true);
         const [done, ...rest] = held;

@@ -126,6 +126,51 @@ describe("running scheduler", () => {
     }
   });
 
+  it("a check with renewWithinMs reads a long lease (no write, no wait on a lock) and renews a short one", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await seedRollout(t.db, projectId, [task(instanceId, "a"), task(instanceId, "b"), task(instanceId, "c")]);
+    await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
+    const now = new Date();
+    const [a, b, c] = await taskRunsClaim(t.db, { replicaId: "r", limit: 3, leaseTtlMs: 60_000, now });
+    const runs = [a!, b!, c!].map((x) => ({ runId: x.id, epoch: x.epoch }));
+    // b's lease ends in 10 s, inside the 50 s window: renewed. a's and c's end in 60 s: read.
+    await sql`UPDATE task_run SET lease_expires_at = ${new Date(now.getTime() + 10_000)} WHERE id = ${b!.id}`.execute(t.db);
+    await sql`UPDATE task_run SET cancel_requested_at = ${now} WHERE id = ${c!.id}`.execute(t.db);
+    const before = await sql<{ id: string; x: string; until: Date }>`
+      SELECT id::text, xmin::text AS x, lease_expires_at AS until FROM task_run WHERE id IN (${a!.id}, ${b!.id}, ${c!.id})`.execute(t.db);
+    const other = await t.pool.connect();
+    try {
+      // A lock on a, held by another transaction: a read does not wait for it, nor report it locked.
+      await other.query("BEGIN");
+      await other.query("SELECT 1 FROM task_run WHERE id = $1 FOR UPDATE", [a!.id]);
+      const state = await taskRunsRenewLeases(t.db, { replicaId: "r", runs, leaseTtlMs: 60_000, now, renewWithinMs: 50_000 });
+      expect(state.get(a!.id)).toEqual({ owned: true, cancelRequested: false, locked: false });
+      expect(state.get(b!.id)).toEqual({ owned: true, cancelRequested: false, locked: false });
+      expect(state.get(c!.id)).toEqual({ owned: true, cancelRequested: true, locked: false });
+      // The same check from a replica that does not own them, or with the wrong epoch: lost.
+      const wrong = runs.map((x) => ({ ...x, epoch: x.epoch + 1 }));
+      const lost = await taskRunsRenewLeases(t.db, { replicaId: "r", runs: wrong, leaseTtlMs: 60_000, now, renewWithinMs: 50_000 });
+      expect([...lost.values()].every((s) => !s.owned && !s.locked)).toBe(true);
+      const stranger = await taskRunsRenewLeases(t.db, { replicaId: "x", runs, leaseTtlMs: 60_000, now, renewWithinMs: 50_000 });
+      expect([...stranger.values()].every((s) => !s.owned && !s.locked)).toBe(true);
+    } finally {
+      await other.query("ROLLBACK");
+      other.release();
+    }
+    const after = await sql<{ id: string; x: string; until: Date }>`
+      SELECT id::text, xmin::text AS x, lease_expires_at AS until FROM task_run WHERE id IN (${a!.id}, ${b!.id}, ${c!.id})`.execute(t.db);
+    const was = new Map(before.rows.map((r) => [r.id, r]));
+    for (const r of after.rows) {
+      if (r.id === b!.id) {
+        expect(r.until.getTime()).toBe(now.getTime() + 60_000);
+        expect(r.x).not.toBe(was.get(r.id)!.x);
+      } else {
+        // Not written at all: the same row version.
+        expect(r).toEqual(was.get(r.id));
+      }
+    }
+  });
+
   it("two replicas' pending schedulers never promote two sequential runs on one database nor exceed the limit", async () => {
     const { projectId, instanceId } = await seedProject(t.db, { limit: 3 });
     // 4 databases × 6 sequential changes, plus data updates, in one rollout with limit 3.

@@ -12,3 +12,22 @@ export interface Ownership {
 }
 
 export const leaseOwnership: Ownership = { fence: leaseFence, owns: (check) => check === "owned" };
+
+/**
+ * The target's bound on a run's transaction sitting idle (`idle_in_transaction_session_timeout`, set by
+ * the executor, which raises it to at least 100 ms), from the lease: an owner frozen between its lease
+ * check and COMMIT has its target session ended before its lease can run out (docs/scheduler.md).
+ */
+export function idleBoundMs(leaseTtlMs: number): number {
+  return Math.floor(leaseTtlMs * 0.75);
+}
+
+/**
+ * How long a run's lease must still last for the check before its target COMMIT to confirm it by reading
+ * it instead of renewing it: the idle bound (the check comes after the statement, and no COMMIT reaches
+ * the target later than that after the statement ended) plus a twentieth of a lease for the clocks. A run
+ * claimed or renewed moments ago has that much left, so its check writes nothing; a longer one's renews.
+ */
+export function ownerCheckRenewWithinMs(leaseTtlMs: number): number {
+  return Math.max(100, idleBoundMs(leaseTtlMs)) + leaseTtlMs / 20;
+}

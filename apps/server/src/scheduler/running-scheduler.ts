@@ -7,7 +7,7 @@ import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types
 import { releaseUnstarted, UNSTARTED, writeOutcome } from "./outcome.js";
 import { appliedChange } from "./applied-change.js";
 import type { Clock } from "./clock.js";
-import { leaseOwnership, type Ownership } from "./ownership.js";
+import { leaseOwnership, ownerCheckRenewWithinMs, type Ownership } from "./ownership.js";
 import { ExecutorSlots } from "./executor-slots.js";
 import { execContext, type OwnerState } from "./exec-context.js";
 
@@ -92,7 +92,7 @@ export class RunningScheduler {
    * runs for the slots they free.
    */
   private readonly finisher: Batcher<Finish, boolean>;
-  /** Lease checks before target commits, batched the same way. */
+  /** Lease checks before target commits, batched the same way; one with most of its lease left is read, not renewed. */
   private readonly ownerCheck: Batcher<{ runId: string; epoch: number }, OwnerState>;
 
   private readonly ownership: Ownership;
@@ -120,7 +120,13 @@ export class RunningScheduler {
       }
     });
     this.ownerCheck = new Batcher(async (runs) => {
-      const r = await taskRunsRenewLeases(deps.db, { replicaId: deps.replicaId, runs, leaseTtlMs: deps.leaseTtlMs, now: deps.clock.now() });
+      const r = await taskRunsRenewLeases(deps.db, {
+        replicaId: deps.replicaId,
+        runs,
+        leaseTtlMs: deps.leaseTtlMs,
+        now: deps.clock.now(),
+        renewWithinMs: ownerCheckRenewWithinMs(deps.leaseTtlMs),
+      });
       return runs.map((x) => {
         const state = r.get(x.runId);
         return state?.owned ? (state.cancelRequested ? "canceled" : "owned") : state?.locked ? "locked" : "lost";

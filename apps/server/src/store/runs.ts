@@ -37,10 +37,14 @@ export interface LeaseState {
 /**
  * Renews the leases of this replica's runs and reports, per run, whether it still owns it and whether a
  * cancel was requested (the backstop when a NOTIFY was missed).
+ *
+ * `renewWithinMs`: renew only a lease that ends within this from `now`. A lease that lasts longer is
+ * confirmed by reading it, with no write and no row lock (nor a wait on another's), so a check whose
+ * lease has that long left commits nothing. Default: renew every lease (the heartbeat).
  */
 export async function taskRunsRenewLeases(
   db: Db,
-  p: { replicaId: string; runs: { runId: string; epoch: number }[]; leaseTtlMs: number; now: Date },
+  p: { replicaId: string; runs: { runId: string; epoch: number }[]; leaseTtlMs: number; now: Date; renewWithinMs?: number },
 ): Promise<Map<string, LeaseState>> {
   const out = new Map<string, LeaseState>();
   for (const r of p.runs) out.set(r.runId, { owned: false, cancelRequested: false, locked: false });
@@ -49,23 +53,28 @@ export async function taskRunsRenewLeases(
   // plan guesses 10, so with the 1–3 runs of a typical owner check the generic plan looked five times dearer
   // and PostgreSQL planned every call afresh (0.37 ms of planning to 0.12 ms of execution, issue 19). A
   // document's rows are estimated alike in both, so the generic plan is kept after the first five calls.
+  // Past this a lease is long enough to be read, not renewed (null: renew all).
+  const longFrom = p.renewWithinMs === undefined ? null : new Date(p.now.getTime() + p.renewWithinMs);
   const { rows } = await prepared(sql<{ id: string; owned: boolean; cancel: boolean; locked: boolean }>`
     WITH x AS (
       SELECT * FROM json_to_recordset(${JSON.stringify(p.runs.map((r) => ({ id: r.runId, epoch: r.epoch })))}::json) AS x(id bigint, epoch int)
-    ), l AS (
-      SELECT t.id FROM task_run t JOIN x ON t.id = x.id
+    ), r AS (
+      SELECT t.id, t.lease_epoch, t.cancel_requested_at IS NOT NULL AS cancel, coalesce(t.lease_expires_at >= ${longFrom}::timestamptz, false) AS long
+      FROM task_run t JOIN x ON t.id = x.id
       WHERE t.lease_epoch = x.epoch AND t.owner_replica = ${p.replicaId} AND t.status = 'RUNNING'
+    ), l AS (
+      -- The owner's conditions again on t: FOR UPDATE re-checks them on a row changed since the snapshot.
+      SELECT t.id FROM task_run t JOIN r ON t.id = r.id AND NOT r.long
+      WHERE t.lease_epoch = r.lease_epoch AND t.owner_replica = ${p.replicaId} AND t.status = 'RUNNING'
       FOR UPDATE OF t SKIP LOCKED
     ), u AS (
       UPDATE task_run t SET lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs / 1000})
       FROM l WHERE t.id = l.id
       RETURNING t.id, t.cancel_requested_at IS NOT NULL AS cancel
     )
-    SELECT x.id::text AS id, u.id IS NOT NULL AS owned, coalesce(u.cancel, false) AS cancel,
-      u.id IS NULL AND EXISTS (
-        SELECT 1 FROM task_run t WHERE t.id = x.id AND t.lease_epoch = x.epoch AND t.owner_replica = ${p.replicaId} AND t.status = 'RUNNING'
-      ) AS locked
-    FROM x LEFT JOIN u ON u.id = x.id`).execute(db);
+    SELECT x.id::text AS id, u.id IS NOT NULL OR coalesce(r.long, false) AS owned, coalesce(u.cancel, r.cancel, false) AS cancel,
+      u.id IS NULL AND r.id IS NOT NULL AND NOT r.long AS locked
+    FROM x LEFT JOIN r ON r.id = x.id LEFT JOIN u ON u.id = x.id`).execute(db);
   for (const r of rows) out.set(r.id, { owned: r.owned, cancelRequested: r.cancel, locked: r.locked });
   return out;
 }
