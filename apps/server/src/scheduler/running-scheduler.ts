@@ -1,72 +1,16 @@
-import type { TaskType } from "@runway/shared";
-import type { Db } from "../store/db.js";
-import { taskRunsClaim, taskRunsFinishAndClaim, taskRunsRenewLeases, type ClaimedRun, type Finish } from "../store/runs.js";
+import { taskRunsClaim, taskRunsFinishAndClaim, type ClaimedRun, type Finish } from "../store/runs.js";
 import type { SlotClaim } from "../store/transitions/claim.js";
 import { Batcher } from "./batcher.js";
-import type { ExecOutcome, Executor, TargetReconciler } from "../executors/types.js";
+import type { ExecOutcome } from "../executors/types.js";
 import { releaseUnstarted, UNSTARTED, writeOutcome } from "./outcome.js";
 import { appliedChange } from "./applied-change.js";
-import type { Clock } from "./clock.js";
-import { leaseOwnership, ownerCheckRenewWithinMs, type Ownership } from "./ownership.js";
+import { leaseOwnership, type Ownership } from "./ownership.js";
 import { ExecutorSlots } from "./executor-slots.js";
 import { execContext, type OwnerState } from "./exec-context.js";
+import { ownerCheckBatcher, renewLeases } from "./leases.js";
+import { execKey, type Execution, type RunningSchedulerDeps, type SlotHold } from "./running-types.js";
 
-/** Free executor slots reserved for a statement that claims runs for this replica (RunningScheduler.hold). */
-export interface SlotHold {
-  claim: SlotClaim;
-  started(runs: ClaimedRun[]): void;
-  release(): void;
-}
-
-/**
- * Executions are keyed by run and epoch: a replica may claim a run again (a new epoch) while its earlier,
- * lost execution of it is still winding down, and each must keep its own entry.
- */
-const execKey = (run: ClaimedRun) => `${run.id}/${run.epoch}`;
-
-interface Execution {
-  run: ClaimedRun;
-  abort: AbortController;
-  /** Why the execution was aborted; decides what (if anything) is written afterwards. */
-  abortReason?: "cancel" | "lost" | "shutdown";
-  /** Its outcome went to the finisher (counted in RunningScheduler.finishing). */
-  finishing?: boolean;
-  /** It holds an executor slot (until then it was claimed ahead and waits for one). */
-  started?: boolean;
-  done: Promise<void>;
-}
-
-export interface RunningSchedulerDeps {
-  db: Db;
-  clock: Clock;
-  replicaId: string;
-  concurrency: number;
-  /**
-   * Runs claimed ahead of the free slots while the replica's runs are quick (executor-slots.ts); default 0.
-   * `claimAheadQuickRunMs` (default 50): how long a quick run takes at most (the moving mean of ended runs,
-   * and every run executing); a run claimed ahead still without a slot after four times that is given back.
-   */
-  claimAhead?: number;
-  claimAheadQuickRunMs?: number;
-  leaseTtlMs: number;
-  executorFor: (type: TaskType) => Executor;
-  /** Default leaseOwnership (see Ownership). */
-  ownership?: Ownership;
-  /** How long a run whose target cannot be reached is retried before it FAILs (default 600 s). */
-  targetRetryMs?: number;
-  /**
-   * Settles a non-re-runnable run whose session was lost mid-statement (applied or not?). Without one
-   * such a run FAILs.
-   */
-  reconciler?: TargetReconciler;
-  onClaim?: (runs: ClaimedRun[], now: Date) => void;
-  onFinish?: (run: ClaimedRun, outcome: ExecOutcome, written: boolean) => void;
-  onError?: (err: unknown) => void;
-  /** Called when a slot frees up, so the owner can wake the claim loop. */
-  onSlotFree?: () => void;
-  /** False while the replica cannot heartbeat (Heartbeat.healthy): it claims nothing then. */
-  mayClaim?: () => boolean;
-}
+export type { RunningSchedulerDeps, SlotHold } from "./running-types.js";
 
 /**
  * The running scheduler: AVAILABLE → RUNNING → DONE/FAILED/CANCELED. Claims as many runs as it has free
@@ -119,19 +63,7 @@ export class RunningScheduler {
         this.reserved -= limit;
       }
     });
-    this.ownerCheck = new Batcher(async (runs) => {
-      const r = await taskRunsRenewLeases(deps.db, {
-        replicaId: deps.replicaId,
-        runs,
-        leaseTtlMs: deps.leaseTtlMs,
-        now: deps.clock.now(),
-        renewWithinMs: ownerCheckRenewWithinMs(deps.leaseTtlMs),
-      });
-      return runs.map((x) => {
-        const state = r.get(x.runId);
-        return state?.owned ? (state.cancelRequested ? "canceled" : "owned") : state?.locked ? "locked" : "lost";
-      });
-    });
+    this.ownerCheck = ownerCheckBatcher(deps);
   }
 
   get activeCount(): number {
@@ -316,25 +248,8 @@ export class RunningScheduler {
    * Renews the leases of everything this replica executes. A run it no longer owns is aborted without
    * writing anything; a cancel flag missed by NOTIFY is picked up here.
    */
-  async renewOnce(): Promise<void> {
-    const list = [...this.executions.values()];
-    if (list.length === 0) return;
-    const status = await taskRunsRenewLeases(this.deps.db, {
-      replicaId: this.deps.replicaId,
-      runs: list.map((e) => ({ runId: e.run.id, epoch: e.run.epoch })),
-      leaseTtlMs: this.deps.leaseTtlMs,
-      now: this.deps.clock.now(),
-    });
-    for (const e of list) {
-      const s = status.get(e.run.id);
-      if (!s || e.abortReason || s.locked) continue;
-      if (!this.ownership.owns(s.owned ? "owned" : "lost")) {
-        e.abortReason = "lost";
-        e.abort.abort("lease lost");
-      } else if (s.cancelRequested) {
-        this.abortForCancel(e);
-      }
-    }
+  renewOnce(): Promise<void> {
+    return renewLeases(this.deps, this.ownership, [...this.executions.values()], (e) => this.abortForCancel(e));
   }
 
   /**
