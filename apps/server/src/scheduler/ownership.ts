@@ -15,11 +15,11 @@ export const leaseOwnership: Ownership = { fence: leaseFence, owns: (check) => c
 
 /**
  * The target's bound on a run's transaction sitting idle (`idle_in_transaction_session_timeout`, set by
- * the executor, which raises it to at least 100 ms), from the lease: an owner frozen between its lease
- * check and COMMIT has its target session ended before its lease can run out (docs/scheduler.md).
+ * the executor, never under 100 ms), from the lease: an owner frozen between its lease check and COMMIT
+ * has its target session ended before its lease can run out (docs/scheduler.md).
  */
 export function idleBoundMs(leaseTtlMs: number): number {
-  return Math.floor(leaseTtlMs * 0.75);
+  return Math.max(100, Math.floor(leaseTtlMs * 0.75));
 }
 
 /**
@@ -29,5 +29,5 @@ export function idleBoundMs(leaseTtlMs: number): number {
  * claimed or renewed moments ago has that much left, so its check writes nothing; a longer one's renews.
  */
 export function ownerCheckRenewWithinMs(leaseTtlMs: number): number {
-  return Math.max(100, idleBoundMs(leaseTtlMs)) + leaseTtlMs / 20;
+  return idleBoundMs(leaseTtlMs) + leaseTtlMs / 20;
 }

@@ -244,10 +244,7 @@ export class RunningScheduler {
     e.abort.abort("cancel requested");
   }
 
-  /**
-   * Renews the leases of everything this replica executes. A run it no longer owns is aborted without
-   * writing anything; a cancel flag missed by NOTIFY is picked up here.
-   */
+  /** The heartbeat's renewal of every lease this replica executes under (leases.ts, renewLeases). */
   renewOnce(): Promise<void> {
     return renewLeases(this.deps, this.ownership, [...this.executions.values()], (e) => this.abortForCancel(e));
   }

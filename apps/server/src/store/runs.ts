@@ -2,6 +2,7 @@ import { sql } from "kysely";
 import { prepared, type Db } from "./db.js";
 import { leaseFence, type OwnerFence } from "./transitions/fence.js";
 import type { Fence } from "./transitions/owner.js";
+import { leaseUntil } from "./transitions/claim.js";
 
 /** Owner writes that do not change a run's status: fenced log entries and lease renewal. */
 
@@ -68,7 +69,7 @@ export async function taskRunsRenewLeases(
       WHERE t.lease_epoch = r.lease_epoch AND t.owner_replica = ${p.replicaId} AND t.status = 'RUNNING'
       FOR UPDATE OF t SKIP LOCKED
     ), u AS (
-      UPDATE task_run t SET lease_expires_at = ${p.now}::timestamptz + make_interval(secs => ${p.leaseTtlMs / 1000})
+      UPDATE task_run t SET lease_expires_at = ${leaseUntil(p.now, p.leaseTtlMs)}
       FROM l WHERE t.id = l.id
       RETURNING t.id, t.cancel_requested_at IS NOT NULL AS cancel
     )

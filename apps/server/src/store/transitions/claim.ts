@@ -52,7 +52,7 @@ export const slotClaimValues = (c: SlotClaim | undefined) => ({
   claimLeaseTtlMs: c?.leaseTtlMs ?? 0,
 });
 
-/** A claim's lease expiry: `ttlMs` after `now` (the claim's, and a create's or promote's claim in its place). */
+/** A run's lease expiry: `ttlMs` after `now` (a claim's, a create's or promote's claim in its place, a renewal). */
 export const leaseUntil = (now: unknown, ttlMs: unknown) => sql`${now}::timestamptz + make_interval(secs => ${ttlMs}::float8 / 1000)`;
 
 /**
