@@ -148,10 +148,12 @@ describe("a create that claims for the replica serving it (RunningScheduler.crea
     const { rolloutId, taskIds } = await seedRollout(t.db, projectId, [dataTask(instanceId, "a")], { run: false });
     const exec = new DeferredExecutor();
     let wakes = 0;
+    // The claims the wakes start, awaited before the test ends: one still in flight would meet a closed pool.
+    const woken: Promise<number>[] = [];
     const r: RunningScheduler = replica(exec, 2, {
       onSlotFree: () => {
         wakes++;
-        void r.runOnce();
+        woken.push(r.runOnce());
       },
     });
     await r.create(async () => {
@@ -169,5 +171,6 @@ describe("a create that claims for the replica serving it (RunningScheduler.crea
     const before = wakes;
     await r.create(async () => ({ claimed: [] }));
     expect(wakes).toBe(before);
+    await Promise.all(woken);
   });
 });
