@@ -23,7 +23,8 @@ import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
  *     PROFILE_WORK=select1 node --import tsx executor-profile.ts
  *
  * PROFILE_GATED=1 drains throughput.ts's gated shape instead (the pending passes' statements then show too).
- * PROFILE_WAL=1 adds the WAL the drain wrote per run, by relation.
+ * PROFILE_WAL=1 adds the WAL the drain wrote per run, by relation. PROFILE_WAITS=1 adds what the control
+ * database's active backends waited on (pg_stat_activity sampled every 5 ms), as a share of the samples.
  */
 
 const JOBS = Number(process.env.PROFILE_JOBS ?? 5000);
@@ -33,6 +34,7 @@ const WORK = (process.env.PROFILE_WORK ?? "noop") as "noop" | "select1";
 const GATED = process.env.PROFILE_GATED === "1";
 const CONCURRENCY = 10;
 const WAL = process.env.PROFILE_WAL === "1";
+const WAITS = process.env.PROFILE_WAITS === "1";
 const explainLog = process.env.PROFILE_EXPLAIN ? (process.env.PROFILE_EXPLAIN_LOG ?? "/tmp/runway-profile-explain.log") : undefined;
 
 async function main(): Promise<void> {
@@ -110,6 +112,10 @@ async function main(): Promise<void> {
         passes.ms += p.durationMs;
       },
     });
+    // PROFILE_WAITS=1: what the control database's backends wait on over the drain (pg_stat_activity, every 5 ms).
+    const waits = new Map<string, number>();
+    let sampling = WAITS;
+    const sampler = WAITS ? sampleWaits(url, waits, () => sampling) : Promise.resolve(0);
     let left = JOBS;
     while (left > 0 && performance.now() - t0 < 60_000) {
       await sleep(50);
@@ -117,6 +123,8 @@ async function main(): Promise<void> {
         .rows[0]!.n;
     }
     const seconds = (performance.now() - t0) / 1000;
+    sampling = false;
+    const samples = await sampler;
     const elu = nodePerformance.eventLoopUtilization(elu0);
     const cpu = process.cpuUsage(cpu0);
     const stat = await machineCpu();
@@ -132,6 +140,7 @@ async function main(): Promise<void> {
     console.log(
       `pending passes: ${passes.count}, ${passes.candidates} candidates, ${passes.promoted} promoted, ${passes.causes} causes written, ${passes.ms.toFixed(0)} ms in all`,
     );
+    if (WAITS) printWaits(waits, samples);
     if (WAL) await printWal(probe, lsn0, JOBS - left);
     await probe.end();
     // Planning counts as server time: a statement planned on every call (a custom plan) pays it each time.
@@ -190,4 +199,36 @@ async function machineCpu(): Promise<{ idle: number; total: number }> {
   const line = (await fs.readFile("/proc/stat", "utf8")).split("\n")[0]!;
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   return { idle: v[3]! + (v[4] ?? 0), total: v.reduce((a, b) => a + b, 0) };
+}
+
+/** Counts each active backend's wait (or "on CPU") of the control database in `into` until `go` is false; returns the samples taken. */
+async function sampleWaits(url: string, into: Map<string, number>, go: () => boolean): Promise<number> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  let samples = 0;
+  try {
+    while (go()) {
+      const { rows } = await c.query<{ w: string; q: string }>(
+        `SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU') AS w, left(regexp_replace(query, '\\s+', ' ', 'g'), 40) AS q
+         FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND pid <> pg_backend_pid()`,
+      );
+      samples++;
+      for (const r of rows) {
+        const k = `${r.w.padEnd(28)} ${r.q}`;
+        into.set(k, (into.get(k) ?? 0) + 1);
+      }
+      await sleep(5);
+    }
+  } finally {
+    await c.end();
+  }
+  return samples;
+}
+
+/** The waits sampled, most frequent first: backends per sample in that state. */
+function printWaits(waits: Map<string, number>, samples: number): void {
+  const all = [...waits.values()].reduce((a, b) => a + b, 0);
+  console.log(`active backends per sample: ${(all / Math.max(1, samples)).toFixed(2)} (${samples} samples)`);
+  for (const [k, n] of [...waits].sort((a, b) => b[1] - a[1]).slice(0, 25))
+    console.log(`  ${(n / Math.max(1, samples)).toFixed(3).padStart(6)}  ${k}`);
 }
