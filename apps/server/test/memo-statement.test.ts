@@ -112,6 +112,7 @@ describe("memoized statements (memoStatement)", () => {
           tkeys: ids.map((i) => `k${i}`),
           rids: ids,
           rall: ids.map((i) => i === "11"),
+          crids: n === 0 ? [] : ids.slice(1),
         });
       }
     }

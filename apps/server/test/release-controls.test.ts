@@ -237,4 +237,53 @@ describe("PAUSED", () => {
     await settle(s);
     expect((await runsOf(r.all.slice(2))).map((x) => x.status)).toEqual(["AVAILABLE", "AVAILABLE"]);
   });
+
+  it("a live pass that trips a breaker promotes none of the runs it read before the trip (its read holds the controls)", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await projectPoliciesPut(t.db, projectId, { circuitBreakerFailures: 1, environments: [] }, "admin", now());
+    // A and B: schema changes on one database (B waits for A); C: a data update elsewhere, to fail.
+    const r = await stagedRollout(projectId, [
+      { environment: "prod", tasks: [task(instanceId, "x"), task(instanceId, "x"), data(instanceId, "y")] },
+    ]);
+    const [a, b, c] = r.all as [string, string, string];
+    const s = scheduler();
+    await tasksRun(t.db, { rolloutId: r.rolloutId, taskIds: r.all, runAt: null, actor: "alice", now: now() });
+    await settle(s);
+    expect((await runsOf([b]))[0]).toMatchObject({ status: "PENDING", cause: { type: "DATABASE_BUSY" } });
+    const claimed = await taskRunsClaim(t.db, { replicaId: "w", limit: 10, leaseTtlMs: 60_000, now: now() });
+    expect(claimed.map((x) => x.taskId).sort()).toEqual([a, c].sort());
+    // In one pass: C's failure trips the breaker, and A's end frees the database B waits for.
+    for (const [taskId, status] of [
+      [c, "FAILED"],
+      [a, "DONE"],
+    ] as const) {
+      const run = claimed.find((x) => x.taskId === taskId)!;
+      await taskRunFinish(t.db, { runId: run.id, replicaId: "w", epoch: run.epoch, status, result: {}, message: "", now: now() });
+    }
+    const pass = await s.runOnce();
+    expect(pass).toMatchObject({ kind: "live", promoted: 0, more: true });
+    expect((await runsOf([b]))[0]).toMatchObject({ status: "PENDING", cause: { type: "PAUSED", by: "circuit-breaker" } });
+  });
+
+  it("a breaker tripped in the pass where an earlier stage completes holds the next stage's auto-run", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await projectPoliciesPut(t.db, projectId, { ...autoRunProd, circuitBreakerFailures: 1 }, "admin", now());
+    const r = await stagedRollout(projectId, [
+      { environment: "staging", tasks: [data(instanceId, "s1")] },
+      { environment: "prod", tasks: [data(instanceId, "p1")] },
+    ]);
+    const s = scheduler();
+    const [s1] = r.byEnv("staging") as [string];
+    await tasksRun(t.db, { rolloutId: r.rolloutId, taskIds: [s1], runAt: null, actor: "alice", now: now() });
+    await settle(s);
+    // No pass in between: s1's first run fails, its rerun is done (the stage completes), one failure counts.
+    const [first] = await finishAll("FAILED");
+    expect(first).toBeDefined();
+    await tasksRun(t.db, { rolloutId: r.rolloutId, taskIds: [s1], runAt: null, actor: "alice", now: now() });
+    expect(await finishAll("DONE")).toHaveLength(1);
+    await s.runOnce();
+    expect(await runsOf(r.byEnv("prod"))).toEqual([]);
+    const pause = await t.db.selectFrom("rollout_pause").selectAll().where("rollout_id", "=", r.rolloutId).executeTakeFirst();
+    expect(pause).toMatchObject({ paused_by: "circuit-breaker", automatic: true });
+  });
 });

@@ -26,7 +26,7 @@ import {
   type PassLock,
   type PendingReader,
 } from "../store/gating.js";
-import { gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
+import { gatingApplyControls, gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
 import { approvalWaitsRecord } from "../store/webhook-approvals.js";
 import type { Clock } from "./clock.js";
 import type { SlotHold } from "./running-scheduler.js";
@@ -113,14 +113,16 @@ export class PendingScheduler {
       });
       if (changes === null) return null;
       const now = clock.now();
-      // Release controls on rollouts where a task finished or was skipped: what they change is marked for the next pass.
-      const controlled = changes.rollouts.map((r) => r.rolloutId);
-      const controls = (await gatingTripBreakers(trx, controlled, now, replicaId)).length + (await gatingAutoRun(trx, controlled, now));
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.firstPassFull(changes.lastFullPassAt) || changes.fullRequested || overdue;
       let pass: PassOutcome;
       let nextRunAt: Date | null;
+      // Release controls on rollouts where a task finished or was skipped, before the pass gates: what they
+      // change is marked for the next pass. A live pass reads them in its read (livePass).
+      let controls = 0;
       if (full) {
+        const controlled = changes.rollouts.map((r) => r.rolloutId);
+        controls = (await gatingTripBreakers(trx, controlled, now, replicaId)).length + (await gatingAutoRun(trx, controlled, now));
         await gatingFullPassPlans(trx);
         await gatingDropCanceledCauses(trx, changes.runs);
         const readers = this.deps.fullPassReaders ?? FULL_PASS_READERS;
@@ -134,7 +136,7 @@ export class PendingScheduler {
         nextRunAt = await gatingMarkPassDone(trx, now, true);
       } else {
         // A live pass records itself in its read (gatingLoadLive): one statement fewer.
-        ({ nextRunAt, ...pass } = await this.livePass(trx, changes, now, claim));
+        ({ nextRunAt, controls, ...pass } = await this.livePass(trx, changes, now, claim));
       }
       // Promotions and failures notify in their own statements; new causes only here.
       await notifyChange(trx, pass.touched);
@@ -267,8 +269,18 @@ export class PendingScheduler {
   }
 
   /** The runs whose situation changed (see gatingLoadLive), in one batch. */
-  private async livePass(trx: Db, changes: GatingChanges, now: Date, claim: PassClaim): Promise<PassOutcome & { nextRunAt: Date | null }> {
-    const { candidates, busy, active, nextRunAt, limitWaiting, busyMore } = await gatingLoadLive(trx, changes, now, this.deps.busyWaiters);
+  private async livePass(
+    trx: Db,
+    changes: GatingChanges,
+    now: Date,
+    claim: PassClaim,
+  ): Promise<PassOutcome & { nextRunAt: Date | null; controls: number }> {
+    let load = await gatingLoadLive(trx, changes, now, this.deps.busyWaiters, true);
+    // The release controls due, read with the candidates; a pause or new runs they wrote change what the
+    // candidates' read would say, so it is read again after them (rare: a breaker tripped or a stage auto-ran).
+    const controls = await gatingApplyControls(trx, load.controls, now, this.deps.replicaId);
+    if (controls > 0) load = await gatingLoadLive(trx, changes, now, this.deps.busyWaiters);
+    const { candidates, busy, active, nextRunAt, limitWaiting, busyMore } = load;
     const freed = new Set(changes.dbs.map((d) => dbKey(d.instanceId, d.database)));
     const candidateDbs = new Map<string, { instanceId: string; database: string }>();
     for (const c of candidates) {
@@ -327,6 +339,7 @@ export class PendingScheduler {
       revisits: revisitDbs.length + revisitRollouts.length,
       touched,
       nextRunAt,
+      controls,
     };
   }
 

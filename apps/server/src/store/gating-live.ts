@@ -19,6 +19,7 @@ import {
 } from "./gating-candidates.js";
 import { controlsCannotHold, gatingApplyStages } from "./gating-stages.js";
 import { databaseHolderSql } from "./holder.js";
+import { autoRunDueSql, breakersDueSql, type AutoRunDue, type BreakerToTrip } from "./gating-controls.js";
 
 /**
  * DATABASE_BUSY runs a live pass reads per freed database (task_run_wait_db_busy_idx, in decide()'s order):
@@ -48,6 +49,8 @@ export interface LiveLoad {
   limitWaiting: Set<string>;
   /** dbKeys of the candidates' databases where more runs wait DATABASE_BUSY than a freed database's read takes. */
   busyMore: Set<string>;
+  /** The release controls due in the changed rollouts, when asked for (gatingApplyControls acts on them). */
+  controls: { breakers: BreakerToTrip[]; autoRun: AutoRunDue[] };
 }
 
 /**
@@ -56,7 +59,14 @@ export interface LiveLoad {
  */
 type OccBusy = [string, string, string | null, boolean, boolean];
 /** The occupancy, on one row only (the last candidate's, or the single row when there is none). */
-type Occupancy = { occ_busy: OccBusy[]; occ_active: [string, number][]; occ_free: string[] };
+type Occupancy = {
+  occ_busy: OccBusy[];
+  occ_active: [string, number][];
+  occ_free: string[];
+  /** breakersDueSql's rows as [rollout id, failures], then autoRunDueSql's as [rollout id, task ids]. */
+  ctl_breakers: [string, number][];
+  ctl_auto: [string, string[]][];
+};
 /** One row per candidate; a single row with `id` null when there is none. */
 type LiveRow = { next_run_at: Date | null } & (CandidateRow | { id: null }) & (Occupancy | { occ_busy: null });
 
@@ -73,6 +83,8 @@ interface LiveValues {
   tkeys: string[];
   rids: string[];
   rall: boolean[];
+  /** The rollouts whose release controls to read (see gatingLoadLive). */
+  crids: string[];
 }
 
 /** The live read, built once per count of busy waiters (see memoStatement): on the pickup path of every run a gate holds. */
@@ -223,9 +235,15 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
         (SELECT coalesce(json_agg(json_build_array(b.instance_id, b.database_name, b.task_id::text, b.limit_waiting, b.busy_more)), '[]')
           FROM occ_busy b) AS occ_busy,
         (SELECT coalesce(json_agg(json_build_array(a.rollout_id::text, a.n)), '[]') FROM occ_active a WHERE a.n > 0) AS occ_active,
-        (SELECT coalesce(json_agg(fs.stage_id::text), '[]') FROM free_st fs WHERE fs.free) AS occ_free
+        (SELECT coalesce(json_agg(fs.stage_id::text), '[]') FROM free_st fs WHERE fs.free) AS occ_free,
+        -- The release controls due (gating-controls.ts), read here rather than in two statements of their own
+        -- before it: two round trips less while the pass holds its lock, on every pass after a task finished.
+        (SELECT coalesce(json_agg(json_build_array(b.id::text, b.failures) ORDER BY b.id), '[]')
+          FROM (${breakersDueSql(sql`${v.crids}::bigint[]`)}) b) AS ctl_breakers,
+        (SELECT coalesce(json_agg(json_build_array(a.rollout_id::text, a.task_ids) ORDER BY a.rollout_id), '[]')
+          FROM (${autoRunDueSql(sql`${v.crids}::bigint[]`)}) a) AS ctl_auto
     )
-    SELECT done.next_run_at, c.*, o.occ_busy, o.occ_active, o.occ_free
+    SELECT done.next_run_at, c.*, o.occ_busy, o.occ_active, o.occ_free, o.ctl_breakers, o.ctl_auto
     FROM done
     LEFT JOIN c ON true
     LEFT JOIN occ o ON c.id IS NULL OR c.id = (SELECT max(l.id) FROM c l)`),
@@ -237,9 +255,16 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
  * records the pass (what gatingMarkPassDone does for a full pass): the run-at window's start is `now`,
  * and the next run-at is read in this statement's snapshot, which this pass's promotions cannot change
  * (they only take runs whose run-at is not in the future). Then the stage facts of candidates a release
- * control may hold (one more statement when there are any).
+ * control may hold (one more statement when there are any). With `controls`, also the release controls due
+ * in the changed rollouts (`controls`), in the same snapshot: a caller that acts on any must read again.
  */
-export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date, busyWaiters: number = BUSY_WAITERS): Promise<LiveLoad> {
+export async function gatingLoadLive(
+  trx: Db,
+  changes: GatingChanges,
+  now: Date,
+  busyWaiters: number = BUSY_WAITERS,
+  controls = false,
+): Promise<LiveLoad> {
   if (!Number.isInteger(busyWaiters) || busyWaiters < 1) throw new Error(`busy waiters must be a positive integer, got ${busyWaiters}`);
   const values: LiveValues = {
     now,
@@ -253,6 +278,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
     tkeys: changes.tasks.map((t) => t.versionKey),
     rids: changes.rollouts.map((r) => r.rolloutId),
     rall: changes.rollouts.map((r) => r.allLimited),
+    crids: controls ? changes.rollouts.map((r) => r.rolloutId) : [],
   };
   const { rows } = await liveReadMemo.run(trx, busyWaiters, values);
   const out: LiveLoad = {
@@ -262,6 +288,7 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
     nextRunAt: rows[0]?.next_run_at ?? null,
     limitWaiting: new Set(),
     busyMore: new Set(),
+    controls: { breakers: [], autoRun: [] },
   };
   let freeStages = new Set<string>();
   for (const row of rows) {
@@ -275,6 +302,10 @@ export async function gatingLoadLive(trx: Db, changes: GatingChanges, now: Date,
       }
       for (const [rollout, n] of o.occ_active) out.active.set(rollout, n);
       freeStages = new Set(o.occ_free);
+      out.controls = {
+        breakers: o.ctl_breakers.map(([rolloutId, failures]) => ({ rolloutId, failures })),
+        autoRun: o.ctl_auto.map(([rolloutId, taskIds]) => ({ rolloutId, taskIds })),
+      };
     }
     if (row.id !== null) out.candidates.push(toCandidate(row as CandidateRow));
   }
