@@ -33,6 +33,7 @@ import type { SlotHold } from "./running-scheduler.js";
 import type { ClaimedRun } from "../store/transitions/claim.js";
 import { causeRecords } from "../domain/cause-records.js";
 import { decideBatch, withPromoted, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
+import { liveRevisits } from "../domain/live-revisits.js";
 
 export interface PassResult {
   kind: "full" | "live";
@@ -281,51 +282,24 @@ export class PendingScheduler {
     const controls = await gatingApplyControls(trx, load.controls, now, this.deps.replicaId);
     if (controls > 0) load = await gatingLoadLive(trx, changes, now, this.deps.busyWaiters);
     const { candidates, busy, active, nextRunAt, limitWaiting, busyMore } = load;
-    const freed = new Set(changes.dbs.map((d) => dbKey(d.instanceId, d.database)));
-    const candidateDbs = new Map<string, { instanceId: string; database: string }>();
-    for (const c of candidates) {
-      const [instanceId, ...rest] = c.dbKey.split("/");
-      candidateDbs.set(c.dbKey, { instanceId: instanceId!, database: rest.join("/") });
-    }
     const { decision } = await this.decideAndPromote(trx, candidates, { now, busy, active }, claim);
     await this.writeOutcome(trx, decision, candidates, now);
-
-    // Databases whose waiting runs this pass could not all settle, marked for the next one:
-    // - taken by a sequential promotion while sequential runs wait there for their rollout's limit (runs it
-    //   did not read, or read and left limit-held before the promotion came in decide()'s order): they wait
-    //   on the database now (DATABASE_BUSY comes first), and the next pass reads them because it is busy;
-    // - freed and still free, with more DATABASE_BUSY runs than it read (the ones read are held by another
-    //   gate now): the next pass reads the next few (BUSY_WAITERS).
-    const taken = new Set(decision.promote.filter((c) => c.sequential).map((c) => c.dbKey));
-    const newCause = new Map(decision.causes.map((c) => [c.runId, c.cause.type]));
-    const promotedIds = new Set(decision.promote.map((c) => c.runId));
-    const limitHeldHere = new Set(
-      candidates
-        .filter((c) => c.sequential && !promotedIds.has(c.runId) && (newCause.get(c.runId) ?? c.cause?.type) === "PARALLEL_LIMIT")
-        .map((c) => c.dbKey),
-    );
-    const revisitDbs = [...candidateDbs.keys()]
-      .filter((k) => (taken.has(k) ? limitWaiting.has(k) || limitHeldHere.has(k) : freed.has(k) && !busy.has(k) && busyMore.has(k)))
-      .map((k) => candidateDbs.get(k)!);
-    // A rollout whose limit-held runs were cut at its free slots + margin (some stale) and that still has
-    // free slots may have more to promote.
-    const limitHeld = new Map<string, number>();
-    const limitOf = new Map<string, number>();
-    for (const c of candidates) {
-      limitOf.set(c.rolloutId, c.limit);
-      if (c.cause?.type === "PARALLEL_LIMIT") limitHeld.set(c.rolloutId, (limitHeld.get(c.rolloutId) ?? 0) + 1);
-    }
-    const promotedIn = new Map<string, number>();
-    for (const c of decision.promote) promotedIn.set(c.rolloutId, (promotedIn.get(c.rolloutId) ?? 0) + 1);
-    const revisitRollouts = changes.rollouts
-      .filter((r) => {
-        const limit = limitOf.get(r.rolloutId) ?? 0;
-        if (r.allLimited || limit === 0) return false;
-        const activeNow = (active.get(r.rolloutId) ?? 0) + (promotedIn.get(r.rolloutId) ?? 0);
-        const cap = Math.max(limit - (active.get(r.rolloutId) ?? 0), 0) + LIMIT_MARGIN;
-        return activeNow < limit && (limitHeld.get(r.rolloutId) ?? 0) >= cap;
-      })
-      .map((r) => r.rolloutId);
+    const revisit = liveRevisits({
+      candidates,
+      decision,
+      freed: new Set(changes.dbs.map((d) => dbKey(d.instanceId, d.database))),
+      rollouts: changes.rollouts,
+      busy,
+      active,
+      limitWaiting,
+      busyMore,
+      limitMargin: LIMIT_MARGIN,
+    });
+    const revisitDbs = revisit.dbs.map((k) => {
+      const [instanceId, ...rest] = k.split("/");
+      return { instanceId: instanceId!, database: rest.join("/") };
+    });
+    const revisitRollouts = revisit.rollouts;
     await gatingMarkForNextPass(trx, revisitDbs, revisitRollouts);
 
     const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
