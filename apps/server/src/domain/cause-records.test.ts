@@ -1,32 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { WaitingCause } from "@runway/shared";
 import { causeRecords, isStageCause } from "./cause-records.js";
-import { decide, type GatingCandidate } from "./gating.js";
+import { decide } from "./gating.js";
+import { candidateMaker } from "../../test/helpers/candidates.js";
 
 const now = new Date("2026-01-01T12:00:00Z");
 const since = now.toISOString();
-let seq = 0;
-function cand(p: Partial<GatingCandidate> = {}): GatingCandidate {
-  seq++;
-  return {
-    runId: String(seq),
-    taskId: `t${seq}`,
-    rolloutId: "r1",
-    dbKey: `i/db${seq}`,
-    sequential: true,
-    runAt: null,
-    createdAt: new Date(now.getTime() - 1000 + seq),
-    limit: 0,
-    orphanReason: null,
-    versionKey: null,
-    versionBlocker: null,
-    cause: null,
-    targetRetry: null,
-    ahead: false,
-    stageId: "s2",
-    ...p,
-  };
-}
+const cand = candidateMaker(now, { stageId: "s2" });
 const empty = { now, busy: new Map<string, string>(), active: new Map<string, number>() };
 const gate = { stageId: "s1", environment: "test", done: 0, total: 3 };
 const stageGate: WaitingCause = { type: "STAGE_GATE", ...gate, since: "2025-06-01T00:00:00.000Z" };

@@ -1,29 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { decide, decideBatch, type GatingCandidate, type GatingState } from "./gating.js";
+import { decide, decideBatch, type GatingState } from "./gating.js";
+import { candidateMaker } from "../../test/helpers/candidates.js";
 
 const now = new Date("2026-01-01T12:00:00Z");
-let seq = 0;
-function cand(p: Partial<GatingCandidate> = {}): GatingCandidate {
-  seq++;
-  return {
-    runId: String(seq),
-    taskId: `t${seq}`,
-    rolloutId: "r1",
-    dbKey: "i/db",
-    sequential: true,
-    runAt: null,
-    createdAt: new Date(now.getTime() - 1000 + seq),
-    limit: 0,
-    orphanReason: null,
-    versionKey: null,
-    versionBlocker: null,
-    cause: null,
-    targetRetry: null,
-    ahead: false,
-    stageId: "s1",
-    ...p,
-  };
-}
+const cand = candidateMaker(now, { dbKey: "i/db" });
 const empty = { now, busy: new Map<string, string>(), active: new Map<string, number>() };
 
 describe("decide", () => {
@@ -94,8 +74,9 @@ describe("decide", () => {
   });
 
   it("fails orphaned runs instead of gating them", () => {
-    const d = decide([cand({ orphanReason: 'instance "x" was deleted' })], empty);
-    expect(d.fail).toEqual([{ runId: String(seq), reason: 'instance "x" was deleted' }]);
+    const orphan = cand({ orphanReason: 'instance "x" was deleted' });
+    const d = decide([orphan], empty);
+    expect(d.fail).toEqual([{ runId: orphan.runId, reason: 'instance "x" was deleted' }]);
   });
 });
 

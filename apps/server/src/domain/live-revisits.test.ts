@@ -1,30 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { WaitingCause } from "@runway/shared";
-import type { GatingCandidate } from "./gating.js";
 import { liveRevisits, type LiveRevisitFacts } from "./live-revisits.js";
+import { candidateMaker } from "../../test/helpers/candidates.js";
 
-let seq = 0;
-function cand(p: Partial<GatingCandidate> = {}): GatingCandidate {
-  seq++;
-  return {
-    runId: String(seq),
-    taskId: `t${seq}`,
-    rolloutId: "r1",
-    dbKey: `i/db${seq}`,
-    sequential: true,
-    runAt: null,
-    createdAt: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)),
-    limit: 0,
-    orphanReason: null,
-    versionKey: null,
-    versionBlocker: null,
-    cause: null,
-    targetRetry: null,
-    ahead: false,
-    stageId: "s1",
-    ...p,
-  };
-}
+const cand = candidateMaker(new Date("2026-01-01T12:00:00Z"));
 const limitCause: WaitingCause = { type: "PARALLEL_LIMIT", limit: 2, since: "2026-01-01T00:00:00.000Z" };
 const busyCause: WaitingCause = { type: "DATABASE_BUSY", taskId: "9", since: "2026-01-01T00:00:00.000Z" } as WaitingCause;
 
