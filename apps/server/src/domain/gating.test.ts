@@ -1,10 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { decide, decideBatch, type GatingState } from "./gating.js";
+import { dbKey, dbKeyParts, decide, decideBatch, type GatingState } from "./gating.js";
 import { candidateMaker } from "../../test/helpers/candidates.js";
 
 const now = new Date("2026-01-01T12:00:00Z");
 const cand = candidateMaker(now, { dbKey: "i/db" });
 const empty = { now, busy: new Map<string, string>(), active: new Map<string, number>() };
+
+describe("dbKey", () => {
+  it("gives its parts back, a database name with a slash included", () => {
+    expect(dbKeyParts(dbKey("inst-1", "app/eu"))).toEqual({ instanceId: "inst-1", database: "app/eu" });
+  });
+});
 
 describe("decide", () => {
   it("promotes in FIFO order and counts this pass's promotions against the database and the limit", () => {

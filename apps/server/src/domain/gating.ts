@@ -7,6 +7,11 @@ import { WaitingCauseType, type WaitingCause } from "@runway/shared";
  */
 
 export const dbKey = (instanceId: string, database: string): string => `${instanceId}/${database}`;
+/** dbKey's parts again: the instance id has no "/", the database name may. */
+export function dbKeyParts(key: string): { instanceId: string; database: string } {
+  const cut = key.indexOf("/");
+  return { instanceId: key.slice(0, cut), database: key.slice(cut + 1) };
+}
 
 export interface GatingCandidate {
   runId: string;

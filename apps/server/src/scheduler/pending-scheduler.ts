@@ -32,7 +32,7 @@ import type { Clock } from "./clock.js";
 import type { SlotHold } from "./running-scheduler.js";
 import type { ClaimedRun } from "../store/transitions/claim.js";
 import { causeRecords } from "../domain/cause-records.js";
-import { decideBatch, withPromoted, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
+import { dbKeyParts, decideBatch, withPromoted, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
 import { liveRevisits } from "../domain/live-revisits.js";
 
 export interface PassResult {
@@ -295,12 +295,7 @@ export class PendingScheduler {
       busyMore,
       limitMargin: LIMIT_MARGIN,
     });
-    const revisitDbs = revisit.dbs.map((k) => {
-      const [instanceId, ...rest] = k.split("/");
-      return { instanceId: instanceId!, database: rest.join("/") };
-    });
-    const revisitRollouts = revisit.rollouts;
-    await gatingMarkForNextPass(trx, revisitDbs, revisitRollouts);
+    await gatingMarkForNextPass(trx, revisit.dbs.map(dbKeyParts), revisit.rollouts);
 
     const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
     const touched = new Set<string>(decision.causes.map((c) => rolloutOf.get(c.runId)!));
@@ -310,7 +305,7 @@ export class PendingScheduler {
       promoted: decision.promote.length,
       causesWritten: decision.causes.length,
       failed: decision.fail.length,
-      revisits: revisitDbs.length + revisitRollouts.length,
+      revisits: revisit.dbs.length + revisit.rollouts.length,
       touched,
       nextRunAt,
       controls,

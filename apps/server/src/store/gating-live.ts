@@ -256,7 +256,7 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
  * and the next run-at is read in this statement's snapshot, which this pass's promotions cannot change
  * (they only take runs whose run-at is not in the future). Then the stage facts of candidates a release
  * control may hold (one more statement when there are any). With `controls`, also the release controls due
- * in the changed rollouts (`controls`), in the same snapshot: a caller that acts on any must read again.
+ * in the changed rollouts, in the same snapshot: a caller that acts on any must read again.
  */
 export async function gatingLoadLive(
   trx: Db,
