@@ -183,7 +183,13 @@ describe("STAGE_APPROVAL_WAITING", () => {
     await run(r.rolloutId, [r.taskIds[1]!]);
     // Full passes need no change records; left in place, the second pass would wait on the first one's
     // taking them (and then see its outcome) instead of deciding alongside it.
-    for (const table of ["gating_dirty_run", "gating_dirty_rollout", "gating_dirty_task", "gating_dirty_database"] as const)
+    for (const table of [
+      "gating_dirty_run",
+      "gating_dirty_rollout",
+      "gating_dirty_task",
+      "gating_dirty_database",
+      "gating_dirty_batch",
+    ] as const)
       await api.db.deleteFrom(table).execute();
 
     // Both passes decide and write before either commits (the second waits on the first's cause row).

@@ -52,12 +52,22 @@ const takeChangesStatement = (locked: RawBuilder<unknown>) =>
     s AS (SELECT full_pass_requested, last_full_pass_at, last_pass_at FROM gating_state WHERE id = 1),
     n0 AS (DELETE FROM gating_dirty_run WHERE (SELECT ok FROM lk) RETURNING run_id),
     n AS (SELECT DISTINCT run_id FROM n0),
+    -- The run transitions' marks, one row of arrays per statement (migration 0070), with the three tables'.
+    b0 AS MATERIALIZED (DELETE FROM gating_dirty_batch WHERE (SELECT ok FROM lk) RETURNING *),
     d0 AS (DELETE FROM gating_dirty_database WHERE (SELECT ok FROM lk) RETURNING instance_id, database_name, version_from),
-    d AS (SELECT instance_id, database_name, min(version_from) AS version_from FROM d0 GROUP BY 1, 2),
+    d AS (
+      SELECT instance_id, database_name, min(version_from) AS version_from FROM (
+        SELECT instance_id, database_name, version_from FROM d0
+        UNION ALL
+        SELECT u.i, u.n, NULL::text COLLATE "C" FROM b0 CROSS JOIN LATERAL unnest(b0.instance_ids, b0.database_names) AS u(i, n)
+      ) x GROUP BY 1, 2),
     t0 AS (DELETE FROM gating_dirty_task WHERE (SELECT ok FROM lk) RETURNING task_id),
-    t AS (SELECT DISTINCT task_id FROM t0),
+    t AS (SELECT task_id FROM t0 UNION SELECT unnest(b0.task_ids) FROM b0),
     r0 AS (DELETE FROM gating_dirty_rollout WHERE (SELECT ok FROM lk) RETURNING rollout_id, all_limited),
-    r AS (SELECT rollout_id, bool_or(all_limited) AS all_limited FROM r0 GROUP BY 1),
+    r AS (
+      SELECT rollout_id, bool_or(all_limited) AS all_limited FROM (
+        SELECT rollout_id, all_limited FROM r0 UNION ALL SELECT unnest(b0.rollout_ids), false FROM b0
+      ) x GROUP BY 1),
     -- Every pass folds the stage-progress deltas the task triggers appended (migrations 0058, 0065), here under the
     -- lock, so the stage facts read later in the pass need not (a live pass whose runs no release control
     -- can hold reads none) and the delta table stays bounded whatever the passes read.

@@ -217,6 +217,8 @@ export interface DB extends ReleaseTables {
   gating_dirty_database: { id: GenId; instance_id: string; database_name: string; version_from: string | null };
   gating_dirty_task: { id: GenId; task_id: Int8 };
   gating_dirty_rollout: { id: GenId; rollout_id: Int8; all_limited: Generated<boolean> };
+  /** A run transition's change marks, one row per statement (migration 0070): the three tables above, as arrays. */
+  gating_dirty_batch: { instance_ids: string[]; database_names: string[]; task_ids: string[]; rollout_ids: string[] };
   gating_state: {
     id: number;
     full_pass_requested: Generated<boolean>;

@@ -54,6 +54,7 @@ const TABLES = [
   "gating_dirty_database",
   "gating_dirty_task",
   "gating_dirty_rollout",
+  "gating_dirty_batch",
   "gating_state",
 ];
 

@@ -2,6 +2,7 @@ import { sql, type RawBuilder } from "kysely";
 import { Channel } from "../db.js";
 import { notifyChangeOf } from "../notify.js";
 import { failedRunEventCtes, notifyDue } from "../webhook-events.js";
+import { gateMarksInsert } from "./marks.js";
 import { ACTIVE, TRANSITIONS, type RunState, type Transition, type TransitionName } from "./table.js";
 
 /**
@@ -166,13 +167,7 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
   // Each effect left out is a CTE PostgreSQL need not parse and plan on every call (issue 19: planning was
   // most of the running scheduler's finish + claim statement).
   const can = effectsOf(transitions);
-  const marks = [
-    can.markRun && sql`eff_run`,
-    can.markCanceled && sql`eff_canceled`,
-    can.markGates && sql`eff_db`,
-    can.markDone && sql`eff_done`,
-    can.markGates && sql`eff_rollout`,
-  ];
+  const marks = [can.markRun && sql`eff_run`, can.markCanceled && sql`eff_canceled`, (can.markGates || can.markDone) && sql`eff_marks`];
   const marked = marks.filter((x): x is RawBuilder<unknown> => x !== false);
   const effects = [
     can.leavePending &&
@@ -208,35 +203,7 @@ export function transitionStatement(p: StatementParts): RawBuilder<{ changed: Ch
       sql`eff_canceled AS (
       INSERT INTO gating_dirty_run (run_id) SELECT id FROM ch WHERE ch.from_status = 'PENDING' AND ch.status = 'CANCELED' RETURNING 1
     )`,
-    can.markGates &&
-      sql`eff_db AS (
-      INSERT INTO gating_dirty_database (instance_id, database_name)
-      SELECT DISTINCT instance_id, database_name FROM ch WHERE ch.left_active AND ch.sequential
-      RETURNING 1
-    )`,
-    can.markDone &&
-      sql`eff_done AS (
-      INSERT INTO gating_dirty_task (task_id)
-      -- DONE frees later versions; FAILED/CANCELED turns their VERSION_ORDER into BLOCKED_BY_FAILED.
-      SELECT DISTINCT task_id FROM ch WHERE ch.status IN ('DONE', 'FAILED', 'CANCELED') AND ch.schema_version_key IS NOT NULL
-      RETURNING 1
-    )`,
-    can.markGates &&
-      sql`eff_rollout AS (
-      INSERT INTO gating_dirty_rollout (rollout_id)
-      SELECT DISTINCT ch.rollout_id FROM ch
-      -- A limit can hold runs back for the rollout's sake (a limit set later marks its rollouts); a task
-      -- that became DONE may complete a stage, which matters only where a later stage exists (stage gate,
-      -- auto-run); a FAILED one may trip the project's circuit breaker. Nothing else needs a pass: marking
-      -- every finish woke a pass per finishing statement (issue 19).
-      JOIN rollout ro ON ro.id = ch.rollout_id JOIN project p ON p.id = ro.project_id
-      WHERE ch.left_active AND (p.parallel_tasks_per_rollout > 0
-        OR (ch.status = 'FAILED' AND p.circuit_breaker_failures > 0)
-        OR (ch.status = 'DONE' AND EXISTS (
-          SELECT 1 FROM task t JOIN stage s ON s.id = t.stage_id JOIN stage l ON l.rollout_id = s.rollout_id AND l.position > s.position
-          WHERE t.id = ch.task_id)))
-      RETURNING 1
-    )`,
+    (can.markGates || can.markDone) && sql`eff_marks AS (${gateMarksInsert(can)})`,
     can.fail && failedRunEventCtes(sql`ch`, p.now),
     p.after !== undefined && p.after(stepRel),
   ].filter((x): x is RawBuilder<unknown> => x !== false);
