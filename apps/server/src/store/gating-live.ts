@@ -123,9 +123,13 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
         SELECT r.id FROM task_run r
         WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING' AND r.ahead AND r.sequential
         UNION ALL
+        -- The holder only where such runs wait (CASE keeps that order): as a plain condition it was a one-time
+        -- filter, its two probes made for every freed database first, ~30% of this branch (issue 19).
         SELECT w.run_id FROM task_run_wait w
         WHERE w.instance_id = d.i AND w.database_name = d.n AND w.type = 'PARALLEL_LIMIT' AND w.sequential
-          AND ${databaseHolderSql(sql`d.i`, sql`d.n`)} IS NOT NULL
+          AND CASE WHEN EXISTS (SELECT 1 FROM task_run_wait o WHERE o.instance_id = d.i AND o.database_name = d.n
+              AND o.type = 'PARALLEL_LIMIT' AND o.sequential)
+            THEN ${databaseHolderSql(sql`d.i`, sql`d.n`)} IS NOT NULL ELSE false END
         UNION ALL
         SELECT r.id FROM task_run r
         WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
@@ -191,7 +195,10 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
       CROSS JOIN LATERAL (
         SELECT w.run_id FROM run_wait w WHERE w.type = 'STAGE_GATE' AND (w.cause ->> 'stageId')::bigint = s.id OFFSET 0
       ) w
-      WHERE NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.unfinished)
+      -- Whether the stage holds anything first (CASE keeps that order): the open-task probe walks the stage's
+      -- finished tasks' dead index entries, 0.15 ms a stage in a drain, for stages that mostly hold nothing.
+      WHERE CASE WHEN EXISTS (SELECT 1 FROM run_wait h WHERE h.type = 'STAGE_GATE' AND (h.cause ->> 'stageId')::bigint = s.id)
+        THEN NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.unfinished) ELSE false END
     ),
     -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once. The
     -- status compared with a subquery's value, not a constant: the constant would let the generic plan
