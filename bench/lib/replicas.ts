@@ -73,7 +73,9 @@ export async function startReplicas(p: {
     runtimes.push(runtime);
     dbs.push(db);
   }
-  for (const r of runtimes) await r.start();
+  // Together, as a deploy starts a fleet: each registers, then runs its loops. One after another, each
+  // replica registered after the one before had begun its first full pass, and ran its own (firstPassFull).
+  await Promise.all(runtimes.map((r) => r.start()));
   return {
     runtimes,
     dbs,

@@ -51,6 +51,32 @@ describe("a replica's first pass", () => {
     expect(await r3.runOnce()).toMatchObject({ kind: "live" });
   });
 
+  it("counts from the replica's registration, not from its pending loop's first pass", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await seedRollout(t.db, projectId, [
+      task(instanceId, "a", { schemaVersion: "0001" }),
+      task(instanceId, "a", { schemaVersion: "0002" }),
+    ]);
+    let now = new Date("2026-12-04T10:00:00Z");
+    const clock = { now: () => now };
+    const replica = (id: string, startedAt?: Date) =>
+      new PendingScheduler({ db: t.db, clock, replicaId: id, fullPassIntervalMs: 3_600_000, startedAt: () => startedAt });
+
+    // r2 registered first; its pending loop starts only after r1's full pass (the loops start one after another).
+    const r2 = replica("r2", now);
+    now = new Date(now.getTime() + 1000);
+    expect(await replica("r1", now).runOnce()).toMatchObject({ kind: "full", promoted: 1 });
+    now = new Date(now.getTime() + 1000);
+    expect(await r2.runOnce()).toMatchObject({ kind: "live" });
+
+    // r3 registered after that full pass began: its first pass is full.
+    now = new Date(now.getTime() + 1000);
+    expect(await replica("r3", now).runOnce()).toMatchObject({ kind: "full" });
+    // Before it registered (no time yet), the first pass's start stands in, as without a registration.
+    now = new Date(now.getTime() + 1000);
+    expect(await replica("r4").runOnce()).toMatchObject({ kind: "full" });
+  });
+
   it("a first pass that failed is still due: the next one is full", async () => {
     let now = new Date("2026-12-04T10:00:00Z");
     let fail = true;

@@ -37,11 +37,16 @@ export class Heartbeat {
     },
   ) {}
 
+  /** When register() wrote the replica's row (the control database's clock): the replica's start. */
+  registeredAt: Date | undefined;
+
   /** First beat, before any loop starts: the first clock readings, then the replica's row. */
   async register(): Promise<void> {
     await this.beat(async () => {
       await this.deps.clock.sync?.();
-      await replicaRegister(this.deps.db, { replicaId: this.deps.replicaId, now: this.deps.clock.now(), ...this.slots() });
+      const now = this.deps.clock.now();
+      await replicaRegister(this.deps.db, { replicaId: this.deps.replicaId, now, ...this.slots() });
+      this.registeredAt = now;
     });
   }
 

@@ -60,7 +60,7 @@ export interface PassResult {
  */
 export class PendingScheduler {
   private fullDue = true;
-  /** When this scheduler's first pass began (the control database's time): see firstPassFull. */
+  /** When this replica started (the control database's time): see firstPassFull. */
   private startedAt: Date | undefined;
 
   constructor(
@@ -88,13 +88,18 @@ export class PendingScheduler {
        * in the same statement (promoteStatement), and they start once the pass commits. Default: none.
        */
       claimSlots?: () => SlotHold | undefined;
+      /**
+       * When the replica started: its registration's time on the control database's clock (Heartbeat.register),
+       * or undefined before it registered. Default, and while undefined: the first pass's start.
+       */
+      startedAt?: () => Date | undefined;
     },
   ) {}
 
   /** One pass. Returns null when another replica holds the lock (that replica's pass covers the work). */
   async runOnce(opts: { full?: boolean } = {}): Promise<PassResult | null> {
     const started = performance.now();
-    this.startedAt ??= this.deps.clock.now();
+    this.startedAt ??= this.deps.startedAt?.() ?? this.deps.clock.now();
     const claim: PassClaim = { hold: undefined, claimed: [] };
     try {
       return await this.pass(opts, claim, started);
@@ -167,8 +172,11 @@ export class PendingScheduler {
    * may have left undecided — unless a full pass began since this replica started: that one read every
    * PENDING run after this replica came up, and this one's would repeat it. Replicas started together (a
    * deploy, a scale-out) used to run one full pass each, one after another under the lock, with nothing
-   * promoted meanwhile: ~1 s each at 20,000 pending runs, ~15 s each at 1M (docs/benchmarks.md §8). Times
-   * are the control database's (`clock`), so replicas' process clocks do not enter.
+   * promoted meanwhile: ~1 s each at 20,000 pending runs, ~15 s each at 1M (docs/benchmarks.md §8). A replica
+   * started when it registered (`startedAt`), not when its pending loop first ran: the loops start one after
+   * another (SchedulerRuntime.startLoops), and a full pass that began in between read everything written
+   * before this replica existed all the same. Times are the control database's (`clock`), so replicas'
+   * process clocks do not enter.
    */
   private firstPassFull(lastFullPassAt: Date | null): boolean {
     if (!this.fullDue) return false;

@@ -112,6 +112,7 @@ export class SchedulerRuntime {
       lockIdleTimeoutMs: lockIdleTimeout(config.leaseTtlMs),
       ...(d.strategies?.passLock ? { lock: d.strategies.passLock } : {}),
       claimSlots: () => this.running.hold(),
+      startedAt: () => this.heartbeat.registeredAt,
       onPass: (r) => {
         metrics?.passDuration.observe({ kind: r.kind }, r.durationMs / 1000);
         metrics?.promoted.inc(r.promoted);
