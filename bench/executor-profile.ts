@@ -1,8 +1,9 @@
 import fs from "node:fs/promises";
 import fsSync from "node:fs";
+import inspector from "node:inspector";
 import os from "node:os";
 import path from "node:path";
-import { performance as nodePerformance } from "node:perf_hooks";
+import { monitorEventLoopDelay, performance as nodePerformance } from "node:perf_hooks";
 import pg from "pg";
 import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
@@ -25,6 +26,10 @@ import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
  * PROFILE_GATED=1 drains throughput.ts's gated shape instead (the pending passes' statements then show too).
  * PROFILE_WAL=1 adds the WAL the drain wrote per run, by relation. PROFILE_WAITS=1 adds what the control
  * database's active backends waited on (pg_stat_activity sampled every 5 ms), as a share of the samples.
+ * PROFILE_QUEUE=1 adds a timeline of the executors' backlog and the databases waiting for a pass.
+ * PROFILE_CPU=<file> writes Node's CPU profile of the drain (summed by `node tools/cpu-summary.mjs <file>`).
+ * Every run prints the CPU PostgreSQL's processes and Node used per run: steadier than the rate on a host
+ * whose speed drifts, and what an A/B of a change should compare.
  */
 
 const JOBS = Number(process.env.PROFILE_JOBS ?? 5000);
@@ -35,6 +40,10 @@ const GATED = process.env.PROFILE_GATED === "1";
 const CONCURRENCY = 10;
 const WAL = process.env.PROFILE_WAL === "1";
 const WAITS = process.env.PROFILE_WAITS === "1";
+/** PROFILE_QUEUE=1: a timeline of the runs waiting for an executor and the databases waiting for a pass. */
+const QUEUE = process.env.PROFILE_QUEUE === "1";
+/** PROFILE_CPU=<file>: Node's CPU profile of the drain, written there. */
+const CPU_PROFILE = process.env.PROFILE_CPU;
 const explainLog = process.env.PROFILE_EXPLAIN ? (process.env.PROFILE_EXPLAIN_LOG ?? "/tmp/runway-profile-explain.log") : undefined;
 
 async function main(): Promise<void> {
@@ -95,8 +104,14 @@ async function main(): Promise<void> {
     // A first pass promotes the backlog; reset the counters once the runs are AVAILABLE and claims start.
     await admin.query("SELECT pg_stat_statements_reset()");
     const elu0 = nodePerformance.eventLoopUtilization();
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    delay.enable();
     const cpu0 = process.cpuUsage();
     const stat0 = await machineCpu();
+    const profiler = CPU_PROFILE ? await startCpuProfile() : undefined;
+    const backend = (await probe.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
+    const postmaster = Number((await fs.readFile(`/proc/${backend}/stat`, "utf8")).split(") ")[1]!.split(" ")[1]);
+    const pgCpu0 = await postgresCpu(postmaster);
     const t0 = performance.now();
     const passes = { count: 0, candidates: 0, promoted: 0, causes: 0, ms: 0 };
     const r = await startReplicas({
@@ -114,8 +129,10 @@ async function main(): Promise<void> {
     });
     // PROFILE_WAITS=1: what the control database's backends wait on over the drain (pg_stat_activity, every 5 ms).
     const waits = new Map<string, number>();
-    let sampling = WAITS;
+    let sampling = WAITS || QUEUE;
     const sampler = WAITS ? sampleWaits(url, waits, () => sampling) : Promise.resolve(0);
+    const timeline: string[] = [];
+    const queue = QUEUE ? sampleQueue(url, timeline, t0, () => sampling) : Promise.resolve();
     let left = JOBS;
     while (left > 0 && performance.now() - t0 < 60_000) {
       await sleep(50);
@@ -125,9 +142,13 @@ async function main(): Promise<void> {
     const seconds = (performance.now() - t0) / 1000;
     sampling = false;
     const samples = await sampler;
+    await queue;
     const elu = nodePerformance.eventLoopUtilization(elu0);
+    delay.disable();
     const cpu = process.cpuUsage(cpu0);
     const stat = await machineCpu();
+    if (profiler) await profiler.stop(CPU_PROFILE!);
+    const pgCpu = (await postgresCpu(postmaster)) - pgCpu0;
     await r.stop();
     for (const e of executors) if (e instanceof PostgresExecutor) await e.close();
     console.log(`${WORK} ×${REPLICAS}: ${JOBS - left}/${JOBS} in ${seconds.toFixed(2)} s → ${Math.round((JOBS - left) / seconds)}/s`);
@@ -135,12 +156,21 @@ async function main(): Promise<void> {
     // the machine's (both cores) busy share over the drain.
     const busy = 1 - (stat.idle - stat0.idle) / Math.max(1, stat.total - stat0.total);
     console.log(
-      `node: event loop ${(100 * elu.utilization).toFixed(0)}% busy, ${((cpu.user + cpu.system) / 1000 / seconds / 10).toFixed(0)}% of a core; machine: ${(100 * busy).toFixed(0)}% busy (${os.cpus().length} cores)`,
+      `node: event loop ${(100 * elu.utilization).toFixed(0)}% busy (delay p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms), ${((cpu.user + cpu.system) / 1000 / seconds / 10).toFixed(0)}% of a core; machine: ${(100 * busy).toFixed(0)}% busy (${os.cpus().length} cores)`,
+    );
+    // CPU per run, Node's and PostgreSQL's: steadier than the rate on a host whose speed drifts.
+    const cpuPerRun = (cpuSeconds: number) => ((cpuSeconds * 1e6) / Math.max(1, JOBS - left)).toFixed(0);
+    console.log(
+      `cpu per run: postgres ${cpuPerRun(pgCpu)} µs, node ${cpuPerRun((cpu.user + cpu.system) / 1e6)} µs (postgres ${pgCpu.toFixed(2)} s in all)`,
     );
     console.log(
       `pending passes: ${passes.count}, ${passes.candidates} candidates, ${passes.promoted} promoted, ${passes.causes} causes written, ${passes.ms.toFixed(0)} ms in all`,
     );
     if (WAITS) printWaits(waits, samples);
+    if (QUEUE)
+      console.log(
+        `\nqueue every 250 ms (ms since start: runs AVAILABLE, databases whose next run waits for a pass, runs done)\n${timeline.join("\n")}`,
+      );
     if (WAL) await printWal(probe, lsn0, JOBS - left);
     await probe.end();
     // Planning counts as server time: a statement planned on every call (a custom plan) pays it each time.
@@ -195,10 +225,77 @@ main().catch((e) => {
 });
 
 /** The machine's CPU time from /proc/stat (clock ticks): idle (idle + iowait) and total. */
+/**
+ * CPU seconds PostgreSQL's processes used so far: every live child of the postmaster, plus the children that
+ * ended (the postmaster's cutime/cstime). Unlike the statements' server time, this leaves out the time a
+ * backend waited for a core, which on this 2-core host is most of the drift between runs.
+ */
+async function postgresCpu(postmaster: number): Promise<number> {
+  const ticks = 100; // USER_HZ on Linux.
+  const fields = async (pid: number | string) => {
+    const text = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+    // After the command's closing parenthesis: state is field 3, ppid 4, utime 14, stime 15, cutime 16, cstime 17.
+    return text === "" ? null : text.slice(text.lastIndexOf(")") + 2).split(" ");
+  };
+  const pm = await fields(postmaster);
+  let total = pm ? Number(pm[11]) + Number(pm[12]) + Number(pm[13]) + Number(pm[14]) : 0;
+  for (const pid of await fs.readdir("/proc")) {
+    if (!/^\d+$/.test(pid)) continue;
+    const f = await fields(pid);
+    if (f && Number(f[1]) === postmaster) total += Number(f[11]) + Number(f[12]);
+  }
+  return total / ticks;
+}
+
+/** Node's CPU profile of the drain alone (PROFILE_CPU=<file>), for `node bench/tools/cpu-summary.mjs`. */
+async function startCpuProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  await post("Profiler.enable");
+  await post("Profiler.start");
+  return {
+    async stop(file) {
+      const { profile } = (await post("Profiler.stop")) as { profile: unknown };
+      await fs.writeFile(file, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
 async function machineCpu(): Promise<{ idle: number; total: number }> {
   const line = (await fs.readFile("/proc/stat", "utf8")).split("\n")[0]!;
   const v = line.trim().split(/\s+/).slice(1).map(Number);
   return { idle: v[3]! + (v[4] ?? 0), total: v.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * Every 250 ms until `go` is false: the runs AVAILABLE (an executor's backlog), the databases whose lowest
+ * active run is PENDING (in the gated shape: freed, waiting for a pass to promote the next version), and the
+ * runs DONE. Where the first is 0 while the second is large, the executors wait for the passes.
+ */
+async function sampleQueue(url: string, into: string[], t0: number, go: () => boolean): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    while (go()) {
+      const { rows } = await c.query<{ available: number; waiting: number; done: number }>(`
+        SELECT (SELECT count(*)::int FROM task_run WHERE status = 'AVAILABLE') AS available,
+          (SELECT count(*)::int FROM (
+            SELECT DISTINCT ON (instance_id, database_name) status FROM task_run
+            WHERE status IN ('PENDING', 'AVAILABLE', 'RUNNING') ORDER BY instance_id, database_name, schema_version_key, id) x
+           WHERE status = 'PENDING') AS waiting,
+          (SELECT count(*)::int FROM task_run WHERE status = 'DONE') AS done`);
+      const r = rows[0]!;
+      into.push(
+        `${(performance.now() - t0).toFixed(0).padStart(6)}  ${String(r.available).padStart(5)}  ${String(r.waiting).padStart(5)}  ${String(r.done).padStart(6)}`,
+      );
+      await sleep(250);
+    }
+  } finally {
+    await c.end();
+  }
 }
 
 /** Counts each active backend's wait (or "on CPU") of the control database in `into` until `go` is false; returns the samples taken. */
