@@ -1,5 +1,5 @@
 import type { TaskType } from "@runway/shared";
-import { type ClaimedRun, createDb, createPool, type Db } from "@runway/server/store";
+import { type ClaimedRun, createDb, createPassDb, createPool, type Db } from "@runway/server/store";
 import { ControlClock, Listener, type PassResult, SchedulerRuntime } from "@runway/server/scheduler";
 import { PostgresExecutor, type ExecContext, type ExecOutcome, type Executor } from "@runway/server/executors";
 
@@ -43,6 +43,7 @@ export async function startReplicas(p: {
     const replicaId = `bench-${i + 1}`;
     // concurrency + room for the pending pass, heartbeats and the executor's fenced writes.
     const db = createDb(createPool(p.url, p.concurrency + 4, `runway ${replicaId}`));
+    const passDb = createPassDb(p.url, `runway ${replicaId} pass`);
     const listener = new Listener(p.url);
     listeners.push(listener);
     const runtime = new SchedulerRuntime(
@@ -60,6 +61,8 @@ export async function startReplicas(p: {
       },
       {
         db,
+        // As a replica has: its passes on a session of their own (RuntimeDeps.passDb).
+        passDb,
         clock: ControlClock.of(db),
         listener,
         executorFor: p.executorFor(i),
@@ -71,7 +74,7 @@ export async function startReplicas(p: {
     );
     await listener.start();
     runtimes.push(runtime);
-    dbs.push(db);
+    dbs.push(db, passDb);
   }
   // Together, as a deploy starts a fleet: each registers, then runs its loops. One after another, each
   // replica registered after the one before had begun its first full pass, and ran its own (firstPassFull).

@@ -11,6 +11,7 @@ import type { TargetReconciler } from "./executors/types.js";
 import { seedDemo } from "./demo.js";
 import { buildApp } from "./app.js";
 import { openControl, type Control } from "./control.js";
+import { createPassDb } from "./store/db.js";
 import { startInstanceLister } from "./scheduler/instance-lister.js";
 import { deliveryBackoffMs } from "./domain/webhooks.js";
 
@@ -72,8 +73,11 @@ export async function startReplica(
     });
     if (rolloutId) log.info({ rolloutId }, "seeded the demo project and rollout");
   }
+  // The pending passes' own session (RuntimeDeps.passDb); the full pass's readers come from the shared pool.
+  const passDb = createPassDb(url, `runway ${config.replicaId} pass`);
   const runtime = new SchedulerRuntime(config, {
     db,
+    passDb,
     clock,
     executorFor: () => executor,
     reconciler: overrides.reconciler ?? executor,
@@ -117,6 +121,7 @@ export async function startReplica(
       await lister.stop();
       await listener.close();
       await executor.close();
+      await passDb.destroy();
       await db.destroy();
       await embedded?.stop();
     })());

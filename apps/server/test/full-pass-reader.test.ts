@@ -7,7 +7,7 @@ import { rolloutCreate } from "../src/store/rollouts.js";
 import { taskRunFinish, taskRunsClaim } from "../src/store/runs.js";
 import { tasksRun } from "../src/store/task-actions.js";
 import { gatingLoadAllPending, gatingOpenPending, gatingWithReaders } from "../src/store/gating-full.js";
-import type { Db } from "../src/store/db.js";
+import { createPassDb, type Db } from "../src/store/db.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { autoRunProd, seedProject, seedRollout, task } from "./helpers/fixtures.js";
 import { afterStatement } from "./helpers/statement-hook.js";
@@ -25,6 +25,31 @@ const statusOf = async (db: Db, taskIds: string[]) =>
   );
 
 describe("a full pass's reader session", () => {
+  it("comes from the shared pool when the pass runs on a session of its own (a replica's pool of one)", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    await seedRollout(t.db, projectId, [
+      task(instanceId, "a", { schemaVersion: "0001" }),
+      task(instanceId, "a", { schemaVersion: "0002" }),
+      task(instanceId, "b", { schemaVersion: "0001" }),
+    ]);
+    const passDb = createPassDb(t.url, "test pass");
+    try {
+      const replica = (readersDb: Db) =>
+        new PendingScheduler({
+          db: passDb,
+          readersDb,
+          clock: { now: () => new Date() },
+          replicaId: "p",
+          fullPassIntervalMs: 3_600_000,
+          fullPassReaders: 2,
+        });
+      // Taken from the pass's own pool, a reader would wait for the one session the pass holds.
+      expect(await replica(t.db).runOnce({ full: true })).toMatchObject({ kind: "full", candidates: 3, promoted: 2 });
+    } finally {
+      await passDb.destroy();
+    }
+  });
+
   it("several readers, each sorting its part of the databases, hand out the runs in the order of one cursor", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
     const databases = Array.from({ length: 24 }, (_, i) => `db${i}`);

@@ -1,5 +1,5 @@
 /** `@runway/server/store`: the store functions benchmarks and chaos reproductions drive. See README.md here. */
-export { createDb, createPool, type Db } from "../store/db.js";
+export { createDb, createPassDb, createPool, type Db } from "../store/db.js";
 export type { DB } from "../store/schema.js";
 export { FULL_PASS_READERS, SWEEP_LOCK } from "../store/gating.js";
 export { instanceCreate, type Sealer } from "../store/instances.js";

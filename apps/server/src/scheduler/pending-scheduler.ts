@@ -65,7 +65,10 @@ export class PendingScheduler {
 
   constructor(
     private readonly deps: {
+      /** Where passes run their transaction (a replica's own session, see SchedulerRuntime). */
       db: Db;
+      /** Where a full pass's readers come from (gatingWithReaders); default `db`, which must then have room for them. */
+      readersDb?: Db;
       clock: Clock;
       replicaId: string;
       fullPassIntervalMs: number;
@@ -136,7 +139,7 @@ export class PendingScheduler {
         pass =
           readers === 0 || controls > 0
             ? await this.fullPass(trx, now)
-            : await gatingWithReaders(db, trx, this.deps.lockIdleTimeoutMs ?? PASS_LOCK_IDLE_MS, readers, (via) =>
+            : await gatingWithReaders(this.deps.readersDb ?? db, trx, this.deps.lockIdleTimeoutMs ?? PASS_LOCK_IDLE_MS, readers, (via) =>
                 this.fullPass(trx, now, via),
               );
         nextRunAt = await gatingMarkPassDone(trx, now, true);

@@ -42,6 +42,12 @@ export interface RuntimeStrategies {
 export interface RuntimeDeps {
   db: Db;
   /**
+   * The pending passes' own session, a pool of one (openPassDb): a pass's statements are prepared and planned
+   * once per replica there, instead of on whichever of the shared pool's sessions was free (the live read's
+   * generic plan takes ~60 ms to make; a 3-replica drain made it 11 times). Default: `db`.
+   */
+  passDb?: Db;
+  /**
    * The control database's clock in production (ControlClock): every time the loops pass to SQL and every
    * run-at they wait for is on it. Its `sync` runs before the first loop and on every heartbeat.
    */
@@ -105,7 +111,8 @@ export class SchedulerRuntime {
     const onError = (name: string, err: unknown) => d.log.error({ err, loop: name }, `${name} loop failed`);
     const every = (intervalMs: number, jitter?: number) => ({ intervalMs, onError, clock, ...(jitter !== undefined ? { jitter } : {}) });
     this.pending = new PendingScheduler({
-      db,
+      db: d.passDb ?? db,
+      readersDb: db,
       clock,
       replicaId,
       fullPassIntervalMs: config.fullPassIntervalMs,

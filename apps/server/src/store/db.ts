@@ -97,10 +97,18 @@ export function prepared<T>(statement: RawBuilder<T>): RawBuilder<T> {
   return sql<T>`${sql.raw(PREPARED_MARK)}\n${statement}`;
 }
 
-export function createPool(url: string, max = 10, applicationName = "runway", bounds: ControlBounds = CONTROL_BOUNDS): pg.Pool {
+export function createPool(
+  url: string,
+  max = 10,
+  applicationName = "runway",
+  bounds: ControlBounds = CONTROL_BOUNDS,
+  /** Keep idle sessions open (pg-pool closes them after 10 s): for a session whose prepared statements matter. */
+  keepIdle = false,
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString: url,
     max,
+    ...(keepIdle ? { idleTimeoutMillis: 0 } : {}),
     application_name: applicationName,
     Client: ControlClient,
     connectionTimeoutMillis: bounds.connectTimeoutMs,
@@ -157,6 +165,14 @@ export async function withClientWithin<T>(pool: pg.Pool, ms: number, fn: (client
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * The pending passes' own session (SchedulerRuntime's `passDb`): one connection, kept while idle, with the
+ * control pool's bounds. A pass's statements are then prepared and planned once per replica.
+ */
+export function createPassDb(url: string, applicationName: string, bounds: ControlBounds = CONTROL_BOUNDS): Db {
+  return createDb(createPool(url, 1, applicationName, bounds, true));
 }
 
 export function createDb(pool: pg.Pool): Db {
