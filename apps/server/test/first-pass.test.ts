@@ -12,13 +12,15 @@ const t = useTestDatabase();
  * started together (a deploy, a scale-out) each ran a full pass, one after another under the lock, with
  * nothing promoted meanwhile (~1 s each at 20,000 pending runs, ~15 s at 1M; issue 19).
  */
+/** Two versions on one database: a full pass promotes the first. */
+async function seedTwoVersions(): Promise<void> {
+  const { projectId, instanceId } = await seedProject(t.db);
+  await seedRollout(t.db, projectId, [task(instanceId, "a", { schemaVersion: "0001" }), task(instanceId, "a", { schemaVersion: "0002" })]);
+}
+
 describe("a replica's first pass", () => {
   it("is live when another replica's full pass began after this one started, full otherwise", async () => {
-    const { projectId, instanceId } = await seedProject(t.db);
-    await seedRollout(t.db, projectId, [
-      task(instanceId, "a", { schemaVersion: "0001" }),
-      task(instanceId, "a", { schemaVersion: "0002" }),
-    ]);
+    await seedTwoVersions();
     // One clock for all, moved by hand: the control database's time as every replica reads it.
     let now = new Date("2026-12-04T10:00:00Z");
     const clock = { now: () => now };
@@ -52,11 +54,7 @@ describe("a replica's first pass", () => {
   });
 
   it("counts from the replica's registration, not from its pending loop's first pass", async () => {
-    const { projectId, instanceId } = await seedProject(t.db);
-    await seedRollout(t.db, projectId, [
-      task(instanceId, "a", { schemaVersion: "0001" }),
-      task(instanceId, "a", { schemaVersion: "0002" }),
-    ]);
+    await seedTwoVersions();
     let now = new Date("2026-12-04T10:00:00Z");
     const clock = { now: () => now };
     const replica = (id: string, startedAt?: Date) =>

@@ -4,7 +4,7 @@ import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import type { Db } from "../src/store/db.js";
 import { stageProgressFold } from "../src/store/gating-stages.js";
 import { useTestDatabase } from "./helpers/db.js";
-import { overlappingFullPasses } from "./helpers/overlapping-passes.js";
+import { dropChangeMarks, overlappingFullPasses } from "./helpers/overlapping-passes.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /**
@@ -80,14 +80,7 @@ describe("the full pass's write of causes", () => {
     // Its promotion appended a stage-progress delta: folded now, or the first concurrent pass's fold would
     // hold the second one back before it read anything.
     await stageProgressFold(t.db);
-    for (const table of [
-      "gating_dirty_run",
-      "gating_dirty_rollout",
-      "gating_dirty_task",
-      "gating_dirty_database",
-      "gating_dirty_batch",
-    ] as const)
-      await t.db.deleteFrom(table).execute();
+    await dropChangeMarks(t.db);
     // Both find the five runs without a cause, the database busy: both write five DATABASE_BUSY causes, the
     // second waiting on the first's rows. A plain INSERT would fail the second on them.
     const results = await overlappingFullPasses(t.url, t.db, { now: () => new Date() });

@@ -3,7 +3,7 @@ import { verifySignature } from "../src/domain/webhooks.js";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { useApiApp } from "./helpers/api-app.js";
 import { taskSpec } from "./helpers/api.js";
-import { overlappingFullPasses } from "./helpers/overlapping-passes.js";
+import { dropChangeMarks, overlappingFullPasses } from "./helpers/overlapping-passes.js";
 import { addWebhook, deliverUntil, PUBLIC_URL, testDeliverer } from "./helpers/webhook-delivery.js";
 import { startReceiver } from "./helpers/webhook-receiver.js";
 
@@ -181,16 +181,7 @@ describe("STAGE_APPROVAL_WAITING", () => {
     });
     await skip(r.rolloutId, r.taskIds[0]!);
     await run(r.rolloutId, [r.taskIds[1]!]);
-    // Full passes need no change records; left in place, the second pass would wait on the first one's
-    // taking them (and then see its outcome) instead of deciding alongside it.
-    for (const table of [
-      "gating_dirty_run",
-      "gating_dirty_rollout",
-      "gating_dirty_task",
-      "gating_dirty_database",
-      "gating_dirty_batch",
-    ] as const)
-      await api.db.deleteFrom(table).execute();
+    await dropChangeMarks(api.db);
 
     // Both passes decide and write before either commits (the second waits on the first's cause row).
     const results = await overlappingFullPasses(api.t.url, api.db, clock);

@@ -4,6 +4,21 @@ import { createDb, createPool, type Db } from "../../src/store/db.js";
 import { waitFor } from "./db.js";
 
 /**
+ * Deletes every change mark. Full passes need none; left in place, the second of two overlapping passes would
+ * wait on the first one's taking them (and then see its outcome) instead of deciding alongside it.
+ */
+export async function dropChangeMarks(db: Db): Promise<void> {
+  for (const table of [
+    "gating_dirty_run",
+    "gating_dirty_rollout",
+    "gating_dirty_task",
+    "gating_dirty_database",
+    "gating_dirty_batch",
+  ] as const)
+    await db.deleteFrom(table).execute();
+}
+
+/**
  * Full passes of two replicas whose pass lock lets both in, overlapping: a session holds gating_state's row,
  * which every pass updates last, until both wait on a lock, so each decides and writes (the second waiting on
  * the first's rows) before either commits. Each replica has its own pool, room for its FULL_PASS_READERS
