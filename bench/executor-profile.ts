@@ -110,7 +110,7 @@ async function main(): Promise<void> {
     const stat0 = await machineCpu();
     const profiler = CPU_PROFILE ? await startCpuProfile() : undefined;
     const backend = (await probe.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
-    const postmaster = Number((await fs.readFile(`/proc/${backend}/stat`, "utf8")).split(") ")[1]!.split(" ")[1]);
+    const postmaster = Number((await procStat(backend))![1]);
     const pgCpu0 = await postgresCpu(postmaster);
     const t0 = performance.now();
     const passes = { count: 0, candidates: 0, promoted: 0, causes: 0, ms: 0 };
@@ -232,19 +232,23 @@ main().catch((e) => {
  */
 async function postgresCpu(postmaster: number): Promise<number> {
   const ticks = 100; // USER_HZ on Linux.
-  const fields = async (pid: number | string) => {
-    const text = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-    // After the command's closing parenthesis: state is field 3, ppid 4, utime 14, stime 15, cutime 16, cstime 17.
-    return text === "" ? null : text.slice(text.lastIndexOf(")") + 2).split(" ");
-  };
-  const pm = await fields(postmaster);
+  const pm = await procStat(postmaster);
   let total = pm ? Number(pm[11]) + Number(pm[12]) + Number(pm[13]) + Number(pm[14]) : 0;
   for (const pid of await fs.readdir("/proc")) {
     if (!/^\d+$/.test(pid)) continue;
-    const f = await fields(pid);
+    const f = await procStat(pid);
     if (f && Number(f[1]) === postmaster) total += Number(f[11]) + Number(f[12]);
   }
   return total / ticks;
+}
+
+/**
+ * A process's /proc/<pid>/stat fields after the command's closing parenthesis (null once it is gone): index 0
+ * is the state (field 3), 1 the parent, 11 and 12 utime and stime, 13 and 14 cutime and cstime.
+ */
+async function procStat(pid: number | string): Promise<string[] | null> {
+  const text = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  return text === "" ? null : text.slice(text.lastIndexOf(")") + 2).split(" ");
 }
 
 /** Node's CPU profile of the drain alone (PROFILE_CPU=<file>), for `node bench/tools/cpu-summary.mjs`. */

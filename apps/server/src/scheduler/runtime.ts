@@ -42,7 +42,7 @@ export interface RuntimeStrategies {
 export interface RuntimeDeps {
   db: Db;
   /**
-   * The pending passes' own session, a pool of one (openPassDb): a pass's statements are prepared and planned
+   * The pending passes' own session, a pool of one (createPassDb): a pass's statements are prepared and planned
    * once per replica there, instead of on whichever of the shared pool's sessions was free (the live read's
    * generic plan takes ~60 ms to make; a 3-replica drain made it 11 times). Default: `db`.
    */
