@@ -19,16 +19,22 @@ const runs = () =>
 async function replica(concurrency: number) {
   const exec = new DeferredExecutor();
   const running = runningScheduler(t.db, exec, concurrency);
-  const pending = new PendingScheduler({ db: t.db, clock, replicaId: "r", fullPassIntervalMs: 1e9, claimSlots: () => running.hold() });
+  // How many times a pass held the replica's free slots for its promote.
+  const held = { count: 0 };
+  const claimSlots = () => {
+    held.count++;
+    return running.hold();
+  };
+  const pending = new PendingScheduler({ db: t.db, clock, replicaId: "r", fullPassIntervalMs: 1e9, claimSlots });
   // The first pass is full (and claims nothing); the ones after it are live.
   await pending.runOnce();
-  return { exec, running, pending };
+  return { exec, running, pending, held };
 }
 
 describe("a live pass claims what it promotes for its own replica (promoteStatement's claim)", () => {
   it("makes up to the free slots RUNNING under the replica's lease in the promote, and the replica starts them after the commit", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
-    const { exec, pending } = await replica(1);
+    const { exec, pending, held } = await replica(1);
     const { rolloutId, taskIds } = await seedRollout(
       t.db,
       projectId,
@@ -43,6 +49,7 @@ describe("a live pass claims what it promotes for its own replica (promoteStatem
     const pass = await pending.runOnce();
     // a's 0001 and b's 0001 promoted; one slot, so one of them claimed (the lower id) and the other AVAILABLE.
     expect(pass).toMatchObject({ kind: "live", promoted: 2, claimed: 1 });
+    expect(held.count).toBe(1);
     const rows = await runs();
     expect(rows.map((x) => [x.status, x.owner_replica, x.lease_epoch])).toEqual([
       ["RUNNING", "r", 1],
@@ -66,7 +73,7 @@ describe("a live pass claims what it promotes for its own replica (promoteStatem
 
   it("claims nothing while a run is AVAILABLE (none starts ahead of a run waiting for an executor), nor in a full pass", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
-    const { exec, pending } = await replica(4);
+    const { exec, pending, held, running } = await replica(4);
     const { rolloutId, taskIds } = await seedRollout(
       t.db,
       projectId,
@@ -81,6 +88,11 @@ describe("a live pass claims what it promotes for its own replica (promoteStatem
     await tasksRun(t.db, { rolloutId, taskIds: [taskIds[0]!], runAt: null, actor: "alice", now: new Date() });
     await tasksRun(t.db, { rolloutId, taskIds: [taskIds[1]!], runAt: null, actor: "alice", now: new Date() });
     expect(await pending.runOnce()).toMatchObject({ kind: "live", promoted: 1, claimed: 0 });
+    // Nor does it hold the replica's free slots meanwhile, which would keep them from the replica's own claims.
+    expect(held.count).toBe(0);
+    const free = running.hold();
+    expect(free?.claim.limit).toBe(4);
+    free?.release();
     // With those two canceled nothing is AVAILABLE, but a full pass claims nothing either.
     const available = (await runs()).map((x) => x.id);
     await taskRunsCancel(t.db, { rolloutId, taskRunIds: available, actor: "alice", now: new Date(), replicaId: null });

@@ -20,6 +20,7 @@ import {
 import { controlsCannotHold, gatingApplyStages } from "./gating-stages.js";
 import { databaseHolderSql } from "./holder.js";
 import { autoRunDueSql, breakersDueSql, type AutoRunDue, type BreakerToTrip } from "./gating-controls.js";
+import { noRunWaiting } from "./transitions/claim.js";
 
 /**
  * DATABASE_BUSY runs a live pass reads per freed database (task_run_wait_db_busy_idx, in decide()'s order):
@@ -51,6 +52,12 @@ export interface LiveLoad {
   busyMore: Set<string>;
   /** The release controls due in the changed rollouts, when asked for (gatingApplyControls acts on them). */
   controls: { breakers: BreakerToTrip[]; autoRun: AutoRunDue[] };
+  /**
+   * Whether no run was AVAILABLE in the read's snapshot. Only then may the promote claim runs for the pass's
+   * replica (promoteStatement claims only while none waits for an executor), so only then does the pass hold
+   * that replica's free slots for it (PendingScheduler.livePass).
+   */
+  noneAvailable: boolean;
 }
 
 /**
@@ -68,7 +75,7 @@ type Occupancy = {
   ctl_auto: [string, string[]][];
 };
 /** One row per candidate; a single row with `id` null when there is none. */
-type LiveRow = { next_run_at: Date | null } & (CandidateRow | { id: null }) & (Occupancy | { occ_busy: null });
+type LiveRow = { next_run_at: Date | null; none_available: boolean } & (CandidateRow | { id: null }) & (Occupancy | { occ_busy: null });
 
 /** What the live read binds (see gatingLoadLive): the pass's time and the change records as arrays. */
 interface LiveValues {
@@ -92,7 +99,7 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
   prepared(sql<LiveRow>`
     WITH done AS (
       UPDATE gating_state SET last_pass_at = ${v.now} WHERE id = 1
-      RETURNING ${nextRunAtSql(v.now)} AS next_run_at
+      RETURNING ${nextRunAtSql(v.now)} AS next_run_at, ${noRunWaiting} AS none_available
     ),
     gone AS (${canceledCausesDelete(v.runs)}),
     cand AS (
@@ -250,7 +257,7 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
         (SELECT coalesce(json_agg(json_build_array(a.rollout_id::text, a.task_ids) ORDER BY a.rollout_id), '[]')
           FROM (${autoRunDueSql(sql`${v.crids}::bigint[]`)}) a) AS ctl_auto
     )
-    SELECT done.next_run_at, c.*, o.occ_busy, o.occ_active, o.occ_free, o.ctl_breakers, o.ctl_auto
+    SELECT done.next_run_at, done.none_available, c.*, o.occ_busy, o.occ_active, o.occ_free, o.ctl_breakers, o.ctl_auto
     FROM done
     LEFT JOIN c ON true
     LEFT JOIN occ o ON c.id IS NULL OR c.id = (SELECT max(l.id) FROM c l)`),
@@ -293,6 +300,7 @@ export async function gatingLoadLive(
     busy: new Map(),
     active: new Map(),
     nextRunAt: rows[0]?.next_run_at ?? null,
+    noneAvailable: rows[0]?.none_available ?? true,
     limitWaiting: new Set(),
     busyMore: new Set(),
     controls: { breakers: [], autoRun: [] },
