@@ -4,36 +4,26 @@ import {
   PENDING_PASS_LOCK,
   dbKey,
   FULL_PASS_BATCH,
-  gatingFailOrphans,
   gatingFullPassPlans,
-  gatingHeldStages,
-  gatingRecordHeldStages,
   gatingLoadLive,
-  gatingLoadOccupancy,
   gatingMarkForNextPass,
   gatingMarkPassDone,
-  gatingOpenPending,
-  gatingPromote,
   gatingWithReaders,
   FULL_PASS_READERS,
   PASS_LOCK_IDLE_MS,
   gatingTakeChanges,
   gatingDropCanceledCauses,
-  gatingWriteCauses,
-  gatingWriteStageCauses,
   notifyChange,
   type GatingChanges,
   type PassLock,
-  type PendingReader,
 } from "../store/gating.js";
 import { gatingApplyControls, gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
-import { approvalWaitsRecord } from "../store/webhook-approvals.js";
 import type { Clock } from "./clock.js";
 import type { SlotHold } from "./running-scheduler.js";
-import type { ClaimedRun } from "../store/transitions/claim.js";
-import { causeRecords } from "../domain/cause-records.js";
-import { dbKeyParts, decideBatch, withPromoted, type GatingCandidate, type GatingDecision, type GatingState } from "../domain/gating.js";
+import { dbKeyParts } from "../domain/gating.js";
 import { liveRevisits } from "../domain/live-revisits.js";
+import { fullPass } from "./full-pass.js";
+import { decideAndPromote, recordDecision, type PassClaim, type PassOutcome, type PassWriter } from "./pass-decisions.js";
 
 export interface PassResult {
   kind: "full" | "live";
@@ -138,9 +128,9 @@ export class PendingScheduler {
         // Release controls wrote runs or pauses in this transaction, which a reader session would not see.
         pass =
           readers === 0 || controls > 0
-            ? await this.fullPass(trx, now)
+            ? await fullPass(this.writer(trx), now, this.fullPassOptions())
             : await gatingWithReaders(this.deps.readersDb ?? db, trx, this.deps.lockIdleTimeoutMs ?? PASS_LOCK_IDLE_MS, readers, (via) =>
-                this.fullPass(trx, now, via),
+                fullPass(this.writer(trx), now, this.fullPassOptions(), via),
               );
         nextRunAt = await gatingMarkPassDone(trx, now, true);
       } else {
@@ -186,98 +176,14 @@ export class PendingScheduler {
     return !lastFullPassAt || !this.startedAt || lastFullPassAt.getTime() < this.startedAt.getTime();
   }
 
-  /**
-   * Every PENDING run, read in batches in decide()'s order; each batch is decided against the state the
-   * batches before it left (decideBatch), all in this transaction under the pass lock. Memory follows the
-   * batch size, and no gap between statements follows the backlog (the lock's idle bound ends a session idle
-   * for PASS_LOCK_IDLE_MS). A batch's promotions are written before the next batch is decided (a failed
-   * one changes what it may take); its causes are written while Node decides the next batch, since no
-   * decision reads them: PostgreSQL and Node work at the same time, the statements still one after another
-   * on the pass's session (at 100k runs the pass was PostgreSQL's time plus Node's; now it is mostly the former).
-   * With `via`, the batches are read on reader sessions in the pass's snapshot, beside those writes.
-   */
-  private async fullPass(trx: Db, now: Date, via?: PendingReader): Promise<PassOutcome> {
-    // The release controls first: the runs of a stage one holds are recorded on the stage and not read.
-    const held = await gatingHeldStages(trx, now);
-    const heldChanged = await gatingRecordHeldStages(trx, held);
-    await approvalWaitsRecord(trx, {
-      stages: held.stages.flatMap((s) => (s.cause.type === "APPROVAL_REQUIRED" ? [{ stageId: s.stageId, role: s.cause.role }] : [])),
-      now,
-    });
-    const batches = await gatingOpenPending(trx, this.deps.fullPassBatchSize ?? FULL_PASS_BATCH, via, held);
-    // Every database and rollout, read before the first batch: once a batch is handed out, the next one's
-    // FETCH is on the session, and a statement sent after it would hold the first decisions back.
-    let state: GatingState = { now, ...(await gatingLoadOccupancy(trx, null, null)) };
-    const out: PassOutcome = { candidates: 0, promoted: 0, causesWritten: 0, failed: 0, revisits: 0, touched: new Set(heldChanged) };
-    const promotedIn = new Set<string>();
-    // Under the real pass lock no other pass writes causes, so a run read without one still has none when
-    // its batch is written. An injected PassLock (tests, the chaos harness's broken lock) is not trusted so.
-    const fresh = this.deps.lock === undefined;
-    let writing: Promise<void> = Promise.resolve();
-    // A statement after a failed write fails only because the transaction is aborted: report the write's error.
-    const afterWrites = async <T>(p: Promise<T>): Promise<T> => {
-      try {
-        return await p;
-      } catch (e) {
-        await writing;
-        throw e;
-      }
-    };
-    for (let batch = await afterWrites(batches.next()); batch.length > 0; batch = await afterWrites(batches.next())) {
-      // Typed: `writing` below uses r, and afterWrites reads `writing`, which TypeScript cannot infer around.
-      const r: Decided = await afterWrites(this.decideAndPromote(trx, batch, state));
-      state = r.state;
-      // One write in flight at most: the previous batch's ran while this one was decided, and decisions
-      // must not pile up in memory behind a slower server.
-      await writing;
-      writing = this.writeOutcome(
-        trx,
-        r.decision,
-        batch,
-        now,
-        fresh ? new Set(batch.filter((c) => c.cause === null).map((c) => c.runId)) : undefined,
-      );
-      // Awaited next round, below or by afterWrites; the pass fails either way, and the rejection is not unhandled.
-      writing.catch(() => {});
-      const rolloutOf = new Map(batch.map((c) => [c.runId, c.rolloutId]));
-      for (const c of r.decision.causes) out.touched.add(rolloutOf.get(c.runId)!);
-      for (const c of r.decision.promote) promotedIn.add(c.rolloutId);
-      out.candidates += batch.length;
-      out.promoted += r.decision.promote.length;
-      out.causesWritten += r.decision.causes.length;
-      out.failed += r.decision.fail.length;
-    }
-    await writing;
-    for (const id of promotedIn) out.touched.delete(id);
-    return out;
+  /** What the pass's decisions write with (pass-decisions.ts). */
+  private writer(trx: Db): PassWriter {
+    const { replicaId, claimSlots } = this.deps;
+    return { trx, replicaId, ...(claimSlots ? { claimSlots } : {}) };
   }
 
-  /**
-   * Records a decision over `candidates`: run causes on the runs, release controls' on their stages
-   * (causeRecords). `fresh`: the runs read without a cause under the real pass lock, whose causes are plain
-   * inserts (gatingWriteCauses).
-   */
-  private async writeOutcome(
-    trx: Db,
-    decision: GatingDecision,
-    candidates: readonly GatingCandidate[],
-    now: Date,
-    fresh: ReadonlySet<string> = new Set(),
-  ): Promise<void> {
-    const records = causeRecords(decision, candidates);
-    await gatingWriteCauses(
-      trx,
-      records.runs.filter((c) => fresh.has(c.runId)),
-      true,
-    );
-    await gatingWriteCauses(
-      trx,
-      records.runs.filter((c) => !fresh.has(c.runId)),
-    );
-    // After the run causes: a freed stage's row goes once every PENDING run there has its own.
-    await gatingWriteStageCauses(trx, records);
-    await approvalWaitsRecord(trx, { stages: records.approvals, now });
-    await gatingFailOrphans(trx, decision.fail, now, this.deps.replicaId);
+  private fullPassOptions() {
+    return { batchSize: this.deps.fullPassBatchSize ?? FULL_PASS_BATCH, trustedLock: this.deps.lock === undefined };
   }
 
   /** The runs whose situation changed (see gatingLoadLive), in one batch. */
@@ -298,8 +204,8 @@ export class PendingScheduler {
     // gated drain with 1 replica, the running scheduler's claims came up empty for the length of nearly every
     // pass, ~10% of the rate (issue 19).
     if (!load.noneAvailable) claim.hold = null;
-    const { decision } = await this.decideAndPromote(trx, candidates, { now, busy, active }, claim);
-    await this.writeOutcome(trx, decision, candidates, now);
+    const { decision } = await decideAndPromote(this.writer(trx), candidates, { now, busy, active }, claim);
+    await recordDecision(this.writer(trx), decision, candidates, now);
     const revisit = liveRevisits({
       candidates,
       decision,
@@ -327,65 +233,4 @@ export class PendingScheduler {
       controls,
     };
   }
-
-  /**
-   * decide(), then promote; a run only counts against a gate if its promotion was written. A promotion
-   * whose compare-and-set failed (the run was canceled after the pass read it) is taken out and the rest
-   * decided again, with the promotions written so far counted as active — so what the canceled run would
-   * have blocked can go in this very pass, and no cause names it. Bounded: each round needs a cancel
-   * that raced this pass.
-   */
-  private async decideAndPromote(trx: Db, candidates: GatingCandidate[], state: GatingState, claim?: PassClaim): Promise<Decided> {
-    const promoted: GatingCandidate[] = [];
-    let left = candidates;
-    let s = state;
-    for (let round = 0; ; round++) {
-      const { decision, state: next } = decideBatch(left, s);
-      // A live pass that promotes takes this replica's free slots (once) for its promote to claim into.
-      if (claim && decision.promote.length > 0 && claim.hold === undefined) claim.hold = this.deps.claimSlots?.() ?? null;
-      const slots = claim?.hold ? claim.hold.claim.limit - claim.claimed.length : 0;
-      const { promoted: written, claimed } = await gatingPromote(
-        trx,
-        decision.promote.map((c) => c.runId),
-        s.now,
-        this.deps.replicaId,
-        claim?.hold && slots > 0 ? { ...claim.hold.claim, limit: slots } : undefined,
-      );
-      claim?.claimed.push(...claimed);
-      if (written.size === decision.promote.length) {
-        promoted.push(...decision.promote);
-        return { decision: { ...decision, promote: promoted }, state: next };
-      }
-      const ok = decision.promote.filter((c) => written.has(c.runId));
-      promoted.push(...ok);
-      s = withPromoted(s, ok);
-      if (round >= 3) return { decision: { ...decision, promote: promoted }, state: s };
-      const gone = new Set(decision.promote.filter((c) => !written.has(c.runId)).map((c) => c.runId));
-      left = left.filter((c) => !gone.has(c.runId) && !written.has(c.runId));
-    }
-  }
-}
-
-/**
- * A live pass's claim for its replica: the slots held (undefined: not asked yet; null: none free, or not asked
- * because a run was AVAILABLE), and the runs its promotes claimed.
- */
-interface PassClaim {
-  hold: SlotHold | null | undefined;
-  claimed: ClaimedRun[];
-}
-
-/** decide()'s outcome with only written promotions, and the state the next batch is decided against. */
-type Decided = { decision: GatingDecision; state: GatingState };
-
-/** What a pass did, before the statements every pass ends with. */
-interface PassOutcome {
-  candidates: number;
-  promoted: number;
-  causesWritten: number;
-  failed: number;
-  /** Databases and rollouts marked for the next pass. */
-  revisits: number;
-  /** Rollouts with new causes and no promotion (those notify the dashboard here). */
-  touched: Set<string>;
 }
