@@ -90,10 +90,7 @@ export async function recordDecision(
   await gatingFailOrphans(trx, decision.fail, now, w.replicaId);
 }
 
-/**
- * A live pass's claim for its replica: the slots held (undefined: not asked yet; null: none free, or not asked
- * because a run was AVAILABLE), and the runs its promotes claimed.
- */
+/** A live pass's claim for its replica: the slots held (undefined: not asked yet; null: none free), and the runs its promotes claimed. */
 export interface PassClaim {
   hold: SlotHold | null | undefined;
   claimed: ClaimedRun[];

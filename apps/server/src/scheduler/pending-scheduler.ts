@@ -199,13 +199,13 @@ export class PendingScheduler {
     const controls = await gatingApplyControls(trx, load.controls, now, this.deps.replicaId);
     if (controls > 0) load = await gatingLoadLive(trx, changes, now, this.deps.busyWaiters);
     const { candidates, busy, active, nextRunAt, limitWaiting, busyMore } = load;
+    const w = this.writer(trx);
     // With a run AVAILABLE the promote claims nothing for this replica, and holding its free slots for it would
     // only keep them from its own claims (a finish's claim of the slots it frees) until the pass commits: in a
     // gated drain with 1 replica, the running scheduler's claims came up empty for the length of nearly every
-    // pass, ~10% of the rate (issue 19).
-    if (!load.noneAvailable) claim.hold = null;
-    const { decision } = await decideAndPromote(this.writer(trx), candidates, { now, busy, active }, claim);
-    await recordDecision(this.writer(trx), decision, candidates, now);
+    // pass (issue 19). So the promote gets the claim only when none was AVAILABLE.
+    const { decision } = await decideAndPromote(w, candidates, { now, busy, active }, load.noneAvailable ? claim : undefined);
+    await recordDecision(w, decision, candidates, now);
     const revisit = liveRevisits({
       candidates,
       decision,
