@@ -124,9 +124,9 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
       -- at that version (every PENDING run's task is unfinished, so the next unfinished version is at or
       -- below the smallest pending one), and when an unfinished task without a PENDING run comes between,
       -- the runs read were held by that task instead and are only decided again, as they were. Probed in
-      -- task_run_pending_version_idx, not task_open_version_idx: with 3 replicas in a gated drain the next
-      -- unfinished version's probe cost 54 µs a task (heap fetches of task rows the finishes and claims
-      -- kept rewriting), 11 of a live read's 30 ms; the pending version's costs 5 (issue 19).
+      -- task_run_pending_version_idx, not task_open_version_idx, whose probe fetched the task rows (HOT
+      -- chains the claims and finishes keep extending) to see which are unfinished: a gated drain with 3
+      -- replicas went 4-9% faster without it, in four blocks of alternating runs (issue 19, docs/benchmarks.md §8).
       SELECT x.id FROM unnest(${v.tinst}::text[], ${v.tdbs}::text[], ${v.tkeys}::text[]) AS v(i, n, k)
       CROSS JOIN LATERAL (
         SELECT r.id FROM task_run r
