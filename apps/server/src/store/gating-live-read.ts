@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type RawBuilder } from "kysely";
 import { prepared } from "./db.js";
 import { memoStatement } from "./memo-statement.js";
 import {
@@ -61,6 +61,19 @@ export interface LiveValues {
   crids: string[];
 }
 
+/**
+ * The PENDING runs at the smallest pending version on database (i, n), or the smallest above `above`
+ * (task_run_pending_version_idx, two probes): the freed database's branch and the finished version's branch
+ * of the live read's candidates.
+ */
+const atSmallestPendingVersion = (i: RawBuilder<unknown>, n: RawBuilder<unknown>, above?: RawBuilder<unknown>) => sql`
+  SELECT r.id FROM task_run r
+  WHERE r.instance_id = ${i} AND r.database_name = ${n} AND r.status = 'PENDING'
+    AND r.schema_version_key = (
+      SELECT min(m.schema_version_key) FROM task_run m
+      WHERE m.instance_id = ${i} AND m.database_name = ${n} AND m.status = 'PENDING'
+        AND ${above ? sql`m.schema_version_key > (${above} COLLATE "C")` : sql`m.schema_version_key IS NOT NULL`})`;
+
 /** The live read, built once per count of busy waiters (see memoStatement): on the pickup path of every run a gate holds. */
 export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyWaiters) =>
   prepared(sql<LiveRow>`
@@ -105,11 +118,7 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
               AND o.type = 'PARALLEL_LIMIT' AND o.sequential)
             THEN ${databaseHolderSql(sql`d.i`, sql`d.n`)} IS NOT NULL ELSE false END
         UNION ALL
-        SELECT r.id FROM task_run r
-        WHERE r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
-          AND r.schema_version_key = (
-            SELECT min(m.schema_version_key) FROM task_run m
-            WHERE m.instance_id = d.i AND m.database_name = d.n AND m.status = 'PENDING' AND m.schema_version_key IS NOT NULL)
+        ${atSmallestPendingVersion(sql`d.i`, sql`d.n`)}
         UNION ALL
         SELECT r.id FROM task_run r
         WHERE d.vf IS NOT NULL AND r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
@@ -129,12 +138,7 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
       -- replicas went 4-9% faster without it, in four blocks of alternating runs (issue 19, docs/benchmarks.md §8).
       SELECT x.id FROM unnest(${v.tinst}::text[], ${v.tdbs}::text[], ${v.tkeys}::text[]) AS v(i, n, k)
       CROSS JOIN LATERAL (
-        SELECT r.id FROM task_run r
-        WHERE r.instance_id = v.i AND r.database_name = v.n AND r.status = 'PENDING'
-          AND r.schema_version_key = (
-            SELECT min(m.schema_version_key) FROM task_run m
-            WHERE m.instance_id = v.i AND m.database_name = v.n AND m.status = 'PENDING'
-              AND m.schema_version_key > (v.k COLLATE "C"))
+        ${atSmallestPendingVersion(sql`v.i`, sql`v.n`, sql`v.k`)}
         OFFSET 0
       ) x
       UNION
