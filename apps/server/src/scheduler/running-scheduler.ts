@@ -1,6 +1,7 @@
 import { taskRunsClaim, taskRunsFinishAndClaim, type ClaimedRun, type Finish } from "../store/runs.js";
 import type { SlotClaim } from "../store/transitions/claim.js";
 import { Batcher } from "./batcher.js";
+import { FINISH_LINGER_MS, finishLinger } from "./finish-linger.js";
 import type { ExecOutcome } from "../executors/types.js";
 import { releaseUnstarted, UNSTARTED, writeOutcome } from "./outcome.js";
 import { appliedChange } from "./applied-change.js";
@@ -45,24 +46,35 @@ export class RunningScheduler {
   constructor(private readonly deps: RunningSchedulerDeps) {
     this.ownership = deps.ownership ?? leaseOwnership;
     this.slots = new ExecutorSlots(deps.concurrency, { ahead: deps.claimAhead ?? 0, quickRunMs: deps.claimAheadQuickRunMs ?? 50 });
-    this.finisher = new Batcher(async (items) => {
-      const now = deps.clock.now();
-      // The finishing runs' slots (counted free) are free once this statement commits.
-      const limit = this.claimsAllowed() ? Math.max(0, this.freeSlots()) : 0;
-      this.reserved += limit;
-      try {
-        const { written, claimed } = await taskRunsFinishAndClaim(deps.db, items, {
-          now,
-          fence: this.ownership.fence,
-          claim: { replicaId: deps.replicaId, limit, leaseTtlMs: deps.leaseTtlMs, now },
-        });
-        if (claimed.length > 0) deps.onClaim?.(claimed, now);
-        for (const run of claimed) this.start(run);
-        return items.map((i) => written.has(i.runId));
-      } finally {
-        this.reserved -= limit;
-      }
-    });
+    this.finisher = new Batcher(
+      async (items) => {
+        const now = deps.clock.now();
+        // The finishing runs' slots (counted free) are free once this statement commits.
+        const limit = this.claimsAllowed() ? Math.max(0, this.freeSlots()) : 0;
+        this.reserved += limit;
+        try {
+          const { written, claimed } = await taskRunsFinishAndClaim(deps.db, items, {
+            now,
+            fence: this.ownership.fence,
+            claim: { replicaId: deps.replicaId, limit, leaseTtlMs: deps.leaseTtlMs, now },
+          });
+          if (claimed.length > 0) deps.onClaim?.(claimed, now);
+          for (const run of claimed) this.start(run);
+          return items.map((i) => written.has(i.runId));
+        } finally {
+          this.reserved -= limit;
+        }
+      },
+      {
+        linger: () =>
+          this.claimsAllowed()
+            ? finishLinger(this.executions.values(), {
+                ms: this.deps.finishLingerMs ?? FINISH_LINGER_MS,
+                enough: this.deps.concurrency + this.slots.ahead(),
+              })
+            : null,
+      },
+    );
     this.ownerCheck = ownerCheckBatcher(deps);
   }
 
@@ -116,7 +128,8 @@ export class RunningScheduler {
    */
   hold(): SlotHold | undefined {
     if (!this.claimsAllowed()) return undefined;
-    const free = this.freeSlots();
+    // Not the slots of runs whose outcome waits for the finisher: its statement refills them (finishLinger).
+    const free = this.freeSlots() - this.finishing;
     if (free <= 0) {
       // Every free slot is held by another claim in flight: it looks again when that one lets go.
       if (this.reserved > 0) this.claimSkipped = true;

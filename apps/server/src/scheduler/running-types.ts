@@ -44,6 +44,8 @@ export interface RunningSchedulerDeps {
    */
   claimAhead?: number;
   claimAheadQuickRunMs?: number;
+  /** How long an outcome may wait for others to join its finish statement (finish-linger.ts); default FINISH_LINGER_MS, 0: never. */
+  finishLingerMs?: number;
   leaseTtlMs: number;
   executorFor: (type: TaskType) => Executor;
   /** Default leaseOwnership (see Ownership). */
