@@ -35,50 +35,38 @@ describe("Batcher", () => {
   });
 });
 
+/** A Batcher whose write returns its items and records each batch. */
+function recording(opts: ConstructorParameters<typeof Batcher<number, number>>[1]) {
+  const calls: number[][] = [];
+  const b = new Batcher<number, number>(async (xs) => {
+    calls.push(xs);
+    return xs;
+  }, opts);
+  return { b, calls };
+}
+
 describe("Batcher linger", () => {
   it("holds a batch back until enough items joined, without waiting out its time", async () => {
-    const calls: number[][] = [];
-    const b = new Batcher<number, number>(
-      async (xs) => {
-        calls.push(xs);
-        return xs;
-      },
-      // An hour: the test would time out if the batch waited for it.
-      { linger: () => ({ ms: 3_600_000, enough: 3 }) },
-    );
-    const all = Promise.all([b.push(1), b.push(2), b.push(3)]);
-    expect(await all).toEqual([1, 2, 3]);
+    // An hour: the test would time out if the batch waited for it.
+    const { b, calls } = recording({ linger: () => ({ ms: 3_600_000, enough: 3 }) });
+    expect(await Promise.all([b.push(1), b.push(2), b.push(3)])).toEqual([1, 2, 3]);
     expect(calls).toEqual([[1, 2, 3]]);
   });
 
   it("writes what it has once its time is up", async () => {
-    const calls: number[][] = [];
-    const b = new Batcher<number, number>(
-      async (xs) => {
-        calls.push(xs);
-        return xs;
-      },
-      { linger: () => ({ ms: 5, enough: 10 }) },
-    );
+    const { b, calls } = recording({ linger: () => ({ ms: 5, enough: 10 }) });
     expect(await b.push(1)).toBe(1);
     expect(calls).toEqual([[1]]);
   });
 
   it("writes at once when linger says null", async () => {
-    const calls: number[][] = [];
     let asked = 0;
-    const b = new Batcher<number, number>(
-      async (xs) => {
-        calls.push(xs);
-        return xs;
+    const { b, calls } = recording({
+      linger: (queued) => {
+        asked = queued;
+        return null;
       },
-      {
-        linger: (queued) => {
-          asked = queued;
-          return null;
-        },
-      },
-    );
+    });
     expect(await b.push(7)).toBe(7);
     expect(asked).toBe(1);
     expect(calls).toEqual([[7]]);
