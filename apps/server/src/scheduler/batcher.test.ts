@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { Batcher } from "./batcher.js";
 
 describe("Batcher", () => {
@@ -70,5 +70,18 @@ describe("Batcher linger", () => {
     expect(await b.push(7)).toBe(7);
     expect(asked).toBe(1);
     expect(calls).toEqual([[7]]);
+  });
+
+  it("never writes an empty batch when another flush took the items a lingering one waited for", async () => {
+    vi.useFakeTimers();
+    try {
+      const { b, calls } = recording({ maxInFlight: 2, linger: () => ({ ms: 1000, enough: 3 }) });
+      // The first flush lingers; the second (maxInFlight 2) does not, since one batch lingers at a time.
+      expect(await Promise.all([b.push(1), b.push(2)])).toEqual([1, 2]);
+      await vi.runAllTimersAsync();
+      expect(calls).toEqual([[1, 2]]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -37,7 +37,11 @@ export class Batcher<I, O> {
       while (this.queue.length > 0) {
         // Awaited only when it lingers: otherwise the batch goes out in this very turn, as before.
         const wait = this.linger();
-        if (wait) await wait;
+        if (wait) {
+          await wait;
+          // With maxInFlight > 1 another flush may have written the queue meanwhile: never write an empty batch.
+          if (this.queue.length === 0) break;
+        }
         const batch = this.queue.splice(0, this.opts.maxBatch ?? 100);
         try {
           const out = await this.write(batch.map((b) => b.item));
