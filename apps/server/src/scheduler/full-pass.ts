@@ -13,6 +13,12 @@ export interface FullPassOptions {
    * chaos harness's broken lock) is not trusted so.
    */
   trustedLock: boolean;
+  /**
+   * Commits what the pass wrote so far and goes on in a new transaction under the same lock
+   * (gatingPassCheckpoint): after a batch that promoted runs, when more may follow, so those runs start
+   * while the rest is decided. Only with the readers, whose transactions (and cursors) outlive the pass's.
+   */
+  checkpoint?: () => Promise<void>;
 }
 
 /**
@@ -23,7 +29,11 @@ export interface FullPassOptions {
  * one changes what it may take); its causes are written while Node decides the next batch, since no
  * decision reads them: PostgreSQL and Node work at the same time, the statements still one after another
  * on the pass's session (at 100k runs the pass was PostgreSQL's time plus Node's; now it is mostly the former).
- * With `via`, the batches are read on reader sessions in the pass's snapshot, beside those writes.
+ * With `via`, the batches are read on reader sessions in the pass's snapshot, beside those writes, and with
+ * `opts.checkpoint` the pass commits after each batch that promoted runs, holding its lock throughout: it decides
+ * as one transaction would (the same snapshot's runs, the occupancy carried from batch to batch), but what it
+ * promoted runs while it goes on. A finish meanwhile frees a slot the pass still counts as taken, as a finish
+ * during a pass always did: it is marked for the next live pass.
  */
 export async function fullPass(w: PassWriter, now: Date, opts: FullPassOptions, via?: PendingReader): Promise<PassOutcome> {
   const { trx } = w;
@@ -59,6 +69,9 @@ export async function fullPass(w: PassWriter, now: Date, opts: FullPassOptions, 
     // One write in flight at most: the previous batch's ran while this one was decided, and decisions
     // must not pile up in memory behind a slower server.
     await writing;
+    // The batch's promotions committed before its causes: no other pass can look for the causes meanwhile, and
+    // the executors get the runs a batch's causes earlier. A batch shorter than the batch size is the last.
+    if (opts.checkpoint && r.decision.promote.length > 0 && batch.length === opts.batchSize) await opts.checkpoint();
     writing = recordDecision(
       w,
       r.decision,

@@ -13,6 +13,7 @@ import {
   PASS_LOCK_IDLE_MS,
   gatingTakeChanges,
   gatingDropCanceledCauses,
+  gatingPassCheckpoint,
   notifyChange,
   type GatingChanges,
   type PassLock,
@@ -22,7 +23,7 @@ import type { Clock } from "./clock.js";
 import type { SlotHold } from "./running-scheduler.js";
 import { dbKeyParts } from "../domain/gating.js";
 import { liveRevisits } from "../domain/live-revisits.js";
-import { fullPass } from "./full-pass.js";
+import { fullPass, type FullPassOptions } from "./full-pass.js";
 import { decideAndPromote, recordDecision, type PassClaim, type PassOutcome, type PassWriter } from "./pass-decisions.js";
 
 export interface PassResult {
@@ -41,7 +42,8 @@ export interface PassResult {
 
 /**
  * The pending scheduler: PENDING → AVAILABLE. Runs in every replica; a transaction-scoped advisory lock
- * makes passes of different replicas take turns, so two replicas can never together break a gate.
+ * makes passes of different replicas take turns, so two replicas can never together break a gate (a full pass
+ * that commits as it goes holds it across its commits: FullPassOptions.checkpoint).
  *
  * A *live* pass re-evaluates only runs whose situation changed (recorded by writers in gating_dirty_*),
  * new runs and runs whose run-at time arrived. A *full* pass evaluates every PENDING run; it runs when
@@ -130,7 +132,7 @@ export class PendingScheduler {
           readers === 0 || controls > 0
             ? await fullPass(this.writer(trx), now, this.fullPassOptions())
             : await gatingWithReaders(this.deps.readersDb ?? db, trx, this.deps.lockIdleTimeoutMs ?? PASS_LOCK_IDLE_MS, readers, (via) =>
-                fullPass(this.writer(trx), now, this.fullPassOptions(), via),
+                fullPass(this.writer(trx), now, this.fullPassOptions(trx), via),
               );
         nextRunAt = await gatingMarkPassDone(trx, now, true);
       } else {
@@ -182,8 +184,17 @@ export class PendingScheduler {
     return { trx, replicaId, ...(claimSlots ? { claimSlots } : {}) };
   }
 
-  private fullPassOptions() {
-    return { batchSize: this.deps.fullPassBatchSize ?? FULL_PASS_BATCH, trustedLock: this.deps.lock === undefined };
+  /** With `trx`, a pass that reads on readers: it may commit as it goes (FullPassOptions.checkpoint). */
+  private fullPassOptions(trx?: Db): FullPassOptions {
+    const trustedLock = this.deps.lock === undefined;
+    const idle = this.deps.lockIdleTimeoutMs ?? PASS_LOCK_IDLE_MS;
+    return {
+      batchSize: this.deps.fullPassBatchSize ?? FULL_PASS_BATCH,
+      trustedLock,
+      // Only under the production lock: the checkpoint holds that lock across its COMMIT (an injected PassLock
+      // is a condition, not a lock it could hold).
+      ...(trx && trustedLock ? { checkpoint: () => gatingPassCheckpoint(trx, PENDING_PASS_LOCK, idle) } : {}),
+    };
   }
 
   /** The runs whose situation changed (see gatingLoadLive), in one batch. */
