@@ -123,6 +123,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
       RUNWAY_SWEEP_INTERVAL_MS: String(o.sweepMs),
       RUNWAY_POLL_INTERVAL_MS: String(o.pollMs),
       RUNWAY_FULL_PASS_INTERVAL_MS: String(o.fullPassMs),
+      RUNWAY_FULL_PASS_BATCH: String(o.fullPassBatch),
       RUNWAY_DRAIN_GRACE_MS: "2000",
       RUNWAY_LOGIN_RATE_LIMIT: "1000",
       RUNWAY_TARGET_RETRY_S: String(o.targetRetryS),
@@ -171,13 +172,18 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     const watcher = new CancelWatcher(api, replicas, w, s, submittedRollouts);
     const watching = watcher.run();
     watching.catch(() => undefined);
+    const requesting = requestFullPasses(control, endAt, o.fullPassRequestMs);
+    requesting.catch(() => undefined); // awaited below
     await runFaults(faultPlan, replicas, control, endAt, harness.faults, say, world, o.victim, o.cleanFreeze);
     await submissions;
+    const fullPassRequests = await requesting;
     const left = endAt - Date.now();
     if (left > 0) await new Promise((res) => setTimeout(res, left));
     timings.chaosMs = Date.now() - tStart;
     if (o.ladders) say(`${w.rollouts.length} ladders came due; ${ladderLeftovers} runs left PENDING after their burst were canceled`);
-    say(`fault window over: ${harness.faults.length} faults; healing and waiting for quiescence`);
+    say(
+      `fault window over: ${harness.faults.length} faults, ${fullPassRequests} full passes requested; healing and waiting for quiescence`,
+    );
 
     healNetwork(world);
     await replicas.healAll();
@@ -261,4 +267,24 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/**
+ * Sets `gating_state.full_pass_requested` every `everyMs` until `endAt` (what a deletion does), so that
+ * the next pass of whichever replica gets the lock is full; returns how many times it did. Direct, not through
+ * the fault proxy: the request is the harness's, the faults are the replicas'.
+ */
+async function requestFullPasses(control: pg.Pool, endAt: number, everyMs: number): Promise<number> {
+  if (everyMs <= 0) return 0;
+  let n = 0;
+  for (let next = Date.now() + everyMs; next < endAt; next += everyMs) {
+    await new Promise((res) => setTimeout(res, next - Date.now()));
+    // The control PostgreSQL may be down (a restart fault): that request is skipped, the next one tries again.
+    const done = await control.query("UPDATE gating_state SET full_pass_requested = true WHERE id = 1").then(
+      () => true,
+      () => false,
+    );
+    if (done) n++;
+  }
+  return n;
 }

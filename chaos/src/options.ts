@@ -24,6 +24,18 @@ export interface ChaosOptions {
   sweepMs: number;
   pollMs: number;
   fullPassMs: number;
+  /**
+   * PENDING runs a full pass decides at a time (RUNWAY_FULL_PASS_BATCH): a few, so that a replica's first full
+   * pass over the workload's backlog commits as it goes (a checkpoint after each batch that promoted runs) under
+   * the faults, as one over 10,000 runs does in production.
+   */
+  fullPassBatch: number;
+  /**
+   * How often the harness asks for a full pass during the fault window (as a deletion does: `gating_state.
+   * full_pass_requested`), so that full passes, and their checkpoints, run under the faults with the workload's
+   * backlog, not only at a replica's start. 0: never (the self-tests, calibrated without them).
+   */
+  fullPassRequestMs: number;
   /** Mean gap between two faults, milliseconds. */
   faultGapMs: number;
   /**
@@ -111,6 +123,8 @@ const base: ChaosOptions = {
   sweepMs: 700,
   pollMs: 500,
   fullPassMs: 300_000,
+  fullPassBatch: 8,
+  fullPassRequestMs: 4000,
   faultGapMs: 7000,
   faults: "both",
   targetRetryS: 20,
@@ -183,6 +197,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // running, long before the frozen owner wakes and cancels them. Why each of these is needed (three
   // runs of an earlier preset never tripped): docs/reliability.md.
   "break-gate": {
+    fullPassRequestMs: 0,
     testBreak: "gate",
     replicas: 3,
     durationS: 14,
@@ -203,6 +218,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // Self-test of invariant 8 (no stuck run): replicas whose leases last 11 days (while the harness's
   // bound assumes the preset's 3 s). No sweeper ever takes a killed replica's runs: they stay RUNNING.
   "break-lease": {
+    fullPassRequestMs: 0,
     // The quiescence wait (which cannot end) outlasts the bound of 25.7 s after the kill.
     replicas: 3,
     durationS: 15,
@@ -223,6 +239,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // Without the lock, two such passes that overlap both promote, and the two statements run side by side
   // (mutual exclusion and parallel limit). With the lock (`--break none`), the same workload passes.
   "break-lock": {
+    fullPassRequestMs: 0,
     testBreak: "lock",
     replicas: 3,
     durationS: 21,
@@ -242,6 +259,7 @@ export const PRESETS: Record<string, Partial<ChaosOptions>> = {
   // its run was taken over, and commits anyway. (A statement that ends early in the freeze leaves its
   // transaction idle, and the executor's idle bound, three quarters of a lease, ends it before the wake.)
   "break-fencing": {
+    fullPassRequestMs: 0,
     testBreak: "fencing",
     replicas: 3,
     durationS: 25,

@@ -94,6 +94,13 @@ export const SETTINGS: readonly Setting[] = [
     description: "Safety-net full gating pass interval.",
   },
   {
+    env: "RUNWAY_FULL_PASS_BATCH",
+    kind: int(1, 1_000_000),
+    shownDefault: "`10000`",
+    description:
+      "PENDING runs a full gating pass reads and decides at a time: its memory follows this, not the backlog. After each batch that promoted runs the pass commits (holding its lock), so those runs start while it decides the rest.",
+  },
+  {
     env: "RUNWAY_INSTANCE_LISTING_INTERVAL_MS",
     kind: int(10_000, DAY_MS, MS),
     shownDefault: "`300000`",

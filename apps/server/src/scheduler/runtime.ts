@@ -31,7 +31,7 @@ export type RuntimeConfig = Pick<
   | "fullPassIntervalMs"
   | "targetRetryMs"
 > &
-  Partial<Pick<Config, "claimAhead">>;
+  Partial<Pick<Config, "claimAhead" | "fullPassBatch">>;
 
 /** Strategies a replica may be started with instead of the production ones (the chaos self-tests). */
 export interface RuntimeStrategies {
@@ -116,6 +116,7 @@ export class SchedulerRuntime {
       clock,
       replicaId,
       fullPassIntervalMs: config.fullPassIntervalMs,
+      ...(config.fullPassBatch !== undefined ? { fullPassBatchSize: config.fullPassBatch } : {}),
       lockIdleTimeoutMs: lockIdleTimeout(config.leaseTtlMs),
       ...(d.strategies?.passLock ? { lock: d.strategies.passLock } : {}),
       claimSlots: () => this.running.hold(),
