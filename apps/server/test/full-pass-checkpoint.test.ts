@@ -46,13 +46,13 @@ const countByStatus = async (db: Db) =>
   );
 const requested = async () =>
   (await t.db.selectFrom("gating_state").select("full_pass_requested").executeTakeFirstOrThrow()).full_pass_requested;
-/** Sessions holding the pass lock, at either level. */
+/** Sessions holding this database's pass lock, at either level (other test files' databases share the cluster). */
 const lockHolders = async () =>
   Number(
     (
       await sql<{
         n: string;
-      }>`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 AND objid = ${PENDING_PASS_LOCK} AND granted`.execute(
+      }>`SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = 0 AND objid = ${PENDING_PASS_LOCK} AND granted`.execute(
         t.db,
       )
     ).rows[0]!.n,
