@@ -5,6 +5,7 @@ import { PENDING_PASS_LOCK } from "../src/store/gating.js";
 import type { Db } from "../src/store/db.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+import type { KyselyPlugin, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import { afterStatement } from "./helpers/statement-hook.js";
 
 /**
@@ -58,7 +59,48 @@ const lockHolders = async () =>
     ).rows[0]!.n,
   );
 
+/** Calls `hook` with the statement's tree (as JSON) after every statement that matches `pattern`, before its caller sees the result. */
+function afterEvery(pattern: RegExp, hook: (json: string) => Promise<void>): KyselyPlugin {
+  const matched = new WeakMap<object, string>();
+  return {
+    transformQuery(args): RootOperationNode {
+      const json = JSON.stringify(args.node);
+      if (pattern.test(json)) matched.set(args.queryId, json);
+      return args.node;
+    },
+    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      const json = matched.get(args.queryId);
+      if (json !== undefined) await hook(json);
+      return args.result;
+    },
+  };
+}
+
 describe("a full pass's checkpoints", () => {
+  it("come early: the first batch is small, and each batch after it doubles up to the batch size", async () => {
+    await seedSixChains();
+    const fetched: number[] = [];
+    const available: number[] = [];
+    const hooked = t.db.withPlugin(
+      afterEvery(/FETCH FORWARD|pg_advisory_unlock/, async (json) => {
+        const n = /FETCH FORWARD .*?"value":(\d+)/.exec(json);
+        if (n) fetched.push(Number(n[1]));
+        else available.push((await countByStatus(t.db)).AVAILABLE ?? 0);
+      }),
+    );
+    // Batches of 1, 2, 4, 4 and the last 1: the six first versions come first (each promoted), then the second ones.
+    const result = await scheduler("p", { db: hooked, fullPassBatchSize: 4, fullPassFirstBatchSize: 1 }).runOnce({ full: true });
+    expect(result).toMatchObject({ kind: "full", candidates: 12, promoted: 6, causesWritten: 6 });
+    // A checkpoint after each batch that promoted runs, while more may follow: the first one run alone.
+    expect(available).toEqual([1, 3, 6]);
+    // Each of the two readers asks for as many rows as the batch it reads for, never more than the batch size.
+    expect(fetched.slice(0, 2)).toEqual([1, 1]);
+    expect(Math.max(...fetched)).toBe(4);
+    expect(fetched.every((n, i) => i < 2 || n >= fetched[i - 2]!)).toBe(true);
+    expect(await countByStatus(t.db)).toEqual({ AVAILABLE: 6, PENDING: 6 });
+    expect(await lockHolders()).toBe(0);
+  });
+
   it("commit a batch's promotions while the pass goes on, and no other pass gets in meanwhile", async () => {
     await seedSixChains();
     let seen: { statuses: Record<string, number>; requested: boolean; other: unknown; holders: number } | undefined;

@@ -1,4 +1,11 @@
-import { gatingHeldStages, gatingLoadOccupancy, gatingOpenPending, gatingRecordHeldStages, type PendingReader } from "../store/gating.js";
+import {
+  FULL_PASS_FIRST_BATCH,
+  gatingHeldStages,
+  gatingLoadOccupancy,
+  gatingOpenPending,
+  gatingRecordHeldStages,
+  type PendingReader,
+} from "../store/gating.js";
 import { approvalWaitsRecord } from "../store/webhook-approvals.js";
 import type { GatingState } from "../domain/gating.js";
 import { decideAndPromote, recordDecision, type Decided, type PassOutcome, type PassWriter } from "./pass-decisions.js";
@@ -7,6 +14,8 @@ import { decideAndPromote, recordDecision, type Decided, type PassOutcome, type 
 export interface FullPassOptions {
   /** PENDING runs read and decided at a time (gatingOpenPending). */
   batchSize: number;
+  /** The first batch's size, doubled batch by batch up to batchSize; default FULL_PASS_FIRST_BATCH (at most batchSize). */
+  firstBatchSize?: number;
   /**
    * Whether the pass holds the real pass lock: then no other pass writes causes meanwhile, so a run read
    * without one still has none when its batch is written (a plain insert). An injected PassLock (tests, the
@@ -44,7 +53,8 @@ export async function fullPass(w: PassWriter, now: Date, opts: FullPassOptions, 
     stages: held.stages.flatMap((s) => (s.cause.type === "APPROVAL_REQUIRED" ? [{ stageId: s.stageId, role: s.cause.role }] : [])),
     now,
   });
-  const batches = await gatingOpenPending(trx, opts.batchSize, via, held);
+  const first = Math.min(opts.firstBatchSize ?? FULL_PASS_FIRST_BATCH, opts.batchSize);
+  const batches = await gatingOpenPending(trx, { first, max: opts.batchSize }, via, held);
   // Every database and rollout, read before the first batch: once a batch is handed out, the next one's
   // FETCH is on the session, and a statement sent after it would hold the first decisions back.
   let state: GatingState = { now, ...(await gatingLoadOccupancy(trx, null, null)) };
@@ -70,8 +80,8 @@ export async function fullPass(w: PassWriter, now: Date, opts: FullPassOptions, 
     // must not pile up in memory behind a slower server.
     await writing;
     // The batch's promotions committed before its causes: no other pass can look for the causes meanwhile, and
-    // the executors get the runs a batch's causes earlier. A batch shorter than the batch size is the last.
-    if (opts.checkpoint && r.decision.promote.length > 0 && batch.length === opts.batchSize) await opts.checkpoint();
+    // the executors get the runs a batch's causes earlier. A batch shorter than asked for is the last.
+    if (opts.checkpoint && r.decision.promote.length > 0 && batches.more()) await opts.checkpoint();
     writing = recordDecision(
       w,
       r.decision,

@@ -72,6 +72,8 @@ export class PendingScheduler {
       busyWaiters?: number;
       /** PENDING runs a full pass reads and decides at a time; default FULL_PASS_BATCH. */
       fullPassBatchSize?: number;
+      /** A full pass's first batch, doubled batch by batch up to fullPassBatchSize; default FULL_PASS_FIRST_BATCH. */
+      fullPassFirstBatchSize?: number;
       /**
        * The pooled sessions a full pass reads its runs on besides its own (gatingWithReaders); default
        * FULL_PASS_READERS. The pool needs this many connections more than the pass's; 0 reads on the pass's session.
@@ -190,6 +192,7 @@ export class PendingScheduler {
     const idle = this.deps.lockIdleTimeoutMs ?? PASS_LOCK_IDLE_MS;
     return {
       batchSize: this.deps.fullPassBatchSize ?? FULL_PASS_BATCH,
+      ...(this.deps.fullPassFirstBatchSize !== undefined ? { firstBatchSize: this.deps.fullPassFirstBatchSize } : {}),
       trustedLock,
       // Only under the production lock: the checkpoint holds that lock across its COMMIT (an injected PassLock
       // is a condition, not a lock it could hold).

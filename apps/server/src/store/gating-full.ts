@@ -4,7 +4,7 @@ import { applyStageGates, type GatingCandidate, type StageFacts } from "../domai
 import { baseColumns, baseJoins, blockerProbe, stageWaitJoin, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
 import { gatingLoadStages, stageProgressFold } from "./gating-stages.js";
 import type { HeldStages } from "./gating-held.js";
-import { mergeOrdered } from "./gating-streams.js";
+import { mergeOrdered, rampSize, type Ramp } from "./gating-streams.js";
 import { idleBound, idleBoundMs } from "./transitions/fence.js";
 
 /**
@@ -14,6 +14,14 @@ import { idleBound, idleBoundMs } from "./transitions/fence.js";
 
 /** Runs per batch of a full pass: ~10 MB of candidates, a few tens of ms of decide() between statements. */
 export const FULL_PASS_BATCH = 10_000;
+
+/**
+ * Runs in a full pass's first batch; each batch after it doubles, up to the batch size (gating-streams.ts,
+ * Ramp). The first batch's promotions wait for all of it to be read, decided and written (then the pass's
+ * checkpoint commits them): at 20,000 pending runs a first batch of 10,000 took 460 ms from the cursor's
+ * sort to its promote, during which nothing ran after a start.
+ */
+export const FULL_PASS_FIRST_BATCH = 1_000;
 
 /** Reader sessions a replica's full pass sorts its runs on (see gatingWithReaders): one per core here. */
 export const FULL_PASS_READERS = 2;
@@ -83,6 +91,8 @@ function heldRun(skip: readonly string[]): RawBuilder<unknown> {
 export interface PendingBatches {
   /** The next batch, in decide()'s order after the previous one's; empty once every PENDING run was read. */
   next(): Promise<GatingCandidate[]>;
+  /** Whether the batch `next` returned last was full, so more may follow (a short or empty one is the last). */
+  more(): boolean;
 }
 
 /** Where a full pass reads its runs: other sessions in the pass's snapshot (gatingWithReaders), and the pass's idle bound. */
@@ -97,7 +107,7 @@ export interface PendingReader {
  * FETCH (plus one read of the stage facts of rollouts not seen in an earlier batch, sent first). The FETCH
  * of the next batch is sent as soon as a batch arrives, so PostgreSQL returns it while the caller decides
  * this one, and two batches at most are held. The caller keeps the session busy between them (PASS_LOCK_IDLE_MS).
- * One cursor per transaction.
+ * One cursor per transaction. `batch` is a fixed size, or a Ramp: batches that start small and double.
  *
  * With `via`, the cursors are on the reader sessions instead, one per reader over its part of the databases,
  * merged back into one order (gating-streams.ts), and their first FETCHes are sent at once: the pass's
@@ -106,25 +116,27 @@ export interface PendingReader {
  */
 export async function gatingOpenPending(
   trx: Db,
-  batchSize: number = FULL_PASS_BATCH,
+  batch: number | Ramp = FULL_PASS_BATCH,
   via?: PendingReader,
   held?: HeldStages,
 ): Promise<PendingBatches> {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size must be a positive integer, got ${batchSize}`);
+  const ramp = typeof batch === "number" ? { first: batch, max: batch } : batch;
+  for (const n of [ramp.first, ramp.max])
+    if (!Number.isInteger(n) || n < 1) throw new Error(`batch size must be a positive integer, got ${n}`);
   const cursorsOn = via ? via.readers : [trx];
   const skip = held?.stages.map((s) => s.stageId) ?? [];
   const fetches = await Promise.all(
     cursorsOn.map(async (on, k) => {
       await sql`DECLARE gating_full_pass NO SCROLL CURSOR FOR ${pendingQuery(k, cursorsOn.length, skip)}`.execute(on);
-      return () => {
-        const p = sql<CandidateRow>`FETCH FORWARD ${sql.lit(batchSize)} FROM gating_full_pass`.execute(on).then((r) => r.rows);
+      return (n: number) => {
+        const p = sql<CandidateRow>`FETCH FORWARD ${sql.lit(n)} FROM gating_full_pass`.execute(on).then((r) => r.rows);
         // Awaited by a later batch; a pass that fails before then rolls back, and the rejection is not unhandled.
         p.catch(() => {});
         return p;
       };
     }),
   );
-  const merged = mergeOrdered(fetches, batchSize, via !== undefined);
+  const merged = mergeOrdered(fetches, ramp, via !== undefined);
   // The release controls' facts per rollout, read once per pass: every batch of a rollout sees the same,
   // and the facts gatingHeldStages read are those its skipped runs were held by.
   const stages = new Map<string, StageFacts[]>();
@@ -134,9 +146,12 @@ export async function gatingOpenPending(
     else stages.set(f.rolloutId, [f]);
   }
   let done = false;
+  let batches = 0;
   return {
+    more: () => !done,
     async next() {
       if (done) return [];
+      const size = rampSize(ramp, batches++);
       const rows = await merged.next();
       // With readers, every batch runs this statement on the pass's session. The first sets its idle bound
       // back (gatingWithReaders raised it for the wait for the first batch, the sort of every run); every one
@@ -154,7 +169,7 @@ export async function gatingOpenPending(
       // session runs one statement at a time, and behind the FETCH they would hold this batch's decisions
       // back by as long as the FETCH takes, where now the FETCH runs while Node decides.
       const facts = loadStages(trx, rows, stages);
-      if (rows.length < batchSize) done = true;
+      if (rows.length < size) done = true;
       else merged.prefetch();
       const candidates = rows.map(toCandidate);
       applyStageGates(candidates, await facts);

@@ -19,20 +19,35 @@ export function compareCandidateRows(a: CandidateRow, b: CandidateRow): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** A cursor's FETCH of the next rows (empty or short once it is exhausted). */
-export type Fetch = () => Promise<CandidateRow[]>;
+/** A cursor's FETCH of its next `n` rows (fewer, or none, once it is exhausted). */
+export type Fetch = (n: number) => Promise<CandidateRow[]>;
+
+/**
+ * Batch sizes that start at `first` and double up to `max`: the k-th batch (from 0) has ramp(k) rows. A
+ * full pass's first batch is what the executors wait for after a start (its promotions are committed at its
+ * checkpoint); a small one is read, decided and written sooner, and the later, larger ones keep the
+ * statements per run as few as a fixed size did.
+ */
+export interface Ramp {
+  first: number;
+  max: number;
+}
+
+export function rampSize(r: Ramp, k: number): number {
+  return Math.min(r.max, r.first * 2 ** Math.min(k, 40));
+}
 
 interface Stream {
   fetch: Fetch;
   rows: CandidateRow[];
   pos: number;
-  /** The FETCH sent for the rows after `rows`, or null when none is in flight. */
-  ahead: Promise<CandidateRow[]> | null;
+  /** The FETCH sent for the rows after `rows` (and how many rows it asked for), or null when none is in flight. */
+  ahead: { rows: Promise<CandidateRow[]>; asked: number } | null;
   exhausted: boolean;
 }
 
 export interface Merged {
-  /** The next batch of `size` rows in the cursors' order; empty once every cursor is exhausted. */
+  /** The next batch (rampSize(ramp, k) rows for the k-th) in the cursors' order; short or empty once every cursor is exhausted. */
   next(): Promise<CandidateRow[]>;
   /**
    * Sends the FETCH of each cursor whose rows the last batch took into use, so PostgreSQL reads while the
@@ -42,23 +57,27 @@ export interface Merged {
   prefetch(): void;
 }
 
-/** Merges ordered cursors into batches of `size` in the same order; with `eager`, each one's first FETCH is sent at once. */
-export function mergeOrdered(fetches: Fetch[], size: number, eager: boolean): Merged {
-  const streams: Stream[] = fetches.map((fetch) => ({
-    fetch,
-    rows: [],
-    pos: 0,
-    ahead: eager ? fetch() : null,
-    exhausted: false,
-  }));
+/**
+ * Merges ordered cursors into batches in the same order, the k-th of rampSize(ramp, k) rows. A FETCH asks
+ * for as many rows as the batch it is for (the one being put together, or the next one when prefetched), so
+ * a batch waits for one FETCH per cursor at most. With `eager`, each one's first FETCH is sent at once.
+ */
+export function mergeOrdered(fetches: Fetch[], ramp: Ramp, eager: boolean): Merged {
+  /** Batches handed out so far: the one being put together is the next. */
+  let batches = 0;
+  const send = (s: Stream, asked: number): { rows: Promise<CandidateRow[]>; asked: number } => ({ rows: s.fetch(asked), asked });
+  const streams: Stream[] = fetches.map((fetch) => ({ fetch, rows: [], pos: 0, ahead: null, exhausted: false }));
+  if (eager) for (const s of streams) s.ahead = send(s, rampSize(ramp, 0));
   const refill = async (s: Stream): Promise<void> => {
-    s.rows = await (s.ahead ?? s.fetch());
+    const f = s.ahead ?? send(s, rampSize(ramp, batches));
+    s.rows = await f.rows;
     s.pos = 0;
     s.ahead = null;
-    s.exhausted = s.rows.length < size;
+    s.exhausted = s.rows.length < f.asked;
   };
   return {
     async next() {
+      const size = rampSize(ramp, batches);
       const out: CandidateRow[] = [];
       while (out.length < size) {
         for (const s of streams) if (s.pos === s.rows.length && !s.exhausted) await refill(s);
@@ -82,11 +101,12 @@ export function mergeOrdered(fetches: Fetch[], size: number, eager: boolean): Me
           out.push(first.rows[first.pos++]!);
         }
       }
+      batches++;
       return out;
     },
     prefetch() {
       // A cursor whose rows at hand came from a FETCH (none yet before the first batch) and that has more.
-      for (const s of streams) if (s.ahead === null && !s.exhausted && s.rows.length > 0) s.ahead = s.fetch();
+      for (const s of streams) if (s.ahead === null && !s.exhausted && s.rows.length > 0) s.ahead = send(s, rampSize(ramp, batches));
     },
   };
 }
