@@ -124,6 +124,7 @@ export async function runChaos(o: ChaosOptions, command: string, shared?: Cluste
       RUNWAY_POLL_INTERVAL_MS: String(o.pollMs),
       RUNWAY_FULL_PASS_INTERVAL_MS: String(o.fullPassMs),
       RUNWAY_FULL_PASS_BATCH: String(o.fullPassBatch),
+      RUNWAY_FULL_PASS_FIRST_BATCH: String(o.fullPassFirstBatch),
       RUNWAY_DRAIN_GRACE_MS: "2000",
       RUNWAY_LOGIN_RATE_LIMIT: "1000",
       RUNWAY_TARGET_RETRY_S: String(o.targetRetryS),

@@ -30,6 +30,8 @@ export interface ChaosOptions {
    * the faults, as one over 10,000 runs does in production.
    */
   fullPassBatch: number;
+  /** The first batch of a full pass (RUNWAY_FULL_PASS_FIRST_BATCH), doubled up to fullPassBatch: the ramp runs under the faults too. */
+  fullPassFirstBatch: number;
   /**
    * How often the harness asks for a full pass during the fault window (as a deletion does: `gating_state.
    * full_pass_requested`), so that full passes, and their checkpoints, run under the faults with the workload's
@@ -124,6 +126,7 @@ const base: ChaosOptions = {
   pollMs: 500,
   fullPassMs: 300_000,
   fullPassBatch: 8,
+  fullPassFirstBatch: 2,
   fullPassRequestMs: 4000,
   faultGapMs: 7000,
   faults: "both",

@@ -3,7 +3,7 @@ import path from "node:path";
 import { REPO_ROOT } from "./paths.js";
 import { ConfigError, readSettings } from "./config/read.js";
 import { defaultClaimAhead } from "./scheduler/executor-slots.js";
-import { FULL_PASS_BATCH } from "./store/gating-full.js";
+import { FULL_PASS_BATCH, FULL_PASS_FIRST_BATCH } from "./store/gating-full.js";
 
 export { ConfigError } from "./config/read.js";
 
@@ -27,6 +27,8 @@ export interface Config {
   fullPassIntervalMs: number;
   /** PENDING runs a full pass decides at a time (PendingScheduler's fullPassBatchSize). */
   fullPassBatch: number;
+  /** A full pass's first batch, doubled batch by batch up to fullPassBatch (PendingScheduler's fullPassFirstBatchSize). */
+  fullPassFirstBatch: number;
   statementTimeoutMs: number;
   /** How old a ledger snapshot may be when a rollout is created from a release (issue 16). */
   ledgerSnapshotMaxAgeMs: number;
@@ -121,6 +123,7 @@ function readConfig(given: Map<string, string>, argv: string[]): Config {
     sweepIntervalMs: int("RUNWAY_SWEEP_INTERVAL_MS", 2000),
     fullPassIntervalMs: int("RUNWAY_FULL_PASS_INTERVAL_MS", 300000),
     fullPassBatch: int("RUNWAY_FULL_PASS_BATCH", FULL_PASS_BATCH),
+    fullPassFirstBatch: int("RUNWAY_FULL_PASS_FIRST_BATCH", FULL_PASS_FIRST_BATCH),
     statementTimeoutMs: int("RUNWAY_STATEMENT_TIMEOUT_MS", 3600000),
     ledgerSnapshotMaxAgeMs: int("RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS", 300_000),
     instanceListingIntervalMs: int("RUNWAY_INSTANCE_LISTING_INTERVAL_MS", 300_000),

@@ -101,6 +101,13 @@ export const SETTINGS: readonly Setting[] = [
       "PENDING runs a full gating pass reads and decides at a time: its memory follows this, not the backlog. After each batch that promoted runs the pass commits (holding its lock), so those runs start while it decides the rest.",
   },
   {
+    env: "RUNWAY_FULL_PASS_FIRST_BATCH",
+    kind: int(1, 1_000_000),
+    shownDefault: "`1000`",
+    description:
+      "The size of a full gating pass's first batch; each batch after it is twice as large, up to `RUNWAY_FULL_PASS_BATCH`. Small, so that the first runs a pass promotes (after a start, or over a large backlog) are committed and start early.",
+  },
+  {
     env: "RUNWAY_INSTANCE_LISTING_INTERVAL_MS",
     kind: int(10_000, DAY_MS, MS),
     shownDefault: "`300000`",

@@ -31,7 +31,7 @@ export type RuntimeConfig = Pick<
   | "fullPassIntervalMs"
   | "targetRetryMs"
 > &
-  Partial<Pick<Config, "claimAhead" | "fullPassBatch">>;
+  Partial<Pick<Config, "claimAhead" | "fullPassBatch" | "fullPassFirstBatch">>;
 
 /** Strategies a replica may be started with instead of the production ones (the chaos self-tests). */
 export interface RuntimeStrategies {
@@ -117,6 +117,7 @@ export class SchedulerRuntime {
       replicaId,
       fullPassIntervalMs: config.fullPassIntervalMs,
       ...(config.fullPassBatch !== undefined ? { fullPassBatchSize: config.fullPassBatch } : {}),
+      ...(config.fullPassFirstBatch !== undefined ? { fullPassFirstBatchSize: config.fullPassFirstBatch } : {}),
       lockIdleTimeoutMs: lockIdleTimeout(config.leaseTtlMs),
       ...(d.strategies?.passLock ? { lock: d.strategies.passLock } : {}),
       claimSlots: () => this.running.hold(),
