@@ -5,8 +5,7 @@ import { PENDING_PASS_LOCK } from "../src/store/gating.js";
 import type { Db } from "../src/store/db.js";
 import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
-import type { KyselyPlugin, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
-import { afterStatement } from "./helpers/statement-hook.js";
+import { afterEvery, afterStatement } from "./helpers/statement-hook.js";
 
 /**
  * Issue 19: a full pass commits each batch's promotions as it goes (gatingPassCheckpoint), under one lock, so
@@ -58,23 +57,6 @@ const lockHolders = async () =>
       )
     ).rows[0]!.n,
   );
-
-/** Calls `hook` with the statement's tree (as JSON) after every statement that matches `pattern`, before its caller sees the result. */
-function afterEvery(pattern: RegExp, hook: (json: string) => Promise<void>): KyselyPlugin {
-  const matched = new WeakMap<object, string>();
-  return {
-    transformQuery(args): RootOperationNode {
-      const json = JSON.stringify(args.node);
-      if (pattern.test(json)) matched.set(args.queryId, json);
-      return args.node;
-    },
-    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      const json = matched.get(args.queryId);
-      if (json !== undefined) await hook(json);
-      return args.result;
-    },
-  };
-}
 
 describe("a full pass's checkpoints", () => {
   it("come early: the first batch is small, and each batch after it doubles up to the batch size", async () => {

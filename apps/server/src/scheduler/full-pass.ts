@@ -53,8 +53,8 @@ export async function fullPass(w: PassWriter, now: Date, opts: FullPassOptions, 
     stages: held.stages.flatMap((s) => (s.cause.type === "APPROVAL_REQUIRED" ? [{ stageId: s.stageId, role: s.cause.role }] : [])),
     now,
   });
-  const first = Math.min(opts.firstBatchSize ?? FULL_PASS_FIRST_BATCH, opts.batchSize);
-  const batches = await gatingOpenPending(trx, { first, max: opts.batchSize }, via, held);
+  // A first size above the batch size is capped by the ramp (rampSize).
+  const batches = await gatingOpenPending(trx, { first: opts.firstBatchSize ?? FULL_PASS_FIRST_BATCH, max: opts.batchSize }, via, held);
   // Every database and rollout, read before the first batch: once a batch is handed out, the next one's
   // FETCH is on the session, and a statement sent after it would hold the first decisions back.
   let state: GatingState = { now, ...(await gatingLoadOccupancy(trx, null, null)) };

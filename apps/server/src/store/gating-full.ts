@@ -4,7 +4,7 @@ import { applyStageGates, type GatingCandidate, type StageFacts } from "../domai
 import { baseColumns, baseJoins, blockerProbe, stageWaitJoin, taskJoin, toCandidate, type CandidateRow } from "./gating-candidates.js";
 import { gatingLoadStages, stageProgressFold } from "./gating-stages.js";
 import type { HeldStages } from "./gating-held.js";
-import { mergeOrdered, rampSize, type Ramp } from "./gating-streams.js";
+import { mergeOrdered, type Ramp } from "./gating-streams.js";
 import { idleBound, idleBoundMs } from "./transitions/fence.js";
 
 /**
@@ -146,12 +146,10 @@ export async function gatingOpenPending(
     else stages.set(f.rolloutId, [f]);
   }
   let done = false;
-  let batches = 0;
   return {
     more: () => !done,
     async next() {
       if (done) return [];
-      const size = rampSize(ramp, batches++);
       const rows = await merged.next();
       // With readers, every batch runs this statement on the pass's session. The first sets its idle bound
       // back (gatingWithReaders raised it for the wait for the first batch, the sort of every run); every one
@@ -169,7 +167,7 @@ export async function gatingOpenPending(
       // session runs one statement at a time, and behind the FETCH they would hold this batch's decisions
       // back by as long as the FETCH takes, where now the FETCH runs while Node decides.
       const facts = loadStages(trx, rows, stages);
-      if (rows.length < size) done = true;
+      if (!merged.full()) done = true;
       else merged.prefetch();
       const candidates = rows.map(toCandidate);
       applyStageGates(candidates, await facts);

@@ -49,6 +49,8 @@ interface Stream {
 export interface Merged {
   /** The next batch (rampSize(ramp, k) rows for the k-th) in the cursors' order; short or empty once every cursor is exhausted. */
   next(): Promise<CandidateRow[]>;
+  /** Whether the batch `next` returned last had its full size, so more rows may follow (a short one is the last). */
+  full(): boolean;
   /**
    * Sends the FETCH of each cursor whose rows the last batch took into use, so PostgreSQL reads while the
    * caller decides: a cursor holds two FETCHes' rows at most. Separate from `next` so that the caller can
@@ -65,6 +67,7 @@ export interface Merged {
 export function mergeOrdered(fetches: Fetch[], ramp: Ramp, eager: boolean): Merged {
   /** Batches handed out so far: the one being put together is the next. */
   let batches = 0;
+  let lastFull = true;
   const send = (s: Stream, asked: number): { rows: Promise<CandidateRow[]>; asked: number } => ({ rows: s.fetch(asked), asked });
   const streams: Stream[] = fetches.map((fetch) => ({ fetch, rows: [], pos: 0, ahead: null, exhausted: false }));
   if (eager) for (const s of streams) s.ahead = send(s, rampSize(ramp, 0));
@@ -102,8 +105,10 @@ export function mergeOrdered(fetches: Fetch[], ramp: Ramp, eager: boolean): Merg
         }
       }
       batches++;
+      lastFull = out.length === size;
       return out;
     },
+    full: () => lastFull,
     prefetch() {
       // A cursor whose rows at hand came from a FETCH (none yet before the first batch) and that has more.
       for (const s of streams) if (s.ahead === null && !s.exhausted && s.rows.length > 0) s.ahead = send(s, rampSize(ramp, batches));

@@ -22,3 +22,20 @@ export function afterStatement(pattern: RegExp, hook: () => Promise<void>): Kyse
     },
   };
 }
+
+/** Calls `hook` with the statement's tree (as JSON) after every statement that matches `pattern`, before its caller sees the result. */
+export function afterEvery(pattern: RegExp, hook: (json: string) => Promise<void>): KyselyPlugin {
+  const matched = new WeakMap<object, string>();
+  return {
+    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+      const json = JSON.stringify(args.node);
+      if (pattern.test(json)) matched.set(args.queryId, json);
+      return args.node;
+    },
+    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+      const json = matched.get(args.queryId);
+      if (json !== undefined) await hook(json);
+      return args.result;
+    },
+  };
+}
