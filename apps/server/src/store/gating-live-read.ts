@@ -172,7 +172,11 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
       ) w
       -- Whether the stage holds anything first (CASE keeps that order): the open-task probe walks the stage's
       -- finished tasks' dead index entries, 0.15 ms a stage in a drain, for stages that mostly hold nothing.
-      WHERE CASE WHEN EXISTS (SELECT 1 FROM run_wait h WHERE h.type = 'STAGE_GATE' AND (h.cause ->> 'stageId')::bigint = s.id)
+      -- Asked of the two tables, not of run_wait: the view's stage rows are the held stage's PENDING runs, and to
+      -- find the first the planner read a bitmap of all its unfinished tasks (~7,000 a stage at 1M pending runs:
+      -- 2 ms a stage, 102 of a 118 ms live read). A stage row with no run left to hold only costs the probe.
+      WHERE CASE WHEN EXISTS (SELECT 1 FROM task_run_wait h WHERE h.type = 'STAGE_GATE' AND (h.cause ->> 'stageId')::bigint = s.id)
+          OR EXISTS (SELECT 1 FROM stage_wait h WHERE h.type = 'STAGE_GATE' AND (h.cause ->> 'stageId')::bigint = s.id)
         THEN NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.unfinished) ELSE false END
     ),
     -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once. The
