@@ -6,21 +6,12 @@ import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs,
  * its read, a stall of its session).
  */
 export function afterStatement(pattern: RegExp, hook: () => Promise<void>): KyselyPlugin {
-  const ids = new WeakSet<object>();
   let fired = false;
-  return {
-    transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-      if (!fired && pattern.test(JSON.stringify(args.node))) ids.add(args.queryId);
-      return args.node;
-    },
-    async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-      if (ids.has(args.queryId) && !fired) {
-        fired = true;
-        await hook();
-      }
-      return args.result;
-    },
-  };
+  return afterEvery(pattern, async () => {
+    if (fired) return;
+    fired = true;
+    await hook();
+  });
 }
 
 /** Calls `hook` with the statement's tree (as JSON) after every statement that matches `pattern`, before its caller sees the result. */
