@@ -28,6 +28,8 @@ import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
  * database's active backends waited on (pg_stat_activity sampled every 5 ms), as a share of the samples.
  * PROFILE_QUEUE=1 adds a timeline of the executors' backlog and the databases waiting for a pass.
  * PROFILE_CPU=<file> writes Node's CPU profile of the drain (summed by `node tools/cpu-summary.mjs <file>`).
+ * PROFILE_SUBMIT=1 submits the work to replicas already running; PROFILE_CONCURRENCY, PROFILE_ROLLOUTS and
+ * PROFILE_DBS change the slots and the gated shape (see each below).
  * Every run prints the CPU PostgreSQL's processes and Node used per run: steadier than the rate on a host
  * whose speed drifts, and what an A/B of a change should compare.
  */
@@ -37,7 +39,27 @@ const REPLICAS = Number(process.env.PROFILE_REPLICAS ?? 1);
 const WORK = (process.env.PROFILE_WORK ?? "noop") as "noop" | "select1";
 /** PROFILE_GATED=1: throughput.ts's gated shape (each database a chain of versioned changes, limit 10 per rollout). */
 const GATED = process.env.PROFILE_GATED === "1";
-const CONCURRENCY = 10;
+/** PROFILE_CONCURRENCY: executor slots per replica (default 10, as throughput.ts). */
+const CONCURRENCY = Number(process.env.PROFILE_CONCURRENCY ?? 10);
+if (!Number.isInteger(CONCURRENCY) || CONCURRENCY < 1)
+  throw new Error(`PROFILE_CONCURRENCY must be a positive integer, got ${process.env.PROFILE_CONCURRENCY}`);
+/**
+ * PROFILE_ROLLOUTS / PROFILE_DBS (gated only): the shape, 50 rollouts of 10 databases by default. One of each
+ * drains a single chain, one versioned change after another: a link's time is then its pickup through a pass.
+ */
+const ROLLOUTS = Number(process.env.PROFILE_ROLLOUTS ?? 50);
+const DBS_PER_ROLLOUT = Number(process.env.PROFILE_DBS ?? 10);
+for (const [name, n] of [
+  ["PROFILE_ROLLOUTS", ROLLOUTS],
+  ["PROFILE_DBS", DBS_PER_ROLLOUT],
+] as const)
+  if (!Number.isInteger(n) || n < 1 || (name === "PROFILE_ROLLOUTS" && JOBS % n !== 0))
+    throw new Error(`${name} must be a positive integer${name === "PROFILE_ROLLOUTS" ? " dividing PROFILE_JOBS" : ""}, got ${n}`);
+/**
+ * PROFILE_SUBMIT=1: the replicas start on the empty database, analyzed as autovacuum leaves a system at rest,
+ * and pass before the tasks are created and run (counted in the drain): a rollout submitted to a running system.
+ */
+const SUBMIT = process.env.PROFILE_SUBMIT === "1";
 const WAL = process.env.PROFILE_WAL === "1";
 const WAITS = process.env.PROFILE_WAITS === "1";
 /** PROFILE_QUEUE=1: a timeline of the runs waiting for an executor and the databases waiting for a pass. */
@@ -84,20 +106,42 @@ async function main(): Promise<void> {
     const url = withDatabase(embedded.url, "bench_profile");
     await migrate(url);
     const setup = createDb(createPool(url, 2, "profile setup"));
-    const rollouts = Array.from({ length: 50 }, (_, r) =>
-      Array.from({ length: JOBS / 50 }, (_, k) => (GATED ? chainTask(r, k, 10) : dataTask("bench_profile_target"))),
+    const rollouts = Array.from({ length: ROLLOUTS }, (_, r) =>
+      Array.from({ length: JOBS / ROLLOUTS }, (_, k) => (GATED ? chainTask(r, k, DBS_PER_ROLLOUT) : dataTask("bench_profile_target"))),
     );
-    await runAll(setup, await createWorkload(setup, { parallelLimit: GATED ? 10 : 0, connectionUrl: embedded.url, rollouts }));
+    const submit = async () =>
+      runAll(setup, await createWorkload(setup, { parallelLimit: GATED ? 10 : 0, connectionUrl: embedded.url, rollouts }));
+    if (!SUBMIT) await submit();
     // Statistics of the backlog, as throughput.ts gives each scenario (and autovacuum production within a
     // minute): without them the claim's generic plan expected a handful of AVAILABLE runs and read them all.
+    // With PROFILE_SUBMIT, of the empty tables, as autovacuum leaves a system at rest.
     await sql`ANALYZE`.execute(setup);
-    await setup.destroy();
     await admin.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
     const executors: Executor[] = Array.from({ length: REPLICAS }, () =>
       WORK === "noop" ? new NoopExecutor() : new PostgresExecutor({ statementTimeoutMs: 60_000, poolSize: CONCURRENCY }),
     );
     const probe = new pg.Client({ connectionString: url });
     await probe.connect();
+    const passes = { count: 0, candidates: 0, promoted: 0, causes: 0, ms: 0 };
+    const startAll = () =>
+      startReplicas({
+        url,
+        count: REPLICAS,
+        concurrency: CONCURRENCY,
+        executorFor: (i) => (_t: TaskType) => executors[i]!,
+        onPass: (p) => {
+          passes.count++;
+          passes.candidates += p.candidates;
+          passes.promoted += p.promoted;
+          passes.causes += p.causesWritten;
+          passes.ms += p.durationMs;
+          slowest = Math.max(slowest, p.durationMs);
+        },
+      });
+    let slowest = 0;
+    // PROFILE_SUBMIT=1: the replicas are up and have passed (their plans made for nothing waiting) before the work comes.
+    const idle = SUBMIT ? await startAll() : undefined;
+    for (const deadline = performance.now() + 10_000; idle && passes.count < 2 && performance.now() < deadline;) await sleep(20);
     // PROFILE_WAL=1: the WAL the drain wrote, per relation (heap and each index), from pg_walinspect.
     if (WAL) await probe.query("CREATE EXTENSION IF NOT EXISTS pg_walinspect");
     const lsn0 = WAL ? (await probe.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]!.lsn : "";
@@ -113,20 +157,15 @@ async function main(): Promise<void> {
     const postmaster = Number((await procStat(backend))![1]);
     const pgCpu0 = await postgresCpu(postmaster);
     const t0 = performance.now();
-    const passes = { count: 0, candidates: 0, promoted: 0, causes: 0, ms: 0 };
-    const r = await startReplicas({
-      url,
-      count: REPLICAS,
-      concurrency: CONCURRENCY,
-      executorFor: (i) => (_t: TaskType) => executors[i]!,
-      onPass: (p) => {
-        passes.count++;
-        passes.candidates += p.candidates;
-        passes.promoted += p.promoted;
-        passes.causes += p.causesWritten;
-        passes.ms += p.durationMs;
-      },
-    });
+    slowest = 0;
+    const r = idle ?? (await startAll());
+    if (SUBMIT) {
+      await submit();
+      console.log(
+        `submitted ${JOBS} tasks to the running replicas in ${((performance.now() - t0) / 1000).toFixed(2)} s (counted in the drain)`,
+      );
+    }
+    await setup.destroy();
     // PROFILE_WAITS=1: what the control database's backends wait on over the drain (pg_stat_activity, every 5 ms).
     const waits = new Map<string, number>();
     let sampling = WAITS || QUEUE;
@@ -164,7 +203,7 @@ async function main(): Promise<void> {
       `cpu per run: postgres ${cpuPerRun(pgCpu)} µs, node ${cpuPerRun((cpu.user + cpu.system) / 1e6)} µs (postgres ${pgCpu.toFixed(2)} s in all)`,
     );
     console.log(
-      `pending passes: ${passes.count}, ${passes.candidates} candidates, ${passes.promoted} promoted, ${passes.causes} causes written, ${passes.ms.toFixed(0)} ms in all`,
+      `pending passes: ${passes.count}, ${passes.candidates} candidates, ${passes.promoted} promoted, ${passes.causes} causes written, ${passes.ms.toFixed(0)} ms in all, the slowest ${slowest.toFixed(0)} ms`,
     );
     if (WAITS) printWaits(waits, samples);
     if (QUEUE)

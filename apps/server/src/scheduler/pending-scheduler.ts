@@ -14,6 +14,7 @@ import {
   gatingTakeChanges,
   gatingDropCanceledCauses,
   gatingPassCheckpoint,
+  gatingDiscardPlans,
   notifyChange,
   type GatingChanges,
   type PassLock,
@@ -25,6 +26,7 @@ import { dbKeyParts } from "../domain/gating.js";
 import { liveRevisits } from "../domain/live-revisits.js";
 import { fullPass, type FullPassOptions } from "./full-pass.js";
 import { decideAndPromote, recordDecision, type PassClaim, type PassOutcome, type PassWriter } from "./pass-decisions.js";
+import { planFreshness, type PlanBasis } from "./plan-basis.js";
 
 export interface PassResult {
   kind: "full" | "live";
@@ -54,6 +56,8 @@ export class PendingScheduler {
   private fullDue = true;
   /** When this replica started (the control database's time): see firstPassFull. */
   private startedAt: Date | undefined;
+  /** What the pass session's cached plans were costed for: see plan-basis.ts. */
+  private planBasis: PlanBasis | undefined;
 
   constructor(
     private readonly deps: {
@@ -115,6 +119,9 @@ export class PendingScheduler {
         ...(this.deps.lock ? { lock: this.deps.lock } : {}),
       });
       if (changes === null) return null;
+      const plans = planFreshness(this.planBasis, changes.planBasis);
+      if (plans === "replan") await gatingDiscardPlans(trx);
+      if (plans !== "keep") this.planBasis = changes.planBasis;
       const now = clock.now();
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.firstPassFull(changes.lastFullPassAt) || changes.fullRequested || overdue;

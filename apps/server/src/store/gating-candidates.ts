@@ -48,6 +48,8 @@ export interface GatingChanges {
   /** Versioned tasks that became DONE or SKIPPED, with where they live. */
   tasks: { instanceId: string; database: string; versionKey: string }[];
   rollouts: { rolloutId: string; allLimited: boolean }[];
+  /** The sizes of the tables the pass's plans read (PLAN_TABLES) and the pass's session: see scheduler/plan-basis.ts. */
+  planBasis: { session: number; sizes: number[] };
 }
 
 export function toCandidate(r: CandidateRow): GatingCandidate {

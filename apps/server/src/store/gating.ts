@@ -34,6 +34,9 @@ export async function gatingFullPassPlans(trx: Db): Promise<void> {
   await sql`SELECT set_config('plan_cache_mode', 'auto', true)`.execute(trx);
 }
 
+/** The tables whose sizes a pass's generic plans are checked against (GatingChanges.planBasis). */
+export const PLAN_TABLES = ["task_run", "task_run_wait", "task", "stage_wait"] as const;
+
 interface TakenRow {
   ok: boolean;
   full: boolean;
@@ -43,6 +46,8 @@ interface TakenRow {
   dbs: { instance_id: string; database_name: string; version_from: string | null }[];
   tasks: { instance_id: string; database_name: string; schema_version_key: string }[];
   rollouts: { rollout_id: string; all_limited: boolean }[];
+  sizes: string[];
+  session: number;
 }
 
 /** gatingTakeChanges's statement under the lock condition `locked`. Prepared, as every statement of a live pass (gatingLoadLive says why). */
@@ -86,7 +91,11 @@ const takeChangesStatement = (locked: RawBuilder<unknown>) =>
            (SELECT coalesce(json_agg(json_build_object('instance_id', k.instance_id, 'database_name', k.database_name,
               'schema_version_key', k.schema_version_key)), '[]') FROM task k
               WHERE k.id = ANY(ARRAY(SELECT task_id FROM t)) AND k.schema_version_key IS NOT NULL) AS tasks,
-           (SELECT coalesce(json_agg(json_build_object('rollout_id', r.rollout_id::text, 'all_limited', r.all_limited)), '[]') FROM r) AS rollouts
+           (SELECT coalesce(json_agg(json_build_object('rollout_id', r.rollout_id::text, 'all_limited', r.all_limited)), '[]') FROM r) AS rollouts,
+           -- What the session's generic plans were costed for (scheduler/plan-basis.ts): the sizes of the tables
+           -- they read, in PLAN_TABLES' order, and the session.
+           ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`pg_relation_size(${sql.lit(t)}::regclass)`))}] AS sizes,
+           pg_backend_pid() AS session
   `);
 
 /**
@@ -123,6 +132,7 @@ export async function gatingTakeChanges(
     dbs: row.dbs.map((d) => ({ instanceId: d.instance_id, database: d.database_name, versionFrom: d.version_from })),
     tasks: row.tasks.map((t) => ({ instanceId: t.instance_id, database: t.database_name, versionKey: t.schema_version_key })),
     rollouts: row.rollouts.map((r) => ({ rolloutId: r.rollout_id, allLimited: r.all_limited })),
+    planBasis: { session: row.session, sizes: row.sizes.map(Number) },
   };
 }
 
@@ -165,6 +175,14 @@ export async function gatingPassCheckpoint(trx: Db, key: number, idleMs: number)
         `set_config('idle_in_transaction_session_timeout', '${idleBoundMs(idleMs)}', true), set_config('plan_cache_mode', 'auto', true)`,
     )
     .execute(trx);
+}
+
+/**
+ * Drops the cached plans of the session's prepared statements; each is planned afresh at its next execution
+ * (scheduler/plan-basis.ts says when a pass needs it). Allowed in a transaction, and not undone by a rollback.
+ */
+export async function gatingDiscardPlans(trx: Db): Promise<void> {
+  await sql`DISCARD PLANS`.execute(trx);
 }
 
 export async function gatingRequestFullPass(db: Db): Promise<void> {

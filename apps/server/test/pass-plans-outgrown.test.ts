@@ -1,0 +1,113 @@
+import { sql } from "kysely";
+import { describe, expect, it } from "vitest";
+import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
+import { PLAN_FLOOR_BYTES, PLAN_GROWTH, planFreshness } from "../src/scheduler/plan-basis.js";
+import { createPassDb, type Db } from "../src/store/db.js";
+import { rolloutCreate } from "../src/store/rollouts.js";
+import { tasksRun } from "../src/store/task-actions.js";
+import { useTestDatabase } from "./helpers/db.js";
+import { seedProject, task } from "./helpers/fixtures.js";
+
+const t = useTestDatabase();
+
+describe("planFreshness", () => {
+  const basis = { session: 7, sizes: [8192, 0] };
+  it("keeps plans until a table has grown PLAN_GROWTH times over, counting small tables as PLAN_FLOOR_BYTES", () => {
+    expect(planFreshness(basis, { session: 7, sizes: [8192, PLAN_GROWTH * PLAN_FLOOR_BYTES - 1] })).toBe("keep");
+    expect(planFreshness(basis, { session: 7, sizes: [8192, PLAN_GROWTH * PLAN_FLOOR_BYTES] })).toBe("replan");
+    const big = { session: 7, sizes: [10 * PLAN_FLOOR_BYTES, 0] };
+    expect(planFreshness(big, { session: 7, sizes: [PLAN_GROWTH * 10 * PLAN_FLOOR_BYTES - 1, 0] })).toBe("keep");
+    expect(planFreshness(big, { session: 7, sizes: [PLAN_GROWTH * 10 * PLAN_FLOOR_BYTES, 0] })).toBe("replan");
+    // A table that shrank keeps its plans: they were made for more than it holds.
+    expect(planFreshness(big, { session: 7, sizes: [0, 0] })).toBe("keep");
+  });
+
+  it("takes a first basis, or a new session's, without discarding anything", () => {
+    expect(planFreshness(undefined, basis)).toBe("rebase");
+    expect(planFreshness(basis, { session: 8, sizes: [1e9, 1e9] })).toBe("rebase");
+  });
+});
+
+/**
+ * A system at rest: nothing waits, and autovacuum has analyzed task_run_wait empty. A replica's pass session
+ * makes the live read's generic plan then, costing task_run_wait at nothing. A large rollout later fills it;
+ * that plan scanned the whole table once per freed database (4–8 s a live pass at 20,000 runs, issue 19) until
+ * an ANALYZE of it. The pass must notice the growth and have its plans made afresh.
+ */
+describe("a pass session's plans after the tables they were made for grew", () => {
+  it("re-plans the live read once task_run_wait has outgrown its size at planning", async () => {
+    const { projectId, instanceId } = await seedProject(t.db, { id: "outgrown", limit: 10 });
+    await sql`ANALYZE task_run_wait`.execute(t.db);
+    const passDb = createPassDb(t.url, "outgrown pass");
+    try {
+      const scheduler = new PendingScheduler({
+        db: passDb,
+        readersDb: t.db,
+        clock: { now: () => new Date() },
+        replicaId: "r",
+        fullPassIntervalMs: 1e12,
+      });
+      await scheduler.runOnce(); // a replica's first pass is full
+      await scheduler.runOnce(); // a live pass: the live read's generic plan is made now, with nothing waiting
+      expect(await waitScans(passDb)).toContain("Seq Scan");
+
+      // 30 databases, a chain of 100 versioned changes on each: all but the first of each wait with a cause.
+      const tasks = Array.from({ length: 3000 }, (_, k) =>
+        task(instanceId, `db${k % 30}`, { schemaVersion: String(1000 + Math.floor(k / 30)) }),
+      );
+      const rolloutId = await rolloutCreate(
+        t.db,
+        { projectId, title: "big", createdBy: "test", stages: [{ environment: "test", tasks }] },
+        new Date(),
+      );
+      const ids = (await t.db.selectFrom("task").select("id").where("rollout_id", "=", rolloutId).execute()).map((r) => r.id);
+      await tasksRun(t.db, { rolloutId, taskIds: ids, runAt: null, actor: "test", now: new Date() });
+      const first = await scheduler.runOnce(); // the new runs: their causes written
+      expect(first?.causesWritten).toBeGreaterThan(2900);
+      const { rows } = await sql<{ bytes: string }>`SELECT pg_relation_size('task_run_wait') AS bytes`.execute(t.db);
+      expect(Number(rows[0]!.bytes)).toBeGreaterThanOrEqual(PLAN_GROWTH * PLAN_FLOOR_BYTES);
+
+      // The next pass sees the growth, drops the session's plans, and its live read is planned for the table as it is.
+      await scheduler.runOnce();
+      const scans = await waitScans(passDb);
+      expect(scans.length).toBeGreaterThan(0);
+      expect(scans).not.toContain("Seq Scan");
+    } finally {
+      await passDb.destroy();
+    }
+  });
+});
+
+/**
+ * How the live read's cached generic plan, on the pass session, reads task_run_wait: EXPLAIN EXECUTE of the
+ * prepared statement uses the plan the passes use (forced generic, as a pass forces it), with no value bound.
+ */
+async function waitScans(passDb: Db): Promise<string[]> {
+  return passDb.connection().execute(async (c) => {
+    const { rows } = await sql<{ name: string; n: number }>`
+      SELECT name, cardinality(parameter_types) AS n FROM pg_prepared_statements WHERE strpos(statement, 'WITH done AS') > 0`.execute(c);
+    expect(rows).toHaveLength(1);
+    const { name, n } = rows[0]!;
+    await sql`SET plan_cache_mode = force_generic_plan`.execute(c);
+    try {
+      const args = Array.from({ length: n }, () => "NULL").join(", ");
+      const { rows: plan } = await sql<{ "QUERY PLAN": [{ Plan: PlanNode }] }>`
+        EXPLAIN (FORMAT JSON) EXECUTE ${sql.id(name)}(${sql.raw(args)})`.execute(c);
+      return nodes(plan[0]!["QUERY PLAN"][0].Plan)
+        .filter((p) => p["Relation Name"] === "task_run_wait")
+        .map((p) => p["Node Type"]);
+    } finally {
+      await sql`RESET plan_cache_mode`.execute(c);
+    }
+  });
+}
+
+interface PlanNode {
+  "Node Type": string;
+  "Relation Name"?: string;
+  Plans?: PlanNode[];
+}
+
+function nodes(n: PlanNode): PlanNode[] {
+  return [n, ...(n.Plans ?? []).flatMap(nodes)];
+}
