@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
-import { PLAN_FLOOR_BYTES, PLAN_GROWTH, planFreshness } from "../src/scheduler/plan-basis.js";
+import { PLAN_FLOOR_BYTES, PLAN_GROWTH, planFreshness, statsOutgrown } from "../src/scheduler/plan-basis.js";
 import { createPassDb, type Db } from "../src/store/db.js";
 import { rolloutCreate } from "../src/store/rollouts.js";
 import { tasksRun } from "../src/store/task-actions.js";
@@ -25,6 +25,17 @@ describe("planFreshness", () => {
   it("takes a first basis, or a new session's, without discarding anything", () => {
     expect(planFreshness(undefined, basis)).toBe("rebase");
     expect(planFreshness(basis, { session: 8, sizes: [1e9, 1e9] })).toBe("rebase");
+  });
+});
+
+describe("statsOutgrown", () => {
+  const big = PLAN_GROWTH * PLAN_FLOOR_BYTES;
+  it("asks for an ANALYZE of a table PLAN_GROWTH times past its statistics, once per such growth", () => {
+    expect(statsOutgrown([big - 1, big], [0, 0], [])).toEqual([1]);
+    expect(statsOutgrown([big, 10 * big], [big / PLAN_GROWTH, 10 * big], [])).toEqual([0]);
+    // Asked at this size already (a role that may not analyze keeps its statistics): not again until it grows as much.
+    expect(statsOutgrown([big, 0], [0, 0], [big])).toEqual([]);
+    expect(statsOutgrown([PLAN_GROWTH * big, 0], [0, 0], [big])).toEqual([0]);
   });
 });
 
@@ -72,6 +83,10 @@ describe("a pass session's plans after the tables they were made for grew", () =
       const scans = await waitScans(passDb);
       expect(scans.length).toBeGreaterThan(0);
       expect(scans).not.toContain("Seq Scan");
+      // And the statistics every session plans with now count the causes (the pass analyzed the table after it).
+      const { rows: stats } = await sql<{ tuples: number }>`
+        SELECT reltuples::float8 AS tuples FROM pg_class WHERE oid = 'task_run_wait'::regclass`.execute(t.db);
+      expect(stats[0]!.tuples).toBeGreaterThan(2900);
     } finally {
       await passDb.destroy();
     }

@@ -15,6 +15,8 @@ import {
   gatingDropCanceledCauses,
   gatingPassCheckpoint,
   gatingDiscardPlans,
+  gatingAnalyze,
+  PLAN_TABLES,
   notifyChange,
   type GatingChanges,
   type PassLock,
@@ -26,7 +28,7 @@ import { dbKeyParts } from "../domain/gating.js";
 import { liveRevisits } from "../domain/live-revisits.js";
 import { fullPass, type FullPassOptions } from "./full-pass.js";
 import { decideAndPromote, recordDecision, type PassClaim, type PassOutcome, type PassWriter } from "./pass-decisions.js";
-import { planFreshness, type PlanBasis } from "./plan-basis.js";
+import { planFreshness, statsOutgrown, type PlanBasis } from "./plan-basis.js";
 
 export interface PassResult {
   kind: "full" | "live";
@@ -58,6 +60,10 @@ export class PendingScheduler {
   private startedAt: Date | undefined;
   /** What the pass session's cached plans were costed for: see plan-basis.ts. */
   private planBasis: PlanBasis | undefined;
+  /** The sizes at which this replica last asked for an ANALYZE of each of PLAN_TABLES (see statsOutgrown). */
+  private analyzedAt: number[] = [];
+  /** Tables the last pass found past their statistics: analyzed after it committed. */
+  private toAnalyze: number[] = [];
 
   constructor(
     private readonly deps: {
@@ -102,11 +108,25 @@ export class PendingScheduler {
     const started = performance.now();
     this.startedAt ??= this.deps.startedAt?.() ?? this.deps.clock.now();
     const claim: PassClaim = { hold: undefined, claimed: [] };
+    let result: PassResult | null;
     try {
-      return await this.pass(opts, claim, started);
+      result = await this.pass(opts, claim, started);
     } finally {
       claim.hold?.release();
     }
+    await this.analyzeOutgrown();
+    return result;
+  }
+
+  /** After a pass, outside its transaction and lock: statistics for the tables it found outgrown (statsOutgrown). */
+  private async analyzeOutgrown(): Promise<void> {
+    const due = this.toAnalyze;
+    this.toAnalyze = [];
+    if (due.length === 0) return;
+    await gatingAnalyze(
+      this.deps.db,
+      due.map((i) => PLAN_TABLES[i]!),
+    );
   }
 
   /** The pass in its transaction; the runs a live pass's promote claimed (`claim`) start once it committed. */
@@ -122,6 +142,8 @@ export class PendingScheduler {
       const plans = planFreshness(this.planBasis, changes.planBasis);
       if (plans === "replan") await gatingDiscardPlans(trx);
       if (plans !== "keep") this.planBasis = changes.planBasis;
+      this.toAnalyze = statsOutgrown(changes.planBasis.sizes, changes.statBytes, this.analyzedAt);
+      for (const i of this.toAnalyze) this.analyzedAt[i] = changes.planBasis.sizes[i]!;
       const now = clock.now();
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.firstPassFull(changes.lastFullPassAt) || changes.fullRequested || overdue;

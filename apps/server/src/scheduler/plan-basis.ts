@@ -36,3 +36,20 @@ export function planFreshness(basis: PlanBasis | undefined, now: PlanBasis): "ke
   const outgrown = now.sizes.some((size, i) => size >= PLAN_GROWTH * Math.max(basis.sizes[i]!, PLAN_FLOOR_BYTES));
   return outgrown ? "replan" : "keep";
 }
+
+/**
+ * The tables (indexes into PLAN_TABLES) to ANALYZE now: those whose size is PLAN_GROWTH times what their
+ * statistics count (and at least PLAN_GROWTH × PLAN_FLOOR_BYTES), unless this replica already asked at a size
+ * that the table has not since outgrown as many times (`tried`: a role that may not analyze keeps its old
+ * statistics, and asking every pass would cost every pass). Every session's statements benefit, the running
+ * scheduler's finish included (issue 19, docs/benchmarks.md §8: 3× slower after a quiet period until an ANALYZE).
+ */
+export function statsOutgrown(sizes: readonly number[], statBytes: readonly number[], tried: readonly number[]): number[] {
+  const out: number[] = [];
+  sizes.forEach((size, i) => {
+    const counted = Math.max(statBytes[i] ?? 0, PLAN_FLOOR_BYTES);
+    const asked = Math.max(tried[i] ?? 0, PLAN_FLOOR_BYTES);
+    if (size >= PLAN_GROWTH * counted && size >= PLAN_GROWTH * asked) out.push(i);
+  });
+  return out;
+}

@@ -50,6 +50,8 @@ export interface GatingChanges {
   rollouts: { rolloutId: string; allLimited: boolean }[];
   /** The sizes of the tables the pass's plans read (PLAN_TABLES) and the pass's session: see scheduler/plan-basis.ts. */
   planBasis: { session: number; sizes: number[] };
+  /** The same tables' sizes as their statistics count them (pg_class.relpages, in bytes). */
+  statBytes: number[];
 }
 
 export function toCandidate(r: CandidateRow): GatingCandidate {

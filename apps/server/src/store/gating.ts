@@ -47,6 +47,7 @@ interface TakenRow {
   tasks: { instance_id: string; database_name: string; schema_version_key: string }[];
   rollouts: { rollout_id: string; all_limited: boolean }[];
   sizes: string[];
+  stat_pages: string[];
   session: number;
 }
 
@@ -95,6 +96,8 @@ const takeChangesStatement = (locked: RawBuilder<unknown>) =>
            -- What the session's generic plans were costed for (scheduler/plan-basis.ts): the sizes of the tables
            -- they read, in PLAN_TABLES' order, and the session.
            ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`pg_relation_size(${sql.lit(t)}::regclass)`))}] AS sizes,
+           -- The pages their statistics count (pg_class.relpages; 0 before the first ANALYZE or VACUUM).
+           ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`(SELECT c.relpages::bigint FROM pg_class c WHERE c.oid = ${sql.lit(t)}::regclass)`))}] AS stat_pages,
            pg_backend_pid() AS session
   `);
 
@@ -133,6 +136,7 @@ export async function gatingTakeChanges(
     tasks: row.tasks.map((t) => ({ instanceId: t.instance_id, database: t.database_name, versionKey: t.schema_version_key })),
     rollouts: row.rollouts.map((r) => ({ rolloutId: r.rollout_id, allLimited: r.all_limited })),
     planBasis: { session: row.session, sizes: row.sizes.map(Number) },
+    statBytes: row.stat_pages.map((p) => Number(p) * 8192),
   };
 }
 
@@ -183,6 +187,27 @@ export async function gatingPassCheckpoint(trx: Db, key: number, idleMs: number)
  */
 export async function gatingDiscardPlans(trx: Db): Promise<void> {
   await sql`DISCARD PLANS`.execute(trx);
+}
+
+/**
+ * ANALYZE of `tables` (names from PLAN_TABLES), giving up on a table another session holds (autovacuum's own
+ * ANALYZE or VACUUM) after `lockTimeoutMs`: new statistics invalidate every session's cached plans of the
+ * tables, so each is costed again at their size. A role that may not analyze them gets a warning, not an error.
+ * Returns false when the lock wait ran out.
+ */
+export async function gatingAnalyze(db: Db, tables: readonly string[], lockTimeoutMs = 200): Promise<boolean> {
+  const names = tables.filter((t): t is (typeof PLAN_TABLES)[number] => (PLAN_TABLES as readonly string[]).includes(t));
+  if (names.length === 0) return true;
+  try {
+    await db.transaction().execute(async (trx) => {
+      await sql`SELECT set_config('lock_timeout', ${String(Math.max(1, Math.round(lockTimeoutMs)))}, true)`.execute(trx);
+      await sql`ANALYZE ${sql.join(names.map((n) => sql.table(n)))}`.execute(trx);
+    });
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === "55P03") return false;
+    throw e;
+  }
 }
 
 export async function gatingRequestFullPass(db: Db): Promise<void> {
