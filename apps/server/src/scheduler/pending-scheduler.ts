@@ -62,8 +62,8 @@ export class PendingScheduler {
   private planBasis: PlanBasis | undefined;
   /** The sizes at which this replica last asked for an ANALYZE of each of PLAN_TABLES (see statsOutgrown). */
   private analyzedAt: number[] = [];
-  /** Tables the last pass found past their statistics: analyzed after it committed. */
-  private toAnalyze: number[] = [];
+  /** Tables the last pass found past their statistics, and their sizes: analyzed after it committed. */
+  private toAnalyze: { table: number; size: number }[] = [];
 
   constructor(
     private readonly deps: {
@@ -123,9 +123,13 @@ export class PendingScheduler {
     const due = this.toAnalyze;
     this.toAnalyze = [];
     if (due.length === 0) return;
+    // Asked once at this size, whatever comes of it (analyzed, refused for want of the right, given up on a
+    // held lock, or an error that could come again every pass, like a statement timeout). Recorded here, not
+    // in the pass: a pass that failed after finding the table outgrown leaves it for the next pass to ask.
+    for (const d of due) this.analyzedAt[d.table] = d.size;
     await gatingAnalyze(
       this.deps.db,
-      due.map((i) => PLAN_TABLES[i]!),
+      due.map((d) => PLAN_TABLES[d.table]!),
     );
   }
 
@@ -142,8 +146,8 @@ export class PendingScheduler {
       const plans = planFreshness(this.planBasis, changes.planBasis);
       if (plans === "replan") await gatingDiscardPlans(trx);
       if (plans !== "keep") this.planBasis = changes.planBasis;
-      this.toAnalyze = statsOutgrown(changes.planBasis.sizes, changes.statBytes, this.analyzedAt);
-      for (const i of this.toAnalyze) this.analyzedAt[i] = changes.planBasis.sizes[i]!;
+      const sizes = changes.planBasis.sizes;
+      this.toAnalyze = statsOutgrown(sizes, changes.statBytes, this.analyzedAt).map((i) => ({ table: i, size: sizes[i]! }));
       const now = clock.now();
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.firstPassFull(changes.lastFullPassAt) || changes.fullRequested || overdue;
