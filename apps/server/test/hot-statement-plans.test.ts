@@ -89,14 +89,14 @@ describe("the running scheduler's statements on generic plans", () => {
 });
 
 /**
- * The claim takes the oldest AVAILABLE runs through task_run_available_idx and stops after `limit` of them.
+ * The claim takes the first AVAILABLE runs through task_run_available_fifo_idx and stops after `limit` of them.
  * Its pause guard, planned as an anti join, made PostgreSQL guess that almost no AVAILABLE run survives it
  * (an empty, never-analyzed rollout_pause counts as 740 rows), and once ANALYZE had seen most runs AVAILABLE
  * (autovacuum does, right after a large rollout's runs are promoted) the generic plan read and sorted every
  * AVAILABLE run for each claim: a third of the drain's speed in the throughput benchmark (issue 19).
  */
 describe("the claim's plan whatever the statistics say", () => {
-  it("reads task_run only through task_run_available_idx, in id order, with no sort", async () => {
+  it("reads task_run only through task_run_available_fifo_idx, in order, with no sort", async () => {
     const db = await availableRunsOnOneSession("claim-plan", 400);
     try {
       const claimed = await taskRunsClaim(db, { replicaId: "r", limit: 2, leaseTtlMs: 60_000, now: new Date() });
@@ -104,12 +104,13 @@ describe("the claim's plan whatever the statistics say", () => {
       // Statistics that say nearly every run is AVAILABLE, as autovacuum records them during a large drain.
       await sql`ANALYZE task_run`.execute(db);
       expectPickWalksIndex(await genericPlan(db, "claim_pick AS MATERIALIZED"));
+      expect(await previousReleasePick(db)).toEqual(["Index Scan task_run_available_idx"]);
     } finally {
       await db.destroy();
     }
   });
 
-  it("walks task_run_available_idx too when statistics were taken before the runs became AVAILABLE", async () => {
+  it("walks task_run_available_fifo_idx too when statistics were taken before the runs became AVAILABLE", async () => {
     // The usual production state: analyzed while idle or with the backlog PENDING, then a pass promotes it.
     await runsOnDatabases("claim-burst", 2000, { type: TaskType.DATABASE_DATA_UPDATE });
     await sql`ANALYZE task_run`.execute(t.db);
@@ -118,6 +119,7 @@ describe("the claim's plan whatever the statistics say", () => {
     try {
       expect(await taskRunsClaim(db, { replicaId: "r", limit: 3, leaseTtlMs: 60_000, now: new Date() })).toHaveLength(3);
       expectPickWalksIndex(await genericPlan(db, "claim_pick AS MATERIALIZED"));
+      expect(await previousReleasePick(db)).toEqual(["Index Scan task_run_available_idx"]);
     } finally {
       await db.destroy();
     }
@@ -256,13 +258,29 @@ async function genericPlan(db: Db, needle: string): Promise<PlanNode[]> {
   return nodes(explained[0]!["QUERY PLAN"][0].Plan);
 }
 
-/** The claim's pick reads task_run only by walking task_run_available_idx in id order, with no sort. */
+/**
+ * How the previous release's claim (before migration 0071: by id, `status = 'AVAILABLE'` in the default
+ * collation; its pick verbatim) reads task_run on this schema: through its own task_run_available_idx as before,
+ * with no sort, and never through task_run_pkey, which a replica still running it during an upgrade would walk
+ * past every finished run.
+ */
+async function previousReleasePick(db: Db): Promise<string[]> {
+  const { rows } = await sql<{ "QUERY PLAN": [{ Plan: PlanNode }] }>`EXPLAIN (GENERIC_PLAN, FORMAT JSON)
+    SELECT id, updated_at FROM task_run WHERE status = 'AVAILABLE'
+      AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = task_run.rollout_id OFFSET 0)
+      ORDER BY id LIMIT 16 FOR UPDATE SKIP LOCKED`.execute(db);
+  return nodes(rows[0]!["QUERY PLAN"][0].Plan)
+    .filter((n) => n["Relation Name"] === "task_run" || n["Node Type"] === "Sort")
+    .map((n) => `${n["Node Type"]} ${n["Index Name"] ?? ""}`);
+}
+
+/** The claim's pick reads task_run only by walking task_run_available_fifo_idx in order, with no sort. */
 function expectPickWalksIndex(plan: PlanNode[]): void {
   const pick = plan.find((n) => n["Subplan Name"] === "CTE claim_pick");
   expect(pick).toBeDefined();
   const inPick = nodes(pick!);
   expect(inPick.filter((n) => n["Relation Name"] === "task_run").map((n) => `${n["Node Type"]} ${n["Index Name"] ?? ""}`)).toEqual([
-    "Index Scan task_run_available_idx",
+    "Index Scan task_run_available_fifo_idx",
   ]);
   expect(inPick.filter((n) => n["Node Type"] === "Sort")).toEqual([]);
 }

@@ -7,6 +7,7 @@ import { logEventOf } from "../domain/log-event.js";
 import { databaseHolderSql } from "./holder.js";
 import { recordedCause } from "./run-wait.js";
 import { dbKey } from "../domain/gating.js";
+import { STATUS_AVAILABLE } from "./transitions/claim.js";
 
 interface RunRow {
   id: string;
@@ -275,13 +276,13 @@ export async function taskRunLogs(
 
 /**
  * Runs per active status, for the Prometheus gauge: one count per status, so each can be answered by a
- * partial index of that status alone (task_run_pending_db_idx, task_run_available_idx, task_run_owner_idx).
+ * partial index of that status alone (task_run_pending_db_idx, task_run_available_fifo_idx, task_run_owner_idx).
  * No index spans the three (migration 0064): each run would enter it three times for the sake of this read.
  */
 export async function taskRunsCountActive(db: Db): Promise<Record<"PENDING" | "AVAILABLE" | "RUNNING", number>> {
   const { rows } = await sql<{ PENDING: number; AVAILABLE: number; RUNNING: number }>`
     SELECT (SELECT count(*)::int FROM task_run WHERE status = 'PENDING') AS "PENDING",
-      (SELECT count(*)::int FROM task_run WHERE status = 'AVAILABLE') AS "AVAILABLE",
+      (SELECT count(*)::int FROM task_run WHERE status = ${STATUS_AVAILABLE}) AS "AVAILABLE",
       (SELECT count(*)::int FROM task_run WHERE status = 'RUNNING') AS "RUNNING"`.execute(db);
   const r = rows[0]!;
   return { PENDING: r.PENDING, AVAILABLE: r.AVAILABLE, RUNNING: r.RUNNING };

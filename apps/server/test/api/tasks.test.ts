@@ -244,7 +244,9 @@ describe("POST /rollouts/:rolloutId/task-runs/cancel", () => {
     const { projectId, instanceId } = await api.project();
     const { rolloutId, taskIds } = await apiRollout(api.app, api.releaser, projectId, [
       [
-        taskSpec(instanceId, "a"),
+        // Data updates under no limit are created AVAILABLE, ahead of the changes the pass promotes: a's run is
+        // the one the claim below takes (runs are claimed in the order they became AVAILABLE), c's stays AVAILABLE.
+        taskSpec(instanceId, "a", { type: "DATABASE_DATA_UPDATE" }),
         taskSpec(instanceId, "b"),
         taskSpec(instanceId, "c", { type: "DATABASE_DATA_UPDATE" }),
         taskSpec(instanceId, "d"),

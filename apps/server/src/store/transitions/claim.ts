@@ -56,10 +56,22 @@ export const slotClaimValues = (c: SlotClaim | undefined) => ({
 export const leaseUntil = (now: unknown, ttlMs: unknown) => sql`${now}::timestamptz + make_interval(secs => ${ttlMs}::float8 / 1000)`;
 
 /**
+ * `status = 'AVAILABLE'` as this release's reads of the AVAILABLE runs spell it, the predicate of
+ * task_run_available_fifo_idx (migration 0071). The explicit collation changes nothing in the comparison
+ * (statuses are ASCII words), but PostgreSQL uses a partial index only for a query whose clauses prove its
+ * predicate, and a clause of another collation proves nothing. So these reads never go through the previous
+ * release's task_run_available_idx (id order), kept while its replicas may still run: with both indexes and a
+ * plain `status = 'AVAILABLE'`, statistics taken while no run was AVAILABLE made the claim read every AVAILABLE run
+ * through that index and sort them (15 ms a claim at 20,000), and the previous release's claim, which orders by
+ * id, needs that index to stay a probe (test/hot-statement-plans.test.ts checks both).
+ */
+export const STATUS_AVAILABLE = sql.raw(`'AVAILABLE' COLLATE "C"`);
+
+/**
  * When a create or a promote may make a run RUNNING in the claim's place: no run is AVAILABLE, so none starts
  * ahead of a run already waiting for an executor.
  */
-export const noRunWaiting = sql`NOT EXISTS (SELECT 1 FROM task_run a WHERE a.status = 'AVAILABLE')`;
+export const noRunWaiting = sql`NOT EXISTS (SELECT 1 FROM task_run a WHERE a.status = ${STATUS_AVAILABLE})`;
 
 export interface ClaimParams {
   replicaId: string;
@@ -97,8 +109,8 @@ export interface ClaimedJson {
  * at that: next to the custom plans it always looked dearer, so once `task_run` was analyzed with a backlog
  * every call was planned afresh (1.6 ms of planning per finish + claim, a drain at less than half its speed;
  * issue 19, docs/benchmarks.md §8). The pick locks up to twice the runs claimed; concurrent claims skip the
- * rest only while this statement runs. With a literal LIMIT the pick still walks task_run_available_idx in id
- * order once the table has statistics (test/hot-statement-plans.test.ts); before its first ANALYZE it may
+ * rest only while this statement runs. With a literal LIMIT the pick still walks task_run_available_fifo_idx
+ * in order once the table has statistics (test/hot-statement-plans.test.ts); before its first ANALYZE it may
  * read and sort the AVAILABLE runs, which autovacuum ends within a minute of the first large rollout.
  */
 export function claimBucket(limit: number): number {
@@ -108,28 +120,38 @@ export function claimBucket(limit: number): number {
 }
 
 /**
- * AVAILABLE → RUNNING for up to `limit` runs, oldest first, SKIP LOCKED. `bucket` is the pick's literal
- * LIMIT (claimBucket of the limit): given apart, so a memoized statement (taskRunsClaim) can take it as its
- * shape and every value of `p` as a parameter.
+ * A run's place in the claim's queue (task_run_available_fifo_idx): when it started, for a run given back after
+ * it had started (the sweeper's recovery, a drain's release, a run claimed ahead and never begun), so it goes on
+ * ahead of the runs queued since; otherwise when it became AVAILABLE (`updated_at`, which every transition into
+ * AVAILABLE stamps and the live view reads as the run's change, so it cannot keep an older value).
+ */
+const QUEUED_AT = sql.raw("COALESCE(started_at, updated_at)");
+
+/**
+ * AVAILABLE → RUNNING for up to `limit` runs, SKIP LOCKED, in queue order (QUEUED_AT, ties by id). Not by id:
+ * a rollout created earlier then went ahead of every later one each time a pass promoted its next change, and
+ * kept the later one waiting for as long as it had a run AVAILABLE (test/claim-order.test.ts). `bucket` is the
+ * pick's literal LIMIT (claimBucket of the limit): given apart, so a memoized statement (taskRunsClaim) can take
+ * it as its shape and every value of `p` as a parameter.
  */
 export function claimStep(p: ClaimParams, bucket = claimBucket(p.limit)): TransitionStep {
   return {
     name: "claim",
     // Materialized: a subquery with SKIP LOCKED may be scanned again and pick other rows each time.
     inputs: sql`claim_pick AS MATERIALIZED (
-      SELECT id, updated_at FROM task_run WHERE status = 'AVAILABLE'
+      SELECT id, updated_at, ${QUEUED_AT} AS queued_at FROM task_run WHERE status = ${STATUS_AVAILABLE}
         -- A paused rollout's runs are put back to PENDING by the pause; this guard covers one made AVAILABLE
         -- by a statement that did not see the pause yet (rollout_pause is almost always empty). OFFSET 0 keeps
         -- it a probe per candidate: as an anti join, PostgreSQL guessed an empty, never-analyzed rollout_pause at
         -- 740 rows that remove all but one run, and once statistics said most runs were AVAILABLE it read and
         -- sorted every AVAILABLE run for each claim (issue 19: a 20,000-run drain at a third of its speed).
         AND NOT EXISTS (SELECT 1 FROM rollout_pause rp WHERE rp.rollout_id = task_run.rollout_id OFFSET 0)
-        ORDER BY id LIMIT ${sql.lit(bucket)} FOR UPDATE SKIP LOCKED)`,
+        ORDER BY ${QUEUED_AT}, id LIMIT ${sql.lit(bucket)} FOR UPDATE SKIP LOCKED)`,
     sql: ({ guard, returning }) => sql`
       UPDATE task_run r SET status = 'RUNNING', owner_replica = ${p.replicaId}, lease_epoch = r.lease_epoch + 1,
         lease_expires_at = ${leaseUntil(p.now, p.leaseTtlMs)},
         started_at = coalesce(r.started_at, ${p.now}), updated_at = ${p.now}
-      FROM (SELECT id, updated_at FROM claim_pick ORDER BY id LIMIT ${p.limit}) c
+      FROM (SELECT id, updated_at FROM claim_pick ORDER BY queued_at, id LIMIT ${p.limit}) c
       WHERE r.id = c.id AND ${guard}
       RETURNING ${returning}, 'claimed by ' || ${p.replicaId}::text AS reason, NULL::jsonb AS detail, c.updated_at AS available_at,
         r.retry_since, r.retry_attempts, r.auto_retries`,
@@ -209,8 +231,8 @@ export const claimStatement = memoStatement<ClaimParams, number, unknown>((p, bu
 );
 
 /**
- * AVAILABLE → RUNNING for up to `limit` runs, oldest first, in one statement. SKIP LOCKED lets replicas
- * claim side by side without waiting on or double-claiming each other's rows.
+ * AVAILABLE → RUNNING for up to `limit` runs in queue order (claimStep), in one statement. SKIP LOCKED lets
+ * replicas claim side by side without waiting on or double-claiming each other's rows.
  */
 export async function taskRunsClaim(db: Db, p: ClaimParams): Promise<ClaimedRun[]> {
   if (p.limit <= 0) return [];

@@ -1,0 +1,18 @@
+-- Up Migration
+-- The claim takes AVAILABLE runs in queue order, where it took them by id: by when they became AVAILABLE
+-- (updated_at, which every transition into AVAILABLE stamps), or for a run given back after it had started (the
+-- sweeper's recovery, a drain) by when it started, so it goes on ahead of the runs queued since; then by id.
+-- By id, an earlier rollout's runs went ahead of a later
+-- one's each time a pass promoted its next change: the later rollout waited until the earlier had nothing
+-- AVAILABLE left, and a drain of many sequential chains ended with the last rollout's chains running one link
+-- at a time (issue 19, docs/benchmarks.md §8). This index keeps that claim one ordered probe, as 0002's index
+-- does for the order by id.
+-- Expand, not replace: the previous release's claim orders by id through task_run_available_idx; without that
+-- index PostgreSQL walks task_run_pkey from the lowest id past every finished run (0002). Its predicate names
+-- the "C" collation, and this release's reads of AVAILABLE runs spell their clause the same way
+-- (STATUS_AVAILABLE in store/transitions/claim.ts): a clause of one collation cannot prove a partial index's
+-- predicate of another, so this release never plans through task_run_available_idx (whose id order made its
+-- claim sort every AVAILABLE run) and the previous release never plans through this one. A release after this
+-- one, once no replica of a release before 0071 can run, may drop task_run_available_idx. The plain CREATE
+-- INDEX holds task_run's writers only while it reads the table (the index holds only AVAILABLE runs), as 0002's.
+CREATE INDEX task_run_available_fifo_idx ON task_run ((COALESCE(started_at, updated_at)), id) WHERE status = 'AVAILABLE' COLLATE "C";
