@@ -47,7 +47,7 @@ interface TakenRow {
   tasks: { instance_id: string; database_name: string; schema_version_key: string }[];
   rollouts: { rollout_id: string; all_limited: boolean }[];
   sizes: string[];
-  stat_pages: string[];
+  stat_bytes: string[];
   session: number;
 }
 
@@ -96,8 +96,9 @@ const takeChangesStatement = (locked: RawBuilder<unknown>) =>
            -- What the session's generic plans were costed for (scheduler/plan-basis.ts): the sizes of the tables
            -- they read, in PLAN_TABLES' order, and the session.
            ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`pg_relation_size(${sql.lit(t)}::regclass)`))}] AS sizes,
-           -- The pages their statistics count (pg_class.relpages; 0 before the first ANALYZE or VACUUM).
-           ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`(SELECT c.relpages::bigint FROM pg_class c WHERE c.oid = ${sql.lit(t)}::regclass)`))}] AS stat_pages,
+           -- The bytes their statistics count (pg_class.relpages, 0 before the first ANALYZE or VACUUM, in this
+           -- server's pages: 8 kB unless it was built with another block size).
+           ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`(SELECT c.relpages::bigint * current_setting('block_size')::bigint FROM pg_class c WHERE c.oid = ${sql.lit(t)}::regclass)`))}] AS stat_bytes,
            pg_backend_pid() AS session
   `);
 
@@ -136,7 +137,7 @@ export async function gatingTakeChanges(
     tasks: row.tasks.map((t) => ({ instanceId: t.instance_id, database: t.database_name, versionKey: t.schema_version_key })),
     rollouts: row.rollouts.map((r) => ({ rolloutId: r.rollout_id, allLimited: r.all_limited })),
     planBasis: { session: row.session, sizes: row.sizes.map(Number) },
-    statBytes: row.stat_pages.map((p) => Number(p) * 8192),
+    statBytes: row.stat_bytes.map(Number),
   };
 }
 
