@@ -5,10 +5,11 @@ import { useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /**
- * The claim takes AVAILABLE runs in the order they became AVAILABLE (then by id), not by id alone. By id, a
- * rollout created earlier went ahead of every later one each time a pass promoted its next change, so a later
- * rollout's runs waited until the earlier one had nothing AVAILABLE left, and a drain of many chains ended
- * with the last rollout's chains running one link at a time (issue 19, docs/benchmarks.md §8).
+ * The claim takes AVAILABLE runs in queue order (when each became AVAILABLE, or started if it was given back
+ * after it had started; then by id), not by id alone. By id, a rollout created earlier went ahead of every later
+ * one each time a pass promoted its next change, so a later rollout's runs waited until the earlier one had
+ * nothing AVAILABLE left, and a drain of many chains ended with the last rollout's chains running one link at a
+ * time (issue 19, docs/benchmarks.md §8).
  */
 const t = useTestDatabase();
 
