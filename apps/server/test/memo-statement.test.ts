@@ -96,7 +96,9 @@ describe("memoized statements (memoStatement)", () => {
   });
 
   it("the pass's first two statements (taking the change records under the lock, the live read) send what a fresh build sends", () => {
-    for (const idle of [PASS_LOCK_IDLE_MS, 1234]) sameAsFresh(takeChangesMemo, `${PENDING_PASS_LOCK}:${idle}`, {});
+    for (const idle of [PASS_LOCK_IDLE_MS, 1234]) {
+      for (const form of ["begin", "in"]) sameAsFresh(takeChangesMemo, `${PENDING_PASS_LOCK}:${idle}:${form}`, {});
+    }
     for (const busyWaiters of [1, 4]) {
       for (const n of [0, 3]) {
         const ids = Array.from({ length: n }, (_, i) => String(10 + i));

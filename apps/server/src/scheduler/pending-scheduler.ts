@@ -11,7 +11,7 @@ import {
   gatingWithReaders,
   FULL_PASS_READERS,
   PASS_LOCK_IDLE_MS,
-  gatingTakeChanges,
+  gatingPassTransaction,
   gatingDropCanceledCauses,
   gatingPassCheckpoint,
   gatingDiscardPlans,
@@ -136,13 +136,13 @@ export class PendingScheduler {
   /** The pass in its transaction; the runs a live pass's promote claimed (`claim`) start once it committed. */
   private async pass(opts: { full?: boolean }, claim: PassClaim, started: number): Promise<PassResult | null> {
     const { db, clock, replicaId } = this.deps;
-    const result = await db.transaction().execute(async (trx) => {
-      const changes = await gatingTakeChanges(trx, {
-        key: PENDING_PASS_LOCK,
-        ...(this.deps.lockIdleTimeoutMs !== undefined ? { idleTimeoutMs: this.deps.lockIdleTimeoutMs } : {}),
-        ...(this.deps.lock ? { lock: this.deps.lock } : {}),
-      });
-      if (changes === null) return null;
+    const lock = {
+      key: PENDING_PASS_LOCK,
+      ...(this.deps.lockIdleTimeoutMs !== undefined ? { idleTimeoutMs: this.deps.lockIdleTimeoutMs } : {}),
+      ...(this.deps.lock ? { lock: this.deps.lock } : {}),
+    };
+    // The lock statement begins the transaction (one round trip for both); null: another pass holds the lock.
+    const result = await gatingPassTransaction(db, lock, async (trx, changes) => {
       const plans = planFreshness(this.planBasis, changes.planBasis);
       if (plans === "replan") await gatingDiscardPlans(trx);
       if (plans !== "keep") this.planBasis = changes.planBasis;

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Kysely, PostgresDialect, sql, type RawBuilder } from "kysely";
 import pg from "pg";
 import type { DB } from "./schema.js";
+import { BEGIN_MARK, sendBeginPrepared } from "./begin-prepared.js";
 
 export type Db = Kysely<DB>;
 
@@ -50,8 +51,15 @@ export function destroyConnection(client: pg.ClientBase): void {
  * the pool as healthy) would queue behind that reply and time out in turn.
  */
 class ControlClient extends pg.Client {
+  /** The statements this session PREPAREd by SQL (begin-prepared.ts); a new connection is a new client. */
+  private readonly sqlPrepared = new Set<string>();
+
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg.Client.query has a dozen overloads
   override query(...args: any[]): any {
+    if (typeof args[0] === "string" && args[0].startsWith(BEGIN_MARK)) {
+      if (args.length !== 2) throw new Error("beginPrepared statements are sent as (text, values), without a callback");
+      return sendBeginPrepared((text) => this.query(text), this.sqlPrepared, args[0].slice(BEGIN_MARK.length), args[1]);
+    }
     if (typeof args[0] === "string" && args[0].startsWith(PREPARED_MARK)) args = [asPrepared(args[0], args[1]), ...args.slice(2)];
     const last = args.length - 1;
     if (typeof args[last] === "function") {

@@ -1,12 +1,11 @@
-import { sql, type RawBuilder } from "kysely";
+import { sql } from "kysely";
 import type { WaitingCause } from "@runway/shared";
 import { prepared, type Db } from "./db.js";
-import { canceledCausesDelete, nextRunAtSql, type GatingChanges } from "./gating-candidates.js";
-import { stageProgressFoldCtes } from "./gating-stages.js";
+import { canceledCausesDelete, nextRunAtSql } from "./gating-candidates.js";
 import { notifyChange } from "./notify.js";
-import { advisoryLock, idleBoundMs, type PassLock } from "./transitions/fence.js";
+import { idleBoundMs } from "./transitions/fence.js";
+import { PLAN_TABLES } from "./gating-take.js";
 import { stageCausesUpsert, stageRowUnneeded } from "./gating-held.js";
-import { memoStatement } from "./memo-statement.js";
 
 /**
  * SQL of the pending scheduler's pass. Every function is one statement whose cost follows the size of its
@@ -14,131 +13,12 @@ import { memoStatement } from "./memo-statement.js";
  */
 
 export const PENDING_PASS_LOCK = 7_301_001;
-/** How long a frozen holder of the pass lock may keep it (see advisoryLock); every taker uses it. */
-export const PASS_LOCK_IDLE_MS = 5000;
 /** No longer taken (sweeps need no lock since they settle runs on the target first); kept reserved. */
 export const SWEEP_LOCK = 7_301_002;
-
-/**
- * The plan cache mode of a pass's transaction, set by its first statement: the live pass's prepared
- * statements take arrays whose size the planner can see in a custom plan, so for the few runs of an idle
- * system a custom plan always looks cheaper than the generic one and PostgreSQL plans them afresh on every
- * pass (~4 ms for the live read). Their lookups are index probes forced by LATERAL … OFFSET 0 or `= ANY` on a
- * key, so the generic plan is as good at 10k and 100k pending (docs/benchmarks.md §8, "the live pass"). A full
- * pass sets the default back first (gatingFullPassPlans): its cursor must be planned for its backlog.
- */
-export const PASS_PLAN_MODE = "force_generic_plan";
 
 /** Back to the default plan cache mode for the rest of the pass's transaction (a full pass). */
 export async function gatingFullPassPlans(trx: Db): Promise<void> {
   await sql`SELECT set_config('plan_cache_mode', 'auto', true)`.execute(trx);
-}
-
-/** The tables whose sizes a pass's generic plans are checked against (GatingChanges.planBasis). */
-export const PLAN_TABLES = ["task_run", "task_run_wait", "task", "stage_wait"] as const;
-
-interface TakenRow {
-  ok: boolean;
-  full: boolean;
-  last_full: Date | null;
-  last_pass: Date | null;
-  runs: string[];
-  dbs: { instance_id: string; database_name: string; version_from: string | null }[];
-  tasks: { instance_id: string; database_name: string; schema_version_key: string }[];
-  rollouts: { rollout_id: string; all_limited: boolean }[];
-  sizes: string[];
-  stat_bytes: string[];
-  session: number;
-}
-
-/** gatingTakeChanges's statement under the lock condition `locked`. Prepared, as every statement of a live pass (gatingLoadLive says why). */
-const takeChangesStatement = (locked: RawBuilder<unknown>) =>
-  prepared(sql<TakenRow>`
-    WITH lk AS MATERIALIZED (SELECT ${locked} AS ok),
-    s AS (SELECT full_pass_requested, last_full_pass_at, last_pass_at FROM gating_state WHERE id = 1),
-    n0 AS (DELETE FROM gating_dirty_run WHERE (SELECT ok FROM lk) RETURNING run_id),
-    n AS (SELECT DISTINCT run_id FROM n0),
-    -- The run transitions' marks, one row of arrays per statement (migration 0070), with the three tables'.
-    b0 AS MATERIALIZED (DELETE FROM gating_dirty_batch WHERE (SELECT ok FROM lk) RETURNING *),
-    d0 AS (DELETE FROM gating_dirty_database WHERE (SELECT ok FROM lk) RETURNING instance_id, database_name, version_from),
-    d AS (
-      SELECT instance_id, database_name, min(version_from) AS version_from FROM (
-        SELECT instance_id, database_name, version_from FROM d0
-        UNION ALL
-        SELECT u.i, u.n, NULL::text COLLATE "C" FROM b0 CROSS JOIN LATERAL unnest(b0.instance_ids, b0.database_names) AS u(i, n)
-      ) x GROUP BY 1, 2),
-    t0 AS (DELETE FROM gating_dirty_task WHERE (SELECT ok FROM lk) RETURNING task_id),
-    t AS (SELECT task_id FROM t0 UNION SELECT unnest(b0.task_ids) FROM b0),
-    r0 AS (DELETE FROM gating_dirty_rollout WHERE (SELECT ok FROM lk) RETURNING rollout_id, all_limited),
-    r AS (
-      SELECT rollout_id, bool_or(all_limited) AS all_limited FROM (
-        SELECT rollout_id, all_limited FROM r0 UNION ALL SELECT unnest(b0.rollout_ids), false FROM b0
-      ) x GROUP BY 1),
-    -- Every pass folds the stage-progress deltas the task triggers appended (migrations 0058, 0065), here under the
-    -- lock, so the stage facts read later in the pass need not (a live pass whose runs no release control
-    -- can hold reads none) and the delta table stays bounded whatever the passes read.
-    ${stageProgressFoldCtes(sql`(SELECT ok FROM lk)`)}
-    SELECT (SELECT ok FROM lk) AS ok,
-           -- The pass's statements on generic plans (see PASS_PLAN_MODE).
-           set_config('plan_cache_mode', ${PASS_PLAN_MODE}, true) IS NOT NULL AS plan_mode,
-           (SELECT full_pass_requested FROM s) AS full,
-           (SELECT last_full_pass_at FROM s) AS last_full,
-           (SELECT last_pass_at FROM s) AS last_pass,
-           (SELECT coalesce(json_agg(n.run_id::text), '[]') FROM n) AS runs,
-           (SELECT coalesce(json_agg(d), '[]') FROM d) AS dbs,
-           -- The marked tasks by their primary key, the ids as one array: the generic plan otherwise hash-joined
-           -- the marks to a scan of every task (7 of this statement's 8 ms at 20,000 tasks). Of the forms
-           -- measured (join, a LATERAL probe per mark, this) it is the fastest from 10 to 100,000 marks.
-           (SELECT coalesce(json_agg(json_build_object('instance_id', k.instance_id, 'database_name', k.database_name,
-              'schema_version_key', k.schema_version_key)), '[]') FROM task k
-              WHERE k.id = ANY(ARRAY(SELECT task_id FROM t)) AND k.schema_version_key IS NOT NULL) AS tasks,
-           (SELECT coalesce(json_agg(json_build_object('rollout_id', r.rollout_id::text, 'all_limited', r.all_limited)), '[]') FROM r) AS rollouts,
-           -- What the session's generic plans were costed for (scheduler/plan-basis.ts): the sizes of the tables
-           -- they read, in PLAN_TABLES' order, and the session.
-           ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`pg_relation_size(${sql.lit(t)}::regclass)`))}] AS sizes,
-           -- The bytes their statistics count (pg_class.relpages, 0 before the first ANALYZE or VACUUM, in this
-           -- server's pages: 8 kB unless it was built with another block size).
-           ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`(SELECT c.relpages::bigint * current_setting('block_size')::bigint FROM pg_class c WHERE c.oid = ${sql.lit(t)}::regclass)`))}] AS stat_bytes,
-           pg_backend_pid() AS session
-  `);
-
-/**
- * Under the production lock, built once per key and idle bound (see memoStatement): the first statement on
- * the pickup path of every run a gate holds.
- */
-export const takeChangesMemo = memoStatement<Record<string, never>, string, TakenRow>((_v, shape) => {
-  const [key, idle] = shape.split(":").map(Number) as [number, number];
-  return takeChangesStatement(advisoryLock(key, idle));
-});
-
-/**
- * Takes the pass lock and, if it got it, takes (deletes) the change records written since the last pass —
- * one statement. Returns null when another pass holds the lock. Rolls back with the pass on failure.
- */
-export async function gatingTakeChanges(
-  trx: Db,
-  p: { key: number; idleTimeoutMs?: number; lock?: PassLock },
-): Promise<GatingChanges | null> {
-  const lock = p.lock ?? advisoryLock;
-  const idle = p.idleTimeoutMs ?? PASS_LOCK_IDLE_MS;
-  // The production lock's statement is memoized (it binds no value at all); an injected PassLock's is built afresh.
-  const { rows } =
-    lock === advisoryLock
-      ? await takeChangesMemo.run(trx, `${p.key}:${idle}`, {})
-      : await takeChangesStatement(lock(p.key, idle)).execute(trx);
-  const row = rows[0]!;
-  if (!row.ok) return null;
-  return {
-    fullRequested: row.full,
-    lastFullPassAt: row.last_full,
-    lastPassAt: row.last_pass,
-    runs: row.runs,
-    dbs: row.dbs.map((d) => ({ instanceId: d.instance_id, database: d.database_name, versionFrom: d.version_from })),
-    tasks: row.tasks.map((t) => ({ instanceId: t.instance_id, database: t.database_name, versionKey: t.schema_version_key })),
-    rollouts: row.rollouts.map((r) => ({ rolloutId: r.rollout_id, allLimited: r.all_limited })),
-    planBasis: { session: row.session, sizes: row.sizes.map(Number) },
-    statBytes: row.stat_bytes.map(Number),
-  };
 }
 
 /**
@@ -216,6 +96,7 @@ export async function gatingRequestFullPass(db: Db): Promise<void> {
 }
 
 export * from "./gating-candidates.js";
+export * from "./gating-take.js";
 export * from "./gating-live.js";
 export * from "./gating-full.js";
 export * from "./gating-held.js";

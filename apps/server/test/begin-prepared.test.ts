@@ -1,0 +1,153 @@
+import pg from "pg";
+import { sql } from "kysely";
+import { afterEach, describe, expect, it } from "vitest";
+import { beginPrepared, sqlLiteral } from "../src/store/begin-prepared.js";
+import { createDb, createPassDb } from "../src/store/db.js";
+import { PENDING_PASS_LOCK, gatingPassTransaction } from "../src/store/gating.js";
+import { useTestDatabase } from "./helpers/db.js";
+
+/**
+ * A transaction's first statement sent with its BEGIN in one message (store/begin-prepared.ts), as the pending
+ * pass sends its lock statement (gatingPassTransaction).
+ */
+
+const t = useTestDatabase();
+// Closed after each test, before its database is dropped (hooks run last-registered first).
+const closing: { destroy(): Promise<void> }[] = [];
+afterEach(async () => {
+  for (const c of closing.splice(0)) await c.destroy();
+});
+
+/** A pool of one session, as a replica's passes have (createPassDb). */
+function passDb() {
+  const db = createPassDb(t.url, "begin-prepared test");
+  closing.push(db);
+  return db;
+}
+
+/** Whether some session holds the transaction-level advisory lock `key`. */
+async function lockHeld(key: number): Promise<boolean> {
+  const { rows } = await t.pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted`,
+    [key],
+  );
+  return rows[0]!.n > 0;
+}
+
+describe("sqlLiteral", () => {
+  it("quotes values as escape strings and refuses what it cannot bind", () => {
+    expect(sqlLiteral("it's a \\ path")).toBe("E'it''s a \\\\ path'");
+    expect(sqlLiteral(5000)).toBe("E'5000'");
+    expect(sqlLiteral(true)).toBe("E'true'");
+    expect(sqlLiteral(null)).toBe("NULL");
+    expect(() => sqlLiteral(Number.NaN)).toThrow(/finite/);
+    expect(() => sqlLiteral(new Date())).toThrow(/only strings/);
+    expect(() => sqlLiteral(["a"])).toThrow(/only strings/);
+    expect(() => sqlLiteral("a\0b")).toThrow(/NUL/);
+  });
+});
+
+describe("beginPrepared", () => {
+  const statement = (key: number, text: string) =>
+    beginPrepared(sql<{ locked: boolean; echo: string; mode: string }>`
+      SELECT pg_try_advisory_xact_lock(${key}) AS locked, ${text}::text AS echo, current_setting('transaction_isolation') AS mode`);
+
+  it("begins a transaction in the statement's message, binds values exactly, and PREPAREs once per session", async () => {
+    const db = passDb();
+    const tricky = "quote ' backslash \\ and $1";
+    await db.connection().execute(async (conn) => {
+      for (let i = 0; i < 3; i++) {
+        const { rows } = await statement(9_100_001, tricky).execute(conn);
+        expect(rows[0]).toEqual({ locked: true, echo: tricky, mode: "read committed" });
+        // A transaction-level lock outlives the statement only inside a transaction the message began.
+        expect(await lockHeld(9_100_001)).toBe(true);
+        await sql`COMMIT`.execute(conn);
+        expect(await lockHeld(9_100_001)).toBe(false);
+      }
+      const { rows } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pg_prepared_statements WHERE from_sql AND name LIKE 'rwb\\_%'`.execute(conn);
+      expect(rows[0]!.n).toBe(1);
+    });
+  });
+
+  it("prepares again on a new session after the old one was ended", async () => {
+    const db = passDb();
+    const pid = async () => (await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(db)).rows[0]!.pid;
+    await db.connection().execute(async (conn) => {
+      await statement(9_100_002, "first").execute(conn);
+      await sql`COMMIT`.execute(conn);
+    });
+    const first = await pid();
+    await t.pool.query("SELECT pg_terminate_backend($1)", [first]);
+    // The pool finds its idle session gone (possibly on a first failed query) and opens another.
+    let rows: { echo: string }[] = [];
+    for (let attempt = 0; attempt < 3 && rows.length === 0; attempt++) {
+      try {
+        rows = await db.connection().execute(async (conn) => {
+          const r = await statement(9_100_002, "second").execute(conn);
+          await sql`COMMIT`.execute(conn);
+          return r.rows;
+        });
+      } catch {
+        // the ended session's error: the pool drops it
+      }
+    }
+    expect(rows[0]?.echo).toBe("second");
+    expect(await pid()).not.toBe(first);
+  });
+
+  it("on a client that does not know the mark, fails loudly with values and runs unprepared in a transaction without", async () => {
+    const pool = new pg.Pool({ connectionString: t.url, max: 1 });
+    pool.on("error", () => undefined);
+    const db = createDb(pool);
+    closing.push(db);
+    await expect(statement(9_100_003, "x").execute(db)).rejects.toThrow(/multiple commands/);
+    await db.connection().execute(async (conn) => {
+      const { rows } = await beginPrepared(sql<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(9100003) AS locked`).execute(conn);
+      expect(rows).toEqual([]);
+      expect(await lockHeld(9_100_003)).toBe(true);
+      await sql`ROLLBACK`.execute(conn);
+    });
+  });
+});
+
+describe("gatingPassTransaction", () => {
+  it("commits what the pass wrote, and rolls back and lets go of the lock when the pass fails", async () => {
+    const db = passDb();
+    const marks = async () => (await t.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM gating_dirty_rollout")).rows[0]!.n;
+    await t.pool.query("DELETE FROM gating_dirty_rollout");
+    await t.pool.query("INSERT INTO gating_dirty_rollout (rollout_id) VALUES (1), (2)");
+    // A failing pass: the marks it took come back, the lock is free, and the session is not left in a transaction.
+    await expect(
+      gatingPassTransaction(db, { key: PENDING_PASS_LOCK }, async (trx, changes) => {
+        expect(changes.rollouts.map((r) => r.rolloutId).sort()).toEqual(["1", "2"]);
+        expect(await lockHeld(PENDING_PASS_LOCK)).toBe(true);
+        await sql`SELECT 1 / 0`.execute(trx);
+      }),
+    ).rejects.toThrow(/division by zero/);
+    expect(await marks()).toBe(2);
+    expect(await lockHeld(PENDING_PASS_LOCK)).toBe(false);
+    const { rows } = await sql<{ open: boolean }>`SELECT now() <> statement_timestamp() AS open`.execute(db);
+    expect(rows[0]!.open).toBe(false);
+    // A pass that ends well commits: the marks are taken for good.
+    const taken = await gatingPassTransaction(db, { key: PENDING_PASS_LOCK }, async (_trx, changes) => changes.rollouts.length);
+    expect(taken).toBe(2);
+    expect(await marks()).toBe(0);
+    expect(await lockHeld(PENDING_PASS_LOCK)).toBe(false);
+  });
+
+  it("returns null without running the pass while another session holds the lock", async () => {
+    const db = passDb();
+    const holder = await t.pool.connect();
+    try {
+      await holder.query("BEGIN");
+      await holder.query(`SELECT pg_advisory_xact_lock(${PENDING_PASS_LOCK})`);
+      let ran = false;
+      expect(await gatingPassTransaction(db, { key: PENDING_PASS_LOCK }, async () => (ran = true))).toBeNull();
+      expect(ran).toBe(false);
+    } finally {
+      await holder.query("ROLLBACK");
+      holder.release();
+    }
+  });
+});
