@@ -96,6 +96,20 @@ describe("beginPrepared", () => {
     expect(await pid()).not.toBe(first);
   });
 
+  it("prepares again, in the same call, a statement the session lost (a DEALLOCATE, a pooler's reset)", async () => {
+    const db = passDb();
+    await db.connection().execute(async (conn) => {
+      await statement(9_100_004, "before").execute(conn);
+      await sql`COMMIT`.execute(conn);
+      await sql`DEALLOCATE ALL`.execute(conn);
+      const { rows } = await statement(9_100_004, "after").execute(conn);
+      expect(rows[0]!.echo).toBe("after");
+      expect(await lockHeld(9_100_004)).toBe(true);
+      await sql`COMMIT`.execute(conn);
+      expect(await lockHeld(9_100_004)).toBe(false);
+    });
+  });
+
   it("on a client that does not know the mark, fails loudly with values and runs unprepared in a transaction without", async () => {
     const pool = new pg.Pool({ connectionString: t.url, max: 1 });
     pool.on("error", () => undefined);

@@ -38,19 +38,37 @@ export function sqlLiteral(v: unknown): string {
 
 type Send = (text: string) => Promise<pg.QueryResult | pg.QueryResult[]>;
 
+/** invalid_sql_statement_name: EXECUTE of a statement the session does not have. */
+const NO_SUCH_STATEMENT = "26000";
+
 /**
  * Sends a marked statement's text (after BEGIN_MARK) on a session whose SQL-prepared statements are
  * `preparedHere`: PREPAREs it first if this session has not (its own message, outside any transaction, and
  * recorded only once it succeeded), then `BEGIN; EXECUTE`. Resolves to the statement's result.
+ *
+ * A session that lost the statement all the same (a `DEALLOCATE` sent on it, a pooler's reset between two
+ * messages) fails the EXECUTE with 26000 right after its BEGIN: nothing else ran in that transaction, so it is
+ * rolled back here and the statement prepared and sent once more. A second 26000 (a pooler that hands each
+ * message another server session: transaction pooling, which the pass session must not be behind,
+ * docs/operations.md) is the caller's error, and the next call prepares again.
  */
 export async function sendBeginPrepared(send: Send, preparedHere: Set<string>, text: string, values: unknown): Promise<pg.QueryResult> {
   const name = "rwb_" + createHash("sha1").update(text).digest("hex").slice(0, 20);
   const bound = Array.isArray(values) ? values : [];
   const args = bound.length > 0 ? `(${bound.map(sqlLiteral).join(", ")})` : "";
-  if (!preparedHere.has(name)) {
-    await send(`PREPARE ${name} AS ${text}`);
-    preparedHere.add(name);
+  for (let attempt = 0; ; attempt++) {
+    if (!preparedHere.has(name)) {
+      await send(`PREPARE ${name} AS ${text}`);
+      preparedHere.add(name);
+    }
+    try {
+      const res = await send(`BEGIN; EXECUTE ${name}${args}`);
+      return Array.isArray(res) ? res[res.length - 1]! : res;
+    } catch (e) {
+      if ((e as { code?: string }).code !== NO_SUCH_STATEMENT) throw e;
+      preparedHere.delete(name);
+      if (attempt > 0) throw e;
+      await send("ROLLBACK");
+    }
   }
-  const res = await send(`BEGIN; EXECUTE ${name}${args}`);
-  return Array.isArray(res) ? res[res.length - 1]! : res;
 }
