@@ -25,10 +25,11 @@ function passDb() {
   return db;
 }
 
-/** Whether some session holds the transaction-level advisory lock `key`. */
+/** Whether some session holds the advisory lock `key` in this test's database (other files' databases have their own). */
 async function lockHeld(key: number): Promise<boolean> {
   const { rows } = await t.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted`,
+    `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
     [key],
   );
   return rows[0]!.n > 0;
