@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { sql, type RawBuilder } from "kysely";
 import type pg from "pg";
 
@@ -42,7 +41,7 @@ type Send = (text: string) => Promise<pg.QueryResult | pg.QueryResult[]>;
 const NO_SUCH_STATEMENT = "26000";
 
 /**
- * Sends a marked statement's text (after BEGIN_MARK) on a session whose SQL-prepared statements are
+ * Sends a marked statement's text (after BEGIN_MARK), named `name`, on a session whose SQL-prepared statements are
  * `preparedHere`: PREPAREs it first if this session has not (its own message, outside any transaction, and
  * recorded only once it succeeded), then `BEGIN; EXECUTE`. Resolves to the statement's result.
  *
@@ -52,8 +51,13 @@ const NO_SUCH_STATEMENT = "26000";
  * message another server session: transaction pooling, which the pass session must not be behind,
  * docs/operations.md) is the caller's error, and the next call prepares again.
  */
-export async function sendBeginPrepared(send: Send, preparedHere: Set<string>, text: string, values: unknown): Promise<pg.QueryResult> {
-  const name = "rwb_" + createHash("sha1").update(text).digest("hex").slice(0, 20);
+export async function sendBeginPrepared(
+  send: Send,
+  preparedHere: Set<string>,
+  name: string,
+  text: string,
+  values: unknown,
+): Promise<pg.QueryResult> {
   const bound = Array.isArray(values) ? values : [];
   const args = bound.length > 0 ? `(${bound.map(sqlLiteral).join(", ")})` : "";
   for (let attempt = 0; ; attempt++) {

@@ -58,7 +58,9 @@ class ControlClient extends pg.Client {
   override query(...args: any[]): any {
     if (typeof args[0] === "string" && args[0].startsWith(BEGIN_MARK)) {
       if (args.length !== 2) throw new Error("beginPrepared statements are sent as (text, values), without a callback");
-      return sendBeginPrepared((text) => this.query(text), this.sqlPrepared, args[0].slice(BEGIN_MARK.length), args[1]);
+      // Named by the marked text as sent (the memoized string, whose hash is cached), as prepared() names.
+      const name = statementName("rwb_", args[0]);
+      return sendBeginPrepared((t) => this.query(t), this.sqlPrepared, name, args[0].slice(BEGIN_MARK.length), args[1]);
     }
     if (typeof args[0] === "string" && args[0].startsWith(PREPARED_MARK)) args = [asPrepared(args[0], args[1]), ...args.slice(2)];
     const last = args.length - 1;
@@ -82,16 +84,26 @@ class ControlClient extends pg.Client {
 
 /** The first bytes of a statement that `prepared()` marked. */
 const PREPARED_MARK = "/* prepared */";
-const preparedNames = new Map<string, string>();
+/** Per prefix, the names given so far, by text (memoized texts: a lookup reuses the string's cached hash). */
+const preparedNames = { rw_: new Map<string, string>(), rwb_: new Map<string, string>() };
+
+/**
+ * A prepared statement's name, from its text (hashed once per text in this process): `rw_` for the protocol's
+ * named statements (`prepared()`), `rwb_` for those PREPAREd by SQL (`beginPrepared()`).
+ */
+function statementName(prefix: "rw_" | "rwb_", text: string): string {
+  const names = preparedNames[prefix];
+  let name = names.get(text);
+  if (name === undefined) {
+    name = prefix + createHash("sha1").update(text).digest("hex").slice(0, 20);
+    names.set(text, name);
+  }
+  return name;
+}
 
 /** A marked statement as a named one: parsed and planned once per connection, then only bound and run. */
 function asPrepared(text: string, values: unknown): pg.QueryConfig {
-  let name = preparedNames.get(text);
-  if (name === undefined) {
-    name = "rw_" + createHash("sha1").update(text).digest("hex").slice(0, 20);
-    preparedNames.set(text, name);
-  }
-  return { name, text, values: Array.isArray(values) ? values : [] };
+  return { name: statementName("rw_", text), text, values: Array.isArray(values) ? values : [] };
 }
 
 /**
