@@ -8,6 +8,7 @@ import { createFewStatement } from "../src/store/transitions/api.js";
 import { finishMemo } from "../src/store/transitions/finish.js";
 import { promoteStatement } from "../src/store/transitions/pass.js";
 import { PASS_LOCK_IDLE_MS, PENDING_PASS_LOCK, liveReadMemo, takeChangesMemo } from "../src/store/gating.js";
+import { liveShapeKey } from "../src/store/gating-live-read.js";
 
 // Compiling needs no connection: the pool is never used.
 const db = createDb(new pg.Pool({ max: 1 }));
@@ -99,23 +100,28 @@ describe("memoized statements (memoStatement)", () => {
     for (const idle of [PASS_LOCK_IDLE_MS, 1234]) {
       for (const form of ["begin", "in"]) sameAsFresh(takeChangesMemo, `${PENDING_PASS_LOCK}:${idle}:${form}`, {});
     }
+    // Every shape of the live read (liveShapeKey: which inputs hold anything), with 1 and 4 busy waiters.
     for (const busyWaiters of [1, 4]) {
-      for (const n of [0, 3]) {
-        const ids = Array.from({ length: n }, (_, i) => String(10 + i));
-        sameAsFresh(liveReadMemo, busyWaiters, {
-          now: new Date(Date.UTC(2026, 11, 5, 3, n)),
-          since: new Date(Date.UTC(2026, 11, 5, 2, n)),
-          runs: ids,
-          inst: ids.map((i) => `inst ${i}`),
-          dbs: ids.map((i) => `db ${i}`),
-          vfrom: ids.map((i) => (i === "10" ? null : `v${i}`)),
-          tinst: ids.map((i) => `t-inst ${i}`),
-          tdbs: ids.map((i) => `t-db ${i}`),
-          tkeys: ids.map((i) => `k${i}`),
-          rids: ids,
-          rall: ids.map((i) => i === "11"),
-          crids: n === 0 ? [] : ids.slice(1),
-        });
+      for (let mask = 0; mask < 32; mask++) {
+        const has = (bit: number) => (mask & (1 << bit)) !== 0;
+        const ids = (bit: number) => (has(bit) ? ["10", "11", "12"] : []);
+        const values = {
+          now: new Date(Date.UTC(2026, 11, 5, 3, mask)),
+          since: new Date(Date.UTC(2026, 11, 5, 2, mask)),
+          runs: ids(0),
+          inst: ids(1).map((i) => `inst ${i}`),
+          dbs: ids(1).map((i) => `db ${i}`),
+          vfrom: ids(1).map((i) => (i === "10" ? null : `v${i}`)),
+          tinst: ids(2).map((i) => `t-inst ${i}`),
+          tdbs: ids(2).map((i) => `t-db ${i}`),
+          tkeys: ids(2).map((i) => `k${i}`),
+          rids: ids(3),
+          rall: ids(3).map((i) => i === "11"),
+          crids: ids(4).slice(1),
+        };
+        const key = liveShapeKey(busyWaiters, values);
+        expect(key).toBe(`${busyWaiters}:${["n", "d", "t", "o", "c"].filter((_, bit) => has(bit)).join("")}`);
+        sameAsFresh(liveReadMemo, key, values);
       }
     }
   });

@@ -17,6 +17,9 @@ import { controlsCannotHold } from "./gating-stages.js";
 import { databaseHolderSql } from "./holder.js";
 import { autoRunDueSql, breakersDueSql } from "./gating-controls.js";
 import { noRunWaiting } from "./transitions/claim.js";
+import { parseShapeKey, union } from "./gating-live-shape.js";
+
+export { liveShapeKey, type LiveShape } from "./gating-live-shape.js";
 
 /**
  * The live pass's read, in one statement (issue 19: a live pass's time was mostly round trips, and the
@@ -74,26 +77,34 @@ const atSmallestPendingVersion = (i: RawBuilder<unknown>, n: RawBuilder<unknown>
       WHERE m.instance_id = ${i} AND m.database_name = ${n} AND m.status = 'PENDING'
         AND ${above ? sql`m.schema_version_key > (${above} COLLATE "C")` : sql`m.schema_version_key IS NOT NULL`})`;
 
-/** The live read, built once per count of busy waiters (see memoStatement): on the pickup path of every run a gate holds. */
-export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyWaiters) =>
-  prepared(sql<LiveRow>`
+/**
+ * The live read, built once per shape key (liveShapeKey: the count of busy waiters, and which inputs hold
+ * anything; see memoStatement): on the pickup path of every run a gate holds.
+ */
+export const liveReadMemo = memoStatement<LiveValues, string, LiveRow>((v, key) => {
+  const { busyWaiters, shape } = parseShapeKey(key);
+  return prepared(sql<LiveRow>`
     WITH done AS (
       UPDATE gating_state SET last_pass_at = ${v.now} WHERE id = 1
       RETURNING ${nextRunAtSql(v.now)} AS next_run_at, ${noRunWaiting} AS none_available
     ),
-    gone AS (${canceledCausesDelete(v.runs)}),
+    ${shape.runs ? sql`gone AS (${canceledCausesDelete(v.runs)}),` : sql``}
     cand AS (
+      ${union([
+        shape.runs &&
+          sql`
       -- New runs, never evaluated.
-      SELECT unnest(${v.runs}::bigint[]) AS id
-      UNION
+      SELECT unnest(${v.runs}::bigint[]) AS id`,
+        sql`
       -- Runs whose run-at time arrived since the last pass.
       SELECT r.id FROM task_run r
-      WHERE r.status = 'PENDING' AND r.run_at IS NOT NULL AND r.run_at > ${v.since} AND r.run_at <= ${v.now}
-      UNION
+      WHERE r.status = 'PENDING' AND r.run_at IS NOT NULL AND r.run_at > ${v.since} AND r.run_at <= ${v.now}`,
+        sql`
       -- Runs whose retry time (after an unreachable target) arrived since the last pass.
       SELECT r.id FROM task_run r
-      WHERE r.status = 'PENDING' AND r.retry_at IS NOT NULL AND r.retry_at > ${v.since} AND r.retry_at <= ${v.now}
-      UNION
+      WHERE r.status = 'PENDING' AND r.retry_at IS NOT NULL AND r.retry_at > ${v.since} AND r.retry_at <= ${v.now}`,
+        shape.dbs &&
+          sql`
       -- A database whose sequential run ended: a run there can change only if it is sequential and not
       -- held by version order or a gate before it. Of its DATABASE_BUSY runs only the first few in decide()'s
       -- order: one of them may take the database, and the rest keep their cause whoever holds it next (the
@@ -124,8 +135,9 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
         WHERE d.vf IS NOT NULL AND r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'
           AND r.schema_version_key > (d.vf COLLATE "C")
         OFFSET 0
-      ) x
-      UNION
+      ) x`,
+        shape.tasks &&
+          sql`
       -- Runs held by a version that became DONE or SKIPPED: those between it and the next unfinished
       -- version above it on the same database (their nearest smaller unfinished version was it). The
       -- same runs when it became FAILED or CANCELED or was retried (BLOCKED_BY_FAILED starts or stops).
@@ -140,8 +152,9 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
       CROSS JOIN LATERAL (
         ${atSmallestPendingVersion(sql`v.i`, sql`v.n`, sql`v.k`)}
         OFFSET 0
-      ) x
-      UNION
+      ) x`,
+        shape.rollouts &&
+          sql`
       -- Rollouts with freed slots: the oldest limit-held runs, as many as there are free slots (plus a
       -- margin for runs whose cause went stale); all of them when the limit itself changed.
       SELECT l.id FROM unnest(${v.rids}::bigint[], ${v.rall}::boolean[]) AS x(rid, all_limited)
@@ -156,12 +169,14 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
         ORDER BY w.run_created_at, w.run_id
         LIMIT CASE WHEN x.all_limited OR p.parallel_tasks_per_rollout = 0 THEN NULL
                    ELSE greatest(p.parallel_tasks_per_rollout - act.n, 0) + ${LIMIT_MARGIN}::int END
-      ) l
-      UNION
+      ) l`,
+        shape.rollouts &&
+          sql`
       -- Retried blockers of freed rollouts go first (decide() orders them ahead), wherever they queue.
       SELECT a.id FROM unnest(${v.rids}::bigint[]) AS x(rid)
-      CROSS JOIN LATERAL (SELECT r.id FROM task_run r WHERE r.rollout_id = x.rid AND r.status = 'PENDING' AND r.ahead OFFSET 0) a
-      UNION
+      CROSS JOIN LATERAL (SELECT r.id FROM task_run r WHERE r.rollout_id = x.rid AND r.status = 'PENDING' AND r.ahead OFFSET 0) a`,
+        shape.rollouts &&
+          sql`
       -- Rollouts where a task finished or was skipped: runs held by a stage of theirs that has no
       -- unfinished task left (task_stage_open_idx; run_wait: task_run_wait_stage_idx for runs' own rows,
       -- stage_wait_blocker_idx for stages' rows and then the runs of the held stage).
@@ -177,7 +192,8 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
       -- 2 ms a stage, 102 of a 118 ms live read). A stage row with no run left to hold only costs the probe.
       WHERE CASE WHEN EXISTS (SELECT 1 FROM task_run_wait h WHERE h.type = 'STAGE_GATE' AND (h.cause ->> 'stageId')::bigint = s.id)
           OR EXISTS (SELECT 1 FROM stage_wait h WHERE h.type = 'STAGE_GATE' AND (h.cause ->> 'stageId')::bigint = s.id)
-        THEN NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.unfinished) ELSE false END
+        THEN NOT EXISTS (SELECT 1 FROM task t WHERE t.stage_id = s.id AND t.unfinished) ELSE false END`,
+      ])}
     ),
     -- The ids as one array (an InitPlan): a primary-key probe each, and the small tables joined once. The
     -- status compared with a subquery's value, not a constant: the constant would let the generic plan
@@ -224,13 +240,17 @@ export const liveReadMemo = memoStatement<LiveValues, number, LiveRow>((v, busyW
         (SELECT coalesce(json_agg(fs.stage_id::text), '[]') FROM free_st fs WHERE fs.free) AS occ_free,
         -- The release controls due (gating-controls.ts), read here rather than in two statements of their own
         -- before it: two round trips less while the pass holds its lock, on every pass after a task finished.
-        (SELECT coalesce(json_agg(json_build_array(b.id::text, b.failures) ORDER BY b.id), '[]')
+        ${
+          shape.controls
+            ? sql`(SELECT coalesce(json_agg(json_build_array(b.id::text, b.failures) ORDER BY b.id), '[]')
           FROM (${breakersDueSql(sql`${v.crids}::bigint[]`)}) b) AS ctl_breakers,
         (SELECT coalesce(json_agg(json_build_array(a.rollout_id::text, a.task_ids) ORDER BY a.rollout_id), '[]')
-          FROM (${autoRunDueSql(sql`${v.crids}::bigint[]`)}) a) AS ctl_auto
+          FROM (${autoRunDueSql(sql`${v.crids}::bigint[]`)}) a) AS ctl_auto`
+            : sql`'[]'::json AS ctl_breakers, '[]'::json AS ctl_auto`
+        }
     )
     SELECT done.next_run_at, done.none_available, c.*, o.occ_busy, o.occ_active, o.occ_free, o.ctl_breakers, o.ctl_auto
     FROM done
     LEFT JOIN c ON true
-    LEFT JOIN occ o ON c.id IS NULL OR c.id = (SELECT max(l.id) FROM c l)`),
-);
+    LEFT JOIN occ o ON c.id IS NULL OR c.id = (SELECT max(l.id) FROM c l)`);
+});

@@ -3,7 +3,7 @@ import type { GatingCandidate } from "../domain/gating.js";
 import { dbKey, toCandidate, type CandidateRow, type GatingChanges } from "./gating-candidates.js";
 import { gatingApplyStages } from "./gating-stages.js";
 import type { AutoRunDue, BreakerToTrip } from "./gating-controls.js";
-import { liveReadMemo, type LiveValues, type Occupancy } from "./gating-live-read.js";
+import { liveReadMemo, liveShapeKey, type LiveValues, type Occupancy } from "./gating-live-read.js";
 
 export { liveReadMemo } from "./gating-live-read.js";
 
@@ -67,7 +67,7 @@ export async function gatingLoadLive(
     rall: changes.rollouts.map((r) => r.allLimited),
     crids: controls ? changes.rollouts.map((r) => r.rolloutId) : [],
   };
-  const { rows } = await liveReadMemo.run(trx, busyWaiters, values);
+  const { rows } = await liveReadMemo.run(trx, liveShapeKey(busyWaiters, values), values);
   const out: LiveLoad = {
     candidates: [],
     busy: new Map(),
