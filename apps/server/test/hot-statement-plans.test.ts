@@ -36,7 +36,7 @@ describe("the running scheduler's statements on generic plans", () => {
           runs: check.map((r) => ({ runId: r.id, epoch: r.epoch })),
           leaseTtlMs: 60_000,
           now: now(),
-          // The owner check before a COMMIT (reads a long lease) and the heartbeat (renews): one statement.
+          // The owner check before a COMMIT (reads a long lease: a read of its own) and the heartbeat (renews).
           ...(round % 2 === 1 ? { renewWithinMs: 50_000 } : {}),
         });
         expect([...state.values()].every((s) => s.owned)).toBe(true);
@@ -59,7 +59,8 @@ describe("the running scheduler's statements on generic plans", () => {
       };
       for (const [name, needle, forms] of [
         ["claim", "claim_pick AS MATERIALIZED", 2],
-        ["lease check", "FOR UPDATE OF t SKIP LOCKED", 1],
+        ["lease renewal", "FOR UPDATE OF t SKIP LOCKED", 1],
+        ["lease check", "AS long\n    FROM json_to_recordset", 1],
         ["finish", "fin_in AS", 1],
       ] as const) {
         const each = plans(needle);
