@@ -16,9 +16,9 @@ export interface LiveShape {
   controls: boolean;
 }
 
-const SHAPE_FLAGS = ["runs", "dbs", "tasks", "rollouts", "controls"] as const;
-/** Each input's letter in a shape key. */
+/** Each input's letter in a shape key, in the key's order. */
 const SHAPE_LETTER: Record<keyof LiveShape, string> = { runs: "n", dbs: "d", tasks: "t", rollouts: "o", controls: "c" };
+const SHAPE_FLAGS = Object.keys(SHAPE_LETTER) as (keyof LiveShape)[];
 
 /** The memo key of the read for `busyWaiters` and the inputs in `v`: `4:` + one letter per input that holds anything. */
 export function liveShapeKey(busyWaiters: number, v: LiveValues): string {

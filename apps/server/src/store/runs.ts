@@ -59,12 +59,13 @@ export async function taskRunsRenewLeases(
     // nothing (issue 19: ~0.3 checks a run in the SELECT 1 drain, 0.11–0.12 against 0.06–0.07 ms a call). So
     // the leases are read first, and only those that end sooner go on to be renewed.
     const read = await leasesRead(db, p.replicaId, p.runs, longFrom);
-    toRenew = p.runs.filter((r) => {
+    toRenew = [];
+    for (const r of p.runs) {
       const s = read.get(r.runId);
-      if (s === undefined || !s.long) return s !== undefined;
-      out.set(r.runId, { owned: true, cancelRequested: s.cancel, locked: false });
-      return false;
-    });
+      if (s === undefined) continue; // not this replica's in this epoch: lost, as set above
+      if (s.long) out.set(r.runId, { owned: true, cancelRequested: s.cancel, locked: false });
+      else toRenew.push(r);
+    }
     if (toRenew.length === 0) return out;
   }
   // The runs as a JSON document, not unnest() of arrays: a custom plan knows an array's length and a generic
@@ -73,7 +74,7 @@ export async function taskRunsRenewLeases(
   // document's rows are estimated alike in both, so the generic plan is kept after the first five calls.
   const { rows } = await prepared(sql<{ id: string; owned: boolean; cancel: boolean; locked: boolean }>`
     WITH x AS (
-      SELECT * FROM json_to_recordset(${JSON.stringify(toRenew.map((r) => ({ id: r.runId, epoch: r.epoch })))}::json) AS x(id bigint, epoch int)
+      SELECT * FROM json_to_recordset(${runsDocument(toRenew)}::json) AS x(id bigint, epoch int)
     ), r AS (
       SELECT t.id, t.lease_epoch, t.cancel_requested_at IS NOT NULL AS cancel, coalesce(t.lease_expires_at >= ${longFrom}::timestamptz, false) AS long
       FROM task_run t JOIN x ON t.id = x.id
@@ -107,8 +108,11 @@ async function leasesRead(
 ): Promise<Map<string, { cancel: boolean; long: boolean }>> {
   const { rows } = await prepared(sql<{ id: string; cancel: boolean; long: boolean }>`
     SELECT t.id::text AS id, t.cancel_requested_at IS NOT NULL AS cancel, coalesce(t.lease_expires_at >= ${longFrom}::timestamptz, false) AS long
-    FROM json_to_recordset(${JSON.stringify(runs.map((r) => ({ id: r.runId, epoch: r.epoch })))}::json) AS x(id bigint, epoch int)
+    FROM json_to_recordset(${runsDocument(runs)}::json) AS x(id bigint, epoch int)
     JOIN task_run t ON t.id = x.id
     WHERE t.lease_epoch = x.epoch AND t.owner_replica = ${replicaId} AND t.status = 'RUNNING'`).execute(db);
   return new Map(rows.map((r) => [r.id, { cancel: r.cancel, long: r.long }]));
 }
+
+/** Runs as the JSON document both lease statements read with json_to_recordset (see taskRunsRenewLeases). */
+const runsDocument = (runs: { runId: string; epoch: number }[]) => JSON.stringify(runs.map((r) => ({ id: r.runId, epoch: r.epoch })));
