@@ -120,3 +120,39 @@ describe("target fence", () => {
     expect(n).toMatch(/^runway run 12 in [0-9a-f]{10} epoch 3 r_plica_with_spaces/);
   });
 });
+
+describe("the lease check sent with the statement (ownerCheckAhead)", () => {
+  it("goes out before the statement is sent, and its answer decides the COMMIT in place of stillOwner", async () => {
+    const events: string[] = [];
+    const withAnswer = (owned: boolean) =>
+      execCtx({
+        stillOwner: async () => {
+          events.push("stillOwner");
+          return true;
+        },
+        ownerCheckAhead: () => {
+          events.push("check sent");
+          return async () => {
+            // The statement returned: its session sits idle in its transaction, the ledger row not committed.
+            events.push(`statement returned: ${(await target.query("SELECT 1 FROM runway_ledger")).length} committed`);
+            return owned;
+          };
+        },
+      });
+    const kept = await executor().execute(runOn(target.name, { statement: "CREATE TABLE ahead_kept ()" }), withAnswer(true));
+    expect(kept.status, kept.message).toBe("DONE");
+    expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'ahead_kept'")).toHaveLength(1);
+    const refused = await executor().execute(runOn(target.name, { statement: "CREATE TABLE ahead_refused ()" }), withAnswer(false));
+    expect(refused.status, refused.message).toBe("RETRY");
+    expect(refused.message).toMatch(/lease lost before commit; rolled back/);
+    expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'ahead_refused'")).toEqual([]);
+    expect(events).toEqual([
+      // The first run on a new target finds no ledger: it creates it and sends its query again, with a check.
+      "check sent",
+      "check sent",
+      "statement returned: 0 committed",
+      "check sent",
+      "statement returned: 1 committed",
+    ]);
+  });
+});

@@ -43,6 +43,8 @@ type Applied = { rows: number; note?: string; broken?: boolean };
  * transaction, end older epochs' sessions, insert the ledger row, and the statement itself, all in one
  * simple-protocol query; (2) COMMIT, after the lease check, and in the same query the reset of the session
  * for its next run (SESSION_RESET_SQL: DISCARD ALL spelled out), so giving it back to its pool costs none.
+ * The lease check goes to the control database with (1), where the context offers it (ownerCheckAhead),
+ * and its answer stands for the check before COMMIT if (1) returned soon enough; else it is made again.
  *
  * Only an error the server raised for the statement fails a run. Anything below the SQL layer before
  * COMMIT (refused, reset or silent connections, a restart) is RETRY: nothing of the run committed.
@@ -134,9 +136,9 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
   }
 
   /** Why this replica may not go on (a control-plane failure is not the statement's fault either), or "". */
-  private async ownershipLost(ctx: ExecContext): Promise<string> {
+  private async ownershipLost(stillOwner: () => Promise<boolean>): Promise<string> {
     try {
-      return (await ctx.stillOwner()) ? "" : "lease lost";
+      return (await stillOwner()) ? "" : "lease lost";
     } catch (e) {
       return `ownership could not be confirmed (${(e as Error).message})`;
     }
@@ -237,6 +239,9 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     for (let tries = 0; ; tries++) {
       let counts: number[];
       p.phase = "sent";
+      // The lease check goes out with the statement, not after it, where the context can (ownerCheckAhead):
+      // a quick statement's run then waits for one round trip less before its COMMIT.
+      const stillOwner = ctx.ownerCheckAhead?.() ?? (() => ctx.stillOwner());
       try {
         counts = rowCounts(await boundedQuery(client, prefix + run.statement, this.statementBound(prefix + run.statement)));
       } catch (e) {
@@ -259,7 +264,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
         p.reset = reset;
         throw err;
       }
-      const lost = await this.ownershipLost(ctx);
+      const lost = await this.ownershipLost(stillOwner);
       if (lost) {
         await rollback();
         throw new TargetFault("LEASE_LOST", `${lost} before commit; rolled back`);
@@ -302,7 +307,7 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
     if (once) return once;
     if (ctx.signal.aborted) throw new TargetFault("CANCELED_BEFORE_START", "canceled before start");
     // No transaction will hold this statement back at the end: a zombie owner must not even start it.
-    const lost = await this.ownershipLost(ctx);
+    const lost = await this.ownershipLost(() => ctx.stillOwner());
     if (lost) throw new TargetFault("LEASE_LOST", `${lost} before the statement was sent; nothing ran`);
     p.phase = "sent";
     let rows: number;

@@ -9,6 +9,13 @@ export interface ExecContext {
   log(type: string, payload: Record<string, unknown>): Promise<void>;
   /** Checked right before a target commit: false when this replica no longer owns the run. */
   stillOwner(): Promise<boolean>;
+  /**
+   * The same check pipelined with the statement: sends it now and returns the answer to ask for once the
+   * statement returned, which is stillOwner's right then. The check already sent answers when the statement
+   * returned soon enough after it for the lease it confirmed to outlast the COMMIT (ownerCheckAheadMs); after
+   * a slower statement the returned function checks again. Without it, the executor calls stillOwner.
+   */
+  ownerCheckAhead?(): () => Promise<boolean>;
 }
 
 /** Run log entries are informational: failing to write one must not decide the outcome. */

@@ -7,7 +7,10 @@ import type { Ownership } from "./ownership.js";
 /** A lease check's answer (the running scheduler batches them, store/runs.ts taskRunsRenewLeases). */
 export type OwnerState = "owned" | "lost" | "locked" | "canceled";
 
-/** What the executor of one run is given: its abort signal, its fenced log, and the lease check before a target commit. */
+/**
+ * What the executor of one run is given: its abort signal, its fenced log, and the lease check before a target
+ * commit, after the statement or sent with it (ownerCheckAhead).
+ */
 export function execContext(p: {
   db: Db;
   clock: Clock;
@@ -18,31 +21,55 @@ export function execContext(p: {
   /** True once the execution was aborted (cancel, lost, shutdown): no commit then. */
   aborted: () => boolean;
   checkOwner: (run: { runId: string; epoch: number }) => Promise<OwnerState>;
+  /** ownerCheckAheadMs of the lease: how soon after a check sent ahead the statement must return for it to stand. */
+  aheadMs: number;
+  /** The process's monotonic clock in ms (performance.now; injected by tests): how long the statement took. */
+  monotonic?: () => number;
   /** A cancel recorded in the control database, found by the lease check. */
   onCanceled: () => void;
 }): ExecContext {
   const { run } = p;
   const fence = { runId: run.id, replicaId: p.replicaId, epoch: run.epoch, fence: p.ownership.fence };
+  const stillOwner = async (): Promise<boolean> => {
+    // A row locked by another transaction is neither ours for sure nor lost: ask again shortly (the
+    // target's idle-in-transaction bound ends the wait if it lasts).
+    for (let i = 0; ; i++) {
+      if (p.aborted()) return false;
+      const state = await p.checkOwner({ runId: run.id, epoch: run.epoch });
+      if (state === "canceled") {
+        // A recorded cancel wins even when its NOTIFY never came: this run must not commit now.
+        p.onCanceled();
+        return false;
+      }
+      if (state !== "locked") return p.ownership.owns(state);
+      await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 500)));
+    }
+  };
   return {
     signal: p.signal,
     replicaId: p.replicaId,
     log: async (type, payload) => {
       await taskRunAppendLog(p.db, { ...fence, type, payload, now: p.clock.now() });
     },
-    stillOwner: async () => {
-      // A row locked by another transaction is neither ours for sure nor lost: ask again shortly (the
-      // target's idle-in-transaction bound ends the wait if it lasts).
-      for (let i = 0; ; i++) {
+    stillOwner,
+    ownerCheckAhead: () => {
+      // The process's own monotonic clock: only how long the statement took after the check went out matters,
+      // and a pause of this process only makes that longer (then it checks again).
+      const elapsed = p.monotonic ?? (() => performance.now());
+      const sentAt = elapsed();
+      // Settled here: an answer nobody asks for (the statement failed) must not be an unhandled rejection.
+      const early = stillOwner().then(
+        (owned) => ({ owned }),
+        () => undefined,
+      );
+      return async () => {
         if (p.aborted()) return false;
-        const state = await p.checkOwner({ runId: run.id, epoch: run.epoch });
-        if (state === "canceled") {
-          // A recorded cancel wins even when its NOTIFY never came: this run must not commit now.
-          p.onCanceled();
-          return false;
-        }
-        if (state !== "locked") return p.ownership.owns(state);
-        await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** i, 500)));
-      }
+        if (elapsed() - sentAt > p.aheadMs) return stillOwner();
+        const answer = await early;
+        // A check that failed (the control database unreachable meanwhile) is made again, as it was before.
+        if (answer === undefined) return stillOwner();
+        return answer.owned && !p.aborted();
+      };
     },
   };
 }

@@ -31,3 +31,15 @@ export function idleBoundMs(leaseTtlMs: number): number {
 export function ownerCheckRenewWithinMs(leaseTtlMs: number): number {
   return idleBoundMs(leaseTtlMs) + leaseTtlMs / 20;
 }
+
+/**
+ * How soon after its lease check went out a statement must have returned for that check to stand for the one
+ * before its COMMIT (ExecContext.ownerCheckAhead: the check sent with the statement, not after it). The check
+ * confirms the lease for ownerCheckRenewWithinMs from when it reads it, which is after it went out, and the
+ * COMMIT reaches the target at most the idle bound after the statement ended, or never: so a statement that
+ * ended within this of the check leaves a twenty-fifth of a lease of the twentieth kept for the clocks. A
+ * slower one is checked again once it returned, as before.
+ */
+export function ownerCheckAheadMs(leaseTtlMs: number): number {
+  return leaseTtlMs / 100;
+}

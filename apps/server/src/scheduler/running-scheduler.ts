@@ -5,7 +5,7 @@ import { FINISH_LINGER_MS, finishLinger } from "./finish-linger.js";
 import type { ExecOutcome } from "../executors/types.js";
 import { releaseUnstarted, UNSTARTED, writeOutcome } from "./outcome.js";
 import { appliedChange } from "./applied-change.js";
-import { leaseOwnership, type Ownership } from "./ownership.js";
+import { leaseOwnership, ownerCheckAheadMs, type Ownership } from "./ownership.js";
 import { ExecutorSlots } from "./executor-slots.js";
 import { execContext, type OwnerState } from "./exec-context.js";
 import { ownerCheckBatcher, renewLeases } from "./leases.js";
@@ -205,6 +205,7 @@ export class RunningScheduler {
       ownership: this.ownership,
       aborted: () => exec.abortReason !== undefined,
       checkOwner: (x) => this.ownerCheck.push(x),
+      aheadMs: ownerCheckAheadMs(this.deps.leaseTtlMs),
       onCanceled: () => this.abortForCancel(exec),
     });
     return this.deps.executorFor(run.type).execute(run, ctx);

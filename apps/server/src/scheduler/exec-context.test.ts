@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import type { Db } from "../store/db.js";
+import type { ClaimedRun } from "../store/runs.js";
+import { execContext, type OwnerState } from "./exec-context.js";
+import { leaseOwnership } from "./ownership.js";
+
+/**
+ * The lease check sent with the statement (ExecContext.ownerCheckAhead): its answer stands for the check
+ * before COMMIT only while the statement returned within aheadMs of it; otherwise, or when it failed, the
+ * check is made again, as after the statement before.
+ */
+function harness(answers: (OwnerState | Error)[]) {
+  let now = 0;
+  let aborted = false;
+  let canceled = 0;
+  const asked: number[] = [];
+  const ctx = execContext({
+    db: {} as Db,
+    clock: { now: () => new Date() },
+    replicaId: "A",
+    run: { id: "1", epoch: 1 } as ClaimedRun,
+    signal: new AbortController().signal,
+    ownership: leaseOwnership,
+    aborted: () => aborted,
+    checkOwner: async () => {
+      asked.push(now);
+      const a = answers.shift() ?? "owned";
+      if (a instanceof Error) throw a;
+      return a;
+    },
+    aheadMs: 300,
+    monotonic: () => now,
+    onCanceled: () => canceled++,
+  });
+  return {
+    ctx,
+    asked,
+    canceled: () => canceled,
+    advance: (ms: number) => (now += ms),
+    abort: () => (aborted = true),
+  };
+}
+
+describe("ownerCheckAhead", () => {
+  it("sends the check at once; a statement back within aheadMs commits on its answer, with no second check", async () => {
+    const h = harness(["owned"]);
+    const confirm = h.ctx.ownerCheckAhead!();
+    expect(h.asked).toEqual([0]);
+    h.advance(300);
+    expect(await confirm()).toBe(true);
+    expect(h.asked).toEqual([0]);
+  });
+
+  it("a statement slower than aheadMs is checked again when it returned: a cancel recorded meanwhile wins", async () => {
+    const h = harness(["owned", "canceled"]);
+    const confirm = h.ctx.ownerCheckAhead!();
+    h.advance(301);
+    expect(await confirm()).toBe(false);
+    expect(h.asked).toEqual([0, 301]);
+    expect(h.canceled()).toBe(1);
+  });
+
+  it("a lost lease or a recorded cancel in the early answer stops the commit", async () => {
+    const lost = harness(["lost"]);
+    expect(await lost.ctx.ownerCheckAhead!()()).toBe(false);
+    const canceled = harness(["canceled"]);
+    expect(await canceled.ctx.ownerCheckAhead!()()).toBe(false);
+    expect(canceled.canceled()).toBe(1);
+    expect([lost.asked, canceled.asked]).toEqual([[0], [0]]);
+  });
+
+  it("an execution aborted after the check went out (a cancel's NOTIFY, a lost lease, a shutdown) does not commit", async () => {
+    const h = harness(["owned"]);
+    const confirm = h.ctx.ownerCheckAhead!();
+    h.abort();
+    expect(await confirm()).toBe(false);
+  });
+
+  it("a check that failed is made again; an answer nobody asks for is no unhandled rejection", async () => {
+    const h = harness([new Error("control database unreachable"), "owned"]);
+    const confirm = h.ctx.ownerCheckAhead!();
+    expect(await confirm()).toBe(true);
+    expect(h.asked).toEqual([0, 0]);
+    const unused = harness([new Error("control database unreachable")]);
+    unused.ctx.ownerCheckAhead!(); // the statement failed: its confirm is never called
+  });
+});
