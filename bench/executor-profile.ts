@@ -1,15 +1,10 @@
-import fs from "node:fs/promises";
-import fsSync from "node:fs";
-import inspector from "node:inspector";
-import os from "node:os";
-import path from "node:path";
-import { monitorEventLoopDelay, performance as nodePerformance } from "node:perf_hooks";
 import pg from "pg";
 import { sql } from "kysely";
 import type { TaskType } from "@runway/shared";
 import { createDb, createPool } from "@runway/server/store";
 import { type Executor, PostgresExecutor } from "@runway/server/executors";
-import { freePort, migrate, startEmbeddedPostgres, withDatabase } from "@runway/server/db";
+import { migrate, withDatabase } from "@runway/server/db";
+import { printStatements, startCpuMeter, startProfilePg } from "./lib/profile.js";
 import { NoopExecutor, startReplicas } from "./lib/replicas.js";
 import { sleep } from "./lib/stats.js";
 import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
@@ -69,22 +64,11 @@ const CPU_PROFILE = process.env.PROFILE_CPU;
 const explainLog = process.env.PROFILE_EXPLAIN ? (process.env.PROFILE_EXPLAIN_LOG ?? "/tmp/runway-profile-explain.log") : undefined;
 
 async function main(): Promise<void> {
-  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), "runway-profile-pg-"));
-  const embedded = await startEmbeddedPostgres({
-    dataDir,
-    port: await freePort(),
-    persistent: false,
-    settings: {
-      fsync: "off",
-      synchronous_commit: "off",
-      shared_buffers: "512MB",
-      work_mem: "32MB",
-      "pg_stat_statements.track": "top",
-      // Planning counted apart from execution (custom plans are made on every call of a prepared statement).
-      "pg_stat_statements.track_planning": "on",
-      // PROFILE_EXPLAIN=<ms>: auto_explain logs the plan (with timings) of every statement slower than that.
-      ...(process.env.PROFILE_EXPLAIN
-        ? {
+  const server = await startProfilePg({
+    // PROFILE_EXPLAIN=<ms>: auto_explain logs the plan (with timings) of every statement slower than that.
+    ...(process.env.PROFILE_EXPLAIN
+      ? {
+          settings: {
             shared_preload_libraries: "pg_stat_statements,auto_explain",
             "auto_explain.log_min_duration": process.env.PROFILE_EXPLAIN,
             "auto_explain.log_analyze": "on",
@@ -93,24 +77,23 @@ async function main(): Promise<void> {
             "auto_explain.log_nested_statements": "on",
             log_lock_waits: "on",
             deadlock_timeout: "2ms",
-          }
-        : { shared_preload_libraries: "pg_stat_statements" }),
-    },
-    log: (line) => void (explainLog && fsSync.appendFileSync(explainLog, line + "\n")),
+          },
+        }
+      : {}),
+    ...(explainLog ? { logFile: explainLog } : {}),
   });
-  const admin = new pg.Client({ connectionString: embedded.url });
-  await admin.connect();
+  const { admin } = server;
   try {
     await admin.query("CREATE DATABASE bench_profile");
     await admin.query("CREATE DATABASE bench_profile_target");
-    const url = withDatabase(embedded.url, "bench_profile");
+    const url = withDatabase(server.url, "bench_profile");
     await migrate(url);
     const setup = createDb(createPool(url, 2, "profile setup"));
     const rollouts = Array.from({ length: ROLLOUTS }, (_, r) =>
       Array.from({ length: JOBS / ROLLOUTS }, (_, k) => (GATED ? chainTask(r, k, DBS_PER_ROLLOUT) : dataTask("bench_profile_target"))),
     );
     const submit = async () =>
-      runAll(setup, await createWorkload(setup, { parallelLimit: GATED ? 10 : 0, connectionUrl: embedded.url, rollouts }));
+      runAll(setup, await createWorkload(setup, { parallelLimit: GATED ? 10 : 0, connectionUrl: server.url, rollouts }));
     if (!SUBMIT) await submit();
     // Statistics of the backlog, as throughput.ts gives each scenario (and autovacuum production within a
     // minute): without them the claim's generic plan expected a handful of AVAILABLE runs and read them all.
@@ -147,15 +130,7 @@ async function main(): Promise<void> {
     const lsn0 = WAL ? (await probe.query<{ lsn: string }>("SELECT pg_current_wal_lsn()::text AS lsn")).rows[0]!.lsn : "";
     // A first pass promotes the backlog; reset the counters once the runs are AVAILABLE and claims start.
     await admin.query("SELECT pg_stat_statements_reset()");
-    const elu0 = nodePerformance.eventLoopUtilization();
-    const delay = monitorEventLoopDelay({ resolution: 1 });
-    delay.enable();
-    const cpu0 = process.cpuUsage();
-    const stat0 = await machineCpu();
-    const profiler = CPU_PROFILE ? await startCpuProfile() : undefined;
-    const backend = (await probe.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid;
-    const postmaster = Number((await procStat(backend))![1]);
-    const pgCpu0 = await postgresCpu(postmaster);
+    const meter = await startCpuMeter(probe, CPU_PROFILE);
     const t0 = performance.now();
     slowest = 0;
     const r = idle ?? (await startAll());
@@ -182,26 +157,12 @@ async function main(): Promise<void> {
     sampling = false;
     const samples = await sampler;
     await queue;
-    const elu = nodePerformance.eventLoopUtilization(elu0);
-    delay.disable();
-    const cpu = process.cpuUsage(cpu0);
-    const stat = await machineCpu();
-    if (profiler) await profiler.stop(CPU_PROFILE!);
-    const pgCpu = (await postgresCpu(postmaster)) - pgCpu0;
+    const cpuLines = await meter.stop(JOBS - left, seconds);
     await r.stop();
     for (const e of executors) if (e instanceof PostgresExecutor) await e.close();
     console.log(`${WORK} ×${REPLICAS}: ${JOBS - left}/${JOBS} in ${seconds.toFixed(2)} s → ${Math.round((JOBS - left) / seconds)}/s`);
-    // Whether Node or the machine was the limit: the benchmark process's event loop busy share and CPU, and
-    // the machine's (both cores) busy share over the drain.
-    const busy = 1 - (stat.idle - stat0.idle) / Math.max(1, stat.total - stat0.total);
-    console.log(
-      `node: event loop ${(100 * elu.utilization).toFixed(0)}% busy (delay p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms), ${((cpu.user + cpu.system) / 1000 / seconds / 10).toFixed(0)}% of a core; machine: ${(100 * busy).toFixed(0)}% busy (${os.cpus().length} cores)`,
-    );
-    // CPU per run, Node's and PostgreSQL's: steadier than the rate on a host whose speed drifts.
-    const cpuPerRun = (cpuSeconds: number) => ((cpuSeconds * 1e6) / Math.max(1, JOBS - left)).toFixed(0);
-    console.log(
-      `cpu per run: postgres ${cpuPerRun(pgCpu)} µs, node ${cpuPerRun((cpu.user + cpu.system) / 1e6)} µs (postgres ${pgCpu.toFixed(2)} s in all)`,
-    );
+    // Whether Node or the machine was the limit (the event loop's busy share, both cores'), and CPU per run.
+    for (const line of cpuLines) console.log(line);
     console.log(
       `pending passes: ${passes.count}, ${passes.candidates} candidates, ${passes.promoted} promoted, ${passes.causes} causes written, ${passes.ms.toFixed(0)} ms in all, the slowest ${slowest.toFixed(0)} ms`,
     );
@@ -213,22 +174,9 @@ async function main(): Promise<void> {
     if (WAL) await printWal(probe, lsn0, JOBS - left);
     await probe.end();
     // Planning counts as server time: a statement planned on every call (a custom plan) pays it each time.
-    const { rows } = await admin.query<{ db: string; calls: string; plans: string; total: number; mean: number; plan: number; q: string }>(`
-      SELECT d.datname AS db, s.calls, s.plans, round((s.total_exec_time + s.total_plan_time)::numeric, 1)::float8 AS total,
-        round(s.mean_exec_time::numeric, 3)::float8 AS mean, round(s.mean_plan_time::numeric, 3)::float8 AS plan,
-        regexp_replace(left(s.query, 160), '\\s+', ' ', 'g') AS q
-      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
-      WHERE d.datname LIKE 'bench_profile%' ORDER BY s.total_exec_time + s.total_plan_time DESC LIMIT 25`);
-    const sum = rows.reduce((a, r) => a + r.total, 0);
-    console.log(`server time in all (planning included): ${sum.toFixed(0)} ms over ${seconds.toFixed(1)} s wall`);
-    for (const r of rows)
-      console.log(
-        `${r.db.padEnd(22)} ${String(r.calls).padStart(7)} calls ${r.total.toFixed(0).padStart(7)} ms ${r.mean.toFixed(3).padStart(8)} ms/call, ${String(r.plans).padStart(6)} plans of ${r.plan.toFixed(3)} ms ${((100 * r.total) / sum).toFixed(1).padStart(5)}%  ${r.q}`,
-      );
+    await printStatements(admin, "bench_profile%", seconds);
   } finally {
-    await admin.end();
-    await embedded.stop();
-    await fs.rm(dataDir, { recursive: true, force: true });
+    await server.stop();
   }
 }
 
@@ -262,56 +210,6 @@ main().catch((e) => {
   console.error(e);
   process.exit(1);
 });
-
-/** The machine's CPU time from /proc/stat (clock ticks): idle (idle + iowait) and total. */
-/**
- * CPU seconds PostgreSQL's processes used so far: every live child of the postmaster, plus the children that
- * ended (the postmaster's cutime/cstime). Unlike the statements' server time, this leaves out the time a
- * backend waited for a core, which on this 2-core host is most of the drift between runs.
- */
-async function postgresCpu(postmaster: number): Promise<number> {
-  const ticks = 100; // USER_HZ on Linux.
-  const pm = await procStat(postmaster);
-  let total = pm ? Number(pm[11]) + Number(pm[12]) + Number(pm[13]) + Number(pm[14]) : 0;
-  for (const pid of await fs.readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    const f = await procStat(pid);
-    if (f && Number(f[1]) === postmaster) total += Number(f[11]) + Number(f[12]);
-  }
-  return total / ticks;
-}
-
-/**
- * A process's /proc/<pid>/stat fields after the command's closing parenthesis (null once it is gone): index 0
- * is the state (field 3), 1 the parent, 11 and 12 utime and stime, 13 and 14 cutime and cstime.
- */
-async function procStat(pid: number | string): Promise<string[] | null> {
-  const text = await fs.readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
-  return text === "" ? null : text.slice(text.lastIndexOf(")") + 2).split(" ");
-}
-
-/** Node's CPU profile of the drain alone (PROFILE_CPU=<file>), for `node bench/tools/cpu-summary.mjs`. */
-async function startCpuProfile(): Promise<{ stop(file: string): Promise<void> }> {
-  const session = new inspector.Session();
-  session.connect();
-  const post = (method: string, params?: object) =>
-    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
-  await post("Profiler.enable");
-  await post("Profiler.start");
-  return {
-    async stop(file) {
-      const { profile } = (await post("Profiler.stop")) as { profile: unknown };
-      await fs.writeFile(file, JSON.stringify(profile));
-      session.disconnect();
-    },
-  };
-}
-
-async function machineCpu(): Promise<{ idle: number; total: number }> {
-  const line = (await fs.readFile("/proc/stat", "utf8")).split("\n")[0]!;
-  const v = line.trim().split(/\s+/).slice(1).map(Number);
-  return { idle: v[3]! + (v[4] ?? 0), total: v.reduce((a, b) => a + b, 0) };
-}
 
 /**
  * Every 250 ms until `go` is false: the runs AVAILABLE (an executor's backlog), the databases whose lowest
