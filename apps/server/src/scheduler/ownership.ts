@@ -24,8 +24,9 @@ export function idleBoundMs(leaseTtlMs: number): number {
 
 /**
  * How long a run's lease must still last for the check before its target COMMIT to confirm it by reading
- * it instead of renewing it: the idle bound (the check comes after the statement, and no COMMIT reaches
- * the target later than that after the statement ended) plus a twentieth of a lease for the clocks. A run
+ * it instead of renewing it: the idle bound (the check comes after the statement, or at most
+ * ownerCheckAheadMs before it ended, and no COMMIT reaches the target later than that after the statement
+ * ended) plus a twentieth of a lease for that and the clocks. A run
  * claimed or renewed moments ago has that much left, so its check writes nothing; a longer one's renews.
  */
 export function ownerCheckRenewWithinMs(leaseTtlMs: number): number {
