@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PostgresExecutor } from "../src/executors/postgres.js";
 import { runSessionName, targetFenceSql } from "../src/executors/session-name.js";
-import { createTargetDatabase, waitFor, type TargetDatabase } from "./helpers/db.js";
+import { createTargetDatabase, targetServerUrl, waitFor, type TargetDatabase } from "./helpers/db.js";
 import { execCtx, runOn, sessionAs } from "./helpers/runs.js";
 import { runSessions } from "./helpers/target-sessions.js";
 
@@ -154,5 +154,19 @@ describe("the lease check sent with the statement (ownerCheckAhead)", () => {
       "check sent",
       "statement returned: 1 committed",
     ]);
+  });
+
+  it("a run whose ledger row is there ends DONE even when the query that words the message fails", async () => {
+    // The first run creates the ledger (owned by the target role); the second's task already has a row, and
+    // the role may no longer read the ledger: its INSERT meets the row (23505), its message query is refused.
+    const first = runOn(target.name, { statement: "SELECT 1" });
+    expect((await executor().execute(first, execCtx())).status).toBe("DONE");
+    const again = { ...first, id: String(Number(first.id) + 1), attempt: 2, statement: "CREATE TABLE applied_twice ()" };
+    await target.query(`REVOKE SELECT ON public.runway_ledger FROM ${new URL(targetServerUrl()).username}`);
+    const out = await executor().execute(again, execCtx({ ownerCheckAhead: () => async () => true }));
+    expect(out.status, out.message).toBe("DONE");
+    expect(out.result).toMatchObject({ alreadyApplied: true });
+    expect(out.message).toMatch(/not applied again/);
+    expect(await target.query("SELECT 1 FROM pg_tables WHERE tablename = 'applied_twice'")).toEqual([]);
   });
 });

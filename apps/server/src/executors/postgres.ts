@@ -165,7 +165,11 @@ export class PostgresExecutor implements Executor, TargetReconciler, SessionView
   }
 
   private async ledgerHit(client: pg.PoolClient, run: ClaimedRun, ctx: ExecContext, concurrent: boolean): Promise<ExecOutcome> {
-    const message = await ledgerHitMessage(client, run, this.queryTimeoutMs);
+    // The ledger row is there (the INSERT met it, or the lookup read it): DONE, whatever becomes of the query
+    // that only words the message (a cancel found by the lease check sent with the statement aborts it, say).
+    const message = await ledgerHitMessage(client, run, this.queryTimeoutMs).catch(
+      () => "applied by another attempt (its ledger row is there); not applied again",
+    );
     await note(ctx, "LEDGER_HIT", { message, concurrent });
     return { status: "DONE", result: { alreadyApplied: true, rowsAffected: 0 }, message };
   }
