@@ -23,6 +23,9 @@ export interface BenchPg {
 
 const TARGET_ROLE = "bench_target";
 
+/** The benchmark's embedded server settings (the diagnostics' servers, bench/lib/profile.ts, use them too). */
+export const BENCH_PG_SETTINGS = { fsync: "off", synchronous_commit: "off", shared_buffers: "512MB", work_mem: "32MB" };
+
 export async function startBenchPg(extraSettings: Record<string, string> = {}): Promise<BenchPg> {
   let embedded: EmbeddedHandle | undefined;
   let dataDir: string | undefined;
@@ -37,7 +40,7 @@ export async function startBenchPg(extraSettings: Record<string, string> = {}): 
       dataDir,
       port: await freePort(),
       persistent: keptDir !== undefined,
-      settings: { fsync: "off", synchronous_commit: "off", shared_buffers: "512MB", work_mem: "32MB", ...extraSettings },
+      settings: { ...BENCH_PG_SETTINGS, ...extraSettings },
     });
     serverUrl = embedded.url;
   }

@@ -6,6 +6,7 @@ import path from "node:path";
 import { monitorEventLoopDelay, performance as nodePerformance } from "node:perf_hooks";
 import pg from "pg";
 import { freePort, startEmbeddedPostgres } from "@runway/server/db";
+import { BENCH_PG_SETTINGS } from "./pg.js";
 
 /**
  * What the drain diagnostics (executor-profile.ts for Runway, queue-profile.ts for graphile-worker) share: a
@@ -27,10 +28,7 @@ export async function startProfilePg(p: { settings?: Record<string, string>; log
     port: await freePort(),
     persistent: false,
     settings: {
-      fsync: "off",
-      synchronous_commit: "off",
-      shared_buffers: "512MB",
-      work_mem: "32MB",
+      ...BENCH_PG_SETTINGS,
       shared_preload_libraries: "pg_stat_statements",
       "pg_stat_statements.track": "top",
       // Planning counted apart from execution (custom plans are made on every call of a prepared statement).
