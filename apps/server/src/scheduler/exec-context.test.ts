@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Db } from "../store/db.js";
 import type { ClaimedRun } from "../store/runs.js";
 import { execContext, type OwnerState } from "./exec-context.js";
@@ -42,6 +42,10 @@ function harness(answers: (OwnerState | Error)[]) {
 }
 
 describe("ownerCheckAhead", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it("sends the check at once; a statement back within aheadMs commits on its answer, with no second check", async () => {
     const h = harness(["owned"]);
     const confirm = h.ctx.ownerCheckAhead!();
@@ -74,6 +78,19 @@ describe("ownerCheckAhead", () => {
     const confirm = h.ctx.ownerCheckAhead!();
     h.abort();
     expect(await confirm()).toBe(false);
+  });
+
+  it("a check sent ahead that found the row locked stops asking once its answer cannot stand", async () => {
+    vi.useFakeTimers();
+    const h = harness(["locked", "owned"]);
+    const confirm = h.ctx.ownerCheckAhead!();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.asked).toEqual([0]); // locked: it would ask again after its backoff (50 ms)
+    h.advance(301);
+    expect(await confirm()).toBe(true);
+    expect(h.asked).toEqual([0, 301]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(h.asked).toEqual([0, 301]);
   });
 
   it("a check that failed is made again; an answer nobody asks for is no unhandled rejection", async () => {

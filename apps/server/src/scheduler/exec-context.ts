@@ -30,11 +30,12 @@ export function execContext(p: {
 }): ExecContext {
   const { run } = p;
   const fence = { runId: run.id, replicaId: p.replicaId, epoch: run.epoch, fence: p.ownership.fence };
-  const stillOwner = async (): Promise<boolean> => {
+  /** `dropped`: true once nobody waits for this answer any more (see ownerCheckAhead); it then asks no more. */
+  const stillOwner = async (dropped?: () => boolean): Promise<boolean> => {
     // A row locked by another transaction is neither ours for sure nor lost: ask again shortly (the
     // target's idle-in-transaction bound ends the wait if it lasts).
     for (let i = 0; ; i++) {
-      if (p.aborted()) return false;
+      if (p.aborted() || dropped?.()) return false;
       const state = await p.checkOwner({ runId: run.id, epoch: run.epoch });
       if (state === "canceled") {
         // A recorded cancel wins even when its NOTIFY never came: this run must not commit now.
@@ -51,20 +52,26 @@ export function execContext(p: {
     log: async (type, payload) => {
       await taskRunAppendLog(p.db, { ...fence, type, payload, now: p.clock.now() });
     },
-    stillOwner,
+    stillOwner: () => stillOwner(),
     ownerCheckAhead: () => {
       // The process's own monotonic clock: only how long the statement took after the check went out matters,
       // and a pause of this process only makes that longer (then it checks again).
       const elapsed = p.monotonic ?? (() => performance.now());
       const sentAt = elapsed();
+      // Once its answer cannot stand (the statement came back too late), a check still asking again because the
+      // run's row was locked stops: the check made after the statement decides, and one loop asking is enough.
+      let dropped = false;
       // Settled here: an answer nobody asks for (the statement failed) must not be an unhandled rejection.
-      const early = stillOwner().then(
+      const early = stillOwner(() => dropped).then(
         (owned) => ({ owned }),
         () => undefined,
       );
       return async () => {
         if (p.aborted()) return false;
-        if (elapsed() - sentAt > p.aheadMs) return stillOwner();
+        if (elapsed() - sentAt > p.aheadMs) {
+          dropped = true;
+          return stillOwner();
+        }
         const answer = await early;
         // A check that failed (the control database unreachable meanwhile) is made again, as it was before.
         if (answer === undefined) return stillOwner();

@@ -42,9 +42,12 @@ export class RunningScheduler {
 
   private readonly ownership: Ownership;
   private readonly slots: ExecutorSlots;
+  /** How soon a statement must return for the lease check sent with it to stand (ownerCheckAheadMs). */
+  private readonly aheadMs: number;
 
   constructor(private readonly deps: RunningSchedulerDeps) {
     this.ownership = deps.ownership ?? leaseOwnership;
+    this.aheadMs = ownerCheckAheadMs(deps.leaseTtlMs);
     this.slots = new ExecutorSlots(deps.concurrency, { ahead: deps.claimAhead ?? 0, quickRunMs: deps.claimAheadQuickRunMs ?? 50 });
     this.finisher = new Batcher(
       async (items) => {
@@ -205,7 +208,7 @@ export class RunningScheduler {
       ownership: this.ownership,
       aborted: () => exec.abortReason !== undefined,
       checkOwner: (x) => this.ownerCheck.push(x),
-      aheadMs: ownerCheckAheadMs(this.deps.leaseTtlMs),
+      aheadMs: this.aheadMs,
       onCanceled: () => this.abortForCancel(exec),
     });
     return this.deps.executorFor(run.type).execute(run, ctx);
