@@ -13,7 +13,8 @@ export interface ExecContext {
    * The same check pipelined with the statement: sends it now and returns the answer to ask for once the
    * statement returned, which is stillOwner's right then. The check already sent answers when the statement
    * returned soon enough after it for the lease it confirmed to outlast the COMMIT (ownerCheckAheadMs); after
-   * a slower statement the returned function checks again. Without it, the executor calls stillOwner.
+   * a slower statement the returned function checks again. Without it, the executor calls stillOwner. The claim
+   * that brought the run moments ago is such a check already: then none is sent (scheduler/exec-context.ts).
    */
   ownerCheckAhead?(): () => Promise<boolean>;
 }

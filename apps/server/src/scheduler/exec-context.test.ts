@@ -9,7 +9,7 @@ import { leaseOwnership } from "./ownership.js";
  * before COMMIT only while the statement returned within aheadMs of it; otherwise, or when it failed, the
  * check is made again, as after the statement before.
  */
-function harness(answers: (OwnerState | Error)[]) {
+function harness(answers: (OwnerState | Error)[], claimedAt?: number) {
   let now = 0;
   let aborted = false;
   let canceled = 0;
@@ -30,6 +30,7 @@ function harness(answers: (OwnerState | Error)[]) {
     },
     aheadMs: 300,
     monotonic: () => now,
+    ...(claimedAt !== undefined ? { claimedAt } : {}),
     onCanceled: () => canceled++,
   });
   return {
@@ -100,5 +101,42 @@ describe("ownerCheckAhead", () => {
     expect(h.asked).toEqual([0, 0]);
     const unused = harness([new Error("control database unreachable")]);
     unused.ctx.ownerCheckAhead!(); // the statement failed: its confirm is never called
+  });
+});
+
+describe("ownerCheckAhead after this replica's own claim (claimedAt)", () => {
+  it("a statement back within aheadMs of the claim commits on the lease the claim took: no check is sent", async () => {
+    const h = harness(["lost"], 0);
+    h.advance(100);
+    const confirm = h.ctx.ownerCheckAhead!();
+    h.advance(200);
+    expect(await confirm()).toBe(true);
+    expect(h.asked).toEqual([]);
+  });
+
+  it("a statement back later than that is checked once it returned: a cancel recorded meanwhile wins", async () => {
+    const h = harness(["canceled"], 0);
+    h.advance(100);
+    const confirm = h.ctx.ownerCheckAhead!();
+    h.advance(201);
+    expect(await confirm()).toBe(false);
+    expect(h.asked).toEqual([301]);
+    expect(h.canceled()).toBe(1);
+  });
+
+  it("a claim older than half of aheadMs when the statement goes out (the run waited for a slot): the check goes with it", async () => {
+    const h = harness(["lost"], 0);
+    h.advance(151);
+    const confirm = h.ctx.ownerCheckAhead!();
+    expect(h.asked).toEqual([151]);
+    expect(await confirm()).toBe(false);
+  });
+
+  it("an execution aborted after the claim does not commit", async () => {
+    const h = harness([], 0);
+    const confirm = h.ctx.ownerCheckAhead!();
+    h.abort();
+    expect(await confirm()).toBe(false);
+    expect(h.asked).toEqual([]);
   });
 });

@@ -25,6 +25,11 @@ export function execContext(p: {
   aheadMs: number;
   /** The process's monotonic clock in ms (performance.now; injected by tests): how long the statement took. */
   monotonic?: () => number;
+  /**
+   * On that clock, when the statement that claimed the run was sent (RunningScheduler.hold and its finisher);
+   * absent when unknown. A claim is a lease check that took the lease: see ownerCheckAhead.
+   */
+  claimedAt?: number;
   /** A cancel recorded in the control database, found by the lease check. */
   onCanceled: () => void;
 }): ExecContext {
@@ -57,6 +62,18 @@ export function execContext(p: {
       // The process's own monotonic clock: only how long the statement took after the check went out matters,
       // and a pause of this process only makes that longer (then it checks again).
       const elapsed = p.monotonic ?? (() => performance.now());
+      const claimedAt = p.claimedAt;
+      // The claim that brought the run is a lease check already, and a stronger one: it took the lease, for a
+      // whole lease from when it wrote it, after it was sent. So a statement back within aheadMs of the claim
+      // commits on it with no check sent at all, by the argument that lets the check sent with the statement
+      // stand (ownerCheckAheadMs); a claim that will likely be older by then (the run waited for a slot) is
+      // not relied on, and the check goes out with the statement as below.
+      if (claimedAt !== undefined && elapsed() - claimedAt <= p.aheadMs / 2) {
+        return async () => {
+          if (p.aborted()) return false;
+          return elapsed() - claimedAt <= p.aheadMs ? true : stillOwner();
+        };
+      }
       const sentAt = elapsed();
       // Once its answer cannot stand (the statement came back too late), a check still asking again because the
       // run's row was locked stops: the check made after the statement decides, and one loop asking is enough.

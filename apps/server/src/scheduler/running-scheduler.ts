@@ -51,6 +51,8 @@ export class RunningScheduler {
     this.slots = new ExecutorSlots(deps.concurrency, { ahead: deps.claimAhead ?? 0, quickRunMs: deps.claimAheadQuickRunMs ?? 50 });
     this.finisher = new Batcher(
       async (items) => {
+        // Before the lease's `now` is read: the leases this statement takes run from no earlier than claimedAt.
+        const claimedAt = performance.now();
         const now = deps.clock.now();
         // The finishing runs' slots (counted free) are free once this statement commits.
         const limit = this.claimsAllowed() ? Math.max(0, this.freeSlots()) : 0;
@@ -62,7 +64,7 @@ export class RunningScheduler {
             claim: { replicaId: deps.replicaId, limit, leaseTtlMs: deps.leaseTtlMs, now },
           });
           if (claimed.length > 0) deps.onClaim?.(claimed, now);
-          for (const run of claimed) this.start(run);
+          for (const run of claimed) this.start(run, claimedAt);
           return items.map((i) => written.has(i.runId));
         } finally {
           this.reserved -= limit;
@@ -100,8 +102,10 @@ export class RunningScheduler {
     const hold = this.hold();
     if (!hold) return 0;
     try {
+      // Read before the lease's `now`: the leases the claim takes run from no earlier than this.
+      const claimedAt = performance.now();
       const runs = await taskRunsClaim(this.deps.db, { ...hold.claim, now: this.deps.clock.now() });
-      hold.started(runs);
+      hold.started(runs, claimedAt);
       return runs.length;
     } finally {
       hold.release();
@@ -143,9 +147,9 @@ export class RunningScheduler {
     let held = true;
     return {
       claim: { replicaId: this.deps.replicaId, limit: free, leaseTtlMs: this.deps.leaseTtlMs },
-      started: (runs) => {
+      started: (runs, claimedAt) => {
         if (runs.length > 0) this.deps.onClaim?.(runs, now);
-        for (const run of runs) this.start(run);
+        for (const run of runs) this.start(run, claimedAt);
       },
       release: () => {
         if (!held) return;
@@ -161,9 +165,9 @@ export class RunningScheduler {
     };
   }
 
-  private start(run: ClaimedRun): void {
+  private start(run: ClaimedRun, claimedAt: number | undefined): void {
     const abort = new AbortController();
-    const exec: Execution = { run, abort, done: Promise.resolve() };
+    const exec: Execution = { run, abort, ...(claimedAt !== undefined ? { claimedAt } : {}), done: Promise.resolve() };
     exec.done = (async () => {
       const slot = await this.slots.acquire(abort.signal);
       if (slot === "aborted" || slot === "late") {
@@ -209,6 +213,7 @@ export class RunningScheduler {
       aborted: () => exec.abortReason !== undefined,
       checkOwner: (x) => this.ownerCheck.push(x),
       aheadMs: this.aheadMs,
+      ...(exec.claimedAt !== undefined ? { claimedAt: exec.claimedAt } : {}),
       onCanceled: () => this.abortForCancel(exec),
     });
     return this.deps.executorFor(run.type).execute(run, ctx);

@@ -10,7 +10,11 @@ import type { Ownership } from "./ownership.js";
 /** Free executor slots reserved for a statement that claims runs for this replica (RunningScheduler.hold). */
 export interface SlotHold {
   claim: SlotClaim;
-  started(runs: ClaimedRun[]): void;
+  /**
+   * `claimedAt`: the process's monotonic time (performance.now) read before the `now` the claim's leases run
+   * from, where the caller knows it (the running scheduler's own claim); the runs' first lease check rests on it.
+   */
+  started(runs: ClaimedRun[], claimedAt?: number): void;
   release(): void;
 }
 
@@ -29,6 +33,11 @@ export interface Execution {
   finishing?: boolean;
   /** It holds an executor slot (until then it was claimed ahead and waits for one). */
   started?: boolean;
+  /**
+   * The process's monotonic time (performance.now) read before the `now` its lease runs from, when this
+   * replica's own claim brought it: that claim took its lease (execContext, ownerCheckAhead).
+   */
+  claimedAt?: number;
   done: Promise<void>;
 }
 
