@@ -36,6 +36,18 @@ async function seeded(n: number): Promise<void> {
   await new PendingScheduler({ db: t.db, clock, replicaId: "p", fullPassIntervalMs: 1e9 }).runOnce();
 }
 
+/** One replica with one executor slot, whose lease checks `ownership` judges. */
+const replica = (ownership: Ownership) =>
+  new RunningScheduler({
+    db: t.db,
+    clock,
+    replicaId: "r",
+    concurrency: 1,
+    leaseTtlMs: 60_000,
+    ownership,
+    executorFor: () => new ConfirmingExecutor(),
+  });
+
 const done = async () => (await t.db.selectFrom("task_run").select("status").execute()).filter((r) => r.status === "DONE").length;
 
 describe("a run's own claim stands for its first lease check (ExecContext.ownerCheckAhead, claimedAt)", () => {
@@ -43,15 +55,7 @@ describe("a run's own claim stands for its first lease check (ExecContext.ownerC
     await seeded(3);
     const ownership = countingOwnership();
     // One slot: the first run comes from runOnce's claim, the others from the finish statements' claims.
-    const rs = new RunningScheduler({
-      db: t.db,
-      clock,
-      replicaId: "r",
-      concurrency: 1,
-      leaseTtlMs: 60_000,
-      ownership,
-      executorFor: () => new ConfirmingExecutor(),
-    });
+    const rs = replica(ownership);
     expect(await rs.runOnce()).toBe(1);
     await waitFor(async () => (await done()) === 3, { timeoutMs: 10_000 });
     expect(ownership.asked).toBe(0);
@@ -60,15 +64,7 @@ describe("a run's own claim stands for its first lease check (ExecContext.ownerC
   it("runs another statement claimed for the replica (a pass's promote, the API's create) get the check as before", async () => {
     await seeded(1);
     const ownership = countingOwnership();
-    const rs = new RunningScheduler({
-      db: t.db,
-      clock,
-      replicaId: "r",
-      concurrency: 1,
-      leaseTtlMs: 60_000,
-      ownership,
-      executorFor: () => new ConfirmingExecutor(),
-    });
+    const rs = replica(ownership);
     const hold = rs.hold()!;
     try {
       hold.started(await taskRunsClaim(t.db, { ...hold.claim, now: clock.now() }));
