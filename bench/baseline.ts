@@ -1,7 +1,6 @@
 import { Kysely, PostgresDialect } from "kysely";
-import pg from "pg";
 import { PendingScheduler } from "@runway/server/scheduler";
-import type { DB } from "@runway/server/store";
+import { createPool, type DB } from "@runway/server/store";
 import { BaselinePendingScheduler } from "./baseline/pending-scheduler.js";
 import { BaselineStore } from "./baseline/store.js";
 import { seedGating } from "./lib/gating-seed.js";
@@ -48,7 +47,13 @@ interface Row {
 async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pending: number, gating: GatingRow | undefined): Promise<Row> {
   const url = await serverPg.freshDatabase(`bench_baseline_${pending}`);
   await seedGating(url, { pending, databases: 1000, rollouts: 100, reserve: CHANGE * 2, parallelLimit: 10 });
-  const pool = new pg.Pool({ connectionString: url, max: 4 });
+  // Runway's own pool (its client sends the pending pass's marked statements), with the bench's long bounds.
+  const pool = createPool(url, 4, "bench baseline", {
+    statementTimeoutMs: 600_000,
+    queryTimeoutMs: 605_000,
+    connectTimeoutMs: 10_000,
+    keepAliveInitialDelayMs: 10_000,
+  });
   let statements = 0;
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: (e) => void (e.level === "query" && statements++) });
   const ours = new PendingScheduler({ db, clock: { now: () => new Date() }, replicaId: REPLICA, fullPassIntervalMs: 86_400_000 });

@@ -1,7 +1,6 @@
 import { Kysely, PostgresDialect } from "kysely";
-import pg from "pg";
 import { buildApp, generateKey, hashPassword, loadConfig, Metrics, newApiToken, sha256, startTrust } from "@runway/server";
-import { type DB, tokenCreate, userCreate } from "@runway/server/store";
+import { createPool, type DB, tokenCreate, userCreate } from "@runway/server/store";
 import { PendingScheduler } from "@runway/server/scheduler";
 import { seedHistory } from "./lib/history-seed.js";
 import { explainAll, type Captured, type Explained } from "./lib/explain.js";
@@ -37,7 +36,13 @@ async function main(): Promise<void> {
     const seedS = (performance.now() - t0) / 1000;
     console.log(`seeded ${seeded.tasks} tasks, ${seeded.runs} finished runs in ${seedS.toFixed(0)} s`);
 
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // Runway's own pool (its client sends the pending pass's marked statements), with the bench's long bounds.
+    const pool = createPool(url, 10, "bench store-scale", {
+      statementTimeoutMs: 600_000,
+      queryTimeoutMs: 605_000,
+      connectTimeoutMs: 10_000,
+      keepAliveInitialDelayMs: 10_000,
+    });
     let capture: Captured[] | null = null;
     const db = new Kysely<DB>({
       dialect: new PostgresDialect({ pool }),

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
-import { beginPrepared, sqlLiteral } from "../src/store/begin-prepared.js";
+import { beginPrepared, preparedCommit, sqlLiteral } from "../src/store/begin-prepared.js";
 import { createDb, createPassDb } from "../src/store/db.js";
 import { PENDING_PASS_LOCK, gatingPassTransaction } from "../src/store/gating.js";
 import { useTestDatabase } from "./helpers/db.js";
@@ -42,9 +42,74 @@ describe("sqlLiteral", () => {
     expect(sqlLiteral(true)).toBe("E'true'");
     expect(sqlLiteral(null)).toBe("NULL");
     expect(() => sqlLiteral(Number.NaN)).toThrow(/finite/);
-    expect(() => sqlLiteral(new Date())).toThrow(/only strings/);
-    expect(() => sqlLiteral(["a"])).toThrow(/only strings/);
+    expect(sqlLiteral(new Date("2026-12-07T08:30:00.123Z"))).toBe("E'2026-12-07T08:30:00.123Z'");
+    expect(sqlLiteral(["1", 2, null])).toBe(`E'{"1","2",NULL}'`);
+    expect(() => sqlLiteral(new Date(Number.NaN))).toThrow(/invalid Date/);
+    expect(() => sqlLiteral([["a"]])).toThrow(/flat arrays/);
+    expect(() => sqlLiteral({ a: 1 })).toThrow(/only strings/);
     expect(() => sqlLiteral("a\0b")).toThrow(/NUL/);
+    expect(() => sqlLiteral(["a\0b"])).toThrow(/NUL/);
+  });
+
+  it("gives PostgreSQL the values a text-format bind would: arrays with quotes, commas, braces and backslashes, instants", async () => {
+    const texts = ['a "quoted", {braced} \\ value', "it's", "", "NULL"];
+    const at = new Date("2026-12-07T08:30:00.123Z");
+    const { rows } = await t.pool.query<{ texts: string[]; ids: string[]; at: Date; n: number }>(
+      `SELECT ${sqlLiteral(texts)}::text[] AS texts, ${sqlLiteral(["1", "9007199254740993"])}::bigint[] AS ids,
+         ${sqlLiteral(at)}::timestamptz AS at, ${sqlLiteral(42)}::int AS n`,
+    );
+    expect(rows[0]).toEqual({ texts, ids: ["1", "9007199254740993"], at, n: 42 });
+  });
+});
+
+describe("preparedCommit", () => {
+  const statement = (key: number, ids: string[]) =>
+    preparedCommit(sql<{ locked: boolean; ids: string[] }>`
+      SELECT pg_try_advisory_xact_lock(${key}) AS locked, ${ids}::bigint[]::text[] AS ids`);
+
+  it("ends the transaction in the statement's message, with the statement's result, and PREPAREs once per session", async () => {
+    const db = passDb();
+    await db.connection().execute(async (conn) => {
+      for (let i = 0; i < 3; i++) {
+        await sql`BEGIN`.execute(conn);
+        await sql`INSERT INTO gating_dirty_rollout (rollout_id) VALUES (${9000 + i})`.execute(conn);
+        const { rows } = await statement(9_100_011, ["7", String(i)]).execute(conn);
+        expect(rows).toEqual([{ locked: true, ids: ["7", String(i)] }]);
+        // Committed: the transaction-level lock is gone, what it wrote is visible to others, no transaction is open.
+        expect(await lockHeld(9_100_011)).toBe(false);
+        const seen = await t.pool.query("SELECT 1 FROM gating_dirty_rollout WHERE rollout_id = $1", [9000 + i]);
+        expect(seen.rowCount).toBe(1);
+        const open = await sql<{ open: boolean }>`SELECT now() <> statement_timestamp() AS open`.execute(conn);
+        expect(open.rows[0]!.open).toBe(false);
+      }
+      const { rows } = await sql<{ n: number }>`
+        SELECT count(*)::int AS n FROM pg_prepared_statements WHERE from_sql AND name LIKE 'rwc\\_%'`.execute(conn);
+      expect(rows[0]!.n).toBe(1);
+    });
+  });
+
+  it("a statement that fails sends no COMMIT: the transaction is aborted, and the pass's ROLLBACK undoes it", async () => {
+    const db = passDb();
+    await t.pool.query("DELETE FROM gating_dirty_rollout");
+    await expect(
+      gatingPassTransaction(db, { key: PENDING_PASS_LOCK }, async (trx, _changes, ended) => {
+        await sql`INSERT INTO gating_dirty_rollout (rollout_id) VALUES (9100)`.execute(trx);
+        await preparedCommit(sql`SELECT 1 / (${0}::int) AS x`).execute(trx);
+        ended.committed = true;
+      }),
+    ).rejects.toThrow(/division by zero/);
+    expect((await t.pool.query("SELECT 1 FROM gating_dirty_rollout WHERE rollout_id = 9100")).rowCount).toBe(0);
+    expect(await lockHeld(PENDING_PASS_LOCK)).toBe(false);
+    // The session is usable, and a pass that ends with such a statement commits without a COMMIT of its own.
+    const n = await gatingPassTransaction(db, { key: PENDING_PASS_LOCK }, async (trx, _changes, ended) => {
+      await sql`INSERT INTO gating_dirty_rollout (rollout_id) VALUES (9101)`.execute(trx);
+      const { rows } = await preparedCommit(sql<{ x: number }>`SELECT 1 / (${1}::int) AS x`).execute(trx);
+      ended.committed = true;
+      return rows[0]!.x;
+    });
+    expect(n).toBe(1);
+    expect((await t.pool.query("SELECT 1 FROM gating_dirty_rollout WHERE rollout_id = 9101")).rowCount).toBe(1);
+    expect(await lockHeld(PENDING_PASS_LOCK)).toBe(false);
   });
 });
 
@@ -122,6 +187,25 @@ describe("beginPrepared", () => {
       expect(rows).toEqual([]);
       expect(await lockHeld(9_100_003)).toBe(true);
       await sql`ROLLBACK`.execute(conn);
+    });
+  });
+});
+
+describe("preparedCommit on a client that does not know the mark", () => {
+  it("fails loudly with values, and sends the statement with its COMMIT without", async () => {
+    const pool = new pg.Pool({ connectionString: t.url, max: 1 });
+    pool.on("error", () => undefined);
+    const db = createDb(pool);
+    closing.push(db);
+    await db.connection().execute(async (conn) => {
+      await sql`BEGIN`.execute(conn);
+      await expect(preparedCommit(sql`SELECT ${1}::int AS x`).execute(conn)).rejects.toThrow(/multiple commands/);
+      await sql`ROLLBACK`.execute(conn);
+      await sql`BEGIN`.execute(conn);
+      await preparedCommit(sql`SELECT pg_try_advisory_xact_lock(9100012)`).execute(conn);
+      expect(await lockHeld(9_100_012)).toBe(false);
+      const { rows } = await sql<{ open: boolean }>`SELECT now() <> statement_timestamp() AS open`.execute(conn);
+      expect(rows[0]!.open).toBe(false);
     });
   });
 });

@@ -91,8 +91,10 @@ describe("memoized statements (memoStatement)", () => {
       const now = new Date(Date.UTC(2026, 11, 5, runIds.length));
       const none = { claimReplicaId: "", claimLimit: 0, claimLeaseTtlMs: 0 };
       sameAsFresh(promoteStatement, "", { runIds, now, replicaId: `r${runIds.length}`, ...none });
+      sameAsFresh(promoteStatement, "+commit", { runIds, now, replicaId: `r${runIds.length}`, ...none });
       const claim = { claimReplicaId: `r${runIds.length}`, claimLimit: runIds.length + 1, claimLeaseTtlMs: 15_000 };
       sameAsFresh(promoteStatement, "claim", { runIds, now, replicaId: `r${runIds.length}`, ...claim });
+      sameAsFresh(promoteStatement, "claim+commit", { runIds, now, replicaId: `r${runIds.length}`, ...claim });
     }
   });
 

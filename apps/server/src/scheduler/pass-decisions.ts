@@ -25,12 +25,17 @@ export interface PassWriter {
  * decided again, with the promotions written so far counted as active — so what the canceled run would
  * have blocked can go in this very pass, and no cause names it. Bounded: each round needs a cancel
  * that raced this pass.
+ *
+ * `last`: when `last.when(decision)` says the first round's promote is all the pass has left to write, it goes
+ * with the transaction's COMMIT (`last.ended.committed` is then set), and there is no second round: what a
+ * raced cancel would have let through is decided by the next pass, which the cancel's own marks call for.
  */
 export async function decideAndPromote(
   w: PassWriter,
   candidates: GatingCandidate[],
   state: GatingState,
   claim?: PassClaim,
+  last?: { when: (decision: GatingDecision) => boolean; ended: { committed: boolean } },
 ): Promise<Decided> {
   const promoted: GatingCandidate[] = [];
   let left = candidates;
@@ -40,14 +45,22 @@ export async function decideAndPromote(
     // A live pass that promotes takes this replica's free slots (once) for its promote to claim into.
     if (claim && decision.promote.length > 0 && claim.hold === undefined) claim.hold = w.claimSlots?.() ?? null;
     const slots = claim?.hold ? claim.hold.claim.limit - claim.claimed.length : 0;
+    const commit = round === 0 && decision.promote.length > 0 && last !== undefined && last.when(decision);
     const { promoted: written, claimed } = await gatingPromote(
       w.trx,
       decision.promote.map((c) => c.runId),
       s.now,
       w.replicaId,
       claim?.hold && slots > 0 ? { ...claim.hold.claim, limit: slots } : undefined,
+      commit,
     );
     claim?.claimed.push(...claimed);
+    if (commit) {
+      // The pass has committed: no second round (see `last`).
+      last.ended.committed = true;
+      const ok = decision.promote.filter((c) => written.has(c.runId));
+      return { decision: { ...decision, promote: ok }, state: withPromoted(s, ok) };
+    }
     if (written.size === decision.promote.length) {
       promoted.push(...decision.promote);
       return { decision: { ...decision, promote: promoted }, state: next };
@@ -88,6 +101,19 @@ export async function recordDecision(
   await gatingWriteStageCauses(trx, records);
   await approvalWaitsRecord(trx, { stages: records.approvals, now });
   await gatingFailOrphans(trx, decision.fail, now, w.replicaId);
+}
+
+/** Whether recordDecision would write nothing for this decision: no cause, no stage's row, no approval wait, no orphan. */
+export function recordsNothing(decision: GatingDecision, candidates: readonly GatingCandidate[]): boolean {
+  const r = causeRecords(decision, candidates);
+  return (
+    decision.fail.length === 0 &&
+    r.runs.length === 0 &&
+    r.stages.length === 0 &&
+    r.held.length === 0 &&
+    r.freed.length === 0 &&
+    r.approvals.length === 0
+  );
 }
 
 /** A live pass's claim for its replica: the slots held (undefined: not asked yet; null: none free), and the runs its promotes claimed. */

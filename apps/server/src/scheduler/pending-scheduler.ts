@@ -24,10 +24,10 @@ import {
 import { gatingApplyControls, gatingAutoRun, gatingTripBreakers } from "../store/gating-controls.js";
 import type { Clock } from "./clock.js";
 import type { SlotHold } from "./running-scheduler.js";
-import { dbKeyParts } from "../domain/gating.js";
+import { dbKeyParts, type GatingDecision } from "../domain/gating.js";
 import { liveRevisits } from "../domain/live-revisits.js";
 import { fullPass, type FullPassOptions } from "./full-pass.js";
-import { decideAndPromote, recordDecision, type PassClaim, type PassOutcome, type PassWriter } from "./pass-decisions.js";
+import { decideAndPromote, recordDecision, recordsNothing, type PassClaim, type PassOutcome, type PassWriter } from "./pass-decisions.js";
 import { planFreshness, statsOutgrown, type PlanBasis } from "./plan-basis.js";
 
 export interface PassResult {
@@ -142,7 +142,7 @@ export class PendingScheduler {
       ...(this.deps.lock ? { lock: this.deps.lock } : {}),
     };
     // The lock statement begins the transaction (one round trip for both); null: another pass holds the lock.
-    const result = await gatingPassTransaction(db, lock, async (trx, changes) => {
+    const result = await gatingPassTransaction(db, lock, async (trx, changes, ended) => {
       const plans = planFreshness(this.planBasis, changes.planBasis);
       if (plans === "replan") await gatingDiscardPlans(trx);
       if (plans !== "keep") this.planBasis = changes.planBasis;
@@ -172,7 +172,7 @@ export class PendingScheduler {
         nextRunAt = await gatingMarkPassDone(trx, now, true);
       } else {
         // A live pass records itself in its read (gatingLoadLive): one statement fewer.
-        ({ nextRunAt, controls, ...pass } = await this.livePass(trx, changes, now, claim));
+        ({ nextRunAt, controls, ...pass } = await this.livePass(trx, changes, now, claim, ended));
       }
       // Promotions and failures notify in their own statements; new causes only here.
       await notifyChange(trx, pass.touched);
@@ -239,6 +239,7 @@ export class PendingScheduler {
     changes: GatingChanges,
     now: Date,
     claim: PassClaim,
+    ended: { committed: boolean },
   ): Promise<PassOutcome & { nextRunAt: Date | null; controls: number }> {
     let load = await gatingLoadLive(trx, changes, now, this.deps.busyWaiters, true);
     // The release controls due, read with the candidates; a pause or new runs they wrote change what the
@@ -251,20 +252,37 @@ export class PendingScheduler {
     // only keep them from its own claims (a finish's claim of the slots it frees) until the pass commits: in a
     // gated drain with 1 replica, the running scheduler's claims came up empty for the length of nearly every
     // pass (issue 19). So the promote gets the claim only when none was AVAILABLE.
-    const { decision } = await decideAndPromote(w, candidates, { now, busy, active }, load.noneAvailable ? claim : undefined);
-    await recordDecision(w, decision, candidates, now);
-    const revisit = liveRevisits({
-      candidates,
-      decision,
-      freed: new Set(changes.dbs.map((d) => dbKey(d.instanceId, d.database))),
-      rollouts: changes.rollouts,
-      busy,
-      active,
-      limitWaiting,
-      busyMore,
-      limitMargin: LIMIT_MARGIN,
-    });
-    await gatingMarkForNextPass(trx, revisit.dbs.map(dbKeyParts), revisit.rollouts);
+    const freed = new Set(changes.dbs.map((d) => dbKey(d.instanceId, d.database)));
+    const revisits = (decision: GatingDecision) =>
+      liveRevisits({
+        candidates,
+        decision,
+        freed,
+        rollouts: changes.rollouts,
+        busy,
+        active,
+        limitWaiting,
+        busyMore,
+        limitMargin: LIMIT_MARGIN,
+      });
+    // A promote that leaves the pass nothing else to write (no cause, nothing to mark for the next pass: a run
+    // on an idle database, the pickup path) goes with the COMMIT, one round trip less (decideAndPromote's `last`).
+    const last = {
+      when: (d: GatingDecision) => {
+        if (!recordsNothing(d, candidates)) return false;
+        const r = revisits(d);
+        return r.dbs.length === 0 && r.rollouts.length === 0;
+      },
+      ended,
+    };
+    const { decision } = await decideAndPromote(w, candidates, { now, busy, active }, load.noneAvailable ? claim : undefined, last);
+    const revisit = revisits(decision);
+    // Committed with the promote: a cancel that raced it can leave something to revisit, which the pass reports
+    // (`more`: the loop passes again at once) instead of marking it.
+    if (!ended.committed) {
+      await recordDecision(w, decision, candidates, now);
+      await gatingMarkForNextPass(trx, revisit.dbs.map(dbKeyParts), revisit.rollouts);
+    }
 
     const rolloutOf = new Map(candidates.map((c) => [c.runId, c.rolloutId]));
     const touched = new Set<string>(decision.causes.map((c) => rolloutOf.get(c.runId)!));

@@ -16,23 +16,49 @@ export const BEGIN_MARK = "/* begin+prepared */ BEGIN;";
  * EXECUTE name(…)` on a statement this session PREPAREd by SQL the first time it met it (the protocol's
  * named statements, which `prepared()` uses, cannot share a message with BEGIN). Its values go in as quoted
  * literals, which PostgreSQL coerces to the parameter types the PREPARE inferred, as it coerces text-format
- * bound values: only strings, numbers, booleans and null (`sqlLiteral`). For a statement whose text takes a
+ * bound values (`sqlLiteral`). For a statement whose text takes a
  * bounded number of forms, like `prepared()`.
  */
 export function beginPrepared<T>(statement: RawBuilder<T>): RawBuilder<T> {
   return sql<T>`${sql.raw(BEGIN_MARK)}\n${statement}`;
 }
 
-/** A value as an SQL string literal of unknown type (an escape string: right whatever standard_conforming_strings says). */
+/**
+ * A value as an SQL string literal of unknown type (an escape string: right whatever standard_conforming_strings
+ * says), which PostgreSQL reads as it reads the same value bound in text format: strings, finite numbers,
+ * booleans, null, a Date (its ISO 8601 instant) and an array of those but Dates (an array literal).
+ */
 export function sqlLiteral(v: unknown): string {
   if (v === null || v === undefined) return "NULL";
-  if (typeof v === "number" && !Number.isFinite(v)) throw new Error(`beginPrepared: value ${v} is not a finite number`);
+  return `E'${escapeText(Array.isArray(v) ? arrayText(v) : v instanceof Date ? dateText(v) : scalarText(v))}'`;
+}
+
+function scalarText(v: unknown): string {
+  if (typeof v === "number" && !Number.isFinite(v)) throw new Error(`sqlLiteral: value ${v} is not a finite number`);
   if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean" && typeof v !== "bigint") {
-    throw new Error(`beginPrepared: only strings, numbers, booleans and null can be bound, got ${typeof v}`);
+    throw new Error(`sqlLiteral: only strings, numbers, booleans, null, Dates and arrays can be bound, got ${typeof v}`);
   }
-  const s = String(v);
-  if (s.includes("\0")) throw new Error("beginPrepared: a value holds a NUL character");
-  return `E'${s.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
+  return String(v);
+}
+
+function dateText(d: Date): string {
+  if (Number.isNaN(d.getTime())) throw new Error("sqlLiteral: an invalid Date");
+  return d.toISOString();
+}
+
+/** An array literal ('{…}'): every element double-quoted, so commas, braces and spaces in it stay its own. */
+function arrayText(a: unknown[]): string {
+  const element = (x: unknown) => {
+    if (x === null || x === undefined) return "NULL";
+    if (Array.isArray(x) || x instanceof Date) throw new Error("sqlLiteral: only flat arrays of strings, numbers and booleans");
+    return `"${scalarText(x).replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  };
+  return `{${a.map(element).join(",")}}`;
+}
+
+function escapeText(s: string): string {
+  if (s.includes("\0")) throw new Error("sqlLiteral: a value holds a NUL character");
+  return s.replace(/\\/g, "\\\\").replace(/'/g, "''");
 }
 
 type Send = (text: string) => Promise<pg.QueryResult | pg.QueryResult[]>;
@@ -74,5 +100,52 @@ export async function sendBeginPrepared(
       if (attempt > 0) throw e;
       await send("ROLLBACK");
     }
+  }
+}
+
+/** The first and the last bytes of a statement that `preparedCommit()` marked. */
+export const COMMIT_MARK = "/* prepared+commit */";
+export const COMMIT_TAIL = ";\nCOMMIT";
+
+/**
+ * Marks a transaction's last statement to be sent in one message with its COMMIT, and planned once per session:
+ * `EXECUTE name(…); COMMIT`, the statement PREPAREd by SQL the first time the session met it, as for
+ * `beginPrepared` (whose rules for values it shares). A transaction's COMMIT otherwise costs a round trip of
+ * its own after its last statement. Only for a statement the caller knows to be the last, whose failure it
+ * handles as any in the transaction: the server skips the rest of a message after an error, so COMMIT runs
+ * only if the statement succeeded, and the transaction is left aborted for the caller's ROLLBACK. The text is
+ * the statement and its COMMIT, so a client that does not know the mark sends both (without values), or refuses
+ * the text loudly (with values: the extended protocol takes one statement), never the statement alone.
+ */
+export function preparedCommit<T>(statement: RawBuilder<T>): RawBuilder<T> {
+  return sql<T>`${sql.raw(COMMIT_MARK)}\n${statement}${sql.raw(COMMIT_TAIL)}`;
+}
+
+/**
+ * Sends a statement marked by `preparedCommit` (its text between COMMIT_MARK and COMMIT_TAIL), named `name`, with COMMIT, in the
+ * transaction its session is in: PREPAREs it first if this session has not (a prepared statement outlives a
+ * ROLLBACK of the transaction that made it). Resolves to the statement's result. A session that lost the
+ * statement fails the EXECUTE with 26000, which aborts the transaction: that is the caller's error, and the
+ * next call prepares again.
+ */
+export async function sendPreparedCommit(
+  send: Send,
+  preparedHere: Set<string>,
+  name: string,
+  text: string,
+  values: unknown,
+): Promise<pg.QueryResult> {
+  const bound = Array.isArray(values) ? values : [];
+  const args = bound.length > 0 ? `(${bound.map(sqlLiteral).join(", ")})` : "";
+  if (!preparedHere.has(name)) {
+    await send(`PREPARE ${name} AS ${text}`);
+    preparedHere.add(name);
+  }
+  try {
+    const res = await send(`EXECUTE ${name}${args};\nCOMMIT`);
+    return Array.isArray(res) ? res[0]! : res;
+  } catch (e) {
+    if ((e as { code?: string }).code === NO_SUCH_STATEMENT) preparedHere.delete(name);
+    throw e;
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { Kysely, PostgresDialect, sql, type RawBuilder } from "kysely";
 import pg from "pg";
 import type { DB } from "./schema.js";
-import { BEGIN_MARK, sendBeginPrepared } from "./begin-prepared.js";
+import { BEGIN_MARK, COMMIT_MARK, COMMIT_TAIL, sendBeginPrepared, sendPreparedCommit } from "./begin-prepared.js";
 
 export type Db = Kysely<DB>;
 
@@ -62,6 +62,12 @@ class ControlClient extends pg.Client {
       const name = statementName("rwb_", args[0]);
       return sendBeginPrepared((t) => this.query(t), this.sqlPrepared, name, args[0].slice(BEGIN_MARK.length), args[1]);
     }
+    if (typeof args[0] === "string" && args[0].startsWith(COMMIT_MARK) && args[0].endsWith(COMMIT_TAIL)) {
+      if (args.length !== 2) throw new Error("preparedCommit statements are sent as (text, values), without a callback");
+      const name = statementName("rwc_", args[0]);
+      const text = args[0].slice(COMMIT_MARK.length, args[0].length - COMMIT_TAIL.length);
+      return sendPreparedCommit((t) => this.query(t), this.sqlPrepared, name, text, args[1]);
+    }
     if (typeof args[0] === "string" && args[0].startsWith(PREPARED_MARK)) args = [asPrepared(args[0], args[1]), ...args.slice(2)];
     const last = args.length - 1;
     if (typeof args[last] === "function") {
@@ -85,13 +91,14 @@ class ControlClient extends pg.Client {
 /** The first bytes of a statement that `prepared()` marked. */
 const PREPARED_MARK = "/* prepared */";
 /** Per prefix, the names given so far, by text (memoized texts: a lookup reuses the string's cached hash). */
-const preparedNames = { rw_: new Map<string, string>(), rwb_: new Map<string, string>() };
+const preparedNames = { rw_: new Map<string, string>(), rwb_: new Map<string, string>(), rwc_: new Map<string, string>() };
 
 /**
  * A prepared statement's name, from its text (hashed once per text in this process): `rw_` for the protocol's
- * named statements (`prepared()`), `rwb_` for those PREPAREd by SQL (`beginPrepared()`).
+ * named statements (`prepared()`), `rwb_` and `rwc_` for those PREPAREd by SQL (`beginPrepared()`,
+ * `preparedCommit()`).
  */
-function statementName(prefix: "rw_" | "rwb_", text: string): string {
+function statementName(prefix: keyof typeof preparedNames, text: string): string {
   const names = preparedNames[prefix];
   let name = names.get(text);
   if (name === undefined) {

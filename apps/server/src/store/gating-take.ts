@@ -125,18 +125,20 @@ export async function gatingTakeChanges(trx: Db, p: TakeParams): Promise<GatingC
  * A pass's transaction on `db`'s session: BEGIN and gatingTakeChanges's statement go as one message (see
  * beginPrepared), then `fn` with the changes taken — unless another pass holds the lock (null) — then COMMIT.
  * On any failure, ROLLBACK (best effort: on a lost connection the server ends the transaction itself) and
- * the failure is rethrown. What Kysely's transaction() does, less BEGIN's round trip on every pass.
+ * the failure is rethrown. What Kysely's transaction() does, less BEGIN's round trip on every pass. `fn` may
+ * end the transaction itself with its last statement (preparedCommit) and say so (`ended.committed`).
  */
 export async function gatingPassTransaction<T>(
   db: Db,
   p: TakeParams,
-  fn: (trx: Db, changes: GatingChanges) => Promise<T>,
+  fn: (trx: Db, changes: GatingChanges, ended: { committed: boolean }) => Promise<T>,
 ): Promise<T | null> {
   return db.connection().execute(async (conn) => {
     try {
       const changes = await takeChanges(conn, p, true);
-      const result = changes === null ? null : await fn(conn, changes);
-      await sql`COMMIT`.execute(conn);
+      const ended = { committed: false };
+      const result = changes === null ? null : await fn(conn, changes, ended);
+      if (!ended.committed) await sql`COMMIT`.execute(conn);
       return result;
     } catch (e) {
       await sql`ROLLBACK`.execute(conn).catch(() => undefined);

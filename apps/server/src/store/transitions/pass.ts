@@ -1,5 +1,6 @@
 import { sql } from "kysely";
 import { prepared, type Db } from "../db.js";
+import { preparedCommit } from "../begin-prepared.js";
 import { notifyChangeOf } from "../notify.js";
 import { parseIds, stepIds, transitionStatement } from "./builder.js";
 import { memoStatement } from "../memo-statement.js";
@@ -49,11 +50,12 @@ interface PromoteValues {
  * the count; a second (`claim`) for a live pass whose replica has free executor slots: the first
  * `claimLimit` promoted runs (by id) become RUNNING under its lease, as its claim would make them a moment
  * later — only while no run is AVAILABLE, so none starts ahead of a run already waiting for an executor.
+ * `+commit`: the pass's last statement, sent with its COMMIT (preparedCommit).
  */
-export const promoteStatement = memoStatement<PromoteValues, "" | "claim", unknown>((p, shape) => {
-  const claim = shape === "claim";
+export const promoteStatement = memoStatement<PromoteValues, "" | "claim" | "+commit" | "claim+commit", unknown>((p, shape) => {
+  const claim = shape.startsWith("claim");
   const run = sql`k.run`;
-  return prepared(
+  return (shape.endsWith("+commit") ? preparedCommit : prepared)(
     transitionStatement({
       steps: [
         {
@@ -98,7 +100,8 @@ export const promoteStatement = memoStatement<PromoteValues, "" | "claim", unkno
  * PENDING → AVAILABLE (compare-and-set on status). Returns the runs promoted: a run canceled since the
  * pass read it is not, and must not count against any gate. With `claim` (a live pass's replica with free
  * slots), up to `claim.limit` of them are made RUNNING for that replica instead (promoteStatement), returned in
- * `claimed` for it to start once the pass commits.
+ * `claimed` for it to start once the pass commits. With `commit`, it is the pass's last statement and goes in one
+ * message with the transaction's COMMIT (preparedCommit): the pass has committed when it returns.
  */
 export async function gatingPromote(
   trx: Db,
@@ -106,10 +109,11 @@ export async function gatingPromote(
   now: Date,
   replicaId: string,
   claim?: SlotClaim,
+  commit = false,
 ): Promise<{ promoted: Set<string>; claimed: ClaimedRun[] }> {
   if (runIds.length === 0) return { promoted: new Set(), claimed: [] };
   const claims = claim !== undefined && claim.limit > 0;
-  const { rows } = await promoteStatement.run(trx, claims ? "claim" : "", {
+  const { rows } = await promoteStatement.run(trx, `${claims ? "claim" : ""}${commit ? "+commit" : ""}` as const, {
     runIds,
     now,
     replicaId,
