@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { beginPrepared, preparedCommit, sqlLiteral } from "../src/store/begin-prepared.js";
 import { createDb, createPassDb } from "../src/store/db.js";
 import { PENDING_PASS_LOCK, gatingPassTransaction } from "../src/store/gating.js";
-import { useTestDatabase } from "./helpers/db.js";
+import { advisoryLockHeld, useTestDatabase } from "./helpers/db.js";
 
 /**
  * A transaction's first statement sent with its BEGIN in one message (store/begin-prepared.ts), as the pending
@@ -23,16 +23,6 @@ function passDb() {
   const db = createPassDb(t.url, "begin-prepared test");
   closing.push(db);
   return db;
-}
-
-/** Whether some session holds the advisory lock `key` in this test's database (other files' databases have their own). */
-async function lockHeld(key: number): Promise<boolean> {
-  const { rows } = await t.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted
-       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    [key],
-  );
-  return rows[0]!.n > 0;
 }
 
 describe("sqlLiteral", () => {
@@ -76,7 +66,7 @@ describe("preparedCommit", () => {
         const { rows } = await statement(9_100_011, ["7", String(i)]).execute(conn);
         expect(rows).toEqual([{ locked: true, ids: ["7", String(i)] }]);
         // Committed: the transaction-level lock is gone, what it wrote is visible to others, no transaction is open.
-        expect(await lockHeld(9_100_011)).toBe(false);
+        expect(await advisoryLockHeld(t.pool, 9_100_011)).toBe(false);
         const seen = await t.pool.query("SELECT 1 FROM gating_dirty_rollout WHERE rollout_id = $1", [9000 + i]);
         expect(seen.rowCount).toBe(1);
         const open = await sql<{ open: boolean }>`SELECT now() <> statement_timestamp() AS open`.execute(conn);
@@ -99,7 +89,7 @@ describe("preparedCommit", () => {
       }),
     ).rejects.toThrow(/division by zero/);
     expect((await t.pool.query("SELECT 1 FROM gating_dirty_rollout WHERE rollout_id = 9100")).rowCount).toBe(0);
-    expect(await lockHeld(PENDING_PASS_LOCK)).toBe(false);
+    expect(await advisoryLockHeld(t.pool, PENDING_PASS_LOCK)).toBe(false);
     // The session is usable, and a pass that ends with such a statement commits without a COMMIT of its own.
     const n = await gatingPassTransaction(db, { key: PENDING_PASS_LOCK }, async (trx, _changes, ended) => {
       await sql`INSERT INTO gating_dirty_rollout (rollout_id) VALUES (9101)`.execute(trx);
@@ -109,7 +99,7 @@ describe("preparedCommit", () => {
     });
     expect(n).toBe(1);
     expect((await t.pool.query("SELECT 1 FROM gating_dirty_rollout WHERE rollout_id = 9101")).rowCount).toBe(1);
-    expect(await lockHeld(PENDING_PASS_LOCK)).toBe(false);
+    expect(await advisoryLockHeld(t.pool, PENDING_PASS_LOCK)).toBe(false);
   });
 });
 
@@ -126,9 +116,9 @@ describe("beginPrepared", () => {
         const { rows } = await statement(9_100_001, tricky).execute(conn);
         expect(rows[0]).toEqual({ locked: true, echo: tricky, mode: "read committed" });
         // A transaction-level lock outlives the statement only inside a transaction the message began.
-        expect(await lockHeld(9_100_001)).toBe(true);
+        expect(await advisoryLockHeld(t.pool, 9_100_001)).toBe(true);
         await sql`COMMIT`.execute(conn);
-        expect(await lockHeld(9_100_001)).toBe(false);
+        expect(await advisoryLockHeld(t.pool, 9_100_001)).toBe(false);
       }
       const { rows } = await sql<{ n: number }>`
         SELECT count(*)::int AS n FROM pg_prepared_statements WHERE from_sql AND name LIKE 'rwb\\_%'`.execute(conn);
@@ -170,9 +160,9 @@ describe("beginPrepared", () => {
       await sql`DEALLOCATE ALL`.execute(conn);
       const { rows } = await statement(9_100_004, "after").execute(conn);
       expect(rows[0]!.echo).toBe("after");
-      expect(await lockHeld(9_100_004)).toBe(true);
+      expect(await advisoryLockHeld(t.pool, 9_100_004)).toBe(true);
       await sql`COMMIT`.execute(conn);
-      expect(await lockHeld(9_100_004)).toBe(false);
+      expect(await advisoryLockHeld(t.pool, 9_100_004)).toBe(false);
     });
   });
 
@@ -185,7 +175,7 @@ describe("beginPrepared", () => {
     await db.connection().execute(async (conn) => {
       const { rows } = await beginPrepared(sql<{ locked: boolean }>`SELECT pg_try_advisory_xact_lock(9100003) AS locked`).execute(conn);
       expect(rows).toEqual([]);
-      expect(await lockHeld(9_100_003)).toBe(true);
+      expect(await advisoryLockHeld(t.pool, 9_100_003)).toBe(true);
       await sql`ROLLBACK`.execute(conn);
     });
   });
@@ -203,7 +193,7 @@ describe("preparedCommit on a client that does not know the mark", () => {
       await sql`ROLLBACK`.execute(conn);
       await sql`BEGIN`.execute(conn);
       await preparedCommit(sql`SELECT pg_try_advisory_xact_lock(9100012)`).execute(conn);
-      expect(await lockHeld(9_100_012)).toBe(false);
+      expect(await advisoryLockHeld(t.pool, 9_100_012)).toBe(false);
       const { rows } = await sql<{ open: boolean }>`SELECT now() <> statement_timestamp() AS open`.execute(conn);
       expect(rows[0]!.open).toBe(false);
     });
@@ -220,19 +210,19 @@ describe("gatingPassTransaction", () => {
     await expect(
       gatingPassTransaction(db, { key: PENDING_PASS_LOCK }, async (trx, changes) => {
         expect(changes.rollouts.map((r) => r.rolloutId).sort()).toEqual(["1", "2"]);
-        expect(await lockHeld(PENDING_PASS_LOCK)).toBe(true);
+        expect(await advisoryLockHeld(t.pool, PENDING_PASS_LOCK)).toBe(true);
         await sql`SELECT 1 / 0`.execute(trx);
       }),
     ).rejects.toThrow(/division by zero/);
     expect(await marks()).toBe(2);
-    expect(await lockHeld(PENDING_PASS_LOCK)).toBe(false);
+    expect(await advisoryLockHeld(t.pool, PENDING_PASS_LOCK)).toBe(false);
     const { rows } = await sql<{ open: boolean }>`SELECT now() <> statement_timestamp() AS open`.execute(db);
     expect(rows[0]!.open).toBe(false);
     // A pass that ends well commits: the marks are taken for good.
     const taken = await gatingPassTransaction(db, { key: PENDING_PASS_LOCK }, async (_trx, changes) => changes.rollouts.length);
     expect(taken).toBe(2);
     expect(await marks()).toBe(0);
-    expect(await lockHeld(PENDING_PASS_LOCK)).toBe(false);
+    expect(await advisoryLockHeld(t.pool, PENDING_PASS_LOCK)).toBe(false);
   });
 
   it("returns null without running the pass while another session holds the lock", async () => {

@@ -4,7 +4,7 @@ import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { createPool, type Db } from "../src/store/db.js";
 import type { DB } from "../src/store/schema.js";
 import { PENDING_PASS_LOCK } from "../src/store/gating.js";
-import { useTestDatabase } from "./helpers/db.js";
+import { advisoryLockHeld, useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
 
 /**
@@ -43,15 +43,6 @@ async function sessions(): Promise<{ open: number; inTransaction: number }> {
   return { open: rows[0]!.open, inTransaction: rows[0]!.in_tx };
 }
 
-async function lockHeld(): Promise<boolean> {
-  const { rows } = await t.pool.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted
-       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
-    [PENDING_PASS_LOCK],
-  );
-  return rows[0]!.n > 0;
-}
-
 describe("a live pass's last statement carries its COMMIT", () => {
   it("a run on an idle database: lock, live read, and the promote with COMMIT; nothing open after", async () => {
     const { projectId, instanceId } = await seedProject(t.db);
@@ -61,7 +52,7 @@ describe("a live pass's last statement carries its COMMIT", () => {
     expect(await statuses()).toEqual(["AVAILABLE"]);
     expect(sent).toHaveLength(3);
     expect(sent[2]).toMatch(/^\/\* prepared\+commit \*\//);
-    expect(await lockHeld()).toBe(false);
+    expect(await advisoryLockHeld(t.pool, PENDING_PASS_LOCK)).toBe(false);
     expect(await sessions()).toMatchObject({ open: expect.any(Number), inTransaction: 0 });
     expect((await sessions()).open).toBeGreaterThan(0);
   });
@@ -74,6 +65,6 @@ describe("a live pass's last statement carries its COMMIT", () => {
     expect(await statuses()).toEqual(["AVAILABLE", "PENDING"]);
     expect(sent.some((x) => x.includes("prepared+commit"))).toBe(false);
     expect(sent.at(-1)).toBe("COMMIT");
-    expect(await lockHeld()).toBe(false);
+    expect(await advisoryLockHeld(t.pool, PENDING_PASS_LOCK)).toBe(false);
   });
 });

@@ -84,13 +84,9 @@ export async function sendBeginPrepared(
   text: string,
   values: unknown,
 ): Promise<pg.QueryResult> {
-  const bound = Array.isArray(values) ? values : [];
-  const args = bound.length > 0 ? `(${bound.map(sqlLiteral).join(", ")})` : "";
+  const args = executeArgs(values);
   for (let attempt = 0; ; attempt++) {
-    if (!preparedHere.has(name)) {
-      await send(`PREPARE ${name} AS ${text}`);
-      preparedHere.add(name);
-    }
+    await prepareOnce(send, preparedHere, name, text);
     try {
       const res = await send(`BEGIN; EXECUTE ${name}${args}`);
       return Array.isArray(res) ? res[res.length - 1]! : res;
@@ -122,8 +118,8 @@ export function preparedCommit<T>(statement: RawBuilder<T>): RawBuilder<T> {
 }
 
 /**
- * Sends a statement marked by `preparedCommit` (its text between COMMIT_MARK and COMMIT_TAIL), named `name`, with COMMIT, in the
- * transaction its session is in: PREPAREs it first if this session has not (a prepared statement outlives a
+ * Sends a statement marked by `preparedCommit` (its text between COMMIT_MARK and COMMIT_TAIL), named `name`,
+ * with COMMIT, in the transaction its session is in: PREPAREs it first if this session has not (a prepared statement outlives a
  * ROLLBACK of the transaction that made it). Resolves to the statement's result. A session that lost the
  * statement fails the EXECUTE with 26000, which aborts the transaction: that is the caller's error, and the
  * next call prepares again.
@@ -135,17 +131,25 @@ export async function sendPreparedCommit(
   text: string,
   values: unknown,
 ): Promise<pg.QueryResult> {
-  const bound = Array.isArray(values) ? values : [];
-  const args = bound.length > 0 ? `(${bound.map(sqlLiteral).join(", ")})` : "";
-  if (!preparedHere.has(name)) {
-    await send(`PREPARE ${name} AS ${text}`);
-    preparedHere.add(name);
-  }
+  await prepareOnce(send, preparedHere, name, text);
   try {
-    const res = await send(`EXECUTE ${name}${args};\nCOMMIT`);
+    const res = await send(`EXECUTE ${name}${executeArgs(values)};\nCOMMIT`);
     return Array.isArray(res) ? res[0]! : res;
   } catch (e) {
     if ((e as { code?: string }).code === NO_SUCH_STATEMENT) preparedHere.delete(name);
     throw e;
   }
+}
+
+/** An EXECUTE's argument list for the values bound, as literals ("" for none). */
+function executeArgs(values: unknown): string {
+  const bound = Array.isArray(values) ? values : [];
+  return bound.length > 0 ? `(${bound.map(sqlLiteral).join(", ")})` : "";
+}
+
+/** PREPAREs `text` as `name` in its own message unless this session has; recorded only once it succeeded. */
+async function prepareOnce(send: Send, preparedHere: Set<string>, name: string, text: string): Promise<void> {
+  if (preparedHere.has(name)) return;
+  await send(`PREPARE ${name} AS ${text}`);
+  preparedHere.add(name);
 }

@@ -133,3 +133,13 @@ export function useTestDatabase(): TestDatabase {
     close: () => get().close(),
   };
 }
+
+/** Whether some session holds the advisory lock `key` in the database `pool` reaches (other tests' databases have their own). */
+export async function advisoryLockHeld(pool: pg.Pool, key: number): Promise<boolean> {
+  const { rows } = await pool.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND objid = $1 AND granted
+       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [key],
+  );
+  return rows[0]!.n > 0;
+}
