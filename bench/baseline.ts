@@ -5,7 +5,7 @@ import { BaselinePendingScheduler } from "./baseline/pending-scheduler.js";
 import { BaselineStore } from "./baseline/store.js";
 import { seedGating } from "./lib/gating-seed.js";
 import { applyLiveChange, claimAll, reserveTasks } from "./lib/live-change.js";
-import { machineInfo, median, startBenchPg, writeResult, runMain } from "./lib/pg.js";
+import { machineInfo, median, startBenchPg, writeResult, runMain, BENCH_CONTROL_BOUNDS } from "./lib/pg.js";
 import { readResult } from "./lib/results.js";
 import { ratio } from "./lib/stats.js";
 
@@ -48,12 +48,7 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
   const url = await serverPg.freshDatabase(`bench_baseline_${pending}`);
   await seedGating(url, { pending, databases: 1000, rollouts: 100, reserve: CHANGE * 2, parallelLimit: 10 });
   // Runway's own pool (its client sends the pending pass's marked statements), with the bench's long bounds.
-  const pool = createPool(url, 4, "bench baseline", {
-    statementTimeoutMs: 600_000,
-    queryTimeoutMs: 605_000,
-    connectTimeoutMs: 10_000,
-    keepAliveInitialDelayMs: 10_000,
-  });
+  const pool = createPool(url, 4, "bench baseline", BENCH_CONTROL_BOUNDS);
   let statements = 0;
   const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }), log: (e) => void (e.level === "query" && statements++) });
   const ours = new PendingScheduler({ db, clock: { now: () => new Date() }, replicaId: REPLICA, fullPassIntervalMs: 86_400_000 });

@@ -3,7 +3,7 @@ import pg from "pg";
 import { PendingScheduler } from "@runway/server/scheduler";
 import type { DB } from "@runway/server/store";
 import { createPool } from "@runway/server/store";
-import { runMain, startBenchPg } from "./lib/pg.js";
+import { runMain, startBenchPg, BENCH_CONTROL_BOUNDS } from "./lib/pg.js";
 import { seedGating } from "./lib/gating-seed.js";
 import { applyLiveChange, claimAll, reserveTasks } from "./lib/live-change.js";
 import { explainAll, type Captured } from "./lib/explain.js";
@@ -37,12 +37,7 @@ async function main(): Promise<void> {
     // first run (what PostgreSQL may settle on after five), to check those plans at this size.
     const mode = process.env.BENCH_PROFILE_PLAN_MODE;
     const poolUrl = mode ? `${url}${url.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c plan_cache_mode=${mode}`)}` : url;
-    const pool = createPool(poolUrl, 4, "bench profile", {
-      statementTimeoutMs: 600_000,
-      queryTimeoutMs: 605_000,
-      connectTimeoutMs: 10_000,
-      keepAliveInitialDelayMs: 10_000,
-    });
+    const pool = createPool(poolUrl, 4, "bench profile", BENCH_CONTROL_BOUNDS);
     let captured: (Captured & { ms: number })[] = [];
     const db = new Kysely<DB>({
       dialect: new PostgresDialect({ pool }),

@@ -2,7 +2,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import { promises as fs } from "node:fs";
 import { type PassResult, PendingScheduler } from "@runway/server/scheduler";
 import { createPool, type DB, FULL_PASS_READERS, taskRunFinish, taskRunsClaim, tasksRun } from "@runway/server/store";
-import { machineInfo, median, runMain, startBenchPg, writeResult } from "./lib/pg.js";
+import { machineInfo, median, runMain, startBenchPg, writeResult, BENCH_CONTROL_BOUNDS } from "./lib/pg.js";
 import { seedGating } from "./lib/gating-seed.js";
 import { GATING_BESIDE, GATING_PARTS } from "./lib/report.js";
 
@@ -83,13 +83,7 @@ async function benchSize(serverPg: Awaited<ReturnType<typeof startBenchPg>>, pen
   const url = await serverPg.freshDatabase(`bench_gating_${pending}`);
   await seedGating(url, { pending, databases: 1000, rollouts: 100, reserve: CHANGE * (REPEAT + 1), parallelLimit: 10 });
   // The replica's own pool: its client sends the pass's prepared() statements as named ones (issue 19).
-  // Statement timeouts raised so that a full pass at 1M is measured rather than cut.
-  const pool = createPool(url, 4, "bench gating", {
-    statementTimeoutMs: 600_000,
-    queryTimeoutMs: 605_000,
-    connectTimeoutMs: 10_000,
-    keepAliveInitialDelayMs: 10_000,
-  });
+  const pool = createPool(url, 4, "bench gating", BENCH_CONTROL_BOUNDS);
   let statements = 0;
   let fetches = 0;
   let parts = new Map<string, number>();

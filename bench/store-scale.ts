@@ -4,7 +4,7 @@ import { createPool, type DB, tokenCreate, userCreate } from "@runway/server/sto
 import { PendingScheduler } from "@runway/server/scheduler";
 import { seedHistory } from "./lib/history-seed.js";
 import { explainAll, type Captured, type Explained } from "./lib/explain.js";
-import { machineInfo, startBenchPg, writeResult, runMain } from "./lib/pg.js";
+import { machineInfo, startBenchPg, writeResult, runMain, BENCH_CONTROL_BOUNDS } from "./lib/pg.js";
 import { summarize, type Summary } from "./lib/stats.js";
 
 /**
@@ -37,12 +37,7 @@ async function main(): Promise<void> {
     console.log(`seeded ${seeded.tasks} tasks, ${seeded.runs} finished runs in ${seedS.toFixed(0)} s`);
 
     // Runway's own pool (its client sends the pending pass's marked statements), with the bench's long bounds.
-    const pool = createPool(url, 10, "bench store-scale", {
-      statementTimeoutMs: 600_000,
-      queryTimeoutMs: 605_000,
-      connectTimeoutMs: 10_000,
-      keepAliveInitialDelayMs: 10_000,
-    });
+    const pool = createPool(url, 10, "bench store-scale", BENCH_CONTROL_BOUNDS);
     let capture: Captured[] | null = null;
     const db = new Kysely<DB>({
       dialect: new PostgresDialect({ pool }),

@@ -23,6 +23,17 @@ export interface BenchPg {
 
 const TARGET_ROLE = "bench_target";
 
+/**
+ * Control-pool bounds for a benchmark's own Runway pool (createPool): statement timeouts raised so that a full
+ * pass at 1M pending runs is measured rather than cut.
+ */
+export const BENCH_CONTROL_BOUNDS = {
+  statementTimeoutMs: 600_000,
+  queryTimeoutMs: 605_000,
+  connectTimeoutMs: 10_000,
+  keepAliveInitialDelayMs: 10_000,
+};
+
 /** The benchmark's embedded server settings (the diagnostics' servers, bench/lib/profile.ts, use them too). */
 export const BENCH_PG_SETTINGS = { fsync: "off", synchronous_commit: "off", shared_buffers: "512MB", work_mem: "32MB" };
 
