@@ -105,15 +105,11 @@ export async function recordDecision(
 
 /** Whether recordDecision would write nothing for this decision: no cause, no stage's row, no approval wait, no orphan. */
 export function recordsNothing(decision: GatingDecision, candidates: readonly GatingCandidate[]): boolean {
+  // A decision with causes (a gated drain's usual one) writes them: answered without splitting it, which
+  // recordDecision does once more. Without causes, causeRecords' runs, stages and held are empty.
+  if (decision.fail.length > 0 || decision.causes.length > 0) return false;
   const r = causeRecords(decision, candidates);
-  return (
-    decision.fail.length === 0 &&
-    r.runs.length === 0 &&
-    r.stages.length === 0 &&
-    r.held.length === 0 &&
-    r.freed.length === 0 &&
-    r.approvals.length === 0
-  );
+  return r.freed.length === 0 && r.approvals.length === 0;
 }
 
 /** A live pass's claim for its replica: the slots held (undefined: not asked yet; null: none free), and the runs its promotes claimed. */

@@ -119,8 +119,8 @@ export function preparedCommit<T>(statement: RawBuilder<T>): RawBuilder<T> {
 
 /**
  * Sends a statement marked by `preparedCommit` (its text between COMMIT_MARK and COMMIT_TAIL), named `name`,
- * with COMMIT, in the transaction its session is in: PREPAREs it first if this session has not (a prepared statement outlives a
- * ROLLBACK of the transaction that made it). Resolves to the statement's result. A session that lost the
+ * with COMMIT, in the transaction its session is in: PREPAREs it first if this session has not (a prepared
+ * statement outlives a ROLLBACK of the transaction that made it). Resolves to the statement's result. A session that lost the
  * statement fails the EXECUTE with 26000, which aborts the transaction: that is the caller's error, and the
  * next call prepares again.
  */
@@ -133,7 +133,7 @@ export async function sendPreparedCommit(
 ): Promise<pg.QueryResult> {
   await prepareOnce(send, preparedHere, name, text);
   try {
-    const res = await send(`EXECUTE ${name}${executeArgs(values)};\nCOMMIT`);
+    const res = await send(`EXECUTE ${name}${executeArgs(values)}${COMMIT_TAIL}`);
     return Array.isArray(res) ? res[0]! : res;
   } catch (e) {
     if ((e as { code?: string }).code === NO_SUCH_STATEMENT) preparedHere.delete(name);
