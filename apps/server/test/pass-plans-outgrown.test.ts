@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { PendingScheduler } from "../src/scheduler/pending-scheduler.js";
 import { PLAN_FLOOR_BYTES, PLAN_GROWTH, planFreshness, statsOutgrown } from "../src/scheduler/plan-basis.js";
 import { createPassDb, type Db } from "../src/store/db.js";
+import { gatingAnalyze } from "../src/store/gating.js";
 import { rolloutCreate } from "../src/store/rollouts.js";
 import { tasksRun } from "../src/store/task-actions.js";
 import { useTestDatabase } from "./helpers/db.js";
@@ -105,6 +106,57 @@ describe("a pass session's plans after the tables they were made for grew", () =
     } finally {
       await passDb.destroy();
     }
+  });
+});
+
+describe("gatingAnalyze", () => {
+  it("leaves a table whose statistics changed since the pass read them: another replica analyzed it meanwhile", async () => {
+    await sql`ALTER TABLE task_run_wait SET (autovacuum_enabled = false)`.execute(t.db);
+    await sql`ANALYZE task_run_wait`.execute(t.db);
+    const statBytes = async () =>
+      Number(
+        (
+          await sql<{ b: string }>`SELECT relpages::bigint * current_setting('block_size')::bigint AS b FROM pg_class
+            WHERE oid = 'task_run_wait'::regclass`.execute(t.db)
+        ).rows[0]!.b,
+      );
+    // Whether the statistics know of the causes of one type (pg_statistic is written in the ANALYZE's transaction).
+    const counted = async (type: string) =>
+      (
+        await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stats WHERE tablename = 'task_run_wait' AND attname = 'type'
+          AND ${type} = ANY(most_common_vals::text::text[])`.execute(t.db)
+      ).rows[0]!.n > 0;
+    const fill = (from: number, type: string) =>
+      sql`INSERT INTO task_run_wait (run_id, type, cause, rollout_id, run_created_at)
+        SELECT g, ${type}, '{}'::jsonb, 1, now() FROM generate_series(${from}::bigint, ${from + 2999}::bigint) g`.execute(t.db);
+    const seen = await statBytes();
+    await fill(1, "RUN_AT");
+    // Two replicas' passes found it outgrown at the same statistics: the first analyzes it, the second does not.
+    expect(await gatingAnalyze(t.db, [{ name: "task_run_wait", statBytes: seen }])).toBe(true);
+    const analyzed = await statBytes();
+    expect(analyzed).toBeGreaterThan(seen);
+    expect(await counted("RUN_AT")).toBe(true);
+    await fill(10_000, "DATABASE_BUSY");
+    await fill(20_000, "DATABASE_BUSY");
+    expect(await gatingAnalyze(t.db, [{ name: "task_run_wait", statBytes: seen }])).toBe(true);
+    expect(await counted("DATABASE_BUSY")).toBe(false);
+    // A pass that read the statistics as they are now has them taken again.
+    expect(await gatingAnalyze(t.db, [{ name: "task_run_wait", statBytes: analyzed }])).toBe(true);
+    expect(await counted("DATABASE_BUSY")).toBe(true);
+    expect(await statBytes()).toBeGreaterThan(analyzed);
+  });
+
+  it("gives up on a table another session holds, after the lock timeout", async () => {
+    const other = await t.db.connection().execute(async (c) => {
+      await sql`BEGIN`.execute(c);
+      await sql`LOCK TABLE task_run_wait IN SHARE UPDATE EXCLUSIVE MODE`.execute(c);
+      try {
+        return await gatingAnalyze(t.db, [{ name: "task_run_wait", statBytes: 0 }], 50);
+      } finally {
+        await sql`ROLLBACK`.execute(c);
+      }
+    });
+    expect(other).toBe(false);
   });
 });
 

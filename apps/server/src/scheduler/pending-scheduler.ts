@@ -63,7 +63,7 @@ export class PendingScheduler {
   /** The sizes at which this replica last asked for an ANALYZE of each of PLAN_TABLES (see statsOutgrown). */
   private analyzedAt: number[] = [];
   /** Tables the last pass found past their statistics, and their sizes: analyzed after it committed. */
-  private toAnalyze: { table: number; size: number }[] = [];
+  private toAnalyze: { table: number; size: number; statBytes: number }[] = [];
 
   constructor(
     private readonly deps: {
@@ -129,7 +129,7 @@ export class PendingScheduler {
     for (const d of due) this.analyzedAt[d.table] = d.size;
     await gatingAnalyze(
       this.deps.db,
-      due.map((d) => PLAN_TABLES[d.table]!),
+      due.map((d) => ({ name: PLAN_TABLES[d.table]!, statBytes: d.statBytes })),
     );
   }
 
@@ -147,7 +147,11 @@ export class PendingScheduler {
       if (plans === "replan") await gatingDiscardPlans(trx);
       if (plans !== "keep") this.planBasis = changes.planBasis;
       const sizes = changes.planBasis.sizes;
-      this.toAnalyze = statsOutgrown(sizes, changes.statBytes, this.analyzedAt).map((i) => ({ table: i, size: sizes[i]! }));
+      this.toAnalyze = statsOutgrown(sizes, changes.statBytes, this.analyzedAt).map((i) => ({
+        table: i,
+        size: sizes[i]!,
+        statBytes: changes.statBytes[i]!,
+      }));
       const now = clock.now();
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.firstPassFull(changes.lastFullPassAt) || changes.fullRequested || overdue;

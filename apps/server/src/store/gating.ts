@@ -71,18 +71,32 @@ export async function gatingDiscardPlans(trx: Db): Promise<void> {
 }
 
 /**
- * ANALYZE of `tables` (names from PLAN_TABLES), giving up on a table another session holds (autovacuum's own
- * ANALYZE or VACUUM) after `lockTimeoutMs`: new statistics invalidate every session's cached plans of the
- * tables, so each is costed again at their size. A role that may not analyze them gets a warning, not an error.
- * Returns false when the lock wait ran out.
+ * ANALYZE of `tables` (names from PLAN_TABLES, each with the bytes its statistics counted when the pass
+ * found it outgrown: pg_class.relpages × block size), giving up on a table another session holds
+ * (autovacuum's own ANALYZE or VACUUM, another replica's ANALYZE) after `lockTimeoutMs`: new statistics
+ * invalidate every session's cached plans of the tables, so each is costed again at their size. A role that
+ * may not analyze them gets a warning, not an error. Returns false when the lock wait ran out.
+ *
+ * The lock ANALYZE takes is taken first, and a table whose statistics changed since the pass read them is
+ * left alone: another replica's pass found it outgrown too and analyzed it meanwhile (relpages is written in
+ * place, visible at once). Every replica's pass after a large rollout's first full pass found task_run_wait
+ * outgrown, and each analyzed it in turn: 2 ANALYZEs of 85 ms in a 3-replica gated drain of 10,000 runs,
+ * one for nothing (issue 19, docs/benchmarks.md §8).
  */
-export async function gatingAnalyze(db: Db, tables: readonly string[], lockTimeoutMs = 200): Promise<boolean> {
-  const names = tables.filter((t): t is (typeof PLAN_TABLES)[number] => (PLAN_TABLES as readonly string[]).includes(t));
-  if (names.length === 0) return true;
+export async function gatingAnalyze(db: Db, tables: readonly { name: string; statBytes: number }[], lockTimeoutMs = 200): Promise<boolean> {
+  const due = tables.filter((t) => (PLAN_TABLES as readonly string[]).includes(t.name));
+  if (due.length === 0) return true;
+  const ident = (names: readonly string[]) => sql.join(names.map((n) => sql.table(n)));
   try {
     await db.transaction().execute(async (trx) => {
       await sql`SELECT set_config('lock_timeout', ${String(Math.max(1, Math.round(lockTimeoutMs)))}, true)`.execute(trx);
-      await sql`ANALYZE ${sql.join(names.map((n) => sql.table(n)))}`.execute(trx);
+      await sql`LOCK TABLE ${ident(due.map((t) => t.name))} IN SHARE UPDATE EXCLUSIVE MODE`.execute(trx);
+      const { rows } = await sql<{ name: string; bytes: string }>`
+        SELECT c.relname AS name, c.relpages::bigint * current_setting('block_size')::bigint AS bytes
+        FROM pg_class c WHERE c.oid = ANY(${due.map((t) => t.name)}::regclass[])`.execute(trx);
+      const now = new Map(rows.map((r) => [r.name, Number(r.bytes)]));
+      const stale = due.filter((t) => now.get(t.name) === t.statBytes).map((t) => t.name);
+      if (stale.length > 0) await sql`ANALYZE ${ident(stale)}`.execute(trx);
     });
     return true;
   } catch (e) {
