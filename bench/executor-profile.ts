@@ -21,7 +21,8 @@ import { chainTask, createWorkload, dataTask, runAll } from "./lib/workload.js";
  * PROFILE_GATED=1 drains throughput.ts's gated shape instead (the pending passes' statements then show too).
  * PROFILE_WAL=1 adds the WAL the drain wrote per run, by relation. PROFILE_WAITS=1 adds what the control
  * database's active backends waited on (pg_stat_activity sampled every 5 ms), as a share of the samples.
- * PROFILE_QUEUE=1 adds a timeline of the executors' backlog and the databases waiting for a pass.
+ * PROFILE_QUEUE=1 adds a timeline of the executors' backlog and the databases waiting for a pass; PROFILE_PASSES=1
+ * prints every pending pass as it ends (a gated drain's passes run back to back: their length bounds it).
  * PROFILE_CPU=<file> writes Node's CPU profile of the drain (summed by `node tools/cpu-summary.mjs <file>`).
  * PROFILE_SUBMIT=1 submits the work to replicas already running; PROFILE_CONCURRENCY, PROFILE_ROLLOUTS and
  * PROFILE_DBS change the slots and the gated shape (see each below).
@@ -59,6 +60,8 @@ const WAL = process.env.PROFILE_WAL === "1";
 const WAITS = process.env.PROFILE_WAITS === "1";
 /** PROFILE_QUEUE=1: a timeline of the runs waiting for an executor and the databases waiting for a pass. */
 const QUEUE = process.env.PROFILE_QUEUE === "1";
+/** PROFILE_PASSES=1: every pending pass as it ends (when, how long, what it read, promoted, claimed and wrote). */
+const PASSES = process.env.PROFILE_PASSES === "1";
 /** PROFILE_CPU=<file>: Node's CPU profile of the drain, written there. */
 const CPU_PROFILE = process.env.PROFILE_CPU;
 const explainLog = process.env.PROFILE_EXPLAIN ? (process.env.PROFILE_EXPLAIN_LOG ?? "/tmp/runway-profile-explain.log") : undefined;
@@ -119,9 +122,15 @@ async function main(): Promise<void> {
           passes.causes += p.causesWritten;
           passes.ms += p.durationMs;
           slowest = Math.max(slowest, p.durationMs);
+          if (PASSES)
+            console.log(
+              `pass ${p.kind} at ${(performance.now() - t0).toFixed(0)} ms: ${p.durationMs.toFixed(0)} ms, ${p.candidates} cand, ${p.promoted} promoted, ${p.claimed} claimed, ${p.causesWritten} causes`,
+            );
         },
       });
     let slowest = 0;
+    // When the drain began (set below, before the replicas start): the passes' lines count from it.
+    let t0 = 0;
     // PROFILE_SUBMIT=1: the replicas are up and have passed (their plans made for nothing waiting) before the work comes.
     const idle = SUBMIT ? await startAll() : undefined;
     for (const deadline = performance.now() + 10_000; idle && passes.count < 2 && performance.now() < deadline;) await sleep(20);
@@ -131,7 +140,7 @@ async function main(): Promise<void> {
     // A first pass promotes the backlog; reset the counters once the runs are AVAILABLE and claims start.
     await admin.query("SELECT pg_stat_statements_reset()");
     const meter = await startCpuMeter(probe, CPU_PROFILE);
-    const t0 = performance.now();
+    t0 = performance.now();
     slowest = 0;
     const r = idle ?? (await startAll());
     if (SUBMIT) {
