@@ -62,7 +62,7 @@ export class PendingScheduler {
   private planBasis: PlanBasis | undefined;
   /** The sizes at which this replica last asked for an ANALYZE of each of PLAN_TABLES (see statsOutgrown). */
   private analyzedAt: number[] = [];
-  /** Tables the last pass found past their statistics, and their sizes: analyzed after it committed. */
+  /** Tables the last pass found past their statistics, their sizes and their statistics' bytes: analyzed after it committed. */
   private toAnalyze: { table: number; size: number; statBytes: number }[] = [];
 
   constructor(
