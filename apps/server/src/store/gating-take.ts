@@ -26,6 +26,13 @@ export const PASS_PLAN_MODE = "force_generic_plan";
 /** The tables whose sizes a pass's generic plans are checked against (GatingChanges.planBasis). */
 export const PLAN_TABLES = ["task_run", "task_run_wait", "task", "stage_wait"] as const;
 
+/**
+ * The bytes a table's statistics count, of its pg_class row `c`: relpages (0 before the first ANALYZE or VACUUM)
+ * in this server's pages (8 kB unless it was built with another block size). The pass reads it, and gatingAnalyze
+ * compares it with what the pass read: one expression, so the two agree.
+ */
+export const statBytesOf = (c: string) => sql`${sql.ref(c)}.relpages::bigint * current_setting('block_size')::bigint`;
+
 interface TakenRow {
   ok: boolean;
   full: boolean;
@@ -91,9 +98,8 @@ const takeChangesSql = (locked: RawBuilder<unknown>) =>
            -- What the session's generic plans were costed for (scheduler/plan-basis.ts): the sizes of the tables
            -- they read, in PLAN_TABLES' order, and the session.
            ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`pg_relation_size(${sql.lit(t)}::regclass)`))}] AS sizes,
-           -- The bytes their statistics count (pg_class.relpages, 0 before the first ANALYZE or VACUUM, in this
-           -- server's pages: 8 kB unless it was built with another block size).
-           ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`(SELECT c.relpages::bigint * current_setting('block_size')::bigint FROM pg_class c WHERE c.oid = ${sql.lit(t)}::regclass)`))}] AS stat_bytes,
+           -- The bytes their statistics count (statBytesOf).
+           ARRAY[${sql.join(PLAN_TABLES.map((t) => sql`(SELECT ${statBytesOf("c")} FROM pg_class c WHERE c.oid = ${sql.lit(t)}::regclass)`))}] AS stat_bytes,
            pg_backend_pid() AS session
   `;
 

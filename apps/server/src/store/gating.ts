@@ -4,7 +4,7 @@ import { prepared, type Db } from "./db.js";
 import { canceledCausesDelete, nextRunAtSql } from "./gating-candidates.js";
 import { notifyChange } from "./notify.js";
 import { idleBoundMs } from "./transitions/fence.js";
-import { PLAN_TABLES } from "./gating-take.js";
+import { PLAN_TABLES, statBytesOf } from "./gating-take.js";
 import { stageCausesUpsert, stageRowUnneeded } from "./gating-held.js";
 
 /**
@@ -92,7 +92,7 @@ export async function gatingAnalyze(db: Db, tables: readonly { name: string; sta
       await sql`SELECT set_config('lock_timeout', ${String(Math.max(1, Math.round(lockTimeoutMs)))}, true)`.execute(trx);
       await sql`LOCK TABLE ${ident(due.map((t) => t.name))} IN SHARE UPDATE EXCLUSIVE MODE`.execute(trx);
       const { rows } = await sql<{ name: string; bytes: string }>`
-        SELECT c.relname AS name, c.relpages::bigint * current_setting('block_size')::bigint AS bytes
+        SELECT c.relname AS name, ${statBytesOf("c")} AS bytes
         FROM pg_class c WHERE c.oid = ANY(${due.map((t) => t.name)}::regclass[])`.execute(trx);
       const now = new Map(rows.map((r) => [r.name, Number(r.bytes)]));
       const stale = due.filter((t) => now.get(t.name) === t.statBytes).map((t) => t.name);
