@@ -113,3 +113,62 @@ describe("a freed database whose first waiting runs are held by their rollout's 
     expect(await causeOf(a.rolloutId)).toEqual(["RUNNING", ...Array(3).fill("PENDING DATABASE_BUSY")]);
   });
 });
+
+/**
+ * A sequential versioned run that ends marks its database and its task: the live read reads the runs above its
+ * version with the freed database's (splitLiveMarks). When a lower version is pending there (created after the
+ * one that ran), the runs above the finished version are not the database's smallest pending version, yet their
+ * cause named the finished one: they must be read all the same.
+ */
+describe("a finished version on a freed database with a lower version pending", () => {
+  it("re-reads the runs above it, whose cause named it", async () => {
+    const { projectId, instanceId } = await seedProject(t.db, { limit: 0 });
+    const passes = livePasses("p1");
+    const settle = async () => {
+      for (let n = 0; (await passes.runOnce())?.more; n++) expect(n).toBeLessThan(10);
+    };
+    const causes = async () =>
+      (
+        await t.db
+          .selectFrom("task_run")
+          .leftJoin("task_run_wait", "task_run_wait.run_id", "task_run.id")
+          .select(["task_run.task_id", "task_run.status", "task_run_wait.type", "task_run_wait.cause"])
+          .orderBy("task_run.id")
+          .execute()
+      ).map((r) => [r.task_id, r.status, r.type, (r.cause as { taskId?: string } | null)?.taskId ?? null]);
+    const a = await seedRollout(t.db, projectId, [task(instanceId, "x", { schemaVersion: "0002" })]);
+    await settle();
+    const [run] = await taskRunsClaim(t.db, { replicaId: "w", limit: 10, leaseTtlMs: 1e9, now: new Date() });
+    expect(run!.taskId).toBe(a.taskIds[0]);
+    const b = await seedRollout(t.db, projectId, [task(instanceId, "x", { schemaVersion: "0003" })]);
+    await settle();
+    const c = await seedRollout(t.db, projectId, [task(instanceId, "x", { schemaVersion: "0001" })]);
+    await settle();
+    // b waits for a, the nearest version below it; c (below a) for the database a holds.
+    expect(await causes()).toEqual([
+      [a.taskIds[0], "RUNNING", null, null],
+      [b.taskIds[0], "PENDING", "VERSION_ORDER", a.taskIds[0]],
+      [c.taskIds[0], "PENDING", "DATABASE_BUSY", a.taskIds[0]],
+    ]);
+
+    await taskRunFinish(t.db, {
+      runId: run!.id,
+      replicaId: "w",
+      epoch: run!.epoch,
+      status: "DONE",
+      result: {},
+      message: "",
+      now: new Date(),
+    });
+    await settle();
+    const live = await causes();
+    // c takes the database; b now waits for c's version, as a full pass records it.
+    expect(live).toEqual([
+      [a.taskIds[0], "DONE", null, null],
+      [b.taskIds[0], "PENDING", "VERSION_ORDER", c.taskIds[0]],
+      [c.taskIds[0], "AVAILABLE", null, null],
+    ]);
+    await passes.runOnce({ full: true });
+    expect(await causes()).toEqual(live);
+  });
+});

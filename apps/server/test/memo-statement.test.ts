@@ -114,6 +114,7 @@ describe("memoized statements (memoStatement)", () => {
           inst: ids(1).map((i) => `inst ${i}`),
           dbs: ids(1).map((i) => `db ${i}`),
           vfrom: ids(1).map((i) => (i === "10" ? null : `v${i}`)),
+          vdone: ids(1).map((i) => (i === "12" ? `k${i}` : null)),
           tinst: ids(2).map((i) => `t-inst ${i}`),
           tdbs: ids(2).map((i) => `t-db ${i}`),
           tkeys: ids(2).map((i) => `k${i}`),

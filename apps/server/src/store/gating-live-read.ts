@@ -55,6 +55,8 @@ export interface LiveValues {
   inst: string[];
   dbs: string[];
   vfrom: (string | null)[];
+  /** Per freed database, the version of a task marked there (splitLiveMarks): that task's branch, read with the database's. */
+  vdone: (string | null)[];
   tinst: string[];
   tdbs: string[];
   tkeys: string[];
@@ -112,7 +114,7 @@ export const liveReadMemo = memoStatement<LiveValues, string, LiveRow>((v, key) 
       -- Retried blockers there go first whatever they wait for. Once the database is busy again, its
       -- sequential limit-held runs wait on it instead. The smallest pending version may go; new versioned
       -- tasks may hold runs above them. (LATERAL … OFFSET 0 keeps each lookup an index probe.)
-      SELECT x.id FROM unnest(${v.inst}::text[], ${v.dbs}::text[], ${v.vfrom}::text[]) AS d(i, n, vf)
+      SELECT x.id FROM unnest(${v.inst}::text[], ${v.dbs}::text[], ${v.vfrom}::text[], ${v.vdone}::text[]) AS d(i, n, vf, vd)
       CROSS JOIN LATERAL (
         (SELECT w.run_id AS id FROM task_run_wait w
         WHERE w.instance_id = d.i AND w.database_name = d.n AND w.type = 'DATABASE_BUSY'
@@ -130,6 +132,15 @@ export const liveReadMemo = memoStatement<LiveValues, string, LiveRow>((v, key) 
             THEN ${databaseHolderSql(sql`d.i`, sql`d.n`)} IS NOT NULL ELSE false END
         UNION ALL
         ${atSmallestPendingVersion(sql`d.i`, sql`d.n`)}
+        UNION ALL
+        -- The finished version's branch below (runs at the smallest pending version above it), for a task marked on
+        -- this database (splitLiveMarks): the same runs as the line above unless a pending version lies at or below
+        -- it, which one probe tells (CASE keeps that order). A chain's every step marks both; read once, not twice.
+        SELECT x.id FROM (
+          ${atSmallestPendingVersion(sql`d.i`, sql`d.n`, sql`d.vd`)}
+        ) x
+        WHERE CASE WHEN d.vd IS NOT NULL THEN EXISTS (SELECT 1 FROM task_run m WHERE m.instance_id = d.i AND m.database_name = d.n
+            AND m.status = 'PENDING' AND m.schema_version_key <= (d.vd COLLATE "C")) ELSE false END
         UNION ALL
         SELECT r.id FROM task_run r
         WHERE d.vf IS NOT NULL AND r.instance_id = d.i AND r.database_name = d.n AND r.status = 'PENDING'

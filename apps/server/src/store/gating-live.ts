@@ -37,6 +37,27 @@ export interface LiveLoad {
 }
 
 /**
+ * The finished versions' marks (changes.tasks) split between the freed databases' branch of the live read and
+ * their own: one per freed database rides with it (`vdone`, aligned with changes.dbs), read there with the same
+ * version probes; the rest (`tasks`) keep their branch. A sequential versioned run that ends marks its database
+ * and its task at once, so on a chain of versions every mark had both branches probe the same runs.
+ */
+export function splitLiveMarks(changes: Pick<GatingChanges, "dbs" | "tasks">): {
+  vdone: (string | null)[];
+  tasks: GatingChanges["tasks"];
+} {
+  const at = new Map(changes.dbs.map((d, i) => [dbKey(d.instanceId, d.database), i]));
+  const vdone: (string | null)[] = changes.dbs.map(() => null);
+  const tasks: GatingChanges["tasks"] = [];
+  for (const t of changes.tasks) {
+    const i = at.get(dbKey(t.instanceId, t.database));
+    if (i !== undefined && vdone[i] === null) vdone[i] = t.versionKey;
+    else tasks.push(t);
+  }
+  return { vdone, tasks };
+}
+
+/**
  * The live pass's candidates: only runs whose situation may have changed since they were last evaluated.
  * A run not selected here still has its recorded cause (see docs/scheduler.md for the argument). Also
  * records the pass (what gatingMarkPassDone does for a full pass): the run-at window's start is `now`,
@@ -53,6 +74,7 @@ export async function gatingLoadLive(
   controls = false,
 ): Promise<LiveLoad> {
   if (!Number.isInteger(busyWaiters) || busyWaiters < 1) throw new Error(`busy waiters must be a positive integer, got ${busyWaiters}`);
+  const { vdone, tasks } = splitLiveMarks(changes);
   const values: LiveValues = {
     now,
     since: changes.lastPassAt ?? new Date(0),
@@ -60,9 +82,10 @@ export async function gatingLoadLive(
     inst: changes.dbs.map((d) => d.instanceId),
     dbs: changes.dbs.map((d) => d.database),
     vfrom: changes.dbs.map((d) => d.versionFrom),
-    tinst: changes.tasks.map((t) => t.instanceId),
-    tdbs: changes.tasks.map((t) => t.database),
-    tkeys: changes.tasks.map((t) => t.versionKey),
+    vdone,
+    tinst: tasks.map((t) => t.instanceId),
+    tdbs: tasks.map((t) => t.database),
+    tkeys: tasks.map((t) => t.versionKey),
     rids: changes.rollouts.map((r) => r.rolloutId),
     rall: changes.rollouts.map((r) => r.allLimited),
     crids: controls ? changes.rollouts.map((r) => r.rolloutId) : [],
