@@ -4,8 +4,10 @@ import { RunningScheduler } from "../src/scheduler/running-scheduler.js";
 import { leaseOwnership, type Ownership } from "../src/scheduler/ownership.js";
 import type { ExecContext, ExecOutcome, Executor } from "../src/executors/types.js";
 import { taskRunsClaim, type ClaimedRun } from "../src/store/runs.js";
+import { tasksRunAndClaim } from "../src/store/task-actions.js";
 import { waitFor, useTestDatabase } from "./helpers/db.js";
 import { seedProject, seedRollout, task } from "./helpers/fixtures.js";
+import { TaskType } from "@runway/shared";
 
 const t = useTestDatabase();
 const clock = { now: () => new Date() };
@@ -61,7 +63,35 @@ describe("a run's own claim stands for its first lease check (ExecContext.ownerC
     expect(ownership.asked).toBe(0);
   });
 
-  it("runs another statement claimed for the replica (a pass's promote, the API's create) get the check as before", async () => {
+  it("runs a live pass's promote claimed for the replica commit without a lease check of their own", async () => {
+    // A parallel limit: the run is created PENDING, and the live pass promotes it, claiming it into the held slot.
+    const { projectId, instanceId } = await seedProject(t.db, { limit: 1 });
+    const ownership = countingOwnership();
+    const rs = replica(ownership);
+    const passes = new PendingScheduler({ db: t.db, clock, replicaId: "r", fullPassIntervalMs: 1e12, claimSlots: () => rs.hold() });
+    await passes.runOnce(); // the replica's first pass is full (it claims nothing); the next ones are live
+    await seedRollout(t.db, projectId, [task(instanceId, "db0")]);
+    expect((await passes.runOnce())?.claimed).toBe(1);
+    await waitFor(async () => (await done()) === 1, { timeoutMs: 10_000 });
+    expect(ownership.asked).toBe(0);
+  });
+
+  it("runs the API's create claimed for the replica commit without a lease check of their own", async () => {
+    const { projectId, instanceId } = await seedProject(t.db);
+    const { rolloutId, taskIds } = await seedRollout(t.db, projectId, [task(instanceId, "db0", { type: TaskType.DATABASE_DATA_UPDATE })], {
+      run: false,
+    });
+    const ownership = countingOwnership();
+    const rs = replica(ownership);
+    const made = await rs.create((claim) =>
+      tasksRunAndClaim(t.db, { rolloutId, taskIds, runAt: null, actor: "test", now: clock.now(), claim }),
+    );
+    expect(made.claimed).toHaveLength(1);
+    await waitFor(async () => (await done()) === 1, { timeoutMs: 10_000 });
+    expect(ownership.asked).toBe(0);
+  });
+
+  it("runs handed over without the claim's time get the check with their statement", async () => {
     await seeded(1);
     const ownership = countingOwnership();
     const rs = replica(ownership);

@@ -141,6 +141,9 @@ export class PendingScheduler {
       ...(this.deps.lockIdleTimeoutMs !== undefined ? { idleTimeoutMs: this.deps.lockIdleTimeoutMs } : {}),
       ...(this.deps.lock ? { lock: this.deps.lock } : {}),
     };
+    // Read before the pass's `now`, from which the leases its promote takes run: the runs it claims commit their
+    // first statement on that claim, as runs the running scheduler's own claims bring do (ExecContext.ownerCheckAhead).
+    let claimedAt: number | undefined;
     // The lock statement begins the transaction (one round trip for both); null: another pass holds the lock.
     const result = await gatingPassTransaction(db, lock, async (trx, changes, ended) => {
       const plans = planFreshness(this.planBasis, changes.planBasis);
@@ -152,6 +155,7 @@ export class PendingScheduler {
         size: sizes[i]!,
         statBytes: changes.statBytes[i]!,
       }));
+      claimedAt = performance.now();
       const now = clock.now();
       const overdue = !changes.lastFullPassAt || now.getTime() - changes.lastFullPassAt.getTime() >= this.deps.fullPassIntervalMs;
       const full = opts.full === true || this.firstPassFull(changes.lastFullPassAt) || changes.fullRequested || overdue;
@@ -194,7 +198,7 @@ export class PendingScheduler {
     });
     if (result === null) return null;
     // Committed: the runs the promote claimed for this replica start now.
-    claim.hold?.started(claim.claimed);
+    claim.hold?.started(claim.claimed, claimedAt);
     this.fullDue = false;
     const pass: PassResult = { ...result, durationMs: performance.now() - started };
     this.deps.onPass?.(pass);

@@ -115,13 +115,15 @@ export class RunningScheduler {
   /**
    * Runs a create (the API's tasks/run) that may claim new runs for this replica (taskRunsCreateAndClaim):
    * `make` gets what it may claim (see hold), and the runs it claimed start here, as a claim's would. A user's
-   * run that no gate can hold then starts without waiting for the NOTIFY and a claim statement.
+   * run that no gate can hold then starts without waiting for the NOTIFY and a claim statement. `make` reads the
+   * `now` its claim's leases run from when it is called: its runs' first lease check rests on that claim.
    */
   async create<T extends { claimed: ClaimedRun[] }>(make: (claim: SlotClaim | undefined) => Promise<T>): Promise<T> {
     const hold = this.hold();
     try {
+      const claimedAt = performance.now();
       const made = await make(hold?.claim);
-      hold?.started(made.claimed);
+      hold?.started(made.claimed, claimedAt);
       return made;
     } finally {
       hold?.release();

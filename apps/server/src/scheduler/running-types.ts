@@ -12,7 +12,8 @@ export interface SlotHold {
   claim: SlotClaim;
   /**
    * `claimedAt`: the process's monotonic time (performance.now) read before the `now` the claim's leases run
-   * from, where the caller knows it (the running scheduler's own claim); the runs' first lease check rests on it.
+   * from (every claim of this replica's: its own, a finish's, a live pass's promote, the API's create); the runs'
+   * first lease check rests on it. Without it their first statement sends a lease check of its own.
    */
   started(runs: ClaimedRun[], claimedAt?: number): void;
   release(): void;
@@ -34,8 +35,8 @@ export interface Execution {
   /** It holds an executor slot (until then it was claimed ahead and waits for one). */
   started?: boolean;
   /**
-   * The process's monotonic time (performance.now) read before the `now` its lease runs from, when this
-   * replica's own claim brought it: that claim took its lease (execContext, ownerCheckAhead).
+   * The process's monotonic time (performance.now) read before the `now` its lease runs from: the claim of this
+   * replica's that brought it took its lease (execContext, ownerCheckAhead).
    */
   claimedAt?: number;
   done: Promise<void>;
