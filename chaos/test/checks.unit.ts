@@ -20,6 +20,7 @@ import { PRESETS, parseOptions, type ChaosOptions } from "../src/options.js";
 import { Rng } from "../src/rng.js";
 import { planWorkload } from "../src/workload.js";
 import type { CheckContext } from "../src/checks/context.js";
+import { checkNoLoss } from "../src/checks/outcomes.js";
 import { checkWebhooks } from "../src/checks/webhooks.js";
 import type { WebhookFacts } from "../src/webhooks.js";
 
@@ -381,5 +382,27 @@ describe("webhooks: every recorded event delivered exactly once (by id), none in
     assert.match(all, /id "zz".*which no recorded event has/);
     assert.match(all, /zz has no valid signature/);
     assert.match(all, /event a arrived with different payloads/);
+  });
+});
+
+describe("no loss: an index build that lost its session", () => {
+  /** One "cic" task, FAILED with `code`, nothing in the target's ledger. */
+  const ctx = (code: string) =>
+    ({
+      w: { tasks: [{ key: "t1", kind: "cic", database: "d1" }] },
+      s: { taskIdByKey: new Map([["t1", "1"]]) },
+      facts: { runs: [], ledger: [], dataRows: new Map(), schemaApplied: new Set(), databases: new Set() },
+      taskById: new Map([["1", { id: "1", status: "FAILED" }]]),
+      committedByMarker: new Map(),
+      latestRun: () => ({ result: { error: { code, message: "…" } } }),
+    }) as unknown as CheckContext;
+
+  it("passes a FAILED build whose session a fault ended (the target's shutdown, a reset, our own timeout)", () => {
+    for (const code of ["57P01", "08006", "ECONNRESET", "EPIPE", "QUERY_TIMEOUT"])
+      assert.deepEqual(checkNoLoss(ctx(code)).violations, [], code);
+  });
+
+  it("flags a build FAILED by its own error", () => {
+    assert.equal(checkNoLoss(ctx("23505")).violations.length, 1);
   });
 });

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { classify, errorResult, sqlState } from "../src/executors/target-errors.js";
+import { classify, errorResult, isStatementErrorCode, sqlState } from "../src/executors/target-errors.js";
 
 /** Whose fault a target error is (bug 1 of issue 10): only the server's SQLSTATE for the statement fails a run. */
 
@@ -25,6 +25,12 @@ describe("target error classification", () => {
     expect(classify(serverError("53300"), true)).toBe("session");
     // A wrong password or a missing database will not fix itself by waiting.
     expect(classify(serverError("28P01"), true)).toBe("statement");
+  });
+
+  it("a code read back from a run's result is judged as classify judged its error", () => {
+    for (const code of ["57P01", "57P02", "08006", "25P03", "EPIPE", "ECONNRESET", "QUERY_TIMEOUT", "LEASE_LOST", undefined])
+      expect(isStatementErrorCode(code)).toBe(false);
+    for (const code of ["42P01", "23505", "57014", "40001"]) expect(isStatementErrorCode(code)).toBe(true);
   });
 
   it("result.error names pg's own timeouts", () => {

@@ -1,3 +1,4 @@
+import { isStatementErrorCode } from "@runway/server/executors";
 import type { CheckResult } from "../facts.js";
 import { DELIBERATE_FAILURE } from "../statements.js";
 import type { CheckContext } from "./context.js";
@@ -47,9 +48,11 @@ export function checkNoLoss(c: CheckContext): CheckResult {
     }
     // A statement that cannot run in a transaction (an index built CONCURRENTLY) is never re-run: when a
     // fault takes its session before anything can confirm it finished, and the target's ledger has no row,
-    // it ends FAILED (issue 10, rule 2). Only a session loss may end it so, never the statement's own error.
+    // it ends FAILED (issue 10, rule 2). Only a session loss may end it so, never the statement's own error:
+    // a socket's or our own code, or a SQLSTATE of a session ended under it (57P01 when the target shuts
+    // down), as the executor classifies them.
     const err = c.latestRun(id)?.result?.error;
-    if (t.kind === "cic" && status === "FAILED" && !applied && !/^[0-9A-Z]{5}$/.test(err?.code ?? "")) {
+    if (t.kind === "cic" && status === "FAILED" && !applied && !isStatementErrorCode(err?.code)) {
       failedSafely++;
       continue;
     }

@@ -30,6 +30,16 @@ export function classify(e: unknown, connecting: boolean): "statement" | "sessio
   return code !== undefined && !isSessionLossState(code, connecting) ? "statement" : "session";
 }
 
+/**
+ * Whether a run's recorded `result.error.code` names the statement's own error rather than a lost session:
+ * `classify` for a code read back from a run, where the error's class is gone. Our own codes (TargetFault's),
+ * a socket's (ECONNRESET; EPIPE has five letters, but no PostgreSQL class begins with E) and the
+ * session-loss SQLSTATEs are not the statement's.
+ */
+export function isStatementErrorCode(code: string | undefined): boolean {
+  return code !== undefined && SQLSTATE.test(code) && !/^E[A-Z]{4}$/.test(code) && !isSessionLossState(code, false);
+}
+
 /** Errors of our own making below the SQL layer, with a stable code for result.error. */
 export class TargetFault extends Error {
   constructor(
