@@ -38,6 +38,14 @@ export const test = base.extend<{ signIn: (username: string, password?: string) 
     const from = env.server.log().length;
     const consoleLines: string[] = [];
     page.on("console", (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
+    // What the dashboard threw or logged as an error, other than a request's failure (a 401 before sign-in, a
+    // stopped server: what tests provoke and the page handles): a passing test fails on it. A message vue-i18n
+    // could not compile broke a form that way, the page otherwise working.
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(`uncaught: ${e.stack ?? e.message}`));
+    page.on("console", (m) => {
+      if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) pageErrors.push(`console.error: ${m.text()}`);
+    });
     page.on("response", (r) => r.status() >= 400 && consoleLines.push(`[http ${r.status()}] ${r.request().method()} ${r.url()}`));
     // Every API request with when it started and how long it took (s since the test began). The report
     // prints 300 characters of an attachment: the unanswered ones get their own, then the last ones.
@@ -56,6 +64,8 @@ export const test = base.extend<{ signIn: (username: string, password?: string) 
     page.on("requestfinished", (r) => void r.response().then((res) => ended(r, String(res?.status() ?? "?"))));
     page.on("requestfailed", (r) => ended(r, `failed (${r.failure()?.errorText ?? "?"})`));
     await use(page);
+    if (testInfo.status === testInfo.expectedStatus && pageErrors.length > 0)
+      throw new Error(`the page reported errors:\n${pageErrors.map((e) => e.slice(0, 600)).join("\n")}`);
     if (testInfo.status !== testInfo.expectedStatus) {
       await testInfo.attach("server.log", { body: env.server.log().slice(from) || "(nothing)", contentType: "text/plain" });
       const line = (e: { at: number; what: string; end?: string }) =>

@@ -2,7 +2,7 @@ import { confirmAction } from "../common/dialog.js";
 import { readFileSync } from "node:fs";
 import { expect, test, uid } from "../common/fixtures.js";
 import type { ApiTask, NewTask } from "../common/api.js";
-import { TARGET_DB } from "../common/target.js";
+import { prepareTarget, TARGET_DB } from "../common/target.js";
 
 /** Finding tasks: search, filters and sort in the URL, failures grouped by error with bulk retry, CSV export. */
 const data = (statement: string): NewTask => ({ type: "DATABASE_DATA_UPDATE", instanceId: "local", database: TARGET_DB, statement });
@@ -195,9 +195,21 @@ test.describe("admin pages", () => {
     await expect(Api.signIn(env.server.url, name, "second-password-2")).rejects.toThrow(/401|403/);
   });
 
-  test("instances: test a connection and list its databases; audit log: search", async ({ page, signIn }) => {
+  test("instances: add one, test a connection and list its databases; audit log: search", async ({ page, signIn, env }) => {
     await signIn("admin");
     await page.goto("/admin/instances");
+    // The form as an admin fills it: the connection URL's field showed nothing once, its placeholder (`user@host`)
+    // being a message vue-i18n could not compile.
+    const id = uid("ui");
+    await page.getByTestId("new-instance-id").locator("input").fill(id);
+    await page.getByTestId("new-instance-title").locator("input").fill("Added in the browser");
+    const url = page.getByTestId("new-instance-url").locator("input");
+    await expect(url).toHaveAttribute("placeholder", "postgres://user:password@host:5432/postgres");
+    await url.fill(await prepareTarget(env.server.pgUrl));
+    await page.getByTestId("create-instance").click();
+    const added = page.locator(`[data-testid="instance-row"][data-instance-id="${id}"]`);
+    await expect(added).toContainText("Added in the browser");
+    await expect(added).toContainText(`:****@`); // the password masked, as every instance's
     const local = page.locator('[data-testid="instance-row"][data-instance-id="local"]');
     await local.getByTestId("test-connection").click();
     const result = page.locator('[data-test-for="local"] [data-testid="test-result"]');
