@@ -9,11 +9,17 @@ import type { Locale } from "@runway/shared/locales";
 import { i18n } from "@/i18n";
 import { darkThemeOn } from "@/stores/preferences";
 
+/**
+ * naive-ui's locale less its default text-field placeholder ("Please Input", "Ingrese datos por favor"): a field
+ * without a placeholder of ours is named by its label, and the default read as filler in every language.
+ */
+const plain = (l: NLocale): NLocale => ({ ...l, Input: { ...l.Input, placeholder: "" } });
+
 export const NAIVE_LOCALES: Record<Locale, { locale: NLocale; dateLocale: NDateLocale }> = {
-  en: { locale: enUS, dateLocale: dateEnUS },
-  zh: { locale: zhCN, dateLocale: dateZhCN },
-  ja: { locale: jaJP, dateLocale: dateJaJP },
-  es: { locale: esAR, dateLocale: dateEsAR },
+  en: { locale: plain(enUS), dateLocale: dateEnUS },
+  zh: { locale: plain(zhCN), dateLocale: dateZhCN },
+  ja: { locale: plain(jaJP), dateLocale: dateJaJP },
+  es: { locale: plain(esAR), dateLocale: dateEsAR },
 };
 
 export const naiveLocale = computed(() => NAIVE_LOCALES[i18n.global.locale.value]);
