@@ -45,7 +45,7 @@ test.describe("a failed blocker", () => {
 
     // The rollout names the root and how many it holds; each stage counts its blocked tasks.
     const summary = page.getByTestId("root-blockers");
-    await expect(summary).toContainText("2 waiting tasks are held by 1 tasks");
+    await expect(summary).toContainText("2 waiting tasks are held by 1 task");
     await expect(summary.locator(`[data-task-id="${v1}"]`)).toHaveAttribute("data-status", "FAILED");
     await expect(page.getByTestId("stage-blocked")).toHaveCount(2);
     await expect(page.getByTestId("stage-blocked").first()).toHaveAttribute("data-blocked", "1");
