@@ -57,6 +57,47 @@ test.describe("roles", () => {
   });
 });
 
+test.describe("project forms", () => {
+  test("an admin adds a webhook and a database group through their forms; the API reads what they entered", async ({
+    page,
+    signIn,
+    env,
+  }) => {
+    const project = uid("forms");
+    await env.admin.createProject(project, 3);
+    await signIn("admin");
+
+    await page.goto(`/projects/${project}/settings`);
+    await page.getByTestId("webhook-title").locator("input").fill("ops chat");
+    await page.getByTestId("webhook-url").locator("input").fill("https://hooks.example.invalid/runway");
+    await page.getByTestId("webhook-add").click();
+    await expect(page.getByTestId("webhook-list")).toContainText("ops chat");
+    const { webhooks } = await env.admin.call<{ webhooks: { title: string; url: string; kind: string; enabled: boolean }[] }>(
+      "GET",
+      `/projects/${project}/webhooks`,
+    );
+    expect(webhooks.map((w) => ({ title: w.title, url: w.url, kind: w.kind, enabled: w.enabled }))).toEqual([
+      { title: "ops chat", url: "https://hooks.example.invalid/runway", kind: "slack", enabled: true },
+    ]);
+
+    await page.goto(`/projects/${project}/rollouts`);
+    const groups = page.getByTestId("database-groups");
+    await groups.getByTestId("group-name").locator("input").fill("targets");
+    await groups.getByTestId("group-instance").click();
+    await page.locator(".n-base-select-option").filter({ hasText: "local" }).first().click();
+    await groups.getByTestId("group-pattern").locator("input").fill(`${TARGET_DB}*`);
+    await groups.getByTestId("group-add").click();
+    await expect(groups.locator("tbody")).toContainText("targets");
+    const { groups: saved } = await env.admin.call<{ groups: { name: string; instanceId: string; pattern: string }[] }>(
+      "GET",
+      `/projects/${project}/database-groups`,
+    );
+    expect(saved.map((g) => ({ name: g.name, instanceId: g.instanceId, pattern: g.pattern }))).toEqual([
+      { name: "targets", instanceId: "local", pattern: `${TARGET_DB}*` },
+    ]);
+  });
+});
+
 test.describe("rollouts list", () => {
   test("shows progress and status per rollout, pages through them, and opens one", async ({ page, signIn, env }) => {
     const project = uid("list");
