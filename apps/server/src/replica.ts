@@ -105,7 +105,7 @@ export async function startReplica(
   // replica is registered and its database checked already; the loops start right after.
   await app.listen({ port: config.port, host: config.host });
   runtime.startLoops();
-  const lister = startInstanceLister({ db, clock, trust, log, everyMs: config.instanceListingIntervalMs });
+  const lister = startInstanceLister({ db, listener, clock, trust, log, everyMs: config.instanceListingIntervalMs });
   log.info({ replicaId: config.replicaId }, `Runway is listening on http://${config.host}:${config.port}`);
   // Harmless (the database's clock decides), but an operator wants to know the host's clock is off.
   const skew = clock.estimate;

@@ -112,7 +112,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: int(10_000, DAY_MS, MS),
     shownDefault: "`300000`",
     description:
-      "How often each database instance's list of databases is read again (database groups count from it), and with it the ledger snapshots of the databases its groups name. A release's preview or create lists the instances it names at once.",
+      "How often each database instance's list of databases is read again (database groups count from it), and with it the ledger snapshots of the databases its groups name. A release's preview or create lists the instances it names at once, and an instance is listed as soon as it is added or its connection URL changes.",
   },
   {
     env: "RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS",

@@ -3,13 +3,16 @@ import type { TargetGuard } from "../executors/target-guard.js";
 import type { SecretBox } from "../secrets/secret-box.js";
 import { refreshInstanceDatabases } from "../releases/instance-listing.js";
 import { refreshGroupLedgers } from "../releases/ledgers.js";
-import type { Db } from "../store/db.js";
-import { instancesDueForListing } from "../store/instance-databases.js";
+import type { Listener } from "../db/listener.js";
+import { Channel, type Db } from "../store/db.js";
+import { instancesDueForListing, instancesToList } from "../store/instance-databases.js";
 import type { Clock } from "./clock.js";
 import { Loop } from "./loop.js";
 
 /** Instances listed per batch; the loop goes on while a full batch comes back. */
 const BATCH = 20;
+/** Instances asked for by name (`listSoon`) kept until a round lists them: more than any burst of creates. */
+const ASKED_MAX = 1000;
 
 /**
  * Keeps every instance's database list fresh: lists those not attempted for `everyMs`, then reads the
@@ -18,10 +21,25 @@ const BATCH = 20;
  * retried on the next round, not in a tight loop.
  */
 export class InstanceLister {
+  /** Instances to list in the next round whatever their last listing (added, or their connection changed). */
+  private readonly asked = new Set<string>();
+
   constructor(private readonly deps: { db: Db; reader: TargetReader; clock: Clock; everyMs: number }) {}
+
+  /** Lists `instanceId` in the next round, even if it was listed a moment ago (by another URL, perhaps). */
+  listSoon(instanceId: string): void {
+    if (this.asked.size < ASKED_MAX) this.asked.add(instanceId);
+  }
 
   async runOnce(): Promise<number> {
     let listed = 0;
+    const asked = [...this.asked];
+    this.asked.clear();
+    for (const instance of await instancesToList(this.deps.db, asked)) {
+      const done = await refreshInstanceDatabases(this.deps, instance);
+      if (done.ok) await refreshGroupLedgers(this.deps, instance, this.deps.everyMs);
+      listed += 1;
+    }
     for (;;) {
       const due = await instancesDueForListing(this.deps.db, { now: this.deps.clock.now(), olderThanMs: this.deps.everyMs, limit: BATCH });
       for (const instance of due) {
@@ -35,15 +53,19 @@ export class InstanceLister {
   }
 }
 
-/** A replica's listing loop with its own target reader (replica.ts). */
+/**
+ * A replica's listing loop with its own target reader (replica.ts). With a `listener`, an instance added or
+ * whose connection changed (Channel.INSTANCES, sent by the store) is listed at once, not at the next round.
+ */
 export function startInstanceLister(d: {
   db: Db;
+  listener?: Listener;
   clock: Clock;
   trust: { guard: TargetGuard; secrets: SecretBox };
   log: { error: (o: object, msg?: string) => void };
   /** RUNWAY_INSTANCE_LISTING_INTERVAL_MS: each instance is listed at most this often. */
   everyMs: number;
-}): { stop(): Promise<void> } {
+}): { stop(): Promise<void>; firstRound: Promise<void> } {
   const reader = new TargetReader({ guard: d.trust.guard, secrets: d.trust.secrets, concurrency: 4 });
   const lister = new InstanceLister({ db: d.db, reader, clock: d.clock, everyMs: d.everyMs });
   // Looks for due instances every minute (or each interval, when that is shorter).
@@ -52,9 +74,16 @@ export function startInstanceLister(d: {
     clock: d.clock,
     onError: (name, err) => d.log.error({ err, loop: name }, `${name} loop failed`),
   });
-  loop.start();
+  // A reconnected listener calls with null (something may have been missed): the due instances' round covers it.
+  const unlisten = d.listener?.on(Channel.INSTANCES, (id) => {
+    if (id) lister.listSoon(id);
+    loop.wake();
+  });
+  const firstRound = loop.start();
   return {
+    firstRound,
     stop: async () => {
+      unlisten?.();
       await loop.stop();
       await reader.close();
     },

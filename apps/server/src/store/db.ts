@@ -220,4 +220,6 @@ export const Channel = {
   WEBHOOK: "runway_webhook",
   /** A user's sessions, tokens, role or disabled flag changed; payload {username}. Open SSE streams re-check. */
   AUTH: "runway_auth",
+  /** An instance was added or its connection changed; payload its id. Listing loops list it now. */
+  INSTANCES: "runway_instances",
 } as const;

@@ -56,6 +56,14 @@ export async function instanceDatabasesGet(db: Db, instanceId: string): Promise<
   };
 }
 
+/** The instances among `ids` (not deleted), to list whatever their last listing: see instancesDueForListing. */
+export async function instancesToList(db: Db, ids: readonly string[]): Promise<{ id: string; connectionUrl: string }[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await sql<{ id: string; connection_url: string }>`
+    SELECT id, connection_url FROM instance WHERE id = ANY(${ids}::text[]) AND NOT deleted ORDER BY id`.execute(db);
+  return rows.map((r) => ({ id: r.id, connectionUrl: r.connection_url }));
+}
+
 /** Instances whose last listing attempt is older than `olderThanMs` (or that were never listed), oldest first. */
 export async function instancesDueForListing(
   db: Db,

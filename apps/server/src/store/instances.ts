@@ -1,5 +1,5 @@
 import { sql } from "kysely";
-import type { Db } from "./db.js";
+import { Channel, type Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { gatingRequestFullPass } from "./gating.js";
 import { notifyPending } from "./notify.js";
@@ -39,8 +39,17 @@ export async function instanceCreate(
       .executeTakeFirst();
     if (!row) throw new StoreError("CONFLICT", `instance "${p.id}" already exists`);
     for (const projectId of p.projectIds ?? []) await attach(trx, projectId, p.id);
+    await listNow(trx, p.id);
     return toInstance(row);
   });
+}
+
+/**
+ * Has the listing loops list the instance's databases now (sent at commit): its groups and release plans
+ * otherwise named none of them until the next round, up to a minute after it was added.
+ */
+async function listNow(trx: Db, id: string): Promise<void> {
+  await sql`SELECT pg_notify(${Channel.INSTANCES}, ${id})`.execute(trx);
 }
 
 /** Changes title and/or connection URL (sealed). */
@@ -50,18 +59,25 @@ export async function instanceUpdate(
   patch: { title?: string; connectionUrl?: string },
   box: Sealer,
 ): Promise<Instance> {
-  const row = await db
-    .updateTable("instance")
-    .set({
-      ...(patch.title !== undefined ? { title: patch.title } : {}),
-      ...(patch.connectionUrl !== undefined ? { connection_url: box.seal(patch.connectionUrl) } : {}),
-    })
-    .where("id", "=", id)
-    .where("deleted", "=", false)
-    .returning(["id", "title", "connection_url"])
-    .executeTakeFirst();
-  if (!row) throw new StoreError("NOT_FOUND", `instance "${id}" not found`);
-  return toInstance(row);
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .updateTable("instance")
+      .set({
+        ...(patch.title !== undefined ? { title: patch.title } : {}),
+        ...(patch.connectionUrl !== undefined ? { connection_url: box.seal(patch.connectionUrl) } : {}),
+      })
+      .where("id", "=", id)
+      .where("deleted", "=", false)
+      .returning(["id", "title", "connection_url"])
+      .executeTakeFirst();
+    if (!row) throw new StoreError("NOT_FOUND", `instance "${id}" not found`);
+    if (patch.connectionUrl !== undefined) {
+      // The databases listed were another server's, perhaps: due for listing at once, and listed now.
+      await trx.deleteFrom("instance_database_listing").where("instance_id", "=", id).execute();
+      await listNow(trx, id);
+    }
+    return toInstance(row);
+  });
 }
 
 export async function instanceGet(db: Db, id: string): Promise<Instance | undefined> {
