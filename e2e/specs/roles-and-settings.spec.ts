@@ -95,6 +95,17 @@ test.describe("project forms", () => {
     expect(saved.map((g) => ({ name: g.name, instanceId: g.instanceId, pattern: g.pattern }))).toEqual([
       { name: "targets", instanceId: "local", pattern: `${TARGET_DB}*` },
     ]);
+    // The instance was listed when it was added (a second or so), so the group names its databases now, not at
+    // the listing loop's next round, a minute later.
+    await expect
+      .poll(
+        async () =>
+          (await env.admin.call<{ groups: { resolved: number }[] }>("GET", `/projects/${project}/database-groups`)).groups[0]!.resolved,
+        {
+          timeout: 10_000,
+        },
+      )
+      .toBeGreaterThanOrEqual(1);
   });
 });
 
