@@ -66,7 +66,9 @@ export function program(onExit: (code: number) => void): Command {
 
   rollout
     .command("watch")
-    .description("follow the rollout live; exit 0 when every task is DONE or SKIPPED, 1 when tasks failed and nothing is left running")
+    .description(
+      "follow the rollout live; exit 0 when every task is DONE or SKIPPED, 1 when tasks failed and nothing is left running or every waiting task waits behind a failed one. While nothing runs, says what the waiting tasks wait for",
+    )
     .argument("<rolloutId>", "rollout id")
     .option("--timeout <seconds>", "give up after this long (exit 3)", (v) => Number.parseInt(v, 10))
     .addHelpText("after", "\nExit codes: 0 succeeded, 1 failed, 2 usage, 3 timeout, 4 API or network error.")

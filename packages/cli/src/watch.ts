@@ -1,6 +1,6 @@
 import cliProgress from "cli-progress";
 import { createParser } from "eventsource-parser";
-import type { Rollout, StatusCounts } from "@runway/shared/schemas";
+import type { Rollout, RolloutBlockers, StatusCounts } from "@runway/shared/schemas";
 import type { Client } from "./client.js";
 import type { Output } from "./output.js";
 
@@ -14,13 +14,36 @@ const finished = (c: StatusCounts) => c.DONE + c.SKIPPED;
 /**
  * Pure: whether a rollout is over for a CI job. Succeeded when every task is DONE or SKIPPED; failed
  * when a task FAILED or was CANCELED and nothing is left running or waiting to run (a task not started
- * yet may wait for a gate or an approval, so it alone keeps the watch going).
+ * yet may wait for a gate or an approval, so it alone keeps the watch going) — or when every task still
+ * waiting waits behind a FAILED or CANCELED task (`blockers`, when read): those wait for someone to retry or
+ * skip it, which no watch outlasts.
  */
-export function verdict(c: StatusCounts): "succeeded" | "failed" | null {
+export function verdict(c: StatusCounts, blockers?: RolloutBlockers): "succeeded" | "failed" | null {
   if (total(c) > 0 && finished(c) === total(c)) return "succeeded";
   const active = ACTIVE.reduce((n, s) => n + c[s], 0);
   if (c.FAILED + c.CANCELED > 0 && active === 0) return "failed";
+  if (blockers && idle(c) && stuckBehindFailures(blockers) >= c.PENDING) return "failed";
   return null;
+}
+
+/** Nothing runs or is about to: the waiting tasks are all there is, and what they wait for is worth saying. */
+const idle = (c: StatusCounts) => c.PENDING > 0 && c.RUNNING + c.AVAILABLE === 0;
+const stuckBehindFailures = (b: RolloutBlockers) => b.stages.reduce((n, s) => n + s.blocked, 0);
+
+/**
+ * Pure: what the waiting tasks wait for, at the end of their chains: each task holding them (perhaps in another
+ * rollout), its status and, if it waits itself, why (a cause's stable code). Tasks held by no task wait for a gate
+ * of their own (a time, an approval, a pause): said as a count.
+ */
+export function waitingLine(c: StatusCounts, b: RolloutBlockers, rolloutId: string): string {
+  const roots = b.roots.map(
+    (r) =>
+      `task #${r.taskId}${r.rolloutId !== rolloutId ? ` (rollout ${r.rolloutId})` : ""} ${r.status}` +
+      `${r.waitingCause ? ` ${r.waitingCause.type}` : ""} holds ${r.held}`,
+  );
+  const own = c.PENDING - b.held;
+  if (own > 0) roots.push(`${own} on a gate of their own (time, stage, approval or pause)`);
+  return `${c.PENDING} waiting: ${roots.join("; ")}`;
 }
 
 const line = (r: Rollout) =>
@@ -55,6 +78,7 @@ export async function watchRollout(
   const stop = new AbortController();
   let wake: () => void = () => undefined;
   let lastLine = "";
+  let lastWaiting = "";
 
   const stream = async () => {
     while (!stop.signal.aborted) {
@@ -80,6 +104,9 @@ export async function watchRollout(
     for (;;) {
       const r = await client.get<Rollout>(`/rollouts/${rolloutId}`);
       const counts = r.statusCounts;
+      // Only while nothing runs: then the waiting tasks are all there is, and the summary is one query.
+      const blockers = idle(counts) ? await client.get<RolloutBlockers>(`/rollouts/${rolloutId}/blockers`) : undefined;
+      const waiting = blockers ? waitingLine(counts, blockers, rolloutId) : "";
       if (bars) {
         for (const s of r.stages) {
           const detail = s.statusCounts.FAILED
@@ -94,20 +121,33 @@ export async function watchRollout(
         }
       } else if (out.json) {
         out.result(
-          { rolloutId, statusCounts: counts, stages: r.stages.map((s) => ({ environment: s.environment, statusCounts: s.statusCounts })) },
+          {
+            rolloutId,
+            statusCounts: counts,
+            stages: r.stages.map((s) => ({ environment: s.environment, statusCounts: s.statusCounts })),
+            ...(blockers ? { waiting: { heldByTasks: blockers.held, roots: blockers.roots } } : {}),
+          },
           "",
         );
       } else {
         const l = line(r);
         if (l !== lastLine) out.info(`rollout ${rolloutId}: ${(lastLine = l)}`);
       }
-      const v = verdict(counts);
+      if (!out.json && waiting && waiting !== lastWaiting) {
+        // Above the bars on a terminal (they redraw below it), a line of its own in a CI log.
+        if (bars) bars.log(`rollout ${rolloutId}: ${waiting}\n`);
+        else out.info(`rollout ${rolloutId}: ${waiting}`);
+      }
+      lastWaiting = waiting;
+      const v = verdict(counts, blockers);
       if (v) {
         bars?.stop();
+        const behind =
+          blockers && counts.PENDING > 0 ? `; ${counts.PENDING} waiting behind a FAILED or CANCELED task (retry or skip it to go on)` : "";
         out.info(
           v === "succeeded"
             ? `rollout ${rolloutId}: every task DONE or SKIPPED`
-            : `rollout ${rolloutId}: ${counts.FAILED} failed, ${counts.CANCELED} canceled`,
+            : `rollout ${rolloutId}: ${counts.FAILED} failed, ${counts.CANCELED} canceled${behind}`,
         );
         return v === "succeeded" ? Exit.OK : Exit.FAILED;
       }

@@ -87,6 +87,13 @@ describe("runway CLI", () => {
     expect(verdict({ ...c, FAILED: 1, RUNNING: 1 })).toBeNull();
     expect(verdict({ ...c, FAILED: 1, NOT_STARTED: 3 })).toBe("failed");
     expect(verdict({ ...c, NOT_STARTED: 3 })).toBeNull();
+    // Waiting tasks: still going unless every one waits behind a FAILED or CANCELED task.
+    const waiting = { ...c, PENDING: 2 };
+    const blockers = (blocked: number) => ({ held: 2, roots: [], stages: [{ stageId: "1", held: 2, blocked }] });
+    expect(verdict(waiting, blockers(2))).toBe("failed");
+    expect(verdict(waiting, blockers(1))).toBeNull();
+    expect(verdict({ ...waiting, RUNNING: 1 }, blockers(2))).toBeNull();
+    expect(verdict(waiting)).toBeNull();
   });
 
   it("--help on every command; usage errors exit 2", async () => {
@@ -143,5 +150,29 @@ describe("runway CLI", () => {
     const watched = await runway(["rollout", "watch", id, "--timeout", "120"]);
     expect(watched.code, watched.stderr).toBe(1);
     expect(watched.stderr).toContain("2 failed");
+  });
+
+  it("watch says what the waiting tasks wait for, and exits 1 when they all wait behind a failed task", async () => {
+    const su = new pg.Client({ connectionString: server.pgUrl });
+    await su.connect();
+    try {
+      await su.query("CREATE DATABASE cli_stuck OWNER e2e_target");
+    } finally {
+      await su.end();
+    }
+    const src = folder("stuck", {
+      "V1__create_items.sql": "CREATE TABLE items (id bigint PRIMARY KEY)",
+      "V2__boom.sql": "SELECT 1 / 0",
+      "V3__add_name.sql": "ALTER TABLE items ADD COLUMN name text",
+    });
+    const created = await runway(["--json", "rollout", "create", "--project", project, "--stage", "prod=local/cli_stuck", src]);
+    expect(created.code, created.stderr).toBe(0);
+    const id = JSON.parse(created.stdout).rollout.id as string;
+    expect((await runway(["rollout", "run", id])).code).toBe(0);
+    // V3 waits behind the FAILED V2 for someone to retry or skip it: the watch neither waits for that nor times out.
+    const watched = await runway(["rollout", "watch", id, "--timeout", "120"]);
+    expect(watched.code, watched.stderr).toBe(1);
+    expect(watched.stderr).toMatch(/1 waiting: task #\d+ FAILED holds 1/);
+    expect(watched.stderr).toContain("1 failed, 0 canceled; 1 waiting behind a FAILED or CANCELED task");
   });
 });
