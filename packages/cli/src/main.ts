@@ -1,4 +1,4 @@
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ApiError, clientFrom, UsageError } from "./client.js";
 import { createRollout } from "./create.js";
 import { output } from "./output.js";
@@ -7,6 +7,19 @@ import { parseStages } from "./stages.js";
 import { Exit, watchRollout } from "./watch.js";
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** A rollout id as the API writes it: a mistyped one is a usage error (exit 2), not the server's 400 (exit 4). */
+function rolloutId(v: string): string {
+  if (!/^[1-9][0-9]{0,17}$/.test(v))
+    throw new InvalidArgumentError("a rollout id is a positive whole number, as `rollout create` prints it");
+  return v;
+}
+
+/** Seconds, a positive whole number: "--timeout 1h" once meant no timeout at all. */
+function seconds(v: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(v)) throw new InvalidArgumentError("give whole seconds, e.g. 3600");
+  return Number(v);
+}
 
 /** Builds the `runway` program; `main` runs it and returns the exit code (tests call it in-process too). */
 export function program(onExit: (code: number) => void): Command {
@@ -57,7 +70,7 @@ export function program(onExit: (code: number) => void): Command {
   rollout
     .command("run")
     .description("run every task of the rollout that has not started")
-    .argument("<rolloutId>", "rollout id")
+    .argument("<rolloutId>", "rollout id", rolloutId)
     .option("--retry", "also retry FAILED and CANCELED tasks")
     .action(async (id: string, o: { retry?: boolean }) => {
       const { client, out } = ctx();
@@ -69,8 +82,8 @@ export function program(onExit: (code: number) => void): Command {
     .description(
       "follow the rollout live; exit 0 when every task is DONE or SKIPPED, 1 when tasks failed and nothing is left running or every waiting task waits behind a failed one. While nothing runs, says what the waiting tasks wait for",
     )
-    .argument("<rolloutId>", "rollout id")
-    .option("--timeout <seconds>", "give up after this long (exit 3)", (v) => Number.parseInt(v, 10))
+    .argument("<rolloutId>", "rollout id", rolloutId)
+    .option("--timeout <seconds>", "give up after this long (exit 3)", seconds)
     .addHelpText("after", "\nExit codes: 0 succeeded, 1 failed, 2 usage, 3 timeout, 4 API or network error.")
     .action(async (id: string, o: { timeout?: number }) => {
       const { client, out } = ctx();

@@ -109,6 +109,17 @@ describe("runway CLI", () => {
       expect(r.stdout).toContain("Usage: runway");
     }
     expect((await runway(["rollout", "create", "./x"])).code).toBe(2);
+    // Mistakes said before any request: a mistyped id, a timeout that is not whole seconds, a missing folder.
+    for (const [args, said] of [
+      [["rollout", "watch", "abc"], "a rollout id is a positive whole number"],
+      [["rollout", "run", "0"], "a rollout id is a positive whole number"],
+      [["rollout", "watch", "1", "--timeout", "1h"], "give whole seconds"],
+      [["rollout", "create", "--project", project, "--stage", "prod=tenants", path.join(dir, "nowhere")], "no such folder or file"],
+    ] as const) {
+      const r = await runway([...args]);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toContain(said);
+    }
   });
 
   it("create → run → watch exits 0 when every task is DONE; the same folder again has nothing pending", async () => {
