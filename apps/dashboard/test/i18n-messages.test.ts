@@ -1,4 +1,4 @@
-import { LOCALES, messageKeys, messages, type Locale } from "@runway/shared/locales";
+import { LOCALES, messageAt, messageKeys, messages, type Locale } from "@runway/shared/locales";
 import { describe, expect, it } from "vitest";
 import { createAppI18n } from "@/i18n";
 
@@ -9,8 +9,7 @@ import { createAppI18n } from "@/i18n";
  * as text is written as a literal, `{'@'}`.
  */
 
-const lookup = (locale: Locale, key: string) =>
-  key.split(".").reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], messages[locale]) as string;
+const lookup = (locale: Locale, key: string) => messageAt(messages[locale], key) as string;
 
 /** The text a message should read as: each placeholder as `<name>`, each literal as its text. */
 const expected = (source: string) => source.replace(/\{'([^']*)'\}/g, "$1").replace(/\{(\w+)\}/g, "<$1>");

@@ -28,3 +28,8 @@ export function messageKeys(tree: unknown, prefix = ""): string[] {
     .flatMap(([key, value]) => messageKeys(value, prefix ? `${prefix}.${key}` : key))
     .sort();
 }
+
+/** The message at a dotted path of `messageKeys` ("taskStatus.AVAILABLE"); undefined where there is none. */
+export function messageAt(tree: unknown, key: string): unknown {
+  return key.split(".").reduce<unknown>((node, k) => (node as Record<string, unknown> | undefined)?.[k], tree);
+}

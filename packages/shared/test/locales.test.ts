@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { LOCALES, messageKeys, messages } from "../src/locales.js";
+import { LOCALES, messageAt, messageKeys, messages } from "../src/locales.js";
 import { TASK_STATUS_ORDER, WaitingCauseType, TaskType, Role } from "../src/status.js";
 
 const localesDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../../locales");
@@ -33,7 +33,7 @@ describe("locales", () => {
   it("has no empty messages", () => {
     for (const locale of LOCALES) {
       for (const key of messageKeys(messages[locale])) {
-        const value = key.split(".").reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], messages[locale]);
+        const value = messageAt(messages[locale], key);
         expect(typeof value === "string" && value.trim() !== "", `${locale}: ${key}`).toBe(true);
       }
     }
@@ -60,8 +60,7 @@ describe("locales", () => {
   it("keeps {placeholders} identical across locales", () => {
     const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
     for (const key of messageKeys(messages.en)) {
-      const get = (l: (typeof LOCALES)[number]) =>
-        key.split(".").reduce<unknown>((node, k) => (node as Record<string, unknown>)[k], messages[l]) as string;
+      const get = (l: (typeof LOCALES)[number]) => messageAt(messages[l], key) as string;
       const ref = [...new Set(placeholders(get("en")))];
       for (const locale of LOCALES) {
         expect([...new Set(placeholders(get(locale)))], `${locale}: ${key}`).toEqual(ref);

@@ -1,11 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { messages } from "@runway/shared/locales";
+import { messageAt, messages } from "@runway/shared/locales";
 import { ApiError } from "@/api/http";
 import { apiErrorKey, apiErrorText, isNotFound, signInErrorText } from "./api-error-text";
 
 const echo = (key: string, values?: Record<string, unknown>) => (values ? `${key} ${JSON.stringify(values)}` : key);
-const has = (key: string) =>
-  Object.values(messages).every((m) => key.split(".").reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], m));
+const has = (key: string) => Object.values(messages).every((m) => messageAt(m, key));
 
 describe("api error text", () => {
   it("network failures and timeouts have sentences of their own, never the browser's words", () => {
