@@ -32,24 +32,23 @@ export class InstanceLister {
   }
 
   async runOnce(): Promise<number> {
-    let listed = 0;
     const asked = [...this.asked];
     this.asked.clear();
-    for (const instance of await instancesToList(this.deps.db, asked)) {
-      const done = await refreshInstanceDatabases(this.deps, instance);
-      if (done.ok) await refreshGroupLedgers(this.deps, instance, this.deps.everyMs);
-      listed += 1;
-    }
+    let listed = await this.list(await instancesToList(this.deps.db, asked));
     for (;;) {
       const due = await instancesDueForListing(this.deps.db, { now: this.deps.clock.now(), olderThanMs: this.deps.everyMs, limit: BATCH });
-      for (const instance of due) {
-        const listed = await refreshInstanceDatabases(this.deps, instance);
-        // Ledger snapshots of grouped databases ride on the listing: previews then read no target.
-        if (listed.ok) await refreshGroupLedgers(this.deps, instance, this.deps.everyMs);
-      }
-      listed += due.length;
+      listed += await this.list(due);
       if (due.length < BATCH) return listed;
     }
+  }
+
+  private async list(instances: { id: string; connectionUrl: string }[]): Promise<number> {
+    for (const instance of instances) {
+      const listed = await refreshInstanceDatabases(this.deps, instance);
+      // Ledger snapshots of grouped databases ride on the listing: previews then read no target.
+      if (listed.ok) await refreshGroupLedgers(this.deps, instance, this.deps.everyMs);
+    }
+    return instances.length;
   }
 }
 
