@@ -89,6 +89,14 @@ describe("planStatement: what a task may contain and how it runs", () => {
       refusal: { statement: "CREATE INDEX CONCURRENTLY i ON a (id)", position: 26 },
     });
   });
+  it("refuses a text with nothing to run: a versioned task would be recorded applied having applied nothing", () => {
+    for (const sql of ["-- the body went missing", " ; ;", "/* ALTER TABLE a ADD b int */ ;", "-- a\n-- b\n"]) {
+      expect(planStatement(S, sql), sql).toMatchObject({ refusal: { problem: "NO_STATEMENT" } });
+      expect(planStatement(TaskType.DATABASE_DATA_UPDATE, sql), sql).toMatchObject({ refusal: { problem: "NO_STATEMENT" } });
+    }
+    expect((planStatement(S, "--") as { refusal: { message: string } }).refusal.message).toMatch(/nothing to run/);
+    expect(planStatement(S, "-- why\nSELECT 1")).toEqual({ plan: { statements: 1, runsInTransaction: true, rerunnable: true } });
+  });
   it("a syntax error is a refusal with the parser's message and position", () => {
     expect(planStatement(S, "CREATE TABEL x (id int)")).toEqual({
       refusal: { problem: "SYNTAX_ERROR", message: 'syntax error at or near "TABEL" at position 8', position: 8 },

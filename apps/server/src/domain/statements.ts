@@ -151,6 +151,8 @@ export const TaskStatementProblem = {
   TRANSACTION_CONTROL: "TRANSACTION_CONTROL",
   /** A statement that cannot run in a transaction block shares its task with other statements. */
   MUST_RUN_ALONE: "MUST_RUN_ALONE",
+  /** Only comments, semicolons and blanks: nothing would run, yet a versioned task would be recorded applied. */
+  NO_STATEMENT: "NO_STATEMENT",
 } as const;
 export type TaskStatementProblem = (typeof TaskStatementProblem)[keyof typeof TaskStatementProblem];
 
@@ -190,6 +192,15 @@ export function planStatement(type: TaskType, sql: string): PlanResult {
         problem: TaskStatementProblem.SYNTAX_ERROR,
         message: `${e.message}${where}`,
         ...(e.position === undefined ? {} : { position: e.position }),
+      },
+    };
+  }
+  if (parsed.length === 0 && type !== TaskType.DATABASE_CREATE) {
+    return {
+      refusal: {
+        problem: TaskStatementProblem.NO_STATEMENT,
+        message:
+          "the statement has nothing to run (only comments, semicolons or blanks), yet its run would be recorded in the ledger as applied",
       },
     };
   }

@@ -149,7 +149,8 @@ const MAX_REFUSALS_REPORTED = 20;
 
 /**
  * Parses every task's statement (each distinct text once) before anything is written: transaction control,
- * a statement that cannot run in a transaction block sharing its task, or a syntax error refuses the
+ * a statement that cannot run in a transaction block sharing its task, a syntax error or a text of comments
+ * alone refuses the
  * rollout with INVALID_ARGUMENT naming each task (stages/i/tasks/j) and statement.
  */
 async function planRolloutStatements(r: NewRollout): Promise<StatementPlan[]> {

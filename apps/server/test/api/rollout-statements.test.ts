@@ -64,6 +64,15 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
       details: { errors: [{ problem: "SYNTAX_ERROR", position: 40 }] },
     });
     expect(syntax.message).toBe('task stages/1/tasks/0 (database "shop"): syntax error at or near "TABEL" at position 40');
+
+    // Not blank, so the body's check passes it; the parser finds no statement in it.
+    const nothing = errorOf(await post("-- ALTER TABLE a ADD COLUMN b text;\n;"));
+    expect(nothing).toMatchObject({
+      status: 400,
+      code: "INVALID_ARGUMENT",
+      details: { errors: [{ path: "stages/1/tasks/0/statement", problem: "NO_STATEMENT" }] },
+    });
+    expect(nothing.message).toMatch(/^task stages\/1\/tasks\/0 \(database "shop"\): the statement has nothing to run/);
     expect(await rolloutCount()).toBe(before);
   });
 
@@ -89,7 +98,7 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
       "CREATE INDEX CONCURRENTLY a_i ON a (id)",
       "VACUUM a",
       "DO $$ BEGIN PERFORM 1; END $$",
-      "-- only a comment",
+      "-- a comment before\nSELECT 1", // a text of comments alone is refused (NO_STATEMENT, above)
     ];
     const res = await api.call(api.admin, {
       method: "POST",
