@@ -99,7 +99,12 @@ describe("planStatement: what a task may contain and how it runs", () => {
   });
   it("a syntax error is a refusal with the parser's message and position", () => {
     expect(planStatement(S, "CREATE TABEL x (id int)")).toEqual({
-      refusal: { problem: "SYNTAX_ERROR", message: 'syntax error at or near "TABEL" at position 8', position: 8 },
+      refusal: {
+        problem: "SYNTAX_ERROR",
+        message: 'syntax error at or near "TABEL" at position 8',
+        position: 8,
+        detail: 'syntax error at or near "TABEL"',
+      },
     });
   });
   it("the executor reads the decision back from the run's rerunnable flag", () => {

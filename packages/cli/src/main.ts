@@ -92,6 +92,21 @@ export function program(onExit: (code: number) => void): Command {
   return root;
 }
 
+/**
+ * The API's refusals one a line (a release's files, a rollout's tasks): its message joins them with "; ",
+ * and twenty of those on one line are hard to read in a CI log.
+ */
+export function refusals(details: unknown): string[] {
+  const d = details as { files?: unknown; errors?: unknown; refused?: unknown } | undefined;
+  const list = Array.isArray(d?.files) ? d.files : Array.isArray(d?.errors) ? d.errors : [];
+  const lines = list.flatMap((x: unknown) => {
+    const m = (x as { message?: unknown } | null)?.message;
+    return typeof m === "string" ? [m] : [];
+  });
+  const more = typeof d?.refused === "number" ? d.refused - lines.length : 0;
+  return more > 0 ? [...lines, `and ${more} more`] : lines;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code: number = Exit.OK;
   try {
@@ -104,7 +119,9 @@ export async function main(argv: string[]): Promise<number> {
       return Exit.USAGE;
     }
     if (e instanceof ApiError) {
-      process.stderr.write(`runway: ${e.code}: ${e.message}\n`);
+      const lines = refusals(e.details);
+      if (lines.length > 1) process.stderr.write(`runway: ${e.code}:\n${lines.map((l) => `  ${l}\n`).join("")}`);
+      else process.stderr.write(`runway: ${e.code}: ${e.message}\n`);
       return Exit.ERROR;
     }
     process.stderr.write(`runway: ${(e as Error).message}\n`);

@@ -9,6 +9,7 @@ import { Api } from "../../../e2e/common/api.js";
 import { ADMIN_PASSWORD, REPO_ROOT, startServer, type RunningServer } from "../../../e2e/common/server.js";
 import { prepareTarget } from "../../../e2e/common/target.js";
 import { parseStages } from "../src/stages.js";
+import { refusals } from "../src/main.js";
 import { verdict } from "../src/watch.js";
 
 /**
@@ -146,6 +147,22 @@ describe("runway CLI", () => {
     const again = await runway(["--json", "rollout", "create", "--project", project, ...stages, src]);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout)).toMatchObject({ rollout: null, plan: { totals: { tasks: 0, applied: 6 } } });
+  });
+
+  it("create refuses a folder whose files could never run: each file on a line of its own, exit 4", async () => {
+    const src = folder("unrunnable", {
+      "V1__create_items.sql": "CREATE TABLE items (id bigint PRIMARY KEY)",
+      "V2__typo.sql": "ALTER TABEL items ADD COLUMN name text",
+      "V3__todo.sql": "-- written later",
+    });
+    const created = await runway(["rollout", "create", "--project", project, "--stage", "prod=tenants", src]);
+    expect(created.code, created.stderr).toBe(4);
+    expect(created.stdout).toBe("");
+    expect(created.stderr).toMatch(
+      /^runway: INVALID_ARGUMENT:\n {2}V2__typo\.sql: syntax error at or near "TABEL" at position 7\n {2}V3__todo\.sql: the statement has nothing to run/,
+    );
+    expect(refusals({ errors: [{ message: "a" }, { message: "b" }], refused: 30 })).toEqual(["a", "b", "and 28 more"]);
+    expect(refusals({ reason: "X" })).toEqual([]);
   });
 
   it("watch exits 1 when a task fails", async () => {

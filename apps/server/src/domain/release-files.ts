@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { SCHEMA_VERSION_PATTERN, TaskType, compareVersions } from "@runway/shared";
+import { planStatementsYielding, type TaskStatementProblem } from "./statements.js";
 
 /**
  * Release files, as Flyway names them: `V<version>__<description>.sql` is a versioned change (version
@@ -135,4 +136,26 @@ export function releaseHash(files: Pick<ReleaseFile, "name" | "type" | "sha256">
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((f) => `${f.name}\0${f.type}\0${f.sha256}\n`);
   return sha256(lines.join(""));
+}
+
+/** A release file PostgreSQL's parser or Runway's statement rules refuse (domain/statements.ts). */
+export interface ReleaseFileRefusal {
+  file: string;
+  problem: TaskStatementProblem;
+  message: string;
+  statement?: string;
+  position?: number;
+}
+
+/**
+ * Every file's refusal, checked when the release is uploaded: a release never changes, so a file that
+ * could never become a task (a syntax error, transaction control, nothing to run) is said at once, by its
+ * name, instead of as a task path when a rollout is made from it.
+ */
+export async function releaseFileRefusals(files: readonly ReleaseFile[]): Promise<ReleaseFileRefusal[]> {
+  const results = await planStatementsYielding(files);
+  return files.flatMap((f, i) => {
+    const r = results[i]!;
+    return "refusal" in r ? [{ file: f.name, ...r.refusal, message: `${f.name}: ${r.refusal.message}` }] : [];
+  });
 }

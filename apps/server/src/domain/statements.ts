@@ -171,6 +171,8 @@ export interface StatementRefusal {
   /** The offending statement (truncated), and where it starts in the task's text (1-based characters). */
   statement?: string;
   position?: number;
+  /** A syntax error's words from the parser ("syntax error at or near …"), for a caller that says where itself. */
+  detail?: string;
 }
 
 export type PlanResult = { plan: StatementPlan } | { refusal: StatementRefusal };
@@ -191,6 +193,7 @@ export function planStatement(type: TaskType, sql: string): PlanResult {
       refusal: {
         problem: TaskStatementProblem.SYNTAX_ERROR,
         message: `${e.message}${where}`,
+        detail: e.message,
         ...(e.position === undefined ? {} : { position: e.position }),
       },
     };

@@ -159,7 +159,7 @@ async function planRolloutStatements(r: NewRollout): Promise<StatementPlan[]> {
   const errors = flat.flatMap((t, k) => {
     const res = results[k]!;
     if (!("refusal" in res)) return [];
-    const { problem, message, statement, position } = res.refusal;
+    const { problem, message, statement, position, detail } = res.refusal;
     return [
       {
         path: `${t.path}/statement`,
@@ -168,6 +168,7 @@ async function planRolloutStatements(r: NewRollout): Promise<StatementPlan[]> {
         problem,
         statement,
         position,
+        detail,
         message: `task ${t.path} (database "${t.database}"): ${message}`,
       },
     ];

@@ -139,6 +139,38 @@ describe("releases", () => {
     expect(errorOf(bad)).toMatchObject({ status: 400, details: { reason: "RELEASE_FILE" } });
   });
 
+  it("refuses a release whose files could never run, naming each file, its problem and where; nothing is stored", async () => {
+    const before = (await api.db.selectFrom("release").select("id").execute()).length;
+    const res = await post(`/projects/${projectId}/releases`, {
+      title: "broken",
+      files: [
+        { name: "V1__ok.sql", content: "CREATE TABLE ok (id int)" },
+        { name: "V2__typo.sql", content: "CREATE TABLE a (id int);\nCREATE TABEL b (id int)" },
+        { name: "V3__commit.sql", content: "CREATE TABLE c (id int); COMMIT;" },
+        { name: "V4__alone.sql", content: "CREATE TABLE d (id int); CREATE INDEX CONCURRENTLY d_i ON d (id)" },
+        { name: "R__todo.sql", content: "-- runway:type=data\n-- fill in later" },
+      ],
+    });
+    const err = errorOf(res);
+    expect(err).toMatchObject({
+      status: 400,
+      code: "INVALID_ARGUMENT",
+      details: {
+        reason: "RELEASE_STATEMENT",
+        file: "V2__typo.sql",
+        refused: 4,
+        files: [
+          { file: "V2__typo.sql", problem: "SYNTAX_ERROR", position: 33, detail: 'syntax error at or near "TABEL"' },
+          { file: "V3__commit.sql", problem: "TRANSACTION_CONTROL", statement: "COMMIT", position: 26 },
+          { file: "V4__alone.sql", problem: "MUST_RUN_ALONE", position: 26 },
+          { file: "R__todo.sql", problem: "NO_STATEMENT" },
+        ],
+      },
+    });
+    expect(err.message).toMatch(/^V2__typo\.sql: syntax error at or near "TABEL" at position 33; V3__commit\.sql: statement "COMMIT"/);
+    expect((await api.db.selectFrom("release").select("id").execute()).length).toBe(before);
+  });
+
   it(
     "previews from each target's ledger, creates the rollout, runs it, and then finds every version applied",
     { timeout: 120_000 },

@@ -17,7 +17,7 @@ import {
   ReleaseRolloutCreated,
 } from "@runway/shared/schemas";
 import type { FastifyRequest } from "fastify";
-import { parseReleaseFiles, releaseHash, ReleaseFileError, type FileInput } from "../../../domain/release-files.js";
+import { parseReleaseFiles, releaseFileRefusals, releaseHash, ReleaseFileError, type FileInput } from "../../../domain/release-files.js";
 import type { TargetReader } from "../../../executors/target-reader.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
 import { planRelease, rolloutFromPlan } from "../../../releases/plan.js";
@@ -28,6 +28,8 @@ import { rolloutGet } from "../../../store/rollout-reads.js";
 import { rolloutCreate } from "../../../store/rollouts.js";
 
 const tags = ["releases"];
+/** As many refused files as one error names (a rollout's task refusals are capped alike). */
+const MAX_REFUSALS_REPORTED = 20;
 /** A release body: every file's text as JSON (escaping can double it). */
 const BODY_LIMIT = 2 * MAX_RELEASE_BYTES + 1024 * 1024;
 /** A rollout of 100,000 tasks is fine; its request is small (stages of groups). */
@@ -60,6 +62,17 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
       throw e;
     }
     if (parsed.files.length === 0) throw invalid("the upload holds no .sql file", { reason: "RELEASE_EMPTY", ignored: parsed.ignored });
+    const refusals = await releaseFileRefusals(parsed.files);
+    if (refusals.length > 0) {
+      const shown = refusals.slice(0, MAX_REFUSALS_REPORTED);
+      const more = refusals.length > shown.length ? `; and ${refusals.length - shown.length} more` : "";
+      throw invalid(shown.map((r) => r.message).join("; ") + more, {
+        reason: "RELEASE_STATEMENT",
+        file: shown[0]!.file,
+        files: shown,
+        refused: refusals.length,
+      });
+    }
     const contentHash = releaseHash(parsed.files);
     if (expectHash && expectHash !== contentHash)
       throw invalid(`body/contentHash is ${expectHash}, the files hash to ${contentHash}`, {
@@ -110,7 +123,9 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
         description:
           "V<version>__<description>.sql files are versioned (V1_2 is version 1.2); R__<description>.sql and other .sql files are unversioned, " +
           "applied once per distinct content; other files are left out (`ignored`). `-- runway:type=data` in a file's opening comments makes it a data change. " +
-          "The same files again are the same release (200 instead of 201). Releases never change.",
+          "The same files again are the same release (200 instead of 201). Releases never change. A file PostgreSQL's parser or Runway's " +
+          "statement rules refuse (a syntax error, transaction control, a statement that must run alone beside others, comments alone) " +
+          "refuses the release: 400 with details.reason RELEASE_STATEMENT and details.files (file, problem, position, message).",
         params: ProjectParams,
         body: ReleaseCreate,
         response: { 200: Release, 201: Release, ...errorResponses },
