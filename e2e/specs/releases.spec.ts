@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import { expectAccessible, usePreferences } from "../common/a11y.js";
 import { expect, test, uid } from "../common/fixtures.js";
 import { REPO_ROOT } from "../common/server.js";
 
@@ -58,6 +59,52 @@ test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
     await expect(page.getByTestId("outcome-summary")).toContainText("4 of 4 changed");
     await closeOutcome(page);
     await expect(page.locator('tr[data-task-id][data-status="DONE"]')).toHaveCount(4, { timeout: 60_000 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("files that could never run are named with line and column (Spanish, dark); fixed, the preview goes on", async ({
+  page,
+  signIn,
+  env,
+}) => {
+  const projectId = uid("relbad");
+  await env.admin.createProject(projectId, 0);
+  await env.admin.call("POST", `/projects/${projectId}/database-groups`, { name: "main", instanceId: "local", pattern: "e2e_target" });
+  const dir = mkdtempSync(path.join(os.tmpdir(), "runway-e2e-release-bad-"));
+  const file = (name: string, content: string) => {
+    writeFileSync(path.join(dir, name), content);
+    return path.join(dir, name);
+  };
+  const ok = file("V1__create_things.sql", "CREATE TABLE things (id bigint PRIMARY KEY)");
+  const typo = file("V2__typo.sql", "-- añade el nombre\nALTER TABEL things ADD COLUMN name text");
+  const todo = file("V3__todo.sql", "-- escrito más tarde");
+  try {
+    await usePreferences(page, "es", "dark");
+    await signIn("rick");
+    await page.goto(`/projects/${projectId}/rollouts/new`);
+    await page.getByTestId("pick-files").setInputFiles([ok, typo, todo]);
+    await expect(page.getByTestId("release-files").locator("li")).toHaveCount(3);
+    await page.getByTestId("stage-groups").click();
+    await page.getByText("main (1 base de datos)").click();
+    await page.getByTestId("preview").click();
+
+    const alert = page.getByTestId("statement-refusals");
+    await expect(alert).toContainText("2 archivos no se pueden ejecutar");
+    await expect(alert.getByTestId("statement-refusal")).toHaveText([
+      'V2__typo.sql, línea 2, columna 7: PostgreSQL no puede analizar el texto (syntax error at or near "TABEL").',
+      "V3__todo.sql: Solo contiene comentarios: no hay nada que ejecutar.",
+    ]);
+    await expect(page.getByTestId("preview")).toBeDisabled();
+    await expectAccessible(page, "release files refused (es, dark)");
+
+    // Fixed and picked again: the refusal goes, the preview plans both files that remain.
+    writeFileSync(typo, "ALTER TABLE things ADD COLUMN name text");
+    await page.getByTestId("pick-files").setInputFiles([ok, typo]);
+    await expect(alert).toHaveCount(0);
+    await page.getByTestId("preview").click();
+    await expect(page.getByTestId("plan-summary")).toContainText("2 tareas");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
