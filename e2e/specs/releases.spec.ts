@@ -80,17 +80,26 @@ test("files that could never run are named with line and column (Spanish, dark);
   const ok = file("V1__create_things.sql", "CREATE TABLE things (id bigint PRIMARY KEY)");
   const typo = file("V2__typo.sql", "-- añade el nombre\nALTER TABEL things ADD COLUMN name text");
   const todo = file("V3__todo.sql", "-- escrito más tarde");
+  const again = file("V01__again.sql", "SELECT 1");
   try {
     await usePreferences(page, "es", "dark");
     await signIn("rick");
     await page.goto(`/projects/${projectId}/rollouts/new`);
-    await page.getByTestId("pick-files").setInputFiles([ok, typo, todo]);
-    await expect(page.getByTestId("release-files").locator("li")).toHaveCount(3);
+    await page.getByTestId("pick-files").setInputFiles([ok, again]);
     await page.getByTestId("stage-groups").click();
     await page.getByText("main (1 base de datos)").click();
     await page.getByTestId("preview").click();
-
     const alert = page.getByTestId("statement-refusals");
+    // Refused before parsing (one file at a time): the file it clashes with, in the user's language.
+    await expect(alert.getByTestId("statement-refusal")).toHaveText([
+      "V1__create_things.sql: V01__again.sql tiene la misma versión (1); cada versión debe ser única.",
+    ]);
+
+    await page.getByTestId("pick-files").setInputFiles([ok, typo, todo]);
+    await expect(page.getByTestId("release-files").locator("li")).toHaveCount(3);
+    await expect(alert).toHaveCount(0);
+    await page.getByTestId("preview").click();
+
     await expect(alert).toContainText("2 archivos no se pueden ejecutar");
     await expect(alert.getByTestId("statement-refusal")).toHaveText([
       'V2__typo.sql, línea 2, columna 7: PostgreSQL no puede analizar el texto (syntax error at or near "TABEL").',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TaskType } from "@runway/shared";
-import { headerType, parseFileName, parseReleaseFiles, releaseHash, sha256 } from "../src/domain/release-files.js";
+import { headerType, parseFileName, parseReleaseFiles, releaseHash, sha256, type ReleaseFileError } from "../src/domain/release-files.js";
 import { resolveGroup } from "../src/domain/group-resolution.js";
 import { planDatabase } from "../src/domain/pending.js";
 
@@ -64,6 +64,46 @@ describe("release file names (Flyway style)", () => {
       ]),
     ).toThrow(/two files/);
     expect(() => parseReleaseFiles([{ name: "V1__a.sql", content: " \n" }])).toThrow(/empty/);
+  });
+
+  it("each refusal carries a stable problem code (and the file it clashes with) for a client to say in its language", () => {
+    const refusal = (inputs: Parameters<typeof parseReleaseFiles>[0]) => {
+      try {
+        parseReleaseFiles(inputs);
+      } catch (e) {
+        const r = e as ReleaseFileError;
+        return { file: r.file, problem: r.problem, ...r.extra };
+      }
+      return null;
+    };
+    expect(refusal([{ name: "V1__a.sql", content: "" }])).toEqual({ file: "V1__a.sql", problem: "EMPTY" });
+    expect(refusal([{ name: "V1__a.sql", content: "SELECT 1\u0000" }])).toEqual({ file: "V1__a.sql", problem: "NOT_TEXT" });
+    expect(
+      refusal([
+        { name: "x/V1__a.sql", content: "SELECT 1" },
+        { name: "y/V1__a.sql", content: "SELECT 2" },
+      ]),
+    ).toEqual({ file: "V1__a.sql", problem: "DUPLICATE_NAME" });
+    expect(
+      refusal([
+        { name: "V1__a.sql", content: "SELECT 1" },
+        { name: "V01__b.sql", content: "SELECT 2" },
+      ]),
+    ).toEqual({ file: "V01__b.sql", problem: "DUPLICATE_VERSION", other: "V1__a.sql", version: "01" });
+    const long = "1".repeat(101);
+    expect(refusal([{ name: `V${long}__a.sql`, content: "SELECT 1" }])).toEqual({
+      file: `V${long}__a.sql`,
+      problem: "BAD_VERSION",
+      version: long,
+    });
+    expect(refusal([{ name: "V1__a.sql", content: "-- runway:type=nosuch\nSELECT 1" }])).toEqual({
+      file: "V1__a.sql",
+      problem: "BAD_TYPE",
+    });
+    expect(refusal([{ name: "V1__a.sql", content: "SELECT 1", type: TaskType.DATABASE_CREATE }])).toEqual({
+      file: "V1__a.sql",
+      problem: "CREATES_DATABASE",
+    });
   });
 
   it("hashes content: any change to a name, type or byte changes the release hash; order does not", () => {

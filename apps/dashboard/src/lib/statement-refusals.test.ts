@@ -28,6 +28,13 @@ describe("statement refusals", () => {
     expect(
       readRefusals(invalid({ errors: [{ task: "stages/0/tasks/3", problem: "TRANSACTION_CONTROL", statement: "COMMIT", position: 1 }] })),
     ).toEqual({ refused: 1, list: [{ task: 3, problem: "TRANSACTION_CONTROL", statement: "COMMIT", position: 1 }] });
+    expect(
+      readRefusals(
+        invalid({ reason: "RELEASE_FILE", file: "V001__c.sql", problem: "DUPLICATE_VERSION", other: "V1__a.sql", version: "001" }),
+      ),
+    ).toEqual({ refused: 1, list: [{ file: "V001__c.sql", problem: "DUPLICATE_VERSION", other: "V1__a.sql", version: "001" }] });
+    // An upload refused as a whole (no file) keeps the generic sentence.
+    expect(readRefusals(invalid({ reason: "RELEASE_FILE", problem: "ARCHIVE" }))).toBeNull();
     // A body that failed the schema has errors without a problem; other codes are other sentences.
     expect(readRefusals(invalid({ errors: [{ path: "body/title", message: "must not be blank" }] }))).toBeNull();
     expect(readRefusals(new ApiError(409, "CONFLICT", "…", { files: [{ problem: "SYNTAX_ERROR" }] }))).toBeNull();
@@ -53,6 +60,9 @@ describe("statement refusals", () => {
       "R__todo.sql: It holds only comments: there is nothing to run.",
     );
     expect(refusalLine(t, { problem: "SOMETHING_NEW", position: 1 }, "x.sql")).toBe("x.sql: Refused (SOMETHING_NEW).");
+    expect(refusalLine(t, { problem: "DUPLICATE_VERSION", other: "V1__a.sql", version: "001" }, "V001__c.sql")).toBe(
+      "V001__c.sql: V1__a.sql has the same version (001); each version must be unique.",
+    );
     i18n.global.locale.value = "ja";
     expect(
       refusalLine(t, { problem: "TRANSACTION_CONTROL", statement: "COMMIT", position: 26 }, "V3.sql", "CREATE TABLE c (id int); COMMIT"),

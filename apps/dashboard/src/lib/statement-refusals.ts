@@ -16,18 +16,36 @@ export interface StatementRefusal {
   statement?: string;
   /** The parser's own words for a syntax error. */
   detail?: string;
+  /** A release file's clash: the other file, the version. */
+  other?: string;
+  version?: string;
 }
 
-export const STATEMENT_PROBLEMS = ["SYNTAX_ERROR", "TRANSACTION_CONTROL", "MUST_RUN_ALONE", "NO_STATEMENT"] as const;
+export const STATEMENT_PROBLEMS = [
+  "SYNTAX_ERROR",
+  "TRANSACTION_CONTROL",
+  "MUST_RUN_ALONE",
+  "NO_STATEMENT",
+  // A release file refused before its text is parsed (details.reason RELEASE_FILE, one file).
+  "EMPTY",
+  "DUPLICATE_NAME",
+  "DUPLICATE_VERSION",
+  "BAD_VERSION",
+  "NOT_TEXT",
+  "BAD_TYPE",
+  "CREATES_DATABASE",
+] as const;
 
-type Raw = { problem?: unknown; file?: unknown; task?: unknown; position?: unknown; statement?: unknown; detail?: unknown };
+type Raw = Partial<Record<"problem" | "file" | "task" | "position" | "statement" | "detail" | "other" | "version", unknown>>;
 const text = (v: unknown) => (typeof v === "string" ? v : undefined);
 
 /** The refusals an API error carries, and how many there were in all (the server lists at most 20); null if none. */
 export function readRefusals(err: unknown): { list: StatementRefusal[]; refused: number } | null {
   if (!(err instanceof ApiError) || err.code !== "INVALID_ARGUMENT") return null;
-  const d = err.details as { files?: unknown; errors?: unknown; refused?: unknown } | undefined;
-  const raw = (Array.isArray(d?.files) ? d.files : Array.isArray(d?.errors) ? d.errors : []) as Raw[];
+  const d = err.details as { reason?: unknown; file?: unknown; files?: unknown; errors?: unknown; refused?: unknown } | undefined;
+  // One file refused before parsing (RELEASE_FILE) is the details themselves; parsed ones are listed.
+  const oneFile = d?.reason === "RELEASE_FILE" && d.file !== undefined;
+  const raw = (oneFile ? [d] : Array.isArray(d?.files) ? d.files : Array.isArray(d?.errors) ? d.errors : []) as Raw[];
   const list = raw.flatMap((r): StatementRefusal[] => {
     const problem = text(r?.problem);
     if (!problem) return [];
@@ -40,6 +58,8 @@ export function readRefusals(err: unknown): { list: StatementRefusal[]; refused:
         ...(typeof r.position === "number" ? { position: r.position } : {}),
         ...(text(r.statement) ? { statement: text(r.statement) } : {}),
         ...(text(r.detail) ? { detail: text(r.detail) } : {}),
+        ...(text(r.other) ? { other: text(r.other) } : {}),
+        ...(text(r.version) ? { version: text(r.version) } : {}),
       },
     ];
   });
@@ -71,7 +91,12 @@ type Translate = (key: string, values?: Record<string, unknown>) => string;
 export function refusalLine(t: Translate, r: StatementRefusal, where: string, source?: string): string {
   const known = (STATEMENT_PROBLEMS as readonly string[]).includes(r.problem);
   const sentence = known
-    ? t(`refusals.problem.${r.problem}`, { statement: r.statement ?? "", detail: r.detail ?? "" })
+    ? t(`refusals.problem.${r.problem}`, {
+        statement: r.statement ?? "",
+        detail: r.detail ?? "",
+        other: r.other ?? "",
+        version: r.version ?? "",
+      })
     : t("refusals.problem.other", { problem: r.problem });
   if (source === undefined || r.position === undefined) return t("refusals.line", { where, sentence });
   return t("refusals.lineAt", { where, ...lineAndColumn(source, r.position), sentence });

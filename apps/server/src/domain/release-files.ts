@@ -26,10 +26,29 @@ export interface ReleaseFile {
   sha256: string;
 }
 
+/**
+ * Why a file (or the whole upload) is refused, a stable code beside the English message, so that a client
+ * can say it in its user's language: `other` names the file it clashes with, `version` a version refused.
+ */
+export const ReleaseFileProblem = {
+  EMPTY: "EMPTY",
+  DUPLICATE_NAME: "DUPLICATE_NAME",
+  DUPLICATE_VERSION: "DUPLICATE_VERSION",
+  BAD_VERSION: "BAD_VERSION",
+  NOT_TEXT: "NOT_TEXT",
+  BAD_TYPE: "BAD_TYPE",
+  CREATES_DATABASE: "CREATES_DATABASE",
+  /** The upload itself: not a zip, unreadable, too large, too many files. */
+  ARCHIVE: "ARCHIVE",
+} as const;
+export type ReleaseFileProblem = (typeof ReleaseFileProblem)[keyof typeof ReleaseFileProblem];
+
 export class ReleaseFileError extends Error {
   constructor(
     message: string,
     readonly file?: string,
+    readonly problem: ReleaseFileProblem = ReleaseFileProblem.ARCHIVE,
+    readonly extra: { other?: string; version?: string } = {},
   ) {
     super(message);
     this.name = "ReleaseFileError";
@@ -61,7 +80,8 @@ export function parseFileName(path: string): { version: string | null; descripti
   if (v) {
     // Flyway writes V1_2 for 1.2; the dotted form is what people read.
     const version = v[1]!.replace(/_/g, ".");
-    if (!SCHEMA_VERSION_PATTERN.test(version)) throw new ReleaseFileError(`${name}: version "${version}" is not a valid version`, name);
+    if (!SCHEMA_VERSION_PATTERN.test(version))
+      throw new ReleaseFileError(`${name}: version "${version}" is not a valid version`, name, ReleaseFileProblem.BAD_VERSION, { version });
     return { version, description: v[2]!.replace(/_/g, " ") };
   }
   const r = REPEATABLE.exec(name);
@@ -79,7 +99,7 @@ export function headerType(content: string): TaskType | null {
     const m = HEADER_TYPE.exec(line);
     if (m) {
       const t = TYPE_WORDS[m[1]!.toLowerCase()];
-      if (!t) throw new ReleaseFileError(`unknown runway:type "${m[1]}" (schema, data or sdl)`);
+      if (!t) throw new ReleaseFileError(`unknown runway:type "${m[1]}" (schema, data or sdl)`, undefined, ReleaseFileProblem.BAD_TYPE);
       return t;
     }
   }
@@ -109,22 +129,33 @@ export function parseReleaseFiles(inputs: FileInput[]): { files: ReleaseFile[]; 
       ignored.push(input.name);
       continue;
     }
-    if (names.has(name)) throw new ReleaseFileError(`two files are named ${name}`, name);
+    if (names.has(name)) throw new ReleaseFileError(`two files are named ${name}`, name, ReleaseFileProblem.DUPLICATE_NAME);
     names.add(name);
-    if (input.content.trim() === "") throw new ReleaseFileError(`${name} is empty`, name);
-    if (input.content.includes("\u0000")) throw new ReleaseFileError(`${name} contains a NUL byte (not text)`, name);
+    if (input.content.trim() === "") throw new ReleaseFileError(`${name} is empty`, name, ReleaseFileProblem.EMPTY);
+    if (input.content.includes("\u0000"))
+      throw new ReleaseFileError(`${name} contains a NUL byte (not text)`, name, ReleaseFileProblem.NOT_TEXT);
     if (parsed.version !== null) {
       const other = [...versions].find(([v]) => compareVersions(v, parsed.version!) === 0);
-      if (other) throw new ReleaseFileError(`${name} and ${other[1]} have the same version ${parsed.version}`, name);
+      if (other)
+        throw new ReleaseFileError(
+          `${name} and ${other[1]} have the same version ${parsed.version}`,
+          name,
+          ReleaseFileProblem.DUPLICATE_VERSION,
+          {
+            other: other[1],
+            version: parsed.version,
+          },
+        );
       versions.set(parsed.version, name);
     }
     let type: TaskType;
     try {
       type = input.type ?? headerType(input.content) ?? TaskType.DATABASE_SCHEMA_UPDATE;
     } catch (e) {
-      throw new ReleaseFileError(`${name}: ${(e as Error).message}`, name);
+      throw new ReleaseFileError(`${name}: ${(e as Error).message}`, name, ReleaseFileProblem.BAD_TYPE);
     }
-    if (type === TaskType.DATABASE_CREATE) throw new ReleaseFileError(`${name}: a release file cannot create a database`, name);
+    if (type === TaskType.DATABASE_CREATE)
+      throw new ReleaseFileError(`${name}: a release file cannot create a database`, name, ReleaseFileProblem.CREATES_DATABASE);
     files.push({ name, ...parsed, type, statement: input.content, sha256: sha256(input.content) });
   }
   return { files: files.sort(compareFiles), ignored };

@@ -1,6 +1,6 @@
 import { MAX_RELEASE_BYTES, MAX_RELEASE_FILES } from "@runway/shared/schemas";
 import type { FileInput } from "../domain/release-files.js";
-import { ReleaseFileError } from "../domain/release-files.js";
+import { ReleaseFileError, ReleaseFileProblem } from "../domain/release-files.js";
 
 /** Strict UTF-8: a release file that is not text is refused, never stored with replacement characters. */
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -9,7 +9,7 @@ export function decodeText(name: string, bytes: Uint8Array): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new ReleaseFileError(`${name} is not UTF-8 text`, name);
+    throw new ReleaseFileError(`${name} is not UTF-8 text`, name, ReleaseFileProblem.NOT_TEXT);
   }
 }
 

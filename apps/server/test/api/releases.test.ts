@@ -168,6 +168,19 @@ describe("releases", () => {
       },
     });
     expect(err.message).toMatch(/^V2__typo\.sql: syntax error at or near "TABEL" at position 33; V3__commit\.sql: statement "COMMIT"/);
+    // A file refused before parsing: its problem's code, and the file it clashes with.
+    const clash = await post(`/projects/${projectId}/releases`, {
+      title: "clash",
+      files: [
+        { name: "V1__a.sql", content: "SELECT 1" },
+        { name: "V1.0__b.sql", content: "SELECT 2" },
+        { name: "V001__c.sql", content: "SELECT 3" },
+      ],
+    });
+    expect(errorOf(clash)).toMatchObject({
+      status: 400,
+      details: { reason: "RELEASE_FILE", file: "V001__c.sql", problem: "DUPLICATE_VERSION", other: "V1__a.sql", version: "001" },
+    });
     expect((await api.db.selectFrom("release").select("id").execute()).length).toBe(before);
   });
 

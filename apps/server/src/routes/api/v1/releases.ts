@@ -34,6 +34,8 @@ const MAX_REFUSALS_REPORTED = 20;
 const BODY_LIMIT = 2 * MAX_RELEASE_BYTES + 1024 * 1024;
 /** A rollout of 100,000 tasks is fine; its request is small (stages of groups). */
 
+/** 400 RELEASE_FILE: the file, the problem's stable code (ReleaseFileProblem) and what it clashes with. */
+const fileRefused = (e: ReleaseFileError) => invalid(e.message, { reason: "RELEASE_FILE", file: e.file, problem: e.problem, ...e.extra });
 const out = (r: StoredRelease, extra: object = {}) => ({ ...r, createdAt: r.createdAt.toISOString(), ...extra });
 const UploadQuery = Type.Object(
   { title: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: "^[^\\u0000]*$" })) },
@@ -58,7 +60,7 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
     try {
       parsed = parseReleaseFiles(inputs);
     } catch (e) {
-      if (e instanceof ReleaseFileError) throw invalid(e.message, { reason: "RELEASE_FILE", file: e.file });
+      if (e instanceof ReleaseFileError) throw fileRefused(e);
       throw e;
     }
     if (parsed.files.length === 0) throw invalid("the upload holds no .sql file", { reason: "RELEASE_EMPTY", ignored: parsed.ignored });
@@ -168,7 +170,7 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
             if (looksLikeZip(name, bytes)) inputs.push(...(await filesFromZip(bytes)));
             else inputs.push({ name, content: decodeText(name, bytes) });
           } catch (e) {
-            if (e instanceof ReleaseFileError) throw invalid(e.message, { reason: "RELEASE_FILE", file: e.file });
+            if (e instanceof ReleaseFileError) throw fileRefused(e);
             throw e;
           }
         }
@@ -176,7 +178,7 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
         try {
           inputs.push(...(await filesFromZip(req.body)));
         } catch (e) {
-          if (e instanceof ReleaseFileError) throw invalid(e.message, { reason: "RELEASE_FILE", file: e.file });
+          if (e instanceof ReleaseFileError) throw fileRefused(e);
           throw e;
         }
       } else throw invalid("send multipart/form-data files or an application/zip body");
