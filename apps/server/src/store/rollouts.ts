@@ -3,6 +3,7 @@ import { versionSortKey, type TaskType } from "@runway/shared";
 import type { Db } from "./db.js";
 import { StoreError } from "./errors.js";
 import { planStatementsYielding, type StatementPlan } from "../domain/statements.js";
+import { refusalSummary } from "../domain/refusals.js";
 import { notifyChange, notifyPending } from "./notify.js";
 import { instancesAttachedOrThrow } from "./instances.js";
 import { taskChecksWriteLint, type LintRow } from "./task-checks.js";
@@ -144,9 +145,6 @@ function taskShapes(
   return { databases: tasks.map((t) => t.database), refs, shapes };
 }
 
-/** Refusals reported in one error; a 10,000-task rollout with one bad statement repeated stays readable. */
-const MAX_REFUSALS_REPORTED = 20;
-
 /**
  * Parses every task's statement (each distinct text once) before anything is written: transaction control,
  * a statement that cannot run in a transaction block sharing its task, a syntax error or a text of comments
@@ -174,9 +172,8 @@ async function planRolloutStatements(r: NewRollout): Promise<StatementPlan[]> {
     ];
   });
   if (errors.length > 0) {
-    const shown = errors.slice(0, MAX_REFUSALS_REPORTED);
-    const more = errors.length > shown.length ? `; and ${errors.length - shown.length} more` : "";
-    throw new StoreError("INVALID_ARGUMENT", shown.map((e) => e.message).join("; ") + more, { errors: shown, refused: errors.length });
+    const { message, details } = refusalSummary(errors, "errors");
+    throw new StoreError("INVALID_ARGUMENT", message, details);
   }
   return results.map((res) => (res as { plan: StatementPlan }).plan);
 }

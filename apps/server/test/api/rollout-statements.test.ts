@@ -76,6 +76,46 @@ describe("POST /projects/:projectId/rollouts: statements parsed by PostgreSQL's 
     expect(await rolloutCount()).toBe(before);
   });
 
+  it("a version repeated on one database (in any stage, however it is written) refuses the rollout; other databases and versions may share it", async () => {
+    const { projectId, instanceId } = await apiProject(api.app, api.admin, "dupver");
+    const before = await rolloutCount();
+    const post = (stages: object[]) =>
+      api.call(api.admin, { method: "POST", url: `/api/v1/projects/${projectId}/rollouts`, payload: { title: "t", stages } });
+    const v = (database: string, schemaVersion: string) => taskSpec(instanceId, database, { schemaVersion });
+
+    const dup = errorOf(
+      await post([
+        { environment: "staging", tasks: [v("shop", "0007"), v("other", "0007")] },
+        { environment: "prod", tasks: [v("shop", "7")] },
+      ]),
+    );
+    expect(dup).toMatchObject({
+      status: 400,
+      code: "INVALID_ARGUMENT",
+      details: {
+        refused: 1,
+        errors: [
+          {
+            path: "stages/1/tasks/0/schemaVersion",
+            task: "stages/1/tasks/0",
+            database: "shop",
+            problem: "DUPLICATE_VERSION",
+            version: "7",
+            other: "stages/0/tasks/0",
+          },
+        ],
+      },
+    });
+    expect(dup.message).toBe(
+      'task stages/1/tasks/0 (database "shop"): schema version 7 is already the version of task stages/0/tasks/0 on this database; a version is applied once per database',
+    );
+    expect(await rolloutCount()).toBe(before);
+
+    // "1" and "1.0" are two versions (as in release files); one version on two databases is the usual rollout.
+    const ok = await post([{ environment: "e", tasks: [v("shop", "1"), v("shop", "1.0"), v("other", "1"), taskSpec(instanceId, "shop")] }]);
+    expect(ok.statusCode, ok.body).toBe(201);
+  });
+
   it("many refused tasks: one error lists the first 20 and counts them all", async () => {
     const { projectId, instanceId } = await apiProject(api.app, api.admin, "many");
     const tasks = Array.from({ length: 30 }, (_, i) => taskSpec(instanceId, `d${i}`, { statement: "BEGIN; SELECT 1; COMMIT" }));

@@ -20,6 +20,7 @@ import type { FastifyRequest } from "fastify";
 import { parseReleaseFiles, releaseFileRefusals, releaseHash, ReleaseFileError, type FileInput } from "../../../domain/release-files.js";
 import type { TargetReader } from "../../../executors/target-reader.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
+import { refusalSummary } from "../../../domain/refusals.js";
 import { planRelease, rolloutFromPlan } from "../../../releases/plan.js";
 import { decodeText, filesFromZip, looksLikeZip } from "../../../releases/upload.js";
 import { decodePageToken, nextToken } from "../../../schemas/page-token.js";
@@ -28,8 +29,6 @@ import { rolloutGet } from "../../../store/rollout-reads.js";
 import { rolloutCreate } from "../../../store/rollouts.js";
 
 const tags = ["releases"];
-/** As many refused files as one error names (a rollout's task refusals are capped alike). */
-const MAX_REFUSALS_REPORTED = 20;
 /** A release body: every file's text as JSON (escaping can double it). */
 const BODY_LIMIT = 2 * MAX_RELEASE_BYTES + 1024 * 1024;
 /** A rollout of 100,000 tasks is fine; its request is small (stages of groups). */
@@ -66,14 +65,8 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
     if (parsed.files.length === 0) throw invalid("the upload holds no .sql file", { reason: "RELEASE_EMPTY", ignored: parsed.ignored });
     const refusals = await releaseFileRefusals(parsed.files);
     if (refusals.length > 0) {
-      const shown = refusals.slice(0, MAX_REFUSALS_REPORTED);
-      const more = refusals.length > shown.length ? `; and ${refusals.length - shown.length} more` : "";
-      throw invalid(shown.map((r) => r.message).join("; ") + more, {
-        reason: "RELEASE_STATEMENT",
-        file: shown[0]!.file,
-        files: shown,
-        refused: refusals.length,
-      });
+      const { message, details } = refusalSummary(refusals, "files");
+      throw invalid(message, { reason: "RELEASE_STATEMENT", file: refusals[0]!.file, ...details });
     }
     const contentHash = releaseHash(parsed.files);
     if (expectHash && expectHash !== contentHash)

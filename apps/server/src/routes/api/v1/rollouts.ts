@@ -5,6 +5,8 @@ import { checkPolicyGet } from "../../../store/task-checks.js";
 import { lintForCreate } from "../../../checks/lint.js";
 import { rolloutGet, rolloutList } from "../../../store/rollout-reads.js";
 import { invalid, notFound } from "../../../plugins/app/api-error.js";
+import { duplicateVersions } from "../../../domain/duplicate-versions.js";
+import { refusalSummary } from "../../../domain/refusals.js";
 import {
   errorResponses,
   MAX_TASKS_PER_ROLLOUT,
@@ -55,7 +57,10 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         tags,
         summary: "Create a rollout: stages of tasks, all NOT_STARTED",
-        description: `At most ${MAX_TASKS_PER_ROLLOUT} tasks. Nothing runs until POST /rollouts/{rolloutId}/tasks/run.`,
+        description:
+          `At most ${MAX_TASKS_PER_ROLLOUT} tasks. Nothing runs until POST /rollouts/{rolloutId}/tasks/run. ` +
+          "Refused (400, details.errors naming each task): a statement PostgreSQL's parser or Runway's rules refuse, and a schema version " +
+          "given twice for one database (DUPLICATE_VERSION).",
         params: ProjectParams,
         body: RolloutCreate,
         response: { 201: Rollout, ...errorResponses },
@@ -75,6 +80,11 @@ const rolloutRoutes: FastifyPluginAsyncTypebox = async (app) => {
             throw invalid(`body/stages/${i}/tasks/${j}/statement must be empty for DATABASE_CREATE: the database is created from its name`);
         }),
       );
+      const duplicates = duplicateVersions(stages);
+      if (duplicates.length > 0) {
+        const { message, details } = refusalSummary(duplicates, "errors");
+        throw invalid(message, details);
+      }
       const id = await rolloutCreate(
         db,
         {
