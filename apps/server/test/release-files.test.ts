@@ -66,6 +66,13 @@ describe("release file names (Flyway style)", () => {
     expect(() => parseReleaseFiles([{ name: "V1__a.sql", content: " \n" }])).toThrow(/empty/);
   });
 
+  it("drops a leading byte-order mark (some editors write one; PostgreSQL refuses it), so the file hashes as without it", () => {
+    const [withBom] = parseReleaseFiles([{ name: "V1__a.sql", content: "\uFEFFCREATE TABLE a (id int)" }]).files;
+    const [without] = parseReleaseFiles([{ name: "V1__a.sql", content: "CREATE TABLE a (id int)" }]).files;
+    expect(withBom).toEqual(without);
+    expect(() => parseReleaseFiles([{ name: "V1__a.sql", content: "\uFEFF \n" }])).toThrow(/empty/);
+  });
+
   it("each refusal carries a stable problem code (and the file it clashes with) for a client to say in its language", () => {
     const refusal = (inputs: Parameters<typeof parseReleaseFiles>[0]) => {
       try {

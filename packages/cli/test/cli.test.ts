@@ -126,7 +126,8 @@ describe("runway CLI", () => {
   it("create → run → watch exits 0 when every task is DONE; the same folder again has nothing pending", async () => {
     const src = folder("ok", {
       "V1__create_items.sql": "CREATE TABLE items (id bigint PRIMARY KEY)",
-      "nested/V2__add_name.sql": "ALTER TABLE items ADD COLUMN name text",
+      // Saved with a byte-order mark, as some editors do: the server drops it (PostgreSQL would refuse it).
+      "nested/V2__add_name.sql": "\uFEFFALTER TABLE items ADD COLUMN name text",
       "README.md": "ignored",
     });
     const stages = ["--stage", "staging=local/e2e_target", "--stage", "prod=tenants"];

@@ -114,15 +114,20 @@ export function compareFiles(a: ReleaseFile, b: ReleaseFile): number {
 }
 
 /**
- * Parses an upload into release files: non-SQL files are left out (returned as `ignored`); a blank
- * file, two files with one name or two with one version refuse the whole release.
+ * Parses an upload into release files: non-SQL files are left out (returned as `ignored`), a leading
+ * byte-order mark is dropped; a blank file, two files with one name or two with one version refuse the
+ * whole release.
  */
 export function parseReleaseFiles(inputs: FileInput[]): { files: ReleaseFile[]; ignored: string[] } {
   const files: ReleaseFile[] = [];
   const ignored: string[] = [];
   const names = new Set<string>();
   const versions = new Map<string, string>();
-  for (const input of inputs) {
+  for (const raw of inputs) {
+    // A byte-order mark is how some editors start a UTF-8 file, not SQL (PostgreSQL would refuse it). A browser's
+    // and the upload's decoding drop it; a JSON body (the CLI's) keeps it. Dropped here, one file hashes alike
+    // whichever way it came.
+    const input = raw.content.startsWith("\uFEFF") ? { ...raw, content: raw.content.slice(1) } : raw;
     const name = baseName(input.name);
     const parsed = parseFileName(name);
     if (!parsed) {
