@@ -22,8 +22,8 @@ test("pasted SQL: refused statements named with line and column; fixed, the roll
   const alert = page.getByTestId("statement-refusals");
   await expect(alert).toContainText("2 statements cannot run.");
   await expect(alert.getByTestId("statement-refusal")).toHaveText([
-    'Statement 2, line 1, column 7: PostgreSQL cannot parse it (syntax error at or near "TABEL").',
-    /^Statement 3, line 1, column 1: COMMIT begins, commits or ends a transaction\./,
+    'Statement 2, line 2, column 7: PostgreSQL cannot parse it (syntax error at or near "TABEL").',
+    /^Statement 3, line 3, column 1: COMMIT begins, commits or ends a transaction\./,
   ]);
   await expectAccessible(page, "create-rollout dialog, statements refused");
   await expect(page).toHaveURL(new RegExp(`/projects/${projectId}/rollouts$`));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { splitSql } from "./sql-split";
+import { splitSql, splitSqlAt } from "./sql-split";
 
 describe("splitSql", () => {
   it("splits at top-level semicolons and drops empty statements", () => {
@@ -23,5 +23,14 @@ describe("splitSql", () => {
 
   it("drops comment-only pieces", () => {
     expect(splitSql("-- nothing here\n;  /* nor here */")).toEqual([]);
+  });
+  it("says where each statement starts in the pasted text", () => {
+    const sql = "  SELECT 1;\n-- note\nSELECT ';' ;\n\n  SELECT 3";
+    expect(splitSqlAt(sql)).toEqual([
+      { text: "SELECT 1", start: 2 },
+      { text: "-- note\nSELECT ';'", start: 12 },
+      { text: "SELECT 3", start: 36 },
+    ]);
+    for (const s of splitSqlAt(sql)) expect(sql.slice(s.start, s.start + s.text.length)).toBe(s.text);
   });
 });

@@ -4,13 +4,19 @@
  * Empty statements (and comment-only ones) are dropped; each statement is returned trimmed, without its `;`.
  */
 export function splitSql(sql: string): string[] {
-  const out: string[] = [];
+  return splitSqlAt(sql).map((s) => s.text);
+}
+
+/** splitSql, with where each statement starts in `sql` (a UTF-16 index), to say a line of the pasted text. */
+export function splitSqlAt(sql: string): { text: string; start: number }[] {
+  const out: { text: string; start: number }[] = [];
   let start = 0;
   let i = 0;
   const n = sql.length;
   const push = (end: number) => {
-    const s = sql.slice(start, end).trim();
-    if (s && stripComments(s).trim()) out.push(s);
+    const raw = sql.slice(start, end);
+    const s = raw.trim();
+    if (s && stripComments(s).trim()) out.push({ text: s, start: start + raw.length - raw.trimStart().length });
   };
   while (i < n) {
     const c = sql[i]!;
