@@ -118,3 +118,26 @@ test("files that could never run are named with line and column (Spanish, dark);
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a stage whose group names no database is said in the preview, and the rollout cannot be created", async ({ page, signIn, env }) => {
+  const projectId = uid("relempty");
+  await env.admin.createProject(projectId, 0);
+  await env.admin.call("POST", `/projects/${projectId}/database-groups`, { name: "typo", instanceId: "local", pattern: "e2e_targt*" });
+  const dir = mkdtempSync(path.join(os.tmpdir(), "runway-e2e-release-empty-"));
+  writeFileSync(path.join(dir, "V1__create_things.sql"), "CREATE TABLE things (id bigint PRIMARY KEY)");
+  try {
+    await signIn("rick");
+    await page.goto(`/projects/${projectId}/rollouts/new`);
+    await page.getByTestId("pick-files").setInputFiles([path.join(dir, "V1__create_things.sql")]);
+    await page.getByTestId("stage-groups").click();
+    await page.getByText("typo (0 databases)").click();
+    await page.getByTestId("preview").click();
+    await expect(page.getByTestId("stage-empty")).toHaveText(
+      "Stage staging names no database: its groups match none. Check their patterns on the project page.",
+    );
+    await expect(page.getByText("nothing to roll out")).toHaveCount(0);
+    await expect(page.getByTestId("create")).toBeDisabled();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -166,6 +166,17 @@ describe("runway CLI", () => {
     expect(refusals({ reason: "X" })).toEqual([]);
   });
 
+  it("create fails (exit 4) when a stage's group names no database, rather than saying nothing is pending", async () => {
+    const admin = await Api.signIn(server.url, "admin", ADMIN_PASSWORD);
+    await admin.call("POST", `/projects/${project}/database-groups`, { name: "typo", instanceId: "local", pattern: "cli_tx_*" });
+    const src = folder("typo-group", { "V1__create_items.sql": "CREATE TABLE items (id bigint PRIMARY KEY)" });
+    const created = await runway(["rollout", "create", "--project", project, "--stage", "prod=typo", src]);
+    expect(created.code, created.stderr).toBe(4);
+    expect(created.stdout).toBe("");
+    expect(created.stderr).toContain('runway: FAILED_PRECONDITION: stage "prod" names no database (group "typo" matches none)');
+    expect(created.stderr).not.toContain("nothing pending");
+  });
+
   it("watch exits 1 when a task fails", async () => {
     const src = folder("bad", {
       "V1__create_items.sql": "CREATE TABLE items (id bigint PRIMARY KEY)",

@@ -211,6 +211,19 @@ export function rolloutFromPlan(
         databases: unreadable.slice(0, 20).map((d) => ({ instanceId: d.instanceId, database: d.database, error: d.error })),
       },
     );
+  // A group that names no database is far more often a pattern's typo than a wish: refused, so that a CI job
+  // that rolls out to it fails instead of reporting "nothing pending" while no database ever gets the files.
+  const empty = plan.stages.filter((s) => s.databases.length === 0);
+  if (empty.length > 0) {
+    const groups = (s: PlannedStage) => s.groups.map((g) => `"${g.name}"`).join(", ");
+    throw new StoreError(
+      "FAILED_PRECONDITION",
+      empty
+        .map((s) => `stage "${s.environment}" names no database${s.groups.length ? ` (group ${groups(s)} matches none)` : ""}`)
+        .join("; "),
+      { reason: "STAGE_EMPTY", stages: empty.map((s) => ({ environment: s.environment, groups: s.groups.map((g) => g.name) })) },
+    );
+  }
   if (plan.totals.tasks > MAX_RELEASE_ROLLOUT_TASKS)
     throw new StoreError("INVALID_ARGUMENT", `the plan has ${plan.totals.tasks} tasks; at most ${MAX_RELEASE_ROLLOUT_TASKS} per rollout`);
   if (plan.totals.tasks === 0)

@@ -263,6 +263,23 @@ describe("releases", () => {
     },
   );
 
+  it("a stage whose group names no database (a pattern's typo) refuses the rollout, instead of 'nothing pending'", async () => {
+    const g = await post(`/projects/${projectId}/database-groups`, { name: "typo", instanceId, pattern: `${prefix}x_*` });
+    expect(g.json().resolved).toBe(0);
+    const stages = [
+      { environment: "staging", targets: [{ instanceId, database: targets[0]!.name }] },
+      { environment: "prod", targets: [{ group: "typo" }] },
+    ];
+    const p = (await post(`/projects/${projectId}/releases/${releaseId}/preview`, { stages })).json();
+    expect(p.stages[1]).toMatchObject({ databases: [], groups: [{ name: "typo", databases: 0 }] });
+    const c = await post(`/projects/${projectId}/releases/${releaseId}/rollouts`, { stages });
+    expect(errorOf(c)).toMatchObject({
+      code: "FAILED_PRECONDITION",
+      message: 'stage "prod" names no database (group "typo" matches none)',
+      details: { reason: "STAGE_EMPTY", stages: [{ environment: "prod", groups: ["typo"] }] },
+    });
+  });
+
   it("flags an unreadable ledger and refuses to plan a rollout without it", async () => {
     const stages = [{ environment: "prod", targets: [{ instanceId, database: "no_such_database_here" }] }];
     const p = (await post(`/projects/${projectId}/releases/${releaseId}/preview`, { stages })).json();

@@ -244,7 +244,7 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
           "Plans as the preview does, except that snapshots older than RUNWAY_LEDGER_SNAPSHOT_MAX_AGE_MS are read again on their targets, " +
           "then creates the rollout through the same path as POST /projects/{projectId}/rollouts (all NOT_STARTED). Its tasks are applied " +
           "once: a run finds its version (or an unversioned file's content) in the target's ledger under another task and is not applied again. " +
-          "409-free refusals: FAILED_PRECONDITION with details.reason NOTHING_PENDING, LEDGER_UNREADABLE or RELEASE_CORRUPT.",
+          "409-free refusals: FAILED_PRECONDITION with details.reason NOTHING_PENDING, STAGE_EMPTY (a stage whose targets name no database), LEDGER_UNREADABLE or RELEASE_CORRUPT.",
         params: Params,
         body: ReleaseRolloutCreate,
         response: { 201: ReleaseRolloutCreated, ...errorResponses },
