@@ -163,6 +163,23 @@ describe("pending versions (pure)", () => {
     expect(plan.applied).toEqual(["V1__a.sql", "R__d.sql"]);
     expect(plan.changed).toEqual(["V1_1__b.sql"]);
   });
+  it("line ends do not make a file another: applied from a CRLF checkout, the LF file is applied (and the other way round)", () => {
+    const text = "CREATE TABLE t (id int);\nCREATE INDEX t_i ON t (id);\n";
+    const windows = text.replace(/\n/g, "\r\n");
+    const lf = parseReleaseFiles([
+      { name: "V1__t.sql", content: text },
+      { name: "R__v.sql", content: text + "-- view" },
+      { name: "V2__edited.sql", content: text },
+    ]).files;
+    const ledger = [
+      { schemaVersion: "1", checksum: sha256(windows) },
+      { schemaVersion: null, checksum: sha256(windows + "-- view") },
+      { schemaVersion: "2", checksum: sha256(windows.replace("id", "key")) },
+    ];
+    expect(planDatabase(lf, ledger)).toMatchObject({ pending: [], applied: ["V1__t.sql", "R__v.sql"], changed: ["V2__edited.sql"] });
+    const crlf = parseReleaseFiles([{ name: "V1__t.sql", content: windows }]).files;
+    expect(planDatabase(crlf, [{ schemaVersion: "1", checksum: sha256(text) }]).applied).toEqual(["V1__t.sql"]);
+  });
   it("plans everything on a database without a ledger", () => {
     expect(planDatabase(files, []).pending).toHaveLength(4);
   });

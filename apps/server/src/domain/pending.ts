@@ -1,5 +1,5 @@
 import { versionSortKey } from "@runway/shared";
-import type { ReleaseFile } from "./release-files.js";
+import { contentChecksums, type ReleaseFile } from "./release-files.js";
 
 /** A row of a target's `runway_ledger` (executors/ledger.ts): what was applied there, and its checksum. */
 export interface LedgerRow {
@@ -20,7 +20,8 @@ export interface DatabasePlan {
  * Pure: which of a release's files a database still needs. A version is applied when the ledger holds it
  * (versions compare as versions: 1.2 is 1_2); with the same checksum it is simply done, with another it
  * is a changed file (someone edited an applied migration) and is left out. An unversioned file is pending
- * until its exact content was applied once.
+ * until its exact content was applied once. Content is compared whatever its line endings: a file checked out
+ * on Windows (CRLF) and applied from a Linux CI job (LF) is the same file, as Flyway's checksums see it.
  */
 export function planDatabase(files: ReleaseFile[], ledger: LedgerRow[]): DatabasePlan {
   const byVersion = new Map<string, Set<string>>();
@@ -35,15 +36,24 @@ export function planDatabase(files: ReleaseFile[], ledger: LedgerRow[]): Databas
   }
   const plan: DatabasePlan = { pending: [], applied: [], changed: [] };
   for (const f of files) {
+    const sums = contentSums(f);
     if (f.version === null) {
-      if (checksums.has(f.sha256)) plan.applied.push(f.name);
+      if (sums.some((c) => checksums.has(c))) plan.applied.push(f.name);
       else plan.pending.push(f);
       continue;
     }
     const seen = byVersion.get(versionSortKey(f.version));
     if (!seen) plan.pending.push(f);
-    else if (seen.has(f.sha256)) plan.applied.push(f.name);
+    else if (sums.some((c) => seen.has(c))) plan.applied.push(f.name);
     else plan.changed.push(f.name);
   }
   return plan;
+}
+
+/** Per file, once for all the databases of a plan (contentChecksums). */
+const sumsOf = new WeakMap<ReleaseFile, string[]>();
+function contentSums(f: ReleaseFile): string[] {
+  let sums = sumsOf.get(f);
+  if (!sums) sumsOf.set(f, (sums = contentChecksums(f.statement)));
+  return sums;
 }

@@ -73,6 +73,17 @@ export const baseName = (path: string): string => path.split(/[\\/]/).pop() ?? p
 
 export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
+/**
+ * The checksums one file's content may have in a target's ledger: of its exact text, and of that text with
+ * LF and with CRLF line ends. A file checked out on Windows (CRLF) and applied from a Linux CI job (LF) is the
+ * same file, as Flyway's checksums see it; the ledger records the exact text's, so all are compared.
+ */
+export function contentChecksums(text: string): string[] {
+  const lf = text.replace(/\r\n/g, "\n");
+  if (!lf.includes("\n")) return [sha256(text)];
+  return [...new Set([sha256(text), sha256(lf), sha256(lf.replace(/\n/g, "\r\n"))])];
+}
+
 /** What a file name says: null for a file that is not SQL (a README in the folder is not a change). */
 export function parseFileName(path: string): { version: string | null; description: string } | null {
   const name = baseName(path);

@@ -3,6 +3,7 @@ import pg from "pg";
 import type { ClaimedRun } from "../store/runs.js";
 import type { ExecOutcome } from "./types.js";
 import { boundedQuery } from "./target-pools.js";
+import { contentChecksums } from "../domain/release-files.js";
 
 /**
  * The target's `runway_ledger`: one row per (installation, task) applied, written in the same
@@ -104,7 +105,11 @@ const CANONICAL_SQL = `array_to_string(ARRAY(SELECT CASE WHEN p ~ '^[0-9]+$' THE
 function applyOnceWhere(run: ClaimedRun): string | null {
   const id = ledgerIds(run);
   const notThisTask = `NOT (installation_id = ${id.installation} AND task_id = ${id.task})`;
-  if (run.applyOnce === "CONTENT") return `checksum = '${checksum(run)}' AND ${notThisTask}`;
+  // Hex digests only (contentChecksums): safe as literals.
+  if (run.applyOnce === "CONTENT")
+    return `checksum IN (${contentChecksums(run.statement)
+      .map((c) => `'${c}'`)
+      .join(", ")}) AND ${notThisTask}`;
   if (run.applyOnce === "VERSION" && run.schemaVersion !== null) {
     if (!VERSION_CHARS.test(run.schemaVersion)) throw new Error(`malformed schema version of run ${run.id}`);
     return `schema_version IS NOT NULL AND ${CANONICAL_SQL} = '${canonicalVersion(run.schemaVersion)}' AND ${notThisTask}`;
@@ -156,7 +161,9 @@ export async function ledgerApplyOnceHit(client: pg.ClientBase, run: ClaimedRun,
   }
   const row = rows[0];
   if (!row) return null;
-  return { taskId: row.task_id, schemaVersion: row.schema_version, sameContent: row.checksum === checksum(run), appliedAt: row.applied_at };
+  // Other line ends are the same content (a file checked out on Windows and on Linux).
+  const sameContent = contentChecksums(run.statement).includes(row.checksum);
+  return { taskId: row.task_id, schemaVersion: row.schema_version, sameContent, appliedAt: row.applied_at };
 }
 
 /**

@@ -24,8 +24,10 @@ let other: TargetDatabase;
 let projectId = "";
 const instanceId = `i-${prefix}`;
 
-const V1 = "CREATE TABLE v1_marker (id int)";
-const R = "CREATE TABLE r_marker (id int)";
+const V1 = "-- a marker\nCREATE TABLE v1_marker (id int)";
+const R = "-- a marker\nCREATE TABLE r_marker (id int)";
+/** The same text as a Windows checkout has it. */
+const crlf = (s: string) => s.replace(/\n/g, "\r\n");
 const sha = (s: string) => createHash("sha256").update(s).digest("hex");
 
 beforeAll(async () => {
@@ -75,10 +77,11 @@ it(
     expect(first.totals).toMatchObject({ databases: 2, tasks: 4 });
 
     // Behind Runway's back: `same` gets both changes with the release's content (version 1 written as
-    // "01"), `other` gets version 1 with other content.
+    // "01"), applied from a Windows checkout (CRLF line ends: the same files); `other` gets version 1 with
+    // other content.
     await foreignLedger(same, [
-      ["01", sha(V1)],
-      [null, sha(R)],
+      ["01", sha(crlf(V1))],
+      [null, sha(crlf(R))],
     ]);
     await foreignLedger(other, [["1", sha("CREATE TABLE something_else (id int)")]]);
 
