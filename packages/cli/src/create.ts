@@ -53,11 +53,16 @@ export async function createRollout(client: Client, o: CreateOptions, out: Outpu
   const rel = `/projects/${encodeURIComponent(o.project)}/releases/${release.id}`;
   const plan = (await client.post<ReleasePlan>(`${rel}/preview`, { stages: o.stages })).body;
   out.info(`plan:\n${summary(plan)}`);
-  for (const s of plan.stages)
+  for (const s of plan.stages) {
+    if (s.databases.length === 0)
+      out.info(
+        `  ! ${s.environment}: names no database${s.groups.length ? ` (${s.groups.map((g) => g.name).join(", ")} match none)` : ""}`,
+      );
     for (const d of s.databases) {
       if (d.changed.length) out.info(`  ! ${d.instanceId}/${d.database}: applied with other content, not re-run: ${d.changed.join(", ")}`);
       if (d.error) out.info(`  ! ${d.instanceId}/${d.database}: ledger unreadable: ${d.error}`);
     }
+  }
   if (o.previewOnly) {
     out.result({ release, plan }, "");
     return 0;

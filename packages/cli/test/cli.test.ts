@@ -174,6 +174,7 @@ describe("runway CLI", () => {
     expect(created.code, created.stderr).toBe(4);
     expect(created.stdout).toBe("");
     expect(created.stderr).toContain('runway: FAILED_PRECONDITION: stage "prod" names no database (group "typo" matches none)');
+    expect(created.stderr).toContain("  ! prod: names no database (typo match none)");
     expect(created.stderr).not.toContain("nothing pending");
   });
 
