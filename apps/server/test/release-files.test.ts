@@ -13,6 +13,10 @@ describe("release file names (Flyway style)", () => {
     expect(parseFileName("seed_data.sql")).toEqual({ version: null, description: "seed data" });
     expect(parseFileName("README.md")).toBeNull();
     expect(parseFileName("V1__x.txt")).toBeNull();
+    // The extension in any case keeps the version (a Windows tool's V1__init.SQL); the prefix is Flyway's upper case.
+    expect(parseFileName("V3__init.SQL")).toEqual({ version: "3", description: "init" });
+    expect(parseFileName("R__views.Sql")).toEqual({ version: null, description: "views" });
+    expect(parseFileName("v4__lower.sql")?.version).toBeNull();
   });
 
   it("takes the type from the header comment, or the request", () => {

@@ -48,6 +48,6 @@ export async function filesFromDrop(items: DataTransferItemList): Promise<File[]
 
 /** Flyway-style label for a file: its version, or "repeatable". Display only; the server decides. */
 export function versionOf(name: string): string | null {
-  const m = /(?:^|\/)V([0-9A-Za-z][0-9A-Za-z._]*?)__[^/]+\.sql$/.exec(name);
+  const m = /(?:^|\/)V([0-9A-Za-z][0-9A-Za-z._]*?)__[^/]+\.[sS][qQ][lL]$/.exec(name);
   return m ? m[1]!.replace(/_/g, ".") : null;
 }

@@ -55,8 +55,10 @@ export class ReleaseFileError extends Error {
   }
 }
 
-const VERSIONED = /^V([0-9A-Za-z][0-9A-Za-z._]*?)__(.+)\.sql$/;
-const REPEATABLE = /^R__(.+)\.sql$/;
+// The extension in any case (Windows tools write V1__init.SQL): else such a file would lose its version and
+// become an unversioned change. The prefix stays an upper-case V or R, as Flyway's.
+const VERSIONED = /^V([0-9A-Za-z][0-9A-Za-z._]*?)__(.+)\.[sS][qQ][lL]$/;
+const REPEATABLE = /^R__(.+)\.[sS][qQ][lL]$/;
 /** `-- runway:type=data` (or `schema`, `sdl`) in the comment lines that open a file. */
 const HEADER_TYPE = /^--\s*runway:\s*(?:type\s*=\s*)?([a-z_]+)\s*$/i;
 
