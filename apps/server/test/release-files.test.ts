@@ -184,6 +184,14 @@ describe("pending versions (pure)", () => {
     const crlf = parseReleaseFiles([{ name: "V1__t.sql", content: windows }]).files;
     expect(planDatabase(crlf, [{ schemaVersion: "1", checksum: sha256(text) }]).applied).toEqual(["V1__t.sql"]);
   });
+  it("a versioned file whose text was applied as an unversioned change (V1__init.SQL once read without its version) is applied", () => {
+    const [v] = parseReleaseFiles([{ name: "V1__init.SQL", content: "CREATE TABLE init (id int)" }]).files;
+    expect(planDatabase([v!], [{ schemaVersion: null, checksum: sha256("CREATE TABLE init (id int)") }])).toMatchObject({
+      pending: [],
+      applied: ["V1__init.SQL"],
+    });
+    expect(planDatabase([v!], [{ schemaVersion: null, checksum: sha256("CREATE TABLE other (id int)") }]).pending).toHaveLength(1);
+  });
   it("plans everything on a database without a ledger", () => {
     expect(planDatabase(files, []).pending).toHaveLength(4);
   });

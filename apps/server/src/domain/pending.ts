@@ -20,15 +20,20 @@ export interface DatabasePlan {
  * Pure: which of a release's files a database still needs. A version is applied when the ledger holds it
  * (versions compare as versions: 1.2 is 1_2); with the same checksum it is simply done, with another it
  * is a changed file (someone edited an applied migration) and is left out. An unversioned file is pending
- * until its exact content was applied once. Content is compared whatever its line endings: a file checked out
+ * until its exact content was applied once; so is a versioned file whose version the ledger lacks but whose
+ * text it holds as an unversioned change. Content is compared whatever its line endings: a file checked out
  * on Windows (CRLF) and applied from a Linux CI job (LF) is the same file, as Flyway's checksums see it.
  */
 export function planDatabase(files: ReleaseFile[], ledger: LedgerRow[]): DatabasePlan {
   const byVersion = new Map<string, Set<string>>();
   const checksums = new Set<string>();
+  const unversioned = new Set<string>();
   for (const row of ledger) {
     checksums.add(row.checksum);
-    if (row.schemaVersion === null) continue;
+    if (row.schemaVersion === null) {
+      unversioned.add(row.checksum);
+      continue;
+    }
     const key = versionSortKey(row.schemaVersion);
     let set = byVersion.get(key);
     if (!set) byVersion.set(key, (set = new Set()));
@@ -43,7 +48,10 @@ export function planDatabase(files: ReleaseFile[], ledger: LedgerRow[]): Databas
       continue;
     }
     const seen = byVersion.get(versionSortKey(f.version));
-    if (!seen) plan.pending.push(f);
+    // Its very text applied as an unversioned change (a file that once lost its version to its name, such as
+    // V1__init.SQL before names were read in any case): applied, never run a second time.
+    if (!seen && sums.some((c) => unversioned.has(c))) plan.applied.push(f.name);
+    else if (!seen) plan.pending.push(f);
     else if (sums.some((c) => seen.has(c))) plan.applied.push(f.name);
     else plan.changed.push(f.name);
   }
