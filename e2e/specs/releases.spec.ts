@@ -32,6 +32,8 @@ test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
   writeFileSync(path.join(dir, "V1__create_items.sql"), "CREATE TABLE items (id bigint PRIMARY KEY)");
   writeFileSync(path.join(dir, "V2__add_name.sql"), "ALTER TABLE items ADD COLUMN name text");
   writeFileSync(path.join(dir, "notes.txt"), "not a migration");
+  // Flyway's undo script: listed, marked as not run, and never a task.
+  writeFileSync(path.join(dir, "U2__undo_name.sql"), "ALTER TABLE items DROP COLUMN name");
   try {
     await signIn("rick");
     await page.goto(`/projects/${projectId}/rollouts`);
@@ -40,7 +42,10 @@ test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
     await expect(page).toHaveURL(new RegExp(`/projects/${projectId}/rollouts/new$`));
 
     await page.getByTestId("pick-folder").setInputFiles(dir);
-    await expect(page.getByTestId("release-files").locator("li")).toHaveCount(2);
+    await expect(page.getByTestId("release-files").locator("li")).toHaveCount(3);
+    await expect(page.getByTestId("release-files").locator("li", { hasText: "U2__undo_name.sql" })).toContainText(
+      "not run (a Flyway undo or baseline script)",
+    );
     await page.getByTestId("stage-groups").click();
     await page.getByText("tenants (2 databases)").click();
     await expect(page.getByTestId("stage-count")).toContainText("2 databases");

@@ -17,6 +17,10 @@ describe("release file names (Flyway style)", () => {
     expect(parseFileName("V3__init.SQL")).toEqual({ version: "3", description: "init" });
     expect(parseFileName("R__views.Sql")).toEqual({ version: null, description: "views" });
     expect(parseFileName("v4__lower.sql")?.version).toBeNull();
+    // Flyway's undo and baseline scripts are not forward changes: left out, as a README is.
+    expect(parseFileName("U3__undo_init.sql")).toBeNull();
+    expect(parseFileName("B5_1__baseline.sql")).toBeNull();
+    expect(parseFileName("Users__add_users.sql")).toEqual({ version: null, description: "Users  add users" });
   });
 
   it("takes the type from the header comment, or the request", () => {
@@ -43,9 +47,10 @@ describe("release file names (Flyway style)", () => {
       { name: "notes.txt", content: "hi" },
       { name: "R__z.sql", content: "SELECT 'z'" },
       { name: "V1_5__a.sql", content: "SELECT 1.5" },
+      { name: "flyway/U2__b.sql", content: "DROP TABLE b" },
     ]);
     expect(files.map((f) => f.name)).toEqual(["V1_5__a.sql", "V2__b.sql", "V10__j.sql", "R__z.sql"]);
-    expect(ignored).toEqual(["notes.txt"]);
+    expect(ignored).toEqual(["notes.txt", "flyway/U2__b.sql"]);
   });
 
   it("refuses duplicate versions, duplicate names and empty files", () => {

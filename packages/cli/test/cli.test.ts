@@ -129,6 +129,8 @@ describe("runway CLI", () => {
       // Saved with a byte-order mark, as some editors do: the server drops it (PostgreSQL would refuse it).
       "nested/V2__add_name.sql": "\uFEFFALTER TABLE items ADD COLUMN name text",
       "README.md": "ignored",
+      // Flyway's undo script: never run as a change.
+      "U2__undo_name.sql": "ALTER TABLE items DROP COLUMN name",
     });
     const stages = ["--stage", "staging=local/e2e_target", "--stage", "prod=tenants"];
     const created = await runway(["rollout", "create", "--project", project, ...stages, src]);
@@ -136,6 +138,7 @@ describe("runway CLI", () => {
     const id = created.stdout.trim();
     expect(id).toMatch(/^\d+$/);
     expect(created.stderr).toContain("prod: 2 database(s), 4 task(s)");
+    expect(created.stderr).toContain("left out (not changes): U2__undo_name.sql");
 
     const run = await runway(["rollout", "run", id]);
     expect(run.code, run.stderr).toBe(0);

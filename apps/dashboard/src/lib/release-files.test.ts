@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { versionOf } from "./release-files";
+import { flywayOnly, versionOf } from "./release-files";
 
 describe("versionOf (the label of a picked file)", () => {
   it("reads the version as the server does, the extension in any case", () => {
@@ -7,5 +7,11 @@ describe("versionOf (the label of a picked file)", () => {
     expect(versionOf("V3__init.SQL")).toBe("3");
     expect(versionOf("R__views.sql")).toBeNull();
     expect(versionOf("v4__lower.sql")).toBeNull();
+  });
+  it("knows Flyway's undo and baseline scripts, which the server leaves out", () => {
+    expect(flywayOnly("flyway/U2__undo.sql")).toBe(true);
+    expect(flywayOnly("B5_1__baseline.SQL")).toBe(true);
+    expect(flywayOnly("Users__add.sql")).toBe(false);
+    expect(flywayOnly("V2__b.sql")).toBe(false);
   });
 });

@@ -51,3 +51,6 @@ export function versionOf(name: string): string | null {
   const m = /(?:^|\/)V([0-9A-Za-z][0-9A-Za-z._]*?)__[^/]+\.[sS][qQ][lL]$/.exec(name);
   return m ? m[1]!.replace(/_/g, ".") : null;
 }
+
+/** Flyway's undo (U<version>__) and baseline (B<version>__) scripts, which the server leaves out. Display only. */
+export const flywayOnly = (name: string): boolean => /(?:^|\/)[UB][0-9][0-9._]*__[^/]+\.[sS][qQ][lL]$/.test(name);

@@ -59,6 +59,12 @@ export class ReleaseFileError extends Error {
 // become an unversioned change. The prefix stays an upper-case V or R, as Flyway's.
 const VERSIONED = /^V([0-9A-Za-z][0-9A-Za-z._]*?)__(.+)\.[sS][qQ][lL]$/;
 const REPEATABLE = /^R__(.+)\.[sS][qQ][lL]$/;
+/**
+ * Flyway's undo (U<version>__) and baseline (B<version>__) scripts: an undo reverses its version, a baseline
+ * re-creates a schema from nothing. Neither is a forward change, and run as one they would drop or
+ * re-create what is there; a folder kept for Flyway holds them, so they are left out, as a README is.
+ */
+const FLYWAY_ONLY = /^[UB][0-9][0-9._]*__.+\.[sS][qQ][lL]$/;
 /** `-- runway:type=data` (or `schema`, `sdl`) in the comment lines that open a file. */
 const HEADER_TYPE = /^--\s*runway:\s*(?:type\s*=\s*)?([a-z_]+)\s*$/i;
 
@@ -86,9 +92,10 @@ export function contentChecksums(text: string): string[] {
   return [...new Set([sha256(text), sha256(lf), sha256(lf.replace(/\n/g, "\r\n"))])];
 }
 
-/** What a file name says: null for a file that is not SQL (a README in the folder is not a change). */
+/** What a file name says: null for a file that is not a change (a README, a Flyway undo or baseline script). */
 export function parseFileName(path: string): { version: string | null; description: string } | null {
   const name = baseName(path);
+  if (FLYWAY_ONLY.test(name)) return null;
   const v = VERSIONED.exec(name);
   if (v) {
     // Flyway writes V1_2 for 1.2; the dotted form is what people read.

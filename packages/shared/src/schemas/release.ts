@@ -104,7 +104,11 @@ export const Release = Type.Object({
   createdAt: Timestamp(),
   fileCount: Type.Integer({ minimum: 0 }),
   files: Type.Optional(Type.Array(ReleaseFile)),
-  ignored: Type.Optional(Type.Array(Type.String(), { description: "Uploaded files that are not SQL and were left out" })),
+  ignored: Type.Optional(
+    Type.Array(Type.String(), {
+      description: "Uploaded files left out: not SQL, or Flyway's undo (U<version>__) and baseline (B<version>__) scripts",
+    }),
+  ),
 });
 export type Release = Static<typeof Release>;
 export const ReleaseList = Type.Object({ releases: Type.Array(Release), nextPageToken: NextPageToken });
