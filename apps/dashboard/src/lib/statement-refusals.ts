@@ -39,8 +39,14 @@ export const STATEMENT_PROBLEMS = [
 type Raw = Partial<Record<"problem" | "file" | "task" | "position" | "statement" | "detail" | "other" | "version", unknown>>;
 const text = (v: unknown) => (typeof v === "string" ? v : undefined);
 
-/** The refusals an API error carries, and how many there were in all (the server lists at most 20); null if none. */
-export function readRefusals(err: unknown): { list: StatementRefusal[]; refused: number } | null {
+/** What one refusing error carries: the refusals it lists, and how many there were in all (it lists at most 20). */
+export interface Refusals {
+  list: StatementRefusal[];
+  refused: number;
+}
+
+/** The refusals an API error carries; null if it carries none. */
+export function readRefusals(err: unknown): Refusals | null {
   if (!(err instanceof ApiError) || err.code !== "INVALID_ARGUMENT") return null;
   const d = err.details as { reason?: unknown; file?: unknown; files?: unknown; errors?: unknown; refused?: unknown } | undefined;
   // One file refused before parsing (RELEASE_FILE) is the details themselves; parsed ones are listed.
