@@ -168,6 +168,20 @@ describe("releases", () => {
       },
     });
     expect(err.message).toMatch(/^V2__typo\.sql: syntax error at or near "TABEL" at position 33; V3__commit\.sql: statement "COMMIT"/);
+    // Only what is left out: no release, and the reason says so.
+    const onlyUndo = await post(`/projects/${projectId}/releases`, {
+      title: "undo",
+      files: [
+        { name: "U1__undo.sql", content: "DROP TABLE orders" },
+        { name: "notes.md", content: "x" },
+      ],
+    });
+    expect(errorOf(onlyUndo)).toMatchObject({
+      status: 400,
+      message: "the upload holds no change: its 2 file(s) were left out (not .sql, or Flyway's undo and baseline scripts)",
+      details: { reason: "RELEASE_EMPTY", ignored: ["U1__undo.sql", "notes.md"] },
+    });
+
     // A file refused before parsing: its problem's code, and the file it clashes with.
     const clash = await post(`/projects/${projectId}/releases`, {
       title: "clash",

@@ -62,7 +62,13 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
       if (e instanceof ReleaseFileError) throw fileRefused(e);
       throw e;
     }
-    if (parsed.files.length === 0) throw invalid("the upload holds no .sql file", { reason: "RELEASE_EMPTY", ignored: parsed.ignored });
+    if (parsed.files.length === 0)
+      throw invalid(
+        parsed.ignored.length
+          ? `the upload holds no change: its ${parsed.ignored.length} file(s) were left out (not .sql, or Flyway's undo and baseline scripts)`
+          : "the upload holds no .sql file",
+        { reason: "RELEASE_EMPTY", ignored: parsed.ignored },
+      );
     const refusals = await releaseFileRefusals(parsed.files);
     if (refusals.length > 0) {
       const { message, details } = refusalSummary(refusals, "files");
