@@ -124,18 +124,29 @@ test("files that could never run are named with line and column (Spanish, dark);
   }
 });
 
-test("a stage whose group names no database is said in the preview, and the rollout cannot be created", async ({ page, signIn, env }) => {
+test("undo scripts alone, and a stage whose group names no database, are said before anything is created", async ({
+  page,
+  signIn,
+  env,
+}) => {
   const projectId = uid("relempty");
   await env.admin.createProject(projectId, 0);
   await env.admin.call("POST", `/projects/${projectId}/database-groups`, { name: "typo", instanceId: "local", pattern: "e2e_targt*" });
   const dir = mkdtempSync(path.join(os.tmpdir(), "runway-e2e-release-empty-"));
   writeFileSync(path.join(dir, "V1__create_things.sql"), "CREATE TABLE things (id bigint PRIMARY KEY)");
+  writeFileSync(path.join(dir, "U1__undo.sql"), "DROP TABLE things");
   try {
     await signIn("rick");
     await page.goto(`/projects/${projectId}/rollouts/new`);
-    await page.getByTestId("pick-files").setInputFiles([path.join(dir, "V1__create_things.sql")]);
+    // An undo script alone is no change: said, and nothing to preview.
+    await page.getByTestId("pick-files").setInputFiles([path.join(dir, "U1__undo.sql")]);
     await page.getByTestId("stage-groups").click();
     await page.getByText("typo (0 databases)").click();
+    await expect(page.getByTestId("no-changes")).toHaveText("Every file here is left out: there is no change to roll out.");
+    await expect(page.getByTestId("preview")).toBeDisabled();
+
+    await page.getByTestId("pick-files").setInputFiles([path.join(dir, "V1__create_things.sql")]);
+    await expect(page.getByTestId("no-changes")).toHaveCount(0);
     await page.getByTestId("preview").click();
     await expect(page.getByTestId("stage-empty")).toHaveText(
       "Stage staging names no database: its groups match none. Check their patterns on the project page.",
