@@ -1,4 +1,5 @@
 import { unzipSync } from "fflate";
+import { FLYWAY_ONLY_FILE, VERSIONED_FILE, fileBaseName } from "@runway/shared";
 
 /**
  * Turns what was dropped or picked (files, folders, zip archives) into release files: name and text.
@@ -48,9 +49,9 @@ export async function filesFromDrop(items: DataTransferItemList): Promise<File[]
 
 /** Flyway-style label for a file: its version, or "repeatable". Display only; the server decides. */
 export function versionOf(name: string): string | null {
-  const m = /(?:^|\/)V([0-9A-Za-z][0-9A-Za-z._]*?)__[^/]+\.[sS][qQ][lL]$/.exec(name);
+  const m = VERSIONED_FILE.exec(fileBaseName(name));
   return m ? m[1]!.replace(/_/g, ".") : null;
 }
 
 /** Flyway's undo (U<version>__) and baseline (B<version>__) scripts, which the server leaves out. Display only. */
-export const flywayOnly = (name: string): boolean => /(?:^|\/)[UB][0-9][0-9._]*__[^/]+\.[sS][qQ][lL]$/.test(name);
+export const flywayOnly = (name: string): boolean => FLYWAY_ONLY_FILE.test(fileBaseName(name));

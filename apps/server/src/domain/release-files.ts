@@ -1,5 +1,13 @@
 import { createHash } from "node:crypto";
-import { SCHEMA_VERSION_PATTERN, TaskType, compareVersions } from "@runway/shared";
+import {
+  FLYWAY_ONLY_FILE,
+  REPEATABLE_FILE,
+  SCHEMA_VERSION_PATTERN,
+  TaskType,
+  VERSIONED_FILE,
+  compareVersions,
+  fileBaseName,
+} from "@runway/shared";
 import { planStatementsYielding, type TaskStatementProblem } from "./statements.js";
 
 /**
@@ -55,16 +63,6 @@ export class ReleaseFileError extends Error {
   }
 }
 
-// The extension in any case (Windows tools write V1__init.SQL): else such a file would lose its version and
-// become an unversioned change. The prefix stays an upper-case V or R, as Flyway's.
-const VERSIONED = /^V([0-9A-Za-z][0-9A-Za-z._]*?)__(.+)\.[sS][qQ][lL]$/;
-const REPEATABLE = /^R__(.+)\.[sS][qQ][lL]$/;
-/**
- * Flyway's undo (U<version>__) and baseline (B<version>__) scripts: an undo reverses its version, a baseline
- * re-creates a schema from nothing. Neither is a forward change, and run as one they would drop or
- * re-create what is there; a folder kept for Flyway holds them, so they are left out, as a README is.
- */
-const FLYWAY_ONLY = /^[UB][0-9][0-9._]*__.+\.[sS][qQ][lL]$/;
 /** `-- runway:type=data` (or `schema`, `sdl`) in the comment lines that open a file. */
 const HEADER_TYPE = /^--\s*runway:\s*(?:type\s*=\s*)?([a-z_]+)\s*$/i;
 
@@ -76,8 +74,6 @@ const TYPE_WORDS: Record<string, TaskType> = {
   database_data_update: TaskType.DATABASE_DATA_UPDATE,
   database_sdl: TaskType.DATABASE_SDL,
 };
-
-export const baseName = (path: string): string => path.split(/[\\/]/).pop() ?? path;
 
 export const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
 
@@ -94,9 +90,9 @@ export function contentChecksums(text: string): string[] {
 
 /** What a file name says: null for a file that is not a change (a README, a Flyway undo or baseline script). */
 export function parseFileName(path: string): { version: string | null; description: string } | null {
-  const name = baseName(path);
-  if (FLYWAY_ONLY.test(name)) return null;
-  const v = VERSIONED.exec(name);
+  const name = fileBaseName(path);
+  if (FLYWAY_ONLY_FILE.test(name)) return null;
+  const v = VERSIONED_FILE.exec(name);
   if (v) {
     // Flyway writes V1_2 for 1.2; the dotted form is what people read.
     const version = v[1]!.replace(/_/g, ".");
@@ -104,7 +100,7 @@ export function parseFileName(path: string): { version: string | null; descripti
       throw new ReleaseFileError(`${name}: version "${version}" is not a valid version`, name, ReleaseFileProblem.BAD_VERSION, { version });
     return { version, description: v[2]!.replace(/_/g, " ") };
   }
-  const r = REPEATABLE.exec(name);
+  const r = REPEATABLE_FILE.exec(name);
   if (r) return { version: null, description: r[1]!.replace(/_/g, " ") };
   if (name.toLowerCase().endsWith(".sql") && name.length > 4) return { version: null, description: name.slice(0, -4).replace(/_/g, " ") };
   return null;
@@ -148,7 +144,7 @@ export function parseReleaseFiles(inputs: FileInput[]): { files: ReleaseFile[]; 
     // and the upload's decoding drop it; a JSON body (the CLI's) keeps it. Dropped here, one file hashes alike
     // whichever way it came.
     const input = raw.content.startsWith("\uFEFF") ? { ...raw, content: raw.content.slice(1) } : raw;
-    const name = baseName(input.name);
+    const name = fileBaseName(input.name);
     const parsed = parseFileName(name);
     if (!parsed) {
       ignored.push(input.name);
