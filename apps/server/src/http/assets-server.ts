@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from "fastify";
 import type { FastifyDynamicSwaggerOptions } from "@fastify/swagger";
+import { withLeastRole } from "./openapi-roles.js";
 
 /** Response headers that belong to the inner answer's transport, not to the answer. */
 const HOP_HEADERS = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "date"]);
@@ -73,7 +74,7 @@ export class AssetsServer {
     // No request reaches the replayed routes: only their schemas' shape is read, never compiled.
     inner.setValidatorCompiler(() => () => true);
     inner.setSerializerCompiler(() => (data) => JSON.stringify(data));
-    await inner.register(swagger, { openapi: this.openapi });
+    await inner.register(swagger, { openapi: this.openapi, transform: withLeastRole });
     await inner.register(swaggerUi, {
       routePrefix: this.docsPrefix,
       uiConfig: { deepLinking: true, tryItOutEnabled: false, validatorUrl: null },
