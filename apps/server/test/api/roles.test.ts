@@ -2,6 +2,7 @@ import { beforeAll, expect, it } from "vitest";
 import type { Role } from "@runway/shared";
 import { useApiApp } from "../helpers/api-app.js";
 import { apiProject, taskSpec, type Who } from "../helpers/api.js";
+import { apiOperations } from "../helpers/openapi.js";
 
 /**
  * Every endpoint × every principal. Bodies are deliberately invalid (or ids unknown), so a caller who is
@@ -22,52 +23,130 @@ beforeAll(async () => {
 });
 
 type Need = Role | "public";
-const endpoints = (): [string, string, Need][] => [
-  ["POST", "/auth/login", "public"],
-  ["POST", "/auth/logout", "viewer"],
-  ["GET", "/auth/me", "viewer"],
-  ["GET", "/users", "admin"],
-  ["POST", "/users", "admin"],
-  ["PATCH", "/users/nobody", "admin"],
-  ["GET", "/tokens", "viewer"],
-  ["POST", "/tokens", "viewer"],
-  ["DELETE", "/tokens/424242", "viewer"],
-  ["GET", "/audit-log", "admin"],
-  ["GET", "/projects", "viewer"],
-  ["POST", "/projects", "admin"],
-  ["GET", "/projects/roles", "viewer"],
-  ["PATCH", "/projects/roles", "admin"],
-  ["DELETE", "/projects/nope", "admin"],
-  ["GET", "/instances", "viewer"],
-  ["POST", "/instances", "admin"],
-  ["GET", "/instances/i-roles", "viewer"],
-  ["DELETE", "/instances/nope", "admin"],
-  ["GET", "/projects/roles/rollouts", "viewer"],
-  ["POST", "/projects/roles/rollouts", "releaser"],
-  ["GET", `/rollouts/${r.rolloutId}`, "viewer"],
-  ["GET", `/rollouts/${r.rolloutId}/tasks`, "viewer"],
-  ["POST", `/rollouts/${r.rolloutId}/tasks/run`, "releaser"],
-  ["POST", `/rollouts/${r.rolloutId}/tasks/skip`, "releaser"],
-  ["POST", `/rollouts/${r.rolloutId}/task-runs/cancel`, "releaser"],
-  ["GET", `/tasks/${r.taskIds[0]}`, "viewer"],
-  ["GET", `/tasks/${r.taskIds[0]}/runs`, "viewer"],
-  ["GET", "/task-runs/424242", "viewer"],
-  ["GET", "/task-runs/424242/logs", "viewer"],
-  ["GET", "/events?rolloutId=424242", "viewer"],
+const UNKNOWN = "424242";
+const RANK: Record<Need, number> = { public: -1, viewer: 0, releaser: 1, admin: 2 };
+
+/**
+ * Every operation of the OpenAPI document (checked below), as the document names it, with its least role.
+ * Path parameters are filled by `fill`: the matrix's project, rollout and task, or ids that name nothing
+ * where a caller let through would otherwise change something (pause, approve, dry runs). A route that
+ * names nothing still checks the global role before it answers 404 (project-access.ts).
+ */
+const endpoints: [string, string, Need][] = [
   ["GET", "/healthz", "public"],
   ["GET", "/readyz", "public"],
   ["GET", "/metrics", "public"],
+  ["POST", "/api/v1/auth/login", "public"],
+  ["POST", "/api/v1/auth/logout", "viewer"],
+  ["GET", "/api/v1/auth/me", "viewer"],
+  ["GET", "/api/v1/users", "admin"],
+  ["POST", "/api/v1/users", "admin"],
+  ["PATCH", "/api/v1/users/{username}", "admin"],
+  ["GET", "/api/v1/tokens", "viewer"],
+  ["POST", "/api/v1/tokens", "viewer"],
+  ["DELETE", "/api/v1/tokens/{id}", "viewer"],
+  ["GET", "/api/v1/audit-log", "admin"],
+  ["GET", "/api/v1/projects", "viewer"],
+  ["POST", "/api/v1/projects", "admin"],
+  ["GET", "/api/v1/projects/{projectId}", "viewer"],
+  ["PATCH", "/api/v1/projects/{projectId}", "admin"],
+  ["DELETE", "/api/v1/projects/{projectId}", "admin"],
+  ["GET", "/api/v1/projects/{projectId}/members", "admin"],
+  ["PUT", "/api/v1/projects/{projectId}/members/{username}", "admin"],
+  ["DELETE", "/api/v1/projects/{projectId}/members/{username}", "admin"],
+  ["GET", "/api/v1/instances", "viewer"],
+  ["POST", "/api/v1/instances", "admin"],
+  ["GET", "/api/v1/instances/{instanceId}", "viewer"],
+  ["PATCH", "/api/v1/instances/{instanceId}", "admin"],
+  ["DELETE", "/api/v1/instances/{instanceId}", "admin"],
+  ["POST", "/api/v1/instances/{instanceId}/test", "admin"],
+  ["GET", "/api/v1/instances/{instanceId}/databases", "viewer"],
+  ["POST", "/api/v1/instances/{instanceId}/databases/refresh", "releaser"],
+  ["GET", "/api/v1/projects/{projectId}/instances", "viewer"],
+  ["PUT", "/api/v1/projects/{projectId}/instances/{instanceId}", "admin"],
+  ["DELETE", "/api/v1/projects/{projectId}/instances/{instanceId}", "admin"],
+  ["GET", "/api/v1/projects/{projectId}/rollouts", "viewer"],
+  ["POST", "/api/v1/projects/{projectId}/rollouts", "releaser"],
+  ["GET", "/api/v1/rollouts/{rolloutId}", "viewer"],
+  ["GET", "/api/v1/rollouts/{rolloutId}/tasks", "viewer"],
+  ["POST", "/api/v1/rollouts/{rolloutId}/tasks/run", "releaser"],
+  ["POST", "/api/v1/rollouts/{rolloutId}/tasks/skip", "releaser"],
+  ["POST", "/api/v1/rollouts/{rolloutId}/tasks/bulk", "releaser"],
+  ["GET", "/api/v1/rollouts/{rolloutId}/tasks/failure-groups", "viewer"],
+  ["GET", "/api/v1/rollouts/{rolloutId}/tasks/export", "viewer"],
+  ["POST", "/api/v1/rollouts/{rolloutId}/task-runs/cancel", "releaser"],
+  ["GET", "/api/v1/rollouts/{rolloutId}/blockers", "viewer"],
+  ["GET", "/api/v1/rollouts/{rolloutId}/checks", "viewer"],
+  ["POST", "/api/v1/rollouts/{rolloutId}/checks/run", "releaser"],
+  ["GET", "/api/v1/rollouts/{rolloutId}/gates", "viewer"],
+  ["POST", "/api/v1/rollouts/{rolloutId}/stages/{stageId}/approve", "releaser"],
+  ["POST", "/api/v1/rollouts/{rolloutId}/stages/{stageId}/reject", "releaser"],
+  ["POST", "/api/v1/rollouts/{rolloutId}/pause", "releaser"],
+  ["POST", "/api/v1/rollouts/{rolloutId}/resume", "releaser"],
+  ["GET", "/api/v1/tasks/{taskId}", "viewer"],
+  ["GET", "/api/v1/tasks/{taskId}/runs", "viewer"],
+  ["GET", "/api/v1/tasks/{taskId}/checks", "viewer"],
+  ["POST", "/api/v1/tasks/{taskId}/checks/override", "admin"],
+  ["GET", "/api/v1/task-runs/{taskRunId}", "viewer"],
+  ["GET", "/api/v1/task-runs/{taskRunId}/logs", "viewer"],
+  ["GET", "/api/v1/task-runs/{taskRunId}/session", "viewer"],
+  ["GET", "/api/v1/events", "viewer"],
+  ["GET", "/api/v1/projects/{projectId}/database-groups", "viewer"],
+  ["POST", "/api/v1/projects/{projectId}/database-groups", "releaser"],
+  ["PUT", "/api/v1/projects/{projectId}/database-groups/{name}", "releaser"],
+  ["DELETE", "/api/v1/projects/{projectId}/database-groups/{name}", "releaser"],
+  ["GET", "/api/v1/projects/{projectId}/database-groups/{name}/resolution", "viewer"],
+  ["POST", "/api/v1/projects/{projectId}/database-group-resolution", "viewer"],
+  ["GET", "/api/v1/projects/{projectId}/releases", "viewer"],
+  ["POST", "/api/v1/projects/{projectId}/releases", "releaser"],
+  ["POST", "/api/v1/projects/{projectId}/releases/upload", "releaser"],
+  ["GET", "/api/v1/projects/{projectId}/releases/{releaseId}", "viewer"],
+  ["POST", "/api/v1/projects/{projectId}/releases/{releaseId}/preview", "releaser"],
+  ["POST", "/api/v1/projects/{projectId}/releases/{releaseId}/rollouts", "releaser"],
+  ["GET", "/api/v1/projects/{projectId}/webhooks", "admin"],
+  ["POST", "/api/v1/projects/{projectId}/webhooks", "admin"],
+  ["PATCH", "/api/v1/projects/{projectId}/webhooks/{webhookId}", "admin"],
+  ["DELETE", "/api/v1/projects/{projectId}/webhooks/{webhookId}", "admin"],
+  ["GET", "/api/v1/projects/{projectId}/webhooks/{webhookId}/deliveries", "admin"],
+  ["POST", "/api/v1/projects/{projectId}/webhooks/{webhookId}/test", "admin"],
+  ["POST", "/api/v1/projects/{projectId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver", "admin"],
+  ["GET", "/api/v1/projects/{projectId}/retry-policy", "viewer"],
+  ["PATCH", "/api/v1/projects/{projectId}/retry-policy", "admin"],
+  ["GET", "/api/v1/projects/{projectId}/check-policy", "viewer"],
+  ["PATCH", "/api/v1/projects/{projectId}/check-policy", "admin"],
+  ["GET", "/api/v1/projects/{projectId}/policies", "viewer"],
+  ["PUT", "/api/v1/projects/{projectId}/policies", "admin"],
+  ["GET", "/api/v1/replicas", "viewer"],
+  // Last: it revokes the caller's tokens, which every call above uses.
+  ["POST", "/api/v1/auth/sign-out-everywhere", "viewer"],
 ];
 
-const RANK: Record<Need, number> = { public: -1, viewer: 0, releaser: 1, admin: 2 };
+/** Routes whose callers, when let through, would change something real if the path named it. */
+const NAMES_NOTHING = /\/(pause|resume|approve|reject|checks\/run|checks\/override|test|refresh)$|^(DELETE|PATCH|PUT) /;
+
+function fill(method: string, template: string): string {
+  const real = !NAMES_NOTHING.test(template) && !NAMES_NOTHING.test(`${method} `);
+  const values: Record<string, string> = {
+    projectId: method === "DELETE" ? "nope" : "roles",
+    rolloutId: real ? r.rolloutId : UNKNOWN,
+    taskId: real ? r.taskIds[0]! : UNKNOWN,
+    stageId: UNKNOWN,
+    instanceId: real ? "i-roles" : "nope",
+    username: "nobody",
+    name: "no-group",
+  };
+  const url = template.replace(/\{(\w+)\}/g, (_, p: string) => values[p] ?? UNKNOWN);
+  return template === "/api/v1/events" ? `${url}?rolloutId=${UNKNOWN}` : url;
+}
 
 it("each endpoint admits exactly the roles it should", async () => {
   const before = await api.db.selectFrom("task_run").select("id").execute();
   const failures: string[] = [];
-  for (const [method, path, need] of endpoints()) {
+  for (const [method, template, need] of endpoints) {
     const body = method === "GET" || method === "DELETE" ? {} : { payload: {} };
+    const path = fill(method, template);
     for (const principal of [null, "viewer", "releaser", "admin"] as const) {
-      const res = await api.call(principal ? who[principal] : null, { method: method as "GET", url: `/api/v1${path}`, ...body });
+      const res = await api.call(principal ? who[principal] : null, { method: method as "GET", url: path, ...body });
       const rank = principal ? RANK[principal] : -1;
       const expected = rank >= RANK[need] ? "allowed" : principal ? 403 : 401;
       const got = res.statusCode === 401 || res.statusCode === 403 ? res.statusCode : "allowed";
@@ -77,4 +156,9 @@ it("each endpoint admits exactly the roles it should", async () => {
   }
   expect(failures).toEqual([]);
   expect(await api.db.selectFrom("task_run").select("id").execute()).toEqual(before);
+});
+
+it("the matrix holds every endpoint the server documents, with the least role the document gives it", async () => {
+  const documented = (await apiOperations(api.app)).map((o) => `${o.method} ${o.path} ${o.role}`).sort();
+  expect(endpoints.map(([method, path, need]) => `${method} ${path} ${need}`).sort()).toEqual(documented);
 });
