@@ -15,8 +15,10 @@ export interface NewTask {
   statement: string;
   schemaVersion?: string | null;
   /**
-   * Tasks planned from a release (issue 16): the executor skips the task when the target's ledger already
-   * records its version (VERSION) or its exact content (CONTENT) under another task.
+   * The executor skips the task when the target's ledger already records its version (VERSION) or its
+   * exact content (CONTENT) under another task. Every task with a schema version is VERSION: a version is
+   * applied once per database, whichever rollout brought it (as in Flyway's history). Tasks planned from a
+   * release's unversioned files are CONTENT (issue 16).
    */
   applyOnce?: "VERSION" | "CONTENT" | null;
 }
@@ -132,7 +134,7 @@ function taskShapes(
       statement: t.statement,
       version: t.schemaVersion ?? null,
       rerunnable: plans[k]!.rerunnable,
-      applyOnce: t.applyOnce ?? null,
+      applyOnce: t.applyOnce ?? (t.schemaVersion ? "VERSION" : null),
     };
     const key = JSON.stringify(Object.values(shape));
     let n = index.get(key);
