@@ -74,6 +74,16 @@ describe("log lines from structured events", () => {
       params: { rows: 0, ms: 9, note },
       tone: "warning",
     });
+    // The target's ledger had the change: another task's run of the same version, or an earlier attempt.
+    const applied = { alreadyApplied: true, rowsAffected: 0 };
+    expect(line(entry(ev({ from: "RUNNING", to: "DONE", by: "owner" }), { result: { ...applied, byTask: "12" } }))).toEqual({
+      key: "drawer.event.doneAppliedBy",
+      params: { task: "12" },
+      tone: "success",
+    });
+    expect(line(entry(ev({ from: "RUNNING", to: "DONE", by: "owner" }), { result: applied }))).toMatchObject({
+      key: "drawer.event.doneApplied",
+    });
     expect(line(entry(ev({ from: "RUNNING", to: "DONE", by: "owner" }), { result: { created: true } }))).toMatchObject({
       key: "drawer.event.done",
     });

@@ -62,6 +62,13 @@ export function logLine(entry: LogEntry, time: (iso: string) => string): LogLine
     case "DONE": {
       if (by === "sweeper") return { key: "drawer.event.doneConfirmed", params: {}, tone: "success" };
       const result = obj(data.result);
+      // The target's ledger had the change (a re-run, or another task's run of the same version): nothing ran.
+      if (result?.alreadyApplied === true) {
+        const task = str(result.byTask);
+        return task
+          ? { key: "drawer.event.doneAppliedBy", params: { task }, tone: "success" }
+          : { key: "drawer.event.doneApplied", params: {}, tone: "success" };
+      }
       const rows = num(result?.rowsAffected);
       const ms = num(result?.durationMs);
       // Applied, with something the reader must know (e.g. the target's ledger lacks the row).
