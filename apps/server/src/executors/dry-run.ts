@@ -1,5 +1,6 @@
 import pg from "pg";
 import { withDatabase } from "../db/url.js";
+import { applyOnceOutcome, ledgerApplyOnceHit, type ApplyOnceHit, type ApplyOnceSubject } from "./ledger.js";
 import { classify, errorResult } from "./target-errors.js";
 import { TargetRefusedError } from "./target-guard.js";
 import { boundedQuery, SESSION_RESET_SQL, type TargetPools } from "./target-pools.js";
@@ -22,11 +23,19 @@ export interface DryRunJob {
   statement: string;
   /** The instance's connection URL: as stored (sealed) for DryRunner.dryRun, opened for dryRunOn. */
   connectionUrl: string;
+  /** A task that is applied once (a versioned one): the target's ledger is asked first, as its run asks it. */
+  applyOnce?: ApplyOnceSubject;
 }
 
 export type DryRunResult =
-  | { outcome: "PASSED"; result: { rowsAffected: number[]; durationMs: number; message: string } }
-  | { outcome: "FAILED"; result: { error: { code?: string; message: string; position?: number }; durationMs: number; message: string } }
+  | {
+      outcome: "PASSED";
+      result: { rowsAffected?: number[]; durationMs: number; message: string; alreadyApplied?: true; byTask?: string };
+    }
+  | {
+      outcome: "FAILED";
+      result: { error: { code?: string; message: string; position?: number }; durationMs: number; message: string; byTask?: string };
+    }
   | { outcome: "UNREACHABLE"; result: { error: { code?: string; message: string }; message: string } };
 
 /** Runs dry runs on targets. PostgresExecutor is one (its pools, its guard, its secrets). */
@@ -69,6 +78,9 @@ export async function dryRunOn(pools: TargetPools, job: DryRunJob, s: DryRunSett
   const statements = job.statement.match(/;/g)?.length ?? 0;
   let broken = false;
   try {
+    // What the run would find first: a change the ledger has is never sent, so neither is its dry run.
+    const hit = job.applyOnce ? await ledgerApplyOnceHit(client, job.applyOnce, queryTimeoutMs) : null;
+    if (hit) return appliedBefore(job.applyOnce!, hit, elapsed());
     const res = await boundedQuery(client, prefix + job.statement, s.statementTimeoutMs * (statements + 1) + queryTimeoutMs);
     const rowsAffected = rowCounts(res).slice(parts.length);
     const durationMs = elapsed();
@@ -100,4 +112,13 @@ export async function dryRunOn(pools: TargetPools, job: DryRunJob, s: DryRunSett
     }
     pools.release(client, broken, !broken);
   }
+}
+
+/** A dry run of a change the target's ledger already has: what its run would end with, nothing executed. */
+function appliedBefore(subject: ApplyOnceSubject, hit: ApplyOnceHit, durationMs: number): DryRunResult {
+  const run = applyOnceOutcome(subject, hit);
+  if (run.status === "DONE")
+    return { outcome: "PASSED", result: { durationMs, message: run.message, alreadyApplied: true, byTask: hit.taskId } };
+  const { error } = run.result as { error: { code: string; message: string } };
+  return { outcome: "FAILED", result: { error, durationMs, message: run.message, byTask: hit.taskId } };
 }

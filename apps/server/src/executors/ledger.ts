@@ -101,17 +101,21 @@ export function canonicalVersion(v: string): string {
 const CANONICAL_SQL = `array_to_string(ARRAY(SELECT CASE WHEN p ~ '^[0-9]+$' THEN coalesce(nullif(ltrim(p, '0'), ''), '0') ELSE p END
   FROM unnest(regexp_split_to_array(schema_version, '[._-]')) WITH ORDINALITY AS x(p, o) ORDER BY o), '.')`;
 
+/** What the apply-once check reads of a run (or of a dry run of its task). */
+export type ApplyOnceSubject = Pick<ClaimedRun, "installationId" | "taskId" | "applyOnce" | "statement" | "schemaVersion">;
+
 /** The ledger rows that make this run's change already applied, as a WHERE clause (literals only). */
-function applyOnceWhere(run: ClaimedRun): string | null {
-  const id = ledgerIds(run);
-  const notThisTask = `NOT (installation_id = ${id.installation} AND task_id = ${id.task})`;
+function applyOnceWhere(run: ApplyOnceSubject): string | null {
+  if (!run.applyOnce) return null;
+  if (!UUID.test(run.installationId) || !DIGITS.test(run.taskId)) throw new Error(`malformed identity of task ${run.taskId}`);
+  const notThisTask = `NOT (installation_id = '${run.installationId}' AND task_id = ${run.taskId})`;
   // Hex digests only (contentChecksums): safe as literals.
   if (run.applyOnce === "CONTENT")
     return `checksum IN (${contentChecksums(run.statement)
       .map((c) => `'${c}'`)
       .join(", ")}) AND ${notThisTask}`;
   if (run.applyOnce === "VERSION" && run.schemaVersion !== null) {
-    if (!VERSION_CHARS.test(run.schemaVersion)) throw new Error(`malformed schema version of run ${run.id}`);
+    if (!VERSION_CHARS.test(run.schemaVersion)) throw new Error(`malformed schema version of task ${run.taskId}`);
     return `schema_version IS NOT NULL AND ${CANONICAL_SQL} = '${canonicalVersion(run.schemaVersion)}' AND ${notThisTask}`;
   }
   return null;
@@ -145,7 +149,7 @@ export interface ApplyOnceHit {
 }
 
 /** The ledger row that makes the run's change applied (the earliest), or null (none, or not such a run). */
-export async function ledgerApplyOnceHit(client: pg.ClientBase, run: ClaimedRun, timeoutMs: number): Promise<ApplyOnceHit | null> {
+export async function ledgerApplyOnceHit(client: pg.ClientBase, run: ApplyOnceSubject, timeoutMs: number): Promise<ApplyOnceHit | null> {
   const where = applyOnceWhere(run);
   if (!where) return null;
   let rows: { task_id: string; schema_version: string | null; checksum: string; applied_at: Date }[];
@@ -171,14 +175,14 @@ export async function ledgerApplyOnceHit(client: pg.ClientBase, run: ClaimedRun,
  * content is DONE, as a ledger hit; other content under the same version FAILs, as the planner flags a
  * changed file. Either way the statement was never sent.
  */
-export function applyOnceOutcome(run: ClaimedRun, hit: ApplyOnceHit): ExecOutcome {
+export function applyOnceOutcome(run: ApplyOnceSubject, hit: ApplyOnceHit): ExecOutcome {
   const what = run.applyOnce === "VERSION" ? `version ${run.schemaVersion}` : "this content";
   const by = `by task ${hit.taskId} at ${hit.appliedAt.toISOString()}`;
   if (hit.sameContent) {
     const message = `${what} is already applied on this database ${by}; not applied again`;
     return { status: "DONE", result: { alreadyApplied: true, rowsAffected: 0, byTask: hit.taskId }, message, notStarted: true };
   }
-  const message = `${what} was applied on this database with other content ${by}; not applied (the release's file differs from what ran there)`;
+  const message = `${what} was applied on this database with other content ${by}; not applied (this task's statement differs from what ran there: give the change a new version)`;
   return {
     status: "FAILED",
     result: { error: { code: "VERSION_APPLIED_WITH_OTHER_CONTENT", message }, byTask: hit.taskId },

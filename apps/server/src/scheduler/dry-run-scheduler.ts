@@ -65,7 +65,23 @@ export class DryRunScheduler {
     const { db, clock, replicaId, runner } = this.d;
     try {
       const r = await runner.dryRun(
-        { id: job.id, database: job.database, statement: job.statement, connectionUrl: job.connectionUrl },
+        {
+          id: job.id,
+          database: job.database,
+          statement: job.statement,
+          connectionUrl: job.connectionUrl,
+          ...(job.applyOnce
+            ? {
+                applyOnce: {
+                  installationId: job.installationId,
+                  taskId: job.taskId,
+                  applyOnce: job.applyOnce,
+                  statement: job.statement,
+                  schemaVersion: job.schemaVersion,
+                },
+              }
+            : {}),
+        },
         this.settings,
       );
       // Written once; a failed write leaves the lease to expire and the sweep to take the dry run over.

@@ -38,6 +38,10 @@ export interface ClaimedDryRun {
   database: string;
   /** The instance's connection URL as stored (sealed). */
   connectionUrl: string;
+  /** What the target's ledger is asked first (a versioned task's): executors/ledger.ts. */
+  schemaVersion: string | null;
+  applyOnce: "VERSION" | "CONTENT" | null;
+  installationId: string;
 }
 
 /**
@@ -106,7 +110,10 @@ export async function dryRunsClaim(
       FROM c, task t, instance i
       WHERE j.id = c.id AND j.status = 'QUEUED' AND t.id = j.task_id AND i.id = j.instance_id
       RETURNING j.id::text AS id, j.lease_epoch AS epoch, j.task_id::text AS "taskId", j.rollout_id::text AS "rolloutId",
-        t.type, t.statement, j.database_name AS database, i.connection_url AS "connectionUrl"`.execute(trx);
+        t.type, t.statement, j.database_name AS database, i.connection_url AS "connectionUrl",
+        t.schema_version AS "schemaVersion", t.apply_once AS "applyOnce", (SELECT id::text FROM installation) AS "installationId"`.execute(
+      trx,
+    );
     if (rows.length > 0)
       await notifyChange(
         trx,

@@ -125,7 +125,14 @@ interface DryRunRow {
 }
 
 function toDryRun(r: DryRunRow): DryRun {
-  const res = (r.result ?? {}) as { rowsAffected?: number[]; durationMs?: number; message?: string; error?: DryRun["error"] };
+  const res = (r.result ?? {}) as {
+    rowsAffected?: number[];
+    durationMs?: number;
+    message?: string;
+    error?: DryRun["error"];
+    alreadyApplied?: boolean;
+    byTask?: string;
+  };
   return {
     id: r.id,
     status: r.status,
@@ -137,6 +144,8 @@ function toDryRun(r: DryRunRow): DryRun {
     ...(res.durationMs !== undefined ? { durationMs: res.durationMs } : {}),
     ...(res.message ? { message: res.message } : {}),
     ...(res.error ? { error: res.error } : {}),
+    ...(res.alreadyApplied ? { alreadyApplied: true } : {}),
+    ...(res.byTask ? { byTask: res.byTask } : {}),
   };
 }
 

@@ -35,6 +35,7 @@ beforeAll(async () => {
     url: api.t.url,
     config: { replicaId: `vo-${prefix}`, pollIntervalMs: 200 },
     executorFor: () => executor,
+    dryRunner: executor,
   });
 });
 afterAll(async () => {
@@ -45,8 +46,8 @@ afterAll(async () => {
 
 type Task = { id: string; rolloutId: string; status: string; latestRun?: { id: string; result?: Record<string, unknown> } };
 
-/** Creates a rollout of one versioned task on the target, runs it and waits for its end. */
-async function rollOut(version: string, statement: string): Promise<Task> {
+/** Creates a rollout of one versioned task on the target; its task, and a way to read it again. */
+async function create(version: string, statement: string): Promise<{ task: Task; list: () => Promise<Task[]> }> {
   const created = await api.call(api.releaser, {
     method: "POST",
     url: `/api/v1/projects/${projectId}/rollouts`,
@@ -65,10 +66,16 @@ async function rollOut(version: string, statement: string): Promise<Task> {
   const list = async () =>
     (await api.call(api.viewer, { method: "GET", url: `/api/v1/rollouts/${rolloutId}/tasks` })).json().tasks as Task[];
   const [task] = await list();
+  return { task: task!, list };
+}
+
+/** Creates a rollout of one versioned task on the target, runs it and waits for its end. */
+async function rollOut(version: string, statement: string): Promise<Task> {
+  const { task, list } = await create(version, statement);
   const run = await api.call(api.releaser, {
     method: "POST",
-    url: `/api/v1/rollouts/${rolloutId}/tasks/run`,
-    payload: { taskIds: [task!.id] },
+    url: `/api/v1/rollouts/${task.rolloutId}/tasks/run`,
+    payload: { taskIds: [task.id] },
   });
   expect(run.statusCode, run.body).toBeLessThan(300);
   return waitFor(
@@ -126,3 +133,35 @@ it(
     expect(next.latestRun?.result).not.toHaveProperty("alreadyApplied");
   },
 );
+
+it("a dry run of a version the database has asks the ledger first, as the run would, and runs nothing", { timeout: 120_000 }, async () => {
+  const applied = await rollOut("0900", "CREATE TABLE t900 (id int)");
+  expect(applied.status).toBe("DONE");
+  type Checks = {
+    dryRun: { status: string; outcome: string; alreadyApplied?: boolean; byTask?: string; error?: { code?: string } } | null;
+  };
+  const dryRun = async (statement: string) => {
+    const { task } = await create("0900", statement);
+    const queued = await api.call(api.releaser, {
+      method: "POST",
+      url: `/api/v1/rollouts/${task.rolloutId}/checks/run`,
+      payload: { taskIds: [task.id] },
+    });
+    expect(queued.statusCode, queued.body).toBeLessThan(300);
+    return waitFor(
+      async () => {
+        const c = (await api.call(api.viewer, { method: "GET", url: `/api/v1/tasks/${task.id}/checks` })).json() as Checks;
+        return c.dryRun?.status === "DONE" ? c.dryRun : null;
+      },
+      { timeoutMs: 30_000, what: "the dry run's end" },
+    );
+  };
+  // Executed, CREATE TABLE would fail (42P07): the dry run passes as the run will be DONE, naming who applied it.
+  expect(await dryRun("CREATE TABLE t900 (id int)")).toMatchObject({ outcome: "PASSED", alreadyApplied: true, byTask: applied.id });
+  // Other content: fails as the run will, and was never sent (the statement itself would pass).
+  expect(await dryRun("SELECT 1")).toMatchObject({
+    outcome: "FAILED",
+    byTask: applied.id,
+    error: { code: "VERSION_APPLIED_WITH_OTHER_CONTENT" },
+  });
+});

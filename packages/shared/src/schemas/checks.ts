@@ -44,6 +44,12 @@ export const DryRun = Type.Object({
   rowsAffected: Type.Optional(Type.Array(Type.Integer({ minimum: 0 }))),
   durationMs: Type.Optional(Type.Integer({ minimum: 0 })),
   message: Type.Optional(Type.String()),
+  /**
+   * PASSED without running: the target's ledger has the task's version under another task (byTask), so a run
+   * would not apply it again. FAILED with VERSION_APPLIED_WITH_OTHER_CONTENT names that task too.
+   */
+  alreadyApplied: Type.Optional(Type.Boolean()),
+  byTask: Type.Optional(Id("The task whose run applied the version on this database")),
   /** PostgreSQL's error (FAILED): SQLSTATE, message, 1-based position in the task's statement. */
   error: Type.Optional(
     Type.Object({ code: Type.Optional(Type.String()), message: Type.String(), position: Type.Optional(Type.Integer({ minimum: 1 })) }),
