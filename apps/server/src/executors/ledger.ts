@@ -79,11 +79,13 @@ export async function ledgerHitMessage(client: pg.ClientBase, run: ClaimedRun, t
 }
 
 /**
- * Tasks planned from a release (run.applyOnce) were planned from a ledger snapshot that may be stale, so
- * the run checks the target's ledger itself, inside its transaction: a VERSION task is skipped when the
- * ledger records its version (versions compare as versions: 1.2 = 1_2 = 01.2) under another task, a
- * CONTENT task (an unversioned file) when it records the same checksum. An advisory lock held to the end
- * of the transaction serializes such checks per database, so two runs of one version never both pass.
+ * A versioned task (VERSION: every task created with a schema version) and a release's unversioned file
+ * (CONTENT) are applied once per database, whoever brought them there: another rollout, another
+ * installation, a person (a release's plan, made from a ledger snapshot, may also be stale). So the run
+ * checks the target's ledger itself, inside its transaction: a VERSION task is skipped when the ledger
+ * records its version (versions compare as versions: 1.2 = 1_2 = 01.2) under another task, a CONTENT task
+ * when it records the same checksum. An advisory lock held to the end of the transaction serializes such
+ * checks per database, so two runs of one version never both pass. A dry run asks the same (dry-run.ts).
  */
 export const LEDGER_APPLY_ONCE_HIT = "RWV01";
 const APPLY_ONCE_LOCK = 7_301_004;
