@@ -44,7 +44,7 @@ test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
     await page.getByTestId("pick-folder").setInputFiles(dir);
     await expect(page.getByTestId("release-files").locator("li")).toHaveCount(3);
     await expect(page.getByTestId("release-files").locator("li", { hasText: "U2__undo_name.sql" })).toContainText(
-      "not run (a Flyway undo or baseline script)",
+      "not run (a Flyway undo, baseline or callback script)",
     );
     await page.getByTestId("stage-groups").click();
     await page.getByText("tenants (2 databases)").click();

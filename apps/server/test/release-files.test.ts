@@ -20,6 +20,13 @@ describe("release file names (Flyway style)", () => {
     // Flyway's undo and baseline scripts are not forward changes: left out, as a README is.
     expect(parseFileName("U3__undo_init.sql")).toBeNull();
     expect(parseFileName("B5_1__baseline.sql")).toBeNull();
+    // So are its SQL callbacks, which Flyway runs around every command, by event name with or without a description.
+    for (const name of ["afterMigrate.sql", "beforeMigrate.sql", "afterEachMigrate__grants.sql", "createSchema.SQL", "afterCleanError.sql"])
+      expect(parseFileName(name), name).toBeNull();
+    // Names that only begin like one are changes.
+    expect(parseFileName("afterthought.sql")).toEqual({ version: null, description: "afterthought" });
+    expect(parseFileName("beforeMigrateX.sql")).toEqual({ version: null, description: "beforeMigrateX" });
+    expect(parseFileName("R__afterMigrate.sql")).toEqual({ version: null, description: "afterMigrate" });
     expect(parseFileName("Users__add_users.sql")).toEqual({ version: null, description: "Users  add users" });
   });
 

@@ -50,7 +50,7 @@ export async function createRollout(client: Client, o: CreateOptions, out: Outpu
   const title = o.title ?? `${path.basename(path.resolve(o.source))} ${new Date().toISOString().slice(0, 16)}`;
   const release = await upload(client, o, title);
   out.info(`release ${release.id}: ${release.fileCount} file(s), sha256 ${release.contentHash.slice(0, 12)}…`);
-  // Flyway's undo and baseline scripts, and .sql names that are no change: said, so that none goes missing unnoticed.
+  // Flyway's undo, baseline and callback scripts, and names that are no change: said, so that none goes missing unnoticed.
   if (release.ignored?.length) out.info(`left out (not changes): ${release.ignored.join(", ")}`);
   const rel = `/projects/${encodeURIComponent(o.project)}/releases/${release.id}`;
   const plan = (await client.post<ReleasePlan>(`${rel}/preview`, { stages: o.stages })).body;

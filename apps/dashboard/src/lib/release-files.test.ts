@@ -8,9 +8,11 @@ describe("versionOf (the label of a picked file)", () => {
     expect(versionOf("R__views.sql")).toBeNull();
     expect(versionOf("v4__lower.sql")).toBeNull();
   });
-  it("knows Flyway's undo and baseline scripts, which the server leaves out", () => {
+  it("knows Flyway's undo, baseline and callback scripts, which the server leaves out", () => {
     expect(flywayOnly("flyway/U2__undo.sql")).toBe(true);
     expect(flywayOnly("B5_1__baseline.SQL")).toBe(true);
+    expect(flywayOnly("flyway/afterMigrate__grants.sql")).toBe(true);
+    expect(flywayOnly("afterthought.sql")).toBe(false);
     expect(flywayOnly("Users__add.sql")).toBe(false);
     expect(flywayOnly("V2__b.sql")).toBe(false);
   });

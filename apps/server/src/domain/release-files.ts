@@ -88,7 +88,7 @@ export function contentChecksums(text: string): string[] {
   return [...new Set([sha256(text), sha256(lf), sha256(lf.replace(/\n/g, "\r\n"))])];
 }
 
-/** What a file name says: null for a file that is not a change (a README, a Flyway undo or baseline script). */
+/** What a file name says: null for a file that is not a change (a README, a Flyway undo, baseline or callback script). */
 export function parseFileName(path: string): { version: string | null; description: string } | null {
   const name = fileBaseName(path);
   if (FLYWAY_ONLY_FILE.test(name)) return null;

@@ -178,7 +178,7 @@ describe("releases", () => {
     });
     expect(errorOf(onlyUndo)).toMatchObject({
       status: 400,
-      message: "the upload holds no change: its 2 file(s) were left out (not .sql, or Flyway's undo and baseline scripts)",
+      message: "the upload holds no change: its 2 file(s) were left out (not .sql, or Flyway's undo, baseline and callback scripts)",
       details: { reason: "RELEASE_EMPTY", ignored: ["U1__undo.sql", "notes.md"] },
     });
 

@@ -65,7 +65,7 @@ const releaseRoutes: FastifyPluginAsyncTypebox<{ reader: TargetReader }> = async
     if (parsed.files.length === 0)
       throw invalid(
         parsed.ignored.length
-          ? `the upload holds no change: its ${parsed.ignored.length} file(s) were left out (not .sql, or Flyway's undo and baseline scripts)`
+          ? `the upload holds no change: its ${parsed.ignored.length} file(s) were left out (not .sql, or Flyway's undo, baseline and callback scripts)`
           : "the upload holds no .sql file",
         { reason: "RELEASE_EMPTY", ignored: parsed.ignored },
       );
