@@ -84,6 +84,15 @@ describe("log lines from structured events", () => {
     expect(line(entry(ev({ from: "RUNNING", to: "DONE", by: "owner" }), { result: applied }))).toMatchObject({
       key: "drawer.event.doneApplied",
     });
+    // The executor's note before it (no event), in the reader's language rather than the server's English.
+    expect(line(entry(null, { message: "version 0700 is already applied …", byTask: "12" }, "LEDGER_HIT"))).toEqual({
+      key: "drawer.event.ledgerHitBy",
+      params: { task: "12" },
+      tone: "default",
+    });
+    expect(line(entry(null, { message: "already applied by attempt 1 …", concurrent: false }, "LEDGER_HIT"))).toMatchObject({
+      key: "drawer.event.ledgerHit",
+    });
     expect(line(entry(ev({ from: "RUNNING", to: "DONE", by: "owner" }), { result: { created: true } }))).toMatchObject({
       key: "drawer.event.done",
     });

@@ -32,8 +32,15 @@ function failure(data: Obj, reason: string | null): LogLine {
 export function logLine(entry: LogEntry, time: (iso: string) => string): LogLine {
   const e = entry.event;
   const fallback: LogLine = { text: entry.message, tone: /fail|error/i.test(entry.type) ? "error" : "default" };
-  if (!e) return fallback;
   const data = entry.data;
+  // The executor's note that the target's ledger had the change (no event): by another task, or an earlier attempt.
+  if (entry.type === "LEDGER_HIT") {
+    const task = str(data?.byTask);
+    return task
+      ? { key: "drawer.event.ledgerHitBy", params: { task }, tone: "default" }
+      : { key: "drawer.event.ledgerHit", params: {}, tone: "default" };
+  }
+  if (!e) return fallback;
   if (entry.type === "CANCEL_REQUESTED") return { key: "drawer.event.cancelRequested", params: { user: e.user ?? "" }, tone: "warning" };
   if (entry.type === "OWNER_LOST")
     return { key: "drawer.event.ownerLost", params: { replica: e.replica ?? "", error: e.reason ?? "" }, tone: "warning" };
