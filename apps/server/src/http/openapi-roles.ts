@@ -1,11 +1,12 @@
 import type { FastifySchema, RouteOptions } from "fastify";
 import type { Role } from "@runway/shared";
+import { PROJECT_REF_PARAMS } from "../plugins/app/project-ref.js";
 
 /** Who may call a route, as the OpenAPI document says it: the route's `config.auth`, or public for ops routes. */
 export type LeastRole = "public" | Role;
 
-/** Path parameters that make a route project-scoped: a project grant replaces the global role there (project-ref.ts). */
-const PROJECT_SCOPED = /:(projectId|rolloutId|taskId|taskRunId)\b/;
+/** Path parameters that make a route project-scoped: a project grant replaces the global role there. */
+const PROJECT_SCOPED = new RegExp(`:(?:${PROJECT_REF_PARAMS.join("|")})\\b`);
 
 export function leastRoleOf(route: Pick<RouteOptions, "config">): LeastRole {
   return (route.config as { auth?: LeastRole } | undefined)?.auth ?? "public";

@@ -9,6 +9,9 @@ const SCOPES: ["projectId" | "rolloutId" | "taskId" | "taskRunId", RegExp][] = [
   ["taskRunId", /^[1-9][0-9]{0,17}$/],
 ];
 
+/** The path parameters that make a route project-scoped (the OpenAPI document says so of each: http/openapi-roles.ts). */
+export const PROJECT_REF_PARAMS: readonly string[] = SCOPES.map(([key]) => key);
+
 /**
  * What project-scoped thing the request names, or null. A malformed value is not resolved (the route's
  * schema answers 400); the global role is checked for it as for any route.
