@@ -124,6 +124,14 @@ const endpoints: [string, string, Need][] = [
 /** Routes whose callers, when let through, would change something real if the path named it. */
 const NAMES_NOTHING = /\/(pause|resume|approve|reject|checks\/run|checks\/override|test|refresh)$|^(DELETE|PATCH|PUT) /;
 
+/** Whether the filled path names something of the matrix's project (the first of its project parameters decides). */
+function namesProject(method: string, template: string): boolean {
+  const real = !NAMES_NOTHING.test(template) && !NAMES_NOTHING.test(`${method} `);
+  const first = /\{(projectId|rolloutId|taskId|taskRunId)\}/.exec(template)?.[1];
+  if (first === "projectId") return method !== "DELETE";
+  return (first === "rolloutId" || first === "taskId") && real;
+}
+
 function fill(method: string, template: string): string {
   const real = !NAMES_NOTHING.test(template) && !NAMES_NOTHING.test(`${method} `);
   const values: Record<string, string> = {
@@ -138,6 +146,44 @@ function fill(method: string, template: string): string {
   const url = template.replace(/\{(\w+)\}/g, (_, p: string) => values[p] ?? UNKNOWN);
   return template === "/api/v1/events" ? `${url}?rolloutId=${UNKNOWN}` : url;
 }
+
+// Before the matrix below: its sign-out-everywhere as admin ends the admin session this test grants with.
+it("in a project where a user has a role of their own, that role decides; elsewhere their global role does", async () => {
+  // A global viewer who releases in the project, a global releaser who only views it, one it is hidden from.
+  const grants: [Role, "viewer" | "releaser" | "none"][] = [
+    ["viewer", "releaser"],
+    ["releaser", "viewer"],
+    ["releaser", "none"],
+  ];
+  const users: { global: Role; grant: "viewer" | "releaser" | "none"; who: Who }[] = [];
+  for (const [global, grant] of grants) {
+    const user = await api.user(global);
+    const res = await api.call(api.admin, {
+      method: "PUT",
+      url: `/api/v1/projects/roles/members/${user.username}`,
+      payload: { role: grant },
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    users.push({ global, grant, who: await api.bearer(user) });
+  }
+  const rank = (role: Role | "none") => (role === "none" ? -1 : RANK[role]);
+  const failures: string[] = [];
+  for (const [method, template, need] of endpoints) {
+    if (need === "public") continue;
+    const body = method === "GET" || method === "DELETE" ? {} : { payload: {} };
+    const path = fill(method, template);
+    const inProject = namesProject(method, template);
+    for (const u of users) {
+      const role = inProject ? u.grant : u.global;
+      const expected = rank(role) >= RANK[need] ? "allowed" : 403;
+      const res = await api.call(u.who, { method: method as "GET", url: path, ...body });
+      const got = res.statusCode === 401 || res.statusCode === 403 ? res.statusCode : "allowed";
+      if (got !== expected || res.statusCode >= 500)
+        failures.push(`${method} ${path} as ${u.global} with ${u.grant} in the project: ${res.statusCode} (expected ${expected})`);
+    }
+  }
+  expect(failures).toEqual([]);
+});
 
 it("each endpoint admits exactly the roles it should", async () => {
   const before = await api.db.selectFrom("task_run").select("id").execute();
