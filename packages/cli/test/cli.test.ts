@@ -10,6 +10,7 @@ import { ADMIN_PASSWORD, REPO_ROOT, startServer, type RunningServer } from "../.
 import { prepareTarget } from "../../../e2e/common/target.js";
 import { parseStages } from "../src/stages.js";
 import { refusals } from "../src/main.js";
+import { failureLines } from "../src/failures.js";
 import { verdict } from "../src/watch.js";
 
 /**
@@ -95,6 +96,44 @@ describe("runway CLI", () => {
     expect(verdict(waiting, blockers(1))).toBeNull();
     expect(verdict({ ...waiting, RUNNING: 1 }, blockers(2))).toBeNull();
     expect(verdict(waiting)).toBeNull();
+  });
+
+  it("says a failed rollout's failures: groups, the first ten tasks one a line, how many more, where to see them", () => {
+    const task = (n: number, error?: { code?: string; message: string }) => ({
+      id: String(n),
+      rolloutId: "7",
+      stageId: "1",
+      type: "DATABASE_SCHEMA_UPDATE" as const,
+      instanceId: "pg",
+      database: `tenant_${n}`,
+      schemaVersion: n === 1 ? null : "0003",
+      statement: "…",
+      status: "FAILED" as const,
+      latestRun: { result: error ? { error } : {} } as never,
+    });
+    const long = `relation "x" does not exist\n${"y".repeat(300)}`;
+    const tasks = [
+      task(1, { message: "instance deleted" }),
+      ...Array.from({ length: 11 }, (_, i) => task(i + 2, { code: "42P01", message: long })),
+    ];
+    const lines = failureLines(
+      {
+        groups: [
+          { errorCode: "42P01", message: long, count: 14 },
+          { errorCode: "none", message: "instance deleted", count: 1 },
+        ],
+      },
+      { tasks, nextPageToken: null, cursor: "c" },
+      15,
+      "https://runway.example/rollouts/7",
+    );
+    expect(lines[0]).toMatch(/^ {2}14 × 42P01: relation "x" does not exist y+…$/);
+    expect(lines[0]!.length).toBeLessThan(220);
+    expect(lines[1]).toBe("  1 × (no SQLSTATE): instance deleted");
+    expect(lines[2]).toBe("  ✗ task #1 pg/tenant_1 (DATABASE_SCHEMA_UPDATE): instance deleted");
+    expect(lines[3]).toMatch(/^ {2}✗ task #2 pg\/tenant_2 \(version 0003\): 42P01 relation "x" does not exist y+…$/);
+    expect(lines.filter((l) => l.startsWith("  ✗"))).toHaveLength(10);
+    expect(lines.slice(-2)).toEqual(["  … and 5 more failed task(s)", "  see https://runway.example/rollouts/7"]);
   });
 
   it("--help on every command; usage errors exit 2", async () => {
@@ -198,6 +237,10 @@ describe("runway CLI", () => {
     const watched = await runway(["rollout", "watch", id, "--timeout", "120"]);
     expect(watched.code, watched.stderr).toBe(1);
     expect(watched.stderr).toContain("2 failed");
+    // Which databases failed and why, without opening the dashboard: grouped by SQLSTATE, then each task.
+    expect(watched.stderr).toContain("  2 × 22012: division by zero");
+    expect(watched.stderr).toMatch(/ {2}✗ task #\d+ local\/\w+ \(version 3\): 22012 division by zero/);
+    expect(watched.stderr).toContain(`  see ${server.url}/rollouts/${id}`);
   });
 
   it("watch says what the waiting tasks wait for, and exits 1 when they all wait behind a failed task", async () => {
