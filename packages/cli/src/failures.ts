@@ -29,15 +29,33 @@ const oneLine = (s: string) => {
   return flat.length > 200 ? `${flat.slice(0, 199)}…` : flat;
 };
 
-/** Reads the rollout's failures for `failureLines`; null when they cannot be read (the verdict stands without them). */
-export async function readFailures(client: Client, rolloutId: string, failedCount: number, dashboardUrl: string): Promise<string[] | null> {
+/** A rollout's failures as read from the API: its groups and its first failed tasks. */
+export interface Failures {
+  groups: FailureGroups;
+  failed: TaskList;
+}
+
+/** Reads the rollout's failures; null when they cannot be read (the verdict stands without them). */
+export async function readFailures(client: Client, rolloutId: string): Promise<Failures | null> {
   try {
     const [groups, failed] = await Promise.all([
       client.get<FailureGroups>(`/rollouts/${rolloutId}/tasks/failure-groups?status=FAILED`),
       client.get<TaskList>(`/rollouts/${rolloutId}/tasks?status=FAILED&pageSize=${NAMED}`),
     ]);
-    return failureLines(groups, failed, failedCount, `${dashboardUrl}/rollouts/${rolloutId}`);
+    return { groups, failed };
   } catch {
     return null;
   }
 }
+
+/** Pure: the failures as --json's last line carries them (machine-readable: codes, ids, databases). */
+export const failuresJson = (f: Failures) => ({
+  groups: f.groups.groups,
+  tasks: f.failed.tasks.map((t) => ({
+    taskId: t.id,
+    instanceId: t.instanceId,
+    database: t.database,
+    schemaVersion: t.schemaVersion,
+    error: t.latestRun?.result?.error ?? null,
+  })),
+});

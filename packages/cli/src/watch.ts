@@ -2,7 +2,7 @@ import cliProgress from "cli-progress";
 import { createParser } from "eventsource-parser";
 import type { Rollout, RolloutBlockers, StatusCounts } from "@runway/shared/schemas";
 import type { Client } from "./client.js";
-import { readFailures } from "./failures.js";
+import { failureLines, failuresJson, readFailures } from "./failures.js";
 import type { Output } from "./output.js";
 
 /** Exit codes a CI job gates on. */
@@ -150,9 +150,12 @@ export async function watchRollout(
             ? `rollout ${rolloutId}: every task DONE or SKIPPED`
             : `rollout ${rolloutId}: ${counts.FAILED} failed, ${counts.CANCELED} canceled${behind}`,
         );
-        // Which databases failed and why, in the CI log itself.
-        if (v === "failed" && counts.FAILED > 0)
-          for (const l of (await readFailures(client, rolloutId, counts.FAILED, client.base.replace(/\/api\/v1$/, ""))) ?? []) out.info(l);
+        // Which databases failed and why, in the CI log itself; with --json, on the last line too.
+        const failures = v === "failed" && counts.FAILED > 0 ? await readFailures(client, rolloutId) : null;
+        const page = `${client.base.replace(/\/api\/v1$/, "")}/rollouts/${rolloutId}`;
+        if (failures) for (const l of failureLines(failures.groups, failures.failed, counts.FAILED, page)) out.info(l);
+        if (out.json)
+          out.result({ rolloutId, verdict: v, statusCounts: counts, ...(failures ? { failures: failuresJson(failures) } : {}) }, "");
         return v === "succeeded" ? Exit.OK : Exit.FAILED;
       }
       if (Date.now() > deadline) {

@@ -241,6 +241,22 @@ describe("runway CLI", () => {
     expect(watched.stderr).toContain("  2 × 22012: division by zero");
     expect(watched.stderr).toMatch(/ {2}✗ task #\d+ local\/\w+ \(version 3\): 22012 division by zero/);
     expect(watched.stderr).toContain(`  see ${server.url}/rollouts/${id}`);
+    // With --json the last line says the verdict and carries the failures, for a job that parses stdout.
+    const json = await runway(["--json", "rollout", "watch", id, "--timeout", "120"]);
+    expect(json.code, json.stderr).toBe(1);
+    const last = JSON.parse(json.stdout.trim().split("\n").at(-1)!);
+    expect(last).toMatchObject({
+      rolloutId: id,
+      verdict: "failed",
+      statusCounts: { FAILED: 2 },
+      failures: {
+        groups: [{ errorCode: "22012", count: 2 }],
+        tasks: [
+          { schemaVersion: "3", error: { code: "22012" } },
+          { schemaVersion: "3", error: { code: "22012" } },
+        ],
+      },
+    });
   });
 
   it("watch says what the waiting tasks wait for, and exits 1 when they all wait behind a failed task", async () => {
