@@ -4,7 +4,7 @@
  */
 import { TaskStatus, type Role } from "@runway/shared";
 import { vi } from "vitest";
-import type { ApiToken, Project, Rollout, Task, TaskRun } from "@/api/types";
+import type { ApiToken, Project, Rollout, RolloutBlockers, Task, TaskRun } from "@/api/types";
 import { emptyCounts } from "@/lib/task-counts";
 
 export interface RecordedRequest {
@@ -73,6 +73,8 @@ export class FakeApi {
   };
   rolloutCount = 45;
   tasks: Task[] = [];
+  /** What GET /rollouts/:id/blockers answers. */
+  blockers: RolloutBlockers = { held: 0, roots: [], stages: [] };
   /** API tokens (GET /tokens lists them all, as it does for an admin). */
   apiTokens: ApiToken[] = [];
   maxPageSize = 100;
@@ -242,6 +244,11 @@ export class FakeApi {
       t.revokedAt = new Date().toISOString();
       return json(204);
     });
+    r("GET", "/tasks/:id", (_q, [id]) => {
+      const t = this.tasks.find((x) => x.id === id);
+      return t ? json(200, t) : err(404, "NOT_FOUND", `task ${id} not found`);
+    });
+    r("GET", "/rollouts/:id/blockers", () => json(200, this.blockers));
     r("GET", "/tasks/:id/runs", (_q, [id]) => {
       const t = this.tasks.find((x) => x.id === id);
       return json(200, { runs: t?.latestRun ? [t.latestRun] : [] });

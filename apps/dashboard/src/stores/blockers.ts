@@ -42,9 +42,9 @@ export const useBlockersStore = defineStore("blockers", () => {
   }
 
   /** Retry (run again), skip or cancel a blocker by id, in whichever rollout it lives. */
-  async function act(action: "retry" | "skip" | "cancel", taskId: string, reason = "") {
+  async function act(action: "run" | "retry" | "skip" | "cancel", taskId: string, reason = "") {
     const task = await taskGet(taskId);
-    if (action === "retry") await tasksRun(task.rolloutId, [taskId]);
+    if (action === "run" || action === "retry") await tasksRun(task.rolloutId, [taskId]);
     else if (action === "skip") await tasksSkip(task.rolloutId, [taskId], reason);
     else if (task.latestRun) await taskRunsCancel(task.rolloutId, [task.latestRun.id]);
     void rollout.resync().catch(() => undefined);
