@@ -10,7 +10,7 @@ const version = (database: string, statement: string, schemaVersion: string): Ne
   schemaVersion,
 });
 
-test.describe("a failed blocker", () => {
+test.describe("what holds a chain", () => {
   test("its chain says BLOCKED_BY_FAILED in red, the rollout and stage say what is stuck, and Skip in the popover frees it", async ({
     page,
     signIn,
@@ -57,6 +57,30 @@ test.describe("a failed blocker", () => {
     await tip.getByTestId("blocker-skip").click();
     await expect(page.locator(`tr[data-task-id="${v1}"]`)).toContainText("Skipped");
     await expect(page.locator(`tr[data-task-id="${v3}"]`)).toContainText("Done", { timeout: 30_000 });
+    await expect(summary).toHaveCount(0);
+  });
+
+  test("a version nobody started holds the next one from another rollout: Run in the summary frees it", async ({ page, signIn, env }) => {
+    const project = uid("unrun");
+    await env.admin.createProject(project, 0);
+    const db = await createTargetDatabase(env.server.pgUrl, project.replace(/-/g, "_"));
+    // Rollout A is created and left: its version 0201 holds B's 0202 on the same database (version order spans rollouts).
+    const left = await env.admin.createRollout(project, "Left unrun", [{ environment: "prod", tasks: [version(db, "SELECT 1", "0201")] }]);
+    const next = await env.admin.createRollout(project, "Next", [{ environment: "prod", tasks: [version(db, "SELECT 2", "0202")] }]);
+    const [held] = (await env.admin.tasks(next)).map((t) => t.id) as [string];
+    const [root] = (await env.admin.tasks(left)).map((t) => t.id) as [string];
+    await env.admin.run(next, [held]);
+    await expect
+      .poll(async () => (await env.admin.tasks(next))[0]?.latestRun?.waitingCause?.type, { timeout: 30_000 })
+      .toBe("VERSION_ORDER");
+
+    await signIn("rick");
+    await page.goto(`/rollouts/${next}`);
+    const summary = page.getByTestId("root-blockers");
+    await expect(summary.locator(`[data-task-id="${root}"]`)).toHaveAttribute("data-status", "NOT_STARTED");
+    await expect(summary).toContainText(`in rollout #${left}`);
+    await summary.getByTestId("blocker-run").click();
+    await expect(page.locator(`tr[data-task-id="${held}"]`)).toContainText("Done", { timeout: 30_000 });
     await expect(summary).toHaveCount(0);
   });
 });
