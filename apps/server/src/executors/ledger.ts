@@ -27,11 +27,16 @@ const LEDGER_LOCK = 7_301_003;
 const DIGITS = /^\d+$/;
 const UUID = /^[0-9a-f-]{36}$/i;
 
+/** Literal SQL for a task's ledger key; both values come from our own database, checked all the same. */
+function ledgerTaskKey(t: Pick<ClaimedRun, "installationId" | "taskId">): { installation: string; task: string } {
+  if (!UUID.test(t.installationId) || !DIGITS.test(t.taskId)) throw new Error(`malformed ledger key of task ${t.taskId}`);
+  return { installation: `'${t.installationId}'`, task: t.taskId };
+}
+
 /** Literal SQL for the run's identity; every value comes from our own database, checked all the same. */
 export function ledgerIds(run: ClaimedRun): { installation: string; task: string; run: string; attempt: number } {
-  if (!UUID.test(run.installationId) || !DIGITS.test(run.taskId) || !DIGITS.test(run.id))
-    throw new Error(`malformed run identity ${run.id}`);
-  return { installation: `'${run.installationId}'`, task: run.taskId, run: run.id, attempt: Math.trunc(run.attempt) };
+  if (!DIGITS.test(run.id)) throw new Error(`malformed run identity ${run.id}`);
+  return { ...ledgerTaskKey(run), run: run.id, attempt: Math.trunc(run.attempt) };
 }
 
 /** The ledger's checksum of a statement: SHA-256 of its exact text. */
@@ -103,14 +108,16 @@ export function canonicalVersion(v: string): string {
 const CANONICAL_SQL = `array_to_string(ARRAY(SELECT CASE WHEN p ~ '^[0-9]+$' THEN coalesce(nullif(ltrim(p, '0'), ''), '0') ELSE p END
   FROM unnest(regexp_split_to_array(schema_version, '[._-]')) WITH ORDINALITY AS x(p, o) ORDER BY o), '.')`;
 
-/** What the apply-once check reads of a run (or of a dry run of its task). */
-export type ApplyOnceSubject = Pick<ClaimedRun, "installationId" | "taskId" | "applyOnce" | "statement" | "schemaVersion">;
+/** What the apply-once check reads of a run, or of a claimed dry run of its task (null: not applied once). */
+export type ApplyOnceSubject = Pick<ClaimedRun, "installationId" | "taskId" | "statement" | "schemaVersion"> & {
+  applyOnce?: ClaimedRun["applyOnce"] | null;
+};
 
 /** The ledger rows that make this run's change already applied, as a WHERE clause (literals only). */
 function applyOnceWhere(run: ApplyOnceSubject): string | null {
   if (!run.applyOnce) return null;
-  if (!UUID.test(run.installationId) || !DIGITS.test(run.taskId)) throw new Error(`malformed identity of task ${run.taskId}`);
-  const notThisTask = `NOT (installation_id = '${run.installationId}' AND task_id = ${run.taskId})`;
+  const id = ledgerTaskKey(run);
+  const notThisTask = `NOT (installation_id = ${id.installation} AND task_id = ${id.task})`;
   // Hex digests only (contentChecksums): safe as literals.
   if (run.applyOnce === "CONTENT")
     return `checksum IN (${contentChecksums(run.statement)

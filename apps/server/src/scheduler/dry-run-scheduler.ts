@@ -70,17 +70,8 @@ export class DryRunScheduler {
           database: job.database,
           statement: job.statement,
           connectionUrl: job.connectionUrl,
-          ...(job.applyOnce
-            ? {
-                applyOnce: {
-                  installationId: job.installationId,
-                  taskId: job.taskId,
-                  applyOnce: job.applyOnce,
-                  statement: job.statement,
-                  schemaVersion: job.schemaVersion,
-                },
-              }
-            : {}),
+          // The claimed job carries what the ledger check reads (its task, version, installation).
+          ...(job.applyOnce ? { applyOnce: job } : {}),
         },
         this.settings,
       );
