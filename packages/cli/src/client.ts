@@ -22,11 +22,15 @@ export class ApiError extends Error {
 }
 
 export class Client {
+  /** The server's root, where the dashboard is: `https://runway.internal`. */
+  readonly url: string;
+  /** The API's root: `<url>/api/v1`. */
   readonly base: string;
   private readonly timeoutMs: number;
 
   constructor(private readonly o: ClientOptions) {
-    this.base = o.url.replace(/\/+$/, "") + "/api/v1";
+    this.url = o.url.replace(/\/+$/, "");
+    this.base = this.url + "/api/v1";
     this.timeoutMs = o.timeoutMs ?? 60_000;
   }
 

@@ -4,12 +4,18 @@ import type { Client } from "./client.js";
 /** At most this many failed tasks are named one a line; the groups count them all. */
 const NAMED = 10;
 
+/** A rollout's failures as read from the API: its groups and its first failed tasks. */
+export interface Failures {
+  groups: FailureGroups;
+  failed: TaskList;
+}
+
 /**
  * Pure: what a CI log says of a rollout that failed, so that nobody has to open the dashboard to learn
  * which database failed and why: the failures grouped by error code (biggest first, each with one of its
  * messages), then the first failed tasks one a line, then where to see them all.
  */
-export function failureLines(groups: FailureGroups, failed: TaskList, failedCount: number, rolloutUrl: string): string[] {
+export function failureLines({ groups, failed }: Failures, failedCount: number, rolloutUrl: string): string[] {
   const lines = groups.groups.map((g) => `  ${g.count} × ${g.errorCode === "none" ? "(no SQLSTATE)" : g.errorCode}: ${oneLine(g.message)}`);
   for (const t of failed.tasks.slice(0, NAMED)) {
     const error = t.latestRun?.result?.error;
@@ -28,12 +34,6 @@ const oneLine = (s: string) => {
   const flat = s.replace(/\s+/g, " ").trim();
   return flat.length > 200 ? `${flat.slice(0, 199)}…` : flat;
 };
-
-/** A rollout's failures as read from the API: its groups and its first failed tasks. */
-export interface Failures {
-  groups: FailureGroups;
-  failed: TaskList;
-}
 
 /** Reads the rollout's failures; null when they cannot be read (the verdict stands without them). */
 export async function readFailures(client: Client, rolloutId: string): Promise<Failures | null> {

@@ -152,8 +152,7 @@ export async function watchRollout(
         );
         // Which databases failed and why, in the CI log itself; with --json, on the last line too.
         const failures = v === "failed" && counts.FAILED > 0 ? await readFailures(client, rolloutId) : null;
-        const page = `${client.base.replace(/\/api\/v1$/, "")}/rollouts/${rolloutId}`;
-        if (failures) for (const l of failureLines(failures.groups, failures.failed, counts.FAILED, page)) out.info(l);
+        if (failures) for (const l of failureLines(failures, counts.FAILED, `${client.url}/rollouts/${rolloutId}`)) out.info(l);
         if (out.json)
           out.result({ rolloutId, verdict: v, statusCounts: counts, ...(failures ? { failures: failuresJson(failures) } : {}) }, "");
         return v === "succeeded" ? Exit.OK : Exit.FAILED;

@@ -118,12 +118,14 @@ describe("runway CLI", () => {
     ];
     const lines = failureLines(
       {
-        groups: [
-          { errorCode: "42P01", message: long, count: 14 },
-          { errorCode: "none", message: "instance deleted", count: 1 },
-        ],
+        groups: {
+          groups: [
+            { errorCode: "42P01", message: long, count: 14 },
+            { errorCode: "none", message: "instance deleted", count: 1 },
+          ],
+        },
+        failed: { tasks, nextPageToken: null, cursor: "c" },
       },
-      { tasks, nextPageToken: null, cursor: "c" },
       15,
       "https://runway.example/rollouts/7",
     );
