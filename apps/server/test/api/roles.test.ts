@@ -3,6 +3,7 @@ import type { Role } from "@runway/shared";
 import { useApiApp } from "../helpers/api-app.js";
 import { apiProject, taskSpec, type Who } from "../helpers/api.js";
 import { apiOperations } from "../helpers/openapi.js";
+import { PROJECT_REF_PARAMS } from "../../src/plugins/app/project-ref.js";
 
 /**
  * Every endpoint × every principal. Bodies are deliberately invalid (or ids unknown), so a caller who is
@@ -127,7 +128,7 @@ const NAMES_NOTHING = /\/(pause|resume|approve|reject|checks\/run|checks\/overri
 /** Whether the filled path names something of the matrix's project (the first of its project parameters decides). */
 function namesProject(method: string, template: string): boolean {
   const real = !NAMES_NOTHING.test(template) && !NAMES_NOTHING.test(`${method} `);
-  const first = /\{(projectId|rolloutId|taskId|taskRunId)\}/.exec(template)?.[1];
+  const first = new RegExp(`\\{(${PROJECT_REF_PARAMS.join("|")})\\}`).exec(template)?.[1];
   if (first === "projectId") return method !== "DELETE";
   return (first === "rolloutId" || first === "taskId") && real;
 }
