@@ -101,7 +101,8 @@ export const test = base.extend<{ signIn: (username: string, password?: string) 
       await page.getByTestId("username").locator("input").fill(username);
       await page.getByTestId("password").locator("input").fill(password);
       await page.getByTestId("sign-in").click();
-      await expect(page.getByTestId("signed-in-as")).toContainText(username);
+      // On a phone the name is on the button that unfolds the header's settings and account.
+      await expect(page.getByTestId("signed-in-as").or(page.getByTestId("header-menu")).filter({ visible: true })).toContainText(username);
       return page;
     });
   },

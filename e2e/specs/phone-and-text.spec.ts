@@ -86,6 +86,43 @@ test.describe.serial("phone layout and text that fits", () => {
     await page.screenshot({ path: path.join(ARTIFACTS, "phone-projects.png"), fullPage: true });
   });
 
+  test("the header on a phone (390 px, Chinese, dark): settings and account fold behind the user's name", async ({ page, signIn }) => {
+    await usePreferences(page, "zh", "dark");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn("admin");
+    await page.goto(`/projects/${mixedProject}/rollouts`);
+    const toggle = page.getByTestId("header-menu");
+    await expect(toggle).toHaveAttribute("aria-expanded", "false");
+    await expect(page.getByTestId("sign-out")).toBeHidden();
+    // One row: the brand, the links and the button (five rows unfolded, a quarter of the screen).
+    expect((await page.locator(".app-header").boundingBox())!.height).toBeLessThan(60);
+    await expectAccessible(page, "folded header");
+    await toggle.click();
+    await expect(toggle).toHaveAttribute("aria-expanded", "true");
+    await expect(page.getByTestId("signed-in-as")).toContainText("admin");
+    await expect(page.getByTestId("theme-switcher")).toBeVisible();
+    await expect(page.getByTestId("sign-out")).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await expectAccessible(page, "unfolded header");
+    // The keyboard: Tab reaches the unfolded controls, Escape folds them and returns to the button.
+    await page.getByTestId("open-tokens").focus();
+    await page.keyboard.press("Escape");
+    await expect(toggle).toHaveAttribute("aria-expanded", "false");
+    await expect(toggle).toBeFocused();
+    // A page change folds it.
+    await toggle.click();
+    await page.getByTestId("open-tokens").click();
+    await expect(page).toHaveURL(/\/account\/tokens$/);
+    await expect(toggle).toHaveAttribute("aria-expanded", "false");
+    // The project's settings, reached from its page, on the phone too.
+    await page.goto(`/projects/${mixedProject}/rollouts`);
+    await page.getByTestId("open-project-settings").click();
+    await expect(page.getByTestId("parallel-limit")).toBeVisible();
+    await expect(page.getByTestId("webhook-list")).toBeVisible();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await expectAccessible(page, "project settings on a phone");
+  });
+
   test("My API tokens on a phone (390 px, Spanish, dark): tokens as cards, nothing cut off or wider than the screen", async ({
     page,
     signIn,
