@@ -46,12 +46,21 @@ test.describe("roles", () => {
     await page.getByTestId("save-settings").click();
     await expect(page.getByText("Saved")).toBeVisible();
     await expect.poll(async () => (await env.admin.getProject(project)).parallelTasksPerRollout).toBe(5);
+    // The project's page leads to its settings too, and the settings page back to it.
+    await page.getByTestId("settings-back").click();
+    await expect(page).toHaveURL(new RegExp(`/projects/${project}/rollouts$`));
+    await page.getByTestId("open-project-settings").click();
+    await expect(page).toHaveURL(new RegExp(`/projects/${project}/settings$`));
+    await expect(page.getByRole("heading", { level: 2 })).toContainText("Project settings");
 
     await page.getByTestId("sign-out").click();
     await signIn("rick");
     await page.goto("/projects");
     await expect(page.locator(`[data-project-id="${project}"]`)).toBeVisible();
     await expect(page.locator(`[data-project-id="${project}"]`).getByTestId("project-settings")).toHaveCount(0);
+    await page.goto(`/projects/${project}/rollouts`);
+    await expect(page.getByTestId("rollout-list")).toBeVisible();
+    await expect(page.getByTestId("open-project-settings")).toHaveCount(0);
     await page.goto(`/projects/${project}/settings`);
     await expect(page).toHaveURL(/\/projects$/);
   });
@@ -80,8 +89,12 @@ test.describe("project forms", () => {
       { title: "ops chat", url: "https://hooks.example.invalid/runway", kind: "slack", enabled: true },
     ]);
 
-    await page.goto(`/projects/${project}/rollouts`);
+    // With no group yet, the new-rollout page says where to add one, and its link leads there.
+    await page.goto(`/projects/${project}/rollouts/new`);
+    await page.getByTestId("no-groups").getByRole("link").click();
+    await expect(page).toHaveURL(new RegExp(`/projects/${project}/rollouts$`));
     const groups = page.getByTestId("database-groups");
+    await expect(groups.getByTestId("groups-empty")).toHaveText(/No database groups yet\. Add one below/);
     await groups.getByTestId("group-name").locator("input").fill("targets");
     await groups.getByTestId("group-instance").click();
     await page.locator(".n-base-select-option").filter({ hasText: "local" }).first().click();
