@@ -157,3 +157,45 @@ test("undo scripts alone, and a stage whose group names no database, are said be
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a plan longer than its box (a phone, Japanese, dark): its rows scroll in a region the keyboard reaches", async ({
+  page,
+  signIn,
+  env,
+}) => {
+  const projectId = uid("relmany");
+  const prefix = projectId.replace(/-/g, "_");
+  const su = new pg.Client({ connectionString: env.server.pgUrl });
+  await su.connect();
+  try {
+    for (let n = 1; n <= 16; n++) await su.query(`CREATE DATABASE ${prefix}_t${n} OWNER e2e_target`);
+  } finally {
+    await su.end();
+  }
+  await env.admin.createProject(projectId, 0);
+  await env.admin.call("POST", `/projects/${projectId}/database-groups`, { name: "tenants", instanceId: "local", pattern: `${prefix}_t*` });
+  const dir = mkdtempSync(path.join(os.tmpdir(), "runway-e2e-release-many-"));
+  writeFileSync(path.join(dir, "V1__create_items.sql"), "CREATE TABLE items (id bigint PRIMARY KEY)");
+  try {
+    await usePreferences(page, "ja", "dark");
+    await page.setViewportSize({ width: 390, height: 844 });
+    await signIn("rick");
+    await page.goto(`/projects/${projectId}/rollouts/new`);
+    await page.getByTestId("pick-files").setInputFiles(path.join(dir, "V1__create_items.sql"));
+    await page.getByTestId("stage-groups").click();
+    await page.getByText(/^tenants.*16/).click();
+    await page.keyboard.press("Escape");
+    await page.getByTestId("preview").click();
+    await expect(page.getByTestId("plan-summary")).toBeVisible();
+    // The rows' box (16 rows in 420 px) is a named region in the tab order; the arrow keys scroll it.
+    const rows = page.getByTestId("plan-table").getByRole("region", { name: "プランのデータベース" });
+    await expect(rows).toHaveAttribute("tabindex", "0");
+    await rows.focus();
+    await page.keyboard.press("End");
+    await expect.poll(() => rows.evaluate((e) => e.scrollTop)).toBeGreaterThan(0);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await expectAccessible(page, "a long release plan on a phone");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
