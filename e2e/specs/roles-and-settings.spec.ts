@@ -51,7 +51,7 @@ test.describe("roles", () => {
     await expect(page).toHaveURL(new RegExp(`/projects/${project}/rollouts$`));
     await page.getByTestId("open-project-settings").click();
     await expect(page).toHaveURL(new RegExp(`/projects/${project}/settings$`));
-    await expect(page.getByRole("heading", { level: 2 })).toContainText("Project settings");
+    await expect(page.getByRole("heading", { level: 1 })).toContainText("Project settings");
 
     await page.getByTestId("sign-out").click();
     await signIn("rick");

@@ -2,7 +2,8 @@
  * What naive-ui leaves out for assistive technology, filled in on the elements it renders (also the
  * teleported ones: modals, drawers, dialogs, popovers), so every view gets it without wrapping each
  * component:
- * - card and modal titles are `role="heading"` without a level (axe: critical) → a level;
+ * - card and modal titles are `role="heading"` without a level (axe: critical) → a level (2 under the page's h1,
+ *   3 for a card inside a card, a modal or a drawer);
  * - dialogs and drawers have no name → named by their title;
  * - icons are `role="img"` without a name → hidden, unless the author named them (every icon we draw sits
  *   next to text that says the same).
@@ -13,8 +14,13 @@ let seq = 0;
 function fix(root: Element): void {
   // The card header wraps the real title in a second heading: one is enough.
   for (const el of root.querySelectorAll<HTMLElement>('.n-card-header[role="heading"]')) el.setAttribute("role", "none");
+  // A drawer's title comes as level 1, a second h1 beside the page's: its sections are level 3 under a 2.
+  for (const el of root.querySelectorAll<HTMLElement>('.n-drawer-header__main[aria-level="1"]')) el.setAttribute("aria-level", "2");
   for (const el of root.querySelectorAll<HTMLElement>('[role="heading"]:not([aria-level])')) {
-    el.setAttribute("aria-level", el.closest(".n-modal, .n-dialog, .n-drawer") ? "2" : "3");
+    // Under the page's h1 a card is a section (2), a card inside one a part of it (3); a dialog's or drawer's
+    // title heads its own box (2).
+    const nested = el.closest(".n-card")?.parentElement?.closest(".n-card, .n-drawer");
+    el.setAttribute("aria-level", nested ? "3" : "2");
   }
   for (const el of root.querySelectorAll<HTMLElement>(".n-icon:not([aria-label]):not([aria-labelledby]):not([aria-hidden])")) {
     el.setAttribute("aria-hidden", "true");
