@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { expectAccessible, usePreferences } from "../common/a11y.js";
-import { expect, test, uid } from "../common/fixtures.js";
+import { expect, test, uid, type Env } from "../common/fixtures.js";
 import { REPO_ROOT } from "../common/server.js";
 
 /**
@@ -15,18 +15,27 @@ const pg = createRequire(path.join(REPO_ROOT, "apps/server/package.json"))("pg")
   Client: new (o: { connectionString: string }) => { connect(): Promise<void>; query(sql: string): Promise<unknown>; end(): Promise<void> };
 };
 
-test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
-  const projectId = uid("rel");
+/**
+ * A project (no parallel limit) with a group "tenants" of `count` new databases on the local instance, created
+ * by the server's superuser and owned by the target role; returns the project's id.
+ */
+async function projectWithTenants(env: Env, name: string, count: number): Promise<string> {
+  const projectId = uid(name);
   const prefix = projectId.replace(/-/g, "_");
   const su = new pg.Client({ connectionString: env.server.pgUrl });
   await su.connect();
   try {
-    for (const n of [1, 2]) await su.query(`CREATE DATABASE ${prefix}_t${n} OWNER e2e_target`);
+    for (let n = 1; n <= count; n++) await su.query(`CREATE DATABASE ${prefix}_t${n} OWNER e2e_target`);
   } finally {
     await su.end();
   }
   await env.admin.createProject(projectId, 0);
   await env.admin.call("POST", `/projects/${projectId}/database-groups`, { name: "tenants", instanceId: "local", pattern: `${prefix}_t*` });
+  return projectId;
+}
+
+test("upload a folder, preview, create, run", async ({ page, signIn, env }) => {
+  const projectId = await projectWithTenants(env, "rel", 2);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), "runway-e2e-release-"));
   writeFileSync(path.join(dir, "V1__create_items.sql"), "CREATE TABLE items (id bigint PRIMARY KEY)");
@@ -163,17 +172,7 @@ test("a plan longer than its box (a phone, Japanese, dark): its rows scroll in a
   signIn,
   env,
 }) => {
-  const projectId = uid("relmany");
-  const prefix = projectId.replace(/-/g, "_");
-  const su = new pg.Client({ connectionString: env.server.pgUrl });
-  await su.connect();
-  try {
-    for (let n = 1; n <= 16; n++) await su.query(`CREATE DATABASE ${prefix}_t${n} OWNER e2e_target`);
-  } finally {
-    await su.end();
-  }
-  await env.admin.createProject(projectId, 0);
-  await env.admin.call("POST", `/projects/${projectId}/database-groups`, { name: "tenants", instanceId: "local", pattern: `${prefix}_t*` });
+  const projectId = await projectWithTenants(env, "relmany", 16);
   const dir = mkdtempSync(path.join(os.tmpdir(), "runway-e2e-release-many-"));
   writeFileSync(path.join(dir, "V1__create_items.sql"), "CREATE TABLE items (id bigint PRIMARY KEY)");
   try {
